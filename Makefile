@@ -1,0 +1,38 @@
+# Two commands do all set-up: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# everything that changes what `pip install -e .` builds
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard neuroemu/kernel/*.c neuroemu/kernel/*.h neuroemu/kernel/_build_*.py neuroemu/hardware/*.c neuroemu/hardware/*.h neuroemu/hardware/_build_*.py)
+
+.PHONY: run test test-slow test-queue-c test-queue-python bench clean
+
+$(STAMP): $(BUILD_INPUTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run the embedded default chip and workload
+run: $(STAMP)
+	$(BIN)/neuroemu run
+
+## the whole default suite, once on each event queue backend
+test: test-queue-c test-queue-python
+
+test-queue-c: $(STAMP)
+	NEUROEMU_QUEUE=c $(BIN)/python -m pytest -q
+
+test-queue-python: $(STAMP)
+	NEUROEMU_QUEUE=python $(BIN)/python -m pytest -q
+
+## the slow tests (full-chip runs, long fuzzing)
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_queue.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info neuroemu/*/_*.so neuroemu/*/_*.c

@@ -1,0 +1,177 @@
+"""The command line: a thin click group over the library (DESIGN style rule 9).
+
+Library errors (NeuroEmuError) become a one-line message and exit code 1, never a traceback.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .config.loader import (chip_from_data, detect_kind, read_yaml, shipped_chips, workload_chip,
+                            workload_from_data)
+from .errors import NeuroEmuError
+from .record import summary_table
+
+
+class _Progress:
+    """A progress bar on stderr that appears only on a terminal and only after ``delay_s``."""
+
+    def __init__(self, label: str, delay_s: float = 2.0):
+        self.label = label
+        self.delay_s = delay_s
+        self.start = time.monotonic()
+        self.bar = None
+        self.done = 0
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.start < self.delay_s:
+                return
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_eta=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        """Finish the bar's line if one was shown."""
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _fail(exc: NeuroEmuError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+def _write_json(text: str, dest: str) -> None:
+    if dest == "-":
+        click.echo(text)
+    else:
+        try:
+            Path(dest).write_text(text + "\n")
+        except OSError as exc:
+            raise click.ClickException(f"{dest}: cannot write ({exc.strerror})") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="neuroemu")
+def main() -> None:
+    """neuroemu: emulate neuromorphic chips event by event and count the energy of every event."""
+
+
+@main.command()
+@click.argument("chip", required=False)
+@click.argument("workload", required=False)
+@click.option("--ticks", type=click.IntRange(min=1), help="Run length in ticks (default: the workload's).")
+@click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the workload's).")
+@click.option("--json", "json_out", metavar="PATH|-", help="Write the full record as JSON to PATH, or stdout with '-'.")
+@click.option("--queue", type=click.Choice(["c", "python"]), help="Event queue backend (default: $NEUROEMU_QUEUE or c).")
+@click.option("--spikes/--no-spikes", default=None, help="Keep the spike trains (times and ids) in the record.")
+def run(chip, workload, ticks, seed, json_out, queue, spikes):
+    """Run WORKLOAD on CHIP and print a summary.
+
+    CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
+    file. With no arguments the embedded default chip and workload run. With one file, a
+    workload runs on the chip it names and a chip runs the default workload.
+    """
+    from .config.loader import load_chip, load_workload
+    from .simulate import simulate
+    try:
+        if chip is not None and workload is None:
+            path = Path(chip)
+            if path.is_file() and detect_kind(read_yaml(path)) == "workload":
+                wl = load_workload(path)
+                chip_spec = workload_chip(wl, str(path))
+            else:
+                chip_spec, wl = load_chip(chip), load_workload(None)
+        elif workload is not None:
+            wl = load_workload(workload)
+            chip_spec = load_chip(chip)
+        else:
+            wl = load_workload(None)
+            chip_spec = workload_chip(wl, None)
+        progress = _Progress(f"{chip_spec.name} / {wl.name}")
+        try:
+            result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
+                              progress=progress)
+        finally:
+            progress.close()
+    except NeuroEmuError as exc:
+        raise _fail(exc) from None
+    if json_out is not None:
+        _write_json(result.to_json(), json_out)
+        if json_out == "-":
+            return
+    click.echo(summary_table(result))
+
+
+@main.command()
+def chips():
+    """List the shipped chips with a one-line description."""
+    found = shipped_chips()
+    if not found:
+        raise click.ClickException("no shipped chips found (expected chips/*.yaml beside the package)")
+    width = max(len(n) for n in found)
+    for name, path in found.items():
+        try:
+            spec = chip_from_data(read_yaml(path), str(path))
+            line = spec.description
+        except NeuroEmuError as exc:
+            line = f"INVALID: {exc}"
+        click.echo(f"{name:<{width}}  {line}")
+
+
+def missing_sources(chip) -> list[str]:
+    """Key paths of the energy and latency constants a chip file gives without a source."""
+    from .config.schema import Sourced
+    missing = []
+    for group in ("energy", "latency"):
+        spec = getattr(chip, group)
+        for name, f in spec.__dataclass_fields__.items():
+            value = getattr(spec, name)
+            if value is f.default:  # not in the file: the schema's default, not a claimed constant
+                continue
+            items = value.items() if isinstance(value, dict) or hasattr(value, "items") else [(None, value)]
+            for key, item in items:
+                if isinstance(item, Sourced) and item.source is None:
+                    missing.append(f"{group}.{name}" + (f".{key}" if key else ""))
+    return missing
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--require-sources", is_flag=True, help="Fail when an energy or latency constant has no source.")
+def validate(files, require_sources):
+    """Check chip and workload FILES; print one line per file, exit 1 if any is invalid."""
+    from .workloads import plan_network
+    bad = 0
+    for f in files:
+        try:
+            data = read_yaml(f)
+            if detect_kind(data) == "chip":
+                spec = chip_from_data(data, f)
+                if require_sources:
+                    missing = missing_sources(spec)
+                    if missing:
+                        raise NeuroEmuError(f"{f}: {missing[0]}: a shipped chip's constant needs a source "
+                                            f"({len(missing)} without: {', '.join(missing)})")
+                click.echo(f"ok    {f}  (chip {spec.name}: {spec.cores} cores)")
+            else:
+                wl = workload_from_data(data, f)
+                chip_spec = workload_chip(wl, f)
+                plan_network(chip_spec, wl, f)
+                click.echo(f"ok    {f}  (workload {wl.name} on chip {chip_spec.name})")
+        except NeuroEmuError as exc:
+            bad += 1
+            click.echo(f"error {exc}", err=True)
+    if bad:
+        raise click.ClickException(f"{bad} of {len(files)} files invalid")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,186 @@
+"""Load chip and workload YAML files into frozen specs, with precise errors.
+
+YAML is read with the safe loader (no Python object construction), from files
+of at most :data:`MAX_FILE_BYTES`, and with a cap on alias expansion so that
+"billion laughs" documents fail fast instead of eating memory.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from .fields import Where, build
+from .schema import ChipSpec, WorkloadSpec
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_ALIASES = 1000
+MAX_EXPANDED_NODES = 1_000_000
+
+#: Where the shipped chip and workload files live (the repository's chips/ and workloads/).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHIPS_DIR = REPO_ROOT / "chips"
+WORKLOADS_DIR = REPO_ROOT / "workloads"
+
+DEFAULT_CHIP = "default"
+DEFAULT_WORKLOAD = "default"
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """SafeLoader that counts alias uses, refusing documents that expand exponentially."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (anchors and aliases expanding exponentially?)")
+        return super().compose_node(parent, index)
+
+
+def _expanded_size(obj: Any, memo: dict[int, int]) -> int:
+    """Values in ``obj`` once every alias is expanded (shared lists and dicts counted each time)."""
+    if not isinstance(obj, (list, dict)):
+        return 1
+    key = id(obj)
+    if memo.get(key) == 0:
+        raise ConfigError("a value contains itself (a recursive alias)")
+    if key not in memo:
+        memo[key] = 0  # marks "being counted": meeting it again below means a cycle
+        items = obj.values() if isinstance(obj, dict) else obj
+        memo[key] = 1 + sum(_expanded_size(v, memo) for v in items) + (len(obj) if isinstance(obj, dict) else 0)
+    return memo[key]
+
+
+def parse_yaml(text: str | bytes, name: str) -> Any:
+    """Parse YAML text safely; any problem becomes a ConfigError naming ``name``."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ConfigError(f"{name}: file is {len(text)} bytes, larger than the {MAX_FILE_BYTES} byte limit")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - _SafeLoader is a SafeLoader
+        try:
+            size = _expanded_size(data, {})
+        except ConfigError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+        if size > MAX_EXPANDED_NODES:
+            raise ConfigError(f"{name}: the document expands to more than {MAX_EXPANDED_NODES:,} values "
+                              "(anchors and aliases expanding exponentially?)")
+        return data
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{name}:{where}: malformed YAML: {problem}".replace(": :", ":")) from None
+    except RecursionError:
+        raise ConfigError(f"{name}: YAML nested too deeply") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read and parse one YAML file (size-limited, safe)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(f"{path}: file is {size} bytes, larger than the {MAX_FILE_BYTES} byte limit")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_yaml(data, str(path))
+
+
+def _embedded(name: str) -> tuple[Any, str]:
+    ref = resources.files("neuroemu.data").joinpath(name)
+    return parse_yaml(ref.read_bytes(), f"<embedded {name}>"), f"<embedded {name}>"
+
+
+def shipped_chips() -> dict[str, Path]:
+    """Shipped chip files by name (the stem of chips/*.yaml)."""
+    if not CHIPS_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(CHIPS_DIR.glob("*.yaml"))}
+
+
+def resolve_chip_path(name_or_path: str, relative_to: Path | None = None) -> Path | None:
+    """The file a chip reference points to: an existing path, or a shipped chip's name.
+
+    Returns None for the embedded default chip.
+    """
+    if name_or_path == DEFAULT_CHIP:
+        return None
+    candidates = [Path(name_or_path)]
+    if relative_to is not None:
+        candidates.append(relative_to / name_or_path)
+    for path in candidates:
+        if path.is_file():
+            return path
+    shipped = shipped_chips()
+    if name_or_path in shipped:
+        return shipped[name_or_path]
+    return Path(name_or_path)  # reading it will report "no such file"
+
+
+def chip_from_data(data: Any, name: str) -> ChipSpec:
+    """Build a ChipSpec from already-parsed data (for sweeps and tests)."""
+    return build(ChipSpec, data, Where(name))
+
+
+def workload_from_data(data: Any, name: str) -> WorkloadSpec:
+    """Build a WorkloadSpec from already-parsed data."""
+    return build(WorkloadSpec, data, Where(name))
+
+
+def load_chip(ref: str | Path | None = None) -> ChipSpec:
+    """Load a chip: a path, a shipped chip's name, or None / "default" for the embedded default."""
+    if ref is None or str(ref) == DEFAULT_CHIP:
+        data, name = _embedded("default_chip.yaml")
+        return chip_from_data(data, name)
+    path = resolve_chip_path(str(ref))
+    return chip_from_data(read_yaml(path), str(path))
+
+
+def load_workload(ref: str | Path | None = None) -> WorkloadSpec:
+    """Load a workload file, or the embedded default for None / "default"."""
+    if ref is None or str(ref) == DEFAULT_WORKLOAD:
+        data, name = _embedded("default_workload.yaml")
+        return workload_from_data(data, name)
+    path = Path(ref)
+    if not path.is_file() and (WORKLOADS_DIR / f"{ref}.yaml").is_file():
+        path = WORKLOADS_DIR / f"{ref}.yaml"
+    return workload_from_data(read_yaml(path), str(path))
+
+
+def workload_chip(workload: WorkloadSpec, workload_file: str | None) -> ChipSpec:
+    """The chip a workload names; a missing one is an error naming the workload file and key."""
+    if workload.chip is None:
+        return load_chip(None)
+    base = Path(workload_file).parent if workload_file and not workload_file.startswith("<") else None
+    path = resolve_chip_path(workload.chip, base)
+    if path is None:
+        return load_chip(None)
+    if not path.is_file():
+        valid = ", ".join(sorted(shipped_chips())) or "none"
+        raise ConfigError(f"{workload_file}: chip: no chip named {workload.chip!r} "
+                          f"(not a file; shipped chips: {valid})")
+    return chip_from_data(read_yaml(path), str(path))
+
+
+def detect_kind(data: Any) -> str:
+    """Guess whether parsed YAML is a chip ('chip') or a workload ('workload')."""
+    if isinstance(data, dict) and ("cores" in data or "core" in data or "topology" in data):
+        return "chip"
+    return "workload"

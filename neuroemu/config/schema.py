@@ -1,0 +1,218 @@
+"""The frozen, validated description of a chip and of a workload.
+
+These classes are descriptions only (DESIGN style rule 3): the engine that runs
+them is built from them in :mod:`neuroemu.hardware.chip`. Each field states its
+rule; :mod:`neuroemu.config.loader` turns YAML into these objects and reports
+any broken rule with the file and key path.
+
+Units are in the key names: ``_pj`` picojoules, ``_ns`` nanoseconds, ``_s``
+seconds, ``_mw`` milliwatts, ``_mm`` millimetres, ``_hz`` hertz.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .fields import Where, between, non_negative, positive, spec_field
+
+# --- physical constants with their source ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sourced:
+    """A physical constant and where it comes from (paper, table, conditions).
+
+    In YAML either a bare number (a user's own figure, no source) or
+    ``{value: 2.3, source: "Akopyan 2015 ..."}``. Shipped chips must give a
+    source for every constant (checked by ``neuroemu validate --require-sources``).
+    """
+
+    value: float
+    source: str | None = None
+
+    @classmethod
+    def from_value(cls, data: Any, where: Where) -> "Sourced":
+        """Accept a number or a ``{value, source}`` mapping; energies and latencies are >= 0."""
+        from .fields import convert
+        if isinstance(data, dict):
+            unknown = set(data) - {"value", "source"}
+            if unknown:
+                raise where.child(sorted(unknown)[0]).error("unknown key; valid keys here: source, value")
+            if "value" not in data:
+                raise where.child("value").error("is required")
+            value = convert(float, data["value"], where.child("value"))
+            source = data.get("source")
+            if source is not None and (not isinstance(source, str) or not source.strip()):
+                raise where.child("source").error("must be a non-empty string", source)
+        else:
+            value = convert(float, data, where)
+            source = None
+        if value < 0:
+            raise where.error("must be >= 0 (energies, powers and latencies cannot be negative)", value)
+        return cls(value, source)
+
+    def to_plain(self) -> Any:
+        """Plain form: the bare number, or a mapping when a source is given."""
+        return self.value if self.source is None else {"value": self.value, "source": self.source}
+
+
+ZERO = Sourced(0.0, None)
+
+
+# --- chip ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CoreSpec:
+    """One neurosynaptic core: axons x neurons crossbar, weights by axon type, membrane width."""
+
+    axons: int = spec_field(256, check=between(1, 4096), doc="axon rows of the crossbar")
+    neurons: int = spec_field(256, check=between(1, 4096), doc="neuron columns of the crossbar")
+    axon_types: int = spec_field(4, check=between(1, 16), doc="axon types G; one signed weight per neuron per type")
+    membrane_bits: int = spec_field(20, check=between(2, 31), doc="signed saturating membrane width")
+    weight_bits: int = spec_field(9, check=between(1, 16), doc="signed weight width")
+    max_delay_ticks: int = spec_field(15, check=between(1, 63), doc="longest axonal delay in ticks")
+    neuron_model: str = spec_field("truenorth_lif", doc="name in the neuron model registry")
+
+
+@dataclass(frozen=True)
+class TopologySpec:
+    """The router graph between cores (see neuroemu.hardware.topology for the kinds)."""
+
+    kind: str = spec_field("mesh", doc="mesh, torus, htree, tree or custom")
+    width: int | None = spec_field(None, check=positive, doc="routers in x (mesh, torus)")
+    height: int | None = spec_field(None, check=positive, doc="routers in y (mesh, torus)")
+    radix: int = spec_field(4, check=between(2, 64), doc="children per router (tree)")
+    concentration: int = spec_field(1, check=between(1, 64), doc="cores per router")
+    pitch_mm: float = spec_field(1.0, check=positive, doc="distance between neighbouring cores")
+    custom_path: str | None = spec_field(None, doc="edge list (CSV) or GraphML file for kind custom")
+    bandwidth_pkts_per_ns: float = spec_field(1.0, check=positive, doc="link bandwidth")
+
+
+@dataclass(frozen=True)
+class TimingSpec:
+    """Tick semantics and the tick length."""
+
+    mode: Literal["sync"] = spec_field("sync", doc="tick semantics")
+    tick_s: float = spec_field(1e-3, check=between(1e-9, 10.0), doc="global tick period")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnergySpec:
+    """Energy per counted event, plus static power. Every term is counted, never a headline figure.
+
+    The five main terms are required: a term that a chip folds into another is written
+    as 0 with a source saying where it went, so no energy is left out by accident.
+    """
+
+    synaptic_op_pj: Sourced = spec_field(doc="one synaptic operation (SOP)")
+    neuron_update_pj: Sourced = spec_field(doc="one neuron update (per neuron per tick)")
+    neuron_update_active_pj: Sourced | None = spec_field(
+        None, doc="update of a neuron that integrated input or fired (default: neuron_update_pj)")
+    spike_pj: Sourced = spec_field(doc="one spike generated (injection into the network)")
+    hop_pj: Sourced = spec_field(doc="one spike packet crossing one router-to-router link")
+    hop_class_pj: dict[str, Sourced] | None = spec_field(
+        None, doc="per link class overrides of hop_pj, e.g. {x: 3.0, y: 4.0}")
+    static_mw: Sourced = spec_field(doc="static (leakage and clock) power")
+
+    def hop_energy(self, class_name: str) -> float:
+        """Energy in pJ of one hop over a link of the named class."""
+        if self.hop_class_pj and class_name in self.hop_class_pj:
+            return self.hop_class_pj[class_name].value
+        return self.hop_pj.value
+
+    def update_active_energy(self) -> float:
+        """Energy in pJ of an active neuron update."""
+        active = self.neuron_update_active_pj
+        return self.neuron_update_pj.value if active is None else active.value
+
+
+@dataclass(frozen=True)
+class LatencySpec:
+    """Latency per operation (pairs with EnergySpec, SANA-FE style)."""
+
+    hop_ns: Sourced = spec_field(Sourced(1.0), doc="one router-to-router link, zero load")
+    synaptic_op_ns: Sourced = spec_field(ZERO, doc="one synaptic operation")
+    neuron_update_ns: Sourced = spec_field(ZERO, doc="one neuron update")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChipSpec:
+    """A whole chip: cores, their router graph, tick semantics, energy and latency per event."""
+
+    name: str = spec_field(doc="short name")
+    description: str = spec_field("", doc="one line for `neuroemu chips`")
+    cores: int = spec_field(doc="number of neurosynaptic cores", check=between(1, 1 << 20))
+    core: CoreSpec = spec_field(default_factory=CoreSpec)
+    topology: TopologySpec = spec_field(default_factory=TopologySpec)
+    timing: TimingSpec = spec_field(default_factory=TimingSpec)
+    energy: EnergySpec = spec_field(doc="energy per event type (required)")
+    latency: LatencySpec = spec_field(default_factory=LatencySpec)
+    notes: str = spec_field("", doc="free text: conditions, caveats")
+
+    @property
+    def neurons(self) -> int:
+        """Neurons on the whole chip."""
+        return self.cores * self.core.neurons
+
+    def validate(self, where: Where) -> None:
+        """Cross-field rules: mesh dimensions must hold the cores."""
+        topo = self.topology
+        if topo.kind in ("mesh", "torus"):
+            if topo.width is None or topo.height is None:
+                raise where.child("topology").error(f"{topo.kind} needs width and height")
+            if topo.width * topo.height * topo.concentration != self.cores:
+                raise where.child("topology").error(
+                    f"width x height x concentration must equal cores ({self.cores})",
+                    f"{topo.width} x {topo.height} x {topo.concentration}")
+
+
+# --- workload ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A generated network: TrueNorth-style random recurrent (see neuroemu.workloads)."""
+
+    kind: str = spec_field("random_recurrent", doc="name in the network generator registry")
+    cores: int | None = spec_field(None, check=positive, doc="cores used (default: all)")
+    neurons_per_core: int | None = spec_field(None, check=positive, doc="default: the core's size")
+    synapses_per_axon: int = spec_field(128, check=non_negative, doc="active synapses in each axon row")
+    rate_hz: float = spec_field(20.0, check=non_negative, doc="spontaneous firing rate set by the leak")
+    stochastic: bool = spec_field(True, doc="stochastic leak (as on the chip) or deterministic")
+    weights: tuple[int, ...] = spec_field((1, 1, -1, -1), doc="signed weight of each axon type")
+    threshold: int | None = spec_field(None, check=positive, doc="default: derived from rate_hz")
+    reset: Literal["linear", "zero", "none"] = spec_field("linear", doc="reset mode after a spike")
+    delay_ticks: tuple[int, int] = spec_field((1, 1), doc="axonal delay range [lo, hi] in ticks")
+    recurrent_fraction: float = spec_field(1.0, check=between(0.0, 1.0), doc="neurons with an output")
+
+    def validate(self, where: Where) -> None:
+        """Delays must be an ordered range starting at >= 1."""
+        lo, hi = self.delay_ticks
+        if not 1 <= lo <= hi:
+            raise where.child("delay_ticks").error("must be [lo, hi] with 1 <= lo <= hi", list(self.delay_ticks))
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Rate-coded (Poisson) input spike trains onto axons."""
+
+    kind: Literal["poisson"] = spec_field("poisson")
+    rate_hz: float = spec_field(10.0, check=non_negative, doc="rate per input axon")
+    axons_per_core: int = spec_field(16, check=positive, doc="input axons on each used core (the first ones)")
+    cores: int | None = spec_field(None, check=positive, doc="cores receiving input (default: all used)")
+    start_tick: int = spec_field(0, check=non_negative)
+    stop_tick: int | None = spec_field(None, check=non_negative, doc="default: the end of the run")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadSpec:
+    """A spiking workload: a generated network, its inputs, the run length and seed."""
+
+    name: str = spec_field(doc="short name")
+    description: str = spec_field("")
+    chip: str | None = spec_field(None, doc="the chip it is meant for (a shipped name or a path)")
+    ticks: int = spec_field(100, check=between(1, 10 ** 9), doc="run length in ticks")
+    seed: int = spec_field(1, check=non_negative, doc="master seed")
+    network: NetworkSpec = spec_field(default_factory=NetworkSpec)
+    inputs: tuple[InputSpec, ...] = spec_field(())
+    record_spikes: bool = spec_field(False, doc="keep the spike trains (sparse) in the record")
+

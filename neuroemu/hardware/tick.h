@@ -1,0 +1,28 @@
+/* Fused per-tick kernels for TrueNorth-style cores (struct-of-arrays state).
+ * Return codes: >= 0 a count, < 0 an error (NE_TICK_EBADARG). */
+#define NE_TICK_EBADARG -1
+
+/* Accumulate the synaptic input of the spiking axons into acc (int32 per global neuron) and mark
+ * touched neurons. ``active`` may repeat an axon (it activates once; ``seen``, one zeroed byte per
+ * axon, is scratch and left zeroed). row_neurons is uint8 when neuron_bytes == 1, uint16 when 2.
+ * weights_ctn holds the weights as [core][axon type][neuron]. Returns the synaptic operations. */
+int64_t ne_integrate(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
+                     const void *row_neurons, int32_t neuron_bytes, const int8_t *axon_type,
+                     const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
+                     int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen);
+
+/* One tick of every neuron: integrate acc, leak, saturate, fire, reset, floor; clears acc and
+ * touched. Neuron g uses parameter profile profile[g] (the p_* tables). Writes the fired ids to
+ * fired_out (room for n) and the number of enabled neurons that were active (touched or fired)
+ * to *n_active. Returns the number fired. */
+int64_t ne_truenorth_step(int64_t n, int32_t *v, int32_t *acc, uint8_t *touched,
+                          const int32_t *profile, int32_t n_profiles,
+                          const int32_t *p_leak, const uint8_t *p_leak_stochastic,
+                          const int32_t *p_threshold, const int32_t *p_threshold_mask,
+                          const int8_t *p_reset_mode, const int32_t *p_reset_value,
+                          const int32_t *p_floor, const uint8_t *p_enabled,
+                          uint64_t leak_key, uint64_t threshold_key, int64_t tick,
+                          int32_t vmin, int32_t vmax, int64_t *fired_out, int64_t *n_active);
+
+/* splitmix64's finaliser: the C twin of neuroemu.models.rng.mix64 */
+uint64_t ne_mix64(uint64_t x);

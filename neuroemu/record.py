@@ -1,0 +1,130 @@
+"""The frozen record of one run, and its JSON / text forms."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+#: fields that legitimately differ between two runs of the same config and seed
+NONDETERMINISTIC_FIELDS = ("wall_s", "queue_backend", "tick_backend", "peak_rss_mb")
+
+
+@dataclass(frozen=True)
+class SpikeTrains:
+    """Sparse spike trains: parallel arrays of tick (or time) and global neuron id."""
+
+    ticks: np.ndarray
+    neurons: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ticks)
+
+    def to_plain(self) -> dict[str, list[int]]:
+        """Lists for JSON."""
+        return {"ticks": self.ticks.tolist(), "neurons": self.neurons.tolist()}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run reports. Same seed and config: the same record but for wall_s and queue_backend."""
+
+    schema_version: int
+    neuroemu_version: str
+    chip: str
+    workload: str
+    seed: int
+    queue_backend: str
+    tick_backend: str
+    timing: str
+    network: str
+    ticks: int
+    sim_time_s: float
+    wall_s: float
+    cores: int
+    neurons: int
+    spikes: int
+    mean_rate_hz: float
+    axon_events: int
+    synaptic_events: int
+    hops: int
+    hops_per_spike: float
+    hops_by_class: dict[str, int]
+    counts: dict[str, int]
+    energy_j: float
+    energy_breakdown_j: dict[str, float]
+    pj_per_sop: float | None
+    pj_per_sop_synaptic: float | None
+    power_w: float | None
+    gsops_per_w: float | None
+    latency_mean_s: float | None
+    config: dict[str, Any] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
+    peak_rss_mb: float | None = None
+    spike_trains: SpikeTrains | None = None
+
+    def to_dict(self, *, include_spikes: bool = True) -> dict[str, Any]:
+        """Plain data for JSON (spike trains as lists when present and asked for)."""
+        d = {k: v for k, v in asdict(self).items() if k != "spike_trains"}
+        d["spike_trains"] = self.spike_trains.to_plain() if (include_spikes and self.spike_trains) else None
+        return _finite(d)
+
+    def to_json(self, *, include_spikes: bool = True, indent: int | None = 2) -> str:
+        """The record as JSON text."""
+        return json.dumps(self.to_dict(include_spikes=include_spikes), indent=indent, sort_keys=False)
+
+    def comparable(self) -> dict[str, Any]:
+        """The record without the fields that may differ between identical runs."""
+        d = self.to_dict()
+        for k in NONDETERMINISTIC_FIELDS:
+            d.pop(k, None)
+        return d
+
+
+def _finite(obj: Any) -> Any:
+    """Replace non-finite floats by None so the JSON is standard."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def summary_table(r: RunResult) -> str:
+    """A readable multi-line summary of a record."""
+    def fmt(v: Any, unit: str = "") -> str:
+        if v is None:
+            return "n/a"
+        if isinstance(v, float):
+            return f"{v:.4g}{unit}"
+        return f"{v:,}{unit}"
+
+    rows = [
+        ("chip", r.chip), ("workload", r.workload), ("seed", r.seed),
+        ("timing / network", f"{r.timing} / {r.network}"),
+        ("queue / tick backend", f"{r.queue_backend} / {r.tick_backend}"),
+        ("cores / neurons", f"{r.cores:,} / {r.neurons:,}"),
+        ("ticks / chip time", f"{r.ticks:,} / {fmt(r.sim_time_s, ' s')}"),
+        ("wall time", fmt(r.wall_s, " s")),
+        ("spikes (mean rate)", f"{r.spikes:,} ({fmt(r.mean_rate_hz, ' Hz')})"),
+        ("synaptic events (SOPs)", fmt(r.synaptic_events)),
+        ("hops (per spike)", f"{r.hops:,} ({fmt(r.hops_per_spike)})"),
+        ("energy", fmt(r.energy_j, " J")),
+    ]
+    for term, joules in r.energy_breakdown_j.items():
+        share = joules / r.energy_j * 100 if r.energy_j else 0.0
+        rows.append((f"  {term}", f"{joules:.4g} J ({share:.1f} %)"))
+    rows += [
+        ("all-in pJ/SOP (total/SOPs)", fmt(r.pj_per_sop)),
+        ("synaptic pJ/SOP (synaptic/SOPs)", fmt(r.pj_per_sop_synaptic)),
+        ("power", fmt(None if r.power_w is None else r.power_w * 1e3, " mW")),
+        ("GSOPS/W", fmt(r.gsops_per_w)),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -1,0 +1,304 @@
+"""Seeded workload generators: networks written into core arrays, and input spike trains.
+
+Registry: :data:`NETWORKS` maps a ``network.kind`` to its generator. Every random
+choice draws from a numpy Generator seeded by (master seed, purpose), so the same
+seed gives the same network whatever else changes.
+
+``random_recurrent`` is TrueNorth's probabilistic recurrent benchmark: every
+neuron's output goes to one axon on a uniformly random core (a random
+permutation of all axons, so each axon has one source), every axon row has
+exactly ``synapses_per_axon`` ones at random columns, axon types are balanced
+(+w and -w types in equal numbers, so input averages to zero), and the firing
+rate is set by a leak. With the stochastic leak (as on the chip) a neuron gains
+|lambda|/256 per tick on average and fires when V reaches the threshold T, so with
+linear (subtractive) reset its long-run rate is lambda / (256 T) per tick: the
+generator picks integers lambda <= 255 and T nearest the asked rate.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .config.schema import ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
+from .errors import CapacityError, ConfigError
+from .hardware.cores import CoreArrays
+from .models.neuron import NeuronArrays
+
+#: seed purposes (stream ids) so that each random choice has its own stream
+STREAM_CROSSBAR, STREAM_TYPES, STREAM_TARGETS, STREAM_DELAYS, STREAM_INIT, STREAM_LEAK = range(1, 7)
+STREAM_INPUT_BASE = 100
+
+
+def generator(seed: int, stream: int, *extra: int) -> np.random.Generator:
+    """The numpy Generator for one purpose under a master seed."""
+    return np.random.default_rng(np.random.SeedSequence([seed, stream, *extra]))
+
+
+@dataclass
+class Network:
+    """A network written into a chip's core arrays."""
+
+    arrays: CoreArrays
+    cores_used: int
+    neurons_per_core: int
+    enabled: np.ndarray   # bool [G]: neurons that exist in the workload (updated every tick)
+    leak: int
+    threshold: int
+
+    @property
+    def n_enabled(self) -> int:
+        """Neurons the workload uses."""
+        return int(self.enabled.sum())
+
+
+def available_memory_bytes() -> int:
+    """Memory the process may still use (MemAvailable, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:
+    """Bytes the chip's arrays will take for this network (checked before allocating)."""
+    cores = chip.cores
+    g = cores * chip.core.neurons
+    a = cores * chip.core.axons
+    syn_item = 1 if chip.core.neurons <= 256 else 2
+    synapses = (net.cores or cores) * chip.core.axons * net.synapses_per_axon
+    per_neuron = 4 + 2 * chip.core.axon_types + 2 + 1 + 4 * 3 + 1 + 4 + 8 + 1 + 1
+    per_axon = 1 + 8
+    # generation works in chunks; the simulation loop holds a few [G] int64 temporaries
+    return synapses * syn_item + g * per_neuron + a * per_axon + g * 8 * 4
+
+
+def check_memory(chip: ChipSpec, net: NetworkSpec, workload_name: str) -> None:
+    """Raise CapacityError naming the size needed when the network would not fit in memory."""
+    need = estimate_bytes(chip, net)
+    have = available_memory_bytes()
+    if need > 0.8 * have:
+        raise CapacityError(
+            f"{workload_name}: the network needs about {need / 2**30:.1f} GiB "
+            f"({chip.cores} cores x {chip.core.axons} axons x {net.synapses_per_axon} synapses) "
+            f"but only {have / 2**30:.1f} GiB of memory is available")
+
+
+def rate_to_leak(p: float, stochastic: bool, threshold: int | None, where: str) -> tuple[int, int]:
+    """Integers (leak, threshold) whose firing probability per tick is nearest ``p``."""
+    if p >= 1.0:
+        raise ConfigError(f"{where}.rate_hz: the rate times the tick is {p:g} spikes per tick; "
+                          "a neuron fires at most once per tick (must be < 1)")
+    if p == 0:
+        return 0, threshold or 1
+    scale = 256 if stochastic else 1
+    target = Fraction(p) * scale        # lambda / T must equal this
+    if threshold is not None:
+        leak = round(target * threshold)
+        if not 1 <= leak <= 255:
+            raise ConfigError(f"{where}.threshold: with threshold {threshold} the rate needs a leak of "
+                              f"{float(target * threshold):.3g}, outside 1..255")
+        return int(leak), threshold
+    best = None
+    for leak in range(1, 256):
+        t = max(1, round(leak / target))
+        if t >= 1 << 18:
+            continue
+        err = abs(Fraction(leak, t) - target)
+        if best is None or err < best[0]:
+            best = (err, leak, t)
+    if best is None:
+        raise ConfigError(f"{where}.rate_hz: rate {p:g} per tick is too low to set with a leak")
+    return best[1], best[2]
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """The checked sizes and derived constants of a network, before anything is allocated."""
+
+    cores_used: int
+    neurons_per_core: int
+    leak: int
+    threshold: int
+
+
+def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPlan:
+    """Check that the workload's network fits the chip; every broken rule names the file and key."""
+    net = workload.network
+    if net.kind not in NETWORKS:
+        raise ConfigError(f"{name}: network.kind: unknown network {net.kind!r}; valid: {', '.join(sorted(NETWORKS))}")
+    where = f"{name}: network"
+    core = chip.core
+    cores_used = net.cores or chip.cores
+    if cores_used > chip.cores:
+        raise CapacityError(f"{where}.cores: the workload uses {cores_used} cores but chip "
+                            f"{chip.name!r} has {chip.cores}")
+    n_per = net.neurons_per_core or core.neurons
+    if n_per > core.neurons:
+        raise CapacityError(f"{where}.neurons_per_core: {n_per} neurons per core, more than a core of "
+                            f"chip {chip.name!r} holds ({core.neurons})")
+    if net.synapses_per_axon > n_per:
+        raise CapacityError(f"{where}.synapses_per_axon: {net.synapses_per_axon} synapses per axon row, "
+                            f"more than the {n_per} neurons in a row")
+    lo, hi = net.delay_ticks
+    if hi > core.max_delay_ticks:
+        raise ConfigError(f"{where}.delay_ticks: delays must be within 1..{core.max_delay_ticks} ticks "
+                          f"(the chip's core.max_delay_ticks) (got {list(net.delay_ticks)})")
+    if len(net.weights) != core.axon_types:
+        raise ConfigError(f"{where}.weights: needs one weight per axon type ({core.axon_types}) "
+                          f"(got {len(net.weights)})")
+    wmax = (1 << (core.weight_bits - 1)) - 1
+    for i, w in enumerate(net.weights):
+        if not -wmax - 1 <= w <= wmax:
+            raise ConfigError(f"{where}.weights[{i}]: must fit a signed {core.weight_bits}-bit weight "
+                              f"({-wmax - 1}..{wmax}) (got {w})")
+    leak, threshold = rate_to_leak(net.rate_hz * chip.timing.tick_s, net.stochastic, net.threshold, where)
+    vmax = (1 << (core.membrane_bits - 1)) - 1
+    if threshold > vmax:
+        raise ConfigError(f"{where}.threshold: {threshold} does not fit the {core.membrane_bits}-bit membrane")
+    for i, spec in enumerate(workload.inputs):
+        if (spec.cores or cores_used) > cores_used:
+            raise CapacityError(f"{name}: inputs[{i}].cores: {spec.cores} input cores but the network "
+                                f"uses {cores_used}")
+        if spec.axons_per_core > core.axons:
+            raise CapacityError(f"{name}: inputs[{i}].axons_per_core: {spec.axons_per_core} input axons per "
+                                f"core, more than a core has ({core.axons})")
+    return NetworkPlan(cores_used, n_per, leak, threshold)
+
+
+def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:
+    """TrueNorth's probabilistic recurrent network (see the module docstring)."""
+    net = workload.network
+    core = chip.core
+    plan = plan_network(chip, workload, name)
+    cores_used, n_per, leak, threshold = plan.cores_used, plan.neurons_per_core, plan.leak, plan.threshold
+    lo, hi = net.delay_ticks
+    vmax = (1 << (core.membrane_bits - 1)) - 1
+    check_memory(chip, net, name)
+
+    n_cores, A, N = chip.cores, core.axons, core.neurons
+    G = n_cores * N
+
+    enabled = np.zeros((n_cores, N), bool)
+    enabled[:cores_used, :n_per] = True
+    enabled = enabled.ravel()
+
+    params = NeuronArrays.uniform(G, leak=leak, leak_stochastic=net.stochastic, threshold=threshold,
+                                  reset=net.reset, floor=vmax + 1)
+    params.leak[~enabled] = 0
+    params.threshold[~enabled] = vmax  # disabled neurons never fire
+
+    weights = np.zeros((G, core.axon_types), np.int16)
+    weights[enabled] = np.asarray(net.weights, np.int16)
+
+    # balanced axon types: each core has its axons' types in equal shares, shuffled
+    types = np.tile(np.arange(core.axon_types, dtype=np.int8), -(-A // core.axon_types))[:A]
+    axon_type = np.tile(types, n_cores)
+    rng = generator(seed, STREAM_TYPES)
+    view = axon_type.reshape(n_cores, A)
+    view[:cores_used] = rng.permuted(view[:cores_used], axis=1)
+
+    row_ptr, row_neurons = _random_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
+                                            generator(seed, STREAM_CROSSBAR))
+
+    target_axon = np.full(G, -1, np.int64)
+    used_neurons = np.flatnonzero(enabled)
+    n_sources = int(round(len(used_neurons) * net.recurrent_fraction))
+    rng = generator(seed, STREAM_TARGETS)
+    sources = np.sort(rng.permutation(used_neurons)[:n_sources]) if n_sources < len(used_neurons) else used_neurons
+    used_axons = cores_used * A
+    if n_sources <= used_axons:
+        targets = rng.permutation(used_axons)[:n_sources]
+    else:  # more neurons than axons: some axons merge several sources
+        targets = rng.integers(0, used_axons, n_sources)
+    target_axon[sources] = targets
+
+    delay = np.ones(G, np.int8)
+    if hi > lo:
+        delay[:] = generator(seed, STREAM_DELAYS).integers(lo, hi + 1, G).astype(np.int8)
+    else:
+        delay[:] = lo
+
+    v = np.zeros(G, np.int32)
+    if leak > 0:
+        v[enabled] = generator(seed, STREAM_INIT).integers(0, threshold, int(enabled.sum()), dtype=np.int32)
+
+    arrays = CoreArrays(n_cores=n_cores, axons_per_core=A, neurons_per_core=N, v=v, weights=weights,
+                        params=params, axon_type=axon_type, row_ptr=row_ptr, row_neurons=row_neurons,
+                        target_axon=target_axon, delay=delay)
+    return Network(arrays=arrays, cores_used=cores_used, neurons_per_core=n_per, enabled=enabled,
+                   leak=leak, threshold=threshold)
+
+
+def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, k: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """CSR rows with exactly k ones among the first n_per columns, for the used cores' axons."""
+    rows = cores_used * A
+    lengths = np.zeros(n_cores * A, np.int64)
+    lengths[:rows] = k
+    row_ptr = np.zeros(n_cores * A + 1, np.int64)
+    np.cumsum(lengths, out=row_ptr[1:])
+    dtype = np.uint8 if N <= 256 else np.uint16
+    row_neurons = np.empty(rows * k, dtype)
+    if k == 0:
+        return row_ptr, row_neurons
+    chunk = max(1, (1 << 22) // n_per)
+    for start in range(0, rows, chunk):
+        stop = min(rows, start + chunk)
+        keys = rng.random((stop - start, n_per), dtype=np.float32)
+        cols = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_per else np.broadcast_to(
+            np.arange(n_per), keys.shape)
+        cols = np.sort(cols, axis=1)
+        row_neurons[start * k:stop * k] = cols.astype(dtype).ravel()
+    return row_ptr, row_neurons
+
+
+NETWORKS = {"random_recurrent": random_recurrent}
+
+
+def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:
+    """Generate the workload's network for the chip; an unknown kind lists the valid ones."""
+    plan_network(chip, workload, name)
+    return NETWORKS[workload.network.kind](chip, workload, seed, name)
+
+
+class PoissonInput:
+    """Rate-coded input: each input axon spikes in a tick with probability 1 - exp(-rate * tick)."""
+
+    CHUNK = 64
+
+    def __init__(self, spec: InputSpec, index: int, chip: ChipSpec, network: Network, seed: int, name: str):
+        cores = spec.cores or network.cores_used
+        A = chip.core.axons
+        self.axons = (np.arange(cores, dtype=np.int64)[:, None] * A
+                      + np.arange(spec.axons_per_core, dtype=np.int64)[None, :]).ravel()
+        self.p = float(-np.expm1(-spec.rate_hz * chip.timing.tick_s))
+        self.start, self.stop = spec.start_tick, spec.stop_tick
+        self.seed, self.stream = seed, STREAM_INPUT_BASE + index
+
+    def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Input spikes (ticks, global axons) in [tick_lo, tick_hi), tick_lo a multiple of CHUNK."""
+        ticks, axons = [], []
+        for chunk_lo in range(tick_lo, tick_hi, self.CHUNK):
+            rng = generator(self.seed, self.stream, chunk_lo // self.CHUNK)
+            n = min(self.CHUNK, tick_hi - chunk_lo)
+            hit = rng.random((n, len(self.axons))) < self.p
+            t, i = np.nonzero(hit)
+            t = t + chunk_lo
+            keep = (t >= self.start) & ((t < self.stop) if self.stop is not None else True)
+            ticks.append(t[keep].astype(np.int64))
+            axons.append(self.axons[i[keep]])
+        if not ticks:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(ticks), np.concatenate(axons)
+
+
+def build_inputs(chip: ChipSpec, workload: WorkloadSpec, network: Network, seed: int, name: str) -> list[PoissonInput]:
+    """The workload's input streams."""
+    return [PoissonInput(spec, i, chip, network, seed, name) for i, spec in enumerate(workload.inputs)]

@@ -1,0 +1,9 @@
+"""Build hook for the C extensions (cffi API mode); all metadata lives in pyproject.toml."""
+from setuptools import setup
+
+setup(
+    cffi_modules=[
+        "neuroemu/kernel/_build_eventq.py:ffibuilder",
+        "neuroemu/hardware/_build_tick.py:ffibuilder",
+    ],
+)

@@ -1,0 +1,102 @@
+"""End to end runs of the fast window loop: records, determinism, counting identities."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neuroemu import simulate
+from neuroemu.config import chip_from_data, load_chip, workload_from_data
+from neuroemu.kernel.queue import available_backends
+
+REQUIRED_KEYS = ["schema_version", "chip", "workload", "seed", "queue_backend", "ticks", "sim_time_s",
+                 "wall_s", "cores", "neurons", "spikes", "synaptic_events", "hops", "energy_j",
+                 "energy_breakdown_j", "pj_per_sop", "pj_per_sop_synaptic", "power_w", "gsops_per_w"]
+
+
+def _tiny(small_chip, small_workload, **net):
+    small_workload["network"].update(net)
+    return chip_from_data(small_chip, "tiny.yaml"), workload_from_data(small_workload, "w.yaml")
+
+
+def test_default_run_record_has_every_field():
+    r = simulate(ticks=50)
+    d = json.loads(r.to_json())
+    for key in REQUIRED_KEYS:
+        assert key in d, key
+    assert d["chip"] == "default" and d["ticks"] == 50 and d["queue_backend"] in available_backends()
+    assert d["spikes"] > 0 and d["synaptic_events"] > 0 and d["hops"] > 0
+    total = sum(d["energy_breakdown_j"].values())
+    assert abs(total - d["energy_j"]) / d["energy_j"] < 1e-12
+
+
+def test_same_seed_same_record_other_seed_other(small_chip, small_workload):
+    chip, wl = _tiny(small_chip, small_workload)
+    a, b = simulate(chip, wl), simulate(chip, wl)
+    assert a.comparable() == b.comparable()
+    c = simulate(chip, wl, seed=wl.seed + 1)
+    assert c.comparable() != a.comparable()
+
+
+@pytest.mark.parametrize("other", ["python"])
+def test_queues_give_identical_records(small_chip, small_workload, other):
+    chip, wl = _tiny(small_chip, small_workload)
+    records = [simulate(chip, wl, queue=q, record_spikes=True) for q in ("c", other)]
+    assert records[0].queue_backend == "c" and records[1].queue_backend == other
+    assert records[0].comparable() == records[1].comparable()
+
+
+def test_tick_backends_give_identical_records(small_chip, small_workload):
+    chip, wl = _tiny(small_chip, small_workload)
+    c = simulate(chip, wl, tick_backend="c", record_spikes=True)
+    n = simulate(chip, wl, tick_backend="numpy", record_spikes=True)
+    assert c.comparable() == n.comparable()
+
+
+def test_sops_equal_delivered_spikes_times_row_synapses(small_chip, small_workload):
+    small_workload["inputs"] = []
+    chip, wl = _tiny(small_chip, small_workload)
+    r = simulate(chip, wl)
+    # a permutation network: every axon has one source, so no two spikes merge on an axon
+    assert r.axon_events > 0
+    assert r.synaptic_events == r.axon_events * wl.network.synapses_per_axon
+
+
+def test_mean_rate_within_5_percent_of_target():
+    wl = workload_from_data({"name": "rate", "ticks": 400, "seed": 2,
+                             "network": {"rate_hz": 20.0, "synapses_per_axon": 128}}, "rate.yaml")
+    r = simulate(load_chip(None), wl)
+    assert abs(r.mean_rate_hz - 20.0) / 20.0 < 0.05, r.mean_rate_hz
+
+
+def test_uniform_targets_give_the_closed_form_hop_count():
+    # 4 x 4 mesh, targets uniform over all cores (self included): 2 (k^2 - 1) / (3 k) = 2.5 hops
+    wl = workload_from_data({"name": "hops", "ticks": 200, "seed": 5,
+                             "network": {"rate_hz": 50.0, "synapses_per_axon": 16}}, "hops.yaml")
+    r = simulate(load_chip(None), wl)
+    assert abs(r.hops_per_spike - 2.5) < 0.05, r.hops_per_spike
+    assert r.hops_by_class["x"] + r.hops_by_class["y"] == r.hops
+
+
+def test_energy_terms_follow_counts(small_chip, small_workload):
+    chip, wl = _tiny(small_chip, small_workload)
+    r = simulate(chip, wl)
+    b = r.energy_breakdown_j
+    assert b["synaptic"] == pytest.approx(r.synaptic_events * 1.5e-12, rel=1e-12)
+    assert b["spike"] == pytest.approx(r.spikes * 3.0e-12, rel=1e-12)
+    assert b["hop_x"] + b["hop_y"] == pytest.approx(r.hops * 2.3e-12, rel=1e-12)
+    assert b["static"] == pytest.approx(1e-3 * r.sim_time_s, rel=1e-12)
+    updates = r.counts["neuron_update"] + r.counts["neuron_update_active"]
+    assert updates == r.neurons * r.ticks
+    assert r.pj_per_sop == pytest.approx(r.energy_j / r.synaptic_events * 1e12)
+    assert r.pj_per_sop_synaptic == pytest.approx(1.5)
+
+
+def test_spike_trains_are_sparse_and_sorted(small_chip, small_workload):
+    chip, wl = _tiny(small_chip, small_workload)
+    r = simulate(chip, wl, record_spikes=True)
+    t, ids = r.spike_trains.ticks, r.spike_trains.neurons
+    assert len(t) == r.spikes
+    assert np.all(np.diff(t) >= 0)
+    assert np.all((ids >= 0) & (ids < r.neurons))
