@@ -173,5 +173,8 @@ def validate(files, require_sources):
         raise click.ClickException(f"{bad} of {len(files)} files invalid")
 
 
+# --- commands defined in their own modules (one line each; keep this block last) ---------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
