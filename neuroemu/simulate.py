@@ -88,6 +88,8 @@ def _run_sync(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress:
     network = build_network(chip, workload, opt.seed, name)
     inputs = build_inputs(chip, workload, network, opt.seed, name)
     router = Router(build_chip_topology(chip))
+    router.bind(np.arange(network.arrays.n_neurons) // network.arrays.neurons_per_core,
+                np.where(network.arrays.target_axon >= 0, network.arrays.target_axon // network.arrays.axons_per_core, -1))
     neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
     arrays = network.arrays
     queue = make_queue(opt.queue)
@@ -101,8 +103,6 @@ def _run_sync(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress:
     routed = 0
     spike_ticks: list[np.ndarray] = []
     spike_ids: list[np.ndarray] = []
-    A = arrays.axons_per_core
-    N = arrays.neurons_per_core
     n_enabled = network.n_enabled
     input_chunk = inputs[0].CHUNK if inputs else 0
 
@@ -127,7 +127,7 @@ def _run_sync(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress:
         if sent.any():
             src = fired[sent]
             dst_axon = targets[sent]
-            per_class, lat = router.route(src // N, dst_axon // A)
+            per_class, lat = router.route_neurons(src)
             hops += per_class
             latency_ps_sum += lat
             routed += len(src)

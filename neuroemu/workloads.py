@@ -204,8 +204,8 @@ def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: st
     view = axon_type.reshape(n_cores, A)
     view[:cores_used] = rng.permuted(view[:cores_used], axis=1)
 
-    row_ptr, row_neurons = _random_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
-                                            generator(seed, STREAM_CROSSBAR))
+    row_ptr, row_neurons, dense = _random_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
+                                                   generator(seed, STREAM_CROSSBAR))
 
     target_axon = np.full(G, -1, np.int64)
     used_neurons = np.flatnonzero(enabled)
@@ -231,14 +231,17 @@ def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: st
 
     arrays = CoreArrays(n_cores=n_cores, axons_per_core=A, neurons_per_core=N, v=v, weights=weights,
                         params=params, axon_type=axon_type, row_ptr=row_ptr, row_neurons=row_neurons,
-                        target_axon=target_axon, delay=delay)
+                        target_axon=target_axon, delay=delay, dense=dense)
     return Network(arrays=arrays, cores_used=cores_used, neurons_per_core=n_per, enabled=enabled,
                    leak=leak, threshold=threshold)
 
 
 def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, k: int,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """CSR rows with exactly k ones among the first n_per columns, for the used cores' axons."""
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """CSR rows with exactly k ones among the first n_per columns, for the used cores' axons.
+
+    Also the dense 0/1 copy when rows are dense enough for the C kernel to prefer it.
+    """
     rows = cores_used * A
     lengths = np.zeros(n_cores * A, np.int64)
     lengths[:rows] = k
@@ -246,8 +249,11 @@ def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, 
     np.cumsum(lengths, out=row_ptr[1:])
     dtype = np.uint8 if N <= 256 else np.uint16
     row_neurons = np.empty(rows * k, dtype)
+    dense = None
+    if k >= N * CoreArrays.DENSE_MIN_DENSITY and n_cores * A * N <= CoreArrays.DENSE_MAX_BYTES:
+        dense = np.zeros((n_cores * A, N), np.uint8)
     if k == 0:
-        return row_ptr, row_neurons
+        return row_ptr, row_neurons, dense
     chunk = max(1, (1 << 22) // n_per)
     for start in range(0, rows, chunk):
         stop = min(rows, start + chunk)
@@ -256,7 +262,9 @@ def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, 
             np.arange(n_per), keys.shape)
         cols = np.sort(cols, axis=1)
         row_neurons[start * k:stop * k] = cols.astype(dtype).ravel()
-    return row_ptr, row_neurons
+        if dense is not None:
+            np.put_along_axis(dense[start:stop], cols, 1, axis=1)
+    return row_ptr, row_neurons, dense
 
 
 NETWORKS = {"random_recurrent": random_recurrent}

@@ -22,13 +22,20 @@ def test_rng_twins_agree():
     assert 100 < len(set(leak.tolist())) and leak.dtype == np.uint8
 
 
-def test_c_and_numpy_steps_agree(small_chip, small_workload):
+import pytest
+
+
+@pytest.mark.parametrize("dense", [True, False], ids=["dense-crossbar", "csr-crossbar"])
+def test_c_and_numpy_steps_agree(small_chip, small_workload, dense):
     small_workload["network"]["reset"] = "linear"
     chip = chip_from_data(small_chip, "tiny.yaml")
     runs = []
     for backend in ("c", "numpy"):
         wl = workload_from_data(small_workload, "w.yaml")
         net = build_network(chip, wl, 5, "w")
+        assert net.arrays.dense is not None  # 8 of 32 synapses per row: dense enough
+        if not dense:
+            net.arrays.dense = None
         # exercise every mode: stochastic threshold, all resets, floors, saturation
         p = net.arrays.params
         p.threshold_mask[::3] = 7
@@ -38,6 +45,8 @@ def test_c_and_numpy_steps_agree(small_chip, small_workload):
         p.floor[::2] = 5
         net.arrays.weights[::7] = 255
         stepper = TickStepper(net.arrays, net.enabled, 10, 99, backend)
+        if backend == "c":
+            assert stepper._dense == dense
         draws = np.random.default_rng(1)
         out = []
         for t in range(150):

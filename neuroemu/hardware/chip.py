@@ -29,7 +29,11 @@ def build_chip_topology(chip: ChipSpec) -> Topology:
 
 @dataclass
 class Router:
-    """Bulk routing of spikes between cores through the compiled tables (analytic fidelity)."""
+    """Bulk routing of spikes between cores through the compiled tables (analytic fidelity).
+
+    Unicast routes are fixed per source neuron, so :meth:`bind` looks each neuron's route up
+    once; per tick only a gather over the neurons that fired remains.
+    """
 
     topology: Topology
 
@@ -37,15 +41,33 @@ class Router:
         topo = self.topology
         self.core_router = topo.core_router.astype(np.int64)
         self.class_names = tuple(topo.class_names)
-        self._class_hops = topo.class_hops
-        self._latency = topo.path_latency_ps
         self._n = topo.n_routers
+        self._neuron_class_hops: np.ndarray | None = None
+        self._neuron_latency: np.ndarray | None = None
+
+    def _pair_index(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> np.ndarray:
+        return self.core_router[src_cores] * self._n + self.core_router[dst_cores]
 
     def route(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> tuple[np.ndarray, int]:
         """Hops per link class (int64 [classes]) and the summed zero-load latency in ps."""
-        src = self.core_router[src_cores]
-        dst = self.core_router[dst_cores]
-        flat = src * self._n + dst
-        per_class = np.array([int(ch.ravel()[flat].sum(dtype=np.int64)) for ch in self._class_hops], np.int64)
-        latency = int(self._latency.ravel()[flat].sum(dtype=np.int64))
+        flat = self._pair_index(src_cores, dst_cores)
+        per_class = np.array([int(ch.ravel()[flat].sum(dtype=np.int64)) for ch in self.topology.class_hops],
+                             np.int64)
+        latency = int(self.topology.path_latency_ps.ravel()[flat].sum(dtype=np.int64))
         return per_class, latency
+
+    def bind(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> None:
+        """Precompute the route of every source neuron (dst < 0: the neuron sends nowhere)."""
+        sends = dst_cores >= 0
+        flat = self._pair_index(src_cores[sends], dst_cores[sends])
+        n = len(src_cores)
+        self._neuron_class_hops = np.zeros((len(self.class_names), n), np.int16)
+        for c, table in enumerate(self.topology.class_hops):
+            self._neuron_class_hops[c, sends] = table.ravel()[flat]
+        self._neuron_latency = np.zeros(n, np.int64)
+        self._neuron_latency[sends] = self.topology.path_latency_ps.ravel()[flat]
+
+    def route_neurons(self, neurons: np.ndarray) -> tuple[np.ndarray, int]:
+        """Like :meth:`route` for spikes of bound source neurons (all of which send)."""
+        per_class = self._neuron_class_hops[:, neurons].sum(axis=1, dtype=np.int64)
+        return per_class, int(self._neuron_latency[neurons].sum())

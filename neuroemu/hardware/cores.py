@@ -30,6 +30,11 @@ class CoreArrays:
     row_neurons: np.ndarray  # uint8 or uint16 [synapses]: local neuron index of each synapse
     target_axon: np.ndarray  # int64 [G] global axon a neuron's spike goes to, -1 for none
     delay: np.ndarray        # int8 [G] axonal delay in ticks (1..max)
+    dense: np.ndarray | None = None  # optional uint8 [A, neurons_per_core] 0/1 copy of the crossbar,
+    #                                  kept when rows are dense: the C kernel then reads whole rows
+
+    DENSE_MIN_DENSITY = 1 / 8
+    DENSE_MAX_BYTES = 1 << 29
 
     @property
     def n_neurons(self) -> int:
@@ -59,7 +64,7 @@ class CoreArrays:
     def nbytes(self) -> int:
         """Memory held by the arrays."""
         arrays = [self.v, self.weights, self.axon_type, self.row_ptr, self.row_neurons,
-                  self.target_axon, self.delay] + [getattr(self.params, f) for f in self.params.__dataclass_fields__]
+                  self.target_axon, self.delay] + ([self.dense] if self.dense is not None else []) + [getattr(self.params, f) for f in self.params.__dataclass_fields__]
         return int(sum(a.nbytes for a in arrays))
 
 

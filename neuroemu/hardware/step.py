@@ -39,6 +39,31 @@ def choose_tick_backend(name: str | None = None) -> str:
     return name
 
 
+def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct parameter rows (int64 [profiles, columns]) and each neuron's row index (int32)."""
+    n = len(columns[0])
+    codes = np.zeros(n, np.int64)
+    radix = 1
+    values = []
+    for col in columns:
+        # each column's distinct values get small codes; the codes combine in mixed radix
+        uniq, inverse = np.unique(col, return_inverse=True)
+        values.append(uniq)
+        if radix * len(uniq) >= 1 << 62:
+            rows = np.stack(columns).astype(np.int64).T
+            table, profile = np.unique(rows, axis=0, return_inverse=True)
+            return table, np.ascontiguousarray(profile.ravel(), np.int32)
+        codes += inverse.ravel().astype(np.int64) * radix
+        radix *= len(uniq)
+    keys, profile = np.unique(codes, return_inverse=True)
+    table = np.empty((len(keys), len(columns)), np.int64)
+    rest = keys.copy()
+    for i, uniq in enumerate(values):
+        table[:, i] = uniq[rest % len(uniq)]
+        rest //= len(uniq)
+    return table, np.ascontiguousarray(profile.ravel(), np.int32)
+
+
 class TickStepper:
     """Advances a chip's core arrays one tick at a time; returns what happened."""
 
@@ -56,7 +81,11 @@ class TickStepper:
         a, p = self.arrays, self.arrays.params
         ffi = _tick.ffi
         n = a.n_neurons
-        self._acc = np.zeros(n, np.int32)
+        # the input can go straight into v when no sum can overflow int32 before saturation,
+        # which saves a pass over an accumulator array every tick
+        max_input = a.axons_per_core * int(np.abs(a.weights).max(initial=0))
+        self._direct = (1 << (self.membrane_bits - 1)) + max_input < (1 << 31) - 1
+        self._acc = a.v if self._direct else np.zeros(n, np.int32)
         self._touched = np.zeros(n, np.uint8)
         self._seen = np.zeros(a.n_axons, np.uint8)
         self._fired = np.empty(n, np.int64)
@@ -65,10 +94,10 @@ class TickStepper:
             a.weights.reshape(a.n_cores, a.neurons_per_core, -1).transpose(0, 2, 1), np.int16)
         self._n_types = a.weights.shape[1]
         # neurons share parameter profiles (as cores do in silicon): per neuron only an index
-        columns = np.stack([p.leak, p.leak_stochastic, p.threshold, p.threshold_mask, p.reset_mode,
-                            p.reset_value, p.floor, self.enabled]).astype(np.int64).T
-        table, profile = np.unique(columns, axis=0, return_inverse=True)
-        self._profile = np.ascontiguousarray(profile.ravel(), np.int32)
+        columns = [p.leak, p.leak_stochastic, p.threshold, p.threshold_mask, p.reset_mode, p.reset_value,
+                   p.floor, self.enabled]
+        table, profile = parameter_profiles(columns)
+        self._profile = profile
         self._table = {
             "leak": np.ascontiguousarray(table[:, 0], np.int32),
             "leak_st": np.ascontiguousarray(table[:, 1], np.uint8),
@@ -94,6 +123,10 @@ class TickStepper:
                          row_neurons=ffi.cast("void *", ffi.from_buffer(a.row_neurons)),
                          axon_type=ptr(a.axon_type), weights=ptr(self._weights_ctn))
         self._neuron_bytes = a.row_neurons.dtype.itemsize
+        self._dense = a.dense is not None
+        if self._dense:
+            self._row_length = np.diff(a.row_ptr)
+            self._ptr.update(dense=ptr(a.dense), row_length=ptr(self._row_length))
         self._vmin, self._vmax = membrane_range(self.membrane_bits)
         self._threshold_key = threshold_key(self.key)
 
@@ -118,12 +151,17 @@ class TickStepper:
         lib, ffi, p, a = _tick.lib, _tick.ffi, self._ptr, self.arrays
         # sorted rows visit each core's accumulators once, which halves the cache misses
         active = np.sort(np.asarray(spiking_axons, np.int64))
-        sops = lib.ne_integrate(ffi.cast("int64_t *", ffi.from_buffer(active)), len(active), p["row_ptr"],
-                                p["row_neurons"], self._neuron_bytes, p["axon_type"], p["weights"],
-                                self._n_types, a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"],
-                                p["seen"])
+        active_ptr = ffi.cast("int64_t *", ffi.from_buffer(active))
+        if self._dense:
+            sops = lib.ne_integrate_dense(active_ptr, len(active), p["dense"], p["row_length"], p["axon_type"],
+                                          p["weights"], self._n_types, a.axons_per_core, a.neurons_per_core,
+                                          p["acc"], p["touched"], p["seen"])
+        else:
+            sops = lib.ne_integrate(active_ptr, len(active), p["row_ptr"], p["row_neurons"], self._neuron_bytes,
+                                    p["axon_type"], p["weights"], self._n_types, a.axons_per_core,
+                                    a.neurons_per_core, p["acc"], p["touched"], p["seen"])
         n_active = ffi.new("int64_t *")
-        n_fired = lib.ne_truenorth_step(a.n_neurons, p["v"], p["acc"], p["touched"], p["profile"],
+        n_fired = lib.ne_truenorth_step(a.n_neurons, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"], p["profile"],
                                         len(self._table["leak"]), p["leak"], p["leak_st"], p["theta"], p["mask"],
                                         p["reset"], p["reset_v"], p["floor"], p["enabled"], self.key,
                                         self._threshold_key, tick, self._vmin, self._vmax, p["fired"], n_active)

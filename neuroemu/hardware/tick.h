@@ -11,8 +11,16 @@ int64_t ne_integrate(const int64_t *active, int64_t n_active, const int64_t *row
                      const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
                      int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen);
 
+/* The same from a dense crossbar (uint8 0/1, [axon][neuron]) with precomputed row lengths: faster
+ * when rows are dense (TrueNorth's 128 of 256), as each row is a vectorised multiply-add. */
+int64_t ne_integrate_dense(const int64_t *active, int64_t n_active, const uint8_t *dense,
+                           const int64_t *row_length, const int8_t *axon_type,
+                           const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
+                           int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen);
+
 /* One tick of every neuron: integrate acc, leak, saturate, fire, reset, floor; clears acc and
- * touched. Neuron g uses parameter profile profile[g] (the p_* tables). Writes the fired ids to
+ * touched. acc may be NULL when the integrate kernels were given v itself as their accumulator
+ * (valid while |v| + the largest possible input stays below 2^31: saturation happens here). Neuron g uses parameter profile profile[g] (the p_* tables). Writes the fired ids to
  * fired_out (room for n) and the number of enabled neurons that were active (touched or fired)
  * to *n_active. Returns the number fired. */
 int64_t ne_truenorth_step(int64_t n, int32_t *v, int32_t *acc, uint8_t *touched,

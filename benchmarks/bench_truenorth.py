@@ -1,0 +1,80 @@
+"""Full-chip scale: TrueNorth's recurrent benchmark at 64, 256, 1024 and 4096 cores.
+
+Each size runs in its own process (so peak RSS is per size) with the same per-core activity
+(20 Hz, 128 synapses per axon row, uniformly random targets). Prints one JSON line per size:
+wall seconds of the simulation loop, SOPs per wall second, peak RSS, and the ratio against a
+baseline run of the same size in the same process: the vectorised numpy tick kernels
+(``tick_backend="numpy"``) over ``--baseline-ticks`` ticks, compared per tick. A last line
+gives the exponent of wall time against SOPs fitted over the sizes (1.0 = linear).
+
+    .venv/bin/python benchmarks/bench_truenorth.py                # 1000 ticks per size
+    .venv/bin/python benchmarks/bench_truenorth.py --ticks 200 --sizes 64,256
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import multiprocessing as mp
+import resource
+
+SIDES = {64: 8, 256: 16, 1024: 32, 4096: 64}
+
+
+def chip_of(cores: int):
+    """chips/truenorth.yaml cut to a square mesh of ``cores`` cores."""
+    from neuroemu.config import load_chip
+    chip = load_chip("truenorth")
+    side = SIDES[cores]
+    topo = dataclasses.replace(chip.topology, width=side, height=side)
+    return dataclasses.replace(chip, name=f"truenorth-{cores}", cores=cores, topology=topo)
+
+
+def run_size(cores: int, ticks: int, baseline_ticks: int, queue) -> None:
+    """Run one size (in a child process) and put its JSON-ready result on ``queue``."""
+    from neuroemu import simulate
+    from neuroemu.config import load_workload
+    workload = load_workload("workloads/truenorth_typical.yaml")
+    chip = chip_of(cores)
+    fast = simulate(chip, workload, ticks=ticks)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = simulate(chip, workload, ticks=baseline_ticks, tick_backend="numpy")
+    queue.put({
+        "bench": "truenorth", "cores": cores, "neurons": fast.neurons, "ticks": ticks,
+        "wall_s": round(fast.wall_s, 4), "sops": fast.synaptic_events,
+        "sops_per_wall_s": round(fast.synaptic_events / fast.wall_s),
+        "ms_per_tick": round(fast.wall_s / ticks * 1e3, 3),
+        "peak_rss_mib": round(rss, 1), "mean_rate_hz": round(fast.mean_rate_hz, 3),
+        "pj_per_sop": round(fast.pj_per_sop, 3),
+        "baseline": "numpy tick kernels", "baseline_ms_per_tick": round(base.wall_s / baseline_ticks * 1e3, 3),
+        "speedup_vs_baseline": round((base.wall_s / baseline_ticks) / (fast.wall_s / ticks), 2),
+    })
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=1000)
+    parser.add_argument("--baseline-ticks", type=int, default=50)
+    parser.add_argument("--sizes", default="64,256,1024,4096")
+    args = parser.parse_args()
+    ctx = mp.get_context("spawn")
+    results = []
+    for cores in [int(s) for s in args.sizes.split(",")]:
+        queue = ctx.Queue()
+        proc = ctx.Process(target=run_size, args=(cores, args.ticks, args.baseline_ticks, queue))
+        proc.start()
+        result = queue.get()
+        proc.join()
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    if len(results) >= 2:
+        xs = [math.log(r["sops"]) for r in results]
+        ys = [math.log(r["wall_s"]) for r in results]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        print(json.dumps({"bench": "truenorth_scaling", "fitted_exponent_wall_vs_sops": round(slope, 3)}))
+
+
+if __name__ == "__main__":
+    main()
