@@ -90,10 +90,20 @@ class TopologySpec:
 
 @dataclass(frozen=True)
 class TimingSpec:
-    """Tick semantics and the tick length."""
+    """Tick semantics (a window policy of the one event loop) and their parameters.
 
-    mode: Literal["sync"] = spec_field("sync", doc="tick semantics")
-    tick_s: float = spec_field(1e-3, check=between(1e-9, 10.0), doc="global tick period")
+    ``sync``: the window is one tick; ``gals``: spikes travel inside the tick and one arriving
+    after its delivery tick began is a timing violation (``late_spikes``: drop it or deliver it
+    at the next tick boundary); ``barrier``: a timestep lasts as long as its busiest core's work
+    plus the network drain plus the barrier sync (``barrier_ns`` + ``barrier_per_router_ns`` x
+    (routers - 1)); ``async``: no clock, continuous time in lookahead windows.
+    """
+
+    mode: Literal["sync", "gals", "barrier", "async"] = spec_field("sync", doc="tick semantics")
+    tick_s: float = spec_field(1e-3, check=between(1e-9, 10.0), doc="global tick period (sync, gals)")
+    late_spikes: Literal["drop", "late"] = spec_field("drop", doc="gals: what happens to a late spike")
+    barrier_ns: Sourced = spec_field(ZERO, doc="barrier: sync latency of a one-router chip")
+    barrier_per_router_ns: Sourced = spec_field(ZERO, doc="barrier: added sync latency per extra router")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +120,9 @@ class EnergySpec:
         None, doc="update of a neuron that integrated input or fired (default: neuron_update_pj)")
     spike_pj: Sourced = spec_field(doc="one spike generated (injection into the network)")
     hop_pj: Sourced = spec_field(doc="one spike packet crossing one router-to-router link")
+    learning_update_pj: Sourced = spec_field(ZERO, doc="one synaptic weight update (e.g. pairwise STDP)")
+    potentiation_pj: Sourced | None = spec_field(None, doc="a potentiating update (default: learning_update_pj)")
+    depression_pj: Sourced | None = spec_field(None, doc="a depressing update (default: learning_update_pj)")
     hop_class_pj: dict[str, Sourced] | None = spec_field(
         None, doc="per link class overrides of hop_pj, e.g. {x: 3.0, y: 4.0}")
     static_mw: Sourced = spec_field(doc="static (leakage and clock) power")
@@ -131,8 +144,12 @@ class LatencySpec:
     """Latency per operation (pairs with EnergySpec, SANA-FE style)."""
 
     hop_ns: Sourced = spec_field(Sourced(1.0), doc="one router-to-router link, zero load")
+    hop_class_ns: dict[str, Sourced] | None = spec_field(None, doc="per link class overrides of hop_ns")
     synaptic_op_ns: Sourced = spec_field(ZERO, doc="one synaptic operation")
     neuron_update_ns: Sourced = spec_field(ZERO, doc="one neuron update")
+    neuron_update_active_ns: Sourced | None = spec_field(None, doc="an active neuron update (default: neuron_update_ns)")
+    spike_ns: Sourced = spec_field(ZERO, doc="generating and injecting one spike")
+    learning_update_ns: Sourced = spec_field(ZERO, doc="one synaptic weight update")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,6 +200,8 @@ class NetworkSpec:
     reset: Literal["linear", "zero", "none"] = spec_field("linear", doc="reset mode after a spike")
     delay_ticks: tuple[int, int] = spec_field((1, 1), doc="axonal delay range [lo, hi] in ticks")
     recurrent_fraction: float = spec_field(1.0, check=between(0.0, 1.0), doc="neurons with an output")
+    neuron: dict[str, float] | None = spec_field(
+        None, doc="model-specific neuron parameters, checked by the chip's neuron model")
 
     def validate(self, where: Where) -> None:
         """Delays must be an ordered range starting at >= 1."""
