@@ -7,7 +7,8 @@ GSOPS/W are ratios of counted totals, computed in :func:`figures`.
 Event types (counter names):
 ``synaptic_op``, ``neuron_update`` (inactive), ``neuron_update_active`` (neuron
 integrated input or fired), ``spike`` (generated and sent), ``hop:<class>``
-(a packet crossing one link of that class).
+(a packet crossing one link of that class), ``potentiation`` and ``depression``
+(synaptic weight updates by a learning rule).
 """
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ class Ledger:
                               + self.get("neuron_update_active") * energy.update_active_energy()) * PJ,
             "spike": self.get("spike") * energy.spike_pj.value * PJ,
         }
+        if self.get("potentiation") or self.get("depression"):
+            pot = energy.potentiation_pj or energy.learning_update_pj
+            dep = energy.depression_pj or energy.learning_update_pj
+            terms["learning"] = (self.get("potentiation") * pot.value + self.get("depression") * dep.value) * PJ
         for name in sorted(k for k in self.counts if k.startswith("hop:")):
             cls = name.split(":", 1)[1]
             terms[f"hop_{cls}"] = self.counts[name] * energy.hop_energy(cls) * PJ

@@ -45,3 +45,14 @@ def test_no_sops_gives_no_ratio(small_chip):
     chip = chip_from_data(small_chip, "tiny.yaml")
     b = Ledger().breakdown_j(chip.energy, 1.0)
     assert figures(b, 0, 1.0)["pj_per_sop"] is None
+
+
+def test_learning_updates_are_charged_by_direction(small_chip):
+    small_chip["energy"]["learning_update_pj"] = 120.0
+    small_chip["energy"]["depression_pj"] = {"value": 50.0, "source": "PCM RESET, Kuzum 2012"}
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    ledger = Ledger()
+    ledger.add("potentiation", 3)
+    ledger.add("depression", 2)
+    b = ledger.breakdown_j(chip.energy, 1.0)
+    assert math.isclose(b["learning"], (3 * 120.0 + 2 * 50.0) * 1e-12)
