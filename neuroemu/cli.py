@@ -72,7 +72,9 @@ def main() -> None:
 @click.option("--json", "json_out", metavar="PATH|-", help="Write the full record as JSON to PATH, or stdout with '-'.")
 @click.option("--queue", type=click.Choice(["c", "python"]), help="Event queue backend (default: $NEUROEMU_QUEUE or c).")
 @click.option("--spikes/--no-spikes", default=None, help="Keep the spike trains (times and ids) in the record.")
-def run(chip, workload, ticks, seed, json_out, queue, spikes):
+@click.option("--timing", type=click.Choice(["sync", "gals", "barrier", "async"]),
+              help="Override the chip's tick semantics.")
+def run(chip, workload, ticks, seed, json_out, queue, spikes, timing):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -98,7 +100,7 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes):
         progress = _Progress(f"{chip_spec.name} / {wl.name}")
         try:
             result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
-                              progress=progress)
+                              timing=timing, progress=progress)
         finally:
             progress.close()
     except NeuroEmuError as exc:

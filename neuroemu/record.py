@@ -62,6 +62,7 @@ class RunResult:
     power_w: float | None
     gsops_per_w: float | None
     latency_mean_s: float | None
+    timing_report: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, int] = field(default_factory=dict)
     peak_rss_mb: float | None = None
@@ -117,6 +118,15 @@ def summary_table(r: RunResult) -> str:
         ("hops (per spike)", f"{r.hops:,} ({fmt(r.hops_per_spike)})"),
         ("energy", fmt(r.energy_j, " J")),
     ]
+    rep = r.timing_report
+    if rep.get("latency_p50_s") is not None:
+        rows.insert(-1, ("latency p50 / p99 / max", " / ".join(fmt(rep.get(k), " s") for k in
+                                                             ("latency_p50_s", "latency_p99_s", "latency_max_s"))))
+    if r.timing != "sync":
+        rows.insert(-1, ("timing violations", fmt(rep.get("timing_violations", 0))))
+    if rep.get("timestep_mean_s") is not None:
+        rows.insert(-1, ("timestep mean / max", f"{fmt(rep['timestep_mean_s'], ' s')} / {fmt(rep['timestep_max_s'], ' s')}"))
+        rows.insert(-1, ("speed vs real time", fmt(rep.get("realtime_factor"), "x")))
     for term, joules in r.energy_breakdown_j.items():
         share = joules / r.energy_j * 100 if r.energy_j else 0.0
         rows.append((f"  {term}", f"{joules:.4g} J ({share:.1f} %)"))

@@ -9,6 +9,7 @@ spikes, event counts and energy. Use it on small chips only.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 
@@ -31,8 +32,8 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     chip, workload = _resolve(chip, workload)
     opt = RunOptions(ticks=workload.ticks if ticks is None else ticks,
                      seed=workload.seed if seed is None else seed, record_spikes=True)
-    if chip.core.neuron_model != "truenorth_lif":
-        raise NotImplementedError("the reference implements the truenorth_lif model only")
+    if chip.core.neuron_model != "truenorth_lif" or chip.timing.mode != "sync":
+        raise NotImplementedError("the reference implements the truenorth_lif model under sync timing only")
     network = build_network(chip, workload, opt.seed, workload.name)
     inputs = build_inputs(chip, workload, network, opt.seed, workload.name)
     topo = build_chip_topology(chip)
@@ -45,6 +46,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     inbox: dict[tuple[int, int], set[int]] = defaultdict(set)   # (tick, core) -> active local axons
     hops = np.zeros(len(topo.class_names), np.int64)
     state = {"routed": 0, "latency": 0}
+    latencies: list[int] = []
     spike_ticks: list[np.ndarray] = []
     spike_ids: list[np.ndarray] = []
     v = [int(x) for x in a.v]
@@ -88,6 +90,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                             hops[k] += int(topo.class_hops[k][src_r, dst_r])
                         state["routed"] += 1
                         state["latency"] += int(topo.path_latency_ps[src_r, dst_r])
+                        latencies.append(int(topo.path_latency_ps[src_r, dst_r]))
                         env.process(deliver(target, int(a.delay[g])))
             if fired_here:
                 spike_ticks.append(np.full(len(fired_here), t, np.int64))
@@ -109,5 +112,13 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
         t_all, g_all = np.concatenate(spike_ticks), np.concatenate(spike_ids)
         order = np.lexsort((g_all, t_all))
         spike_ticks, spike_ids = [t_all[order]], [g_all[order]]
+    latencies.sort()
+
+    def pct(q: float):
+        return latencies[max(0, math.ceil(q * len(latencies)) - 1)] * 1e-12 if latencies else None
+
+    report = {"timing_violations": 0, "latency_p50_s": pct(0.5), "latency_p99_s": pct(0.99),
+              "latency_max_s": latencies[-1] * 1e-12 if latencies else None}
     return build_record(chip, workload, opt, ledger, tuple(topo.class_names), hops, state["routed"],
-                        state["latency"], network.n_enabled, wall, "simpy", spike_ticks, spike_ids, "python")
+                        state["latency"], network.n_enabled, wall, "simpy", spike_ticks, spike_ids, "python",
+                        extra=report)

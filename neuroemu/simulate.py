@@ -9,6 +9,7 @@ t + delay, and every neuron updates once per tick.
 """
 from __future__ import annotations
 
+import dataclasses
 import resource
 import time
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ from .config.fields import to_plain
 from .config.loader import load_chip, load_workload, workload_chip
 from .config.schema import ChipSpec, WorkloadSpec
 from .energy import Ledger, figures, total_j
+from .errors import ConfigError
 from .hardware.chip import Router, build_chip_topology, tick_ps
 from .hardware.step import TickStepper
+from .timing import TimingPolicy, timing_policy
 from .kernel.queue import make_queue
 from .models.neuron import neuron_model
 from .models.rng import stream_key
@@ -65,7 +68,7 @@ def _resolve(chip: ChipSpec | str | Path | None, workload: WorkloadSpec | str | 
 def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec | str | Path | None = None, *,
              ticks: int | None = None, seed: int | None = None, queue: str | None = None,
              record_spikes: bool | None = None, tick_backend: str | None = None,
-             progress: Progress | None = None) -> RunResult:
+             timing: str | None = None, progress: Progress | None = None) -> RunResult:
     """Run ``workload`` on ``chip`` and return the frozen record.
 
     ``chip`` and ``workload`` are specs, file paths, shipped names, or None for the
@@ -73,81 +76,147 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     decides). ``ticks`` and ``seed`` default to the workload's. ``queue`` picks the
     event queue backend ("c" or "python"; default: $NEUROEMU_QUEUE or "c").
     ``tick_backend`` picks the per-tick kernels ("c" or "numpy"; default: $NEUROEMU_TICK
-    or "c"). ``progress(done, total)`` is called as ticks complete.
+    or "c"). ``timing`` overrides the chip's tick semantics (sync, gals, barrier, async).
+    ``progress(done, total)`` is called as ticks complete.
     """
     chip, workload = _resolve(chip, workload)
+    if timing is not None:
+        chip = with_timing(chip, timing)
     options = RunOptions(ticks=workload.ticks if ticks is None else int(ticks),
                          seed=workload.seed if seed is None else int(seed), queue=queue,
                          record_spikes=workload.record_spikes if record_spikes is None else record_spikes,
                          tick_backend=tick_backend)
-    return _run_sync(chip, workload, options, progress)
+    if chip.timing.mode == "async":
+        from .asyncsim import run_async  # the continuous-time engine
+        return run_async(chip, workload, options, progress)
+    return _run_ticks(chip, workload, options, progress)
 
 
-def _run_sync(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress: Progress | None) -> RunResult:
+def with_timing(chip: ChipSpec, mode: str) -> ChipSpec:
+    """The chip with another tick semantics; an unknown one lists the valid ones."""
+    valid = ("sync", "gals", "barrier", "async")
+    if mode not in valid:
+        raise ConfigError(f"--timing: unknown tick semantics {mode!r}; valid: {', '.join(valid)}")
+    return dataclasses.replace(chip, timing=dataclasses.replace(chip.timing, mode=mode))
+
+
+def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress: Progress | None) -> RunResult:
+    """The window loop for the tick-based semantics: sync, gals and barrier.
+
+    Every spike in flight is one queue event: time = its arrival at the target core (ps),
+    target = the axon, payload = the tick it must be delivered in. Tick t's window ends at
+    its start S_t (inclusive): the events popped are due now, early (held until their tick)
+    or late (a gals timing violation). Under ``sync`` arrival is the delivery tick's start.
+    """
     name = workload.name
     network = build_network(chip, workload, opt.seed, name)
     inputs = build_inputs(chip, workload, network, opt.seed, name)
-    router = Router(build_chip_topology(chip))
-    router.bind(np.arange(network.arrays.n_neurons) // network.arrays.neurons_per_core,
-                np.where(network.arrays.target_axon >= 0, network.arrays.target_axon // network.arrays.axons_per_core, -1))
-    neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
     arrays = network.arrays
+    A, N = arrays.axons_per_core, arrays.neurons_per_core
+    topology = build_chip_topology(chip)
+    router = Router(topology)
+    router.bind(np.arange(arrays.n_neurons) // N, np.where(arrays.target_axon >= 0, arrays.target_axon // A, -1))
+    neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
     queue = make_queue(opt.queue)
-    tick = tick_ps(chip)
+    policy = timing_policy(chip, topology, arrays, network.enabled)
     stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
                           stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
     ledger = Ledger()
-    n_classes = len(router.class_names)
-    hops = np.zeros(n_classes, np.int64)
-    latency_ps_sum = 0
-    routed = 0
+    hops = np.zeros(len(router.class_names), np.int64)
+    spikes_per_neuron = np.zeros(arrays.n_neurons, np.int64)
     spike_ticks: list[np.ndarray] = []
     spike_ids: list[np.ndarray] = []
+    pending: dict[int, list[np.ndarray]] = {}     # tick -> axons that arrived early
     n_enabled = network.n_enabled
     input_chunk = inputs[0].CHUNK if inputs else 0
+    tick_starts = np.zeros(opt.ticks + 1, np.int64)  # S_t in ps; the last entry is the run's end
 
     start = time.perf_counter()
     for t in range(opt.ticks):
+        now = int(tick_starts[t])
         if inputs and t % input_chunk == 0:
             for stream in inputs:
                 in_ticks, in_axons = stream.events(t, min(opt.ticks, t + input_chunk))
-                queue.push_batch(in_ticks * tick, AXON_SPIKE, in_axons)
-        batch = queue.pop_before((t + 1) * tick)
-        ledger.add("axon_event", len(batch.time))
-        fired, sops, n_active = stepper.step(t, batch.target)
+                # inputs arrive at the start of their tick (only possible now for this tick)
+                queue.push_batch(np.maximum(in_ticks * policy.nominal_tick_ps, now), AXON_SPIKE, in_axons,
+                                 payload=in_ticks)
+        batch = queue.pop_before(now + 1)
+        due_axons = _sort_arrivals(batch, t, pending, policy, ledger)
+        ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
+        fired, sops, n_active = stepper.step(t, due_axons)
         ledger.add("synaptic_op", sops)
         ledger.add("neuron_update_active", n_active)
         ledger.add("neuron_update", n_enabled - n_active)
         ledger.add("spike", len(fired))
+        spikes_per_neuron[fired] += 1
         if opt.record_spikes and len(fired):
             spike_ticks.append(np.full(len(fired), t, np.int64))
             spike_ids.append(fired.astype(np.int64))
         targets = arrays.target_axon[fired]
         sent = targets >= 0
-        if sent.any():
-            src = fired[sent]
-            dst_axon = targets[sent]
-            per_class, lat = router.route_neurons(src)
+        src = fired[sent]
+        emit = policy.emission_ps(now, due_axons, fired, sops, n_active)
+        arrival = None
+        if len(src):
+            per_class, _ = router.route_neurons(src)
             hops += per_class
-            latency_ps_sum += lat
-            routed += len(src)
-            queue.push_batch((t + arrays.delay[src].astype(np.int64)) * tick, AXON_SPIKE, dst_axon)
+            due_tick = t + arrays.delay[src].astype(np.int64)
+            # a spike needs at least 1 ps: the window up to now is popped already
+            arrival = np.maximum(policy.arrival_ps(emit[sent], router.neuron_latency(src), due_tick), now + 1)
+            queue.push_batch(arrival, AXON_SPIKE, targets[sent], payload=due_tick)
+        tick_starts[t + 1] = policy.next_start(now, arrival)
         if progress is not None:
             progress(t + 1, opt.ticks)
     wall = time.perf_counter() - start
 
-    return build_record(chip, workload, opt, ledger, router.class_names, hops, routed, latency_ps_sum,
-                        n_enabled, wall, queue.backend, spike_ticks, spike_ids, stepper.backend)
+    routed = int(spikes_per_neuron[arrays.target_axon >= 0].sum())
+    latencies = router.latency_distribution(spikes_per_neuron)
+    latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
+    timing = policy.report(tick_starts, opt.ticks)
+    timing["timing_violations"] = ledger.get("timing_violation")
+    timing.update(latencies)
+    return build_record(chip, workload, opt, ledger, router.class_names, hops, routed,
+                        latency_ps_sum, n_enabled, wall, queue.backend, spike_ticks,
+                        spike_ids, stepper.backend, sim_time_s=timing.pop("_sim_time_s"), extra=timing)
+
+
+def _sort_arrivals(batch, t: int, pending: dict[int, list[np.ndarray]], policy: "TimingPolicy",
+                   ledger: Ledger) -> np.ndarray:
+    """The axons to deliver in tick t: due arrivals, earlier early ones, and late ones if kept."""
+    due_tick = batch.payload
+    parts = pending.pop(t, [])
+    if len(due_tick) and (due_tick == t).all():  # the usual case (always so under sync)
+        parts.append(batch.target)
+    elif len(due_tick):
+        parts.append(batch.target[due_tick == t])
+        early = due_tick > t
+        if early.any():
+            for d in np.unique(due_tick[early]):
+                pending.setdefault(int(d), []).append(batch.target[due_tick == d])
+        late = due_tick < t
+        n_late = int(np.count_nonzero(late))
+        if n_late:
+            ledger.add("timing_violation", n_late)
+            if policy.late_spikes == "late":
+                parts.append(batch.target[late])
+    if not parts:
+        return np.empty(0, np.int64)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger: Ledger,
                  class_names: tuple[str, ...], hops: np.ndarray, routed: int, latency_ps_sum: int,
                  n_enabled: int, wall: float, backend: str, spike_ticks: list[np.ndarray],
-                 spike_ids: list[np.ndarray], tick_backend: str) -> RunResult:
-    """The frozen record of a finished run, from its counters (shared with the SimPy reference)."""
+                 spike_ids: list[np.ndarray], tick_backend: str, sim_time_s: float | None = None,
+                 extra: dict | None = None) -> RunResult:
+    """The frozen record of a finished run, from its counters (shared with the SimPy reference).
+
+    ``sim_time_s`` is the chip time (default: ticks x tick); ``extra`` the timing report
+    (violations, latency percentiles, timestep durations).
+    """
     for cls, n in zip(class_names, hops):
         ledger.add(f"hop:{cls}", int(n))
-    sim_time = opt.ticks * chip.timing.tick_s
+    sim_time = opt.ticks * chip.timing.tick_s if sim_time_s is None else sim_time_s
     breakdown = ledger.breakdown_j(chip.energy, sim_time)
     total = total_j(breakdown)
     sops = ledger.get("synaptic_op")
@@ -168,6 +237,7 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
         counts=dict(sorted((k, int(v)) for k, v in ledger.counts.items())),
         energy_j=total, energy_breakdown_j=breakdown, **figures(breakdown, sops, sim_time),
         latency_mean_s=latency_ps_sum / routed * 1e-12 if routed else None,
+        timing_report=dict(extra or {}),
         config={"chip": to_plain(chip), "workload": to_plain(workload),
                 "run": {"ticks": opt.ticks, "seed": opt.seed}},
         seeds={"master": opt.seed}, peak_rss_mb=_peak_rss_mb(), spike_trains=trains)

@@ -86,3 +86,14 @@ def test_bad_fit_exits_1(tiny_files, write_yaml, small_workload):
 def test_bad_queue_name_from_the_environment(monkeypatch):
     monkeypatch.setenv("NEUROEMU_QUEUE", "fortran")
     _bad(invoke("run", "--ticks", "2"), "NEUROEMU_QUEUE", "fortran", "python")
+
+
+def test_run_timing_override_reports_timesteps():
+    r = invoke("run", "--ticks", "5", "--timing", "barrier")
+    assert r.exit_code == 0, r.output
+    assert "barrier" in r.output and "timestep mean" in r.output and "speed vs real time" in r.output
+
+
+def test_run_unknown_timing_is_refused():
+    r = invoke("run", "--ticks", "5", "--timing", "warp")
+    assert r.exit_code == 2 and "warp" in r.output

@@ -59,6 +59,7 @@ class Router:
     def bind(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> None:
         """Precompute the route of every source neuron (dst < 0: the neuron sends nowhere)."""
         sends = dst_cores >= 0
+        self._sends = sends
         flat = self._pair_index(src_cores[sends], dst_cores[sends])
         n = len(src_cores)
         self._neuron_class_hops = np.zeros((len(self.class_names), n), np.int16)
@@ -66,6 +67,28 @@ class Router:
             self._neuron_class_hops[c, sends] = table.ravel()[flat]
         self._neuron_latency = np.zeros(n, np.int64)
         self._neuron_latency[sends] = self.topology.path_latency_ps.ravel()[flat]
+
+    def neuron_latency(self, neurons: np.ndarray) -> np.ndarray:
+        """Zero-load network latency (ps) of each bound source neuron's route."""
+        return self._neuron_latency[neurons]
+
+    def latency_distribution(self, spikes_per_neuron: np.ndarray) -> dict[str, float | None]:
+        """Mean, p50, p99 and max zero-load latency (s) over all routed spikes, and the ps sum."""
+        senders = np.flatnonzero((spikes_per_neuron > 0) & (self._neuron_latency >= 0) & self._sends)
+        weights = spikes_per_neuron[senders]
+        values = self._neuron_latency[senders]
+        total = int(weights.sum())
+        if total == 0:
+            return {"_latency_ps_sum": 0, "latency_p50_s": None, "latency_p99_s": None, "latency_max_s": None}
+        order = np.argsort(values, kind="stable")
+        cum = np.cumsum(weights[order])
+
+        def pct(q: float) -> float:
+            # the smallest latency with at least q of the spikes at or below it
+            return float(values[order][np.searchsorted(cum, q * total)]) * 1e-12
+
+        return {"_latency_ps_sum": int((values * weights).sum()), "latency_p50_s": pct(0.5),
+                "latency_p99_s": pct(0.99), "latency_max_s": float(values.max()) * 1e-12}
 
     def route_neurons(self, neurons: np.ndarray) -> tuple[np.ndarray, int]:
         """Like :meth:`route` for spikes of bound source neurons (all of which send)."""
