@@ -95,6 +95,8 @@ class GalsPolicy(TimingPolicy):
         return np.rint(work).astype(np.int64)
 
     def emission_ps(self, now, due_axons, fired, sops, n_active):
+        if self.sop_ps == self.update_ps == self.active_ps == self.spike_ps == 0:
+            return np.full(len(fired), now, np.int64)  # no per-operation latency: cores finish at once
         self.core_busy_ps = self._busy(due_axons, fired)
         return now + self.core_busy_ps[fired // self.arrays.neurons_per_core]
 
