@@ -12,7 +12,7 @@ import click
 
 from .config.loader import (chip_from_data, detect_kind, read_yaml, shipped_chips, workload_chip,
                             workload_from_data)
-from .errors import NeuroEmuError
+from .errors import NeuroEmuError, RunawayError
 from .record import summary_table
 
 
@@ -74,7 +74,9 @@ def main() -> None:
 @click.option("--spikes/--no-spikes", default=None, help="Keep the spike trains (times and ids) in the record.")
 @click.option("--timing", type=click.Choice(["sync", "gals", "barrier", "async"]),
               help="Override the chip's tick semantics.")
-def run(chip, workload, ticks, seed, json_out, queue, spikes, timing):
+@click.option("--max-events", type=click.IntRange(min=1),
+              help="Stop a runaway run after this many delivered spikes (the partial record is still written).")
+def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -100,9 +102,14 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing):
         progress = _Progress(f"{chip_spec.name} / {wl.name}")
         try:
             result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
-                              timing=timing, progress=progress)
+                              timing=timing, max_events=max_events, progress=progress)
         finally:
             progress.close()
+    except RunawayError as exc:
+        if json_out is not None and exc.partial_record is not None and json_out != "-":
+            _write_json(exc.partial_record.to_json(), json_out)
+            raise click.ClickException(f"{exc} (partial record written to {json_out})") from None
+        raise _fail(exc) from None
     except NeuroEmuError as exc:
         raise _fail(exc) from None
     if json_out is not None:

@@ -23,7 +23,7 @@ from .config.fields import to_plain
 from .config.loader import load_chip, load_workload, workload_chip
 from .config.schema import ChipSpec, WorkloadSpec
 from .energy import Ledger, figures, total_j
-from .errors import ConfigError
+from .errors import ConfigError, RunawayError
 from .hardware.chip import Router, build_chip_topology, tick_ps
 from .hardware.step import TickStepper
 from .timing import TimingPolicy, timing_policy
@@ -51,6 +51,11 @@ class RunOptions:
     queue: str | None = None
     record_spikes: bool = False
     tick_backend: str | None = None
+    max_events: int | None = None  # stop (RunawayError, partial record) past this many delivered spikes
+
+
+#: the picosecond clock is int64; runs must end well before it wraps
+MAX_TIME_PS = 1 << 62
 
 
 def _resolve(chip: ChipSpec | str | Path | None, workload: WorkloadSpec | str | Path | None
@@ -68,7 +73,8 @@ def _resolve(chip: ChipSpec | str | Path | None, workload: WorkloadSpec | str | 
 def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec | str | Path | None = None, *,
              ticks: int | None = None, seed: int | None = None, queue: str | None = None,
              record_spikes: bool | None = None, tick_backend: str | None = None,
-             timing: str | None = None, progress: Progress | None = None) -> RunResult:
+             timing: str | None = None, max_events: int | None = None,
+             progress: Progress | None = None) -> RunResult:
     """Run ``workload`` on ``chip`` and return the frozen record.
 
     ``chip`` and ``workload`` are specs, file paths, shipped names, or None for the
@@ -77,7 +83,9 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     event queue backend ("c" or "python"; default: $NEUROEMU_QUEUE or "c").
     ``tick_backend`` picks the per-tick kernels ("c" or "numpy"; default: $NEUROEMU_TICK
     or "c"). ``timing`` overrides the chip's tick semantics (sync, gals, barrier, async).
-    ``progress(done, total)`` is called as ticks complete.
+    ``max_events`` stops a runaway run: past that many delivered spikes it raises
+    :class:`RunawayError` carrying the partial record. ``progress(done, total)`` is called
+    as ticks complete.
     """
     chip, workload = _resolve(chip, workload)
     if timing is not None:
@@ -85,7 +93,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     options = RunOptions(ticks=workload.ticks if ticks is None else int(ticks),
                          seed=workload.seed if seed is None else int(seed), queue=queue,
                          record_spikes=workload.record_spikes if record_spikes is None else record_spikes,
-                         tick_backend=tick_backend)
+                         tick_backend=tick_backend, max_events=max_events)
     if chip.timing.mode == "async":
         from .asyncsim import run_async  # the continuous-time engine
         return run_async(chip, workload, options, progress)
@@ -108,7 +116,7 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
     its start S_t (inclusive): the events popped are due now, early (held until their tick)
     or late (a gals timing violation). Under ``sync`` arrival is the delivery tick's start.
     """
-    name = workload.name
+    name = workload.where
     network = build_network(chip, workload, opt.seed, name)
     inputs = build_inputs(chip, workload, network, opt.seed, name)
     arrays = network.arrays
@@ -117,6 +125,10 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
     router = Router(topology)
     router.bind(np.arange(arrays.n_neurons) // N, np.where(arrays.target_axon >= 0, arrays.target_axon // A, -1))
     neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
+    end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
+    if end_ps >= MAX_TIME_PS:
+        raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach "
+                          f"{end_ps} ps, past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
     queue = make_queue(opt.queue)
     policy = timing_policy(chip, topology, arrays, network.enabled)
     stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
@@ -143,6 +155,16 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
         batch = queue.pop_before(now + 1)
         due_axons = _sort_arrivals(batch, t, pending, policy, ledger)
         ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
+        if opt.max_events is not None and ledger.get("axon_event") > opt.max_events:
+            partial = dataclasses.replace(opt, ticks=t)
+            record = build_record(chip, workload, partial, ledger, router.class_names, hops, 0, 0, n_enabled,
+                                  time.perf_counter() - start, queue.backend, spike_ticks, spike_ids,
+                                  stepper.backend, sim_time_s=now * 1e-12)
+            raise RunawayError(
+                f"{name}: runaway activity: {ledger.get('axon_event'):,} spikes delivered by tick {t} "
+                f"(limit {opt.max_events:,}; {len(due_axons):,} in this tick alone, most to core "
+                f"{int(np.bincount(due_axons // A).argmax()) if len(due_axons) else 0}); the partial record "
+                "covers the ticks before", partial_record=record)
         fired, sops, n_active = stepper.step(t, due_axons)
         ledger.add("synaptic_op", sops)
         ledger.add("neuron_update_active", n_active)

@@ -77,10 +77,10 @@ def test_bad_fit_exits_1(tiny_files, write_yaml, small_workload):
     small_workload["network"]["neurons_per_core"] = 999
     path = write_yaml("big.yaml", small_workload)
     chip, _ = tiny_files
-    _bad(invoke("run", chip, path), "network.neurons_per_core", "999")
+    _bad(invoke("run", chip, path), "big.yaml", "network.neurons_per_core", "999")
     small_workload["network"]["neurons_per_core"] = 8
     small_workload["network"]["delay_ticks"] = [1, 20]
-    _bad(invoke("run", chip, write_yaml("d.yaml", small_workload)), "network.delay_ticks", "1..15")
+    _bad(invoke("run", chip, write_yaml("d.yaml", small_workload)), "d.yaml", "network.delay_ticks", "1..15")
 
 
 def test_bad_queue_name_from_the_environment(monkeypatch):

@@ -10,7 +10,7 @@ seconds, ``_mw`` milliwatts, ``_mm`` millimetres, ``_hz`` hertz.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .fields import Where, between, non_negative, positive, spec_field
@@ -234,4 +234,15 @@ class WorkloadSpec:
     network: NetworkSpec = spec_field(default_factory=NetworkSpec)
     inputs: tuple[InputSpec, ...] = spec_field(())
     record_spikes: bool = spec_field(False, doc="keep the spike trains (sparse) in the record")
+    #: the file it was read from (for error messages); not part of the description
+    source: str = field(default="", init=False, compare=False, repr=False)
+
+    def validate(self, where: Where) -> None:
+        """Remember the file name so later errors (fit to a chip) can name it."""
+        object.__setattr__(self, "source", where.file)
+
+    @property
+    def where(self) -> str:
+        """The name errors use for this workload: its file, else its name."""
+        return self.source or self.name
 

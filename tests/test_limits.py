@@ -1,0 +1,54 @@
+"""Runaway activity, clock overflow and reruns from a record's own config."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from neuroemu import simulate
+from neuroemu.cli import main
+from neuroemu.config import chip_from_data, workload_from_data
+from neuroemu.errors import ConfigError, RunawayError
+
+
+def _specs(small_chip, small_workload):
+    return chip_from_data(small_chip, "tiny.yaml"), workload_from_data(small_workload, "w.yaml")
+
+
+def test_runaway_stops_with_a_partial_record(small_chip, small_workload):
+    chip, wl = _specs(small_chip, small_workload)
+    with pytest.raises(RunawayError) as info:
+        simulate(chip, wl, max_events=100)
+    message = str(info.value)
+    assert "runaway" in message and "limit 100" in message and "core" in message
+    partial = info.value.partial_record
+    assert partial is not None and 0 < partial.ticks < wl.ticks
+    assert partial.axon_events <= 100 + 200  # the limit plus at most one tick's deliveries
+
+
+def test_runaway_cli_writes_the_partial_record(tiny_files, tmp_path):
+    chip, workload = tiny_files
+    out = tmp_path / "partial.json"
+    r = CliRunner().invoke(main, ["run", chip, workload, "--max-events", "50", "--json", str(out)])
+    assert r.exit_code == 1 and "runaway" in r.output and "Traceback" not in r.output
+    assert json.loads(out.read_text())["ticks"] > 0
+
+
+def test_clock_overflow_is_refused(small_chip, small_workload):
+    small_chip["timing"]["tick_s"] = 10.0
+    small_workload["network"]["rate_hz"] = 0.01
+    small_workload["inputs"] = []
+    chip, wl = _specs(small_chip, small_workload)
+    with pytest.raises(ConfigError, match="w.yaml: ticks: .*int64 picosecond clock"):
+        simulate(chip, wl, ticks=500_000_000)
+
+
+def test_rerun_from_the_records_own_config_is_bit_identical(small_chip, small_workload):
+    chip, wl = _specs(small_chip, small_workload)
+    first = simulate(chip, wl, seed=11, record_spikes=True)
+    d = json.loads(first.to_json())
+    again = simulate(chip_from_data(d["config"]["chip"], "record"), workload_from_data(d["config"]["workload"], "record"),
+                     ticks=d["config"]["run"]["ticks"], seed=d["seeds"]["master"], record_spikes=True)
+    assert again.comparable() == first.comparable()
+    assert d["neuroemu_version"] and d["queue_backend"] in ("c", "python")
