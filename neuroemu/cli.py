@@ -182,6 +182,38 @@ def validate(files, require_sources):
         raise click.ClickException(f"{bad} of {len(files)} files invalid")
 
 
+@main.command()
+@click.option("--json", "json_out", metavar="PATH|-", help="Write the rows as JSON to PATH, or stdout with '-'.")
+@click.option("--markdown", "markdown_out", metavar="PATH", help="Write the table as Markdown to PATH.")
+@click.option("--ticks", type=click.IntRange(min=10), help="Shorten every run to this many ticks (default: the workloads').")
+@click.option("--no-curve", is_flag=True, help="Skip the TrueNorth GSOPS/W-against-rate table.")
+def reproduce(json_out, markdown_out, ticks, no_curve):
+    """Reproduce each chip's published figures from counted events and print the table."""
+    from . import reproduce as rp
+    from .simulate import simulate
+    rows = []
+    try:
+        runs = rp.Runs(ticks, simulate)
+        for figure in rp.FIGURES:
+            for row in figure(runs):
+                rows.append(row)
+                if json_out != "-":
+                    click.echo(f"{'ok  ' if row.ok else 'FAIL'} {row.chip}: {row.figure}", err=True)
+        curve = None if no_curve else rp.truenorth_curve(runs)
+    except NeuroEmuError as exc:
+        raise _fail(exc) from None
+    table = rp.markdown(rows, curve)
+    if markdown_out:
+        Path(markdown_out).write_text(table + "\n")
+    if json_out is not None:
+        import json
+        _write_json(json.dumps({"rows": [r.to_dict() for r in rows], "curve": curve}, indent=2), json_out)
+    if json_out != "-":
+        click.echo(table)
+    if not all(r.ok for r in rows):
+        raise click.ClickException("some figures are not reproduced within their tolerance")
+
+
 # --- commands defined in their own modules (one line each; keep this block last) ---------------
 
 

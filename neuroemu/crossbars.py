@@ -1,0 +1,66 @@
+"""Crossbar generators: which axon rows connect to which neurons in a core.
+
+``balanced_crossbar`` gives every row exactly k ones and every neuron the same number of
+inputs from each axon type (within one when the sizes do not divide). With +w and -w types in
+equal numbers, every neuron's expected input is then exactly zero, so a spontaneous rate set by
+the leak is not skewed by some neurons happening to get more excitation than inhibition (which,
+with a purely random crossbar, rectifies into a higher mean rate at high rates: neurons pushed
+down stop firing, those pushed up cannot make up for it).
+
+Construction, per core and axon type: a cyclic band (row i covers k consecutive columns
+starting at i x N / R), then a random permutation of the columns and of the rows. Rows are
+uniformly spread; the column sets are bands in a random order rather than independent draws.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def balanced_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, k: int,
+                      axon_type: np.ndarray, n_types: int, rng: np.random.Generator,
+                      dense_ok: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """CSR (row_ptr, row_neurons) and an optional dense 0/1 copy, balanced by axon type."""
+    rows_used = cores_used * A
+    lengths = np.zeros(n_cores * A, np.int64)
+    lengths[:rows_used] = k
+    row_ptr = np.zeros(n_cores * A + 1, np.int64)
+    np.cumsum(lengths, out=row_ptr[1:])
+    dtype = np.uint8 if N <= 256 else np.uint16
+    row_neurons = np.empty(rows_used * k, dtype)
+    dense = np.zeros((n_cores * A, N), np.uint8) if dense_ok else None
+    if k == 0 or rows_used == 0:
+        return row_ptr, row_neurons, dense
+    types = axon_type.reshape(n_cores, A)
+    offsets = np.arange(k)
+    chunk = max(1, (1 << 22) // (A * k))  # cores per chunk: bounds the int64 temporaries to ~32 MB
+    for lo in range(0, cores_used, chunk):
+        hi = min(cores_used, lo + chunk)
+        cols_of_row = _balanced_cores(types[lo:hi], n_per, k, n_types, offsets, rng)
+        rows = slice(lo * A, hi * A)
+        row_neurons[lo * A * k:hi * A * k] = cols_of_row.reshape(-1).astype(dtype)
+        if dense is not None:
+            np.put_along_axis(dense[rows], cols_of_row.reshape(-1, k), 1, axis=1)
+    return row_ptr, row_neurons, dense
+
+
+def _balanced_cores(types: np.ndarray, n_per: int, k: int, n_types: int, offsets: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Sorted columns [cores, A, k] of every row of a chunk of cores."""
+    cores, A = types.shape
+    cols_of_row = np.empty((cores, A, k), np.int64)
+    for t in range(n_types):
+        # every core has the same number of rows of each type (the types are balanced per core)
+        R = int((types[0] == t).sum())
+        if R == 0:
+            continue
+        starts = (np.arange(R) * n_per) // R
+        band = (starts[:, None] + offsets[None, :]) % n_per                     # [R, k]
+        col_perm = np.argsort(rng.random((cores, n_per)), axis=1)              # [cores, n_per]
+        row_perm = np.argsort(rng.random((cores, R)), axis=1)                  # [cores, R]
+        cols = col_perm[:, band]                                               # [cores, R, k]
+        cols = np.take_along_axis(cols, row_perm[:, :, None], axis=1)
+        # the core's axons of type t, in axon order, take the permuted rows
+        axon_idx = np.argsort(types != t, axis=1, kind="stable")[:, :R]        # [cores, R]
+        np.put_along_axis(cols_of_row, axon_idx[:, :, None], cols, axis=1)
+    cols_of_row.sort(axis=2)
+    return cols_of_row
