@@ -214,7 +214,45 @@ def reproduce(json_out, markdown_out, ticks, no_curve):
         raise click.ClickException("some figures are not reproduced within their tolerance")
 
 
+@main.command()
+@click.argument("chip", required=False)
+@click.argument("workload", required=False)
+@click.option("--topologies", default="mesh,htree,tree,torus", show_default=True,
+              help="Comma-separated topology kinds to run the same workload on.")
+@click.option("--ticks", type=click.IntRange(min=1), help="Run length in ticks (default: the workload's).")
+@click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the workload's).")
+@click.option("--json", "json_out", metavar="PATH|-", help="Write the rows as JSON to PATH, or stdout with '-'.")
+@click.option("--plot", "plot_out", metavar="PNG", help="Also draw the comparison (needs neuroemu[plots]).")
+def compare(chip, workload, topologies, ticks, seed, json_out, plot_out):
+    """Run the same WORKLOAD and mapping on CHIP laid out as each topology, one row each."""
+    import json
+
+    from . import compare as cmp
+    from .config.loader import load_chip, load_workload
+    try:
+        wl = load_workload(workload)
+        chip_spec = workload_chip(wl, workload) if chip is None else load_chip(chip)
+        kinds = [k.strip() for k in topologies.split(",") if k.strip()]
+        rows = cmp.compare(chip_spec, wl, kinds, ticks=ticks, seed=seed)
+        if plot_out:
+            from .plots import plot_compare
+            plot_compare(rows, plot_out)
+    except NeuroEmuError as exc:
+        raise _fail(exc) from None
+    if json_out is not None:
+        _write_json(json.dumps({"chip": chip_spec.name, "workload": wl.name, "rows": rows}, indent=2), json_out)
+        if json_out == "-":
+            return
+    click.echo(f"{wl.name} on {chip_spec.name} ({chip_spec.cores} cores)")
+    click.echo(cmp.table(rows))
+
+
 # --- commands defined in their own modules (one line each; keep this block last) ---------------
+from .sweep_cli import plot, sweep  # noqa: E402
+main.add_command(sweep)
+main.add_command(plot)
+from .traffic_cli import traffic  # noqa: E402
+main.add_command(traffic)
 
 
 if __name__ == "__main__":  # pragma: no cover

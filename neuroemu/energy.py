@@ -7,7 +7,8 @@ GSOPS/W are ratios of counted totals, computed in :func:`figures`.
 Event types (counter names):
 ``synaptic_op``, ``neuron_update`` (inactive), ``neuron_update_active`` (neuron
 integrated input or fired), ``spike`` (generated and sent), ``hop:<class>``
-(a packet crossing one link of that class), ``potentiation`` and ``depression``
+(a packet crossing one link of that class), ``wire_nm`` (packet-nanometres of wire
+travelled), ``potentiation`` and ``depression``
 (synaptic weight updates by a learning rule).
 """
 from __future__ import annotations
@@ -55,6 +56,8 @@ class Ledger:
         for name in sorted(k for k in self.counts if k.startswith("hop:")):
             cls = name.split(":", 1)[1]
             terms[f"hop_{cls}"] = self.counts[name] * energy.hop_energy(cls) * PJ
+        if energy.wire_pj_per_mm.value:
+            terms["wire"] = self.get("wire_nm") * 1e-6 * energy.wire_pj_per_mm.value * PJ
         terms["static"] = energy.static_mw.value * 1e-3 * sim_time_s
         return terms
 

@@ -47,6 +47,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     hops = np.zeros(len(topo.class_names), np.int64)
     state = {"routed": 0, "latency": 0}
     latencies: list[int] = []
+    link_packets = np.zeros(len(topo.link_src), np.int64)
     spike_ticks: list[np.ndarray] = []
     spike_ids: list[np.ndarray] = []
     v = [int(x) for x in a.v]
@@ -91,6 +92,9 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                         state["routed"] += 1
                         state["latency"] += int(topo.path_latency_ps[src_r, dst_r])
                         latencies.append(int(topo.path_latency_ps[src_r, dst_r]))
+                        route = topo.route_links(int(src_r), int(dst_r))  # walk the route link by link
+                        link_packets[route] += 1
+                        ledger.add("wire_nm", int(round(float(topo.link_length_mm[route].sum()) * 1e6)))
                         env.process(deliver(target, int(a.delay[g])))
             if fired_here:
                 spike_ticks.append(np.full(len(fired_here), t, np.int64))
@@ -117,8 +121,15 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     def pct(q: float):
         return latencies[max(0, math.ceil(q * len(latencies)) - 1)] * 1e-12 if latencies else None
 
+    sim_time = opt.ticks * chip.timing.tick_s
+    util = link_packets * (1e-9 / topo.link_bandwidth) / sim_time
+    order = np.argsort(-util, kind="stable")[:5]
     report = {"timing_violations": 0, "latency_p50_s": pct(0.5), "latency_p99_s": pct(0.99),
-              "latency_max_s": latencies[-1] * 1e-12 if latencies else None}
+              "latency_max_s": latencies[-1] * 1e-12 if latencies else None,
+              "wire_mm_per_spike": ledger.get("wire_nm") * 1e-6 / state["routed"] if state["routed"] else 0.0,
+              "max_link_utilization": float(util.max(initial=0.0)), "mean_link_utilization": float(util.mean()),
+              "busiest_links": [{"link": int(i), "src": int(topo.link_src[i]), "dst": int(topo.link_dst[i]),
+                                 "packets": int(link_packets[i]), "utilization": float(util[i])} for i in order]}
     return build_record(chip, workload, opt, ledger, tuple(topo.class_names), hops, state["routed"],
                         state["latency"], network.n_enabled, wall, "simpy", spike_ticks, spike_ids, "python",
                         extra=report)

@@ -52,6 +52,7 @@ class RunOptions:
     record_spikes: bool = False
     tick_backend: str | None = None
     max_events: int | None = None  # stop (RunawayError, partial record) past this many delivered spikes
+    link_stats: bool = False       # keep per-link packets and utilisation (and the layout) in the record
 
 
 #: the picosecond clock is int64; runs must end well before it wraps
@@ -73,7 +74,7 @@ def _resolve(chip: ChipSpec | str | Path | None, workload: WorkloadSpec | str | 
 def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec | str | Path | None = None, *,
              ticks: int | None = None, seed: int | None = None, queue: str | None = None,
              record_spikes: bool | None = None, tick_backend: str | None = None,
-             timing: str | None = None, max_events: int | None = None,
+             timing: str | None = None, max_events: int | None = None, link_stats: bool = False,
              progress: Progress | None = None) -> RunResult:
     """Run ``workload`` on ``chip`` and return the frozen record.
 
@@ -93,7 +94,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     options = RunOptions(ticks=workload.ticks if ticks is None else int(ticks),
                          seed=workload.seed if seed is None else int(seed), queue=queue,
                          record_spikes=workload.record_spikes if record_spikes is None else record_spikes,
-                         tick_backend=tick_backend, max_events=max_events)
+                         tick_backend=tick_backend, max_events=max_events, link_stats=link_stats)
     if chip.timing.mode == "async":
         from .asyncsim import run_async  # the continuous-time engine
         return run_async(chip, workload, options, progress)
@@ -192,11 +193,19 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
     wall = time.perf_counter() - start
 
     routed = int(spikes_per_neuron[arrays.target_axon >= 0].sum())
+    ledger.add("wire_nm", router.wire_nm(spikes_per_neuron))
     latencies = router.latency_distribution(spikes_per_neuron)
     latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
     timing = policy.report(tick_starts, opt.ticks)
     timing["timing_violations"] = ledger.get("timing_violation")
     timing.update(latencies)
+    links = router.link_stats(spikes_per_neuron, timing["_sim_time_s"])
+    timing["wire_mm_per_spike"] = ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
+    timing.update({k: v for k, v in links.items() if not k.startswith("_")})
+    if opt.link_stats:
+        timing["link_stats"] = {"src": topology.link_src.tolist(), "dst": topology.link_dst.tolist(),
+                                "packets": links["_loads"].tolist(), "utilization": links["_utilization"].tolist(),
+                                "router_pos_mm": topology.router_pos_mm.tolist()}
     return build_record(chip, workload, opt, ledger, router.class_names, hops, routed,
                         latency_ps_sum, n_enabled, wall, queue.backend, spike_ticks,
                         spike_ids, stepper.backend, sim_time_s=timing.pop("_sim_time_s"), extra=timing)

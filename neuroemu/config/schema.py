@@ -120,6 +120,7 @@ class EnergySpec:
         None, doc="update of a neuron that integrated input or fired (default: neuron_update_pj)")
     spike_pj: Sourced = spec_field(doc="one spike generated (injection into the network)")
     hop_pj: Sourced = spec_field(doc="one spike packet crossing one router-to-router link")
+    wire_pj_per_mm: Sourced = spec_field(ZERO, doc="a packet moving one mm along a link (on top of hop_pj)")
     learning_update_pj: Sourced = spec_field(ZERO, doc="one synaptic weight update (e.g. pairwise STDP)")
     potentiation_pj: Sourced | None = spec_field(None, doc="a potentiating update (default: learning_update_pj)")
     depression_pj: Sourced | None = spec_field(None, doc="a depressing update (default: learning_update_pj)")

@@ -22,7 +22,9 @@ def build_chip_topology(chip: ChipSpec) -> Topology:
     link = LinkParams(latency_ps=max(1, int(round(chip.latency.hop_ns.value * 1000))),
                       energy_pj=chip.energy.hop_pj.value,
                       bandwidth_pkts_per_ns=t.bandwidth_pkts_per_ns)
-    return build_topology(t.kind, n_cores=chip.cores, width=t.width, height=t.height, radix=t.radix,
+    grid = t.kind in ("mesh", "torus")  # width and height describe grids only
+    return build_topology(t.kind, n_cores=chip.cores, width=t.width if grid else None,
+                          height=t.height if grid else None, radix=t.radix,
                           concentration=t.concentration, pitch_mm=t.pitch_mm, link=link,
                           custom_path=t.custom_path)
 
@@ -67,6 +69,33 @@ class Router:
             self._neuron_class_hops[c, sends] = table.ravel()[flat]
         self._neuron_latency = np.zeros(n, np.int64)
         self._neuron_latency[sends] = self.topology.path_latency_ps.ravel()[flat]
+        # wire travelled per spike, in integer nanometres so the ledger counts stay exact
+        self._neuron_wire_nm = np.zeros(n, np.int64)
+        self._neuron_wire_nm[sends] = np.rint(self.topology.wire_mm.ravel()[flat] * 1e6).astype(np.int64)
+        self._src_router = self.core_router[src_cores]
+        self._dst_router = np.where(sends, self.core_router[np.maximum(dst_cores, 0)], -1)
+
+    def wire_nm(self, spikes_per_neuron: np.ndarray) -> int:
+        """Packet-nanometres of wire travelled by all the spikes counted per source neuron."""
+        return int((self._neuron_wire_nm * spikes_per_neuron).sum())
+
+    def link_stats(self, spikes_per_neuron: np.ndarray, sim_time_s: float, top: int = 5) -> dict:
+        """Per-link packets and utilisation (busy time / chip time) of the run's unicast traffic."""
+        senders = np.flatnonzero((spikes_per_neuron > 0) & self._sends)
+        topo = self.topology
+        loads = topo.link_loads(self._src_router[senders], self._dst_router[senders],
+                                spikes_per_neuron[senders].astype(np.int64))
+        busy_s = loads * (1e-9 / topo.link_bandwidth)  # one packet occupies a link 1/bandwidth ns
+        util = busy_s / sim_time_s if sim_time_s > 0 else np.zeros_like(busy_s)
+        order = np.argsort(-util, kind="stable")[:top]
+        return {
+            "max_link_utilization": float(util.max(initial=0.0)),
+            "mean_link_utilization": float(util.mean()) if len(util) else 0.0,
+            "busiest_links": [{"link": int(i), "src": int(topo.link_src[i]), "dst": int(topo.link_dst[i]),
+                               "packets": int(loads[i]), "utilization": float(util[i])} for i in order],
+            "_loads": loads,
+            "_utilization": util,
+        }
 
     def neuron_latency(self, neurons: np.ndarray) -> np.ndarray:
         """Zero-load network latency (ps) of each bound source neuron's route."""
