@@ -65,8 +65,8 @@ ZERO = Sourced(0.0, None)
 class CoreSpec:
     """One neurosynaptic core: axons x neurons crossbar, weights by axon type, membrane width."""
 
-    axons: int = spec_field(256, check=between(1, 4096), doc="axon rows of the crossbar")
-    neurons: int = spec_field(256, check=between(1, 4096), doc="neuron columns of the crossbar")
+    axons: int = spec_field(256, check=between(1, 65536), doc="axon rows of the crossbar")
+    neurons: int = spec_field(256, check=between(1, 65536), doc="neuron columns of the crossbar (uint16 ids)")
     axon_types: int = spec_field(4, check=between(1, 16), doc="axon types G; one signed weight per neuron per type")
     membrane_bits: int = spec_field(20, check=between(2, 31), doc="signed saturating membrane width")
     weight_bits: int = spec_field(9, check=between(1, 16), doc="signed weight width")
