@@ -75,8 +75,13 @@ class Where:
 
     def child(self, key: Any) -> "Where":
         """The position of ``key`` below this one."""
-        if isinstance(key, int):
+        if isinstance(key, int) and not isinstance(key, bool):
             return Where(self.file, f"{self.path}[{key}]")
+        plain = isinstance(key, str) and key and key.isprintable() and key.strip() == key and \
+            not any(c in key for c in ".[]'\"")
+        if not plain:  # odd keys (newlines, dots, numbers, null) are quoted so the message stays one line
+            text = repr(key)
+            return Where(self.file, f"{self.path}[{text if len(text) <= 40 else text[:37] + '...'}]")
         return Where(self.file, f"{self.path}.{key}" if self.path else str(key))
 
     def error(self, rule: str, value: Any = dataclasses.MISSING) -> ConfigError:

@@ -79,9 +79,12 @@ def parse_yaml(text: str | bytes, name: str) -> Any:
         return data
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{name}:{where}: malformed YAML: {problem}".replace(": :", ":")) from None
+        where = f" line {mark.line + 1} column {mark.column + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+        if getattr(exc, "position", None) is not None:
+            problem = f"{problem} at character {exc.position}"
+        problem = " ".join(str(problem).split())  # one line, whatever the parser said
+        raise ConfigError(f"{name}:{where} malformed YAML: {problem}") from None
     except RecursionError:
         raise ConfigError(f"{name}: YAML nested too deeply") from None
 
