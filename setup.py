@@ -5,5 +5,6 @@ setup(
     cffi_modules=[
         "neuroemu/kernel/_build_eventq.py:ffibuilder",
         "neuroemu/hardware/_build_tick.py:ffibuilder",
+        "neuroemu/hardware/_build_packet.py:ffibuilder",
     ],
 )

@@ -1,0 +1,262 @@
+"""The packet network: zero-load latency formula, contention, back-pressure, determinism
+(C vs Python kernel, C vs Python queue, any window or advance cut), deadlock, errors, stats."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuroemu.errors import NeuroEmuError
+from neuroemu.hardware.packet import PacketNetwork, serialisation_ps, zero_load_latency_ps
+from neuroemu.hardware.topology import LinkParams, build_topology
+
+FAST = LinkParams(latency_ps=700, bandwidth_pkts_per_ns=3.0)   # ser 333 ps < latency
+SLOW = LinkParams(latency_ps=1500, bandwidth_pkts_per_ns=0.4)  # ser 2500 ps > latency
+
+TOPOLOGIES = {
+    "mesh": lambda: build_topology("mesh", n_cores=16),
+    "mesh-rect": lambda: build_topology("mesh", n_cores=12, width=4, class_links={"y": SLOW}),
+    "torus": lambda: build_topology("torus", n_cores=25, link=FAST),
+    "tree": lambda: build_topology("tree", n_cores=8, radix=2, class_links={"level3": SLOW}),
+    "htree": lambda: build_topology("htree", n_cores=16, link=FAST, pitch_mm=0.5),
+}
+
+
+def _walkable(t) -> None:
+    """next_link must lead every packet to its destination in hops[s, d] steps."""
+    for s in range(t.n_routers):
+        for d in range(t.n_routers):
+            r, h = s, 0
+            while r != d and h <= t.n_routers:
+                link = t.next_link[r, d]
+                assert link >= 0 and t.link_src[link] == r, f"next_link[{r}, {d}] = {link} on a route {s}->{d}"
+                r, h = int(t.link_dst[link]), h + 1
+            assert h == t.hops[s, d], f"route {s}->{d}: {h} steps, hops table says {t.hops[s, d]}"
+
+
+def _random_traffic(t, n, span_ps, seed):
+    rng = np.random.default_rng(seed)
+    time = np.sort(rng.integers(0, span_ps, n))
+    return time, rng.integers(0, t.n_routers, n), rng.integers(0, t.n_routers, n)
+
+
+def _run(t, packets, cuts=(2**62,), **kw):
+    net = PacketNetwork(t, **kw)
+    time, src, dst = packets
+    net.inject(time, src, dst, np.arange(time.size) * 7 + 3)
+    parts = [net.advance(c) for c in cuts]
+    out = [np.concatenate([getattr(p, f) for p in parts]) for f in ("time_ps", "tag", "src_router", "dst_router",
+                                                                    "hops")]
+    return net, out
+
+
+@pytest.mark.parametrize("name", sorted(TOPOLOGIES))
+def test_routes_walkable(name):
+    _walkable(TOPOLOGIES[name]())
+
+
+@pytest.mark.parametrize("name", sorted(TOPOLOGIES))
+def test_zero_load_latency_formula(name):
+    t = TOPOLOGIES[name]()
+    n = t.n_routers
+    src, dst = np.divmod(np.arange(n * n), n)
+    gap = 10 * int(zero_load_latency_ps(t).max()) + 1  # packets far apart: no contention
+    time = np.arange(src.size, dtype=np.int64) * gap
+    net = PacketNetwork(t)
+    net.inject(time, src, dst, np.arange(src.size))
+    out = net.advance(2**62)
+    assert net.idle() and np.array_equal(out.tag, np.arange(src.size))
+    ser = serialisation_ps(t.link_bandwidth)
+    expect = np.array([t.path_latency_ps[s, d] + ser[t.route_links(s, d)].sum() for s, d in zip(src, dst)])
+    assert np.array_equal(out.time_ps - time, expect)
+    assert np.array_equal(out.time_ps - time, zero_load_latency_ps(t)[src, dst])
+    assert np.array_equal(out.hops, t.hops[src, dst])
+    if np.unique(ser).size == 1:  # one bandwidth: the documented short form
+        assert np.array_equal(out.time_ps - time, t.path_latency_ps[src, dst] + t.hops[src, dst] * ser[0])
+    st = net.stats
+    assert st["hops"]["total"] == int(t.hops[src, dst].sum()) and st["stalls"] == 0
+    by_class = t.class_hops[:, src, dst].sum(axis=1)
+    assert [st["hops"]["by_class"][c] for c in t.class_names] == by_class.tolist()
+
+
+def test_self_traffic_is_delivered_at_once():
+    net = PacketNetwork(TOPOLOGIES["mesh"]())
+    net.inject(np.array([5, 9]), np.array([3, 3]), np.array([3, 3]), np.array([1, 2]))
+    out = net.advance(10)
+    assert out.time_ps.tolist() == [5, 9] and out.hops.tolist() == [0, 0] and net.idle()
+
+
+def test_serialisation_queues_packets_on_a_link():
+    t = build_topology("mesh", n_cores=4, link=LinkParams(latency_ps=1000, bandwidth_pkts_per_ns=0.5))
+    net = PacketNetwork(t)
+    net.inject(np.zeros(3, np.int64), np.zeros(3, np.int64), np.ones(3, np.int64), np.arange(3))
+    out = net.advance(10**6)
+    # one hop of 2000 ps serialisation + 1000 ps latency; each waits for the one before
+    assert out.time_ps.tolist() == [3000, 5000, 7000] and out.tag.tolist() == [0, 1, 2]
+    st = net.stats
+    # the first leaves at once (events are handled one by one), two wait
+    assert st["link_peak_queue"].max() == 2 and st["busiest_links"][0]["packets"] == 3
+
+
+def test_back_pressure_stalls_and_buffers_stay_bounded():
+    # a fast x link into a slow y link: the x link's buffer fills and it must stall
+    t = build_topology("mesh", n_cores=4, class_links={"y": LinkParams(latency_ps=100, bandwidth_pkts_per_ns=0.05)})
+    n = 20
+    net = PacketNetwork(t, buffer_packets=2)
+    net.inject(np.zeros(n, np.int64), np.zeros(n, np.int64), np.full(n, 3), np.arange(n))
+    out = net.advance(2**62)
+    st = net.stats
+    assert out.tag.tolist() == list(range(n))  # one FIFO per link: order kept
+    assert st["stalls"] > 0 and st["stall_s"] > 0
+    assert st["link_peak_buffer"].max() == 2
+    x_link = int(t.route_links(0, 3)[0])
+    assert st["link_stalls"][x_link] > 0
+    # the slow link sends back to back: 20 x 20 ns, plus the first packet's way to it
+    assert out.time_ps[-1] == 1000 + 1000 + n * 20000 + 100
+
+
+@pytest.mark.parametrize("buffer", [1, 2, 4, None])
+def test_congested_buffers_never_overflow_and_all_arrive(buffer):
+    t = TOPOLOGIES["mesh"]()
+    packets = _random_traffic(t, 3000, 200_000, seed=buffer or 0)
+    net, (time, tag, src, dst, hops) = _run(t, packets, buffer_packets=buffer)
+    assert net.idle() and np.array_equal(np.sort(tag), np.arange(3000) * 7 + 3)
+    if buffer is not None:
+        assert net.stats["link_peak_buffer"].max() <= buffer
+    assert np.array_equal(hops, t.hops[src, dst])
+    st = net.stats
+    assert st["packets"] == {"injected": 3000, "delivered": 3000, "in_flight": 0}
+    assert st["latency_s"]["p50"] <= st["latency_s"]["p99"] <= st["latency_s"]["max"]
+
+
+@pytest.mark.parametrize("name", ["mesh", "tree", "torus", "mesh-rect"])
+def test_kernels_and_queues_agree_bit_for_bit(name):
+    t = TOPOLOGIES[name]()
+    packets = _random_traffic(t, 600, 60_000, seed=7)
+    runs = [_run(t, packets, buffer_packets=2, kernel=k, queue_backend=q) for k, q in
+            (("c", "c"), ("python", "c"), ("c", "python"), ("python", "python"))]
+    ref_net, ref = runs[0]
+    assert ref_net.stats["stalls"] > 0  # congested enough to exercise back-pressure
+    for net, out in runs[1:]:
+        for a, b in zip(ref, out):
+            assert np.array_equal(a, b)
+        for key in ("link_packets", "link_peak_queue", "link_peak_buffer", "link_stalls", "link_stall_s"):
+            assert np.array_equal(ref_net.stats[key], net.stats[key]), key
+        assert ref_net.stats["events"] == net.stats["events"]
+
+
+def test_results_do_not_depend_on_windows_or_advance_cuts():
+    t = TOPOLOGIES["torus"]()
+    packets = _random_traffic(t, 2000, 100_000, seed=3)
+    net0, ref = _run(t, packets, buffer_packets=2)
+    rng = np.random.default_rng(0)
+    cuts = tuple(np.sort(rng.integers(0, 150_000, 40)).tolist()) + (2**62,)
+    for kw in ({"window_ps": 1}, {"window_ps": 97}, {"window_ps": 50_000}, {}):
+        net, out = _run(t, packets, cuts=cuts, buffer_packets=2, **kw)
+        for a, b in zip(ref, out):
+            assert np.array_equal(a, b)
+        assert np.array_equal(net.stats["link_stalls"], net0.stats["link_stalls"])
+
+
+def test_injecting_in_steps_reuses_slots():
+    t = TOPOLOGIES["tree"]()
+    net = PacketNetwork(t)
+    rng = np.random.default_rng(5)
+    delivered = 0
+    for step in range(6):  # more packets in all than the initial 1024 slots, fewer at a time
+        n = 700
+        base = step * 10**7  # each step drains before the next
+        net.inject(base + np.sort(rng.integers(0, 50_000, n)), rng.integers(0, 8, n), rng.integers(0, 8, n),
+                   np.arange(n) + step * n)
+        out = net.advance(base + 10**7)
+        assert np.array_equal(np.sort(out.tag), np.arange(n) + step * n)
+        delivered += out.time_ps.size
+    assert delivered == 4200 and net.idle() and net.stats["packets"]["delivered"] == 4200
+
+
+def test_torus_under_overload_does_not_deadlock():
+    t = build_topology("torus", n_cores=16)
+    rng = np.random.default_rng(2)
+    n = 6000
+    net = PacketNetwork(t, buffer_packets=2)
+    net.inject(np.sort(rng.integers(0, 20_000, n)), rng.integers(0, 16, n), rng.integers(0, 16, n), np.arange(n))
+    assert net.advance(2**62).time_ps.size == n and net.stats["stalls"] > 0
+
+
+def test_deadlock_is_reported(tmp_path):
+    # a one-way ring: every route goes round it, so full buffers can wait on each other forever
+    path = tmp_path / "ring.graphml"
+    path.write_text(
+        '<?xml version="1.0"?><graphml xmlns="http://graphml.graphdrawing.org/xmlns">'
+        '<graph edgedefault="directed">' + "".join(f'<node id="{i}"/>' for i in range(4))
+        + "".join(f'<edge source="{i}" target="{(i + 1) % 4}"/>' for i in range(4)) + "</graph></graphml>")
+    t = build_topology("custom", n_cores=4, custom_path=str(path))
+    n = 400
+    src = np.arange(n) % 4
+    net = PacketNetwork(t, buffer_packets=1)
+    net.inject(np.zeros(n, np.int64), src, (src + 3) % 4, np.arange(n))
+    with pytest.raises(NeuroEmuError, match="deadlocked"):
+        net.advance(2**62)
+    unbounded = PacketNetwork(t, buffer_packets=None)
+    unbounded.inject(np.zeros(n, np.int64), src, (src + 3) % 4, np.arange(n))
+    assert unbounded.advance(2**62).time_ps.size == n
+
+
+def test_stats_summary():
+    t = TOPOLOGIES["mesh"]()
+    net, _ = _run(t, _random_traffic(t, 500, 50_000, seed=1))
+    st = net.summary(elapsed_ps=100_000)
+    assert st["kernel"] in ("c", "python") and st["queue"] in ("c", "python")
+    assert st["elapsed_s"] == pytest.approx(1e-7)
+    util = st["link_utilization"]
+    assert util.shape == (t.n_links,) and 0 < util.max() <= 1 and st["max_link_utilization"] == util.max()
+    busiest = st["busiest_links"]
+    assert len(busiest) == 5 and busiest[0]["utilization"] == util.max()
+    assert [b["utilization"] for b in busiest] == sorted((b["utilization"] for b in busiest), reverse=True)
+    for b in busiest:
+        assert (t.link_src[b["link"]], t.link_dst[b["link"]]) == (b["src"], b["dst"])
+    assert st["events"]["arrive"] == st["hops"]["total"] == int(st["link_packets"].sum())
+    assert net.busy_ps.sum() == st["hops"]["total"] * 1000
+    assert st["link_bits_per_s"][0] == pytest.approx(32e9)
+
+
+def test_idle_and_next_event_time():
+    net = PacketNetwork(TOPOLOGIES["mesh"]())
+    assert net.idle() and net.next_event_time() is None
+    net.inject(np.array([500]), np.array([0]), np.array([1]), np.array([0]))
+    assert not net.idle() and net.next_event_time() == 500
+    assert net.advance(500).time_ps.size == 0 and net.in_flight == 1
+    assert net.advance(2500).time_ps.size == 0
+    assert net.advance(2501).time_ps.tolist() == [2500] and net.idle()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"buffer_packets": 0}, "buffer_packets"),
+    ({"buffer_packets": 2.5}, "buffer_packets"),
+    ({"packet_bits": 0}, "packet_bits"),
+    ({"window_ps": 0}, "window_ps"),
+    ({"kernel": "fortran"}, "unknown packet kernel"),
+])
+def test_bad_construction(kwargs, match):
+    with pytest.raises(NeuroEmuError, match=match):
+        PacketNetwork(TOPOLOGIES["mesh"](), **kwargs)
+
+
+def test_torus_needs_two_slots():
+    with pytest.raises(NeuroEmuError, match="at least 2"):
+        PacketNetwork(TOPOLOGIES["torus"](), buffer_packets=1)
+
+
+def test_bad_inject_and_advance():
+    net = PacketNetwork(TOPOLOGIES["mesh"]())
+    with pytest.raises(NeuroEmuError, match="router ids in \\[0, 16\\)"):
+        net.inject(np.array([0]), np.array([0]), np.array([16]), np.array([0]))
+    with pytest.raises(NeuroEmuError, match="integers"):
+        net.inject(np.array([0.5]), np.array([0]), np.array([1]), np.array([0]))
+    with pytest.raises(NeuroEmuError, match="one length"):
+        net.inject(np.array([0, 1]), np.array([0, 1, 2]), np.array([1]), np.array([0]))
+    net.advance(1000)
+    with pytest.raises(NeuroEmuError, match=">= 1000 ps"):
+        net.inject(np.array([999]), np.array([0]), np.array([1]), np.array([0]))
+    with pytest.raises(NeuroEmuError, match="already advanced"):
+        net.advance(999)
+    assert net.idle()  # nothing was queued by the failed calls
