@@ -132,3 +132,15 @@ def test_recursive_alias_is_refused():
 def test_deep_nesting_is_refused_cleanly():
     with pytest.raises(ConfigError, match="deep.yaml"):
         parse_yaml("[" * 5000 + "]" * 5000, "deep.yaml")
+
+
+def test_absurd_latency_is_refused(write_yaml, small_chip):
+    small_chip["latency"]["hop_ns"] = 9.2e15
+    message = _error(write_yaml, "c.yaml", small_chip)
+    assert "latency.hop_ns" in message and "<= 1e+09" in message
+
+
+def test_absurd_class_energy_is_refused(write_yaml, small_chip):
+    small_chip["energy"]["hop_class_pj"] = {"x": 1.0, "y": 1e20}
+    message = _error(write_yaml, "c.yaml", small_chip)
+    assert "energy.hop_class_pj" in message and "<= 1e+12" in message

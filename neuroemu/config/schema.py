@@ -58,6 +58,27 @@ class Sourced:
 
 ZERO = Sourced(0.0, None)
 
+#: the largest accepted constants: far above any chip, small enough that int64 picoseconds and
+#: float sums stay exact and finite
+MAX_LATENCY_NS = 1e9      # one second per operation
+MAX_ENERGY_PJ = 1e12      # one joule per event
+MAX_POWER_MW = 1e9        # one megawatt
+
+
+def sourced_at_most(limit: float):
+    """Rule for a Sourced constant: value <= limit."""
+    def check(v) -> str | None:
+        values = v.values() if isinstance(v, dict) or hasattr(v, "values") and not isinstance(v, Sourced) else [v]
+        for item in values:
+            if item is not None and item.value > limit:
+                return f"must be <= {limit:g}"
+        return None
+    return check
+
+
+LAT = sourced_at_most(MAX_LATENCY_NS)
+PJ_MAX = sourced_at_most(MAX_ENERGY_PJ)
+
 
 # --- chip ----------------------------------------------------------------------------------
 
@@ -102,8 +123,8 @@ class TimingSpec:
     mode: Literal["sync", "gals", "barrier", "async"] = spec_field("sync", doc="tick semantics")
     tick_s: float = spec_field(1e-3, check=between(1e-9, 10.0), doc="global tick period (sync, gals)")
     late_spikes: Literal["drop", "late"] = spec_field("drop", doc="gals: what happens to a late spike")
-    barrier_ns: Sourced = spec_field(ZERO, doc="barrier: sync latency of a one-router chip")
-    barrier_per_router_ns: Sourced = spec_field(ZERO, doc="barrier: added sync latency per extra router")
+    barrier_ns: Sourced = spec_field(ZERO, check=LAT, doc="barrier: sync latency of a one-router chip")
+    barrier_per_router_ns: Sourced = spec_field(ZERO, check=LAT, doc="barrier: added sync latency per extra router")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,19 +135,19 @@ class EnergySpec:
     as 0 with a source saying where it went, so no energy is left out by accident.
     """
 
-    synaptic_op_pj: Sourced = spec_field(doc="one synaptic operation (SOP)")
-    neuron_update_pj: Sourced = spec_field(doc="one neuron update (per neuron per tick)")
+    synaptic_op_pj: Sourced = spec_field(check=PJ_MAX, doc="one synaptic operation (SOP)")
+    neuron_update_pj: Sourced = spec_field(check=PJ_MAX, doc="one neuron update (per neuron per tick)")
     neuron_update_active_pj: Sourced | None = spec_field(
-        None, doc="update of a neuron that integrated input or fired (default: neuron_update_pj)")
-    spike_pj: Sourced = spec_field(doc="one spike generated (injection into the network)")
-    hop_pj: Sourced = spec_field(doc="one spike packet crossing one router-to-router link")
-    wire_pj_per_mm: Sourced = spec_field(ZERO, doc="a packet moving one mm along a link (on top of hop_pj)")
-    learning_update_pj: Sourced = spec_field(ZERO, doc="one synaptic weight update (e.g. pairwise STDP)")
-    potentiation_pj: Sourced | None = spec_field(None, doc="a potentiating update (default: learning_update_pj)")
-    depression_pj: Sourced | None = spec_field(None, doc="a depressing update (default: learning_update_pj)")
+        None, check=PJ_MAX, doc="update of a neuron that integrated input or fired (default: neuron_update_pj)")
+    spike_pj: Sourced = spec_field(check=PJ_MAX, doc="one spike generated (injection into the network)")
+    hop_pj: Sourced = spec_field(check=PJ_MAX, doc="one spike packet crossing one router-to-router link")
+    wire_pj_per_mm: Sourced = spec_field(ZERO, check=PJ_MAX, doc="a packet moving one mm along a link (on top of hop_pj)")
+    learning_update_pj: Sourced = spec_field(ZERO, check=PJ_MAX, doc="one synaptic weight update (e.g. pairwise STDP)")
+    potentiation_pj: Sourced | None = spec_field(None, check=PJ_MAX, doc="a potentiating update (default: learning_update_pj)")
+    depression_pj: Sourced | None = spec_field(None, check=PJ_MAX, doc="a depressing update (default: learning_update_pj)")
     hop_class_pj: dict[str, Sourced] | None = spec_field(
-        None, doc="per link class overrides of hop_pj, e.g. {x: 3.0, y: 4.0}")
-    static_mw: Sourced = spec_field(doc="static (leakage and clock) power")
+        None, check=PJ_MAX, doc="per link class overrides of hop_pj, e.g. {x: 3.0, y: 4.0}")
+    static_mw: Sourced = spec_field(check=sourced_at_most(MAX_POWER_MW), doc="static (leakage and clock) power")
 
     def hop_energy(self, class_name: str) -> float:
         """Energy in pJ of one hop over a link of the named class."""
@@ -144,13 +165,13 @@ class EnergySpec:
 class LatencySpec:
     """Latency per operation (pairs with EnergySpec, SANA-FE style)."""
 
-    hop_ns: Sourced = spec_field(Sourced(1.0), doc="one router-to-router link, zero load")
-    hop_class_ns: dict[str, Sourced] | None = spec_field(None, doc="per link class overrides of hop_ns")
-    synaptic_op_ns: Sourced = spec_field(ZERO, doc="one synaptic operation")
-    neuron_update_ns: Sourced = spec_field(ZERO, doc="one neuron update")
-    neuron_update_active_ns: Sourced | None = spec_field(None, doc="an active neuron update (default: neuron_update_ns)")
-    spike_ns: Sourced = spec_field(ZERO, doc="generating and injecting one spike")
-    learning_update_ns: Sourced = spec_field(ZERO, doc="one synaptic weight update")
+    hop_ns: Sourced = spec_field(Sourced(1.0), check=LAT, doc="one router-to-router link, zero load")
+    hop_class_ns: dict[str, Sourced] | None = spec_field(None, check=LAT, doc="per link class overrides of hop_ns")
+    synaptic_op_ns: Sourced = spec_field(ZERO, check=LAT, doc="one synaptic operation")
+    neuron_update_ns: Sourced = spec_field(ZERO, check=LAT, doc="one neuron update")
+    neuron_update_active_ns: Sourced | None = spec_field(None, check=LAT, doc="an active neuron update (default: neuron_update_ns)")
+    spike_ns: Sourced = spec_field(ZERO, check=LAT, doc="generating and injecting one spike")
+    learning_update_ns: Sourced = spec_field(ZERO, check=LAT, doc="one synaptic weight update")
 
 
 @dataclass(frozen=True, kw_only=True)
