@@ -76,7 +76,11 @@ def main() -> None:
               help="Override the chip's tick semantics.")
 @click.option("--max-events", type=click.IntRange(min=1),
               help="Stop a runaway run after this many delivered spikes (the partial record is still written).")
-def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events):
+@click.option("--network", type=click.Choice(["analytic", "packet"]), default="analytic", show_default=True,
+              help="Network fidelity: routes in bulk from tables, or every packet hop by hop with congestion.")
+@click.option("--buffer", "buffer_packets", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Packet fidelity: input buffer per link, in packets.")
+def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, network, buffer_packets):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -102,7 +106,8 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         progress = _Progress(f"{chip_spec.name} / {wl.name}")
         try:
             result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
-                              timing=timing, max_events=max_events, progress=progress)
+                              timing=timing, max_events=max_events, network=network,
+                              buffer_packets=buffer_packets, progress=progress)
         finally:
             progress.close()
     except RunawayError as exc:

@@ -53,6 +53,8 @@ class RunOptions:
     tick_backend: str | None = None
     max_events: int | None = None  # stop (RunawayError, partial record) past this many delivered spikes
     link_stats: bool = False       # keep per-link packets and utilisation (and the layout) in the record
+    network: str = "analytic"      # "analytic" (routes from tables) or "packet" (hop by hop, congestion)
+    buffer_packets: int = 4        # packet fidelity: input buffer per link
 
 
 #: the picosecond clock is int64; runs must end well before it wraps
@@ -75,6 +77,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
              ticks: int | None = None, seed: int | None = None, queue: str | None = None,
              record_spikes: bool | None = None, tick_backend: str | None = None,
              timing: str | None = None, max_events: int | None = None, link_stats: bool = False,
+             network: str = "analytic", buffer_packets: int = 4,
              progress: Progress | None = None) -> RunResult:
     """Run ``workload`` on ``chip`` and return the frozen record.
 
@@ -84,7 +87,11 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     event queue backend ("c" or "python"; default: $NEUROEMU_QUEUE or "c").
     ``tick_backend`` picks the per-tick kernels ("c" or "numpy"; default: $NEUROEMU_TICK
     or "c"). ``timing`` overrides the chip's tick semantics (sync, gals, barrier, async).
-    ``max_events`` stops a runaway run: past that many delivered spikes it raises
+    ``network`` picks the network fidelity: "analytic" (hops, energy and zero-load latency from
+    the route tables, in bulk) or "packet" (every spike a packet moving hop by hop with latency,
+    serialisation and ``buffer_packets``-deep input buffers, so congestion delays it; under any
+    tick semantics a packet must then arrive before its delivery tick starts, or it is a timing
+    violation). ``max_events`` stops a runaway run: past that many delivered spikes it raises
     :class:`RunawayError` carrying the partial record. ``progress(done, total)`` is called
     as ticks complete.
     """
@@ -94,7 +101,10 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     options = RunOptions(ticks=workload.ticks if ticks is None else int(ticks),
                          seed=workload.seed if seed is None else int(seed), queue=queue,
                          record_spikes=workload.record_spikes if record_spikes is None else record_spikes,
-                         tick_backend=tick_backend, max_events=max_events, link_stats=link_stats)
+                         tick_backend=tick_backend, max_events=max_events, link_stats=link_stats,
+                         network=network, buffer_packets=buffer_packets)
+    if options.network not in ("analytic", "packet"):
+        raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
     if chip.timing.mode == "async":
         from .asyncsim import run_async  # the continuous-time engine
         return run_async(chip, workload, options, progress)
@@ -134,6 +144,11 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
     policy = timing_policy(chip, topology, arrays, network.enabled)
     stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
                           stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
+    packets = None
+    if opt.network == "packet":
+        from .hardware.packet import PacketNetwork
+        packets = PacketNetwork(topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
+    n_axons = arrays.n_axons
     ledger = Ledger()
     hops = np.zeros(len(router.class_names), np.int64)
     spikes_per_neuron = np.zeros(arrays.n_neurons, np.int64)
@@ -154,7 +169,13 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
                 queue.push_batch(np.maximum(in_ticks * policy.nominal_tick_ps, now), AXON_SPIKE, in_axons,
                                  payload=in_ticks)
         batch = queue.pop_before(now + 1)
-        due_axons = _sort_arrivals(batch, t, pending, policy, ledger)
+        axons, due = batch.target, batch.payload
+        if packets is not None:
+            # packets delivered by now; the tag carries the axon and the tick it is due in
+            arrived = packets.advance(now + 1)
+            axons = np.concatenate([axons, arrived.tag % n_axons])
+            due = np.concatenate([due, arrived.tag // n_axons])
+        due_axons = _sort_arrivals(axons, due, t, pending, policy, ledger)
         ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
         if opt.max_events is not None and ledger.get("axon_event") > opt.max_events:
             partial = dataclasses.replace(opt, ticks=t)
@@ -184,9 +205,16 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
             per_class, _ = router.route_neurons(src)
             hops += per_class
             due_tick = t + arrays.delay[src].astype(np.int64)
-            # a spike needs at least 1 ps: the window up to now is popped already
-            arrival = np.maximum(policy.arrival_ps(emit[sent], router.neuron_latency(src), due_tick), now + 1)
-            queue.push_batch(arrival, AXON_SPIKE, targets[sent], payload=due_tick)
+            if packets is None:
+                # a spike needs at least 1 ps: the window up to now is popped already
+                arrival = np.maximum(policy.arrival_ps(emit[sent], router.neuron_latency(src), due_tick), now + 1)
+                queue.push_batch(arrival, AXON_SPIKE, targets[sent], payload=due_tick)
+            else:
+                packets.inject(np.maximum(emit[sent], now + 1), router.src_router(src), router.dst_router(src),
+                               due_tick * n_axons + targets[sent])
+        if packets is not None and policy.mode == "barrier":
+            # the timestep ends once the network has drained: every packet of it is delivered
+            arrival = _drain(packets, pending, n_axons)
         tick_starts[t + 1] = policy.next_start(now, arrival)
         if progress is not None:
             progress(t + 1, opt.ticks)
@@ -202,6 +230,19 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
     links = router.link_stats(spikes_per_neuron, timing["_sim_time_s"])
     timing["wire_mm_per_spike"] = ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
     timing.update({k: v for k, v in links.items() if not k.startswith("_")})
+    if packets is not None:
+        end = int(tick_starts[opt.ticks])
+        if not packets.idle():
+            # packets still in flight finish their routes (their hops were counted at emission,
+            # as in the analytic fidelity); they arrive after the run and are not delivered
+            packets.advance(np.iinfo(np.int64).max // 2)
+        summary = packets.summary(end)
+        lat = summary["latency_s"]
+        timing.update({"latency_mean_s": lat["mean"], "latency_p50_s": lat["p50"], "latency_p99_s": lat["p99"],
+                       "latency_max_s": lat["max"], "max_link_utilization": summary["max_link_utilization"],
+                       "busiest_links": summary["busiest_links"],
+                       "packet": {k: v for k, v in summary.items() if not k.startswith("link_")
+                                  and k not in ("latency_s", "busiest_links", "max_link_utilization")}})
     if opt.link_stats:
         timing["link_stats"] = {"src": topology.link_src.tolist(), "dst": topology.link_dst.tolist(),
                                 "packets": links["_loads"].tolist(), "utilization": links["_utilization"].tolist(),
@@ -211,25 +252,41 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
                         spike_ids, stepper.backend, sim_time_s=timing.pop("_sim_time_s"), extra=timing)
 
 
-def _sort_arrivals(batch, t: int, pending: dict[int, list[np.ndarray]], policy: "TimingPolicy",
-                   ledger: Ledger) -> np.ndarray:
+def _drain(packets, pending: dict[int, list[np.ndarray]], n_axons: int) -> np.ndarray | None:
+    """Run the packet network until it is empty; file the deliveries under their due tick.
+
+    It advances one event time at a time, so it never runs ahead of the last delivery (the next
+    timestep injects from there). Returns the delivery times, or None if nothing was in flight.
+    """
+    times = []
+    while not packets.idle():
+        got = packets.advance(packets.next_event_time() + 1)
+        if len(got.time_ps):
+            times.append(got.time_ps)
+            due = got.tag // n_axons
+            for d in np.unique(due):
+                pending.setdefault(int(d), []).append(got.tag[due == d] % n_axons)
+    return np.concatenate(times) if times else None
+
+
+def _sort_arrivals(axons: np.ndarray, due_tick: np.ndarray, t: int, pending: dict[int, list[np.ndarray]],
+                   policy: "TimingPolicy", ledger: Ledger) -> np.ndarray:
     """The axons to deliver in tick t: due arrivals, earlier early ones, and late ones if kept."""
-    due_tick = batch.payload
     parts = pending.pop(t, [])
     if len(due_tick) and (due_tick == t).all():  # the usual case (always so under sync)
-        parts.append(batch.target)
+        parts.append(axons)
     elif len(due_tick):
-        parts.append(batch.target[due_tick == t])
+        parts.append(axons[due_tick == t])
         early = due_tick > t
         if early.any():
             for d in np.unique(due_tick[early]):
-                pending.setdefault(int(d), []).append(batch.target[due_tick == d])
+                pending.setdefault(int(d), []).append(axons[due_tick == d])
         late = due_tick < t
         n_late = int(np.count_nonzero(late))
         if n_late:
             ledger.add("timing_violation", n_late)
             if policy.late_spikes == "late":
-                parts.append(batch.target[late])
+                parts.append(axons[late])
     if not parts:
         return np.empty(0, np.int64)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -259,7 +316,8 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
     n_hops = ledger.hops()
     return RunResult(
         schema_version=SCHEMA_VERSION, neuroemu_version=__version__, chip=chip.name, workload=workload.name,
-        seed=opt.seed, queue_backend=backend, tick_backend=tick_backend, timing=chip.timing.mode, network="analytic",
+        seed=opt.seed, queue_backend=backend, tick_backend=tick_backend, timing=chip.timing.mode,
+        network=opt.network,
         ticks=opt.ticks, sim_time_s=sim_time, wall_s=wall, cores=chip.cores, neurons=n_enabled,
         spikes=spikes, mean_rate_hz=spikes / n_enabled / sim_time if n_enabled else 0.0,
         axon_events=ledger.get("axon_event"), synaptic_events=sops, hops=n_hops,

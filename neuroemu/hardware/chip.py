@@ -97,6 +97,14 @@ class Router:
             "_utilization": util,
         }
 
+    def src_router(self, neurons: np.ndarray) -> np.ndarray:
+        """The router of each bound source neuron's core."""
+        return self._src_router[neurons]
+
+    def dst_router(self, neurons: np.ndarray) -> np.ndarray:
+        """The router of each bound source neuron's target core."""
+        return self._dst_router[neurons]
+
     def neuron_latency(self, neurons: np.ndarray) -> np.ndarray:
         """Zero-load network latency (ps) of each bound source neuron's route."""
         return self._neuron_latency[neurons]
