@@ -2,8 +2,9 @@
 
 One SimPy process per core wakes at every tick, integrates each spike of its
 inbox synapse by synapse, updates each neuron one at a time with the plain-Python
-twin of the neuron model, and sends each spike as its own SimPy process that
-sleeps for the axonal delay. Nothing is vectorised and no event queue of ours is
+twin of the neuron model (TrueNorth LIF or the current-based LIF), applies the
+learning rule synapse by synapse when one is given, and sends each spike as its
+own SimPy process that sleeps for the axonal delay. Nothing is vectorised and no event queue of ours is
 used: it exists so tests can check that the fast window loop gives the same
 spikes, event counts and energy. Use it on small chips only.
 """
@@ -19,7 +20,9 @@ import simpy
 from .config.schema import ChipSpec, WorkloadSpec
 from .energy import Ledger
 from .hardware.chip import build_chip_topology, tick_ps
-from .models.neuron import truenorth_step_one
+from .learning import STDP, STDPReference
+from .models.loihi import cuba_step_one
+from .models.neuron import neuron_model, truenorth_step_one
 from .models.rng import stream_key
 from .record import RunResult
 from .simulate import STREAM_NEURON_RNG, RunOptions, _resolve, build_record
@@ -27,13 +30,19 @@ from .workloads import build_inputs, build_network
 
 
 def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpec | str | None = None, *,
-                       ticks: int | None = None, seed: int | None = None) -> RunResult:
-    """Run the SimPy reference and return a record comparable with :func:`neuroemu.simulate`."""
+                       ticks: int | None = None, seed: int | None = None,
+                       learning: STDP | None = None) -> RunResult:
+    """Run the SimPy reference and return a record comparable with :func:`neuroemu.simulate`.
+
+    ``learning``: a rule (its parameters only: the reference keeps its own plain-Python state) to
+    apply after every core's neuron update; its updates are counted as potentiation/depression.
+    """
     chip, workload = _resolve(chip, workload)
     opt = RunOptions(ticks=workload.ticks if ticks is None else ticks,
                      seed=workload.seed if seed is None else seed, record_spikes=True)
-    if chip.core.neuron_model != "truenorth_lif" or chip.timing.mode != "sync":
-        raise NotImplementedError("the reference implements the truenorth_lif model under sync timing only")
+    kernel = neuron_model(chip.core.neuron_model).kernel
+    if chip.timing.mode != "sync":
+        raise NotImplementedError("the reference implements sync timing only")
     network = build_network(chip, workload, opt.seed, workload.name)
     inputs = build_inputs(chip, workload, network, opt.seed, workload.name)
     topo = build_chip_topology(chip)
@@ -51,7 +60,13 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     spike_ticks: list[np.ndarray] = []
     spike_ids: list[np.ndarray] = []
     v = [int(x) for x in a.v]
+    u = [int(x) for x in a.u] if kernel == "cuba" else None
+    refractory = [int(x) for x in a.refractory_left] if kernel == "cuba" else None
     enabled = [bool(x) for x in network.enabled]
+    rule = STDPReference(learning, a) if learning is not None else None
+    # one weight per synapse when the chip (or the learning rule) keeps them per synapse
+    syn_weights = rule.weights if rule is not None else (
+        [int(x) for x in a.row_weights] if a.row_weights is not None else None)
 
     def deliver(axon: int, delay_ticks: int):
         yield env.timeout(delay_ticks * tick)
@@ -65,12 +80,13 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
             yield env.timeout(0)  # let deliveries due at this instant land first
             syn = [0] * N
             touched = [False] * N
-            for i in sorted(inbox.pop((t, c), ())):
+            active_axons = sorted(inbox.pop((t, c), ()))
+            for i in active_axons:
                 axon = c * A + i
                 g_type = int(a.axon_type[axon])
                 for p in range(int(a.row_ptr[axon]), int(a.row_ptr[axon + 1])):
                     j = int(a.row_neurons[p])
-                    syn[j] += int(a.weights[c * N + j, g_type])
+                    syn[j] += syn_weights[p] if syn_weights is not None else int(a.weights[c * N + j, g_type])
                     touched[j] = True
                     ledger.add("synaptic_op", 1)
             fired_here = []
@@ -78,8 +94,12 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                 g = c * N + j
                 if not enabled[g]:
                     continue
-                v[g], fired = truenorth_step_one(v[g], syn[j], a.params, g, tick=t, key=key,
-                                                 membrane_bits=chip.core.membrane_bits)
+                if kernel == "cuba":
+                    v[g], u[g], refractory[g], fired = cuba_step_one(
+                        v[g], u[g], refractory[g], syn[j], a.params, g, membrane_bits=chip.core.membrane_bits)
+                else:
+                    v[g], fired = truenorth_step_one(v[g], syn[j], a.params, g, tick=t, key=key,
+                                                     membrane_bits=chip.core.membrane_bits)
                 ledger.add("neuron_update_active" if (touched[j] or fired) else "neuron_update", 1)
                 if fired:
                     fired_here.append(g)
@@ -96,6 +116,10 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                         link_packets[route] += 1
                         ledger.add("wire_nm", int(round(float(topo.link_length_mm[route].sum()) * 1e6)))
                         env.process(deliver(target, int(a.delay[g])))
+            if rule is not None:  # a core's synapses are its own: learning per core is learning per chip
+                n_pot, n_dep = rule.apply(t, [c * A + i for i in active_axons], fired_here)
+                ledger.add("potentiation", n_pot)
+                ledger.add("depression", n_dep)
             if fired_here:
                 spike_ticks.append(np.full(len(fired_here), t, np.int64))
                 spike_ids.append(np.array(fired_here, np.int64))

@@ -13,6 +13,19 @@ rate is set by a leak. With the stochastic leak (as on the chip) a neuron gains
 |lambda|/256 per tick on average and fires when V reaches the threshold T, so with
 linear (subtractive) reset its long-run rate is lambda / (256 T) per tick: the
 generator picks integers lambda <= 255 and T nearest the asked rate.
+
+``random_recurrent_weighted`` is the same network (the same crossbar, types, targets and delays
+for the same seed) with a weight *per synapse*, as Loihi (1-9-bit weights) and RRAM crossbars
+(multi-level conductances) store them: ``network.weights`` is then the set of values each
+synapse draws from, uniformly and independently (a stream of its own), instead of one weight
+per axon type.
+
+The neuron parameters follow the chip's ``core.neuron_model`` (the registry in
+:mod:`neuroemu.models.neuron`). For the current-based LIF (``loihi_cuba``, ``cuba_lif``)
+``network.neuron`` may set ``du``, ``dv``, ``bias`` and ``refractory``; a spontaneous
+``rate_hz`` is then set by a constant bias (which needs ``dv`` = 0): see
+:func:`neuroemu.models.loihi.bias_for_rate`. Every model's per-core limits are checked before
+anything is allocated.
 """
 from __future__ import annotations
 
@@ -25,10 +38,13 @@ import numpy as np
 from .config.schema import ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
 from .errors import CapacityError, ConfigError
 from .hardware.cores import CoreArrays
-from .models.neuron import NeuronArrays
+from .models.loihi import CubaArrays, bias_for_rate
+from .models.neuron import NeuronArrays, neuron_model
 
 #: seed purposes (stream ids) so that each random choice has its own stream
 STREAM_CROSSBAR, STREAM_TYPES, STREAM_TARGETS, STREAM_DELAYS, STREAM_INIT, STREAM_LEAK = range(1, 7)
+#: per-synapse weights (7 is simulate's neuron RNG stream)
+STREAM_WEIGHTS = 8
 STREAM_INPUT_BASE = 100
 
 
@@ -45,7 +61,7 @@ class Network:
     cores_used: int
     neurons_per_core: int
     enabled: np.ndarray   # bool [G]: neurons that exist in the workload (updated every tick)
-    leak: int
+    leak: int             # TrueNorth: the leak lambda; current-based LIF: the bias
     threshold: int
 
     @property
@@ -72,8 +88,10 @@ def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:
     g = cores * chip.core.neurons
     a = cores * chip.core.axons
     syn_item = 1 if chip.core.neurons <= 256 else 2
+    if net.kind in PER_SYNAPSE_KINDS:
+        syn_item += 2  # the int16 weight of each synapse
     synapses = (net.cores or cores) * chip.core.axons * net.synapses_per_axon
-    per_neuron = 4 + 2 * chip.core.axon_types + 2 + 1 + 4 * 3 + 1 + 4 + 8 + 1 + 1
+    per_neuron = 4 + 2 * chip.core.axon_types + 2 + 1 + 4 * 3 + 1 + 4 + 8 + 1 + 1 + 8  # + u, refractory
     per_axon = 1 + 8
     # generation works in chunks; the simulation loop holds a few [G] int64 temporaries
     return synapses * syn_item + g * per_neuron + a * per_axon + g * 8 * 4
@@ -120,12 +138,17 @@ def rate_to_leak(p: float, stochastic: bool, threshold: int | None, where: str) 
 
 @dataclass(frozen=True)
 class NetworkPlan:
-    """The checked sizes and derived constants of a network, before anything is allocated."""
+    """The checked sizes and derived constants of a network, before anything is allocated.
+
+    ``leak`` is TrueNorth's leak lambda, or the bias of the current-based LIF; ``neuron`` the
+    model's resolved ``network.neuron`` parameters.
+    """
 
     cores_used: int
     neurons_per_core: int
     leak: int
     threshold: int
+    neuron: dict | None = None
 
 
 def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPlan:
@@ -135,6 +158,11 @@ def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPl
         raise ConfigError(f"{name}: network.kind: unknown network {net.kind!r}; valid: {', '.join(sorted(NETWORKS))}")
     where = f"{name}: network"
     core = chip.core
+    try:
+        model = neuron_model(core.neuron_model)
+    except ConfigError as exc:
+        raise ConfigError(f"{chip.name}: {exc}") from None
+    model.check_chip(chip, f"chip {chip.name!r}")
     cores_used = net.cores or chip.cores
     if cores_used > chip.cores:
         raise CapacityError(f"{where}.cores: the workload uses {cores_used} cores but chip "
@@ -146,11 +174,16 @@ def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPl
     if net.synapses_per_axon > n_per:
         raise CapacityError(f"{where}.synapses_per_axon: {net.synapses_per_axon} synapses per axon row, "
                             f"more than the {n_per} neurons in a row")
+    per_synapse = net.kind in PER_SYNAPSE_KINDS
+    model.check_synapses(core.axons * net.synapses_per_axon, core.weight_bits if per_synapse else 1, where)
     lo, hi = net.delay_ticks
     if hi > core.max_delay_ticks:
         raise ConfigError(f"{where}.delay_ticks: delays must be within 1..{core.max_delay_ticks} ticks "
                           f"(the chip's core.max_delay_ticks) (got {list(net.delay_ticks)})")
-    if len(net.weights) != core.axon_types:
+    if per_synapse:
+        if not net.weights:
+            raise ConfigError(f"{where}.weights: {net.kind} needs at least one weight value to draw from")
+    elif len(net.weights) != core.axon_types:
         raise ConfigError(f"{where}.weights: needs one weight per axon type ({core.axon_types}) "
                           f"(got {len(net.weights)})")
     wmax = (1 << (core.weight_bits - 1)) - 1
@@ -158,7 +191,12 @@ def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPl
         if not -wmax - 1 <= w <= wmax:
             raise ConfigError(f"{where}.weights[{i}]: must fit a signed {core.weight_bits}-bit weight "
                               f"({-wmax - 1}..{wmax}) (got {w})")
-    leak, threshold = rate_to_leak(net.rate_hz * chip.timing.tick_s, net.stochastic, net.threshold, where)
+    params = model.resolve_parameters(net.neuron, where)
+    p = net.rate_hz * chip.timing.tick_s
+    if model.kernel == "cuba":
+        leak, threshold = _plan_cuba(params, p, net, where)
+    else:
+        leak, threshold = rate_to_leak(p, net.stochastic, net.threshold, where)
     vmax = (1 << (core.membrane_bits - 1)) - 1
     if threshold > vmax:
         raise ConfigError(f"{where}.threshold: {threshold} does not fit the {core.membrane_bits}-bit membrane")
@@ -169,11 +207,39 @@ def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPl
         if spec.axons_per_core > core.axons:
             raise CapacityError(f"{name}: inputs[{i}].axons_per_core: {spec.axons_per_core} input axons per "
                                 f"core, more than a core has ({core.axons})")
-    return NetworkPlan(cores_used, n_per, leak, threshold)
+    return NetworkPlan(cores_used, n_per, leak, threshold, params)
+
+
+def _plan_cuba(params: dict[str, int], p: float, net: NetworkSpec, where: str) -> tuple[int, int]:
+    """(bias, threshold) of the current-based LIF: from network.neuron, or set by the rate."""
+    params.setdefault("du", 4096)
+    params.setdefault("dv", 0)
+    params.setdefault("refractory", 0)
+    if p > 0:
+        if "bias" in params:
+            raise ConfigError(f"{where}.neuron.bias: the bias is set by rate_hz ({net.rate_hz:g}); "
+                              "give one or the other")
+        if params["dv"] != 0:
+            raise ConfigError(f"{where}.neuron.dv: a spontaneous rate_hz is set by a constant bias, which "
+                              f"needs no voltage decay (dv 0) (got {params['dv']})")
+        bias, threshold = bias_for_rate(p, net.threshold, params["refractory"], where)
+        params["bias"] = bias
+        return bias, threshold
+    params.setdefault("bias", 0)
+    return params["bias"], net.threshold or 1
 
 
 def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:
     """TrueNorth's probabilistic recurrent network (see the module docstring)."""
+    return _recurrent(chip, workload, seed, name, per_synapse=False)
+
+
+def random_recurrent_weighted(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:
+    """The same network with a weight per synapse drawn from ``network.weights`` (module docstring)."""
+    return _recurrent(chip, workload, seed, name, per_synapse=True)
+
+
+def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per_synapse: bool) -> Network:
     net = workload.network
     core = chip.core
     plan = plan_network(chip, workload, name)
@@ -181,6 +247,7 @@ def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: st
     lo, hi = net.delay_ticks
     vmax = (1 << (core.membrane_bits - 1)) - 1
     check_memory(chip, net, name)
+    model = neuron_model(core.neuron_model)
 
     n_cores, A, N = chip.cores, core.axons, core.neurons
     G = n_cores * N
@@ -189,14 +256,24 @@ def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: st
     enabled[:cores_used, :n_per] = True
     enabled = enabled.ravel()
 
-    params = NeuronArrays.uniform(G, leak=leak, leak_stochastic=net.stochastic, threshold=threshold,
-                                  reset=net.reset, floor=vmax + 1)
-    params.leak[~enabled] = 0
-    params.threshold[~enabled] = vmax  # disabled neurons never fire
+    u = refractory_left = None
+    if model.kernel == "cuba":
+        q = plan.neuron
+        params = CubaArrays.uniform(G, du=q["du"], dv=q["dv"], bias=leak, threshold=threshold,
+                                    refractory=q["refractory"])
+        params.bias[~enabled] = 0
+        params.threshold[~enabled] = vmax  # v > vmax never holds: disabled neurons never fire
+        u = np.zeros(G, np.int32)
+        refractory_left = np.zeros(G, np.int32)
+    else:
+        params = NeuronArrays.uniform(G, leak=leak, leak_stochastic=net.stochastic, threshold=threshold,
+                                      reset=net.reset, floor=vmax + 1)
+        params.leak[~enabled] = 0
+        params.threshold[~enabled] = vmax  # disabled neurons never fire
 
     weights = np.zeros((G, core.axon_types), np.int16)
-    weights[enabled] = np.asarray(net.weights, np.int16)
-
+    if not per_synapse:
+        weights[enabled] = np.asarray(net.weights, np.int16)
     # balanced axon types: each core has its axons' types in equal shares, shuffled
     types = np.tile(np.arange(core.axon_types, dtype=np.int8), -(-A // core.axon_types))[:A]
     axon_type = np.tile(types, n_cores)
@@ -205,7 +282,8 @@ def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: st
     view[:cores_used] = rng.permuted(view[:cores_used], axis=1)
 
     row_ptr, row_neurons, dense = _random_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
-                                                   generator(seed, STREAM_CROSSBAR))
+                                                   generator(seed, STREAM_CROSSBAR),
+                                                   dense_cell_bytes=3 if per_synapse else 1)
 
     target_axon = np.full(G, -1, np.int64)
     used_neurons = np.flatnonzero(enabled)
@@ -231,16 +309,23 @@ def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: st
 
     arrays = CoreArrays(n_cores=n_cores, axons_per_core=A, neurons_per_core=N, v=v, weights=weights,
                         params=params, axon_type=axon_type, row_ptr=row_ptr, row_neurons=row_neurons,
-                        target_axon=target_axon, delay=delay, dense=dense)
+                        target_axon=target_axon, delay=delay, dense=dense, neuron_model=core.neuron_model,
+                        u=u, refractory_left=refractory_left)
+    if per_synapse:
+        values = np.asarray(net.weights, np.int16)
+        draws = generator(seed, STREAM_WEIGHTS).integers(0, len(values), len(row_neurons))
+        arrays.set_row_weights(values[draws])
     return Network(arrays=arrays, cores_used=cores_used, neurons_per_core=n_per, enabled=enabled,
                    leak=leak, threshold=threshold)
 
 
 def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, k: int,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                     rng: np.random.Generator, dense_cell_bytes: int = 1
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """CSR rows with exactly k ones among the first n_per columns, for the used cores' axons.
 
-    Also the dense 0/1 copy when rows are dense enough for the C kernel to prefer it.
+    Also the dense 0/1 copy when rows are dense enough for the C kernel to prefer it and its
+    ``dense_cell_bytes`` per crossbar point (3 with a dense int16 weight copy beside it) fit.
     """
     rows = cores_used * A
     lengths = np.zeros(n_cores * A, np.int64)
@@ -250,7 +335,7 @@ def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, 
     dtype = np.uint8 if N <= 256 else np.uint16
     row_neurons = np.empty(rows * k, dtype)
     dense = None
-    if k >= N * CoreArrays.DENSE_MIN_DENSITY and n_cores * A * N <= CoreArrays.DENSE_MAX_BYTES:
+    if k >= N * CoreArrays.DENSE_MIN_DENSITY and n_cores * A * N * dense_cell_bytes <= CoreArrays.DENSE_MAX_BYTES:
         dense = np.zeros((n_cores * A, N), np.uint8)
     if k == 0:
         return row_ptr, row_neurons, dense
@@ -267,7 +352,11 @@ def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, 
     return row_ptr, row_neurons, dense
 
 
-NETWORKS = {"random_recurrent": random_recurrent}
+NETWORKS = {"random_recurrent": random_recurrent, "random_recurrent_weighted": random_recurrent_weighted}
+"""Registry: ``network.kind`` -> generator ``(chip, workload, seed, name) -> Network``."""
+
+#: kinds whose synapses carry their own weight (``CoreArrays.row_weights``)
+PER_SYNAPSE_KINDS = frozenset({"random_recurrent_weighted"})
 
 
 def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:

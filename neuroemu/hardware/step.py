@@ -5,8 +5,13 @@ agree with the SimPy reference):
 
 - ``c``: fused C kernels (hardware/tick.c through cffi): one pass over the active
   axon rows, one pass over the neurons with the random bits drawn inline;
-- ``numpy``: the vectorised numpy twins in :mod:`neuroemu.hardware.cores` and
-  :mod:`neuroemu.models.neuron`.
+- ``numpy``: the vectorised numpy twins in :mod:`neuroemu.hardware.cores`,
+  :mod:`neuroemu.models.neuron` and :mod:`neuroemu.models.loihi`.
+
+The neuron update is the kernel family of the arrays' ``neuron_model`` (the registry in
+:mod:`neuroemu.models.neuron`): "truenorth" or "cuba". The synaptic integration reads per-type
+weights, or per-synapse weights when the arrays have them (``row_weights``); a learning rule may
+switch the arrays to per-synapse weights after the stepper was built, which it notices.
 
 ``NEUROEMU_TICK=numpy`` (or ``tick=`` in simulate) picks the numpy one.
 """
@@ -17,7 +22,8 @@ import os
 import numpy as np
 
 from ..errors import NeuroEmuError
-from ..models.neuron import membrane_range, truenorth_step
+from ..models.loihi import cuba_range, cuba_step
+from ..models.neuron import membrane_range, neuron_model, truenorth_step
 from ..models.rng import threshold_key
 from .cores import CoreArrays, synaptic_input
 
@@ -73,26 +79,72 @@ class TickStepper:
         self.enabled = enabled
         self.membrane_bits = membrane_bits
         self.key = key
+        self.kernel = neuron_model(arrays.neuron_model).kernel
         self.backend = choose_tick_backend(backend)
+        if self.kernel == "cuba" and (arrays.u is None or arrays.refractory_left is None):
+            raise NeuroEmuError(f"internal: model {arrays.neuron_model!r} needs the arrays' u and refractory_left")
         if self.backend == "c":
             self._prepare_c()
 
     def _prepare_c(self) -> None:
-        a, p = self.arrays, self.arrays.params
-        ffi = _tick.ffi
+        a = self.arrays
         n = a.n_neurons
-        # the input can go straight into v when no sum can overflow int32 before saturation,
-        # which saves a pass over an accumulator array every tick
-        max_input = a.axons_per_core * int(np.abs(a.weights).max(initial=0))
-        self._direct = (1 << (self.membrane_bits - 1)) + max_input < (1 << 31) - 1
-        self._acc = a.v if self._direct else np.zeros(n, np.int32)
         self._touched = np.zeros(n, np.uint8)
         self._seen = np.zeros(a.n_axons, np.uint8)
         self._fired = np.empty(n, np.int64)
-        # weights as [core][axon type][neuron]: one axon row reads one contiguous run
-        self._weights_ctn = np.ascontiguousarray(
-            a.weights.reshape(a.n_cores, a.neurons_per_core, -1).transpose(0, 2, 1), np.int16)
-        self._n_types = a.weights.shape[1]
+        self._ptr = {}
+        if self.kernel == "truenorth":
+            self._prepare_truenorth()
+        else:
+            self._prepare_cuba()
+        self._prepare_synapses()
+        self._ptr.update(touched=self._c_ptr(self._touched), seen=self._c_ptr(self._seen),
+                         fired=self._c_ptr(self._fired), acc=self._c_ptr(self._acc),
+                         profile=self._c_ptr(self._profile))
+        self._ptr.update({name: self._c_ptr(arr) for name, arr in self._table.items()})
+
+    @staticmethod
+    def _c_ptr(arr: np.ndarray):
+        ffi = _tick.ffi
+        ctype = {np.dtype(np.int32): "int32_t *", np.dtype(np.uint8): "uint8_t *",
+                 np.dtype(np.int8): "int8_t *", np.dtype(np.int64): "int64_t *",
+                 np.dtype(np.int16): "int16_t *"}
+        if not arr.flags.c_contiguous:
+            raise NeuroEmuError("internal: core arrays must be contiguous")
+        return ffi.cast(ctype.get(arr.dtype, "void *"), ffi.from_buffer(arr))
+
+    def _prepare_synapses(self) -> None:
+        """Pointers to the crossbar and weights; redone when the arrays switch weight form."""
+        a, ffi = self.arrays, _tick.ffi
+        self._synapse_form = (a.row_weights, a.dense, a.dense_weights)
+        self._per_synapse = a.row_weights is not None
+        self._ptr.update(row_ptr=self._c_ptr(a.row_ptr),
+                         row_neurons=ffi.cast("void *", ffi.from_buffer(a.row_neurons)),
+                         axon_type=self._c_ptr(a.axon_type))
+        if self._per_synapse:
+            self._ptr["row_weights"] = self._c_ptr(a.row_weights)
+        else:
+            # weights as [core][axon type][neuron]: one axon row reads one contiguous run
+            self._weights_ctn = np.ascontiguousarray(
+                a.weights.reshape(a.n_cores, a.neurons_per_core, -1).transpose(0, 2, 1), np.int16)
+            self._n_types = a.weights.shape[1]
+            self._ptr["weights"] = self._c_ptr(self._weights_ctn)
+        self._neuron_bytes = a.row_neurons.dtype.itemsize
+        self._dense = a.dense is not None and (not self._per_synapse or a.dense_weights is not None)
+        if self._dense:
+            self._row_length = np.diff(a.row_ptr)
+            self._ptr.update(dense=self._c_ptr(a.dense), row_length=self._c_ptr(self._row_length))
+            if self._per_synapse:
+                self._ptr["dense_weights"] = self._c_ptr(a.dense_weights)
+
+    def _prepare_truenorth(self) -> None:
+        a, p = self.arrays, self.arrays.params
+        # the input can go straight into v when no sum can overflow int32 before saturation,
+        # which saves a pass over an accumulator array every tick; per-synapse weights (which
+        # learning may change) are bounded by their int16 range
+        wmax = 1 << 15 if a.row_weights is not None else int(np.abs(a.weights).max(initial=0))
+        self._direct = (1 << (self.membrane_bits - 1)) + a.axons_per_core * wmax < (1 << 31) - 1
+        self._acc = a.v if self._direct else np.zeros(a.n_neurons, np.int32)
         # neurons share parameter profiles (as cores do in silicon): per neuron only an index
         columns = [p.leak, p.leak_stochastic, p.threshold, p.threshold_mask, p.reset_mode, p.reset_value,
                    p.floor, self.enabled]
@@ -108,27 +160,22 @@ class TickStepper:
             "floor": np.ascontiguousarray(table[:, 6], np.int32),
             "enabled": np.ascontiguousarray(table[:, 7], np.uint8),
         }
-        ctype = {np.dtype(np.int32): "int32_t *", np.dtype(np.uint8): "uint8_t *",
-                 np.dtype(np.int8): "int8_t *", np.dtype(np.int64): "int64_t *",
-                 np.dtype(np.int16): "int16_t *"}
-
-        def ptr(arr: np.ndarray):
-            if not arr.flags.c_contiguous:
-                raise NeuroEmuError("internal: core arrays must be contiguous")
-            return ffi.cast(ctype.get(arr.dtype, "void *"), ffi.from_buffer(arr))
-
-        self._ptr = {name: ptr(arr) for name, arr in self._table.items()}
-        self._ptr.update(v=ptr(a.v), acc=ptr(self._acc), touched=ptr(self._touched), seen=ptr(self._seen), profile=ptr(self._profile),
-                         fired=ptr(self._fired), row_ptr=ptr(a.row_ptr),
-                         row_neurons=ffi.cast("void *", ffi.from_buffer(a.row_neurons)),
-                         axon_type=ptr(a.axon_type), weights=ptr(self._weights_ctn))
-        self._neuron_bytes = a.row_neurons.dtype.itemsize
-        self._dense = a.dense is not None
-        if self._dense:
-            self._row_length = np.diff(a.row_ptr)
-            self._ptr.update(dense=ptr(a.dense), row_length=ptr(self._row_length))
+        self._ptr["v"] = self._c_ptr(a.v)
         self._vmin, self._vmax = membrane_range(self.membrane_bits)
         self._threshold_key = threshold_key(self.key)
+
+    def _prepare_cuba(self) -> None:
+        a, p = self.arrays, self.arrays.params
+        # the current decays before the input is added, so the input needs its own accumulator
+        self._acc = np.zeros(a.n_neurons, np.int32)
+        self._direct = False
+        table, profile = parameter_profiles([p.du, p.dv, p.bias, p.threshold, p.refractory, self.enabled])
+        self._profile = profile
+        names = ("du", "dv", "bias", "cuba_threshold", "refractory")
+        self._table = {name: np.ascontiguousarray(table[:, i], np.int32) for i, name in enumerate(names)}
+        self._table["enabled"] = np.ascontiguousarray(table[:, 5], np.uint8)
+        self._ptr.update(v=self._c_ptr(a.v), u=self._c_ptr(a.u), refractory_left=self._c_ptr(a.refractory_left))
+        self._lim = cuba_range(self.membrane_bits)[1]
 
     def step(self, tick: int, spiking_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
         """Deliver this tick's axon spikes (global ids, repeats allowed) and update every neuron.
@@ -140,31 +187,66 @@ class TickStepper:
             return self._step_c(tick, spiking_axons)
         a = self.arrays
         syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
-        fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits)
+        if self.kernel == "truenorth":
+            fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits)
+        else:
+            fired = cuba_step(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
         n_active = int(np.count_nonzero(touched & self.enabled)) if sops else 0
         if len(fired):
             was = touched[fired] if sops else np.zeros(len(fired), bool)
             n_active += int(np.count_nonzero(~was & self.enabled[fired]))
         return fired, sops, n_active
 
+    def _integrate_c(self, active_ptr, n: int) -> int:
+        lib, p, a = _tick.lib, self._ptr, self.arrays
+        if self._per_synapse:
+            if self._dense:
+                return lib.ne_integrate_dense_w(active_ptr, n, p["dense"], p["dense_weights"], p["row_length"],
+                                                a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"],
+                                                p["seen"])
+            return lib.ne_integrate_w(active_ptr, n, p["row_ptr"], p["row_neurons"], self._neuron_bytes,
+                                      p["row_weights"], a.axons_per_core, a.neurons_per_core, p["acc"],
+                                      p["touched"], p["seen"])
+        if self._dense:
+            return lib.ne_integrate_dense(active_ptr, n, p["dense"], p["row_length"], p["axon_type"],
+                                          p["weights"], self._n_types, a.axons_per_core, a.neurons_per_core,
+                                          p["acc"], p["touched"], p["seen"])
+        return lib.ne_integrate(active_ptr, n, p["row_ptr"], p["row_neurons"], self._neuron_bytes,
+                                p["axon_type"], p["weights"], self._n_types, a.axons_per_core,
+                                a.neurons_per_core, p["acc"], p["touched"], p["seen"])
+
     def _step_c(self, tick: int, spiking_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
         lib, ffi, p, a = _tick.lib, _tick.ffi, self._ptr, self.arrays
+        form = self._synapse_form
+        if a.row_weights is not form[0] or a.dense is not form[1] or a.dense_weights is not form[2]:
+            self._refresh_synapses()
         # sorted rows visit each core's accumulators once, which halves the cache misses
         active = np.sort(np.asarray(spiking_axons, np.int64))
         active_ptr = ffi.cast("int64_t *", ffi.from_buffer(active))
-        if self._dense:
-            sops = lib.ne_integrate_dense(active_ptr, len(active), p["dense"], p["row_length"], p["axon_type"],
-                                          p["weights"], self._n_types, a.axons_per_core, a.neurons_per_core,
-                                          p["acc"], p["touched"], p["seen"])
-        else:
-            sops = lib.ne_integrate(active_ptr, len(active), p["row_ptr"], p["row_neurons"], self._neuron_bytes,
-                                    p["axon_type"], p["weights"], self._n_types, a.axons_per_core,
-                                    a.neurons_per_core, p["acc"], p["touched"], p["seen"])
+        sops = self._integrate_c(active_ptr, len(active))
         n_active = ffi.new("int64_t *")
-        n_fired = lib.ne_truenorth_step(a.n_neurons, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"], p["profile"],
-                                        len(self._table["leak"]), p["leak"], p["leak_st"], p["theta"], p["mask"],
-                                        p["reset"], p["reset_v"], p["floor"], p["enabled"], self.key,
-                                        self._threshold_key, tick, self._vmin, self._vmax, p["fired"], n_active)
+        if self.kernel == "truenorth":
+            n_fired = lib.ne_truenorth_step(a.n_neurons, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"],
+                                            p["profile"], len(self._table["leak"]), p["leak"], p["leak_st"],
+                                            p["theta"], p["mask"], p["reset"], p["reset_v"], p["floor"],
+                                            p["enabled"], self.key, self._threshold_key, tick, self._vmin,
+                                            self._vmax, p["fired"], n_active)
+        else:
+            n_fired = lib.ne_cuba_step(a.n_neurons, p["v"], p["u"], p["refractory_left"], p["acc"], p["touched"],
+                                       p["profile"], len(self._table["du"]), p["du"], p["dv"], p["bias"],
+                                       p["cuba_threshold"], p["refractory"], p["enabled"], self._lim, p["fired"],
+                                       n_active)
         if sops < 0 or n_fired < 0:
             raise NeuroEmuError("internal: tick kernel rejected its arguments")
         return self._fired[:n_fired].copy(), int(sops), int(n_active[0])
+
+    def _refresh_synapses(self) -> None:
+        """The arrays changed weight form (e.g. a learning rule made them per synapse)."""
+        if self.kernel == "truenorth" and self._direct and self.arrays.row_weights is not None:
+            # the overflow bound was computed for per-type weights: recheck with the int16 range
+            a = self.arrays
+            if (1 << (self.membrane_bits - 1)) + a.axons_per_core * (1 << 15) >= (1 << 31) - 1:
+                self._direct = False
+                self._acc = np.zeros(a.n_neurons, np.int32)
+                self._ptr["acc"] = self._c_ptr(self._acc)
+        self._prepare_synapses()

@@ -225,3 +225,121 @@ int64_t ne_truenorth_step(int64_t n, int32_t *restrict v, int32_t *restrict acc,
     *n_active = active;
     return fired;
 }
+
+/* --- per-synapse weights ------------------------------------------------------------------- */
+
+int64_t ne_integrate_w(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
+                       const void *row_neurons, int32_t neuron_bytes, const int16_t *row_weights,
+                       int32_t axons_per_core, int32_t neurons_per_core, int32_t *acc, uint8_t *touched,
+                       uint8_t *seen) {
+    if (n_active < 0 || axons_per_core <= 0 || neurons_per_core <= 0) return NE_TICK_EBADARG;
+    if (neuron_bytes != 1 && neuron_bytes != 2) return NE_TICK_EBADARG;
+    const int64_t ahead = 8;
+    int64_t sops = 0;
+    for (int64_t k = 0; k < n_active; k++) {
+        if (k + ahead < n_active) {
+            int64_t b = active[k + ahead];
+            __builtin_prefetch((const char *)row_neurons + row_ptr[b] * neuron_bytes);
+            __builtin_prefetch(row_weights + row_ptr[b]);
+        }
+        int64_t a = active[k];
+        if (seen[a]) continue;
+        seen[a] = 1;
+        int64_t base = (a / axons_per_core) * (int64_t)neurons_per_core;
+        int64_t lo = row_ptr[a], hi = row_ptr[a + 1];
+        int32_t *restrict acc_core = acc + base;
+        uint8_t *restrict touched_core = touched + base;
+        if (neuron_bytes == 1) {
+            const uint8_t *restrict cols = (const uint8_t *)row_neurons;
+            for (int64_t p = lo; p < hi; p++) {
+                uint32_t j = cols[p];
+                acc_core[j] += row_weights[p];
+                touched_core[j] = 1;
+            }
+        } else {
+            const uint16_t *restrict cols = (const uint16_t *)row_neurons;
+            for (int64_t p = lo; p < hi; p++) {
+                uint32_t j = cols[p];
+                acc_core[j] += row_weights[p];
+                touched_core[j] = 1;
+            }
+        }
+        sops += hi - lo;
+    }
+    for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
+    return sops;
+}
+
+int64_t ne_integrate_dense_w(const int64_t *active, int64_t n_active, const uint8_t *dense,
+                             const int16_t *dense_weights, const int64_t *row_length, int32_t axons_per_core,
+                             int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen) {
+    if (n_active < 0 || axons_per_core <= 0 || neurons_per_core <= 0) return NE_TICK_EBADARG;
+    const int64_t ahead = 4;
+    const int64_t width = neurons_per_core;
+    int64_t sops = 0;
+    for (int64_t k = 0; k < n_active; k++) {
+        if (k + ahead < n_active) {
+            int64_t b = active[k + ahead];
+            for (int64_t off = 0; off < width; off += 64) __builtin_prefetch(dense + b * width + off);
+            for (int64_t off = 0; off < width; off += 32) __builtin_prefetch(dense_weights + b * width + off);
+        }
+        int64_t a = active[k];
+        if (seen[a]) continue;
+        seen[a] = 1;
+        int64_t core = a / axons_per_core;
+        const uint8_t *restrict row = dense + a * width;
+        const int16_t *restrict w = dense_weights + a * width;
+        int32_t *restrict acc_core = acc + core * width;
+        uint8_t *restrict touched_core = touched + core * width;
+        /* the weight copy is 0 off the synapses, so a plain add vectorises */
+        for (int64_t j = 0; j < width; j++) {
+            acc_core[j] += (int32_t)w[j];
+            touched_core[j] |= row[j];
+        }
+        sops += row_length[a];
+    }
+    for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
+    return sops;
+}
+
+/* --- current-based LIF (Loihi CUBA) -------------------------------------------------------- */
+
+/* sign(x) * ((|x| * (4096 - d)) >> 12): rounds towards zero, as Lava's bit-accurate model */
+static inline int64_t cuba_decay(int64_t x, int32_t d) {
+    int64_t p = x * (int64_t)(4096 - d);
+    return p >= 0 ? (p >> 12) : -((-p) >> 12);
+}
+
+static inline int64_t clamp64(int64_t x, int64_t lim) {
+    return x < -lim ? -lim : (x > lim ? lim : x);
+}
+
+int64_t ne_cuba_step(int64_t n, int32_t *restrict v, int32_t *restrict u, int32_t *restrict refractory_left,
+                     int32_t *restrict acc, uint8_t *restrict touched, const int32_t *restrict profile,
+                     int32_t n_profiles, const int32_t *p_du, const int32_t *p_dv, const int32_t *p_bias,
+                     const int32_t *p_threshold, const int32_t *p_refractory, const uint8_t *p_enabled,
+                     int32_t lim, int64_t *restrict fired_out, int64_t *n_active) {
+    if (n < 0 || n_profiles <= 0 || lim <= 0) return NE_TICK_EBADARG;
+    int64_t fired = 0, active = 0;
+    for (int64_t g = 0; g < n; g++) {
+        int32_t q = n_profiles == 1 ? 0 : profile[g];
+        int64_t cur = clamp64(cuba_decay(u[g], p_du[q]) + acc[g], lim);
+        u[g] = (int32_t)cur;
+        int sp = 0;
+        if (refractory_left[g] > 0) {
+            refractory_left[g] -= 1;   /* v is held at its reset value; the current goes on */
+        } else {
+            int64_t x = clamp64(cuba_decay(v[g], p_dv[q]) + cur + p_bias[q], lim);
+            sp = x > p_threshold[q];
+            v[g] = sp ? 0 : (int32_t)x;
+            refractory_left[g] = sp ? p_refractory[q] : 0;
+        }
+        active += p_enabled[q] & (touched[g] | sp);
+        fired_out[fired] = g;
+        fired += sp;
+        touched[g] = 0;
+        acc[g] = 0;
+    }
+    *n_active = active;
+    return fired;
+}

@@ -1,4 +1,6 @@
-/* Fused per-tick kernels for TrueNorth-style cores (struct-of-arrays state).
+/* Fused per-tick kernels for neurosynaptic cores (struct-of-arrays state): synaptic integration
+ * with per-type (TrueNorth) or per-synapse (Loihi, RRAM, learned) weights, and the neuron updates
+ * of the TrueNorth LIF and of the current-based LIF (Loihi CUBA).
  * Return codes: >= 0 a count, < 0 an error (NE_TICK_EBADARG). */
 #define NE_TICK_EBADARG -1
 
@@ -17,6 +19,30 @@ int64_t ne_integrate_dense(const int64_t *active, int64_t n_active, const uint8_
                            const int64_t *row_length, const int8_t *axon_type,
                            const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
                            int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen);
+
+/* ne_integrate with one int16 weight per synapse (row_weights, parallel to row_neurons) instead of
+ * per-type weights. Separate functions, so the TrueNorth kernels above keep their inner loops. */
+int64_t ne_integrate_w(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
+                       const void *row_neurons, int32_t neuron_bytes, const int16_t *row_weights,
+                       int32_t axons_per_core, int32_t neurons_per_core, int32_t *acc, uint8_t *touched,
+                       uint8_t *seen);
+
+/* ne_integrate_dense with a dense int16 weight copy ([axon][neuron], 0 where no synapse); the 0/1
+ * crossbar still decides which neurons are touched (a synapse of weight 0 is still an operation). */
+int64_t ne_integrate_dense_w(const int64_t *active, int64_t n_active, const uint8_t *dense,
+                             const int16_t *dense_weights, const int64_t *row_length, int32_t axons_per_core,
+                             int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen);
+
+/* One timestep of every compartment of the current-based LIF (neuroemu.models.loihi):
+ * u = clamp(decay(u, du) + acc); unless refractory: v = clamp(decay(v, dv) + u + bias), fire when
+ * v > threshold, then v = 0 and the refractory countdown starts. decay(x, d) = sign(x) * ((|x| *
+ * (4096 - d)) >> 12). Clamps to [-lim, lim]. Clears acc and touched. Profiles, fired_out and
+ * *n_active as for ne_truenorth_step. Returns the number fired. */
+int64_t ne_cuba_step(int64_t n, int32_t *v, int32_t *u, int32_t *refractory_left, int32_t *acc,
+                     uint8_t *touched, const int32_t *profile, int32_t n_profiles,
+                     const int32_t *p_du, const int32_t *p_dv, const int32_t *p_bias,
+                     const int32_t *p_threshold, const int32_t *p_refractory, const uint8_t *p_enabled,
+                     int32_t lim, int64_t *fired_out, int64_t *n_active);
 
 /* One tick of every neuron: integrate acc, leak, saturate, fire, reset, floor; clears acc and
  * touched. acc may be NULL when the integrate kernels were given v itself as their accumulator

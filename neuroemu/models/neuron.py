@@ -13,6 +13,12 @@ per neuron j in one tick:
 
 Not modelled: stochastic synapses, the 4 leak-reversal modes and the non-saturating
 negative-threshold reset. The random bytes come from :mod:`neuroemu.models.rng`.
+
+The registry :data:`NEURON_MODELS` (``core.neuron_model``) holds every model the tick kernels
+run: ``truenorth_lif`` (this one), ``loihi_cuba`` and ``cuba_lif`` (the current-based LIF of
+:mod:`neuroemu.models.loihi`, with and without Loihi's per-core limits). Each entry states the
+per-core limits of the hardware it models (:class:`ModelLimits`); a chip or workload beyond
+them is refused with the limit and its source in the message.
 """
 from __future__ import annotations
 
@@ -106,13 +112,120 @@ def truenorth_step_one(v: int, syn_in: int, p: NeuronArrays, j: int, *, tick: in
     return x, fired
 
 
-NEURON_MODELS = {"truenorth_lif": truenorth_step}
+# --- the registry ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """What one core of a neuron model can hold; a chip or workload beyond it is refused.
+
+    ``None`` means no limit of that kind beyond the schema's. ``max_synapse_bits_per_core``
+    counts each stored synapse at its weight width (1 bit for a binary crossbar whose weights
+    live per neuron and axon type): a lower bound on the memory a core needs.
+    """
+
+    max_neurons_per_core: int | None = None
+    max_axons_per_core: int | None = None
+    max_synapse_bits_per_core: int | None = None
+    max_membrane_bits: int | None = None
+    max_weight_bits: int | None = None
+    source: str = ""
 
 
-def neuron_model(name: str):
+@dataclass(frozen=True)
+class NeuronModel:
+    """A neuron model of the registry: its kernel family, parameters and per-core limits.
+
+    ``kernel`` names the tick kernels that run it ("truenorth": :func:`truenorth_step` and
+    ``ne_truenorth_step``; "cuba": :func:`neuroemu.models.loihi.cuba_step` and ``ne_cuba_step``).
+    ``parameters`` are the keys ``network.neuron`` may set, with their inclusive ranges.
+    """
+
+    name: str
+    kernel: str
+    description: str
+    limits: ModelLimits
+    parameters: tuple[tuple[str, int, int], ...] = ()
+
+    def check_chip(self, chip, where: str) -> None:
+        """Raise CapacityError naming the limit when the chip's cores exceed what the model allows."""
+        from ..errors import CapacityError
+        lim, core = self.limits, chip.core
+        for key, value, limit, what in (
+                ("neurons", core.neurons, lim.max_neurons_per_core, "neurons per core"),
+                ("axons", core.axons, lim.max_axons_per_core, "axons per core"),
+                ("membrane_bits", core.membrane_bits, lim.max_membrane_bits, "membrane bits"),
+                ("weight_bits", core.weight_bits, lim.max_weight_bits, "weight bits")):
+            if limit is not None and value > limit:
+                raise CapacityError(f"{where}: core.{key}: {value} {what}, more than the {self.name} model "
+                                    f"allows ({limit}; {lim.source})")
+
+    def check_synapses(self, synapses_per_core: int, bits_per_synapse: int, where: str) -> None:
+        """Raise CapacityError naming the limit when a core's synapses exceed the model's memory."""
+        from ..errors import CapacityError
+        limit = self.limits.max_synapse_bits_per_core
+        need = synapses_per_core * bits_per_synapse
+        if limit is not None and need > limit:
+            raise CapacityError(
+                f"{where}.synapses_per_axon: {synapses_per_core:,} synapses per core at {bits_per_synapse} "
+                f"bits need {need:,} bits, more than the {self.name} model allows per core "
+                f"({limit:,} bits; {self.limits.source})")
+
+    def resolve_parameters(self, given: dict | None, where: str) -> dict[str, int]:
+        """The model's ``network.neuron`` parameters as integers; unknown keys and bad values are errors."""
+        from ..errors import ConfigError
+        ranges = {name: (lo, hi) for name, lo, hi in self.parameters}
+        out: dict[str, int] = {}
+        for key, value in (given or {}).items():
+            if key not in ranges:
+                valid = ", ".join(sorted(ranges)) or "none"
+                raise ConfigError(f"{where}.neuron.{key}: unknown parameter of neuron model {self.name!r}; "
+                                  f"valid: {valid}")
+            lo, hi = ranges[key]
+            if isinstance(value, bool) or not float(value).is_integer() or not lo <= value <= hi:
+                raise ConfigError(f"{where}.neuron.{key}: must be an integer in {lo}..{hi} (got {value:g})")
+            out[key] = int(value)
+        return out
+
+
+_TRUENORTH_LIMITS = ModelLimits(
+    max_neurons_per_core=256, max_axons_per_core=256, max_synapse_bits_per_core=256 * 256,
+    max_membrane_bits=20, max_weight_bits=9,
+    source="TrueNorth core: 256 axons x 256 neurons binary crossbar, 20-bit membrane, 9-bit weights "
+           "(Merolla 2014; Akopyan 2015)")
+
+_LOIHI_LIMITS = ModelLimits(
+    max_neurons_per_core=1024, max_axons_per_core=4096, max_synapse_bits_per_core=16 * 2 ** 20 * 8 // 128,
+    max_membrane_bits=24, max_weight_bits=9,
+    source="Loihi core: 1,024 compartments, 16 MB synaptic memory over 128 cores = 1,048,576 bits "
+           "(Davies 2018); 4,096 fan-in axons and the 1,048,576-bit limit as in nengo-loihi; 24-bit u and v "
+           "(Lava); weights of 1-9 bits (Davies 2018)")
+
+_CUBA_PARAMETERS = (("du", 0, 4096), ("dv", 0, 4096), ("bias", -(1 << 30), (1 << 30) - 1),
+                    ("refractory", 0, (1 << 15) - 1))
+
+NEURON_MODELS: dict[str, NeuronModel] = {
+    "truenorth_lif": NeuronModel(
+        "truenorth_lif", "truenorth", "TrueNorth LIF: leak, stochastic modes, linear/zero/no reset",
+        _TRUENORTH_LIMITS),
+    "loihi_cuba": NeuronModel(
+        "loihi_cuba", "cuba", "Loihi current-based LIF (u and v decay, bias, refractory), Loihi core limits",
+        _LOIHI_LIMITS, _CUBA_PARAMETERS),
+    "cuba_lif": NeuronModel(
+        "cuba_lif", "cuba", "the current-based LIF of loihi_cuba without Loihi's per-core limits",
+        ModelLimits(max_membrane_bits=31, source="the kernel's int32 state"), _CUBA_PARAMETERS),
+}
+"""Registry: neuron model name (``core.neuron_model``) -> :class:`NeuronModel`; used to look up and list."""
+
+
+def neuron_model(name: str) -> NeuronModel:
     """Look up a neuron model by name; an unknown name lists the valid ones."""
     from ..errors import ConfigError
     try:
         return NEURON_MODELS[name]
     except KeyError:
         raise ConfigError(f"core.neuron_model: unknown model {name!r}; valid: {', '.join(sorted(NEURON_MODELS))}") from None
+
+
+def check_chip_model(chip, where: str) -> None:
+    """Check a chip against its neuron model's per-core limits (unknown model: ConfigError)."""
+    neuron_model(chip.core.neuron_model).check_chip(chip, where)
