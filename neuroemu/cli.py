@@ -169,6 +169,9 @@ def validate(files, require_sources):
             data = read_yaml(f)
             if detect_kind(data) == "chip":
                 spec = chip_from_data(data, f)
+                from .models.neuron import NEURON_MODELS, check_chip_model
+                if spec.core.neuron_model in NEURON_MODELS:
+                    check_chip_model(spec, f)
                 if require_sources:
                     missing = missing_sources(spec)
                     if missing:

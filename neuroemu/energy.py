@@ -52,7 +52,8 @@ class Ledger:
         if self.get("potentiation") or self.get("depression"):
             pot = energy.potentiation_pj or energy.learning_update_pj
             dep = energy.depression_pj or energy.learning_update_pj
-            terms["learning"] = (self.get("potentiation") * pot.value + self.get("depression") * dep.value) * PJ
+            terms["potentiation"] = self.get("potentiation") * pot.value * PJ
+            terms["depression"] = self.get("depression") * dep.value * PJ
         for name in sorted(k for k in self.counts if k.startswith("hop:")):
             cls = name.split(":", 1)[1]
             terms[f"hop_{cls}"] = self.counts[name] * energy.hop_energy(cls) * PJ

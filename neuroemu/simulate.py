@@ -142,6 +142,11 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
                           f"{end_ps} ps, past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
     queue = make_queue(opt.queue)
     policy = timing_policy(chip, topology, arrays, network.enabled)
+    learning = None
+    if workload.learning is not None:
+        from .learning import learning_rule
+        learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
+        learning.bind(arrays, weight_bits=chip.core.weight_bits)
     stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
                           stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
     packets = None
@@ -166,8 +171,7 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
             for stream in inputs:
                 in_ticks, in_axons = stream.events(t, min(opt.ticks, t + input_chunk))
                 # inputs arrive at the start of their tick (only possible now for this tick)
-                queue.push_batch(np.maximum(in_ticks * policy.nominal_tick_ps, now), AXON_SPIKE, in_axons,
-                                 payload=in_ticks)
+                queue.push_batch(policy.input_ps(in_ticks, now), AXON_SPIKE, in_axons, payload=in_ticks)
         batch = queue.pop_before(now + 1)
         axons, due = batch.target, batch.payload
         if packets is not None:
@@ -188,6 +192,10 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
                 f"{int(np.bincount(due_axons // A).argmax()) if len(due_axons) else 0}); the partial record "
                 "covers the ticks before", partial_record=record)
         fired, sops, n_active = stepper.step(t, due_axons)
+        if learning is not None:
+            n_pot, n_dep = learning.apply(t, due_axons, fired)
+            ledger.add("potentiation", n_pot)
+            ledger.add("depression", n_dep)
         ledger.add("synaptic_op", sops)
         ledger.add("neuron_update_active", n_active)
         ledger.add("neuron_update", n_enabled - n_active)

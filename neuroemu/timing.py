@@ -43,6 +43,10 @@ class TimingPolicy:
         self.late_spikes = chip.timing.late_spikes
         self.n_routers = topology.n_routers
 
+    def input_ps(self, in_ticks: np.ndarray, now: int) -> np.ndarray:
+        """When input spikes due in ``in_ticks`` are queued (at their tick's start)."""
+        return np.maximum(in_ticks * self.nominal_tick_ps, now)
+
     def emission_ps(self, now: int, due_axons: np.ndarray, fired: np.ndarray, sops: int,
                     n_active: int) -> np.ndarray:
         """When each fired neuron's spike leaves its core."""
@@ -114,6 +118,10 @@ class BarrierPolicy(GalsPolicy):
         t = chip.timing
         self.barrier_ps = int(round((t.barrier_ns.value + t.barrier_per_router_ns.value * (self.n_routers - 1))
                                     * PS_PER_NS))
+
+    def input_ps(self, in_ticks, now):
+        # future timestep starts are not known yet: queue now, held until their tick
+        return np.full(len(in_ticks), now, np.int64)
 
     def next_start(self, now, arrival):
         end = now + int(self.core_busy_ps.max(initial=0))

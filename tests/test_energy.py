@@ -55,4 +55,5 @@ def test_learning_updates_are_charged_by_direction(small_chip):
     ledger.add("potentiation", 3)
     ledger.add("depression", 2)
     b = ledger.breakdown_j(chip.energy, 1.0)
-    assert math.isclose(b["learning"], (3 * 120.0 + 2 * 50.0) * 1e-12)
+    assert math.isclose(b["potentiation"], 3 * 120.0 * 1e-12)
+    assert math.isclose(b["depression"], 2 * 50.0 * 1e-12)

@@ -187,6 +187,8 @@ class ChipSpec:
     energy: EnergySpec = spec_field(doc="energy per event type (required)")
     latency: LatencySpec = spec_field(default_factory=LatencySpec)
     notes: str = spec_field("", doc="free text: conditions, caveats")
+    #: the file it was read from (relative paths inside it resolve against its folder)
+    source: str = field(default="", init=False, compare=False, repr=False)
 
     @property
     def neurons(self) -> int:
@@ -195,6 +197,7 @@ class ChipSpec:
 
     def validate(self, where: Where) -> None:
         """Cross-field rules: mesh dimensions must hold the cores."""
+        object.__setattr__(self, "source", where.file)
         topo = self.topology
         if topo.kind in ("mesh", "torus"):
             if topo.width is None or topo.height is None:
@@ -244,6 +247,27 @@ class InputSpec:
     stop_tick: int | None = spec_field(None, check=non_negative, doc="default: the end of the run")
 
 
+@dataclass(frozen=True)
+class LearningSpec:
+    """A synaptic learning rule run every tick (its updates are counted and charged)."""
+
+    rule: Literal["stdp"] = spec_field("stdp", doc="name in the learning rule registry")
+    a_plus: float = spec_field(1.0, doc="largest potentiation (weight units)")
+    a_minus: float = spec_field(1.0, doc="largest depression (weight units)")
+    tau_plus_ticks: float = spec_field(20.0, doc="potentiation time constant")
+    tau_minus_ticks: float = spec_field(20.0, doc="depression time constant")
+    w_min: float = spec_field(-255.0, doc="lowest weight")
+    w_max: float = spec_field(255.0, doc="highest weight")
+    window_ticks: int | None = spec_field(None, doc="skip pairs further apart than this")
+
+    def params(self) -> dict:
+        """The rule's parameters as keywords."""
+        d = {k: getattr(self, k) for k in ("a_plus", "a_minus", "tau_plus_ticks", "tau_minus_ticks", "w_min", "w_max")}
+        if self.window_ticks is not None:
+            d["window_ticks"] = self.window_ticks
+        return d
+
+
 @dataclass(frozen=True, kw_only=True)
 class WorkloadSpec:
     """A spiking workload: a generated network, its inputs, the run length and seed."""
@@ -256,6 +280,7 @@ class WorkloadSpec:
     network: NetworkSpec = spec_field(default_factory=NetworkSpec)
     inputs: tuple[InputSpec, ...] = spec_field(())
     record_spikes: bool = spec_field(False, doc="keep the spike trains (sparse) in the record")
+    learning: LearningSpec | None = spec_field(None, doc="a learning rule (e.g. pairwise STDP)")
     #: the file it was read from (for error messages); not part of the description
     source: str = field(default="", init=False, compare=False, repr=False)
 

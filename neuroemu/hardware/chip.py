@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,14 +20,27 @@ def tick_ps(chip: ChipSpec) -> int:
 def build_chip_topology(chip: ChipSpec) -> Topology:
     """The chip's router graph and compiled routing tables."""
     t = chip.topology
-    link = LinkParams(latency_ps=max(1, int(round(chip.latency.hop_ns.value * 1000))),
-                      energy_pj=chip.energy.hop_pj.value,
-                      bandwidth_pkts_per_ns=t.bandwidth_pkts_per_ns)
+
+    def link_of(latency_ns: float, energy_pj: float) -> LinkParams:
+        return LinkParams(latency_ps=max(1, int(round(latency_ns * 1000))), energy_pj=energy_pj,
+                          energy_pj_per_mm=chip.energy.wire_pj_per_mm.value,
+                          bandwidth_pkts_per_ns=t.bandwidth_pkts_per_ns)
+
+    link = link_of(chip.latency.hop_ns.value, chip.energy.hop_pj.value)
+    # per link class latencies and energies (e.g. Loihi's E-W and N-S hops)
+    classes = set(chip.latency.hop_class_ns or {}) | set(chip.energy.hop_class_pj or {})
+    class_links = {cls: link_of((chip.latency.hop_class_ns or {}).get(cls, chip.latency.hop_ns).value,
+                                chip.energy.hop_energy(cls)) for cls in sorted(classes)} or None
+    custom = t.custom_path
+    if custom is not None and not Path(custom).is_absolute() and chip.source and not chip.source.startswith("<"):
+        beside = Path(chip.source).parent / custom
+        if beside.exists():  # a path in a chip file is relative to that file first
+            custom = str(beside)
     grid = t.kind in ("mesh", "torus")  # width and height describe grids only
     return build_topology(t.kind, n_cores=chip.cores, width=t.width if grid else None,
                           height=t.height if grid else None, radix=t.radix,
                           concentration=t.concentration, pitch_mm=t.pitch_mm, link=link,
-                          custom_path=t.custom_path)
+                          class_links=class_links, custom_path=custom)
 
 
 @dataclass
