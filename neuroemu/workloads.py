@@ -35,6 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .crossbars import balanced_crossbar
 from .config.schema import ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
 from .errors import CapacityError, ConfigError
 from .hardware.cores import CoreArrays
@@ -124,7 +125,9 @@ def rate_to_leak(p: float, stochastic: bool, threshold: int | None, where: str) 
                               f"{float(target * threshold):.3g}, outside 1..255")
         return int(leak), threshold
     best = None
-    for leak in range(1, 256):
+    # the nearest fraction; among equally near ones the largest threshold, as a high threshold
+    # makes the rate least sensitive to the +-w synaptic noise
+    for leak in range(255, 0, -1):
         t = max(1, round(leak / target))
         if t >= 1 << 18:
             continue
@@ -281,9 +284,17 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     view = axon_type.reshape(n_cores, A)
     view[:cores_used] = rng.permuted(view[:cores_used], axis=1)
 
-    row_ptr, row_neurons, dense = _random_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
-                                                   generator(seed, STREAM_CROSSBAR),
-                                                   dense_cell_bytes=3 if per_synapse else 1)
+    cell_bytes = 3 if per_synapse else 1
+    if net.crossbar == "balanced" and net.synapses_per_axon:
+        # every neuron gets equal inputs of each type: expected input exactly zero (crossbars.py)
+        dense_ok = (net.synapses_per_axon >= N * CoreArrays.DENSE_MIN_DENSITY
+                    and n_cores * A * N * cell_bytes <= CoreArrays.DENSE_MAX_BYTES)
+        row_ptr, row_neurons, dense = balanced_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
+                                                        axon_type, core.axon_types,
+                                                        generator(seed, STREAM_CROSSBAR), dense_ok)
+    else:
+        row_ptr, row_neurons, dense = _random_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
+                                                       generator(seed, STREAM_CROSSBAR), dense_cell_bytes=cell_bytes)
 
     target_axon = np.full(G, -1, np.int64)
     used_neurons = np.flatnonzero(enabled)

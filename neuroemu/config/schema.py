@@ -225,6 +225,8 @@ class NetworkSpec:
     reset: Literal["linear", "zero", "none"] = spec_field("linear", doc="reset mode after a spike")
     delay_ticks: tuple[int, int] = spec_field((1, 1), doc="axonal delay range [lo, hi] in ticks")
     recurrent_fraction: float = spec_field(1.0, check=between(0.0, 1.0), doc="neurons with an output")
+    crossbar: Literal["balanced", "random"] = spec_field(
+        "balanced", doc="balanced: every neuron gets as many inputs of each axon type; random: rows drawn alone")
     neuron: dict[str, float] | None = spec_field(
         None, doc="model-specific neuron parameters, checked by the chip's neuron model")
 
