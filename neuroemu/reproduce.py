@@ -9,11 +9,13 @@ show progress; runs shared by several rows are made once.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .config import load_chip, load_workload
+from .config.fields import to_plain
 from .config.schema import ChipSpec, WorkloadSpec
 from .record import RunResult
 
@@ -72,13 +74,18 @@ class Runs:
         self._cache: dict[tuple, RunResult] = {}
 
     def get(self, chip: str, workload: str, **network) -> RunResult:
-        """The record of ``workload`` (with its network fields overridden) on ``chip``."""
-        key = (chip, workload, tuple(sorted(network.items())))
+        """The record of ``workload`` (with its network fields overridden) on a shipped ``chip``."""
+        return self.get_chip(load_chip(chip), workload, **network)
+
+    def get_chip(self, chip_spec: ChipSpec, workload: str, inputs=None, **network) -> RunResult:
+        """The same for a chip spec; ``inputs`` replaces the workload's inputs when given."""
+        key = (json.dumps(to_plain(chip_spec), sort_keys=True), workload, inputs, tuple(sorted(network.items())))
         if key not in self._cache:
-            chip_spec: ChipSpec = load_chip(chip)
             wl: WorkloadSpec = load_workload(workload)
             if network:
                 wl = dataclasses.replace(wl, network=dataclasses.replace(wl.network, **network))
+            if inputs is not None:
+                wl = dataclasses.replace(wl, inputs=tuple(inputs))
             self._cache[key] = self._simulate(chip_spec, wl, ticks=self.ticks)
         return self._cache[key]
 
@@ -122,6 +129,56 @@ def truenorth_curve(runs: Runs) -> list[dict]:
     return out
 
 
+def loihi_rows(runs: Runs) -> Iterator[Row]:
+    """Loihi: synaptic pJ/SOP (Table 2's per-operation figure), the all-in figure of the same run,
+    and the barrier-synchronised timestep of an idle network on 1 and 32 tiles."""
+    r = runs.get("loihi", "workloads/loihi_small.yaml")
+    exact = (f"exact (rel. 1e-9)", lambda e, p: abs(e - p) <= 1e-9 * p)
+    yield Row("loihi", "synaptic energy per synaptic op (synaptic term / SOPs)", 23.6, "pJ/SOP",
+              f"Davies 2018 Table 2 (pre-silicon, 0.75 V); {r.synaptic_events:,} SOPs counted, barrier timing",
+              r.pj_per_sop_synaptic, exact[0], False, exact[1](r.pj_per_sop_synaptic, 23.6))
+    yield Row("loihi", "all-in energy per synaptic op, same run (total / SOPs)", 23.6, "pJ/SOP",
+              "every counted term (neuron updates 81/52 pJ, spikes 1.7 pJ, hops 3.0/4.0 pJ) over SOPs; "
+              "no published all-in figure: it must exceed the synaptic one",
+              r.pj_per_sop, "> synaptic", False, r.pj_per_sop > r.pj_per_sop_synaptic)
+    for tiles in (1, 32):
+        idle = runs.get_chip(_loihi_tiles(tiles), "workloads/loihi_small.yaml", rate_hz=0.0, inputs=(), cores=None)
+        emulated = round(idle.timing_report["barrier_s"] * 1e9, 6)  # whole ps: no float dust
+        tol, ok = in_range(113.0, 465.0)
+        yield Row("loihi", f"barrier timestep, idle network, {tiles} tile{'s' if tiles > 1 else ''}",
+                  113.0 if tiles == 1 else 465.0, "ns",
+                  f"{tiles} tiles of 4 cores, no spikes: the timestep beyond core work is the barrier sync "
+                  "(linear in tiles between the published ends, see chips/loihi.yaml)",
+                  emulated, tol, True, ok(emulated, 0))
+
+
+def _loihi_tiles(tiles: int) -> ChipSpec:
+    """chips/loihi.yaml cut to ``tiles`` tiles (a 1 x tiles row, or its own 8 x 4 layout for 32)."""
+    chip = load_chip("loihi")
+    if tiles == chip.cores // chip.topology.concentration:
+        return chip
+    topo = dataclasses.replace(chip.topology, width=tiles, height=1)
+    return dataclasses.replace(chip, name=f"loihi-{tiles}tiles", cores=tiles * chip.topology.concentration,
+                               topology=topo)
+
+
+def rram_pcm_rows(runs: Runs) -> Iterator[Row]:
+    """RRAM synaptic energy below a pJ; PCM potentiation and depression energy per counted update."""
+    r = runs.get("rram_htree", "workloads/rram_small.yaml")
+    tol, ok = below(1.0)
+    yield Row("rram_htree", "synaptic energy per synaptic event (synaptic term / SOPs)", 1.0, "pJ/SOP",
+              "in-memory multiply-accumulate read of an RRAM crossbar (survey's claim: < 1 pJ)",
+              r.pj_per_sop_synaptic, tol, True, ok(r.pj_per_sop_synaptic, 1.0))
+    r = runs.get("pcm_htree", "workloads/pcm_small.yaml")
+    for term, published in (("potentiation", 0.675), ("depression", 50.0)):
+        n = r.counts.get(term, 0)
+        emulated = r.energy_breakdown_j[term] / n * 1e12 if n else None
+        tol, ok = within(1e-9)
+        yield Row("pcm_htree", f"{term} energy per learning update", published, "pJ/update",
+                  f"pairwise STDP on PCM synapses, {n:,} {term} updates counted (Kuzum 2012: partial SET / RESET)",
+                  emulated, tol, False, emulated is not None and ok(emulated, published))
+
+
 def biological_rows(runs: Runs) -> Iterator[Row]:
     """The biological synapse as a reference row (no chip): 1-100 fJ per synaptic event."""
     yield Row("biology", "energy per synaptic event (reference, no chip)", 0.01, "pJ/SOP",
@@ -130,7 +187,7 @@ def biological_rows(runs: Runs) -> Iterator[Row]:
 
 
 #: every chip's rows, in table order; each entry is a generator function over shared runs
-FIGURES: list[Callable[[Runs], Iterator[Row]]] = [truenorth_rows, biological_rows]
+FIGURES: list[Callable[[Runs], Iterator[Row]]] = [truenorth_rows, loihi_rows, rram_pcm_rows, biological_rows]
 
 
 def reproduce(ticks: int | None = None, simulate: Callable[..., RunResult] | None = None) -> Iterator[Row]:
