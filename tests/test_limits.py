@@ -52,3 +52,14 @@ def test_rerun_from_the_records_own_config_is_bit_identical(small_chip, small_wo
                      ticks=d["config"]["run"]["ticks"], seed=d["seeds"]["master"], record_spikes=True)
     assert again.comparable() == first.comparable()
     assert d["neuroemu_version"] and d["queue_backend"] in ("c", "python")
+
+
+def test_a_network_too_big_for_memory_is_refused_before_allocating(monkeypatch):
+    import neuroemu.workloads as wl_mod
+    from neuroemu.config import load_chip, load_workload
+    from neuroemu.errors import CapacityError
+    monkeypatch.setattr(wl_mod, "available_memory_bytes", lambda: 64 * 2 ** 20)  # a 64 MiB machine
+    with pytest.raises(CapacityError) as info:
+        simulate(load_chip("truenorth"), load_workload("workloads/truenorth_typical.yaml"), ticks=1)
+    message = str(info.value)
+    assert "truenorth_typical.yaml" in message and "GiB" in message and "available" in message
