@@ -155,7 +155,6 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
         packets = PacketNetwork(topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
     n_axons = arrays.n_axons
     ledger = Ledger()
-    hops = np.zeros(len(router.class_names), np.int64)
     spikes_per_neuron = np.zeros(arrays.n_neurons, np.int64)
     spike_ticks: list[np.ndarray] = []
     spike_ids: list[np.ndarray] = []
@@ -183,7 +182,8 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
         ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
         if opt.max_events is not None and ledger.get("axon_event") > opt.max_events:
             partial = dataclasses.replace(opt, ticks=t)
-            record = build_record(chip, workload, partial, ledger, router.class_names, hops, 0, 0, n_enabled,
+            record = build_record(chip, workload, partial, ledger, router.class_names,
+                                  router.class_hops_of(spikes_per_neuron), 0, 0, n_enabled,
                                   time.perf_counter() - start, queue.backend, spike_ticks, spike_ids,
                                   stepper.backend, sim_time_s=now * 1e-12)
             raise RunawayError(
@@ -200,7 +200,7 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
         ledger.add("neuron_update_active", n_active)
         ledger.add("neuron_update", n_enabled - n_active)
         ledger.add("spike", len(fired))
-        spikes_per_neuron[fired] += 1
+        np.add.at(spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
         if opt.record_spikes and len(fired):
             spike_ticks.append(np.full(len(fired), t, np.int64))
             spike_ids.append(fired.astype(np.int64))
@@ -210,12 +210,11 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
         emit = policy.emission_ps(now, due_axons, fired, sops, n_active)
         arrival = None
         if len(src):
-            per_class, _ = router.route_neurons(src)
-            hops += per_class
             due_tick = t + arrays.delay[src].astype(np.int64)
             if packets is None:
                 # a spike needs at least 1 ps: the window up to now is popped already
-                arrival = np.maximum(policy.arrival_ps(emit[sent], router.neuron_latency(src), due_tick), now + 1)
+                latency = None if policy.mode == "sync" else router.neuron_latency(src)  # sync ignores it
+                arrival = np.maximum(policy.arrival_ps(emit[sent], latency, due_tick), now + 1)
                 queue.push_batch(arrival, AXON_SPIKE, targets[sent], payload=due_tick)
             else:
                 packets.inject(np.maximum(emit[sent], now + 1), router.src_router(src), router.dst_router(src),
@@ -228,6 +227,8 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
             progress(t + 1, opt.ticks)
     wall = time.perf_counter() - start
 
+    # routes are fixed per source neuron: the hops of the run are its spike counts times them
+    hops = router.class_hops_of(spikes_per_neuron)
     routed = int(spikes_per_neuron[arrays.target_axon >= 0].sum())
     ledger.add("wire_nm", router.wire_nm(spikes_per_neuron))
     latencies = router.latency_distribution(spikes_per_neuron)

@@ -141,6 +141,11 @@ class Router:
         return {"_latency_ps_sum": int((values * weights).sum()), "latency_p50_s": pct(0.5),
                 "latency_p99_s": pct(0.99), "latency_max_s": float(values.max()) * 1e-12}
 
+    def class_hops_of(self, spikes_per_neuron: np.ndarray) -> np.ndarray:
+        """Hops per link class of all the spikes counted per bound source neuron."""
+        return np.array([int(np.dot(row.astype(np.int64), spikes_per_neuron)) for row in self._neuron_class_hops],
+                        np.int64)
+
     def route_neurons(self, neurons: np.ndarray) -> tuple[np.ndarray, int]:
         """Like :meth:`route` for spikes of bound source neurons (all of which send)."""
         per_class = self._neuron_class_hops[:, neurons].sum(axis=1, dtype=np.int64)

@@ -130,6 +130,7 @@ class TickStepper:
             self._n_types = a.weights.shape[1]
             self._ptr["weights"] = self._c_ptr(self._weights_ctn)
         self._neuron_bytes = a.row_neurons.dtype.itemsize
+        self._ids_fit_int32 = a.n_axons < 2 ** 31
         self._dense = a.dense is not None and (not self._per_synapse or a.dense_weights is not None)
         if self._dense:
             self._row_length = np.diff(a.row_ptr)
@@ -221,7 +222,9 @@ class TickStepper:
         if a.row_weights is not form[0] or a.dense is not form[1] or a.dense_weights is not form[2]:
             self._refresh_synapses()
         # sorted rows visit each core's accumulators once, which halves the cache misses
-        active = np.sort(np.asarray(spiking_axons, np.int64))
+        # (sorting int32 is twice as fast as int64; global axon ids fit easily)
+        ids = np.asarray(spiking_axons)
+        active = np.sort(ids.astype(np.int32)).astype(np.int64) if self._ids_fit_int32 else np.sort(ids.astype(np.int64))
         active_ptr = ffi.cast("int64_t *", ffi.from_buffer(active))
         sops = self._integrate_c(active_ptr, len(active))
         n_active = ffi.new("int64_t *")
