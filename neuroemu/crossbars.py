@@ -16,17 +16,23 @@ from __future__ import annotations
 import numpy as np
 
 
+def empty_rows(n_rows: int, rows_used: int, k: int, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR skeleton: ``row_ptr`` with k synapses in each of the first ``rows_used`` rows, and room
+    for their neuron ids (uint8 when a core has at most 256 neurons, else uint16)."""
+    lengths = np.zeros(n_rows, np.int64)
+    lengths[:rows_used] = k
+    row_ptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(lengths, out=row_ptr[1:])
+    return row_ptr, np.empty(rows_used * k, np.uint8 if N <= 256 else np.uint16)
+
+
 def balanced_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, k: int,
                       axon_type: np.ndarray, n_types: int, rng: np.random.Generator,
                       dense_ok: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """CSR (row_ptr, row_neurons) and an optional dense 0/1 copy, balanced by axon type."""
     rows_used = cores_used * A
-    lengths = np.zeros(n_cores * A, np.int64)
-    lengths[:rows_used] = k
-    row_ptr = np.zeros(n_cores * A + 1, np.int64)
-    np.cumsum(lengths, out=row_ptr[1:])
-    dtype = np.uint8 if N <= 256 else np.uint16
-    row_neurons = np.empty(rows_used * k, dtype)
+    row_ptr, row_neurons = empty_rows(n_cores * A, rows_used, k, N)
+    dtype = row_neurons.dtype
     dense = np.zeros((n_cores * A, N), np.uint8) if dense_ok else None
     if k == 0 or rows_used == 0:
         return row_ptr, row_neurons, dense

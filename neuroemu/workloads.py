@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .crossbars import balanced_crossbar
+from .crossbars import balanced_crossbar, empty_rows
 from .config.schema import ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
 from .errors import CapacityError, ConfigError
 from .hardware.cores import CoreArrays
@@ -339,12 +339,8 @@ def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, 
     ``dense_cell_bytes`` per crossbar point (3 with a dense int16 weight copy beside it) fit.
     """
     rows = cores_used * A
-    lengths = np.zeros(n_cores * A, np.int64)
-    lengths[:rows] = k
-    row_ptr = np.zeros(n_cores * A + 1, np.int64)
-    np.cumsum(lengths, out=row_ptr[1:])
-    dtype = np.uint8 if N <= 256 else np.uint16
-    row_neurons = np.empty(rows * k, dtype)
+    row_ptr, row_neurons = empty_rows(n_cores * A, rows, k, N)
+    dtype = row_neurons.dtype
     dense = None
     if k >= N * CoreArrays.DENSE_MIN_DENSITY and n_cores * A * N * dense_cell_bytes <= CoreArrays.DENSE_MAX_BYTES:
         dense = np.zeros((n_cores * A, N), np.uint8)
