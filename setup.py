@@ -6,5 +6,6 @@ setup(
         "neuroemu/kernel/_build_eventq.py:ffibuilder",
         "neuroemu/hardware/_build_tick.py:ffibuilder",
         "neuroemu/hardware/_build_packet.py:ffibuilder",
+        "neuroemu/hardware/_build_async.py:ffibuilder",
     ],
 )

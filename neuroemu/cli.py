@@ -181,7 +181,11 @@ def validate(files, require_sources):
             else:
                 wl = workload_from_data(data, f)
                 chip_spec = workload_chip(wl, f)
-                plan_network(chip_spec, wl, f)
+                if chip_spec.timing.mode == "async":
+                    from .asyncsim import check_async
+                    check_async(chip_spec, wl, f)
+                else:
+                    plan_network(chip_spec, wl, f)
                 click.echo(f"ok    {f}  (workload {wl.name} on chip {chip_spec.name})")
         except NeuroEmuError as exc:
             bad += 1

@@ -1,0 +1,288 @@
+/* Window kernel of the async engine; the model is documented in neuroemu/asyncsim.py and the
+ * Python twin (neuroemu/asynckernel.py, class PyKernel) follows this file step by step, so both
+ * give bit-identical results (same IEEE operations in the same order, libm exp/log). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "async_kernel.h"
+
+#define NEVER INT64_MAX
+#define CHECK_PRIO INT32_MAX
+
+/* Grow n_arrays parallel arrays (item sizes in items) to hold at least need entries. */
+static int grow(int64_t *cap, int64_t need, int n_arrays, void ***arrays, const size_t *items) {
+    if (need <= *cap) return 0;
+    int64_t nc = *cap ? *cap : 256;
+    while (nc < need) nc *= 2;
+    for (int k = 0; k < n_arrays; k++) {
+        void *q = realloc(*arrays[k], (size_t)nc * items[k]);
+        if (!q) return AK_ENOMEM;
+        *arrays[k] = q;
+    }
+    *cap = nc;
+    return 0;
+}
+
+static int out_push(ak_state *s, int64_t t, int32_t kind, int64_t target, int64_t payload, int32_t prio) {
+    if (s->out_n == s->out_cap) {
+        void **arr[5] = {(void **)&s->out_time, (void **)&s->out_kind, (void **)&s->out_target,
+                         (void **)&s->out_payload, (void **)&s->out_prio};
+        size_t items[5] = {8, 4, 8, 8, 4};
+        if (grow(&s->out_cap, s->out_n + 1, 5, arr, items)) return AK_ENOMEM;
+    }
+    int64_t j = s->out_n++;
+    s->out_time[j] = t;
+    s->out_kind[j] = kind;
+    s->out_target[j] = target;
+    s->out_payload[j] = payload;
+    s->out_prio[j] = prio;
+    return 0;
+}
+
+static int spk_push(ak_state *s, int64_t t, int64_t i) {
+    if (s->spk_n == s->spk_cap) {
+        void **arr[2] = {(void **)&s->spk_time, (void **)&s->spk_neuron};
+        size_t items[2] = {8, 8};
+        if (grow(&s->spk_cap, s->spk_n + 1, 2, arr, items)) return AK_ENOMEM;
+    }
+    s->spk_time[s->spk_n] = t;
+    s->spk_neuron[s->spk_n] = i;
+    s->spk_n++;
+    return 0;
+}
+
+/* --- the in-window heap of checks, ordered by (time, seq) --- */
+
+static int heap_less(const int64_t *a, const int64_t *b) {
+    return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1]);
+}
+
+static int heap_push(ak_state *s, int64_t t, int64_t i, int64_t ver) {
+    if (s->heap_n == s->heap_cap) {
+        int64_t nc = s->heap_cap ? 2 * s->heap_cap : 256;
+        int64_t *q = realloc(s->heap, (size_t)nc * 4 * sizeof(int64_t));
+        if (!q) return AK_ENOMEM;
+        s->heap = q;
+        s->heap_cap = nc;
+    }
+    int64_t *h = s->heap;
+    int64_t k = s->heap_n++;
+    int64_t e[4] = {t, s->heap_seq++, i, ver};
+    while (k > 0) {
+        int64_t p = (k - 1) / 2;
+        if (!heap_less(e, h + 4 * p)) break;
+        memcpy(h + 4 * k, h + 4 * p, 4 * sizeof(int64_t));
+        k = p;
+    }
+    memcpy(h + 4 * k, e, 4 * sizeof(int64_t));
+    return 0;
+}
+
+static void heap_pop(ak_state *s, int64_t *out) {
+    int64_t *h = s->heap;
+    memcpy(out, h, 4 * sizeof(int64_t));
+    int64_t n = --s->heap_n;
+    if (n == 0) return;
+    int64_t last[4];
+    memcpy(last, h + 4 * n, 4 * sizeof(int64_t));
+    int64_t k = 0;
+    for (;;) {
+        int64_t c = 2 * k + 1;
+        if (c >= n) break;
+        if (c + 1 < n && heap_less(h + 4 * (c + 1), h + 4 * c)) c++;
+        if (!heap_less(h + 4 * c, last)) break;
+        memcpy(h + 4 * k, h + 4 * c, 4 * sizeof(int64_t));
+        k = c;
+    }
+    memcpy(h + 4 * k, last, 4 * sizeof(int64_t));
+}
+
+/* --- the neuron --- */
+
+/* The first time (ps, rounded up) at which V reaches threshold with no further input. */
+static int64_t predict(const ak_state *s, int64_t i) {
+    double d = s->binf[i] - s->theta;
+    if (!(d > 0.0)) return NEVER;
+    double x = -s->u[i] / d;
+    if (!(x > 0.0)) return s->r[i];
+    double dt = s->tau_ps * log(x);
+    if (dt > 4.0e18) return NEVER;
+    if (dt < -4.0e18) return s->r[i];
+    int64_t tp = s->epoch + (int64_t)ceil(dt);
+    return tp < s->r[i] ? s->r[i] : tp;
+}
+
+static int schedule(ak_state *s, int64_t i, int64_t tp, int64_t window_end) {
+    if (tp == NEVER) return 0;
+    s->ver[i]++;
+    s->pend[i] = tp;
+    if (tp < window_end) return heap_push(s, tp, i, s->ver[i]);
+    return out_push(s, tp, AK_KIND_CHECK, i, s->ver[i], CHECK_PRIO);
+}
+
+static int spike(ak_state *s, int64_t i, int64_t t, int64_t window_end) {
+    s->spikes++;
+    if (spk_push(s, t, i)) return AK_ENOMEM;
+    s->ver[i]++;
+    s->pend[i] = NEVER;
+    int64_t rr = t + s->ref_ps;
+    s->r[i] = rr;
+    s->u[i] = (s->v_reset - s->binf[i]) * exp((double)(rr - s->epoch) / s->tau_ps);
+    s->route_spikes[s->route[i]]++;
+    int64_t src = i / s->nc;
+    for (int32_t k = 0; k < s->k_targets; k++) {
+        int64_t c = s->tgt[i * s->k_targets + k];
+        int64_t when = t + s->lat[src * s->n_chips + c / s->nc];
+        if (out_push(s, when, AK_KIND_ARRIVAL, c, s->spike_weight, (int32_t)i)) return AK_ENOMEM;
+    }
+    return schedule(s, i, predict(s, i), window_end);
+}
+
+/* An input of weight w at time t (g = exp((t - E) / tau)) to a neuron out of its refractory period. */
+static int excite(ak_state *s, int64_t i, int64_t t, double g, int64_t window_end) {
+    if (s->u[i] >= (s->theta - s->binf[i]) * g) return spike(s, i, t, window_end);
+    int64_t tp = predict(s, i);
+    if (tp < s->pend[i]) return schedule(s, i, tp, window_end);
+    return 0;
+}
+
+static int diffuse(ak_state *s, int64_t t, int64_t centre, double w, int64_t window_end) {
+    int64_t chip = centre / s->nc, pos = centre % s->nc;
+    int32_t side = s->side;
+    int32_t r0 = (int32_t)(pos / side), c0 = (int32_t)(pos % side);
+    double g = exp((double)(t - s->epoch) / s->tau_ps);
+    double c = w * g;
+    int excitatory = w > 0.0;
+    for (int32_t j = 0; j < s->n_rows; j++) {
+        int32_t rr = r0 + s->row_dy[j];
+        int32_t lo = c0 + s->row_lo[j], hi = c0 + s->row_hi[j];
+        int32_t seg_lo[2], seg_hi[2], nseg = 0;
+        if (s->wrap) {
+            rr = ((rr % side) + side) % side;
+            if (lo < 0) {
+                seg_lo[0] = lo + side; seg_hi[0] = side - 1;
+                seg_lo[1] = 0; seg_hi[1] = hi; nseg = 2;
+            } else if (hi >= side) {
+                seg_lo[0] = lo; seg_hi[0] = side - 1;
+                seg_lo[1] = 0; seg_hi[1] = hi - side; nseg = 2;
+            } else {
+                seg_lo[0] = lo; seg_hi[0] = hi; nseg = 1;
+            }
+        } else {
+            if (rr < 0 || rr >= side) continue;
+            if (lo < 0) lo = 0;
+            if (hi > side - 1) hi = side - 1;
+            if (lo > hi) continue;
+            seg_lo[0] = lo; seg_hi[0] = hi; nseg = 1;
+        }
+        int64_t base = chip * s->nc + (int64_t)rr * side;
+        for (int32_t k = 0; k < nseg; k++) {
+            double *u = s->u + base;
+            const int64_t *r = s->r + base;
+            s->sops += seg_hi[k] - seg_lo[k] + 1;
+            if (!excitatory) {
+                for (int32_t x = seg_lo[k]; x <= seg_hi[k]; x++)
+                    if (t >= r[x]) u[x] += c;
+            } else {
+                for (int32_t x = seg_lo[k]; x <= seg_hi[k]; x++) {
+                    if (t >= r[x]) {
+                        u[x] += c;
+                        if (excite(s, base + x, t, g, window_end)) return AK_ENOMEM;
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int handle(ak_state *s, int64_t t, int32_t kind, int64_t target, int64_t payload, int64_t window_end) {
+    if (kind == AK_KIND_CHECK) {
+        if (target < 0 || target >= s->n) return AK_EBADARG;
+        s->checks++;
+        if (payload != s->ver[target]) {
+            s->stale++;
+            return 0;
+        }
+        s->pend[target] = NEVER;
+        int64_t tp = predict(s, target);
+        if (tp <= t) return spike(s, target, t, window_end);
+        s->failed++;
+        return schedule(s, target, tp, window_end);
+    }
+    double w;
+    memcpy(&w, &payload, sizeof w);
+    if (kind == AK_KIND_ARRIVAL) {
+        if (target < 0 || target >= s->n) return AK_EBADARG;
+        s->arrivals++;
+        return diffuse(s, t, target, w, window_end);
+    }
+    if (kind == AK_KIND_INPUT) {
+        if (target < 0 || target >= s->n) return AK_EBADARG;
+        s->inputs++;
+        s->sops++;
+        if (t < s->r[target]) return 0;
+        double g = exp((double)(t - s->epoch) / s->tau_ps);
+        s->u[target] += w * g;
+        if (w > 0.0) return excite(s, target, t, g, window_end);
+        return 0;
+    }
+    return AK_EBADARG;
+}
+
+int ak_process(ak_state *s, int64_t n, const int64_t *time, const int32_t *prio, const int32_t *kind,
+               const int64_t *target, const int64_t *payload, int64_t window_end) {
+    (void)prio;  /* the batch is already in (time, priority, seq) order */
+    s->out_n = 0;
+    s->spk_n = 0;
+    s->heap_n = 0;
+    s->heap_seq = 0;
+    int64_t j = 0;
+    int64_t e[4];
+    for (;;) {
+        /* batch first on equal times: in-window checks have the largest priority */
+        int take_batch = j < n && (s->heap_n == 0 || time[j] <= s->heap[0]);
+        int rc;
+        if (take_batch) {
+            rc = handle(s, time[j], kind[j], target[j], payload[j], window_end);
+            j++;
+        } else if (s->heap_n) {
+            heap_pop(s, e);
+            rc = handle(s, e[0], AK_KIND_CHECK, e[2], e[3], window_end);
+        } else {
+            break;
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int ak_predict_all(ak_state *s) {
+    s->out_n = 0;
+    s->spk_n = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        int64_t tp = predict(s, i);
+        s->pend[i] = NEVER;
+        if (tp != NEVER && schedule(s, i, tp, INT64_MIN)) return AK_ENOMEM;
+    }
+    return 0;
+}
+
+void ak_rebase(ak_state *s, int64_t new_epoch) {
+    double f = exp((double)(s->epoch - new_epoch) / s->tau_ps);
+    for (int64_t i = 0; i < s->n; i++) s->u[i] *= f;
+    s->epoch = new_epoch;
+}
+
+void ak_release(ak_state *s) {
+    free(s->out_time); free(s->out_kind); free(s->out_target); free(s->out_payload); free(s->out_prio);
+    free(s->spk_time); free(s->spk_neuron); free(s->heap);
+    s->out_time = s->out_target = s->out_payload = NULL;
+    s->out_kind = s->out_prio = NULL;
+    s->spk_time = s->spk_neuron = NULL;
+    s->heap = NULL;
+    s->out_cap = s->spk_cap = s->heap_cap = 0;
+    s->out_n = s->spk_n = s->heap_n = 0;
+}

@@ -1,0 +1,68 @@
+/* Window kernel of the async (continuous-time) engine: exact LIF neurons fed by a diffuser.
+ * See neuroemu/asyncsim.py for the model; neuroemu/asynckernel.py holds the Python twin.
+ * Return codes: 0 ok, AK_ENOMEM out of memory, AK_EBADARG an event out of range. */
+#define AK_ENOMEM -1
+#define AK_EBADARG -2
+#define AK_KIND_INPUT 1
+#define AK_KIND_ARRIVAL 2
+#define AK_KIND_CHECK 3
+
+typedef struct {
+    /* sizes */
+    int64_t n;            /* neurons */
+    int64_t nc;           /* neurons per chip (side * side) */
+    int32_t side;         /* the array is side x side, neuron (row, col) = row * side + col */
+    int32_t n_chips;      /* chips used */
+    int32_t k_targets;    /* chips each spike is multicast to */
+    int32_t wrap;         /* 1: the diffuser wraps at the array edge, 0: it is clipped */
+    int32_t n_rows;       /* rows of the diffuser neighbourhood */
+    /* parameters */
+    double tau_ps;        /* membrane time constant */
+    double theta;         /* threshold */
+    double v_reset;       /* reset potential */
+    int64_t ref_ps;       /* refractory period */
+    int64_t epoch;        /* E: u = (V - binf) * exp((t - E) / tau) */
+    int64_t spike_weight; /* the float64 bits of the weight of one diffused spike */
+    /* neuron state and tables, owned by the caller (numpy arrays) */
+    double *u;            /* [n] scaled distance to the rest potential, see epoch */
+    int64_t *r;           /* [n] end of the refractory period: inputs before it are ignored */
+    const double *binf;   /* [n] rest potential the bias drives V to */
+    int64_t *ver;         /* [n] version of the live threshold check */
+    int64_t *pend;        /* [n] time of the live threshold check (INT64_MAX: none) */
+    const int32_t *tgt;   /* [n * k_targets] global id of the diffuser centre of each target */
+    const int32_t *route; /* [n] route (source chip, target set) of each neuron */
+    int64_t *route_spikes;/* [routes] spikes sent over each route */
+    const int64_t *lat;   /* [n_chips * n_chips] spike latency from chip to chip (ps, >= 1) */
+    const int32_t *row_dy;/* [n_rows] row offset of each diffuser row */
+    const int32_t *row_lo;/* [n_rows] first column offset of the row */
+    const int32_t *row_hi;/* [n_rows] last column offset of the row (inclusive) */
+    /* counters, accumulated over the run */
+    int64_t sops, spikes, arrivals, inputs, checks, stale, failed;
+    /* outputs of the last call: events to queue and spikes */
+    int64_t out_n, out_cap;
+    int64_t *out_time;
+    int32_t *out_kind;
+    int64_t *out_target;
+    int64_t *out_payload;
+    int32_t *out_prio;
+    int64_t spk_n, spk_cap;
+    int64_t *spk_time;
+    int64_t *spk_neuron;
+    /* scratch: the checks that fall inside the current window */
+    int64_t heap_n, heap_cap, heap_seq;
+    int64_t *heap;        /* [heap_cap * 4]: time, seq, neuron, version */
+} ak_state;
+
+/* Process one window of events (sorted by time, priority, seq), all before window_end. New
+ * checks inside the window are processed here too; every event for later goes to out_*. */
+int ak_process(ak_state *s, int64_t n, const int64_t *time, const int32_t *prio, const int32_t *kind,
+               const int64_t *target, const int64_t *payload, int64_t window_end);
+
+/* Schedule the first threshold check of every neuron (all to out_*). */
+int ak_predict_all(ak_state *s);
+
+/* Move the epoch to new_epoch (u rescaled). */
+void ak_rebase(ak_state *s, int64_t new_epoch);
+
+/* Free the output and scratch buffers. */
+void ak_release(ak_state *s);
