@@ -147,7 +147,7 @@ def loihi_rows(runs: Runs) -> Iterator[Row]:
         tol, ok = in_range(113.0, 465.0)
         yield Row("loihi", f"barrier timestep, idle network, {tiles} tile{'s' if tiles > 1 else ''}",
                   113.0 if tiles == 1 else 465.0, "ns",
-                  f"{tiles} tiles of 4 cores, no spikes: the timestep beyond core work is the barrier sync "
+                  f"{tiles} tile{'s' if tiles > 1 else ''} of 4 cores, no spikes: the timestep beyond core work is the barrier sync "
                   "(linear in tiles between the published ends, see chips/loihi.yaml)",
                   emulated, tol, True, ok(emulated, 0))
 
