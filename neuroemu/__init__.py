@@ -10,5 +10,14 @@ from .config import load_chip, load_workload  # noqa: E402
 from .errors import NeuroEmuError  # noqa: E402
 from .record import RunResult  # noqa: E402
 from .simulate import simulate  # noqa: E402
+from .sweep import sweep  # noqa: E402  (shadows the module name: use importlib for neuroemu.sweep itself)
 
-__all__ = ["NeuroEmuError", "RunResult", "__version__", "load_chip", "load_workload", "simulate"]
+
+def load_nir(path, *, dt: float, reset: str = "zero", **options):
+    """Read a NIR graph into a chip-independent network (needs the extra neuroemu[nir])."""
+    from .nir_import import load_nir as _load_nir
+    return _load_nir(path, dt=dt, reset=reset, **options)
+
+
+__all__ = ["NeuroEmuError", "RunResult", "__version__", "load_chip", "load_nir", "load_workload", "simulate",
+           "sweep"]

@@ -80,7 +80,10 @@ def main() -> None:
               help="Network fidelity: routes in bulk from tables, or every packet hop by hop with congestion.")
 @click.option("--buffer", "buffer_packets", type=click.IntRange(min=1), default=4, show_default=True,
               help="Packet fidelity: input buffer per link, in packets.")
-def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, network, buffer_packets):
+@click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write record.json (and spikes.npz with --spikes) to DIR, for `neuroemu plot`.")
+def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, network, buffer_packets,
+        out_dir):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -117,6 +120,12 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         raise _fail(exc) from None
     except NeuroEmuError as exc:
         raise _fail(exc) from None
+    if out_dir is not None:
+        from .results import write_run_output
+        try:
+            write_run_output(result, out_dir)
+        except OSError as exc:
+            raise click.ClickException(f"{out_dir}: cannot write ({exc.strerror})") from None
     if json_out is not None:
         _write_json(result.to_json(), json_out)
         if json_out == "-":

@@ -97,3 +97,12 @@ def test_run_timing_override_reports_timesteps():
 def test_run_unknown_timing_is_refused():
     r = invoke("run", "--ticks", "5", "--timing", "warp")
     assert r.exit_code == 2 and "warp" in r.output
+
+
+def test_run_out_dir_writes_record_and_spikes(tiny_files, tmp_path):
+    chip, workload = tiny_files
+    out = tmp_path / "run1"
+    r = invoke("run", chip, workload, "--ticks", "10", "--spikes", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    record = json.loads((out / "record.json").read_text())
+    assert record["ticks"] == 10 and (out / "spikes.npz").stat().st_size > 0

@@ -55,3 +55,12 @@ def test_cli_json(tmp_path, write_yaml):
     assert [row["topology"] for row in d["rows"]] == ["mesh", "htree"]
     r = CliRunner().invoke(main, ["compare", "default", path, "--topologies", "mesh,ring"])
     assert r.exit_code == 1 and "ring" in r.output and "Traceback" not in r.output
+
+
+def test_cli_plot(tmp_path, write_yaml):
+    path = write_yaml("u.yaml", {"name": "uniform", "chip": "default", "ticks": 20, "seed": 4,
+                                 "network": {"rate_hz": 40.0, "synapses_per_axon": 16}})
+    png = tmp_path / "cmp.png"
+    r = CliRunner().invoke(main, ["compare", "default", path, "--topologies", "mesh,tree", "--plot", str(png)])
+    assert r.exit_code == 0, r.output
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
