@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .config.loader import (chip_from_data, detect_kind, read_yaml, shipped_chips, workload_chip,
+from .config.loader import (CHIPS_DIR, chip_from_data, detect_kind, read_yaml, shipped_chips, workload_chip,
                             workload_from_data)
 from .errors import NeuroEmuError, RunawayError
 from .record import summary_table
@@ -168,7 +168,8 @@ def missing_sources(chip) -> list[str]:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--require-sources", is_flag=True, help="Fail when an energy or latency constant has no source.")
+@click.option("--require-sources", is_flag=True,
+              help="Fail when an energy or latency constant has no source (always so for chips/*.yaml).")
 def validate(files, require_sources):
     """Check chip and workload FILES; print one line per file, exit 1 if any is invalid."""
     from .workloads import plan_network
@@ -181,7 +182,8 @@ def validate(files, require_sources):
                 from .models.neuron import NEURON_MODELS, check_chip_model
                 if spec.core.neuron_model in NEURON_MODELS:
                     check_chip_model(spec, f)
-                if require_sources:
+                shipped = Path(f).resolve().parent == CHIPS_DIR.resolve()
+                if require_sources or shipped:  # a shipped chip must cite every constant
                     missing = missing_sources(spec)
                     if missing:
                         raise NeuroEmuError(f"{f}: {missing[0]}: a shipped chip's constant needs a source "

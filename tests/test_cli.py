@@ -106,3 +106,15 @@ def test_run_out_dir_writes_record_and_spikes(tiny_files, tmp_path):
     assert r.exit_code == 0, r.output
     record = json.loads((out / "record.json").read_text())
     assert record["ticks"] == 10 and (out / "spikes.npz").stat().st_size > 0
+
+
+def test_a_shipped_chip_without_a_source_fails_validate(monkeypatch, tmp_path, small_chip):
+    import yaml
+
+    import neuroemu.cli as cli_mod
+    monkeypatch.setattr(cli_mod, "CHIPS_DIR", tmp_path)
+    small_chip["energy"]["hop_pj"] = 2.3  # no source
+    path = tmp_path / "mychip.yaml"
+    path.write_text(yaml.safe_dump(small_chip))
+    r = invoke("validate", str(path))
+    assert r.exit_code == 1 and "energy.hop_pj" in r.output and "source" in r.output
