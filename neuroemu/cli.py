@@ -4,8 +4,6 @@ Library errors (NeuroEmuError) become a one-line message and exit code 1, never 
 """
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 import click
@@ -13,35 +11,8 @@ import click
 from .config.loader import (CHIPS_DIR, chip_from_data, detect_kind, read_yaml, shipped_chips, workload_chip,
                             workload_from_data)
 from .errors import NeuroEmuError, RunawayError
+from .progress import TerminalProgress
 from .record import summary_table
-
-
-class _Progress:
-    """A progress bar on stderr that appears only on a terminal and only after ``delay_s``."""
-
-    def __init__(self, label: str, delay_s: float = 2.0):
-        self.label = label
-        self.delay_s = delay_s
-        self.start = time.monotonic()
-        self.bar = None
-        self.done = 0
-        self.enabled = sys.stderr.isatty()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            if time.monotonic() - self.start < self.delay_s:
-                return
-            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_eta=True)
-            self.bar.__enter__()
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def close(self) -> None:
-        """Finish the bar's line if one was shown."""
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
 
 
 def _fail(exc: NeuroEmuError) -> click.ClickException:
@@ -106,7 +77,7 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         else:
             wl = load_workload(None)
             chip_spec = workload_chip(wl, None)
-        progress = _Progress(f"{chip_spec.name} / {wl.name}")
+        progress = TerminalProgress(f"{chip_spec.name} / {wl.name}", delay_s=2.0)
         try:
             result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
                               timing=timing, max_events=max_events, network=network,

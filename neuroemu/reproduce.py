@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -133,7 +132,7 @@ def loihi_rows(runs: Runs) -> Iterator[Row]:
     """Loihi: synaptic pJ/SOP (Table 2's per-operation figure), the all-in figure of the same run,
     and the barrier-synchronised timestep of an idle network on 1 and 32 tiles."""
     r = runs.get("loihi", "workloads/loihi_small.yaml")
-    exact = (f"exact (rel. 1e-9)", lambda e, p: abs(e - p) <= 1e-9 * p)
+    exact = ("exact (rel. 1e-9)", lambda e, p: abs(e - p) <= 1e-9 * p)
     yield Row("loihi", "synaptic energy per synaptic op (synaptic term / SOPs)", 23.6, "pJ/SOP",
               f"Davies 2018 Table 2 (pre-silicon, 0.75 V); {r.synaptic_events:,} SOPs counted, barrier timing",
               r.pj_per_sop_synaptic, exact[0], False, exact[1](r.pj_per_sop_synaptic, 23.6))
@@ -234,6 +233,3 @@ def markdown(rows: list[Row], curve: list[dict] | None = None) -> str:
                          f"{c['pj_per_sop']:.1f} | {c['gsops_per_w']:.1f} |")
     return "\n".join(lines)
 
-
-def _finite(v):
-    return None if isinstance(v, float) and not math.isfinite(v) else v

@@ -2,37 +2,12 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import click
 
 from .errors import NeuroEmuError
-
-
-class _SweepProgress:
-    """A click progress bar with ETA on stderr, shown only when stderr is a terminal."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.bar = None
-        self.done = 0
-        self.enabled = sys.stderr.isatty()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_eta=True,
-                                         show_pos=True)
-            self.bar.__enter__()
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def close(self) -> None:
-        """Finish the bar's line if one was shown."""
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+from .progress import TerminalProgress
 
 
 @click.command()
@@ -60,7 +35,7 @@ def sweep(spec, out, workers, scheduler):
             "this process" if workers == 1 else f"{min(workers, n)} local processes")
         click.echo(f"{checked.spec.name}: {len(checked.points)} points x {checked.spec.repetitions} repetitions "
                    f"= {n} runs on {where}", err=True)
-        progress = _SweepProgress(checked.spec.name)
+        progress = TerminalProgress(checked.spec.name, show_pos=True)
         start = time.monotonic()
         try:
             table = run_plan(checked, out, workers=workers, scheduler=scheduler, progress=progress)
