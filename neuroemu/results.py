@@ -245,10 +245,22 @@ class ResultsStore:
             self._rewrite()
         else:
             cells = cells_of(row)
-            with open(self.csv_path, "a", newline="") as f:
-                f.write(_csv_text([cells]))
-                f.flush()
-                os.fsync(f.fileno())
+            size = self.csv_path.stat().st_size
+            try:
+                with open(self.csv_path, "a", newline="") as f:
+                    f.write(_csv_text([cells]))
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                # a full disk (or any write error): cut the half-written line so the file stays a
+                # readable table of the runs finished so far, then stop with one line
+                try:
+                    os.truncate(self.csv_path, size)
+                except OSError:
+                    pass  # a rerun drops a broken last line anyway
+                raise NeuroEmuError(f"{self.csv_path}: cannot append a finished run ({exc.strerror or exc}); "
+                                    f"the {len(self.raw)} runs before it are saved, rerun the same command "
+                                    "to finish the rest") from None
             self.raw.append(cells)
         self.done.add((str(row["point_id"]), int(row["repetition"])))
 

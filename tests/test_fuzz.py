@@ -150,3 +150,39 @@ def test_fuzzed_chip_files_long(data):
 @given(mutated(SMALL_WORKLOAD))
 def test_fuzzed_workload_files_long(data):
     _fuzz_workload(data)
+
+
+# --- sweep files: loading, expanding and checking every point, never running -------------------
+
+SMALL_SWEEP = {
+    "name": "fuzz_sweep",
+    "base": {"chip": SMALL_CHIP, "workload": dict(SMALL_WORKLOAD, chip=None, ticks=5)},
+    "axes": [{"key": "workload.network.rate_hz", "values": [20.0, 60.0]},
+             {"key": "chip.energy.hop_pj", "range": [1.0, 3.0, 2]}],
+    "mode": "grid", "repetitions": 1, "seed": 3,
+}
+
+
+def _fuzz_sweep(data):
+    import importlib
+    sweep_mod = importlib.import_module("neuroemu.sweep")
+    from neuroemu.sweepspec import load_sweep_spec
+    try:
+        spec = load_sweep_spec(data)
+        points = sweep_mod.plan(spec)
+        assert points is not None
+    except NeuroEmuError as exc:
+        assert str(exc) and "\n" not in str(exc), str(exc)
+
+
+@FAST
+@given(mutated(SMALL_SWEEP))
+def test_fuzzed_sweep_files(data):
+    _fuzz_sweep(data)
+
+
+@pytest.mark.slow
+@SLOW
+@given(mutated(SMALL_SWEEP))
+def test_fuzzed_sweep_files_long(data):
+    _fuzz_sweep(data)

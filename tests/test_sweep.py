@@ -394,3 +394,50 @@ def test_write_run_output(tmp_path):
         assert np.array_equal(data["neurons"], result.spike_trains.neurons)
     again = write_run_output(neuroemu.simulate(None, None, ticks=10), tmp_path / "run")
     assert not (again / "spikes.npz").exists()  # no stale spikes beside a record without them
+
+
+# --- faults: a full disk and Ctrl-C ------------------------------------------------------------
+
+def test_a_full_disk_stops_cleanly_and_a_rerun_completes_exactly_the_rest(spec, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real_fsync = os.fsync
+    state = {"writes": 0}
+
+    def fsync_full_after_three(fd):
+        state["writes"] += 1
+        if state["writes"] > 3:  # the disk fills up during the fourth append
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_full_after_three)
+    with pytest.raises(NeuroEmuError, match="No space left on device.*rerun"):
+        sweep(spec, out=out, workers=1)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    saved = _csv_rows(out / "results.csv")  # still a readable table
+    assert 0 < len(saved) < 8
+    keys_before = {(r["point_id"], r["repetition"]) for r in saved}
+    rows = _rows(sweep(spec, out=out, workers=1))
+    after = _csv_rows(out / "results.csv")
+    keys = [(r["point_id"], r["repetition"]) for r in after]
+    assert len(keys) == len(set(keys)) == 8 and keys_before <= set(keys) and len(rows) == 8
+
+
+def test_ctrl_c_keeps_finished_points_and_a_rerun_completes_the_rest(spec, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    calls = []
+    real = sweep_mod.run_point
+
+    def interrupted_after_three(task, runs_dir=None):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(task)
+        return real(task, runs_dir)
+
+    monkeypatch.setattr(sweep_mod, "run_point", interrupted_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(spec, out=out, workers=1)
+    assert len(_csv_rows(out / "results.csv")) == 3
+    monkeypatch.setattr(sweep_mod, "run_point", real)
+    rows = _rows(sweep(spec, out=out, workers=1))
+    keys = [(r["point_id"], r["repetition"]) for r in _csv_rows(out / "results.csv")]
+    assert len(keys) == len(set(keys)) == 8 and len(rows) == 8
