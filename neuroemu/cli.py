@@ -47,14 +47,16 @@ def main() -> None:
               help="Override the chip's tick semantics.")
 @click.option("--max-events", type=click.IntRange(min=1),
               help="Stop a runaway run after this many delivered spikes (the partial record is still written).")
+@click.option("--max-window-events", type=click.IntRange(min=1),
+              help="Stop an event storm: more than this many spikes delivered in one window (tick).")
 @click.option("--network", type=click.Choice(["analytic", "packet"]), default="analytic", show_default=True,
               help="Network fidelity: routes in bulk from tables, or every packet hop by hop with congestion.")
 @click.option("--buffer", "buffer_packets", type=click.IntRange(min=1), default=4, show_default=True,
               help="Packet fidelity: input buffer per link, in packets.")
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Write record.json (and spikes.npz with --spikes) to DIR, for `neuroemu plot`.")
-def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, network, buffer_packets,
-        out_dir):
+def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
+        buffer_packets, out_dir):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -80,7 +82,8 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         progress = TerminalProgress(f"{chip_spec.name} / {wl.name}", delay_s=2.0)
         try:
             result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
-                              timing=timing, max_events=max_events, network=network,
+                              timing=timing, max_events=max_events, max_window_events=max_window_events,
+                              network=network,
                               buffer_packets=buffer_packets, progress=progress)
         finally:
             progress.close()

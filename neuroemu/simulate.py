@@ -52,6 +52,7 @@ class RunOptions:
     record_spikes: bool = False
     tick_backend: str | None = None
     max_events: int | None = None  # stop (RunawayError, partial record) past this many delivered spikes
+    max_window_events: int | None = None  # ... or past this many in one window (an event storm)
     link_stats: bool = False       # keep per-link packets and utilisation (and the layout) in the record
     network: str = "analytic"      # "analytic" (routes from tables) or "packet" (hop by hop, congestion)
     buffer_packets: int = 4        # packet fidelity: input buffer per link
@@ -76,7 +77,8 @@ def _resolve(chip: ChipSpec | str | Path | None, workload: WorkloadSpec | str | 
 def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec | str | Path | None = None, *,
              ticks: int | None = None, seed: int | None = None, queue: str | None = None,
              record_spikes: bool | None = None, tick_backend: str | None = None,
-             timing: str | None = None, max_events: int | None = None, link_stats: bool = False,
+             timing: str | None = None, max_events: int | None = None, max_window_events: int | None = None,
+             link_stats: bool = False,
              network: str = "analytic", buffer_packets: int = 4,
              progress: Progress | None = None) -> RunResult:
     """Run ``workload`` on ``chip`` and return the frozen record.
@@ -101,7 +103,8 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     options = RunOptions(ticks=workload.ticks if ticks is None else int(ticks),
                          seed=workload.seed if seed is None else int(seed), queue=queue,
                          record_spikes=workload.record_spikes if record_spikes is None else record_spikes,
-                         tick_backend=tick_backend, max_events=max_events, link_stats=link_stats,
+                         tick_backend=tick_backend, max_events=max_events,
+                         max_window_events=max_window_events, link_stats=link_stats,
                          network=network, buffer_packets=buffer_packets)
     if options.network not in ("analytic", "packet"):
         raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
@@ -180,15 +183,17 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
             due = np.concatenate([due, arrived.tag // n_axons])
         due_axons = _sort_arrivals(axons, due, t, pending, policy, ledger)
         ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
-        if opt.max_events is not None and ledger.get("axon_event") > opt.max_events:
+        storm = opt.max_window_events is not None and len(due_axons) > opt.max_window_events
+        if storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events):
             partial = dataclasses.replace(opt, ticks=t)
             record = build_record(chip, workload, partial, ledger, router.class_names,
                                   router.class_hops_of(spikes_per_neuron), 0, 0, n_enabled,
                                   time.perf_counter() - start, queue.backend, spike_ticks, spike_ids,
                                   stepper.backend, sim_time_s=now * 1e-12)
+            limit = (f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}")
             raise RunawayError(
                 f"{name}: runaway activity: {ledger.get('axon_event'):,} spikes delivered by tick {t} "
-                f"(limit {opt.max_events:,}; {len(due_axons):,} in this tick alone, most to core "
+                f"({limit}; {len(due_axons):,} in this tick alone, most to core "
                 f"{int(np.bincount(due_axons // A).argmax()) if len(due_axons) else 0}); the partial record "
                 "covers the ticks before", partial_record=record)
         fired, sops, n_active = stepper.step(t, due_axons)

@@ -63,3 +63,10 @@ def test_a_network_too_big_for_memory_is_refused_before_allocating(monkeypatch):
         simulate(load_chip("truenorth"), load_workload("workloads/truenorth_typical.yaml"), ticks=1)
     message = str(info.value)
     assert "truenorth_typical.yaml" in message and "GiB" in message and "available" in message
+
+
+def test_an_event_storm_stops_at_the_window_limit(small_chip, small_workload):
+    chip, wl = _specs(small_chip, small_workload)
+    with pytest.raises(RunawayError) as info:
+        simulate(chip, wl, max_window_events=3)
+    assert "per window" in str(info.value) and info.value.partial_record is not None
