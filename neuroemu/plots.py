@@ -415,7 +415,6 @@ def plot_compare(rows: list[dict], out: str | Path | None = None):
         ax.bar(names, [float(r.get(key) or 0.0) for r in rows], color="tab:blue")
         ax.set_xlabel("topology")
         ax.set_ylabel(label)
-    fig.tight_layout()
     if out is not None:
         save_png(fig, out)
     return fig
