@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .config.loader import (CHIPS_DIR, chip_from_data, detect_kind, read_yaml, shipped_chips, workload_chip,
+from .config.loader import (CHIPS_DIR, chip_from_data, is_file, detect_kind, read_yaml, shipped_chips, workload_chip,
                             workload_from_data)
 from .errors import NeuroEmuError, RunawayError
 from .progress import TerminalProgress
@@ -68,7 +68,7 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
     try:
         if chip is not None and workload is None:
             path = Path(chip)
-            if path.is_file() and detect_kind(read_yaml(path)) == "workload":
+            if is_file(path) and detect_kind(read_yaml(path)) == "workload":
                 wl = load_workload(path)
                 chip_spec = workload_chip(wl, str(path))
             else:

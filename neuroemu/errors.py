@@ -7,7 +7,17 @@ the offending value. The CLI turns these into a one-line message and exit 1.
 
 
 class NeuroEmuError(Exception):
-    """Base class of all errors neuroemu raises on purpose."""
+    """Base class of all errors neuroemu raises on purpose.
+
+    The message is always one line: line breaks inside it (from a user's value or key, say)
+    are shown escaped, so the CLI prints exactly one line whatever went in.
+    """
+
+    def __init__(self, message: object = "", *args):
+        text = str(message)
+        if "\n" in text or "\r" in text:
+            text = text.replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(text, *args)
 
 
 class ConfigError(NeuroEmuError):

@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 
 from .config.fields import Where, between, build, non_negative, spec_field, to_plain
-from .config.loader import (chip_from_data, load_chip, load_workload, read_yaml, workload_chip,
+from .config.loader import (chip_from_data, is_file, load_chip, load_workload, read_yaml, workload_chip,
                             workload_from_data)
 from .config.schema import ChipSpec, WorkloadSpec
 from .errors import ConfigError
@@ -262,7 +262,7 @@ def _spec_dir(spec: SweepSpec) -> Path | None:
 
 def _local(ref: str, base_dir: Path | None) -> str:
     """A relative path next to the sweep file wins over the working directory and shipped names."""
-    if base_dir is not None and not Path(ref).is_absolute() and (base_dir / ref).is_file():
+    if base_dir is not None and not Path(ref).is_absolute() and is_file(base_dir / ref):
         return str(base_dir / ref)
     return ref
 

@@ -102,13 +102,23 @@ def read_yaml(path: str | Path) -> Any:
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a YAML file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{str(path)[:200]}: cannot read ({exc.strerror})") from None
+    except ValueError:
+        raise ConfigError(f"{str(path)[:200]!r}: not a usable file name") from None
     return parse_yaml(data, str(path))
 
 
 def _embedded(name: str) -> tuple[Any, str]:
     ref = resources.files("neuroemu.data").joinpath(name)
     return parse_yaml(ref.read_bytes(), f"<embedded {name}>"), f"<embedded {name}>"
+
+
+def is_file(path: str | Path) -> bool:
+    """Path.is_file that says False, not raises, for names no file can have (too long, NUL bytes)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def shipped_chips() -> dict[str, Path]:
@@ -129,7 +139,7 @@ def resolve_chip_path(name_or_path: str, relative_to: Path | None = None) -> Pat
     if relative_to is not None:
         candidates.append(relative_to / name_or_path)
     for path in candidates:
-        if path.is_file():
+        if is_file(path):
             return path
     shipped = shipped_chips()
     if name_or_path in shipped:
@@ -162,7 +172,7 @@ def load_workload(ref: str | Path | None = None) -> WorkloadSpec:
         data, name = _embedded("default_workload.yaml")
         return workload_from_data(data, name)
     path = Path(ref)
-    if not path.is_file() and (WORKLOADS_DIR / f"{ref}.yaml").is_file():
+    if not is_file(path) and is_file(WORKLOADS_DIR / f"{ref}.yaml"):
         path = WORKLOADS_DIR / f"{ref}.yaml"
     return workload_from_data(read_yaml(path), str(path))
 
@@ -175,7 +185,7 @@ def workload_chip(workload: WorkloadSpec, workload_file: str | None) -> ChipSpec
     path = resolve_chip_path(workload.chip, base)
     if path is None:
         return load_chip(None)
-    if not path.is_file():
+    if not is_file(path):
         valid = ", ".join(sorted(shipped_chips())) or "none"
         raise ConfigError(f"{workload_file}: chip: no chip named {workload.chip!r} "
                           f"(not a file; shipped chips: {valid})")
