@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from .errors import NeuroEmuError
+from .backends import choose_backend
 
 try:
     from .hardware._async_kernel import ffi as _ffi
@@ -46,13 +46,8 @@ ASYNC_BACKENDS = ("c", "numpy")
 
 def choose_async_backend(name: str | None = None) -> str:
     """The kernel to use: ``name``, else $NEUROEMU_TICK, else "c"."""
-    name = name or os.environ.get("NEUROEMU_TICK", "c")
-    if name not in ASYNC_BACKENDS:
-        raise NeuroEmuError(f"NEUROEMU_TICK: unknown kernel backend {name!r}; valid: {', '.join(ASYNC_BACKENDS)}")
-    if name == "c" and _lib is None:
-        raise NeuroEmuError("the C async kernel (neuroemu.hardware._async_kernel) is not built; run "
-                            "`pip install -e .` (or make run) first, or set NEUROEMU_TICK=numpy")
-    return name
+    return choose_backend(name, "NEUROEMU_TICK", ASYNC_BACKENDS, _lib is not None, "async kernel", "numpy")
+
 
 
 def weight_bits(w: float) -> int:

@@ -62,12 +62,12 @@ runs the pure-Python twin of the C loop, step for step the same (tests check the
 from __future__ import annotations
 
 import heapq
-import os
 from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import NeuroEmuError
+from ..backends import choose_backend
 from ..kernel import make_queue
 from . import routing as rt
 
@@ -88,13 +88,7 @@ _INITIAL_SLOTS = 1024
 
 def choose_packet_kernel(name: str | None = None) -> str:
     """The window-loop implementation to use: ``name``, else $NEUROEMU_PACKET, else "c"."""
-    name = name or os.environ.get("NEUROEMU_PACKET", "c")
-    if name not in PACKET_KERNELS:
-        raise NeuroEmuError(f"NEUROEMU_PACKET: unknown packet kernel {name!r}; valid: {', '.join(PACKET_KERNELS)}")
-    if name == "c" and _packet is None:
-        raise NeuroEmuError("the C packet kernel (neuroemu.hardware._packet) is not built; run "
-                            "`pip install -e .`, or set NEUROEMU_PACKET=python")
-    return name
+    return choose_backend(name, "NEUROEMU_PACKET", PACKET_KERNELS, _packet is not None, "packet kernel", "python")
 
 
 def serialisation_ps(bandwidth_pkts_per_ns) -> np.ndarray:

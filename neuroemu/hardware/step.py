@@ -17,11 +17,11 @@ switch the arrays to per-synapse weights after the stepper was built, which it n
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
 from ..errors import NeuroEmuError
+from ..backends import choose_backend
 from ..models.loihi import cuba_range, cuba_step
 from ..models.neuron import membrane_range, neuron_model, truenorth_step
 from ..models.rng import threshold_key
@@ -37,12 +37,8 @@ TICK_BACKENDS = ("c", "numpy")
 
 def choose_tick_backend(name: str | None = None) -> str:
     """The tick implementation to use: ``name``, else $NEUROEMU_TICK, else "c"."""
-    name = name or os.environ.get("NEUROEMU_TICK", "c")
-    if name not in TICK_BACKENDS:
-        raise NeuroEmuError(f"NEUROEMU_TICK: unknown tick backend {name!r}; valid: {', '.join(TICK_BACKENDS)}")
-    if name == "c" and _tick is None:
-        raise NeuroEmuError("the C tick kernels are not built; run `pip install -e .` (or make run) first")
-    return name
+    return choose_backend(name, "NEUROEMU_TICK", TICK_BACKENDS, _tick is not None, "tick kernels", "numpy")
+
 
 
 def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
