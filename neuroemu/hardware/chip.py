@@ -64,14 +64,6 @@ class Router:
     def _pair_index(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> np.ndarray:
         return self.core_router[src_cores] * self._n + self.core_router[dst_cores]
 
-    def route(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> tuple[np.ndarray, int]:
-        """Hops per link class (int64 [classes]) and the summed zero-load latency in ps."""
-        flat = self._pair_index(src_cores, dst_cores)
-        per_class = np.array([int(ch.ravel()[flat].sum(dtype=np.int64)) for ch in self.topology.class_hops],
-                             np.int64)
-        latency = int(self.topology.path_latency_ps.ravel()[flat].sum(dtype=np.int64))
-        return per_class, latency
-
     def bind(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> None:
         """Precompute the route of every source neuron (dst < 0: the neuron sends nowhere)."""
         sends = dst_cores >= 0
@@ -145,8 +137,3 @@ class Router:
         """Hops per link class of all the spikes counted per bound source neuron."""
         return np.array([int(np.dot(row.astype(np.int64), spikes_per_neuron)) for row in self._neuron_class_hops],
                         np.int64)
-
-    def route_neurons(self, neurons: np.ndarray) -> tuple[np.ndarray, int]:
-        """Like :meth:`route` for spikes of bound source neurons (all of which send)."""
-        per_class = self._neuron_class_hops[:, neurons].sum(axis=1, dtype=np.int64)
-        return per_class, int(self._neuron_latency[neurons].sum())

@@ -11,6 +11,25 @@ uint64_t ne_mix64(uint64_t x) {
     return z ^ (z >> 31);
 }
 
+/* One CSR row: add each synapse's weight (WEIGHT: an expression of the column j or the synapse
+ * index p) to its neuron and mark the neuron touched; neuron ids are 8- or 16-bit. */
+#define NE_CSR_ROW(WEIGHT)                                                                          \
+    if (neuron_bytes == 1) {                                                                        \
+        const uint8_t *restrict cols = (const uint8_t *)row_neurons;                                \
+        for (int64_t p = lo; p < hi; p++) {                                                         \
+            uint32_t j = cols[p];                                                                   \
+            acc_core[j] += (WEIGHT);                                                                \
+            touched_core[j] = 1;                                                                    \
+        }                                                                                           \
+    } else {                                                                                        \
+        const uint16_t *restrict cols = (const uint16_t *)row_neurons;                              \
+        for (int64_t p = lo; p < hi; p++) {                                                         \
+            uint32_t j = cols[p];                                                                   \
+            acc_core[j] += (WEIGHT);                                                                \
+            touched_core[j] = 1;                                                                    \
+        }                                                                                           \
+    }
+
 int64_t ne_integrate(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
                      const void *row_neurons, int32_t neuron_bytes, const int8_t *axon_type,
                      const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
@@ -35,21 +54,7 @@ int64_t ne_integrate(const int64_t *active, int64_t n_active, const int64_t *row
         const int16_t *restrict w = weights_ctn + (core * n_types + axon_type[a]) * (int64_t)neurons_per_core;
         int32_t *restrict acc_core = acc + base;
         uint8_t *restrict touched_core = touched + base;
-        if (neuron_bytes == 1) {
-            const uint8_t *restrict cols = (const uint8_t *)row_neurons;
-            for (int64_t p = lo; p < hi; p++) {
-                uint32_t j = cols[p];
-                acc_core[j] += w[j];
-                touched_core[j] = 1;
-            }
-        } else {
-            const uint16_t *restrict cols = (const uint16_t *)row_neurons;
-            for (int64_t p = lo; p < hi; p++) {
-                uint32_t j = cols[p];
-                acc_core[j] += w[j];
-                touched_core[j] = 1;
-            }
-        }
+        NE_CSR_ROW(w[j])
         sops += hi - lo;
     }
     for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
@@ -249,21 +254,7 @@ int64_t ne_integrate_w(const int64_t *active, int64_t n_active, const int64_t *r
         int64_t lo = row_ptr[a], hi = row_ptr[a + 1];
         int32_t *restrict acc_core = acc + base;
         uint8_t *restrict touched_core = touched + base;
-        if (neuron_bytes == 1) {
-            const uint8_t *restrict cols = (const uint8_t *)row_neurons;
-            for (int64_t p = lo; p < hi; p++) {
-                uint32_t j = cols[p];
-                acc_core[j] += row_weights[p];
-                touched_core[j] = 1;
-            }
-        } else {
-            const uint16_t *restrict cols = (const uint16_t *)row_neurons;
-            for (int64_t p = lo; p < hi; p++) {
-                uint32_t j = cols[p];
-                acc_core[j] += row_weights[p];
-                touched_core[j] = 1;
-            }
-        }
+        NE_CSR_ROW(row_weights[p])
         sops += hi - lo;
     }
     for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
