@@ -55,18 +55,47 @@ def main() -> None:
               help="Packet fidelity: input buffer per link, in packets.")
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Write record.json (and spikes.npz with --spikes) to DIR, for `neuroemu plot`.")
+@click.option("--dt", type=float, help="NIR graphs: the tick in the graph's time unit (required for .nir).")
+@click.option("--reset", "neuron_reset", type=click.Choice(["zero", "subtract"]),
+              help="Network files: reset after a spike (default: NIR zero, edge lists as the file says).")
+@click.option("--mapping", type=click.Choice(["pack", "spread", "locality"]),
+              help="Network files: how neurons are placed on cores (default locality).")
+@click.option("--axon-copies", type=click.IntRange(1, 16),
+              help="Network files on TrueNorth: axons per source for multi-bit weights (default: most that fit).")
+@click.option("--input-spikes", metavar="PATH.npz",
+              help="Network files: input spike trains (times, ids), replacing the file's own.")
+@click.option("--spikes-out", metavar="PATH.npz",
+              help="Network files: write the network's spike trains (times, ids in the file's numbering).")
 def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
-        buffer_packets, out_dir):
+        buffer_packets, out_dir, dt, neuron_reset, mapping, axon_copies, input_spikes, spikes_out):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
-    file. With no arguments the embedded default chip and workload run. With one file, a
-    workload runs on the chip it names and a chip runs the default workload.
+    file, or a network file -- a NIR graph (.nir, needs --dt) or an edge list (.npz, .csv) -- that
+    is quantised, placed on the chip and run on its own input spike trains. With no arguments the
+    embedded default chip and workload run. With one file, a workload runs on the chip it names
+    and a chip runs the default workload.
     """
-    from .config.loader import load_chip, load_workload
+    from .config.loader import is_network_file, load_chip, load_workload, workload_for_network_file
     from .simulate import simulate
+    file_options = dict(dt=dt, neuron_reset=neuron_reset, mapping=mapping, axon_copies=axon_copies,
+                        input_spikes=None if input_spikes is None else str(Path(input_spikes).resolve()))
     try:
-        if chip is not None and workload is None:
+        if workload is not None and is_network_file(workload):
+            if not is_file(Path(workload)):
+                raise click.ClickException(f"{workload}: no such network file")
+            if Path(workload).suffix.lower() == ".nir":
+                if dt is None:
+                    raise click.ClickException(f"{workload}: a NIR graph needs --dt, the tick in the graph's time unit")
+                file_options["neuron_reset"] = neuron_reset or "zero"
+            wl = workload_for_network_file(workload, **file_options)
+            chip_spec = load_chip(chip)
+            spikes = True if spikes_out else spikes
+        elif any(v is not None for v in (*file_options.values(), spikes_out)):
+            raise click.ClickException("--dt, --reset, --mapping, --axon-copies, --input-spikes and --spikes-out apply "
+                                       "to a network "
+                                       "file (.nir, .npz, .csv) given as WORKLOAD")
+        elif chip is not None and workload is None:
             path = Path(chip)
             if is_file(path) and detect_kind(read_yaml(path)) == "workload":
                 wl = load_workload(path)
@@ -94,6 +123,8 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         raise _fail(exc) from None
     except NeuroEmuError as exc:
         raise _fail(exc) from None
+    if spikes_out is not None:
+        _write_network_spikes(result, chip_spec, wl, spikes_out)
     if out_dir is not None:
         from .results import write_run_output
         try:
@@ -105,6 +136,23 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         if json_out == "-":
             return
     click.echo(summary_table(result))
+
+
+def _write_network_spikes(result, chip_spec, workload, dest: str) -> None:
+    """Spike trains of a network file's run, in the file's neuron numbering (copies merged)."""
+    import numpy as np
+
+    from .edgelist import save_spikes
+    from .workloads import build_network
+    mapped = build_network(chip_spec, workload, result.seed, workload.where)  # deterministic: the run's mapping
+    trains = result.spike_trains
+    ids = mapped.network_id[trains.neurons]
+    # TrueNorth copies of one neuron fire together: keep each (tick, neuron) once
+    pairs = np.unique(np.stack([trains.ticks, ids]), axis=1) if len(ids) else np.empty((2, 0), np.int64)
+    try:
+        save_spikes(dest, pairs[0], pairs[1])
+    except OSError as exc:
+        raise click.ClickException(f"{dest}: cannot write ({exc.strerror})") from None
 
 
 @main.command()

@@ -101,8 +101,11 @@ def _combined_src(network: Network) -> np.ndarray:
 
 
 def _axon_keys(network: Network) -> np.ndarray:
-    """One integer per (source, delay): the axon an edge needs on its destination core."""
-    return _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay
+    """One integer per (source, delay, class): the axon an edge needs on its destination core."""
+    keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay
+    if network.edge_class is not None:
+        keys = keys * 256 + network.edge_class
+    return keys
 
 
 def _axons_per_core(network: Network, core: np.ndarray, n_cores: int) -> np.ndarray:
@@ -394,12 +397,13 @@ class ChipLayout:
     """A placed network in the shapes of :class:`neuroemu.hardware.cores.CoreArrays`.
 
     Axons: global axon ``a = core * axons_per_core + i``; ``axon_source`` (int64 [A], -1 when
-    unused; neuron id, or input id when ``axon_input``), ``axon_delay`` (int64 [A]). Crossbar
+    unused; neuron id, or input id when ``axon_input``), ``axon_delay`` and ``axon_class`` (the
+    edges' ``edge_class``, 0 when none; int64 [A]). Crossbar
     rows as CSR: ``row_ptr`` [A + 1], ``row_neurons`` (local column, int64) and ``row_weight``
     (float64, duplicate edges summed). Fan-out: a neuron's spike goes to the global axons
     ``target_axons[target_ptr[j]:target_ptr[j + 1]]`` (j the network neuron id); one
-    per destination core and delay -- CoreArrays keeps one target per neuron today, so a neuron
-    with several must be split or multicast. ``input_axons``/``input_ptr`` likewise per input.
+    per destination core, delay and class (:mod:`neuroemu.netmap` writes them as the arrays'
+    fan-out routes). ``input_axons``/``input_ptr`` likewise per input.
     """
 
     row_ptr: np.ndarray
@@ -408,6 +412,7 @@ class ChipLayout:
     axon_source: np.ndarray
     axon_input: np.ndarray
     axon_delay: np.ndarray
+    axon_class: np.ndarray
     target_ptr: np.ndarray
     target_axons: np.ndarray
     input_ptr: np.ndarray
@@ -421,8 +426,9 @@ def layout(network: Network, mapping: Mapping, n_cores: int, axons_per_core: int
     n, n_in = network.n_neurons, network.n_inputs
     dcore = mapping.core_of_neuron[network.dst]
     src = _combined_src(network)
-    # axon key per edge: (destination core, source, delay), numbered in order within each core
-    keys = np.stack([dcore, src, network.delay])
+    # axon key per edge: (destination core, source, delay, class), numbered in order within each core
+    cls = network.edge_class if network.edge_class is not None else np.zeros(len(src), np.int64)
+    keys = np.stack([dcore, src, network.delay, cls])
     uniq, inv = np.unique(keys, axis=1, return_inverse=True)
     inv = inv.ravel()
     first = np.searchsorted(uniq[0], np.arange(n_cores))
@@ -438,6 +444,8 @@ def layout(network: Network, mapping: Mapping, n_cores: int, axons_per_core: int
     axon_input[gaxon] = uniq[1] >= n
     axon_delay = np.zeros(n_axons, np.int64)
     axon_delay[gaxon] = uniq[2]
+    axon_class = np.zeros(n_axons, np.int64)
+    axon_class[gaxon] = uniq[3]
     # crossbar points: (axon, local neuron), duplicate edges summed
     edge_axon = gaxon[inv]
     col = mapping.slot_of_neuron[network.dst]
@@ -452,5 +460,5 @@ def layout(network: Network, mapping: Mapping, n_cores: int, axons_per_core: int
     np.cumsum(counts, out=ptr[1:])
     targets = gaxon[order]
     return ChipLayout(row_ptr=row_ptr, row_neurons=pts[1], row_weight=weight, axon_source=axon_source,
-                      axon_input=axon_input, axon_delay=axon_delay, target_ptr=ptr[:n + 1],
+                      axon_input=axon_input, axon_delay=axon_delay, axon_class=axon_class, target_ptr=ptr[:n + 1],
                       target_axons=targets[:ptr[n]], input_ptr=ptr[n:] - ptr[n], input_axons=targets[ptr[n]:])

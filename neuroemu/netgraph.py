@@ -166,7 +166,9 @@ class Network:
     ``bias``, ``i_bias`` (float64) and ``reset_subtract`` (bool). Per edge [E]: ``src``, ``dst``
     (int64), ``weight`` (float64), ``delay`` (int64 ticks >= 1), ``src_input`` (bool: ``src``
     is an input id). Inputs: ``n_inputs`` ids, spike trains ``input_times``/``input_ids``
-    (int64, sparse). ``outputs``: the neuron ids a user reads (int64). ``groups`` /
+    (int64, sparse). ``outputs``: the neuron ids a user reads (int64). ``edge_class``: optional
+    int64 [E] axon class of each edge (TrueNorth: the axon type it must arrive on); edges of one
+    source in different classes need different axons on a core. ``groups`` /
     ``input_groups`` tile the neuron / input ids. Every broken rule raises
     :class:`~neuroemu.errors.ConfigError` naming ``where`` (a file name, else ``name``), the
     array and the rule.
@@ -189,6 +191,7 @@ class Network:
     input_times: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     input_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     outputs: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    edge_class: np.ndarray | None = None
     name: str = "network"
     where: str = field(default="", compare=False, repr=False)
 
@@ -213,6 +216,13 @@ class Network:
             object.__setattr__(self, f, a)
         for f in ("input_times", "input_ids", "outputs"):
             object.__setattr__(self, f, _array(w, f, getattr(self, f), "int"))
+        if self.edge_class is not None:
+            cls = _array(w, "edge_class", self.edge_class, "int")
+            if len(cls) != e:
+                raise _fail(w, "edge_class", f"needs one value per edge ({e}, the length of src)", len(cls))
+            if cls.size and (cls.min() < 0 or cls.max() > 255):
+                raise _fail(w, "edge_class", "classes must be 0..255", int(cls.min() if cls.min() < 0 else cls.max()))
+            object.__setattr__(self, "edge_class", cls)
         object.__setattr__(self, "groups", _check_groups(w, "groups", self.groups, n, "neurons"))
         object.__setattr__(self, "input_groups",
                            _check_groups(w, "input_groups", self.input_groups,

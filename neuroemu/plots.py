@@ -150,12 +150,13 @@ def run_spikes(run: RunOutput) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Routes:
-    """The rebuilt router graph and every neuron's source and target core (-1: sends nowhere)."""
+    """The rebuilt router graph and every route's source neuron, source and target core (-1: none)."""
 
     topology: Any
     src_core: np.ndarray
     dst_core: np.ndarray
     neurons_per_core: int
+    src_neuron: np.ndarray
 
 
 def rebuild_routes(run: RunOutput) -> Routes:
@@ -165,15 +166,17 @@ def rebuild_routes(run: RunOutput) -> Routes:
     chip, workload = _specs(run)
     net = build_network(chip, workload, int(run.record.get("seed", workload.seed)), run.source)
     arrays = net.arrays
-    n = arrays.n_neurons
-    src = np.arange(n) // arrays.neurons_per_core
-    dst = np.where(arrays.target_axon >= 0, arrays.target_axon // arrays.axons_per_core, -1)
-    return Routes(build_chip_topology(chip), src, dst, arrays.neurons_per_core)
+    neuron, axon, _ = arrays.routes()
+    src = arrays.chip_cores(neuron // arrays.neurons_per_core)
+    dst = np.where(axon >= 0, arrays.chip_cores(np.maximum(axon, 0) // arrays.axons_per_core), -1)
+    return Routes(build_chip_topology(chip), src, dst, arrays.neurons_per_core, neuron)
 
 
-def _spikes_per_neuron(run: RunOutput, n: int) -> np.ndarray:
+def _spikes_per_route(run: RunOutput, routes: Routes) -> np.ndarray:
+    """Spikes carried by each route: every spike of its source neuron."""
     _, neurons = run_spikes(run)
-    return np.bincount(neurons, minlength=n)[:n]
+    n = int(routes.src_neuron.max(initial=-1)) + 1
+    return np.bincount(neurons, minlength=n)[:n][routes.src_neuron]
 
 
 # --- the kinds ----------------------------------------------------------------------------------
@@ -239,7 +242,7 @@ def link_utilization(run: RunOutput) -> dict[str, np.ndarray]:
                 "utilization": np.asarray(stats["utilization"], float), "pos": np.asarray(pos, float)}
     routes = rebuild_routes(run)
     topo = routes.topology
-    counts = _spikes_per_neuron(run, len(routes.src_core))
+    counts = _spikes_per_route(run, routes)
     send = (counts > 0) & (routes.dst_core >= 0)
     loads = topo.link_loads(topo.core_router[routes.src_core[send]], topo.core_router[routes.dst_core[send]],
                             counts[send].astype(np.int64))
@@ -293,7 +296,7 @@ def hop_histogram(run: RunOutput) -> np.ndarray:
     if isinstance(given, list):
         return np.asarray(given, np.int64)
     routes = rebuild_routes(run)
-    counts = _spikes_per_neuron(run, len(routes.src_core))
+    counts = _spikes_per_route(run, routes)
     send = (counts > 0) & (routes.dst_core >= 0)
     hops = routes.topology.core_hops(routes.src_core[send], routes.dst_core[send]).astype(np.int64)
     return np.bincount(hops, weights=counts[send], minlength=1).astype(np.int64)

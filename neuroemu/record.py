@@ -63,6 +63,7 @@ class RunResult:
     gsops_per_w: float | None
     latency_mean_s: float | None
     timing_report: dict[str, Any] = field(default_factory=dict)
+    workload_report: dict[str, Any] = field(default_factory=dict)  # mapping, quantisation, classification
     config: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, int] = field(default_factory=dict)
     peak_rss_mb: float | None = None
@@ -95,6 +96,29 @@ def _finite(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_finite(v) for v in obj]
     return obj
+
+
+def _workload_rows(rep: dict[str, Any], fmt) -> list[tuple[str, str]]:
+    """Rows for what a mapped network reports: classification, placement, quantisation."""
+    rows = []
+    c = rep.get("classification")
+    if c:
+        acc = "n/a" if c["accuracy"] is None else f"{c['accuracy']:.2%}"
+        rows += [("accuracy", f"{acc} ({c['correct']} of {c['samples']} samples)"),
+                 ("latency per classification", fmt(c["latency_per_classification_s"], " s")),
+                 ("  first output spike after", fmt(c["first_output_spike_s"], " s")),
+                 ("energy per classification", fmt(c["energy_per_classification_j"], " J")),
+                 ("  without static power", fmt(c["dynamic_energy_per_classification_j"], " J"))]
+    m = rep.get("mapping")
+    if m:
+        rows.append(("mapping", f"{m['strategy']}: {m['cores_used']} cores, {m['neurons']:,} neurons "
+                                f"({m['neuron_copies']:,} copies), {m['routes']:,} routes"))
+    q = rep.get("quantisation")
+    if q:
+        rows.append(("quantisation", q["summary"]))
+    for note in rep.get("notes", ()):
+        rows.append(("note", note))
+    return rows
 
 
 def summary_table(r: RunResult) -> str:
@@ -136,5 +160,6 @@ def summary_table(r: RunResult) -> str:
         ("power", fmt(None if r.power_w is None else r.power_w * 1e3, " mW")),
         ("GSOPS/W", fmt(r.gsops_per_w)),
     ]
+    rows += _workload_rows(r.workload_report, fmt)
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

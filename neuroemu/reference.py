@@ -48,6 +48,12 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     topo = build_chip_topology(chip)
     a = network.arrays
     A, N = a.axons_per_core, a.neurons_per_core
+    hooks = getattr(network, "hooks", None)
+    if hooks is not None and hooks.reset_period:
+        raise NotImplementedError("the reference does not reset state between presentations")
+    route_src, route_axon, route_delay = a.routes()
+    route_ptr = np.searchsorted(route_src, np.arange(a.n_neurons + 1))  # routes are in neuron order
+    chip_core = [int(x) for x in a.chip_cores(np.arange(a.n_cores))]
     tick = tick_ps(chip)
     key = stream_key(opt.seed, STREAM_NEURON_RNG)
     env = simpy.Environment()
@@ -104,9 +110,11 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                 if fired:
                     fired_here.append(g)
                     ledger.add("spike", 1)
-                    target = int(a.target_axon[g])
-                    if target >= 0:
-                        src_r, dst_r = topo.core_router[c], topo.core_router[target // A]
+                    for r in range(int(route_ptr[g]), int(route_ptr[g + 1])):
+                        target = int(route_axon[r])
+                        if target < 0:
+                            continue
+                        src_r, dst_r = topo.core_router[chip_core[c]], topo.core_router[chip_core[target // A]]
                         for k in range(len(hops)):
                             hops[k] += int(topo.class_hops[k][src_r, dst_r])
                         state["routed"] += 1
@@ -115,7 +123,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                         route = topo.route_links(int(src_r), int(dst_r))  # walk the route link by link
                         link_packets[route] += 1
                         ledger.add("wire_nm", int(round(float(topo.link_length_mm[route].sum()) * 1e6)))
-                        env.process(deliver(target, int(a.delay[g])))
+                        env.process(deliver(target, int(route_delay[r])))
             if rule is not None:  # a core's synapses are its own: learning per core is learning per chip
                 n_pot, n_dep = rule.apply(t, [c * A + i for i in active_axons], fired_here)
                 ledger.add("potentiation", n_pot)
@@ -156,4 +164,4 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                                  "packets": int(link_packets[i]), "utilization": float(util[i])} for i in order]}
     return build_record(chip, workload, opt, ledger, tuple(topo.class_names), hops, state["routed"],
                         state["latency"], network.n_enabled, wall, "simpy", spike_ticks, spike_ids, "python",
-                        extra=report)
+                        extra=report, workload_report=network.report() if hasattr(network, "report") else None)

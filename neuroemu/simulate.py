@@ -100,6 +100,9 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     chip, workload = _resolve(chip, workload)
     if timing is not None:
         chip = with_timing(chip, timing)
+    if ticks is None and workload.classify is not None:
+        from .netmap import classify_ticks
+        ticks = classify_ticks(workload, workload.where)  # every sample, shown and settled
     options = RunOptions(ticks=workload.ticks if ticks is None else int(ticks),
                          seed=workload.seed if seed is None else int(seed), queue=queue,
                          record_spikes=workload.record_spikes if record_spikes is None else record_spikes,
@@ -137,7 +140,14 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
     A, N = arrays.axons_per_core, arrays.neurons_per_core
     topology = build_chip_topology(chip)
     router = Router(topology)
-    router.bind(np.arange(arrays.n_neurons) // N, np.where(arrays.target_axon >= 0, arrays.target_axon // A, -1))
+    # routes: one per neuron, or several per neuron when a mapped network fans out to many cores
+    route_src, route_axon, route_delay = arrays.routes()
+    sends = route_axon >= 0
+    router.bind(arrays.chip_cores(route_src // N),
+                np.where(sends, arrays.chip_cores(np.maximum(route_axon, 0) // A), -1))
+    fanout = arrays.fanout_ptr is not None
+    hooks = getattr(network, "hooks", None)  # a mapped network's state resets and readout
+    reset_period = hooks.reset_period if hooks is not None else 0
     neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
     end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
     if end_ps >= MAX_TIME_PS:
@@ -169,6 +179,8 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
     start = time.perf_counter()
     for t in range(opt.ticks):
         now = int(tick_starts[t])
+        if reset_period and t and t % reset_period == 0:
+            hooks.reset_state(arrays)  # a new presentation starts from rest
         if inputs and t % input_chunk == 0:
             for stream in inputs:
                 in_ticks, in_axons = stream.events(t, min(opt.ticks, t + input_chunk))
@@ -187,7 +199,7 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
         if storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events):
             partial = dataclasses.replace(opt, ticks=t)
             record = build_record(chip, workload, partial, ledger, router.class_names,
-                                  router.class_hops_of(spikes_per_neuron), 0, 0, n_enabled,
+                                  router.class_hops_of(spikes_per_neuron[route_src]), 0, 0, n_enabled,
                                   time.perf_counter() - start, queue.backend, spike_ticks, spike_ids,
                                   stepper.backend, sim_time_s=now * 1e-12)
             limit = (f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}")
@@ -206,16 +218,22 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
         ledger.add("neuron_update", n_enabled - n_active)
         ledger.add("spike", len(fired))
         np.add.at(spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
+        if hooks is not None:
+            hooks.observe(t, fired)
         if opt.record_spikes and len(fired):
             spike_ticks.append(np.full(len(fired), t, np.int64))
             spike_ids.append(fired.astype(np.int64))
-        targets = arrays.target_axon[fired]
-        sent = targets >= 0
-        src = fired[sent]
         emit = policy.emission_ps(now, due_axons, fired, sops, n_active)
+        routes = fired
+        if fanout:
+            routes = arrays.routes_of(fired)
+            emit = np.repeat(emit, arrays.route_counts(fired))
+        targets = route_axon[routes]
+        sent = targets >= 0
+        src = routes[sent]  # route ids: the router's tables are per route
         arrival = None
         if len(src):
-            due_tick = t + arrays.delay[src].astype(np.int64)
+            due_tick = t + route_delay[src]
             if packets is None:
                 # a spike needs at least 1 ps: the window up to now is popped already
                 latency = None if policy.mode == "sync" else router.neuron_latency(src)  # sync ignores it
@@ -232,16 +250,18 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
             progress(t + 1, opt.ticks)
     wall = time.perf_counter() - start
 
-    # routes are fixed per source neuron: the hops of the run are its spike counts times them
-    hops = router.class_hops_of(spikes_per_neuron)
-    routed = int(spikes_per_neuron[arrays.target_axon >= 0].sum())
-    ledger.add("wire_nm", router.wire_nm(spikes_per_neuron))
-    latencies = router.latency_distribution(spikes_per_neuron)
+    # routes are fixed: the hops of the run are each route's spike count times its hops, and a
+    # route carries every spike of its source neuron
+    spikes_per_route = spikes_per_neuron[route_src] if fanout else spikes_per_neuron
+    hops = router.class_hops_of(spikes_per_route)
+    routed = int(spikes_per_route[sends].sum())
+    ledger.add("wire_nm", router.wire_nm(spikes_per_route))
+    latencies = router.latency_distribution(spikes_per_route)
     latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
     timing = policy.report(tick_starts, opt.ticks)
     timing["timing_violations"] = ledger.get("timing_violation")
     timing.update(latencies)
-    links = router.link_stats(spikes_per_neuron, timing["_sim_time_s"])
+    links = router.link_stats(spikes_per_route, timing["_sim_time_s"])
     timing["wire_mm_per_spike"] = ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
     timing.update({k: v for k, v in links.items() if not k.startswith("_")})
     if packets is not None:
@@ -261,9 +281,15 @@ def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress
         timing["link_stats"] = {"src": topology.link_src.tolist(), "dst": topology.link_dst.tolist(),
                                 "packets": links["_loads"].tolist(), "utilization": links["_utilization"].tolist(),
                                 "router_pos_mm": topology.router_pos_mm.tolist()}
-    return build_record(chip, workload, opt, ledger, router.class_names, hops, routed,
-                        latency_ps_sum, n_enabled, wall, queue.backend, spike_ticks,
-                        spike_ids, stepper.backend, sim_time_s=timing.pop("_sim_time_s"), extra=timing)
+    sim_time_s = timing.pop("_sim_time_s")
+    record = build_record(chip, workload, opt, ledger, router.class_names, hops, routed,
+                          latency_ps_sum, n_enabled, wall, queue.backend, spike_ticks,
+                          spike_ids, stepper.backend, sim_time_s=sim_time_s, extra=timing,
+                          workload_report=network.report() if hasattr(network, "report") else None)
+    if hooks is not None:
+        record = dataclasses.replace(record, workload_report={**record.workload_report,
+                                                              **hooks.report(record, tick_starts)})
+    return record
 
 
 def _drain(packets, pending: dict[int, list[np.ndarray]], n_axons: int) -> np.ndarray | None:
@@ -310,11 +336,12 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
                  class_names: tuple[str, ...], hops: np.ndarray, routed: int, latency_ps_sum: int,
                  n_enabled: int, wall: float, backend: str, spike_ticks: list[np.ndarray],
                  spike_ids: list[np.ndarray], tick_backend: str, sim_time_s: float | None = None,
-                 extra: dict | None = None) -> RunResult:
+                 extra: dict | None = None, workload_report: dict | None = None) -> RunResult:
     """The frozen record of a finished run, from its counters (shared with the SimPy reference).
 
     ``sim_time_s`` is the chip time (default: ticks x tick); ``extra`` the timing report
-    (violations, latency percentiles, timestep durations).
+    (violations, latency percentiles, timestep durations); ``workload_report`` what the workload
+    itself reports (a mapped network's placement and quantisation error).
     """
     for cls, n in zip(class_names, hops):
         ledger.add(f"hop:{cls}", int(n))
@@ -340,7 +367,7 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
         counts=dict(sorted((k, int(v)) for k, v in ledger.counts.items())),
         energy_j=total, energy_breakdown_j=breakdown, **figures(breakdown, sops, sim_time),
         latency_mean_s=latency_ps_sum / routed * 1e-12 if routed else None,
-        timing_report=dict(extra or {}),
+        timing_report=dict(extra or {}), workload_report=dict(workload_report or {}),
         config={"chip": to_plain(chip), "workload": to_plain(workload),
                 "run": {"ticks": opt.ticks, "seed": opt.seed}},
         seeds={"master": opt.seed}, peak_rss_mb=_peak_rss_mb(), spike_trains=trains)

@@ -36,7 +36,7 @@ from fractions import Fraction
 import numpy as np
 
 from .crossbars import balanced_crossbar, empty_rows
-from .config.schema import ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
+from .config.schema import FILE_KINDS, ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
 from .errors import CapacityError, ConfigError
 from .hardware.cores import CoreArrays
 from .models.loihi import CubaArrays, bias_for_rate
@@ -157,8 +157,11 @@ class NetworkPlan:
 def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPlan:
     """Check that the workload's network fits the chip; every broken rule names the file and key."""
     net = workload.network
+    if net.kind in FILE_KINDS:
+        return _plan_file_network(chip, workload, name)
     if net.kind not in NETWORKS:
-        raise ConfigError(f"{name}: network.kind: unknown network {net.kind!r}; valid: {', '.join(sorted(NETWORKS))}")
+        valid = ", ".join(sorted([*NETWORKS, *FILE_KINDS]))
+        raise ConfigError(f"{name}: network.kind: unknown network {net.kind!r}; valid: {valid}")
     where = f"{name}: network"
     core = chip.core
     try:
@@ -211,6 +214,13 @@ def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPl
             raise CapacityError(f"{name}: inputs[{i}].axons_per_core: {spec.axons_per_core} input axons per "
                                 f"core, more than a core has ({core.axons})")
     return NetworkPlan(cores_used, n_per, leak, threshold, params)
+
+
+def _plan_file_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPlan:
+    """Check a file network by mapping it (reading, quantising and placing are the checks)."""
+    from .netmap import build_mapped
+    mapped = build_mapped(chip, workload, workload.seed, name)
+    return NetworkPlan(mapped.cores_used, mapped.neurons_per_core, 0, 0, None)
 
 
 def _plan_cuba(params: dict[str, int], p: float, net: NetworkSpec, where: str) -> tuple[int, int]:
@@ -367,7 +377,14 @@ PER_SYNAPSE_KINDS = frozenset({"random_recurrent_weighted"})
 
 
 def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:
-    """Generate the workload's network for the chip; an unknown kind lists the valid ones."""
+    """Generate the workload's network for the chip; an unknown kind lists the valid ones.
+
+    File kinds (``nir``, ``edgelist``) are read and mapped onto the chip instead
+    (:func:`neuroemu.netmap.build_mapped`).
+    """
+    if workload.network.kind in FILE_KINDS:
+        from .netmap import build_mapped
+        return build_mapped(chip, workload, seed, name)
     plan_network(chip, workload, name)
     return NETWORKS[workload.network.kind](chip, workload, seed, name)
 
@@ -404,5 +421,7 @@ class PoissonInput:
 
 
 def build_inputs(chip: ChipSpec, workload: WorkloadSpec, network: Network, seed: int, name: str) -> list[PoissonInput]:
-    """The workload's input streams."""
+    """The workload's input streams (a mapped file network brings its own)."""
+    if hasattr(network, "inputs"):
+        return list(network.inputs)
     return [PoissonInput(spec, i, chip, network, seed, name) for i, spec in enumerate(workload.inputs)]

@@ -1,6 +1,7 @@
 """Train the 8 x 8 digit classifier once and convert it to a rate-coded spiking network.
 
     python workloads/train_digits.py            # writes workloads/digits_weights.npz (< 1 min)
+    python workloads/train_digits.py --export   # only rewrites digits.npz and digits_test.npz from it
 
 scikit-learn is needed here only (``load_digits`` ships the data set, no download); running the
 workload needs numpy and the shipped ``digits_weights.npz``.
@@ -42,6 +43,8 @@ sys.path.insert(0, str(HERE.parent))
 from neuroemu.netgraph import Network, NetworkBuilder, simulate_reference  # noqa: E402
 
 OUT = HERE / "digits_weights.npz"
+NETWORK_OUT = HERE / "digits.npz"        # the spiking network as an edge list (neuroemu.edgelist)
+DATASET_OUT = HERE / "digits_test.npz"   # the held-out test set: rates [539, 64] and labels
 SEED = 2024
 HIDDEN = 64
 EPOCHS = 60
@@ -143,6 +146,17 @@ def accuracy(network: Network, rates: np.ndarray, labels: np.ndarray, ticks: int
     return hits / len(labels)
 
 
+def export(path=OUT) -> None:
+    """Write the workload's files from the trained weights: the edge-list network and the test set."""
+    from neuroemu.edgelist import save_npz
+
+    net, data = load_network(path)
+    save_npz(net, NETWORK_OUT)
+    np.savez_compressed(DATASET_OUT, rates=data["test_rates"], labels=data["test_labels"].astype(np.int64))
+    print(f"wrote {NETWORK_OUT.name} ({NETWORK_OUT.stat().st_size / 1024:.0f} KiB) and {DATASET_OUT.name} "
+          f"({DATASET_OUT.stat().st_size / 1024:.0f} KiB)")
+
+
 def main() -> None:
     """Train, convert, check, write ``digits_weights.npz`` and print the accuracies."""
     from sklearn.datasets import load_digits  # only the training script needs scikit-learn
@@ -180,7 +194,11 @@ def main() -> None:
     print(f"spiking, TrueNorth, 4 axon copies    {acc_tn:.1%}   ({reptn.summary()})")
     print(f"spiking, TrueNorth, 1 axon (k-means) {acc_tn1:.1%}   ({repk.summary()})")
     print(f"wrote {OUT} ({OUT.stat().st_size / 1024:.0f} KiB)")
+    export()
 
 
 if __name__ == "__main__":
+    if "--export" in sys.argv[1:]:  # the workload files from the shipped weights, no training
+        export()
+        raise SystemExit
     main()

@@ -157,6 +157,33 @@ def workload_from_data(data: Any, name: str) -> WorkloadSpec:
     return build(WorkloadSpec, data, Where(name))
 
 
+#: network files a run takes in place of a workload file, and the network kind each is read as
+NETWORK_FILE_KINDS = {".nir": "nir", ".npz": "edgelist", ".csv": "edgelist"}
+
+
+def is_network_file(ref: str | Path) -> bool:
+    """True for a path whose suffix names a network file (NIR graph or edge list)."""
+    return Path(str(ref)).suffix.lower() in NETWORK_FILE_KINDS
+
+
+def workload_for_network_file(path: str | Path, *, ticks: int | None = None, seed: int | None = None,
+                              **network: Any) -> WorkloadSpec:
+    """A workload that runs the network in ``path`` on its own input spike trains.
+
+    ``network`` holds the ``network`` keys (dt, neuron_reset, mapping, axon_copies, method);
+    None values are left at their defaults. Errors name the network file.
+    """
+    path = Path(path)
+    data: dict[str, Any] = {"name": path.stem, "network": {"kind": NETWORK_FILE_KINDS[path.suffix.lower()],
+                                                          "file": path.name}}
+    data["network"].update({k: v for k, v in network.items() if v is not None})
+    if ticks is not None:
+        data["ticks"] = ticks
+    if seed is not None:
+        data["seed"] = seed
+    return workload_from_data(data, str(path))
+
+
 def load_chip(ref: str | Path | None = None) -> ChipSpec:
     """Load a chip: a path, a shipped chip's name, or None / "default" for the embedded default."""
     if ref is None or str(ref) == DEFAULT_CHIP:

@@ -212,7 +212,9 @@ class ChipSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A generated network: TrueNorth-style random recurrent (see neuroemu.workloads)."""
+    """A generated network (TrueNorth-style random recurrent, see neuroemu.workloads), or a
+    network read from a file and mapped onto the chip (kinds ``nir`` and ``edgelist``, see
+    neuroemu.netmap): ``file`` and the keys after it apply to those only."""
 
     kind: str = spec_field("random_recurrent", doc="name in the network generator registry")
     cores: int | None = spec_field(None, check=positive, doc="cores used (default: all)")
@@ -229,12 +231,53 @@ class NetworkSpec:
         "balanced", doc="balanced: every neuron gets as many inputs of each axon type; random: rows drawn alone")
     neuron: dict[str, float] | None = spec_field(
         None, doc="model-specific neuron parameters, checked by the chip's neuron model")
+    file: str | None = spec_field(None, doc="nir / edgelist: the network file (relative to the workload file)")
+    dt: float | None = spec_field(None, check=positive, doc="nir: the tick in the graph's time unit (required)")
+    input_spikes: str | None = spec_field(
+        None, doc="file kinds: npz of input spike trains (times, ids), replacing the file's own")
+    method: Literal["euler", "exact"] = spec_field("euler", doc="nir: how time constants become decays")
+    neuron_reset: Literal["file", "zero", "subtract"] = spec_field(
+        "file", doc="file kinds: reset after a spike (file: as the network file says)")
+    mapping: Literal["pack", "spread", "locality"] = spec_field(
+        "locality", doc="file kinds: how neurons are placed on cores")
+    axon_copies: int | None = spec_field(
+        None, check=between(1, 16), doc="TrueNorth: axons per source and core for multi-bit weights (default: most that fit)")
 
     def validate(self, where: Where) -> None:
-        """Delays must be an ordered range starting at >= 1."""
+        """Delays must be an ordered range starting at >= 1; file kinds need their file (nir: dt)."""
         lo, hi = self.delay_ticks
         if not 1 <= lo <= hi:
             raise where.child("delay_ticks").error("must be [lo, hi] with 1 <= lo <= hi", list(self.delay_ticks))
+        if self.kind in FILE_KINDS and self.file is None:
+            raise where.child("file").error(f"network kind {self.kind!r} reads its network from a file: give file")
+        if self.kind == "nir" and self.dt is None:
+            raise where.child("dt").error("a NIR graph needs the tick length dt (in the graph's time unit)")
+
+
+#: network kinds read from a file and mapped onto the chip (neuroemu.netmap)
+FILE_KINDS = ("nir", "edgelist")
+
+
+@dataclass(frozen=True)
+class ClassifySpec:
+    """Present a data set one sample at a time and read the winning output (neuroemu.netmap).
+
+    Each sample's input rates (spikes per tick) drive the network's inputs for
+    ``present_ticks``; ``settle_ticks`` more let the last spikes reach the outputs; then every
+    neuron's state is reset for the next sample. The answer is the output neuron with the most
+    spikes (ties: the higher membrane potential at the end).
+    """
+
+    dataset: str = spec_field(doc="npz with rates [samples, inputs] (spikes per tick) and labels [samples]")
+    present_ticks: int = spec_field(32, check=between(1, 10 ** 6), doc="ticks each sample is shown")
+    settle_ticks: int = spec_field(2, check=between(0, 10 ** 6), doc="ticks without input before the reset")
+    samples: int | None = spec_field(None, check=positive, doc="the first N samples (default: all)")
+    output_group: str | None = spec_field(None, doc="the group read out (default: the network's outputs)")
+
+    @property
+    def period(self) -> int:
+        """Ticks per sample."""
+        return self.present_ticks + self.settle_ticks
 
 
 @dataclass(frozen=True)
@@ -283,6 +326,7 @@ class WorkloadSpec:
     inputs: tuple[InputSpec, ...] = spec_field(())
     record_spikes: bool = spec_field(False, doc="keep the spike trains (sparse) in the record")
     learning: LearningSpec | None = spec_field(None, doc="a learning rule (e.g. pairwise STDP)")
+    classify: ClassifySpec | None = spec_field(None, doc="present a data set sample by sample, read the answers")
     #: the file it was read from (for error messages); not part of the description
     source: str = field(default="", init=False, compare=False, repr=False)
 

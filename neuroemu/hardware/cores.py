@@ -15,6 +15,14 @@ State beyond ``v`` depends on the neuron model (``neuron_model``, a name in
 :data:`neuroemu.models.neuron.NEURON_MODELS`): the current-based LIF adds the current ``u`` and
 the refractory countdown ``refractory_left``, and ``params`` is then a
 :class:`neuroemu.models.loihi.CubaArrays` instead of a :class:`NeuronArrays`.
+
+Routes. A TrueNorth neuron sends its spike to one axon (``target_axon``, after ``delay`` ticks).
+A mapped network may send one neuron's spike to axons on several cores (Loihi's fan-out, one
+packet per destination core): ``fanout_ptr`` [G + 1] then indexes ``fanout_axon`` and
+``fanout_delay`` per neuron, and ``target_axon``/``delay`` are unused. :meth:`CoreArrays.routes`
+gives both forms as one list of routes (source neuron, target axon, delay). ``chip_core`` maps
+the arrays' cores to the chip's cores when the arrays hold only the cores a mapped network uses
+(a small network on a big chip); ``None`` means core c is chip core c.
 """
 from __future__ import annotations
 
@@ -48,6 +56,10 @@ class CoreArrays:
     neuron_model: str = "truenorth_lif"      # the registry name of the model params/state belong to
     u: np.ndarray | None = None              # int32 [G] synaptic current (current-based models)
     refractory_left: np.ndarray | None = None  # int32 [G] timesteps still held after a spike
+    fanout_ptr: np.ndarray | None = None     # int64 [G + 1]: a neuron's routes (multi-target fan-out)
+    fanout_axon: np.ndarray | None = None    # int64 [routes]: global target axon of each route
+    fanout_delay: np.ndarray | None = None   # int8 [routes]: delay of each route in ticks
+    chip_core: np.ndarray | None = None      # int64 [n_cores]: the chip core each array core is
 
     DENSE_MIN_DENSITY = 1 / 8
     DENSE_MAX_BYTES = 1 << 29
@@ -81,8 +93,41 @@ class CoreArrays:
         """Memory held by the arrays."""
         arrays = [self.v, self.weights, self.axon_type, self.row_ptr, self.row_neurons,
                   self.target_axon, self.delay, self.dense, self.row_weights, self.dense_weights, self.u,
-                  self.refractory_left] + [getattr(self.params, f) for f in self.params.__dataclass_fields__]
+                  self.refractory_left, self.fanout_ptr, self.fanout_axon, self.fanout_delay,
+                  self.chip_core] + [getattr(self.params, f) for f in self.params.__dataclass_fields__]
         return int(sum(a.nbytes for a in arrays if a is not None))
+
+    def routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every route as (source neuron, target axon, delay), int64 arrays.
+
+        Single-target arrays have one route per neuron (target -1: the neuron sends nowhere), so
+        route r is neuron r; fan-out arrays list each neuron's routes in neuron order.
+        """
+        if self.fanout_ptr is None:
+            return (np.arange(self.n_neurons, dtype=np.int64), self.target_axon.astype(np.int64),
+                    self.delay.astype(np.int64))
+        src = np.repeat(np.arange(self.n_neurons, dtype=np.int64), np.diff(self.fanout_ptr))
+        return src, self.fanout_axon.astype(np.int64), self.fanout_delay.astype(np.int64)
+
+    def routes_of(self, fired: np.ndarray) -> np.ndarray:
+        """The route indices of the neurons that fired, in order (each neuron's routes together)."""
+        if self.fanout_ptr is None:
+            return fired
+        starts = self.fanout_ptr[fired]
+        lengths = self.fanout_ptr[fired + 1] - starts
+        total = int(lengths.sum())
+        offsets = np.cumsum(lengths) - lengths
+        return np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+
+    def route_counts(self, fired: np.ndarray) -> np.ndarray:
+        """How many routes each fired neuron has (1 each for single-target arrays)."""
+        if self.fanout_ptr is None:
+            return np.ones(len(fired), np.int64)
+        return self.fanout_ptr[fired + 1] - self.fanout_ptr[fired]
+
+    def chip_cores(self, array_cores: np.ndarray) -> np.ndarray:
+        """The chip core of each array core index (identity unless ``chip_core`` is set)."""
+        return array_cores if self.chip_core is None else self.chip_core[array_cores]
 
     def synapse_axons(self) -> np.ndarray:
         """The global axon (row) of every synapse, int64 [synapses]."""

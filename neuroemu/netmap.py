@@ -1,0 +1,597 @@
+"""A network from a file (NIR, edge list) compiled onto a chip: quantise, place, lay out, write arrays.
+
+:func:`map_network` takes a chip-independent :class:`~neuroemu.netgraph.Network` to the chip's
+:class:`~neuroemu.hardware.cores.CoreArrays`:
+
+1. **Neuron model.** Each group's equation (netgraph's module docstring) must be one the chip's
+   neuron model runs, else a ConfigError names the group and the rule. Current-based chips
+   (``loihi_cuba``, ``cuba_lif``): ``du = 4096 (1 - i_decay)``, ``dv = 4096 (1 - decay)`` rounded
+   to the 12-bit decay, chip threshold = T - 1 (the chip fires on v > threshold, the network on
+   v >= T, and both are integers after quantisation), reset to zero only, no current bias.
+   TrueNorth (``truenorth_lif``): no decay (its leak is linear: leak = bias, at most 255 in
+   magnitude), no current, reset to v_reset ("zero") or by subtraction ("linear").
+2. **Quantisation** (:func:`neuroemu.nir_import.quantise`, rule documented there): per-synapse
+   chips get ``weight_bits``-bit weights with one scale per target group; TrueNorth gets its 4 axon
+   types: with ``c`` axon copies per source (``network.axon_copies``, default the most a core's
+   256 axons hold, up to 4) every synapse weight is a c-bit two's-complement integer written as
+   its bits on c crossbar points, the neuron weighing the c axon types 1, 2, ..., -2^(c-1); with
+   one copy the sources are clustered into 4 types. The run reports the relative weight error.
+3. **Placement** (:func:`neuroemu.mapping.place`: pack, spread or locality) on the chip's cores
+   and router graph, then the axons and crossbar rows (:func:`neuroemu.mapping.layout`).
+4. **Routes.** A neuron sends one packet per destination axon (one per destination core, delay and
+   axon class). Loihi-style chips fan out natively: the arrays keep a list of routes per neuron.
+   A TrueNorth neuron has exactly one target, so a neuron with k destinations becomes k copies
+   with the same inputs (the corelet practice: each copy costs its neuron updates and synaptic
+   operations, as on the chip); copies sit next to their original and placement is redone until
+   every neuron has one target.
+
+Only the cores the network uses are kept in the arrays (``CoreArrays.chip_core`` maps them to
+chip cores), so a 2-core network on a 4,096-core chip runs at the speed of 2 cores while hops,
+latencies and energies come from the full chip's router graph.
+
+Inputs: the network's own input spike trains (:class:`SpikeListInput`), or a data set presented
+sample by sample (:class:`Presentation`, ``workload.classify``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config.schema import ChipSpec, ClassifySpec, WorkloadSpec
+from .errors import CapacityError, ConfigError
+from .hardware.cores import CoreArrays
+from .mapping import Mapping, layout, place
+from .models.loihi import CubaArrays, DECAY_UNITY, cuba_range
+from .models.neuron import RESET_MODES, NeuronArrays, membrane_range, neuron_model
+from .netgraph import Group, Network
+from .nir_import import QuantReport, quantise
+
+__all__ = ["MappedNetwork", "Presentation", "SpikeListInput", "map_network", "build_mapped",
+           "load_file_network", "resolve_path"]
+
+#: TrueNorth's leak is a signed 9-bit value
+TRUENORTH_MAX_LEAK = 255
+#: seed stream of the presented samples' input spikes (simulate's streams are below 100)
+STREAM_SAMPLES = 300
+#: placement passes allowed to give every TrueNorth neuron one target
+MAX_SPLIT_PASSES = 4
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+class SpikeListInput:
+    """Input spikes known in advance, as (arrival tick, global axon) events in tick order."""
+
+    CHUNK = 64
+
+    def __init__(self, ticks: np.ndarray, axons: np.ndarray):
+        order = np.argsort(ticks, kind="stable")
+        self.ticks = np.asarray(ticks, np.int64)[order]
+        self.axons = np.asarray(axons, np.int64)[order]
+
+    @classmethod
+    def from_spikes(cls, times: np.ndarray, ids: np.ndarray, input_ptr: np.ndarray, input_axons: np.ndarray,
+                    axon_delay: np.ndarray) -> "SpikeListInput":
+        """Input id spikes at ``times`` reach every axon of that input ``delay`` ticks later."""
+        times, ids = np.asarray(times, np.int64), np.asarray(ids, np.int64)
+        starts, lengths = input_ptr[ids], input_ptr[ids + 1] - input_ptr[ids]
+        total = int(lengths.sum())
+        offsets = np.cumsum(lengths) - lengths
+        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+        axons = input_axons[pos]
+        return cls(np.repeat(times, lengths) + axon_delay[axons], axons)
+
+    def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Input spikes (ticks, global axons) due in [tick_lo, tick_hi)."""
+        lo, hi = np.searchsorted(self.ticks, [tick_lo, tick_hi])
+        return self.ticks[lo:hi], self.axons[lo:hi]
+
+
+class Presentation:
+    """A data set shown sample by sample; state reset between samples; the outputs read out.
+
+    Sample s occupies ticks [s P, (s + 1) P) with P = present + settle ticks; input i spikes in
+    each of the first ``present_ticks`` ticks with probability ``rates[s, i]`` (a stream of its
+    own per sample, so a sample's spikes do not depend on which samples run before it).
+    """
+
+    def __init__(self, spec: ClassifySpec, rates: np.ndarray, labels: np.ndarray, outputs: np.ndarray,
+                 arrays: CoreArrays, tick_s: float):
+        self.spec = spec
+        self.reset_period = spec.period
+        self.rates, self.labels = rates, labels
+        self.outputs = outputs
+        self.out_index = np.full(arrays.n_neurons, -1, np.int64)
+        self.out_index[outputs] = np.arange(len(outputs))
+        self.arrays = arrays
+        self.tick_s = tick_s
+        n = len(rates)
+        self.counts = np.zeros((n, len(outputs)), np.int64)
+        self.v_end = np.zeros((n, len(outputs)), np.int64)
+        self.first_tick = np.full(n, -1, np.int64)
+
+    @property
+    def samples(self) -> int:
+        """Samples presented."""
+        return len(self.rates)
+
+    def spikes(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every sample's input spikes as (tick, input id), Bernoulli per tick at the sample's rates."""
+        from .workloads import generator
+        times, ids = [], []
+        T, P = self.spec.present_ticks, self.reset_period
+        for s, rate in enumerate(self.rates):
+            hit = generator(seed, STREAM_SAMPLES, s).random((T, len(rate))) < rate
+            t, i = np.nonzero(hit)
+            times.append(t + s * P)
+            ids.append(i)
+        cat = (lambda parts: np.concatenate(parts).astype(np.int64)) if times else (lambda _: np.empty(0, np.int64))
+        return cat(times), cat(ids)
+
+    @staticmethod
+    def reset_state(arrays: CoreArrays) -> None:
+        """Every neuron back to rest: membrane, current and refractory count zero."""
+        arrays.v[:] = 0
+        for state in (arrays.u, arrays.refractory_left):
+            if state is not None:
+                state[:] = 0
+
+    def observe(self, t: int, fired: np.ndarray) -> None:
+        """Count the output spikes of tick t; keep the outputs' potentials at each sample's end."""
+        s, phase = divmod(t, self.reset_period)
+        if s >= self.samples:
+            return
+        idx = self.out_index[fired]
+        idx = idx[idx >= 0]
+        if len(idx):
+            np.add.at(self.counts[s], idx, 1)
+            if self.first_tick[s] < 0:
+                self.first_tick[s] = phase
+        if phase == self.reset_period - 1:
+            self.v_end[s] = self.arrays.v[self.outputs]
+
+    def predictions(self) -> np.ndarray:
+        """The winning output of every sample: most spikes, ties to the higher final potential."""
+        # lexicographic argmax over (count, v_end): count dominates, v_end breaks ties
+        best = np.empty(self.samples, np.int64)
+        for s in range(self.samples):
+            best[s] = np.lexsort((-np.arange(self.counts.shape[1]), self.v_end[s], self.counts[s]))[-1]
+        return best
+
+    def report(self, record, tick_starts: np.ndarray) -> dict:
+        """Accuracy, chip time and energy per classification, time to the first output spike."""
+        n = self.samples
+        pred = self.predictions()
+        starts = tick_starts[np.arange(n + 1) * self.reset_period] * 1e-12
+        per_sample = np.diff(starts)
+        answered = self.first_tick >= 0
+        first = None
+        if answered.any():
+            s = np.flatnonzero(answered)
+            first = float((tick_starts[s * self.reset_period + self.first_tick[s] + 1] * 1e-12 - starts[s]).mean())
+        return {"classification": {
+            "samples": n, "correct": int((pred == self.labels).sum()),
+            "accuracy": float((pred == self.labels).mean()) if n else None,
+            "present_ticks": self.spec.present_ticks, "settle_ticks": self.spec.settle_ticks,
+            "latency_per_classification_s": float(per_sample.mean()) if n else None,
+            "first_output_spike_s": first,
+            "unanswered": int((~answered).sum()),
+            "energy_per_classification_j": record.energy_j / n if n else None,
+            # without the whole chip's static power: what the events of one answer cost
+            "dynamic_energy_per_classification_j": (record.energy_j - record.energy_breakdown_j.get("static", 0.0)) / n
+            if n else None,
+            "output_spikes_per_classification": float(self.counts.sum() / n) if n else None,
+        }}
+
+
+# --- the mapped network -----------------------------------------------------------------------------
+
+
+@dataclass
+class MappedNetwork:
+    """A network written into a chip's core arrays (the shape simulate runs, as workloads.Network).
+
+    ``source``: the quantised, expanded network actually placed (TrueNorth: with its bit
+    edges and neuron copies); ``global_id`` int64 [N of the file's network]: the array neuron of
+    each network neuron (its first copy); ``network_id`` int64 [G]: the file's neuron id of each
+    array neuron, -1 for unused columns.
+    """
+
+    arrays: CoreArrays
+    enabled: np.ndarray
+    cores_used: int
+    neurons_per_core: int
+    source: Network
+    mapping: Mapping
+    quant: QuantReport
+    global_id: np.ndarray
+    network_id: np.ndarray
+    input_ptr: np.ndarray
+    input_axons: np.ndarray
+    axon_delay: np.ndarray
+    copies: int = 1
+    neuron_copies: int = 0
+    notes: tuple[str, ...] = ()
+    hooks: Presentation | None = None
+    inputs: list = dataclasses.field(default_factory=list)  # SpikeListInput streams
+    leak: int = 0
+    threshold: int = 0
+
+    @property
+    def n_enabled(self) -> int:
+        """Neurons placed (copies included)."""
+        return int(self.enabled.sum())
+
+    def input_stream(self, times: np.ndarray, ids: np.ndarray) -> SpikeListInput:
+        """Input spikes (tick, input id) as axon events on the chip."""
+        return SpikeListInput.from_spikes(times, ids, self.input_ptr, self.input_axons, self.axon_delay)
+
+    def report(self) -> dict:
+        """Placement and quantisation, for the run record."""
+        q, m = self.quant, self.mapping.report
+        return {
+            "mapping": {"strategy": m.strategy, "cores_used": self.cores_used, "neurons": self.n_enabled,
+                        "neuron_copies": self.neuron_copies, "synapses": int(self.arrays.n_synapses),
+                        "routes": int((self.arrays.routes()[1] >= 0).sum()),
+                        "mean_hops_per_synapse": m.mean_hops, "mean_hops_per_packet": m.mean_packet_hops},
+            "quantisation": {"scheme": q.scheme, "bits": q.bits, "axon_copies": self.copies,
+                             "max_rel_error": q.max_rel_error, "mean_rel_error": q.mean_rel_error,
+                             "dropped_synapses": int((~q.kept).sum()), "summary": q.summary()},
+            "notes": list(self.notes + q.notes),
+        }
+
+
+def _fail_group(where: str, network: Network, mask: np.ndarray, rule: str) -> ConfigError:
+    j = int(np.flatnonzero(mask)[0])
+    g = network.groups[int(network.group_index()[j])]
+    return ConfigError(f"{where}: group {g.name!r} ({g.model}): {rule}")
+
+
+def _check_model(network: Network, chip: ChipSpec, kernel: str, where: str) -> None:
+    """Refuse groups the chip's neuron model cannot run (module docstring, step 1)."""
+    model = chip.core.neuron_model
+    if kernel == "cuba":
+        if (network.reset_subtract & np.isfinite(network.threshold)).any():
+            raise _fail_group(where, network, network.reset_subtract & np.isfinite(network.threshold),
+                              f"resets by subtraction, but {model} resets to zero after a spike "
+                              "(set network.neuron_reset: zero, or import with reset='zero')")
+        if (network.v_reset != 0).any():
+            raise _fail_group(where, network, network.v_reset != 0, f"v_reset must be 0 on {model} (it resets to 0)")
+        if (network.i_bias != 0).any():
+            raise _fail_group(where, network, network.i_bias != 0, f"{model} has no current bias (i_bias must be 0)")
+    else:
+        if (network.decay != 1).any():
+            raise _fail_group(where, network, network.decay != 1,
+                              f"decays (decay {network.decay[network.decay != 1][0]:g}), but {model}'s leak is "
+                              "linear: use IF / I neurons (decay 1) with a bias, or a chip with a decaying model")
+        if (network.i_decay != 0).any() or (network.i_bias != 0).any():
+            raise _fail_group(where, network, (network.i_decay != 0) | (network.i_bias != 0),
+                              f"has a synaptic current (i_decay or i_bias), which {model} does not model")
+
+
+def _auto_copies(network: Network, chip: ChipSpec) -> int:
+    """The most axon copies per source that every neuron's fan-in leaves room for (1..types)."""
+    key = np.where(network.src_input, network.src + network.n_neurons, network.src) * 65537 + network.delay
+    if not key.size:
+        return 1
+    pairs = np.unique(np.stack([network.dst, key]), axis=1)
+    fan_in = int(np.bincount(pairs[0]).max())
+    return int(max(1, min(chip.core.axon_types, chip.core.axons // fan_in)))
+
+
+def _bit_edges(q: Network, report: QuantReport, copies: int) -> Network:
+    """TrueNorth: each synapse as crossbar points on its source's axons, with the axon type as class."""
+    if copies == 1:
+        cls = report.edge_type.astype(np.int64)
+        return dataclasses.replace(q, weight=np.ones(q.n_edges), edge_class=cls)
+    code = np.mod(q.weight.astype(np.int64), 1 << copies)  # c-bit two's complement
+    parts = [np.flatnonzero((code >> b) & 1) for b in range(copies)]
+    idx = np.concatenate(parts)
+    cls = np.concatenate([np.full(len(p), b, np.int64) for b, p in enumerate(parts)])
+    order = np.argsort(idx, kind="stable")
+    idx, cls = idx[order], cls[order]
+    return dataclasses.replace(q, src=q.src[idx], dst=q.dst[idx], weight=np.ones(len(idx)), delay=q.delay[idx],
+                               src_input=q.src_input[idx], edge_class=cls)
+
+
+def _edge_route_keys(net: Network, core_of: np.ndarray) -> np.ndarray:
+    """Per edge from a neuron: the destination axon it needs, as one integer (core, delay, class)."""
+    cls = net.edge_class if net.edge_class is not None else np.zeros(net.n_edges, np.int64)
+    return (core_of[net.dst] * (int(net.delay.max(initial=0)) + 1) + net.delay) * 256 + cls
+
+
+def _split_by_route(net: Network, core_of: np.ndarray) -> tuple[Network, np.ndarray] | None:
+    """Each neuron with k destination axons as k copies, one destination each (None: none has two).
+
+    Returns the new network and, per new neuron, the original's id.
+    """
+    from_neuron = ~net.src_input
+    key = _edge_route_keys(net, core_of)
+    pairs, inv = np.unique(np.stack([net.src[from_neuron], key[from_neuron]]), axis=1, return_inverse=True)
+    routes = np.bincount(pairs[0], minlength=net.n_neurons)
+    if routes.max(initial=0) <= 1:
+        return None
+    copies = np.maximum(routes, 1)
+    first = np.zeros(net.n_neurons + 1, np.int64)
+    np.cumsum(copies, out=first[1:])
+    original = np.repeat(np.arange(net.n_neurons), copies)
+    # the copy an out-edge leaves from: its route's rank among its source's routes
+    pair_first = np.searchsorted(pairs[0], pairs[0])
+    rank = np.arange(pairs.shape[1]) - pair_first
+    src = net.src.copy()
+    src[from_neuron] = first[net.src[from_neuron]] + rank[inv.ravel()]
+    # every copy receives all of its original's in-edges
+    n_copies_of_dst = copies[net.dst]
+    e_idx = np.repeat(np.arange(net.n_edges), n_copies_of_dst)
+    offset = np.arange(len(e_idx)) - np.repeat(np.cumsum(n_copies_of_dst) - n_copies_of_dst, n_copies_of_dst)
+    new_dst = first[net.dst[e_idx]] + offset
+    groups, start = [], 0
+    for g in net.groups:
+        size = int(copies[g.start:g.stop].sum())
+        groups.append(Group(g.name, start, size, g.model))
+        start += size
+    per_neuron = {f: getattr(net, f)[original] for f in
+                  ("decay", "i_decay", "threshold", "v_reset", "bias", "i_bias", "reset_subtract")}
+    split = dataclasses.replace(
+        net, groups=tuple(groups), **per_neuron, src=src[e_idx], dst=new_dst, weight=net.weight[e_idx],
+        delay=net.delay[e_idx], src_input=net.src_input[e_idx],
+        edge_class=None if net.edge_class is None else net.edge_class[e_idx], outputs=first[net.outputs])
+    return split, original
+
+
+def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality", seed: int = 0,
+                axon_copies: int | None = None, topology=None, where: str | None = None) -> MappedNetwork:
+    """Compile ``network`` onto ``chip`` (module docstring); errors name ``where`` and the group."""
+    from .hardware.chip import build_chip_topology
+    where = where or network.where or network.name
+    if chip.timing.mode == "async":
+        raise ConfigError(f"{where}: chip {chip.name!r} runs asynchronously (timing.mode async); mapped networks "
+                          "run on tick-based chips (sync, gals, barrier)")
+    model = neuron_model(chip.core.neuron_model)
+    kernel = model.kernel
+    core = chip.core
+    A, N = core.axons, core.neurons
+    _check_model(network, chip, kernel, where)
+    if kernel == "truenorth":
+        copies = axon_copies or _auto_copies(network, chip)
+        if copies > core.axon_types:
+            raise ConfigError(f"{where}: network.axon_copies: {copies} copies need as many axon types; chip "
+                              f"{chip.name!r} has {core.axon_types}")
+        q, rep = quantise(network, bits=core.weight_bits, scheme="axon_types", types=core.axon_types, copies=copies)
+        placed = _bit_edges(q, rep, copies)
+    else:
+        copies = 1
+        q, rep = quantise(network, bits=core.weight_bits, scheme="per_synapse")
+        placed = q
+    if placed.delay.size and placed.delay.max() > core.max_delay_ticks:
+        raise ConfigError(f"{where}: delay: synaptic delays up to {int(placed.delay.max())} ticks, more than chip "
+                          f"{chip.name!r} allows (core.max_delay_ticks {core.max_delay_ticks})")
+    topo = topology if topology is not None else build_chip_topology(chip)
+    original = np.arange(placed.n_neurons)
+    for _ in range(MAX_SPLIT_PASSES + 1):
+        mapping = place(placed, strategy=strategy, n_cores=chip.cores, neurons_per_core=N, axons_per_core=A,
+                        topology=topo, seed=seed)
+        split = _split_by_route(placed, mapping.core_of_neuron) if kernel == "truenorth" else None
+        if split is None:
+            break
+        placed, orig = split
+        original = original[orig]
+    else:
+        raise CapacityError(f"{where}: {strategy}: could not give every TrueNorth neuron a single target in "
+                            f"{MAX_SPLIT_PASSES} placement passes (its fan-out keeps spanning cores)")
+    return _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where)
+
+
+def _write_arrays(network: Network, placed: Network, original: np.ndarray, mapping: Mapping, rep: QuantReport,
+                  chip: ChipSpec, kernel: str, copies: int, where: str) -> MappedNetwork:
+    core = chip.core
+    A, N = core.axons, core.neurons
+    used = np.unique(mapping.core_of_neuron)
+    k = len(used)
+    compact = dataclasses.replace(mapping, core_of_neuron=np.searchsorted(used, mapping.core_of_neuron))
+    lay = layout(placed, compact, k, A)
+    G = k * N
+    gid = compact.core_of_neuron * N + compact.slot_of_neuron
+    enabled = np.zeros(G, bool)
+    enabled[gid] = True
+    network_id = np.full(G, -1, np.int64)
+    network_id[gid] = original
+    global_id = np.full(network.n_neurons, -1, np.int64)
+    kept, first_copy = np.unique(original, return_index=True)
+    global_id[kept] = gid[first_copy]
+    notes: list[str] = []
+
+    # crossbar and weights
+    row_neurons = lay.row_neurons.astype(np.uint8 if N <= 256 else np.uint16)
+    weights = np.zeros((G, core.axon_types), np.int16)
+    axon_type = np.zeros(k * A, np.int8)
+    row_weights = None
+    if kernel == "truenorth":
+        axon_type[:] = lay.axon_class
+        weights[gid] = rep.type_weights[original]
+    else:
+        wmax = (1 << (core.weight_bits - 1)) - 1
+        w = np.rint(lay.row_weight)
+        if (np.abs(w) > wmax).any():
+            notes.append(f"{int((np.abs(w) > wmax).sum())} crossbar points summed parallel synapses past "
+                         f"+-{wmax} and were clipped")
+        row_weights = np.clip(w, -wmax, wmax).astype(np.int16)
+    synapses_per_core = np.bincount(np.repeat(np.arange(k * A) // A, np.diff(lay.row_ptr)), minlength=k)
+    limit = neuron_model(core.neuron_model).limits.max_synapse_bits_per_core
+    bits = core.weight_bits if kernel != "truenorth" else 1
+    if limit is not None and synapses_per_core.max(initial=0) * bits > limit:
+        c = int(np.argmax(synapses_per_core))
+        raise CapacityError(f"{where}: core {int(used[c])} holds {int(synapses_per_core[c]):,} synapses at {bits} bits, "
+                            f"more than {core.neuron_model} allows per core ({limit:,} bits)")
+
+    params, v_extra = _neuron_params(placed, gid, G, chip, kernel, where)
+    # routes, one per destination axon
+    counts = np.diff(lay.target_ptr)
+    order = np.argsort(gid, kind="stable")
+    target_axon = np.full(G, -1, np.int64)
+    delay = np.ones(G, np.int8)
+    fan = dict(fanout_ptr=None, fanout_axon=None, fanout_delay=None)
+    if kernel == "truenorth":
+        has = counts == 1
+        target_axon[gid[has]] = lay.target_axons[lay.target_ptr[:-1][has]]
+        delay[gid[has]] = lay.axon_delay[target_axon[gid[has]]]
+    else:
+        per_g = np.zeros(G, np.int64)
+        per_g[gid] = counts
+        ptr = np.zeros(G + 1, np.int64)
+        np.cumsum(per_g, out=ptr[1:])
+        parts = [lay.target_axons[lay.target_ptr[j]:lay.target_ptr[j + 1]] for j in order]
+        axons = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        fan = dict(fanout_ptr=ptr, fanout_axon=axons.astype(np.int64),
+                   fanout_delay=lay.axon_delay[axons].astype(np.int8))
+    arrays = CoreArrays(n_cores=k, axons_per_core=A, neurons_per_core=N, v=np.zeros(G, np.int32), weights=weights,
+                        params=params, axon_type=axon_type, row_ptr=lay.row_ptr.astype(np.int64),
+                        row_neurons=row_neurons, target_axon=target_axon, delay=delay,
+                        neuron_model=core.neuron_model, chip_core=used.astype(np.int64), **fan, **v_extra)
+    if row_weights is not None:
+        arrays.set_row_weights(row_weights)
+    return MappedNetwork(arrays=arrays, enabled=enabled, cores_used=k, neurons_per_core=N, source=placed,
+                         mapping=mapping, quant=rep, global_id=global_id, network_id=network_id,
+                         input_ptr=lay.input_ptr, input_axons=lay.input_axons, axon_delay=lay.axon_delay,
+                         copies=copies, neuron_copies=int(placed.n_neurons - network.n_neurons), notes=tuple(notes))
+
+
+def _int_param(where: str, net: Network, values: np.ndarray, lo: int, hi: int, what: str) -> np.ndarray:
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        raise _fail_group(where, net, bad, f"{what} {values[bad][0]:g} after quantisation is outside the chip's "
+                                           f"{lo}..{hi}")
+    return values.astype(np.int64)
+
+
+def _neuron_params(net: Network, gid: np.ndarray, G: int, chip: ChipSpec, kernel: str, where: str):
+    """The chip model's per-neuron parameters for the placed (quantised) network."""
+    bits = chip.core.membrane_bits
+    finite = np.isfinite(net.threshold)
+    if kernel == "cuba":
+        lim = cuba_range(bits)[1]
+        params = CubaArrays.uniform(G, threshold=lim)  # unused columns never fire
+        du = np.rint(DECAY_UNITY * (1 - net.i_decay))
+        dv = np.rint(DECAY_UNITY * (1 - net.decay))
+        thr = np.where(finite, net.threshold - 1, lim)  # v >= T on integers is v > T - 1
+        params.du[gid] = du
+        params.dv[gid] = dv
+        params.bias[gid] = _int_param(where, net, net.bias, -lim, lim, "bias")
+        params.threshold[gid] = _int_param(where, net, thr, -lim, lim, "threshold")
+        return params, dict(u=np.zeros(G, np.int32), refractory_left=np.zeros(G, np.int32))
+    vmin, vmax = membrane_range(bits)
+    params = NeuronArrays.uniform(G, threshold=vmax, reset="linear", floor=-vmin)
+    thr = np.where(finite, net.threshold, vmax + 1)  # v saturates at vmax: never reached
+    params.leak[gid] = _int_param(where, net, net.bias, -TRUENORTH_MAX_LEAK, TRUENORTH_MAX_LEAK, "bias (the leak)")
+    params.threshold[gid] = _int_param(where, net, thr, 1, vmax + 1, "threshold")
+    params.reset_mode[gid] = np.where(net.reset_subtract, RESET_MODES["linear"], RESET_MODES["zero"])
+    params.reset_value[gid] = _int_param(where, net, net.v_reset, vmin, vmax, "v_reset")
+    return params, {}
+
+
+# --- workloads ---------------------------------------------------------------------------------------
+
+
+def resolve_path(path: str, workload: WorkloadSpec) -> Path:
+    """A path in a workload file: relative to that file first, then to the working directory."""
+    p = Path(path)
+    if not p.is_absolute() and workload.source and not workload.source.startswith("<"):
+        beside = Path(workload.source).parent / p
+        if beside.exists():
+            return beside
+    return p
+
+
+def load_file_network(workload: WorkloadSpec, name: str) -> Network:
+    """The network a ``nir`` or ``edgelist`` workload names, with its reset rule applied."""
+    spec = workload.network
+    path = resolve_path(spec.file, workload)
+    if spec.kind == "nir":
+        from .nir_import import load_nir
+        if spec.neuron_reset == "file":
+            raise ConfigError(f"{name}: network.neuron_reset: a NIR graph does not say how neurons reset; "
+                              "give zero or subtract")
+        return load_nir(str(path), dt=spec.dt, reset=spec.neuron_reset, method=spec.method)
+    from .edgelist import load_network
+    net = load_network(path)
+    if spec.neuron_reset != "file":
+        net = dataclasses.replace(net, reset_subtract=np.full(net.n_neurons, spec.neuron_reset == "subtract"))
+    return net
+
+
+def load_dataset(workload: WorkloadSpec, n_inputs: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A classification data set: rates [samples, inputs] in 0..1 and integer labels."""
+    spec = workload.classify
+    path = resolve_path(spec.dataset, workload)
+    where = f"{name}: classify.dataset: {path}"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in ("rates", "labels") if k in z.files}
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise ConfigError(f"{where}: not a readable .npz file ({exc})") from None
+    for key in ("rates", "labels"):
+        if key not in data:
+            raise ConfigError(f"{where}: {key}: missing (a data set holds rates [samples, inputs] and labels)")
+    rates, labels = data["rates"].astype(np.float64), data["labels"]
+    if rates.ndim != 2 or rates.shape[1] != n_inputs:
+        raise ConfigError(f"{where}: rates: must be [samples, {n_inputs} inputs of the network] (got {rates.shape})")
+    if not np.isfinite(rates).all() or rates.min(initial=0) < 0 or rates.max(initial=0) > 1:
+        raise ConfigError(f"{where}: rates: spikes per tick must be in 0..1")
+    if labels.shape != (len(rates),) or labels.dtype.kind not in "iu":
+        raise ConfigError(f"{where}: labels: needs one integer label per sample ({len(rates)}) (got {labels.shape})")
+    if spec.samples is not None:
+        rates, labels = rates[:spec.samples], labels[:spec.samples]
+    return rates, labels.astype(np.int64)
+
+
+def classify_ticks(workload: WorkloadSpec, name: str) -> int:
+    """The run length of a classification workload: samples x (present + settle) ticks."""
+    spec = workload.classify
+    path = resolve_path(spec.dataset, workload)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            n = len(z["labels"]) if "labels" in z.files else 0
+    except (FileNotFoundError, ValueError, OSError, EOFError):
+        n = 0  # the data set's own errors are reported when it is loaded
+    if spec.samples is not None:
+        n = min(n, spec.samples)
+    return max(1, n * spec.period)
+
+
+def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> MappedNetwork:
+    """The workload's file network mapped onto the chip, with its inputs and readout attached."""
+    spec = workload.network
+    if workload.inputs:
+        raise ConfigError(f"{name}: inputs: a {spec.kind} network takes its input from its own spike trains or "
+                          "from classify.dataset, not from generated inputs")
+    net = load_file_network(workload, name)
+    mapped = map_network(net, chip, strategy=spec.mapping, seed=seed, axon_copies=spec.axon_copies, where=name)
+    if workload.classify is not None:
+        cls = workload.classify
+        rates, labels = load_dataset(workload, net.n_inputs, name)
+        if cls.output_group is not None:
+            g = net.group(cls.output_group)
+            outputs = np.arange(g.start, g.stop)
+        elif net.outputs.size:
+            outputs = net.outputs
+        else:
+            outputs = np.arange(net.groups[-1].start, net.groups[-1].stop)
+        mapped.hooks = Presentation(cls, rates, labels, mapped.global_id[outputs], mapped.arrays, chip.timing.tick_s)
+        mapped.inputs = [mapped.input_stream(*mapped.hooks.spikes(seed))]
+    else:
+        if spec.input_spikes is not None:
+            from .edgelist import load_spikes
+            from .netgraph import _check_ids
+            times, ids = load_spikes(resolve_path(spec.input_spikes, workload))
+            _check_ids(f"{name}: network.input_spikes", "ids", ids, net.n_inputs, "inputs of the network")
+            if times.size and times.min() < 0:
+                raise ConfigError(f"{name}: network.input_spikes: times: ticks must be >= 0 (got {int(times.min())})")
+            net = net.with_inputs(times, ids)
+        mapped.inputs = [mapped.input_stream(net.input_times, net.input_ids)] if net.input_times.size else []
+    return mapped

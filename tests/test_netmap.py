@@ -1,0 +1,341 @@
+"""Networks from files run on chips: NIR and edge lists mapped, quantised, placed and simulated.
+
+The chip runs are checked against the test's own numpy equations (spike for spike), against the
+SimPy reference engine, and the classifier workload against its accuracy floor.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from neuroemu import simulate
+from neuroemu.cli import main
+from neuroemu.config.loader import load_chip, load_workload, workload_for_network_file
+from neuroemu.edgelist import load_spikes, save_npz
+from neuroemu.errors import CapacityError, ConfigError
+from neuroemu.netgraph import NetworkBuilder, simulate_reference
+from neuroemu.netmap import map_network
+from neuroemu.nir_import import quantise
+from neuroemu.reference import simulate_reference as simpy_reference
+from neuroemu.workloads import build_network
+
+WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
+
+
+def spikes_of(record, mapped, ticks: int) -> np.ndarray:
+    """bool [ticks, network neurons]: the run's spikes in the file's numbering."""
+    out = np.zeros((ticks, int(mapped.network_id.max()) + 1), bool)
+    trains = record.spike_trains
+    out[trains.ticks, mapped.network_id[trains.neurons]] = True
+    return out
+
+
+def run_file(chip: str, path: Path, ticks: int, tick_backend: str | None = None, **network):
+    wl = workload_for_network_file(path, ticks=ticks, **network)
+    chip_spec = load_chip(chip)
+    record = simulate(chip_spec, wl, record_spikes=True, tick_backend=tick_backend)
+    return record, build_network(chip_spec, wl, wl.seed, wl.where)
+
+
+# --- NIR round trip on a chip ----------------------------------------------------------------------
+
+def lif_graph(rng, n_in=8, n_hidden=24, n_out=6, kind="LIF"):
+    """Affine + LIF layers whose weights are exact on Loihi: integers with |w| <= 255, 255 present.
+
+    dt / tau = 1/4 (decay 3/4, Loihi dv = 1024) and r = 4, so a weight reaches v unscaled.
+    """
+    def weights(shape):
+        w = rng.integers(-120, 200, shape).astype(float)
+        w.flat[0] = 255.0
+        return w
+
+    def neurons(n, threshold):
+        if kind == "IF":
+            return nir.IF(r=np.ones(n), v_threshold=np.full(n, threshold), v_reset=np.zeros(n))
+        return nir.LIF(tau=np.full(n, 4.0), r=np.full(n, 4.0), v_leak=np.zeros(n), v_threshold=np.full(n, threshold),
+                       v_reset=np.zeros(n))
+
+    nodes = {"input": nir.Input(input_type={"input": np.array([n_in])}),
+             "fc1": nir.Affine(weight=weights((n_hidden, n_in)), bias=rng.integers(-3, 6, n_hidden).astype(float)),
+             "lif1": neurons(n_hidden, 300.0),
+             "fc2": nir.Linear(weight=weights((n_out, n_hidden))),
+             "lif2": neurons(n_out, 400.0),
+             "output": nir.Output(output_type={"output": np.array([n_out])})}
+    edges = [("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def fixed_point_reference(graph, x: np.ndarray, decay_units: int) -> list[np.ndarray]:
+    """The discretised LIF written out layer by layer, with Loihi's 12-bit decay of the membrane.
+
+    v = trunc(v (4096 - dv) / 4096) + W s[t - 1] + b; spike when v > v_threshold; then v = 0.
+    """
+    layers = [(graph.nodes["fc1"], graph.nodes["lif1"]), (graph.nodes["fc2"], graph.nodes["lif2"])]
+    ticks = x.shape[0]
+    v = [np.zeros(fc.weight.shape[0], np.int64) for fc, _ in layers]
+    spikes = [np.zeros((ticks, fc.weight.shape[0]), bool) for fc, _ in layers]
+    for t in range(ticks):
+        for k, (fc, lif) in enumerate(layers):
+            arriving = (x if k == 0 else spikes[0])[t - 1] if t > 0 else np.zeros(fc.weight.shape[1], bool)
+            bias = getattr(fc, "bias", np.zeros(fc.weight.shape[0])).astype(np.int64)
+            kept = v[k] * (4096 - decay_units)
+            v[k] = np.where(kept >= 0, kept >> 12, -((-kept) >> 12)) + fc.weight.astype(np.int64) @ arriving + bias
+            fired = v[k] > lif.v_threshold
+            v[k] = np.where(fired, 0, v[k])
+            spikes[k][t] = fired
+    return spikes
+
+
+@pytest.mark.parametrize("tick_backend", ["c", "numpy"])
+def test_nir_affine_lif_on_loihi_gives_the_spikes_of_the_numpy_equations(tmp_path, tick_backend):
+    rng = np.random.default_rng(5)
+    graph = lif_graph(rng)
+    nir.write(tmp_path / "model.nir", graph)
+    ticks = 80
+    x = rng.random((ticks, 8)) < 0.4
+    t, i = np.nonzero(x)
+    np.savez(tmp_path / "in.npz", times=t, ids=i)
+    record, mapped = run_file("loihi", tmp_path / "model.nir", ticks, tick_backend, dt=1.0,
+                              neuron_reset="zero", input_spikes=str(tmp_path / "in.npz"))
+    got = spikes_of(record, mapped, ticks)
+    expected = fixed_point_reference(graph, x, decay_units=1024)
+    assert expected[0].sum() > 80 and expected[1].sum() > 10  # both layers are busy
+    assert np.array_equal(got[:, :24], expected[0])
+    assert np.array_equal(got[:, 24:30], expected[1])
+    q = record.workload_report["quantisation"]
+    assert q["max_rel_error"] == 0.0 and q["dropped_synapses"] == 0  # the weights were representable
+
+
+def test_nir_if_network_on_loihi_matches_the_float_reference(tmp_path):
+    rng = np.random.default_rng(8)
+    graph = lif_graph(rng, kind="IF")
+    nir.write(tmp_path / "if.nir", graph)
+    ticks = 60
+    x = rng.random((ticks, 8)) < 0.4
+    t, i = np.nonzero(x)
+    np.savez(tmp_path / "in.npz", times=t, ids=i)
+    record, mapped = run_file("loihi", tmp_path / "if.nir", ticks, dt=1.0, neuron_reset="zero",
+                              input_spikes=str(tmp_path / "in.npz"))
+    from neuroemu.nir_import import load_nir
+    ref = simulate_reference(load_nir(tmp_path / "if.nir", dt=1.0, reset="zero").with_inputs(t, i), ticks)
+    expected = np.zeros((ticks, 30), bool)
+    expected[ref.times, ref.ids] = True
+    assert expected.sum() > 100
+    assert np.array_equal(spikes_of(record, mapped, ticks), expected)
+
+
+# --- TrueNorth: axon copies and neuron copies ------------------------------------------------------
+
+def four_bit_if_network(rng, n_in=16, n_hidden=40, n_out=8, ticks=60, reset="zero"):
+    """IF layers with weights in -8..7, each neuron's largest 7: exact with 4 TrueNorth axon copies."""
+    b = NetworkBuilder("tn")
+    b.add_inputs("in", n_in)
+    b.add_neurons("hidden", n_hidden, model="IF", threshold=9.0, bias=rng.integers(-1, 2, n_hidden).astype(float),
+                  reset=reset)
+    b.add_neurons("out", n_out, model="IF", threshold=12.0, reset=reset)
+    for src, dst, n_src, n_dst in (("in", "hidden", n_in, n_hidden), ("hidden", "out", n_hidden, n_out)):
+        w = rng.integers(-8, 8, (n_src, n_dst)).astype(float)
+        w[0] = 7.0
+        b.connect(src, dst, w)
+    x = rng.random((ticks, n_in)) < 0.3
+    t, i = np.nonzero(x)
+    b.set_input_spikes(t, i)
+    return b.build(outputs="out")
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_truenorth_runs_multibit_weights_on_axon_copies_and_splits_fan_out(tmp_path, reset):
+    rng = np.random.default_rng(3)
+    net = four_bit_if_network(rng, reset=reset)
+    save_npz(net, tmp_path / "tn.npz")
+    ticks = 60
+    record, mapped = run_file("truenorth", tmp_path / "tn.npz", ticks)
+    ref = simulate_reference(net, ticks)
+    expected = np.zeros((ticks, net.n_neurons), bool)
+    expected[ref.times, ref.ids] = True
+    assert expected[:, :40].sum() > 100 and expected[:, 40:].sum() > 10
+    assert np.array_equal(spikes_of(record, mapped, ticks), expected)
+    # every chip neuron has one target, as on TrueNorth: 4 axon types carry the 4-bit weights, and a
+    # hidden neuron that feeds all 4 bits is 4 neurons
+    arrays = mapped.arrays
+    assert arrays.fanout_ptr is None
+    assert mapped.copies == 4 and set(np.unique(arrays.axon_type).tolist()) == {0, 1, 2, 3}
+    assert record.workload_report["mapping"]["neuron_copies"] == mapped.n_enabled - net.n_neurons > 40
+    assert record.workload_report["quantisation"]["max_rel_error"] == 0.0
+
+
+def test_truenorth_refuses_a_decaying_neuron_naming_the_group(tmp_path):
+    b = NetworkBuilder("leaky")
+    b.add_inputs("in", 4)
+    b.add_neurons("lif", 4, model="LIF", decay=0.9, threshold=1.0)
+    b.connect("in", "lif", np.ones((4, 4)))
+    with pytest.raises(ConfigError, match=r"group 'lif' \(LIF\): decays.*truenorth_lif's leak is linear"):
+        map_network(b.build(), load_chip("truenorth"))
+
+
+def test_loihi_refuses_reset_by_subtraction_and_says_what_to_do():
+    b = NetworkBuilder("sub")
+    b.add_inputs("in", 4)
+    b.add_neurons("h", 4, model="IF", threshold=1.0, reset="subtract")
+    b.connect("in", "h", np.ones((4, 4)))
+    with pytest.raises(ConfigError, match=r"group 'h' \(IF\): resets by subtraction.*neuron_reset: zero"):
+        map_network(b.build(), load_chip("loihi"))
+
+
+def test_a_group_too_big_for_the_chip_is_named_with_the_limit():
+    b = NetworkBuilder("big")
+    b.add_inputs("in", 4)
+    b.add_neurons("small", 10, model="IF")
+    b.add_neurons("huge", 64 * 256, model="IF")
+    b.connect("in", "small", np.ones((4, 10)))
+    with pytest.raises(CapacityError, match=r"group 'huge' does not fit.*64 cores x 256 neurons"):
+        map_network(b.build(), load_chip("rram_htree"), strategy="pack")
+
+
+# --- fan-out routes against the SimPy reference ----------------------------------------------------
+
+def test_fan_out_routes_agree_with_the_simpy_reference(tmp_path):
+    rng = np.random.default_rng(4)
+    net = four_bit_if_network(rng, n_hidden=60)
+    save_npz(net, tmp_path / "fan.npz")
+    wl = workload_for_network_file(tmp_path / "fan.npz", ticks=50, mapping="spread")
+    chip = load_chip("rram_htree")
+    fast = simulate(chip, wl, record_spikes=True)
+    ref = simpy_reference(chip, wl)
+    mapped = build_network(chip, wl, wl.seed, wl.where)
+    assert np.diff(mapped.arrays.fanout_ptr).max() > 4  # spread: a hidden neuron feeds many cores
+    assert fast.hops > 1000
+    assert fast.comparable() == ref.comparable()
+
+
+# --- placement, visible in a run ---------------------------------------------------------------------
+
+def layered_network(rng, widths=(64, 128, 128, 128, 64), ticks=40):
+    b = NetworkBuilder("layered")
+    b.add_inputs("in", widths[0])
+    prev = "in"
+    for k, w in enumerate(widths[1:]):
+        b.add_neurons(f"l{k}", w, model="IF", threshold=4.0)
+        mask = rng.random((widths[k], w)) < 0.15
+        b.connect(prev, f"l{k}", rng.integers(1, 4, (widths[k], w)) * mask)
+        prev = f"l{k}"
+    x = rng.random((ticks, widths[0])) < 0.2
+    t, i = np.nonzero(x)
+    b.set_input_spikes(t, i)
+    return b.build()
+
+
+def test_locality_placement_cuts_hops_and_routing_energy_of_the_run(tmp_path):
+    rng = np.random.default_rng(9)
+    save_npz(layered_network(rng), tmp_path / "layered.npz")
+    runs = {(chip, m): run_file(chip, tmp_path / "layered.npz", 40, mapping=m)[0]
+            for chip in ("loihi", "rram_htree") for m in ("spread", "locality")}
+    routing = {k: sum(j for term, j in r.energy_breakdown_j.items() if term.startswith("hop_") or term == "wire")
+               for k, r in runs.items()}
+    # the same 448-neuron network and input spikes placed two ways; measured:
+    #   Loihi (8 x 4 mesh of 4-core tiles): spread on 128 cores, 747,115 hops (3.86 per packet),
+    #     2.48 uJ of routing; locality on 1 core, no packet leaves it
+    #   RRAM H-tree (64 cores of 256): spread on 64 cores, 951,836 hops (5.37 per packet);
+    #     locality on 2 cores, 9,552 hops (0.80 per packet)
+    for chip in ("loihi", "rram_htree"):
+        spread, local = runs[(chip, "spread")], runs[(chip, "locality")]
+        assert spread.spikes == local.spikes > 10000  # placement moves spikes, it does not change them
+        assert spread.hops_per_spike > 3.5
+        assert local.hops < 0.02 * spread.hops
+        assert local.hops_per_spike < 0.25 * spread.hops_per_spike
+    assert runs[("loihi", "spread")].workload_report["mapping"]["cores_used"] == 128
+    assert runs[("rram_htree", "locality")].workload_report["mapping"]["cores_used"] == 2
+    assert routing[("loihi", "spread")] > 2e-6 and routing[("loihi", "locality")] < 0.02 * routing[("loihi", "spread")]
+
+
+# --- the digits classifier ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chip,floor", [("loihi", 0.90), ("truenorth", 0.90), ("rram_htree", 0.90)])
+def test_digit_classifier_accuracy_latency_and_energy_per_classification(chip, floor):
+    r = simulate(chip, WORKLOADS / "digits.yaml")
+    c = r.workload_report["classification"]
+    # measured: Loihi 96.3 %, TrueNorth 95.5 %, RRAM (4-bit weights) 95.9 % of the 539 held-out digits
+    assert c["samples"] == 539 and c["unanswered"] == 0
+    assert c["accuracy"] >= floor
+    assert r.ticks == 539 * 34
+    assert c["energy_per_classification_j"] == pytest.approx(r.energy_j / 539, rel=1e-12)
+    dynamic = r.energy_j - r.energy_breakdown_j["static"]
+    assert c["dynamic_energy_per_classification_j"] == pytest.approx(dynamic / 539, rel=1e-12)
+    assert c["latency_per_classification_s"] == pytest.approx(r.sim_time_s / 539, rel=1e-9)
+    assert 0 < c["first_output_spike_s"] < c["latency_per_classification_s"]
+
+
+def digits_subset(tmp_path, samples: int) -> Path:
+    text = (WORKLOADS / "digits.yaml").read_text()
+    text = text.replace("file: digits.npz", f"file: {WORKLOADS / 'digits.npz'}")
+    text = text.replace("dataset: digits_test.npz", f"dataset: {WORKLOADS / 'digits_test.npz'}\n  samples: {samples}")
+    path = tmp_path / "digits_subset.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_digits_are_bit_identical_across_tick_kernels_and_reruns(tmp_path):
+    wl = load_workload(digits_subset(tmp_path, 25))
+    a = simulate("truenorth", wl, tick_backend="c")
+    b = simulate("truenorth", wl, tick_backend="numpy")
+    c = simulate("truenorth", wl, tick_backend="c")
+    assert a.ticks == 25 * 34
+    assert a.comparable() == b.comparable() == c.comparable()
+
+
+def test_reset_between_samples_makes_each_answer_independent_of_the_last(tmp_path):
+    """A sample's spikes are the same whether it runs first or after others (its own input stream)."""
+    wl = load_workload(digits_subset(tmp_path, 6))
+    mapped = build_network(load_chip("loihi"), wl, wl.seed, wl.where)
+    later = simulate("loihi", wl, record_spikes=True)
+    single = dataclasses.replace(wl, classify=dataclasses.replace(wl.classify, samples=1))
+    first = simulate("loihi", single, record_spikes=True)
+    t0 = later.spike_trains.ticks < 34
+    assert np.array_equal(first.spike_trains.ticks, later.spike_trains.ticks[t0])
+    assert np.array_equal(first.spike_trains.neurons, later.spike_trains.neurons[t0])
+    assert mapped.hooks.reset_period == 34
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+def test_cli_runs_an_edge_list_and_writes_spike_trains(tmp_path):
+    rng = np.random.default_rng(3)
+    net = four_bit_if_network(rng)
+    save_npz(net, tmp_path / "net.npz")
+    out = tmp_path / "spikes.npz"
+    res = CliRunner().invoke(main, ["run", "pcm_htree", str(tmp_path / "net.npz"), "--ticks", "60",
+                                    "--mapping", "pack", "--spikes-out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert re.search(r"mapping\s+pack: 1 cores, 48 neurons", res.output)
+    assert re.search(r"quantisation\s+per_synapse 8-bit weights", res.output)
+    times, ids = load_spikes(out)
+    # the chip runs the network with its weights quantised to 8 bits (scale max |w| / 127 per group)
+    ref = simulate_reference(quantise(net, bits=8, scheme="per_synapse")[0], 60)
+    assert len(times) > 100
+    assert np.array_equal(times, ref.times) and np.array_equal(ids, ref.ids)
+
+
+def test_cli_nir_needs_dt_and_names_the_node_it_cannot_map(tmp_path):
+    rng = np.random.default_rng(1)
+    nir.write(tmp_path / "m.nir", lif_graph(rng))
+    res = CliRunner().invoke(main, ["run", "loihi", str(tmp_path / "m.nir")])
+    assert res.exit_code == 1 and "needs --dt" in res.output and "Traceback" not in res.output
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([2])}),
+                                "d": nir.Delay(delay=np.ones(2)),
+                                "output": nir.Output(output_type={"output": np.array([2])})},
+                         edges=[("input", "d"), ("d", "output")])
+    nir.write(tmp_path / "bad.nir", graph)
+    res = CliRunner().invoke(main, ["run", "loihi", str(tmp_path / "bad.nir"), "--dt", "1"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "node 'output' (Output)" in res.output  # the node and its type
+
+
+def test_cli_file_options_need_a_network_file():
+    res = CliRunner().invoke(main, ["run", "loihi", "--mapping", "pack"])
+    assert res.exit_code == 1 and "apply to a network file" in res.output
