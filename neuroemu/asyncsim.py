@@ -195,6 +195,9 @@ def check_async(chip: ChipSpec, workload: WorkloadSpec, file: str | None = None)
         raise ConfigError(f"{chip.name}: core.neuron_model: the async engine has no model "
                           f"{chip.core.neuron_model!r}; valid: {', '.join(sorted(ASYNC_NEURON_MODELS))}")
     kind = workload.network.kind
+    if kind in ("nir", "edgelist"):
+        raise ConfigError(f"{file}: network.kind: {kind} networks are mapped onto tick-based chips (sync, gals, "
+                          f"barrier); chip {chip.name!r} runs asynchronously")
     if kind not in ASYNC_NETWORKS:
         raise ConfigError(f"{file}: network.kind: unknown async network {kind!r}; "
                           f"valid: {', '.join(sorted(ASYNC_NETWORKS))}")

@@ -154,28 +154,33 @@ class Presentation:
         if phase == self.reset_period - 1:
             self.v_end[s] = self.arrays.v[self.outputs]
 
-    def predictions(self) -> np.ndarray:
-        """The winning output of every sample: most spikes, ties to the higher final potential."""
+    def predictions(self, n: int | None = None) -> np.ndarray:
+        """The winning output of the first n samples: most spikes, ties to the higher final potential."""
+        n = self.samples if n is None else n
         # lexicographic argmax over (count, v_end): count dominates, v_end breaks ties
-        best = np.empty(self.samples, np.int64)
-        for s in range(self.samples):
+        best = np.empty(n, np.int64)
+        for s in range(n):
             best[s] = np.lexsort((-np.arange(self.counts.shape[1]), self.v_end[s], self.counts[s]))[-1]
         return best
 
     def report(self, record, tick_starts: np.ndarray) -> dict:
-        """Accuracy, chip time and energy per classification, time to the first output spike."""
-        n = self.samples
-        pred = self.predictions()
+        """Accuracy, chip time and energy per classification, time to the first output spike.
+
+        Only samples the run showed in full count (a run cut short with ``ticks`` ends early).
+        """
+        n = min(self.samples, (len(tick_starts) - 1) // self.reset_period)
+        pred = self.predictions(n)
+        labels = self.labels[:n]
         starts = tick_starts[np.arange(n + 1) * self.reset_period] * 1e-12
         per_sample = np.diff(starts)
-        answered = self.first_tick >= 0
+        answered = self.first_tick[:n] >= 0
         first = None
         if answered.any():
             s = np.flatnonzero(answered)
             first = float((tick_starts[s * self.reset_period + self.first_tick[s] + 1] * 1e-12 - starts[s]).mean())
         return {"classification": {
-            "samples": n, "correct": int((pred == self.labels).sum()),
-            "accuracy": float((pred == self.labels).mean()) if n else None,
+            "samples": n, "correct": int((pred == labels).sum()),
+            "accuracy": float((pred == labels).mean()) if n else None,
             "present_ticks": self.spec.present_ticks, "settle_ticks": self.spec.settle_ticks,
             "latency_per_classification_s": float(per_sample.mean()) if n else None,
             "first_output_spike_s": first,
@@ -184,7 +189,7 @@ class Presentation:
             # without the whole chip's static power: what the events of one answer cost
             "dynamic_energy_per_classification_j": (record.energy_j - record.energy_breakdown_j.get("static", 0.0)) / n
             if n else None,
-            "output_spikes_per_classification": float(self.counts.sum() / n) if n else None,
+            "output_spikes_per_classification": float(self.counts[:n].sum() / n) if n else None,
         }}
 
 

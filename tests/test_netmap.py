@@ -339,3 +339,59 @@ def test_cli_nir_needs_dt_and_names_the_node_it_cannot_map(tmp_path):
 def test_cli_file_options_need_a_network_file():
     res = CliRunner().invoke(main, ["run", "loihi", "--mapping", "pack"])
     assert res.exit_code == 1 and "apply to a network file" in res.output
+
+
+def test_a_shortened_run_reports_only_the_samples_it_showed_in_full(tmp_path):
+    wl = load_workload(digits_subset(tmp_path, 10))
+    r = simulate("loihi", wl, ticks=3 * 34 + 5)
+    c = r.workload_report["classification"]
+    assert c["samples"] == 3 and 0 <= c["correct"] <= 3
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("dataset: digits_test.npz", "dataset: missing.npz"), r"classify.dataset: missing.npz: no such file"),
+    (("file: digits.npz", "file: nowhere.npz"), r"nowhere.npz: no such file"),
+    (("chip: loihi", "chip: neurogrid"), r"edgelist networks are mapped onto tick-based chips"),
+    (("  settle_ticks: 2", "  settle_ticks: 2\n  output_group: nope"), r"no group 'nope'; valid: hidden, out"),
+])
+def test_bad_classifier_workloads_get_one_line_errors(tmp_path, edit, message):
+    text = (WORKLOADS / "digits.yaml").read_text().replace(*edit)
+    for name in ("digits.npz", "digits_test.npz"):
+        (tmp_path / name).write_bytes((WORKLOADS / name).read_bytes())
+    (tmp_path / "w.yaml").write_text(text)
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "w.yaml")])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert re.search(message, res.output), res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_a_conv_pool_nir_graph_runs_on_loihi_as_its_quantised_equations(tmp_path):
+    """Conv2d, SumPool2d, Flatten and Affine expand to synapses; IF layers then run exactly."""
+    rng = np.random.default_rng(2)
+    nodes = {"input": nir.Input(input_type={"input": np.array([1, 6, 6])}),
+             "conv": nir.Conv2d(input_shape=(6, 6), weight=rng.normal(size=(3, 1, 3, 3)), stride=1, padding=1,
+                                dilation=1, groups=1, bias=np.zeros(3)),
+             "if1": nir.IF(r=np.ones((3, 6, 6)), v_threshold=np.full((3, 6, 6), 1.0), v_reset=np.zeros((3, 6, 6))),
+             "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+             "if2": nir.IF(r=np.ones((3, 3, 3)), v_threshold=np.full((3, 3, 3), 1.5), v_reset=np.zeros((3, 3, 3))),
+             "flat": nir.Flatten(input_type={"input": np.array([3, 3, 3])}, start_dim=0, end_dim=-1),
+             "fc": nir.Affine(weight=rng.normal(size=(5, 27)), bias=np.full(5, 0.05)),
+             "if3": nir.IF(r=np.ones(5), v_threshold=np.full(5, 1.0), v_reset=np.zeros(5)),
+             "output": nir.Output(output_type={"output": np.array([5])})}
+    order = ["input", "conv", "if1", "pool", "if2", "flat", "fc", "if3", "output"]
+    nir.write(tmp_path / "conv.nir", nir.NIRGraph(nodes=nodes, edges=list(zip(order, order[1:]))))
+    ticks = 40
+    x = rng.random((ticks, 36)) < 0.3
+    t, i = np.nonzero(x)
+    np.savez(tmp_path / "in.npz", times=t, ids=i)
+    record, mapped = run_file("loihi", tmp_path / "conv.nir", ticks, dt=1.0, neuron_reset="zero",
+                              input_spikes=str(tmp_path / "in.npz"))
+    from neuroemu.nir_import import load_nir
+    net = load_nir(tmp_path / "conv.nir", dt=1.0, reset="zero")
+    ref = simulate_reference(quantise(net, bits=9, scheme="per_synapse")[0].with_inputs(t, i), ticks)
+    expected = np.zeros((ticks, net.n_neurons), bool)
+    expected[ref.times, ref.ids] = True
+    assert [g.size for g in net.groups] == [108, 27, 5]
+    assert expected[:, :108].sum() > 100 and expected[:, 108:135].sum() > 10 and expected[:, 135:].sum() > 3
+    assert np.array_equal(spikes_of(record, mapped, ticks), expected)
+    assert record.workload_report["quantisation"]["max_rel_error"] < 0.01
