@@ -449,8 +449,10 @@ def _write_arrays(network: Network, placed: Network, original: np.ndarray, mappi
         per_g[gid] = counts
         ptr = np.zeros(G + 1, np.int64)
         np.cumsum(per_g, out=ptr[1:])
-        parts = [lay.target_axons[lay.target_ptr[j]:lay.target_ptr[j + 1]] for j in order]
-        axons = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        # each neuron's targets, gathered in array-neuron order
+        starts, lengths = lay.target_ptr[order], counts[order]
+        offsets = np.cumsum(lengths) - lengths
+        axons = lay.target_axons[np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)]
         fan = dict(fanout_ptr=ptr, fanout_axon=axons.astype(np.int64),
                    fanout_delay=lay.axon_delay[axons].astype(np.int8))
     arrays = CoreArrays(n_cores=k, axons_per_core=A, neurons_per_core=N, v=np.zeros(G, np.int32), weights=weights,
