@@ -54,8 +54,9 @@ def _safe(name: str) -> str:
 
 def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
     """The record's scalars as columns: nested mappings flattened, the energy breakdown as
-    ``energy_<term>_j``, hops by class as ``hops_<class>``, counters as ``count_<event>`` and the
-    timing report's entries under their own names (``timing_<name>`` if that name is taken)."""
+    ``energy_<term>_j``, hops by class as ``hops_<class>``, counters as ``count_<event>``, the
+    timing report's entries under their own names (``timing_<name>`` if that name is taken) and
+    the workload report's as ``<section>_<name>`` (e.g. ``classification_accuracy``)."""
     row: dict[str, Any] = {}
     for name, value in record.items():
         if name in SKIPPED_FIELDS:
@@ -72,6 +73,13 @@ def flatten_record(record: dict[str, Any]) -> dict[str, Any]:
                     continue
                 col = _safe(k)
                 row[col if col not in record and col not in row else f"timing_{col}"] = v
+        elif name == "workload_report":
+            # a mapped network's sections: classification_accuracy, mapping_cores_used, ...
+            for section, entries in value.items():
+                if isinstance(entries, dict):
+                    row.update({f"{_safe(section)}_{_safe(k)}": v for k, v in entries.items()})
+                else:
+                    row[f"workload_{_safe(section)}"] = entries
         else:
             row[name] = value
     return {k: (v if v is None or isinstance(v, (bool, int, float, str)) else _json(v)) for k, v in row.items()}

@@ -409,3 +409,33 @@ def test_a_conv_pool_nir_graph_runs_on_loihi_as_its_quantised_equations(tmp_path
     assert expected[:, :108].sum() > 100 and expected[:, 108:135].sum() > 10 and expected[:, 135:].sum() > 3
     assert np.array_equal(spikes_of(record, mapped, ticks), expected)
     assert record.workload_report["quantisation"]["max_rel_error"] < 0.01
+
+
+def test_shipped_digits_mapping_sweep_shows_placement_cost_at_equal_accuracy(tmp_path, monkeypatch):
+    from neuroemu.sweep import sweep
+    monkeypatch.chdir(tmp_path)  # the workload's files resolve beside it, from any directory
+    table = sweep(WORKLOADS / "sweeps" / "digits_mapping.yaml", out=tmp_path / "out", workers=1)
+    rows = {r["workload.network.mapping"]: r for r in table.to_dict("records")}
+    assert set(rows) == {"pack", "spread", "locality"}
+    # measured on the first 100 digits: 99 % each, 26,052 spikes; spread 986,427 hops on 74 cores
+    assert len({r["spikes"] for r in rows.values()}) == 1
+    assert len({r["classification_accuracy"] for r in rows.values()}) == 1 and rows["pack"]["classification_accuracy"] >= 0.9
+    assert rows["pack"]["hops"] == rows["locality"]["hops"] == 0 < rows["spread"]["hops"]
+    assert rows["spread"]["mapping_cores_used"] == 74
+    assert (rows["spread"]["classification_energy_per_classification_j"]
+            > rows["locality"]["classification_energy_per_classification_j"])
+
+
+def test_a_records_own_config_reruns_a_file_workload_from_anywhere(tmp_path, monkeypatch):
+    from neuroemu.config.loader import chip_from_data, workload_from_data
+    for name in ("digits.npz", "digits_test.npz"):  # a copy of the workload with relative paths
+        (tmp_path / name).write_bytes((WORKLOADS / name).read_bytes())
+    text = (WORKLOADS / "digits.yaml").read_text().replace("  settle_ticks: 2", "  settle_ticks: 2\n  samples: 5")
+    (tmp_path / "digits.yaml").write_text(text)
+    first = simulate("rram_htree", tmp_path / "digits.yaml")
+    assert first.config["workload"]["network"]["file"] == str((tmp_path / "digits.npz").resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    again = simulate(chip_from_data(first.config["chip"], "chip"), workload_from_data(first.config["workload"], "w"))
+    assert again.comparable() == first.comparable()

@@ -254,6 +254,15 @@ class NetworkSpec:
             raise where.child("dt").error("a NIR graph needs the tick length dt (in the graph's time unit)")
 
 
+def _beside(path: str | None, config_file: str) -> str | None:
+    """``path`` made absolute relative to the config file's folder, when a file is there."""
+    from pathlib import Path
+    if path is None or Path(path).is_absolute() or not config_file or config_file.startswith("<"):
+        return path
+    beside = Path(config_file).resolve().parent / path
+    return str(beside) if beside.exists() else path
+
+
 #: network kinds read from a file and mapped onto the chip (neuroemu.netmap)
 FILE_KINDS = ("nir", "edgelist")
 
@@ -331,8 +340,21 @@ class WorkloadSpec:
     source: str = field(default="", init=False, compare=False, repr=False)
 
     def validate(self, where: Where) -> None:
-        """Remember the file name so later errors (fit to a chip) can name it."""
+        """Remember the file name so later errors (fit to a chip) can name it.
+
+        Files the workload names (a network, its input spikes, a data set) are relative to the
+        workload file: they are made absolute here, so the spec (and a record's config, and a
+        sweep's resolved spec) names the same files from any working directory.
+        """
         object.__setattr__(self, "source", where.file)
+        import dataclasses
+        net = self.network
+        if net.file is not None or net.input_spikes is not None:
+            object.__setattr__(self, "network", dataclasses.replace(
+                net, file=_beside(net.file, where.file), input_spikes=_beside(net.input_spikes, where.file)))
+        if self.classify is not None:
+            object.__setattr__(self, "classify", dataclasses.replace(
+                self.classify, dataset=_beside(self.classify.dataset, where.file)))
 
     @property
     def where(self) -> str:
