@@ -2,11 +2,13 @@
 
 The public API: :func:`simulate` runs a workload on a chip and returns a frozen
 :class:`RunResult`; :func:`load_chip` and :func:`load_workload` read YAML into
-validated specs. Every user error is a :class:`NeuroEmuError`.
+validated specs; :func:`workload_for_network_file` makes a workload of a NIR graph or an edge
+list, which :func:`simulate` maps onto the chip. Every user error is a :class:`NeuroEmuError`.
 """
 __version__ = "0.1.0"
 
 from .config import load_chip, load_workload  # noqa: E402
+from .config.loader import workload_for_network_file  # noqa: E402
 from .errors import NeuroEmuError  # noqa: E402
 from .record import RunResult  # noqa: E402
 from .simulate import simulate  # noqa: E402
@@ -20,4 +22,4 @@ def load_nir(path, *, dt: float, reset: str = "zero", **options):
 
 
 __all__ = ["NeuroEmuError", "RunResult", "__version__", "load_chip", "load_nir", "load_workload", "simulate",
-           "sweep"]
+           "sweep", "workload_for_network_file"]
