@@ -21,7 +21,7 @@ from neuroemu.edgelist import load_spikes, save_npz
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.netgraph import NetworkBuilder, simulate_reference
 from neuroemu.netmap import map_network
-from neuroemu.nir_import import quantise
+from neuroemu.nir_import import load_nir, quantise
 from neuroemu.reference import simulate_reference as simpy_reference
 from neuroemu.workloads import build_network
 
@@ -92,17 +92,23 @@ def fixed_point_reference(graph, x: np.ndarray, decay_units: int) -> list[np.nda
     return spikes
 
 
+def run_nir(tmp_path: Path, graph, rng, ticks: int, n_in: int, p: float, tick_backend: str | None = None):
+    """Write ``graph``, drive its inputs with Bernoulli(p) spikes, run it on Loihi (dt 1, reset to zero)."""
+    nir.write(tmp_path / "model.nir", graph)
+    x = rng.random((ticks, n_in)) < p
+    t, i = np.nonzero(x)
+    np.savez(tmp_path / "in.npz", times=t, ids=i)
+    record, mapped = run_file("loihi", tmp_path / "model.nir", ticks, tick_backend, dt=1.0, neuron_reset="zero",
+                              input_spikes=str(tmp_path / "in.npz"))
+    return record, mapped, x
+
+
 @pytest.mark.parametrize("tick_backend", ["c", "numpy"])
 def test_nir_affine_lif_on_loihi_gives_the_spikes_of_the_numpy_equations(tmp_path, tick_backend):
     rng = np.random.default_rng(5)
     graph = lif_graph(rng)
-    nir.write(tmp_path / "model.nir", graph)
     ticks = 80
-    x = rng.random((ticks, 8)) < 0.4
-    t, i = np.nonzero(x)
-    np.savez(tmp_path / "in.npz", times=t, ids=i)
-    record, mapped = run_file("loihi", tmp_path / "model.nir", ticks, tick_backend, dt=1.0,
-                              neuron_reset="zero", input_spikes=str(tmp_path / "in.npz"))
+    record, mapped, x = run_nir(tmp_path, graph, rng, ticks, 8, 0.4, tick_backend)
     got = spikes_of(record, mapped, ticks)
     expected = fixed_point_reference(graph, x, decay_units=1024)
     assert expected[0].sum() > 80 and expected[1].sum() > 10  # both layers are busy
@@ -114,16 +120,9 @@ def test_nir_affine_lif_on_loihi_gives_the_spikes_of_the_numpy_equations(tmp_pat
 
 def test_nir_if_network_on_loihi_matches_the_float_reference(tmp_path):
     rng = np.random.default_rng(8)
-    graph = lif_graph(rng, kind="IF")
-    nir.write(tmp_path / "if.nir", graph)
     ticks = 60
-    x = rng.random((ticks, 8)) < 0.4
-    t, i = np.nonzero(x)
-    np.savez(tmp_path / "in.npz", times=t, ids=i)
-    record, mapped = run_file("loihi", tmp_path / "if.nir", ticks, dt=1.0, neuron_reset="zero",
-                              input_spikes=str(tmp_path / "in.npz"))
-    from neuroemu.nir_import import load_nir
-    ref = simulate_reference(load_nir(tmp_path / "if.nir", dt=1.0, reset="zero").with_inputs(t, i), ticks)
+    record, mapped, x = run_nir(tmp_path, lif_graph(rng, kind="IF"), rng, ticks, 8, 0.4)
+    ref = simulate_reference(load_nir(tmp_path / "model.nir", dt=1.0, reset="zero").with_inputs(*np.nonzero(x)), ticks)
     expected = np.zeros((ticks, 30), bool)
     expected[ref.times, ref.ids] = True
     assert expected.sum() > 100
@@ -170,22 +169,20 @@ def test_truenorth_runs_multibit_weights_on_axon_copies_and_splits_fan_out(tmp_p
     assert record.workload_report["quantisation"]["max_rel_error"] == 0.0
 
 
-def test_truenorth_refuses_a_decaying_neuron_naming_the_group(tmp_path):
-    b = NetworkBuilder("leaky")
+@pytest.mark.parametrize("chip,group,message", [
+    ("truenorth", dict(model="LIF", decay=0.9), r"group 'g' \(LIF\): decays.*truenorth_lif's leak is linear"),
+    ("truenorth", dict(model="CubaLIF", decay=1.0, i_decay=0.5), r"group 'g' \(CubaLIF\): has a synaptic current"),
+    ("loihi", dict(model="IF", reset="subtract"), r"group 'g' \(IF\): resets by subtraction.*neuron_reset: zero"),
+    ("loihi", dict(model="IF", v_reset=-2.0), r"group 'g' \(IF\): v_reset must be 0 on loihi_cuba"),
+    ("loihi", dict(model="IF", bias=1e9), r"group 'g' \(IF\): bias .* outside the chip's"),
+])
+def test_a_group_the_chip_model_cannot_run_is_refused_with_the_rule(chip, group, message):
+    b = NetworkBuilder("net")
     b.add_inputs("in", 4)
-    b.add_neurons("lif", 4, model="LIF", decay=0.9, threshold=1.0)
-    b.connect("in", "lif", np.ones((4, 4)))
-    with pytest.raises(ConfigError, match=r"group 'lif' \(LIF\): decays.*truenorth_lif's leak is linear"):
-        map_network(b.build(), load_chip("truenorth"))
-
-
-def test_loihi_refuses_reset_by_subtraction_and_says_what_to_do():
-    b = NetworkBuilder("sub")
-    b.add_inputs("in", 4)
-    b.add_neurons("h", 4, model="IF", threshold=1.0, reset="subtract")
-    b.connect("in", "h", np.ones((4, 4)))
-    with pytest.raises(ConfigError, match=r"group 'h' \(IF\): resets by subtraction.*neuron_reset: zero"):
-        map_network(b.build(), load_chip("loihi"))
+    b.add_neurons("g", 4, threshold=1.0, **group)
+    b.connect("in", "g", np.ones((4, 4)))
+    with pytest.raises(ConfigError, match=message):
+        map_network(b.build(), load_chip(chip))
 
 
 def test_a_group_too_big_for_the_chip_is_named_with_the_limit():
@@ -393,16 +390,11 @@ def test_a_conv_pool_nir_graph_runs_on_loihi_as_its_quantised_equations(tmp_path
              "if3": nir.IF(r=np.ones(5), v_threshold=np.full(5, 1.0), v_reset=np.zeros(5)),
              "output": nir.Output(output_type={"output": np.array([5])})}
     order = ["input", "conv", "if1", "pool", "if2", "flat", "fc", "if3", "output"]
-    nir.write(tmp_path / "conv.nir", nir.NIRGraph(nodes=nodes, edges=list(zip(order, order[1:]))))
     ticks = 40
-    x = rng.random((ticks, 36)) < 0.3
-    t, i = np.nonzero(x)
-    np.savez(tmp_path / "in.npz", times=t, ids=i)
-    record, mapped = run_file("loihi", tmp_path / "conv.nir", ticks, dt=1.0, neuron_reset="zero",
-                              input_spikes=str(tmp_path / "in.npz"))
-    from neuroemu.nir_import import load_nir
-    net = load_nir(tmp_path / "conv.nir", dt=1.0, reset="zero")
-    ref = simulate_reference(quantise(net, bits=9, scheme="per_synapse")[0].with_inputs(t, i), ticks)
+    graph = nir.NIRGraph(nodes=nodes, edges=list(zip(order, order[1:])))
+    record, mapped, x = run_nir(tmp_path, graph, rng, ticks, 36, 0.3)
+    net = load_nir(tmp_path / "model.nir", dt=1.0, reset="zero")
+    ref = simulate_reference(quantise(net, bits=9, scheme="per_synapse")[0].with_inputs(*np.nonzero(x)), ticks)
     expected = np.zeros((ticks, net.n_neurons), bool)
     expected[ref.times, ref.ids] = True
     assert [g.size for g in net.groups] == [108, 27, 5]
