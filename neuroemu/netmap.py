@@ -601,4 +601,7 @@ def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -
                 raise ConfigError(f"{name}: network.input_spikes: times: ticks must be >= 0 (got {int(times.min())})")
             net = net.with_inputs(times, ids)
         mapped.inputs = [mapped.input_stream(net.input_times, net.input_ids)] if net.input_times.size else []
+        if not mapped.inputs and net.n_inputs:
+            mapped.notes += (f"no input spikes drive the network's {net.n_inputs} inputs (give network.input_spikes "
+                             "or --input-spikes)",)
     return mapped

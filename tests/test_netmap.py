@@ -364,6 +364,8 @@ def test_a_shortened_run_reports_only_the_samples_it_showed_in_full(tmp_path):
     (("file: digits.npz", "file: nowhere.npz"), r"nowhere.npz: no such file"),
     (("chip: loihi", "chip: neurogrid"), r"edgelist networks are mapped onto tick-based chips"),
     (("  settle_ticks: 2", "  settle_ticks: 2\n  output_group: nope"), r"no group 'nope'; valid: hidden, out"),
+    (("mapping: locality", "mapping: locality\n  input_spikes: x.npz"), r"classify: the data set drives the inputs"),
+    (("kind: edgelist", "kind: random_recurrent"), r"w.yaml: classify: presents a data set to a network read from a file"),
 ])
 def test_bad_classifier_workloads_get_one_line_errors(tmp_path, edit, message):
     text = (WORKLOADS / "digits.yaml").read_text().replace(*edit)

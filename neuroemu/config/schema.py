@@ -104,7 +104,8 @@ class TopologySpec:
     height: int | None = spec_field(None, check=positive, doc="routers in y (mesh, torus)")
     radix: int = spec_field(4, check=between(2, 64), doc="children per router (tree)")
     concentration: int = spec_field(1, check=between(1, 64), doc="cores per router")
-    pitch_mm: float = spec_field(1.0, check=positive, doc="distance between neighbouring cores")
+    pitch_mm: float = spec_field(1.0, check=lambda v: None if 0 < v <= 1000 else "must be > 0 and at most 1000 mm",
+                                 doc="distance between neighbouring cores (wire lengths are counted in integer nm)")
     custom_path: str | None = spec_field(None, doc="edge list (CSV) or GraphML file for kind custom")
     bandwidth_pkts_per_ns: float = spec_field(1.0, check=positive, doc="link bandwidth")
 
@@ -353,6 +354,13 @@ class WorkloadSpec:
             object.__setattr__(self, "network", dataclasses.replace(
                 net, file=_beside(net.file, where.file), input_spikes=_beside(net.input_spikes, where.file)))
         if self.classify is not None:
+            if net.kind not in FILE_KINDS:
+                raise where.child("classify").error(
+                    f"presents a data set to a network read from a file (network.kind {' or '.join(FILE_KINDS)}), "
+                    f"not to a generated {net.kind!r} network")
+            if net.input_spikes is not None:
+                raise where.child("classify").error("the data set drives the inputs: give classify or "
+                                                    "network.input_spikes, not both")
             object.__setattr__(self, "classify", dataclasses.replace(
                 self.classify, dataset=_beside(self.classify.dataset, where.file)))
 
