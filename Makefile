@@ -31,8 +31,12 @@ test-queue-python: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+## every benchmark (JSON lines; results recorded in benchmarks/README.md)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_queue.py
+	$(BIN)/python benchmarks/bench_packet.py
+	$(BIN)/python benchmarks/bench_digits.py
+	$(BIN)/python benchmarks/bench_truenorth.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info neuroemu/*/_*.so neuroemu/*/_*.c
