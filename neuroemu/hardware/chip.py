@@ -47,8 +47,11 @@ def build_chip_topology(chip: ChipSpec) -> Topology:
 class Router:
     """Bulk routing of spikes between cores through the compiled tables (analytic fidelity).
 
-    Unicast routes are fixed per source neuron, so :meth:`bind` looks each neuron's route up
-    once; per tick only a gather over the neurons that fired remains.
+    Unicast routes are fixed, so :meth:`bind` looks each route up once; per tick only a gather
+    over the routes of the neurons that fired remains. A route is a source neuron and one target
+    core (:meth:`neuroemu.hardware.cores.CoreArrays.routes`): one per neuron on TrueNorth-style
+    arrays, so route r is neuron r, several per neuron when a mapped network fans out. The
+    methods below take route indices and spike counts per route.
     """
 
     topology: Topology
@@ -65,7 +68,7 @@ class Router:
         return self.core_router[src_cores] * self._n + self.core_router[dst_cores]
 
     def bind(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> None:
-        """Precompute the route of every source neuron (dst < 0: the neuron sends nowhere)."""
+        """Precompute every route from its source and target cores (dst < 0: the route sends nowhere)."""
         sends = dst_cores >= 0
         self._sends = sends
         flat = self._pair_index(src_cores[sends], dst_cores[sends])
