@@ -385,6 +385,12 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
             break
         placed, orig = split
         original = original[orig]
+        if placed.n_neurons > chip.cores * N:  # fail now, not after placing what cannot fit
+            raise CapacityError(
+                f"{where}: a TrueNorth neuron has one target, so a neuron whose synapses reach k cores (or k "
+                f"axon types) is k copies: the network needs {placed.n_neurons:,} neurons with its copies "
+                f"({placed.n_neurons / network.n_neurons:.1f} per neuron), more than chip {chip.name!r} holds "
+                f"({chip.cores} cores x {N} = {chip.cores * N:,})")
     else:
         raise CapacityError(f"{where}: {strategy}: could not give every TrueNorth neuron a single target in "
                             f"{MAX_SPLIT_PASSES} placement passes (its fan-out keeps spanning cores)")

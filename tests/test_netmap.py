@@ -433,3 +433,17 @@ def test_a_records_own_config_reruns_a_file_workload_from_anywhere(tmp_path, mon
     monkeypatch.chdir(elsewhere)
     again = simulate(chip_from_data(first.config["chip"], "chip"), workload_from_data(first.config["workload"], "w"))
     assert again.comparable() == first.comparable()
+
+
+def test_truenorth_copies_that_cannot_fit_fail_with_the_count():
+    chip = load_chip("truenorth")
+    small = dataclasses.replace(chip, cores=4, topology=dataclasses.replace(chip.topology, width=2, height=2))
+    b = NetworkBuilder("wide")
+    b.add_inputs("in", 1)
+    b.add_neurons("hidden", 200, model="IF")
+    b.add_neurons("out", 600, model="IF")
+    b.connect("in", "hidden", np.ones((1, 200)))
+    b.connect("hidden", "out", np.ones((200, 600)))  # pack: out spans 4 cores, so 4 copies of each hidden neuron
+    with pytest.raises(CapacityError, match=r"needs 1,400 neurons with its copies \(1.8 per neuron\), more than "
+                                            r"chip 'truenorth' holds \(4 cores x 256 = 1,024\)"):
+        map_network(b.build(), small, strategy="pack")
