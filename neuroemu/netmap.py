@@ -43,7 +43,7 @@ import numpy as np
 from .config.schema import ChipSpec, ClassifySpec, WorkloadSpec
 from .errors import CapacityError, ConfigError
 from .hardware.cores import CoreArrays
-from .mapping import Mapping, layout, place
+from .mapping import Mapping, layout, place, unique_rows
 from .models.loihi import CubaArrays, DECAY_UNITY, cuba_range
 from .models.neuron import RESET_MODES, NeuronArrays, membrane_range, neuron_model
 from .netgraph import Group, Network
@@ -283,7 +283,7 @@ def _auto_copies(network: Network, chip: ChipSpec) -> int:
     key = np.where(network.src_input, network.src + network.n_neurons, network.src) * 65537 + network.delay
     if not key.size:
         return 1
-    pairs = np.unique(np.stack([network.dst, key]), axis=1)
+    pairs = unique_rows(network.dst, key)
     fan_in = int(np.bincount(pairs[0]).max())
     return int(max(1, min(chip.core.axon_types, chip.core.axons // fan_in)))
 
@@ -316,7 +316,7 @@ def _split_by_route(net: Network, core_of: np.ndarray) -> tuple[Network, np.ndar
     """
     from_neuron = ~net.src_input
     key = _edge_route_keys(net, core_of)
-    pairs, inv = np.unique(np.stack([net.src[from_neuron], key[from_neuron]]), axis=1, return_inverse=True)
+    pairs, inv = unique_rows(net.src[from_neuron], key[from_neuron], return_inverse=True)
     routes = np.bincount(pairs[0], minlength=net.n_neurons)
     if routes.max(initial=0) <= 1:
         return None

@@ -160,3 +160,15 @@ def test_layout_rebuilds_every_synapse(mesh):
         assert cores == set(m.core_of_neuron[net.dst[(net.src == j) & ~net.src_input]].tolist())
         assert len(cores) == len(targets)
     assert lay.input_ptr[-1] == len(lay.input_axons)
+
+
+@pytest.mark.parametrize("high", [5, 1 << 40])  # packed into one key, and the row-wise fallback
+def test_unique_rows_is_numpys_row_unique(high):
+    from neuroemu.mapping import unique_rows
+    rng = np.random.default_rng(high)
+    cols = [rng.integers(0, high, 500), rng.integers(0, 7, 500), rng.integers(0, high, 500)]
+    want, want_inv = np.unique(np.stack(cols), axis=1, return_inverse=True)
+    got, got_inv = unique_rows(*cols, return_inverse=True)
+    assert np.array_equal(got, want) and np.array_equal(got_inv, want_inv.ravel())
+    assert np.array_equal(unique_rows(*cols), want)
+    assert unique_rows(np.empty(0, np.int64), np.empty(0, np.int64)).shape == (2, 0)
