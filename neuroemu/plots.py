@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .config.schema import FILE_KINDS
 from .errors import NeuroEmuError
 
 #: axis labels of well-known columns (any other column is labelled by its name)
@@ -159,12 +160,17 @@ class Routes:
     src_neuron: np.ndarray
 
 
+def _rebuild_network(run: RunOutput):
+    """The run's network, built again (deterministic from the config and seed), and its chip spec."""
+    from .workloads import build_network
+    chip, workload = _specs(run)
+    return build_network(chip, workload, int(run.record.get("seed", workload.seed)), run.source), chip
+
+
 def rebuild_routes(run: RunOutput) -> Routes:
     """Rebuild the run's topology and network (deterministic from the config and seed)."""
     from .hardware.chip import build_chip_topology
-    from .workloads import build_network
-    chip, workload = _specs(run)
-    net = build_network(chip, workload, int(run.record.get("seed", workload.seed)), run.source)
+    net, chip = _rebuild_network(run)
     arrays = net.arrays
     neuron, axon, _ = arrays.routes()
     src = arrays.chip_cores(neuron // arrays.neurons_per_core)
@@ -194,7 +200,16 @@ def plot_raster(run: RunOutput | dict | str | Path):
         keep = np.sort(np.random.default_rng(0).choice(len(ticks), MAX_RASTER_SPIKES, replace=False))
         ticks, neurons = ticks[keep], neurons[keep]
         note = f" ({MAX_RASTER_SPIKES:,} drawn)"
-    ax.scatter(ticks, neurons / per_core, s=2, marker="|", linewidths=0.6, color="black")
+    position = neurons / per_core
+    network = (run.record.get("config") or {}).get("workload", {}).get("network") or {}
+    shown = None  # the range of cores drawn (default: the whole chip)
+    if network.get("kind") in FILE_KINDS:
+        # a mapped network's arrays hold only the cores it uses: draw each on its chip core
+        arrays = _rebuild_network(run)[0].arrays
+        position = arrays.chip_cores(neurons // per_core) + (neurons % per_core) / per_core
+        used = arrays.chip_cores(np.arange(arrays.n_cores))
+        shown = (int(used.min()), int(used.max()) + 1)
+    ax.scatter(ticks, position, s=2, marker="|", linewidths=0.6, color="black")
     cores = int(run.record.get("cores") or 0)
     if 1 < cores <= 64:
         for c in range(1, cores):
@@ -203,7 +218,9 @@ def plot_raster(run: RunOutput | dict | str | Path):
     ax.set_ylabel("core")
     ax.set_title(f"{run.record.get('chip')} / {run.record.get('workload')}: "
                  f"{int(run.record.get('spikes') or len(ticks)):,} spikes{note}")
-    if cores:
+    if shown is not None:
+        ax.set_ylim(*shown)
+    elif cores:
         ax.set_ylim(0, cores)
     return fig
 

@@ -447,3 +447,19 @@ def test_truenorth_copies_that_cannot_fit_fail_with_the_count():
     with pytest.raises(CapacityError, match=r"needs 1,400 neurons with its copies \(1.8 per neuron\), more than "
                                             r"chip 'truenorth' holds \(4 cores x 256 = 1,024\)"):
         map_network(b.build(), small, strategy="pack")
+
+
+def test_raster_of_a_mapped_network_draws_spikes_on_their_chip_cores(tmp_path):
+    from neuroemu.plots import plot_raster
+    from neuroemu.results import write_run_output
+    rng = np.random.default_rng(9)
+    save_npz(layered_network(rng), tmp_path / "layered.npz")
+    record, mapped = run_file("truenorth", tmp_path / "layered.npz", 40, mapping="locality")
+    write_run_output(record, tmp_path / "out")
+    fig = plot_raster(tmp_path / "out")
+    ax = fig.axes[0]
+    ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
+    cores = mapped.arrays.chip_cores(np.arange(mapped.arrays.n_cores))
+    assert cores.min() > 1000  # locality placed the network around the mesh's centre
+    assert np.array_equal(np.unique(np.floor(ys)).astype(int), np.unique(cores[(record.spike_trains.neurons // 256)]))
+    assert ax.get_ylim() == (cores.min(), cores.max() + 1)
