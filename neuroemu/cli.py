@@ -81,6 +81,8 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
     file_options = dict(dt=dt, neuron_reset=neuron_reset, mapping=mapping, axon_copies=axon_copies,
                         input_spikes=None if input_spikes is None else str(Path(input_spikes).resolve()))
     try:
+        if chip is not None and workload is None and is_network_file(chip):
+            raise click.ClickException(f"{chip}: a network file runs on a chip: neuroemu run CHIP {chip}")
         if workload is not None and is_network_file(workload):
             if not is_file(Path(workload)):
                 raise click.ClickException(f"{workload}: no such network file")
@@ -192,12 +194,29 @@ def missing_sources(chip) -> list[str]:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--require-sources", is_flag=True,
               help="Fail when an energy or latency constant has no source (always so for chips/*.yaml).")
-def validate(files, require_sources):
-    """Check chip and workload FILES; print one line per file, exit 1 if any is invalid."""
+@click.option("--dt", type=float, help="NIR graphs: the tick to check them with (in the graph's time unit).")
+def validate(files, require_sources, dt):
+    """Check chip and workload FILES; print one line per file, exit 1 if any is invalid.
+
+    Edge lists (.npz, .csv) and NIR graphs (with --dt) are read and checked as networks.
+    """
+    from .config.loader import is_network_file
     from .workloads import plan_network
     bad = 0
     for f in files:
         try:
+            if is_network_file(f):
+                if Path(f).suffix.lower() == ".nir":
+                    if dt is None:
+                        raise NeuroEmuError(f"{f}: a NIR graph is read with its tick: give --dt")
+                    from .nir_import import load_nir
+                    net = load_nir(f, dt=dt)
+                else:
+                    from .edgelist import load_network
+                    net = load_network(f)
+                click.echo(f"ok    {f}  (network {net.name}: {net.n_neurons:,} neurons, {net.n_inputs:,} inputs, "
+                           f"{net.n_edges:,} synapses)")
+                continue
             data = read_yaml(f)
             if detect_kind(data) == "chip":
                 spec = chip_from_data(data, f)

@@ -463,3 +463,17 @@ def test_raster_of_a_mapped_network_draws_spikes_on_their_chip_cores(tmp_path):
     assert cores.min() > 1000  # locality placed the network around the mesh's centre
     assert np.array_equal(np.unique(np.floor(ys)).astype(int), np.unique(cores[(record.spike_trains.neurons // 256)]))
     assert ax.get_ylim() == (cores.min(), cores.max() + 1)
+
+
+def test_cli_validates_network_files_and_wants_a_chip_to_run_one(tmp_path):
+    rng = np.random.default_rng(1)
+    nir.write(tmp_path / "m.nir", lif_graph(rng))
+    runner = CliRunner()
+    res = runner.invoke(main, ["validate", str(WORKLOADS / "digits.npz"), str(tmp_path / "m.nir"), "--dt", "1"])
+    assert res.exit_code == 0, res.output
+    assert "(network digits: 74 neurons, 64 inputs, 4,736 synapses)" in res.output
+    assert "(network m: 30 neurons, 8 inputs, 334 synapses)" in res.output
+    res = runner.invoke(main, ["validate", str(tmp_path / "m.nir")])
+    assert res.exit_code == 1 and "a NIR graph is read with its tick: give --dt" in res.output
+    res = runner.invoke(main, ["run", str(tmp_path / "m.nir")])
+    assert res.exit_code == 1 and "a network file runs on a chip: neuroemu run CHIP" in res.output
