@@ -33,7 +33,8 @@ def workload_of(samples: int | None):
 def bench_chip(chip_name: str, samples: int | None, baseline_samples: int) -> dict:
     """Map once (timed), run the digits with the C kernels and, on fewer digits, the numpy ones."""
     from neuroemu import load_chip, simulate
-    from neuroemu.netmap import load_file_network, map_network
+    from neuroemu.fileworkloads import load_file_network
+    from neuroemu.netmap import map_network
     chip, wl = load_chip(chip_name), workload_of(samples)
     start = time.perf_counter()
     map_network(load_file_network(wl, wl.where), chip, strategy=wl.network.mapping, seed=wl.seed)
@@ -58,7 +59,7 @@ def bench_reference(samples: int) -> dict:
     import numpy as np
 
     from neuroemu.netgraph import simulate_reference
-    from neuroemu.netmap import load_dataset, load_file_network
+    from neuroemu.fileworkloads import load_dataset, load_file_network
     wl = workload_of(samples)
     net = load_file_network(wl, wl.where)
     rates, _ = load_dataset(wl, net.n_inputs, wl.where)

@@ -101,7 +101,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     if timing is not None:
         chip = with_timing(chip, timing)
     if ticks is None and workload.classify is not None:
-        from .netmap import classify_ticks
+        from .fileworkloads import classify_ticks
         ticks = classify_ticks(workload, workload.where)  # every sample, shown and settled
     options = RunOptions(ticks=workload.ticks if ticks is None else int(ticks),
                          seed=workload.seed if seed is None else int(seed), queue=queue,

@@ -218,7 +218,7 @@ def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPl
 
 def _plan_file_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPlan:
     """Check a file network by mapping it (reading, quantising and placing are the checks)."""
-    from .netmap import build_mapped
+    from .fileworkloads import build_mapped
     mapped = build_mapped(chip, workload, workload.seed, name)
     return NetworkPlan(mapped.cores_used, mapped.neurons_per_core, 0, 0, None)
 
@@ -380,10 +380,10 @@ def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) 
     """Generate the workload's network for the chip; an unknown kind lists the valid ones.
 
     File kinds (``nir``, ``edgelist``) are read and mapped onto the chip instead
-    (:func:`neuroemu.netmap.build_mapped`).
+    (:func:`neuroemu.fileworkloads.build_mapped`).
     """
     if workload.network.kind in FILE_KINDS:
-        from .netmap import build_mapped
+        from .fileworkloads import build_mapped
         return build_mapped(chip, workload, seed, name)
     plan_network(chip, workload, name)
     return NETWORKS[workload.network.kind](chip, workload, seed, name)
