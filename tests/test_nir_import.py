@@ -1,23 +1,21 @@
 """NIR import (round trip against the test's own numpy equations), expansion of convolutions and
-pools into edges, errors, and weight quantisation to Loihi- and TrueNorth-style chips."""
+pools into edges, errors. Quantisation is in test_quantise.py."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from neuroemu.errors import ConfigError
-from neuroemu.netgraph import NetworkBuilder, simulate_reference
-from neuroemu.nir_import import load_nir, quantise
+from neuroemu.netgraph import simulate_reference
+from neuroemu.nir_import import load_nir
 
 try:
     import nir
-except ImportError:  # the quantisation and digits tests below need no nir
+except ImportError:
     nir = None
 needs_nir = pytest.mark.skipif(nir is None, reason="the optional nir package is not installed (neuroemu[nir])")
 
@@ -245,105 +243,6 @@ def test_missing_nir_package_says_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=re.escape("reading NIR graphs needs the nir package: "
                                                     "pip install neuroemu[nir]")):
         load_nir(tmp_path / "model.nir", dt=1e-3)
-
-
-# --- quantisation -----------------------------------------------------------------------------
-
-def dyadic_net(rng, scale=2.0 ** -7):
-    b = NetworkBuilder("q")
-    b.add_inputs("in", 8)
-    b.add_neurons("h", 6, model="IF", threshold=1.0, bias=3 * scale)
-    b.add_neurons("o", 3, model="IF", threshold=1.0)
-    w1 = rng.integers(-127, 128, (8, 6)) * scale
-    w1[0, 0] = 127 * scale  # the largest weight sets the scale
-    w2 = rng.integers(-127, 128, (6, 3)) * scale
-    w2[0, 0] = -127 * scale
-    b.connect("in", "h", w1)
-    b.connect("h", "o", w2)
-    t, i = np.nonzero(rng.random((50, 8)) < 0.4)
-    b.set_input_spikes(t, i)
-    return b.build(outputs="o")
-
-
-def test_loihi_quantisation_is_exact_for_representable_weights():
-    net = dyadic_net(np.random.default_rng(1))
-    q, rep = quantise(net, bits=8, scheme="loihi")
-    assert rep.max_rel_error == 0 and rep.mean_rel_error == 0
-    assert np.array_equal(q.weight, np.rint(q.weight)) and np.abs(q.weight).max() == 127
-    assert q.threshold.tolist() == [128.0] * 9 and q.bias[:6].tolist() == [3.0] * 6
-    a, b = simulate_reference(net, 50), simulate_reference(q, 50)
-    assert a.times.size > 10 and np.array_equal(a.times, b.times) and np.array_equal(a.ids, b.ids)
-
-
-def test_loihi_quantisation_error_bound():
-    rng = np.random.default_rng(2)
-    net = dyadic_net(rng)
-    net = net.__class__(**{**{f: getattr(net, f) for f in net.__dataclass_fields__},
-                           "weight": rng.normal(size=net.n_edges)})
-    for bits in (4, 8):
-        q, rep = quantise(net, bits=bits)
-        # rounding moves a weight by at most half a step, a step being max |w| / (2^(bits-1) - 1)
-        assert 0 < rep.max_rel_error <= 0.5 / ((1 << (bits - 1)) - 1) + 1e-12
-        assert np.abs(q.weight).max() <= (1 << (bits - 1)) - 1
-    assert "8-bit weights" in rep.summary()
-
-
-def test_truenorth_types_are_per_source_and_four_levels_per_neuron():
-    rng = np.random.default_rng(5)
-    b = NetworkBuilder("tn")
-    b.add_inputs("in", 12)
-    b.add_neurons("h", 5, model="IF")
-    levels = rng.normal(size=(4, 5))
-    cluster = np.arange(12) % 4
-    b.connect("in", "h", levels[cluster])  # sources in 4 clusters of identical rows
-    net = b.build()
-    q, rep = quantise(net, bits=9, scheme="truenorth")
-    assert rep.max_rel_error < 1 / 255
-    assert rep.type_weights.shape == (5, 4) and np.abs(rep.type_weights).max() <= 255
-    assert np.array_equal(q.weight, rep.type_weights[q.dst, rep.edge_type])
-    for s in range(12):
-        assert len(set(rep.edge_type[q.src == s].tolist())) == 1  # one type per axon
-    # random weights: still one type per source and at most 4 nonzero values per neuron
-    net2 = net.__class__(**{**{f: getattr(net, f) for f in net.__dataclass_fields__},
-                            "weight": rng.normal(size=net.n_edges)})
-    q2, rep2 = quantise(net2, scheme="truenorth", bits=9)
-    for j in range(5):
-        assert len(set(q2.weight[q2.dst == j].tolist())) <= 4
-    assert rep2.max_rel_error > rep.max_rel_error
-
-
-def test_truenorth_axon_copies_give_a_signed_code():
-    net = dyadic_net(np.random.default_rng(6))
-    q, rep = quantise(net, bits=9, scheme="truenorth", copies=4)
-    assert q.weight.min() >= -8 and q.weight.max() <= 7
-    assert rep.type_weights[0].tolist() == [1, 2, 4, -8] and rep.edge_type is None
-    assert rep.max_rel_error <= 0.5 / 7 + 1e-12
-
-
-def test_quantise_errors():
-    net = dyadic_net(np.random.default_rng(0))
-    with pytest.raises(ConfigError, match="unknown quantisation scheme 'spinnaker'; valid: loihi"):
-        quantise(net, scheme="spinnaker")
-    with pytest.raises(ConfigError, match="bits: must be 1..16"):
-        quantise(net, bits=0)
-    with pytest.raises(ConfigError, match="copies: must be 1..types"):
-        quantise(net, scheme="truenorth", copies=5)
-
-
-DIGITS = Path(__file__).resolve().parents[1] / "workloads" / "train_digits.py"
-
-
-def test_shipped_digits_network_is_accurate_with_8_bit_weights():
-    spec = importlib.util.spec_from_file_location("train_digits", DIGITS)
-    td = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(td)
-    net, data = td.load_network()
-    q, rep = quantise(net, bits=8, scheme="loihi")
-    n = 120  # a slice of the held-out set keeps the test fast; the script measures all 539
-    acc = td.accuracy(q, data["test_rates"][:n], data["test_labels"][:n], int(data["ticks"]))
-    assert acc >= 0.9
-    assert float(data["snn_accuracy_8bit"]) >= 0.9 and len(data["test_idx"]) == 539
-    assert not set(data["test_idx"].tolist()) & set(data["train_idx"].tolist())
 
 
 @needs_nir

@@ -18,7 +18,7 @@ workload needs numpy and the shipped ``digits_weights.npz``.
    coding). The answer is the output neuron with the most spikes over the presentation (ties:
    the higher membrane potential at the end).
 4. Check: the spiking network runs on :func:`neuroemu.netgraph.simulate_reference`, in float
-   with 8-bit per-synapse weights (:func:`neuroemu.nir_import.quantise`, the Loihi rule), and
+   with 8-bit per-synapse weights (:func:`neuroemu.quantise.quantise`, the Loihi rule), and
    TrueNorth's 4 axon types x 9-bit weights: with each source on 4 axon copies (a 4-bit code
    per synapse; 64 sources x 4 = 256 axons, one TrueNorth core's worth) and, for comparison,
    with one axon per source (k-means types), which loses most of the accuracy.
@@ -161,7 +161,7 @@ def main() -> None:
     """Train, convert, check, write ``digits_weights.npz`` and print the accuracies."""
     from sklearn.datasets import load_digits  # only the training script needs scikit-learn
 
-    from neuroemu.nir_import import quantise
+    from neuroemu.quantise import quantise
 
     t0 = time.time()
     digits = load_digits()
