@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from neuroemu import simulate
 from neuroemu.cli import main
 from neuroemu.config.loader import load_chip, load_workload
+from neuroemu.edgelist import save_npz
+from neuroemu.netgraph import NetworkBuilder
 from neuroemu.workloads import build_network
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
@@ -51,8 +53,8 @@ def test_digits_are_bit_identical_across_tick_kernels_and_reruns(tmp_path):
     assert a.comparable() == b.comparable() == c.comparable()
 
 
-def test_reset_between_samples_makes_each_answer_independent_of_the_last(tmp_path):
-    """A sample's spikes are the same whether it runs first or after others (its own input stream)."""
+def test_a_sample_draws_its_own_input_spikes_whatever_runs_before(tmp_path):
+    """The first sample's spikes are the same run alone or followed by others (a stream per sample)."""
     wl = load_workload(digits_subset(tmp_path, 6))
     mapped = build_network(load_chip("loihi"), wl, wl.seed, wl.where)
     later = simulate("loihi", wl, record_spikes=True)
@@ -62,6 +64,27 @@ def test_reset_between_samples_makes_each_answer_independent_of_the_last(tmp_pat
     assert np.array_equal(first.spike_trains.ticks, later.spike_trains.ticks[t0])
     assert np.array_equal(first.spike_trains.neurons, later.spike_trains.neurons[t0])
     assert mapped.hooks.reset_period == 34
+
+
+@pytest.mark.parametrize("chip", ["loihi", "truenorth"])
+def test_every_sample_starts_from_rest(tmp_path, chip):
+    """A neuron driven by its bias alone reaches its threshold in 5 ticks: never, if reset every 4."""
+    b = NetworkBuilder("bias")
+    b.add_inputs("in", 1)
+    b.add_neurons("out", 1, model="IF", threshold=4.5, bias=1.0)  # v = 1, 2, 3, 4, 5: fires in tick 4
+    b.connect("in", "out", np.zeros((1, 1)))
+    save_npz(b.build(outputs="out"), tmp_path / "bias.npz")
+    np.savez(tmp_path / "data.npz", rates=np.zeros((5, 1)), labels=np.zeros(5, np.int64))
+    spikes = {}
+    for present in (3, 4):  # periods of 4 and 5 ticks
+        (tmp_path / "w.yaml").write_text(
+            f"name: bias\nnetwork: {{kind: edgelist, file: bias.npz, neuron_reset: zero, mapping: pack}}\n"
+            f"classify: {{dataset: data.npz, present_ticks: {present}, settle_ticks: 1}}\n")
+        r = simulate(chip, tmp_path / "w.yaml", record_spikes=True)
+        spikes[present] = r.spike_trains.ticks.tolist()
+        assert r.workload_report["classification"]["samples"] == 5
+    assert spikes[3] == []                      # reset at ticks 4, 8, ...: v never passes 4
+    assert spikes[4] == [4, 9, 14, 19, 24]      # the last tick of every 5-tick sample
 
 
 def test_a_shortened_run_reports_only_the_samples_it_showed_in_full(tmp_path):

@@ -274,7 +274,9 @@ class ClassifySpec:
 
     Each sample's input rates (spikes per tick) drive the network's inputs for
     ``present_ticks``; ``settle_ticks`` more let the last spikes reach the outputs; then every
-    neuron's state is reset for the next sample. The answer is the output neuron with the most
+    neuron's state (membrane, current, refractory count) is reset for the next sample. Spikes
+    still in flight at the reset arrive as sent (the reset zeroes neuron state, not the network):
+    settle for at least the network's depth times its delays. The answer is the output neuron with the most
     spikes (ties: the higher membrane potential at the end).
     """
 
