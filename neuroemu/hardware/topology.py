@@ -25,7 +25,8 @@ Layouts and numbering (``pitch_mm`` p is the spacing of neighbouring mesh / leaf
   position of the leaves below it. Router ids: leaves first, then level 1, ..., root last. Classes
   ("level1", ..., "levelL"): class "leveli" joins levels i - 1 and i. Routing up/down through the
   nearest common ancestor.
-- ``custom``: see :func:`load_custom_graph`; least-latency routing (fewest hops on ties).
+- ``custom``: read by :func:`neuroemu.hardware.customgraph.load_custom_graph`; least-latency
+  routing (fewest hops on ties).
 
 Tables and memory. ``next_link`` (int32) and ``hops`` (int16) are built eagerly, by broadcasting
 (mesh, torus) or from ancestor tables (trees), never per pair in Python: a 64 x 64 mesh takes
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import csv
 import math
-import numbers
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Mapping
@@ -54,20 +54,13 @@ import numpy as np
 
 from neuroemu.errors import ConfigError, NeuroEmuError
 from neuroemu.hardware import routing as rt
-
-__all__ = ["LinkParams", "Topology", "build_topology", "TOPOLOGIES", "list_topologies", "load_custom_graph"]
+# custom graphs are read there; the limits and checks on numbers are shared with it
+from neuroemu.hardware.customgraph import CSV_COLUMNS, is_int, is_real, load_custom_graph
 
 # hops are int16 and next_link is n^2 int32; beyond this the tables would not fit anyway
 MAX_ROUTERS = 32767
 
-
-def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
+__all__ = ["LinkParams", "Topology", "build_topology", "TOPOLOGIES", "list_topologies", "load_custom_graph"]
 
 @dataclass(frozen=True)
 class LinkParams:
@@ -84,16 +77,16 @@ class LinkParams:
     bandwidth_pkts_per_ns: float = 1.0
 
     def __post_init__(self):
-        if not _is_int(self.latency_ps) or self.latency_ps < 1:
+        if not is_int(self.latency_ps) or self.latency_ps < 1:
             raise ConfigError(f"link.latency_ps: must be an integer >= 1 (picoseconds); got {self.latency_ps!r}")
         object.__setattr__(self, "latency_ps", int(self.latency_ps))
         for name in ("energy_pj", "energy_pj_per_mm"):
             v = getattr(self, name)
-            if not _is_real(v) or v < 0:
+            if not is_real(v) or v < 0:
                 raise ConfigError(f"link.{name}: must be a finite number >= 0; got {v!r}")
             object.__setattr__(self, name, float(v))
         bw = self.bandwidth_pkts_per_ns
-        if not _is_real(bw) or bw <= 0:
+        if not is_real(bw) or bw <= 0:
             raise ConfigError(f"link.bandwidth_pkts_per_ns: must be a finite number > 0; got {bw!r}")
         object.__setattr__(self, "bandwidth_pkts_per_ns", float(bw))
 
@@ -308,7 +301,7 @@ class Topology:
                              repr(a["energy_pj"]), repr(a["bandwidth"]), a["cls"]])
         with open(path, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(_CSV_COLUMNS)
+            w.writerow(CSV_COLUMNS)
             w.writerows(rows)
 
 
@@ -343,7 +336,7 @@ def _class_params(kind: str, class_names, req: _Request) -> list[LinkParams]:
 def _grid_dims(kind: str, req: _Request) -> tuple[int, int]:
     w, h, n = req.width, req.height, req.n_routers
     for name, v in (("width", w), ("height", h)):
-        if v is not None and (not _is_int(v) or v < 1):
+        if v is not None and (not is_int(v) or v < 1):
             raise ConfigError(f"topology.{name}: must be an integer >= 1; got {v!r}")
     if w is None and h is None:
         k = math.isqrt(n)
@@ -425,131 +418,6 @@ def _build_tree(kind: str, req: _Request) -> Topology:
     )
 
 
-# --- custom graphs -----------------------------------------------------------------------------
-
-_CSV_COLUMNS = ("src", "dst", "length_mm", "latency_ps", "energy_pj", "bandwidth", "cls")
-_NODE_ATTRS = ("cores", "x", "y", "level", "label")
-
-
-def _edge_attrs(raw: Mapping, where: str) -> dict:
-    """Check and convert one link's attributes (strings from CSV, typed values from GraphML)."""
-    out = {}
-    for key, v in raw.items():
-        if key in ("src", "dst", "id"):
-            continue
-        if key not in _CSV_COLUMNS:
-            raise ConfigError(f"{where}: unknown link attribute {key!r}; valid: {', '.join(_CSV_COLUMNS[2:])}")
-        if key == "cls":
-            if str(v).strip() == "":
-                raise ConfigError(f"{where}: cls must be a non-empty name; got {v!r}")
-            out[key] = str(v).strip()
-            continue
-        try:
-            num = float(v)
-        except (TypeError, ValueError):
-            num = math.nan
-        if key == "latency_ps":
-            if not (math.isfinite(num) and num == int(num) and num >= 1):
-                raise ConfigError(f"{where}: latency_ps must be an integer >= 1 (picoseconds); got {v!r}")
-            out[key] = int(num)
-        elif key == "bandwidth":
-            if not (math.isfinite(num) and num > 0):
-                raise ConfigError(f"{where}: bandwidth must be a finite number > 0 (packets/ns); got {v!r}")
-            out[key] = num
-        else:
-            if not (math.isfinite(num) and num >= 0):
-                raise ConfigError(f"{where}: {key} must be a finite number >= 0; got {v!r}")
-            out[key] = num
-    return out
-
-
-def _read_csv(path: str):
-    with open(path, newline="") as f:
-        rows = [(i, [c.strip() for c in row]) for i, row in enumerate(csv.reader(f), 1)]
-    rows = [(i, cells) for i, cells in rows if any(cells) and not cells[0].startswith("#")]
-    columns = _CSV_COLUMNS
-    if rows and [c.lower() for c in rows[0][1][:2]] == ["src", "dst"]:
-        columns = tuple(c.lower() for c in rows[0][1])
-        bad = [c for c in columns if c not in _CSV_COLUMNS] or [c for c in columns if columns.count(c) > 1]
-        if bad:
-            raise ConfigError(f"{path} line {rows[0][0]}: header column {bad[0]!r} unknown or repeated; "
-                              f"valid: {', '.join(_CSV_COLUMNS)}")
-        rows = rows[1:]
-    edges = []
-    for lineno, cells in rows:
-        where = f"{path} line {lineno}"
-        if len(cells) > len(columns) or len(cells) < 2 or not cells[0] or not cells[1]:
-            raise ConfigError(f"{where}: expected src,dst and at most {len(columns)} fields "
-                              f"({', '.join(columns)}); got {','.join(cells)!r}")
-        rec = {name: cell for name, cell in zip(columns, cells) if cell != ""}
-        edges.append((rec["src"], rec["dst"], _edge_attrs(rec, where), True))
-    labels = list(dict.fromkeys(lab for s, d, _, _ in edges for lab in (s, d)))
-    return labels, {}, edges
-
-
-def _read_graphml(path: str):
-    try:
-        g = nx.read_graphml(path)
-    except Exception as exc:  # networkx raises several types for malformed XML
-        raise ConfigError(f"{path}: not a readable GraphML file ({exc})") from None
-    if g.is_multigraph():
-        raise ConfigError(f"{path}: parallel links between the same two routers are not allowed")
-    edges = list(g.edges(data=True))
-    ids = [a.get("id") for _, _, a in edges]
-    if g.is_directed() and all(_is_int(i) for i in ids) and sorted(ids) == list(range(len(ids))):
-        edges.sort(key=lambda e: e[2]["id"])  # keep the link ids of a file we wrote
-    out = []
-    for s, d, a in edges:
-        out.append((str(s), str(d), _edge_attrs(a, f"{path} link {s}->{d}"), not g.is_directed()))
-    nodes = {}
-    for v, a in g.nodes(data=True):
-        bad = [k for k in a if k not in _NODE_ATTRS]
-        if bad:
-            raise ConfigError(f"{path} node {v}: unknown attribute {bad[0]!r}; valid: {', '.join(_NODE_ATTRS)}")
-        nodes[str(v)] = a
-    return [str(v) for v in g.nodes], nodes, out
-
-
-def load_custom_graph(path: str) -> nx.DiGraph:
-    """Read a custom router graph (CSV edge list or GraphML) into a checked networkx.DiGraph.
-
-    CSV: rows ``src,dst[,length_mm,latency_ps,energy_pj,bandwidth,cls]``, an optional header row
-    naming those columns (any order, src and dst required), ``#`` comments; each row is one
-    *bidirectional* physical link (two directed links with the same attributes). CSV has no node
-    attributes. GraphML: a directed graph's edges are directed links, an undirected graph's edges
-    bidirectional; edge attributes as for CSV; node attributes ``cores`` (int, default 0), ``x``,
-    ``y`` (mm) and ``level``. Edge ``energy_pj`` is the link's whole per-packet energy.
-    Routers are numbered by label when every label is an integer, else in order of appearance;
-    the result has nodes 0..n-1 (attribute ``label``) and edges with ``id`` in link order.
-    """
-    path = str(path)
-    suffix = path.lower().rsplit(".", 1)[-1]
-    if suffix not in ("csv", "graphml", "xml"):
-        raise ConfigError(f"topology.custom_path: must end in .csv or .graphml; got {path!r}")
-    try:
-        labels, nodes, edges = (_read_csv if suffix == "csv" else _read_graphml)(path)
-    except OSError as exc:
-        raise ConfigError(f"topology.custom_path: cannot read {path!r} ({exc.strerror})") from None
-    if not labels:
-        raise ConfigError(f"{path}: the graph has no routers")
-    try:
-        labels.sort(key=lambda lab: int(lab))
-    except ValueError:
-        pass
-    number = {lab: i for i, lab in enumerate(labels)}
-    g = nx.DiGraph()
-    for i, lab in enumerate(labels):
-        g.add_node(i, label=lab, **{k: v for k, v in nodes.get(lab, {}).items() if k != "label"})
-    for s, d, attrs, both in edges:
-        for a, b in ((s, d), (d, s)) if both else ((s, d),):
-            if a == b:
-                raise ConfigError(f"{path}: link {a}->{b} is a self-loop; links join two different routers")
-            if g.has_edge(number[a], number[b]):
-                raise ConfigError(f"{path}: duplicate link {a}->{b}; each directed link may appear once")
-            g.add_edge(number[a], number[b], id=g.number_of_edges(), **attrs)
-    return g
-
-
 def _build_custom(kind: str, req: _Request) -> Topology:
     path = req.custom_path
     g = load_custom_graph(path)
@@ -565,15 +433,15 @@ def _build_custom(kind: str, req: _Request) -> Topology:
                           f"{len(comps)} components: {shown}{'; ...' if len(comps) > 4 else ''}")
     for v in range(n):
         a = g.nodes[v]
-        if not _is_int(a.get("level", 0)) or a.get("level", 0) < 0:
+        if not is_int(a.get("level", 0)) or a.get("level", 0) < 0:
             raise ConfigError(f"{path} node {label[v]}: level must be an integer >= 0; got {a['level']!r}")
-        if any(k in a and not _is_real(a[k]) for k in ("x", "y")):
+        if any(k in a and not is_real(a[k]) for k in ("x", "y")):
             raise ConfigError(f"{path} node {label[v]}: x and y must be finite numbers (mm); got {a.get('x')!r}, {a.get('y')!r}")
     given = [g.nodes[v].get("cores") for v in range(n)]
     if any(c is not None for c in given):
         counts = []
         for v, c in enumerate(given):
-            if c is not None and (not _is_int(c) or c < 0):
+            if c is not None and (not is_int(c) or c < 0):
                 raise ConfigError(f"{path} node {label[v]}: cores must be an integer >= 0; got {c!r}")
             counts.append(int(c or 0))
         if req.concentration != 1:
@@ -642,16 +510,16 @@ def build_topology(kind: str, *, n_cores: int, width: int | None = None, height:
     """
     if kind not in TOPOLOGIES:
         raise ConfigError(f"topology.kind: unknown topology {kind!r}; valid: {', '.join(list_topologies())}")
-    if not _is_int(n_cores) or n_cores < 1:
+    if not is_int(n_cores) or n_cores < 1:
         raise ConfigError(f"topology.n_cores: must be an integer >= 1; got {n_cores!r}")
-    if not _is_int(concentration) or concentration < 1:
+    if not is_int(concentration) or concentration < 1:
         raise ConfigError(f"topology.concentration: must be an integer >= 1; got {concentration!r}")
     if n_cores % concentration:
         raise ConfigError(f"topology.concentration: must divide n_cores; got n_cores={n_cores}, "
                           f"concentration={concentration}")
-    if not _is_int(radix) or radix < 2:
+    if not is_int(radix) or radix < 2:
         raise ConfigError(f"topology.radix: must be an integer >= 2; got {radix!r}")
-    if not _is_real(pitch_mm) or pitch_mm <= 0:
+    if not is_real(pitch_mm) or pitch_mm <= 0:
         raise ConfigError(f"topology.pitch_mm: must be a finite number > 0; got {pitch_mm!r}")
     if not isinstance(link, LinkParams):
         raise ConfigError(f"topology.link: must be a LinkParams; got {type(link).__name__}")
