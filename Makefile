@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # everything that changes what `pip install -e .` builds
-BUILD_INPUTS := pyproject.toml setup.py $(wildcard neuroemu/kernel/*.c neuroemu/kernel/*.h neuroemu/kernel/_build_*.py neuroemu/hardware/*.c neuroemu/hardware/*.h neuroemu/hardware/_build_*.py)
+BUILD_INPUTS := pyproject.toml setup.py neuroemu/_cffi_build.py $(wildcard neuroemu/kernel/*.c neuroemu/kernel/*.h neuroemu/hardware/*.c neuroemu/hardware/*.h)
 
 .PHONY: run test test-slow test-queue-c test-queue-python bench clean
 

@@ -3,9 +3,9 @@ from setuptools import setup
 
 setup(
     cffi_modules=[
-        "neuroemu/kernel/_build_eventq.py:ffibuilder",
-        "neuroemu/hardware/_build_tick.py:ffibuilder",
-        "neuroemu/hardware/_build_packet.py:ffibuilder",
-        "neuroemu/hardware/_build_async.py:ffibuilder",
+        "neuroemu/_cffi_build.py:eventq",
+        "neuroemu/_cffi_build.py:tick",
+        "neuroemu/_cffi_build.py:packet",
+        "neuroemu/_cffi_build.py:async_kernel",
     ],
 )
