@@ -374,3 +374,54 @@ def test_cli_validates_network_files_and_wants_a_chip_to_run_one(tmp_path):
     assert res.exit_code == 1 and "a NIR graph is read with its tick: give --dt" in res.output
     res = runner.invoke(main, ["run", str(tmp_path / "m.nir")])
     assert res.exit_code == 1 and "a network file runs on a chip: neuroemu run CHIP" in res.output
+
+
+def recurrent_network(rng, n_in=12, sizes=(30, 20), ticks=60, max_delay=4):
+    """IF groups with feed-forward, lateral and recurrent synapses and delays of 1-max_delay ticks."""
+    b = NetworkBuilder("recurrent")
+    b.add_inputs("in", n_in)
+    names = [f"g{k}" for k in range(len(sizes))]
+    for name, size in zip(names, sizes):
+        b.add_neurons(name, size, model="IF", threshold=float(rng.integers(20, 60)),
+                      bias=rng.integers(-1, 3, size).astype(float))
+    pairs = [("in", names[0], n_in, sizes[0])] + [
+        (a, c, sa, sc) for a, sa in zip(names, sizes) for c, sc in zip(names, sizes)]
+    for src, dst, n_src, n_dst in pairs:
+        mask = rng.random((n_src, n_dst)) < 0.3
+        w = rng.normal(8.0 if src == "in" else 0.0, 6.0, (n_src, n_dst)) * mask
+        b.connect(src, dst, w, delay=rng.integers(1, max_delay + 1, (n_src, n_dst)))
+    x = rng.random((ticks, n_in)) < 0.3
+    b.set_input_spikes(*np.nonzero(x))
+    return b.build()
+
+
+@pytest.mark.parametrize("chip,mapping,max_delay,scheme", [
+    ("loihi", "spread", 4, dict(bits=9, scheme="per_synapse")),          # fan-out over many cores
+    ("rram_htree", "spread", 4, dict(bits=4, scheme="per_synapse")),
+    # TrueNorth: a source needs an axon per (core, delay, axon type), and each is a neuron copy; with
+    # one delay the 4 copies of the recurrent groups' neurons still fit one core
+    ("truenorth", "pack", 1, dict(bits=9, scheme="truenorth", copies=4)),
+    ("truenorth", "locality", 1, dict(bits=9, scheme="truenorth", copies=4))])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_recurrent_networks_with_delays_run_as_their_quantised_equations(tmp_path, chip, mapping, max_delay, scheme,
+                                                                          seed):
+    """Whatever the routes (fan-out, copies, delays per axon), the chip runs the quantised network."""
+    net = recurrent_network(np.random.default_rng(seed), max_delay=max_delay)
+    save_npz(net, tmp_path / "rec.npz")
+    ticks = 60
+    record, mapped = run_file(chip, tmp_path / "rec.npz", ticks, mapping=mapping, neuron_reset="zero",
+                              axon_copies=scheme.get("copies"))
+    ref = simulate_reference(quantise(net.with_inputs(net.input_times, net.input_ids), **scheme)[0], ticks)
+    expected = np.zeros((ticks, net.n_neurons), bool)
+    expected[ref.times, ref.ids] = True
+    assert expected.sum() > 100
+    assert np.array_equal(spikes_of(record, mapped, ticks), expected)
+
+
+def test_truenorth_copies_that_never_settle_are_refused_with_the_reason(tmp_path):
+    """Recurrent groups with 4 delays need 16 copies per neuron, which spill onto more cores, whose
+    sources then need more copies again: the splitting does not converge."""
+    net = recurrent_network(np.random.default_rng(1), max_delay=4)
+    with pytest.raises(CapacityError, match=r"could not give every TrueNorth neuron a single target in 4 placement "
+                                            r"passes|network needs [\d,]+ neurons with its copies"):
+        map_network(net, load_chip("truenorth"), strategy="pack")
