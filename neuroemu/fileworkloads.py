@@ -35,7 +35,7 @@ class Presentation:
     """
 
     def __init__(self, spec: ClassifySpec, rates: np.ndarray, labels: np.ndarray, outputs: np.ndarray,
-                 arrays: CoreArrays, tick_s: float):
+                 arrays: CoreArrays):
         self.spec = spec
         self.reset_period = spec.period
         self.rates, self.labels = rates, labels
@@ -43,7 +43,6 @@ class Presentation:
         self.out_index = np.full(arrays.n_neurons, -1, np.int64)
         self.out_index[outputs] = np.arange(len(outputs))
         self.arrays = arrays
-        self.tick_s = tick_s
         n = len(rates)
         self.counts = np.zeros((n, len(outputs)), np.int64)
         self.v_end = np.zeros((n, len(outputs)), np.int64)
@@ -214,7 +213,7 @@ def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -
             outputs = net.outputs
         else:
             outputs = np.arange(net.groups[-1].start, net.groups[-1].stop)
-        mapped.hooks = Presentation(cls, rates, labels, mapped.global_id[outputs], mapped.arrays, chip.timing.tick_s)
+        mapped.hooks = Presentation(cls, rates, labels, mapped.global_id[outputs], mapped.arrays)
         mapped.inputs = [mapped.input_stream(*mapped.hooks.spikes(seed))]
     else:
         if spec.input_spikes is not None:

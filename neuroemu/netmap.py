@@ -10,7 +10,7 @@
    v >= T, and both are integers after quantisation), reset to zero only, no current bias.
    TrueNorth (``truenorth_lif``): no decay (its leak is linear: leak = bias, at most 255 in
    magnitude), no current, reset to v_reset ("zero") or by subtraction ("linear").
-2. **Quantisation** (:func:`neuroemu.nir_import.quantise`, rule documented there): per-synapse
+2. **Quantisation** (:func:`neuroemu.quantise.quantise`, rule documented there): per-synapse
    chips get ``weight_bits``-bit weights with one scale per target group; TrueNorth gets its 4 axon
    types: with ``c`` axon copies per source (``network.axon_copies``, default the most a core's
    256 axons hold, up to 4) every synapse weight is a c-bit two's-complement integer written as
@@ -121,7 +121,7 @@ class MappedNetwork:
     notes: tuple[str, ...] = ()
     hooks: "Presentation | None" = None  # neuroemu.fileworkloads: resets and readout
     inputs: list = dataclasses.field(default_factory=list)  # SpikeListInput streams
-    leak: int = 0
+    leak: int = 0       # (workloads.Network has these for generated networks; a mapped one has none)
     threshold: int = 0
 
     @property
