@@ -143,16 +143,21 @@ def network_from_arrays(data: dict, where: str, name: str | None = None) -> Netw
                    name=name or Path(where).stem, where=where)
 
 
-def load_npz(path) -> Network:
-    """Read a network from ``.npz`` (module docstring); errors name the file and the array."""
-    where = _where(path)
+def read_npz(path, where: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (no pickles); a missing or unreadable file is a ConfigError."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise ConfigError(f"{where}: no such file") from None
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ConfigError(f"{where}: not a readable .npz file ({exc})") from None
+
+
+def load_npz(path) -> Network:
+    """Read a network from ``.npz`` (module docstring); errors name the file and the array."""
+    where = _where(path)
+    data = read_npz(path, where)
     fmt = data.pop("format", None)
     if fmt is not None and str(fmt) != FORMAT:
         raise ConfigError(f"{where}: format: this reader knows {FORMAT!r} (got {str(fmt)!r})")
@@ -365,13 +370,7 @@ def save_spikes(path, times, ids=None, **extra) -> None:
 def load_spikes(path) -> tuple[np.ndarray, np.ndarray]:
     """Read ``(times, ids)`` from a spike-train ``.npz``; errors name the file and the array."""
     where = _where(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise ConfigError(f"{where}: no such file") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ConfigError(f"{where}: not a readable .npz file ({exc})") from None
+    data = read_npz(path, where)
     for key in ("times", "ids"):
         if key not in data:
             raise ConfigError(f"{where}: {key}: missing (a spike file holds times and ids)")

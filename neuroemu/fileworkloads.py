@@ -159,13 +159,8 @@ def load_dataset(workload: WorkloadSpec, n_inputs: int, name: str) -> tuple[np.n
     spec = workload.classify
     path = resolve_path(spec.dataset, workload)
     where = f"{name}: classify.dataset: {path}"
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in ("rates", "labels") if k in z.files}
-    except FileNotFoundError:
-        raise ConfigError(f"{where}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ConfigError(f"{where}: not a readable .npz file ({exc})") from None
+    from .edgelist import read_npz
+    data = read_npz(path, where)
     for key in ("rates", "labels"):
         if key not in data:
             raise ConfigError(f"{where}: {key}: missing (a data set holds rates [samples, inputs] and labels)")
@@ -185,11 +180,9 @@ def classify_ticks(workload: WorkloadSpec, name: str) -> int:
     """The run length of a classification workload: samples x (present + settle) ticks."""
     spec = workload.classify
     path = resolve_path(spec.dataset, workload)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            n = len(z["labels"]) if "labels" in z.files else 0
-    except (FileNotFoundError, ValueError, OSError, EOFError):
-        n = 0  # the data set's own errors are reported when it is loaded
+    from .edgelist import read_npz
+    labels = read_npz(path, f"{name}: classify.dataset: {path}").get("labels")
+    n = 0 if labels is None else len(labels)  # (a data set without labels is refused when loaded)
     if spec.samples is not None:
         n = min(n, spec.samples)
     return max(1, n * spec.period)

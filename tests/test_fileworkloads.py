@@ -96,6 +96,8 @@ def test_a_shortened_run_reports_only_the_samples_it_showed_in_full(tmp_path):
 
 @pytest.mark.parametrize("edit,message", [
     (("dataset: digits_test.npz", "dataset: missing.npz"), r"classify.dataset: missing.npz: no such file"),
+    (("dataset: digits_test.npz", "dataset: w.yaml"), r"classify.dataset: \S*w.yaml: not a readable .npz file"),
+    (("dataset: digits_test.npz", "dataset: digits.npz"), r"classify.dataset: \S*digits.npz: rates: missing"),
     (("file: digits.npz", "file: nowhere.npz"), r"nowhere.npz: no such file"),
     (("chip: loihi", "chip: neurogrid"), r"edgelist networks are mapped onto tick-based chips"),
     (("  settle_ticks: 2", "  settle_ticks: 2\n  output_group: nope"), r"no group 'nope'; valid: hidden, out"),
