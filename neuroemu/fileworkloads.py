@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config.schema import ChipSpec, ClassifySpec, WorkloadSpec
+from .config.schema import ChipSpec, ClassifySpec, WorkloadSpec, beside_config_file
 from .errors import ConfigError
 from .hardware.cores import CoreArrays
 from .netgraph import Network
@@ -128,13 +128,11 @@ class Presentation:
 
 
 def resolve_path(path: str, workload: WorkloadSpec) -> Path:
-    """A path in a workload file: relative to that file first, then to the working directory."""
-    p = Path(path)
-    if not p.is_absolute() and workload.source and not workload.source.startswith("<"):
-        beside = Path(workload.source).parent / p
-        if beside.exists():
-            return beside
-    return p
+    """A path in a workload file: relative to that file first, then to the working directory.
+
+    (A workload read from a file has its paths resolved already; this serves specs built in code.)
+    """
+    return Path(beside_config_file(path, workload.source))
 
 
 def load_file_network(workload: WorkloadSpec, name: str) -> Network:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neuroemu import simulate
-from neuroemu.config.loader import chip_from_data, parse_yaml, workload_from_data
+from neuroemu.config.loader import chip_from_data, load_chip, parse_yaml, workload_from_data
 from neuroemu.errors import NeuroEmuError
 from neuroemu.workloads import plan_network
 
@@ -186,3 +187,41 @@ def test_fuzzed_sweep_files(data):
 @given(mutated(SMALL_SWEEP))
 def test_fuzzed_sweep_files_long(data):
     _fuzz_sweep(data)
+
+
+WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
+#: the digit classifier with absolute paths, cut to 3 samples: a file workload to mutate
+FILE_WORKLOAD = {
+    "name": "digits", "chip": "rram_htree", "seed": 3,
+    "network": {"kind": "edgelist", "file": str(WORKLOADS / "digits.npz"), "neuron_reset": "zero",
+                "mapping": "locality", "axon_copies": 2},
+    "classify": {"dataset": str(WORKLOADS / "digits_test.npz"), "present_ticks": 8, "settle_ticks": 2,
+                 "samples": 3, "output_group": "out"},
+}
+RRAM = None
+
+
+def _fuzz_file_workload(data):
+    global RRAM
+    wl = _check(workload_from_data, data, "fuzz_file_workload.yaml")
+    if wl is None:
+        return
+    RRAM = RRAM or load_chip("rram_htree")
+    try:
+        r = simulate(RRAM, wl, ticks=40)
+        assert r.energy_j >= 0 and math.isfinite(r.energy_j)
+    except NeuroEmuError as exc:
+        assert "\n" not in str(exc) and str(exc)
+
+
+@FAST
+@given(mutated(FILE_WORKLOAD))
+def test_fuzzed_file_workloads(data):
+    _fuzz_file_workload(data)
+
+
+@pytest.mark.slow
+@SLOW
+@given(mutated(FILE_WORKLOAD))
+def test_fuzzed_file_workloads_long(data):
+    _fuzz_file_workload(data)

@@ -255,13 +255,16 @@ class NetworkSpec:
             raise where.child("dt").error("a NIR graph needs the tick length dt (in the graph's time unit)")
 
 
-def _beside(path: str | None, config_file: str) -> str | None:
-    """``path`` made absolute relative to the config file's folder, when a file is there."""
+def beside_config_file(path: str | None, config_file: str) -> str | None:
+    """``path`` made absolute relative to the config file's folder, when a file is there; else as given."""
     from pathlib import Path
     if path is None or Path(path).is_absolute() or not config_file or config_file.startswith("<"):
         return path
     beside = Path(config_file).resolve().parent / path
-    return str(beside) if beside.exists() else path
+    try:
+        return str(beside) if beside.exists() else path
+    except (OSError, ValueError):  # a name no file can have: reading it reports the error
+        return path
 
 
 #: network kinds read from a file and mapped onto the chip (neuroemu.netmap)
@@ -354,7 +357,8 @@ class WorkloadSpec:
         net = self.network
         if net.file is not None or net.input_spikes is not None:
             object.__setattr__(self, "network", dataclasses.replace(
-                net, file=_beside(net.file, where.file), input_spikes=_beside(net.input_spikes, where.file)))
+                net, file=beside_config_file(net.file, where.file),
+                input_spikes=beside_config_file(net.input_spikes, where.file)))
         if self.classify is not None:
             if net.kind not in FILE_KINDS:
                 raise where.child("classify").error(
@@ -364,7 +368,7 @@ class WorkloadSpec:
                 raise where.child("classify").error("the data set drives the inputs: give classify or "
                                                     "network.input_spikes, not both")
             object.__setattr__(self, "classify", dataclasses.replace(
-                self.classify, dataset=_beside(self.classify.dataset, where.file)))
+                self.classify, dataset=beside_config_file(self.classify.dataset, where.file)))
 
     @property
     def where(self) -> str:
