@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .csr import row_positions
 from .errors import ConfigError
 from .hardware.cores import CoreArrays, gather_synapse_index
 
@@ -122,8 +123,7 @@ class STDP:
         total = int(lengths.sum())
         if total == 0:
             return np.empty(0, np.int64)
-        offsets = np.cumsum(lengths) - lengths
-        return self.col_syn[np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)]
+        return self.col_syn[row_positions(starts, lengths)]
 
     def apply(self, tick: int, pre_axons_active: np.ndarray, post_fired: np.ndarray) -> tuple[int, int]:
         """Update the synapses paired this tick; returns (potentiations, depressions) counted.

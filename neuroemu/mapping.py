@@ -39,6 +39,7 @@ import networkx as nx
 import numpy as np
 from networkx.algorithms.community import kernighan_lin_bisection
 
+from .csr import row_positions
 from .errors import CapacityError, ConfigError
 from .netgraph import Network
 
@@ -251,8 +252,7 @@ class _FanIn:
     def count(self, nodes: np.ndarray) -> int:
         starts, stops = self.ptr[nodes], self.ptr[nodes + 1]
         lengths = stops - starts
-        offsets = np.cumsum(lengths) - lengths
-        k = self.keys[np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)]
+        k = self.keys[row_positions(starts, lengths)]
         return len(np.unique(k))
 
 

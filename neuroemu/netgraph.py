@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .csr import row_positions
 from .errors import ConfigError
 
 __all__ = ["MODELS", "RESETS", "Group", "Network", "NetworkBuilder", "ReferenceRun", "decay_from_tau",
@@ -519,8 +520,7 @@ def simulate_reference(network: Network, ticks: int, *, inputs=None, record_v: b
             if total == 0:
                 continue
             # positions of every edge of every active source, without a Python loop over sources
-            offsets = np.cumsum(lengths) - lengths
-            pos = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+            pos = row_positions(starts, lengths)
             ring[(t + d) % ring_len] += np.bincount(dst[pos], weights=w[pos], minlength=n)
     cat = lambda parts: np.concatenate(parts) if parts else np.empty(0, np.int64)
     return ReferenceRun(times=cat(spike_t), ids=cat(spike_id), v=v, i=cur, ticks=int(ticks), v_trace=trace)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .config.schema import ChipSpec
+from .csr import row_positions
 from .errors import CapacityError, ConfigError
 from .hardware.cores import CoreArrays
 from .mapping import Mapping, layout, place, unique_rows
@@ -79,10 +80,7 @@ class SpikeListInput:
         """Input id spikes at ``times`` reach every axon of that input ``delay`` ticks later."""
         times, ids = np.asarray(times, np.int64), np.asarray(ids, np.int64)
         starts, lengths = input_ptr[ids], input_ptr[ids + 1] - input_ptr[ids]
-        total = int(lengths.sum())
-        offsets = np.cumsum(lengths) - lengths
-        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
-        axons = input_axons[pos]
+        axons = input_axons[row_positions(starts, lengths)]
         return cls(np.repeat(times, lengths) + axon_delay[axons], axons)
 
     def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -355,8 +353,7 @@ def _write_arrays(network: Network, placed: Network, original: np.ndarray, mappi
         np.cumsum(per_g, out=ptr[1:])
         # each neuron's targets, gathered in array-neuron order
         starts, lengths = lay.target_ptr[order], counts[order]
-        offsets = np.cumsum(lengths) - lengths
-        axons = lay.target_axons[np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - offsets, lengths)]
+        axons = lay.target_axons[row_positions(starts, lengths)]
         fan = dict(fanout_ptr=ptr, fanout_axon=axons.astype(np.int64),
                    fanout_delay=lay.axon_delay[axons].astype(np.int8))
     arrays = CoreArrays(n_cores=k, axons_per_core=A, neurons_per_core=N, v=np.zeros(G, np.int32), weights=weights,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..csr import row_positions
 from ..models.loihi import CubaArrays
 from ..models.neuron import NeuronArrays
 
@@ -115,9 +116,7 @@ class CoreArrays:
             return fired
         starts = self.fanout_ptr[fired]
         lengths = self.fanout_ptr[fired + 1] - starts
-        total = int(lengths.sum())
-        offsets = np.cumsum(lengths) - lengths
-        return np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+        return row_positions(starts, lengths)
 
     def route_counts(self, fired: np.ndarray) -> np.ndarray:
         """How many routes each fired neuron has (1 each for single-target arrays)."""
@@ -245,8 +244,7 @@ def _gather(arrays: CoreArrays, active_axons: np.ndarray) -> tuple[np.ndarray, n
     if total == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), lengths
     # index of each synapse in row_neurons: the row start plus the position inside the row
-    offsets = np.cumsum(lengths) - lengths
-    idx = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+    idx = row_positions(starts, lengths)
     core = active_axons // arrays.axons_per_core
     neuron = np.repeat(core * arrays.neurons_per_core, lengths) + arrays.row_neurons[idx]
     return idx, neuron, lengths
