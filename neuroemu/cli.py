@@ -95,8 +95,7 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
             spikes = True if spikes_out else spikes
         elif any(v is not None for v in (*file_options.values(), spikes_out)):
             raise click.ClickException("--dt, --reset, --mapping, --axon-copies, --input-spikes and --spikes-out apply "
-                                       "to a network "
-                                       "file (.nir, .npz, .csv) given as WORKLOAD")
+                                       "to a network file (.nir, .npz, .csv) given as WORKLOAD")
         elif chip is not None and workload is None:
             path = Path(chip)
             if is_file(path) and detect_kind(read_yaml(path)) == "workload":
@@ -142,15 +141,14 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
 
 def _write_network_spikes(result, chip_spec, workload, dest: str) -> None:
     """Spike trains of a network file's run, in the file's neuron numbering (copies merged)."""
-    import numpy as np
-
     from .edgelist import save_spikes
+    from .mapping import unique_rows
     from .workloads import build_network
     mapped = build_network(chip_spec, workload, result.seed, workload.where)  # deterministic: the run's mapping
     trains = result.spike_trains
     ids = mapped.network_id[trains.neurons]
     # TrueNorth copies of one neuron fire together: keep each (tick, neuron) once
-    pairs = np.unique(np.stack([trains.ticks, ids]), axis=1) if len(ids) else np.empty((2, 0), np.int64)
+    pairs = unique_rows(trains.ticks, ids)
     try:
         save_spikes(dest, pairs[0], pairs[1])
     except OSError as exc:

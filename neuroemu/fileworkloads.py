@@ -91,11 +91,10 @@ class Presentation:
     def predictions(self, n: int | None = None) -> np.ndarray:
         """The winning output of the first n samples: most spikes, ties to the higher final potential."""
         n = self.samples if n is None else n
-        # lexicographic argmax over (count, v_end): count dominates, v_end breaks ties
-        best = np.empty(n, np.int64)
-        for s in range(n):
-            best[s] = np.lexsort((-np.arange(self.counts.shape[1]), self.v_end[s], self.counts[s]))[-1]
-        return best
+        counts, v_end = self.counts[:n], self.v_end[:n].astype(np.float64)
+        # among the outputs with the most spikes the highest potential wins (argmax: the first of equals)
+        most = counts == counts.max(axis=1, keepdims=True)
+        return np.argmax(np.where(most, v_end, -np.inf), axis=1).astype(np.int64)
 
     def report(self, record, tick_starts: np.ndarray) -> dict:
         """Accuracy, chip time and energy per classification, time to the first output spike.

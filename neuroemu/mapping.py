@@ -169,11 +169,15 @@ def _check_limits(network, strategy, n_cores, npc, apc) -> None:
                             f"but the chip holds {n_cores} cores x {npc} neurons = {n_cores * npc}")
 
 
+def fan_in(network: Network) -> np.ndarray:
+    """int64 [N]: the axons each neuron needs on its core, its distinct (source, delay, class) inputs."""
+    return np.bincount(unique_rows(network.dst, _axon_keys(network))[0], minlength=network.n_neurons)
+
+
 def _fan_in_check(network, apc, strategy) -> None:
-    keys = _axon_keys(network)
-    if apc is None or not keys.size:
+    if apc is None or not network.n_edges:
         return
-    per = np.bincount(unique_rows(network.dst, keys)[0], minlength=network.n_neurons)
+    per = fan_in(network)
     j = int(np.argmax(per))
     if per[j] > apc:
         raise CapacityError(f"{strategy}: group {_group_of(network, j)!r}: neuron {j} has synapses from {per[j]} "

@@ -44,7 +44,7 @@ from .config.schema import ChipSpec
 from .csr import row_positions
 from .errors import CapacityError, ConfigError
 from .hardware.cores import CoreArrays
-from .mapping import Mapping, layout, place, unique_rows
+from .mapping import Mapping, fan_in, layout, place, unique_rows
 from .models.loihi import CubaArrays, DECAY_UNITY, cuba_range
 from .models.neuron import RESET_MODES, NeuronArrays, membrane_range, neuron_model
 from .netgraph import Group, Network
@@ -176,12 +176,9 @@ def _check_model(network: Network, chip: ChipSpec, kernel: str, where: str) -> N
 
 def _auto_copies(network: Network, chip: ChipSpec) -> int:
     """The most axon copies per source that every neuron's fan-in leaves room for (1..types)."""
-    key = np.where(network.src_input, network.src + network.n_neurons, network.src) * 65537 + network.delay
-    if not key.size:
+    if not network.n_edges:
         return 1
-    pairs = unique_rows(network.dst, key)
-    fan_in = int(np.bincount(pairs[0]).max())
-    return int(max(1, min(chip.core.axon_types, chip.core.axons // fan_in)))
+    return int(max(1, min(chip.core.axon_types, chip.core.axons // int(fan_in(network).max()))))
 
 
 def _bit_edges(q: Network, report: QuantReport, copies: int) -> Network:

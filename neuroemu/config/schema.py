@@ -10,7 +10,8 @@ seconds, ``_mw`` milliwatts, ``_mm`` millimetres, ``_hz`` hertz.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from .fields import Where, between, non_negative, positive, spec_field
@@ -257,7 +258,6 @@ class NetworkSpec:
 
 def beside_config_file(path: str | None, config_file: str) -> str | None:
     """``path`` made absolute relative to the config file's folder, when a file is there; else as given."""
-    from pathlib import Path
     if path is None or Path(path).is_absolute() or not config_file or config_file.startswith("<"):
         return path
     beside = Path(config_file).resolve().parent / path
@@ -273,14 +273,14 @@ FILE_KINDS = ("nir", "edgelist")
 
 @dataclass(frozen=True)
 class ClassifySpec:
-    """Present a data set one sample at a time and read the winning output (neuroemu.netmap).
+    """Present a data set one sample at a time and read the winning output (neuroemu.fileworkloads).
 
     Each sample's input rates (spikes per tick) drive the network's inputs for
     ``present_ticks``; ``settle_ticks`` more let the last spikes reach the outputs; then every
     neuron's state (membrane, current, refractory count) is reset for the next sample. Spikes
     still in flight at the reset arrive as sent (the reset zeroes neuron state, not the network):
-    settle for at least the network's depth times its delays. The answer is the output neuron with the most
-    spikes (ties: the higher membrane potential at the end).
+    settle for at least the network's depth times its delays. The answer is the output neuron
+    with the most spikes (ties: the higher membrane potential at the end).
     """
 
     dataset: str = spec_field(doc="npz with rates [samples, inputs] (spikes per tick) and labels [samples]")
@@ -353,10 +353,9 @@ class WorkloadSpec:
         sweep's resolved spec) names the same files from any working directory.
         """
         object.__setattr__(self, "source", where.file)
-        import dataclasses
         net = self.network
         if net.file is not None or net.input_spikes is not None:
-            object.__setattr__(self, "network", dataclasses.replace(
+            object.__setattr__(self, "network", replace(
                 net, file=beside_config_file(net.file, where.file),
                 input_spikes=beside_config_file(net.input_spikes, where.file)))
         if self.classify is not None:
@@ -367,7 +366,7 @@ class WorkloadSpec:
             if net.input_spikes is not None:
                 raise where.child("classify").error("the data set drives the inputs: give classify or "
                                                     "network.input_spikes, not both")
-            object.__setattr__(self, "classify", dataclasses.replace(
+            object.__setattr__(self, "classify", replace(
                 self.classify, dataset=beside_config_file(self.classify.dataset, where.file)))
 
     @property
