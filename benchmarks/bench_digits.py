@@ -4,7 +4,7 @@ Per chip, one JSON line: the time to map the network onto the chip, then digits 
 wall second by the full run (C tick kernels; every event counted, energy ledger and readout
 included) and the ratio against a baseline run in the same process on the same digits: the
 vectorised numpy tick kernels (``tick_backend="numpy"``). A last line times the chip-free numpy
-reference of the network (:func:`neuroemu.netgraph.simulate_reference`, float weights, one call
+reference of the network (:func:`neuroemu.networks.graph.simulate_reference`, float weights, one call
 per digit) on the same number of digits, for scale.
 
     .venv/bin/python benchmarks/bench_digits.py                 # all 539 test digits
@@ -33,8 +33,8 @@ def workload_of(samples: int | None):
 def bench_chip(chip_name: str, samples: int | None, baseline_samples: int) -> dict:
     """Map once (timed), run the digits with the C kernels and, on fewer digits, the numpy ones."""
     from neuroemu import load_chip, simulate
-    from neuroemu.fileworkloads import load_file_network
-    from neuroemu.netmap import map_network
+    from neuroemu.networks.presentation import load_file_network
+    from neuroemu.networks.compile import map_network
     chip, wl = load_chip(chip_name), workload_of(samples)
     start = time.perf_counter()
     map_network(load_file_network(wl, wl.where), chip, strategy=wl.network.mapping, seed=wl.seed)
@@ -58,8 +58,8 @@ def bench_reference(samples: int) -> dict:
     """The chip-free float reference of the same network, one simulate_reference call per digit."""
     import numpy as np
 
-    from neuroemu.netgraph import simulate_reference
-    from neuroemu.fileworkloads import load_dataset, load_file_network
+    from neuroemu.networks.graph import simulate_reference
+    from neuroemu.networks.presentation import load_dataset, load_file_network
     wl = workload_of(samples)
     net = load_file_network(wl, wl.where)
     rates, _ = load_dataset(wl, net.n_inputs, wl.where)

@@ -5,19 +5,18 @@ The public API: :func:`simulate` runs a workload on a chip and returns a frozen
 validated specs; :func:`workload_for_network_file` makes a workload of a NIR graph or an edge
 list, which :func:`simulate` maps onto the chip. Every user error is a :class:`NeuroEmuError`.
 """
-__version__ = "0.1.0"
-
-from .config import load_chip, load_workload  # noqa: E402
-from .config.loader import workload_for_network_file  # noqa: E402
-from .errors import NeuroEmuError  # noqa: E402
-from .record import RunResult  # noqa: E402
-from .simulate import simulate  # noqa: E402
-from .sweep import sweep  # noqa: E402  (shadows the module name: use importlib for neuroemu.sweep itself)
+from neuroemu.version import __version__
+from neuroemu.config import load_chip, load_workload
+from neuroemu.config.loader import workload_for_network_file
+from neuroemu.errors import NeuroEmuError
+from neuroemu.engine.record import RunResult
+from neuroemu.engine.run import simulate
+from neuroemu.studies.sweep import sweep
 
 
 def load_nir(path, *, dt: float, reset: str = "zero", **options):
     """Read a NIR graph into a chip-independent network (needs the extra neuroemu[nir])."""
-    from .nir_import import load_nir as _load_nir
+    from neuroemu.networks.nir import load_nir as _load_nir
     return _load_nir(path, dt=dt, reset=reset, **options)
 
 

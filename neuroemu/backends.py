@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import NeuroEmuError
+from neuroemu.errors import NeuroEmuError
 
 
 def choose_backend(name: str | None, env: str, valid: tuple[str, ...], c_built: bool, what: str,

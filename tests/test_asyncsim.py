@@ -1,4 +1,4 @@
-"""The async engine (neuroemu.asyncsim): exact LIF, lookahead windows, the diffuser, Neurogrid's benchmark."""
+"""The async engine (neuroemu.engine.asyncsim): exact LIF, lookahead windows, the diffuser, Neurogrid's benchmark."""
 from __future__ import annotations
 
 import copy
@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from neuroemu.asynckernel import ASYNC_BACKENDS, KIND_ARRIVAL, weight_bits
-from neuroemu.asyncsim import (ASYNC_NEURON_MODELS, build_engine, check_async, diffuser_rows, neurogrid_params,
+from neuroemu.hardware.asynckernel import ASYNC_BACKENDS, KIND_ARRIVAL, weight_bits
+from neuroemu.engine.asyncsim import (ASYNC_NEURON_MODELS, build_engine, check_async, diffuser_rows, neurogrid_params,
                                run_async)
 from neuroemu.config.loader import chip_from_data, load_chip, load_workload, workload_from_data
 from neuroemu.errors import ConfigError, RunawayError
-from neuroemu.simulate import RunOptions
+from neuroemu.engine.options import RunOptions
 
 MS = 10**9  # ps
 

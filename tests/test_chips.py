@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from neuroemu import simulate
-from neuroemu.cli import main
+from neuroemu.cli.app import main
 from neuroemu.config import chip_from_data, load_workload
 from neuroemu.config.loader import CHIPS_DIR, REPO_ROOT, read_yaml
 from neuroemu.errors import CapacityError

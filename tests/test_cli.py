@@ -5,7 +5,7 @@ import json
 
 from click.testing import CliRunner
 
-from neuroemu.cli import main
+from neuroemu.cli.app import main
 
 
 def invoke(*args):
@@ -111,7 +111,7 @@ def test_run_out_dir_writes_record_and_spikes(tiny_files, tmp_path):
 def test_a_shipped_chip_without_a_source_fails_validate(monkeypatch, tmp_path, small_chip):
     import yaml
 
-    import neuroemu.cli as cli_mod
+    import neuroemu.cli.app as cli_mod
     monkeypatch.setattr(cli_mod, "CHIPS_DIR", tmp_path)
     small_chip["energy"]["hop_pj"] = 2.3  # no source
     path = tmp_path / "mychip.yaml"

@@ -6,8 +6,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from neuroemu.cli import main
-from neuroemu.compare import compare
+from neuroemu.cli.app import main
+from neuroemu.studies.compare import compare
 from neuroemu.config import load_chip, workload_from_data
 from neuroemu.errors import ConfigError
 

@@ -6,10 +6,10 @@ import re
 import numpy as np
 import pytest
 
-from neuroemu.edgelist import (load_csv, load_network, load_npz, load_spikes, save_csv, save_network, save_npz,
+from neuroemu.networks.edgelist import (load_csv, load_network, load_npz, load_spikes, save_csv, save_network, save_npz,
                                save_spikes)
 from neuroemu.errors import ConfigError
-from neuroemu.netgraph import NetworkBuilder, simulate_reference
+from neuroemu.networks.graph import NetworkBuilder, simulate_reference
 
 
 def sample():

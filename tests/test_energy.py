@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from neuroemu.config import chip_from_data
-from neuroemu.energy import Ledger, figures, total_j
+from neuroemu.engine.energy import Ledger, figures, total_j
 
 
 def test_breakdown_is_counts_times_energy(small_chip):

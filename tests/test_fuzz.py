@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from neuroemu import simulate
 from neuroemu.config.loader import chip_from_data, load_chip, parse_yaml, workload_from_data
 from neuroemu.errors import NeuroEmuError
-from neuroemu.workloads import plan_network
+from neuroemu.networks.workloads import plan_network
 
 from conftest import SMALL_CHIP, SMALL_WORKLOAD
 
@@ -166,8 +166,8 @@ SMALL_SWEEP = {
 
 def _fuzz_sweep(data):
     import importlib
-    sweep_mod = importlib.import_module("neuroemu.sweep")
-    from neuroemu.sweepspec import load_sweep_spec
+    sweep_mod = importlib.import_module("neuroemu.studies.sweep")
+    from neuroemu.studies.sweepspec import load_sweep_spec
     try:
         spec = load_sweep_spec(data)
         points = sweep_mod.plan(spec)

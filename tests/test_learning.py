@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from neuroemu.config import chip_from_data, load_chip, workload_from_data
-from neuroemu.energy import Ledger
+from neuroemu.engine.energy import Ledger
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.step import TickStepper
-from neuroemu.learning import LEARNING_RULES, STDP, STDPReference, learning_rule, pair_factor
+from neuroemu.hardware.learning import LEARNING_RULES, STDP, STDPReference, learning_rule, pair_factor
 from neuroemu.models.rng import stream_key
-from neuroemu.reference import simulate_reference
-from neuroemu.simulate import STREAM_NEURON_RNG
-from neuroemu.workloads import build_inputs, build_network
+from neuroemu.engine.reference import simulate_reference
+from neuroemu.engine.options import STREAM_NEURON_RNG
+from neuroemu.networks.workloads import build_inputs, build_network
 
 
 def _network(small_chip, small_workload, **network):

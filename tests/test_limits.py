@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from neuroemu import simulate
-from neuroemu.cli import main
+from neuroemu.cli.app import main
 from neuroemu.config import chip_from_data, workload_from_data
 from neuroemu.errors import ConfigError, RunawayError
 
@@ -55,7 +55,7 @@ def test_rerun_from_the_records_own_config_is_bit_identical(small_chip, small_wo
 
 
 def test_a_network_too_big_for_memory_is_refused_before_allocating(monkeypatch):
-    import neuroemu.workloads as wl_mod
+    import neuroemu.networks.workloads as wl_mod
     from neuroemu.config import load_chip, load_workload
     from neuroemu.errors import CapacityError
     monkeypatch.setattr(wl_mod, "available_memory_bytes", lambda: 64 * 2 ** 20)  # a 64 MiB machine

@@ -14,8 +14,8 @@ from neuroemu.hardware.step import TickStepper
 from neuroemu.models.loihi import (CubaArrays, bias_for_rate, cuba_range, cuba_step, cuba_step_one, decay,
                                    decay_int)
 from neuroemu.models.neuron import NEURON_MODELS, check_chip_model, neuron_model
-from neuroemu.reference import simulate_reference
-from neuroemu.workloads import build_network, plan_network
+from neuroemu.engine.reference import simulate_reference
+from neuroemu.networks.workloads import build_network, plan_network
 
 
 def cuba_chip(small_chip: dict, model: str = "loihi_cuba") -> dict:

@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from neuroemu import simulate
-from neuroemu.cli import main
+from neuroemu.cli.app import main
 from neuroemu.config import chip_from_data, workload_from_data
 
 

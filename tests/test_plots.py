@@ -11,13 +11,13 @@ from click.testing import CliRunner
 
 pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install neuroemu[plots])")
 
-from neuroemu import plots  # noqa: E402
-from neuroemu.cli import main  # noqa: E402
+from neuroemu.studies import plots  # noqa: E402
+from neuroemu.cli.app import main  # noqa: E402
 from neuroemu.config import chip_from_data, workload_from_data  # noqa: E402
 from neuroemu.errors import NeuroEmuError  # noqa: E402
-from neuroemu.results import write_run_output  # noqa: E402
-from neuroemu.simulate import simulate  # noqa: E402
-from neuroemu.sweep import sweep  # noqa: E402
+from neuroemu.studies.results import write_run_output  # noqa: E402
+from neuroemu.engine.run import simulate  # noqa: E402
+from neuroemu.studies.sweep import sweep  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -123,7 +123,7 @@ def test_sweep_plot_one_line_per_value_of_the_other_axis(sweep_dir, tmp_path):
 
 
 def test_sweep_plot_from_a_table_and_unknown_columns(sweep_dir):
-    import neuroemu.results as res
+    import neuroemu.studies.results as res
     rows, _ = res.read_results(sweep_dir)
     fig = plots.plot_sweep(rows, y="power_w", x="workload.network.rate_hz")
     assert _labels(fig) == ("workload.network.rate_hz", "power (W)")

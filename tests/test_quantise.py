@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from neuroemu.errors import ConfigError
-from neuroemu.netgraph import NetworkBuilder, simulate_reference
-from neuroemu.quantise import quantise
+from neuroemu.networks.graph import NetworkBuilder, simulate_reference
+from neuroemu.networks.quantise import quantise
 
 
 def dyadic_net(rng, scale=2.0 ** -7):

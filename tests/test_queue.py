@@ -9,12 +9,8 @@ from hypothesis import strategies as st
 
 from neuroemu.errors import NeuroEmuError, QueueError
 from neuroemu.kernel import queue as queue_mod
-from neuroemu.kernel.queue import (
-    BATCH_DTYPES,
-    EventBatch,
-    available_backends,
-    make_queue,
-)
+from neuroemu.kernel.events import BATCH_DTYPES, EventBatch
+from neuroemu.kernel.queue import available_backends, make_queue
 
 BACKENDS = available_backends()
 INT64_MIN = -(2**63)

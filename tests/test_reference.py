@@ -5,7 +5,7 @@ import numpy as np
 
 from neuroemu import simulate
 from neuroemu.config import chip_from_data, workload_from_data
-from neuroemu.reference import simulate_reference
+from neuroemu.engine.reference import simulate_reference
 
 
 def test_fast_loop_matches_simpy_reference_on_a_2x2_mesh(small_chip, small_workload):

@@ -6,9 +6,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from neuroemu import reproduce as rp
-from neuroemu.cli import main
-from neuroemu.simulate import simulate
+from neuroemu.studies import reproduce as rp
+from neuroemu.cli.app import main
+from neuroemu.engine.run import simulate
 
 
 def test_loihi_rram_pcm_rows_are_ok():

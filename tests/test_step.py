@@ -7,7 +7,7 @@ from neuroemu.config import chip_from_data, workload_from_data
 from neuroemu.hardware import _tick
 from neuroemu.hardware.step import TickStepper
 from neuroemu.models import rng
-from neuroemu.workloads import build_network
+from neuroemu.networks.workloads import build_network
 
 
 def test_rng_twins_agree():

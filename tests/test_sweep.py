@@ -16,15 +16,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from neuroemu.cli import main
+from neuroemu.cli.app import main
 from neuroemu.errors import ConfigError, NeuroEmuError
-from neuroemu.results import NONDETERMINISTIC_COLUMNS, ResultsStore, format_cell, parse_cell, write_run_output
-from neuroemu.sweep import plan, sweep
-from neuroemu.sweepspec import expand, load_sweep_spec, point_seed
+from neuroemu.studies.results import NONDETERMINISTIC_COLUMNS, ResultsStore, format_cell, parse_cell, write_run_output
+from neuroemu.studies.sweep import plan, sweep
+from neuroemu.studies.sweepspec import expand, load_sweep_spec, point_seed
 
 REPO = Path(__file__).resolve().parents[1]
-#: the module (``neuroemu.sweep`` the attribute may be the function once the package exports it)
-sweep_mod = importlib.import_module("neuroemu.sweep")
+#: the module (``neuroemu.studies.sweep`` the attribute may be the function once the package exports it)
+sweep_mod = importlib.import_module("neuroemu.studies.sweep")
 
 
 @pytest.fixture
@@ -314,7 +314,7 @@ def test_killing_the_sweep_loses_no_finished_point_and_a_rerun_runs_only_the_res
     out = tmp_path / "out"
     results = out / "results.csv"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "neuroemu.cli", "sweep", path, "--out", str(out), "-j", "1"],
+    proc = subprocess.Popen([sys.executable, "-m", "neuroemu.cli.app", "sweep", path, "--out", str(out), "-j", "1"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     try:

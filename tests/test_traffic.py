@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from neuroemu.cli import main
+from neuroemu.cli.app import main
 from neuroemu.errors import ConfigError
-from neuroemu.traffic import (PATTERNS, closed_form_saturation, link_bound, node_grid, parse_rates, run_load,
+from neuroemu.studies.traffic import (PATTERNS, closed_form_saturation, link_bound, node_grid, parse_rates, run_load,
                               sweep, traffic_topology, zero_load_latency)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from neuroemu.config import chip_from_data, load_workload, workload_from_data
 from neuroemu.errors import CapacityError, ConfigError
-from neuroemu.workloads import PoissonInput, build_network, rate_to_leak
+from neuroemu.networks.workloads import PoissonInput, build_network, rate_to_leak
 
 
 def _build(small_chip, small_workload, seed=3):

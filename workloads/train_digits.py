@@ -17,8 +17,8 @@ workload needs numpy and the shipped ``digits_weights.npz``.
    spikes per tick. Input pixel i spikes in a tick with probability pixel / 16 (Bernoulli, rate
    coding). The answer is the output neuron with the most spikes over the presentation (ties:
    the higher membrane potential at the end).
-4. Check: the spiking network runs on :func:`neuroemu.netgraph.simulate_reference`, in float
-   with 8-bit per-synapse weights (:func:`neuroemu.quantise.quantise`, the Loihi rule), and
+4. Check: the spiking network runs on :func:`neuroemu.networks.graph.simulate_reference`, in float
+   with 8-bit per-synapse weights (:func:`neuroemu.networks.quantise.quantise`, the Loihi rule), and
    TrueNorth's 4 axon types x 9-bit weights: with each source on 4 axon copies (a 4-bit code
    per synapse; 64 sources x 4 = 256 axons, one TrueNorth core's worth) and, for comparison,
    with one axon per source (k-means types), which loses most of the accuracy.
@@ -40,10 +40,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from neuroemu.netgraph import Network, NetworkBuilder, simulate_reference  # noqa: E402
+from neuroemu.networks.graph import Network, NetworkBuilder, simulate_reference  # noqa: E402
 
 OUT = HERE / "digits_weights.npz"
-NETWORK_OUT = HERE / "digits.npz"        # the spiking network as an edge list (neuroemu.edgelist)
+NETWORK_OUT = HERE / "digits.npz"        # the spiking network as an edge list (neuroemu.networks.edgelist)
 DATASET_OUT = HERE / "digits_test.npz"   # the held-out test set: rates [539, 64] and labels
 SEED = 2024
 HIDDEN = 64
@@ -148,7 +148,7 @@ def accuracy(network: Network, rates: np.ndarray, labels: np.ndarray, ticks: int
 
 def export(path=OUT) -> None:
     """Write the workload's files from the trained weights: the edge-list network and the test set."""
-    from neuroemu.edgelist import save_npz
+    from neuroemu.networks.edgelist import save_npz
 
     net, data = load_network(path)
     save_npz(net, NETWORK_OUT)
@@ -161,7 +161,7 @@ def main() -> None:
     """Train, convert, check, write ``digits_weights.npz`` and print the accuracies."""
     from sklearn.datasets import load_digits  # only the training script needs scikit-learn
 
-    from neuroemu.quantise import quantise
+    from neuroemu.networks.quantise import quantise
 
     t0 = time.time()
     digits = load_digits()

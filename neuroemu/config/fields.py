@@ -14,7 +14,7 @@ import math
 import types
 from typing import Any, Callable, Literal, Union, get_args, get_origin, get_type_hints
 
-from ..errors import ConfigError
+from neuroemu.errors import ConfigError
 
 Check = Callable[[Any], "str | None"]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
-from .fields import Where, build
-from .schema import ChipSpec, WorkloadSpec
+from neuroemu.errors import ConfigError
+from neuroemu.config.fields import Where, build
+from neuroemu.config.schema import ChipSpec, WorkloadSpec
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_ALIASES = 1000

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .fields import Where, between, non_negative, positive, spec_field
+from neuroemu.config.fields import Where, between, non_negative, positive, spec_field
 
 # --- physical constants with their source ---------------------------------------------------
 
@@ -34,7 +34,7 @@ class Sourced:
     @classmethod
     def from_value(cls, data: Any, where: Where) -> "Sourced":
         """Accept a number or a ``{value, source}`` mapping; energies and latencies are >= 0."""
-        from .fields import convert
+        from neuroemu.config.fields import convert
         if isinstance(data, dict):
             unknown = set(data) - {"value", "source"}
             if unknown:
@@ -214,9 +214,9 @@ class ChipSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A generated network (TrueNorth-style random recurrent, see neuroemu.workloads), or a
+    """A generated network (TrueNorth-style random recurrent, see neuroemu.networks.workloads), or a
     network read from a file and mapped onto the chip (kinds ``nir`` and ``edgelist``, see
-    neuroemu.netmap): ``file`` and the keys after it apply to those only."""
+    neuroemu.networks.compile): ``file`` and the keys after it apply to those only."""
 
     kind: str = spec_field("random_recurrent", doc="name in the network generator registry")
     cores: int | None = spec_field(None, check=positive, doc="cores used (default: all)")
@@ -267,13 +267,13 @@ def beside_config_file(path: str | None, config_file: str) -> str | None:
         return path
 
 
-#: network kinds read from a file and mapped onto the chip (neuroemu.netmap)
+#: network kinds read from a file and mapped onto the chip (neuroemu.networks.compile)
 FILE_KINDS = ("nir", "edgelist")
 
 
 @dataclass(frozen=True)
 class ClassifySpec:
-    """Present a data set one sample at a time and read the winning output (neuroemu.fileworkloads).
+    """Present a data set one sample at a time and read the winning output (neuroemu.networks.presentation).
 
     Each sample's input rates (spikes per tick) drive the network's inputs for
     ``present_ticks``; ``settle_ticks`` more let the last spikes reach the outputs; then every

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config.schema import ChipSpec
-from .topology import LinkParams, Topology, build_topology
+from neuroemu.config.schema import ChipSpec
+from neuroemu.hardware.topology import LinkParams, Topology, build_topology
 
 PS_PER_S = 10 ** 12
 

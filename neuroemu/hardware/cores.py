@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..csr import row_positions
-from ..models.loihi import CubaArrays
-from ..models.neuron import NeuronArrays
+from neuroemu.hardware.csr import row_positions
+from neuroemu.models.loihi import CubaArrays
+from neuroemu.models.neuron import NeuronArrays
 
 
 @dataclass

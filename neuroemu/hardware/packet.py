@@ -66,13 +66,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import NeuroEmuError
-from ..backends import choose_backend
-from ..kernel import make_queue
-from . import routing as rt
+from neuroemu.errors import NeuroEmuError
+from neuroemu.backends import choose_backend
+from neuroemu.kernel import make_queue
+from neuroemu.hardware import routing as rt
 
 try:  # built by `pip install -e .`
-    from . import _packet
+    from neuroemu.hardware import _packet
 except ImportError:  # pragma: no cover - reported when asked for
     _packet = None
 

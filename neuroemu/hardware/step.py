@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import NeuroEmuError
-from ..backends import choose_backend
-from ..models.loihi import cuba_range, cuba_step
-from ..models.neuron import membrane_range, neuron_model, truenorth_step
-from ..models.rng import threshold_key
-from .cores import CoreArrays, synaptic_input
+from neuroemu.errors import NeuroEmuError
+from neuroemu.backends import choose_backend
+from neuroemu.models.loihi import cuba_range, cuba_step
+from neuroemu.models.neuron import membrane_range, neuron_model, truenorth_step
+from neuroemu.models.rng import threshold_key
+from neuroemu.hardware.cores import CoreArrays, synaptic_input
 
 try:  # built by `pip install -e .`
-    from . import _tick
+    from neuroemu.hardware import _tick
 except ImportError:  # pragma: no cover - reported when asked for
     _tick = None
 

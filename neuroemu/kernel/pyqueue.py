@@ -15,7 +15,7 @@ import heapq
 
 import numpy as np
 
-from neuroemu.kernel.queue import (
+from neuroemu.kernel.events import (
     INT64_MIN,
     EventBatch,
     EventQueue,

@@ -115,7 +115,7 @@ def bias_for_rate(p: float, threshold: int | None, refractory: int, where: str) 
     refractory period. So the rate is quantised to 1 / integer timesteps. Without a given
     threshold one is chosen (bias 64) so that any period can be met exactly.
     """
-    from ..errors import ConfigError
+    from neuroemu.errors import ConfigError
     if p >= 1.0:
         raise ConfigError(f"{where}.rate_hz: the rate times the tick is {p:g} spikes per tick; "
                           "a neuron fires at most once per tick (must be < 1)")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import rng
+from neuroemu.models import rng
 
 RESET_MODES = {"linear": 0, "zero": 1, "none": 2}
 
@@ -148,7 +148,7 @@ class NeuronModel:
 
     def check_chip(self, chip, where: str) -> None:
         """Raise CapacityError naming the limit when the chip's cores exceed what the model allows."""
-        from ..errors import CapacityError
+        from neuroemu.errors import CapacityError
         lim, core = self.limits, chip.core
         for key, value, limit, what in (
                 ("neurons", core.neurons, lim.max_neurons_per_core, "neurons per core"),
@@ -161,7 +161,7 @@ class NeuronModel:
 
     def check_synapses(self, synapses_per_core: int, bits_per_synapse: int, where: str) -> None:
         """Raise CapacityError naming the limit when a core's synapses exceed the model's memory."""
-        from ..errors import CapacityError
+        from neuroemu.errors import CapacityError
         limit = self.limits.max_synapse_bits_per_core
         need = synapses_per_core * bits_per_synapse
         if limit is not None and need > limit:
@@ -172,7 +172,7 @@ class NeuronModel:
 
     def resolve_parameters(self, given: dict | None, where: str) -> dict[str, int]:
         """The model's ``network.neuron`` parameters as integers; unknown keys and bad values are errors."""
-        from ..errors import ConfigError
+        from neuroemu.errors import ConfigError
         ranges = {name: (lo, hi) for name, lo, hi in self.parameters}
         out: dict[str, int] = {}
         for key, value in (given or {}).items():
@@ -219,7 +219,7 @@ NEURON_MODELS: dict[str, NeuronModel] = {
 
 def neuron_model(name: str) -> NeuronModel:
     """Look up a neuron model by name; an unknown name lists the valid ones."""
-    from ..errors import ConfigError
+    from neuroemu.errors import ConfigError
     try:
         return NEURON_MODELS[name]
     except KeyError:

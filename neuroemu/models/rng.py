@@ -70,3 +70,8 @@ def threshold_bits(key: int, tick: int, n: int) -> np.ndarray:
 def threshold_bits_int(key: int, tick: int, g: int) -> int:
     """The threshold bits of neuron ``g``, in plain Python."""
     return mix64_int((threshold_key(key) + (int(tick) << 32) + g) & MASK64) & 0xFFFFFF
+
+
+def generator(seed: int, stream: int, *extra: int) -> np.random.Generator:
+    """The numpy Generator for one purpose under a master seed."""
+    return np.random.default_rng(np.random.SeedSequence([seed, stream, *extra]))

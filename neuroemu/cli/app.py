@@ -1,0 +1,321 @@
+"""The command line: a thin click group over the library (DESIGN style rule 9).
+
+Library errors (NeuroEmuError) become a one-line message and exit code 1, never a traceback.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from neuroemu.config.loader import (CHIPS_DIR, chip_from_data, is_file, detect_kind, read_yaml, shipped_chips, workload_chip,
+                            workload_from_data)
+from neuroemu.errors import NeuroEmuError, RunawayError
+from neuroemu.cli.progress import TerminalProgress
+from neuroemu.engine.record import summary_table
+
+
+def _fail(exc: NeuroEmuError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+def _write_json(text: str, dest: str) -> None:
+    if dest == "-":
+        click.echo(text)
+    else:
+        try:
+            Path(dest).write_text(text + "\n")
+        except OSError as exc:
+            raise click.ClickException(f"{dest}: cannot write ({exc.strerror})") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="neuroemu")
+def main() -> None:
+    """neuroemu: emulate neuromorphic chips event by event and count the energy of every event."""
+
+
+@main.command()
+@click.argument("chip", required=False)
+@click.argument("workload", required=False)
+@click.option("--ticks", type=click.IntRange(min=1), help="Run length in ticks (default: the workload's).")
+@click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the workload's).")
+@click.option("--json", "json_out", metavar="PATH|-", help="Write the full record as JSON to PATH, or stdout with '-'.")
+@click.option("--queue", type=click.Choice(["c", "python"]), help="Event queue backend (default: $NEUROEMU_QUEUE or c).")
+@click.option("--spikes/--no-spikes", default=None, help="Keep the spike trains (times and ids) in the record.")
+@click.option("--timing", type=click.Choice(["sync", "gals", "barrier", "async"]),
+              help="Override the chip's tick semantics.")
+@click.option("--max-events", type=click.IntRange(min=1),
+              help="Stop a runaway run after this many delivered spikes (the partial record is still written).")
+@click.option("--max-window-events", type=click.IntRange(min=1),
+              help="Stop an event storm: more than this many spikes delivered in one window (tick).")
+@click.option("--network", type=click.Choice(["analytic", "packet"]), default="analytic", show_default=True,
+              help="Network fidelity: routes in bulk from tables, or every packet hop by hop with congestion.")
+@click.option("--buffer", "buffer_packets", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Packet fidelity: input buffer per link, in packets.")
+@click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write record.json (and spikes.npz with --spikes) to DIR, for `neuroemu plot`.")
+@click.option("--dt", type=float, help="NIR graphs: the tick in the graph's time unit (required for .nir).")
+@click.option("--reset", "neuron_reset", type=click.Choice(["zero", "subtract"]),
+              help="Network files: reset after a spike (default: NIR zero, edge lists as the file says).")
+@click.option("--mapping", type=click.Choice(["pack", "spread", "locality"]),
+              help="Network files: how neurons are placed on cores (default locality).")
+@click.option("--axon-copies", type=click.IntRange(1, 16),
+              help="Network files on TrueNorth: axons per source for multi-bit weights (default: most that fit).")
+@click.option("--input-spikes", metavar="PATH.npz",
+              help="Network files: input spike trains (times, ids), replacing the file's own.")
+@click.option("--spikes-out", metavar="PATH.npz",
+              help="Network files: write the network's spike trains (times, ids in the file's numbering).")
+def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
+        buffer_packets, out_dir, dt, neuron_reset, mapping, axon_copies, input_spikes, spikes_out):
+    """Run WORKLOAD on CHIP and print a summary.
+
+    CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
+    file, or a network file -- a NIR graph (.nir, needs --dt) or an edge list (.npz, .csv) -- that
+    is quantised, placed on the chip and run on its own input spike trains. With no arguments the
+    embedded default chip and workload run. With one file, a workload runs on the chip it names
+    and a chip runs the default workload.
+    """
+    from neuroemu.config.loader import is_network_file, load_chip, load_workload, workload_for_network_file
+    from neuroemu.engine.run import simulate
+    file_options = dict(dt=dt, neuron_reset=neuron_reset, mapping=mapping, axon_copies=axon_copies,
+                        input_spikes=None if input_spikes is None else str(Path(input_spikes).resolve()))
+    try:
+        if chip is not None and workload is None and is_network_file(chip):
+            raise click.ClickException(f"{chip}: a network file runs on a chip: neuroemu run CHIP {chip}")
+        if workload is not None and is_network_file(workload):
+            if not is_file(Path(workload)):
+                raise click.ClickException(f"{workload}: no such network file")
+            if Path(workload).suffix.lower() == ".nir":
+                if dt is None:
+                    raise click.ClickException(f"{workload}: a NIR graph needs --dt, the tick in the graph's time unit")
+                file_options["neuron_reset"] = neuron_reset or "zero"
+            wl = workload_for_network_file(workload, **file_options)
+            chip_spec = load_chip(chip)
+            spikes = True if spikes_out else spikes
+        elif any(v is not None for v in (*file_options.values(), spikes_out)):
+            raise click.ClickException("--dt, --reset, --mapping, --axon-copies, --input-spikes and --spikes-out apply "
+                                       "to a network file (.nir, .npz, .csv) given as WORKLOAD")
+        elif chip is not None and workload is None:
+            path = Path(chip)
+            if is_file(path) and detect_kind(read_yaml(path)) == "workload":
+                wl = load_workload(path)
+                chip_spec = workload_chip(wl, str(path))
+            else:
+                chip_spec, wl = load_chip(chip), load_workload(None)
+        elif workload is not None:
+            wl = load_workload(workload)
+            chip_spec = load_chip(chip)
+        else:
+            wl = load_workload(None)
+            chip_spec = workload_chip(wl, None)
+        progress = TerminalProgress(f"{chip_spec.name} / {wl.name}", delay_s=2.0)
+        try:
+            result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
+                              timing=timing, max_events=max_events, max_window_events=max_window_events,
+                              network=network,
+                              buffer_packets=buffer_packets, progress=progress)
+        finally:
+            progress.close()
+    except RunawayError as exc:
+        if json_out is not None and exc.partial_record is not None and json_out != "-":
+            _write_json(exc.partial_record.to_json(), json_out)
+            raise click.ClickException(f"{exc} (partial record written to {json_out})") from None
+        raise _fail(exc) from None
+    except NeuroEmuError as exc:
+        raise _fail(exc) from None
+    if spikes_out is not None:
+        _write_network_spikes(result, chip_spec, wl, spikes_out)
+    if out_dir is not None:
+        from neuroemu.studies.results import write_run_output
+        try:
+            write_run_output(result, out_dir)
+        except OSError as exc:
+            raise click.ClickException(f"{out_dir}: cannot write ({exc.strerror})") from None
+    if json_out is not None:
+        _write_json(result.to_json(), json_out)
+        if json_out == "-":
+            return
+    click.echo(summary_table(result))
+
+
+def _write_network_spikes(result, chip_spec, workload, dest: str) -> None:
+    """Spike trains of a network file's run, in the file's neuron numbering (copies merged)."""
+    from neuroemu.networks.edgelist import save_spikes
+    from neuroemu.networks.place import unique_rows
+    from neuroemu.networks.workloads import build_network
+    mapped = build_network(chip_spec, workload, result.seed, workload.where)  # deterministic: the run's mapping
+    trains = result.spike_trains
+    ids = mapped.network_id[trains.neurons]
+    # TrueNorth copies of one neuron fire together: keep each (tick, neuron) once
+    pairs = unique_rows(trains.ticks, ids)
+    try:
+        save_spikes(dest, pairs[0], pairs[1])
+    except OSError as exc:
+        raise click.ClickException(f"{dest}: cannot write ({exc.strerror})") from None
+
+
+@main.command()
+def chips():
+    """List the shipped chips with a one-line description."""
+    found = shipped_chips()
+    if not found:
+        raise click.ClickException("no shipped chips found (expected chips/*.yaml beside the package)")
+    width = max(len(n) for n in found)
+    for name, path in found.items():
+        try:
+            spec = chip_from_data(read_yaml(path), str(path))
+            line = spec.description
+        except NeuroEmuError as exc:
+            line = f"INVALID: {exc}"
+        click.echo(f"{name:<{width}}  {line}")
+
+
+def missing_sources(chip) -> list[str]:
+    """Key paths of the energy and latency constants a chip file gives without a source."""
+    from neuroemu.config.schema import Sourced
+    missing = []
+    for group in ("energy", "latency"):
+        spec = getattr(chip, group)
+        for name, f in spec.__dataclass_fields__.items():
+            value = getattr(spec, name)
+            if value is f.default:  # not in the file: the schema's default, not a claimed constant
+                continue
+            items = value.items() if isinstance(value, dict) or hasattr(value, "items") else [(None, value)]
+            for key, item in items:
+                if isinstance(item, Sourced) and item.source is None:
+                    missing.append(f"{group}.{name}" + (f".{key}" if key else ""))
+    return missing
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--require-sources", is_flag=True,
+              help="Fail when an energy or latency constant has no source (always so for chips/*.yaml).")
+@click.option("--dt", type=float, help="NIR graphs: the tick to check them with (in the graph's time unit).")
+def validate(files, require_sources, dt):
+    """Check chip and workload FILES; print one line per file, exit 1 if any is invalid.
+
+    Edge lists (.npz, .csv) and NIR graphs (with --dt) are read and checked as networks.
+    """
+    from neuroemu.config.loader import is_network_file
+    from neuroemu.networks.workloads import plan_network
+    bad = 0
+    for f in files:
+        try:
+            if is_network_file(f):
+                if Path(f).suffix.lower() == ".nir":
+                    if dt is None:
+                        raise NeuroEmuError(f"{f}: a NIR graph is read with its tick: give --dt")
+                    from neuroemu.networks.nir import load_nir
+                    net = load_nir(f, dt=dt)
+                else:
+                    from neuroemu.networks.edgelist import load_network
+                    net = load_network(f)
+                click.echo(f"ok    {f}  (network {net.name}: {net.n_neurons:,} neurons, {net.n_inputs:,} inputs, "
+                           f"{net.n_edges:,} synapses)")
+                continue
+            data = read_yaml(f)
+            if detect_kind(data) == "chip":
+                spec = chip_from_data(data, f)
+                from neuroemu.models.neuron import NEURON_MODELS, check_chip_model
+                if spec.core.neuron_model in NEURON_MODELS:
+                    check_chip_model(spec, f)
+                shipped = Path(f).resolve().parent == CHIPS_DIR.resolve()
+                if require_sources or shipped:  # a shipped chip must cite every constant
+                    missing = missing_sources(spec)
+                    if missing:
+                        raise NeuroEmuError(f"{f}: {missing[0]}: a shipped chip's constant needs a source "
+                                            f"({len(missing)} without: {', '.join(missing)})")
+                click.echo(f"ok    {f}  (chip {spec.name}: {spec.cores} cores)")
+            else:
+                wl = workload_from_data(data, f)
+                chip_spec = workload_chip(wl, f)
+                if chip_spec.timing.mode == "async":
+                    from neuroemu.engine.asyncsim import check_async
+                    check_async(chip_spec, wl, f)
+                else:
+                    plan_network(chip_spec, wl, f)
+                click.echo(f"ok    {f}  (workload {wl.name} on chip {chip_spec.name})")
+        except NeuroEmuError as exc:
+            bad += 1
+            click.echo(f"error {exc}", err=True)
+    if bad:
+        raise click.ClickException(f"{bad} of {len(files)} files invalid")
+
+
+@main.command()
+@click.option("--json", "json_out", metavar="PATH|-", help="Write the rows as JSON to PATH, or stdout with '-'.")
+@click.option("--markdown", "markdown_out", metavar="PATH", help="Write the table as Markdown to PATH.")
+@click.option("--ticks", type=click.IntRange(min=10), help="Shorten every run to this many ticks (default: the workloads').")
+@click.option("--no-curve", is_flag=True, help="Skip the TrueNorth GSOPS/W-against-rate table.")
+def reproduce(json_out, markdown_out, ticks, no_curve):
+    """Reproduce each chip's published figures from counted events and print the table."""
+    from neuroemu.studies import reproduce as rp
+    from neuroemu.engine.run import simulate
+    rows = []
+    try:
+        runs = rp.Runs(ticks, simulate)
+        for figure in rp.FIGURES:
+            for row in figure(runs):
+                rows.append(row)
+                if json_out != "-":
+                    click.echo(f"{'ok  ' if row.ok else 'FAIL'} {row.chip}: {row.figure}", err=True)
+        curve = None if no_curve else rp.truenorth_curve(runs)
+    except NeuroEmuError as exc:
+        raise _fail(exc) from None
+    table = rp.markdown(rows, curve)
+    if markdown_out:
+        Path(markdown_out).write_text(table + "\n")
+    if json_out is not None:
+        import json
+        _write_json(json.dumps({"rows": [r.to_dict() for r in rows], "curve": curve}, indent=2), json_out)
+    if json_out != "-":
+        click.echo(table)
+    if not all(r.ok for r in rows):
+        raise click.ClickException("some figures are not reproduced within their tolerance")
+
+
+@main.command()
+@click.argument("chip", required=False)
+@click.argument("workload", required=False)
+@click.option("--topologies", default="mesh,htree,tree,torus", show_default=True,
+              help="Comma-separated topology kinds to run the same workload on.")
+@click.option("--ticks", type=click.IntRange(min=1), help="Run length in ticks (default: the workload's).")
+@click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the workload's).")
+@click.option("--json", "json_out", metavar="PATH|-", help="Write the rows as JSON to PATH, or stdout with '-'.")
+@click.option("--plot", "plot_out", metavar="PNG", help="Also draw the comparison (needs neuroemu[plots]).")
+def compare(chip, workload, topologies, ticks, seed, json_out, plot_out):
+    """Run the same WORKLOAD and mapping on CHIP laid out as each topology, one row each."""
+    import json
+
+    from neuroemu.studies import compare as cmp
+    from neuroemu.config.loader import load_chip, load_workload
+    try:
+        wl = load_workload(workload)
+        chip_spec = workload_chip(wl, workload) if chip is None else load_chip(chip)
+        kinds = [k.strip() for k in topologies.split(",") if k.strip()]
+        rows = cmp.compare(chip_spec, wl, kinds, ticks=ticks, seed=seed)
+        if plot_out:
+            from neuroemu.studies.plots import plot_compare
+            plot_compare(rows, plot_out)
+    except NeuroEmuError as exc:
+        raise _fail(exc) from None
+    if json_out is not None:
+        _write_json(json.dumps({"chip": chip_spec.name, "workload": wl.name, "rows": rows}, indent=2), json_out)
+        if json_out == "-":
+            return
+    click.echo(f"{wl.name} on {chip_spec.name} ({chip_spec.cores} cores)")
+    click.echo(cmp.table(rows))
+
+
+# --- commands defined in their own modules (one line each; keep this block last) ---------------
+from neuroemu.cli.sweep import plot, sweep  # noqa: E402
+main.add_command(sweep)
+main.add_command(plot)
+from neuroemu.cli.traffic import traffic  # noqa: E402
+main.add_command(traffic)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

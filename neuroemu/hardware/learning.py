@@ -1,0 +1,279 @@
+"""Synaptic learning rules any chip can enable; every synaptic update is counted.
+
+Pair-based STDP (the survey's eq. 9; Loihi's "pairwise STDP" of Davies 2018 Table 2), with
+nearest-spike pairing through a last-spike time per axon (the pre trace) and per neuron (the post
+trace), in ticks:
+
+- **potentiation**: when neuron j fires at tick t, every synapse (i -> j) whose axon i has spiked
+  at some tick t_pre <= t gains ``a_plus * exp(-(t - t_pre) / tau_plus)``. A spike that arrives
+  in the same tick counts as preceding: it is integrated before the neuron fires.
+- **depression**: when axon i spikes at tick t, every synapse (i -> j) whose neuron j last fired
+  at t_post < t loses ``a_minus * exp(-(t - t_post) / tau_minus)``.
+
+One update = one synapse changed by one pairing (the read-modify-write a learning engine does),
+counted as ``potentiation`` or ``depression`` whatever the size of the change, and charged by
+the ledger at ``potentiation_pj`` / ``depression_pj`` (default ``learning_update_pj``). With
+``window_ticks`` set, pairs further apart than that are not updated (nor counted), as when a
+hardware trace has decayed to zero; by default every earlier partner spike pairs.
+
+Weights are kept in float64 beside the chip's int16 per-synapse weights (``row_weights``), so
+small changes accumulate exactly; after each update the integer weight is the float one rounded
+half up, ``floor(w + 0.5)``, and both are clipped to [w_min, w_max] (a weight starting outside
+that range stays there until its first update). In one tick the depressions are applied first,
+then the potentiations: a synapse can get both (pre at t after a post before t, and a post at t).
+
+:class:`STDP` is the vectorised rule; :class:`STDPReference` the same rule synapse by synapse in
+plain Python (used by the SimPy reference); tests check they agree bit for bit. The exponential
+factors come from one function, :func:`pair_factor`, in both.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from neuroemu.hardware.csr import row_positions
+from neuroemu.errors import ConfigError
+from neuroemu.hardware.cores import CoreArrays, gather_synapse_index
+
+INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
+
+
+def pair_factor(dt: int, tau: float) -> float:
+    """``exp(-dt / tau)`` for one pairing ``dt`` ticks apart (the one definition both twins use)."""
+    return math.exp(-dt / tau)
+
+
+class _FactorTable:
+    """:func:`pair_factor` for arrays of dt, from a table filled with the scalar function itself."""
+
+    def __init__(self, tau: float):
+        self.tau = tau
+        self.values = np.empty(0, np.float64)
+
+    def __call__(self, dt: np.ndarray) -> np.ndarray:
+        need = int(dt.max(initial=-1)) + 1
+        if need > len(self.values):
+            size = max(need, 2 * len(self.values), 64)
+            extra = [pair_factor(d, self.tau) for d in range(len(self.values), size)]
+            self.values = np.concatenate([self.values, np.asarray(extra, np.float64)])
+        return self.values[dt]
+
+
+def round_weight(w: float) -> int:
+    """The integer weight of a float one: rounded half up (``floor(w + 0.5)``)."""
+    return math.floor(w + 0.5)
+
+
+class STDP:
+    """Pair-based STDP over per-synapse weights, vectorised (see the module docstring).
+
+    ``a_plus``, ``a_minus``: the largest potentiation and depression (weight units, >= 0);
+    ``tau_plus_ticks``, ``tau_minus_ticks``: their time constants (> 0); ``w_min``, ``w_max``: the
+    weight bounds (within int16). Call :meth:`bind` with the chip's arrays, then :meth:`apply`
+    once per tick after the neuron update.
+    """
+
+    def __init__(self, a_plus: float, a_minus: float, tau_plus_ticks: float, tau_minus_ticks: float,
+                 w_min: int, w_max: int, *, window_ticks: int | None = None):
+        check_parameters(a_plus=a_plus, a_minus=a_minus, tau_plus_ticks=tau_plus_ticks,
+                         tau_minus_ticks=tau_minus_ticks, w_min=w_min, w_max=w_max, window_ticks=window_ticks)
+        self.a_plus, self.a_minus = float(a_plus), float(a_minus)
+        self.tau_plus, self.tau_minus = float(tau_plus_ticks), float(tau_minus_ticks)
+        self.w_min, self.w_max = int(w_min), int(w_max)
+        self.window = window_ticks
+        self._plus = _FactorTable(self.tau_plus)
+        self._minus = _FactorTable(self.tau_minus)
+        self.arrays: CoreArrays | None = None
+
+    def bind(self, arrays: CoreArrays, weight_bits: int | None = None) -> "STDP":
+        """Attach to a chip's arrays (switching them to per-synapse weights); returns self.
+
+        With ``weight_bits`` (the chip's ``core.weight_bits``) the bounds must fit that signed width.
+        """
+        if weight_bits is not None:
+            lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
+            for name, value in (("w_min", self.w_min), ("w_max", self.w_max)):
+                if not lo <= value <= hi:
+                    raise ConfigError(f"learning.{name}: must fit the chip's signed {weight_bits}-bit weights "
+                                      f"({lo}..{hi}) (got {value})")
+        self.arrays = arrays
+        arrays.materialize_row_weights()
+        self.w = arrays.row_weights.astype(np.float64)
+        self.syn_axon = arrays.synapse_axons()
+        neurons = arrays.synapse_neurons()
+        # a column index (synapses by neuron) for the potentiation of the neurons that fired
+        self.col_syn = np.argsort(neurons, kind="stable")
+        self.col_ptr = np.zeros(arrays.n_neurons + 1, np.int64)
+        np.cumsum(np.bincount(neurons, minlength=arrays.n_neurons), out=self.col_ptr[1:])
+        self.pre_last = np.full(arrays.n_axons, -1, np.int64)
+        self.post_last = np.full(arrays.n_neurons, -1, np.int64)
+        return self
+
+    def _paired(self, last: np.ndarray, tick: int, strict: bool) -> np.ndarray:
+        ok = (last >= 0) & (last < tick if strict else last <= tick)
+        if self.window is not None:
+            ok &= tick - last <= self.window
+        return ok
+
+    def _column_synapses(self, neurons: np.ndarray) -> np.ndarray:
+        starts = self.col_ptr[neurons]
+        lengths = self.col_ptr[neurons + 1] - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.empty(0, np.int64)
+        return self.col_syn[row_positions(starts, lengths)]
+
+    def apply(self, tick: int, pre_axons_active: np.ndarray, post_fired: np.ndarray) -> tuple[int, int]:
+        """Update the synapses paired this tick; returns (potentiations, depressions) counted.
+
+        ``pre_axons_active``: global axons that received a spike this tick (repeats allowed);
+        ``post_fired``: global neurons that fired this tick.
+        """
+        if self.arrays is None:
+            raise ConfigError("learning: the STDP rule is not bound to a chip (call bind(arrays) first)")
+        pre = np.unique(np.asarray(pre_axons_active, np.int64))
+        post = np.unique(np.asarray(post_fired, np.int64))
+        n_dep = n_pot = 0
+        changed = []
+        if len(pre):
+            idx, neuron = gather_synapse_index(self.arrays, pre)
+            last = self.post_last[neuron]
+            ok = self._paired(last, tick, strict=True)
+            idx = idx[ok]
+            if len(idx):
+                w = self.w[idx] - self.a_minus * self._minus(tick - last[ok])
+                self.w[idx] = np.clip(w, self.w_min, self.w_max)
+                n_dep = len(idx)
+                changed.append(idx)
+            self.pre_last[pre] = tick
+        if len(post):
+            idx = self._column_synapses(post)
+            last = self.pre_last[self.syn_axon[idx]]
+            ok = self._paired(last, tick, strict=False)
+            idx = idx[ok]
+            if len(idx):
+                w = self.w[idx] + self.a_plus * self._plus(tick - last[ok])
+                self.w[idx] = np.clip(w, self.w_min, self.w_max)
+                n_pot = len(idx)
+                changed.append(idx)
+            self.post_last[post] = tick
+        if changed:
+            idx = np.concatenate(changed)
+            ints = np.floor(self.w[idx] + 0.5).astype(np.int16)
+            a = self.arrays
+            a.row_weights[idx] = ints
+            if a.dense_weights is not None:
+                a.dense_weights[self.syn_axon[idx], a.row_neurons[idx]] = ints
+        return n_pot, n_dep
+
+
+class STDPReference:
+    """The rule of :class:`STDP` written synapse by synapse in plain Python (the reference's twin).
+
+    Works on its own copies: per-synapse float weights ``w`` (list) and integer weights
+    ``weights`` (list), built from the arrays' weights when bound.
+    """
+
+    def __init__(self, rule: STDP, arrays: CoreArrays):
+        self.rule = rule
+        a = arrays
+        self.row_ptr = [int(x) for x in a.row_ptr]
+        ints = a.row_weights if a.row_weights is not None else a.type_weights()
+        self.weights = [int(x) for x in ints]
+        self.w = [float(x) for x in ints]
+        self.syn_axon = [int(x) for x in a.synapse_axons()]
+        self.syn_neuron = [int(x) for x in a.synapse_neurons()]
+        self.columns: dict[int, list[int]] = {}
+        for s, g in enumerate(self.syn_neuron):
+            self.columns.setdefault(g, []).append(s)
+        self.pre_last: dict[int, int] = {}
+        self.post_last: dict[int, int] = {}
+
+    def _ok(self, last: int | None, tick: int, strict: bool) -> bool:
+        if last is None or (last >= tick if strict else last > tick):
+            return False
+        return self.rule.window is None or tick - last <= self.rule.window
+
+    def _set(self, s: int, w: float) -> None:
+        r = self.rule
+        self.w[s] = min(max(w, r.w_min), r.w_max)
+
+    def apply(self, tick: int, pre_axons_active, post_fired) -> tuple[int, int]:
+        """The same update as :meth:`STDP.apply`, one synapse at a time."""
+        r = self.rule
+        n_pot = n_dep = 0
+        changed = []
+        pre, post = sorted(set(pre_axons_active)), sorted(set(post_fired))
+        for axon in pre:
+            for s in range(self.row_ptr[axon], self.row_ptr[axon + 1]):
+                last = self.post_last.get(self.syn_neuron[s])
+                if self._ok(last, tick, strict=True):
+                    self._set(s, self.w[s] - r.a_minus * pair_factor(tick - last, r.tau_minus))
+                    n_dep += 1
+                    changed.append(s)
+        for axon in pre:
+            self.pre_last[axon] = tick
+        for g in post:
+            for s in self.columns.get(g, ()):
+                last = self.pre_last.get(self.syn_axon[s])
+                if self._ok(last, tick, strict=False):
+                    self._set(s, self.w[s] + r.a_plus * pair_factor(tick - last, r.tau_plus))
+                    n_pot += 1
+                    changed.append(s)
+            self.post_last[g] = tick
+        for s in changed:
+            self.weights[s] = round_weight(self.w[s])
+        return n_pot, n_dep
+
+
+def check_parameters(**params: Any) -> None:
+    """Check STDP parameters; a bad one raises ConfigError naming ``learning.<key>``."""
+    def bad(key: str, rule: str) -> ConfigError:
+        return ConfigError(f"learning.{key}: {rule} (got {params[key]!r})")
+
+    for key in ("a_plus", "a_minus"):
+        v = params[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise bad(key, "must be a finite number >= 0")
+    for key in ("tau_plus_ticks", "tau_minus_ticks"):
+        v = params[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise bad(key, "must be a finite number > 0 (ticks)")
+    for key in ("w_min", "w_max"):
+        v = params[key]
+        if isinstance(v, bool) or not float(v).is_integer() or not INT16_MIN <= v <= INT16_MAX:
+            raise bad(key, f"must be an integer weight in {INT16_MIN}..{INT16_MAX}")
+    if params["w_min"] > params["w_max"]:
+        raise bad("w_min", f"must be <= w_max ({params['w_max']})")
+    w = params.get("window_ticks")
+    if w is not None and (isinstance(w, bool) or not float(w).is_integer() or w < 0):
+        raise bad("window_ticks", "must be an integer >= 0 or absent")
+
+
+LEARNING_RULES = {"stdp": STDP}
+"""Registry: learning rule name -> class; used to look up and list."""
+
+
+def learning_rule(name: str, params: dict[str, Any] | None = None, where: str = "learning") -> STDP:
+    """Build a learning rule from its name and parameters; unknown names and keys are ConfigErrors.
+
+    For ``stdp`` the keys are the constructor's: a_plus, a_minus, tau_plus_ticks,
+    tau_minus_ticks, w_min, w_max (required) and window_ticks (optional).
+    """
+    if name not in LEARNING_RULES:
+        raise ConfigError(f"{where}.rule: unknown learning rule {name!r}; valid: {', '.join(sorted(LEARNING_RULES))}")
+    params = dict(params or {})
+    required = ("a_plus", "a_minus", "tau_plus_ticks", "tau_minus_ticks", "w_min", "w_max")
+    valid = required + ("window_ticks",)
+    for key in params:
+        if key not in valid:
+            raise ConfigError(f"{where}.{key}: unknown parameter of {name}; valid: {', '.join(valid)}")
+    for key in required:
+        if key not in params:
+            raise ConfigError(f"{where}.{key}: is required for {name}")
+    try:
+        return STDP(**params)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("learning.", f"{where}.", 1)) from None

@@ -1,0 +1,423 @@
+"""Seeded workload generators: networks written into core arrays, and input spike trains.
+
+Registry: :data:`NETWORKS` maps a ``network.kind`` to its generator. Every random
+choice draws from a numpy Generator seeded by (master seed, purpose), so the same
+seed gives the same network whatever else changes.
+
+``random_recurrent`` is TrueNorth's probabilistic recurrent benchmark: every
+neuron's output goes to one axon on a uniformly random core (a random
+permutation of all axons, so each axon has one source), every axon row has
+exactly ``synapses_per_axon`` ones at random columns, axon types are balanced
+(+w and -w types in equal numbers, so input averages to zero), and the firing
+rate is set by a leak. With the stochastic leak (as on the chip) a neuron gains
+|lambda|/256 per tick on average and fires when V reaches the threshold T, so with
+linear (subtractive) reset its long-run rate is lambda / (256 T) per tick: the
+generator picks integers lambda <= 255 and T nearest the asked rate.
+
+``random_recurrent_weighted`` is the same network (the same crossbar, types, targets and delays
+for the same seed) with a weight *per synapse*, as Loihi (1-9-bit weights) and RRAM crossbars
+(multi-level conductances) store them: ``network.weights`` is then the set of values each
+synapse draws from, uniformly and independently (a stream of its own), instead of one weight
+per axon type.
+
+The neuron parameters follow the chip's ``core.neuron_model`` (the registry in
+:mod:`neuroemu.models.neuron`). For the current-based LIF (``loihi_cuba``, ``cuba_lif``)
+``network.neuron`` may set ``du``, ``dv``, ``bias`` and ``refractory``; a spontaneous
+``rate_hz`` is then set by a constant bias (which needs ``dv`` = 0): see
+:func:`neuroemu.models.loihi.bias_for_rate`. Every model's per-core limits are checked before
+anything is allocated.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from neuroemu.networks.crossbars import balanced_crossbar, empty_rows
+from neuroemu.config.schema import FILE_KINDS, ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
+from neuroemu.errors import CapacityError, ConfigError
+from neuroemu.hardware.cores import CoreArrays
+from neuroemu.models.loihi import CubaArrays, bias_for_rate
+from neuroemu.models.neuron import NeuronArrays, neuron_model
+from neuroemu.models.rng import generator
+
+#: seed purposes (stream ids) so that each random choice has its own stream
+STREAM_CROSSBAR, STREAM_TYPES, STREAM_TARGETS, STREAM_DELAYS, STREAM_INIT, STREAM_LEAK = range(1, 7)
+#: per-synapse weights (7 is simulate's neuron RNG stream)
+STREAM_WEIGHTS = 8
+STREAM_INPUT_BASE = 100
+
+
+@dataclass
+class Network:
+    """A network written into a chip's core arrays."""
+
+    arrays: CoreArrays
+    cores_used: int
+    neurons_per_core: int
+    enabled: np.ndarray   # bool [G]: neurons that exist in the workload (updated every tick)
+    leak: int             # TrueNorth: the leak lambda; current-based LIF: the bias
+    threshold: int
+
+    @property
+    def n_enabled(self) -> int:
+        """Neurons the workload uses."""
+        return int(self.enabled.sum())
+
+
+def available_memory_bytes() -> int:
+    """Memory the process may still use (MemAvailable, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:
+    """Bytes the chip's arrays will take for this network (checked before allocating)."""
+    cores = chip.cores
+    g = cores * chip.core.neurons
+    a = cores * chip.core.axons
+    syn_item = 1 if chip.core.neurons <= 256 else 2
+    if net.kind in PER_SYNAPSE_KINDS:
+        syn_item += 2  # the int16 weight of each synapse
+    synapses = (net.cores or cores) * chip.core.axons * net.synapses_per_axon
+    per_neuron = 4 + 2 * chip.core.axon_types + 2 + 1 + 4 * 3 + 1 + 4 + 8 + 1 + 1 + 8  # + u, refractory
+    per_axon = 1 + 8
+    # generation works in chunks; the simulation loop holds a few [G] int64 temporaries
+    return synapses * syn_item + g * per_neuron + a * per_axon + g * 8 * 4
+
+
+def check_memory(chip: ChipSpec, net: NetworkSpec, workload_name: str) -> None:
+    """Raise CapacityError naming the size needed when the network would not fit in memory."""
+    need = estimate_bytes(chip, net)
+    have = available_memory_bytes()
+    if need > 0.8 * have:
+        raise CapacityError(
+            f"{workload_name}: the network needs about {need / 2**30:.1f} GiB "
+            f"({chip.cores} cores x {chip.core.axons} axons x {net.synapses_per_axon} synapses) "
+            f"but only {have / 2**30:.1f} GiB of memory is available")
+
+
+def rate_to_leak(p: float, stochastic: bool, threshold: int | None, where: str) -> tuple[int, int]:
+    """Integers (leak, threshold) whose firing probability per tick is nearest ``p``."""
+    if p >= 1.0:
+        raise ConfigError(f"{where}.rate_hz: the rate times the tick is {p:g} spikes per tick; "
+                          "a neuron fires at most once per tick (must be < 1)")
+    if p == 0:
+        return 0, threshold or 1
+    scale = 256 if stochastic else 1
+    target = Fraction(p) * scale        # lambda / T must equal this
+    if threshold is not None:
+        leak = round(target * threshold)
+        if not 1 <= leak <= 255:
+            raise ConfigError(f"{where}.threshold: with threshold {threshold} the rate needs a leak of "
+                              f"{float(target * threshold):.3g}, outside 1..255")
+        return int(leak), threshold
+    best = None
+    # the nearest fraction; among equally near ones the largest threshold, as a high threshold
+    # makes the rate least sensitive to the +-w synaptic noise
+    for leak in range(255, 0, -1):
+        t = max(1, round(leak / target))
+        if t >= 1 << 18:
+            continue
+        err = abs(Fraction(leak, t) - target)
+        if best is None or err < best[0]:
+            best = (err, leak, t)
+    if best is None:
+        raise ConfigError(f"{where}.rate_hz: rate {p:g} per tick is too low to set with a leak")
+    return best[1], best[2]
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """The checked sizes and derived constants of a network, before anything is allocated.
+
+    ``leak`` is TrueNorth's leak lambda, or the bias of the current-based LIF; ``neuron`` the
+    model's resolved ``network.neuron`` parameters.
+    """
+
+    cores_used: int
+    neurons_per_core: int
+    leak: int
+    threshold: int
+    neuron: dict | None = None
+
+
+def plan_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPlan:
+    """Check that the workload's network fits the chip; every broken rule names the file and key."""
+    net = workload.network
+    if net.kind in FILE_KINDS:
+        return _plan_file_network(chip, workload, name)
+    if net.kind not in NETWORKS:
+        valid = ", ".join(sorted([*NETWORKS, *FILE_KINDS]))
+        raise ConfigError(f"{name}: network.kind: unknown network {net.kind!r}; valid: {valid}")
+    where = f"{name}: network"
+    core = chip.core
+    try:
+        model = neuron_model(core.neuron_model)
+    except ConfigError as exc:
+        raise ConfigError(f"{chip.name}: {exc}") from None
+    model.check_chip(chip, f"chip {chip.name!r}")
+    cores_used = net.cores or chip.cores
+    if cores_used > chip.cores:
+        raise CapacityError(f"{where}.cores: the workload uses {cores_used} cores but chip "
+                            f"{chip.name!r} has {chip.cores}")
+    n_per = net.neurons_per_core or core.neurons
+    if n_per > core.neurons:
+        raise CapacityError(f"{where}.neurons_per_core: {n_per} neurons per core, more than a core of "
+                            f"chip {chip.name!r} holds ({core.neurons})")
+    if net.synapses_per_axon > n_per:
+        raise CapacityError(f"{where}.synapses_per_axon: {net.synapses_per_axon} synapses per axon row, "
+                            f"more than the {n_per} neurons in a row")
+    per_synapse = net.kind in PER_SYNAPSE_KINDS
+    model.check_synapses(core.axons * net.synapses_per_axon, core.weight_bits if per_synapse else 1, where)
+    lo, hi = net.delay_ticks
+    if hi > core.max_delay_ticks:
+        raise ConfigError(f"{where}.delay_ticks: delays must be within 1..{core.max_delay_ticks} ticks "
+                          f"(the chip's core.max_delay_ticks) (got {list(net.delay_ticks)})")
+    if per_synapse:
+        if not net.weights:
+            raise ConfigError(f"{where}.weights: {net.kind} needs at least one weight value to draw from")
+    elif len(net.weights) != core.axon_types:
+        raise ConfigError(f"{where}.weights: needs one weight per axon type ({core.axon_types}) "
+                          f"(got {len(net.weights)})")
+    wmax = (1 << (core.weight_bits - 1)) - 1
+    for i, w in enumerate(net.weights):
+        if not -wmax - 1 <= w <= wmax:
+            raise ConfigError(f"{where}.weights[{i}]: must fit a signed {core.weight_bits}-bit weight "
+                              f"({-wmax - 1}..{wmax}) (got {w})")
+    params = model.resolve_parameters(net.neuron, where)
+    p = net.rate_hz * chip.timing.tick_s
+    if model.kernel == "cuba":
+        leak, threshold = _plan_cuba(params, p, net, where)
+    else:
+        leak, threshold = rate_to_leak(p, net.stochastic, net.threshold, where)
+    vmax = (1 << (core.membrane_bits - 1)) - 1
+    if threshold > vmax:
+        raise ConfigError(f"{where}.threshold: {threshold} does not fit the {core.membrane_bits}-bit membrane")
+    for i, spec in enumerate(workload.inputs):
+        if (spec.cores or cores_used) > cores_used:
+            raise CapacityError(f"{name}: inputs[{i}].cores: {spec.cores} input cores but the network "
+                                f"uses {cores_used}")
+        if spec.axons_per_core > core.axons:
+            raise CapacityError(f"{name}: inputs[{i}].axons_per_core: {spec.axons_per_core} input axons per "
+                                f"core, more than a core has ({core.axons})")
+    return NetworkPlan(cores_used, n_per, leak, threshold, params)
+
+
+def _plan_file_network(chip: ChipSpec, workload: WorkloadSpec, name: str) -> NetworkPlan:
+    """Check a file network by mapping it (reading, quantising and placing are the checks)."""
+    from neuroemu.networks.presentation import build_mapped
+    mapped = build_mapped(chip, workload, workload.seed, name)
+    return NetworkPlan(mapped.cores_used, mapped.neurons_per_core, 0, 0, None)
+
+
+def _plan_cuba(params: dict[str, int], p: float, net: NetworkSpec, where: str) -> tuple[int, int]:
+    """(bias, threshold) of the current-based LIF: from network.neuron, or set by the rate."""
+    params.setdefault("du", 4096)
+    params.setdefault("dv", 0)
+    params.setdefault("refractory", 0)
+    if p > 0:
+        if "bias" in params:
+            raise ConfigError(f"{where}.neuron.bias: the bias is set by rate_hz ({net.rate_hz:g}); "
+                              "give one or the other")
+        if params["dv"] != 0:
+            raise ConfigError(f"{where}.neuron.dv: a spontaneous rate_hz is set by a constant bias, which "
+                              f"needs no voltage decay (dv 0) (got {params['dv']})")
+        bias, threshold = bias_for_rate(p, net.threshold, params["refractory"], where)
+        params["bias"] = bias
+        return bias, threshold
+    params.setdefault("bias", 0)
+    return params["bias"], net.threshold or 1
+
+
+def random_recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:
+    """TrueNorth's probabilistic recurrent network (see the module docstring)."""
+    return _recurrent(chip, workload, seed, name, per_synapse=False)
+
+
+def random_recurrent_weighted(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:
+    """The same network with a weight per synapse drawn from ``network.weights`` (module docstring)."""
+    return _recurrent(chip, workload, seed, name, per_synapse=True)
+
+
+def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per_synapse: bool) -> Network:
+    net = workload.network
+    core = chip.core
+    plan = plan_network(chip, workload, name)
+    cores_used, n_per, leak, threshold = plan.cores_used, plan.neurons_per_core, plan.leak, plan.threshold
+    lo, hi = net.delay_ticks
+    vmax = (1 << (core.membrane_bits - 1)) - 1
+    check_memory(chip, net, name)
+    model = neuron_model(core.neuron_model)
+
+    n_cores, A, N = chip.cores, core.axons, core.neurons
+    G = n_cores * N
+
+    enabled = np.zeros((n_cores, N), bool)
+    enabled[:cores_used, :n_per] = True
+    enabled = enabled.ravel()
+
+    u = refractory_left = None
+    if model.kernel == "cuba":
+        q = plan.neuron
+        params = CubaArrays.uniform(G, du=q["du"], dv=q["dv"], bias=leak, threshold=threshold,
+                                    refractory=q["refractory"])
+        params.bias[~enabled] = 0
+        params.threshold[~enabled] = vmax  # v > vmax never holds: disabled neurons never fire
+        u = np.zeros(G, np.int32)
+        refractory_left = np.zeros(G, np.int32)
+    else:
+        params = NeuronArrays.uniform(G, leak=leak, leak_stochastic=net.stochastic, threshold=threshold,
+                                      reset=net.reset, floor=vmax + 1)
+        params.leak[~enabled] = 0
+        params.threshold[~enabled] = vmax  # disabled neurons never fire
+
+    weights = np.zeros((G, core.axon_types), np.int16)
+    if not per_synapse:
+        weights[enabled] = np.asarray(net.weights, np.int16)
+    # balanced axon types: each core has its axons' types in equal shares, shuffled
+    types = np.tile(np.arange(core.axon_types, dtype=np.int8), -(-A // core.axon_types))[:A]
+    axon_type = np.tile(types, n_cores)
+    rng = generator(seed, STREAM_TYPES)
+    view = axon_type.reshape(n_cores, A)
+    view[:cores_used] = rng.permuted(view[:cores_used], axis=1)
+
+    cell_bytes = 3 if per_synapse else 1
+    if net.crossbar == "balanced" and net.synapses_per_axon:
+        # every neuron gets equal inputs of each type: expected input exactly zero (crossbars.py)
+        dense_ok = (net.synapses_per_axon >= N * CoreArrays.DENSE_MIN_DENSITY
+                    and n_cores * A * N * cell_bytes <= CoreArrays.DENSE_MAX_BYTES)
+        row_ptr, row_neurons, dense = balanced_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
+                                                        axon_type, core.axon_types,
+                                                        generator(seed, STREAM_CROSSBAR), dense_ok)
+    else:
+        row_ptr, row_neurons, dense = _random_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
+                                                       generator(seed, STREAM_CROSSBAR), dense_cell_bytes=cell_bytes)
+
+    target_axon = np.full(G, -1, np.int64)
+    used_neurons = np.flatnonzero(enabled)
+    n_sources = int(round(len(used_neurons) * net.recurrent_fraction))
+    rng = generator(seed, STREAM_TARGETS)
+    sources = np.sort(rng.permutation(used_neurons)[:n_sources]) if n_sources < len(used_neurons) else used_neurons
+    used_axons = cores_used * A
+    if n_sources <= used_axons:
+        targets = rng.permutation(used_axons)[:n_sources]
+    else:  # more neurons than axons: some axons merge several sources
+        targets = rng.integers(0, used_axons, n_sources)
+    target_axon[sources] = targets
+
+    delay = np.ones(G, np.int8)
+    if hi > lo:
+        delay[:] = generator(seed, STREAM_DELAYS).integers(lo, hi + 1, G).astype(np.int8)
+    else:
+        delay[:] = lo
+
+    v = np.zeros(G, np.int32)
+    if leak > 0:
+        v[enabled] = generator(seed, STREAM_INIT).integers(0, threshold, int(enabled.sum()), dtype=np.int32)
+
+    arrays = CoreArrays(n_cores=n_cores, axons_per_core=A, neurons_per_core=N, v=v, weights=weights,
+                        params=params, axon_type=axon_type, row_ptr=row_ptr, row_neurons=row_neurons,
+                        target_axon=target_axon, delay=delay, dense=dense, neuron_model=core.neuron_model,
+                        u=u, refractory_left=refractory_left)
+    if per_synapse:
+        values = np.asarray(net.weights, np.int16)
+        draws = generator(seed, STREAM_WEIGHTS).integers(0, len(values), len(row_neurons))
+        arrays.set_row_weights(values[draws])
+    return Network(arrays=arrays, cores_used=cores_used, neurons_per_core=n_per, enabled=enabled,
+                   leak=leak, threshold=threshold)
+
+
+def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, k: int,
+                     rng: np.random.Generator, dense_cell_bytes: int = 1
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """CSR rows with exactly k ones among the first n_per columns, for the used cores' axons.
+
+    Also the dense 0/1 copy when rows are dense enough for the C kernel to prefer it and its
+    ``dense_cell_bytes`` per crossbar point (3 with a dense int16 weight copy beside it) fit.
+    """
+    rows = cores_used * A
+    row_ptr, row_neurons = empty_rows(n_cores * A, rows, k, N)
+    dtype = row_neurons.dtype
+    dense = None
+    if k >= N * CoreArrays.DENSE_MIN_DENSITY and n_cores * A * N * dense_cell_bytes <= CoreArrays.DENSE_MAX_BYTES:
+        dense = np.zeros((n_cores * A, N), np.uint8)
+    if k == 0:
+        return row_ptr, row_neurons, dense
+    chunk = max(1, (1 << 22) // n_per)
+    for start in range(0, rows, chunk):
+        stop = min(rows, start + chunk)
+        keys = rng.random((stop - start, n_per), dtype=np.float32)
+        cols = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_per else np.broadcast_to(
+            np.arange(n_per), keys.shape)
+        cols = np.sort(cols, axis=1)
+        row_neurons[start * k:stop * k] = cols.astype(dtype).ravel()
+        if dense is not None:
+            np.put_along_axis(dense[start:stop], cols, 1, axis=1)
+    return row_ptr, row_neurons, dense
+
+
+NETWORKS = {"random_recurrent": random_recurrent, "random_recurrent_weighted": random_recurrent_weighted}
+"""Registry: ``network.kind`` -> generator ``(chip, workload, seed, name) -> Network``."""
+
+#: kinds whose synapses carry their own weight (``CoreArrays.row_weights``)
+PER_SYNAPSE_KINDS = frozenset({"random_recurrent_weighted"})
+
+
+def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> Network:
+    """Generate the workload's network for the chip; an unknown kind lists the valid ones.
+
+    File kinds (``nir``, ``edgelist``) are read and mapped onto the chip instead
+    (:func:`neuroemu.networks.presentation.build_mapped`).
+    """
+    if workload.network.kind in FILE_KINDS:
+        from neuroemu.networks.presentation import build_mapped
+        return build_mapped(chip, workload, seed, name)
+    plan_network(chip, workload, name)
+    return NETWORKS[workload.network.kind](chip, workload, seed, name)
+
+
+class PoissonInput:
+    """Rate-coded input: each input axon spikes in a tick with probability 1 - exp(-rate * tick)."""
+
+    CHUNK = 64
+
+    def __init__(self, spec: InputSpec, index: int, chip: ChipSpec, network: Network, seed: int, name: str):
+        cores = spec.cores or network.cores_used
+        A = chip.core.axons
+        self.axons = (np.arange(cores, dtype=np.int64)[:, None] * A
+                      + np.arange(spec.axons_per_core, dtype=np.int64)[None, :]).ravel()
+        self.p = float(-np.expm1(-spec.rate_hz * chip.timing.tick_s))
+        self.start, self.stop = spec.start_tick, spec.stop_tick
+        self.seed, self.stream = seed, STREAM_INPUT_BASE + index
+
+    def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Input spikes (ticks, global axons) in [tick_lo, tick_hi), tick_lo a multiple of CHUNK."""
+        ticks, axons = [], []
+        for chunk_lo in range(tick_lo, tick_hi, self.CHUNK):
+            rng = generator(self.seed, self.stream, chunk_lo // self.CHUNK)
+            n = min(self.CHUNK, tick_hi - chunk_lo)
+            hit = rng.random((n, len(self.axons))) < self.p
+            t, i = np.nonzero(hit)
+            t = t + chunk_lo
+            keep = (t >= self.start) & ((t < self.stop) if self.stop is not None else True)
+            ticks.append(t[keep].astype(np.int64))
+            axons.append(self.axons[i[keep]])
+        if not ticks:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(ticks), np.concatenate(axons)
+
+
+def build_inputs(chip: ChipSpec, workload: WorkloadSpec, network: Network, seed: int, name: str) -> list[PoissonInput]:
+    """The workload's input streams (a mapped file network brings its own)."""
+    if hasattr(network, "inputs"):
+        return list(network.inputs)
+    return [PoissonInput(spec, i, chip, network, seed, name) for i, spec in enumerate(workload.inputs)]

@@ -1,0 +1,174 @@
+"""Placing neurons on cores: pack, spread, locality; capacity errors; the chip layout."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from neuroemu.errors import CapacityError, ConfigError
+from neuroemu.hardware.topology import build_topology
+from neuroemu.networks.place import evaluate, layout, place
+from neuroemu.networks.graph import NetworkBuilder
+
+HOP_PJ = 3.5  # any energy per hop: the routing energy is hops x pJ/hop
+
+
+def layered(widths=(32, 64, 64, 64, 64), density=0.2, seed=1, band=None):
+    """Inputs then fully (``density``) or band-connected IF layers."""
+    rng = np.random.default_rng(seed)
+    b = NetworkBuilder("layered")
+    b.add_inputs("in", widths[0])
+    prev = "in"
+    for k, w in enumerate(widths[1:]):
+        b.add_neurons(f"l{k}", w, model="IF")
+        n_src = widths[k]
+        if band is None:
+            mask = rng.random((n_src, w)) < density
+        else:
+            i = np.arange(n_src)[:, None] * w / n_src
+            mask = np.abs(i - np.arange(w)[None, :]) < band
+        b.connect(prev, f"l{k}", rng.normal(size=(n_src, w)) * mask)
+        prev = f"l{k}"
+    return b.build()
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    return build_topology("mesh", n_cores=64, width=8, height=8)
+
+
+@pytest.mark.parametrize("band", [None, 6])
+def test_locality_cuts_hops_and_routing_energy_against_spread(mesh, band):
+    net = layered(band=band)
+    kw = dict(n_cores=64, neurons_per_core=32, axons_per_core=256, topology=mesh)
+    spread = place(net, strategy="spread", **kw).report
+    pack = place(net, strategy="pack", **kw).report
+    local = place(net, strategy="locality", **kw).report
+    # measured (8 x 8 mesh, 256 neurons on cores of 32):
+    #   dense 20 %: spread 5.27 hops/edge, 12,862 hop traversals; pack 2.01, 765; locality 1.85, 703
+    #   band +-6:   spread 3.21, 6,480; pack 2.00, 444; locality 0.54, 388
+    assert spread.cores_used == 64 and local.cores_used == 8
+    assert local.mean_hops < 0.4 * spread.mean_hops
+    assert local.routing_energy_pj(HOP_PJ) < 0.1 * spread.routing_energy_pj(HOP_PJ)
+    assert local.mean_hops <= pack.mean_hops and local.packet_hops <= pack.packet_hops
+    if band is not None:
+        assert local.mean_hops < 0.5 * pack.mean_hops
+
+
+def test_pack_fills_cores_in_order(mesh):
+    net = layered()
+    m = place(net, strategy="pack", n_cores=64, neurons_per_core=32, topology=mesh)
+    assert np.array_equal(m.core_of_neuron, np.arange(256) // 32)
+    assert np.array_equal(m.slot_of_neuron, np.arange(256) % 32)
+    assert np.array_equal(m.global_neuron(), np.arange(256))
+
+
+def test_pack_closes_a_core_when_axons_run_out():
+    net = layered(widths=(40, 8, 8), density=1.0)
+    hops = np.ones((4, 4)) - np.eye(4)
+    m = place(net, strategy="pack", n_cores=4, neurons_per_core=16, axons_per_core=40, hops=hops)
+    # l0 needs the 40 inputs; l1 needs l0's 8 neurons: 48 axons would not fit one core
+    assert m.core_of_neuron.tolist() == [0] * 8 + [1] * 8
+    assert m.report.max_axons_per_core == 40
+
+
+def test_spread_is_round_robin():
+    net = layered(widths=(4, 6))
+    m = place(net, strategy="spread", n_cores=4, neurons_per_core=2)
+    assert m.core_of_neuron.tolist() == [0, 1, 2, 3, 0, 1]
+    assert m.slot_of_neuron.tolist() == [0, 0, 0, 0, 1, 1]
+    assert np.isnan(m.report.mean_hops)  # no router graph given: no hop figures
+
+
+def test_activity_weights_the_report():
+    net = layered(widths=(4, 2, 2), density=1.0)
+    hops = np.array([[0, 3], [3, 0]])
+    core_of = np.array([0, 0, 1, 1])
+    flat = evaluate(net, core_of, hops)
+    assert flat.mean_hops == 3.0 and flat.packets == 2 and flat.packet_hops == 6
+    quiet = evaluate(net, core_of, hops, activity=np.array([1.0, 0.0, 0.0, 0.0]))
+    assert quiet.packets == 1 and quiet.packet_hops == 3
+
+
+def test_explicit_hops_equal_topology(mesh):
+    net = layered()
+    a = place(net, strategy="locality", n_cores=64, neurons_per_core=32, topology=mesh)
+    b = place(net, strategy="locality", n_cores=64, neurons_per_core=32, hops=mesh.hops, core_router=mesh.core_router)
+    assert np.array_equal(a.core_of_neuron, b.core_of_neuron) and a.report == b.report
+
+
+def test_capacity_errors_name_the_group_and_limit():
+    net = layered(widths=(8, 30, 30, 30))
+    with pytest.raises(CapacityError, match=re.escape("pack: group 'l2' does not fit: the network has 90 neurons but "
+                                                      "the chip holds 4 cores x 16 neurons = 64")):
+        place(net, strategy="pack", n_cores=4, neurons_per_core=16)
+    wide = layered(widths=(300, 4), density=1.0)
+    with pytest.raises(CapacityError, match=re.escape("group 'l0': neuron 0 has synapses from 300 distinct "
+                                                      "(source, delay) pairs, more than a core's 256 axons")):
+        place(wide, strategy="pack", n_cores=4, neurons_per_core=16, axons_per_core=256)
+    net = layered(widths=(40, 8, 8, 8), density=1.0)
+    # core 0 takes l0 (40 input axons); l1 needs 8 more, so it opens core 1, where l2 runs out of room
+    with pytest.raises(CapacityError, match="pack: group 'l2' does not fit: all 2 cores are full at neuron 20 of 24 "
+                                            r"\(limits: 12 neurons and 44 axons per core\)"):
+        place(net, strategy="pack", n_cores=2, neurons_per_core=12, axons_per_core=44)
+    with pytest.raises(CapacityError, match="spread: group 'l0' does not fit: core 0 .* needs 56 axons, more than 44"):
+        place(net, strategy="spread", n_cores=2, neurons_per_core=12, axons_per_core=44)
+
+
+def test_locality_respects_the_axon_limit():
+    net = layered(widths=(40, 8, 8, 8), density=1.0)
+    hops = np.abs(np.subtract.outer(np.arange(4), np.arange(4)))
+    # 2 cores of 12 would hold the neurons, but a core with l0 and part of l1 needs 48 axons
+    m = place(net, strategy="locality", n_cores=4, neurons_per_core=12, axons_per_core=44, hops=hops)
+    assert m.report.max_axons_per_core <= 44 and m.report.cores_used == 3
+
+
+def test_argument_errors():
+    net = layered(widths=(4, 4))
+    with pytest.raises(ConfigError, match="unknown mapping strategy 'random'; valid: pack, spread, locality"):
+        place(net, strategy="random", n_cores=1, neurons_per_core=4)
+    with pytest.raises(ConfigError, match="locality: needs the router distances"):
+        place(net, strategy="locality", n_cores=1, neurons_per_core=4)
+    with pytest.raises(ConfigError, match="neurons_per_core: must be an integer >= 1"):
+        place(net, n_cores=1, neurons_per_core=0)
+    with pytest.raises(ConfigError, match="activity: needs one rate >= 0 per neuron"):
+        place(net, n_cores=1, neurons_per_core=4, activity=[1.0])
+
+
+def test_layout_rebuilds_every_synapse(mesh):
+    net = layered(widths=(16, 40, 24), density=0.5)
+    m = place(net, strategy="locality", n_cores=64, neurons_per_core=16, axons_per_core=64, topology=mesh)
+    lay = layout(net, m, n_cores=64, axons_per_core=64)
+    axon = np.repeat(np.arange(64 * 64), np.diff(lay.row_ptr))
+    core = axon // 64
+    neuron = core * 16 + lay.row_neurons
+    # map chip neurons back to network ids and compare the weight matrices
+    back = np.empty(64 * 16, np.int64)
+    back[m.global_neuron()] = np.arange(net.n_neurons)
+    src = lay.axon_source[axon]
+    from_input = lay.axon_input[axon]
+    got = np.zeros((net.n_inputs + net.n_neurons, net.n_neurons))
+    np.add.at(got, (np.where(from_input, src, src + net.n_inputs), back[neuron]), lay.row_weight)
+    want = np.zeros_like(got)
+    np.add.at(want, (np.where(net.src_input, net.src, net.src + net.n_inputs), net.dst), net.weight)
+    assert np.allclose(got, want)
+    # every neuron's fan-out reaches exactly the cores of its targets, one axon per core
+    for j in range(net.n_neurons):
+        targets = lay.target_axons[lay.target_ptr[j]:lay.target_ptr[j + 1]]
+        cores = set((targets // 64).tolist())
+        assert cores == set(m.core_of_neuron[net.dst[(net.src == j) & ~net.src_input]].tolist())
+        assert len(cores) == len(targets)
+    assert lay.input_ptr[-1] == len(lay.input_axons)
+
+
+@pytest.mark.parametrize("high", [5, 1 << 40])  # packed into one key, and the row-wise fallback
+def test_unique_rows_is_numpys_row_unique(high):
+    from neuroemu.networks.place import unique_rows
+    rng = np.random.default_rng(high)
+    cols = [rng.integers(0, high, 500), rng.integers(0, 7, 500), rng.integers(0, high, 500)]
+    want, want_inv = np.unique(np.stack(cols), axis=1, return_inverse=True)
+    got, got_inv = unique_rows(*cols, return_inverse=True)
+    assert np.array_equal(got, want) and np.array_equal(got_inv, want_inv.ravel())
+    assert np.array_equal(unique_rows(*cols), want)
+    assert unique_rows(np.empty(0, np.int64), np.empty(0, np.int64)).shape == (2, 0)
