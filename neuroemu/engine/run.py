@@ -72,174 +72,221 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     if chip.timing.mode == "async":
         from neuroemu.engine.asyncsim import run_async  # the continuous-time engine
         return run_async(chip, workload, options, progress)
-    return _run_ticks(chip, workload, options, progress)
+    return TickLoop(chip, workload, options).run(progress)
 
 
-def _run_ticks(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress: Progress | None) -> RunResult:
+class TickLoop:
     """The window loop for the tick-based semantics: sync, gals and barrier.
 
     Every spike in flight is one queue event: time = its arrival at the target core (ps),
     target = the axon, payload = the tick it must be delivered in. Tick t's window ends at
     its start S_t (inclusive): the events popped are due now, early (held until their tick)
     or late (a gals timing violation). Under ``sync`` arrival is the delivery tick's start.
+    Each tick is the design's five steps: :meth:`deliver`, :meth:`step_cores`, :meth:`learn`,
+    :meth:`route_and_emit`, :meth:`advance_time`; :meth:`finish` turns the counters into the record.
     """
-    name = workload.where
-    network = build_network(chip, workload, opt.seed, name)
-    inputs = build_inputs(chip, workload, network, opt.seed, name)
-    arrays = network.arrays
-    A, N = arrays.axons_per_core, arrays.neurons_per_core
-    topology = build_chip_topology(chip)
-    router = Router(topology)
-    # routes: one per neuron, or several per neuron when a mapped network fans out to many cores
-    route_src, route_axon, route_delay = arrays.routes()
-    sends = route_axon >= 0
-    router.bind(arrays.chip_cores(route_src // N),
-                np.where(sends, arrays.chip_cores(np.maximum(route_axon, 0) // A), -1))
-    fanout = arrays.fanout_ptr is not None
-    hooks = getattr(network, "hooks", None)  # a mapped network's state resets and readout
-    reset_period = hooks.reset_period if hooks is not None else 0
-    neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
-    end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
-    if end_ps >= MAX_TIME_PS:
-        raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach "
-                          f"{end_ps} ps, past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
-    queue = make_queue(opt.queue)
-    policy = timing_policy(chip, topology, arrays, network.enabled)
-    learning = None
-    if workload.learning is not None:
-        from neuroemu.hardware.learning import learning_rule
-        learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
-        learning.bind(arrays, weight_bits=chip.core.weight_bits)
-    stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
-                          stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
-    packets = None
-    if opt.network == "packet":
-        from neuroemu.hardware.packet import PacketNetwork
-        packets = PacketNetwork(topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
-    n_axons = arrays.n_axons
-    ledger = Ledger()
-    spikes_per_neuron = np.zeros(arrays.n_neurons, np.int64)
-    spike_ticks: list[np.ndarray] = []
-    spike_ids: list[np.ndarray] = []
-    pending: dict[int, list[np.ndarray]] = {}     # tick -> axons that arrived early
-    n_enabled = network.n_enabled
-    input_chunk = inputs[0].CHUNK if inputs else 0
-    tick_starts = np.zeros(opt.ticks + 1, np.int64)  # S_t in ps; the last entry is the run's end
 
-    start = time.perf_counter()
-    for t in range(opt.ticks):
-        now = int(tick_starts[t])
-        if reset_period and t and t % reset_period == 0:
-            hooks.reset_state(arrays)  # a new presentation starts from rest
-        if inputs and t % input_chunk == 0:
-            for stream in inputs:
-                in_ticks, in_axons = stream.events(t, min(opt.ticks, t + input_chunk))
+    def __init__(self, chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions):
+        self.chip, self.workload, self.opt = chip, workload, opt
+        self.name = name = workload.where
+        self.network = network = build_network(chip, workload, opt.seed, name)
+        self.inputs = build_inputs(chip, workload, network, opt.seed, name)
+        self.arrays = arrays = network.arrays
+        self.topology = build_chip_topology(chip)
+        self.router = Router(self.topology)
+        # routes: one per neuron, or several per neuron when a mapped network fans out to many cores
+        self.route_src, self.route_axon, self.route_delay = arrays.routes()
+        self.sends = self.route_axon >= 0
+        A, N = arrays.axons_per_core, arrays.neurons_per_core
+        self.router.bind(arrays.chip_cores(self.route_src // N),
+                         np.where(self.sends, arrays.chip_cores(np.maximum(self.route_axon, 0) // A), -1))
+        self.fanout = arrays.fanout_ptr is not None
+        self.hooks = getattr(network, "hooks", None)  # a mapped network's state resets and readout
+        self.reset_period = self.hooks.reset_period if self.hooks is not None else 0
+        neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
+        end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
+        if end_ps >= MAX_TIME_PS:
+            raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach "
+                              f"{end_ps} ps, past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
+        self.queue = make_queue(opt.queue)
+        self.policy = timing_policy(chip, self.topology, arrays, network.enabled)
+        self.learning = None
+        if workload.learning is not None:
+            from neuroemu.hardware.learning import learning_rule
+            self.learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
+            self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
+        self.stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
+                                   stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
+        self.packets = None
+        if opt.network == "packet":
+            from neuroemu.hardware.packet import PacketNetwork
+            self.packets = PacketNetwork(self.topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
+        self.ledger = Ledger()
+        self.spikes_per_neuron = np.zeros(arrays.n_neurons, np.int64)
+        self.spike_ticks: list[np.ndarray] = []
+        self.spike_ids: list[np.ndarray] = []
+        self.pending: dict[int, list[np.ndarray]] = {}     # tick -> axons that arrived early
+        self.tick_starts = np.zeros(opt.ticks + 1, np.int64)  # S_t in ps; the last entry is the run's end
+        self.wall = 0.0
+
+    def run(self, progress: Progress | None) -> RunResult:
+        """Every tick, then the record."""
+        start = time.perf_counter()
+        for t in range(self.opt.ticks):
+            now = int(self.tick_starts[t])
+            due_axons = self.deliver(t, now, start)
+            fired, sops, n_active = self.step_cores(t, due_axons)
+            self.learn(t, due_axons, fired)
+            arrival = self.route_and_emit(t, now, self.policy.emission_ps(now, due_axons, fired, sops, n_active), fired)
+            self.advance_time(t, now, arrival)
+            if progress is not None:
+                progress(t + 1, self.opt.ticks)
+        self.wall = time.perf_counter() - start
+        return self.finish()
+
+    def deliver(self, t: int, now: int, start: float) -> np.ndarray:
+        """The axons that receive a spike in tick t: inputs, arrivals due now, early ones held till now."""
+        if self.reset_period and t and t % self.reset_period == 0:
+            self.hooks.reset_state(self.arrays)  # a new presentation starts from rest
+        chunk = self.inputs[0].CHUNK if self.inputs else 0
+        if chunk and t % chunk == 0:
+            for stream in self.inputs:
+                in_ticks, in_axons = stream.events(t, min(self.opt.ticks, t + chunk))
                 # inputs arrive at the start of their tick (only possible now for this tick)
-                queue.push_batch(policy.input_ps(in_ticks, now), AXON_SPIKE, in_axons, payload=in_ticks)
-        batch = queue.pop_before(now + 1)
+                self.queue.push_batch(self.policy.input_ps(in_ticks, now), AXON_SPIKE, in_axons, payload=in_ticks)
+        batch = self.queue.pop_before(now + 1)
         axons, due = batch.target, batch.payload
-        if packets is not None:
+        if self.packets is not None:
             # packets delivered by now; the tag carries the axon and the tick it is due in
-            arrived = packets.advance(now + 1)
+            arrived = self.packets.advance(now + 1)
+            n_axons = self.arrays.n_axons
             axons = np.concatenate([axons, arrived.tag % n_axons])
             due = np.concatenate([due, arrived.tag // n_axons])
-        due_axons = _sort_arrivals(axons, due, t, pending, policy, ledger)
-        ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
+        due_axons = _sort_arrivals(axons, due, t, self.pending, self.policy, self.ledger)
+        self.ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
+        self._check_runaway(t, now, due_axons, start)
+        return due_axons
+
+    def _check_runaway(self, t: int, now: int, due_axons: np.ndarray, start: float) -> None:
+        opt, ledger = self.opt, self.ledger
         storm = opt.max_window_events is not None and len(due_axons) > opt.max_window_events
-        if storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events):
-            partial = dataclasses.replace(opt, ticks=t)
-            record = build_record(chip, workload, partial, ledger, router.class_names,
-                                  router.class_hops_of(spikes_per_neuron[route_src]), 0, 0, n_enabled,
-                                  time.perf_counter() - start, queue.backend, spike_ticks, spike_ids,
-                                  stepper.backend, sim_time_s=now * 1e-12)
-            limit = (f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}")
-            raise RunawayError(
-                f"{name}: runaway activity: {ledger.get('axon_event'):,} spikes delivered by tick {t} "
-                f"({limit}; {len(due_axons):,} in this tick alone, most to core "
-                f"{int(np.bincount(due_axons // A).argmax()) if len(due_axons) else 0}); the partial record "
-                "covers the ticks before", partial_record=record)
-        fired, sops, n_active = stepper.step(t, due_axons)
-        if learning is not None:
-            n_pot, n_dep = learning.apply(t, due_axons, fired)
-            ledger.add("potentiation", n_pot)
-            ledger.add("depression", n_dep)
+        if not (storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events)):
+            return
+        partial = dataclasses.replace(opt, ticks=t)
+        record = build_record(self.chip, self.workload, partial, ledger, self.router.class_names,
+                              self.router.class_hops_of(self.spikes_per_neuron[self.route_src]), 0, 0,
+                              self.network.n_enabled, time.perf_counter() - start, self.queue.backend,
+                              self.spike_ticks, self.spike_ids, self.stepper.backend, sim_time_s=now * 1e-12)
+        limit = (f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}")
+        busiest = int(np.bincount(due_axons // self.arrays.axons_per_core).argmax()) if len(due_axons) else 0
+        raise RunawayError(
+            f"{self.name}: runaway activity: {ledger.get('axon_event'):,} spikes delivered by tick {t} "
+            f"({limit}; {len(due_axons):,} in this tick alone, most to core {busiest}); the partial record "
+            "covers the ticks before", partial_record=record)
+
+    def step_cores(self, t: int, due_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """Integrate, leak and fire every core; count the work and the spikes."""
+        fired, sops, n_active = self.stepper.step(t, due_axons)
+        ledger = self.ledger
         ledger.add("synaptic_op", sops)
         ledger.add("neuron_update_active", n_active)
-        ledger.add("neuron_update", n_enabled - n_active)
+        ledger.add("neuron_update", self.network.n_enabled - n_active)
         ledger.add("spike", len(fired))
-        np.add.at(spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
-        if hooks is not None:
-            hooks.observe(t, fired)
-        if opt.record_spikes and len(fired):
-            spike_ticks.append(np.full(len(fired), t, np.int64))
-            spike_ids.append(fired.astype(np.int64))
-        emit = policy.emission_ps(now, due_axons, fired, sops, n_active)
+        np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
+        if self.hooks is not None:
+            self.hooks.observe(t, fired)
+        if self.opt.record_spikes and len(fired):
+            self.spike_ticks.append(np.full(len(fired), t, np.int64))
+            self.spike_ids.append(fired.astype(np.int64))
+        return fired, sops, n_active
+
+    def learn(self, t: int, due_axons: np.ndarray, fired: np.ndarray) -> None:
+        """The learning rule's weight updates for this tick's deliveries and spikes (if one is on)."""
+        if self.learning is not None:
+            n_pot, n_dep = self.learning.apply(t, due_axons, fired)
+            self.ledger.add("potentiation", n_pot)
+            self.ledger.add("depression", n_dep)
+
+    def route_and_emit(self, t: int, now: int, emit: np.ndarray, fired: np.ndarray) -> np.ndarray | None:
+        """Send each spike along its routes: into the queue at its arrival (analytic) or into the
+        packet network; returns the arrival times the timestep must wait for, if any."""
         routes = fired
-        if fanout:
-            routes = arrays.routes_of(fired)
-            emit = np.repeat(emit, arrays.route_counts(fired))
-        targets = route_axon[routes]
+        if self.fanout:
+            routes = self.arrays.routes_of(fired)
+            emit = np.repeat(emit, self.arrays.route_counts(fired))
+        targets = self.route_axon[routes]
         sent = targets >= 0
         src = routes[sent]  # route ids: the router's tables are per route
         arrival = None
         if len(src):
-            due_tick = t + route_delay[src]
-            if packets is None:
+            due_tick = t + self.route_delay[src]
+            if self.packets is None:
                 # a spike needs at least 1 ps: the window up to now is popped already
-                latency = None if policy.mode == "sync" else router.neuron_latency(src)  # sync ignores it
-                arrival = np.maximum(policy.arrival_ps(emit[sent], latency, due_tick), now + 1)
-                queue.push_batch(arrival, AXON_SPIKE, targets[sent], payload=due_tick)
+                latency = None if self.policy.mode == "sync" else self.router.neuron_latency(src)  # sync ignores it
+                arrival = np.maximum(self.policy.arrival_ps(emit[sent], latency, due_tick), now + 1)
+                self.queue.push_batch(arrival, AXON_SPIKE, targets[sent], payload=due_tick)
             else:
-                packets.inject(np.maximum(emit[sent], now + 1), router.src_router(src), router.dst_router(src),
-                               due_tick * n_axons + targets[sent])
-        if packets is not None and policy.mode == "barrier":
+                self.packets.inject(np.maximum(emit[sent], now + 1), self.router.src_router(src),
+                                    self.router.dst_router(src), due_tick * self.arrays.n_axons + targets[sent])
+        if self.packets is not None and self.policy.mode == "barrier":
             # the timestep ends once the network has drained: every packet of it is delivered
-            arrival = _drain(packets, pending, n_axons)
-        tick_starts[t + 1] = policy.next_start(now, arrival)
-        if progress is not None:
-            progress(t + 1, opt.ticks)
-    wall = time.perf_counter() - start
+            arrival = _drain(self.packets, self.pending, self.arrays.n_axons)
+        return arrival
 
-    # routes are fixed: the hops of the run are each route's spike count times its hops, and a
-    # route carries every spike of its source neuron
-    spikes_per_route = spikes_per_neuron[route_src] if fanout else spikes_per_neuron
-    hops = router.class_hops_of(spikes_per_route)
-    routed = int(spikes_per_route[sends].sum())
-    ledger.add("wire_nm", router.wire_nm(spikes_per_route))
-    latencies = router.latency_distribution(spikes_per_route)
-    latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
-    timing = policy.report(tick_starts, opt.ticks)
-    timing["timing_violations"] = ledger.get("timing_violation")
-    timing.update(latencies)
-    links = router.link_stats(spikes_per_route, timing["_sim_time_s"])
-    timing["wire_mm_per_spike"] = ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
-    timing.update({k: v for k, v in links.items() if not k.startswith("_")})
-    if packets is not None:
-        end = int(tick_starts[opt.ticks])
+    def advance_time(self, t: int, now: int, arrival: np.ndarray | None) -> None:
+        """The next tick's start: one tick later, or when the timing policy says (barrier)."""
+        self.tick_starts[t + 1] = self.policy.next_start(now, arrival)
+
+    def finish(self) -> RunResult:
+        """The record: hops, wire and latency from the routes' spike counts, timing and link reports."""
+        opt, router = self.opt, self.router
+        # routes are fixed: the hops of the run are each route's spike count times its hops, and a
+        # route carries every spike of its source neuron
+        spikes_per_route = self.spikes_per_neuron[self.route_src] if self.fanout else self.spikes_per_neuron
+        hops = router.class_hops_of(spikes_per_route)
+        routed = int(spikes_per_route[self.sends].sum())
+        self.ledger.add("wire_nm", router.wire_nm(spikes_per_route))
+        latencies = router.latency_distribution(spikes_per_route)
+        latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
+        timing = self.policy.report(self.tick_starts, opt.ticks)
+        timing["timing_violations"] = self.ledger.get("timing_violation")
+        timing.update(latencies)
+        links = router.link_stats(spikes_per_route, timing["_sim_time_s"])
+        timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
+        timing.update({k: v for k, v in links.items() if not k.startswith("_")})
+        if self.packets is not None:
+            timing.update(self._packet_report())
+        if opt.link_stats:
+            topo = self.topology
+            timing["link_stats"] = {"src": topo.link_src.tolist(), "dst": topo.link_dst.tolist(),
+                                    "packets": links["_loads"].tolist(),
+                                    "utilization": links["_utilization"].tolist(),
+                                    "router_pos_mm": topo.router_pos_mm.tolist()}
+        sim_time_s = timing.pop("_sim_time_s")
+        network = self.network
+        record = build_record(self.chip, self.workload, opt, self.ledger, router.class_names, hops, routed,
+                              latency_ps_sum, network.n_enabled, self.wall, self.queue.backend, self.spike_ticks,
+                              self.spike_ids, self.stepper.backend, sim_time_s=sim_time_s, extra=timing,
+                              workload_report=network.report() if hasattr(network, "report") else None)
+        if self.hooks is not None:
+            record = dataclasses.replace(record, workload_report={**record.workload_report,
+                                                                  **self.hooks.report(record, self.tick_starts)})
+        return record
+
+    def _packet_report(self) -> dict:
+        packets = self.packets
+        end = int(self.tick_starts[self.opt.ticks])
         if not packets.idle():
             # packets still in flight finish their routes (their hops were counted at emission,
             # as in the analytic fidelity); they arrive after the run and are not delivered
             packets.advance(np.iinfo(np.int64).max // 2)
         summary = packets.summary(end)
         lat = summary["latency_s"]
-        timing.update({"latency_mean_s": lat["mean"], "latency_p50_s": lat["p50"], "latency_p99_s": lat["p99"],
-                       "latency_max_s": lat["max"], "max_link_utilization": summary["max_link_utilization"],
-                       "busiest_links": summary["busiest_links"],
-                       "packet": {k: v for k, v in summary.items() if not k.startswith("link_")
-                                  and k not in ("latency_s", "busiest_links", "max_link_utilization")}})
-    if opt.link_stats:
-        timing["link_stats"] = {"src": topology.link_src.tolist(), "dst": topology.link_dst.tolist(),
-                                "packets": links["_loads"].tolist(), "utilization": links["_utilization"].tolist(),
-                                "router_pos_mm": topology.router_pos_mm.tolist()}
-    sim_time_s = timing.pop("_sim_time_s")
-    record = build_record(chip, workload, opt, ledger, router.class_names, hops, routed,
-                          latency_ps_sum, n_enabled, wall, queue.backend, spike_ticks,
-                          spike_ids, stepper.backend, sim_time_s=sim_time_s, extra=timing,
-                          workload_report=network.report() if hasattr(network, "report") else None)
-    if hooks is not None:
-        record = dataclasses.replace(record, workload_report={**record.workload_report,
-                                                              **hooks.report(record, tick_starts)})
-    return record
+        return {"latency_mean_s": lat["mean"], "latency_p50_s": lat["p50"], "latency_p99_s": lat["p99"],
+                "latency_max_s": lat["max"], "max_link_utilization": summary["max_link_utilization"],
+                "busiest_links": summary["busiest_links"],
+                "packet": {k: v for k, v in summary.items() if not k.startswith("link_")
+                           and k not in ("latency_s", "busiest_links", "max_link_utilization")}}
 
 
 def _drain(packets, pending: dict[int, list[np.ndarray]], n_axons: int) -> np.ndarray | None:
