@@ -326,6 +326,8 @@ main.add_command(sweep)
 main.add_command(plot)
 from neuroemu.cli.traffic import traffic  # noqa: E402
 main.add_command(traffic)
+from neuroemu.cli.matrix import matrix  # noqa: E402
+main.add_command(matrix)
 
 
 if __name__ == "__main__":  # pragma: no cover
