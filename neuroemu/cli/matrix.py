@@ -33,7 +33,7 @@ def _write(text: str, dest: str) -> None:
 @click.option("--workloads", metavar="A,B", help="Workloads among default, nir, digits (default: all three).")
 @click.option("--networks", metavar="A,B", help="Network fidelities (default: analytic,packet).")
 @click.option("--json", "json_out", metavar="PATH|-", help="Write the cells as JSON to PATH, or stdout with '-'.")
-@click.option("--markdown", "md_out", metavar="PATH|-", help="Write the Markdown table to PATH, or stdout with '-'.")
+@click.option("--markdown", "md_out", metavar="PATH|-", help="Write the Markdown page (docs/timing-and-networks-matrix.md) to PATH, or stdout with '-'.")
 def matrix(chips, timings, workloads, networks, json_out, md_out):
     """Run each chip under each tick semantics, workload and network fidelity (small sizes): one
     cell each, a short figure where it runs, the one-line reason where it is refused."""
@@ -46,7 +46,7 @@ def matrix(chips, timings, workloads, networks, json_out, md_out):
     if json_out is not None:
         _write(json.dumps({"cells": [c.to_dict() for c in cells]}, indent=2), json_out)
     if md_out is not None:
-        _write(mx.markdown(cells), md_out)
+        _write(mx.document(cells), md_out)
     if json_out != "-" and md_out != "-":
         click.echo(mx.text(cells))
     crashed = [c for c in cells if c.status == "crashed"]
