@@ -133,3 +133,14 @@ def test_classify_rows_carry_accuracy_latency_and_energy_per_classification():
         assert 0.0 <= r["accuracy"] <= 1.0
         assert r["energy_per_classification_j"] > 0 and r["latency_per_classification_s"] > 0
     assert "accuracy" in table(rows)
+
+
+def test_cli_plot_timings_leaves_refused_rows_out(tmp_path, write_yaml):
+    path = write_yaml("u.yaml", {"name": "uniform", "chip": "default", "ticks": 10, "seed": 4,
+                                 "network": {"rate_hz": 40.0, "synapses_per_axon": 16}})
+    png = tmp_path / "t.png"
+    r = CliRunner().invoke(main, ["compare", "default", path, "--timings", "sync,gals,barrier,async",
+                                  "--plot", str(png)])
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert [line.split()[1] for line in r.output.splitlines()[2:5]] == ["sync", "gals", "barrier"]
