@@ -144,3 +144,17 @@ def test_cli_plot_timings_leaves_refused_rows_out(tmp_path, write_yaml):
     assert r.exit_code == 0, r.output
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert [line.split()[1] for line in r.output.splitlines()[2:5]] == ["sync", "gals", "barrier"]
+
+
+def test_cli_network_file(tmp_path):
+    import numpy as np
+    np.savez(tmp_path / "chain.npz", src=np.array([0, 0]), dst=np.array([0, 1]), weight=np.array([1.0, 1.0]),
+             delay=np.array([1, 3]), src_input=np.array([1, 0]), threshold=np.array([1.0, 1.0]),
+             input_times=np.array([2, 10]), input_ids=np.array([0, 0]))
+    r = CliRunner().invoke(main, ["compare", "loihi", str(tmp_path / "chain.npz"), "--timings", "sync,gals",
+                                  "--ticks", "20", "--json", "-"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)["rows"]
+    assert [row["spikes"] for row in rows] == [4, 4]  # two inputs, each firing neuron 0 and then neuron 1
+    r = CliRunner().invoke(main, ["compare", "loihi", str(tmp_path / "g.nir"), "--timings", "sync"])
+    assert r.exit_code == 1 and "Traceback" not in r.output

@@ -289,19 +289,27 @@ def reproduce(json_out, markdown_out, ticks, no_curve):
               help="Network fidelity of every run.")
 @click.option("--ticks", type=click.IntRange(min=1), help="Run length in ticks (default: the workload's).")
 @click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the workload's).")
+@click.option("--dt", type=float, help="A NIR graph given as WORKLOAD: the tick in the graph's time unit.")
 @click.option("--json", "json_out", metavar="PATH|-", help="Write the rows as JSON to PATH, or stdout with '-'.")
 @click.option("--plot", "plot_out", metavar="PNG", help="Also draw the comparison (needs neuroemu[plots]).")
-def compare(chip, workload, topologies, timings, network, ticks, seed, json_out, plot_out):
-    """Run the same WORKLOAD, mapping and seed on CHIP under each topology and/or tick semantics, one row each."""
+def compare(chip, workload, topologies, timings, network, ticks, seed, dt, json_out, plot_out):
+    """Run the same WORKLOAD, mapping and seed on CHIP under each topology and/or tick semantics, one row each.
+
+    WORKLOAD is a workload file or a network file (an edge list .npz / .csv, or a NIR graph with --dt)."""
     import json
 
     from neuroemu.studies import compare as cmp
-    from neuroemu.config.loader import load_chip, load_workload
+    from neuroemu.config.loader import is_network_file, load_chip, load_workload, workload_for_network_file
 
     def names(text):
         return None if text is None else [k.strip() for k in text.split(",") if k.strip()]
     try:
-        wl = load_workload(workload)
+        if workload is not None and is_network_file(workload):
+            if chip is None:
+                raise click.ClickException(f"{workload}: a network file runs on a chip: neuroemu compare CHIP {workload}")
+            wl = workload_for_network_file(workload, dt=dt)
+        else:
+            wl = load_workload(workload)
         chip_spec = workload_chip(wl, workload) if chip is None else load_chip(chip)
         kinds = names(topologies)
         if kinds is None and timings is None:
