@@ -33,11 +33,13 @@ from neuroemu.errors import NeuroEmuError
 #: axis labels of well-known columns (any other column is labelled by its name)
 LABELS = {
     "gsops_per_w": "GSOPS/W",
-    "power_w": "power (W)",
+    "power_w": "power (W, energy / chip time)",
     "energy_j": "energy (J)",
     "pj_per_sop": "all-in pJ/SOP",
     "pj_per_sop_synaptic": "synaptic pJ/SOP",
-    "mean_rate_hz": "mean firing rate (Hz)",
+    "mean_rate_hz": "mean firing rate (Hz, per model second)",
+    "sim_time_s": "chip time (s)",
+    "model_time_s": "model time (s)",
     "hops_per_spike": "hops per spike",
     "latency_mean_s": "mean latency (s)",
     "wall_s": "wall time (s)",
