@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
 
 from neuroemu.cli.app import main
-from neuroemu.studies.compare import compare
+from neuroemu.studies.compare import compare, table
 from neuroemu.config import load_chip, workload_from_data
 from neuroemu.errors import ConfigError
 
@@ -64,3 +65,96 @@ def test_cli_plot(tmp_path, write_yaml):
     r = CliRunner().invoke(main, ["compare", "default", path, "--topologies", "mesh,tree", "--plot", str(png)])
     assert r.exit_code == 0, r.output
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+# --- tick semantics side by side ------------------------------------------------------------------
+
+def test_one_row_per_timing_with_clocking_terms():
+    rows = compare(load_chip(None), _workload(), None, timings=["sync", "gals", "barrier"], ticks=30)
+    assert [r["timing"] for r in rows] == ["sync", "gals", "barrier"]
+    by = {r["timing"]: r for r in rows}
+    # the same network, mapping and seed: the same spikes under every semantics (no op latencies here)
+    assert len({r["spikes"] for r in rows}) == 1 and len({r["synaptic_events"] for r in rows}) == 1
+    for r in rows:
+        assert r["error"] is None and math.fsum(r["energy_breakdown_j"].values()) == pytest.approx(r["energy_j"],
+                                                                                                   rel=1e-15)
+        assert r["model_time_s"] == pytest.approx(30e-3)
+    chip = load_chip(None)
+    clock_j = chip.energy.clock_pj_per_core_tick.value * 1e-12
+    assert by["sync"]["energy_breakdown_j"]["clock"] == pytest.approx(chip.cores * 30 * clock_j, rel=1e-12)
+    assert by["gals"]["energy_breakdown_j"]["clock"] <= by["sync"]["energy_breakdown_j"]["clock"]
+    assert "clock" not in by["barrier"]["energy_breakdown_j"] and "handshake" in by["barrier"]["energy_breakdown_j"]
+    assert by["sync"]["realtime_factor"] == pytest.approx(1.0) and by["barrier"]["realtime_factor"] > 1.0
+
+
+def test_a_refused_timing_is_a_row_with_its_reason():
+    def simulate(chip, workload, **kw):
+        if chip.timing.mode == "async":
+            raise ConfigError("tiny.yaml: core.neuron_model: the async engine has no model 'x'")
+        from neuroemu import simulate as real
+        return real(chip, workload, **kw)
+    rows = compare(load_chip(None), _workload(), ["mesh", "tree"], timings=["sync", "async"], simulate=simulate,
+                   ticks=10)
+    assert [(r["topology"], r["timing"]) for r in rows] == [("mesh", "sync"), ("mesh", "async"),
+                                                            ("tree", "sync"), ("tree", "async")]
+    refused = [r for r in rows if r["error"]]
+    assert [r["timing"] for r in refused] == ["async", "async"]
+    assert refused[0]["error"] == "tiny.yaml: core.neuron_model: the async engine has no model 'x'"
+    assert "refused: tiny.yaml" in table(rows)
+
+
+def test_unknown_timing_is_bad_input():
+    with pytest.raises(ConfigError, match="'clockless'; valid: sync, gals, barrier, async"):
+        compare(load_chip(None), _workload(), None, timings=["sync", "clockless"])
+
+
+def test_cli_timings_json_and_grid(write_yaml):
+    path = write_yaml("u.yaml", {"name": "uniform", "chip": "default", "ticks": 20, "seed": 4,
+                                 "network": {"rate_hz": 40.0, "synapses_per_axon": 16}})
+    r = CliRunner().invoke(main, ["compare", "default", path, "--timings", "sync,gals,barrier,async", "--json", "-"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)["rows"]
+    assert [row["timing"] for row in rows] == ["sync", "gals", "barrier", "async"]
+    assert all(row["error"] is None or "\n" not in row["error"] for row in rows)
+    r = CliRunner().invoke(main, ["compare", "default", path, "--timings", "sync,gals", "--topologies", "mesh,tree"])
+    assert r.exit_code == 0, r.output
+    body = [line.split()[:2] for line in r.output.splitlines()[2:6]]
+    assert body == [["mesh", "sync"], ["mesh", "gals"], ["tree", "sync"], ["tree", "gals"]]
+    r = CliRunner().invoke(main, ["compare", "default", path, "--timings", "sync,warp"])
+    assert r.exit_code == 1 and "warp" in r.output and "Traceback" not in r.output
+
+
+def test_classify_rows_carry_accuracy_latency_and_energy_per_classification():
+    from neuroemu.config import load_workload
+    wl = load_workload("workloads/digits.yaml")
+    rows = compare(load_chip("loihi"), wl, None, timings=["sync", "barrier"], ticks=60)
+    for r in rows:
+        assert r["error"] is None
+        assert 0.0 <= r["accuracy"] <= 1.0
+        assert r["energy_per_classification_j"] > 0 and r["latency_per_classification_s"] > 0
+    assert "accuracy" in table(rows)
+
+
+def test_cli_plot_timings_leaves_refused_rows_out(tmp_path, write_yaml):
+    path = write_yaml("u.yaml", {"name": "uniform", "chip": "default", "ticks": 10, "seed": 4,
+                                 "network": {"rate_hz": 40.0, "synapses_per_axon": 16}})
+    png = tmp_path / "t.png"
+    r = CliRunner().invoke(main, ["compare", "default", path, "--timings", "sync,gals,barrier,async",
+                                  "--plot", str(png)])
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert [line.split()[1] for line in r.output.splitlines()[2:5]] == ["sync", "gals", "barrier"]
+
+
+def test_cli_network_file(tmp_path):
+    import numpy as np
+    np.savez(tmp_path / "chain.npz", src=np.array([0, 0]), dst=np.array([0, 1]), weight=np.array([1.0, 1.0]),
+             delay=np.array([1, 3]), src_input=np.array([1, 0]), threshold=np.array([1.0, 1.0]),
+             input_times=np.array([2, 10]), input_ids=np.array([0, 0]))
+    r = CliRunner().invoke(main, ["compare", "loihi", str(tmp_path / "chain.npz"), "--timings", "sync,gals",
+                                  "--ticks", "20", "--json", "-"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)["rows"]
+    assert [row["spikes"] for row in rows] == [4, 4]  # two inputs, each firing neuron 0 and then neuron 1
+    r = CliRunner().invoke(main, ["compare", "loihi", str(tmp_path / "g.nir"), "--timings", "sync"])
+    assert r.exit_code == 1 and "Traceback" not in r.output

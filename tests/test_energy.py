@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import math
 
-from neuroemu.config import chip_from_data
-from neuroemu.engine.energy import Ledger, figures, total_j
+import numpy as np
+import pytest
+
+from neuroemu import simulate
+from neuroemu.config import chip_from_data, workload_from_data
+from neuroemu.config.loader import workload_for_network_file
+from neuroemu.engine.energy import Ledger, cores_with_work, figures, total_j
+from neuroemu.errors import ConfigError
 
 
 def test_breakdown_is_counts_times_energy(small_chip):
@@ -57,3 +63,88 @@ def test_learning_updates_are_charged_by_direction(small_chip):
     b = ledger.breakdown_j(chip.energy, 1.0)
     assert math.isclose(b["potentiation"], 3 * 120.0 * 1e-12)
     assert math.isclose(b["depression"], 2 * 50.0 * 1e-12)
+
+
+# --- clocking: clock per core tick, handshakes per event, gating under gals ----------------------------
+
+CLOCK_PJ, HANDSHAKE_PJ = 7.0, 0.5
+
+
+def _clocked_chip(small_chip, mode):
+    small_chip["timing"]["mode"] = mode
+    small_chip["energy"]["clock_pj_per_core_tick"] = {"value": CLOCK_PJ, "source": "test"}
+    small_chip["energy"]["handshake_pj"] = {"value": HANDSHAKE_PJ, "source": "test"}
+    return chip_from_data(small_chip, "tiny.yaml")
+
+
+def _chain(tmp_path, ticks=20):
+    """Input 0 -> neuron 0 -> neuron 1 (delay 3), threshold 1: every delivery fires at once; packed on
+    core 0 of the 4-core tiny chip, so cores 1-3 never have work."""
+    np.savez(tmp_path / "chain.npz", src=np.array([0, 0]), dst=np.array([0, 1]), weight=np.array([1.0, 1.0]),
+             delay=np.array([1, 3]), src_input=np.array([1, 0]), threshold=np.array([1.0, 1.0]),
+             input_times=np.array([2, 10]), input_ids=np.array([0, 0]))
+    return workload_for_network_file(tmp_path / "chain.npz", ticks=ticks, mapping="pack")
+
+
+def test_gals_clocks_only_cores_with_work(tmp_path, small_chip):
+    wl = _chain(tmp_path)
+    gals = simulate(_clocked_chip(small_chip, "gals"), wl, record_spikes=True)
+    trains = gals.spike_trains
+    neurons_per_core = small_chip["core"]["neurons"]
+    assert set((trains.neurons // neurons_per_core).tolist()) == {0}  # only core 0 ever works
+    # each delivery fires its neuron in the same tick, so core 0 works exactly in the ticks with a spike
+    busy_ticks = len(np.unique(trains.ticks))
+    assert busy_ticks == 4 and gals.counts["clock_core_tick"] == busy_ticks
+    assert gals.energy_breakdown_j["clock"] == busy_ticks * CLOCK_PJ * 1e-12
+
+
+def test_sync_clocks_every_core_every_tick(tmp_path, small_chip):
+    sync = simulate(_clocked_chip(small_chip, "sync"), _chain(tmp_path))
+    assert sync.counts["clock_core_tick"] == small_chip["cores"] * 20 == 80
+    assert sync.energy_breakdown_j["clock"] == 80 * CLOCK_PJ * 1e-12
+    assert "handshake" not in sync.counts  # a clocked network moves spikes on clock edges
+
+
+@pytest.mark.parametrize("mode", ["gals", "barrier"])
+def test_handshakes_are_axon_events_plus_hops(small_chip, small_workload, mode):
+    chip = _clocked_chip(small_chip, mode)
+    r = simulate(chip, workload_from_data(small_workload, "w.yaml"))
+    assert r.hops > 100 and r.axon_events > 100
+    assert r.counts["handshake"] == r.axon_events + r.hops
+    assert r.energy_breakdown_j["handshake"] == r.counts["handshake"] * HANDSHAKE_PJ * 1e-12
+    if mode == "barrier":  # no clock; one sync handshake per router per timestep (2 x 2 mesh)
+        assert "clock" not in r.energy_breakdown_j and r.counts["barrier_sync"] == 4 * r.ticks
+    else:
+        assert r.counts["clock_core_tick"] <= small_chip["cores"] * r.ticks
+    assert math.fsum(r.energy_breakdown_j.values()) == r.energy_j
+
+
+def test_async_handshakes_from_the_engine_counters():
+    r = simulate("neurogrid", "workloads/neurogrid_small.yaml", ticks=10)
+    assert r.hops > 0 and r.counts["handshake"] == r.axon_events + r.hops
+    assert "clock_core_tick" not in r.counts
+    assert math.fsum(r.energy_breakdown_j.values()) == r.energy_j
+
+
+def test_clocking_constants_priced_in_the_breakdown(small_chip):
+    chip = _clocked_chip(small_chip, "sync")
+    ledger = Ledger()
+    for name, n in (("synaptic_op", 10), ("clock_core_tick", 12), ("handshake", 5), ("barrier_sync", 3)):
+        ledger.add(name, n)
+    b = ledger.breakdown_j(chip.energy, 0.001)
+    assert b["clock"] == 12 * CLOCK_PJ * 1e-12
+    assert b["handshake"] == 5 * HANDSHAKE_PJ * 1e-12 and b["barrier_sync"] == 3 * HANDSHAKE_PJ * 1e-12
+    assert total_j(b) == math.fsum([b[k] for k in b])
+
+
+def test_cores_with_work_counts_distinct_cores():
+    assert cores_with_work(8, np.array([0, 0, 3]), np.array([3, 5])) == 3
+    assert cores_with_work(8, np.empty(0, np.int64), np.empty(0, np.int64)) == 0
+
+
+@pytest.mark.parametrize("key", ["handshake_pj", "clock_pj_per_core_tick"])
+def test_negative_clocking_energy_is_one_line(small_chip, key):
+    small_chip["energy"][key] = -1.0
+    with pytest.raises(ConfigError, match=rf"tiny.yaml: energy.{key}: must be >= 0") as info:
+        chip_from_data(small_chip, "tiny.yaml")
+    assert "\n" not in str(info.value)

@@ -126,7 +126,7 @@ def test_sweep_plot_from_a_table_and_unknown_columns(sweep_dir):
     import neuroemu.studies.results as res
     rows, _ = res.read_results(sweep_dir)
     fig = plots.plot_sweep(rows, y="power_w", x="workload.network.rate_hz")
-    assert _labels(fig) == ("workload.network.rate_hz", "power (W)")
+    assert _labels(fig) == ("workload.network.rate_hz", "power (W, energy / chip time)")
     with pytest.raises(NeuroEmuError, match=r"no column 'gsops' for y; columns: point, point_id"):
         plots.plot_sweep(sweep_dir, y="gsops")
 

@@ -7,6 +7,7 @@ import pytest
 
 from neuroemu import simulate
 from neuroemu.config import chip_from_data, workload_from_data
+from neuroemu.engine.energy import CLOCKING_COUNTERS
 
 
 def _run(chip_data, workload_data, **kw):
@@ -19,7 +20,8 @@ def test_gals_with_fast_links_equals_sync(small_chip, small_workload):
     small_chip["timing"]["mode"] = "gals"
     gals = _run(small_chip, small_workload)
     assert gals.timing_report["timing_violations"] == 0
-    assert gals.spikes == sync.spikes and gals.counts == sync.counts
+    events = lambda r: {k: v for k, v in r.counts.items() if k not in CLOCKING_COUNTERS}  # noqa: E731
+    assert gals.spikes == sync.spikes and events(gals) == events(sync)  # the same events, clocked differently
     assert (gals.spike_trains.neurons == sync.spike_trains.neurons).all()
 
 

@@ -279,23 +279,42 @@ def reproduce(json_out, markdown_out, ticks, no_curve):
 @main.command()
 @click.argument("chip", required=False)
 @click.argument("workload", required=False)
-@click.option("--topologies", default="mesh,htree,tree,torus", show_default=True,
-              help="Comma-separated topology kinds to run the same workload on.")
+@click.option("--topologies", default=None,
+              help="Comma-separated topology kinds (mesh, torus, htree, tree) to run the same workload on "
+                   "[default: mesh,htree,tree,torus; with --timings: the chip's own].")
+@click.option("--timings", default=None,
+              help="Comma-separated tick semantics (sync, gals, barrier, async) to run it under "
+                   "[default: the chip's own]; with --topologies, the grid of both.")
+@click.option("--network", type=click.Choice(["analytic", "packet"]), default="analytic", show_default=True,
+              help="Network fidelity of every run.")
 @click.option("--ticks", type=click.IntRange(min=1), help="Run length in ticks (default: the workload's).")
 @click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the workload's).")
+@click.option("--dt", type=float, help="A NIR graph given as WORKLOAD: the tick in the graph's time unit.")
 @click.option("--json", "json_out", metavar="PATH|-", help="Write the rows as JSON to PATH, or stdout with '-'.")
 @click.option("--plot", "plot_out", metavar="PNG", help="Also draw the comparison (needs neuroemu[plots]).")
-def compare(chip, workload, topologies, ticks, seed, json_out, plot_out):
-    """Run the same WORKLOAD and mapping on CHIP laid out as each topology, one row each."""
+def compare(chip, workload, topologies, timings, network, ticks, seed, dt, json_out, plot_out):
+    """Run the same WORKLOAD, mapping and seed on CHIP under each topology and/or tick semantics, one row each.
+
+    WORKLOAD is a workload file or a network file (an edge list .npz / .csv, or a NIR graph with --dt)."""
     import json
 
     from neuroemu.studies import compare as cmp
-    from neuroemu.config.loader import load_chip, load_workload
+    from neuroemu.config.loader import is_network_file, load_chip, load_workload, workload_for_network_file
+
+    def names(text):
+        return None if text is None else [k.strip() for k in text.split(",") if k.strip()]
     try:
-        wl = load_workload(workload)
+        if workload is not None and is_network_file(workload):
+            if chip is None:
+                raise click.ClickException(f"{workload}: a network file runs on a chip: neuroemu compare CHIP {workload}")
+            wl = workload_for_network_file(workload, dt=dt)
+        else:
+            wl = load_workload(workload)
         chip_spec = workload_chip(wl, workload) if chip is None else load_chip(chip)
-        kinds = [k.strip() for k in topologies.split(",") if k.strip()]
-        rows = cmp.compare(chip_spec, wl, kinds, ticks=ticks, seed=seed)
+        kinds = names(topologies)
+        if kinds is None and timings is None:
+            kinds = ["mesh", "htree", "tree", "torus"]
+        rows = cmp.compare(chip_spec, wl, kinds, timings=names(timings), ticks=ticks, seed=seed, network=network)
         if plot_out:
             from neuroemu.studies.plots import plot_compare
             plot_compare(rows, plot_out)
@@ -305,7 +324,7 @@ def compare(chip, workload, topologies, ticks, seed, json_out, plot_out):
         _write_json(json.dumps({"chip": chip_spec.name, "workload": wl.name, "rows": rows}, indent=2), json_out)
         if json_out == "-":
             return
-    click.echo(f"{wl.name} on {chip_spec.name} ({chip_spec.cores} cores)")
+    click.echo(f"{wl.name} on {chip_spec.name} ({chip_spec.cores} cores, {network} network)")
     click.echo(cmp.table(rows))
 
 
@@ -315,6 +334,8 @@ main.add_command(sweep)
 main.add_command(plot)
 from neuroemu.cli.traffic import traffic  # noqa: E402
 main.add_command(traffic)
+from neuroemu.cli.matrix import matrix  # noqa: E402
+main.add_command(matrix)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -149,7 +149,14 @@ class EnergySpec:
     depression_pj: Sourced | None = spec_field(None, check=PJ_MAX, doc="a depressing update (default: learning_update_pj)")
     hop_class_pj: dict[str, Sourced] | None = spec_field(
         None, check=PJ_MAX, doc="per link class overrides of hop_pj, e.g. {x: 3.0, y: 4.0}")
-    static_mw: Sourced = spec_field(check=sourced_at_most(MAX_POWER_MW), doc="static (leakage and clock) power")
+    static_mw: Sourced = spec_field(check=sourced_at_most(MAX_POWER_MW),
+                                    doc="static power (leakage, and any clock not priced per core tick)")
+    clock_pj_per_core_tick: Sourced = spec_field(
+        ZERO, check=PJ_MAX, doc="clock distribution of one core for one tick (sync: every core every tick; "
+                                "gals: only cores with work in the tick; barrier, async: none)")
+    handshake_pj: Sourced = spec_field(
+        ZERO, check=PJ_MAX, doc="one asynchronous handshake (gals, barrier, async: per delivered spike and per "
+                                "hop, on top of hop_pj; barrier also one per router per timestep)")
 
     def hop_energy(self, class_name: str) -> float:
         """Energy in pJ of one hop over a link of the named class."""

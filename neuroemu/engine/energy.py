@@ -10,6 +10,21 @@ integrated input or fired), ``spike`` (generated and sent), ``hop:<class>``
 (a packet crossing one link of that class), ``wire_nm`` (packet-nanometres of wire
 travelled), ``potentiation`` and ``depression``
 (synaptic weight updates by a learning rule).
+
+Clocking (docs/clocking.md) is priced by three more counters, so one network can be compared
+clocked, clockless and mixed on equal terms:
+
+- ``clock_core_tick``: one core clocked for one tick, at ``clock_pj_per_core_tick``. Under
+  ``sync`` a global clock drives every core of the chip every tick (cores x ticks, added by
+  :func:`add_clocking`); under ``gals`` asynchronous control switches a core's clock on only in
+  ticks where it has work (counted by the tick loop with :func:`cores_with_work`); ``barrier``
+  and ``async`` cores have no clock.
+- ``handshake``: one asynchronous request/acknowledge, at ``handshake_pj``: under ``gals``,
+  ``barrier`` and ``async`` the network is clockless, so every delivered spike (``axon_event``)
+  and every hop is one handshake (derived here from those counters, so no engine counts it twice).
+- ``barrier_sync``: under ``barrier`` each timestep ends with a synchronisation wave through the
+  mesh: one handshake per router per timestep (counted by the tick loop), priced at ``handshake_pj``
+  (no published barrier energy exists: Davies 2018 gives only its latency).
 """
 from __future__ import annotations
 
@@ -17,9 +32,17 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from neuroemu.config.schema import EnergySpec
 
 PJ = 1e-12
+
+#: the counters that price clocking: they differ between semantics that see the same events
+CLOCKING_COUNTERS = ("clock_core_tick", "handshake", "barrier_sync")
+
+#: tick semantics whose spikes cross the network by handshakes rather than on a clock edge
+HANDSHAKE_MODES = ("gals", "barrier", "async")
 
 
 @dataclass
@@ -59,8 +82,41 @@ class Ledger:
             terms[f"hop_{cls}"] = self.counts[name] * energy.hop_energy(cls) * PJ
         if energy.wire_pj_per_mm.value:
             terms["wire"] = self.get("wire_nm") * 1e-6 * energy.wire_pj_per_mm.value * PJ
+        if self.get("clock_core_tick"):
+            terms["clock"] = self.get("clock_core_tick") * energy.clock_pj_per_core_tick.value * PJ
+        if self.get("handshake"):
+            terms["handshake"] = self.get("handshake") * energy.handshake_pj.value * PJ
+        if self.get("barrier_sync"):
+            terms["barrier_sync"] = self.get("barrier_sync") * energy.handshake_pj.value * PJ
         terms["static"] = energy.static_mw.value * 1e-3 * sim_time_s
         return terms
+
+
+def add_clocking(ledger: Ledger, mode: str, cores: int, ticks: int) -> None:
+    """Add the clocking counters a finished run implies (once, after the hop counters are in).
+
+    ``sync``: every one of the chip's ``cores`` is clocked in each of ``ticks``. ``gals``,
+    ``barrier`` and ``async``: one handshake per delivered spike and per hop. (``gals`` core
+    clocks and ``barrier`` syncs depend on each tick's activity and are counted by the loop.)
+    """
+    if mode == "sync":
+        ledger.add("clock_core_tick", cores * ticks)
+    if mode in HANDSHAKE_MODES:
+        ledger.add("handshake", ledger.get("axon_event") + ledger.hops())
+
+
+def cores_with_work(n_cores: int, *core_ids: np.ndarray) -> int:
+    """How many cores have work in one tick: the distinct cores among ``core_ids`` (the cores of the
+    axons that received a spike and of the neurons that fired; a neuron that integrated input sits
+    on a core that received a spike, so active neurons add no core of their own).
+
+    One boolean mark per core, O(cores + events) per tick. Should a stepper later report per-core
+    operation counts, ``core_ids`` becomes ``np.flatnonzero(ops_per_core)``.
+    """
+    busy = np.zeros(n_cores, bool)
+    for ids in core_ids:
+        busy[ids] = True
+    return int(np.count_nonzero(busy))
 
 
 def total_j(breakdown: dict[str, float]) -> float:

@@ -11,7 +11,7 @@ import numpy as np
 
 from neuroemu.config.fields import to_plain
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
-from neuroemu.engine.energy import Ledger, figures, total_j
+from neuroemu.engine.energy import Ledger, add_clocking, figures, total_j
 from neuroemu.engine.options import RunOptions
 from neuroemu.version import __version__
 
@@ -38,7 +38,15 @@ class SpikeTrains:
 
 @dataclass(frozen=True)
 class RunResult:
-    """Everything a run reports. Same seed and config: the same record but for wall_s and queue_backend."""
+    """Everything a run reports. Same seed and config: the same record but for wall_s and queue_backend.
+
+    Two times, never mixed: ``sim_time_s`` is the chip's own time (how long the hardware takes:
+    ticks x tick under sync and gals, the sum of the emergent timesteps under barrier, continuous
+    time under async); ``model_time_s`` is the network's time (ticks x tick: the biological time
+    the run stands for). Rates are per model second (``mean_rate_hz``: spikes per neuron per model
+    second, what a framework reports); power is per chip second (``power_w`` = energy /
+    ``sim_time_s``: what a supply would see).
+    """
 
     schema_version: int
     neuroemu_version: str
@@ -51,6 +59,7 @@ class RunResult:
     network: str
     ticks: int
     sim_time_s: float
+    model_time_s: float
     wall_s: float
     cores: int
     neurons: int
@@ -142,9 +151,9 @@ def summary_table(r: RunResult) -> str:
         ("timing / network", f"{r.timing} / {r.network}"),
         ("queue / tick backend", f"{r.queue_backend} / {r.tick_backend}"),
         ("cores / neurons", f"{r.cores:,} / {r.neurons:,}"),
-        ("ticks / chip time", f"{r.ticks:,} / {fmt(r.sim_time_s, ' s')}"),
+        ("ticks / model time / chip time", f"{r.ticks:,} / {fmt(r.model_time_s, ' s')} / {fmt(r.sim_time_s, ' s')}"),
         ("wall time", fmt(r.wall_s, " s")),
-        ("spikes (mean rate)", f"{r.spikes:,} ({fmt(r.mean_rate_hz, ' Hz')})"),
+        ("spikes (mean rate per model s)", f"{r.spikes:,} ({fmt(r.mean_rate_hz, ' Hz')})"),
         ("synaptic events (SOPs)", fmt(r.synaptic_events)),
         ("hops (per spike)", f"{r.hops:,} ({fmt(r.hops_per_spike)})"),
         ("energy", fmt(r.energy_j, " J")),
@@ -164,7 +173,7 @@ def summary_table(r: RunResult) -> str:
     rows += [
         ("all-in pJ/SOP (total/SOPs)", fmt(r.pj_per_sop)),
         ("synaptic pJ/SOP (synaptic/SOPs)", fmt(r.pj_per_sop_synaptic)),
-        ("power", fmt(None if r.power_w is None else r.power_w * 1e3, " mW")),
+        ("power (energy / chip time)", fmt(None if r.power_w is None else r.power_w * 1e3, " mW")),
         ("GSOPS/W", fmt(r.gsops_per_w)),
     ]
     rows += _workload_rows(r.workload_report, fmt)
@@ -185,7 +194,9 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
     """
     for cls, n in zip(class_names, hops):
         ledger.add(f"hop:{cls}", int(n))
-    sim_time = opt.ticks * chip.timing.tick_s if sim_time_s is None else sim_time_s
+    add_clocking(ledger, chip.timing.mode, chip.cores, opt.ticks)
+    model_time = opt.ticks * chip.timing.tick_s
+    sim_time = model_time if sim_time_s is None else sim_time_s
     breakdown = ledger.breakdown_j(chip.energy, sim_time)
     total = total_j(breakdown)
     sops = ledger.get("synaptic_op")
@@ -199,8 +210,9 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
         schema_version=SCHEMA_VERSION, neuroemu_version=__version__, chip=chip.name, workload=workload.name,
         seed=opt.seed, queue_backend=backend, tick_backend=tick_backend, timing=chip.timing.mode,
         network=opt.network,
-        ticks=opt.ticks, sim_time_s=sim_time, wall_s=wall, cores=chip.cores, neurons=n_enabled,
-        spikes=spikes, mean_rate_hz=spikes / n_enabled / sim_time if n_enabled else 0.0,
+        ticks=opt.ticks, sim_time_s=sim_time, model_time_s=model_time, wall_s=wall, cores=chip.cores,
+        neurons=n_enabled, spikes=spikes,
+        mean_rate_hz=spikes / n_enabled / model_time if n_enabled and model_time > 0 else 0.0,
         axon_events=ledger.get("axon_event"), synaptic_events=sops, hops=n_hops,
         hops_per_spike=n_hops / routed if routed else 0.0,
         hops_by_class={cls: int(n) for cls, n in zip(class_names, hops)},

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
-from neuroemu.engine.energy import Ledger
+from neuroemu.engine.energy import Ledger, cores_with_work
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.step import TickStepper
@@ -136,6 +136,7 @@ class TickLoop:
             now = int(self.tick_starts[t])
             due_axons = self.deliver(t, now, start)
             fired, sops, n_active = self.step_cores(t, due_axons)
+            self.count_clocking(due_axons, fired)
             self.learn(t, due_axons, fired)
             arrival = self.route_and_emit(t, now, self.policy.emission_ps(now, due_axons, fired, sops, n_active), fired)
             self.advance_time(t, now, arrival)
@@ -199,6 +200,18 @@ class TickLoop:
             self.spike_ticks.append(np.full(len(fired), t, np.int64))
             self.spike_ids.append(fired.astype(np.int64))
         return fired, sops, n_active
+
+    def count_clocking(self, due_axons: np.ndarray, fired: np.ndarray) -> None:
+        """The clocking that depends on the tick's activity (engine/energy.py prices it): under gals
+        a core's clock runs only in a tick where it has work; under barrier every router joins the
+        timestep's sync wave. (Sync clocks every core every tick: counted once, in the record.)"""
+        mode = self.policy.mode
+        if mode == "gals":
+            a = self.arrays
+            self.ledger.add("clock_core_tick", cores_with_work(a.n_cores, due_axons // a.axons_per_core,
+                                                               fired // a.neurons_per_core))
+        elif mode == "barrier":
+            self.ledger.add("barrier_sync", self.topology.n_routers)
 
     def learn(self, t: int, due_axons: np.ndarray, fired: np.ndarray) -> None:
         """The learning rule's weight updates for this tick's deliveries and spikes (if one is on)."""

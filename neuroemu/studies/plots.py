@@ -33,11 +33,13 @@ from neuroemu.errors import NeuroEmuError
 #: axis labels of well-known columns (any other column is labelled by its name)
 LABELS = {
     "gsops_per_w": "GSOPS/W",
-    "power_w": "power (W)",
+    "power_w": "power (W, energy / chip time)",
     "energy_j": "energy (J)",
     "pj_per_sop": "all-in pJ/SOP",
     "pj_per_sop_synaptic": "synaptic pJ/SOP",
-    "mean_rate_hz": "mean firing rate (Hz)",
+    "mean_rate_hz": "mean firing rate (Hz, per model second)",
+    "sim_time_s": "chip time (s)",
+    "model_time_s": "model time (s)",
     "hops_per_spike": "hops per spike",
     "latency_mean_s": "mean latency (s)",
     "wall_s": "wall time (s)",
@@ -424,17 +426,32 @@ def _results_rows(results) -> tuple[list[dict], dict | None, str]:
 
 
 def plot_compare(rows: list[dict], out: str | Path | None = None):
-    """`neuroemu compare` rows: mean hops, wire per spike and all-in pJ/SOP per topology."""
+    """`neuroemu compare` rows: energy by term (stacked), all-in pJ/SOP, mean hops and mean spike
+    latency per (topology, timing). Refused rows are left out (the table names them)."""
     _mpl()
-    fig = new_figure((9.0, 3.4))
-    names = [r["topology"] for r in rows]
-    panels = (("hops_mean", "mean hops per spike"), ("wire_mm_mean", "wire per spike (mm)"),
-              ("pj_per_sop", "all-in pJ/SOP"))
-    for i, (key, label) in enumerate(panels, start=1):
-        ax = fig.add_subplot(1, len(panels), i)
-        ax.bar(names, [float(r.get(key) or 0.0) for r in rows], color="tab:blue")
-        ax.set_xlabel("topology")
+    ok = [r for r in rows if r.get("error") is None]
+    several = len({r.get("timing") for r in ok}) > 1
+    multi_topo = len({r["topology"] for r in ok}) > 1
+    names = [("/".join(x for x, keep in ((r["topology"], multi_topo or not several), (r.get("timing", ""), several))
+                       if keep)) for r in ok]
+    fig = new_figure((12.0, 3.6))
+    ax = fig.add_subplot(1, 4, 1)
+    terms = list(dict.fromkeys(t for r in ok for t in r["energy_breakdown_j"]))
+    bottom = np.zeros(len(ok))
+    for term in terms:
+        values = np.array([r["energy_breakdown_j"].get(term, 0.0) for r in ok])
+        ax.bar(names, values, bottom=bottom, label=term)
+        bottom += values
+    ax.set_ylabel("energy (J)")
+    ax.legend(fontsize=6)
+    panels = (("pj_per_sop", "all-in pJ/SOP", 1.0), ("hops_mean", "mean hops per spike", 1.0),
+              ("latency_mean_s", "mean spike latency (ns)", 1e9))
+    for i, (key, label, scale) in enumerate(panels, start=2):
+        ax = fig.add_subplot(1, 4, i)
+        ax.bar(names, [float(r.get(key) or 0.0) * scale for r in ok], color="tab:blue")
         ax.set_ylabel(label)
+    for ax in fig.axes:
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     if out is not None:
         save_png(fig, out)
     return fig
