@@ -152,3 +152,12 @@ def test_a_source_tree_without_an_install_says_unknown(monkeypatch):
         monkeypatch.undo()
         importlib.reload(version_module)
     assert version_module.__version__ == version("neuroemu")
+
+
+def test_no_shipped_chips_says_where_it_looked(monkeypatch, tmp_path):
+    import neuroemu.cli.app as cli_app
+    import neuroemu.config.loader as loader
+    monkeypatch.setattr(loader, "CHIPS_DIR", tmp_path / "chips")
+    monkeypatch.setattr(cli_app, "CHIPS_DIR", tmp_path / "chips")
+    r = CliRunner().invoke(main, ["chips"])
+    assert r.exit_code == 1 and r.output.startswith(f"Error: no shipped chips found (expected *.yaml in {tmp_path / 'chips'}")

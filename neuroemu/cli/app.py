@@ -161,7 +161,8 @@ def chips():
     """List the shipped chips with a one-line description."""
     found = shipped_chips()
     if not found:
-        raise click.ClickException("no shipped chips found (expected chips/*.yaml beside the package)")
+        raise click.ClickException(f"no shipped chips found (expected *.yaml in {CHIPS_DIR}: a wheel built "
+                                   "without them, or a checkout without chips/?)")
     width = max(len(n) for n in found)
     for name, path in found.items():
         try:
