@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import neuroemu.networks.sizes as sizes
 from neuroemu.cli import main
-from neuroemu.errors import CapacityError
+from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.networks.edgelist import load_network
 from neuroemu.networks.sizes import INPUT_BYTES, MAX_IDS, NEURON_BYTES, check_count, format_bytes
 
@@ -94,3 +94,19 @@ def test_a_nir_input_node_declaring_a_trillion_inputs_is_refused():
 def test_format_bytes():
     assert [format_bytes(n) for n in (0, 1023, 1024, 1.5 * 2 ** 30, 49 * 2 ** 40, 2 ** 70)] == \
         ["0 bytes", "1023 bytes", "1.0 KiB", "1.5 GiB", "49.0 TiB", "1024.0 EiB"]
+
+
+def test_ids_beyond_a_given_count_are_the_readers_error_not_an_allocation(tmp_path):
+    # the neuron arrays fix the count at 2: a large dst is out of range, and nothing is sized by it
+    path = tmp_path / "given.npz"
+    np.savez(path, src=np.array([0]), dst=np.array([2 ** 40]), weight=np.array([1.0]), decay=np.ones(2))
+    with pytest.raises(ConfigError, match=f"given.npz: dst: ids must be < 2 neurons") as info:
+        load_network(path)
+    assert not isinstance(info.value, CapacityError)
+
+
+def test_a_float_count_is_checked_like_an_integer_one(tmp_path):
+    path = tmp_path / "f.npz"
+    np.savez(path, src=np.array([0]), dst=np.array([1]), weight=np.array([1.0]), n_neurons=np.array(1e12))
+    with pytest.raises(CapacityError, match=f"f.npz: n_neurons: largest id {10 ** 12 - 1:,} means {10 ** 12:,} neurons"):
+        load_network(path)

@@ -83,21 +83,29 @@ def _largest(a) -> int | None:
 
 
 def check_edge_arrays(where: str, arrays: dict[str, np.ndarray], src_input: np.ndarray) -> None:
-    """An edge list's ids and counts (the ``.npz`` layout; CSV is read into it) checked before the
-    neuron and input arrays they imply are allocated."""
+    """An edge list's counts (the ``.npz`` layout; CSV is read into it) checked before the arrays they
+    imply are allocated. The counts come as the reader takes them (neuroemu.networks.edgelist): the
+    neurons from the neuron arrays (already in memory: nothing to check), else ``n_neurons``, else
+    the largest neuron id; the inputs from ``n_inputs``, else the largest input id. Ids beyond a
+    given count are the reader's error, not an allocation."""
     src = np.asarray(arrays["src"])
     is_input = src_input if src_input.dtype == bool and src_input.shape == src.shape else np.zeros(src.shape, bool)
-    scalar = lambda key: (int(arrays[key]) - 1 if key in arrays and np.ndim(arrays[key]) == 0
-                          and np.asarray(arrays[key]).dtype.kind in "iu" else None)
-    for what, bytes_each, found in (
-            ("neurons", NEURON_BYTES, (("dst", _largest(arrays["dst"])), ("src", _largest(src[~is_input])),
-                                       ("n_neurons", scalar("n_neurons")))),
-            ("inputs", INPUT_BYTES, (("src", _largest(src[is_input])), ("input_ids", _largest(arrays.get("input_ids", []))),
-                                     ("n_inputs", scalar("n_inputs"))))):
-        ids = [(top, name) for name, top in found if top is not None]
-        if ids:
-            top, name = max(ids)
-            check_count(where, name, top, what, bytes_each)
+
+    def given(key: str) -> list[tuple[int, str]]:
+        top = _largest(np.atleast_1d(arrays[key])) if key in arrays and np.ndim(arrays[key]) == 0 else None
+        return [] if top is None else [(top - 1, key)]
+
+    if not any(f in arrays for f in NEURON_FIELDS):
+        neurons = given("n_neurons") if "n_neurons" in arrays else [
+            (top, name) for name, top in (("dst", _largest(arrays["dst"])), ("src", _largest(src[~is_input])))
+            if top is not None]
+        if neurons:
+            check_count(where, max(neurons)[1], max(neurons)[0], "neurons", NEURON_BYTES)
+    inputs = given("n_inputs") if "n_inputs" in arrays else [
+        (top, name) for name, top in (("src", _largest(src[is_input])), ("input_ids", _largest(arrays.get("input_ids", []))))
+        if top is not None]
+    if inputs:
+        check_count(where, max(inputs)[1], max(inputs)[0], "inputs", INPUT_BYTES)
 
 
 def check_groups(where: str, groups: list[Group], what: str, bytes_each: int) -> None:
