@@ -161,3 +161,14 @@ def test_no_shipped_chips_says_where_it_looked(monkeypatch, tmp_path):
     monkeypatch.setattr(cli_app, "CHIPS_DIR", tmp_path / "chips")
     r = CliRunner().invoke(main, ["chips"])
     assert r.exit_code == 1 and r.output.startswith(f"Error: no shipped chips found (expected *.yaml in {tmp_path / 'chips'}")
+
+
+def test_a_shipped_sweep_runs_by_name_from_any_directory(monkeypatch, tmp_path):
+    from neuroemu.config.loader import shipped_sweeps
+    from neuroemu.studies.sweepspec import load_sweep_spec
+    assert set(shipped_sweeps()) == {p.stem for p in (REPO_ROOT / "workloads" / "sweeps").glob("*.yaml")}
+    monkeypatch.chdir(tmp_path)
+    spec = load_sweep_spec("digits_mapping")
+    assert spec.name == "digits_mapping" and spec.source == str(shipped_sweeps()["digits_mapping"])
+    r = CliRunner().invoke(main, ["sweep", "no_such_sweep", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and r.output.startswith("Error: no_such_sweep: no such file")

@@ -182,6 +182,12 @@ def shipped_workloads() -> dict[str, Path]:
     return {p.stem: p for p in sorted(WORKLOADS_DIR.glob("*.yaml"))}
 
 
+def shipped_sweeps() -> dict[str, Path]:
+    """Shipped sweep examples by name (the stem of workloads/sweeps/*.yaml)."""
+    folder = WORKLOADS_DIR / "sweeps"
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+
+
 def resolve_chip_path(name_or_path: str, relative_to: Path | None = None) -> Path | None:
     """The file a chip reference points to: an existing path, or a shipped chip's name.
 
