@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # everything that changes what `pip install -e .` builds
 BUILD_INPUTS := pyproject.toml setup.py neuroemu/_cffi_build.py $(wildcard neuroemu/kernel/*.c neuroemu/kernel/*.h neuroemu/hardware/*.c neuroemu/hardware/*.h)
 
-.PHONY: run test test-slow test-queue-c test-queue-python bench clean
+.PHONY: run test test-slow test-queue-c test-queue-python wheel-check bench clean
 
 $(STAMP): $(BUILD_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test-queue-python: $(STAMP)
 ## the slow tests (full-chip runs, long fuzzing)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+## install from a wheel into a fresh venv and use it from a temporary directory (.ci/run, after `make test`)
+wheel-check:
+	PYTHON=$(PYTHON) .ci/wheel-check
 
 ## every benchmark (JSON lines; results recorded in benchmarks/README.md)
 bench: $(STAMP)

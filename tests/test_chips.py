@@ -21,7 +21,7 @@ MINE = {"loihi": "loihi_small", "spinnaker": "spinnaker_small", "rram_htree": "r
 
 @pytest.fixture(autouse=True)
 def _at_repo_root(monkeypatch):
-    # spinnaker.yaml names its router graph relative to the repository root
+    # the tests name workload files relative to the repository root
     monkeypatch.chdir(REPO_ROOT)
 
 
@@ -34,7 +34,7 @@ def chip_data(name: str, sync: bool = True) -> dict:
 
 
 def run(name: str, data: dict | None = None, ticks: int = 60):
-    chip = chip_from_data(data or chip_data(name), f"{name}.yaml")
+    chip = chip_from_data(data or chip_data(name), str(CHIPS_DIR / f"{name}.yaml"))
     return simulate(chip, load_workload(f"workloads/{MINE[name]}.yaml"), ticks=ticks)
 
 
@@ -109,7 +109,7 @@ def test_spinnaker_figures_are_sharps_per_neuron_and_per_event_energies():
 
 
 def test_spinnaker_is_a_six_link_torus_of_18_core_chips():
-    topo = build_chip_topology(chip_from_data(chip_data("spinnaker"), "spinnaker.yaml"))
+    topo = build_chip_topology(chip_from_data(chip_data("spinnaker"), str(CHIPS_DIR / "spinnaker.yaml")))
     assert topo.n_routers == 48 and topo.n_links == 48 * 6
     assert np.bincount(topo.link_src).tolist() == [6] * 48
     assert np.bincount(topo.core_router).tolist() == [18] * 48

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import yaml
 
 from neuroemu.config import load_chip, load_workload, shipped_chips, workload_chip
 from neuroemu.config.loader import parse_yaml, read_yaml
@@ -144,3 +145,95 @@ def test_absurd_class_energy_is_refused(write_yaml, small_chip):
     small_chip["energy"]["hop_class_pj"] = {"x": 1.0, "y": 1e20}
     message = _error(write_yaml, "c.yaml", small_chip)
     assert "energy.hop_class_pj" in message and "<= 1e+12" in message
+
+
+# --- YAML as people write it: 1e-3 is a float (YAML 1.1 would read a string) -----------------------
+
+def test_exponent_numbers_are_floats_and_the_rest_is_unchanged():
+    data = parse_yaml("[1e-3, 1E-3, -2.5e+4, 1.5e3, +1e2, .5, -.5, 1.0, 12, 0x1F, 1_000, .inf, 1e, e3, 1.2.3, '1e-3', "
+                      "1e-3x]", "n.yaml")
+    assert data[:8] == [0.001, 0.001, -25000.0, 1500.0, 100.0, 0.5, -0.5, 1.0]
+    assert all(type(v) is float for v in data[:8])
+    assert data[8:11] == [12, 31, 1000] and all(type(v) is int for v in data[8:11])  # integers stay integers
+    assert data[11] == float("inf")
+    assert data[12:] == ["1e", "e3", "1.2.3", "1e-3", "1e-3x"]  # not numbers, or quoted: strings
+
+
+def _with_numbers(data: dict, **texts: str) -> str:
+    """YAML of ``data`` with each placeholder value replaced by the number as a person types it."""
+    text = yaml.safe_dump(data, sort_keys=False)
+    for placeholder, written in texts.items():
+        assert placeholder in text
+        text = text.replace(placeholder, written)
+    return text
+
+
+def test_a_chip_file_takes_exponent_numbers(write_yaml, small_chip):
+    small_chip["timing"]["tick_s"] = "TICK"
+    small_chip["energy"]["hop_pj"]["value"] = "HOP"
+    small_chip["latency"]["hop_ns"] = "LATENCY"
+    chip = load_chip(write_yaml("c.yaml", _with_numbers(small_chip, TICK="1e-3", HOP="2.3E0", LATENCY="2e+0")))
+    assert chip.timing.tick_s == 0.001 and chip.energy.hop_pj.value == 2.3 and chip.latency.hop_ns.value == 2.0
+
+
+def test_a_workload_file_takes_exponent_numbers(tiny_files, write_yaml, small_workload):
+    small_workload["network"]["rate_hz"] = "RATE"
+    small_workload["ticks"] = "TICKS"
+    small_workload["inputs"][0]["rate_hz"] = "INPUT"
+    wl = load_workload(write_yaml("w.yaml", _with_numbers(small_workload, RATE="5E+1", TICKS="6e1", INPUT="1e2")))
+    assert wl.network.rate_hz == 50.0 and wl.ticks == 60 and type(wl.ticks) is int and wl.inputs[0].rate_hz == 100.0
+
+
+def test_a_nir_workloads_dt_takes_an_exponent(write_yaml):
+    wl = load_workload(write_yaml("n.yaml", "name: n\nnetwork: {kind: nir, file: g.nir, dt: 1e-6}\n"))
+    assert wl.network.dt == 1e-6
+
+
+def test_a_sweep_file_takes_exponent_numbers(write_yaml):
+    from neuroemu.studies.sweepspec import load_sweep_spec
+    path = write_yaml("s.yaml", "name: s\nbase: {chip: default, workload: default}\n"
+                                "axes:\n  - key: chip.timing.tick_s\n    values: [1e-3, 2E-3, 5.0e-4]\n"
+                                "  - key: workload.network.rate_hz\n    range: [1e0, -2.5e+4, 3]\n")
+    spec = load_sweep_spec(path)
+    assert spec.axes[0].values == (0.001, 0.002, 0.0005) and spec.axes[1].range == (1.0, -25000.0, 3)
+
+
+# --- shipped files found through the one lookup; files a chip or workload names, relative to it ----
+
+def test_shipped_chips_and_workloads_come_from_the_one_lookup():
+    from neuroemu.config.loader import CHIPS_DIR, WORKLOADS_DIR, shipped_dir, shipped_workloads
+    assert CHIPS_DIR == shipped_dir("chips") and WORKLOADS_DIR == shipped_dir("workloads")
+    assert set(shipped_chips()) == {p.stem for p in CHIPS_DIR.glob("*.yaml")} and len(shipped_chips()) >= 6
+    assert "digits" in shipped_workloads() and load_workload("digits").name == "digits"
+
+
+def test_a_monkeypatched_chips_dir_is_what_shipped_chips_lists(monkeypatch, tmp_path, small_chip):
+    import neuroemu.config.loader as loader
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(small_chip))
+    monkeypatch.setattr(loader, "CHIPS_DIR", tmp_path)
+    assert list(shipped_chips()) == ["mine"] and load_chip("mine").name == "tiny"
+
+
+def test_files_a_chip_or_workload_names_resolve_beside_it_from_any_directory(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no chips/ or workloads/ here
+    spinnaker = load_chip("spinnaker")
+    graph = spinnaker.topology.custom_path
+    assert graph == str(shipped_chips()["spinnaker"].parent.resolve() / "spinnaker_hex_torus.graphml")
+    digits = load_workload("digits")
+    from neuroemu.config.loader import WORKLOADS_DIR
+    here = WORKLOADS_DIR.resolve()
+    assert digits.network.file == str(here / "digits.npz") and digits.classify.dataset == str(here / "digits_test.npz")
+    assert workload_chip(digits, digits.source).name == "loihi"
+
+
+def test_a_chip_in_another_folder_finds_its_graph_file_beside_it(monkeypatch, tmp_path, small_chip):
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    (folder / "ring.csv").write_text("0,1\n1,2\n2,3\n3,0\n")
+    small_chip["topology"] = {"kind": "custom", "custom_path": "ring.csv"}
+    (folder / "ring.yaml").write_text(yaml.safe_dump(small_chip))
+    monkeypatch.chdir(tmp_path)
+    chip = load_chip("lab/ring.yaml")
+    assert chip.topology.custom_path == str(folder / "ring.csv")
+    from neuroemu.hardware.chip import build_chip_topology
+    assert build_chip_topology(chip).n_cores == 4

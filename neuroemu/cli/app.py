@@ -13,6 +13,7 @@ from neuroemu.config.loader import (CHIPS_DIR, chip_from_data, is_file, detect_k
 from neuroemu.errors import NeuroEmuError, RunawayError
 from neuroemu.cli.progress import TerminalProgress
 from neuroemu.engine.record import summary_table
+from neuroemu.version import __version__
 
 
 def _fail(exc: NeuroEmuError) -> click.ClickException:
@@ -30,7 +31,7 @@ def _write_json(text: str, dest: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="neuroemu")
+@click.version_option(__version__, prog_name="neuroemu")  # neuroemu.version: the installed metadata
 def main() -> None:
     """neuroemu: emulate neuromorphic chips event by event and count the energy of every event."""
 
@@ -160,7 +161,8 @@ def chips():
     """List the shipped chips with a one-line description."""
     found = shipped_chips()
     if not found:
-        raise click.ClickException("no shipped chips found (expected chips/*.yaml beside the package)")
+        raise click.ClickException(f"no shipped chips found (expected *.yaml in {CHIPS_DIR}: a wheel built "
+                                   "without them, or a checkout without chips/?)")
     width = max(len(n) for n in found)
     for name, path in found.items():
         try:

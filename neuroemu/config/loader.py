@@ -2,10 +2,19 @@
 
 YAML is read with the safe loader (no Python object construction), from files
 of at most :data:`MAX_FILE_BYTES`, and with a cap on alias expansion so that
-"billion laughs" documents fail fast instead of eating memory.
+"billion laughs" documents fail fast instead of eating memory. Numbers are read as
+people write them: ``1e-3``, ``1E-3`` and ``-2.5e+4`` are floats (YAML 1.2), not the
+strings YAML 1.1 makes of them; every reader of chip, workload and sweep files goes
+through :func:`parse_yaml`, so this holds for all of them.
+
+The shipped chips and workloads are package data (``neuroemu/chips``,
+``neuroemu/workloads`` in a wheel, copied there from the repository's top-level
+``chips/`` and ``workloads/`` by setup.py's build_py); :func:`shipped_dir` finds them,
+falling back to the checkout's folders in a source tree (an editable install).
 """
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,17 +29,52 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_ALIASES = 1000
 MAX_EXPANDED_NODES = 1_000_000
 
-#: Where the shipped chip and workload files live (the repository's chips/ and workloads/).
+#: The source tree's root when the package runs from a checkout (an editable install).
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHIPS_DIR = REPO_ROOT / "chips"
-WORKLOADS_DIR = REPO_ROOT / "workloads"
+
+
+def shipped_dir(kind: str, package: Path | None = None, checkout: Path = REPO_ROOT) -> Path:
+    """The folder of the shipped ``kind`` ("chips" or "workloads"): the one lookup for both.
+
+    The package's own data (``neuroemu/<kind>`` in an installed wheel, found through
+    importlib.resources) comes first; in a source tree that folder does not exist (setup.py's
+    build_py copies the top-level folder into wheels only, so git holds one copy) and the
+    checkout's top-level ``<kind>/`` is used. ``package`` and ``checkout`` are for tests.
+    """
+    if package is None:
+        root = resources.files("neuroemu")  # a Path for a package installed as folders (wheels are)
+        package = root if isinstance(root, Path) else Path(str(root))
+    packaged = package / kind
+    if packaged.is_dir() or not (checkout / kind).is_dir():
+        return packaged
+    return checkout / kind
+
+
+#: Where the shipped chip and workload files live (see :func:`shipped_dir`).
+CHIPS_DIR = shipped_dir("chips")
+WORKLOADS_DIR = shipped_dir("workloads")
 
 DEFAULT_CHIP = "default"
 DEFAULT_WORKLOAD = "default"
 
 
+#: YAML 1.1's float pattern with YAML 1.2's forms added: the dot optional when an exponent follows
+#: (1e-3, 1E3), the exponent's sign optional (1.5e3), a signed leading dot (-.5)
+_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X)
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
 class _SafeLoader(yaml.SafeLoader):
-    """SafeLoader that counts alias uses, refusing documents that expand exponentially."""
+    """SafeLoader that reads 1e-3 as a float and counts alias uses (refusing exponential expansion)."""
+
+    # SafeLoader's resolvers without YAML 1.1's float pattern; ours is added below
+    yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in resolvers if tag != _FLOAT_TAG]
+                               for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
     def __init__(self, stream):
         super().__init__(stream)
@@ -42,6 +86,9 @@ class _SafeLoader(yaml.SafeLoader):
             if self._aliases > MAX_ALIASES:
                 raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (anchors and aliases expanding exponentially?)")
         return super().compose_node(parent, index)
+
+
+_SafeLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT, list("-+0123456789."))
 
 
 def _expanded_size(obj: Any, memo: dict[int, int]) -> int:
@@ -128,6 +175,19 @@ def shipped_chips() -> dict[str, Path]:
     return {p.stem: p for p in sorted(CHIPS_DIR.glob("*.yaml"))}
 
 
+def shipped_workloads() -> dict[str, Path]:
+    """Shipped workload files by name (the stem of workloads/*.yaml; the sweeps are not workloads)."""
+    if not WORKLOADS_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(WORKLOADS_DIR.glob("*.yaml"))}
+
+
+def shipped_sweeps() -> dict[str, Path]:
+    """Shipped sweep examples by name (the stem of workloads/sweeps/*.yaml)."""
+    folder = WORKLOADS_DIR / "sweeps"
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+
+
 def resolve_chip_path(name_or_path: str, relative_to: Path | None = None) -> Path | None:
     """The file a chip reference points to: an existing path, or a shipped chip's name.
 
@@ -199,8 +259,8 @@ def load_workload(ref: str | Path | None = None) -> WorkloadSpec:
         data, name = _embedded("default_workload.yaml")
         return workload_from_data(data, name)
     path = Path(ref)
-    if not is_file(path) and is_file(WORKLOADS_DIR / f"{ref}.yaml"):
-        path = WORKLOADS_DIR / f"{ref}.yaml"
+    if not is_file(path):
+        path = shipped_workloads().get(str(ref), path)
     return workload_from_data(read_yaml(path), str(path))
 
 

@@ -205,9 +205,16 @@ class ChipSpec:
         return self.cores * self.core.neurons
 
     def validate(self, where: Where) -> None:
-        """Cross-field rules: mesh dimensions must hold the cores."""
+        """Cross-field rules: mesh dimensions must hold the cores.
+
+        A custom router graph's file is relative to the chip file: it is made absolute here, so
+        the chip (and a record's config) names the same file from any working directory.
+        """
         object.__setattr__(self, "source", where.file)
         topo = self.topology
+        if topo.custom_path is not None:
+            topo = replace(topo, custom_path=beside_config_file(topo.custom_path, where.file))
+            object.__setattr__(self, "topology", topo)
         if topo.kind in ("mesh", "torus"):
             if topo.width is None or topo.height is None:
                 raise where.child("topology").error(f"{topo.kind} needs width and height")

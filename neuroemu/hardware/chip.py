@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -31,16 +30,11 @@ def build_chip_topology(chip: ChipSpec) -> Topology:
     classes = set(chip.latency.hop_class_ns or {}) | set(chip.energy.hop_class_pj or {})
     class_links = {cls: link_of((chip.latency.hop_class_ns or {}).get(cls, chip.latency.hop_ns).value,
                                 chip.energy.hop_energy(cls)) for cls in sorted(classes)} or None
-    custom = t.custom_path
-    if custom is not None and not Path(custom).is_absolute() and chip.source and not chip.source.startswith("<"):
-        beside = Path(chip.source).parent / custom
-        if beside.exists():  # a path in a chip file is relative to that file first
-            custom = str(beside)
     grid = t.kind in ("mesh", "torus")  # width and height describe grids only
     return build_topology(t.kind, n_cores=chip.cores, width=t.width if grid else None,
                           height=t.height if grid else None, radix=t.radix,
                           concentration=t.concentration, pitch_mm=t.pitch_mm, link=link,
-                          class_links=class_links, custom_path=custom)
+                          class_links=class_links, custom_path=t.custom_path)
 
 
 @dataclass

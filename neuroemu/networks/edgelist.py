@@ -40,6 +40,7 @@ import numpy as np
 
 from neuroemu.errors import ConfigError
 from neuroemu.networks.graph import EDGE_FIELDS, MODELS, NEURON_FIELDS, Group, Network
+from neuroemu.networks.sizes import check_edge_arrays
 
 __all__ = ["load_network", "save_network", "load_npz", "save_npz", "load_csv", "save_csv",
            "save_spikes", "load_spikes"]
@@ -110,6 +111,7 @@ def network_from_arrays(data: dict, where: str, name: str | None = None) -> Netw
     if src_input.shape != (e,):
         raise ConfigError(f"{where}: src_input: needs one value per edge ({e}) (got {src_input.shape[0]})")
     src_input = src_input.astype(bool) if src_input.dtype.kind in "biu" else src_input
+    check_edge_arrays(where, arrays, src_input)  # ids beyond any chip or the memory: refused before allocating
     present = [k for k in NEURON_FIELDS if k in arrays]
     if present:
         n = len(arrays[present[0]])

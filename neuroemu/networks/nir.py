@@ -50,6 +50,7 @@ import numpy as np
 
 from neuroemu.errors import ConfigError
 from neuroemu.networks.graph import NEURON_FIELDS, Group, Network
+from neuroemu.networks.sizes import INPUT_BYTES, NEURON_BYTES, check_groups
 
 __all__ = ["load_nir", "SUPPORTED_NODES", "quantise", "QuantReport"]
 
@@ -327,6 +328,9 @@ def load_nir(source, *, dt: float, reset: str = "zero", method: str = "euler", n
             groups.append(Group(key, sum(g.size for g in groups), size, kind))
             pops[key] = ("neuron", q["shape"])
             params[key] = q
+    # declared shapes (an Input node's above all) refused before any array is built for them
+    check_groups(where, groups, "neurons", NEURON_BYTES)
+    check_groups(where, in_groups, "inputs", 5 * INPUT_BYTES)  # an input's signal: src, out, w, extra, bias
     n = sum(g.size for g in groups)
     start = {g.name: g.start for g in groups} | {g.name: n + g.start for g in in_groups}
 

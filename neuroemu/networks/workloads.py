@@ -29,7 +29,6 @@ anything is allocated.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -42,6 +41,7 @@ from neuroemu.hardware.cores import CoreArrays
 from neuroemu.models.loihi import CubaArrays, bias_for_rate
 from neuroemu.models.neuron import NeuronArrays, neuron_model
 from neuroemu.models.rng import generator
+from neuroemu.networks.sizes import available_memory_bytes
 
 #: seed purposes (stream ids) so that each random choice has its own stream
 STREAM_CROSSBAR, STREAM_TYPES, STREAM_TARGETS, STREAM_DELAYS, STREAM_INIT, STREAM_LEAK = range(1, 7)
@@ -65,18 +65,6 @@ class Network:
     def n_enabled(self) -> int:
         """Neurons the workload uses."""
         return int(self.enabled.sum())
-
-
-def available_memory_bytes() -> int:
-    """Memory the process may still use (MemAvailable, else physical memory)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:

@@ -37,8 +37,8 @@ import numpy as np
 import yaml
 
 from neuroemu.config.fields import Where, between, build, non_negative, spec_field, to_plain
-from neuroemu.config.loader import (chip_from_data, is_file, load_chip, load_workload, read_yaml, workload_chip,
-                            workload_from_data)
+from neuroemu.config.loader import (chip_from_data, is_file, load_chip, load_workload, read_yaml, shipped_sweeps,
+                                    workload_chip, workload_from_data)
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.errors import ConfigError
 
@@ -246,13 +246,14 @@ class Point:
 # --- loading -----------------------------------------------------------------------------------
 
 def load_sweep_spec(spec: SweepSpec | dict | str | Path) -> SweepSpec:
-    """A SweepSpec from a spec, a plain mapping or a YAML file path."""
+    """A SweepSpec from a spec, a plain mapping, a YAML file path or a shipped sweep's name."""
     if isinstance(spec, SweepSpec):
         return spec
     if isinstance(spec, dict):
         return build(SweepSpec, spec, Where("<sweep>"))
     if isinstance(spec, (str, Path)):
-        return build(SweepSpec, read_yaml(spec), Where(str(spec)))
+        path = spec if is_file(spec) else shipped_sweeps().get(str(spec), spec)  # a file, or a shipped sweep's name
+        return build(SweepSpec, read_yaml(path), Where(str(path)))
     raise ConfigError(f"sweep: expected a sweep file path, a mapping or a SweepSpec (got {type(spec).__name__})")
 
 
