@@ -185,6 +185,7 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
     """
     for cls, n in zip(class_names, hops):
         ledger.add(f"hop:{cls}", int(n))
+    ledger.add("packet", routed)  # every routed spike is one message to its destination core
     sim_time = opt.ticks * chip.timing.tick_s if sim_time_s is None else sim_time_s
     breakdown = ledger.breakdown_j(chip.energy, sim_time)
     total = total_j(breakdown)

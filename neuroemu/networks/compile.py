@@ -155,6 +155,9 @@ def _fail_group(where: str, network: Network, mask: np.ndarray, rule: str) -> Co
 def _check_model(network: Network, chip: ChipSpec, kernel: str, where: str) -> None:
     """Refuse groups the chip's neuron model cannot run (module docstring, step 1)."""
     model = chip.core.neuron_model
+    if network.n_syn_types > 1 and kernel != "cuba":
+        raise ConfigError(f"{where}: syn_i_decay: {network.n_syn_types} synaptic current types, but {model} holds one "
+                          "current per neuron (use a current-based chip: loihi_cuba or cuba_lif)")
     counter = {name: hi for name, _lo, hi in neuron_model(model).parameters}.get("refractory")
     if network.refractory.any() and counter is None:
         raise _fail_group(where, network, network.refractory > 0,
@@ -163,9 +166,6 @@ def _check_model(network: Network, chip: ChipSpec, kernel: str, where: str) -> N
         raise _fail_group(where, network, network.refractory > counter,
                           f"refractory: {int(network.refractory.max())} ticks, more than {model}'s refractory "
                           f"counter holds (0..{counter})")
-    if network.n_syn_types > 1 and kernel != "cuba":
-        raise ConfigError(f"{where}: syn_i_decay: {network.n_syn_types} synaptic current types, but {model} holds one "
-                          "current per neuron (use a current-based chip: loihi_cuba or cuba_lif)")
     if kernel == "cuba":
         if (network.reset_subtract & np.isfinite(network.threshold)).any():
             raise _fail_group(where, network, network.reset_subtract & np.isfinite(network.threshold),

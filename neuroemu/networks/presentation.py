@@ -192,7 +192,8 @@ def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -
         raise ConfigError(f"{name}: inputs: a {spec.kind} network takes its input from its own spike trains or "
                           "from classify.dataset, not from generated inputs")
     net = load_file_network(workload, name)
-    mapped = map_network(net, chip, strategy=spec.mapping, seed=seed, axon_copies=spec.axon_copies, where=name)
+    mapped = map_network(net, chip, strategy=spec.mapping, seed=seed, axon_copies=spec.axon_copies, where=name,
+                         weight_scale=spec.weight_scale, keep_zero_weights=spec.keep_zero_weights)
     if workload.classify is not None:
         cls = workload.classify
         rates, labels = load_dataset(workload, net.n_inputs, name)
