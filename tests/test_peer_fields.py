@@ -440,3 +440,30 @@ def test_new_fields_round_trip_through_npz_and_csv(tmp_path):
         for f in ("refractory", "v_init", "u_init", "v_min", "core", "syn_type", "syn_i_decay", "weight"):
             assert np.array_equal(getattr(back, f), getattr(net, f)), f
     assert np.array_equal(ref_spikes(net, 30), ref_spikes(load_network(tmp_path / "rt.csv"), 30))
+
+
+def test_inputs_on_cores_send_packets_and_hops_like_neurons(tmp_path):
+    from neuroemu.hardware.chip import build_chip_topology
+    rng = np.random.default_rng(14)
+    net = if_network(rng, sizes=(40, 30))
+    save_npz(net, tmp_path / "in.npz")
+    ticks = 30
+    chip = load_chip("loihi")
+    axons, _ = run_file(chip, tmp_path / "in.npz", ticks, mapping="spread")
+    cores, mapped = run_file(chip, tmp_path / "in.npz", ticks, mapping="spread", inputs="on_cores")
+    assert np.array_equal(cores.spike_trains.neurons, axons.spike_trains.neurons)  # the same spikes
+    # expected from counted input spikes: one packet per destination axon, from the first one's core
+    topo = build_chip_topology(chip)
+    A = mapped.arrays.axons_per_core
+    sent = np.bincount(net.input_ids[net.input_times < ticks], minlength=net.n_inputs)
+    packets = hops = 0
+    for i in range(net.n_inputs):
+        dst = mapped.arrays.chip_cores(mapped.input_axons[mapped.input_ptr[i]:mapped.input_ptr[i + 1]] // A)
+        r = topo.core_router
+        packets += sent[i] * len(dst)
+        hops += sent[i] * int(topo.hops[r[dst[0]], r[dst]].sum())
+    assert packets > 100 and hops > 100
+    assert cores.counts["packet"] - axons.counts["packet"] == packets
+    assert cores.hops - axons.hops == hops
+    with pytest.raises(ConfigError, match="network.inputs: on_cores is counted with the analytic network"):
+        simulate(chip, workload_for_network_file(tmp_path / "in.npz", ticks=5, inputs="on_cores"), network="packet")

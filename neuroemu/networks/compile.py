@@ -119,6 +119,8 @@ class MappedNetwork:
     inputs: list = dataclasses.field(default_factory=list)  # SpikeListInput streams
     leak: int = 0       # (workloads.Network has these for generated networks; a mapped one has none)
     threshold: int = 0
+    inputs_on_cores: bool = False  # network.inputs on_cores: inputs are sources on cores (packets, hops)
+    input_spikes: tuple = (np.empty(0, np.int64), np.empty(0, np.int64))  # (times, input ids) of the run
 
     @property
     def n_enabled(self) -> int:
@@ -128,6 +130,25 @@ class MappedNetwork:
     def input_stream(self, times: np.ndarray, ids: np.ndarray) -> SpikeListInput:
         """Input spikes (tick, input id) as axon events on the chip."""
         return SpikeListInput.from_spikes(times, ids, self.input_ptr, self.input_axons, self.axon_delay)
+
+    def input_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Inputs as sources on cores: (source core, destination core, input id) per input route.
+
+        An input sends one packet per destination axon, as a neuron does, from the core of its
+        first destination axon (array core numbers; an input whose targets share one core costs
+        packets but no hops).
+        """
+        counts = np.diff(self.input_ptr)
+        ids = np.repeat(np.arange(len(counts)), counts)
+        A = self.arrays.axons_per_core
+        dst = self.input_axons // A
+        first = self.input_axons[self.input_ptr[:-1][counts > 0]] // A
+        return np.repeat(first, counts[counts > 0]), dst, ids
+
+    def input_spike_counts(self, ticks: int) -> np.ndarray:
+        """Spikes each input sends in the first ``ticks`` ticks (int64 [inputs])."""
+        times, ids = self.input_spikes
+        return np.bincount(ids[times < ticks], minlength=len(self.input_ptr) - 1).astype(np.int64)
 
     def report(self) -> dict:
         """Placement and quantisation, for the run record."""
