@@ -11,7 +11,8 @@ import numpy as np
 
 from neuroemu.errors import ConfigError
 
-__all__ = ["NEURON_FIELDS", "NEURON_STATE_FIELDS", "EDGE_FIELDS", "EDGE_TYPE_FIELDS", "FIELD_KINDS", "FIELD_DEFAULTS", "MAX_SYN_TYPES", "check_state"]
+__all__ = ["NEURON_FIELDS", "NEURON_STATE_FIELDS", "EDGE_FIELDS", "EDGE_TYPE_FIELDS", "FIELD_KINDS", "FIELD_DEFAULTS",
+           "MAX_SYN_TYPES", "check_state"]
 
 #: per-neuron parameter arrays, in file order
 NEURON_FIELDS = ("decay", "i_decay", "threshold", "v_reset", "bias", "i_bias", "reset_subtract")

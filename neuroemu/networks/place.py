@@ -353,7 +353,8 @@ def _given(network: Network, n_cores: int, npc: int, apc: int | None) -> np.ndar
                           f"{_group_of(network, k)!r} has none: -1)")
     if core.size and core.max() >= n_cores:
         k = int(np.argmax(core))
-        raise ConfigError(f"{where}: core: must be a core of the chip, 0..{n_cores - 1} (neuron {k}: got {int(core[k])})")
+        raise ConfigError(f"{where}: core: must be a core of the chip, 0..{n_cores - 1} "
+                          f"(neuron {k}: got {int(core[k])})")
     return core.astype(np.int64)
 
 

@@ -164,7 +164,8 @@ def quantise(network: Network, *, bits: int = 8, scheme: str = "loihi", types: i
         worst = max(worst, rel_max)
         reports.append(dict(group=g.name, synapses=int(m.size), scale_min=float(scale[g.start:g.stop].min()) if g.size else 1.0,
                             scale_max=float(scale[g.start:g.stop].max()) if g.size else 1.0, max_rel_error=rel_max,
-                            mean_rel_error=rel_mean, dropped=int((wq[m] == 0).sum())))
+                            mean_rel_error=rel_mean,
+                            dropped=0 if keep_zero_weights else int((wq[m] == 0).sum())))
     kept = np.ones(e, bool) if keep_zero_weights else wq != 0
     total_abs = np.abs(network.weight).sum()
     mean_rel = float(np.abs(wq * scale[network.dst] - network.weight).sum() / total_abs) if total_abs > 0 else 0.0
@@ -211,7 +212,8 @@ def quantise(network: Network, *, bits: int = 8, scheme: str = "loihi", types: i
         notes.append(f"weights rounded to {bits}-bit integers: max relative error {worst:.3%}, mean {mean_rel:.3%}")
     zero_kept = int((kept & (wq == 0)).sum())
     if keep_zero_weights and zero_kept:
-        notes.append(f"keep_zero_weights: {zero_kept} synapses kept at weight 0 (each still costs its synaptic operation)")
+        notes.append(f"keep_zero_weights: {zero_kept} synapses kept at weight 0 "
+                     "(each still costs its synaptic operation)")
     report = QuantReport(scheme=kind, bits=bits, max_rel_error=worst, mean_rel_error=mean_rel, scale=scale,
                          kept=kept, groups=tuple(reports),
                          edge_type=None if edge_type is None else edge_type[kept], type_weights=type_w,
