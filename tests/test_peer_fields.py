@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from neuroemu import simulate
 from neuroemu.cli.app import main
 from neuroemu.config.loader import load_chip, workload_for_network_file
+from neuroemu.engine.options import with_timing
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.networks.compile import map_network
 from neuroemu.networks.edgelist import load_network, save_csv, save_npz
@@ -467,3 +468,38 @@ def test_inputs_on_cores_send_packets_and_hops_like_neurons(tmp_path):
     assert cores.hops - axons.hops == hops
     with pytest.raises(ConfigError, match="network.inputs: on_cores is counted with the analytic network"):
         simulate(chip, workload_for_network_file(tmp_path / "in.npz", ticks=5, inputs="on_cores"), network="packet")
+
+
+@pytest.mark.parametrize("chip", ["loihi", "truenorth"])
+def test_the_simpy_reference_runs_floors_initial_voltages_and_refractory_as_the_fast_engine(tmp_path, chip):
+    from neuroemu.engine.reference import simulate_reference as simpy_reference
+    rng = np.random.default_rng(15)
+    extra = dict(refractory=lambda n: rng.integers(0, 3, n)) if chip == "loihi" else {}
+    net = if_network(rng, sizes=(16, 8), v_min=lambda n: -rng.integers(0, 6, n).astype(float),
+                     v_init=lambda n: rng.integers(0, 5, n).astype(float), **extra)
+    save_npz(net, tmp_path / "s.npz")
+    wl = workload_for_network_file(tmp_path / "s.npz", ticks=30, mapping="spread", neuron_reset="zero")
+    spec = with_timing(load_chip(chip), "sync")  # the SimPy reference runs sync timing
+    fast, ref = simulate(spec, wl, record_spikes=True), simpy_reference(spec, wl)
+    assert fast.spikes > 20 and fast.comparable() == ref.comparable()
+
+
+def test_the_simpy_reference_refuses_several_currents_in_one_line(tmp_path):
+    from neuroemu.engine.reference import simulate_reference as simpy_reference
+    from neuroemu.errors import NeuroEmuError
+    save_npz(two_current_network(np.random.default_rng(16)), tmp_path / "c2.npz")
+    wl = workload_for_network_file(tmp_path / "c2.npz", ticks=5, weight_scale="keep")
+    with pytest.raises(NeuroEmuError, match="the SimPy reference does not run several currents"):
+        simpy_reference(with_timing(load_chip("loihi"), "sync"), wl)
+
+
+def test_csv_side_files_carry_the_types_and_name_their_line(tmp_path):
+    net = two_current_network(np.random.default_rng(17))
+    save_csv(net, tmp_path / "t.csv")
+    (tmp_path / "t.syntypes.csv").write_text("i_decay\n0.75\n")
+    with pytest.raises(ConfigError, match=r"t.csv: syn_i_decay: needs one current decay per synapse type: syn_type "
+                                          r"uses types 0..1 \(got 1 values\)$"):
+        load_network(tmp_path / "t.csv")
+    (tmp_path / "t.syntypes.csv").write_text("i_decay\n0.75\nslow\n")
+    with pytest.raises(ConfigError, match=r"t.syntypes.csv: line 3: i_decay: must be a number \(got 'slow'\)$"):
+        load_network(tmp_path / "t.csv")
