@@ -503,3 +503,33 @@ def test_csv_side_files_carry_the_types_and_name_their_line(tmp_path):
     (tmp_path / "t.syntypes.csv").write_text("i_decay\n0.75\nslow\n")
     with pytest.raises(ConfigError, match=r"t.syntypes.csv: line 3: i_decay: must be a number \(got 'slow'\)$"):
         load_network(tmp_path / "t.csv")
+
+
+def test_the_multi_current_kernels_in_c_and_numpy_agree_bit_for_bit_near_saturation():
+    import copy
+    from neuroemu.hardware.step import TickStepper
+    from neuroemu.models.loihi import cuba_range
+    rng = np.random.default_rng(18)
+    net = two_current_network(rng)
+    net = dataclasses.replace(net, v_min=-rng.integers(0, 3000, net.n_neurons).astype(float))
+    chip = load_chip("loihi")
+    mapped = map_network(net, chip, weight_scale="keep", strategy="spread")
+    lim = cuba_range(chip.core.membrane_bits)[1]
+    base = mapped.arrays
+    base.u[:] = rng.integers(-lim, lim + 1, base.u.shape)  # currents near the limits saturate
+    base.v[:] = rng.integers(-lim, lim + 1, base.v.shape)
+    runs = {}
+    for backend in ("c", "numpy"):
+        a = copy.deepcopy(base)
+        stepper = TickStepper(a, mapped.enabled, chip.core.membrane_bits, key=1, backend=backend)
+        assert stepper.multi and stepper.n_types == 2
+        axon_rng = np.random.default_rng(19)
+        out = []
+        for t in range(30):
+            axons = axon_rng.choice(np.flatnonzero(np.diff(a.row_ptr) > 0), 40)  # repeats activate once
+            fired, sops, active = stepper.step(t, axons)
+            out.append((np.sort(fired).tolist(), sops, active, a.v.copy(), a.u.copy(), a.refractory_left.copy()))
+        runs[backend] = out
+    for c, n in zip(runs["c"], runs["numpy"]):
+        assert c[:3] == n[:3] and all(np.array_equal(x, y) for x, y in zip(c[3:], n[3:]))
+    assert sum(len(r[0]) for r in runs["c"]) > 10 and sum(r[1] for r in runs["c"]) > 100
