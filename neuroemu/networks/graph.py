@@ -141,7 +141,10 @@ class Network:
     is an input id). Inputs: ``n_inputs`` ids, spike trains ``input_times``/``input_ids``
     (int64, sparse). ``outputs``: the neuron ids a user reads (int64). ``edge_class``: optional
     int64 [E] axon class of each edge (TrueNorth: the axon type it must arrive on); edges of one
-    source in different classes need different axons on a core. ``groups`` /
+    source in different classes need different axons on a core. Optional (default when None):
+    per neuron ``refractory`` (int64 ticks), ``v_init``, ``u_init``, ``v_min`` (float64) and
+    ``core`` (int64, -1: not given); per edge ``syn_type`` (int64); per synapse type
+    ``syn_i_decay`` (float64 [T], or None: one type with the per-neuron ``i_decay``). ``groups`` /
     ``input_groups`` tile the neuron / input ids. Every broken rule raises
     :class:`~neuroemu.errors.ConfigError` naming ``where`` (a file name, else ``name``), the
     array and the rule.
