@@ -185,6 +185,8 @@ def test_mapping_given_puts_every_neuron_on_the_core_the_file_names(tmp_path, ch
     assert np.array_equal(on, cores)
     assert mapped.report()["mapping"]["strategy"] == "given"
     assert np.array_equal(chip_spikes(record, mapped, ticks, net.n_neurons), ref_spikes(net, ticks, chip))
+    packed = map_network(net, load_chip(chip), strategy="pack").report()["notes"]
+    assert "the file's core array is read by mapping given only; mapping pack placed the neurons" in packed
 
 
 # --- 3. weights -------------------------------------------------------------------------------------

@@ -329,7 +329,11 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     else:
         raise CapacityError(f"{where}: {strategy}: could not give every TrueNorth neuron a single target in "
                             f"{MAX_SPLIT_PASSES} placement passes (its fan-out keeps spanning cores)")
-    return _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where)
+    mapped = _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where)
+    if strategy != "given" and (network.core >= 0).any():
+        mapped.notes += (f"the file's core array is read by mapping given only; mapping {strategy} placed the "
+                         "neurons",)
+    return mapped
 
 
 def _write_arrays(network: Network, placed: Network, original: np.ndarray, mapping: Mapping, rep: QuantReport,
