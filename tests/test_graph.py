@@ -166,3 +166,40 @@ def test_builder_errors():
     assert b.connect("in", "x", [0.5, 0.25], sparse=([0, 1], [1, 1])) == 2
     net = b.build(outputs=["x"])
     assert net.decay.tolist() == [0.75, 0.75] and net.outputs.tolist() == [0, 1]
+
+
+# --- optional per-neuron state and several currents (issue 15), checked by hand ---------------------
+
+def _one_neuron(**kw):
+    b = NetworkBuilder("one")
+    b.add_inputs("in", 2)
+    b.add_neurons("n", 1, model="IF", threshold=1.0, **kw)
+    b.connect("in", "n", [[0.6], [-3.0]])
+    return b
+
+
+def test_reference_refractory_holds_the_membrane_while_it_counts_down():
+    b = _one_neuron(refractory=2)
+    b.set_input_spikes(np.arange(10), np.zeros(10, np.int64))  # +0.6 arrives every tick from tick 1
+    ref = simulate_reference(b.build(), 11, record_v=True)
+    # v: 0, .6, 1.2 -> spike at 2, held at 0 for ticks 3 and 4, then .6, 1.2 -> spike at 6, held 7, 8, ...
+    assert ref.times.tolist() == [2, 6, 10]
+    assert np.allclose(ref.v_trace[:, 0], [0, .6, 0, 0, 0, .6, 0, 0, 0, .6, 0])
+
+
+def test_reference_floor_initial_state_and_types_by_hand():
+    b = _one_neuron(v_min=-1.5, v_init=0.5)
+    b.set_input_spikes([0, 2, 3], [1, 0, 0])  # -3 at tick 1, then +0.6 at ticks 3 and 4
+    ref = simulate_reference(b.build(), 5, record_v=True)
+    assert np.allclose(ref.v_trace[:, 0], [0.5, -1.5, -1.5, -0.9, -0.3])  # floored at -1.5, not -2.5
+    b = NetworkBuilder("two")
+    b.add_inputs("in", 2)
+    b.add_neurons("n", 1, model="CubaLI", decay=1.0, u_init=8.0)
+    b.connect("in", "n", 4.0, sparse=([0], [0]), syn_type=0)
+    b.connect("in", "n", 1.0, sparse=([1], [0]), syn_type=1)
+    b.set_syn_decays([0.5, 0.0])
+    b.set_input_spikes([0, 0], [0, 1])
+    ref = simulate_reference(b.build(), 3, record_v=True)
+    # i0: 4 (8 halved), 2 + 4 = 6, 3; i1: 0, 1, 0; v sums them: 4, 11, 14
+    assert np.allclose(ref.v_trace[:, 0], [4.0, 11.0, 14.0])
+    assert np.allclose(ref.i[:, 0], [3.0, 0.0])

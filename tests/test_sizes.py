@@ -100,7 +100,7 @@ def test_ids_beyond_a_given_count_are_the_readers_error_not_an_allocation(tmp_pa
     # the neuron arrays fix the count at 2: a large dst is out of range, and nothing is sized by it
     path = tmp_path / "given.npz"
     np.savez(path, src=np.array([0]), dst=np.array([2 ** 40]), weight=np.array([1.0]), decay=np.ones(2))
-    with pytest.raises(ConfigError, match=f"given.npz: dst: ids must be < 2 neurons") as info:
+    with pytest.raises(ConfigError, match="given.npz: dst: ids must be < 2 neurons") as info:
         load_network(path)
     assert not isinstance(info.value, CapacityError)
 

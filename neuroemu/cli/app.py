@@ -59,8 +59,12 @@ def main() -> None:
 @click.option("--dt", type=float, help="NIR graphs: the tick in the graph's time unit (required for .nir).")
 @click.option("--reset", "neuron_reset", type=click.Choice(["zero", "subtract"]),
               help="Network files: reset after a spike (default: NIR zero, edge lists as the file says).")
-@click.option("--mapping", type=click.Choice(["pack", "spread", "locality"]),
-              help="Network files: how neurons are placed on cores (default locality).")
+@click.option("--mapping", type=click.Choice(["pack", "spread", "locality", "given"]),
+              help="Network files: how neurons are placed on cores (default locality; given: the file's core array).")
+@click.option("--weight-scale", type=click.Choice(["auto", "keep"]),
+              help="Network files: scale weights to the chip's range (auto) or store integer weights as given (keep).")
+@click.option("--keep-zero-weights", is_flag=True, default=None,
+              help="Network files: keep synapses of weight 0 (each costs its synaptic operation).")
 @click.option("--axon-copies", type=click.IntRange(1, 16),
               help="Network files on TrueNorth: axons per source for multi-bit weights (default: most that fit).")
 @click.option("--input-spikes", metavar="PATH.npz",
@@ -68,7 +72,8 @@ def main() -> None:
 @click.option("--spikes-out", metavar="PATH.npz",
               help="Network files: write the network's spike trains (times, ids in the file's numbering).")
 def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
-        buffer_packets, out_dir, dt, neuron_reset, mapping, axon_copies, input_spikes, spikes_out):
+        buffer_packets, out_dir, dt, neuron_reset, mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes,
+        spikes_out):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -80,6 +85,7 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
     from neuroemu.config.loader import is_network_file, load_chip, load_workload, workload_for_network_file
     from neuroemu.engine.run import simulate
     file_options = dict(dt=dt, neuron_reset=neuron_reset, mapping=mapping, axon_copies=axon_copies,
+                        weight_scale=weight_scale, keep_zero_weights=keep_zero_weights or None,
                         input_spikes=None if input_spikes is None else str(Path(input_spikes).resolve()))
     try:
         if chip is not None and workload is None and is_network_file(chip):
@@ -95,7 +101,8 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
             chip_spec = load_chip(chip)
             spikes = True if spikes_out else spikes
         elif any(v is not None for v in (*file_options.values(), spikes_out)):
-            raise click.ClickException("--dt, --reset, --mapping, --axon-copies, --input-spikes and --spikes-out apply "
+            raise click.ClickException("--dt, --reset, --mapping, --weight-scale, --keep-zero-weights, --axon-copies, "
+                                       "--input-spikes and --spikes-out apply "
                                        "to a network file (.nir, .npz, .csv) given as WORKLOAD")
         elif chip is not None and workload is None:
             path = Path(chip)

@@ -143,6 +143,8 @@ class EnergySpec:
         None, check=PJ_MAX, doc="update of a neuron that integrated input or fired (default: neuron_update_pj)")
     spike_pj: Sourced = spec_field(check=PJ_MAX, doc="one spike generated (injection into the network)")
     hop_pj: Sourced = spec_field(check=PJ_MAX, doc="one spike packet crossing one router-to-router link")
+    packet_pj: Sourced = spec_field(
+        ZERO, check=PJ_MAX, doc="one packet (message) sent to a destination core, beside hop_pj per link crossed")
     wire_pj_per_mm: Sourced = spec_field(ZERO, check=PJ_MAX, doc="a packet moving one mm along a link (on top of hop_pj)")
     learning_update_pj: Sourced = spec_field(ZERO, check=PJ_MAX, doc="one synaptic weight update (e.g. pairwise STDP)")
     potentiation_pj: Sourced | None = spec_field(None, check=PJ_MAX, doc="a potentiating update (default: learning_update_pj)")
@@ -254,8 +256,14 @@ class NetworkSpec:
     method: Literal["euler", "exact"] = spec_field("euler", doc="nir: how time constants become decays")
     neuron_reset: Literal["file", "zero", "subtract"] = spec_field(
         "file", doc="file kinds: reset after a spike (file: as the network file says)")
-    mapping: Literal["pack", "spread", "locality"] = spec_field(
-        "locality", doc="file kinds: how neurons are placed on cores")
+    mapping: Literal["pack", "spread", "locality", "given"] = spec_field(
+        "locality", doc="file kinds: how neurons are placed on cores (given: on the cores the file's core array names)")
+    weight_scale: Literal["auto", "keep"] = spec_field(
+        "auto", doc="file kinds: auto scales weights to the chip's range; keep stores integer weights as given")
+    keep_zero_weights: bool = spec_field(
+        False, doc="file kinds: a synapse of weight 0 stays a synapse (and costs its synaptic operation)")
+    inputs: Literal["axons", "on_cores"] = spec_field(
+        "axons", doc="file kinds: input spikes arrive as axon events, or are sent by sources on cores (packets and hops counted)")
     axon_copies: int | None = spec_field(
         None, check=between(1, 16), doc="TrueNorth: axons per source and core for multi-bit weights (default: most that fit)")
 

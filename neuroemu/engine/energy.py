@@ -6,7 +6,9 @@ GSOPS/W are ratios of counted totals, computed in :func:`figures`.
 
 Event types (counter names):
 ``synaptic_op``, ``neuron_update`` (inactive), ``neuron_update_active`` (neuron
-integrated input or fired), ``spike`` (generated and sent), ``hop:<class>``
+integrated input or fired), ``spike`` (generated and sent), ``packet`` (a message
+sent to one destination: one per routed spike per route, a route being a destination core's
+axon; priced by ``packet_pj`` beside the per-link ``hop:<class>``), ``hop:<class>``
 (a packet crossing one link of that class), ``wire_nm`` (packet-nanometres of wire
 travelled), ``potentiation`` and ``depression``
 (synaptic weight updates by a learning rule).
@@ -72,6 +74,8 @@ class Ledger:
                               + self.get("neuron_update_active") * energy.update_active_energy()) * PJ,
             "spike": self.get("spike") * energy.spike_pj.value * PJ,
         }
+        if energy.packet_pj.value:
+            terms["packet"] = self.get("packet") * energy.packet_pj.value * PJ
         if self.get("potentiation") or self.get("depression"):
             pot = energy.potentiation_pj or energy.learning_update_pj
             dep = energy.depression_pj or energy.learning_update_pj

@@ -194,6 +194,7 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
     """
     for cls, n in zip(class_names, hops):
         ledger.add(f"hop:{cls}", int(n))
+    ledger.add("packet", routed)  # every routed spike is one message to its destination core
     add_clocking(ledger, chip.timing.mode, chip.cores, opt.ticks)
     model_time = opt.ticks * chip.timing.tick_s
     sim_time = model_time if sim_time_s is None else sim_time_s

@@ -98,8 +98,19 @@ class TickLoop:
         self.route_src, self.route_axon, self.route_delay = arrays.routes()
         self.sends = self.route_axon >= 0
         A, N = arrays.axons_per_core, arrays.neurons_per_core
-        self.router.bind(arrays.chip_cores(self.route_src // N),
-                         np.where(self.sends, arrays.chip_cores(np.maximum(self.route_axon, 0) // A), -1))
+        src_cores = arrays.chip_cores(self.route_src // N)
+        dst_cores = np.where(self.sends, arrays.chip_cores(np.maximum(self.route_axon, 0) // A), -1)
+        # inputs placed on cores (network.inputs: on_cores) send packets like neurons: their routes
+        # follow the neurons' in the router's tables, counted from the input spikes of the run
+        self.input_route_ids = None
+        if getattr(network, "inputs_on_cores", False):
+            if opt.network == "packet":
+                raise ConfigError(f"{self.name}: network.inputs: on_cores is counted with the analytic network "
+                                  "(its packets' hops and energy), not moved hop by hop: run with --network analytic")
+            in_src, in_dst, self.input_route_ids = network.input_routes()
+            src_cores = np.concatenate([src_cores, arrays.chip_cores(in_src)])
+            dst_cores = np.concatenate([dst_cores, arrays.chip_cores(in_dst)])
+        self.router.bind(src_cores, dst_cores)
         self.fanout = arrays.fanout_ptr is not None
         self.hooks = getattr(network, "hooks", None)  # a mapped network's state resets and readout
         self.reset_period = self.hooks.reset_period if self.hooks is not None else 0
@@ -175,7 +186,7 @@ class TickLoop:
             return
         partial = dataclasses.replace(opt, ticks=t)
         record = build_record(self.chip, self.workload, partial, ledger, self.router.class_names,
-                              self.router.class_hops_of(self.spikes_per_neuron[self.route_src]), 0, 0,
+                              self.router.class_hops_of(self._route_spikes(t)[0]), 0, 0,
                               self.network.n_enabled, time.perf_counter() - start, self.queue.backend,
                               self.spike_ticks, self.spike_ids, self.stepper.backend, sim_time_s=now * 1e-12)
         limit = (f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}")
@@ -255,9 +266,9 @@ class TickLoop:
         opt, router = self.opt, self.router
         # routes are fixed: the hops of the run are each route's spike count times its hops, and a
         # route carries every spike of its source neuron
-        spikes_per_route = self.spikes_per_neuron[self.route_src] if self.fanout else self.spikes_per_neuron
+        spikes_per_route, sends = self._route_spikes(opt.ticks)
         hops = router.class_hops_of(spikes_per_route)
-        routed = int(spikes_per_route[self.sends].sum())
+        routed = int(spikes_per_route[sends].sum())
         self.ledger.add("wire_nm", router.wire_nm(spikes_per_route))
         latencies = router.latency_distribution(spikes_per_route)
         latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
@@ -285,6 +296,15 @@ class TickLoop:
             record = dataclasses.replace(record, workload_report={**record.workload_report,
                                                                   **self.hooks.report(record, self.tick_starts)})
         return record
+
+    def _route_spikes(self, ticks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spikes per bound route (neurons' routes, then inputs' when on cores) and which routes send."""
+        spikes = self.spikes_per_neuron[self.route_src] if self.fanout else self.spikes_per_neuron
+        if self.input_route_ids is None:
+            return spikes, self.sends
+        per_input = self.network.input_spike_counts(ticks)[self.input_route_ids]
+        return (np.concatenate([spikes, per_input]),
+                np.concatenate([self.sends, np.ones(len(per_input), bool)]))
 
     def _packet_report(self) -> dict:
         packets = self.packets

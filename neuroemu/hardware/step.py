@@ -13,6 +13,10 @@ The neuron update is the kernel family of the arrays' ``neuron_model`` (the regi
 weights, or per-synapse weights when the arrays have them (``row_weights``); a learning rule may
 switch the arrays to per-synapse weights after the stepper was built, which it notices.
 
+Current-based arrays with several synaptic currents or a voltage floor (``params.du_syn`` or
+``params.v_min`` set) run the separate multi-current kernels (:func:`neuroemu.models.loihi.cuba_step_multi`
+and ``ne_integrate_w_typed`` / ``ne_cuba_step_multi``); the one-current kernels are untouched.
+
 ``NEUROEMU_TICK=numpy`` (or ``tick=`` in simulate) picks the numpy one.
 """
 from __future__ import annotations
@@ -22,10 +26,10 @@ import numpy as np
 
 from neuroemu.errors import NeuroEmuError
 from neuroemu.backends import choose_backend
-from neuroemu.models.loihi import cuba_range, cuba_step
+from neuroemu.models.loihi import cuba_range, cuba_step, cuba_step_multi, n_currents
 from neuroemu.models.neuron import membrane_range, neuron_model, truenorth_step
 from neuroemu.models.rng import threshold_key
-from neuroemu.hardware.cores import CoreArrays, synaptic_input
+from neuroemu.hardware.cores import CoreArrays, gather_synapse_index, synaptic_input
 
 try:  # built by `pip install -e .`
     from neuroemu.hardware import _tick
@@ -79,6 +83,12 @@ class TickStepper:
         self.backend = choose_tick_backend(backend)
         if self.kernel == "cuba" and (arrays.u is None or arrays.refractory_left is None):
             raise NeuroEmuError(f"internal: model {arrays.neuron_model!r} needs the arrays' u and refractory_left")
+        p = arrays.params
+        self.multi = self.kernel == "cuba" and (p.du_syn is not None or p.v_min is not None)
+        self.n_types = n_currents(p) if self.kernel == "cuba" else 1
+        if self.multi and (len(arrays.u) != self.n_types * arrays.n_neurons or
+                           (self.n_types > 1 and arrays.row_weights is None)):
+            raise NeuroEmuError("internal: several currents need u [types x neurons] and per-synapse weights")
         if self.backend == "c":
             self._prepare_c()
 
@@ -91,6 +101,8 @@ class TickStepper:
         self._ptr = {}
         if self.kernel == "truenorth":
             self._prepare_truenorth()
+        elif self.multi:
+            self._prepare_cuba_multi()
         else:
             self._prepare_cuba()
         self._prepare_synapses()
@@ -174,6 +186,39 @@ class TickStepper:
         self._ptr.update(v=self._c_ptr(a.v), u=self._c_ptr(a.u), refractory_left=self._c_ptr(a.refractory_left))
         self._lim = cuba_range(self.membrane_bits)[1]
 
+    def _prepare_cuba_multi(self) -> None:
+        a, p = self.arrays, self.arrays.params
+        T, n = self.n_types, a.n_neurons
+        self._acc = np.zeros(T * n, np.int32)  # one plane per current type
+        self._direct = False
+        du = p.du_syn if p.du_syn is not None else p.du[None, :]
+        lim = cuba_range(self.membrane_bits)[1]
+        v_min = p.v_min if p.v_min is not None else np.full(n, -lim, np.int32)
+        columns = [*du, p.dv, p.bias, p.threshold, p.refractory, v_min, self.enabled]
+        table, profile = parameter_profiles(columns)
+        self._profile = profile
+        self._table = {"du": np.ascontiguousarray(table[:, :T].ravel(), np.int32)}  # [profiles][types]
+        for i, name in enumerate(("dv", "bias", "cuba_threshold", "refractory", "vmin")):
+            self._table[name] = np.ascontiguousarray(table[:, T + i], np.int32)
+        self._table["enabled"] = np.ascontiguousarray(table[:, T + 5], np.uint8)
+        self._n_profiles = len(table)
+        self._ptr.update(v=self._c_ptr(a.v), u=self._c_ptr(a.u), refractory_left=self._c_ptr(a.refractory_left))
+        self._lim = lim
+
+    def _typed_input(self, axons: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """numpy: the summed input of every current type [T * n] (type-major), touched, SOPs."""
+        a, T = self.arrays, self.n_types
+        if T == 1:
+            return synaptic_input(a, axons)
+        n = a.n_neurons
+        idx, neuron = gather_synapse_index(a, axons)
+        if not len(idx):
+            return np.zeros(T * n, np.int64), np.zeros(n, bool), 0
+        lengths = a.row_ptr[axons + 1] - a.row_ptr[axons]
+        types = np.repeat(a.axon_type[axons].astype(np.int64), lengths)
+        syn = np.bincount(types * n + neuron, weights=a.row_weights[idx].astype(np.float64), minlength=T * n)
+        return syn.astype(np.int64), np.bincount(neuron, minlength=n) > 0, len(idx)
+
     def step(self, tick: int, spiking_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
         """Deliver this tick's axon spikes (global ids, repeats allowed) and update every neuron.
 
@@ -183,16 +228,24 @@ class TickStepper:
         if self.backend == "c":
             return self._step_c(tick, spiking_axons)
         a = self.arrays
+        if self.multi:
+            syn, touched, sops = self._typed_input(np.unique(np.asarray(spiking_axons, np.int64)))
+            fired = cuba_step_multi(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
+            return fired, sops, self._count_active(touched, fired, sops)
         syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
         if self.kernel == "truenorth":
             fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits)
         else:
             fired = cuba_step(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
+        return fired, sops, self._count_active(touched, fired, sops)
+
+    def _count_active(self, touched: np.ndarray, fired: np.ndarray, sops: int) -> int:
+        """Enabled neurons that integrated input or fired."""
         n_active = int(np.count_nonzero(touched & self.enabled)) if sops else 0
         if len(fired):
             was = touched[fired] if sops else np.zeros(len(fired), bool)
             n_active += int(np.count_nonzero(~was & self.enabled[fired]))
-        return fired, sops, n_active
+        return n_active
 
     def _integrate_c(self, active_ptr, n: int) -> int:
         lib, p, a = _tick.lib, self._ptr, self.arrays
@@ -222,9 +275,19 @@ class TickStepper:
         ids = np.asarray(spiking_axons)
         active = np.sort(ids.astype(np.int32)).astype(np.int64) if self._ids_fit_int32 else np.sort(ids.astype(np.int64))
         active_ptr = ffi.cast("int64_t *", ffi.from_buffer(active))
-        sops = self._integrate_c(active_ptr, len(active))
+        if self.multi and self.n_types > 1:
+            sops = lib.ne_integrate_w_typed(active_ptr, len(active), p["row_ptr"], p["row_neurons"], self._neuron_bytes,
+                                            p["row_weights"], p["axon_type"], self.n_types, a.n_neurons,
+                                            a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"], p["seen"])
+        else:
+            sops = self._integrate_c(active_ptr, len(active))
         n_active = ffi.new("int64_t *")
-        if self.kernel == "truenorth":
+        if self.multi:
+            n_fired = lib.ne_cuba_step_multi(a.n_neurons, self.n_types, p["v"], p["u"], p["refractory_left"], p["acc"],
+                                             p["touched"], p["profile"], self._n_profiles, p["du"], p["dv"], p["bias"],
+                                             p["cuba_threshold"], p["refractory"], p["vmin"], p["enabled"], self._lim,
+                                             p["fired"], n_active)
+        elif self.kernel == "truenorth":
             n_fired = lib.ne_truenorth_step(a.n_neurons, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"],
                                             p["profile"], len(self._table["leak"]), p["leak"], p["leak_st"],
                                             p["theta"], p["mask"], p["reset"], p["reset_v"], p["floor"],

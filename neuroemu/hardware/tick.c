@@ -334,3 +334,70 @@ int64_t ne_cuba_step(int64_t n, int32_t *restrict v, int32_t *restrict u, int32_
     *n_active = active;
     return fired;
 }
+
+/* --- several synaptic currents and a voltage floor (kept apart: the paths above stay as they are) --- */
+
+int64_t ne_integrate_w_typed(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
+                             const void *row_neurons, int32_t neuron_bytes, const int16_t *row_weights,
+                             const int8_t *axon_type, int32_t n_types, int64_t n_neurons,
+                             int32_t axons_per_core, int32_t neurons_per_core, int32_t *acc,
+                             uint8_t *touched, uint8_t *seen) {
+    if (n_active < 0 || axons_per_core <= 0 || neurons_per_core <= 0 || n_types <= 0 || n_neurons < 0)
+        return NE_TICK_EBADARG;
+    if (neuron_bytes != 1 && neuron_bytes != 2) return NE_TICK_EBADARG;
+    int64_t sops = 0;
+    for (int64_t k = 0; k < n_active; k++) {
+        int64_t a = active[k];
+        if (seen[a]) continue;
+        seen[a] = 1;
+        int32_t type = axon_type[a];
+        if (type < 0 || type >= n_types) return NE_TICK_EBADARG;
+        int64_t base = (a / axons_per_core) * (int64_t)neurons_per_core;
+        int64_t lo = row_ptr[a], hi = row_ptr[a + 1];
+        /* the axon's type picks the current its synapses feed: plane `type` of acc */
+        int32_t *restrict acc_core = acc + (int64_t)type * n_neurons + base;
+        uint8_t *restrict touched_core = touched + base;
+        NE_CSR_ROW(row_weights[p])
+        sops += hi - lo;
+    }
+    for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
+    return sops;
+}
+
+int64_t ne_cuba_step_multi(int64_t n, int32_t n_types, int32_t *restrict v, int32_t *restrict u,
+                           int32_t *restrict refractory_left, int32_t *restrict acc, uint8_t *restrict touched,
+                           const int32_t *restrict profile, int32_t n_profiles, const int32_t *p_du,
+                           const int32_t *p_dv, const int32_t *p_bias, const int32_t *p_threshold,
+                           const int32_t *p_refractory, const int32_t *p_vmin, const uint8_t *p_enabled,
+                           int32_t lim, int64_t *restrict fired_out, int64_t *n_active) {
+    if (n < 0 || n_types <= 0 || n_profiles <= 0 || lim <= 0) return NE_TICK_EBADARG;
+    int64_t fired = 0, active = 0;
+    for (int64_t g = 0; g < n; g++) {
+        int32_t q = n_profiles == 1 ? 0 : profile[g];
+        int64_t total = 0;
+        for (int32_t c = 0; c < n_types; c++) {
+            int64_t i = (int64_t)c * n + g;
+            int64_t cur = clamp64(cuba_decay(u[i], p_du[(int64_t)q * n_types + c]) + acc[i], lim);
+            u[i] = (int32_t)cur;
+            total += cur;
+            acc[i] = 0;
+        }
+        int sp = 0;
+        if (refractory_left[g] > 0) {
+            refractory_left[g] -= 1;
+        } else {
+            int64_t floor_v = p_vmin[q] > -lim ? p_vmin[q] : -lim;
+            int64_t x = cuba_decay(v[g], p_dv[q]) + total + p_bias[q];
+            x = x < floor_v ? floor_v : (x > lim ? lim : x);
+            sp = x > p_threshold[q];
+            v[g] = sp ? 0 : (int32_t)x;
+            refractory_left[g] = sp ? p_refractory[q] : 0;
+        }
+        active += p_enabled[q] & (touched[g] | sp);
+        fired_out[fired] = g;
+        fired += sp;
+        touched[g] = 0;
+    }
+    *n_active = active;
+    return fired;
+}

@@ -60,3 +60,20 @@ int64_t ne_truenorth_step(int64_t n, int32_t *v, int32_t *acc, uint8_t *touched,
 
 /* splitmix64's finaliser: the C twin of neuroemu.models.rng.mix64 */
 uint64_t ne_mix64(uint64_t x);
+
+/* ne_integrate_w with several synaptic currents: an axon's type (axon_type[a], 0..n_types-1) picks
+ * the current its synapses feed, so acc holds n_types planes of n_neurons (type-major). */
+int64_t ne_integrate_w_typed(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
+                             const void *row_neurons, int32_t neuron_bytes, const int16_t *row_weights,
+                             const int8_t *axon_type, int32_t n_types, int64_t n_neurons,
+                             int32_t axons_per_core, int32_t neurons_per_core, int32_t *acc,
+                             uint8_t *touched, uint8_t *seen);
+
+/* ne_cuba_step with n_types currents per compartment (u and acc: n_types planes of n, type-major;
+ * p_du: [n_profiles][n_types]) and a voltage floor per profile (p_vmin; v is clamped to
+ * [max(vmin, -lim), lim]). v = decay(v, dv) + the sum of the currents + bias. Clears acc and touched. */
+int64_t ne_cuba_step_multi(int64_t n, int32_t n_types, int32_t *v, int32_t *u, int32_t *refractory_left,
+                           int32_t *acc, uint8_t *touched, const int32_t *profile, int32_t n_profiles,
+                           const int32_t *p_du, const int32_t *p_dv, const int32_t *p_bias,
+                           const int32_t *p_threshold, const int32_t *p_refractory, const int32_t *p_vmin,
+                           const uint8_t *p_enabled, int32_t lim, int64_t *fired_out, int64_t *n_active);

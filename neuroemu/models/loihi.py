@@ -21,6 +21,15 @@ Deviations from Lava, on purpose and documented:
 - u saturates instead of wrapping modulo 2^24 (a wrapped current is an overflow bug in a
   network, not a behaviour worth reproducing); in range the two agree bit for bit.
 
+Several synaptic currents (``du_syn`` set, T types): each compartment holds T currents, one per
+synapse type, each decaying with its own ``du``; the voltage takes their sum,
+``v = decay(v, dv) + sum_c u_c + bias``. A floor ``v_min`` (per compartment) replaces the lower
+saturation limit: v is clamped to [max(v_min, -lim), lim]. These run in separate kernels
+(:func:`cuba_step_multi`, ``ne_cuba_step_multi``) so the one-current path stays as it is. On
+Loihi silicon T currents are T compartments of a dendritic tree whose currents join the soma
+(the per-current arithmetic here is exact; the extra compartments' updates are not counted), and
+the floor is Loihi's ``vMin``; see docs/network-fields.md.
+
 The same arithmetic is written three times and tests check they agree bit for bit: C
 (``ne_cuba_step`` in hardware/tick.c), numpy (:func:`cuba_step`) and plain Python
 (:func:`cuba_step_one`, used by the SimPy reference).
@@ -51,6 +60,8 @@ class CubaArrays:
     bias: np.ndarray        # int32, added to v every timestep
     threshold: np.ndarray   # int32, spike when v > threshold
     refractory: np.ndarray  # int32, timesteps v is held at 0 after a spike
+    v_min: np.ndarray | None = None   # int32, the voltage floor (None: -lim); multi-current kernel only
+    du_syn: np.ndarray | None = None  # int32 [T, n], per synapse type current decay (None: one current, du)
 
     @classmethod
     def uniform(cls, n: int, *, du: int = DECAY_UNITY, dv: int = 0, bias: int = 0, threshold: int = 1,
@@ -97,14 +108,45 @@ def cuba_step(v: np.ndarray, u: np.ndarray, refractory_left: np.ndarray, syn_in:
 def cuba_step_one(v: int, u: int, refractory_left: int, syn_in: int, p: CubaArrays, j: int, *,
                   membrane_bits: int) -> tuple[int, int, int, bool]:
     """The same update for compartment ``j`` alone, in plain Python: (v, u, refractory_left, fired)."""
+    if p.du_syn is not None:
+        from neuroemu.errors import NeuroEmuError
+        raise NeuroEmuError("cuba_step_one steps one synaptic current per compartment; this network has "
+                            f"{len(p.du_syn)} synapse types (the SimPy reference does not run several currents)")
     lo, hi = cuba_range(membrane_bits)
     u = min(max(decay_int(u, int(p.du[j])) + syn_in, lo), hi)
     if refractory_left > 0:
         return v, u, refractory_left - 1, False
-    v = min(max(decay_int(v, int(p.dv[j])) + u + int(p.bias[j]), lo), hi)
+    floor = lo if p.v_min is None else max(lo, int(p.v_min[j]))
+    v = min(max(decay_int(v, int(p.dv[j])) + u + int(p.bias[j]), floor), hi)
     if v > int(p.threshold[j]):
         return 0, u, int(p.refractory[j]), True
     return v, u, 0, False
+
+
+def n_currents(p: CubaArrays) -> int:
+    """Synaptic currents per compartment T (1 unless ``du_syn`` is set)."""
+    return 1 if p.du_syn is None else len(p.du_syn)
+
+
+def cuba_step_multi(v: np.ndarray, u: np.ndarray, refractory_left: np.ndarray, syn_in: np.ndarray, p: CubaArrays, *,
+                    membrane_bits: int) -> np.ndarray:
+    """:func:`cuba_step` with T currents per compartment and a voltage floor (module docstring).
+
+    ``u`` and ``syn_in``: [T * n], type-major (current c of compartment g at ``c * n + g``).
+    Returns the indices of the compartments that fired.
+    """
+    lo, hi = cuba_range(membrane_bits)
+    n = len(v)
+    du = p.du[None, :] if p.du_syn is None else p.du_syn
+    cur = np.clip(decay(u.reshape(-1, n), du) + syn_in.reshape(-1, n), lo, hi)
+    u[:] = cur.ravel()
+    floor = lo if p.v_min is None else np.maximum(p.v_min.astype(np.int64), lo)
+    free = refractory_left <= 0
+    volt = np.clip(decay(v, p.dv) + cur.sum(axis=0) + p.bias, floor, hi)
+    fired = free & (volt > p.threshold)
+    v[:] = np.where(free, np.where(fired, 0, volt), v)
+    refractory_left[:] = np.where(free, np.where(fired, p.refractory, 0), refractory_left - 1)
+    return np.flatnonzero(fired)
 
 
 def bias_for_rate(p: float, threshold: int | None, refractory: int, where: str) -> tuple[int, int]:

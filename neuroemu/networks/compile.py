@@ -45,8 +45,9 @@ from neuroemu.hardware.csr import row_positions
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.networks.place import Mapping, fan_in, layout, place, unique_rows
-from neuroemu.models.loihi import CubaArrays, DECAY_UNITY, cuba_range
+from neuroemu.models.loihi import CubaArrays, DECAY_SHIFT, DECAY_UNITY, cuba_range
 from neuroemu.models.neuron import RESET_MODES, NeuronArrays, membrane_range, neuron_model
+from neuroemu.networks.fields import NEURON_FIELDS, NEURON_STATE_FIELDS
 from neuroemu.networks.graph import Group, Network
 from neuroemu.networks.quantise import QuantReport, quantise
 
@@ -118,6 +119,8 @@ class MappedNetwork:
     inputs: list = dataclasses.field(default_factory=list)  # SpikeListInput streams
     leak: int = 0       # (workloads.Network has these for generated networks; a mapped one has none)
     threshold: int = 0
+    inputs_on_cores: bool = False  # network.inputs on_cores: inputs are sources on cores (packets, hops)
+    input_spikes: tuple = (np.empty(0, np.int64), np.empty(0, np.int64))  # (times, input ids) of the run
 
     @property
     def n_enabled(self) -> int:
@@ -127,6 +130,25 @@ class MappedNetwork:
     def input_stream(self, times: np.ndarray, ids: np.ndarray) -> SpikeListInput:
         """Input spikes (tick, input id) as axon events on the chip."""
         return SpikeListInput.from_spikes(times, ids, self.input_ptr, self.input_axons, self.axon_delay)
+
+    def input_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Inputs as sources on cores: (source core, destination core, input id) per input route.
+
+        An input sends one packet per destination axon, as a neuron does, from the core of its
+        first destination axon (array core numbers; an input whose targets share one core costs
+        packets but no hops).
+        """
+        counts = np.diff(self.input_ptr)
+        ids = np.repeat(np.arange(len(counts)), counts)
+        A = self.arrays.axons_per_core
+        dst = self.input_axons // A
+        first = self.input_axons[self.input_ptr[:-1][counts > 0]] // A
+        return np.repeat(first, counts[counts > 0]), dst, ids
+
+    def input_spike_counts(self, ticks: int) -> np.ndarray:
+        """Spikes each input sends in the first ``ticks`` ticks (int64 [inputs])."""
+        times, ids = self.input_spikes
+        return np.bincount(ids[times < ticks], minlength=len(self.input_ptr) - 1).astype(np.int64)
 
     def report(self) -> dict:
         """Placement and quantisation, for the run record."""
@@ -138,7 +160,9 @@ class MappedNetwork:
                         "mean_hops_per_synapse": m.mean_hops, "mean_hops_per_packet": m.mean_packet_hops},
             "quantisation": {"scheme": q.scheme, "bits": q.bits, "axon_copies": self.copies,
                              "max_rel_error": q.max_rel_error, "mean_rel_error": q.mean_rel_error,
-                             "dropped_synapses": int((~q.kept).sum()), "summary": q.summary()},
+                             "dropped_synapses": int((~q.kept).sum()), "weight_scale": q.weight_scale,
+                             "keep_zero_weights": q.keep_zero_weights, "zero_weights_kept": q.zero_weights_kept,
+                             "errors": q.errors, "summary": q.summary()},
             "notes": list(self.notes + q.notes),
         }
 
@@ -152,6 +176,17 @@ def _fail_group(where: str, network: Network, mask: np.ndarray, rule: str) -> Co
 def _check_model(network: Network, chip: ChipSpec, kernel: str, where: str) -> None:
     """Refuse groups the chip's neuron model cannot run (module docstring, step 1)."""
     model = chip.core.neuron_model
+    if network.n_syn_types > 1 and kernel != "cuba":
+        raise ConfigError(f"{where}: syn_i_decay: {network.n_syn_types} synaptic current types, but {model} holds one "
+                          "current per neuron (use a current-based chip: loihi_cuba or cuba_lif)")
+    counter = {name: hi for name, _lo, hi in neuron_model(model).parameters}.get("refractory")
+    if network.refractory.any() and counter is None:
+        raise _fail_group(where, network, network.refractory > 0,
+                          f"refractory: {model} has no refractory period (refractory must be 0)")
+    if counter is not None and (network.refractory > counter).any():
+        raise _fail_group(where, network, network.refractory > counter,
+                          f"refractory: {int(network.refractory.max())} ticks, more than {model}'s refractory "
+                          f"counter holds (0..{counter})")
     if kernel == "cuba":
         if (network.reset_subtract & np.isfinite(network.threshold)).any():
             raise _fail_group(where, network, network.reset_subtract & np.isfinite(network.threshold),
@@ -166,9 +201,9 @@ def _check_model(network: Network, chip: ChipSpec, kernel: str, where: str) -> N
             raise _fail_group(where, network, network.decay != 1,
                               f"decays (decay {network.decay[network.decay != 1][0]:g}), but {model}'s leak is "
                               "linear: use IF / I neurons (decay 1) with a bias, or a chip with a decaying model")
-        if (network.i_decay != 0).any() or (network.i_bias != 0).any():
-            raise _fail_group(where, network, (network.i_decay != 0) | (network.i_bias != 0),
-                              f"has a synaptic current (i_decay or i_bias), which {model} does not model")
+        if (network.i_decay != 0).any() or (network.i_bias != 0).any() or (network.u_init != 0).any():
+            raise _fail_group(where, network, (network.i_decay != 0) | (network.i_bias != 0) | (network.u_init != 0),
+                              f"has a synaptic current (i_decay, i_bias or u_init), which {model} does not model")
 
 
 def _auto_copies(network: Network, chip: ChipSpec) -> int:
@@ -190,7 +225,7 @@ def _bit_edges(q: Network, report: QuantReport, copies: int) -> Network:
     order = np.argsort(idx, kind="stable")
     idx, cls = idx[order], cls[order]
     return dataclasses.replace(q, src=q.src[idx], dst=q.dst[idx], weight=np.ones(len(idx)), delay=q.delay[idx],
-                               src_input=q.src_input[idx], edge_class=cls)
+                               src_input=q.src_input[idx], syn_type=q.syn_type[idx], edge_class=cls)
 
 
 def _edge_route_keys(net: Network, core_of: np.ndarray) -> np.ndarray:
@@ -229,24 +264,31 @@ def _split_by_route(net: Network, core_of: np.ndarray) -> tuple[Network, np.ndar
         size = int(copies[g.start:g.stop].sum())
         groups.append(Group(g.name, start, size, g.model))
         start += size
-    per_neuron = {f: getattr(net, f)[original] for f in
-                  ("decay", "i_decay", "threshold", "v_reset", "bias", "i_bias", "reset_subtract")}
+    per_neuron = {f: getattr(net, f)[original] for f in NEURON_FIELDS + NEURON_STATE_FIELDS}
     split = dataclasses.replace(
         net, groups=tuple(groups), **per_neuron, src=src[e_idx], dst=new_dst, weight=net.weight[e_idx],
-        delay=net.delay[e_idx], src_input=net.src_input[e_idx],
+        delay=net.delay[e_idx], src_input=net.src_input[e_idx], syn_type=net.syn_type[e_idx],
         edge_class=None if net.edge_class is None else net.edge_class[e_idx], outputs=first[net.outputs])
     return split, original
 
 
 def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality", seed: int = 0,
-                axon_copies: int | None = None, topology=None, where: str | None = None) -> MappedNetwork:
-    """Compile ``network`` onto ``chip`` (module docstring); errors name ``where`` and the group."""
+                axon_copies: int | None = None, topology=None, where: str | None = None,
+                weight_scale: str = "auto", keep_zero_weights: bool = False) -> MappedNetwork:
+    """Compile ``network`` onto ``chip`` (module docstring); errors name ``where`` and the group.
+
+    ``weight_scale`` ("auto" or "keep") and ``keep_zero_weights``: see
+    :func:`neuroemu.networks.quantise.quantise`. ``strategy`` ``given`` places every neuron on
+    the core its ``core`` field names (those core numbers are the chip's).
+    """
     from neuroemu.hardware.chip import build_chip_topology
     where = where or network.where or network.name
     if chip.timing.mode == "async":
         raise ConfigError(f"{where}: chip {chip.name!r} runs asynchronously (timing.mode async); mapped networks "
                           "run on tick-based chips (sync, gals, barrier)")
     model = neuron_model(chip.core.neuron_model)
+    # the model's per-core limits, as validate and generated networks apply them
+    model.check_chip(chip, f"{where}: chip {chip.name!r}")
     kernel = model.kernel
     core = chip.core
     A, N = core.axons, core.neurons
@@ -256,12 +298,15 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
         if copies > core.axon_types:
             raise ConfigError(f"{where}: network.axon_copies: {copies} copies need as many axon types; chip "
                               f"{chip.name!r} has {core.axon_types}")
-        q, rep = quantise(network, bits=core.weight_bits, scheme="axon_types", types=core.axon_types, copies=copies)
+        q, rep = quantise(network, bits=core.weight_bits, scheme="axon_types", types=core.axon_types, copies=copies,
+                          weight_scale=weight_scale, keep_zero_weights=keep_zero_weights)
         placed = _bit_edges(q, rep, copies)
     else:
         copies = 1
-        q, rep = quantise(network, bits=core.weight_bits, scheme="per_synapse")
-        placed = q
+        q, rep = quantise(network, bits=core.weight_bits, scheme="per_synapse", decay_bits=DECAY_SHIFT,
+                          weight_scale=weight_scale, keep_zero_weights=keep_zero_weights)
+        # each synapse type arrives on axons of its own (the axon's type picks the current it feeds)
+        placed = dataclasses.replace(q, edge_class=q.syn_type) if q.n_syn_types > 1 else q
     if placed.delay.size and placed.delay.max() > core.max_delay_ticks:
         raise ConfigError(f"{where}: delay: synaptic delays up to {int(placed.delay.max())} ticks, more than chip "
                           f"{chip.name!r} allows (core.max_delay_ticks {core.max_delay_ticks})")
@@ -284,7 +329,11 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     else:
         raise CapacityError(f"{where}: {strategy}: could not give every TrueNorth neuron a single target in "
                             f"{MAX_SPLIT_PASSES} placement passes (its fan-out keeps spanning cores)")
-    return _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where)
+    mapped = _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where)
+    if strategy != "given" and (network.core >= 0).any():
+        mapped.notes += (f"the file's core array is read by mapping given only; mapping {strategy} placed the "
+                         "neurons",)
+    return mapped
 
 
 def _write_arrays(network: Network, placed: Network, original: np.ndarray, mapping: Mapping, rep: QuantReport,
@@ -311,8 +360,9 @@ def _write_arrays(network: Network, placed: Network, original: np.ndarray, mappi
     weights = np.zeros((G, core.axon_types), np.int16)
     axon_type = np.zeros(k * A, np.int8)
     row_weights = None
+    if kernel == "truenorth" or placed.n_syn_types > 1:
+        axon_type[:] = lay.axon_class  # TrueNorth: the axon type; CUBA: the synapse type (its current)
     if kernel == "truenorth":
-        axon_type[:] = lay.axon_class
         weights[gid] = rep.type_weights[original]
     else:
         wmax = (1 << (core.weight_bits - 1)) - 1
@@ -350,7 +400,9 @@ def _write_arrays(network: Network, placed: Network, original: np.ndarray, mappi
         axons = lay.target_axons[row_positions(starts, lengths)]
         fan = dict(fanout_ptr=ptr, fanout_axon=axons.astype(np.int64),
                    fanout_delay=lay.axon_delay[axons].astype(np.int8))
-    arrays = CoreArrays(n_cores=k, axons_per_core=A, neurons_per_core=N, v=np.zeros(G, np.int32), weights=weights,
+    v0 = np.zeros(G, np.int32)
+    v0[gid] = v_extra.pop("v_init")
+    arrays = CoreArrays(n_cores=k, axons_per_core=A, neurons_per_core=N, v=v0, weights=weights,
                         params=params, axon_type=axon_type, row_ptr=lay.row_ptr.astype(np.int64),
                         row_neurons=row_neurons, target_axon=target_axon, delay=delay,
                         neuron_model=core.neuron_model, chip_core=used.astype(np.int64), **fan, **v_extra)
@@ -384,7 +436,18 @@ def _neuron_params(net: Network, gid: np.ndarray, G: int, chip: ChipSpec, kernel
         params.dv[gid] = dv
         params.bias[gid] = _int_param(where, net, net.bias, -lim, lim, "bias")
         params.threshold[gid] = _int_param(where, net, thr, -lim, lim, "threshold")
-        return params, dict(u=np.zeros(G, np.int32), refractory_left=np.zeros(G, np.int32))
+        params.refractory[gid] = net.refractory
+        T = net.n_syn_types
+        if T > 1:  # one current per synapse type, each with its own decay
+            params.du_syn = np.full((T, G), DECAY_UNITY, np.int32)
+            params.du_syn[:, gid] = np.rint(DECAY_UNITY * (1 - net.syn_i_decay))[:, None]
+        if np.isfinite(net.v_min).any():
+            params.v_min = np.full(G, -lim, np.int32)
+            params.v_min[gid] = np.maximum(np.where(np.isfinite(net.v_min), net.v_min, -lim), -lim)
+        u = np.zeros((T, G), np.int32)
+        u[0, gid] = _int_param(where, net, net.u_init, -lim, lim, "u_init")
+        return params, dict(u=u.ravel(), refractory_left=np.zeros(G, np.int32),
+                            v_init=_int_param(where, net, net.v_init, -lim, lim, "v_init"))
     vmin, vmax = membrane_range(bits)
     params = NeuronArrays.uniform(G, threshold=vmax, reset="linear", floor=-vmin)
     thr = np.where(finite, net.threshold, vmax + 1)  # v saturates at vmax: never reached
@@ -392,4 +455,6 @@ def _neuron_params(net: Network, gid: np.ndarray, G: int, chip: ChipSpec, kernel
     params.threshold[gid] = _int_param(where, net, thr, 1, vmax + 1, "threshold")
     params.reset_mode[gid] = np.where(net.reset_subtract, RESET_MODES["linear"], RESET_MODES["zero"])
     params.reset_value[gid] = _int_param(where, net, net.v_reset, vmin, vmax, "v_reset")
-    return params, {}
+    # v_min is TrueNorth's saturating negative threshold: V never goes below -beta
+    params.floor[gid] = -np.maximum(np.where(np.isfinite(net.v_min), net.v_min, vmin), vmin).astype(np.int64)
+    return params, dict(v_init=_int_param(where, net, net.v_init, vmin, vmax, "v_init"))

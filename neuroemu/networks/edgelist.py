@@ -4,9 +4,12 @@
 :class:`neuroemu.networks.graph.Network` under their own names --
 
 - edges: ``src``, ``dst``, ``weight`` (required); ``delay`` (ticks, default 1); ``src_input``
-  (0/1: ``src`` is an input id, default 0);
+  (0/1: ``src`` is an input id, default 0); ``syn_type`` (the synaptic current it feeds, default 0);
+- ``syn_i_decay``: one current decay per synapse type (needed when ``syn_type`` uses types > 0);
 - neurons, one value per neuron: ``decay`` (default 1), ``i_decay`` (0), ``threshold`` (1;
-  ``inf`` never fires), ``v_reset`` (0), ``bias`` (0), ``i_bias`` (0), ``reset_subtract`` (0);
+  ``inf`` never fires), ``v_reset`` (0), ``bias`` (0), ``i_bias`` (0), ``reset_subtract`` (0),
+  ``refractory`` (ticks, 0), ``v_init`` (0), ``u_init`` (0), ``v_min`` (-inf: no floor), ``core``
+  (-1: not given; read by mapping ``given``);
   the neuron count N is their length, else the scalar ``n_neurons``, else the largest neuron
   id in ``src``/``dst`` plus one;
 - inputs: ``input_times``, ``input_ids`` (the spike trains), scalar ``n_inputs`` (default: the
@@ -20,11 +23,12 @@ An array of another name is an error (a typo must not be ignored). Every error i
 the rule, e.g. ``net.npz: dst: ids must be < 300 neurons (got 412)``.
 
 CSV (lossy, for hand-written or spreadsheet networks): ``NAME.csv`` holds the edges with a
-header naming the columns ``src,dst,weight`` and optionally ``delay``, ``src_input``; beside
+header naming the columns ``src,dst,weight`` and optionally ``delay``, ``src_input``, ``syn_type``; beside
 it, optional ``NAME.neurons.csv`` (one row per neuron in id order; columns among the neuron
 arrays above plus ``group`` and ``model``, neurons of a group in consecutive rows) and
-``NAME.inputs.csv`` (columns ``time,id``: the input spike trains). CSV does not keep input
-group names or ``outputs``.
+``NAME.inputs.csv`` (columns ``time,id``: the input spike trains) and ``NAME.syntypes.csv``
+(column ``i_decay``, one row per synapse type: ``syn_i_decay``). CSV does not keep input group
+names or ``outputs``. docs/network-fields.md describes every field.
 
 Spike trains out: ``.npz`` with int64 ``times`` and ``ids`` (sparse, never a dense matrix)
 plus any extra arrays given (e.g. ``ticks``).
@@ -39,17 +43,24 @@ from pathlib import Path
 import numpy as np
 
 from neuroemu.errors import ConfigError
-from neuroemu.networks.graph import EDGE_FIELDS, MODELS, NEURON_FIELDS, Group, Network
+from neuroemu.networks.graph import MODELS, Group, Network
 from neuroemu.networks.sizes import check_edge_arrays
+from neuroemu.networks.fields import (EDGE_TYPE_FIELDS, FIELD_DEFAULTS, FIELD_KINDS, NEURON_STATE_FIELDS)
+from neuroemu.networks.fields import EDGE_FIELDS as _EDGE_PARAMS, NEURON_FIELDS as _NEURON_PARAMS
+
+#: every per-edge and per-neuron array of the format, in file order
+EDGE_FIELDS = _EDGE_PARAMS + EDGE_TYPE_FIELDS
+NEURON_FIELDS = _NEURON_PARAMS + NEURON_STATE_FIELDS
 
 __all__ = ["load_network", "save_network", "load_npz", "save_npz", "load_csv", "save_csv",
            "save_spikes", "load_spikes"]
 
 NEURON_DEFAULTS = {"decay": 1.0, "i_decay": 0.0, "threshold": 1.0, "v_reset": 0.0, "bias": 0.0,
-                   "i_bias": 0.0, "reset_subtract": False}
+                   "i_bias": 0.0, "reset_subtract": False,
+                   **{k: v for k, v in FIELD_DEFAULTS.items() if k in NEURON_STATE_FIELDS}}
 _SCALARS = ("n_neurons", "n_inputs", "name", "format")
 _OTHER = ("input_times", "input_ids", "outputs", "group_names", "group_sizes", "group_models",
-          "input_group_names", "input_group_sizes")
+          "input_group_names", "input_group_sizes", "syn_i_decay")
 VALID_ARRAYS = tuple(EDGE_FIELDS) + tuple(NEURON_FIELDS) + _OTHER + _SCALARS
 FORMAT = "neuroemu-netgraph-1"
 
@@ -106,7 +117,7 @@ def network_from_arrays(data: dict, where: str, name: str | None = None) -> Netw
     e = len(arrays["src"])
     edges = {"src": arrays["src"], "dst": arrays["dst"], "weight": arrays["weight"],
              "delay": arrays.get("delay", np.ones(e, np.int64)),
-             "src_input": arrays.get("src_input", np.zeros(e, bool))}
+             "src_input": arrays.get("src_input", np.zeros(e, bool)), "syn_type": arrays.get("syn_type")}
     src_input = np.asarray(edges["src_input"])
     if src_input.shape != (e,):
         raise ConfigError(f"{where}: src_input: needs one value per edge ({e}) (got {src_input.shape[0]})")
@@ -139,7 +150,7 @@ def network_from_arrays(data: dict, where: str, name: str | None = None) -> Netw
     if "name" in arrays:
         name = _scalar(where, arrays, "name", str)
     return Network(groups=groups, input_groups=in_groups, **neurons, **edges,
-                   input_times=arrays.get("input_times", np.empty(0, np.int64)),
+                   syn_i_decay=arrays.get("syn_i_decay"), input_times=arrays.get("input_times", np.empty(0, np.int64)),
                    input_ids=arrays.get("input_ids", np.empty(0, np.int64)),
                    outputs=arrays.get("outputs", np.empty(0, np.int64)),
                    name=name or Path(where).stem, where=where)
@@ -177,6 +188,8 @@ def network_arrays(network: Network) -> dict[str, np.ndarray]:
                group_models=np.array([g.model for g in network.groups], dtype=str),
                input_group_names=np.array([g.name for g in network.input_groups], dtype=str),
                input_group_sizes=np.array([g.size for g in network.input_groups], np.int64))
+    if network.syn_i_decay is not None:
+        out["syn_i_decay"] = network.syn_i_decay
     return out
 
 
@@ -251,18 +264,18 @@ def load_csv(path, *, neurons=None, inputs=None) -> Network:
     the defaults of the module docstring.
     """
     where = _where(path)
-    edge_cols = {"src": "int", "dst": "int", "weight": "float", "delay": "int", "src_input": "bool"}
+    edge_cols = {f: FIELD_KINDS[f] for f in EDGE_FIELDS}
     data = {k: np.asarray(v) for k, v in _read_csv(path, edge_cols, ("src", "dst", "weight")).items()}
     neurons = _sidecar(path, "neurons") if neurons is None and _sidecar(path, "neurons").exists() else neurons
     inputs = _sidecar(path, "inputs") if inputs is None and _sidecar(path, "inputs").exists() else inputs
     if neurons is not None:
-        cols = {k: ("bool" if k == "reset_subtract" else "float") for k in NEURON_FIELDS}
+        cols = {k: FIELD_KINDS.get(k, "float") for k in NEURON_FIELDS}
         cols.update(group="str", model="str")
         rows = _read_csv(neurons, cols, ())
         groups, models = rows.pop("group", None), rows.pop("model", None)
         n = len(next(iter(rows.values()))) if rows else len(groups or models or [])
         for k, v in rows.items():
-            data[k] = np.asarray(v, bool if k == "reset_subtract" else np.float64)
+            data[k] = np.asarray(v, {"bool": bool, "int": np.int64}.get(cols[k], np.float64))
         data["n_neurons"] = np.array(n)
         if groups is not None:
             names, sizes, gmodels = _runs(_where(neurons), groups, models)
@@ -274,6 +287,9 @@ def load_csv(path, *, neurons=None, inputs=None) -> Network:
         rows = _read_csv(inputs, {"time": "int", "id": "int"}, ("time", "id"))
         data["input_times"] = np.asarray(rows["time"], np.int64)
         data["input_ids"] = np.asarray(rows["id"], np.int64)
+    types = _sidecar(path, "syntypes")
+    if types.exists():
+        data["syn_i_decay"] = np.asarray(_read_csv(types, {"i_decay": "float"}, ("i_decay",))["i_decay"], np.float64)
     return network_from_arrays(data, where)
 
 
@@ -309,7 +325,7 @@ def save_csv(network: Network, path) -> list[Path]:
         w = csv.writer(f)
         w.writerow(EDGE_FIELDS)
         for row in zip(network.src.tolist(), network.dst.tolist(), map(repr, network.weight.tolist()),
-                       network.delay.tolist(), network.src_input.astype(int).tolist()):
+                       network.delay.tolist(), network.src_input.astype(int).tolist(), network.syn_type.tolist()):
             w.writerow(row)
     written = [path]
     npath = _sidecar(path, "neurons")
@@ -320,8 +336,15 @@ def save_csv(network: Network, path) -> list[Path]:
         gi = network.group_index()
         for j in range(network.n_neurons):
             g = network.groups[gi[j]]
-            w.writerow([g.name, g.model] + [repr(float(c[j])) if c.dtype != bool else int(c[j]) for c in cols])
+            w.writerow([g.name, g.model] + [repr(float(c[j])) if c.dtype.kind == "f" else int(c[j]) for c in cols])
     written.append(npath)
+    if network.syn_i_decay is not None:
+        tpath = _sidecar(path, "syntypes")
+        with open(tpath, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(("i_decay",))
+            w.writerows((repr(float(x)),) for x in network.syn_i_decay)
+        written.append(tpath)
     if network.input_times.size:
         ipath = _sidecar(path, "inputs")
         with open(ipath, "w", newline="") as f:

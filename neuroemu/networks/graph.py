@@ -17,7 +17,21 @@ The discretised neuron (one equation for every model; the model name of a group 
     after a spike: v[t] = v_reset        (reset "zero": to v_reset, 0 unless set)
                or  v[t] = v[t] - threshold  (reset "subtract")
 
-with i[-1] = v[-1] = 0 and s_input[t] = 1 at the input spike times. A spike emitted (or
+with i[-1] = ``u_init``, v[-1] = ``v_init`` (0 unless set) and s_input[t] = 1 at the input spike
+times. Optional per-neuron state and limits (defaults change nothing):
+
+    refractory  R ticks after a spike the membrane is held at its reset value (no update, no
+                spike) while the current goes on integrating (Loihi's refractory counter)
+    v_min       a floor: v[t] = max(v[t], v_min) after the update and after the reset
+                (-inf: none; must be <= 0 and <= v_reset, so a reset is never undone)
+    core        the chip core a neuron must sit on (-1: not given), used by mapping ``given``
+
+Several synaptic currents: edge k feeds the current of its type ``syn_type[k]`` (0 unless set);
+with T types every neuron has T currents, ``i_c[t] = syn_i_decay[c] * i_c[t-1] + in_c[t]`` (+
+``i_bias`` on current 0) and the membrane takes their sum, ``v[t] = decay * v[t-1] + sum_c i_c[t]
++ bias``. ``syn_i_decay`` (one decay per type) replaces the per-neuron ``i_decay``, which must then
+be 0 (a type's current decays the same in every neuron, as a synapse type's time constant does);
+without it there is one type and the per-neuron ``i_decay``. A spike emitted (or
 injected) at tick t reaches its targets at tick t + delay, so nothing propagates within a tick,
 as on a synchronous chip where every synapse costs at least one tick. With ``i_decay`` = 0 and
 ``i_bias`` = 0 the current is just this tick's input and ``v[t] = decay * v[t-1] + in[t] +
@@ -48,6 +62,9 @@ import numpy as np
 
 from neuroemu.hardware.csr import row_positions
 from neuroemu.errors import ConfigError
+from neuroemu.networks.fields import (EDGE_FIELDS, EDGE_TYPE_FIELDS, FIELD_DEFAULTS, FIELD_KINDS,
+                                      NEURON_FIELDS, NEURON_STATE_FIELDS, _array, _check_ids,
+                                      _fail, check_state)
 
 __all__ = ["MODELS", "RESETS", "Group", "Network", "NetworkBuilder", "ReferenceRun", "decay_from_tau",
            "simulate_reference", "MAX_DELAY"]
@@ -59,10 +76,6 @@ RESETS = ("zero", "subtract")
 #: the longest synaptic delay in ticks (the reference keeps a ring of this many [N] rows)
 MAX_DELAY = 1 << 16
 
-#: per-neuron parameter arrays, in file order
-NEURON_FIELDS = ("decay", "i_decay", "threshold", "v_reset", "bias", "i_bias", "reset_subtract")
-#: per-edge arrays
-EDGE_FIELDS = ("src", "dst", "weight", "delay", "src_input")
 
 
 def decay_from_tau(tau, dt: float = 1.0, method: str = "euler") -> np.ndarray:
@@ -99,47 +112,6 @@ class Group:
         return np.arange(self.start, self.stop, dtype=np.int64)
 
 
-def _fail(where: str, name: str, rule: str, got=None) -> ConfigError:
-    tail = "" if got is None else f" (got {got})"
-    return ConfigError(f"{where}: {name}: {rule}{tail}")
-
-
-def _array(where: str, name: str, value, kind: str) -> np.ndarray:
-    """A read-only 1-d copy of ``value`` as int64, float64 or bool; wrong types name the array."""
-    a = np.asarray(value)
-    if a.ndim != 1:
-        raise _fail(where, name, "must be a 1-d array", f"shape {a.shape}")
-    if kind == "int":
-        if a.size and a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
-            a = a.astype(np.int64)  # CSV readers give whole floats
-        if a.size and a.dtype.kind not in "iu":
-            raise _fail(where, name, "must be integers", f"dtype {a.dtype}")
-        a = a.astype(np.int64)
-    elif kind == "float":
-        if a.size and a.dtype.kind not in "iuf":
-            raise _fail(where, name, "must be real numbers", f"dtype {a.dtype}")
-        a = a.astype(np.float64)
-    else:
-        if a.size and a.dtype.kind not in "biu":
-            raise _fail(where, name, "must be booleans (0/1)", f"dtype {a.dtype}")
-        if a.size and a.dtype.kind != "b" and not np.isin(a, (0, 1)).all():
-            raise _fail(where, name, "must be booleans (0/1)", f"values {np.unique(a)[:5].tolist()}")
-        a = a.astype(bool)
-    a = a.copy()
-    a.setflags(write=False)
-    return a
-
-
-def _check_ids(where: str, name: str, ids: np.ndarray, n: int, what: str) -> None:
-    if ids.size == 0:
-        return
-    lo, hi = int(ids.min()), int(ids.max())
-    if lo < 0:
-        raise _fail(where, name, "ids must be >= 0", lo)
-    if hi >= n:
-        raise _fail(where, name, f"ids must be < {n} {what}", hi)
-
-
 def _check_groups(where: str, name: str, groups, n: int, what: str) -> tuple[Group, ...]:
     groups = tuple(groups)
     pos = 0
@@ -169,7 +141,10 @@ class Network:
     is an input id). Inputs: ``n_inputs`` ids, spike trains ``input_times``/``input_ids``
     (int64, sparse). ``outputs``: the neuron ids a user reads (int64). ``edge_class``: optional
     int64 [E] axon class of each edge (TrueNorth: the axon type it must arrive on); edges of one
-    source in different classes need different axons on a core. ``groups`` /
+    source in different classes need different axons on a core. Optional (default when None):
+    per neuron ``refractory`` (int64 ticks), ``v_init``, ``u_init``, ``v_min`` (float64) and
+    ``core`` (int64, -1: not given); per edge ``syn_type`` (int64); per synapse type
+    ``syn_i_decay`` (float64 [T], or None: one type with the per-neuron ``i_decay``). ``groups`` /
     ``input_groups`` tile the neuron / input ids. Every broken rule raises
     :class:`~neuroemu.errors.ConfigError` naming ``where`` (a file name, else ``name``), the
     array and the rule.
@@ -188,6 +163,13 @@ class Network:
     weight: np.ndarray
     delay: np.ndarray
     src_input: np.ndarray
+    refractory: np.ndarray | None = None
+    v_init: np.ndarray | None = None
+    u_init: np.ndarray | None = None
+    v_min: np.ndarray | None = None
+    core: np.ndarray | None = None
+    syn_type: np.ndarray | None = None
+    syn_i_decay: np.ndarray | None = None
     input_groups: tuple[Group, ...] = ()
     input_times: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     input_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -199,22 +181,29 @@ class Network:
     def __post_init__(self):
         w = self.where or self.name
         n = None
-        for f in NEURON_FIELDS:
-            a = _array(w, f, getattr(self, f), "bool" if f == "reset_subtract" else "float")
+        for f in NEURON_FIELDS + NEURON_STATE_FIELDS:
+            value = getattr(self, f)
+            if value is None:
+                value = np.full(n or 0, FIELD_DEFAULTS[f])
+            a = _array(w, f, value, FIELD_KINDS.get(f, "float"))
             if n is None:
                 n = len(a)
             elif len(a) != n:
                 raise _fail(w, f, f"needs one value per neuron ({n}, the length of decay)", len(a))
             object.__setattr__(self, f, a)
         e = None
-        for f in EDGE_FIELDS:
-            kind = {"weight": "float", "src_input": "bool"}.get(f, "int")
-            a = _array(w, f, getattr(self, f), kind)
+        for f in EDGE_FIELDS + EDGE_TYPE_FIELDS:
+            value = getattr(self, f)
+            if value is None:
+                value = np.full(e or 0, FIELD_DEFAULTS[f])
+            a = _array(w, f, value, FIELD_KINDS[f])
             if e is None:
                 e = len(a)
             elif len(a) != e:
                 raise _fail(w, f, f"needs one value per edge ({e}, the length of src)", len(a))
             object.__setattr__(self, f, a)
+        if self.syn_i_decay is not None:
+            object.__setattr__(self, "syn_i_decay", _array(w, "syn_i_decay", self.syn_i_decay, "float"))
         for f in ("input_times", "input_ids", "outputs"):
             object.__setattr__(self, f, _array(w, f, getattr(self, f), "int"))
         if self.edge_class is not None:
@@ -249,6 +238,7 @@ class Network:
             a = getattr(self, f)
             if not np.isfinite(a).all():
                 raise _fail(w, f, f"must be finite (neuron {bad(~np.isfinite(a))})", a[bad(~np.isfinite(a))])
+        check_state(self, w)
         n = self.n_neurons
         _check_ids(w, "dst", self.dst, n, "neurons")
         _check_ids(w, "src", self.src[~self.src_input], n, "neurons")
@@ -267,6 +257,17 @@ class Network:
         if self.input_times.size and self.input_times.min() < 0:
             raise _fail(w, "input_times", "ticks must be >= 0", int(self.input_times.min()))
         _check_ids(w, "outputs", self.outputs, n, "neurons")
+
+    @property
+    def n_syn_types(self) -> int:
+        """Synaptic current types T (1 without ``syn_i_decay``)."""
+        return 1 if self.syn_i_decay is None else len(self.syn_i_decay)
+
+    def current_decays(self) -> np.ndarray:
+        """float64 [T, N]: the decay of every neuron's current of each type."""
+        if self.syn_i_decay is None:
+            return self.i_decay[None, :]
+        return np.repeat(self.syn_i_decay[:, None], self.n_neurons, axis=1)
 
     # --- sizes and look-ups --------------------------------------------------------------------
 
@@ -326,9 +327,10 @@ class NetworkBuilder:
         self.name = name
         self._groups: list[Group] = []
         self._inputs: list[Group] = []
-        self._params: dict[str, list[np.ndarray]] = {f: [] for f in NEURON_FIELDS}
-        self._edges: dict[str, list[np.ndarray]] = {f: [] for f in EDGE_FIELDS}
+        self._params: dict[str, list[np.ndarray]] = {f: [] for f in NEURON_FIELDS + NEURON_STATE_FIELDS}
+        self._edges: dict[str, list[np.ndarray]] = {f: [] for f in EDGE_FIELDS + EDGE_TYPE_FIELDS}
         self._spikes = (np.empty(0, np.int64), np.empty(0, np.int64))
+        self._syn_i_decay = None
 
     def _find(self, name: str) -> tuple[Group, bool]:
         for g in self._inputs:
@@ -348,8 +350,12 @@ class NetworkBuilder:
 
     def add_neurons(self, name: str, size: int, *, model: str = "LIF", decay=None, tau=None,
                     i_decay=0.0, threshold=None, v_reset=0.0, bias=0.0, i_bias=0.0,
-                    reset: str = "zero") -> Group:
+                    reset: str = "zero", refractory=0, v_init=0.0, u_init=0.0, v_min=-math.inf,
+                    core=-1) -> Group:
         """Add ``size`` neurons as group ``name``; parameters are scalars or [size] arrays.
+
+        ``refractory`` (ticks), ``v_init``, ``u_init``, ``v_min`` and ``core``: the optional
+        per-neuron state and limits of the module docstring.
 
         ``decay`` defaults by model (IF, I, Threshold: 1; LIF, LI: from ``tau`` in ticks by
         forward Euler, ``1 - 1/tau``); ``threshold`` defaults to 1 for spiking models and
@@ -372,18 +378,24 @@ class NetworkBuilder:
             threshold = math.inf if model in ("I", "LI", "CubaLI") else 1.0
         g = Group(name, sum(x.size for x in self._groups), int(size), model)
         values = dict(decay=decay, i_decay=i_decay, threshold=threshold, v_reset=v_reset, bias=bias,
-                      i_bias=i_bias, reset_subtract=reset == "subtract")
+                      i_bias=i_bias, reset_subtract=reset == "subtract", refractory=refractory, v_init=v_init,
+                      u_init=u_init, v_min=v_min, core=core)
         for f, v in values.items():
             self._params[f].append(np.broadcast_to(np.asarray(v), (g.size,)))
         self._groups.append(g)
         return g
 
-    def connect(self, src: str, dst: str, weight, *, delay=1, sparse=None) -> int:
+    def set_syn_decays(self, syn_i_decay) -> None:
+        """One current decay per synapse type (module docstring); ``None``: one type, per-neuron i_decay."""
+        self._syn_i_decay = None if syn_i_decay is None else np.asarray(syn_i_decay, np.float64)
+
+    def connect(self, src: str, dst: str, weight, *, delay=1, sparse=None, syn_type: int = 0) -> int:
         """Connect group ``src`` to neuron group ``dst``; return the number of edges added.
 
         ``weight``: a dense [src size, dst size] matrix (rows: sources, as crossbar rows; zeros
         are no synapse), or with ``sparse=(i, j)`` local index arrays, one weight per pair.
-        ``delay``: ticks, a scalar or one per edge (dense: a [src, dst] matrix).
+        ``delay``: ticks, a scalar or one per edge (dense: a [src, dst] matrix). ``syn_type``:
+        the synaptic current these edges feed (see :meth:`set_syn_decays`).
         """
         s, from_inputs = self._find(src)
         d, dst_is_input = self._find(dst)
@@ -406,6 +418,7 @@ class NetworkBuilder:
         self._edges["weight"].append(w)
         self._edges["delay"].append(dl)
         self._edges["src_input"].append(np.full(len(i), from_inputs))
+        self._edges["syn_type"].append(np.full(len(i), int(syn_type), np.int64))
         return len(i)
 
     def set_input_spikes(self, times, ids, group: str | None = None) -> None:
@@ -426,10 +439,11 @@ class NetworkBuilder:
         else:
             out = np.asarray(outputs, np.int64)
         cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.empty(0, dt)
-        params = {f: cat(v, bool if f == "reset_subtract" else np.float64) for f, v in self._params.items()}
-        edges = {f: cat(v, {"weight": np.float64, "src_input": bool}.get(f, np.int64))
-                 for f, v in self._edges.items()}
+        dtype = {"bool": bool, "int": np.int64, "float": np.float64}
+        params = {f: cat(v, dtype[FIELD_KINDS.get(f, "float")]) for f, v in self._params.items()}
+        edges = {f: cat(v, dtype[FIELD_KINDS[f]]) for f, v in self._edges.items()}
         return Network(groups=tuple(self._groups), input_groups=tuple(self._inputs), **params, **edges,
+                       syn_i_decay=self._syn_i_decay,
                        input_times=self._spikes[0], input_ids=self._spikes[1], outputs=out, name=self.name)
 
 
@@ -441,7 +455,8 @@ class ReferenceRun:
 
     ``times``, ``ids``: int64 spike ticks and neuron ids, sorted by (time, id). ``v``, ``i``:
     float64 [N] state after the last tick. ``v_trace``: float64 [ticks, N] membrane after each
-    tick, only when asked for (dense: for tests and small networks).
+    tick, only when asked for (dense: for tests and small networks). With several synapse types
+    ``i`` is float64 [T, N], one current per type.
     """
 
     times: np.ndarray
@@ -457,16 +472,18 @@ class ReferenceRun:
 
 
 def _by_delay(network: Network) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """Per distinct delay: CSR over the combined source index (neurons, then inputs)."""
+    """Per distinct delay: CSR over the combined source index (neurons, then inputs); the targets
+    are ``type * N + dst``, the current each edge feeds."""
     n_src = network.n_neurons + network.n_inputs
     key = np.where(network.src_input, network.src + network.n_neurons, network.src)
+    target = network.syn_type * network.n_neurons + network.dst
     out = []
     for d in np.unique(network.delay):
         m = network.delay == d
         order = np.argsort(key[m], kind="stable")
         ptr = np.zeros(n_src + 1, np.int64)
         np.cumsum(np.bincount(key[m], minlength=n_src), out=ptr[1:])
-        out.append((int(d), ptr, network.dst[m][order], network.weight[m][order]))
+        out.append((int(d), ptr, target[m][order], network.weight[m][order]))
     return out
 
 
@@ -489,20 +506,40 @@ def simulate_reference(network: Network, ticks: int, *, inputs=None, record_v: b
     bounds = np.searchsorted(times, np.arange(ticks + 1))
     tables = _by_delay(network)
     ring_len = (max(d for d, *_ in tables) if tables else 0) + 1
-    ring = np.zeros((ring_len, n))
-    v, cur = np.zeros(n), np.zeros(n)
-    decay, i_decay, thr = network.decay, network.i_decay, network.threshold
+    n_types = network.n_syn_types
+    ring = np.zeros((ring_len, n_types * n))
+    v = network.v_init.copy()
+    cur = np.zeros((n_types, n))
+    cur[0] = network.u_init
+    decay, thr, i_decays = network.decay, network.threshold, network.current_decays()
     bias, i_bias, v_reset, subtract = network.bias, network.i_bias, network.v_reset, network.reset_subtract
+    v_min, refractory = network.v_min, network.refractory
+    floors, holds = bool(np.isfinite(v_min).any()), bool(refractory.any())
+    left = np.zeros(n, np.int64)  # refractory ticks still to wait
     spike_t, spike_id = [], []
     trace = np.empty((ticks, n)) if record_v else None
     for t in range(ticks):
         slot = t % ring_len
-        cur = i_decay * cur + ring[slot] + i_bias
+        cur = i_decays * cur + ring[slot].reshape(n_types, n)
+        cur[0] += i_bias
         ring[slot] = 0.0
-        v = decay * v + cur + bias
-        fired = v >= thr
+        new = decay * v + (cur[0] if n_types == 1 else cur.sum(axis=0)) + bias
+        if floors:
+            new = np.maximum(new, v_min)
+        fired = new >= thr
+        if holds:
+            free = left <= 0
+            fired &= free
         if fired.any():
-            v = np.where(fired, np.where(subtract, v - thr, v_reset), v)
+            new = np.where(fired, np.where(subtract, new - thr, v_reset), new)
+            if floors:
+                new = np.maximum(new, v_min)
+        if holds:  # a held membrane keeps its value; the countdown restarts at a spike
+            v = np.where(free, new, v)
+            left = np.where(free, np.where(fired, refractory, 0), left - 1)
+        else:
+            v = new
+        if fired.any():
             idx = np.flatnonzero(fired)
             spike_t.append(np.full(len(idx), t, np.int64))
             spike_id.append(idx)
@@ -521,6 +558,7 @@ def simulate_reference(network: Network, ticks: int, *, inputs=None, record_v: b
                 continue
             # positions of every edge of every active source, without a Python loop over sources
             pos = row_positions(starts, lengths)
-            ring[(t + d) % ring_len] += np.bincount(dst[pos], weights=w[pos], minlength=n)
+            ring[(t + d) % ring_len] += np.bincount(dst[pos], weights=w[pos], minlength=n_types * n)
     cat = lambda parts: np.concatenate(parts) if parts else np.empty(0, np.int64)
-    return ReferenceRun(times=cat(spike_t), ids=cat(spike_id), v=v, i=cur, ticks=int(ticks), v_trace=trace)
+    return ReferenceRun(times=cat(spike_t), ids=cat(spike_id), v=v, i=cur[0] if n_types == 1 else cur,
+                        ticks=int(ticks), v_trace=trace)

@@ -1,4 +1,4 @@
-"""Placing a network's neurons on a chip's cores: ``pack``, ``spread`` and ``locality``.
+"""Placing a network's neurons on a chip's cores: ``pack``, ``spread``, ``locality`` and ``given``.
 
 The chip model here: a core holds up to ``neurons_per_core`` neurons and ``axons_per_core``
 axons (its fan-in); every distinct (source, delay) pair with a synapse onto a core's neurons
@@ -12,6 +12,8 @@ Strategies (registry :data:`STRATEGIES`):
 
 - ``pack``: neurons in id order fill core 0, then core 1, ...; a core is closed when the next
   neuron would exceed either limit.
+- ``given``: each neuron on the core its ``core`` field names (a file's own placement, e.g. a
+  peer simulator's blocks); cores beyond the chip and cores over their limits are errors.
 - ``spread``: round-robin, neuron j on core j mod n_cores (balances load, ignores locality:
   the baseline).
 - ``locality``: bisect the neurons recursively into two parts sized for half the cores each,
@@ -341,7 +343,22 @@ def _sequence_tree(parts: list[np.ndarray]):
     return _sequence_tree(parts[:mid]), _sequence_tree(parts[mid:])
 
 
-STRATEGIES = {"pack": _pack, "spread": _spread, "locality": _locality}
+def _given(network: Network, n_cores: int, npc: int, apc: int | None) -> np.ndarray:
+    """``given``: every neuron on the core its ``core`` field names (checked against the chip)."""
+    where = network.where or network.name
+    core = network.core
+    if core.size and core.min() < 0:
+        k = int(np.flatnonzero(core < 0)[0])
+        raise ConfigError(f"{where}: core: mapping given needs a core for every neuron (neuron {k} of group "
+                          f"{_group_of(network, k)!r} has none: -1)")
+    if core.size and core.max() >= n_cores:
+        k = int(np.argmax(core))
+        raise ConfigError(f"{where}: core: must be a core of the chip, 0..{n_cores - 1} "
+                          f"(neuron {k}: got {int(core[k])})")
+    return core.astype(np.int64)
+
+
+STRATEGIES = {"pack": _pack, "spread": _spread, "locality": _locality, "given": _given}
 """Registry: strategy name -> placer ``(network, n_cores, npc, apc[, hops, activity, seed]) -> core_of``."""
 
 

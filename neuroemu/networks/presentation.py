@@ -192,7 +192,10 @@ def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -
         raise ConfigError(f"{name}: inputs: a {spec.kind} network takes its input from its own spike trains or "
                           "from classify.dataset, not from generated inputs")
     net = load_file_network(workload, name)
-    mapped = map_network(net, chip, strategy=spec.mapping, seed=seed, axon_copies=spec.axon_copies, where=name)
+    inputs_on_cores = spec.inputs == "on_cores"
+    mapped = map_network(net, chip, strategy=spec.mapping, seed=seed, axon_copies=spec.axon_copies, where=name,
+                         weight_scale=spec.weight_scale, keep_zero_weights=spec.keep_zero_weights)
+    mapped.inputs_on_cores = inputs_on_cores
     if workload.classify is not None:
         cls = workload.classify
         rates, labels = load_dataset(workload, net.n_inputs, name)
@@ -204,7 +207,8 @@ def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -
         else:
             outputs = np.arange(net.groups[-1].start, net.groups[-1].stop)
         mapped.hooks = Presentation(cls, rates, labels, mapped.global_id[outputs], mapped.arrays)
-        mapped.inputs = [mapped.input_stream(*mapped.hooks.spikes(seed))]
+        mapped.input_spikes = mapped.hooks.spikes(seed)
+        mapped.inputs = [mapped.input_stream(*mapped.input_spikes)]
     else:
         if spec.input_spikes is not None:
             from neuroemu.networks.edgelist import load_spikes
@@ -214,6 +218,7 @@ def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -
             if times.size and times.min() < 0:
                 raise ConfigError(f"{name}: network.input_spikes: times: ticks must be >= 0 (got {int(times.min())})")
             net = net.with_inputs(times, ids)
+        mapped.input_spikes = (net.input_times, net.input_ids)
         mapped.inputs = [mapped.input_stream(net.input_times, net.input_ids)] if net.input_times.size else []
         if not mapped.inputs and net.n_inputs:
             mapped.notes += (f"no input spikes drive the network's {net.n_inputs} inputs (give network.input_spikes "

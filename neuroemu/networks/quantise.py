@@ -14,7 +14,7 @@ import numpy as np
 from neuroemu.errors import ConfigError
 from neuroemu.networks.graph import Group, Network
 
-__all__ = ["QuantReport", "SCHEMES", "quantise"]
+__all__ = ["QuantReport", "SCHEMES", "WEIGHT_SCALES", "quantise"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,13 @@ class QuantReport:
     or a TrueNorth crossbar point switched off, is dropped). TrueNorth only: ``edge_type`` int8
     per kept edge and ``type_weights`` int64 [N, types]. ``groups``: per target group a dict of
     name, scale range, errors and dropped count.
+
+    ``errors``: per quantity (``weight``, ``threshold``, ``decay``, ``i_decay`` and, with synapse
+    types, ``syn_i_decay``) a dict of ``max_rel_error`` and ``mean_rel_error``, each defined as
+    for the weights: max_rel = the worst group's max |x_q - x| / max |x| (over the group's
+    values), mean_rel = sum |x_q - x| / sum |x| over all values, x_q the value the chip realises
+    in model units. ``weight_scale`` ("auto" or "keep") and ``keep_zero_weights``: the options
+    used; ``zero_weights_kept``: synapses kept at weight 0. ``notes``: what was rounded and how far.
     """
 
     scheme: str
@@ -40,18 +47,29 @@ class QuantReport:
     edge_type: np.ndarray | None = None
     type_weights: np.ndarray | None = None
     notes: tuple[str, ...] = field(default=())
+    errors: dict = field(default_factory=dict)
+    weight_scale: str = "auto"
+    keep_zero_weights: bool = False
+    zero_weights_kept: int = 0
 
     def summary(self) -> str:
         """One line for a run report."""
-        return (f"{self.scheme} {self.bits}-bit weights: max relative error {self.max_rel_error:.3%}, "
-                f"mean {self.mean_rel_error:.3%}, {int((~self.kept).sum())} of {self.kept.size} synapses dropped")
+        extra = "".join(f"; {k} max {v['max_rel_error']:.3%}" for k, v in self.errors.items()
+                        if k != "weight" and v["max_rel_error"] > 0)
+        return (f"{self.scheme} {self.bits}-bit weights ({self.weight_scale} scale): max relative error "
+                f"{self.max_rel_error:.3%}, mean {self.mean_rel_error:.3%}, {int((~self.kept).sum())} of "
+                f"{self.kept.size} synapses dropped{extra}")
 
 
 SCHEMES = {"loihi": "per_synapse", "per_synapse": "per_synapse", "truenorth": "axon_types", "axon_types": "axon_types"}
 
 
+WEIGHT_SCALES = ("auto", "keep")
+
+
 def quantise(network: Network, *, bits: int = 8, scheme: str = "loihi", types: int = 4, copies: int = 1,
-             decay_bits: int | None = None, iterations: int = 25) -> tuple[Network, QuantReport]:
+             decay_bits: int | None = None, iterations: int = 25, weight_scale: str = "auto",
+             keep_zero_weights: bool = False) -> tuple[Network, QuantReport]:
     """Integer weights a chip can store, with thresholds, biases and resets in the same units.
 
     ``per_synapse`` (alias ``loihi``): each target group g shares one scale s_g = max |w| / wmax,
@@ -79,10 +97,24 @@ def quantise(network: Network, *, bits: int = 8, scheme: str = "loihi", types: i
     Either way every neuron's bias, i_bias and v_reset are divided by its scale and rounded; its
     threshold is divided and rounded up (for an integer membrane, v >= ceil(T) is v >= T).
     ``decay_bits``: round decays to multiples of 2^-bits (Loihi: 12) -- off by default.
+
+    ``weight_scale="keep"`` (per-synapse only): integer weights that fit ``[-wmax, wmax]`` are
+    stored as given, scale 1 (anything else is one ConfigError naming the first edge).
+    ``keep_zero_weights`` (per-synapse only): every synapse of the network stays a synapse, also
+    at weight 0 (given so, or rounded to it), so each still costs its synaptic operation, as on
+    hardware that stores it. ``v_init``, ``u_init`` and ``v_min`` are divided by the scale and
+    rounded like ``v_reset``; refractory periods, cores and synapse types are kept.
     """
     kind = SCHEMES.get(scheme)
+    where = network.where or network.name
     if kind is None:
         raise ConfigError(f"scheme: unknown quantisation scheme {scheme!r}; valid: {', '.join(SCHEMES)}")
+    if weight_scale not in WEIGHT_SCALES:
+        raise ConfigError(f"{where}: weight_scale: must be one of {', '.join(WEIGHT_SCALES)} (got {weight_scale!r})")
+    if kind == "axon_types" and (weight_scale == "keep" or keep_zero_weights):
+        raise ConfigError(f"{where}: {'weight_scale keep' if weight_scale == 'keep' else 'keep_zero_weights'}: "
+                          "needs per-synapse weights; TrueNorth's weights belong to neuron and axon type, and "
+                          "its crossbar stores no zero weight")
     if not 1 <= bits <= 16:
         raise ConfigError(f"bits: must be 1..16 (got {bits})")
     if kind == "axon_types" and not 1 <= types <= 16:
@@ -109,6 +141,11 @@ def quantise(network: Network, *, bits: int = 8, scheme: str = "loihi", types: i
             scale[g.start:g.stop] = wd
             wq[m] = np.clip(np.rint(w / wd[network.dst[m] - g.start]), -lo, hi)
             type_w[g.start:g.stop, :copies] = [1 << b for b in range(copies - 1)] + [-lo]
+        elif weight_scale == "keep":
+            s = 1.0
+            _check_kept(where, network, m, w, wmax, bits)
+            scale[g.start:g.stop] = s
+            wq[m] = w
         elif kind == "per_synapse" or not m.size:
             s = np.abs(w).max() / wmax if m.size and np.abs(w).max() > 0 else 1.0
             scale[g.start:g.stop] = s
@@ -127,31 +164,105 @@ def quantise(network: Network, *, bits: int = 8, scheme: str = "loihi", types: i
         worst = max(worst, rel_max)
         reports.append(dict(group=g.name, synapses=int(m.size), scale_min=float(scale[g.start:g.stop].min()) if g.size else 1.0,
                             scale_max=float(scale[g.start:g.stop].max()) if g.size else 1.0, max_rel_error=rel_max,
-                            mean_rel_error=rel_mean, dropped=int((wq[m] == 0).sum())))
-    kept = wq != 0
+                            mean_rel_error=rel_mean,
+                            dropped=0 if keep_zero_weights else int((wq[m] == 0).sum())))
+    kept = np.ones(e, bool) if keep_zero_weights else wq != 0
     total_abs = np.abs(network.weight).sum()
     mean_rel = float(np.abs(wq * scale[network.dst] - network.weight).sum() / total_abs) if total_abs > 0 else 0.0
-    decay, i_decay = network.decay, network.i_decay
+    decay, i_decay, syn_i_decay = network.decay, network.i_decay, network.syn_i_decay
     notes = []
     if decay_bits is not None:
-        unit = float(1 << decay_bits)
-        decay = 1.0 - np.rint((1.0 - decay) * unit) / unit
-        i_decay = np.clip(1.0 - np.rint((1.0 - i_decay) * unit) / unit, 0.0, (unit - 1) / unit)
+        decay = _round_decay(decay, decay_bits, 1.0)
+        i_decay = _round_decay(i_decay, decay_bits, 1.0 - 2.0 ** -decay_bits)
+        if syn_i_decay is not None:
+            syn_i_decay = _round_decay(syn_i_decay, decay_bits, 1.0 - 2.0 ** -decay_bits)
+        for name, x, xq in (("decay", network.decay, decay), ("i_decay", network.i_decay, i_decay),
+                            ("syn_i_decay", network.syn_i_decay, syn_i_decay)):
+            if x is not None:
+                notes.extend(_decay_notes(name, x, xq, decay_bits))
     if kind == "axon_types" and (network.decay != 1).any():
         notes.append("TrueNorth's leak is linear, not multiplicative: neurons with decay < 1 need a leak "
                      "approximation on that chip")
     thr = np.where(np.isinf(network.threshold), np.inf, np.ceil(network.threshold / scale))
+    v_min = np.where(np.isinf(network.v_min), -np.inf, np.rint(network.v_min / scale))
     q = Network(groups=network.groups, input_groups=network.input_groups, decay=decay, i_decay=i_decay,
                 threshold=thr, v_reset=np.rint(network.v_reset / scale), bias=np.rint(network.bias / scale),
                 i_bias=np.rint(network.i_bias / scale), reset_subtract=network.reset_subtract,
+                refractory=network.refractory, v_init=np.maximum(np.rint(network.v_init / scale), v_min),
+                u_init=np.rint(network.u_init / scale), v_min=v_min, core=network.core,
                 src=network.src[kept], dst=network.dst[kept], weight=wq[kept], delay=network.delay[kept],
-                src_input=network.src_input[kept], input_times=network.input_times, input_ids=network.input_ids,
+                src_input=network.src_input[kept], syn_type=network.syn_type[kept], syn_i_decay=syn_i_decay,
+                input_times=network.input_times, input_ids=network.input_ids,
                 outputs=network.outputs, name=network.name, where=network.where)
+    errors = {"weight": {"max_rel_error": worst, "mean_rel_error": mean_rel}}
+    finite = np.isfinite(network.threshold)
+    gidx_thr = np.where(finite, gidx, -1)
+    errors["threshold"] = _rel_errors(network.threshold[finite], (thr * scale)[finite], gidx_thr[finite])
+    errors["decay"] = _rel_errors(network.decay, decay, gidx)
+    errors["i_decay"] = _rel_errors(network.i_decay, i_decay, gidx)
+    if network.syn_i_decay is not None:
+        errors["syn_i_decay"] = _rel_errors(network.syn_i_decay, syn_i_decay, np.zeros(len(syn_i_decay), np.int64))
+    moved = finite & (thr * scale != network.threshold)
+    if moved.any():
+        notes.append(f"threshold rounded up to whole chip units in {int(moved.sum())} of {network.n_neurons} neurons "
+                     f"(e.g. {network.threshold[moved][0]:g} -> {thr[moved][0]:g} x scale "
+                     f"{scale[moved][0]:.6g} = {(thr * scale)[moved][0]:.6g}); max relative error "
+                     f"{errors['threshold']['max_rel_error']:.3%}")
+    if worst > 0:
+        notes.append(f"weights rounded to {bits}-bit integers: max relative error {worst:.3%}, mean {mean_rel:.3%}")
+    zero_kept = int((kept & (wq == 0)).sum())
+    if keep_zero_weights and zero_kept:
+        notes.append(f"keep_zero_weights: {zero_kept} synapses kept at weight 0 "
+                     "(each still costs its synaptic operation)")
     report = QuantReport(scheme=kind, bits=bits, max_rel_error=worst, mean_rel_error=mean_rel, scale=scale,
                          kept=kept, groups=tuple(reports),
                          edge_type=None if edge_type is None else edge_type[kept], type_weights=type_w,
-                         notes=tuple(notes))
+                         notes=tuple(notes), errors=errors, weight_scale=weight_scale,
+                         keep_zero_weights=bool(keep_zero_weights), zero_weights_kept=zero_kept)
     return q, report
+
+
+def _round_decay(x: np.ndarray, bits: int, top: float) -> np.ndarray:
+    """Decays as the chip holds them: 1 - k / 2^bits, k an integer (capped at ``top``)."""
+    unit = float(1 << bits)
+    return np.clip(1.0 - np.rint((1.0 - x) * unit) / unit, 0.0, top)
+
+
+def _decay_notes(name: str, x: np.ndarray, xq: np.ndarray, bits: int, show: int = 3) -> list[str]:
+    """One note per rounded decay field: the distinct values that moved, as fractions of 2^bits."""
+    moved = x != xq
+    if not moved.any():
+        return []
+    unit = 1 << bits
+    values, first = np.unique(x[moved], return_index=True)
+    shown = ", ".join(f"{v:g} -> {int(round(xq[moved][i] * unit))}/{unit} ({xq[moved][i]:.6g})"
+                      for v, i in zip(values[:show], first[:show]))
+    more = f" and {len(values) - show} more values" if len(values) > show else ""
+    what = "types" if name == "syn_i_decay" else "neurons"
+    return [f"{name} rounded to {bits} bits in {int(moved.sum())} {what}: {shown}{more}"]
+
+
+def _rel_errors(x: np.ndarray, xq: np.ndarray, group: np.ndarray) -> dict:
+    """max (worst group) and mean relative error of ``xq`` against ``x`` (QuantReport's definition)."""
+    err, mag = np.abs(xq - x), np.abs(x)
+    worst = 0.0
+    for g in np.unique(group):
+        m = group == g
+        big = mag[m].max(initial=0.0)
+        if big > 0:
+            worst = max(worst, float(err[m].max() / big))
+    total = mag.sum()
+    return {"max_rel_error": worst, "mean_rel_error": float(err.sum() / total) if total > 0 else 0.0}
+
+
+def _check_kept(where: str, network: Network, m: np.ndarray, w: np.ndarray, wmax: int, bits: int) -> None:
+    """weight_scale keep: every weight an integer the chip holds as given."""
+    bad = (w != np.rint(w)) | (np.abs(w) > wmax)
+    if bad.any():
+        k = int(m[np.flatnonzero(bad)[0]])
+        raise ConfigError(f"{where}: weight: weight_scale keep stores weights as given, so they must be integers "
+                          f"within -{wmax}..{wmax} (the chip's {bits}-bit weights) (edge {k}: got "
+                          f"{network.weight[k]:g})")
 
 
 def _axon_types(network: Network, m: np.ndarray, g: Group, k: int, wmax: int, iterations: int):
