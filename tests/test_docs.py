@@ -229,6 +229,32 @@ def test_every_document_is_linked_from_the_readme():
     assert not missing, f"docs not linked from README.md: {missing}"
 
 
+def _anchors(path: Path) -> set[str]:
+    """GitHub's anchors of a Markdown file's headings."""
+    out = set()
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return out
+
+
+def test_links_between_the_docs_resolve():
+    # a moved section must not leave a link pointing at nothing
+    bad = []
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            path = (doc.parent / file).resolve() if file else doc
+            if not path.exists():
+                bad.append(f"{doc.name}: {target}: no such file")
+            elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+                bad.append(f"{doc.name}: {target}: no such heading")
+    assert not bad, "\n".join(bad)
+
+
 def test_the_readme_stays_short():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 320
 
