@@ -1,16 +1,20 @@
 """Every command README.md and docs/*.md show runs, so none goes stale (the convention: docs/README.md).
 
-Fenced ```console blocks: each line starting with ``$ `` is a command (a trailing backslash continues
-it on the next line); the lines below it are output and not checked. A trailing comment may begin
-with markers, comma-separated and ended by a colon or the line's end: ``slow`` (run only under
-``-m slow``), ``exit N`` (the command must end with exit code N, a one-line error, not a traceback;
-otherwise 0). Commands whose first word is ``make``, ``pip`` or ``git`` set the environment up and are
-not run. Fenced ```python blocks are executed, one namespace per document. A fenced block right
-below a ``<!-- file: NAME -->`` line is written to NAME (an example file the commands then use). Each document's blocks run
-in their order in a fresh temporary directory holding copies of the repository's ``chips/`` and
-``workloads/``, so commands that write files write there and never into the repository.
-``neuroemu ...`` commands run in this process through click's CliRunner (no shell features); any
-other command runs under bash with the venv's ``bin`` first on PATH.
+- Fenced ```console blocks: each line starting with ``$ `` is a command (a trailing backslash
+  continues it on the next line); the lines below it are output and not checked.
+- A command's trailing comment may begin with markers, comma-separated and ended by a colon or the
+  line's end: ``slow`` (run only under ``-m slow``) and ``exit N`` (the command must end with exit
+  code N through a one-line error, never a traceback; otherwise it must end with 0).
+- Commands that set the environment up (``make``, ``pip``, ``git``, ``apt-get``, ``python -m pip``,
+  ``python -m venv``) are shown, not run.
+- Fenced ```python blocks are executed, one namespace per document.
+- A fenced block right below a ``<!-- file: NAME -->`` line is written to NAME (an example file the
+  commands after it use).
+
+Each document's steps run in their order in a fresh temporary directory holding copies of the
+repository's ``chips/`` and ``workloads/``, so commands that write files write there, never into the
+repository. ``neuroemu ...`` commands without shell syntax run in this process through click's
+CliRunner (globs expanded); any other command runs under bash with the venv's ``bin`` first on PATH.
 """
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ from neuroemu.cli.app import main
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 COPIED = ("chips", "workloads")              # what each document's temporary directory holds
-NOT_RUN = ("make", "pip", "git")             # set-up commands: shown, not run
+NOT_RUN = ("make", "pip", "pip3", "git", "apt-get")   # set-up commands: shown, not run
+NOT_RUN_MODULES = ("pip", "venv")                      # ... and `python -m pip`, `python -m venv`
 SHELL = re.compile(r"[|<>;&`]|\$\(")         # what needs a real shell
 FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
 FILE = re.compile(r"^<!--\s*file:\s*(\S+)\s*-->$")  # the next fenced block is written to this file
@@ -127,7 +132,12 @@ def steps(path: Path) -> list[Step]:
 
 
 def _not_run(command: str) -> bool:
-    return shlex.split(command)[0] in NOT_RUN
+    """A command that sets the environment up (installs, builds, clones): shown, not run."""
+    words = [w for w in shlex.split(command) if not re.match(r"^[A-Za-z_]\w*=", w)] or [""]
+    first = Path(words[0]).name
+    if first.startswith("python") and words[1:2] == ["-m"] and len(words) > 2:
+        return words[2] in NOT_RUN_MODULES
+    return first in NOT_RUN
 
 
 def _workdir(tmp: Path) -> Path:
@@ -277,4 +287,6 @@ def test_the_reader_of_the_convention(tmp_path):
                    ("python", "x = 1", 0, False),
                    ("file", "sub/c.yaml\nname: c\n", 0, False)]
     assert _not_run("make test") and not _not_run("neuroemu run")
+    assert _not_run(".venv/bin/pip install -e .") and _not_run("CI=true make test")
+    assert _not_run("python3 -m venv .venv") and not _not_run("python -m neuroemu.cli run")
 
