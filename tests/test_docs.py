@@ -211,6 +211,25 @@ def test_documented_commands_run(doc, tmp_path, monkeypatch):
 @pytest.mark.parametrize("doc", _docs_with(lambda s: s.slow), ids=lambda p: p.name)
 def test_documented_slow_commands_run(doc, tmp_path, monkeypatch):
     assert _run(doc, tmp_path, monkeypatch, include_slow=True) > 0
+    if doc.name == "README.md":
+        # the README's figures are the table `neuroemu reproduce --markdown table.md` just wrote
+        assert _tables(tmp_path / "table.md") == _tables(doc, "| chip | figure |", "| rate (Hz) |")
+
+
+def _tables(path: Path, *headers: str) -> list[list[str]]:
+    """The Markdown tables of a file (those starting with one of ``headers``, if given), row by row."""
+    tables, current = [], None
+    for line in path.read_text().splitlines():
+        if line.startswith("|"):
+            if current is None:
+                current = [] if not headers or line.startswith(headers) else None
+                if current is None:
+                    continue
+                tables.append(current)
+            current.append(line.strip())
+        else:
+            current = None
+    return tables
 
 
 def test_no_command_hides_outside_the_convention():
