@@ -116,7 +116,8 @@ class TickLoop:
             self.learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
             self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
         self.stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
-                                   stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
+                                   stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
+                                   core_counts=self.policy.needs_core_counts)
         self.packets = None
         if opt.network == "packet":
             from neuroemu.hardware.packet import PacketNetwork
@@ -135,9 +136,10 @@ class TickLoop:
         for t in range(self.opt.ticks):
             now = int(self.tick_starts[t])
             due_axons = self.deliver(t, now, start)
-            fired, sops, n_active = self.step_cores(t, due_axons)
+            fired = self.step_cores(t, due_axons)
             self.learn(t, due_axons, fired)
-            arrival = self.route_and_emit(t, now, self.policy.emission_ps(now, due_axons, fired, sops, n_active), fired)
+            emit = self.policy.emission_ps(now, fired, self.stepper.core_sops, self.stepper.core_active)
+            arrival = self.route_and_emit(t, now, emit, fired)
             self.advance_time(t, now, arrival)
             if progress is not None:
                 progress(t + 1, self.opt.ticks)
@@ -184,8 +186,9 @@ class TickLoop:
             f"({limit}; {len(due_axons):,} in this tick alone, most to core {busiest}); the partial record "
             "covers the ticks before", partial_record=record)
 
-    def step_cores(self, t: int, due_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """Integrate, leak and fire every core; count the work and the spikes."""
+    def step_cores(self, t: int, due_axons: np.ndarray) -> np.ndarray:
+        """Integrate, leak and fire every core; count the work and the spikes; the fired neurons.
+        (The stepper keeps each core's share of the work when the timing policy prices it.)"""
         fired, sops, n_active = self.stepper.step(t, due_axons)
         ledger = self.ledger
         ledger.add("synaptic_op", sops)
@@ -198,7 +201,7 @@ class TickLoop:
         if self.opt.record_spikes and len(fired):
             self.spike_ticks.append(np.full(len(fired), t, np.int64))
             self.spike_ids.append(fired.astype(np.int64))
-        return fired, sops, n_active
+        return fired
 
     def learn(self, t: int, due_axons: np.ndarray, fired: np.ndarray) -> None:
         """The learning rule's weight updates for this tick's deliveries and spikes (if one is on)."""

@@ -67,16 +67,24 @@ def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
 
 
 class TickStepper:
-    """Advances a chip's core arrays one tick at a time; returns what happened."""
+    """Advances a chip's core arrays one tick at a time; returns what happened.
+
+    With ``core_counts`` every step also leaves each core's share of the tick's work in
+    ``core_sops`` and ``core_active`` (int64 per core: SOPs, active neuron updates), counted by the
+    kernels as they go, so a timing policy prices every core's work in O(cores) per tick.
+    """
 
     def __init__(self, arrays: CoreArrays, enabled: np.ndarray, membrane_bits: int, key: int,
-                 backend: str | None = None):
+                 backend: str | None = None, core_counts: bool = False):
         self.arrays = arrays
         self.enabled = enabled
         self.membrane_bits = membrane_bits
         self.key = key
         self.kernel = neuron_model(arrays.neuron_model).kernel
         self.backend = choose_tick_backend(backend)
+        self.core_counts = core_counts
+        self.core_sops = np.zeros(arrays.n_cores, np.int64) if core_counts else None
+        self.core_active = np.zeros(arrays.n_cores, np.int64) if core_counts else None
         if self.kernel == "cuba" and (arrays.u is None or arrays.refractory_left is None):
             raise NeuroEmuError(f"internal: model {arrays.neuron_model!r} needs the arrays' u and refractory_left")
         if self.backend == "c":
@@ -94,6 +102,9 @@ class TickStepper:
         else:
             self._prepare_cuba()
         self._prepare_synapses()
+        null = _tick.ffi.NULL
+        self._ptr.update(core_sops=self._c_ptr(self.core_sops) if self.core_counts else null,
+                         core_active=self._c_ptr(self.core_active) if self.core_counts else null)
         self._ptr.update(touched=self._c_ptr(self._touched), seen=self._c_ptr(self._seen),
                          fired=self._c_ptr(self._fired), acc=self._c_ptr(self._acc),
                          profile=self._c_ptr(self._profile))
@@ -192,7 +203,19 @@ class TickStepper:
         if len(fired):
             was = touched[fired] if sops else np.zeros(len(fired), bool)
             n_active += int(np.count_nonzero(~was & self.enabled[fired]))
+        if self.core_counts:
+            self._count_cores_numpy(spiking_axons, touched, fired)
         return fired, sops, n_active
+
+    def _count_cores_numpy(self, spiking_axons: np.ndarray, touched: np.ndarray, fired: np.ndarray) -> None:
+        """Each core's SOPs and active updates, the numpy twin of the kernels' per-core counts."""
+        a = self.arrays
+        axons = np.unique(spiking_axons).astype(np.int64)
+        lengths = a.row_ptr[axons + 1] - a.row_ptr[axons]
+        self.core_sops[:] = np.bincount(axons // a.axons_per_core, weights=lengths, minlength=a.n_cores)
+        active = touched & self.enabled
+        active[fired] |= self.enabled[fired]
+        self.core_active[:] = active.reshape(a.n_cores, -1).sum(axis=1)
 
     def _integrate_c(self, active_ptr, n: int) -> int:
         lib, p, a = _tick.lib, self._ptr, self.arrays
@@ -200,17 +223,17 @@ class TickStepper:
             if self._dense:
                 return lib.ne_integrate_dense_w(active_ptr, n, p["dense"], p["dense_weights"], p["row_length"],
                                                 a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"],
-                                                p["seen"])
+                                                p["seen"], p["core_sops"])
             return lib.ne_integrate_w(active_ptr, n, p["row_ptr"], p["row_neurons"], self._neuron_bytes,
                                       p["row_weights"], a.axons_per_core, a.neurons_per_core, p["acc"],
-                                      p["touched"], p["seen"])
+                                      p["touched"], p["seen"], p["core_sops"])
         if self._dense:
             return lib.ne_integrate_dense(active_ptr, n, p["dense"], p["row_length"], p["axon_type"],
                                           p["weights"], self._n_types, a.axons_per_core, a.neurons_per_core,
-                                          p["acc"], p["touched"], p["seen"])
+                                          p["acc"], p["touched"], p["seen"], p["core_sops"])
         return lib.ne_integrate(active_ptr, n, p["row_ptr"], p["row_neurons"], self._neuron_bytes,
                                 p["axon_type"], p["weights"], self._n_types, a.axons_per_core,
-                                a.neurons_per_core, p["acc"], p["touched"], p["seen"])
+                                a.neurons_per_core, p["acc"], p["touched"], p["seen"], p["core_sops"])
 
     def _step_c(self, tick: int, spiking_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
         lib, ffi, p, a = _tick.lib, _tick.ffi, self._ptr, self.arrays
@@ -222,6 +245,8 @@ class TickStepper:
         ids = np.asarray(spiking_axons)
         active = np.sort(ids.astype(np.int32)).astype(np.int64) if self._ids_fit_int32 else np.sort(ids.astype(np.int64))
         active_ptr = ffi.cast("int64_t *", ffi.from_buffer(active))
+        if self.core_counts:
+            self.core_sops.fill(0)  # the integrate kernels add to it
         sops = self._integrate_c(active_ptr, len(active))
         n_active = ffi.new("int64_t *")
         if self.kernel == "truenorth":
@@ -229,12 +254,13 @@ class TickStepper:
                                             p["profile"], len(self._table["leak"]), p["leak"], p["leak_st"],
                                             p["theta"], p["mask"], p["reset"], p["reset_v"], p["floor"],
                                             p["enabled"], self.key, self._threshold_key, tick, self._vmin,
-                                            self._vmax, p["fired"], n_active)
+                                            self._vmax, p["fired"], n_active, a.neurons_per_core,
+                                            p["core_active"])
         else:
             n_fired = lib.ne_cuba_step(a.n_neurons, p["v"], p["u"], p["refractory_left"], p["acc"], p["touched"],
                                        p["profile"], len(self._table["du"]), p["du"], p["dv"], p["bias"],
                                        p["cuba_threshold"], p["refractory"], p["enabled"], self._lim, p["fired"],
-                                       n_active)
+                                       n_active, a.neurons_per_core, p["core_active"])
         if sops < 0 or n_fired < 0:
             raise NeuroEmuError("internal: tick kernel rejected its arguments")
         return self._fired[:n_fired].copy(), int(sops), int(n_active[0])
