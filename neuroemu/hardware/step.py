@@ -275,3 +275,25 @@ class TickStepper:
                 self._acc = np.zeros(a.n_neurons, np.int32)
                 self._ptr["acc"] = self._c_ptr(self._acc)
         self._prepare_synapses()
+
+
+def balanced_rows_c(cores: int, R: int, k: int, n_per: int, axons_per_core: int, band_start: np.ndarray,
+                    col_perm: np.ndarray, row_perm: np.ndarray, axon_idx: np.ndarray, cols_out: np.ndarray,
+                    dense: np.ndarray | None) -> bool:
+    """One axon type of a chunk of balanced crossbars in C (``ne_balanced_rows``, see tick.h):
+    sorted uint16 columns into ``cols_out`` and ones into ``dense``. False if the C kernels are
+    not built or the sizes are outside theirs (the caller then does it with numpy)."""
+    if _tick is None or k > n_per or n_per > 65536:
+        return False
+    ffi = _tick.ffi
+    arrays = [np.ascontiguousarray(x, np.int64) for x in (band_start, col_perm, row_perm, axon_idx)]
+    ptrs = [ffi.cast("int64_t *", ffi.from_buffer(x)) for x in arrays]
+    if cols_out.dtype != np.uint16 or not cols_out.flags.c_contiguous:
+        raise NeuroEmuError("internal: balanced rows need a contiguous uint16 output")
+    width = dense.shape[1] if dense is not None else n_per
+    done = _tick.lib.ne_balanced_rows(cores, R, k, n_per, axons_per_core, width, *ptrs,
+                                      ffi.cast("uint16_t *", ffi.from_buffer(cols_out)),
+                                      ffi.NULL if dense is None else ffi.cast("uint8_t *", ffi.from_buffer(dense)))
+    if done < 0:
+        raise NeuroEmuError("internal: ne_balanced_rows rejected its arguments")
+    return True

@@ -371,3 +371,45 @@ int64_t ne_cuba_step(int64_t n, int32_t *restrict v, int32_t *restrict u, int32_
     *n_active = active;
     return fired;
 }
+
+/* --- setup: balanced crossbar rows (neuroemu.networks.crossbars) --------------------------- */
+
+int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int32_t axons_per_core,
+                         int32_t width, const int64_t *band_start, const int64_t *col_perm,
+                         const int64_t *row_perm, const int64_t *axon_idx, uint16_t *cols_out,
+                         uint8_t *dense) {
+    if (cores < 0 || R < 0 || k <= 0 || n_per <= 0 || k > n_per || n_per > 65536 || width < n_per)
+        return NE_TICK_EBADARG;
+    uint64_t bits[1024];                  /* one bit per column of the core: n_per <= 65,536 */
+    const int64_t words = (n_per + 63) / 64;
+    for (int64_t c = 0; c < cores; c++) {
+        const int64_t *perm = col_perm + c * n_per;
+        for (int64_t r = 0; r < R; r++) {
+            int64_t row = c * axons_per_core + axon_idx[c * R + r];
+            int64_t s = band_start[row_perm[c * R + r]];
+            for (int64_t w = 0; w < words; w++) bits[w] = 0;
+            for (int32_t j = 0; j < k; j++) {
+                int64_t p = s + j;
+                p -= p >= n_per ? n_per : 0;   /* the band is cyclic */
+                int64_t col = perm[p];
+                bits[col >> 6] |= 1ULL << (col & 63);
+            }
+            /* the set bits in order: the row's columns sorted, without a sort */
+            uint16_t *restrict out = cols_out + row * k;
+            int64_t n = 0;
+            for (int64_t w = 0; w < words; w++) {
+                uint64_t b = bits[w];
+                while (b) {
+                    out[n++] = (uint16_t)((w << 6) + __builtin_ctzll(b));
+                    b &= b - 1;
+                }
+            }
+            if (dense) {
+                /* the whole dense row from the bitmap: sequential whole-line stores */
+                uint8_t *restrict drow = dense + row * width;
+                for (int64_t j = 0; j < n_per; j++) drow[j] = (uint8_t)((bits[j >> 6] >> (j & 63)) & 1);
+            }
+        }
+    }
+    return cores * R * k;
+}

@@ -69,3 +69,13 @@ int64_t ne_truenorth_step(int64_t n, int32_t *v, int32_t *acc, uint8_t *touched,
 
 /* splitmix64's finaliser: the C twin of neuroemu.models.rng.mix64 */
 uint64_t ne_mix64(uint64_t x);
+
+/* Setup, not per tick: the rows of one axon type of a chunk of balanced crossbars
+ * (neuroemu.networks.crossbars). Row r of core c's rows of the type is written at chunk row
+ * c * axons_per_core + axon_idx[c][r]: the k columns col_perm[c][(band_start[row_perm[c][r]] + j)
+ * mod n_per], j < k, in increasing order into cols_out ([rows][k]), and as ones into dense
+ * ([rows][width], or NULL). Needs k <= n_per <= 65,536. Returns the synapses written. */
+int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int32_t axons_per_core,
+                         int32_t width, const int64_t *band_start, const int64_t *col_perm,
+                         const int64_t *row_perm, const int64_t *axon_idx, uint16_t *cols_out,
+                         uint8_t *dense);
