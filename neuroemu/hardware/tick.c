@@ -2,6 +2,7 @@
  * and neuroemu.models.neuron.truenorth_step; tests check the three agree bit for bit. */
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include "tick.h"
 
 uint64_t ne_mix64(uint64_t x) {
@@ -381,6 +382,12 @@ int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int
     if (cores < 0 || R < 0 || k <= 0 || n_per <= 0 || k > n_per || n_per > 65536 || width < n_per)
         return NE_TICK_EBADARG;
     uint64_t bits[1024];                  /* one bit per column of the core: n_per <= 65,536 */
+    uint64_t spread[256];                 /* byte b -> its 8 bits as 8 bytes of 0/1 (little end first) */
+    for (int b = 0; b < 256; b++) {
+        uint8_t bytes[8];
+        for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)((b >> i) & 1);
+        memcpy(&spread[b], bytes, 8);
+    }
     const int64_t words = (n_per + 63) / 64;
     for (int64_t c = 0; c < cores; c++) {
         const int64_t *perm = col_perm + c * n_per;
@@ -405,9 +412,15 @@ int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int
                 }
             }
             if (dense) {
-                /* the whole dense row from the bitmap: sequential whole-line stores */
+                /* the whole dense row from the bitmap, eight bytes per bitmap byte (a table of
+                 * the 256 byte patterns), so the stores are sequential whole words */
                 uint8_t *restrict drow = dense + row * width;
-                for (int64_t j = 0; j < n_per; j++) drow[j] = (uint8_t)((bits[j >> 6] >> (j & 63)) & 1);
+                int64_t j = 0;
+                for (; j + 8 <= n_per; j += 8) {
+                    uint64_t pattern = spread[(bits[j >> 6] >> (j & 63)) & 0xFF];
+                    memcpy(drow + j, &pattern, 8);
+                }
+                for (; j < n_per; j++) drow[j] = (uint8_t)((bits[j >> 6] >> (j & 63)) & 1);
             }
         }
     }
