@@ -141,3 +141,30 @@ def test_per_core_counts_agree_and_sum_to_the_totals(small_chip, small_workload,
     assert runs[0] == runs[1]
     assert sum(len(f) for f, _, _ in runs[0]) > 20  # neurons fired
     assert len({tuple(c) for _, _, c in runs[0]}) > 5  # the counts differ from core to core and tick to tick
+
+
+@pytest.mark.parametrize("cuba", [False, True], ids=["truenorth", "cuba"])
+def test_cores_past_the_last_used_one_are_skipped_with_the_same_result(small_chip, small_workload, cuba):
+    """A network on 2 of the chip's 4 cores: the C kernel updates only those 2 cores' neurons
+    (the rest stay at rest), and agrees bit for bit with numpy, which updates all of them."""
+    small_workload["network"]["cores"] = 2
+    if cuba:
+        small_chip["core"]["neuron_model"] = "loihi_cuba"
+        small_workload["network"].update({"kind": "random_recurrent_weighted", "weights": [90, 40, -30, -60],
+                                          "threshold": 400})
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    runs = []
+    for backend in ("c", "numpy"):
+        net = build_network(chip, workload_from_data(small_workload, "w.yaml"), 5, "w")
+        a = net.arrays
+        stepper = TickStepper(a, net.enabled, 16, 99, backend, core_counts=True)
+        if backend == "c":
+            assert stepper._hi == 2 * a.neurons_per_core < a.n_neurons
+        draws = np.random.default_rng(6)
+        out = []
+        for t in range(60):
+            fired, sops, n_active = stepper.step(t, draws.integers(0, 2 * a.axons_per_core, 20))
+            out.append((fired.tolist(), sops, n_active, stepper.core_active.tolist(), a.v.tolist()))
+        runs.append(out)
+    assert runs[0] == runs[1]
+    assert sum(len(r[0]) for r in runs[0]) > 20

@@ -109,6 +109,27 @@ class TickStepper:
                          fired=self._c_ptr(self._fired), acc=self._c_ptr(self._acc),
                          profile=self._c_ptr(self._profile))
         self._ptr.update({name: self._c_ptr(arr) for name, arr in self._table.items()})
+        self._n_active_out = _tick.ffi.new("int64_t *")
+        self._hi = self._live_end()
+
+    def _live_end(self) -> int:
+        """The neurons [0, end) the neuron kernel must visit: up to the last core that has a
+        synapse or a neuron off rest. A neuron at rest (v, u, refractory count 0) with no bias or
+        leak, a threshold above 0 and no synapse into its core stays at rest and never fires or
+        counts as active, so a network on part of a chip (loihi_small: 64 of Loihi's 128 cores)
+        updates only the cores up to its last. Fixed when the stepper is built: resets back to
+        rest keep it valid, and learning changes weights, never which neurons have synapses."""
+        a, p = self.arrays, self.arrays.params
+        C, N, A = a.n_cores, a.neurons_per_core, a.axons_per_core
+        if self.kernel == "truenorth":
+            live = (a.v != 0) | (p.leak != 0) | (p.threshold <= 0) | (p.floor < 0)
+        else:
+            live = ((a.v != 0) | (a.u != 0) | (a.refractory_left != 0) | (p.bias != 0)
+                    | (p.threshold < 0))
+        core_live = live.reshape(C, N).any(axis=1)
+        core_live |= a.row_ptr[A::A] > a.row_ptr[:-1:A]  # the core's axons have synapses
+        cores = np.flatnonzero(core_live)
+        return (int(cores[-1]) + 1) * N if len(cores) else 0
 
     @staticmethod
     def _c_ptr(arr: np.ndarray):
@@ -248,16 +269,16 @@ class TickStepper:
         if self.core_counts:
             self.core_sops.fill(0)  # the integrate kernels add to it
         sops = self._integrate_c(active_ptr, len(active))
-        n_active = ffi.new("int64_t *")
+        n_active, end = self._n_active_out, self._hi  # the neurons past end stay at rest
         if self.kernel == "truenorth":
-            n_fired = lib.ne_truenorth_step(a.n_neurons, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"],
+            n_fired = lib.ne_truenorth_step(end, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"],
                                             p["profile"], len(self._table["leak"]), p["leak"], p["leak_st"],
                                             p["theta"], p["mask"], p["reset"], p["reset_v"], p["floor"],
                                             p["enabled"], self.key, self._threshold_key, tick, self._vmin,
                                             self._vmax, p["fired"], n_active, a.neurons_per_core,
                                             p["core_active"])
         else:
-            n_fired = lib.ne_cuba_step(a.n_neurons, p["v"], p["u"], p["refractory_left"], p["acc"], p["touched"],
+            n_fired = lib.ne_cuba_step(end, p["v"], p["u"], p["refractory_left"], p["acc"], p["touched"],
                                        p["profile"], len(self._table["du"]), p["du"], p["dv"], p["bias"],
                                        p["cuba_threshold"], p["refractory"], p["enabled"], self._lim, p["fired"],
                                        n_active, a.neurons_per_core, p["core_active"])
