@@ -195,7 +195,8 @@ class TickLoop:
         ledger.add("neuron_update_active", n_active)
         ledger.add("neuron_update", self.network.n_enabled - n_active)
         ledger.add("spike", len(fired))
-        np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
+        if len(fired):
+            np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
         if self.hooks is not None:
             self.hooks.observe(t, fired)
         if self.opt.record_spikes and len(fired):
@@ -213,6 +214,8 @@ class TickLoop:
     def route_and_emit(self, t: int, now: int, emit: np.ndarray, fired: np.ndarray) -> np.ndarray | None:
         """Send each spike along its routes: into the queue at its arrival (analytic) or into the
         packet network; returns the arrival times the timestep must wait for, if any."""
+        if not len(fired) and self.packets is None:
+            return None  # nothing to send (the packet network may still hold a timestep's packets)
         routes = fired
         if self.fanout:
             routes = self.arrays.routes_of(fired)

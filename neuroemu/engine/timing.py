@@ -88,9 +88,13 @@ class GalsPolicy(TimingPolicy):
         self.no_latency = self.sop_ps == self.update_ps == self.active_ps == self.spike_ps == 0
         self.needs_core_counts = not self.no_latency
         self._no_active = np.zeros(arrays.n_cores)
+        # a tick with no SOP, no active update and no spike: every core's work is its idle updates
+        self._idle_busy = np.rint(self.enabled_per_core * self.update_ps).astype(np.int64)
 
     def _busy(self, core_sops: np.ndarray, core_active: np.ndarray, fired: np.ndarray) -> np.ndarray:
         """Each core's work this tick in ps (counted operations x per-operation latency)."""
+        if not len(fired) and not core_sops.any() and not core_active.any():
+            return self._idle_busy  # the formula below with every count 0, without its nine array ops
         spikes = np.bincount(fired // self.arrays.neurons_per_core, minlength=self.arrays.n_cores)
         # with one update latency the active/inactive split cannot matter: leave it out, so the
         # products are the same floats whatever the split
