@@ -318,3 +318,24 @@ def balanced_rows_c(cores: int, R: int, k: int, n_per: int, axons_per_core: int,
     if done < 0:
         raise NeuroEmuError("internal: ne_balanced_rows rejected its arguments")
     return True
+
+
+def pack_greedy_c(ptr: np.ndarray, keys: np.ndarray, n_keys: int, npc: int, apc: int, n_cores: int
+                  ) -> tuple[np.ndarray | None, int]:
+    """Pack's greedy placement in C (``ne_pack_greedy``, see tick.h): (core of each neuron, -1),
+    or (None, j) when neuron j finds every core full; (None, -1) when the C kernels are not built."""
+    if _tick is None:
+        return None, -1
+    ffi = _tick.ffi
+    n = len(ptr) - 1
+    ptr = np.ascontiguousarray(ptr, np.int64)
+    keys = np.ascontiguousarray(keys, np.int64)
+    seen = np.full(max(n_keys, 1), -1, np.int64)
+    core_of = np.empty(n, np.int64)
+    p = [ffi.cast("int64_t *", ffi.from_buffer(x)) for x in (ptr, keys, seen, core_of)]
+    rc = _tick.lib.ne_pack_greedy(n, p[0], p[1], p[2], npc, apc, n_cores, p[3])
+    if rc == -1:
+        raise NeuroEmuError("internal: ne_pack_greedy rejected its arguments")
+    if rc < -1:
+        return None, int(-2 - rc)
+    return core_of, -1

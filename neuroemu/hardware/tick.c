@@ -426,3 +426,28 @@ int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int
     }
     return cores * R * k;
 }
+
+/* --- setup: greedy pack placement (neuroemu.networks.place) -------------------------------- */
+
+int64_t ne_pack_greedy(int64_t n, const int64_t *ptr, const int64_t *keys, int64_t *seen,
+                       int64_t neurons_per_core, int64_t axons_per_core, int64_t n_cores,
+                       int64_t *core_of) {
+    if (n < 0 || neurons_per_core < 1 || axons_per_core < 1 || n_cores < 1) return NE_TICK_EBADARG;
+    int64_t core = 0, used_n = 0, used_a = 0;
+    for (int64_t j = 0; j < n; j++) {
+        int64_t fresh = 0;  /* the neuron's axons not yet on this core */
+        for (int64_t p = ptr[j]; p < ptr[j + 1]; p++) fresh += seen[keys[p]] != core;
+        if (used_n + 1 > neurons_per_core || used_a + fresh > axons_per_core) {
+            core += 1;
+            if (core >= n_cores) return -2 - j;   /* full: the caller names neuron j */
+            used_n = 0;
+            used_a = 0;
+            fresh = ptr[j + 1] - ptr[j];         /* every axon is new on a new core */
+        }
+        for (int64_t p = ptr[j]; p < ptr[j + 1]; p++) seen[keys[p]] = core;
+        used_a += fresh;
+        used_n += 1;
+        core_of[j] = core;
+    }
+    return core + 1;
+}

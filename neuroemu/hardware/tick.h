@@ -79,3 +79,12 @@ int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int
                          int32_t width, const int64_t *band_start, const int64_t *col_perm,
                          const int64_t *row_perm, const int64_t *axon_idx, uint16_t *cols_out,
                          uint8_t *dense);
+
+/* Setup, not per tick: pack's greedy placement (neuroemu.networks.place). Neurons in id order
+ * fill core after core; neuron j needs the distinct axon keys keys[ptr[j]:ptr[j+1]] (no repeats
+ * within a neuron) and starts a new core when the current one would exceed neurons_per_core
+ * neurons or axons_per_core distinct keys. seen (one int64 per key, all -1) is scratch. Writes
+ * core_of; returns the cores used, or -2 - j when neuron j finds every core full. */
+int64_t ne_pack_greedy(int64_t n, const int64_t *ptr, const int64_t *keys, int64_t *seen,
+                       int64_t neurons_per_core, int64_t axons_per_core, int64_t n_cores,
+                       int64_t *core_of);
