@@ -563,3 +563,16 @@ def test_pair_queries_equal_the_tables(kind, kw):
     assert np.array_equal(wire, t.wire_mm[src, dst]) and wire.max() > 0
     values = rng.random(t.n_links)
     assert np.array_equal(t.pair_path_sum(values, np.float64, src, dst), t.path_sum(values)[src, dst])
+
+
+@pytest.mark.parametrize("kind,w,h", [("mesh", 7, 3), ("torus", 6, 5), ("torus", 2, 3), ("torus", 1, 4)])
+def test_grid_loads_in_closed_form_equal_the_route_walk(kind, w, h):
+    """Meshes and tori sum their loads along rows and columns; the hop-by-hop walk of every
+    route (routing.walk_loads) gives the same counts, rings of 2 and 1 included."""
+    t = build_topology(kind, n_cores=w * h, width=w, height=h)
+    rng = np.random.default_rng(3)
+    src, dst = rng.integers(0, w * h, 3000), rng.integers(0, w * h, 3000)
+    counts = rng.integers(0, 50, 3000)
+    for c in (counts, None):
+        expect = rt.walk_loads(t.next_link, t.link_dst, t.n_links, src, dst, c)
+        assert np.array_equal(t.link_loads(src, dst, c), expect) and expect.sum() > 0

@@ -271,6 +271,42 @@ class GridRouting(Routing):
         sx, sy, dx, dy = src % w, src // w, dst % w, dst // w
         return rx[sy, sx, dx] + ry[dx, sy, dy]
 
+    def pair_loads(self, src: np.ndarray, dst: np.ndarray, counts: np.ndarray | None, n_links: int) -> np.ndarray:
+        """int64 [n_links] packets per link for unicast ``src[i] -> dst[i]`` (x ``counts[i]``),
+        without walking the routes: each x leg covers a run of + or - links of its source row,
+        each y leg a run of its destination column, so the loads are running sums of run
+        starts and ends per line (on a torus the run may wrap: lines are doubled, then folded)."""
+        w = self.width
+        loads = np.zeros(n_links, np.int64)
+        weight = np.ones(len(src), np.float64) if counts is None else counts.astype(np.float64)
+        sx, sy, dx, dy = src % w, src // w, dst % w, dst // w
+        px, mx, py, my = self._ports
+        self._leg_loads(loads, sx, dx, sy, weight, self._hx, self._dir_x, px, mx)
+        self._leg_loads(loads, sy, dy, dx, weight, self._hy, self._dir_y, py.T, my.T)
+        return loads
+
+    @staticmethod
+    def _leg_loads(loads, s, d, line, weight, hops, direction, plus, minus) -> None:
+        """Add the loads of the legs s -> d along ``line`` (ports [lines, k]: link ids, -1 none)."""
+        m, k = plus.shape
+        steps = hops[s, d].astype(np.int64)
+        way = direction[s, d]
+        width = 2 * k + 1
+        for sign, ports in ((1, plus), (-1, minus)):
+            sel = way == sign
+            if not sel.any():
+                continue
+            # the links crossed: positions s, s+1, ... (+) or s, s-1, ... (-), steps of them,
+            # as the run [start, start + steps) on the doubled line (start + k keeps it >= 0)
+            start = s[sel] if sign > 0 else s[sel] - steps[sel] + 1 + k
+            key = line[sel] * width + start
+            diff = (np.bincount(key, weights=weight[sel], minlength=m * width)
+                    - np.bincount(key + steps[sel], weights=weight[sel], minlength=m * width))
+            run = np.cumsum(diff.reshape(m, width), axis=1)
+            per_link = np.rint(run[:, :k] + run[:, k:2 * k]).astype(np.int64)  # fold the doubled line
+            ok = ports >= 0
+            loads[ports[ok]] += per_link[ok]  # link ids are distinct within one port table
+
     def pair_class_hops(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """``class_hops()[:, src, dst]`` without the table: x and y distances per pair."""
         w = self.width

@@ -274,6 +274,8 @@ class Topology:
                                                                  or counts.min() < 0)):
                 raise NeuroEmuError(f"link_loads: counts must be {src.size} integers >= 0; "
                                     f"got shape {counts.shape}, dtype {counts.dtype}")
+        if self._routing.pairwise:  # meshes and tori: running sums along rows and columns
+            return self._routing.pair_loads(src, dst, counts, self.n_links)
         return rt.walk_loads(self.next_link, self.link_dst, self.n_links, src, dst, counts)
 
     def multicast_links(self, src_router: int, dst_routers) -> np.ndarray:
