@@ -12,6 +12,10 @@ baseline that is the previous implementation, kept here verbatim as the referenc
   against gathering from the topology's [n, n] tables (class hops, latency, wire), on
   TrueNorth's 64 x 64 mesh with one route per neuron (1,048,576). Same values (``"identical"``).
 
+- **link loads**: the per-link packet counts a run reports at its end
+  (:meth:`Topology.link_loads`, closed form on meshes and tori) against walking every route hop
+  by hop (``routing.walk_loads``), for 1,048,576 random routes with counts on TrueNorth's mesh.
+
 Then the whole setup of a TrueNorth run (``TickLoop`` construction) once, for scale. One JSON line
 per part; ``"speedup"`` = baseline seconds / new seconds.
 
@@ -126,6 +130,26 @@ def bench_routes() -> dict:
             "identical": bool(same), "speedup": round(t_ref / t_new, 2)}
 
 
+def bench_link_loads() -> dict:
+    """The per-link loads a run reports at its end: closed form on the mesh against the walk."""
+    from neuroemu.config import load_chip
+    from neuroemu.hardware import routing as rt
+    from neuroemu.hardware.chip import build_chip_topology
+    topo = build_chip_topology(load_chip("truenorth"))
+    rng = np.random.default_rng(0)
+    n = 1 << 20
+    src, dst, counts = rng.integers(0, 4096, n), rng.integers(0, 4096, n), rng.integers(0, 30, n)
+    start = time.perf_counter()
+    new = topo.link_loads(src, dst, counts)
+    t_new = time.perf_counter() - start
+    start = time.perf_counter()
+    ref = rt.walk_loads(topo.next_link, topo.link_dst, topo.n_links, src, dst, counts)
+    t_ref = time.perf_counter() - start
+    return {"bench": "link_loads", "chip": "truenorth", "routes": n, "new_s": round(t_new, 3),
+            "baseline_s": round(t_ref, 3), "baseline": "walk every route hop by hop (routing.walk_loads)",
+            "identical": bool(np.array_equal(new, ref)), "speedup": round(t_ref / t_new, 2)}
+
+
 def bench_truenorth_setup() -> dict:
     from neuroemu.engine.options import RunOptions, resolve
     from neuroemu.engine.run import TickLoop
@@ -144,6 +168,7 @@ def main() -> None:
         print(json.dumps({**bench_crossbars(chip), **extra}), flush=True)
     if "truenorth" in args.chips.split(","):
         print(json.dumps({**bench_routes(), **extra}), flush=True)
+        print(json.dumps({**bench_link_loads(), **extra}), flush=True)
         print(json.dumps({**bench_truenorth_setup(), **extra}), flush=True)
 
 
