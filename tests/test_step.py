@@ -168,3 +168,20 @@ def test_cores_past_the_last_used_one_are_skipped_with_the_same_result(small_chi
         runs.append(out)
     assert runs[0] == runs[1]
     assert sum(len(r[0]) for r in runs[0]) > 20
+
+
+def test_parameter_profiles_rebuild_every_neurons_parameters():
+    """Each neuron's profile row is its own parameters, one row per distinct combination, whether
+    columns hold one value (no sort needed) or many."""
+    from neuroemu.hardware.step import parameter_profiles
+
+    rng = np.random.default_rng(0)
+    for case in range(200):
+        n = int(rng.integers(1, 60))
+        cols = [np.full(n, int(rng.integers(-5, 5)), np.int32) if k == 0 else
+                rng.integers(-3, 3, n).astype(np.int32) if k == 1 else rng.random(n) < 0.5
+                for k in rng.integers(0, 3, int(rng.integers(1, 6)))]
+        table, profile = parameter_profiles(cols)
+        rows = np.stack(cols).astype(np.int64).T
+        assert profile.dtype == np.int32 and np.array_equal(table[profile], rows), case
+        assert len(np.unique(table, axis=0)) == len(table) == len(np.unique(rows, axis=0))

@@ -49,7 +49,10 @@ def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     values = []
     for col in columns:
         # each column's distinct values get small codes; the codes combine in mixed radix
-        uniq, inverse = np.unique(col, return_inverse=True)
+        if len(col) and col.min() == col.max():  # one value (most columns on a uniform chip): no sort
+            uniq, inverse = np.asarray(col[:1]), np.zeros(len(col), np.int64)
+        else:
+            uniq, inverse = np.unique(col, return_inverse=True)
         values.append(uniq)
         if radix * len(uniq) >= 1 << 62:
             rows = np.stack(columns).astype(np.int64).T
@@ -57,7 +60,10 @@ def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
             return table, np.ascontiguousarray(profile.ravel(), np.int32)
         codes += inverse.ravel().astype(np.int64) * radix
         radix *= len(uniq)
-    keys, profile = np.unique(codes, return_inverse=True)
+    if radix == 1 and n:  # every column is one value: one profile
+        keys, profile = np.zeros(1, np.int64), np.zeros(n, np.int64)
+    else:
+        keys, profile = np.unique(codes, return_inverse=True)
     table = np.empty((len(keys), len(columns)), np.int64)
     rest = keys.copy()
     for i, uniq in enumerate(values):
