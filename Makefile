@@ -41,6 +41,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_packet.py
 	$(BIN)/python benchmarks/bench_digits.py
 	$(BIN)/python benchmarks/bench_truenorth.py
+	$(BIN)/python benchmarks/bench_barrier.py
+	$(BIN)/python benchmarks/bench_setup.py
+	$(BIN)/python benchmarks/bench_mapping.py
+	$(BIN)/python benchmarks/bench_chips.py
+	$(BIN)/python benchmarks/bench_cuba.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info neuroemu/*/_*.so neuroemu/*/_*.c

@@ -172,3 +172,26 @@ def test_unique_rows_is_numpys_row_unique(high):
     assert np.array_equal(got, want) and np.array_equal(got_inv, want_inv.ravel())
     assert np.array_equal(unique_rows(*cols), want)
     assert unique_rows(np.empty(0, np.int64), np.empty(0, np.int64)).shape == (2, 0)
+
+
+def test_pack_greedy_in_c_equals_the_python_loop():
+    """Pack's greedy fill: the C kernel and the Python loop place every neuron alike, and agree
+    on the neuron that finds every core full."""
+    import numpy as np
+
+    from neuroemu.hardware.step import pack_greedy_c
+    from neuroemu.networks.place import _pack_loop
+
+    rng = np.random.default_rng(5)
+    n, n_keys = 3000, 400
+    counts = rng.integers(0, 30, n)
+    ptr = np.concatenate(([0], np.cumsum(counts)))
+    keys = np.concatenate([np.sort(rng.choice(n_keys, c, replace=False)) for c in counts])
+    for npc, apc, n_cores in ((64, 200, 500), (16, 1000, 500), (64, 120, 30)):
+        c_out = pack_greedy_c(ptr, keys, n_keys, npc, apc, n_cores)
+        py_out = _pack_loop(ptr, keys, n_keys, npc, apc, n_cores)
+        assert c_out[1] == py_out[1]
+        if py_out[0] is None:
+            assert c_out[0] is None and py_out[1] > 0  # (64, 120, 30): the cores run out
+        else:
+            assert np.array_equal(c_out[0], py_out[0]) and len(np.unique(py_out[0])) > 10

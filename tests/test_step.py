@@ -108,3 +108,80 @@ def test_switching_to_per_synapse_weights_mid_run_changes_nothing(small_chip, sm
         if switch and backend == "c":
             assert stepper._per_synapse
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("neurons", [32, 36], ids=["whole-blocks", "ragged-cores"])
+@pytest.mark.parametrize("kind", ["truenorth-dense", "truenorth-csr", "truenorth-profiles", "cuba"])
+def test_per_core_counts_agree_and_sum_to_the_totals(small_chip, small_workload, kind, neurons):
+    """The kernels' per-core SOPs and active updates (what barrier timing prices) equal the numpy
+    twin's, core by core, and add up to the tick's totals; 36 neurons per core is not whole blocks
+    of eight, so the TrueNorth kernel counts neuron by neuron there."""
+    small_chip["core"]["neurons"] = neurons
+    if kind == "cuba":
+        small_chip["core"]["neuron_model"] = "loihi_cuba"
+        small_workload["network"].update({"kind": "random_recurrent_weighted", "weights": [90, 40, -30, -60],
+                                          "threshold": 400})
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    runs = []
+    for backend in ("c", "numpy"):
+        net = build_network(chip, workload_from_data(small_workload, "w.yaml"), 5, "w")
+        a = net.arrays
+        if kind == "truenorth-csr":
+            a.dense = None
+        if kind == "truenorth-profiles":
+            a.params.threshold_mask[::3] = 7  # several parameter profiles: the general loop
+        stepper = TickStepper(a, net.enabled, 16, 99, backend, core_counts=True)
+        draws = np.random.default_rng(4)
+        out = []
+        for t in range(50):
+            fired, sops, n_active = stepper.step(t, draws.integers(0, a.n_axons, 30))
+            assert stepper.core_sops.sum() == sops and stepper.core_active.sum() == n_active
+            out.append((fired.tolist(), stepper.core_sops.tolist(), stepper.core_active.tolist()))
+        runs.append(out)
+    assert runs[0] == runs[1]
+    assert sum(len(f) for f, _, _ in runs[0]) > 20  # neurons fired
+    assert len({tuple(c) for _, _, c in runs[0]}) > 5  # the counts differ from core to core and tick to tick
+
+
+@pytest.mark.parametrize("cuba", [False, True], ids=["truenorth", "cuba"])
+def test_cores_past_the_last_used_one_are_skipped_with_the_same_result(small_chip, small_workload, cuba):
+    """A network on 2 of the chip's 4 cores: the C kernel updates only those 2 cores' neurons
+    (the rest stay at rest), and agrees bit for bit with numpy, which updates all of them."""
+    small_workload["network"]["cores"] = 2
+    if cuba:
+        small_chip["core"]["neuron_model"] = "loihi_cuba"
+        small_workload["network"].update({"kind": "random_recurrent_weighted", "weights": [90, 40, -30, -60],
+                                          "threshold": 400})
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    runs = []
+    for backend in ("c", "numpy"):
+        net = build_network(chip, workload_from_data(small_workload, "w.yaml"), 5, "w")
+        a = net.arrays
+        stepper = TickStepper(a, net.enabled, 16, 99, backend, core_counts=True)
+        if backend == "c":
+            assert stepper._hi == 2 * a.neurons_per_core < a.n_neurons
+        draws = np.random.default_rng(6)
+        out = []
+        for t in range(60):
+            fired, sops, n_active = stepper.step(t, draws.integers(0, 2 * a.axons_per_core, 20))
+            out.append((fired.tolist(), sops, n_active, stepper.core_active.tolist(), a.v.tolist()))
+        runs.append(out)
+    assert runs[0] == runs[1]
+    assert sum(len(r[0]) for r in runs[0]) > 20
+
+
+def test_parameter_profiles_rebuild_every_neurons_parameters():
+    """Each neuron's profile row is its own parameters, one row per distinct combination, whether
+    columns hold one value (no sort needed) or many."""
+    from neuroemu.hardware.step import parameter_profiles
+
+    rng = np.random.default_rng(0)
+    for case in range(200):
+        n = int(rng.integers(1, 60))
+        cols = [np.full(n, int(rng.integers(-5, 5)), np.int32) if k == 0 else
+                rng.integers(-3, 3, n).astype(np.int32) if k == 1 else rng.random(n) < 0.5
+                for k in rng.integers(0, 3, int(rng.integers(1, 6)))]
+        table, profile = parameter_profiles(cols)
+        rows = np.stack(cols).astype(np.int64).T
+        assert profile.dtype == np.int32 and np.array_equal(table[profile], rows), case
+        assert len(np.unique(table, axis=0)) == len(table) == len(np.unique(rows, axis=0))

@@ -87,3 +87,50 @@ def test_sync_reports_latency_percentiles(small_chip, small_workload):
     # a 2 x 2 mesh at 2 ns per hop: 0, 1 or 2 hops
     assert rep["latency_p50_s"] in (0.0, 2e-9, 4e-9) and rep["latency_max_s"] <= 4e-9
     assert rep["latency_p50_s"] <= rep["latency_p99_s"] <= rep["latency_max_s"]
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_barrier_active_timestep_is_its_counted_work(small_chip, small_workload, backend):
+    """Every timestep of an active barrier run, recomputed from the work delivered to each core:
+    max over cores of (SOPs x 3.5 ns + inactive x 5.3 ns + active x 8.4 ns + spikes x 2.1 ns),
+    or the last spike's arrival if later, plus the barrier (100 ns + 3 extra routers x 10 ns)."""
+    import numpy as np
+
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.engine.run import TickLoop
+    from neuroemu.hardware.cores import gather_synapses
+
+    chip = chip_from_data(_barrier_chip(small_chip), "tiny.yaml")
+    loop = TickLoop(chip, workload_from_data(small_workload, "w.yaml"),
+                    RunOptions(ticks=40, seed=3, record_spikes=True, tick_backend=backend))
+    delivered = {}
+    deliver = loop.deliver
+
+    def spy(t, now, start):
+        due = deliver(t, now, start)
+        delivered[t] = due.copy()
+        return due
+
+    loop.deliver = spy
+    record = loop.run(None)
+    a, enabled = loop.arrays, loop.network.enabled
+    N, A, cores = a.neurons_per_core, a.axons_per_core, a.n_cores
+    trains = record.spike_trains
+    busy_ticks = 0
+    for t in range(40):
+        axons = np.unique(delivered[t])
+        sops = np.bincount(axons // A, weights=np.diff(a.row_ptr)[axons], minlength=cores)
+        fired = np.asarray(trains.neurons)[np.asarray(trains.ticks) == t]
+        hit = np.zeros(a.n_neurons, bool)
+        hit[gather_synapses(a, axons)[0]] = True
+        hit[fired] = True
+        active = (hit & enabled).reshape(cores, N).sum(axis=1)
+        spikes = np.bincount(fired // N, minlength=cores)
+        work = np.rint(sops * 3500 + (enabled.reshape(cores, N).sum(axis=1) - active) * 5300
+                       + active * 8400 + spikes * 2100).astype(np.int64)
+        sent = fired[loop.route_axon[fired] >= 0]
+        arrival = np.maximum(work[sent // N] + loop.router.neuron_latency(sent), 1)
+        expected = max(int(work.max()), int(arrival.max(initial=0))) + (100 + 3 * 10) * 1000
+        assert loop.tick_starts[t + 1] - loop.tick_starts[t] == expected, t
+        busy_ticks += bool(sops.any() and len(fired))
+    assert busy_ticks > 10  # the run is active: most timesteps integrate and fire

@@ -544,3 +544,35 @@ def test_registry_and_docstrings():
         assert doc and doc.strip(), obj
     for word in ("hop", "concentration", "injection"):
         assert word in topo_mod.__doc__
+
+
+@pytest.mark.parametrize("kind,kw", [("mesh", {"width": 6, "height": 4}), ("torus", {"width": 5, "height": 5}),
+                                     ("htree", {})])
+def test_pair_queries_equal_the_tables(kind, kw):
+    """Per-pair class hops and path sums (what Router.bind asks) equal the [n, n] tables' entries:
+    closed forms on meshes and tori (the same floats added in the same order), gathers elsewhere."""
+    link = LinkParams(latency_ps=1234, energy_pj=0.7, energy_pj_per_mm=0.3)
+    n_cores = 16 if kind == "htree" else kw["width"] * kw["height"]
+    t = build_topology(kind, n_cores=n_cores, pitch_mm=0.37, link=link, **kw)
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, t.n_routers, 500), rng.integers(0, t.n_routers, 500)
+    assert np.array_equal(t.pair_class_hops(src, dst), t.class_hops[:, src, dst])
+    assert np.array_equal(t.pair_path_sum(t.link_latency_ps, np.int64, src, dst, "path_latency_ps"),
+                          t.path_latency_ps[src, dst])
+    wire = t.pair_path_sum(t.link_length_mm, np.float64, src, dst, "wire_mm")
+    assert np.array_equal(wire, t.wire_mm[src, dst]) and wire.max() > 0
+    values = rng.random(t.n_links)
+    assert np.array_equal(t.pair_path_sum(values, np.float64, src, dst), t.path_sum(values)[src, dst])
+
+
+@pytest.mark.parametrize("kind,w,h", [("mesh", 7, 3), ("torus", 6, 5), ("torus", 2, 3), ("torus", 1, 4)])
+def test_grid_loads_in_closed_form_equal_the_route_walk(kind, w, h):
+    """Meshes and tori sum their loads along rows and columns; the hop-by-hop walk of every
+    route (routing.walk_loads) gives the same counts, rings of 2 and 1 included."""
+    t = build_topology(kind, n_cores=w * h, width=w, height=h)
+    rng = np.random.default_rng(3)
+    src, dst = rng.integers(0, w * h, 3000), rng.integers(0, w * h, 3000)
+    counts = rng.integers(0, 50, 3000)
+    for c in (counts, None):
+        expect = rt.walk_loads(t.next_link, t.link_dst, t.n_links, src, dst, c)
+        assert np.array_equal(t.link_loads(src, dst, c), expect) and expect.sum() > 0

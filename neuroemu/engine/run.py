@@ -127,7 +127,8 @@ class TickLoop:
             self.learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
             self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
         self.stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
-                                   stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
+                                   stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
+                                   core_counts=self.policy.needs_core_counts)
         self.packets = None
         if opt.network == "packet":
             from neuroemu.hardware.packet import PacketNetwork
@@ -146,10 +147,11 @@ class TickLoop:
         for t in range(self.opt.ticks):
             now = int(self.tick_starts[t])
             due_axons = self.deliver(t, now, start)
-            fired, sops, n_active = self.step_cores(t, due_axons)
+            fired = self.step_cores(t, due_axons)
             self.count_clocking(due_axons, fired)
             self.learn(t, due_axons, fired)
-            arrival = self.route_and_emit(t, now, self.policy.emission_ps(now, due_axons, fired, sops, n_active), fired)
+            emit = self.policy.emission_ps(now, fired, self.stepper.core_sops, self.stepper.core_active)
+            arrival = self.route_and_emit(t, now, emit, fired)
             self.advance_time(t, now, arrival)
             if progress is not None:
                 progress(t + 1, self.opt.ticks)
@@ -196,21 +198,23 @@ class TickLoop:
             f"({limit}; {len(due_axons):,} in this tick alone, most to core {busiest}); the partial record "
             "covers the ticks before", partial_record=record)
 
-    def step_cores(self, t: int, due_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """Integrate, leak and fire every core; count the work and the spikes."""
+    def step_cores(self, t: int, due_axons: np.ndarray) -> np.ndarray:
+        """Integrate, leak and fire every core; count the work and the spikes; the fired neurons.
+        (The stepper keeps each core's share of the work when the timing policy prices it.)"""
         fired, sops, n_active = self.stepper.step(t, due_axons)
         ledger = self.ledger
         ledger.add("synaptic_op", sops)
         ledger.add("neuron_update_active", n_active)
         ledger.add("neuron_update", self.network.n_enabled - n_active)
         ledger.add("spike", len(fired))
-        np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
+        if len(fired):
+            np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
         if self.hooks is not None:
             self.hooks.observe(t, fired)
         if self.opt.record_spikes and len(fired):
             self.spike_ticks.append(np.full(len(fired), t, np.int64))
             self.spike_ids.append(fired.astype(np.int64))
-        return fired, sops, n_active
+        return fired
 
     def count_clocking(self, due_axons: np.ndarray, fired: np.ndarray) -> None:
         """The clocking that depends on the tick's activity (engine/energy.py prices it): under gals
@@ -234,6 +238,8 @@ class TickLoop:
     def route_and_emit(self, t: int, now: int, emit: np.ndarray, fired: np.ndarray) -> np.ndarray | None:
         """Send each spike along its routes: into the queue at its arrival (analytic) or into the
         packet network; returns the arrival times the timestep must wait for, if any."""
+        if not len(fired) and self.packets is None:
+            return None  # nothing to send (the packet network may still hold a timestep's packets)
         routes = fired
         if self.fanout:
             routes = self.arrays.routes_of(fired)
@@ -349,7 +355,9 @@ def _sort_arrivals(axons: np.ndarray, due_tick: np.ndarray, t: int, pending: dic
         parts.append(axons[due_tick == t])
         early = due_tick > t
         if early.any():
-            for d in np.unique(due_tick[early]):
+            # the due ticks present, by counting (delays are small) rather than np.unique's sort
+            ahead = np.bincount(due_tick[early] - t)
+            for d in np.flatnonzero(ahead) + t:
                 pending.setdefault(int(d), []).append(axons[due_tick == d])
         late = due_tick < t
         n_late = int(np.count_nonzero(late))

@@ -17,7 +17,9 @@ tick start, every spike that has arrived; one due in an earlier tick is a timing
   timestep standing for ``tick_s`` of model time), emerge from activity.
 
 Core work (gals and barrier) is SOPs x synaptic_op_ns + inactive updates x neuron_update_ns +
-active updates x neuron_update_active_ns + spikes x spike_ns, per core.
+active updates x neuron_update_active_ns + spikes x spike_ns, per core. The SOPs and active
+updates per core are counted by the tick kernels as they run (``TickStepper(core_counts=True)``),
+the same counts the energy ledger sums, so pricing a tick is O(cores), whatever its activity.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from neuroemu.config.schema import ChipSpec
 from neuroemu.hardware.chip import tick_ps
-from neuroemu.hardware.cores import CoreArrays, gather_synapses
+from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.topology import Topology
 
 PS_PER_NS = 1000
@@ -35,6 +37,8 @@ class TimingPolicy:
     """Base: sync semantics."""
 
     mode = "sync"
+    #: whether emission_ps reads each core's counted work (the stepper must then count it)
+    needs_core_counts = False
 
     def __init__(self, chip: ChipSpec, topology: Topology, arrays: CoreArrays, enabled: np.ndarray):
         self.chip = chip
@@ -47,9 +51,10 @@ class TimingPolicy:
         """When input spikes due in ``in_ticks`` are queued (at their tick's start)."""
         return np.maximum(in_ticks * self.nominal_tick_ps, now)
 
-    def emission_ps(self, now: int, due_axons: np.ndarray, fired: np.ndarray, sops: int,
-                    n_active: int) -> np.ndarray:
-        """When each fired neuron's spike leaves its core."""
+    def emission_ps(self, now: int, fired: np.ndarray, core_sops: np.ndarray | None,
+                    core_active: np.ndarray | None) -> np.ndarray:
+        """When each fired neuron's spike leaves its core, given each core's SOPs and active
+        neuron updates in this tick (None unless ``needs_core_counts``)."""
         return np.full(len(fired), now, np.int64)
 
     def arrival_ps(self, emit: np.ndarray, latency: np.ndarray, due_tick: np.ndarray) -> np.ndarray:
@@ -79,29 +84,29 @@ class GalsPolicy(TimingPolicy):
         self.active_ps = (lat.neuron_update_ns if active is None else active).value * PS_PER_NS
         self.spike_ps = lat.spike_ns.value * PS_PER_NS
         self.enabled_per_core = enabled.reshape(arrays.n_cores, -1).sum(axis=1).astype(np.int64)
-        self.row_length = np.diff(arrays.row_ptr)
         self.core_busy_ps = np.zeros(arrays.n_cores, np.int64)
+        self.no_latency = self.sop_ps == self.update_ps == self.active_ps == self.spike_ps == 0
+        self.needs_core_counts = not self.no_latency
+        self._no_active = np.zeros(arrays.n_cores)
+        # a tick with no SOP, no active update and no spike: every core's work is its idle updates
+        self._idle_busy = np.rint(self.enabled_per_core * self.update_ps).astype(np.int64)
 
-    def _busy(self, due_axons: np.ndarray, fired: np.ndarray) -> np.ndarray:
+    def _busy(self, core_sops: np.ndarray, core_active: np.ndarray, fired: np.ndarray) -> np.ndarray:
         """Each core's work this tick in ps (counted operations x per-operation latency)."""
-        a = self.arrays
-        cores = a.n_cores
-        axons = np.unique(due_axons)
-        sops = np.bincount(axons // a.axons_per_core, weights=self.row_length[axons], minlength=cores)
-        spikes = np.bincount(fired // a.neurons_per_core, minlength=cores)
-        active = np.zeros(cores)
-        if self.active_ps != self.update_ps:
-            neurons, _ = gather_synapses(a, axons)
-            touched = np.union1d(neurons, fired)
-            active = np.bincount(touched // a.neurons_per_core, minlength=cores)
-        work = (sops * self.sop_ps + (self.enabled_per_core - active) * self.update_ps
+        if not len(fired) and not core_sops.any() and not core_active.any():
+            return self._idle_busy  # the formula below with every count 0, without its nine array ops
+        spikes = np.bincount(fired // self.arrays.neurons_per_core, minlength=self.arrays.n_cores)
+        # with one update latency the active/inactive split cannot matter: leave it out, so the
+        # products are the same floats whatever the split
+        active = core_active if self.active_ps != self.update_ps else self._no_active
+        work = (core_sops * self.sop_ps + (self.enabled_per_core - active) * self.update_ps
                 + active * self.active_ps + spikes * self.spike_ps)
         return np.rint(work).astype(np.int64)
 
-    def emission_ps(self, now, due_axons, fired, sops, n_active):
-        if self.sop_ps == self.update_ps == self.active_ps == self.spike_ps == 0:
+    def emission_ps(self, now, fired, core_sops, core_active):
+        if self.no_latency:
             return np.full(len(fired), now, np.int64)  # no per-operation latency: cores finish at once
-        self.core_busy_ps = self._busy(due_axons, fired)
+        self.core_busy_ps = self._busy(core_sops, core_active, fired)
         return now + self.core_busy_ps[fired // self.arrays.neurons_per_core]
 
     def arrival_ps(self, emit, latency, due_tick):

@@ -58,23 +58,24 @@ class Router:
         self._neuron_class_hops: np.ndarray | None = None
         self._neuron_latency: np.ndarray | None = None
 
-    def _pair_index(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> np.ndarray:
-        return self.core_router[src_cores] * self._n + self.core_router[dst_cores]
-
     def bind(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> None:
         """Precompute every route from its source and target cores (dst < 0: the route sends nowhere)."""
         sends = dst_cores >= 0
         self._sends = sends
-        flat = self._pair_index(src_cores[sends], dst_cores[sends])
+        src, dst = self.core_router[src_cores[sends]], self.core_router[dst_cores[sends]]
+        topo = self.topology
         n = len(src_cores)
+        # per route, not per router pair: meshes and tori give these in closed form per pair, so
+        # a 64 x 64 mesh builds none of its [n, n] tables here
         self._neuron_class_hops = np.zeros((len(self.class_names), n), np.int16)
-        for c, table in enumerate(self.topology.class_hops):
-            self._neuron_class_hops[c, sends] = table.ravel()[flat]
+        self._neuron_class_hops[:, sends] = topo.pair_class_hops(src, dst)
         self._neuron_latency = np.zeros(n, np.int64)
-        self._neuron_latency[sends] = self.topology.path_latency_ps.ravel()[flat]
+        self._neuron_latency[sends] = topo.pair_path_sum(topo.link_latency_ps, np.int64, src, dst,
+                                                         "path_latency_ps")
         # wire travelled per spike, in integer nanometres so the ledger counts stay exact
         self._neuron_wire_nm = np.zeros(n, np.int64)
-        self._neuron_wire_nm[sends] = np.rint(self.topology.wire_mm.ravel()[flat] * 1e6).astype(np.int64)
+        wire = topo.pair_path_sum(topo.link_length_mm, np.float64, src, dst, "wire_mm")
+        self._neuron_wire_nm[sends] = np.rint(wire * 1e6).astype(np.int64)
         self._src_router = self.core_router[src_cores]
         self._dst_router = np.where(sends, self.core_router[np.maximum(dst_cores, 0)], -1)
 

@@ -66,6 +66,10 @@ class Routing:
         """[n, n] sums of per-link ``values`` over every route (generic: :func:`accumulate`)."""
         return accumulate(values, self.next_link, self.hops, link_dst, dtype)
 
+    #: whether :meth:`pair_class_hops` and :meth:`pair_path_sum` have closed forms that need no
+    #: [n, n] table (else the topology gathers from its cached tables)
+    pairwise = False
+
 
 def accumulate(values, next_link, hops, link_dst, dtype) -> np.ndarray:
     """Sum ``values[link]`` over the links of every route: [n, n] array of ``dtype``.
@@ -225,12 +229,14 @@ class GridRouting(Routing):
         out[1].reshape(h, w, h, w)[...] = self._hy[:, None, :, None]
         return out
 
-    def path_sum(self, values, dtype, link_dst):
-        """Separable: the x leg along the source row plus the y leg along the destination column.
+    pairwise = True
+
+    def _legs(self, values, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """The x legs rx[sy, sx, dx] and the y legs ry[dx, sy, dy] of ``values`` summed per route.
 
         Each leg comes from running sums ``F[line, s, t]`` (t steps the + way from s) and
         ``B[line, s, t]`` (the - way), built one step at a time in link order, then gathered at
-        the route's step count and direction; the two legs are broadcast-added to [n, n].
+        the route's step count and direction.
         """
         h, w = self.height, self.width
         vals = np.append(np.asarray(values, dtype=dtype), np.zeros(1, dtype))  # link -1 adds 0
@@ -246,10 +252,65 @@ class GridRouting(Routing):
             steps = np.broadcast_to(hops.astype(np.intp)[None], (m, k, k))
             legs.append(np.where(direction[None] > 0, np.take_along_axis(fwd, steps, axis=2),
                                  np.take_along_axis(bwd, steps, axis=2)))
-        rx, ry = legs  # rx[sy, sx, dx], ry[dx, sy, dy]
+        return legs[0], legs[1]
+
+    def path_sum(self, values, dtype, link_dst):
+        """Separable: the x leg along the source row plus the y leg along the destination column,
+        broadcast-added to [n, n]."""
+        h, w = self.height, self.width
+        rx, ry = self._legs(values, dtype)
         out = np.empty((h, w, h, w), dtype)
         np.add(rx[:, :, None, :], np.ascontiguousarray(ry.transpose(1, 2, 0))[:, None, :, :], out=out)
         return out.reshape(h * w, h * w)
+
+    def pair_path_sum(self, values, dtype, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """``path_sum(values)[src, dst]`` without the [n, n] table: the two legs gathered per pair
+        (the same two numbers added, so the same result bit for bit)."""
+        w = self.width
+        rx, ry = self._legs(values, dtype)
+        sx, sy, dx, dy = src % w, src // w, dst % w, dst // w
+        return rx[sy, sx, dx] + ry[dx, sy, dy]
+
+    def pair_loads(self, src: np.ndarray, dst: np.ndarray, counts: np.ndarray | None, n_links: int) -> np.ndarray:
+        """int64 [n_links] packets per link for unicast ``src[i] -> dst[i]`` (x ``counts[i]``),
+        without walking the routes: each x leg covers a run of + or - links of its source row,
+        each y leg a run of its destination column, so the loads are running sums of run
+        starts and ends per line (on a torus the run may wrap: lines are doubled, then folded)."""
+        w = self.width
+        loads = np.zeros(n_links, np.int64)
+        weight = np.ones(len(src), np.float64) if counts is None else counts.astype(np.float64)
+        sx, sy, dx, dy = src % w, src // w, dst % w, dst // w
+        px, mx, py, my = self._ports
+        self._leg_loads(loads, sx, dx, sy, weight, self._hx, self._dir_x, px, mx)
+        self._leg_loads(loads, sy, dy, dx, weight, self._hy, self._dir_y, py.T, my.T)
+        return loads
+
+    @staticmethod
+    def _leg_loads(loads, s, d, line, weight, hops, direction, plus, minus) -> None:
+        """Add the loads of the legs s -> d along ``line`` (ports [lines, k]: link ids, -1 none)."""
+        m, k = plus.shape
+        steps = hops[s, d].astype(np.int64)
+        way = direction[s, d]
+        width = 2 * k + 1
+        for sign, ports in ((1, plus), (-1, minus)):
+            sel = way == sign
+            if not sel.any():
+                continue
+            # the links crossed: positions s, s+1, ... (+) or s, s-1, ... (-), steps of them,
+            # as the run [start, start + steps) on the doubled line (start + k keeps it >= 0)
+            start = s[sel] if sign > 0 else s[sel] - steps[sel] + 1 + k
+            key = line[sel] * width + start
+            diff = (np.bincount(key, weights=weight[sel], minlength=m * width)
+                    - np.bincount(key + steps[sel], weights=weight[sel], minlength=m * width))
+            run = np.cumsum(diff.reshape(m, width), axis=1)
+            per_link = np.rint(run[:, :k] + run[:, k:2 * k]).astype(np.int64)  # fold the doubled line
+            ok = ports >= 0
+            loads[ports[ok]] += per_link[ok]  # link ids are distinct within one port table
+
+    def pair_class_hops(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """``class_hops()[:, src, dst]`` without the table: x and y distances per pair."""
+        w = self.width
+        return np.stack([self._hx[src % w, dst % w], self._hy[src // w, dst // w]])
 
 
 class TreeRouting(Routing):

@@ -53,7 +53,10 @@ def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     values = []
     for col in columns:
         # each column's distinct values get small codes; the codes combine in mixed radix
-        uniq, inverse = np.unique(col, return_inverse=True)
+        if len(col) and col.min() == col.max():  # one value (most columns on a uniform chip): no sort
+            uniq, inverse = np.asarray(col[:1]), np.zeros(len(col), np.int64)
+        else:
+            uniq, inverse = np.unique(col, return_inverse=True)
         values.append(uniq)
         if radix * len(uniq) >= 1 << 62:
             rows = np.stack(columns).astype(np.int64).T
@@ -61,7 +64,10 @@ def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
             return table, np.ascontiguousarray(profile.ravel(), np.int32)
         codes += inverse.ravel().astype(np.int64) * radix
         radix *= len(uniq)
-    keys, profile = np.unique(codes, return_inverse=True)
+    if radix == 1 and n:  # every column is one value: one profile
+        keys, profile = np.zeros(1, np.int64), np.zeros(n, np.int64)
+    else:
+        keys, profile = np.unique(codes, return_inverse=True)
     table = np.empty((len(keys), len(columns)), np.int64)
     rest = keys.copy()
     for i, uniq in enumerate(values):
@@ -71,16 +77,24 @@ def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
 
 
 class TickStepper:
-    """Advances a chip's core arrays one tick at a time; returns what happened."""
+    """Advances a chip's core arrays one tick at a time; returns what happened.
+
+    With ``core_counts`` every step also leaves each core's share of the tick's work in
+    ``core_sops`` and ``core_active`` (int64 per core: SOPs, active neuron updates), counted by the
+    kernels as they go, so a timing policy prices every core's work in O(cores) per tick.
+    """
 
     def __init__(self, arrays: CoreArrays, enabled: np.ndarray, membrane_bits: int, key: int,
-                 backend: str | None = None):
+                 backend: str | None = None, core_counts: bool = False):
         self.arrays = arrays
         self.enabled = enabled
         self.membrane_bits = membrane_bits
         self.key = key
         self.kernel = neuron_model(arrays.neuron_model).kernel
         self.backend = choose_tick_backend(backend)
+        self.core_counts = core_counts
+        self.core_sops = np.zeros(arrays.n_cores, np.int64) if core_counts else None
+        self.core_active = np.zeros(arrays.n_cores, np.int64) if core_counts else None
         if self.kernel == "cuba" and (arrays.u is None or arrays.refractory_left is None):
             raise NeuroEmuError(f"internal: model {arrays.neuron_model!r} needs the arrays' u and refractory_left")
         p = arrays.params
@@ -106,10 +120,36 @@ class TickStepper:
         else:
             self._prepare_cuba()
         self._prepare_synapses()
+        null = _tick.ffi.NULL
+        self._ptr.update(core_sops=self._c_ptr(self.core_sops) if self.core_counts else null,
+                         core_active=self._c_ptr(self.core_active) if self.core_counts else null)
         self._ptr.update(touched=self._c_ptr(self._touched), seen=self._c_ptr(self._seen),
                          fired=self._c_ptr(self._fired), acc=self._c_ptr(self._acc),
                          profile=self._c_ptr(self._profile))
         self._ptr.update({name: self._c_ptr(arr) for name, arr in self._table.items()})
+        self._n_active_out = _tick.ffi.new("int64_t *")
+        self._hi = self._live_end()
+
+    def _live_end(self) -> int:
+        """The neurons [0, end) the neuron kernel must visit: up to the last core that has a
+        synapse or a neuron off rest. A neuron at rest (v, u, refractory count 0) with no bias or
+        leak, a threshold above 0 and no synapse into its core stays at rest and never fires or
+        counts as active, so a network on part of a chip (loihi_small: 64 of Loihi's 128 cores)
+        updates only the cores up to its last. Fixed when the stepper is built: resets back to
+        rest keep it valid, and learning changes weights, never which neurons have synapses."""
+        a, p = self.arrays, self.arrays.params
+        C, N, A = a.n_cores, a.neurons_per_core, a.axons_per_core
+        if self.multi:  # several currents or a floor: the multi-current kernel visits every neuron
+            return a.n_neurons
+        if self.kernel == "truenorth":
+            live = (a.v != 0) | (p.leak != 0) | (p.threshold <= 0) | (p.floor < 0)
+        else:
+            live = ((a.v != 0) | (a.u != 0) | (a.refractory_left != 0) | (p.bias != 0)
+                    | (p.threshold < 0))
+        core_live = live.reshape(C, N).any(axis=1)
+        core_live |= a.row_ptr[A::A] > a.row_ptr[:-1:A]  # the core's axons have synapses
+        cores = np.flatnonzero(core_live)
+        return (int(cores[-1]) + 1) * N if len(cores) else 0
 
     @staticmethod
     def _c_ptr(arr: np.ndarray):
@@ -231,12 +271,14 @@ class TickStepper:
         if self.multi:
             syn, touched, sops = self._typed_input(np.unique(np.asarray(spiking_axons, np.int64)))
             fired = cuba_step_multi(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
-            return fired, sops, self._count_active(touched, fired, sops)
-        syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
-        if self.kernel == "truenorth":
-            fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits)
         else:
-            fired = cuba_step(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
+            syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
+            if self.kernel == "truenorth":
+                fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits)
+            else:
+                fired = cuba_step(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
+        if self.core_counts:
+            self._count_cores_numpy(spiking_axons, touched, fired)
         return fired, sops, self._count_active(touched, fired, sops)
 
     def _count_active(self, touched: np.ndarray, fired: np.ndarray, sops: int) -> int:
@@ -247,23 +289,33 @@ class TickStepper:
             n_active += int(np.count_nonzero(~was & self.enabled[fired]))
         return n_active
 
+    def _count_cores_numpy(self, spiking_axons: np.ndarray, touched: np.ndarray, fired: np.ndarray) -> None:
+        """Each core's SOPs and active updates, the numpy twin of the kernels' per-core counts."""
+        a = self.arrays
+        axons = np.unique(spiking_axons).astype(np.int64)
+        lengths = a.row_ptr[axons + 1] - a.row_ptr[axons]
+        self.core_sops[:] = np.bincount(axons // a.axons_per_core, weights=lengths, minlength=a.n_cores)
+        active = touched & self.enabled
+        active[fired] |= self.enabled[fired]
+        self.core_active[:] = active.reshape(a.n_cores, -1).sum(axis=1)
+
     def _integrate_c(self, active_ptr, n: int) -> int:
         lib, p, a = _tick.lib, self._ptr, self.arrays
         if self._per_synapse:
             if self._dense:
                 return lib.ne_integrate_dense_w(active_ptr, n, p["dense"], p["dense_weights"], p["row_length"],
                                                 a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"],
-                                                p["seen"])
+                                                p["seen"], p["core_sops"])
             return lib.ne_integrate_w(active_ptr, n, p["row_ptr"], p["row_neurons"], self._neuron_bytes,
                                       p["row_weights"], a.axons_per_core, a.neurons_per_core, p["acc"],
-                                      p["touched"], p["seen"])
+                                      p["touched"], p["seen"], p["core_sops"])
         if self._dense:
             return lib.ne_integrate_dense(active_ptr, n, p["dense"], p["row_length"], p["axon_type"],
                                           p["weights"], self._n_types, a.axons_per_core, a.neurons_per_core,
-                                          p["acc"], p["touched"], p["seen"])
+                                          p["acc"], p["touched"], p["seen"], p["core_sops"])
         return lib.ne_integrate(active_ptr, n, p["row_ptr"], p["row_neurons"], self._neuron_bytes,
                                 p["axon_type"], p["weights"], self._n_types, a.axons_per_core,
-                                a.neurons_per_core, p["acc"], p["touched"], p["seen"])
+                                a.neurons_per_core, p["acc"], p["touched"], p["seen"], p["core_sops"])
 
     def _step_c(self, tick: int, spiking_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
         lib, ffi, p, a = _tick.lib, _tick.ffi, self._ptr, self.arrays
@@ -275,32 +327,51 @@ class TickStepper:
         ids = np.asarray(spiking_axons)
         active = np.sort(ids.astype(np.int32)).astype(np.int64) if self._ids_fit_int32 else np.sort(ids.astype(np.int64))
         active_ptr = ffi.cast("int64_t *", ffi.from_buffer(active))
-        if self.multi and self.n_types > 1:
+        if self.core_counts:
+            self.core_sops.fill(0)  # the integrate kernels add to it
+        n_active, end = self._n_active_out, self._hi  # the neurons past end stay at rest
+        if self.multi:
+            n_fired, sops = self._step_c_multi(active, active_ptr, n_active)
+        else:
+            sops = self._integrate_c(active_ptr, len(active))
+            if self.kernel == "truenorth":
+                n_fired = lib.ne_truenorth_step(end, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"],
+                                                p["profile"], len(self._table["leak"]), p["leak"], p["leak_st"],
+                                                p["theta"], p["mask"], p["reset"], p["reset_v"], p["floor"],
+                                                p["enabled"], self.key, self._threshold_key, tick, self._vmin,
+                                                self._vmax, p["fired"], n_active, a.neurons_per_core,
+                                                p["core_active"])
+            else:
+                n_fired = lib.ne_cuba_step(end, p["v"], p["u"], p["refractory_left"], p["acc"], p["touched"],
+                                           p["profile"], len(self._table["du"]), p["du"], p["dv"], p["bias"],
+                                           p["cuba_threshold"], p["refractory"], p["enabled"], self._lim,
+                                           p["fired"], n_active, a.neurons_per_core, p["core_active"])
+        if sops < 0 or n_fired < 0:
+            raise NeuroEmuError("internal: tick kernel rejected its arguments")
+        return self._fired[:n_fired].copy(), int(sops), int(n_active[0])
+
+    def _step_c_multi(self, active: np.ndarray, active_ptr, n_active) -> tuple[int, int]:
+        """Several currents (or a voltage floor) in C; the per-core counts from the same rows in numpy,
+        as the multi-current kernels do not count per core."""
+        lib, p, a = _tick.lib, self._ptr, self.arrays
+        touched = None
+        if self.core_counts:
+            _, neuron = gather_synapse_index(a, np.unique(active))
+            touched = np.zeros(a.n_neurons, bool)
+            touched[neuron] = True
+        if self.n_types > 1:
             sops = lib.ne_integrate_w_typed(active_ptr, len(active), p["row_ptr"], p["row_neurons"], self._neuron_bytes,
                                             p["row_weights"], p["axon_type"], self.n_types, a.n_neurons,
                                             a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"], p["seen"])
         else:
             sops = self._integrate_c(active_ptr, len(active))
-        n_active = ffi.new("int64_t *")
-        if self.multi:
-            n_fired = lib.ne_cuba_step_multi(a.n_neurons, self.n_types, p["v"], p["u"], p["refractory_left"], p["acc"],
-                                             p["touched"], p["profile"], self._n_profiles, p["du"], p["dv"], p["bias"],
-                                             p["cuba_threshold"], p["refractory"], p["vmin"], p["enabled"], self._lim,
-                                             p["fired"], n_active)
-        elif self.kernel == "truenorth":
-            n_fired = lib.ne_truenorth_step(a.n_neurons, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"],
-                                            p["profile"], len(self._table["leak"]), p["leak"], p["leak_st"],
-                                            p["theta"], p["mask"], p["reset"], p["reset_v"], p["floor"],
-                                            p["enabled"], self.key, self._threshold_key, tick, self._vmin,
-                                            self._vmax, p["fired"], n_active)
-        else:
-            n_fired = lib.ne_cuba_step(a.n_neurons, p["v"], p["u"], p["refractory_left"], p["acc"], p["touched"],
-                                       p["profile"], len(self._table["du"]), p["du"], p["dv"], p["bias"],
-                                       p["cuba_threshold"], p["refractory"], p["enabled"], self._lim, p["fired"],
-                                       n_active)
-        if sops < 0 or n_fired < 0:
-            raise NeuroEmuError("internal: tick kernel rejected its arguments")
-        return self._fired[:n_fired].copy(), int(sops), int(n_active[0])
+        n_fired = lib.ne_cuba_step_multi(a.n_neurons, self.n_types, p["v"], p["u"], p["refractory_left"], p["acc"],
+                                         p["touched"], p["profile"], self._n_profiles, p["du"], p["dv"], p["bias"],
+                                         p["cuba_threshold"], p["refractory"], p["vmin"], p["enabled"], self._lim,
+                                         p["fired"], n_active)
+        if self.core_counts and n_fired >= 0:
+            self._count_cores_numpy(active, touched, self._fired[:n_fired])
+        return n_fired, sops
 
     def _refresh_synapses(self) -> None:
         """The arrays changed weight form (e.g. a learning rule made them per synapse)."""
@@ -312,3 +383,46 @@ class TickStepper:
                 self._acc = np.zeros(a.n_neurons, np.int32)
                 self._ptr["acc"] = self._c_ptr(self._acc)
         self._prepare_synapses()
+
+
+def balanced_rows_c(cores: int, R: int, k: int, n_per: int, axons_per_core: int, band_start: np.ndarray,
+                    col_perm: np.ndarray, row_perm: np.ndarray, axon_idx: np.ndarray, cols_out: np.ndarray,
+                    dense: np.ndarray | None) -> bool:
+    """One axon type of a chunk of balanced crossbars in C (``ne_balanced_rows``, see tick.h):
+    sorted uint16 columns into ``cols_out`` and ones into ``dense``. False if the C kernels are
+    not built or the sizes are outside theirs (the caller then does it with numpy)."""
+    if _tick is None or k > n_per or n_per > 65536:
+        return False
+    ffi = _tick.ffi
+    arrays = [np.ascontiguousarray(x, np.int64) for x in (band_start, col_perm, row_perm, axon_idx)]
+    ptrs = [ffi.cast("int64_t *", ffi.from_buffer(x)) for x in arrays]
+    if cols_out.dtype != np.uint16 or not cols_out.flags.c_contiguous:
+        raise NeuroEmuError("internal: balanced rows need a contiguous uint16 output")
+    width = dense.shape[1] if dense is not None else n_per
+    done = _tick.lib.ne_balanced_rows(cores, R, k, n_per, axons_per_core, width, *ptrs,
+                                      ffi.cast("uint16_t *", ffi.from_buffer(cols_out)),
+                                      ffi.NULL if dense is None else ffi.cast("uint8_t *", ffi.from_buffer(dense)))
+    if done < 0:
+        raise NeuroEmuError("internal: ne_balanced_rows rejected its arguments")
+    return True
+
+
+def pack_greedy_c(ptr: np.ndarray, keys: np.ndarray, n_keys: int, npc: int, apc: int, n_cores: int
+                  ) -> tuple[np.ndarray | None, int]:
+    """Pack's greedy placement in C (``ne_pack_greedy``, see tick.h): (core of each neuron, -1),
+    or (None, j) when neuron j finds every core full; (None, -1) when the C kernels are not built."""
+    if _tick is None:
+        return None, -1
+    ffi = _tick.ffi
+    n = len(ptr) - 1
+    ptr = np.ascontiguousarray(ptr, np.int64)
+    keys = np.ascontiguousarray(keys, np.int64)
+    seen = np.full(max(n_keys, 1), -1, np.int64)
+    core_of = np.empty(n, np.int64)
+    p = [ffi.cast("int64_t *", ffi.from_buffer(x)) for x in (ptr, keys, seen, core_of)]
+    rc = _tick.lib.ne_pack_greedy(n, p[0], p[1], p[2], npc, apc, n_cores, p[3])
+    if rc == -1:
+        raise NeuroEmuError("internal: ne_pack_greedy rejected its arguments")
+    if rc < -1:
+        return None, int(-2 - rc)
+    return core_of, -1

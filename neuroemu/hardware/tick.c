@@ -2,6 +2,7 @@
  * and neuroemu.models.neuron.truenorth_step; tests check the three agree bit for bit. */
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include "tick.h"
 
 uint64_t ne_mix64(uint64_t x) {
@@ -33,7 +34,8 @@ uint64_t ne_mix64(uint64_t x) {
 int64_t ne_integrate(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
                      const void *row_neurons, int32_t neuron_bytes, const int8_t *axon_type,
                      const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
-                     int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen) {
+                     int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen,
+                     int64_t *core_sops) {
     if (n_active < 0 || axons_per_core <= 0 || neurons_per_core <= 0 || n_types <= 0)
         return NE_TICK_EBADARG;
     if (neuron_bytes != 1 && neuron_bytes != 2) return NE_TICK_EBADARG;
@@ -56,6 +58,7 @@ int64_t ne_integrate(const int64_t *active, int64_t n_active, const int64_t *row
         uint8_t *restrict touched_core = touched + base;
         NE_CSR_ROW(w[j])
         sops += hi - lo;
+        if (core_sops) core_sops[core] += hi - lo;
     }
     for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
     return sops;
@@ -64,7 +67,8 @@ int64_t ne_integrate(const int64_t *active, int64_t n_active, const int64_t *row
 int64_t ne_integrate_dense(const int64_t *active, int64_t n_active, const uint8_t *dense,
                            const int64_t *row_length, const int8_t *axon_type,
                            const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
-                           int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen) {
+                           int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen,
+                           int64_t *core_sops) {
     if (n_active < 0 || axons_per_core <= 0 || neurons_per_core <= 0 || n_types <= 0)
         return NE_TICK_EBADARG;
     const int64_t ahead = 4;
@@ -89,6 +93,7 @@ int64_t ne_integrate_dense(const int64_t *active, int64_t n_active, const uint8_
             touched_core[j] |= row[j];
         }
         sops += row_length[a];
+        if (core_sops) core_sops[core] += row_length[a];
     }
     for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
     return sops;
@@ -141,8 +146,9 @@ int64_t ne_truenorth_step(int64_t n, int32_t *restrict v, int32_t *restrict acc,
                           const int8_t *p_reset_mode, const int32_t *p_reset_value,
                           const int32_t *p_floor, const uint8_t *p_enabled,
                           uint64_t leak_key, uint64_t threshold_key, int64_t tick,
-                          int32_t vmin, int32_t vmax, int64_t *restrict fired_out, int64_t *n_active) {
-    if (n < 0 || n_profiles <= 0) return NE_TICK_EBADARG;
+                          int32_t vmin, int32_t vmax, int64_t *restrict fired_out, int64_t *n_active,
+                          int32_t neurons_per_core, int64_t *restrict core_active) {
+    if (n < 0 || n_profiles <= 0 || neurons_per_core <= 0) return NE_TICK_EBADARG;
     int any_stochastic = 0;
     for (int32_t q = 0; q < n_profiles; q++) any_stochastic |= p_leak_stochastic[q];
     int64_t fired = 0, active = 0;
@@ -150,28 +156,44 @@ int64_t ne_truenorth_step(int64_t n, int32_t *restrict v, int32_t *restrict acc,
     uint64_t threshold_base = threshold_key + ((uint64_t)tick << 32);
     profile_t uniform = load_profile(0, p_leak, p_leak_stochastic, p_threshold, p_threshold_mask,
                                      p_reset_mode, p_reset_value, p_floor, p_enabled);
+    /* Per-core active counts: the loops run core by core (chunks of whole cores, so each core's
+     * count is the difference of the running total), which needs cores of whole blocks of eight;
+     * otherwise each neuron's count goes to its core one by one (slower, rare sizes only). */
+    const int64_t npc = neurons_per_core;
+    int64_t chunk = n > 0 ? n : 1;
+    int per_neuron = 0;
+    if (core_active != NULL) {
+        for (int64_t c = 0; c < n / npc; c++) core_active[c] = 0;
+        if (npc % 8 == 0) chunk = npc; else per_neuron = 1;
+    }
     /* Blocks of eight neurons share one 64-bit draw: neuron g's leak byte is byte g mod 8 of
      * word g / 8 (the same layout as neuroemu.models.rng.leak_bytes). One shared profile is the
      * common case (cores of one neuron type): then its parameters stay in registers. Fired ids
      * are appended without a branch (write always, advance by the 0/1 outcome). */
 #define NE_STEP_LOOP(PROFILE_EXPR, INPUT_OF_G)                                                        \
-    for (int64_t block = 0; block < n; block += 8) {                                                 \
-        uint64_t word = any_stochastic ? ne_mix64(leak_base + (uint64_t)(block >> 3)) : 0;           \
-        int64_t end = block + 8 < n ? block + 8 : n;                                                 \
-        for (int64_t g = block; g < end; g++) {                                                      \
-            const profile_t *P = (PROFILE_EXPR);                                                     \
-            int32_t rho = (int32_t)((word >> (8 * (g & 7))) & 0xFF);                                 \
-            int spiked;                                                                              \
-            int64_t x = step_one((int64_t)v[g] + (INPUT_OF_G), P, rho, g, threshold_base,            \
-                                 vmin, vmax, &spiked);                                               \
-            active += P->enabled & (touched[g] | spiked);                                            \
-            fired_out[fired] = g;                                                                    \
-            fired += spiked;                                                                         \
-            v[g] = (int32_t)x;                                                                       \
-            touched[g] = 0;                                                                          \
+    for (int64_t lo = 0; lo < n; lo += chunk) {                                                      \
+        int64_t hi = lo + chunk < n ? lo + chunk : n, before = active;                               \
+        for (int64_t block = lo; block < hi; block += 8) {                                           \
+            uint64_t word = any_stochastic ? ne_mix64(leak_base + (uint64_t)(block >> 3)) : 0;       \
+            int64_t end = block + 8 < hi ? block + 8 : hi;                                           \
+            for (int64_t g = block; g < end; g++) {                                                  \
+                const profile_t *P = (PROFILE_EXPR);                                                 \
+                int32_t rho = (int32_t)((word >> (8 * (g & 7))) & 0xFF);                             \
+                int spiked;                                                                          \
+                int64_t x = step_one((int64_t)v[g] + (INPUT_OF_G), P, rho, g, threshold_base,        \
+                                     vmin, vmax, &spiked);                                           \
+                int64_t inc = P->enabled & (touched[g] | spiked);                                    \
+                active += inc;                                                                       \
+                if (per_neuron) core_active[g / npc] += inc;                                         \
+                fired_out[fired] = g;                                                                \
+                fired += spiked;                                                                     \
+                v[g] = (int32_t)x;                                                                   \
+                touched[g] = 0;                                                                      \
+            }                                                                                        \
         }                                                                                            \
+        if (core_active != NULL && !per_neuron) core_active[lo / npc] = active - before;            \
     }
-    if (n_profiles == 1 && acc == NULL && uniform.mask == 0 && uniform.reset_mode == 0) {
+    if (n_profiles == 1 && acc == NULL && uniform.mask == 0 && uniform.reset_mode == 0 && !per_neuron) {
         /* the hot case (one profile, linear reset, no threshold noise) spelled out with every
          * parameter in a local, whole blocks of eight, and the leak mode hoisted out of the loop:
          * about 20 instructions per neuron instead of 50 */
@@ -180,21 +202,25 @@ int64_t ne_truenorth_step(int64_t n, int32_t *restrict v, int32_t *restrict acc,
         const int64_t floor_v = uniform.floor_v;
         const int64_t whole = n & ~(int64_t)7;
 #define NE_UNIFORM_BLOCKS(LEAK_OF_I)                                                                  \
-        for (int64_t block = 0; block < whole; block += 8) {                                         \
-            uint64_t word = any_stochastic ? ne_mix64(leak_base + (uint64_t)(block >> 3)) : 0;       \
-            for (int i = 0; i < 8; i++) {                                                            \
-                int64_t g = block + i;                                                               \
-                int64_t x = (int64_t)v[g] + (LEAK_OF_I);                                             \
-                x = x < vmin ? vmin : (x > vmax ? vmax : x);                                         \
-                int sp = x >= theta;                                                                 \
-                x -= sp ? theta : 0;                                                                 \
-                x = x < floor_v ? floor_v : x;                                                       \
-                active += enabled & (touched[g] | sp);                                               \
-                fired_out[fired] = g;                                                                \
-                fired += sp;                                                                         \
-                v[g] = (int32_t)x;                                                                   \
-                touched[g] = 0;                                                                      \
+        for (int64_t lo = 0; lo < whole; lo += chunk) {                                              \
+            int64_t hi = lo + chunk < whole ? lo + chunk : whole, before = active;                   \
+            for (int64_t block = lo; block < hi; block += 8) {                                       \
+                uint64_t word = any_stochastic ? ne_mix64(leak_base + (uint64_t)(block >> 3)) : 0;   \
+                for (int i = 0; i < 8; i++) {                                                        \
+                    int64_t g = block + i;                                                           \
+                    int64_t x = (int64_t)v[g] + (LEAK_OF_I);                                         \
+                    x = x < vmin ? vmin : (x > vmax ? vmax : x);                                     \
+                    int sp = x >= theta;                                                             \
+                    x -= sp ? theta : 0;                                                             \
+                    x = x < floor_v ? floor_v : x;                                                   \
+                    active += enabled & (touched[g] | sp);                                           \
+                    fired_out[fired] = g;                                                            \
+                    fired += sp;                                                                     \
+                    v[g] = (int32_t)x;                                                               \
+                    touched[g] = 0;                                                                  \
+                }                                                                                    \
             }                                                                                        \
+            if (core_active != NULL) core_active[lo / npc] = active - before;                        \
         }
         if (uniform.stochastic) {
             NE_UNIFORM_BLOCKS((int64_t)((int32_t)((word >> (8 * i)) & 0xFF) < mag) * sign)
@@ -202,7 +228,8 @@ int64_t ne_truenorth_step(int64_t n, int32_t *restrict v, int32_t *restrict acc,
             NE_UNIFORM_BLOCKS(leak)
         }
 #undef NE_UNIFORM_BLOCKS
-        /* the last n mod 8 neurons through the general path */
+        /* the last n mod 8 neurons through the general path (only when cores are not whole
+         * blocks of eight, so no per-core count is being kept here) */
         uint64_t word = any_stochastic ? ne_mix64(leak_base + (uint64_t)(whole >> 3)) : 0;
         for (int64_t g = whole; g < n; g++) {
             int32_t rho = (int32_t)((word >> (8 * (g & 7))) & 0xFF);
@@ -236,7 +263,7 @@ int64_t ne_truenorth_step(int64_t n, int32_t *restrict v, int32_t *restrict acc,
 int64_t ne_integrate_w(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
                        const void *row_neurons, int32_t neuron_bytes, const int16_t *row_weights,
                        int32_t axons_per_core, int32_t neurons_per_core, int32_t *acc, uint8_t *touched,
-                       uint8_t *seen) {
+                       uint8_t *seen, int64_t *core_sops) {
     if (n_active < 0 || axons_per_core <= 0 || neurons_per_core <= 0) return NE_TICK_EBADARG;
     if (neuron_bytes != 1 && neuron_bytes != 2) return NE_TICK_EBADARG;
     const int64_t ahead = 8;
@@ -250,12 +277,14 @@ int64_t ne_integrate_w(const int64_t *active, int64_t n_active, const int64_t *r
         int64_t a = active[k];
         if (seen[a]) continue;
         seen[a] = 1;
-        int64_t base = (a / axons_per_core) * (int64_t)neurons_per_core;
+        int64_t core = a / axons_per_core;
+        int64_t base = core * (int64_t)neurons_per_core;
         int64_t lo = row_ptr[a], hi = row_ptr[a + 1];
         int32_t *restrict acc_core = acc + base;
         uint8_t *restrict touched_core = touched + base;
         NE_CSR_ROW(row_weights[p])
         sops += hi - lo;
+        if (core_sops) core_sops[core] += hi - lo;
     }
     for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
     return sops;
@@ -263,7 +292,8 @@ int64_t ne_integrate_w(const int64_t *active, int64_t n_active, const int64_t *r
 
 int64_t ne_integrate_dense_w(const int64_t *active, int64_t n_active, const uint8_t *dense,
                              const int16_t *dense_weights, const int64_t *row_length, int32_t axons_per_core,
-                             int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen) {
+                             int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen,
+                             int64_t *core_sops) {
     if (n_active < 0 || axons_per_core <= 0 || neurons_per_core <= 0) return NE_TICK_EBADARG;
     const int64_t ahead = 4;
     const int64_t width = neurons_per_core;
@@ -288,6 +318,7 @@ int64_t ne_integrate_dense_w(const int64_t *active, int64_t n_active, const uint
             touched_core[j] |= row[j];
         }
         sops += row_length[a];
+        if (core_sops) core_sops[core] += row_length[a];
     }
     for (int64_t k = 0; k < n_active; k++) seen[active[k]] = 0;
     return sops;
@@ -309,27 +340,34 @@ int64_t ne_cuba_step(int64_t n, int32_t *restrict v, int32_t *restrict u, int32_
                      int32_t *restrict acc, uint8_t *restrict touched, const int32_t *restrict profile,
                      int32_t n_profiles, const int32_t *p_du, const int32_t *p_dv, const int32_t *p_bias,
                      const int32_t *p_threshold, const int32_t *p_refractory, const uint8_t *p_enabled,
-                     int32_t lim, int64_t *restrict fired_out, int64_t *n_active) {
-    if (n < 0 || n_profiles <= 0 || lim <= 0) return NE_TICK_EBADARG;
+                     int32_t lim, int64_t *restrict fired_out, int64_t *n_active,
+                     int32_t neurons_per_core, int64_t *restrict core_active) {
+    if (n < 0 || n_profiles <= 0 || lim <= 0 || neurons_per_core <= 0) return NE_TICK_EBADARG;
     int64_t fired = 0, active = 0;
-    for (int64_t g = 0; g < n; g++) {
-        int32_t q = n_profiles == 1 ? 0 : profile[g];
-        int64_t cur = clamp64(cuba_decay(u[g], p_du[q]) + acc[g], lim);
-        u[g] = (int32_t)cur;
-        int sp = 0;
-        if (refractory_left[g] > 0) {
-            refractory_left[g] -= 1;   /* v is held at its reset value; the current goes on */
-        } else {
-            int64_t x = clamp64(cuba_decay(v[g], p_dv[q]) + cur + p_bias[q], lim);
-            sp = x > p_threshold[q];
-            v[g] = sp ? 0 : (int32_t)x;
-            refractory_left[g] = sp ? p_refractory[q] : 0;
+    /* core by core when per-core active counts are asked for (the difference of the running total) */
+    const int64_t chunk = core_active != NULL ? neurons_per_core : (n > 0 ? n : 1);
+    for (int64_t lo = 0; lo < n; lo += chunk) {
+        int64_t hi = lo + chunk < n ? lo + chunk : n, before = active;
+        for (int64_t g = lo; g < hi; g++) {
+            int32_t q = n_profiles == 1 ? 0 : profile[g];
+            int64_t cur = clamp64(cuba_decay(u[g], p_du[q]) + acc[g], lim);
+            u[g] = (int32_t)cur;
+            int sp = 0;
+            if (refractory_left[g] > 0) {
+                refractory_left[g] -= 1;   /* v is held at its reset value; the current goes on */
+            } else {
+                int64_t x = clamp64(cuba_decay(v[g], p_dv[q]) + cur + p_bias[q], lim);
+                sp = x > p_threshold[q];
+                v[g] = sp ? 0 : (int32_t)x;
+                refractory_left[g] = sp ? p_refractory[q] : 0;
+            }
+            active += p_enabled[q] & (touched[g] | sp);
+            fired_out[fired] = g;
+            fired += sp;
+            touched[g] = 0;
+            acc[g] = 0;
         }
-        active += p_enabled[q] & (touched[g] | sp);
-        fired_out[fired] = g;
-        fired += sp;
-        touched[g] = 0;
-        acc[g] = 0;
+        if (core_active != NULL) core_active[lo / neurons_per_core] = active - before;
     }
     *n_active = active;
     return fired;
@@ -400,4 +438,83 @@ int64_t ne_cuba_step_multi(int64_t n, int32_t n_types, int32_t *restrict v, int3
     }
     *n_active = active;
     return fired;
+}
+
+/* --- setup: balanced crossbar rows (neuroemu.networks.crossbars) --------------------------- */
+
+int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int32_t axons_per_core,
+                         int32_t width, const int64_t *band_start, const int64_t *col_perm,
+                         const int64_t *row_perm, const int64_t *axon_idx, uint16_t *cols_out,
+                         uint8_t *dense) {
+    if (cores < 0 || R < 0 || k <= 0 || n_per <= 0 || k > n_per || n_per > 65536 || width < n_per)
+        return NE_TICK_EBADARG;
+    uint64_t bits[1024];                  /* one bit per column of the core: n_per <= 65,536 */
+    uint64_t spread[256];                 /* byte b -> its 8 bits as 8 bytes of 0/1 (little end first) */
+    for (int b = 0; b < 256; b++) {
+        uint8_t bytes[8];
+        for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)((b >> i) & 1);
+        memcpy(&spread[b], bytes, 8);
+    }
+    const int64_t words = (n_per + 63) / 64;
+    for (int64_t c = 0; c < cores; c++) {
+        const int64_t *perm = col_perm + c * n_per;
+        for (int64_t r = 0; r < R; r++) {
+            int64_t row = c * axons_per_core + axon_idx[c * R + r];
+            int64_t s = band_start[row_perm[c * R + r]];
+            for (int64_t w = 0; w < words; w++) bits[w] = 0;
+            for (int32_t j = 0; j < k; j++) {
+                int64_t p = s + j;
+                p -= p >= n_per ? n_per : 0;   /* the band is cyclic */
+                int64_t col = perm[p];
+                bits[col >> 6] |= 1ULL << (col & 63);
+            }
+            /* the set bits in order: the row's columns sorted, without a sort */
+            uint16_t *restrict out = cols_out + row * k;
+            int64_t n = 0;
+            for (int64_t w = 0; w < words; w++) {
+                uint64_t b = bits[w];
+                while (b) {
+                    out[n++] = (uint16_t)((w << 6) + __builtin_ctzll(b));
+                    b &= b - 1;
+                }
+            }
+            if (dense) {
+                /* the whole dense row from the bitmap, eight bytes per bitmap byte (a table of
+                 * the 256 byte patterns), so the stores are sequential whole words */
+                uint8_t *restrict drow = dense + row * width;
+                int64_t j = 0;
+                for (; j + 8 <= n_per; j += 8) {
+                    uint64_t pattern = spread[(bits[j >> 6] >> (j & 63)) & 0xFF];
+                    memcpy(drow + j, &pattern, 8);
+                }
+                for (; j < n_per; j++) drow[j] = (uint8_t)((bits[j >> 6] >> (j & 63)) & 1);
+            }
+        }
+    }
+    return cores * R * k;
+}
+
+/* --- setup: greedy pack placement (neuroemu.networks.place) -------------------------------- */
+
+int64_t ne_pack_greedy(int64_t n, const int64_t *ptr, const int64_t *keys, int64_t *seen,
+                       int64_t neurons_per_core, int64_t axons_per_core, int64_t n_cores,
+                       int64_t *core_of) {
+    if (n < 0 || neurons_per_core < 1 || axons_per_core < 1 || n_cores < 1) return NE_TICK_EBADARG;
+    int64_t core = 0, used_n = 0, used_a = 0;
+    for (int64_t j = 0; j < n; j++) {
+        int64_t fresh = 0;  /* the neuron's axons not yet on this core */
+        for (int64_t p = ptr[j]; p < ptr[j + 1]; p++) fresh += seen[keys[p]] != core;
+        if (used_n + 1 > neurons_per_core || used_a + fresh > axons_per_core) {
+            core += 1;
+            if (core >= n_cores) return -2 - j;   /* full: the caller names neuron j */
+            used_n = 0;
+            used_a = 0;
+            fresh = ptr[j + 1] - ptr[j];         /* every axon is new on a new core */
+        }
+        for (int64_t p = ptr[j]; p < ptr[j + 1]; p++) seen[keys[p]] = core;
+        used_a += fresh;
+        used_n += 1;
+        core_of[j] = core;
+    }
+    return core + 1;
 }

@@ -7,48 +7,56 @@
 /* Accumulate the synaptic input of the spiking axons into acc (int32 per global neuron) and mark
  * touched neurons. ``active`` may repeat an axon (it activates once; ``seen``, one zeroed byte per
  * axon, is scratch and left zeroed). row_neurons is uint8 when neuron_bytes == 1, uint16 when 2.
- * weights_ctn holds the weights as [core][axon type][neuron]. Returns the synaptic operations. */
+ * weights_ctn holds the weights as [core][axon type][neuron]. Returns the synaptic operations;
+ * core_sops (NULL, or one int64 per core, zeroed by the caller) gets each core's share added, so
+ * a timing policy reads every core's work without looking at the axons again. The other
+ * integrate kernels take core_sops the same way. */
 int64_t ne_integrate(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
                      const void *row_neurons, int32_t neuron_bytes, const int8_t *axon_type,
                      const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
-                     int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen);
+                     int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen,
+                     int64_t *core_sops);
 
 /* The same from a dense crossbar (uint8 0/1, [axon][neuron]) with precomputed row lengths: faster
  * when rows are dense (TrueNorth's 128 of 256), as each row is a vectorised multiply-add. */
 int64_t ne_integrate_dense(const int64_t *active, int64_t n_active, const uint8_t *dense,
                            const int64_t *row_length, const int8_t *axon_type,
                            const int16_t *weights_ctn, int32_t n_types, int32_t axons_per_core,
-                           int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen);
+                           int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen,
+                           int64_t *core_sops);
 
 /* ne_integrate with one int16 weight per synapse (row_weights, parallel to row_neurons) instead of
  * per-type weights. Separate functions, so the TrueNorth kernels above keep their inner loops. */
 int64_t ne_integrate_w(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
                        const void *row_neurons, int32_t neuron_bytes, const int16_t *row_weights,
                        int32_t axons_per_core, int32_t neurons_per_core, int32_t *acc, uint8_t *touched,
-                       uint8_t *seen);
+                       uint8_t *seen, int64_t *core_sops);
 
 /* ne_integrate_dense with a dense int16 weight copy ([axon][neuron], 0 where no synapse); the 0/1
  * crossbar still decides which neurons are touched (a synapse of weight 0 is still an operation). */
 int64_t ne_integrate_dense_w(const int64_t *active, int64_t n_active, const uint8_t *dense,
                              const int16_t *dense_weights, const int64_t *row_length, int32_t axons_per_core,
-                             int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen);
+                             int32_t neurons_per_core, int32_t *acc, uint8_t *touched, uint8_t *seen,
+                             int64_t *core_sops);
 
 /* One timestep of every compartment of the current-based LIF (neuroemu.models.loihi):
  * u = clamp(decay(u, du) + acc); unless refractory: v = clamp(decay(v, dv) + u + bias), fire when
  * v > threshold, then v = 0 and the refractory countdown starts. decay(x, d) = sign(x) * ((|x| *
  * (4096 - d)) >> 12). Clamps to [-lim, lim]. Clears acc and touched. Profiles, fired_out and
- * *n_active as for ne_truenorth_step. Returns the number fired. */
+ * *n_active (and core_active) as for ne_truenorth_step. Returns the number fired. */
 int64_t ne_cuba_step(int64_t n, int32_t *v, int32_t *u, int32_t *refractory_left, int32_t *acc,
                      uint8_t *touched, const int32_t *profile, int32_t n_profiles,
                      const int32_t *p_du, const int32_t *p_dv, const int32_t *p_bias,
                      const int32_t *p_threshold, const int32_t *p_refractory, const uint8_t *p_enabled,
-                     int32_t lim, int64_t *fired_out, int64_t *n_active);
+                     int32_t lim, int64_t *fired_out, int64_t *n_active,
+                     int32_t neurons_per_core, int64_t *core_active);
 
 /* One tick of every neuron: integrate acc, leak, saturate, fire, reset, floor; clears acc and
  * touched. acc may be NULL when the integrate kernels were given v itself as their accumulator
  * (valid while |v| + the largest possible input stays below 2^31: saturation happens here). Neuron g uses parameter profile profile[g] (the p_* tables). Writes the fired ids to
  * fired_out (room for n) and the number of enabled neurons that were active (touched or fired)
- * to *n_active. Returns the number fired. */
+ * to *n_active; core_active (NULL, or one int64 per core of neurons_per_core neurons) gets each
+ * core's share of that count. Returns the number fired. */
 int64_t ne_truenorth_step(int64_t n, int32_t *v, int32_t *acc, uint8_t *touched,
                           const int32_t *profile, int32_t n_profiles,
                           const int32_t *p_leak, const uint8_t *p_leak_stochastic,
@@ -56,7 +64,8 @@ int64_t ne_truenorth_step(int64_t n, int32_t *v, int32_t *acc, uint8_t *touched,
                           const int8_t *p_reset_mode, const int32_t *p_reset_value,
                           const int32_t *p_floor, const uint8_t *p_enabled,
                           uint64_t leak_key, uint64_t threshold_key, int64_t tick,
-                          int32_t vmin, int32_t vmax, int64_t *fired_out, int64_t *n_active);
+                          int32_t vmin, int32_t vmax, int64_t *fired_out, int64_t *n_active,
+                          int32_t neurons_per_core, int64_t *core_active);
 
 /* splitmix64's finaliser: the C twin of neuroemu.models.rng.mix64 */
 uint64_t ne_mix64(uint64_t x);
@@ -77,3 +86,21 @@ int64_t ne_cuba_step_multi(int64_t n, int32_t n_types, int32_t *v, int32_t *u, i
                            const int32_t *p_du, const int32_t *p_dv, const int32_t *p_bias,
                            const int32_t *p_threshold, const int32_t *p_refractory, const int32_t *p_vmin,
                            const uint8_t *p_enabled, int32_t lim, int64_t *fired_out, int64_t *n_active);
+/* Setup, not per tick: the rows of one axon type of a chunk of balanced crossbars
+ * (neuroemu.networks.crossbars). Row r of core c's rows of the type is written at chunk row
+ * c * axons_per_core + axon_idx[c][r]: the k columns col_perm[c][(band_start[row_perm[c][r]] + j)
+ * mod n_per], j < k, in increasing order into cols_out ([rows][k]), and as ones into dense
+ * ([rows][width], or NULL). Needs k <= n_per <= 65,536. Returns the synapses written. */
+int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int32_t axons_per_core,
+                         int32_t width, const int64_t *band_start, const int64_t *col_perm,
+                         const int64_t *row_perm, const int64_t *axon_idx, uint16_t *cols_out,
+                         uint8_t *dense);
+
+/* Setup, not per tick: pack's greedy placement (neuroemu.networks.place). Neurons in id order
+ * fill core after core; neuron j needs the distinct axon keys keys[ptr[j]:ptr[j+1]] (no repeats
+ * within a neuron) and starts a new core when the current one would exceed neurons_per_core
+ * neurons or axons_per_core distinct keys. seen (one int64 per key, all -1) is scratch. Writes
+ * core_of; returns the cores used, or -2 - j when neuron j finds every core full. */
+int64_t ne_pack_greedy(int64_t n, const int64_t *ptr, const int64_t *keys, int64_t *seen,
+                       int64_t neurons_per_core, int64_t axons_per_core, int64_t n_cores,
+                       int64_t *core_of);

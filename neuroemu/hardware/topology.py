@@ -204,6 +204,22 @@ class Topology:
             raise NeuroEmuError(f"path_sum: values must have shape ({self.n_links},); got {values.shape}")
         return self._routing.path_sum(values, dtype, self.link_dst)
 
+    def pair_class_hops(self, src_routers: np.ndarray, dst_routers: np.ndarray) -> np.ndarray:
+        """int16 [n_classes, m]: ``class_hops[:, src, dst]`` per pair, in closed form on meshes and
+        tori (no [n, n] table is built), else gathered from the cached table."""
+        if self._routing.pairwise:
+            return self._routing.pair_class_hops(src_routers, dst_routers).astype(np.int16)
+        return self.class_hops[:, src_routers, dst_routers]
+
+    def pair_path_sum(self, values, dtype, src_routers: np.ndarray, dst_routers: np.ndarray,
+                      table: str | None = None) -> np.ndarray:
+        """``path_sum(values, dtype)[src, dst]`` per pair: in closed form on meshes and tori, else
+        gathered from the cached property ``table`` (e.g. "path_latency_ps") or a fresh table."""
+        if self._routing.pairwise:
+            return self._routing.pair_path_sum(np.asarray(values), dtype, src_routers, dst_routers)
+        full = getattr(self, table) if table is not None else self.path_sum(values, dtype)
+        return full[src_routers, dst_routers]
+
     def _path_table(self, values, dtype) -> np.ndarray:
         return _frozen(self.path_sum(values, dtype))
 
@@ -258,6 +274,8 @@ class Topology:
                                                                  or counts.min() < 0)):
                 raise NeuroEmuError(f"link_loads: counts must be {src.size} integers >= 0; "
                                     f"got shape {counts.shape}, dtype {counts.dtype}")
+        if self._routing.pairwise:  # meshes and tori: running sums along rows and columns
+            return self._routing.pair_loads(src, dst, counts, self.n_links)
         return rt.walk_loads(self.next_link, self.link_dst, self.n_links, src, dst, counts)
 
     def multicast_links(self, src_router: int, dst_routers) -> np.ndarray:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuroemu.hardware.step import balanced_rows_c
+
 
 def empty_rows(n_rows: int, rows_used: int, k: int, N: int) -> tuple[np.ndarray, np.ndarray]:
     """CSR skeleton: ``row_ptr`` with k synapses in each of the first ``rows_used`` rows, and room
@@ -28,45 +30,62 @@ def empty_rows(n_rows: int, rows_used: int, k: int, N: int) -> tuple[np.ndarray,
 
 def balanced_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, k: int,
                       axon_type: np.ndarray, n_types: int, rng: np.random.Generator,
-                      dense_ok: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """CSR (row_ptr, row_neurons) and an optional dense 0/1 copy, balanced by axon type."""
+                      dense_ok: bool, use_c: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """CSR (row_ptr, row_neurons) and an optional dense 0/1 copy, balanced by axon type
+    (``use_c=False``: numpy only, which gives the same rows)."""
     rows_used = cores_used * A
     row_ptr, row_neurons = empty_rows(n_cores * A, rows_used, k, N)
-    dtype = row_neurons.dtype
     dense = np.zeros((n_cores * A, N), np.uint8) if dense_ok else None
     if k == 0 or rows_used == 0:
         return row_ptr, row_neurons, dense
     types = axon_type.reshape(n_cores, A)
     offsets = np.arange(k)
-    chunk = max(1, (1 << 22) // (A * k))  # cores per chunk: bounds the int64 temporaries to ~32 MB
+    chunk = max(1, (1 << 22) // (A * k))  # cores per chunk: bounds the temporaries to ~32 MB
     for lo in range(0, cores_used, chunk):
         hi = min(cores_used, lo + chunk)
-        cols_of_row = _balanced_cores(types[lo:hi], n_per, k, n_types, offsets, rng)
-        rows = slice(lo * A, hi * A)
-        row_neurons[lo * A * k:hi * A * k] = cols_of_row.reshape(-1).astype(dtype)
-        if dense is not None:
-            np.put_along_axis(dense[rows], cols_of_row.reshape(-1, k), 1, axis=1)
+        rows = dense[lo * A:hi * A] if dense is not None else None
+        cols_of_row = _balanced_cores(types[lo:hi], n_per, k, n_types, offsets, rng, rows, use_c)
+        row_neurons[lo * A * k:hi * A * k] = cols_of_row.reshape(-1)
     return row_ptr, row_neurons, dense
 
 
 def _balanced_cores(types: np.ndarray, n_per: int, k: int, n_types: int, offsets: np.ndarray,
-                    rng: np.random.Generator) -> np.ndarray:
-    """Sorted columns [cores, A, k] of every row of a chunk of cores."""
+                    rng: np.random.Generator, dense: np.ndarray | None, use_c: bool) -> np.ndarray:
+    """Sorted columns [cores x A, k] of every row of a chunk of cores (ones into its ``dense`` rows).
+
+    Per axon type: row r of the core's rows of that type (in axon order) is band row
+    ``row_perm[r]`` with its columns renamed by ``col_perm``. The permutations are drawn the same
+    way whatever computes the rows (argsort of uniform draws, in one order), so the same seed
+    gives the same crossbar bit for bit: the C kernel (``ne_balanced_rows``: each row's columns
+    as a bitmap, read out in order) or numpy (one flat gather and scatter per type, then a
+    uint16 sort, which numpy does with SIMD).
+    """
     cores, A = types.shape
-    cols_of_row = np.empty((cores, A, k), np.int64)
+    wide = n_per > 65536
+    cols_of_row = np.empty((cores * A, k), np.int64 if wide else np.uint16)
+    core_rows = (np.arange(cores, dtype=np.int64) * A)[:, None]
+    in_c = use_c and not wide
     for t in range(n_types):
         # every core has the same number of rows of each type (the types are balanced per core)
         R = int((types[0] == t).sum())
         if R == 0:
             continue
         starts = (np.arange(R) * n_per) // R
-        band = (starts[:, None] + offsets[None, :]) % n_per                     # [R, k]
         col_perm = np.argsort(rng.random((cores, n_per)), axis=1)              # [cores, n_per]
         row_perm = np.argsort(rng.random((cores, R)), axis=1)                  # [cores, R]
-        cols = col_perm[:, band]                                               # [cores, R, k]
-        cols = np.take_along_axis(cols, row_perm[:, :, None], axis=1)
         # the core's axons of type t, in axon order, take the permuted rows
         axon_idx = np.argsort(types != t, axis=1, kind="stable")[:, :R]        # [cores, R]
-        np.put_along_axis(cols_of_row, axon_idx[:, :, None], cols, axis=1)
-    cols_of_row.sort(axis=2)
+        in_c = in_c and balanced_rows_c(cores, R, k, n_per, A, starts, col_perm, row_perm, axon_idx,
+                                        cols_of_row, dense)
+        if not in_c:
+            band = (starts[:, None] + offsets[None, :]) % n_per                 # [R, k]
+            flat = band[row_perm] + (np.arange(cores, dtype=np.int64) * n_per)[:, None, None]  # [cores, R, k]
+            cols_of_row[(core_rows + axon_idx).reshape(-1)] = (
+                col_perm.astype(cols_of_row.dtype).reshape(-1)[flat].reshape(-1, k))
+    if not in_c:
+        cols_of_row.sort(axis=1)
+        if dense is not None:
+            # one flat scatter over the chunk's rows (put_along_axis builds index grids: ~20x slower)
+            width = dense.shape[1]
+            dense.reshape(-1)[(np.arange(cores * A, dtype=np.int64)[:, None] * width + cols_of_row).reshape(-1)] = 1
     return cols_of_row

@@ -42,6 +42,7 @@ import numpy as np
 from networkx.algorithms.community import kernighan_lin_bisection
 
 from neuroemu.hardware.csr import row_positions
+from neuroemu.hardware.step import pack_greedy_c
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.networks.graph import Network
 
@@ -198,7 +199,22 @@ def _pack(network: Network, n_cores: int, npc: int, apc: int | None, name: str =
     ptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(pairs[0], minlength=n), out=ptr[1:])
     by_dst = pairs[1]
-    seen = np.full(int(compact.max(initial=-1)) + 1, -1, np.int64)
+    n_keys = int(compact.max(initial=-1)) + 1
+    core_of, full_at = pack_greedy_c(ptr, by_dst, n_keys, npc, apc, n_cores)
+    if core_of is None and full_at < 0:
+        core_of, full_at = _pack_loop(ptr, by_dst, n_keys, npc, apc, n_cores)
+    if core_of is None:
+        raise CapacityError(
+            f"{name}: group {_group_of(network, full_at)!r} does not fit: all {n_cores} cores are full at neuron "
+            f"{full_at} of {n} (limits: {npc} neurons and {apc} axons per core)")
+    return core_of
+
+
+def _pack_loop(ptr: np.ndarray, by_dst: np.ndarray, n_keys: int, npc: int, apc: int, n_cores: int):
+    """The greedy fill in Python, where the C kernels are not built (the same result as
+    ``ne_pack_greedy``): (core of each neuron, -1), or (None, j) when neuron j finds all full."""
+    n = len(ptr) - 1
+    seen = np.full(n_keys, -1, np.int64)
     core_of = np.empty(n, np.int64)
     core, used_n, used_a = 0, 0, 0
     for j in range(n):
@@ -207,15 +223,13 @@ def _pack(network: Network, n_cores: int, npc: int, apc: int | None, name: str =
         if used_n + 1 > npc or used_a + len(new) > apc:
             core += 1
             if core >= n_cores:
-                raise CapacityError(
-                    f"{name}: group {_group_of(network, j)!r} does not fit: all {n_cores} cores are full at neuron "
-                    f"{j} of {n} (limits: {npc} neurons and {apc} axons per core)")
+                return None, j
             used_n, used_a, new = 0, 0, k
         seen[new] = core
         used_a += len(new)
         used_n += 1
         core_of[j] = core
-    return core_of
+    return core_of, -1
 
 
 def _spread(network: Network, n_cores: int, npc: int, apc: int | None) -> np.ndarray:
