@@ -98,7 +98,9 @@ class AsyncCoreLoop:
             from neuroemu.hardware.packet import PacketNetwork
             self.packets = PacketNetwork(self.topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
         self.row_length = np.diff(a.row_ptr)
-        self._flat_weights = a.weights.astype(np.float64).ravel()
+        self._wscale = self.model.input_scale
+        self._wdtype = np.int64 if self._wscale > 1 else np.float64
+        self._flat_weights = a.weights.astype(self._wdtype).ravel() * self._wscale
         self._n_types = a.weights.shape[1]
         self.all_enabled = bool(network.enabled.all())
         self._shared = None
@@ -122,7 +124,7 @@ class AsyncCoreLoop:
         sent = self.route_ps[self.sends]
         L = int(sent.min()) if len(sent) else self.T
         if L <= 0:
-            raise ConfigError(f"{chip.name}: timing.tick_s: under async the lookahead (the smallest spike delay: "
+            raise ConfigError(f"{chip.source or chip.name}: timing.tick_s: under async the lookahead (the smallest spike delay: "
                               f"delay x tick + route latency) must be > 0 ps, or time would never advance "
                               f"(got {L} ps)")
         return L
@@ -300,10 +302,11 @@ class AsyncCoreLoop:
         if not hasattr(model, "bulk"):
             return nid, tt, ww, syn, np.empty(0, np.int64)
         n = self.arrays.n_neurons
-        pos = np.bincount(nid, np.maximum(ww, 0.0), minlength=n)
-        neg = np.bincount(nid, np.minimum(ww, 0.0), minlength=n)
+        # float64 sums of integers below 2^53 are exact
+        pos = np.bincount(nid, np.maximum(ww, 0), minlength=n)
+        neg = np.bincount(nid, np.minimum(ww, 0), minlength=n)
         idx = np.flatnonzero((pos != 0) | (neg != 0))  # all-zero inputs change nothing
-        safe = model.bulk(idx, w0, w1, pos[idx], neg[idx])
+        safe = model.bulk(idx, w0, w1, pos[idx].astype(ww.dtype), neg[idx].astype(ww.dtype))
         done = idx[safe]
         if len(done):
             self.pend[done] = model.predict(done)
@@ -329,7 +332,7 @@ class AsyncCoreLoop:
             if len(neuron):
                 times = np.repeat(a_t, self.row_length[a_ax])
                 if arrays.row_weights is not None:
-                    w = arrays.row_weights[syn_idx].astype(np.float64)
+                    w = arrays.row_weights[syn_idx].astype(self._wdtype) * self._wscale
                 else:
                     types = np.repeat(arrays.axon_type[a_ax].astype(np.int64), self.row_length[a_ax])
                     w = self._flat_weights[neuron * self._n_types + types]
@@ -343,9 +346,9 @@ class AsyncCoreLoop:
         if self.model.has_steps:
             ids, times, signs = self.model.leak_steps(w1)
             if len(ids):
-                parts.append((ids, times, signs.astype(np.float64), np.zeros(len(ids), bool)))
+                parts.append((ids, times, signs.astype(self._wdtype), np.zeros(len(ids), bool)))
         if not parts:
-            return (np.empty(0, np.int64),) * 2 + (np.empty(0), np.empty(0, bool))
+            return (np.empty(0, np.int64),) * 2 + (np.empty(0, self._wdtype), np.empty(0, bool))
         if len(parts) == 1:
             return parts[0]
         out = tuple(np.concatenate(x) for x in zip(*parts))

@@ -47,34 +47,54 @@ def _counter_bits(key: int, neurons: np.ndarray, counter: np.ndarray) -> np.ndar
     return (z & np.uint64(0xFFFFFF)).astype(np.int64)
 
 
+def _cdiv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Ceiling of a / b for int64 arrays, b > 0."""
+    return -((-a) // b)
+
+
+#: elapsed times are capped before they multiply a drift (saturation is reached long before)
+_DT_CAP = np.int64(1 << 52)
+
+
 class TrueNorthCT:
-    """``truenorth_lif`` in continuous time (see the module docstring and docs/async.md)."""
+    """``truenorth_lif`` in continuous time (see the module docstring and docs/async.md).
+
+    Arithmetic is exact: potentials are int64 in units of 1/T (V x T), so a leak of lambda per
+    tick is a drift of exactly lambda units per ps, and every crossing time is an integer
+    ceiling division. Any order of evaluation gives the same bits, so the one-by-one path, the
+    all-at-once paths and the C kernel agree exactly.
+    """
 
     name = "truenorth_lif"
 
-    def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int):
+    def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
         p = arrays.params
         n = arrays.n_neurons
-        self.T = tick_ps
+        self.T = T = int(tick_ps)
+        if (1 << (membrane_bits + 8)) * T >= 1 << 62:
+            raise ConfigError(f"{where}timing.tick_s: under async a {membrane_bits}-bit membrane is kept in units "
+                              f"of 1/tick ({T} ps), which must stay within 2^62 / 2^{membrane_bits + 8}")
         self.arrays = arrays
-        leak = p.leak.astype(np.float64)
         stoch = p.leak_stochastic.astype(bool) & (p.leak != 0)
-        self.drift = np.where(stoch, 0.0, leak) / tick_ps               # per ps
-        self.step_rate = np.where(stoch, np.abs(leak) / 256.0, 0.0) / tick_ps  # unit steps per ps
-        self.step_sign = np.sign(leak)
+        leak = p.leak.astype(np.int64)
+        self.drift = np.where(stoch, 0, leak).astype(np.int64)          # units (1/T) per ps
+        self.step_rate = np.where(stoch, np.abs(leak) / 256.0, 0.0) / T  # unit steps per ps
+        self.step_sign = np.sign(leak).astype(np.int64)
         self.has_steps = bool(stoch.any())
-        self.alpha = p.threshold.astype(np.float64)
+        self.alpha = p.threshold.astype(np.int64) * T
         self.mask = p.threshold_mask.astype(np.int64)
         self.mask_any = bool(self.mask.any())
         self.reset_mode = p.reset_mode.astype(np.int64)
-        self.reset_value = p.reset_value.astype(np.float64)
-        self.lo, self.hi = (float(x) for x in membrane_range(membrane_bits))
-        self.floor = -p.floor.astype(np.float64)
+        self.reset_value = p.reset_value.astype(np.int64) * T
+        lo, hi = membrane_range(membrane_bits)
+        self.lo, self.hi = np.int64(lo * T), np.int64(hi * T)
+        self.floor = -p.floor.astype(np.int64) * T
         self.low = np.maximum(self.lo, self.floor)
         self.key_threshold = rng.mix64_int(key ^ 0x5DEECE66D)
+        self.threshold_keys = neuron_keys(self.key_threshold, n) if self.mask_any else None
         self.leak_keys = neuron_keys(rng.mix64_int(key ^ 0x2545F491), n) if stoch.any() else None
         self.enabled = enabled
-        self.v = arrays.v.astype(np.float64)
+        self.v = arrays.v.astype(np.int64) * T
         self.t_last = np.zeros(n, np.int64)
         self.ref = np.zeros(n, np.int64)        # no spike before this time
         self.n_upd = np.zeros(n, np.int64)      # updates so far (the stochastic threshold's counter)
@@ -85,12 +105,17 @@ class TrueNorthCT:
             idx = np.flatnonzero(self.step_rate > 0)
             self.next_step[idx] = self._step_gap(idx)
 
+    @property
+    def input_scale(self) -> int:
+        """Synaptic weights are added in units of 1/T."""
+        return self.T
+
     # --- random draws ---
     def _draw_theta(self, idx: np.ndarray) -> np.ndarray:
         th = self.alpha[idx]
-        m = self.mask[idx]
-        if m.any():
-            th = th + (_counter_bits(self.key_threshold, idx, self.n_upd[idx]) & m)
+        if self.mask_any:
+            z = rng.mix64(self.threshold_keys[idx] + self.n_upd[idx].astype(np.uint64))
+            th = th + ((z & np.uint64(0xFFFFFF)).astype(np.int64) & self.mask[idx]) * self.T
         return th
 
     def _step_gap(self, idx: np.ndarray) -> np.ndarray:
@@ -102,7 +127,7 @@ class TrueNorthCT:
         return prev + np.maximum(1, np.minimum(gap, 2.0**61)).astype(np.int64)
 
     def leak_steps(self, w_end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every leak step before ``w_end``: (neuron, time, +-1); the next ones are drawn."""
+        """Every leak step before ``w_end``: (neuron, time, +-1 in units of 1/T); the next ones are drawn."""
         ids, times = [], []
         idx = np.flatnonzero(self.next_step < w_end)
         while len(idx):
@@ -112,14 +137,14 @@ class TrueNorthCT:
             idx = idx[self.next_step[idx] < w_end]
         if not ids:
             e = np.empty(0, np.int64)
-            return e, e, np.empty(0)
+            return e, e, e
         ids = np.concatenate(ids)
-        return ids, np.concatenate(times), self.step_sign[ids]
+        return ids, np.concatenate(times), self.step_sign[ids] * self.T
 
     # --- dynamics ---
     def advance(self, idx: np.ndarray, t: np.ndarray) -> None:
         """State of neurons ``idx`` carried to times ``t`` (>= their t_last) in closed form."""
-        dt = (t - self.t_last[idx]).astype(np.float64)
+        dt = np.minimum(t - self.t_last[idx], _DT_CAP)
         self.v[idx] = np.clip(self.v[idx] + self.drift[idx] * dt, self.low[idx], self.hi)
         self.t_last[idx] = t
 
@@ -150,9 +175,9 @@ class TrueNorthCT:
         if self.mask_any:
             return np.zeros(len(idx), bool)
         self.advance(idx, np.full(len(idx), w0, np.int64))
-        v, d, span = self.v[idx], self.drift[idx], float(w1 - w0)
-        top = v + pos + np.maximum(d, 0.0) * span
-        bottom = v + neg + np.minimum(d, 0.0) * span
+        v, d, span = self.v[idx], self.drift[idx], np.int64(w1 - w0)
+        top = v + pos + np.maximum(d, 0) * span
+        bottom = v + neg + np.minimum(d, 0) * span
         safe = (top < self.alpha[idx]) & (top <= self.hi) & (bottom >= self.low[idx])
         self.v[idx[safe]] = v[safe] + pos[safe] + neg[safe]
         return safe
@@ -194,8 +219,7 @@ class TrueNorthCT:
         star[now] = lo_t[now]
         up = ~now & (dd > 0) & (lo_t < hi_t)
         if up.any():
-            c = w0 + np.ceil((thh[up] - base[up]) / dd[up])
-            c = np.minimum(c, 2.0**61).astype(np.int64)
+            c = w0 + _cdiv(thh[up] - base[up], dd[up])
             star[up] = np.where(c < hi_t[up], np.maximum(c, lo_t[up]), NEVER)
         star[:len(seg)][~self.enabled[ids]] = NEVER
         star[len(seg):][~self.enabled[ids][owner]] = NEVER
@@ -205,16 +229,16 @@ class TrueNorthCT:
         k_grp = np.flatnonzero((star[len(seg):] == spike_t[owner]) & fires[owner])
         at = np.full(len(seg), -1, np.int64)
         at[owner[k_grp]] = k_grp
-        S_at = np.where(at >= 0, S[np.maximum(at, 0)], 0.0)
+        S_at = np.where(at >= 0, S[np.maximum(at, 0)], 0)
         q = v0 + S_at + d * (np.where(fires, spike_t, w0) - w0)
         mode = self.reset_mode[ids]
         vr = np.where(mode == 0, q - th, np.where(mode == 1, self.reset_value[ids], q))
         vr = np.maximum(vr, floor)
-        shift = np.where(fires, q - vr, 0.0)
+        shift = np.where(fires, q - vr, 0)
         # saturation check: every interval's end values, shifted by the reset after the spike
         after = np.concatenate([np.zeros(len(seg), bool), fires[owner] & (np.arange(G) >= np.where(at >= 0, at, -1)[owner])])
         after[:len(seg)] = False
-        sh = np.concatenate([np.zeros(len(seg)), shift[owner]]) * after
+        sh = np.concatenate([np.zeros(len(seg), np.int64), shift[owner]]) * after
         end_lo = base + dd * (np.maximum(lo_t, np.concatenate([np.full(len(seg), w0), g_t])) - w0) - sh
         end_hi = base + dd * (hi_t - w0) - sh
         vmin = np.minimum(end_lo, end_hi)
@@ -248,20 +272,19 @@ class TrueNorthCT:
         out[above] = np.maximum(ref[above], t0[above])
         rising = ~above & (r > 0) & (th <= self.hi)
         if rising.any():
-            dt = np.ceil((th[rising] - v[rising]) / r[rising])
-            c = t0[rising] + np.minimum(dt, 2.0**61).astype(np.int64)
+            c = t0[rising] + _cdiv(th[rising] - v[rising], r[rising])
             out[rising] = np.maximum(c, ref[rising])
         out[~self.enabled[idx]] = NEVER
         return out
 
     def potentials(self, t: int) -> np.ndarray:
         """Every neuron's V at ``t`` with no input after its last update (for readouts)."""
-        dt = (t - self.t_last).astype(np.float64)
-        return np.clip(self.v + self.drift * dt, self.low, self.hi)
+        dt = np.minimum(t - self.t_last, _DT_CAP)
+        return np.clip(self.v + self.drift * dt, self.low, self.hi) / self.T
 
     def reset_all(self, t: int) -> None:
         """Every neuron back to rest at ``t`` (a classify workload's new sample)."""
-        self.v[:] = 0.0
+        self.v[:] = 0
         self.t_last[:] = t
         self.ref[:] = t
 
@@ -278,6 +301,7 @@ class CubaCT:
 
     name = "cuba"
     has_steps = False
+    input_scale = 1
 
     def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
         p = arrays.params
@@ -382,6 +406,27 @@ class CubaCT:
         cand = ~now & (bound > th) & self.enabled[idx]
         if not cand.any():
             return out
+        # no current left (du = 4096, or u = 0): v relaxes to v_inf (or ramps by bias / T): closed form
+        simple = cand & (self.instant[idx] | (u0 == 0))
+        if simple.any():
+            si = np.flatnonzero(simple)
+            kvs, bs, vs, ths = kv[si], b[si], v0[si], th[si]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s_real = np.where(kvs > 0, np.log((v_inf[si] - vs) / (v_inf[si] - ths)) / np.where(kvs > 0, kvs, 1.0),
+                                  (ths - vs) * self.T / bs)
+            s_int = np.floor(np.minimum(np.maximum(s_real, 0.0), 2.0**61)).astype(np.int64)
+            sub, zero = idx[si], np.zeros(len(si))
+            # the first whole ps above threshold: the real root's floor + 1, checked both ways
+            for _ in range(2):
+                over = self._v_at(sub, s_int.astype(np.float64), vs, zero) > ths
+                s_int = np.where(over, np.maximum(s_int - 1, 0), s_int)
+            for _ in range(4):
+                below = ~(self._v_at(sub, s_int.astype(np.float64), vs, zero) > ths)
+                s_int = s_int + below
+            out[si] = start[si] + s_int
+            cand &= ~simple
+            if not cand.any():
+                return out
         ci = np.flatnonzero(cand)
         sub = idx[ci]
         vv0, uu0, thc = v0[ci], u0[ci], th[ci]
@@ -466,5 +511,5 @@ def continuous_model(arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: i
     from neuroemu.models.neuron import neuron_model
     kernel = neuron_model(arrays.neuron_model).kernel
     if kernel == "truenorth":
-        return TrueNorthCT(arrays, enabled, membrane_bits, tick_ps, key)
+        return TrueNorthCT(arrays, enabled, membrane_bits, tick_ps, key, where)
     return CubaCT(arrays, enabled, membrane_bits, tick_ps, key, where)

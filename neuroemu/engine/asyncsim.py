@@ -204,6 +204,9 @@ def check_async(chip: ChipSpec, workload: WorkloadSpec, file: str | None = None)
             raise ConfigError(f"{file}: network.kind: {model} neurons (chip {chip.name!r}) have no synaptic crossbar "
                               f"to write a {kind!r} network into: a spike reaches them through the analog diffuser; "
                               f"valid: {', '.join(sorted(ASYNC_NETWORKS))}")
+        if workload.learning is not None:
+            raise ConfigError(f"{file}: learning: the diffuser network stores no synapses for a rule to change "
+                              "(a spike is spread by the analog diffuser); remove it")
         if workload.inputs:
             raise ConfigError(f"{file}: inputs: the diffuser network takes no input streams (it is driven by its "
                               "bias); remove them")

@@ -243,9 +243,6 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     """Compile ``network`` onto ``chip`` (module docstring); errors name ``where`` and the group."""
     from neuroemu.hardware.chip import build_chip_topology
     where = where or network.where or network.name
-    if chip.timing.mode == "async":
-        raise ConfigError(f"{where}: chip {chip.name!r} runs asynchronously (timing.mode async); mapped networks "
-                          "run on tick-based chips (sync, gals, barrier)")
     model = neuron_model(chip.core.neuron_model)
     kernel = model.kernel
     core = chip.core
