@@ -35,11 +35,12 @@ import time
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
-from neuroemu.engine.asyncmodels import NEVER, continuous_model
+from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, continuous_model
 from neuroemu.engine.energy import Ledger
 from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions
 from neuroemu.engine.record import RunResult, build_record
 from neuroemu.errors import ConfigError, RunawayError
+from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
 from neuroemu.kernel.queue import make_queue
@@ -116,6 +117,12 @@ class AsyncCoreLoop:
         self.pend = np.full(n, NEVER, np.int64)
         self.queued = np.full(n, NEVER, np.int64)
         self._mark = np.zeros(n, bool)
+        # the C window kernel where the model has one (TrueNorth; exact, so the numpy paths agree)
+        self.ckernel = None
+        self.backend = "numpy"
+        if isinstance(self.model, TrueNorthCT) and choose_async_backend(opt.tick_backend) == "c":
+            self.ckernel = TrueNorthWindowC(self.model, self.pend)
+            self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
 
@@ -210,6 +217,15 @@ class AsyncCoreLoop:
         self._check_runaway(w0, len(a_t), start)
         self._w0 = w0
         nid, tt, ww, syn = self._contributions(a_t, a_ax, w1)
+        if self.ckernel is not None:
+            sn, st, touched, active, plain = self.ckernel.window(nid, tt, ww, syn, checked, w1)
+            ledger.add("neuron_update_active", active)
+            ledger.add("neuron_update", plain)
+            if len(touched):
+                self._queue_checks(touched)
+            if len(sn):
+                self._emit(sn, st)
+            return
         spikes_n, spikes_t = [], []
         mark = self._mark
         mark[checked] = True
@@ -462,7 +478,7 @@ class AsyncCoreLoop:
         network = self.network
         record = build_record(self.chip, self.workload, opt, self.ledger, router.class_names, hops, routed,
                               latency_ps_sum, network.n_enabled, self.wall, self.queue.backend, self.spike_times,
-                              self.spike_ids, "numpy", sim_time_s=sim_time_s, extra=timing,
+                              self.spike_ids, self.backend, sim_time_s=sim_time_s, extra=timing,
                               workload_report=network.report() if hasattr(network, "report") else None)
         if self.hooks is not None:
             starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T

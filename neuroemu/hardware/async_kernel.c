@@ -286,3 +286,168 @@ void ak_release(ak_state *s) {
     s->out_cap = s->spk_cap = s->heap_cap = 0;
     s->out_n = s->spk_n = s->heap_n = 0;
 }
+
+/* ---------------- TrueNorth neurons in continuous time (see async_kernel.h) ---------------- */
+
+#define TN_NEVER ((int64_t)1 << 62)
+#define TN_DT_CAP ((int64_t)1 << 52)
+
+static uint64_t tn_mix64(uint64_t x) {
+    uint64_t z = x + 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static inline int64_t tn_clip(int64_t x, int64_t a, int64_t b) { return x < a ? a : (x > b ? b : x); }
+
+static inline void tn_advance(ak_tn *s, int64_t i, int64_t t) {
+    int64_t dt = t - s->t_last[i];
+    if (dt > TN_DT_CAP) dt = TN_DT_CAP;
+    s->v[i] = tn_clip(s->v[i] + s->drift[i] * dt, s->low[i], s->hi);
+    s->t_last[i] = t;
+}
+
+static inline int64_t tn_reset(ak_tn *s, int64_t i, int64_t v, int64_t theta) {
+    int64_t mode = s->reset_mode[i];
+    int64_t r = mode == 0 ? v - theta : (mode == 1 ? s->reset_value[i] : v);
+    return r < s->floor_v[i] ? s->floor_v[i] : r;
+}
+
+static inline int64_t tn_predict(ak_tn *s, int64_t i) {
+    if (!s->enabled[i]) return TN_NEVER;
+    int64_t v = s->v[i], th = s->theta[i], ref = s->ref[i], t0 = s->t_last[i], d = s->drift[i];
+    if (v >= th) return ref > t0 ? ref : t0;
+    if (d > 0 && th <= s->hi) {
+        int64_t num = th - v;
+        int64_t c = t0 + (num + d - 1) / d;  /* num > 0, d > 0: the ceiling */
+        return c > ref ? c : ref;
+    }
+    return TN_NEVER;
+}
+
+/* a crossing fires at t: spike, reset, refractory */
+static inline void tn_fire(ak_tn *s, int64_t i, int64_t t) {
+    tn_advance(s, i, t);
+    int64_t v = s->v[i], th = s->theta[i];
+    s->v[i] = tn_reset(s, i, v > th ? v : th, th);
+    s->ref[i] = t + s->T;
+}
+
+/* one update at t with summed input S; returns 1 if it fires */
+static inline int tn_integrate(ak_tn *s, int64_t i, int64_t t, int64_t S) {
+    tn_advance(s, i, t);
+    int64_t v = tn_clip(s->v[i] + S, s->lo, s->hi);
+    s->n_upd[i] += 1;
+    int64_t th = s->alpha[i];
+    if (s->mask_any) {
+        uint64_t z = tn_mix64(s->threshold_keys[i] + (uint64_t)s->n_upd[i]);
+        th += ((int64_t)(z & 0xFFFFFFULL) & s->mask[i]) * s->T;
+    }
+    s->theta[i] = th;
+    int fired = v >= th && t >= s->ref[i] && s->enabled[i];
+    if (fired) {
+        s->v[i] = tn_reset(s, i, v, th);
+        s->ref[i] = t + s->T;
+    } else {
+        s->v[i] = v < s->floor_v[i] ? s->floor_v[i] : v;
+    }
+    return fired;
+}
+
+static int tn_cmp(const void *a, const void *b) {
+    int64_t x = ((const int64_t *)a)[0], y = ((const int64_t *)b)[0];
+    return (x > y) - (x < y);
+}
+
+int64_t ak_tn_window(ak_tn *s, int64_t n_ev, const int64_t *nid, const int64_t *tt, const int64_t *ww,
+                     const uint8_t *syn, int64_t n_chk, const int64_t *chk, int64_t *next_ev, int64_t *evbuf,
+                     int64_t *touched, int64_t *spk_n, int64_t *spk_t, int64_t *counts) {
+    int64_t nt = 0, ns = 0, active = 0, plain = 0;
+    for (int64_t e = n_ev - 1; e >= 0; e--) {  /* backwards: each neuron's list comes out in input order */
+        int64_t i = nid[e];
+        if (i < 0 || i >= s->n) return AK_EBADARG;
+        if (s->head[i] == -1) touched[nt++] = i;
+        next_ev[e] = s->head[i] < 0 ? -1 : s->head[i];
+        s->head[i] = e;
+    }
+    for (int64_t k = 0; k < n_chk; k++) {
+        int64_t i = chk[k];
+        if (i < 0 || i >= s->n) return AK_EBADARG;
+        if (s->head[i] == -1) {
+            s->head[i] = -2;  /* touched, no inputs */
+            touched[nt++] = i;
+        }
+    }
+    for (int64_t k = 0; k < nt; k++) {
+        int64_t i = touched[k];
+        int64_t m = 0;
+        for (int64_t e = s->head[i]; e >= 0; e = next_ev[e]) {
+            evbuf[3 * m] = tt[e];
+            evbuf[3 * m + 1] = ww[e];
+            evbuf[3 * m + 2] = syn[e];
+            m++;
+        }
+        s->head[i] = -1;
+        if (m > 1) {
+            /* sort by time: insertion for the usual few, qsort beyond */
+            if (m <= 24) {
+                for (int64_t a = 1; a < m; a++) {
+                    int64_t r0 = evbuf[3 * a], r1 = evbuf[3 * a + 1], r2 = evbuf[3 * a + 2], b = a - 1;
+                    while (b >= 0 && evbuf[3 * b] > r0) {
+                        evbuf[3 * (b + 1)] = evbuf[3 * b];
+                        evbuf[3 * (b + 1) + 1] = evbuf[3 * b + 1];
+                        evbuf[3 * (b + 1) + 2] = evbuf[3 * b + 2];
+                        b--;
+                    }
+                    evbuf[3 * (b + 1)] = r0;
+                    evbuf[3 * (b + 1) + 1] = r1;
+                    evbuf[3 * (b + 1) + 2] = r2;
+                }
+            } else {
+                qsort(evbuf, (size_t)m, 3 * sizeof(int64_t), tn_cmp);
+            }
+        }
+        int en = s->enabled[i];
+        int64_t j = 0;
+        while (j < m) {
+            int64_t t = evbuf[3 * j], S = 0;
+            int anysyn = 0;
+            while (j < m && evbuf[3 * j] == t) {
+                S += evbuf[3 * j + 1];
+                anysyn |= (int)evbuf[3 * j + 2];
+                j++;
+            }
+            if (s->pend[i] < t) {
+                int64_t c = s->pend[i];
+                tn_fire(s, i, c);
+                active++;
+                spk_n[ns] = i;
+                spk_t[ns++] = c;
+                s->pend[i] = tn_predict(s, i);
+            }
+            int fired = tn_integrate(s, i, t, S);
+            if (en) {
+                if (anysyn || fired) active++;
+                else plain++;
+            }
+            if (fired) {
+                spk_n[ns] = i;
+                spk_t[ns++] = t;
+            }
+            s->pend[i] = tn_predict(s, i);
+        }
+        if (s->pend[i] < s->w1) {
+            int64_t c = s->pend[i];
+            tn_fire(s, i, c);
+            active++;
+            spk_n[ns] = i;
+            spk_t[ns++] = c;
+            s->pend[i] = tn_predict(s, i);
+        }
+    }
+    counts[0] = ns;
+    counts[1] = active;
+    counts[2] = plain;
+    return nt;
+}

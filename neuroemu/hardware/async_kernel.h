@@ -66,3 +66,27 @@ void ak_rebase(ak_state *s, int64_t new_epoch);
 
 /* Free the output and scratch buffers. */
 void ak_release(ak_state *s);
+
+/* --- TrueNorth neurons read in continuous time (neuroemu/engine/asyncmodels.py, TrueNorthCT) ---
+ * Exact integer arithmetic: potentials in units of 1/T. One call handles one window of a core-array
+ * network: the inputs reaching neurons (neuron, time, weight x T, synaptic or a leak step) in any
+ * order, and the neurons whose threshold check came due; each touched neuron's events are applied
+ * in time order (inputs of one instant summed), its crossings fired, its next crossing predicted.
+ * The numpy paths of TrueNorthCT give the same bits (a test). */
+typedef struct {
+    int64_t n, T, lo, hi, w1;
+    int32_t mask_any;
+    const int64_t *drift, *low, *floor_v, *alpha, *mask, *reset_mode, *reset_value;
+    const uint8_t *enabled;
+    const uint64_t *threshold_keys;   /* [n] or NULL when no neuron has a stochastic threshold */
+    int64_t *v, *t_last, *ref, *n_upd, *theta, *pend;
+    int64_t *head;                    /* [n] scratch, all -1 between calls */
+} ak_tn;
+
+/* Returns the number of touched neurons (written to touched, capacity n_ev + n_chk), or a negative
+ * error code; spikes go to spk_n/spk_t (capacity: touched neurons), their count to counts[0],
+ * active updates to counts[1], plain updates (leak steps alone) to counts[2]. next_ev and evbuf
+ * are scratch of n_ev entries (evbuf: 3 x n_ev). */
+int64_t ak_tn_window(ak_tn *s, int64_t n_ev, const int64_t *nid, const int64_t *tt, const int64_t *ww,
+                     const uint8_t *syn, int64_t n_chk, const int64_t *chk, int64_t *next_ev, int64_t *evbuf,
+                     int64_t *touched, int64_t *spk_n, int64_t *spk_t, int64_t *counts);

@@ -398,3 +398,64 @@ class PyKernel:
 def make_kernel(arrays: KernelArrays, backend: str | None = None):
     """The window kernel over ``arrays``: C, or the Python twin (see :func:`choose_async_backend`)."""
     return CKernel(arrays) if choose_async_backend(backend) == "c" else PyKernel(arrays)
+
+
+class TrueNorthWindowC:
+    """The C window kernel of TrueNorth neurons read in continuous time (``ak_tn_window``).
+
+    It works on the state arrays of a :class:`neuroemu.engine.asyncmodels.TrueNorthCT`-like
+    ``model`` (int64, in units of 1/T) and the engine's ``pend`` (each neuron's next crossing); the
+    numpy paths of the model are its twin, bit for bit (integer arithmetic).
+    """
+
+    backend = "c"
+
+    def __init__(self, model, pend: np.ndarray):
+        choose_async_backend("c")
+        self._keep = []
+        s = _ffi.new("ak_tn *")
+
+        def ptr(ctype, arr):
+            if not arr.flags.c_contiguous:
+                raise NeuroEmuError("internal: async kernel arrays must be contiguous")
+            buf = _ffi.from_buffer(ctype, arr)
+            self._keep.append((arr, buf))
+            return buf
+
+        n = len(model.v)
+        s.n, s.T, s.lo, s.hi = n, model.T, int(model.lo), int(model.hi)
+        s.mask_any = int(model.mask_any)
+        s.drift, s.low, s.floor_v = ptr("int64_t[]", model.drift), ptr("int64_t[]", model.low), ptr("int64_t[]", model.floor)
+        s.alpha, s.mask = ptr("int64_t[]", model.alpha), ptr("int64_t[]", model.mask)
+        s.reset_mode, s.reset_value = ptr("int64_t[]", model.reset_mode), ptr("int64_t[]", model.reset_value)
+        self._enabled = np.ascontiguousarray(model.enabled, np.uint8)
+        s.enabled = ptr("uint8_t[]", self._enabled)
+        s.threshold_keys = ptr("uint64_t[]", model.threshold_keys) if model.mask_any else _ffi.NULL
+        s.v, s.t_last, s.ref = ptr("int64_t[]", model.v), ptr("int64_t[]", model.t_last), ptr("int64_t[]", model.ref)
+        s.n_upd, s.theta = ptr("int64_t[]", model.n_upd), ptr("int64_t[]", model.theta)
+        s.pend = ptr("int64_t[]", pend)
+        self._head = np.full(n, -1, np.int64)
+        s.head = ptr("int64_t[]", self._head)
+        self._s = s
+        self._counts = np.zeros(3, np.int64)
+
+    def window(self, nid, tt, ww, syn, checked, w1: int):
+        """One window: returns (spiking neurons, their times, touched neurons, active updates, plain updates)."""
+        s, fb = self._s, _ffi.from_buffer
+        s.w1 = int(w1)
+        n_ev, n_chk = len(nid), len(checked)
+        cap = n_ev + n_chk
+        nid, tt = np.ascontiguousarray(nid, np.int64), np.ascontiguousarray(tt, np.int64)
+        ww, chk = np.ascontiguousarray(ww, np.int64), np.ascontiguousarray(checked, np.int64)
+        syn = np.ascontiguousarray(syn, np.uint8)
+        nxt, evbuf = np.empty(max(n_ev, 1), np.int64), np.empty(3 * max(n_ev, 1), np.int64)
+        touched = np.empty(max(cap, 1), np.int64)
+        spk_n, spk_t = np.empty(2 * cap + 2, np.int64), np.empty(2 * cap + 2, np.int64)
+        nt = _lib.ak_tn_window(s, n_ev, fb("int64_t[]", nid), fb("int64_t[]", tt), fb("int64_t[]", ww),
+                               fb("uint8_t[]", syn), n_chk, fb("int64_t[]", chk), fb("int64_t[]", nxt),
+                               fb("int64_t[]", evbuf), fb("int64_t[]", touched), fb("int64_t[]", spk_n),
+                               fb("int64_t[]", spk_t), fb("int64_t[]", self._counts))
+        if nt < 0:
+            raise NeuroEmuError("async kernel: an event's target is out of range")
+        ns, active, plain = (int(x) for x in self._counts)
+        return spk_n[:ns], spk_t[:ns], np.sort(touched[:nt]), active, plain
