@@ -127,14 +127,35 @@ class TrueNorthCT:
         return prev + np.maximum(1, np.minimum(gap, 2.0**61)).astype(np.int64)
 
     def leak_steps(self, w_end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every leak step before ``w_end``: (neuron, time, +-1 in units of 1/T); the next ones are drawn."""
+        """Every leak step before ``w_end``: (neuron, time, +-1 in units of 1/T); the next ones are drawn.
+
+        Gaps are drawn four at a time per neuron (counters n_step .. n_step + 3); only those used
+        advance the counter, so the draws do not depend on how they are batched."""
         ids, times = [], []
         idx = np.flatnonzero(self.next_step < w_end)
+        K = 4
         while len(idx):
+            cnt = self.n_step[idx]
+            u = _counter_uniform(np.repeat(self.leak_keys[idx], K),
+                                 (cnt[:, None] + np.arange(K, dtype=np.int64)).ravel())
+            gap = np.maximum(1, np.minimum(np.ceil(-np.log(u) / np.repeat(self.step_rate[idx], K)), 2.0**56))
+            cum = self.next_step[idx][:, None] + np.cumsum(gap.astype(np.int64).reshape(-1, K), axis=1)
+            # steps: next_step and the drawn times before w_end; the first one at or after w_end is
+            # the next step. A row whose K draws all fall before w_end keeps its last as next_step
+            # (not yet emitted) and draws on.
+            before = cum < w_end
+            used = before.sum(axis=1)
+            full = used == K
+            before[full, K - 1] = False
             ids.append(idx)
             times.append(self.next_step[idx].copy())
-            self.next_step[idx] = self._step_gap(idx)
-            idx = idx[self.next_step[idx] < w_end]
+            if before.any():
+                r, c = np.nonzero(before)
+                ids.append(idx[r])
+                times.append(cum[r, c])
+            self.next_step[idx] = cum[np.arange(len(idx)), np.minimum(used, K - 1)]
+            self.n_step[idx] = cnt + np.minimum(used + 1, K)
+            idx = idx[full]
         if not ids:
             e = np.empty(0, np.int64)
             return e, e, e

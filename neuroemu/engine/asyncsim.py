@@ -202,7 +202,7 @@ def check_async(chip: ChipSpec, workload: WorkloadSpec, file: str | None = None)
     if model in ASYNC_NEURON_MODELS:
         if kind not in ASYNC_NETWORKS:
             raise ConfigError(f"{file}: network.kind: {model} neurons (chip {chip.name!r}) have no synaptic crossbar "
-                              f"to write a {kind!r} network into: a spike reaches them through the analog diffuser; "
+                              f"to write the {kind!r} network into: a spike reaches them through the analog diffuser; "
                               f"valid: {', '.join(sorted(ASYNC_NETWORKS))}")
         if workload.learning is not None:
             raise ConfigError(f"{file}: learning: the diffuser network stores no synapses for a rule to change "
