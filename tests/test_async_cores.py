@@ -237,11 +237,11 @@ def test_the_all_at_once_paths_equal_the_one_by_one_path(monkeypatch):
     """bulk and scan (vectorised over whole windows) against rounds of one event per neuron."""
     c = make_chip(latency__hop_ns={"value": 2.0, "source": "test"})
     w = make_workload(ticks=60, rate_hz=30.0, stochastic=True, threshold=None)
-    fast = simulate(c, w, timing="async", record_spikes=True)
+    fast = simulate(c, w, timing="async", record_spikes=True, tick_backend="numpy")
     monkeypatch.setattr(TrueNorthCT, "bulk", lambda self, idx, *a: np.zeros(len(idx), bool))
     monkeypatch.setattr(TrueNorthCT, "scan", lambda self, g_n, g_t, g_s, seg, *a: (np.zeros(len(seg), bool),) * 1
                         + (None, None, None))
-    slow = simulate(c, w, timing="async", record_spikes=True)
+    slow = simulate(c, w, timing="async", record_spikes=True, tick_backend="numpy")
     assert fast.spikes > 100
     _same(fast, slow)
 
@@ -332,3 +332,33 @@ def test_every_model_and_workload_kind_runs_or_refuses_in_one_line(chip, workloa
     assert r.timing == "async" and r.counts.get("synaptic_op", 0) > 0
     if workload == "digits":
         assert r.workload_report["classification"]["samples"] == 1
+
+
+@pytest.mark.parametrize("stochastic_threshold", [False, True])
+def test_c_kernel_and_numpy_paths_give_the_same_bits(monkeypatch, stochastic_threshold):
+    """TrueNorth's arithmetic is exact (units of 1/T): the C window kernel and the numpy paths
+    agree bit for bit, with the stochastic leak and (patched in) a stochastic threshold."""
+    if stochastic_threshold:
+        orig = NeuronArrays.uniform
+        monkeypatch.setattr(NeuronArrays, "uniform",
+                            classmethod(lambda cls, n, **kw: orig(n, **{**kw, "threshold_mask": 7})))
+    c = make_chip(latency__hop_ns={"value": 2.0, "source": "test"})
+    w = make_workload(ticks=40, rate_hz=30.0, stochastic=True, threshold=None)
+    c_run = simulate(c, w, timing="async", record_spikes=True, tick_backend="c")
+    np_run = simulate(c, w, timing="async", record_spikes=True, tick_backend="numpy", queue="python")
+    assert c_run.tick_backend == "c" and np_run.tick_backend == "numpy"
+    assert c_run.spikes > 100
+    _same(c_run, np_run)
+
+
+def test_stochastic_leak_takes_the_tick_loops_steps():
+    """Each tick's leak steps are sync's (the same random bytes), each at its own instant in the
+    tick: with no input the spike counts per neuron match sync's closely and the times differ."""
+    c = make_chip()
+    w = workload_from_data({**_as_data(make_workload(ticks=200, rate_hz=50.0, stochastic=True, threshold=None,
+                                                     synapses_per_axon=0)), "inputs": []}, "leak.yaml")
+    sync = simulate(c, w, timing="sync", record_spikes=True)
+    asy = simulate(c, w, timing="async", record_spikes=True)
+    assert sync.spikes > 1000
+    assert abs(asy.spikes - sync.spikes) <= 0.02 * sync.spikes
+    assert np.any(asy.spike_trains.ticks % T != 0)

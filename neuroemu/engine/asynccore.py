@@ -117,6 +117,7 @@ class AsyncCoreLoop:
         self.pend = np.full(n, NEVER, np.int64)
         self.queued = np.full(n, NEVER, np.int64)
         self._mark = np.zeros(n, bool)
+        self._last_w1 = 0
         # the C window kernel where the model has one (TrueNorth; exact, so the numpy paths agree)
         self.ckernel = None
         self.backend = "numpy"
@@ -156,6 +157,7 @@ class AsyncCoreLoop:
             feed = self.next_chunk * self.T if self.inputs and self.next_chunk < self.opt.ticks else NEVER
             w1 = min(t0 + W, end, boundary, feed)
             self._window(t0, w1, start)
+            self._last_w1 = w1
             self.windows += 1
             if progress is not None and t0 // self.T != done_tick:
                 done_tick = t0 // self.T
@@ -173,7 +175,8 @@ class AsyncCoreLoop:
         t = q.next_time()
         t = NEVER if t is None else t
         if self.model.has_steps:
-            t = min(t, int(self.model.next_step.min()))
+            # stochastic leak steps come every tick somewhere: windows follow one another
+            t = min(t, self._last_w1)
         if self.packets is not None:
             # spikes due in [t, t + W) left their packets' last router before t + W - dmin (due =
             # delivery + delay >= delivery + dmin): deliver those, which may bring t forward
@@ -353,6 +356,7 @@ class AsyncCoreLoop:
                     types = np.repeat(arrays.axon_type[a_ax].astype(np.int64), self.row_length[a_ax])
                     w = self._flat_weights[neuron * self._n_types + types]
                 parts.append((neuron, times, w, np.ones(len(neuron), bool)))
+            if len(neuron) and self.ckernel is None:  # the numpy path's update count needs the instants
                 self._instants = np.unique(a_t)
                 # arrivals sharing their instant with another (a_t is sorted)
                 same = np.zeros(len(a_t), bool)
@@ -360,7 +364,7 @@ class AsyncCoreLoop:
                 same[:-1] |= same[1:]
                 self._shared = np.repeat(same, self.row_length[a_ax]) if same.any() else None
         if self.model.has_steps:
-            ids, times, signs = self.model.leak_steps(w1)
+            ids, times, signs = self.model.leak_steps(self._w0, w1)
             if len(ids):
                 parts.append((ids, times, signs.astype(self._wdtype), np.zeros(len(ids), bool)))
         if not parts:

@@ -78,7 +78,7 @@ class TrueNorthCT:
         stoch = p.leak_stochastic.astype(bool) & (p.leak != 0)
         leak = p.leak.astype(np.int64)
         self.drift = np.where(stoch, 0, leak).astype(np.int64)          # units (1/T) per ps
-        self.step_rate = np.where(stoch, np.abs(leak) / 256.0, 0.0) / T  # unit steps per ps
+        self.step_mag = np.where(stoch, np.abs(leak), 0).astype(np.int64)  # steps with probability mag / 256 per tick
         self.step_sign = np.sign(leak).astype(np.int64)
         self.has_steps = bool(stoch.any())
         self.alpha = p.threshold.astype(np.int64) * T
@@ -92,18 +92,15 @@ class TrueNorthCT:
         self.low = np.maximum(self.lo, self.floor)
         self.key_threshold = rng.mix64_int(key ^ 0x5DEECE66D)
         self.threshold_keys = neuron_keys(self.key_threshold, n) if self.mask_any else None
-        self.leak_keys = neuron_keys(rng.mix64_int(key ^ 0x2545F491), n) if stoch.any() else None
+        self.key = key  # the tick loop's leak stream: the same random bytes per (tick, neuron)
+        self.stochastic = np.flatnonzero(stoch)
+        self.offset_keys = neuron_keys(rng.mix64_int(key ^ 0x2545F491), n)[self.stochastic] if stoch.any() else None
         self.enabled = enabled
         self.v = arrays.v.astype(np.int64) * T
         self.t_last = np.zeros(n, np.int64)
         self.ref = np.zeros(n, np.int64)        # no spike before this time
         self.n_upd = np.zeros(n, np.int64)      # updates so far (the stochastic threshold's counter)
-        self.n_step = np.zeros(n, np.int64)     # leak steps drawn so far
         self.theta = self._draw_theta(np.arange(n, dtype=np.int64))
-        self.next_step = np.full(n, NEVER, np.int64)
-        if self.has_steps:
-            idx = np.flatnonzero(self.step_rate > 0)
-            self.next_step[idx] = self._step_gap(idx)
 
     @property
     def input_scale(self) -> int:
@@ -118,47 +115,25 @@ class TrueNorthCT:
             th = th + ((z & np.uint64(0xFFFFFF)).astype(np.int64) & self.mask[idx]) * self.T
         return th
 
-    def _step_gap(self, idx: np.ndarray) -> np.ndarray:
-        """The time of each neuron's next leak step after its previous one (or 0), and count it."""
-        u = _counter_uniform(self.leak_keys[idx], self.n_step[idx])
-        self.n_step[idx] += 1
-        gap = np.ceil(-np.log(u) / self.step_rate[idx])
-        prev = np.where(self.next_step[idx] == NEVER, 0, self.next_step[idx])
-        return prev + np.maximum(1, np.minimum(gap, 2.0**61)).astype(np.int64)
+    def leak_steps(self, w0: int, w_end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every stochastic leak step in [w0, w_end): (neuron, time, +-1 in units of 1/T).
 
-    def leak_steps(self, w_end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every leak step before ``w_end``: (neuron, time, +-1 in units of 1/T); the next ones are drawn.
-
-        Gaps are drawn four at a time per neuron (counters n_step .. n_step + 3); only those used
-        advance the counter, so the draws do not depend on how they are batched."""
-        ids, times = [], []
-        idx = np.flatnonzero(self.next_step < w_end)
-        K = 4
-        while len(idx):
-            cnt = self.n_step[idx]
-            u = _counter_uniform(np.repeat(self.leak_keys[idx], K),
-                                 (cnt[:, None] + np.arange(K, dtype=np.int64)).ravel())
-            gap = np.maximum(1, np.minimum(np.ceil(-np.log(u) / np.repeat(self.step_rate[idx], K)), 2.0**56))
-            cum = self.next_step[idx][:, None] + np.cumsum(gap.astype(np.int64).reshape(-1, K), axis=1)
-            # steps: next_step and the drawn times before w_end; the first one at or after w_end is
-            # the next step. A row whose K draws all fall before w_end keeps its last as next_step
-            # (not yet emitted) and draws on.
-            before = cum < w_end
-            used = before.sum(axis=1)
-            full = used == K
-            before[full, K - 1] = False
-            ids.append(idx)
-            times.append(self.next_step[idx].copy())
-            if before.any():
-                r, c = np.nonzero(before)
-                ids.append(idx[r])
-                times.append(cum[r, c])
-            self.next_step[idx] = cum[np.arange(len(idx)), np.minimum(used, K - 1)]
-            self.n_step[idx] = cnt + np.minimum(used + 1, K)
-            idx = idx[full]
-        if not ids:
-            e = np.empty(0, np.int64)
+        Neuron g steps in tick k when the tick loop's leak byte of (k, g) is below abs(lambda) --
+        the same bytes sync draws -- at its own instant k T + (splitmix64(key_g + k) mod T) inside
+        the tick. Integer draws only: every backend places the same steps."""
+        e = np.empty(0, np.int64)
+        if not self.has_steps or w_end <= w0:
             return e, e, e
+        ids, times = [], []
+        sto = self.stochastic
+        for k in range(w0 // self.T, (w_end - 1) // self.T + 1):
+            byte = rng.leak_bytes(self.key, k, int(sto[-1]) + 1)[sto].astype(np.int64)
+            hit = byte < self.step_mag[sto]
+            off = rng.mix64(self.offset_keys[hit] + np.uint64(k)) % np.uint64(self.T)
+            t = k * self.T + off.astype(np.int64)
+            keep = (t >= w0) & (t < w_end)
+            ids.append(sto[hit][keep])
+            times.append(t[keep])
         ids = np.concatenate(ids)
         return ids, np.concatenate(times), self.step_sign[ids] * self.T
 
@@ -344,7 +319,6 @@ class CubaCT:
         self.t_last = np.zeros(n, np.int64)
         self.hold = np.full(n, -1, np.int64)    # v held at 0 while t <= hold
         self.ref = np.zeros(n, np.int64)
-        self.next_step = np.full(n, NEVER, np.int64)
 
     def _v_at(self, idx: np.ndarray, dt: np.ndarray, v0: np.ndarray, u0: np.ndarray) -> np.ndarray:
         """v after dt ps of free evolution from (v0, u0) (no hold, no input)."""
@@ -521,7 +495,7 @@ class CubaCT:
         self.hold[:] = -1
         self.ref[:] = t
 
-    def leak_steps(self, w_end: int):
+    def leak_steps(self, w0: int, w_end: int):
         """No stochastic elements: no steps."""
         e = np.empty(0, np.int64)
         return e, e, np.empty(0)
