@@ -123,6 +123,8 @@ class AsyncCoreLoop:
         self.backend = "numpy"
         if isinstance(self.model, TrueNorthCT) and choose_async_backend(opt.tick_backend) == "c":
             self.ckernel = TrueNorthWindowC(self.model, self.pend)
+            self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
+                                      None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale)
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
@@ -219,9 +221,9 @@ class AsyncCoreLoop:
         ledger.add("axon_event", len(a_t))
         self._check_runaway(w0, len(a_t), start)
         self._w0 = w0
-        nid, tt, ww, syn = self._contributions(a_t, a_ax, w1)
         if self.ckernel is not None:
-            sn, st, touched, active, plain = self.ckernel.window(nid, tt, ww, syn, checked, w1)
+            a_t, a_ax = self._dedupe(a_t, a_ax)
+            sn, st, touched, active, plain = self.ckernel.run(a_t, a_ax, checked, w0, w1)
             ledger.add("neuron_update_active", active)
             ledger.add("neuron_update", plain)
             if len(touched):
@@ -229,6 +231,7 @@ class AsyncCoreLoop:
             if len(sn):
                 self._emit(sn, st)
             return
+        nid, tt, ww, syn = self._contributions(a_t, a_ax, w1)
         spikes_n, spikes_t = [], []
         mark = self._mark
         mark[checked] = True
@@ -334,18 +337,25 @@ class AsyncCoreLoop:
         keep = rest[nid]
         return nid[keep], tt[keep], ww[keep], syn[keep], done
 
+    def _dedupe(self, a_t, a_ax):
+        """Arrivals sorted by time, one per (instant, axon); their SOPs counted."""
+        if not len(a_t):
+            return a_t, a_ax
+        order = np.lexsort((a_ax, a_t))
+        a_t, a_ax = a_t[order], a_ax[order]
+        keep = np.ones(len(a_t), bool)
+        keep[1:] = (a_t[1:] != a_t[:-1]) | (a_ax[1:] != a_ax[:-1])
+        a_t, a_ax = a_t[keep], a_ax[keep]
+        self.ledger.add("synaptic_op", int(self.row_length[a_ax].sum()))
+        return a_t, a_ax
+
     def _contributions(self, a_t, a_ax, w1):
         """(neuron, time, weight, is synaptic) of every input reaching a neuron in the window."""
         parts = []
         self._instants = np.empty(0, np.int64)
         self._shared = None
         if len(a_t):
-            order = np.lexsort((a_ax, a_t))
-            a_t, a_ax = a_t[order], a_ax[order]
-            keep = np.ones(len(a_t), bool)
-            keep[1:] = (a_t[1:] != a_t[:-1]) | (a_ax[1:] != a_ax[:-1])
-            a_t, a_ax = a_t[keep], a_ax[keep]
-            self.ledger.add("synaptic_op", int(self.row_length[a_ax].sum()))
+            a_t, a_ax = self._dedupe(a_t, a_ax)
             arrays = self.arrays
             syn_idx, neuron = gather_synapse_index(arrays, a_ax)
             if len(neuron):

@@ -451,3 +451,128 @@ int64_t ak_tn_window(ak_tn *s, int64_t n_ev, const int64_t *nid, const int64_t *
     counts[2] = plain;
     return nt;
 }
+
+/* ---------------- the whole TrueNorth window (see async_kernel.h) ---------------- */
+
+typedef struct {
+    int64_t ns, active, plain, nt, cap;
+    int64_t *spk_n, *spk_t, *touched;
+} tn_out;
+
+/* one update of neuron i at t with summed input S (crossing first if it comes before) */
+static void tn_group(ak_tn *s, tn_out *o, int64_t i, int64_t t, int64_t S, int anysyn) {
+    if (s->pend[i] < t) {
+        int64_t c = s->pend[i];
+        tn_fire(s, i, c);
+        o->active++;
+        o->spk_n[o->ns] = i;
+        o->spk_t[o->ns++] = c;
+        s->pend[i] = tn_predict(s, i);
+    }
+    int fired = tn_integrate(s, i, t, S);
+    if (s->enabled[i]) {
+        if (anysyn || fired) o->active++;
+        else o->plain++;
+    }
+    if (fired) {
+        o->spk_n[o->ns] = i;
+        o->spk_t[o->ns++] = t;
+    }
+    s->pend[i] = tn_predict(s, i);
+}
+
+static inline void tn_touch(ak_tn *s, tn_out *o, int64_t i) {
+    if (s->head[i] == -1) {
+        s->head[i] = 1;
+        o->touched[o->nt++] = i;
+    }
+}
+
+/* the pending group of neuron i, after its earlier steps; steps at the same instant join it */
+static void tn_flush(ak_tn *s, ak_tn_run_scratch *x, tn_out *o, int64_t i) {
+    int64_t t = x->gt[i], S = x->gs[i];
+    while (x->st0[i] < t) {
+        tn_group(s, o, i, x->st0[i], x->step_w[i], 0);
+        x->st0[i] = x->st1[i];
+        x->st1[i] = INT64_MAX;
+    }
+    if (x->st0[i] == t) {
+        S += x->step_w[i];
+        x->st0[i] = x->st1[i];
+        x->st1[i] = INT64_MAX;
+    }
+    tn_group(s, o, i, t, S, x->gsyn[i]);
+    x->gt[i] = -1;
+}
+
+int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
+                  const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
+                  int64_t *spk_n, int64_t *spk_t, int64_t *counts) {
+    tn_out o = {0, 0, 0, 0, cap, spk_n, spk_t, touched};
+    int64_t T = s->T, w1 = s->w1;
+    if (cap < s->n) return AK_EBADARG;  /* each neuron is touched at most once: n entries suffice */
+    for (int64_t a = 0; a < n_arr; a++)
+        if (a_ax[a] < 0 || x->row_ptr[a_ax[a]] < 0) return AK_EBADARG;
+    /* the window's leak steps: the tick loop's byte per (tick, neuron), at its own instant */
+    for (int64_t j = 0; j < x->n_sto; j++) {
+        int64_t g = x->sto[j];
+        for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
+            uint64_t word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)(g >> 3));
+            int64_t byte = (int64_t)((word >> (8 * (g & 7))) & 0xFF);
+            if (byte >= x->sto_mag[j]) continue;
+            int64_t t = k * T + (int64_t)(tn_mix64(x->sto_off_keys[j] + (uint64_t)k) % (uint64_t)T);
+            if (t < w0 || t >= w1) continue;
+            tn_touch(s, &o, g);
+            if (x->st0[g] == INT64_MAX) x->st0[g] = t;
+            else x->st1[g] = t;
+        }
+    }
+    /* the arrivals in time order, row by row: each neuron's inputs come in time order */
+    for (int64_t a = 0; a < n_arr; a++) {
+        int64_t ax = a_ax[a], t = a_t[a];
+        int64_t core = ax / x->axons_per_core, base = core * x->neurons_per_core;
+        int64_t lo = x->row_ptr[ax], hi = x->row_ptr[ax + 1];
+        int64_t type = x->axon_type[ax];
+        for (int64_t p = lo; p < hi; p++) {
+            int64_t col = x->neuron_bytes == 1 ? ((const uint8_t *)x->row_neurons)[p]
+                                               : ((const uint16_t *)x->row_neurons)[p];
+            int64_t i = base + col;
+            int64_t w = x->row_w ? x->row_w[p] : x->type_w[i * x->n_types + type];
+            if (x->gt[i] == t) {
+                x->gs[i] += w;
+                continue;
+            }
+            if (x->gt[i] >= 0) tn_flush(s, x, &o, i);
+            else tn_touch(s, &o, i);
+            x->gt[i] = t;
+            x->gs[i] = w;
+            x->gsyn[i] = 1;
+        }
+    }
+    for (int64_t k = 0; k < n_chk; k++) {
+        if (chk[k] < 0 || chk[k] >= s->n) return AK_EBADARG;
+        tn_touch(s, &o, chk[k]);
+    }
+    for (int64_t k = 0; k < o.nt; k++) {
+        int64_t i = o.touched[k];
+        if (x->gt[i] >= 0) tn_flush(s, x, &o, i);
+        while (x->st0[i] != INT64_MAX) {
+            tn_group(s, &o, i, x->st0[i], x->step_w[i], 0);
+            x->st0[i] = x->st1[i];
+            x->st1[i] = INT64_MAX;
+        }
+        if (s->pend[i] < w1) {
+            int64_t c = s->pend[i];
+            tn_fire(s, i, c);
+            o.active++;
+            o.spk_n[o.ns] = i;
+            o.spk_t[o.ns++] = c;
+            s->pend[i] = tn_predict(s, i);
+        }
+        s->head[i] = -1;
+    }
+    counts[0] = o.ns;
+    counts[1] = o.active;
+    counts[2] = o.plain;
+    return o.nt;
+}

@@ -90,3 +90,30 @@ typedef struct {
 int64_t ak_tn_window(ak_tn *s, int64_t n_ev, const int64_t *nid, const int64_t *tt, const int64_t *ww,
                      const uint8_t *syn, int64_t n_chk, const int64_t *chk, int64_t *next_ev, int64_t *evbuf,
                      int64_t *touched, int64_t *spk_n, int64_t *spk_t, int64_t *counts);
+
+/* The whole window of a TrueNorth core-array network in one call: the arrivals (sorted by time,
+ * one per (instant, axon)) are expanded through the crossbar rows and fed to their neurons in
+ * time order, the stochastic leak steps of the window drawn (the tick loop's leak bytes, each step
+ * at mix64(offset key + tick) mod T inside its tick), and every touched neuron's groups of one
+ * instant applied as in ak_tn_window. Scratch in ak_tn_run_scratch: gt (pending group time, -1),
+ * gs (its sum), gsyn, st0/st1 (the neuron's steps in the window, INT64_MAX when none), all [n].
+ * counts: [spikes, active updates, plain updates]. Returns the touched neurons' count or < 0. */
+typedef struct {
+    int64_t *gt, *gs, *st0, *st1;
+    uint8_t *gsyn;
+    const int64_t *row_ptr;
+    const void *row_neurons;
+    int32_t neuron_bytes, n_types;
+    const int8_t *axon_type;
+    const int64_t *type_w;    /* [n * n_types] weights x T (per axon type), or NULL */
+    const int64_t *row_w;     /* [synapses] weights x T (per synapse), or NULL */
+    int64_t axons_per_core, neurons_per_core;
+    int64_t n_sto;
+    const int64_t *sto, *sto_mag, *step_w;  /* stochastic neurons, abs(leak), sign(leak) x T ([n]) */
+    const uint64_t *sto_off_keys;
+    uint64_t leak_key;
+} ak_tn_run_scratch;
+
+int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
+                  const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
+                  int64_t *spk_n, int64_t *spk_t, int64_t *counts);

@@ -459,3 +459,57 @@ class TrueNorthWindowC:
             raise NeuroEmuError("async kernel: an event's target is out of range")
         ns, active, plain = (int(x) for x in self._counts)
         return spk_n[:ns], spk_t[:ns], np.sort(touched[:nt]), active, plain
+
+    def bind_network(self, arrays, model, type_w: np.ndarray | None, row_w: np.ndarray | None) -> None:
+        """Give the kernel the crossbar and the stochastic leak, for :meth:`run` (the whole window in C)."""
+        x = _ffi.new("ak_tn_run_scratch *")
+        n = len(model.v)
+
+        def ptr(ctype, arr):
+            arr = np.ascontiguousarray(arr)
+            buf = _ffi.from_buffer(ctype, arr)
+            self._keep.append((arr, buf))
+            return buf
+
+        self._gt = np.full(n, -1, np.int64)
+        self._st0 = np.full(n, np.iinfo(np.int64).max, np.int64)
+        self._st1 = self._st0.copy()
+        x.gt, x.gs = ptr("int64_t[]", self._gt), ptr("int64_t[]", np.zeros(n, np.int64))
+        x.st0, x.st1 = ptr("int64_t[]", self._st0), ptr("int64_t[]", self._st1)
+        x.gsyn = ptr("uint8_t[]", np.zeros(n, np.uint8))
+        x.row_ptr = ptr("int64_t[]", arrays.row_ptr.astype(np.int64))
+        rn = arrays.row_neurons
+        if rn.dtype.itemsize not in (1, 2):
+            raise NeuroEmuError("internal: row_neurons must be 8- or 16-bit")
+        x.row_neurons = ptr("uint8_t[]", rn.view(np.uint8))
+        x.neuron_bytes = rn.dtype.itemsize
+        x.axon_type = ptr("int8_t[]", arrays.axon_type.astype(np.int8))
+        x.n_types = arrays.weights.shape[1]
+        x.type_w = ptr("int64_t[]", type_w) if type_w is not None else _ffi.NULL
+        x.row_w = ptr("int64_t[]", row_w) if row_w is not None else _ffi.NULL
+        x.axons_per_core, x.neurons_per_core = arrays.axons_per_core, arrays.neurons_per_core
+        sto = model.stochastic.astype(np.int64)
+        x.n_sto = len(sto)
+        x.sto = ptr("int64_t[]", sto if len(sto) else np.zeros(1, np.int64))
+        x.sto_mag = ptr("int64_t[]", model.step_mag[sto] if len(sto) else np.zeros(1, np.int64))
+        x.step_w = ptr("int64_t[]", model.step_sign * model.T)
+        x.sto_off_keys = ptr("uint64_t[]", model.offset_keys if len(sto) else np.zeros(1, np.uint64))
+        x.leak_key = int(model.key) & ((1 << 64) - 1)
+        self._x = x
+        self._touched = np.empty(n, np.int64)
+        self._spk_n, self._spk_t = np.empty(n, np.int64), np.empty(n, np.int64)
+
+    def run(self, a_t, a_ax, checked, w0: int, w1: int):
+        """The whole window (arrivals sorted by time, one per (instant, axon)): returns (spiking
+        neurons, their times, touched neurons, active updates, plain updates)."""
+        s, fb = self._s, _ffi.from_buffer
+        s.w1 = int(w1)
+        a_t, a_ax = np.ascontiguousarray(a_t, np.int64), np.ascontiguousarray(a_ax, np.int64)
+        chk = np.ascontiguousarray(checked, np.int64)
+        nt = _lib.ak_tn_run(s, self._x, int(w0), len(a_t), fb("int64_t[]", a_t), fb("int64_t[]", a_ax), len(chk),
+                            fb("int64_t[]", chk), fb("int64_t[]", self._touched), len(self._touched),
+                            fb("int64_t[]", self._spk_n), fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
+        if nt < 0:
+            raise NeuroEmuError("async kernel: an event's target is out of range")
+        ns, active, plain = (int(x) for x in self._counts)
+        return (self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), np.sort(self._touched[:nt]), active, plain)
