@@ -124,7 +124,8 @@ class AsyncCoreLoop:
         if isinstance(self.model, TrueNorthCT) and choose_async_backend(opt.tick_backend) == "c":
             self.ckernel = TrueNorthWindowC(self.model, self.pend)
             self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
-                                      None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale)
+                                      None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale,
+                                      self.queued, self.end_ps)
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
@@ -223,11 +224,11 @@ class AsyncCoreLoop:
         self._w0 = w0
         if self.ckernel is not None:
             a_t, a_ax = self._dedupe(a_t, a_ax)
-            sn, st, touched, active, plain = self.ckernel.run(a_t, a_ax, checked, w0, w1)
+            sn, st, moved, active, plain = self.ckernel.run(a_t, a_ax, checked, w0, w1)
             ledger.add("neuron_update_active", active)
             ledger.add("neuron_update", plain)
-            if len(touched):
-                self._queue_checks(touched)
+            if len(moved):
+                self.queue.push_batch(self.pend[moved], KIND_CHECK, moved)
             if len(sn):
                 self._emit(sn, st)
             return
@@ -418,7 +419,7 @@ class AsyncCoreLoop:
         fired, when = fired[order], when[order]
         ledger = self.ledger
         ledger.add("spike", len(fired))
-        self.spikes_per_neuron += np.bincount(fired, minlength=len(self.spikes_per_neuron))
+        np.add.at(self.spikes_per_neuron, fired, 1)
         if self.opt.record_spikes:
             self.spike_times.append(when)
             self.spike_ids.append(fired)

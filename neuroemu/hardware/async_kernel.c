@@ -301,20 +301,20 @@ static uint64_t tn_mix64(uint64_t x) {
 
 static inline int64_t tn_clip(int64_t x, int64_t a, int64_t b) { return x < a ? a : (x > b ? b : x); }
 
-static inline void tn_advance(ak_tn *s, int64_t i, int64_t t) {
+static inline __attribute__((always_inline)) void tn_advance(ak_tn *s, int64_t i, int64_t t) {
     int64_t dt = t - s->t_last[i];
     if (dt > TN_DT_CAP) dt = TN_DT_CAP;
     s->v[i] = tn_clip(s->v[i] + s->drift[i] * dt, s->low[i], s->hi);
     s->t_last[i] = t;
 }
 
-static inline int64_t tn_reset(ak_tn *s, int64_t i, int64_t v, int64_t theta) {
+static inline __attribute__((always_inline)) int64_t tn_reset(ak_tn *s, int64_t i, int64_t v, int64_t theta) {
     int64_t mode = s->reset_mode[i];
     int64_t r = mode == 0 ? v - theta : (mode == 1 ? s->reset_value[i] : v);
     return r < s->floor_v[i] ? s->floor_v[i] : r;
 }
 
-static inline int64_t tn_predict(ak_tn *s, int64_t i) {
+static inline __attribute__((always_inline)) int64_t tn_predict(ak_tn *s, int64_t i) {
     if (!s->enabled[i]) return TN_NEVER;
     int64_t v = s->v[i], th = s->theta[i], ref = s->ref[i], t0 = s->t_last[i], d = s->drift[i];
     if (v >= th) return ref > t0 ? ref : t0;
@@ -327,7 +327,7 @@ static inline int64_t tn_predict(ak_tn *s, int64_t i) {
 }
 
 /* a crossing fires at t: spike, reset, refractory */
-static inline void tn_fire(ak_tn *s, int64_t i, int64_t t) {
+static inline __attribute__((always_inline)) void tn_fire(ak_tn *s, int64_t i, int64_t t) {
     tn_advance(s, i, t);
     int64_t v = s->v[i], th = s->theta[i];
     s->v[i] = tn_reset(s, i, v > th ? v : th, th);
@@ -335,7 +335,7 @@ static inline void tn_fire(ak_tn *s, int64_t i, int64_t t) {
 }
 
 /* one update at t with summed input S; returns 1 if it fires */
-static inline int tn_integrate(ak_tn *s, int64_t i, int64_t t, int64_t S) {
+static inline __attribute__((always_inline)) int tn_integrate(ak_tn *s, int64_t i, int64_t t, int64_t S) {
     tn_advance(s, i, t);
     int64_t v = tn_clip(s->v[i] + S, s->lo, s->hi);
     s->n_upd[i] += 1;
@@ -460,7 +460,7 @@ typedef struct {
 } tn_out;
 
 /* one update of neuron i at t with summed input S (crossing first if it comes before) */
-static void tn_group(ak_tn *s, tn_out *o, int64_t i, int64_t t, int64_t S, int anysyn) {
+static inline __attribute__((always_inline)) void tn_group(ak_tn *s, tn_out *o, int64_t i, int64_t t, int64_t S, int anysyn) {
     if (s->pend[i] < t) {
         int64_t c = s->pend[i];
         tn_fire(s, i, c);
@@ -489,7 +489,7 @@ static inline void tn_touch(ak_tn *s, tn_out *o, int64_t i) {
 }
 
 /* the pending group of neuron i, after its earlier steps; steps at the same instant join it */
-static void tn_flush(ak_tn *s, ak_tn_run_scratch *x, tn_out *o, int64_t i) {
+static inline __attribute__((always_inline)) void tn_flush(ak_tn *s, ak_tn_run_scratch *x, tn_out *o, int64_t i) {
     int64_t t = x->gt[i], S = x->gs[i];
     while (x->st0[i] < t) {
         tn_group(s, o, i, x->st0[i], x->step_w[i], 0);
@@ -508,6 +508,9 @@ static void tn_flush(ak_tn *s, ak_tn_run_scratch *x, tn_out *o, int64_t i) {
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
                   const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
                   int64_t *spk_n, int64_t *spk_t, int64_t *counts) {
+    /* a local copy of the parameters: stores into the state arrays cannot alias a local */
+    ak_tn local = *s;
+    s = &local;
     tn_out o = {0, 0, 0, 0, cap, spk_n, spk_t, touched};
     int64_t T = s->T, w1 = s->w1;
     if (cap < s->n) return AK_EBADARG;  /* each neuron is touched at most once: n entries suffice */
@@ -527,26 +530,35 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             else x->st1[g] = t;
         }
     }
-    /* the arrivals in time order, row by row: each neuron's inputs come in time order */
+    /* the arrivals in time order, row by row: each neuron's inputs come in time order. The
+     * struct's fields are read into locals once: stores through the state arrays could alias them */
+    const int64_t *restrict row_ptr = x->row_ptr;
+    const uint8_t *restrict rn8 = (const uint8_t *)x->row_neurons;
+    const uint16_t *restrict rn16 = (const uint16_t *)x->row_neurons;
+    const int64_t *restrict type_w = x->type_w, *restrict row_w = x->row_w;
+    const int8_t *restrict axon_type = x->axon_type;
+    int64_t *restrict gt = x->gt, *restrict gs = x->gs;
+    uint8_t *restrict gsyn = x->gsyn;
+    const int64_t n_types = x->n_types, apc = x->axons_per_core, npc = x->neurons_per_core;
+    const int narrow = x->neuron_bytes == 1;
     for (int64_t a = 0; a < n_arr; a++) {
         int64_t ax = a_ax[a], t = a_t[a];
-        int64_t core = ax / x->axons_per_core, base = core * x->neurons_per_core;
-        int64_t lo = x->row_ptr[ax], hi = x->row_ptr[ax + 1];
-        int64_t type = x->axon_type[ax];
+        int64_t base = (ax / apc) * npc;
+        int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
+        int64_t type = axon_type[ax];
         for (int64_t p = lo; p < hi; p++) {
-            int64_t col = x->neuron_bytes == 1 ? ((const uint8_t *)x->row_neurons)[p]
-                                               : ((const uint16_t *)x->row_neurons)[p];
-            int64_t i = base + col;
-            int64_t w = x->row_w ? x->row_w[p] : x->type_w[i * x->n_types + type];
-            if (x->gt[i] == t) {
-                x->gs[i] += w;
+            int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
+            int64_t w = row_w ? row_w[p] : type_w[i * n_types + type];
+            int64_t g = gt[i];
+            if (g == t) {
+                gs[i] += w;
                 continue;
             }
-            if (x->gt[i] >= 0) tn_flush(s, x, &o, i);
+            if (g >= 0) tn_flush(s, x, &o, i);
             else tn_touch(s, &o, i);
-            x->gt[i] = t;
-            x->gs[i] = w;
-            x->gsyn[i] = 1;
+            gt[i] = t;
+            gs[i] = w;
+            gsyn[i] = 1;
         }
     }
     for (int64_t k = 0; k < n_chk; k++) {
@@ -571,8 +583,18 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         }
         s->head[i] = -1;
     }
+    /* the neurons whose crossing moved get a check queued (the old one goes stale) */
+    int64_t nc = 0;
+    for (int64_t k = 0; k < o.nt; k++) {
+        int64_t i = o.touched[k], p = s->pend[i];
+        if (p != x->queued[i] && p < TN_NEVER && p < x->end) {
+            x->queued[i] = p;
+            o.touched[nc++] = i;
+        }
+    }
     counts[0] = o.ns;
     counts[1] = o.active;
     counts[2] = o.plain;
+    counts[3] = nc;
     return o.nt;
 }

@@ -97,7 +97,9 @@ int64_t ak_tn_window(ak_tn *s, int64_t n_ev, const int64_t *nid, const int64_t *
  * at mix64(offset key + tick) mod T inside its tick), and every touched neuron's groups of one
  * instant applied as in ak_tn_window. Scratch in ak_tn_run_scratch: gt (pending group time, -1),
  * gs (its sum), gsyn, st0/st1 (the neuron's steps in the window, INT64_MAX when none), all [n].
- * counts: [spikes, active updates, plain updates]. Returns the touched neurons' count or < 0. */
+ * counts: [spikes, active updates, plain updates, new checks]. Returns the touched neurons' count
+ * or < 0; touched[0 .. counts[3]) are then the neurons whose crossing moved and needs a check queued
+ * (at pend), the rest of the touched list is not returned. */
 typedef struct {
     int64_t *gt, *gs, *st0, *st1;
     uint8_t *gsyn;
@@ -112,6 +114,8 @@ typedef struct {
     const int64_t *sto, *sto_mag, *step_w;  /* stochastic neurons, abs(leak), sign(leak) x T ([n]) */
     const uint64_t *sto_off_keys;
     uint64_t leak_key;
+    int64_t *queued;          /* [n] time of each neuron's queued check (INT64_MAX... none) */
+    int64_t end;              /* checks at or after the run's end are not queued */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,

@@ -460,8 +460,10 @@ class TrueNorthWindowC:
         ns, active, plain = (int(x) for x in self._counts)
         return spk_n[:ns], spk_t[:ns], np.sort(touched[:nt]), active, plain
 
-    def bind_network(self, arrays, model, type_w: np.ndarray | None, row_w: np.ndarray | None) -> None:
-        """Give the kernel the crossbar and the stochastic leak, for :meth:`run` (the whole window in C)."""
+    def bind_network(self, arrays, model, type_w: np.ndarray | None, row_w: np.ndarray | None,
+                     queued: np.ndarray, end_ps: int) -> None:
+        """Give the kernel the crossbar, the stochastic leak and the engine's queued-check times, for
+        :meth:`run` (the whole window in C)."""
         x = _ffi.new("ak_tn_run_scratch *")
         n = len(model.v)
 
@@ -495,13 +497,20 @@ class TrueNorthWindowC:
         x.step_w = ptr("int64_t[]", model.step_sign * model.T)
         x.sto_off_keys = ptr("uint64_t[]", model.offset_keys if len(sto) else np.zeros(1, np.uint64))
         x.leak_key = int(model.key) & ((1 << 64) - 1)
+        if not queued.flags.c_contiguous or queued.dtype != np.int64:
+            raise NeuroEmuError("internal: queued must be contiguous int64")
+        x.queued = _ffi.from_buffer("int64_t[]", queued)
+        self._keep.append((queued, x.queued))
+        x.end = int(end_ps)
         self._x = x
+        self._counts = np.zeros(4, np.int64)
         self._touched = np.empty(n, np.int64)
         self._spk_n, self._spk_t = np.empty(n, np.int64), np.empty(n, np.int64)
 
     def run(self, a_t, a_ax, checked, w0: int, w1: int):
         """The whole window (arrivals sorted by time, one per (instant, axon)): returns (spiking
-        neurons, their times, touched neurons, active updates, plain updates)."""
+        neurons, their times, neurons needing a new check at their crossing, active updates,
+        plain updates). The queued-check times are updated."""
         s, fb = self._s, _ffi.from_buffer
         s.w1 = int(w1)
         a_t, a_ax = np.ascontiguousarray(a_t, np.int64), np.ascontiguousarray(a_ax, np.int64)
@@ -511,5 +520,5 @@ class TrueNorthWindowC:
                             fb("int64_t[]", self._spk_n), fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
         if nt < 0:
             raise NeuroEmuError("async kernel: an event's target is out of range")
-        ns, active, plain = (int(x) for x in self._counts)
-        return (self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), np.sort(self._touched[:nt]), active, plain)
+        ns, active, plain, nc = (int(x) for x in self._counts)
+        return self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain
