@@ -530,15 +530,18 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             else x->st1[g] = t;
         }
     }
-    /* the arrivals in time order, row by row: each neuron's inputs come in time order. The
-     * struct's fields are read into locals once: stores through the state arrays could alias them */
+    /* Pass 1, order-free: each neuron's positive and negative input, its distinct instants, and
+     * which of its steps share an instant with an input. Arrivals come in time order, so a
+     * neuron's inputs do too. The struct's fields are read into locals once. */
     const int64_t *restrict row_ptr = x->row_ptr;
     const uint8_t *restrict rn8 = (const uint8_t *)x->row_neurons;
     const uint16_t *restrict rn16 = (const uint16_t *)x->row_neurons;
     const int64_t *restrict type_w = x->type_w, *restrict row_w = x->row_w;
     const int8_t *restrict axon_type = x->axon_type;
     int64_t *restrict gt = x->gt, *restrict gs = x->gs;
-    uint8_t *restrict gsyn = x->gsyn;
+    uint8_t *restrict gsyn = x->gsyn, *restrict flag = x->flag;
+    int64_t *restrict pos = x->pos, *restrict neg = x->neg, *restrict last_t = x->last_t, *restrict ninst = x->ninst;
+    int64_t *restrict st0 = x->st0, *restrict st1 = x->st1;
     const int64_t n_types = x->n_types, apc = x->axons_per_core, npc = x->neurons_per_core;
     const int narrow = x->neuron_bytes == 1;
     for (int64_t a = 0; a < n_arr; a++) {
@@ -549,39 +552,99 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         for (int64_t p = lo; p < hi; p++) {
             int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
             int64_t w = row_w ? row_w[p] : type_w[i * n_types + type];
-            int64_t g = gt[i];
-            if (g == t) {
-                gs[i] += w;
-                continue;
+            tn_touch(s, &o, i);
+            if (w > 0) pos[i] += w;
+            else neg[i] += w;
+            if (last_t[i] != t) {
+                last_t[i] = t;
+                ninst[i]++;
+                flag[i] |= (uint8_t)((t == st0[i]) | ((t == st1[i]) << 1));
             }
-            if (g >= 0) tn_flush(s, x, &o, i);
-            else tn_touch(s, &o, i);
-            gt[i] = t;
-            gs[i] = w;
-            gsyn[i] = 1;
+        }
+    }
+    /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
+     * once (as TrueNorthCT.bulk); the others are marked for the ordered pass */
+    int64_t span = w1 - w0, any_unsafe = 0;
+    for (int64_t k = 0; k < o.nt; k++) {
+        int64_t i = o.touched[k];
+        int64_t nsteps = (st0[i] != INT64_MAX) + (st1[i] != INT64_MAX);
+        if (ninst[i] == 0 && nsteps == 0) {  /* a check alone */
+            flag[i] |= 4;
+            any_unsafe = 1;
+            continue;
+        }
+        int64_t sw = x->step_w[i] * nsteps;
+        int64_t P = pos[i] + (sw > 0 ? sw : 0), N = neg[i] + (sw < 0 ? sw : 0);
+        tn_advance(s, i, w0);
+        int64_t v = s->v[i], d = s->drift[i];
+        int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
+        if (s->mask_any || !(top < s->alpha[i] && top <= s->hi && bottom >= s->low[i]) || s->pend[i] < w1) {
+            flag[i] |= 4;
+            any_unsafe = 1;
+            continue;
+        }
+        s->v[i] = v + P + N;
+        if (s->enabled[i]) {
+            int64_t shared = (flag[i] & 1) + ((flag[i] >> 1) & 1);
+            o.active += ninst[i];
+            o.plain += nsteps - shared;
+        }
+        st0[i] = st1[i] = INT64_MAX;
+        s->pend[i] = tn_predict(s, i);
+    }
+    /* Pass 3: the marked neurons' inputs again, in time order, one instant at a time */
+    if (any_unsafe) {
+        for (int64_t a = 0; a < n_arr; a++) {
+            int64_t ax = a_ax[a], t = a_t[a];
+            int64_t base = (ax / apc) * npc;
+            int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
+            int64_t type = axon_type[ax];
+            for (int64_t p = lo; p < hi; p++) {
+                int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
+                if (!(flag[i] & 4)) continue;
+                int64_t w = row_w ? row_w[p] : type_w[i * n_types + type];
+                int64_t g = gt[i];
+                if (g == t) {
+                    gs[i] += w;
+                    continue;
+                }
+                if (g >= 0) tn_flush(s, x, &o, i);
+                gt[i] = t;
+                gs[i] = w;
+                gsyn[i] = 1;
+            }
         }
     }
     for (int64_t k = 0; k < n_chk; k++) {
         if (chk[k] < 0 || chk[k] >= s->n) return AK_EBADARG;
-        tn_touch(s, &o, chk[k]);
+        int64_t i = chk[k];
+        if (s->head[i] == -1) {
+            tn_touch(s, &o, i);
+            flag[i] |= 4;
+        }
     }
     for (int64_t k = 0; k < o.nt; k++) {
         int64_t i = o.touched[k];
-        if (x->gt[i] >= 0) tn_flush(s, x, &o, i);
-        while (x->st0[i] != INT64_MAX) {
-            tn_group(s, &o, i, x->st0[i], x->step_w[i], 0);
-            x->st0[i] = x->st1[i];
-            x->st1[i] = INT64_MAX;
-        }
-        if (s->pend[i] < w1) {
-            int64_t c = s->pend[i];
-            tn_fire(s, i, c);
-            o.active++;
-            o.spk_n[o.ns] = i;
-            o.spk_t[o.ns++] = c;
-            s->pend[i] = tn_predict(s, i);
+        if (flag[i] & 4) {
+            if (gt[i] >= 0) tn_flush(s, x, &o, i);
+            while (st0[i] != INT64_MAX) {
+                tn_group(s, &o, i, st0[i], x->step_w[i], 0);
+                st0[i] = st1[i];
+                st1[i] = INT64_MAX;
+            }
+            if (s->pend[i] < w1) {
+                int64_t c = s->pend[i];
+                tn_fire(s, i, c);
+                o.active++;
+                o.spk_n[o.ns] = i;
+                o.spk_t[o.ns++] = c;
+                s->pend[i] = tn_predict(s, i);
+            }
         }
         s->head[i] = -1;
+        pos[i] = neg[i] = ninst[i] = 0;
+        last_t[i] = -1;
+        flag[i] = 0;
     }
     /* the neurons whose crossing moved get a check queued (the old one goes stale) */
     int64_t nc = 0;

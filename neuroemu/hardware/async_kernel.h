@@ -114,6 +114,8 @@ typedef struct {
     const int64_t *sto, *sto_mag, *step_w;  /* stochastic neurons, abs(leak), sign(leak) x T ([n]) */
     const uint64_t *sto_off_keys;
     uint64_t leak_key;
+    int64_t *pos, *neg, *last_t, *ninst;  /* [n] scratch of the order-free pass (0, 0, -1, 0) */
+    uint8_t *flag;            /* [n] scratch: steps that share an instant with an input, unsafe */
     int64_t *queued;          /* [n] time of each neuron's queued check (INT64_MAX... none) */
     int64_t end;              /* checks at or after the run's end are not queued */
 } ak_tn_run_scratch;

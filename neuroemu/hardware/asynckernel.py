@@ -479,6 +479,9 @@ class TrueNorthWindowC:
         x.gt, x.gs = ptr("int64_t[]", self._gt), ptr("int64_t[]", np.zeros(n, np.int64))
         x.st0, x.st1 = ptr("int64_t[]", self._st0), ptr("int64_t[]", self._st1)
         x.gsyn = ptr("uint8_t[]", np.zeros(n, np.uint8))
+        x.pos, x.neg = ptr("int64_t[]", np.zeros(n, np.int64)), ptr("int64_t[]", np.zeros(n, np.int64))
+        x.last_t, x.ninst = ptr("int64_t[]", np.full(n, -1, np.int64)), ptr("int64_t[]", np.zeros(n, np.int64))
+        x.flag = ptr("uint8_t[]", np.zeros(n, np.uint8))
         x.row_ptr = ptr("int64_t[]", arrays.row_ptr.astype(np.int64))
         rn = arrays.row_neurons
         if rn.dtype.itemsize not in (1, 2):
