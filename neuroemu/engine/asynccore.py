@@ -223,8 +223,9 @@ class AsyncCoreLoop:
         self._check_runaway(w0, len(a_t), start)
         self._w0 = w0
         if self.ckernel is not None:
-            a_t, a_ax = self._dedupe(a_t, a_ax)
-            sn, st, moved, active, plain = self.ckernel.run(a_t, a_ax, checked, w0, w1)
+            # the queue pops in time order: the kernel drops repeats of an (instant, axon) itself
+            sn, st, moved, active, plain, sops = self.ckernel.run(a_t, a_ax, checked, w0, w1)
+            ledger.add("synaptic_op", sops)
             ledger.add("neuron_update_active", active)
             ledger.add("neuron_update", plain)
             if len(moved):

@@ -129,7 +129,11 @@ class TrueNorthCT:
         for k in range(w0 // self.T, (w_end - 1) // self.T + 1):
             byte = rng.leak_bytes(self.key, k, int(sto[-1]) + 1)[sto].astype(np.int64)
             hit = byte < self.step_mag[sto]
-            off = rng.mix64(self.offset_keys[hit] + np.uint64(k)) % np.uint64(self.T)
+            z = rng.mix64(self.offset_keys[hit] + np.uint64(k))
+            if self.T < 1 << 34:  # the top 30 bits scaled to [0, T), as the C kernel does
+                off = ((z >> np.uint64(34)) * np.uint64(self.T)) >> np.uint64(30)
+            else:
+                off = z % np.uint64(self.T)
             t = k * self.T + off.astype(np.int64)
             keep = (t >= w0) & (t < w_end)
             ids.append(sto[hit][keep])

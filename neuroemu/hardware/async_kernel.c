@@ -517,13 +517,22 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     for (int64_t a = 0; a < n_arr; a++)
         if (a_ax[a] < 0 || x->row_ptr[a_ax[a]] < 0) return AK_EBADARG;
     /* the window's leak steps: the tick loop's byte per (tick, neuron), at its own instant */
-    for (int64_t j = 0; j < x->n_sto; j++) {
-        int64_t g = x->sto[j];
-        for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
-            uint64_t word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)(g >> 3));
+    int small_T = T < ((int64_t)1 << 34);
+    for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
+        uint64_t word = 0;
+        int64_t block = -1;
+        for (int64_t j = 0; j < x->n_sto; j++) {
+            int64_t g = x->sto[j];
+            if ((g >> 3) != block) {  /* eight neurons share one draw (neuroemu.models.rng.leak_bytes) */
+                block = g >> 3;
+                word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)block);
+            }
             int64_t byte = (int64_t)((word >> (8 * (g & 7))) & 0xFF);
             if (byte >= x->sto_mag[j]) continue;
-            int64_t t = k * T + (int64_t)(tn_mix64(x->sto_off_keys[j] + (uint64_t)k) % (uint64_t)T);
+            uint64_t z = tn_mix64(x->sto_off_keys[j] + (uint64_t)k);
+            /* the instant in the tick: the top 30 bits scaled to [0, T) (modulo when T >= 2^34 ps) */
+            int64_t off = small_T ? (int64_t)(((z >> 34) * (uint64_t)T) >> 30) : (int64_t)(z % (uint64_t)T);
+            int64_t t = k * T + off;
             if (t < w0 || t >= w1) continue;
             tn_touch(s, &o, g);
             if (x->st0[g] == INT64_MAX) x->st0[g] = t;
@@ -544,11 +553,15 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t *restrict st0 = x->st0, *restrict st1 = x->st1;
     const int64_t n_types = x->n_types, apc = x->axons_per_core, npc = x->neurons_per_core;
     const int narrow = x->neuron_bytes == 1;
+    int64_t *restrict seen = x->seen, sops = 0;
     for (int64_t a = 0; a < n_arr; a++) {
         int64_t ax = a_ax[a], t = a_t[a];
+        if (seen[ax] == t) continue;  /* one activation per (instant, axon) */
+        seen[ax] = t;
         int64_t base = (ax / apc) * npc;
         int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
         int64_t type = axon_type[ax];
+        sops += hi - lo;
         for (int64_t p = lo; p < hi; p++) {
             int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
             int64_t w = row_w ? row_w[p] : type_w[i * n_types + type];
@@ -596,6 +609,8 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     if (any_unsafe) {
         for (int64_t a = 0; a < n_arr; a++) {
             int64_t ax = a_ax[a], t = a_t[a];
+            if (seen[ax] == -2 - t) continue;  /* the same duplicates as pass 1 */
+            seen[ax] = -2 - t;
             int64_t base = (ax / apc) * npc;
             int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
             int64_t type = axon_type[ax];
@@ -659,5 +674,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     counts[1] = o.active;
     counts[2] = o.plain;
     counts[3] = nc;
+    counts[4] = sops;
+    for (int64_t a = 0; a < n_arr; a++) seen[a_ax[a]] = -1;
     return o.nt;
 }

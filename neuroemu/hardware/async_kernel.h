@@ -97,7 +97,9 @@ int64_t ak_tn_window(ak_tn *s, int64_t n_ev, const int64_t *nid, const int64_t *
  * at mix64(offset key + tick) mod T inside its tick), and every touched neuron's groups of one
  * instant applied as in ak_tn_window. Scratch in ak_tn_run_scratch: gt (pending group time, -1),
  * gs (its sum), gsyn, st0/st1 (the neuron's steps in the window, INT64_MAX when none), all [n].
- * counts: [spikes, active updates, plain updates, new checks]. Returns the touched neurons' count
+ * Arrivals must come in time order; a second arrival on an axon at the same instant activates
+ * nothing (as in a tick). counts: [spikes, active updates, plain updates, new checks, SOPs].
+ * Returns the touched neurons' count
  * or < 0; touched[0 .. counts[3]) are then the neurons whose crossing moved and needs a check queued
  * (at pend), the rest of the touched list is not returned. */
 typedef struct {
@@ -117,6 +119,7 @@ typedef struct {
     int64_t *pos, *neg, *last_t, *ninst;  /* [n] scratch of the order-free pass (0, 0, -1, 0) */
     uint8_t *flag;            /* [n] scratch: steps that share an instant with an input, unsafe */
     int64_t *queued;          /* [n] time of each neuron's queued check (INT64_MAX... none) */
+    int64_t *seen;            /* [axons] scratch: the instant each axon last activated (-1) */
     int64_t end;              /* checks at or after the run's end are not queued */
 } ak_tn_run_scratch;
 

@@ -505,15 +505,16 @@ class TrueNorthWindowC:
         x.queued = _ffi.from_buffer("int64_t[]", queued)
         self._keep.append((queued, x.queued))
         x.end = int(end_ps)
+        x.seen = ptr("int64_t[]", np.full(arrays.n_axons, -1, np.int64))
         self._x = x
-        self._counts = np.zeros(4, np.int64)
+        self._counts = np.zeros(5, np.int64)
         self._touched = np.empty(n, np.int64)
         self._spk_n, self._spk_t = np.empty(n, np.int64), np.empty(n, np.int64)
 
     def run(self, a_t, a_ax, checked, w0: int, w1: int):
-        """The whole window (arrivals sorted by time, one per (instant, axon)): returns (spiking
-        neurons, their times, neurons needing a new check at their crossing, active updates,
-        plain updates). The queued-check times are updated."""
+        """The whole window (arrivals in time order; repeats of an (instant, axon) activate once):
+        returns (spiking neurons, their times, neurons needing a new check at their crossing,
+        active updates, plain updates, SOPs). The queued-check times are updated."""
         s, fb = self._s, _ffi.from_buffer
         s.w1 = int(w1)
         a_t, a_ax = np.ascontiguousarray(a_t, np.int64), np.ascontiguousarray(a_ax, np.int64)
@@ -523,5 +524,5 @@ class TrueNorthWindowC:
                             fb("int64_t[]", self._spk_n), fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
         if nt < 0:
             raise NeuroEmuError("async kernel: an event's target is out of range")
-        ns, active, plain, nc = (int(x) for x in self._counts)
-        return self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain
+        ns, active, plain, nc, sops = self._counts.tolist()
+        return self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain, sops
