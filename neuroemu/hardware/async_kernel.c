@@ -576,16 +576,15 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         }
     }
     /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
-     * once (as TrueNorthCT.bulk); the others are marked for the ordered pass */
-    int64_t span = w1 - w0, any_unsafe = 0;
+     * once (as TrueNorthCT.bulk) and is done; the others are listed for the ordered pass. The
+     * neurons whose crossing moved are written over the front of the touched list (never ahead
+     * of the reading position): they get a check queued (the old one goes stale). */
+    int64_t span = w1 - w0, nu = 0, nc = 0;
+    int64_t *restrict ulist = x->ulist, *restrict queued = x->queued;
+    const int64_t end = x->end;
     for (int64_t k = 0; k < o.nt; k++) {
         int64_t i = o.touched[k];
         int64_t nsteps = (st0[i] != INT64_MAX) + (st1[i] != INT64_MAX);
-        if (ninst[i] == 0 && nsteps == 0) {  /* a check alone */
-            flag[i] |= 4;
-            any_unsafe = 1;
-            continue;
-        }
         int64_t sw = x->step_w[i] * nsteps;
         int64_t P = pos[i] + (sw > 0 ? sw : 0), N = neg[i] + (sw < 0 ? sw : 0);
         tn_advance(s, i, w0);
@@ -593,7 +592,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
         if (s->mask_any || !(top < s->alpha[i] && top <= s->hi && bottom >= s->low[i]) || s->pend[i] < w1) {
             flag[i] |= 4;
-            any_unsafe = 1;
+            ulist[nu++] = i;
             continue;
         }
         s->v[i] = v + P + N;
@@ -603,13 +602,31 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             o.plain += nsteps - shared;
         }
         st0[i] = st1[i] = INT64_MAX;
-        s->pend[i] = tn_predict(s, i);
+        int64_t pd = tn_predict(s, i);
+        s->pend[i] = pd;
+        s->head[i] = -1;
+        pos[i] = neg[i] = ninst[i] = 0;
+        last_t[i] = -1;
+        flag[i] = 0;
+        if (pd != queued[i] && pd < TN_NEVER && pd < end) {
+            queued[i] = pd;
+            o.touched[nc++] = i;
+        }
     }
-    /* Pass 3: the marked neurons' inputs again, in time order, one instant at a time */
-    if (any_unsafe) {
+    for (int64_t k = 0; k < n_chk; k++) {  /* a check alone: the crossing is looked at below */
+        if (chk[k] < 0 || chk[k] >= s->n) return AK_EBADARG;
+        int64_t i = chk[k];
+        if (s->head[i] == -1) {
+            s->head[i] = 1;
+            flag[i] |= 4;
+            ulist[nu++] = i;
+        }
+    }
+    /* Pass 3: the listed neurons' inputs again, in time order, one instant at a time */
+    if (nu) {
         for (int64_t a = 0; a < n_arr; a++) {
             int64_t ax = a_ax[a], t = a_t[a];
-            if (seen[ax] == -2 - t) continue;  /* the same duplicates as pass 1 */
+            if (seen[ax] == -2 - t) continue;  /* the same repeats as pass 1 */
             seen[ax] = -2 - t;
             int64_t base = (ax / apc) * npc;
             int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
@@ -630,43 +647,29 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             }
         }
     }
-    for (int64_t k = 0; k < n_chk; k++) {
-        if (chk[k] < 0 || chk[k] >= s->n) return AK_EBADARG;
-        int64_t i = chk[k];
-        if (s->head[i] == -1) {
-            tn_touch(s, &o, i);
-            flag[i] |= 4;
+    for (int64_t k = 0; k < nu; k++) {
+        int64_t i = ulist[k];
+        if (gt[i] >= 0) tn_flush(s, x, &o, i);
+        while (st0[i] != INT64_MAX) {
+            tn_group(s, &o, i, st0[i], x->step_w[i], 0);
+            st0[i] = st1[i];
+            st1[i] = INT64_MAX;
         }
-    }
-    for (int64_t k = 0; k < o.nt; k++) {
-        int64_t i = o.touched[k];
-        if (flag[i] & 4) {
-            if (gt[i] >= 0) tn_flush(s, x, &o, i);
-            while (st0[i] != INT64_MAX) {
-                tn_group(s, &o, i, st0[i], x->step_w[i], 0);
-                st0[i] = st1[i];
-                st1[i] = INT64_MAX;
-            }
-            if (s->pend[i] < w1) {
-                int64_t c = s->pend[i];
-                tn_fire(s, i, c);
-                o.active++;
-                o.spk_n[o.ns] = i;
-                o.spk_t[o.ns++] = c;
-                s->pend[i] = tn_predict(s, i);
-            }
+        if (s->pend[i] < w1) {
+            int64_t c = s->pend[i];
+            tn_fire(s, i, c);
+            o.active++;
+            o.spk_n[o.ns] = i;
+            o.spk_t[o.ns++] = c;
+            s->pend[i] = tn_predict(s, i);
         }
         s->head[i] = -1;
         pos[i] = neg[i] = ninst[i] = 0;
         last_t[i] = -1;
         flag[i] = 0;
-    }
-    /* the neurons whose crossing moved get a check queued (the old one goes stale) */
-    int64_t nc = 0;
-    for (int64_t k = 0; k < o.nt; k++) {
-        int64_t i = o.touched[k], p = s->pend[i];
-        if (p != x->queued[i] && p < TN_NEVER && p < x->end) {
-            x->queued[i] = p;
+        int64_t pd = s->pend[i];
+        if (pd != queued[i] && pd < TN_NEVER && pd < end) {
+            queued[i] = pd;
             o.touched[nc++] = i;
         }
     }

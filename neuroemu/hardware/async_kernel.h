@@ -120,6 +120,7 @@ typedef struct {
     uint8_t *flag;            /* [n] scratch: steps that share an instant with an input, unsafe */
     int64_t *queued;          /* [n] time of each neuron's queued check (INT64_MAX... none) */
     int64_t *seen;            /* [axons] scratch: the instant each axon last activated (-1) */
+    int64_t *ulist;           /* [n] scratch: the neurons taking their events one instant at a time */
     int64_t end;              /* checks at or after the run's end are not queued */
 } ak_tn_run_scratch;
 

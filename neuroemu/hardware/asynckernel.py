@@ -506,6 +506,7 @@ class TrueNorthWindowC:
         self._keep.append((queued, x.queued))
         x.end = int(end_ps)
         x.seen = ptr("int64_t[]", np.full(arrays.n_axons, -1, np.int64))
+        x.ulist = ptr("int64_t[]", np.zeros(n, np.int64))
         self._x = x
         self._counts = np.zeros(5, np.int64)
         self._touched = np.empty(n, np.int64)
