@@ -511,6 +511,9 @@ class TrueNorthWindowC:
         self._counts = np.zeros(5, np.int64)
         self._touched = np.empty(n, np.int64)
         self._spk_n, self._spk_t = np.empty(n, np.int64), np.empty(n, np.int64)
+        fb = _ffi.from_buffer  # the output buffers live as long as the kernel: point at them once
+        self._out = (fb("int64_t[]", self._touched), len(self._touched), fb("int64_t[]", self._spk_n),
+                     fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
 
     def run(self, a_t, a_ax, checked, w0: int, w1: int):
         """The whole window (arrivals in time order; repeats of an (instant, axon) activate once):
@@ -521,8 +524,7 @@ class TrueNorthWindowC:
         a_t, a_ax = np.ascontiguousarray(a_t, np.int64), np.ascontiguousarray(a_ax, np.int64)
         chk = np.ascontiguousarray(checked, np.int64)
         nt = _lib.ak_tn_run(s, self._x, int(w0), len(a_t), fb("int64_t[]", a_t), fb("int64_t[]", a_ax), len(chk),
-                            fb("int64_t[]", chk), fb("int64_t[]", self._touched), len(self._touched),
-                            fb("int64_t[]", self._spk_n), fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
+                            fb("int64_t[]", chk), *self._out)
         if nt < 0:
             raise NeuroEmuError("async kernel: an event's target is out of range")
         ns, active, plain, nc, sops = self._counts.tolist()
