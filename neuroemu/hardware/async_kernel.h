@@ -68,11 +68,8 @@ void ak_rebase(ak_state *s, int64_t new_epoch);
 void ak_release(ak_state *s);
 
 /* --- TrueNorth neurons read in continuous time (neuroemu/engine/asyncmodels.py, TrueNorthCT) ---
- * Exact integer arithmetic: potentials in units of 1/T. One call handles one window of a core-array
- * network: the inputs reaching neurons (neuron, time, weight x T, synaptic or a leak step) in any
- * order, and the neurons whose threshold check came due; each touched neuron's events are applied
- * in time order (inputs of one instant summed), its crossings fired, its next crossing predicted.
- * The numpy paths of TrueNorthCT give the same bits (a test). */
+ * Exact integer arithmetic: potentials in units of 1/T; the numpy paths of TrueNorthCT give the
+ * same bits (a test). The state and parameters, shared with numpy: */
 typedef struct {
     int64_t n, T, lo, hi, w1;
     int32_t mask_any;
@@ -83,19 +80,12 @@ typedef struct {
     int64_t *head;                    /* [n] scratch, all -1 between calls */
 } ak_tn;
 
-/* Returns the number of touched neurons (written to touched, capacity n_ev + n_chk), or a negative
- * error code; spikes go to spk_n/spk_t (capacity: touched neurons), their count to counts[0],
- * active updates to counts[1], plain updates (leak steps alone) to counts[2]. next_ev and evbuf
- * are scratch of n_ev entries (evbuf: 3 x n_ev). */
-int64_t ak_tn_window(ak_tn *s, int64_t n_ev, const int64_t *nid, const int64_t *tt, const int64_t *ww,
-                     const uint8_t *syn, int64_t n_chk, const int64_t *chk, int64_t *next_ev, int64_t *evbuf,
-                     int64_t *touched, int64_t *spk_n, int64_t *spk_t, int64_t *counts);
-
 /* The whole window of a TrueNorth core-array network in one call: the arrivals (sorted by time,
  * one per (instant, axon)) are expanded through the crossbar rows and fed to their neurons in
  * time order, the stochastic leak steps of the window drawn (the tick loop's leak bytes, each step
- * at mix64(offset key + tick) mod T inside its tick), and every touched neuron's groups of one
- * instant applied as in ak_tn_window. Scratch in ak_tn_run_scratch: gt (pending group time, -1),
+ * at its own instant inside its tick, see TrueNorthCT.leak_steps), and every touched neuron's
+ * inputs of one instant summed and applied in time order, its crossings fired and its next
+ * crossing predicted. Scratch in ak_tn_run_scratch: gt (pending group time, -1),
  * gs (its sum), gsyn, st0/st1 (the neuron's steps in the window, INT64_MAX when none), all [n].
  * Arrivals must come in time order; a second arrival on an axon at the same instant activates
  * nothing (as in a tick). counts: [spikes, active updates, plain updates, new checks, SOPs].

@@ -401,7 +401,7 @@ def make_kernel(arrays: KernelArrays, backend: str | None = None):
 
 
 class TrueNorthWindowC:
-    """The C window kernel of TrueNorth neurons read in continuous time (``ak_tn_window``).
+    """The C window kernel of TrueNorth neurons read in continuous time (``ak_tn_run``: a whole window per call).
 
     It works on the state arrays of a :class:`neuroemu.engine.asyncmodels.TrueNorthCT`-like
     ``model`` (int64, in units of 1/T) and the engine's ``pend`` (each neuron's next crossing); the
@@ -438,27 +438,6 @@ class TrueNorthWindowC:
         s.head = ptr("int64_t[]", self._head)
         self._s = s
         self._counts = np.zeros(3, np.int64)
-
-    def window(self, nid, tt, ww, syn, checked, w1: int):
-        """One window: returns (spiking neurons, their times, touched neurons, active updates, plain updates)."""
-        s, fb = self._s, _ffi.from_buffer
-        s.w1 = int(w1)
-        n_ev, n_chk = len(nid), len(checked)
-        cap = n_ev + n_chk
-        nid, tt = np.ascontiguousarray(nid, np.int64), np.ascontiguousarray(tt, np.int64)
-        ww, chk = np.ascontiguousarray(ww, np.int64), np.ascontiguousarray(checked, np.int64)
-        syn = np.ascontiguousarray(syn, np.uint8)
-        nxt, evbuf = np.empty(max(n_ev, 1), np.int64), np.empty(3 * max(n_ev, 1), np.int64)
-        touched = np.empty(max(cap, 1), np.int64)
-        spk_n, spk_t = np.empty(2 * cap + 2, np.int64), np.empty(2 * cap + 2, np.int64)
-        nt = _lib.ak_tn_window(s, n_ev, fb("int64_t[]", nid), fb("int64_t[]", tt), fb("int64_t[]", ww),
-                               fb("uint8_t[]", syn), n_chk, fb("int64_t[]", chk), fb("int64_t[]", nxt),
-                               fb("int64_t[]", evbuf), fb("int64_t[]", touched), fb("int64_t[]", spk_n),
-                               fb("int64_t[]", spk_t), fb("int64_t[]", self._counts))
-        if nt < 0:
-            raise NeuroEmuError("async kernel: an event's target is out of range")
-        ns, active, plain = (int(x) for x in self._counts)
-        return spk_n[:ns], spk_t[:ns], np.sort(touched[:nt]), active, plain
 
     def bind_network(self, arrays, model, type_w: np.ndarray | None, row_w: np.ndarray | None,
                      queued: np.ndarray, end_ps: int) -> None:
