@@ -263,7 +263,12 @@ def build_diffuser_network(chip: ChipSpec, workload: WorkloadSpec, seed: int) ->
     topo = build_chip_topology(chip)
     spike_ps = int(round(chip.latency.spike_ns.value * 1000))
     routers = topo.core_router[:n_chips].astype(np.int64)
-    lat = np.maximum(1, spike_ps + topo.path_latency_ps[routers[:, None], routers[None, :]]).astype(np.int64)
+    lat = (spike_ps + topo.path_latency_ps[routers[:, None], routers[None, :]]).astype(np.int64)
+    if int(lat.min()) <= 0:
+        # the lookahead would be 0: a window would never end (a spike could cause one at once)
+        raise ConfigError(f"{chip.source or chip.name}: latency.spike_ns: under async the lookahead (the smallest "
+                          f"spike latency: spike_ns + the route's hops x hop_ns) must be > 0 ps, or time would never "
+                          f"advance (got {int(lat.min())} ps)")
 
     targets = _pick_targets(generator(seed, STREAM_NEURON_RNG, PURPOSE_TARGETS), n, n_chips, k)
     src_chip = (np.arange(n) // nc).astype(np.int64)

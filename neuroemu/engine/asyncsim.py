@@ -185,25 +185,39 @@ class AsyncEngine:
 
 
 def check_async(chip: ChipSpec, workload: WorkloadSpec, file: str | None = None):
-    """Check ``workload`` on the async ``chip`` without building it (for ``neuroemu validate``):
-    the chip's timing and neuron model, the network kind, no input streams, the network's plan."""
+    """Check ``workload`` on the async ``chip`` without running it (for ``neuroemu validate``).
+
+    Which networks a chip runs clockless is decided by its neuron model: Neurogrid's analog
+    ``neurogrid_lif`` runs its diffuser network (``neurogrid_diffuser``; it has no synapse rows
+    for a generated or mapped network to be written into), every tick-kernel model
+    (``truenorth_lif``, ``loihi_cuba``, ``cuba_lif``) runs every core-array network read in
+    continuous time (:mod:`neuroemu.engine.asynccore`). Returns the diffuser's plan, or the
+    core network's plan.
+    """
     file = _workload_file(workload, file)
     if chip.timing.mode != "async":
         raise ConfigError(f"{chip.name}: timing.mode: the async engine runs async chips (got {chip.timing.mode!r})")
-    if chip.core.neuron_model not in ASYNC_NEURON_MODELS:
-        raise ConfigError(f"{chip.name}: core.neuron_model: the async engine has no model "
-                          f"{chip.core.neuron_model!r}; valid: {', '.join(sorted(ASYNC_NEURON_MODELS))}")
     kind = workload.network.kind
-    if kind in ("nir", "edgelist"):
-        raise ConfigError(f"{file}: network.kind: {kind} networks are mapped onto tick-based chips (sync, gals, "
-                          f"barrier); chip {chip.name!r} runs asynchronously")
-    if kind not in ASYNC_NETWORKS:
-        raise ConfigError(f"{file}: network.kind: unknown async network {kind!r}; "
-                          f"valid: {', '.join(sorted(ASYNC_NETWORKS))}")
-    if workload.inputs:
-        raise ConfigError(f"{file}: inputs: the async engine takes no input streams (its networks are "
-                          "driven by their bias); remove them")
-    return ASYNC_NETWORKS[kind].plan(chip, workload, file)
+    model = chip.core.neuron_model
+    if model in ASYNC_NEURON_MODELS:
+        if kind not in ASYNC_NETWORKS:
+            raise ConfigError(f"{file}: network.kind: {model} neurons (chip {chip.name!r}) have no synaptic crossbar "
+                              f"to write the {kind!r} network into: a spike reaches them through the analog diffuser; "
+                              f"valid: {', '.join(sorted(ASYNC_NETWORKS))}")
+        if workload.learning is not None:
+            raise ConfigError(f"{file}: learning: the diffuser network stores no synapses for a rule to change "
+                              "(a spike is spread by the analog diffuser); remove it")
+        if workload.inputs:
+            raise ConfigError(f"{file}: inputs: the diffuser network takes no input streams (it is driven by its "
+                              "bias); remove them")
+        return ASYNC_NETWORKS[kind].plan(chip, workload, file)
+    if kind in ASYNC_NETWORKS:
+        raise ConfigError(f"{file}: network.kind: {kind} is Neurogrid's analog diffuser network and needs "
+                          f"core.neuron_model neurogrid_lif (chip {chip.name!r} has {model!r})")
+    from neuroemu.engine.asynccore import check_learning
+    from neuroemu.networks.workloads import plan_network
+    check_learning(workload, file)
+    return plan_network(chip, workload, file)
 
 
 def build_engine(chip: ChipSpec, workload: WorkloadSpec, seed: int | None = None, **options) -> AsyncEngine:
@@ -216,6 +230,9 @@ def build_engine(chip: ChipSpec, workload: WorkloadSpec, seed: int | None = None
 def run_async(chip: ChipSpec, workload: WorkloadSpec, opt: "RunOptions", progress: Progress | None) -> "RunResult":
     """Run ``workload`` on an async chip for ``opt.ticks`` x ``tick_s`` of chip time; the record has
     the same fields as every other run."""
+    if workload.network.kind not in ASYNC_NETWORKS and chip.core.neuron_model not in ASYNC_NEURON_MODELS:
+        from neuroemu.engine.asynccore import run_async_cores  # the tick models read in continuous time
+        return run_async_cores(chip, workload, opt, progress)
     file = _workload_file(workload)
     tick = tick_ps(chip)
     end_ps = opt.ticks * tick

@@ -286,3 +286,301 @@ void ak_release(ak_state *s) {
     s->out_cap = s->spk_cap = s->heap_cap = 0;
     s->out_n = s->spk_n = s->heap_n = 0;
 }
+
+/* ---------------- TrueNorth neurons in continuous time (see async_kernel.h) ---------------- */
+
+#define TN_NEVER ((int64_t)1 << 62)
+#define TN_DT_CAP ((int64_t)1 << 52)
+
+static uint64_t tn_mix64(uint64_t x) {
+    uint64_t z = x + 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static inline int64_t tn_clip(int64_t x, int64_t a, int64_t b) { return x < a ? a : (x > b ? b : x); }
+
+static inline __attribute__((always_inline)) void tn_advance(ak_tn *s, int64_t i, int64_t t) {
+    int64_t dt = t - s->t_last[i];
+    if (dt > TN_DT_CAP) dt = TN_DT_CAP;
+    s->v[i] = tn_clip(s->v[i] + s->drift[i] * dt, s->low[i], s->hi);
+    s->t_last[i] = t;
+}
+
+static inline __attribute__((always_inline)) int64_t tn_reset(ak_tn *s, int64_t i, int64_t v, int64_t theta) {
+    int64_t mode = s->reset_mode[i];
+    int64_t r = mode == 0 ? v - theta : (mode == 1 ? s->reset_value[i] : v);
+    return r < s->floor_v[i] ? s->floor_v[i] : r;
+}
+
+static inline __attribute__((always_inline)) int64_t tn_predict(ak_tn *s, int64_t i) {
+    if (!s->enabled[i]) return TN_NEVER;
+    int64_t v = s->v[i], th = s->theta[i], ref = s->ref[i], t0 = s->t_last[i], d = s->drift[i];
+    if (v >= th) return ref > t0 ? ref : t0;
+    if (d > 0 && th <= s->hi) {
+        int64_t num = th - v;
+        int64_t c = t0 + (num + d - 1) / d;  /* num > 0, d > 0: the ceiling */
+        return c > ref ? c : ref;
+    }
+    return TN_NEVER;
+}
+
+/* a crossing fires at t: spike, reset, refractory */
+static inline __attribute__((always_inline)) void tn_fire(ak_tn *s, int64_t i, int64_t t) {
+    tn_advance(s, i, t);
+    int64_t v = s->v[i], th = s->theta[i];
+    s->v[i] = tn_reset(s, i, v > th ? v : th, th);
+    s->ref[i] = t + s->T;
+}
+
+/* one update at t with summed input S; returns 1 if it fires */
+static inline __attribute__((always_inline)) int tn_integrate(ak_tn *s, int64_t i, int64_t t, int64_t S) {
+    tn_advance(s, i, t);
+    int64_t v = tn_clip(s->v[i] + S, s->lo, s->hi);
+    s->n_upd[i] += 1;
+    int64_t th = s->alpha[i];
+    if (s->mask_any) {
+        uint64_t z = tn_mix64(s->threshold_keys[i] + (uint64_t)s->n_upd[i]);
+        th += ((int64_t)(z & 0xFFFFFFULL) & s->mask[i]) * s->T;
+    }
+    s->theta[i] = th;
+    int fired = v >= th && t >= s->ref[i] && s->enabled[i];
+    if (fired) {
+        s->v[i] = tn_reset(s, i, v, th);
+        s->ref[i] = t + s->T;
+    } else {
+        s->v[i] = v < s->floor_v[i] ? s->floor_v[i] : v;
+    }
+    return fired;
+}
+
+/* ---------------- the whole TrueNorth window (see async_kernel.h) ---------------- */
+
+typedef struct {
+    int64_t ns, active, plain, nt, cap;
+    int64_t *spk_n, *spk_t, *touched;
+} tn_out;
+
+/* one update of neuron i at t with summed input S (crossing first if it comes before) */
+static inline __attribute__((always_inline)) void tn_group(ak_tn *s, tn_out *o, int64_t i, int64_t t, int64_t S, int anysyn) {
+    if (s->pend[i] < t) {
+        int64_t c = s->pend[i];
+        tn_fire(s, i, c);
+        o->active++;
+        o->spk_n[o->ns] = i;
+        o->spk_t[o->ns++] = c;
+        s->pend[i] = tn_predict(s, i);
+    }
+    int fired = tn_integrate(s, i, t, S);
+    if (s->enabled[i]) {
+        if (anysyn || fired) o->active++;
+        else o->plain++;
+    }
+    if (fired) {
+        o->spk_n[o->ns] = i;
+        o->spk_t[o->ns++] = t;
+    }
+    s->pend[i] = tn_predict(s, i);
+}
+
+static inline void tn_touch(ak_tn *s, tn_out *o, int64_t i) {
+    if (s->head[i] == -1) {
+        s->head[i] = 1;
+        o->touched[o->nt++] = i;
+    }
+}
+
+/* the pending group of neuron i, after its earlier steps; steps at the same instant join it */
+static inline __attribute__((always_inline)) void tn_flush(ak_tn *s, ak_tn_run_scratch *x, tn_out *o, int64_t i) {
+    int64_t t = x->gt[i], S = x->gs[i];
+    while (x->st0[i] < t) {
+        tn_group(s, o, i, x->st0[i], x->step_w[i], 0);
+        x->st0[i] = x->st1[i];
+        x->st1[i] = INT64_MAX;
+    }
+    if (x->st0[i] == t) {
+        S += x->step_w[i];
+        x->st0[i] = x->st1[i];
+        x->st1[i] = INT64_MAX;
+    }
+    tn_group(s, o, i, t, S, x->gsyn[i]);
+    x->gt[i] = -1;
+}
+
+int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
+                  const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
+                  int64_t *spk_n, int64_t *spk_t, int64_t *counts) {
+    /* a local copy of the parameters: stores into the state arrays cannot alias a local */
+    ak_tn local = *s;
+    s = &local;
+    tn_out o = {0, 0, 0, 0, cap, spk_n, spk_t, touched};
+    int64_t T = s->T, w1 = s->w1;
+    if (cap < s->n) return AK_EBADARG;  /* each neuron is touched at most once: n entries suffice */
+    for (int64_t a = 0; a < n_arr; a++)
+        if (a_ax[a] < 0 || x->row_ptr[a_ax[a]] < 0) return AK_EBADARG;
+    /* the window's leak steps: the tick loop's byte per (tick, neuron), at its own instant */
+    int small_T = T < ((int64_t)1 << 34);
+    for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
+        uint64_t word = 0;
+        int64_t block = -1;
+        for (int64_t j = 0; j < x->n_sto; j++) {
+            int64_t g = x->sto[j];
+            if ((g >> 3) != block) {  /* eight neurons share one draw (neuroemu.models.rng.leak_bytes) */
+                block = g >> 3;
+                word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)block);
+            }
+            int64_t byte = (int64_t)((word >> (8 * (g & 7))) & 0xFF);
+            if (byte >= x->sto_mag[j]) continue;
+            uint64_t z = tn_mix64(x->sto_off_keys[j] + (uint64_t)k);
+            /* the instant in the tick: the top 30 bits scaled to [0, T) (modulo when T >= 2^34 ps) */
+            int64_t off = small_T ? (int64_t)(((z >> 34) * (uint64_t)T) >> 30) : (int64_t)(z % (uint64_t)T);
+            int64_t t = k * T + off;
+            if (t < w0 || t >= w1) continue;
+            tn_touch(s, &o, g);
+            if (x->st0[g] == INT64_MAX) x->st0[g] = t;
+            else x->st1[g] = t;
+        }
+    }
+    /* Pass 1, order-free: each neuron's positive and negative input, its distinct instants, and
+     * which of its steps share an instant with an input. Arrivals come in time order, so a
+     * neuron's inputs do too. The struct's fields are read into locals once. */
+    const int64_t *restrict row_ptr = x->row_ptr;
+    const uint8_t *restrict rn8 = (const uint8_t *)x->row_neurons;
+    const uint16_t *restrict rn16 = (const uint16_t *)x->row_neurons;
+    const int64_t *restrict type_w = x->type_w, *restrict row_w = x->row_w;
+    const int8_t *restrict axon_type = x->axon_type;
+    int64_t *restrict gt = x->gt, *restrict gs = x->gs;
+    uint8_t *restrict gsyn = x->gsyn, *restrict flag = x->flag;
+    int64_t *restrict pos = x->pos, *restrict neg = x->neg, *restrict last_t = x->last_t, *restrict ninst = x->ninst;
+    int64_t *restrict st0 = x->st0, *restrict st1 = x->st1;
+    const int64_t n_types = x->n_types, apc = x->axons_per_core, npc = x->neurons_per_core;
+    const int narrow = x->neuron_bytes == 1;
+    int64_t *restrict seen = x->seen, sops = 0;
+    for (int64_t a = 0; a < n_arr; a++) {
+        int64_t ax = a_ax[a], t = a_t[a];
+        if (seen[ax] == t) continue;  /* one activation per (instant, axon) */
+        seen[ax] = t;
+        int64_t base = (ax / apc) * npc;
+        int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
+        int64_t type = axon_type[ax];
+        sops += hi - lo;
+        for (int64_t p = lo; p < hi; p++) {
+            int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
+            int64_t w = row_w ? row_w[p] : type_w[i * n_types + type];
+            tn_touch(s, &o, i);
+            if (w > 0) pos[i] += w;
+            else neg[i] += w;
+            if (last_t[i] != t) {
+                last_t[i] = t;
+                ninst[i]++;
+                flag[i] |= (uint8_t)((t == st0[i]) | ((t == st1[i]) << 1));
+            }
+        }
+    }
+    /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
+     * once (as TrueNorthCT.bulk) and is done; the others are listed for the ordered pass. The
+     * neurons whose crossing moved are written over the front of the touched list (never ahead
+     * of the reading position): they get a check queued (the old one goes stale). */
+    int64_t span = w1 - w0, nu = 0, nc = 0;
+    int64_t *restrict ulist = x->ulist, *restrict queued = x->queued;
+    const int64_t end = x->end;
+    for (int64_t k = 0; k < o.nt; k++) {
+        int64_t i = o.touched[k];
+        int64_t nsteps = (st0[i] != INT64_MAX) + (st1[i] != INT64_MAX);
+        int64_t sw = x->step_w[i] * nsteps;
+        int64_t P = pos[i] + (sw > 0 ? sw : 0), N = neg[i] + (sw < 0 ? sw : 0);
+        tn_advance(s, i, w0);
+        int64_t v = s->v[i], d = s->drift[i];
+        int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
+        if (s->mask_any || !(top < s->alpha[i] && top <= s->hi && bottom >= s->low[i]) || s->pend[i] < w1) {
+            flag[i] |= 4;
+            ulist[nu++] = i;
+            continue;
+        }
+        s->v[i] = v + P + N;
+        if (s->enabled[i]) {
+            int64_t shared = (flag[i] & 1) + ((flag[i] >> 1) & 1);
+            o.active += ninst[i];
+            o.plain += nsteps - shared;
+        }
+        st0[i] = st1[i] = INT64_MAX;
+        int64_t pd = tn_predict(s, i);
+        s->pend[i] = pd;
+        s->head[i] = -1;
+        pos[i] = neg[i] = ninst[i] = 0;
+        last_t[i] = -1;
+        flag[i] = 0;
+        if (pd != queued[i] && pd < TN_NEVER && pd < end) {
+            queued[i] = pd;
+            o.touched[nc++] = i;
+        }
+    }
+    for (int64_t k = 0; k < n_chk; k++) {  /* a check alone: the crossing is looked at below */
+        if (chk[k] < 0 || chk[k] >= s->n) return AK_EBADARG;
+        int64_t i = chk[k];
+        if (s->head[i] == -1) {
+            s->head[i] = 1;
+            flag[i] |= 4;
+            ulist[nu++] = i;
+        }
+    }
+    /* Pass 3: the listed neurons' inputs again, in time order, one instant at a time */
+    if (nu) {
+        for (int64_t a = 0; a < n_arr; a++) {
+            int64_t ax = a_ax[a], t = a_t[a];
+            if (seen[ax] == -2 - t) continue;  /* the same repeats as pass 1 */
+            seen[ax] = -2 - t;
+            int64_t base = (ax / apc) * npc;
+            int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
+            int64_t type = axon_type[ax];
+            for (int64_t p = lo; p < hi; p++) {
+                int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
+                if (!(flag[i] & 4)) continue;
+                int64_t w = row_w ? row_w[p] : type_w[i * n_types + type];
+                int64_t g = gt[i];
+                if (g == t) {
+                    gs[i] += w;
+                    continue;
+                }
+                if (g >= 0) tn_flush(s, x, &o, i);
+                gt[i] = t;
+                gs[i] = w;
+                gsyn[i] = 1;
+            }
+        }
+    }
+    for (int64_t k = 0; k < nu; k++) {
+        int64_t i = ulist[k];
+        if (gt[i] >= 0) tn_flush(s, x, &o, i);
+        while (st0[i] != INT64_MAX) {
+            tn_group(s, &o, i, st0[i], x->step_w[i], 0);
+            st0[i] = st1[i];
+            st1[i] = INT64_MAX;
+        }
+        if (s->pend[i] < w1) {
+            int64_t c = s->pend[i];
+            tn_fire(s, i, c);
+            o.active++;
+            o.spk_n[o.ns] = i;
+            o.spk_t[o.ns++] = c;
+            s->pend[i] = tn_predict(s, i);
+        }
+        s->head[i] = -1;
+        pos[i] = neg[i] = ninst[i] = 0;
+        last_t[i] = -1;
+        flag[i] = 0;
+        int64_t pd = s->pend[i];
+        if (pd != queued[i] && pd < TN_NEVER && pd < end) {
+            queued[i] = pd;
+            o.touched[nc++] = i;
+        }
+    }
+    counts[0] = o.ns;
+    counts[1] = o.active;
+    counts[2] = o.plain;
+    counts[3] = nc;
+    counts[4] = sops;
+    for (int64_t a = 0; a < n_arr; a++) seen[a_ax[a]] = -1;
+    return o.nt;
+}

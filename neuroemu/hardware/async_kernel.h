@@ -66,3 +66,54 @@ void ak_rebase(ak_state *s, int64_t new_epoch);
 
 /* Free the output and scratch buffers. */
 void ak_release(ak_state *s);
+
+/* --- TrueNorth neurons read in continuous time (neuroemu/engine/asyncmodels.py, TrueNorthCT) ---
+ * Exact integer arithmetic: potentials in units of 1/T; the numpy paths of TrueNorthCT give the
+ * same bits (a test). The state and parameters, shared with numpy: */
+typedef struct {
+    int64_t n, T, lo, hi, w1;
+    int32_t mask_any;
+    const int64_t *drift, *low, *floor_v, *alpha, *mask, *reset_mode, *reset_value;
+    const uint8_t *enabled;
+    const uint64_t *threshold_keys;   /* [n] or NULL when no neuron has a stochastic threshold */
+    int64_t *v, *t_last, *ref, *n_upd, *theta, *pend;
+    int64_t *head;                    /* [n] scratch, all -1 between calls */
+} ak_tn;
+
+/* The whole window of a TrueNorth core-array network in one call: the arrivals (sorted by time,
+ * one per (instant, axon)) are expanded through the crossbar rows and fed to their neurons in
+ * time order, the stochastic leak steps of the window drawn (the tick loop's leak bytes, each step
+ * at its own instant inside its tick, see TrueNorthCT.leak_steps), and every touched neuron's
+ * inputs of one instant summed and applied in time order, its crossings fired and its next
+ * crossing predicted. Scratch in ak_tn_run_scratch: gt (pending group time, -1),
+ * gs (its sum), gsyn, st0/st1 (the neuron's steps in the window, INT64_MAX when none), all [n].
+ * Arrivals must come in time order; a second arrival on an axon at the same instant activates
+ * nothing (as in a tick). counts: [spikes, active updates, plain updates, new checks, SOPs].
+ * Returns the touched neurons' count
+ * or < 0; touched[0 .. counts[3]) are then the neurons whose crossing moved and needs a check queued
+ * (at pend), the rest of the touched list is not returned. */
+typedef struct {
+    int64_t *gt, *gs, *st0, *st1;
+    uint8_t *gsyn;
+    const int64_t *row_ptr;
+    const void *row_neurons;
+    int32_t neuron_bytes, n_types;
+    const int8_t *axon_type;
+    const int64_t *type_w;    /* [n * n_types] weights x T (per axon type), or NULL */
+    const int64_t *row_w;     /* [synapses] weights x T (per synapse), or NULL */
+    int64_t axons_per_core, neurons_per_core;
+    int64_t n_sto;
+    const int64_t *sto, *sto_mag, *step_w;  /* stochastic neurons, abs(leak), sign(leak) x T ([n]) */
+    const uint64_t *sto_off_keys;
+    uint64_t leak_key;
+    int64_t *pos, *neg, *last_t, *ninst;  /* [n] scratch of the order-free pass (0, 0, -1, 0) */
+    uint8_t *flag;            /* [n] scratch: steps that share an instant with an input, unsafe */
+    int64_t *queued;          /* [n] time of each neuron's queued check (INT64_MAX... none) */
+    int64_t *seen;            /* [axons] scratch: the instant each axon last activated (-1) */
+    int64_t *ulist;           /* [n] scratch: the neurons taking their events one instant at a time */
+    int64_t end;              /* checks at or after the run's end are not queued */
+} ak_tn_run_scratch;
+
+int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
+                  const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
+                  int64_t *spk_n, int64_t *spk_t, int64_t *counts);

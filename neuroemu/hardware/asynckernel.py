@@ -398,3 +398,113 @@ class PyKernel:
 def make_kernel(arrays: KernelArrays, backend: str | None = None):
     """The window kernel over ``arrays``: C, or the Python twin (see :func:`choose_async_backend`)."""
     return CKernel(arrays) if choose_async_backend(backend) == "c" else PyKernel(arrays)
+
+
+class TrueNorthWindowC:
+    """The C window kernel of TrueNorth neurons read in continuous time (``ak_tn_run``: a whole window per call).
+
+    It works on the state arrays of a :class:`neuroemu.engine.asyncmodels.TrueNorthCT`-like
+    ``model`` (int64, in units of 1/T) and the engine's ``pend`` (each neuron's next crossing); the
+    numpy paths of the model are its twin, bit for bit (integer arithmetic).
+    """
+
+    backend = "c"
+
+    def __init__(self, model, pend: np.ndarray):
+        choose_async_backend("c")
+        self._keep = []
+        s = _ffi.new("ak_tn *")
+
+        def ptr(ctype, arr):
+            if not arr.flags.c_contiguous:
+                raise NeuroEmuError("internal: async kernel arrays must be contiguous")
+            buf = _ffi.from_buffer(ctype, arr)
+            self._keep.append((arr, buf))
+            return buf
+
+        n = len(model.v)
+        s.n, s.T, s.lo, s.hi = n, model.T, int(model.lo), int(model.hi)
+        s.mask_any = int(model.mask_any)
+        s.drift, s.low, s.floor_v = ptr("int64_t[]", model.drift), ptr("int64_t[]", model.low), ptr("int64_t[]", model.floor)
+        s.alpha, s.mask = ptr("int64_t[]", model.alpha), ptr("int64_t[]", model.mask)
+        s.reset_mode, s.reset_value = ptr("int64_t[]", model.reset_mode), ptr("int64_t[]", model.reset_value)
+        self._enabled = np.ascontiguousarray(model.enabled, np.uint8)
+        s.enabled = ptr("uint8_t[]", self._enabled)
+        s.threshold_keys = ptr("uint64_t[]", model.threshold_keys) if model.mask_any else _ffi.NULL
+        s.v, s.t_last, s.ref = ptr("int64_t[]", model.v), ptr("int64_t[]", model.t_last), ptr("int64_t[]", model.ref)
+        s.n_upd, s.theta = ptr("int64_t[]", model.n_upd), ptr("int64_t[]", model.theta)
+        s.pend = ptr("int64_t[]", pend)
+        self._head = np.full(n, -1, np.int64)
+        s.head = ptr("int64_t[]", self._head)
+        self._s = s
+        self._counts = np.zeros(3, np.int64)
+
+    def bind_network(self, arrays, model, type_w: np.ndarray | None, row_w: np.ndarray | None,
+                     queued: np.ndarray, end_ps: int) -> None:
+        """Give the kernel the crossbar, the stochastic leak and the engine's queued-check times, for
+        :meth:`run` (the whole window in C)."""
+        x = _ffi.new("ak_tn_run_scratch *")
+        n = len(model.v)
+
+        def ptr(ctype, arr):
+            arr = np.ascontiguousarray(arr)
+            buf = _ffi.from_buffer(ctype, arr)
+            self._keep.append((arr, buf))
+            return buf
+
+        self._gt = np.full(n, -1, np.int64)
+        self._st0 = np.full(n, np.iinfo(np.int64).max, np.int64)
+        self._st1 = self._st0.copy()
+        x.gt, x.gs = ptr("int64_t[]", self._gt), ptr("int64_t[]", np.zeros(n, np.int64))
+        x.st0, x.st1 = ptr("int64_t[]", self._st0), ptr("int64_t[]", self._st1)
+        x.gsyn = ptr("uint8_t[]", np.zeros(n, np.uint8))
+        x.pos, x.neg = ptr("int64_t[]", np.zeros(n, np.int64)), ptr("int64_t[]", np.zeros(n, np.int64))
+        x.last_t, x.ninst = ptr("int64_t[]", np.full(n, -1, np.int64)), ptr("int64_t[]", np.zeros(n, np.int64))
+        x.flag = ptr("uint8_t[]", np.zeros(n, np.uint8))
+        x.row_ptr = ptr("int64_t[]", arrays.row_ptr.astype(np.int64))
+        rn = arrays.row_neurons
+        if rn.dtype.itemsize not in (1, 2):
+            raise NeuroEmuError("internal: row_neurons must be 8- or 16-bit")
+        x.row_neurons = ptr("uint8_t[]", rn.view(np.uint8))
+        x.neuron_bytes = rn.dtype.itemsize
+        x.axon_type = ptr("int8_t[]", arrays.axon_type.astype(np.int8))
+        x.n_types = arrays.weights.shape[1]
+        x.type_w = ptr("int64_t[]", type_w) if type_w is not None else _ffi.NULL
+        x.row_w = ptr("int64_t[]", row_w) if row_w is not None else _ffi.NULL
+        x.axons_per_core, x.neurons_per_core = arrays.axons_per_core, arrays.neurons_per_core
+        sto = model.stochastic.astype(np.int64)
+        x.n_sto = len(sto)
+        x.sto = ptr("int64_t[]", sto if len(sto) else np.zeros(1, np.int64))
+        x.sto_mag = ptr("int64_t[]", model.step_mag[sto] if len(sto) else np.zeros(1, np.int64))
+        x.step_w = ptr("int64_t[]", model.step_sign * model.T)
+        x.sto_off_keys = ptr("uint64_t[]", model.offset_keys if len(sto) else np.zeros(1, np.uint64))
+        x.leak_key = int(model.key) & ((1 << 64) - 1)
+        if not queued.flags.c_contiguous or queued.dtype != np.int64:
+            raise NeuroEmuError("internal: queued must be contiguous int64")
+        x.queued = _ffi.from_buffer("int64_t[]", queued)
+        self._keep.append((queued, x.queued))
+        x.end = int(end_ps)
+        x.seen = ptr("int64_t[]", np.full(arrays.n_axons, -1, np.int64))
+        x.ulist = ptr("int64_t[]", np.zeros(n, np.int64))
+        self._x = x
+        self._counts = np.zeros(5, np.int64)
+        self._touched = np.empty(n, np.int64)
+        self._spk_n, self._spk_t = np.empty(n, np.int64), np.empty(n, np.int64)
+        fb = _ffi.from_buffer  # the output buffers live as long as the kernel: point at them once
+        self._out = (fb("int64_t[]", self._touched), len(self._touched), fb("int64_t[]", self._spk_n),
+                     fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
+
+    def run(self, a_t, a_ax, checked, w0: int, w1: int):
+        """The whole window (arrivals in time order; repeats of an (instant, axon) activate once):
+        returns (spiking neurons, their times, neurons needing a new check at their crossing,
+        active updates, plain updates, SOPs). The queued-check times are updated."""
+        s, fb = self._s, _ffi.from_buffer
+        s.w1 = int(w1)
+        a_t, a_ax = np.ascontiguousarray(a_t, np.int64), np.ascontiguousarray(a_ax, np.int64)
+        chk = np.ascontiguousarray(checked, np.int64)
+        nt = _lib.ak_tn_run(s, self._x, int(w0), len(a_t), fb("int64_t[]", a_t), fb("int64_t[]", a_ax), len(chk),
+                            fb("int64_t[]", chk), *self._out)
+        if nt < 0:
+            raise NeuroEmuError("async kernel: an event's target is out of range")
+        ns, active, plain, nc, sops = self._counts.tolist()
+        return self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain, sops

@@ -283,9 +283,6 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     """
     from neuroemu.hardware.chip import build_chip_topology
     where = where or network.where or network.name
-    if chip.timing.mode == "async":
-        raise ConfigError(f"{where}: chip {chip.name!r} runs asynchronously (timing.mode async); mapped networks "
-                          "run on tick-based chips (sync, gals, barrier)")
     model = neuron_model(chip.core.neuron_model)
     # the model's per-core limits, as validate and generated networks apply them
     model.check_chip(chip, f"{where}: chip {chip.name!r}")

@@ -1,0 +1,548 @@
+"""The async (clockless) window loop for every network written into core arrays.
+
+Generated networks (``random_recurrent``, ``random_recurrent_weighted``), mapped files (NIR, edge
+lists) and ``classify`` workloads all become :class:`neuroemu.hardware.cores.CoreArrays`; this
+loop runs them with no clock, on every neuron model of the tick kernels read in continuous time
+(:mod:`neuroemu.engine.asyncmodels`; docs/async.md says exactly how).
+
+Time and windows. A spike fired at t reaches its target axon at t + delay x T + the route's
+latency (analytic: the router tables' zero-load path latency; ``--network packet``: the packet's
+own hop-by-hop delivery, then the axonal delay). The lookahead L is the smallest of these over
+every route (at least one tick, as delays are >= 1 tick). The queue is popped in windows
+[t, t + W), t the next event, W = min(L, T): nothing fired inside a window reaches anything inside
+it, and a neuron fires at most once per T, so at most once per window. Inside a window each
+neuron's own events (the synaptic inputs reaching it, its stochastic leak steps, its predicted
+threshold crossing) are applied in time order; events of one neuron at one instant are summed
+first (an axon hit twice at one instant activates once, as in a tick). The work is vectorised
+over neurons: round r applies every neuron's r-th distinct event instant at once.
+
+Crossings. After each update a neuron's next threshold crossing with no further input is
+computed in closed form (:meth:`predict`), kept per neuron and queued as a check event; an
+input moves it (a new check is queued, the old one is recognised as stale because the neuron's
+crossing time no longer matches).
+
+Counters, exactly as the tick loop names them: ``axon_event`` per spike reaching an axon,
+``synaptic_op`` per synapse of each (instant, axon) activation, ``neuron_update_active`` per
+neuron update with synaptic input or a spike, ``neuron_update`` per update by a stochastic leak
+step alone (a neuron with no event is never updated and never charged), ``spike``, and the
+routes' ``hop:<class>`` and ``wire_nm`` from the spikes per route.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from neuroemu.config.schema import ChipSpec, WorkloadSpec
+from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, continuous_model
+from neuroemu.engine.energy import Ledger
+from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions
+from neuroemu.engine.record import RunResult, build_record
+from neuroemu.errors import ConfigError, RunawayError
+from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
+from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
+from neuroemu.hardware.cores import gather_synapse_index
+from neuroemu.kernel.queue import make_queue
+from neuroemu.models.rng import stream_key
+from neuroemu.networks.workloads import build_inputs, build_network
+
+#: queue event kinds: a spike reaching an axon, a neuron's threshold check
+KIND_ARRIVAL, KIND_CHECK = 1, 3
+
+
+def check_learning(workload: WorkloadSpec, name: str) -> None:
+    """Refuse learning under async in one line, saying why."""
+    if workload.learning is not None:
+        raise ConfigError(
+            f"{name}: learning: rule {workload.learning.rule!r} pairs spikes by their tick (last-spike ticks, "
+            "tau in ticks, depressions before potentiations within a tick; hardware/learning.py): without a "
+            "clock there is no tick to pair by; run it under sync, gals or barrier")
+
+
+class AsyncCoreLoop:
+    """The clockless window loop over core arrays (see the module docstring)."""
+
+    def __init__(self, chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions):
+        self.chip, self.workload, self.opt = chip, workload, opt
+        self.name = name = workload.where
+        check_learning(workload, name)
+        self.network = network = build_network(chip, workload, opt.seed, name)
+        self.inputs = build_inputs(chip, workload, network, opt.seed, name)
+        self.arrays = a = network.arrays
+        self.T = T = tick_ps(chip)
+        self.end_ps = opt.ticks * T
+        if self.end_ps + (chip.core.max_delay_ticks + 1) * T >= MAX_TIME_PS:
+            raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach {self.end_ps} ps, "
+                              f"past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
+        self.topology = build_chip_topology(chip)
+        self.router = Router(self.topology)
+        self.route_src, self.route_axon, self.route_delay = a.routes()
+        self.sends = self.route_axon >= 0
+        A, N = a.axons_per_core, a.neurons_per_core
+        self.router.bind(a.chip_cores(self.route_src // N),
+                         np.where(self.sends, a.chip_cores(np.maximum(self.route_axon, 0) // A), -1))
+        self.fanout = a.fanout_ptr is not None
+        self.hooks = getattr(network, "hooks", None)
+        self.period_ps = self.hooks.reset_period * T if self.hooks is not None else 0
+        self.enabled = network.enabled
+        self.model = continuous_model(a, network.enabled, chip.core.membrane_bits, T,
+                                      stream_key(opt.seed, STREAM_NEURON_RNG), f"{name}: ")
+        # route delay in ps: the axonal delay (whole ticks) plus the route's latency
+        self.latency = self.router.neuron_latency(np.arange(len(self.route_src)))
+        self.route_ps = self.route_delay * T + (self.latency if opt.network == "analytic" else 0)
+        self.lookahead_ps = self._lookahead(chip, name)
+        self.window_ps = min(self.lookahead_ps, T)
+        self.queue = make_queue(opt.queue)
+        self.packets = None
+        if opt.network == "packet":
+            from neuroemu.hardware.packet import PacketNetwork
+            self.packets = PacketNetwork(self.topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
+        self.row_length = np.diff(a.row_ptr)
+        self._wscale = self.model.input_scale
+        self._wdtype = np.int64 if self._wscale > 1 else np.float64
+        self._flat_weights = a.weights.astype(self._wdtype).ravel() * self._wscale
+        self._n_types = a.weights.shape[1]
+        self.all_enabled = bool(network.enabled.all())
+        self._shared = None
+        self._w0 = 0
+        self.ledger = Ledger()
+        self.spikes_per_neuron = np.zeros(a.n_neurons, np.int64)
+        self.spike_times: list[np.ndarray] = []
+        self.spike_ids: list[np.ndarray] = []
+        self.windows = 0
+        self.checks = 0
+        self.next_chunk = 0
+        n = a.n_neurons
+        self.pend = np.full(n, NEVER, np.int64)
+        self.queued = np.full(n, NEVER, np.int64)
+        self._mark = np.zeros(n, bool)
+        self._last_w1 = 0
+        # the C window kernel where the model has one (TrueNorth; exact, so the numpy paths agree)
+        self.ckernel = None
+        self.backend = "numpy"
+        if isinstance(self.model, TrueNorthCT) and choose_async_backend(opt.tick_backend) == "c":
+            self.ckernel = TrueNorthWindowC(self.model, self.pend)
+            self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
+                                      None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale,
+                                      self.queued, self.end_ps)
+            self.backend = "c"
+        self._any_handled = False
+        self.wall = 0.0
+
+    def _lookahead(self, chip: ChipSpec, name: str) -> int:
+        """The smallest delay any spike can take (delay x tick + route latency); 0 is refused."""
+        sent = self.route_ps[self.sends]
+        L = int(sent.min()) if len(sent) else self.T
+        if L <= 0:
+            raise ConfigError(f"{chip.source or chip.name}: timing.tick_s: under async the lookahead (the smallest spike delay: "
+                              f"delay x tick + route latency) must be > 0 ps, or time would never advance "
+                              f"(got {L} ps)")
+        return L
+
+    # --- the loop ---
+    def run(self, progress: Progress | None) -> RunResult:
+        """Every window up to the run's end, then the record."""
+        start = time.perf_counter()
+        self._repredict(np.flatnonzero(self.enabled), 0)
+        end, W = self.end_ps, self.window_ps
+        boundary = self.period_ps if self.period_ps else NEVER
+        done_tick = -1
+        while True:
+            t0 = self._feed_inputs(self._next_time())
+            if boundary <= min(t0, end):
+                self._new_sample(boundary, end)
+                boundary = boundary + self.period_ps if boundary < end else NEVER
+                continue
+            if t0 >= end:
+                break
+            # inputs not yet queued start at next_chunk's tick: no window may pass it
+            feed = self.next_chunk * self.T if self.inputs and self.next_chunk < self.opt.ticks else NEVER
+            w1 = min(t0 + W, end, boundary, feed)
+            self._window(t0, w1, start)
+            self._last_w1 = w1
+            self.windows += 1
+            if progress is not None and t0 // self.T != done_tick:
+                done_tick = t0 // self.T
+                progress(int(done_tick), self.opt.ticks)
+        if self.hooks is not None and boundary == end:
+            self._new_sample(end, end)
+        if progress is not None:
+            progress(self.opt.ticks, self.opt.ticks)
+        self.wall = time.perf_counter() - start
+        return self.finish()
+
+    def _next_time(self) -> int:
+        """The next event: a queued one, a leak step, or a packet that will be due."""
+        q = self.queue
+        t = q.next_time()
+        t = NEVER if t is None else t
+        if self.model.has_steps:
+            # stochastic leak steps come every tick somewhere: windows follow one another
+            t = min(t, self._last_w1)
+        if self.packets is not None:
+            # spikes due in [t, t + W) left their packets' last router before t + W - dmin (due =
+            # delivery + delay >= delivery + dmin): deliver those, which may bring t forward
+            dmin = int(self.route_ps[self.sends].min(initial=self.T))
+            while not self.packets.idle():
+                until = t + self.window_ps - dmin if t < NEVER else NEVER
+                nxt = self.packets.next_event_time()
+                if nxt is None or nxt >= until:
+                    break
+                got = self.packets.advance(max(self.packets.now, min(until, MAX_TIME_PS)))
+                if len(got.time_ps):
+                    r = got.tag
+                    due = got.time_ps + self.route_ps[r]
+                    q.push_batch(due, KIND_ARRIVAL, self.route_axon[r])
+                    t = min(t, int(due.min()))
+        return t
+
+    def _feed_inputs(self, t0: int) -> int:
+        """Queue the input streams chunk by chunk, up to the next event (inputs at tick starts);
+        returns the next event's time."""
+        while self.inputs and self.next_chunk < self.opt.ticks and self.next_chunk * self.T <= t0:
+            lo = self.next_chunk
+            hi = min(self.opt.ticks, lo + self.inputs[0].CHUNK)
+            for stream in self.inputs:
+                ticks, axons = stream.events(lo, hi)
+                if len(ticks):
+                    self.queue.push_batch(ticks * self.T, KIND_ARRIVAL, axons)
+            self.next_chunk = hi
+            t0 = self._next_time()
+        return t0
+
+    def _window(self, w0: int, w1: int, start: float) -> None:
+        """Every event in [w0, w1): deliveries, leak steps, crossings, in time order per neuron."""
+        batch = self.queue.pop_before(w1)
+        arrive = batch.kind == KIND_ARRIVAL
+        a_t, a_ax = batch.time[arrive], batch.target[arrive]
+        checked = batch.target[~arrive]
+        self.checks += len(checked)
+        ledger = self.ledger
+        ledger.add("axon_event", len(a_t))
+        self._check_runaway(w0, len(a_t), start)
+        self._w0 = w0
+        if self.ckernel is not None:
+            # the queue pops in time order: the kernel drops repeats of an (instant, axon) itself
+            sn, st, moved, active, plain, sops = self.ckernel.run(a_t, a_ax, checked, w0, w1)
+            ledger.add("synaptic_op", sops)
+            ledger.add("neuron_update_active", active)
+            ledger.add("neuron_update", plain)
+            if len(moved):
+                self.queue.push_batch(self.pend[moved], KIND_CHECK, moved)
+            if len(sn):
+                self._emit(sn, st)
+            return
+        nid, tt, ww, syn = self._contributions(a_t, a_ax, w1)
+        spikes_n, spikes_t = [], []
+        mark = self._mark
+        mark[checked] = True
+        self._any_handled = False
+        if len(nid):
+            self._count_updates(nid, tt, syn)
+            nid, tt, ww, syn, handled = self._bulk(nid, tt, ww, syn, w0, w1)
+            mark[handled] = True
+            self._any_handled = len(handled) > 0
+        if len(nid):
+            g_n, g_t, g_s, g_syn, rank = _group(nid, tt, ww, syn, w0, w1)
+            if hasattr(self.model, "scan"):
+                g_n, g_t, g_s, g_syn, rank = self._scan(g_n, g_t, g_s, g_syn, rank, w0, w1, spikes_n, spikes_t)
+        if len(nid) and len(g_n):
+            order = np.argsort(rank, kind="stable")
+            bounds = np.searchsorted(rank[order], np.arange(int(rank.max()) + 2))
+            for r in range(len(bounds) - 1):
+                sel = order[bounds[r]:bounds[r + 1]]
+                idx, t = g_n[sel], g_t[sel]
+                self._crossings(idx, t, spikes_n, spikes_t)
+                fired = self.model.integrate(idx, t, g_s[sel])
+                if fired.any():
+                    spikes_n.append(idx[fired])
+                    spikes_t.append(t[fired])
+                    # a leak step that fires the neuron is an active update, as a firing tick is
+                    stepped = int(np.count_nonzero(fired & ~g_syn[sel]))
+                    ledger.add("neuron_update_active", stepped)
+                    ledger.add("neuron_update", -stepped)
+                self.pend[idx] = self.model.predict(idx)
+            mark[g_n] = True
+        touched = np.flatnonzero(mark) if len(checked) or len(nid) or self._any_handled else np.empty(0, np.int64)
+        mark[touched] = False
+        if len(touched):
+            self._crossings(touched, np.full(len(touched), w1, np.int64), spikes_n, spikes_t)
+            self._queue_checks(touched)
+        if spikes_n:
+            self._emit(np.concatenate(spikes_n), np.concatenate(spikes_t))
+
+    def _scan(self, g_n, g_t, g_s, g_syn, rank, w0, w1, spikes_n, spikes_t):
+        """The model's all-intervals-at-once path; returns the groups it left for one-by-one."""
+        seg = np.flatnonzero(rank == 0)
+        ok, sn, st, at = self.model.scan(g_n, g_t, g_s, seg, w0, w1)
+        if sn is None:
+            return g_n, g_t, g_s, g_syn, rank
+        done = g_n[seg][ok]
+        self.pend[done] = self.model.predict(done)
+        self._mark[done] = True
+        if len(sn):
+            spikes_n.append(sn)
+            spikes_t.append(st)
+            between = at < 0
+            stepped = int(np.count_nonzero(~between & ~g_syn[np.maximum(at, 0)]))
+            self.ledger.add("neuron_update_active", int(np.count_nonzero(between)) + stepped)
+            self.ledger.add("neuron_update", -stepped)
+        keep = np.repeat(~ok, np.diff(np.append(seg, len(g_n))))
+        return g_n[keep], g_t[keep], g_s[keep], g_syn[keep], rank[keep]
+
+    def _count_updates(self, nid, tt, syn) -> None:
+        """One neuron update per (enabled neuron, instant) with input: active with synaptic input,
+        plain (``neuron_update``) for a stochastic leak step alone.
+
+        An arrival's row holds distinct neurons, so two synaptic inputs share (neuron, instant) only
+        when two arrivals share the instant: only those are deduplicated (``self._shared`` marks
+        their contributions)."""
+        en = self.enabled[nid] if not self.all_enabled else np.ones(len(nid), bool)
+        s = syn & en
+        active = int(np.count_nonzero(s))
+        shared = self._shared
+        keys = np.empty(0, np.int64)
+        if shared is not None:
+            m = shared & s
+            if m.any():
+                keys = np.unique(nid[m] * (self.window_ps + 1) + (tt[m] - self._w0))
+                active -= int(np.count_nonzero(m)) - len(keys)
+        self.ledger.add("neuron_update_active", active)
+        step = ~syn & en
+        if step.any():
+            st_n, st_t = nid[step], tt[step]
+            coincide = np.isin(st_t, self._instants)
+            if coincide.any():
+                # a step at an instant the neuron also gets a spike is one update (the active one)
+                syn_keys = nid[s] * (self.window_ps + 1) + (tt[s] - self._w0)
+                k = st_n[coincide] * (self.window_ps + 1) + (st_t[coincide] - self._w0)
+                coincide[np.flatnonzero(coincide)[~np.isin(k, syn_keys)]] = False
+            self.ledger.add("neuron_update", int(np.count_nonzero(~coincide)))
+
+    def _bulk(self, nid, tt, ww, syn, w0, w1):
+        """Hand the model every neuron whose window needs no ordering; the rest's events come back."""
+        model = self.model
+        if not hasattr(model, "bulk"):
+            return nid, tt, ww, syn, np.empty(0, np.int64)
+        n = self.arrays.n_neurons
+        # float64 sums of integers below 2^53 are exact
+        pos = np.bincount(nid, np.maximum(ww, 0), minlength=n)
+        neg = np.bincount(nid, np.minimum(ww, 0), minlength=n)
+        idx = np.flatnonzero((pos != 0) | (neg != 0))  # all-zero inputs change nothing
+        safe = model.bulk(idx, w0, w1, pos[idx].astype(ww.dtype), neg[idx].astype(ww.dtype))
+        done = idx[safe]
+        if len(done):
+            self.pend[done] = model.predict(done)
+        rest = np.zeros(n, bool)
+        rest[idx[~safe]] = True
+        keep = rest[nid]
+        return nid[keep], tt[keep], ww[keep], syn[keep], done
+
+    def _dedupe(self, a_t, a_ax):
+        """Arrivals sorted by time, one per (instant, axon); their SOPs counted."""
+        if not len(a_t):
+            return a_t, a_ax
+        order = np.lexsort((a_ax, a_t))
+        a_t, a_ax = a_t[order], a_ax[order]
+        keep = np.ones(len(a_t), bool)
+        keep[1:] = (a_t[1:] != a_t[:-1]) | (a_ax[1:] != a_ax[:-1])
+        a_t, a_ax = a_t[keep], a_ax[keep]
+        self.ledger.add("synaptic_op", int(self.row_length[a_ax].sum()))
+        return a_t, a_ax
+
+    def _contributions(self, a_t, a_ax, w1):
+        """(neuron, time, weight, is synaptic) of every input reaching a neuron in the window."""
+        parts = []
+        self._instants = np.empty(0, np.int64)
+        self._shared = None
+        if len(a_t):
+            a_t, a_ax = self._dedupe(a_t, a_ax)
+            arrays = self.arrays
+            syn_idx, neuron = gather_synapse_index(arrays, a_ax)
+            if len(neuron):
+                times = np.repeat(a_t, self.row_length[a_ax])
+                if arrays.row_weights is not None:
+                    w = arrays.row_weights[syn_idx].astype(self._wdtype) * self._wscale
+                else:
+                    types = np.repeat(arrays.axon_type[a_ax].astype(np.int64), self.row_length[a_ax])
+                    w = self._flat_weights[neuron * self._n_types + types]
+                parts.append((neuron, times, w, np.ones(len(neuron), bool)))
+            if len(neuron) and self.ckernel is None:  # the numpy path's update count needs the instants
+                self._instants = np.unique(a_t)
+                # arrivals sharing their instant with another (a_t is sorted)
+                same = np.zeros(len(a_t), bool)
+                same[1:] = a_t[1:] == a_t[:-1]
+                same[:-1] |= same[1:]
+                self._shared = np.repeat(same, self.row_length[a_ax]) if same.any() else None
+        if self.model.has_steps:
+            ids, times, signs = self.model.leak_steps(self._w0, w1)
+            if len(ids):
+                parts.append((ids, times, signs.astype(self._wdtype), np.zeros(len(ids), bool)))
+        if not parts:
+            return (np.empty(0, np.int64),) * 2 + (np.empty(0, self._wdtype), np.empty(0, bool))
+        if len(parts) == 1:
+            return parts[0]
+        out = tuple(np.concatenate(x) for x in zip(*parts))
+        if self._shared is not None:
+            self._shared = np.concatenate([self._shared, np.zeros(len(out[0]) - len(self._shared), bool)])
+        return out
+
+    def _crossings(self, idx, t, spikes_n, spikes_t) -> None:
+        """Neurons whose predicted crossing comes before ``t`` fire there first."""
+        c = self.pend[idx]
+        m = c < t
+        if not m.any():
+            return
+        who, when = idx[m], c[m]
+        self.model.fire(who, when)
+        self.ledger.add("neuron_update_active", len(who))
+        spikes_n.append(who)
+        spikes_t.append(when)
+        self.pend[who] = self.model.predict(who)
+
+    def _queue_checks(self, idx) -> None:
+        """Queue a check at each neuron's crossing if it moved (the old check goes stale)."""
+        p = self.pend[idx]
+        new = (p != self.queued[idx]) & (p < NEVER) & (p < self.end_ps)
+        if new.any():
+            self.queue.push_batch(p[new], KIND_CHECK, idx[new])
+            self.queued[idx[new]] = p[new]
+
+    def _repredict(self, idx, t: int) -> None:
+        self.pend[idx] = self.model.predict(idx)
+        self.queued[idx] = NEVER
+        self._queue_checks(idx)
+
+    def _emit(self, fired: np.ndarray, when: np.ndarray) -> None:
+        """Count the spikes, record them, send each along its routes."""
+        order = np.lexsort((fired, when))
+        fired, when = fired[order], when[order]
+        ledger = self.ledger
+        ledger.add("spike", len(fired))
+        np.add.at(self.spikes_per_neuron, fired, 1)
+        if self.opt.record_spikes:
+            self.spike_times.append(when)
+            self.spike_ids.append(fired)
+        if self.hooks is not None:
+            ticks = when // self.T
+            for tk in np.unique(ticks):
+                self.hooks.observe(int(tk), fired[ticks == tk])
+        routes, emit = fired, when
+        if self.fanout:
+            routes = self.arrays.routes_of(fired)
+            emit = np.repeat(when, self.arrays.route_counts(fired))
+        sent = self.route_axon[routes] >= 0
+        r, e = routes[sent], emit[sent]
+        if not len(r):
+            return
+        if self.packets is None:
+            self.queue.push_batch(e + self.route_ps[r], KIND_ARRIVAL, self.route_axon[r])
+        else:
+            self.packets.inject(np.maximum(e, self.packets.now), self.router.src_router(r),
+                                self.router.dst_router(r), r)
+
+    def _new_sample(self, boundary: int, end: int) -> None:
+        """A classify workload's sample ends at ``boundary``: read the outputs, reset every neuron."""
+        hooks, a = self.hooks, self.arrays
+        a.v[:] = np.floor(self.model.potentials(boundary)).astype(np.int64).clip(-2**31, 2**31 - 1)
+        hooks.observe(boundary // self.T - 1, np.empty(0, np.int64))
+        if boundary >= end:
+            return
+        hooks.reset_state(a)
+        self.model.reset_all(boundary)
+        self._repredict(np.flatnonzero(self.enabled), boundary)
+
+    def _check_runaway(self, w0: int, n_window: int, start: float) -> None:
+        opt, ledger = self.opt, self.ledger
+        storm = opt.max_window_events is not None and n_window > opt.max_window_events
+        if not (storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events)):
+            return
+        ticks = w0 // self.T
+        self.opt = dataclasses.replace(opt, ticks=int(ticks))
+        self.end_ps = ticks * self.T
+        record = self.finish()
+        limit = f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}"
+        raise RunawayError(f"{self.name}: runaway activity: {ledger.get('axon_event'):,} spikes delivered by "
+                           f"{w0 * 1e-12:.6g} s ({limit}); the partial record covers the time before",
+                           partial_record=record)
+
+    def finish(self) -> RunResult:
+        """The record: hops, wire and latency from the spikes per route, as the tick loop makes it."""
+        opt, router = self.opt, self.router
+        per_route = self.spikes_per_neuron[self.route_src] if self.fanout else self.spikes_per_neuron
+        hops = router.class_hops_of(per_route)
+        routed = int(per_route[self.sends].sum())
+        self.ledger.add("wire_nm", router.wire_nm(per_route))
+        timing = {"timing_violations": 0}
+        latencies = router.latency_distribution(per_route)
+        latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
+        timing.update(latencies)
+        sim_time_s = opt.ticks * self.chip.timing.tick_s
+        links = router.link_stats(per_route, sim_time_s)
+        timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
+        timing.update({k: v for k, v in links.items() if not k.startswith("_")})
+        timing.update({"lookahead_s": self.lookahead_ps * 1e-12, "window_s": self.window_ps * 1e-12,
+                       "windows": self.windows, "threshold_checks": self.checks, "spike_time_unit": "ps"})
+        if self.packets is not None:
+            timing.update(_packet_report(self.packets, self.end_ps))
+        if opt.link_stats:
+            topo = self.topology
+            timing["link_stats"] = {"src": topo.link_src.tolist(), "dst": topo.link_dst.tolist(),
+                                    "packets": links["_loads"].tolist(), "utilization": links["_utilization"].tolist(),
+                                    "router_pos_mm": topo.router_pos_mm.tolist()}
+        network = self.network
+        record = build_record(self.chip, self.workload, opt, self.ledger, router.class_names, hops, routed,
+                              latency_ps_sum, network.n_enabled, self.wall, self.queue.backend, self.spike_times,
+                              self.spike_ids, self.backend, sim_time_s=sim_time_s, extra=timing,
+                              workload_report=network.report() if hasattr(network, "report") else None)
+        if self.hooks is not None:
+            starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T
+            record = dataclasses.replace(record, workload_report={**record.workload_report,
+                                                                  **self.hooks.report(record, starts)})
+        return record
+
+
+def _group(nid, tt, ww, syn, w0: int, w1: int):
+    """Events summed per (neuron, instant), sorted; with each group's rank among its neuron's."""
+    span = w1 - w0
+    if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):
+        key = nid * span + (tt - w0)
+        order = np.argsort(key, kind="stable")
+        k = key[order]
+    else:
+        order = np.lexsort((tt, nid))
+        k = None
+    n_s, t_s = nid[order], tt[order]
+    new = np.ones(len(order), bool)
+    if k is not None:
+        new[1:] = k[1:] != k[:-1]
+    else:
+        new[1:] = (n_s[1:] != n_s[:-1]) | (t_s[1:] != t_s[:-1])
+    starts = np.flatnonzero(new)
+    g_n, g_t = n_s[starts], t_s[starts]
+    g_s = np.add.reduceat(ww[order], starts)
+    g_syn = np.add.reduceat(syn[order].astype(np.int64), starts) > 0
+    first = np.ones(len(starts), bool)
+    first[1:] = g_n[1:] != g_n[:-1]
+    seg = np.flatnonzero(first)
+    rank = np.arange(len(starts)) - np.repeat(seg, np.diff(np.append(seg, len(starts))))
+    return g_n, g_t, g_s, g_syn, rank
+
+
+def _packet_report(packets, end: int) -> dict:
+    """Packet latency and link figures, as the tick loop reports them."""
+    if not packets.idle():
+        packets.advance(np.iinfo(np.int64).max // 2)
+    summary = packets.summary(end)
+    lat = summary["latency_s"]
+    return {"latency_mean_s": lat["mean"], "latency_p50_s": lat["p50"], "latency_p99_s": lat["p99"],
+            "latency_max_s": lat["max"], "max_link_utilization": summary["max_link_utilization"],
+            "busiest_links": summary["busiest_links"],
+            "packet": {k: v for k, v in summary.items() if not k.startswith("link_")
+                       and k not in ("latency_s", "busiest_links", "max_link_utilization")}}
+
+
+def run_async_cores(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress: Progress | None) -> RunResult:
+    """Run a core-array workload with no clock (the entry ``simulate`` takes for async chips)."""
+    return AsyncCoreLoop(chip, workload, opt).run(progress)

@@ -1,0 +1,362 @@
+"""The clockless engine on core-array networks (neuroemu.engine.asynccore, asyncmodels)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+
+from neuroemu.config.loader import chip_from_data, workload_from_data
+from neuroemu.engine.asyncmodels import NEVER, CubaCT, TrueNorthCT
+from neuroemu.engine.run import simulate
+from neuroemu.errors import ConfigError, NeuroEmuError
+from neuroemu.models.loihi import CubaArrays
+from neuroemu.models.neuron import NeuronArrays
+
+ROOT = Path(__file__).resolve().parent.parent
+T = 10**9  # one 1 ms tick in ps
+
+
+def chip_data(**changes) -> dict:
+    data = yaml.safe_load((ROOT / "neuroemu/data/default_chip.yaml").read_text())
+    data["cores"] = 4
+    data["topology"].update(width=2, height=2)
+    for key, value in changes.items():
+        node = data
+        *path, last = key.split("__")
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return data
+
+
+def make_chip(**changes):
+    return chip_from_data(chip_data(**changes), "tiny_chip.yaml")
+
+
+def zero_latency_chip(**changes):
+    """One core: spikes route to it with no hop, so no latency; async must then give sync's spikes
+    (delays are whole ticks). Every link of a mesh costs at least 1 ps."""
+    changes = {"cores": 1, "topology": {"kind": "mesh", "width": 1, "height": 1, "pitch_mm": 0.24}, **changes}
+    return make_chip(**changes)
+
+
+def make_workload(ticks=60, seed=5, **net):
+    network = {"kind": "random_recurrent", "synapses_per_axon": 32, "rate_hz": 0.0, "stochastic": False,
+               "weights": [3, 2, -1, -2], "threshold": 4, "delay_ticks": [1, 3]}
+    network.update(net)
+    data = {"name": "tiny", "ticks": ticks, "seed": seed, "network": network,
+            "inputs": [{"kind": "poisson", "rate_hz": 60.0, "axons_per_core": 32}]}
+    return workload_from_data(data, "tiny.yaml")
+
+
+def spikes_in_ticks(record):
+    """(tick, neuron) pairs of a record's spikes; async times are in ps."""
+    st = record.spike_trains
+    ticks = st.ticks // T if record.timing == "async" else st.ticks
+    order = np.lexsort((st.neurons, ticks))
+    return np.column_stack([ticks[order], st.neurons[order]])
+
+
+COUNTS = ("axon_event", "synaptic_op", "spike", "neuron_update_active")
+
+
+# --- async equals sync where they must agree ------------------------------------------------------
+
+@pytest.mark.parametrize("reset", ["linear", "zero", "none"])
+def test_async_equals_sync_whole_tick_delays_no_latency_no_leak(reset):
+    c, w = zero_latency_chip(), make_workload(reset=reset)
+    sync = simulate(c, w, timing="sync", record_spikes=True)
+    asy = simulate(c, w, timing="async", record_spikes=True)
+    assert sync.spikes > 50
+    assert np.array_equal(spikes_in_ticks(sync), spikes_in_ticks(asy))
+    for key in COUNTS:
+        assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
+    # every async spike falls on a tick start: nothing moves time but whole-tick delays
+    assert np.all(asy.spike_trains.ticks % T == 0)
+    assert asy.counts.get("neuron_update", 0) == 0 < sync.counts["neuron_update"]
+
+
+def test_async_equals_sync_for_the_current_based_lif():
+    """du 4096 (the current lasts one step), dv 0, no bias: an integrate-and-fire, as the RRAM columns."""
+    c = zero_latency_chip(core__neuron_model="cuba_lif", core__membrane_bits=24)
+    w = make_workload(weights=[3, 2, -1, -2], neuron={"du": 4096, "dv": 0, "refractory": 1})
+    sync = simulate(c, w, timing="sync", record_spikes=True)
+    asy = simulate(c, w, timing="async", record_spikes=True)
+    assert sync.spikes > 50
+    assert np.array_equal(spikes_in_ticks(sync), spikes_in_ticks(asy))
+    for key in COUNTS:
+        assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
+
+
+def test_the_mapped_classifier_answers_as_well_clockless():
+    """The digits edge list, mapped and presented sample by sample. Its neurons have a bias, which
+    async reads as a ramp (so spikes come between tick starts): the answers, not the spikes, must
+    agree -- within 2 of 12 samples."""
+    c = zero_latency_chip(core__neuron_model="cuba_lif", core__membrane_bits=24, core__neurons=512, core__axons=512)
+    wl = str(ROOT / "workloads/digits.yaml")
+    sync = simulate(c, wl, ticks=34 * 12, timing="sync")
+    asy = simulate(c, wl, ticks=34 * 12, timing="async", record_spikes=True)
+    a, s = asy.workload_report["classification"], sync.workload_report["classification"]
+    assert a["samples"] == s["samples"] == 12
+    assert a["correct"] >= s["correct"] - 2 and s["correct"] >= 9
+    assert np.any(asy.spike_trains.ticks % T != 0)  # the bias ramps cross threshold between ticks
+
+
+# --- closed forms --------------------------------------------------------------------------------
+
+def _cuba(du, dv, bias=0, threshold=10**6, refractory=0, v=0, u=0):
+    p = CubaArrays.uniform(1, du=du, dv=dv, bias=bias, threshold=threshold, refractory=refractory)
+    arrays = SimpleNamespace(params=p, n_neurons=1, v=np.array([v], np.int32), u=np.array([u], np.int32))
+    return CubaCT(arrays, np.ones(1, bool), 24, T, 1)
+
+
+@pytest.mark.parametrize("dv", [1, 128, 2000])
+def test_voltage_decay_is_the_per_tick_decay_read_as_a_rate(dv):
+    m = _cuba(4096, dv, v=100_000)
+    for ticks in (1, 2.5, 7, 40):
+        m.advance(np.array([0]), np.array([int(ticks * T)]))
+        assert m.v[0] == pytest.approx(100_000 * (1 - dv / 4096) ** ticks, rel=1e-12)
+        m.v[0], m.t_last[0] = 100_000.0, 0
+
+
+def _expm(M: np.ndarray) -> np.ndarray:
+    """Matrix exponential by scaling and squaring a 30-term Taylor series (works when defective)."""
+    k = max(0, int(np.ceil(np.log2(max(np.abs(M).sum(axis=1).max(), 1e-300)))) + 4)
+    X = M / 2.0**k
+    out, term = np.eye(len(M)), np.eye(len(M))
+    for i in range(1, 30):
+        term = term @ X / i
+        out = out + term
+    for _ in range(k):
+        out = out @ out
+    return out
+
+
+@pytest.mark.parametrize("du, dv", [(1024, 128), (300, 300), (64, 0)])
+def test_current_driven_voltage_is_the_linear_system_solution(du, dv):
+    """(u, v) after t: the matrix exponential of du/dt = -ku u, dv/dt = -kv v + (u + bias) / T."""
+    bias = 7
+    m = _cuba(du, dv, bias=bias, v=500, u=2000)
+    ku, kv = -math.log(1 - du / 4096) / T, -math.log(1 - dv / 4096) / T if dv else 0.0
+    A = np.array([[-ku, 0.0, 0.0], [1 / T, -kv, bias / T], [0.0, 0.0, 0.0]])
+    for t in (T // 3, 2 * T, 9 * T):
+        x = _expm(A * t) @ np.array([2000.0, 500.0, 1.0])
+        m.advance(np.array([0]), np.array([t]))
+        assert m.u[0] == pytest.approx(x[0], rel=1e-9)
+        assert m.v[0] == pytest.approx(x[1], rel=1e-9)
+        m.v[0], m.u[0], m.t_last[0] = 500.0, 2000.0, 0
+
+
+def test_cuba_crossing_is_the_first_ps_above_threshold():
+    m = _cuba(1024, 128, bias=40, threshold=2000, u=3000)
+    t = int(m.predict(np.array([0]))[0])
+    assert t < NEVER
+    before, at = _cuba(1024, 128, bias=40, threshold=2000, u=3000), _cuba(1024, 128, bias=40, threshold=2000, u=3000)
+    before.advance(np.array([0]), np.array([t - 1]))
+    at.advance(np.array([0]), np.array([t]))
+    assert before.v[0] <= 2000 < at.v[0]
+    assert _cuba(1024, 128, bias=0, threshold=10**6, u=3000).predict(np.array([0]))[0] == NEVER
+
+
+def test_truenorth_leak_is_a_drift_and_its_crossing_an_exact_ceiling():
+    p = NeuronArrays.uniform(1, leak=3, threshold=10, reset="zero")
+    arrays = SimpleNamespace(params=p, n_neurons=1, v=np.array([0], np.int32))
+    m = TrueNorthCT(arrays, np.ones(1, bool), 20, T, 1)
+    assert m.predict(np.array([0]))[0] == -(-10 * T // 3)  # ceil(10 T / 3) ps: 3.33 ticks
+    m.advance(np.array([0]), np.array([T // 2]))
+    assert m.v[0] == 3 * T // 2  # V x T: 1.5 after half a tick, exactly
+
+
+def test_spontaneous_firing_under_async_follows_the_leak_rate():
+    """A deterministic leak of 1 per tick and threshold 10: a spike every 10 ticks exactly."""
+    c = make_chip()
+    w = make_workload(ticks=100, rate_hz=100.0, threshold=10, synapses_per_axon=0)
+    w = workload_from_data({**_as_data(w), "inputs": []}, "tiny.yaml")
+    r = simulate(c, w, timing="async", record_spikes=True)
+    st = r.spike_trains
+    first = st.ticks[st.neurons == 0]
+    assert np.all(np.diff(first) == 10 * T)
+
+
+def _as_data(w) -> dict:
+    return {"name": w.name, "ticks": w.ticks, "seed": w.seed, "network": {
+        k: v for k, v in vars(w.network).items() if v is not None and k in (
+            "kind", "synapses_per_axon", "rate_hz", "stochastic", "weights", "threshold", "delay_ticks", "reset")}}
+
+
+# --- counting --------------------------------------------------------------------------------------
+
+def test_a_core_with_no_input_charges_no_neuron_updates():
+    """Input reaches core 0 only and nothing is routed: only its neurons are ever updated."""
+    c = make_chip()
+    w = workload_from_data({
+        "name": "one_core_in", "ticks": 80, "seed": 2,
+        "network": {"kind": "random_recurrent", "synapses_per_axon": 32, "rate_hz": 0.0, "weights": [3, 2, -1, -2],
+                    "threshold": 4, "recurrent_fraction": 0.0},
+        "inputs": [{"kind": "poisson", "rate_hz": 80.0, "axons_per_core": 32, "cores": 1}]}, "one.yaml")
+    asy = simulate(c, w, timing="async")
+    sync = simulate(c, w, timing="sync")
+    assert asy.counts.get("neuron_update", 0) == 0
+    # every async update is a neuron of core 0 with input at that instant, as sync's active ones
+    assert 0 < asy.counts["neuron_update_active"] == sync.counts["neuron_update_active"] <= 256 * 80
+    assert sync.counts["neuron_update"] + sync.counts["neuron_update_active"] == 4 * 256 * 80
+    assert asy.spikes == sync.spikes > 0
+
+
+def test_stochastic_leak_steps_are_counted_as_plain_updates_and_hops_as_the_tick_loop():
+    r = simulate(make_chip(), make_workload(ticks=40, rate_hz=20.0, stochastic=True, threshold=None), timing="async")
+    assert r.counts["neuron_update"] > 0
+    hops = sum(v for k, v in r.counts.items() if k.startswith("hop:"))
+    assert hops == r.hops and r.spikes == r.counts["spike"]
+
+
+# --- determinism -----------------------------------------------------------------------------------
+
+def _same(a, b):
+    assert a.counts == b.counts and a.energy_breakdown_j == b.energy_breakdown_j
+    assert np.array_equal(a.spike_trains.ticks, b.spike_trains.ticks)
+    assert np.array_equal(a.spike_trains.neurons, b.spike_trains.neurons)
+
+
+def test_bit_identical_across_runs_and_queues():
+    c = make_chip(latency__hop_ns={"value": 3.0, "source": "test"})
+    w = make_workload(ticks=50, rate_hz=20.0, stochastic=True, threshold=None)
+    runs = [simulate(c, w, timing="async", record_spikes=True, queue=q) for q in ("c", "python", "c")]
+    assert runs[0].spikes > 0
+    _same(runs[0], runs[1])
+    _same(runs[0], runs[2])
+
+
+def test_the_all_at_once_paths_equal_the_one_by_one_path(monkeypatch):
+    """bulk and scan (vectorised over whole windows) against rounds of one event per neuron."""
+    c = make_chip(latency__hop_ns={"value": 2.0, "source": "test"})
+    w = make_workload(ticks=60, rate_hz=30.0, stochastic=True, threshold=None)
+    fast = simulate(c, w, timing="async", record_spikes=True, tick_backend="numpy")
+    monkeypatch.setattr(TrueNorthCT, "bulk", lambda self, idx, *a: np.zeros(len(idx), bool))
+    monkeypatch.setattr(TrueNorthCT, "scan", lambda self, g_n, g_t, g_s, seg, *a: (np.zeros(len(seg), bool),) * 1
+                        + (None, None, None))
+    slow = simulate(c, w, timing="async", record_spikes=True, tick_backend="numpy")
+    assert fast.spikes > 100
+    _same(fast, slow)
+
+
+def test_packet_fidelity_under_async():
+    """One core (no hops): packets are delivered at once and the spikes equal the analytic ones;
+    on a mesh they queue and serialise, so instants differ, but routes (hops per spike) do not."""
+    w = make_workload(ticks=40)
+    one = zero_latency_chip()
+    _same(simulate(one, w, timing="async", record_spikes=True),
+          simulate(one, w, timing="async", record_spikes=True, network="packet"))
+    c = make_chip(latency__hop_ns={"value": 5.0, "source": "test"})
+    ana = simulate(c, w, timing="async")
+    pkt = simulate(c, w, timing="async", network="packet", buffer_packets=64)
+    assert pkt.timing == "async" and pkt.network == "packet"
+    assert abs(pkt.spikes - ana.spikes) <= 0.15 * ana.spikes
+    assert pkt.hops_per_spike == pytest.approx(ana.hops_per_spike, rel=0.05)
+
+
+# --- refusals, in one line -----------------------------------------------------------------------
+
+def test_learning_is_refused_in_one_line():
+    data = _as_data(make_workload())
+    data["network"]["kind"] = "random_recurrent_weighted"
+    data["learning"] = {"rule": "stdp"}
+    w = workload_from_data(data, "learn.yaml")
+    with pytest.raises(ConfigError, match=r"learn.yaml: learning: .*no tick to pair by") as exc:
+        simulate(make_chip(), w, timing="async")
+    assert "\n" not in str(exc.value)
+
+
+def test_dv_4096_is_refused_in_one_line():
+    c = make_chip(core__neuron_model="cuba_lif", core__membrane_bits=24)
+    w = make_workload(neuron={"du": 4096, "dv": 4096})
+    with pytest.raises(ConfigError, match=r"tiny.yaml: network.neuron.dv: 4096 .*no continuous-time reading"):
+        simulate(c, w, timing="async")
+
+
+def test_neurogrid_refuses_crossbar_networks_and_truenorth_the_diffuser():
+    from neuroemu.engine.asyncsim import check_async
+    from neuroemu.config.loader import load_chip, load_workload
+    ng = load_chip("neurogrid")
+    with pytest.raises(ConfigError, match=r"neurogrid_lif neurons .* no synaptic crossbar"):
+        simulate(ng, make_workload(), timing="async")
+    tn = make_chip(timing__mode="async")
+    with pytest.raises(ConfigError, match=r"neurogrid_diffuser is Neurogrid's analog diffuser network"):
+        check_async(tn, load_workload("neurogrid_small"))
+
+
+def test_zero_minimum_latency_of_the_diffuser_is_refused():
+    from neuroemu.config.loader import load_workload
+    data = yaml.safe_load((ROOT / "chips/neurogrid.yaml").read_text())
+    data["latency"]["spike_ns"]["value"] = 0.0
+    data["latency"]["hop_ns"]["value"] = 0.0
+    ng = chip_from_data(data, "ng0.yaml")
+    with pytest.raises(ConfigError, match=r"latency.spike_ns: .*lookahead .* > 0") as exc:
+        simulate(ng, load_workload("neurogrid_small"), ticks=2)
+    assert "\n" not in str(exc.value)
+
+
+SHIPPED = ["truenorth", "loihi", "rram_htree", "pcm_htree", "spinnaker", "neurogrid"]
+
+
+@pytest.mark.parametrize("chip", SHIPPED)
+@pytest.mark.parametrize("workload", ["small", "digits", "learning"])
+def test_every_model_and_workload_kind_runs_or_refuses_in_one_line(chip, workload):
+    """Under async: the chip's own small workload (generated), the digits classifier (a mapped
+    edge list with presentations), and a learning workload."""
+    small = {"truenorth": "poisson_small", "loihi": "loihi_small", "rram_htree": "rram_small",
+             "pcm_htree": "pcm_small", "spinnaker": "spinnaker_small", "neurogrid": "neurogrid_small"}
+    if workload == "small":
+        wl, ticks = str(ROOT / f"workloads/{small[chip]}.yaml"), 10
+    elif workload == "digits":
+        wl, ticks = str(ROOT / "workloads/digits.yaml"), 34
+    else:
+        data = yaml.safe_load((ROOT / f"workloads/{'loihi_small' if chip != 'neurogrid' else 'neurogrid_small'}.yaml")
+                              .read_text())
+        data["learning"] = {"rule": "stdp"}
+        wl, ticks = workload_from_data(data, "learning.yaml"), 10
+    refused = (workload == "learning" or (chip, workload) in (("pcm_htree", "small"), ("neurogrid", "digits")))
+    try:
+        r = simulate(chip, wl, ticks=ticks, timing="async")
+    except NeuroEmuError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 400
+        assert refused, str(exc)  # pcm_small learns; Neurogrid has no crossbar to map onto
+        return
+    assert not refused
+    assert r.timing == "async" and r.counts.get("synaptic_op", 0) > 0
+    if workload == "digits":
+        assert r.workload_report["classification"]["samples"] == 1
+
+
+@pytest.mark.parametrize("stochastic_threshold", [False, True])
+def test_c_kernel_and_numpy_paths_give_the_same_bits(monkeypatch, stochastic_threshold):
+    """TrueNorth's arithmetic is exact (units of 1/T): the C window kernel and the numpy paths
+    agree bit for bit, with the stochastic leak and (patched in) a stochastic threshold."""
+    if stochastic_threshold:
+        orig = NeuronArrays.uniform
+        monkeypatch.setattr(NeuronArrays, "uniform",
+                            classmethod(lambda cls, n, **kw: orig(n, **{**kw, "threshold_mask": 7})))
+    c = make_chip(latency__hop_ns={"value": 2.0, "source": "test"})
+    w = make_workload(ticks=40, rate_hz=30.0, stochastic=True, threshold=None)
+    c_run = simulate(c, w, timing="async", record_spikes=True, tick_backend="c")
+    np_run = simulate(c, w, timing="async", record_spikes=True, tick_backend="numpy", queue="python")
+    assert c_run.tick_backend == "c" and np_run.tick_backend == "numpy"
+    assert c_run.spikes > 100
+    _same(c_run, np_run)
+
+
+def test_stochastic_leak_takes_the_tick_loops_steps():
+    """Each tick's leak steps are sync's (the same random bytes), each at its own instant in the
+    tick: with no input the spike counts per neuron match sync's closely and the times differ."""
+    c = make_chip()
+    w = workload_from_data({**_as_data(make_workload(ticks=200, rate_hz=50.0, stochastic=True, threshold=None,
+                                                     synapses_per_axon=0)), "inputs": []}, "leak.yaml")
+    sync = simulate(c, w, timing="sync", record_spikes=True)
+    asy = simulate(c, w, timing="async", record_spikes=True)
+    assert sync.spikes > 1000
+    assert abs(asy.spikes - sync.spikes) <= 0.02 * sync.spikes
+    assert np.any(asy.spike_trains.ticks % T != 0)
