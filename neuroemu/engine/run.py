@@ -19,6 +19,7 @@ from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.energy import Ledger, cores_with_work
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
+from neuroemu.hardware.devices import adc_for
 from neuroemu.hardware.step import TickStepper
 from neuroemu.engine.timing import TimingPolicy, timing_policy
 from neuroemu.kernel.queue import make_queue
@@ -128,6 +129,10 @@ class TickLoop:
             self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
         self.stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
                                    stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
+        # NVM synapses: the column ADC quantises each tick's column sums; its conversions and the
+        # word-line drives are counted (docs/devices.md)
+        self.device = chip.synapse_device
+        self.stepper.adc = adc_for(chip)
         self.packets = None
         if opt.network == "packet":
             from neuroemu.hardware.packet import PacketNetwork
@@ -204,6 +209,8 @@ class TickLoop:
         ledger.add("neuron_update_active", n_active)
         ledger.add("neuron_update", self.network.n_enabled - n_active)
         ledger.add("spike", len(fired))
+        if self.device is not None and len(due_axons):
+            self._count_periphery(due_axons)
         np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
         if self.hooks is not None:
             self.hooks.observe(t, fired)
@@ -211,6 +218,15 @@ class TickLoop:
             self.spike_ticks.append(np.full(len(fired), t, np.int64))
             self.spike_ids.append(fired.astype(np.int64))
         return fired, sops, n_active
+
+    def _count_periphery(self, due_axons: np.ndarray) -> None:
+        """One word-line drive per distinct active row; with an ADC, every column of a crossbar that
+        had a row driven this tick is converted once (``dac_drive``, ``adc_conversion``)."""
+        rows = np.unique(due_axons)
+        self.ledger.add("dac_drive", len(rows))
+        if self.stepper.adc is not None:
+            a = self.arrays
+            self.ledger.add("adc_conversion", len(np.unique(rows // a.axons_per_core)) * a.neurons_per_core)
 
     def count_clocking(self, due_axons: np.ndarray, fired: np.ndarray) -> None:
         """The clocking that depends on the tick's activity (engine/energy.py prices it): under gals
@@ -295,6 +311,9 @@ class TickLoop:
         if self.hooks is not None:
             record = dataclasses.replace(record, workload_report={**record.workload_report,
                                                                   **self.hooks.report(record, self.tick_starts)})
+        if getattr(network, "device_report", None) is not None:
+            record = dataclasses.replace(record, workload_report={**record.workload_report,
+                                                                  "synapse_device": network.device_report.to_plain()})
         return record
 
     def _route_spikes(self, ticks: int) -> tuple[np.ndarray, np.ndarray]:

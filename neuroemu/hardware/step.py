@@ -30,6 +30,7 @@ from neuroemu.models.loihi import cuba_range, cuba_step, cuba_step_multi, n_curr
 from neuroemu.models.neuron import membrane_range, neuron_model, truenorth_step
 from neuroemu.models.rng import threshold_key
 from neuroemu.hardware.cores import CoreArrays, gather_synapse_index, synaptic_input
+from neuroemu.hardware.devices import AdcSpec, adc_quantise
 
 try:  # built by `pip install -e .`
     from neuroemu.hardware import _tick
@@ -71,7 +72,13 @@ def parameter_profiles(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
 
 
 class TickStepper:
-    """Advances a chip's core arrays one tick at a time; returns what happened."""
+    """Advances a chip's core arrays one tick at a time; returns what happened.
+
+    ``adc`` (set by the run for NVM synapses, :func:`neuroemu.hardware.devices.adc_for`): a column
+    ADC that quantises every tick's column sums before the neuron update (both backends).
+    """
+
+    adc: AdcSpec | None = None
 
     def __init__(self, arrays: CoreArrays, enabled: np.ndarray, membrane_bits: int, key: int,
                  backend: str | None = None):
@@ -230,9 +237,13 @@ class TickStepper:
         a = self.arrays
         if self.multi:
             syn, touched, sops = self._typed_input(np.unique(np.asarray(spiking_axons, np.int64)))
+            if self.adc is not None:
+                syn = adc_quantise(syn, self.adc)
             fired = cuba_step_multi(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
             return fired, sops, self._count_active(touched, fired, sops)
         syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
+        if self.adc is not None:
+            syn = adc_quantise(syn, self.adc)
         if self.kernel == "truenorth":
             fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits)
         else:
@@ -281,6 +292,8 @@ class TickStepper:
                                             a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"], p["seen"])
         else:
             sops = self._integrate_c(active_ptr, len(active))
+        if self.adc is not None:
+            self._adc_c()
         n_active = ffi.new("int64_t *")
         if self.multi:
             n_fired = lib.ne_cuba_step_multi(a.n_neurons, self.n_types, p["v"], p["u"], p["refractory_left"], p["acc"],
@@ -301,6 +314,12 @@ class TickStepper:
         if sops < 0 or n_fired < 0:
             raise NeuroEmuError("internal: tick kernel rejected its arguments")
         return self._fired[:n_fired].copy(), int(sops), int(n_active[0])
+
+    def _adc_c(self) -> None:
+        """The column ADC on the C accumulators (``ne_adc_quantise``, the twin of adc_quantise)."""
+        adc = self.adc
+        if _tick.lib.ne_adc_quantise(self._ptr["acc"], len(self._acc), adc.shift, adc.lo, adc.hi) != 0:
+            raise NeuroEmuError(f"internal: ADC step 2**{adc.shift} out of the kernel's range")
 
     def _refresh_synapses(self) -> None:
         """The arrays changed weight form (e.g. a learning rule made them per synapse)."""

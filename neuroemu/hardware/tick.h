@@ -77,3 +77,8 @@ int64_t ne_cuba_step_multi(int64_t n, int32_t n_types, int32_t *v, int32_t *u, i
                            const int32_t *p_du, const int32_t *p_dv, const int32_t *p_bias,
                            const int32_t *p_threshold, const int32_t *p_refractory, const int32_t *p_vmin,
                            const uint8_t *p_enabled, int32_t lim, int64_t *fired_out, int64_t *n_active);
+
+/* NVM synapses: every column sum acc[0..n) through a column ADC (the C twin of
+ * neuroemu.hardware.devices.adc_quantise): round to the nearest multiple of 2**shift (halves up),
+ * clip the code to [lo, hi], store code << shift. Returns 0, or -1 for a shift outside 0..40. */
+int32_t ne_adc_quantise(int32_t *acc, int64_t n, int32_t shift, int64_t lo, int64_t hi);
