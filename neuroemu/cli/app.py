@@ -188,11 +188,13 @@ def chips():
 
 
 def missing_sources(chip) -> list[str]:
-    """Key paths of the energy and latency constants a chip file gives without a source."""
+    """Key paths of the energy, latency and synapse-device constants a chip file gives without a source."""
     from neuroemu.config.schema import Sourced
     missing = []
-    for group in ("energy", "latency"):
+    for group in ("energy", "latency", "synapse_device"):
         spec = getattr(chip, group)
+        if spec is None:
+            continue
         for name, f in spec.__dataclass_fields__.items():
             value = getattr(spec, name)
             if value is f.default:  # not in the file: the schema's default, not a claimed constant

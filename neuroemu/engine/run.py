@@ -131,8 +131,9 @@ class TickLoop:
                                    stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
         # NVM synapses: the column ADC quantises each tick's column sums; its conversions and the
         # word-line drives are counted (docs/devices.md)
-        self.device = chip.synapse_device
         self.stepper.adc = adc_for(chip)
+        dev = chip.synapse_device  # an ideal periphery (no ADC, free drivers) counts nothing: records stay as they were
+        self.device = dev if dev is not None and (self.stepper.adc is not None or dev.dac_pj_per_row.value) else None
         self.packets = None
         if opt.network == "packet":
             from neuroemu.hardware.packet import PacketNetwork

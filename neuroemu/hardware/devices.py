@@ -66,7 +66,9 @@ def is_ideal(dev: SynapseDeviceSpec | None, weight_bits: int, time_after_program
     drifts = dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0
     late = time_after_programming_s is not None and time_after_programming_s > dev.drift_t0_s.value
     coarse = dev.level_bits is not None and dev.level_bits < weight_bits - 1
-    return not (dev.programming_noise.value > 0 or (drifts and late) or coarse
+    noisy = dev.programming_noise.value > 0 or (dev.programming_noise_poly is not None
+                                                and any(c != 0 for c in dev.programming_noise_poly))
+    return not (noisy or (drifts and late) or coarse
                 or dev.stuck_on_fraction.value > 0 or dev.stuck_off_fraction.value > 0)
 
 
@@ -118,8 +120,9 @@ def conductances(dev: SynapseDeviceSpec, weights: np.ndarray, wmax: int, cells: 
     g[:, 0] = np.where(weights > 0, g_min + (1.0 - g_min) * frac, g_min)
     g[:, 1] = np.where(weights < 0, g_min + (1.0 - g_min) * frac, g_min)
     ids = np.stack([cells, cells + np.uint64(1)], axis=1)
-    if dev.programming_noise.value > 0:
-        g += dev.programming_noise.value * normal(seed, (STREAM_PROGRAM, STREAM_PROGRAM_2), ids)
+    sigma = programming_sigma(dev, g)
+    if sigma is not None:
+        g += sigma * normal(seed, (STREAM_PROGRAM, STREAM_PROGRAM_2), ids)
         np.maximum(g, 0.0, out=g)  # a conductance is never negative
     t, t0 = time_after_programming_s, dev.drift_t0_s.value
     if t is not None and t > t0 and (dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0):
@@ -134,6 +137,20 @@ def conductances(dev: SynapseDeviceSpec, weights: np.ndarray, wmax: int, cells: 
         g[stuck == 1] = 1.0
         g[stuck == 2] = g_min
     return g, stuck
+
+
+def programming_sigma(dev: SynapseDeviceSpec, g_target: np.ndarray) -> np.ndarray | float | None:
+    """The std of each cell's programmed conductance (units of G_max), or None for no noise.
+
+    ``programming_noise_poly`` (c0 + c1 g + ...; negative values count as 0) wins over the
+    constant ``programming_noise``."""
+    if dev.programming_noise_poly is not None:
+        sigma = np.zeros_like(g_target)
+        for c in reversed(dev.programming_noise_poly):  # Horner
+            sigma = sigma * g_target + c
+        np.maximum(sigma, 0.0, out=sigma)
+        return sigma if sigma.any() else None
+    return dev.programming_noise.value if dev.programming_noise.value > 0 else None
 
 
 def read_weights(g: np.ndarray, wmax: int, on_off_ratio: float | None) -> np.ndarray:
