@@ -242,3 +242,35 @@ def test_a_device_on_a_chip_whose_neuron_model_cannot_use_it(tmp_path):
     with pytest.raises(ConfigError):
         dv.check_device(chip_from_data(read_yaml(path), path), path)
     assert issubclass(ConfigError, NeuroEmuError)
+
+
+# --- read noise: cycle to cycle, per read -----------------------------------------------------------------
+
+def test_read_noise_statistics_of_many_reads_match_the_configured_spread():
+    from neuroemu.networks.workloads import build_network
+    dev = SynapseDeviceSpec(read_noise=Sourced(0.1), on_off_ratio=Sourced(10.0))
+    chip = rram(dev)
+    net = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small")
+    rn = dv.read_noise_for(net.arrays, chip, 3)
+    a = net.arrays
+    row = np.array([int(np.argmax(np.diff(a.row_ptr)))])
+    lo, hi = a.row_ptr[row[0]], a.row_ptr[row[0] + 1]
+    cols = (row[0] // a.axons_per_core) * a.neurons_per_core + a.row_neurons[lo:hi].astype(np.int64)
+    assert len(np.unique(cols)) == hi - lo  # one cell per column in a row
+    reads = 2000
+    err = np.array([rn.input(a, row)[0][cols] - a.row_weights[lo:hi] for _ in range(reads)], float).ravel()
+    sigma = math.sqrt(2) * 0.1 * 7 / 0.9
+    want = math.sqrt(sigma ** 2 + 1 / 12)  # the column sum is rounded to the LSB
+    assert abs(err.mean()) < 5 * want / math.sqrt(err.size)
+    assert abs(err.std() - want) < 5 * want / math.sqrt(2 * err.size)
+    assert rn.reads[row[0]] == reads
+
+
+def test_read_noise_is_the_same_record_on_both_queues_and_picks_the_numpy_kernel():
+    dev = SynapseDeviceSpec(read_noise=Sourced(0.05))
+    runs = [simulate(rram(dev), RRAM_SMALL, ticks=TICKS, record_spikes=True, queue=q, tick_backend="c")
+            for q in ("c", "python")]
+    assert runs[0].tick_backend == "numpy"
+    assert fingerprint(runs[0]) == fingerprint(runs[1])
+    base = simulate(rram(None), RRAM_SMALL, ticks=TICKS, record_spikes=True)
+    assert fingerprint(runs[0]) != fingerprint(base)

@@ -219,6 +219,8 @@ class SynapseDeviceSpec:
         None, check=lambda v: None if 1 <= len(v) <= 4 else "must have 1 to 4 coefficients",
         doc="instead of programming_noise: its std as a polynomial c0 + c1 g + c2 g^2 ... of the target g = G / G_max "
             "(units of G_max; aihwkit's PCM fit); give the source in a comment")
+    read_noise: Sourced = spec_field(
+        ZERO, check=sourced_between(0.0, 1.0), doc="cycle-to-cycle: std of one read of a cell / G_max (each read anew)")
     drift_nu: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="mean drift exponent nu (0..1)")
     drift_nu_std: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="cell-to-cell std of nu")
     drift_t0_s: Sourced = spec_field(Sourced(1.0), check=sourced_between(1e-9, 1e9),

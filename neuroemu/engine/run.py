@@ -19,7 +19,7 @@ from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.energy import Ledger, cores_with_work
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
-from neuroemu.hardware.devices import adc_for
+from neuroemu.hardware.devices import adc_for, read_noise_for
 from neuroemu.hardware.step import TickStepper
 from neuroemu.engine.timing import TimingPolicy, timing_policy
 from neuroemu.kernel.queue import make_queue
@@ -127,8 +127,12 @@ class TickLoop:
             from neuroemu.hardware.learning import learning_rule
             self.learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
             self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
+        read_noise = read_noise_for(arrays, chip, opt.seed)
+        # NVM read noise is drawn per read in numpy: such a run takes the numpy tick kernel (its record says so)
         self.stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
-                                   stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend)
+                                   stream_key(opt.seed, STREAM_NEURON_RNG),
+                                   "numpy" if read_noise is not None else opt.tick_backend)
+        self.stepper.read_noise = read_noise
         # NVM synapses: the column ADC quantises each tick's column sums; its conversions and the
         # word-line drives are counted (docs/devices.md)
         self.stepper.adc = adc_for(chip)

@@ -22,6 +22,10 @@ tick kernel, and the same seed programs the same array. An ideal device (no nois
 stuck cells, enough levels) leaves the weights untouched: :func:`program_weights` returns them as
 they are, and the run is bit for bit the digital crossbar's.
 
+Read noise (cycle to cycle, :class:`ReadNoise`): each read of a cell adds a fresh normal draw keyed
+by (seed, cell, that row's read count); the noisy column sums are rounded to the weight LSB. It runs
+on the numpy tick kernel only (the run picks it and the record's ``tick_backend`` says so).
+
 The column periphery: :func:`adc_quantise` quantises a column sum with a ``bits``-bit ADC whose
 step is a power of two of the weight LSB (so an ADC with enough bits changes nothing); its C twin
 is ``ne_adc_quantise`` in hardware/tick.c.
@@ -36,6 +40,7 @@ import numpy as np
 from neuroemu.config.schema import ChipSpec, SynapseDeviceSpec
 from neuroemu.errors import ConfigError
 from neuroemu.models.neuron import neuron_model
+from neuroemu.hardware.cores import CoreArrays, gather_synapse_index
 from neuroemu.models.rng import MASK64, mix64, stream_key
 
 #: seed purposes of the device streams (each cell draws one number per purpose)
@@ -44,6 +49,9 @@ STREAM_PROGRAM_2 = 0xD502
 STREAM_DRIFT = 0xD503
 STREAM_DRIFT_2 = 0xD504
 STREAM_STUCK = 0xD505
+STREAM_READ = 0xD506
+STREAM_READ_2 = 0xD507
+STREAM_READ_CELL = 0xD508
 
 
 def uniform(key: int, counters: np.ndarray) -> np.ndarray:
@@ -222,3 +230,53 @@ def adc_quantise(syn: np.ndarray, adc: AdcSpec) -> np.ndarray:
     half = (1 << adc.shift) >> 1
     q = np.floor_divide(x + half, 1 << adc.shift)
     return (np.clip(q, adc.lo, adc.hi) << adc.shift).astype(syn.dtype, copy=False)
+
+
+class ReadNoise:
+    """Cycle-to-cycle read noise of the crossbar cells, drawn per read (numpy tick kernel).
+
+    A weight's pair of cells each adds ``read_noise`` x N(0, 1) of G_max per read, so the weight
+    read gets sqrt(2) x read_noise x wmax / (1 - G_min) LSBs of noise. The draw of a synapse is keyed
+    by its cell address and the number of times its row has been read, so it is the same whatever
+    the queue, the order of the active rows, or how the run is cut into windows.
+    """
+
+    def __init__(self, arrays: CoreArrays, chip: ChipSpec, seed: int):
+        dev = chip.synapse_device
+        wmax = (1 << (chip.core.weight_bits - 1)) - 1
+        g_min = 0.0 if dev.on_off_ratio is None else 1.0 / dev.on_off_ratio.value
+        self.sigma_lsb = math.sqrt(2.0) * dev.read_noise.value * wmax / (1.0 - g_min)
+        self.seed = seed
+        self.reads = np.zeros(arrays.n_axons, np.int64)  # reads of each row so far
+        axon = arrays.synapse_axons()
+        A, N = arrays.axons_per_core, arrays.neurons_per_core
+        cells = cell_addresses(arrays.chip_cores(axon // A), axon % A, arrays.row_neurons.astype(np.int64), A, N)
+        # one 64-bit base per cell; a read adds its count, so (cell, read count) picks the draw
+        self.base = mix64(cells + np.uint64(stream_key(seed, STREAM_READ_CELL)))
+
+    def input(self, arrays: CoreArrays, axons: np.ndarray, n_types: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+        """The noisy summed input of every current type [n_types * n] (rounded to the LSB), touched, SOPs.
+
+        ``axons``: this tick's distinct active rows (sorted). Each is read once: its count goes up.
+        """
+        a, n = arrays, arrays.n_neurons
+        idx, neuron = gather_synapse_index(a, axons)
+        if not len(idx):
+            return np.zeros(n_types * n, np.int64), np.zeros(n, bool), 0
+        lengths = a.row_ptr[axons + 1] - a.row_ptr[axons]
+        counters = self.base[idx] + np.repeat(self.reads[axons], lengths).astype(np.uint64)
+        self.reads[axons] += 1
+        w = a.materialize_row_weights()[idx] + self.sigma_lsb * normal(self.seed, (STREAM_READ, STREAM_READ_2), counters)
+        slot = neuron
+        if n_types > 1:
+            slot = np.repeat(a.axon_type[axons].astype(np.int64), lengths) * n + neuron
+        syn = np.rint(np.bincount(slot, weights=w, minlength=n_types * n)).astype(np.int64)
+        return syn, np.bincount(neuron, minlength=n) > 0, len(idx)
+
+
+def read_noise_for(arrays: CoreArrays, chip: ChipSpec, seed: int) -> ReadNoise | None:
+    """The chip's read noise on these arrays, or None when its devices read without noise."""
+    dev = chip.synapse_device
+    if dev is None or dev.read_noise.value == 0:
+        return None
+    return ReadNoise(arrays, chip, seed)

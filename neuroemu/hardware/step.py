@@ -30,7 +30,7 @@ from neuroemu.models.loihi import cuba_range, cuba_step, cuba_step_multi, n_curr
 from neuroemu.models.neuron import membrane_range, neuron_model, truenorth_step
 from neuroemu.models.rng import threshold_key
 from neuroemu.hardware.cores import CoreArrays, gather_synapse_index, synaptic_input
-from neuroemu.hardware.devices import AdcSpec, adc_quantise
+from neuroemu.hardware.devices import AdcSpec, ReadNoise, adc_quantise
 
 try:  # built by `pip install -e .`
     from neuroemu.hardware import _tick
@@ -79,6 +79,8 @@ class TickStepper:
     """
 
     adc: AdcSpec | None = None
+    #: NVM read noise (:class:`neuroemu.hardware.devices.ReadNoise`): numpy kernel only
+    read_noise: ReadNoise | None = None
 
     def __init__(self, arrays: CoreArrays, enabled: np.ndarray, membrane_bits: int, key: int,
                  backend: str | None = None):
@@ -233,15 +235,24 @@ class TickStepper:
         tick). Returns (fired global neuron ids, SOPs, active neuron updates).
         """
         if self.backend == "c":
+            if self.read_noise is not None:
+                raise NeuroEmuError("internal: NVM read noise runs on the numpy tick kernel only")
             return self._step_c(tick, spiking_axons)
         a = self.arrays
         if self.multi:
-            syn, touched, sops = self._typed_input(np.unique(np.asarray(spiking_axons, np.int64)))
+            rows = np.unique(np.asarray(spiking_axons, np.int64))
+            if self.read_noise is not None:
+                syn, touched, sops = self.read_noise.input(a, rows, self.n_types)
+            else:
+                syn, touched, sops = self._typed_input(rows)
             if self.adc is not None:
                 syn = adc_quantise(syn, self.adc)
             fired = cuba_step_multi(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
             return fired, sops, self._count_active(touched, fired, sops)
-        syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
+        if self.read_noise is not None:
+            syn, touched, sops = self.read_noise.input(a, np.unique(np.asarray(spiking_axons, np.int64)))
+        else:
+            syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
         if self.adc is not None:
             syn = adc_quantise(syn, self.adc)
         if self.kernel == "truenorth":
