@@ -180,7 +180,7 @@ def test_the_periphery_is_counted_and_priced_and_the_breakdown_sums_to_the_total
     dev = SynapseDeviceSpec(adc_bits=6, adc_fom_pj=Sourced(0.01), dac_pj_per_row=Sourced(0.002))
     r = simulate(rram(dev), RRAM_SMALL, ticks=TICKS)
     conv, drives = r.counts["adc_conversion"], r.counts["dac_drive"]
-    assert conv > 0 and conv % 256 == 0  # every column of a read crossbar: multiples of its 256 columns
+    assert conv > 0 and conv % 256 == 0  # every used column of a read crossbar: rram_small fills its 256 columns
     assert 0 < drives <= r.axon_events
     assert r.energy_breakdown_j["adc"] == conv * 0.01 * 2 ** 6 * 1e-12
     assert r.energy_breakdown_j["dac"] == drives * 0.002 * 1e-12

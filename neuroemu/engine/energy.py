@@ -15,7 +15,7 @@ travelled), ``potentiation`` and ``depression``
 
 NVM synapses (a chip's ``synapse_device``, docs/devices.md): ``dac_drive`` (one word line driven
 for one read: a distinct row that received spikes in a tick) and ``adc_conversion`` (one column
-converted: every column of a crossbar with a driven row, per tick), priced as ``dac`` and ``adc``.
+converted: every used column of a crossbar with a driven row, per tick), priced as ``dac`` and ``adc``.
 
 Clocking (docs/clocking.md) is priced by three more counters, so one network can be compared
 clocked, clockless and mixed on equal terms:

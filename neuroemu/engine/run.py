@@ -136,6 +136,7 @@ class TickLoop:
         # NVM synapses: the column ADC quantises each tick's column sums; its conversions and the
         # word-line drives are counted (docs/devices.md)
         self.stepper.adc = adc_for(chip)
+        self._columns_per_core: np.ndarray | None = None
         dev = chip.synapse_device  # an ideal periphery (no ADC, free drivers) counts nothing: records stay as they were
         self.device = dev if dev is not None and (self.stepper.adc is not None or dev.dac_pj_per_row.value) else None
         self.packets = None
@@ -225,13 +226,16 @@ class TickLoop:
         return fired, sops, n_active
 
     def _count_periphery(self, due_axons: np.ndarray) -> None:
-        """One word-line drive per distinct active row; with an ADC, every column of a crossbar that
-        had a row driven this tick is converted once (``dac_drive``, ``adc_conversion``)."""
+        """One word-line drive per distinct active row; with an ADC, every used column (one holding a
+        neuron of the workload; unused ones are gated) of a crossbar that had a row driven this tick is
+        converted once (``dac_drive``, ``adc_conversion``)."""
         rows = np.unique(due_axons)
         self.ledger.add("dac_drive", len(rows))
         if self.stepper.adc is not None:
             a = self.arrays
-            self.ledger.add("adc_conversion", len(np.unique(rows // a.axons_per_core)) * a.neurons_per_core)
+            if self._columns_per_core is None:
+                self._columns_per_core = self.network.enabled.reshape(a.n_cores, a.neurons_per_core).sum(axis=1)
+            self.ledger.add("adc_conversion", int(self._columns_per_core[np.unique(rows // a.axons_per_core)].sum()))
 
     def count_clocking(self, due_axons: np.ndarray, fired: np.ndarray) -> None:
         """The clocking that depends on the tick's activity (engine/energy.py prices it): under gals
