@@ -274,3 +274,10 @@ def test_read_noise_is_the_same_record_on_both_queues_and_picks_the_numpy_kernel
     assert fingerprint(runs[0]) == fingerprint(runs[1])
     base = simulate(rram(None), RRAM_SMALL, ticks=TICKS, record_spikes=True)
     assert fingerprint(runs[0]) != fingerprint(base)
+
+
+@pytest.mark.parametrize("name", ["nvm_rram", "nvm_pcm", "nvm_stuck"])
+def test_the_shipped_nvm_sweeps_plan(name):
+    from neuroemu.studies.sweep import plan
+    p = plan(REPO_ROOT / "workloads" / "sweeps" / f"{name}.yaml")
+    assert len(p.points) >= 6
