@@ -281,3 +281,36 @@ def test_the_shipped_nvm_sweeps_plan(name):
     from neuroemu.studies.sweep import plan
     p = plan(REPO_ROOT / "workloads" / "sweeps" / f"{name}.yaml")
     assert len(p.points) >= 6
+
+
+# --- endurance: learning wears the array -------------------------------------------------------------------
+
+def test_endurance_sticks_a_synapse_exactly_after_its_limit():
+    from neuroemu.networks.workloads import build_network
+    net = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small")
+    a = net.arrays
+    wear = dv.Endurance(a, 3)
+    s = np.array([5])
+    for write in range(1, 7):
+        a.row_weights[s] = write  # the rule writes the synapse: weight = write number
+        wear.wear(s)
+        assert wear.writes[5] == write
+        assert a.row_weights[5] == min(write, 3)  # writes 1..3 take, 4.. do not
+        assert wear.frozen[5] == (write >= 3)
+    rep = wear.report()
+    assert rep["most_writes"] == 6 and rep["synapses_written"] == 1 and rep["fraction_past_endurance"] == 1 / a.n_synapses
+
+
+def test_a_learning_run_reports_its_wear():
+    dev = dataclasses.replace(load_chip("pcm_htree").synapse_device, endurance_writes=Sourced(2.0))
+    chip = dataclasses.replace(load_chip("pcm_htree"), synapse_device=dev)
+    r = simulate(chip, PCM_SMALL, ticks=60)
+    rep = r.workload_report["synapse_device"]
+    assert rep["writes"] == r.counts["potentiation"] + r.counts["depression"] > 0
+    assert rep["most_writes"] > 2 and 0 < rep["fraction_past_endurance"] < 1
+    shipped = simulate("pcm_htree", PCM_SMALL, ticks=60)  # 1e8 writes: nothing sticks in 60 ticks
+    assert shipped.workload_report["synapse_device"]["fraction_past_endurance"] == 0.0
+    free = simulate(dataclasses.replace(chip, synapse_device=dataclasses.replace(dev, endurance_writes=None)),
+                    PCM_SMALL, ticks=60)
+    assert "most_writes" not in free.workload_report["synapse_device"]
+    assert (free.spikes, free.counts) == (shipped.spikes, shipped.counts)

@@ -227,6 +227,9 @@ class SynapseDeviceSpec:
                                      doc="t0 of the drift law: the first read after programming")
     stuck_on_fraction: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="cells stuck at G_max")
     stuck_off_fraction: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="cells stuck at G_min")
+    endurance_writes: Sourced | None = spec_field(
+        None, check=sourced_between(1.0, 1e18), doc="learning: writes a synapse's cells take before they stick at "
+                                                     "their last value (default: unlimited)")
     adc_bits: int | None = spec_field(None, check=between(1, 32),
                                       doc="ADC resolution per column (default: none, the column sum is digital)")
     adc_full_scale: int | None = spec_field(

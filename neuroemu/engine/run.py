@@ -19,7 +19,7 @@ from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.energy import Ledger, cores_with_work
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
-from neuroemu.hardware.devices import adc_for, read_noise_for
+from neuroemu.hardware.devices import Endurance, adc_for, read_noise_for
 from neuroemu.hardware.step import TickStepper
 from neuroemu.engine.timing import TimingPolicy, timing_policy
 from neuroemu.kernel.queue import make_queue
@@ -127,6 +127,10 @@ class TickLoop:
             from neuroemu.hardware.learning import learning_rule
             self.learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
             self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
+        dev = chip.synapse_device
+        self.endurance = None
+        if self.learning is not None and dev is not None and dev.endurance_writes is not None:
+            self.endurance = Endurance(arrays, dev.endurance_writes.value)
         read_noise = read_noise_for(arrays, chip, opt.seed)
         # NVM read noise is drawn per read in numpy: such a run takes the numpy tick kernel (its record says so)
         self.stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
@@ -253,6 +257,8 @@ class TickLoop:
         """The learning rule's weight updates for this tick's deliveries and spikes (if one is on)."""
         if self.learning is not None:
             n_pot, n_dep = self.learning.apply(t, due_axons, fired)
+            if self.endurance is not None:
+                self.endurance.wear(self.learning.last_written, self.learning)
             self.ledger.add("potentiation", n_pot)
             self.ledger.add("depression", n_dep)
 
@@ -320,9 +326,11 @@ class TickLoop:
         if self.hooks is not None:
             record = dataclasses.replace(record, workload_report={**record.workload_report,
                                                                   **self.hooks.report(record, self.tick_starts)})
-        if getattr(network, "device_report", None) is not None:
-            record = dataclasses.replace(record, workload_report={**record.workload_report,
-                                                                  "synapse_device": network.device_report.to_plain()})
+        device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
+        if self.endurance is not None:
+            device.update(self.endurance.report())
+        if device:
+            record = dataclasses.replace(record, workload_report={**record.workload_report, "synapse_device": device})
         return record
 
     def _route_spikes(self, ticks: int) -> tuple[np.ndarray, np.ndarray]:

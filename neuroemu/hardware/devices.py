@@ -280,3 +280,51 @@ def read_noise_for(arrays: CoreArrays, chip: ChipSpec, seed: int) -> ReadNoise |
     if dev is None or dev.read_noise.value == 0:
         return None
     return ReadNoise(arrays, chip, seed)
+
+
+class Endurance:
+    """Learning wears the array: writes per synapse (its pair of cells), and a synapse past
+    ``endurance_writes`` sticks at the weight it had after its last accepted write.
+
+    :meth:`wear` runs after each learning update with the synapses the rule wrote (repeats count
+    as several writes); writes past the limit are undone, in the arrays and in the rule's float
+    copy, so a stuck synapse never changes again. The write pulses are still counted and charged
+    (``potentiation``/``depression``): the device was pulsed, it just no longer responds.
+    """
+
+    def __init__(self, arrays: CoreArrays, limit: float):
+        self.arrays = arrays
+        self.limit = int(limit)
+        self.writes = np.zeros(arrays.n_synapses, np.int64)
+        self.frozen = np.zeros(arrays.n_synapses, bool)
+        self.stuck_weight = np.zeros(arrays.n_synapses, np.int16)
+
+    def wear(self, written: np.ndarray, rule=None) -> None:
+        """Count this update's writes; undo those to stuck synapses; freeze those reaching the limit.
+
+        A synapse's writes 1..limit take effect and later ones do not (if one tick writes a synapse
+        twice across its limit, that tick's final value is the one it keeps).
+        """
+        if not len(written):
+            return
+        a = self.arrays
+        stuck = np.unique(written[self.frozen[written]])
+        np.add.at(self.writes, written, 1)
+        if len(stuck):  # stuck before this tick: the write did not take
+            a.row_weights[stuck] = self.stuck_weight[stuck]
+            if a.dense_weights is not None:
+                a.dense_weights[a.synapse_axons()[stuck], a.row_neurons[stuck]] = self.stuck_weight[stuck]
+            if rule is not None:
+                rule.w[stuck] = self.stuck_weight[stuck]
+        fresh = np.unique(written[(~self.frozen[written]) & (self.writes[written] >= self.limit)])
+        if len(fresh):
+            self.stuck_weight[fresh] = a.row_weights[fresh]
+            self.frozen[fresh] = True
+
+    def report(self) -> dict:
+        """The most-written synapse and the fraction past its endurance, for the record."""
+        n = max(len(self.writes), 1)
+        return {"endurance_writes": self.limit, "most_writes": int(self.writes.max(initial=0)),
+                "synapses_written": int(np.count_nonzero(self.writes)),
+                "fraction_past_endurance": float(np.count_nonzero(self.frozen)) / n,
+                "writes": int(self.writes.sum())}
