@@ -201,7 +201,8 @@ class SynapseDeviceSpec:
     programmed to one of 2**level_bits conductance levels between G_min = G_max / on_off_ratio
     and G_max. Conductances are in units of G_max. Programming noise (fixed at programming), PCM
     drift G(t) = G0 (t / t0)**-nu and stuck cells turn each programmed weight into the weight the
-    crossbar reads, rounded to the weight LSB. The column periphery: an ADC of ``adc_bits`` per
+    crossbar reads, rounded to the weight LSB; read noise adds a fresh draw per read; a learning
+    run wears the cells (``endurance_writes``). The column periphery: an ADC of ``adc_bits`` per
     column (energy ``adc_fom_pj`` x 2**adc_bits per conversion) and a word-line driver per active
     row (``dac_pj_per_row``). All zeros (or no section) is the ideal, digital crossbar.
     """

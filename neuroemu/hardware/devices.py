@@ -26,6 +26,9 @@ Read noise (cycle to cycle, :class:`ReadNoise`): each read of a cell adds a fres
 by (seed, cell, that row's read count); the noisy column sums are rounded to the weight LSB. It runs
 on the numpy tick kernel only (the run picks it and the record's ``tick_backend`` says so).
 
+Endurance (:class:`Endurance`): a learning run counts the writes to each synapse; past
+``endurance_writes`` the synapse sticks at its last weight.
+
 The column periphery: :func:`adc_quantise` quantises a column sum with a ``bits``-bit ADC whose
 step is a power of two of the weight LSB (so an ADC with enough bits changes nothing); its C twin
 is ``ne_adc_quantise`` in hardware/tick.c.
