@@ -314,3 +314,21 @@ def test_a_learning_run_reports_its_wear():
                     PCM_SMALL, ticks=60)
     assert "most_writes" not in free.workload_report["synapse_device"]
     assert (free.spikes, free.counts) == (shipped.spikes, shipped.counts)
+
+
+def test_periphery_counters_equal_a_recount_from_the_delivered_rows(monkeypatch):
+    from neuroemu.engine import run as run_module
+    seen = []
+    original = run_module.TickLoop.step_cores
+
+    def spy(self, t, due_axons):
+        seen.append((self.arrays.axons_per_core, self.network.enabled.reshape(self.arrays.n_cores, -1).sum(axis=1),
+                     np.array(due_axons, copy=True)))
+        return original(self, t, due_axons)
+
+    monkeypatch.setattr(run_module.TickLoop, "step_cores", spy)
+    dev = SynapseDeviceSpec(adc_bits=10, dac_pj_per_row=Sourced(0.001))
+    r = simulate(rram(dev), RRAM_SMALL, ticks=TICKS)
+    drives = sum(len(set(d.tolist())) for _, _, d in seen)
+    conversions = sum(int(cols[sorted({int(x) // A for x in d})].sum()) for A, cols, d in seen)
+    assert (r.counts["dac_drive"], r.counts["adc_conversion"]) == (drives, conversions) and drives > 0
