@@ -4,6 +4,8 @@ Library errors (NeuroEmuError) become a one-line message and exit code 1, never 
 """
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import click
@@ -71,9 +73,12 @@ def main() -> None:
               help="Network files: input spike trains (times, ids), replacing the file's own.")
 @click.option("--spikes-out", metavar="PATH.npz",
               help="Network files: write the network's spike trains (times, ids in the file's numbering).")
+@click.option("--time-after-programming", "time_after_programming", type=click.FloatRange(0.0, 1e10),
+              metavar="SECONDS", help="NVM synapses: time since the weights were programmed (PCM drift; default: "
+                                      "the workload's time_after_programming_s, else none).")
 def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
         buffer_packets, out_dir, dt, neuron_reset, mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes,
-        spikes_out):
+        spikes_out, time_after_programming):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -117,6 +122,8 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         else:
             wl = load_workload(None)
             chip_spec = workload_chip(wl, None)
+        if time_after_programming is not None:
+            wl = dataclasses.replace(wl, time_after_programming_s=time_after_programming)
         progress = TerminalProgress(f"{chip_spec.name} / {wl.name}", delay_s=2.0)
         try:
             result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
@@ -181,11 +188,13 @@ def chips():
 
 
 def missing_sources(chip) -> list[str]:
-    """Key paths of the energy and latency constants a chip file gives without a source."""
+    """Key paths of the energy, latency and synapse-device constants a chip file gives without a source."""
     from neuroemu.config.schema import Sourced
     missing = []
-    for group in ("energy", "latency"):
+    for group in ("energy", "latency", "synapse_device"):
         spec = getattr(chip, group)
+        if spec is None:
+            continue
         for name, f in spec.__dataclass_fields__.items():
             value = getattr(spec, name)
             if value is f.default:  # not in the file: the schema's default, not a claimed constant

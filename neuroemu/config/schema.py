@@ -185,6 +185,72 @@ class LatencySpec:
     learning_update_ns: Sourced = spec_field(ZERO, check=LAT, doc="one synaptic weight update")
 
 
+
+def sourced_between(lo: float, hi: float):
+    """Rule for a Sourced constant: lo <= value <= hi."""
+    def check(v) -> str | None:
+        return None if lo <= v.value <= hi else f"must be between {lo:g} and {hi:g}"
+    return check
+
+
+@dataclass(frozen=True)
+class SynapseDeviceSpec:
+    """Non-volatile synapses as devices (docs/devices.md, :mod:`neuroemu.hardware.devices`).
+
+    A signed weight w of ``core.weight_bits`` is a differential pair of cells (G+ - G-), each
+    programmed to one of 2**level_bits conductance levels between G_min = G_max / on_off_ratio
+    and G_max. Conductances are in units of G_max. Programming noise (fixed at programming), PCM
+    drift G(t) = G0 (t / t0)**-nu and stuck cells turn each programmed weight into the weight the
+    crossbar reads, rounded to the weight LSB; read noise adds a fresh draw per read; a learning
+    run wears the cells (``endurance_writes``). The column periphery: an ADC of ``adc_bits`` per
+    column (energy ``adc_fom_pj`` x 2**adc_bits per conversion) and a word-line driver per active
+    row (``dac_pj_per_row``). All zeros (or no section) is the ideal, digital crossbar.
+    """
+
+    technology: str = spec_field("ideal", doc="free text: rram, pcm, ... (reports only)")
+    level_bits: int | None = spec_field(
+        None, check=between(1, 15), doc="conductance levels per cell = 2**level_bits (default: weight_bits - 1, the "
+                                        "magnitude of a signed weight)")
+    on_off_ratio: Sourced | None = spec_field(
+        None, check=lambda v: None if 1.0 < v.value <= 1e9 else "must be > 1 and at most 1e9",
+        doc="G_max / G_min of one cell (default: infinite, G_min = 0)")
+    programming_noise: Sourced = spec_field(
+        ZERO, check=sourced_between(0.0, 1.0), doc="device-to-device: std of a programmed conductance / G_max")
+    programming_noise_poly: tuple[float, ...] | None = spec_field(
+        None, check=lambda v: None if 1 <= len(v) <= 4 else "must have 1 to 4 coefficients",
+        doc="instead of programming_noise: its std as a polynomial c0 + c1 g + c2 g^2 ... of the target g = G / G_max "
+            "(units of G_max; aihwkit's PCM fit); give the source in a comment")
+    read_noise: Sourced = spec_field(
+        ZERO, check=sourced_between(0.0, 1.0), doc="cycle-to-cycle: std of one read of a cell / G_max (each read anew)")
+    drift_nu: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="mean drift exponent nu (0..1)")
+    drift_nu_std: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="cell-to-cell std of nu")
+    drift_t0_s: Sourced = spec_field(Sourced(1.0), check=sourced_between(1e-9, 1e9),
+                                     doc="t0 of the drift law: the first read after programming")
+    stuck_on_fraction: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="cells stuck at G_max")
+    stuck_off_fraction: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="cells stuck at G_min")
+    endurance_writes: Sourced | None = spec_field(
+        None, check=sourced_between(1.0, 1e18), doc="learning: writes a synapse's cells take before they stick at "
+                                                     "their last value (default: unlimited)")
+    adc_bits: int | None = spec_field(None, check=between(1, 32),
+                                      doc="ADC resolution per column (default: none, the column sum is digital)")
+    adc_full_scale: int | None = spec_field(
+        None, check=between(1, 1 << 40), doc="ADC full scale in weight LSBs (default: the largest column sum, "
+                                             "axons x largest weight)")
+    adc_fom_pj: Sourced = spec_field(ZERO, check=PJ_MAX, doc="ADC figure of merit: energy per conversion step")
+    dac_pj_per_row: Sourced = spec_field(ZERO, check=PJ_MAX, doc="word-line drive of one active row for one read")
+
+    def validate(self, where: Where) -> None:
+        """Cross-field rule: stuck-on and stuck-off fractions together at most 1."""
+        if self.stuck_on_fraction.value + self.stuck_off_fraction.value > 1.0:
+            raise where.child("stuck_off_fraction").error(
+                "stuck_on_fraction + stuck_off_fraction must be <= 1",
+                self.stuck_on_fraction.value + self.stuck_off_fraction.value)
+
+    def adc_conversion_pj(self) -> float:
+        """Energy of one ADC conversion: FOM x 2**bits (0 without an ADC)."""
+        return 0.0 if self.adc_bits is None else self.adc_fom_pj.value * float(1 << self.adc_bits)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChipSpec:
     """A whole chip: cores, their router graph, tick semantics, energy and latency per event."""
@@ -197,6 +263,8 @@ class ChipSpec:
     timing: TimingSpec = spec_field(default_factory=TimingSpec)
     energy: EnergySpec = spec_field(doc="energy per event type (required)")
     latency: LatencySpec = spec_field(default_factory=LatencySpec)
+    synapse_device: SynapseDeviceSpec | None = spec_field(
+        None, doc="non-volatile synapses as devices: levels, noise, drift, stuck cells, ADC/DAC (docs/devices.md)")
     notes: str = spec_field("", doc="free text: conditions, caveats")
     #: the file it was read from (relative paths inside it resolve against its folder)
     source: str = field(default="", init=False, compare=False, repr=False)
@@ -364,6 +432,8 @@ class WorkloadSpec:
     record_spikes: bool = spec_field(False, doc="keep the spike trains (sparse) in the record")
     learning: LearningSpec | None = spec_field(None, doc="a learning rule (e.g. pairwise STDP)")
     classify: ClassifySpec | None = spec_field(None, doc="present a data set sample by sample, read the answers")
+    time_after_programming_s: float | None = spec_field(
+        None, check=between(0.0, 1e10), doc="NVM synapses: seconds since the weights were programmed (drift)")
     #: the file it was read from (for error messages); not part of the description
     source: str = field(default="", init=False, compare=False, repr=False)
 

@@ -13,6 +13,10 @@ axon; priced by ``packet_pj`` beside the per-link ``hop:<class>``), ``hop:<class
 travelled), ``potentiation`` and ``depression``
 (synaptic weight updates by a learning rule).
 
+NVM synapses (a chip's ``synapse_device``, docs/devices.md): ``dac_drive`` (one word line driven
+for one read: a distinct row that received spikes in a tick) and ``adc_conversion`` (one column
+converted: every used column of a crossbar with a driven row, per tick), priced as ``dac`` and ``adc``.
+
 Clocking (docs/clocking.md) is priced by three more counters, so one network can be compared
 clocked, clockless and mixed on equal terms:
 
@@ -36,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuroemu.config.schema import EnergySpec
+from neuroemu.config.schema import EnergySpec, SynapseDeviceSpec
 
 PJ = 1e-12
 
@@ -66,8 +70,14 @@ class Ledger:
         """All link crossings, every class."""
         return sum(v for k, v in self.counts.items() if k.startswith("hop:"))
 
-    def breakdown_j(self, energy: EnergySpec, sim_time_s: float) -> dict[str, float]:
-        """Energy in joules per term; the terms sum to the total."""
+    def breakdown_j(self, energy: EnergySpec, sim_time_s: float,
+                    device: SynapseDeviceSpec | None = None) -> dict[str, float]:
+        """Energy in joules per term; the terms sum to the total.
+
+        ``device``: a chip's NVM synapse section, which prices the column periphery (``adc``:
+        conversions x FOM x 2**bits; ``dac``: word-line drives x ``dac_pj_per_row``); a term is
+        present only when its energy is not zero, so an ideal device adds nothing.
+        """
         terms = {
             "synaptic": self.get("synaptic_op") * energy.synaptic_op_pj.value * PJ,
             "neuron_update": (self.get("neuron_update") * energy.neuron_update_pj.value
@@ -92,6 +102,10 @@ class Ledger:
             terms["handshake"] = self.get("handshake") * energy.handshake_pj.value * PJ
         if self.get("barrier_sync"):
             terms["barrier_sync"] = self.get("barrier_sync") * energy.handshake_pj.value * PJ
+        if device is not None and device.adc_conversion_pj():
+            terms["adc"] = self.get("adc_conversion") * device.adc_conversion_pj() * PJ
+        if device is not None and device.dac_pj_per_row.value:
+            terms["dac"] = self.get("dac_drive") * device.dac_pj_per_row.value * PJ
         terms["static"] = energy.static_mw.value * 1e-3 * sim_time_s
         return terms
 

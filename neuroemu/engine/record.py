@@ -198,7 +198,7 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
     add_clocking(ledger, chip.timing.mode, chip.cores, opt.ticks)
     model_time = opt.ticks * chip.timing.tick_s
     sim_time = model_time if sim_time_s is None else sim_time_s
-    breakdown = ledger.breakdown_j(chip.energy, sim_time)
+    breakdown = ledger.breakdown_j(chip.energy, sim_time, chip.synapse_device)
     total = total_j(breakdown)
     sops = ledger.get("synaptic_op")
     spikes = ledger.get("spike")

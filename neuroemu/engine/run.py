@@ -19,6 +19,7 @@ from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.energy import Ledger, cores_with_work
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
+from neuroemu.hardware.devices import Endurance, adc_for, read_noise_for
 from neuroemu.hardware.step import TickStepper
 from neuroemu.engine.timing import TimingPolicy, timing_policy
 from neuroemu.kernel.queue import make_queue
@@ -126,9 +127,23 @@ class TickLoop:
             from neuroemu.hardware.learning import learning_rule
             self.learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
             self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
+        dev = chip.synapse_device
+        self.endurance = None
+        if self.learning is not None and dev is not None and dev.endurance_writes is not None:
+            self.endurance = Endurance(arrays, dev.endurance_writes.value)
+        read_noise = read_noise_for(arrays, chip, opt.seed)
+        # NVM read noise is drawn per read in numpy: such a run takes the numpy tick kernel (its record says so)
         self.stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
-                                   stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
+                                   stream_key(opt.seed, STREAM_NEURON_RNG),
+                                   "numpy" if read_noise is not None else opt.tick_backend,
                                    core_counts=self.policy.needs_core_counts)
+        self.stepper.read_noise = read_noise
+        # NVM synapses: the column ADC quantises each tick's column sums; its conversions and the
+        # word-line drives are counted (docs/devices.md)
+        self.stepper.adc = adc_for(chip)
+        self._columns_per_core: np.ndarray | None = None
+        dev = chip.synapse_device  # an ideal periphery (no ADC, free drivers) counts nothing: records stay as they were
+        self.device = dev if dev is not None and (self.stepper.adc is not None or dev.dac_pj_per_row.value) else None
         self.packets = None
         if opt.network == "packet":
             from neuroemu.hardware.packet import PacketNetwork
@@ -207,6 +222,8 @@ class TickLoop:
         ledger.add("neuron_update_active", n_active)
         ledger.add("neuron_update", self.network.n_enabled - n_active)
         ledger.add("spike", len(fired))
+        if self.device is not None and len(due_axons):
+            self._count_periphery(due_axons)
         if len(fired):
             np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
         if self.hooks is not None:
@@ -215,6 +232,18 @@ class TickLoop:
             self.spike_ticks.append(np.full(len(fired), t, np.int64))
             self.spike_ids.append(fired.astype(np.int64))
         return fired
+
+    def _count_periphery(self, due_axons: np.ndarray) -> None:
+        """One word-line drive per distinct active row; with an ADC, every used column (one holding a
+        neuron of the workload; unused ones are gated) of a crossbar that had a row driven this tick is
+        converted once (``dac_drive``, ``adc_conversion``)."""
+        rows = np.unique(due_axons)
+        self.ledger.add("dac_drive", len(rows))
+        if self.stepper.adc is not None:
+            a = self.arrays
+            if self._columns_per_core is None:
+                self._columns_per_core = self.network.enabled.reshape(a.n_cores, a.neurons_per_core).sum(axis=1)
+            self.ledger.add("adc_conversion", int(self._columns_per_core[np.unique(rows // a.axons_per_core)].sum()))
 
     def count_clocking(self, due_axons: np.ndarray, fired: np.ndarray) -> None:
         """The clocking that depends on the tick's activity (engine/energy.py prices it): under gals
@@ -232,6 +261,8 @@ class TickLoop:
         """The learning rule's weight updates for this tick's deliveries and spikes (if one is on)."""
         if self.learning is not None:
             n_pot, n_dep = self.learning.apply(t, due_axons, fired)
+            if self.endurance is not None:
+                self.endurance.wear(self.learning.last_written, self.learning)
             self.ledger.add("potentiation", n_pot)
             self.ledger.add("depression", n_dep)
 
@@ -301,6 +332,11 @@ class TickLoop:
         if self.hooks is not None:
             record = dataclasses.replace(record, workload_report={**record.workload_report,
                                                                   **self.hooks.report(record, self.tick_starts)})
+        device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
+        if self.endurance is not None:
+            device.update(self.endurance.report())
+        if device:
+            record = dataclasses.replace(record, workload_report={**record.workload_report, "synapse_device": device})
         return record
 
     def _route_spikes(self, ticks: int) -> tuple[np.ndarray, np.ndarray]:

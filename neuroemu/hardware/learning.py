@@ -159,6 +159,7 @@ class STDP:
                 n_pot = len(idx)
                 changed.append(idx)
             self.post_last[post] = tick
+        self.last_written = np.concatenate(changed) if changed else np.empty(0, np.int64)  # for device wear
         if changed:
             idx = np.concatenate(changed)
             ints = np.floor(self.w[idx] + 0.5).astype(np.int16)

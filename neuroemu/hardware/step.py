@@ -30,6 +30,7 @@ from neuroemu.models.loihi import cuba_range, cuba_step, cuba_step_multi, n_curr
 from neuroemu.models.neuron import membrane_range, neuron_model, truenorth_step
 from neuroemu.models.rng import threshold_key
 from neuroemu.hardware.cores import CoreArrays, gather_synapse_index, synaptic_input
+from neuroemu.hardware.devices import AdcSpec, ReadNoise, adc_quantise
 
 try:  # built by `pip install -e .`
     from neuroemu.hardware import _tick
@@ -82,7 +83,13 @@ class TickStepper:
     With ``core_counts`` every step also leaves each core's share of the tick's work in
     ``core_sops`` and ``core_active`` (int64 per core: SOPs, active neuron updates), counted by the
     kernels as they go, so a timing policy prices every core's work in O(cores) per tick.
+    ``adc`` (set by the run for NVM synapses, :func:`neuroemu.hardware.devices.adc_for`): a column
+    ADC that quantises every tick's column sums before the neuron update (both backends).
     """
+
+    adc: AdcSpec | None = None
+    #: NVM read noise (:class:`neuroemu.hardware.devices.ReadNoise`): numpy kernel only
+    read_noise: ReadNoise | None = None
 
     def __init__(self, arrays: CoreArrays, enabled: np.ndarray, membrane_bits: int, key: int,
                  backend: str | None = None, core_counts: bool = False):
@@ -266,13 +273,26 @@ class TickStepper:
         tick). Returns (fired global neuron ids, SOPs, active neuron updates).
         """
         if self.backend == "c":
+            if self.read_noise is not None:
+                raise NeuroEmuError("internal: NVM read noise runs on the numpy tick kernel only")
             return self._step_c(tick, spiking_axons)
         a = self.arrays
         if self.multi:
-            syn, touched, sops = self._typed_input(np.unique(np.asarray(spiking_axons, np.int64)))
+            rows = np.unique(np.asarray(spiking_axons, np.int64))
+            if self.read_noise is not None:
+                syn, touched, sops = self.read_noise.input(a, rows, self.n_types)
+            else:
+                syn, touched, sops = self._typed_input(rows)
+            if self.adc is not None:
+                syn = adc_quantise(syn, self.adc)
             fired = cuba_step_multi(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
         else:
-            syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
+            if self.read_noise is not None:
+                syn, touched, sops = self.read_noise.input(a, np.unique(np.asarray(spiking_axons, np.int64)))
+            else:
+                syn, touched, sops = synaptic_input(a, np.unique(spiking_axons))
+            if self.adc is not None:
+                syn = adc_quantise(syn, self.adc)
             if self.kernel == "truenorth":
                 fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits)
             else:
@@ -334,6 +354,8 @@ class TickStepper:
             n_fired, sops = self._step_c_multi(active, active_ptr, n_active)
         else:
             sops = self._integrate_c(active_ptr, len(active))
+            if self.adc is not None:
+                self._adc_c()
             if self.kernel == "truenorth":
                 n_fired = lib.ne_truenorth_step(end, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"],
                                                 p["profile"], len(self._table["leak"]), p["leak"], p["leak_st"],
@@ -365,6 +387,8 @@ class TickStepper:
                                             a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"], p["seen"])
         else:
             sops = self._integrate_c(active_ptr, len(active))
+        if self.adc is not None:
+            self._adc_c()
         n_fired = lib.ne_cuba_step_multi(a.n_neurons, self.n_types, p["v"], p["u"], p["refractory_left"], p["acc"],
                                          p["touched"], p["profile"], self._n_profiles, p["du"], p["dv"], p["bias"],
                                          p["cuba_threshold"], p["refractory"], p["vmin"], p["enabled"], self._lim,
@@ -372,6 +396,12 @@ class TickStepper:
         if self.core_counts and n_fired >= 0:
             self._count_cores_numpy(active, touched, self._fired[:n_fired])
         return n_fired, sops
+
+    def _adc_c(self) -> None:
+        """The column ADC on the C accumulators (``ne_adc_quantise``, the twin of adc_quantise)."""
+        adc = self.adc
+        if _tick.lib.ne_adc_quantise(self._ptr["acc"], len(self._acc), adc.shift, adc.lo, adc.hi) != 0:
+            raise NeuroEmuError(f"internal: ADC step 2**{adc.shift} out of the kernel's range")
 
     def _refresh_synapses(self) -> None:
         """The arrays changed weight form (e.g. a learning rule made them per synapse)."""

@@ -518,3 +518,18 @@ int64_t ne_pack_greedy(int64_t n, const int64_t *ptr, const int64_t *keys, int64
     }
     return core + 1;
 }
+
+/* NVM synapses: a column ADC on each column sum (devices.adc_quantise in numpy). Floor division
+ * is written out so a negative sum rounds the same way as numpy's floor_divide. */
+int32_t ne_adc_quantise(int32_t *acc, int64_t n, int32_t shift, int64_t lo, int64_t hi) {
+    if (shift < 0 || shift > 40) return -1;
+    const int64_t step = (int64_t)1 << shift, half = step >> 1;
+    for (int64_t g = 0; g < n; g++) {
+        int64_t x = (int64_t)acc[g] + half;
+        int64_t q = x >= 0 ? x / step : -((-x + step - 1) / step);
+        if (q < lo) q = lo;
+        if (q > hi) q = hi;
+        acc[g] = (int32_t)(q * step);
+    }
+    return 0;
+}

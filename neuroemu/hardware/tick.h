@@ -104,3 +104,8 @@ int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int
 int64_t ne_pack_greedy(int64_t n, const int64_t *ptr, const int64_t *keys, int64_t *seen,
                        int64_t neurons_per_core, int64_t axons_per_core, int64_t n_cores,
                        int64_t *core_of);
+
+/* NVM synapses: every column sum acc[0..n) through a column ADC (the C twin of
+ * neuroemu.hardware.devices.adc_quantise): round to the nearest multiple of 2**shift (halves up),
+ * clip the code to [lo, hi], store code << shift. Returns 0, or -1 for a shift outside 0..40. */
+int32_t ne_adc_quantise(int32_t *acc, int64_t n, int32_t shift, int64_t lo, int64_t hi);

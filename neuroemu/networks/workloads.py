@@ -38,6 +38,7 @@ from neuroemu.networks.crossbars import balanced_crossbar, empty_rows
 from neuroemu.config.schema import FILE_KINDS, ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.hardware.cores import CoreArrays
+from neuroemu.hardware.devices import check_device, program_weights
 from neuroemu.models.loihi import CubaArrays, bias_for_rate
 from neuroemu.models.neuron import NeuronArrays, neuron_model
 from neuroemu.models.rng import generator
@@ -366,11 +367,16 @@ def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) 
     File kinds (``nir``, ``edgelist``) are read and mapped onto the chip instead
     (:func:`neuroemu.networks.presentation.build_mapped`).
     """
+    check_device(chip, name)  # before building: a device the neuron model cannot use fails at once
     if workload.network.kind in FILE_KINDS:
         from neuroemu.networks.presentation import build_mapped
-        return build_mapped(chip, workload, seed, name)
-    plan_network(chip, workload, name)
-    return NETWORKS[workload.network.kind](chip, workload, seed, name)
+        net = build_mapped(chip, workload, seed, name)
+    else:
+        plan_network(chip, workload, name)
+        net = NETWORKS[workload.network.kind](chip, workload, seed, name)
+    # NVM synapses: the weights the devices read, not the ones programmed (an ideal device: no change)
+    net.device_report = program_weights(net.arrays, chip, seed, workload.time_after_programming_s, name)
+    return net
 
 
 class PoissonInput:

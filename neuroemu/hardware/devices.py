@@ -1,0 +1,333 @@
+"""Non-volatile synapses as devices: what the crossbar reads, given what was programmed.
+
+A chip's ``synapse_device`` section (:class:`neuroemu.config.schema.SynapseDeviceSpec`) turns
+the integer weights a network was compiled to into the weights its RRAM or PCM cells hold when
+they are read (docs/devices.md):
+
+1. a signed weight w in [-wmax, wmax] (wmax = 2**(weight_bits-1) - 1) is a differential pair of
+   cells, G+ and G-, in units of G_max: the cell of w's sign is programmed to
+   G_min + (1 - G_min) |w| / wmax (rounded to the cell's 2**level_bits - 1 steps), the other to
+   G_min = 1 / on_off_ratio;
+2. programming noise (device to device, fixed once programmed): G += sigma_prog N(0, 1), G >= 0;
+3. drift (PCM): G(t) = G (t / t0)**-nu for t > t0, nu = drift_nu + drift_nu_std N(0, 1) per cell,
+   clipped to [0, 1], t the workload's ``time_after_programming_s``;
+4. stuck cells (yield): a fraction stuck at G_max (on), a fraction at G_min (off);
+5. the read weight (G+ - G-) / (1 - G_min) x wmax, rounded to the weight LSB (the column
+   integrator's unit) and clipped to +-wmax.
+
+Every random number is drawn from the counter-based generator (:mod:`neuroemu.models.rng`) keyed
+by (seed, purpose, cell): a cell's address is its chip core, axon row, neuron column and pair
+half, so a weight's noise does not depend on the order cells are visited, the event queue or the
+tick kernel, and the same seed programs the same array. An ideal device (no noise, no drift, no
+stuck cells, enough levels) leaves the weights untouched: :func:`program_weights` returns them as
+they are, and the run is bit for bit the digital crossbar's.
+
+Read noise (cycle to cycle, :class:`ReadNoise`): each read of a cell adds a fresh normal draw keyed
+by (seed, cell, that row's read count); the noisy column sums are rounded to the weight LSB. It runs
+on the numpy tick kernel only (the run picks it and the record's ``tick_backend`` says so).
+
+Endurance (:class:`Endurance`): a learning run counts the writes to each synapse; past
+``endurance_writes`` the synapse sticks at its last weight.
+
+The column periphery: :func:`adc_quantise` quantises a column sum with a ``bits``-bit ADC whose
+step is a power of two of the weight LSB (so an ADC with enough bits changes nothing); its C twin
+is ``ne_adc_quantise`` in hardware/tick.c.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroemu.config.schema import ChipSpec, SynapseDeviceSpec
+from neuroemu.errors import ConfigError
+from neuroemu.models.neuron import neuron_model
+from neuroemu.hardware.cores import CoreArrays, gather_synapse_index
+from neuroemu.models.rng import MASK64, mix64, stream_key
+
+#: seed purposes of the device streams (each cell draws one number per purpose)
+STREAM_PROGRAM = 0xD501
+STREAM_PROGRAM_2 = 0xD502
+STREAM_DRIFT = 0xD503
+STREAM_DRIFT_2 = 0xD504
+STREAM_STUCK = 0xD505
+STREAM_READ = 0xD506
+STREAM_READ_2 = 0xD507
+STREAM_READ_CELL = 0xD508
+
+
+def uniform(key: int, counters: np.ndarray) -> np.ndarray:
+    """One uniform float in (0, 1) per uint64 counter: 53 bits of splitmix64(key + counter)."""
+    words = mix64(np.asarray(counters, np.uint64) + np.uint64(key & MASK64))
+    return ((words >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
+
+
+def normal(seed: int, purposes: tuple[int, int], counters: np.ndarray) -> np.ndarray:
+    """One standard normal per counter (Box-Muller over two independent uniform streams)."""
+    u1 = uniform(stream_key(seed, purposes[0]), counters)
+    u2 = uniform(stream_key(seed, purposes[1]), counters)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def is_ideal(dev: SynapseDeviceSpec | None, weight_bits: int, time_after_programming_s: float | None) -> bool:
+    """True when the device reads back exactly the programmed weights (so nothing is drawn)."""
+    if dev is None:
+        return True
+    drifts = dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0
+    late = time_after_programming_s is not None and time_after_programming_s > dev.drift_t0_s.value
+    coarse = dev.level_bits is not None and dev.level_bits < weight_bits - 1
+    noisy = dev.programming_noise.value > 0 or (dev.programming_noise_poly is not None
+                                                and any(c != 0 for c in dev.programming_noise_poly))
+    return not (noisy or (drifts and late) or coarse
+                or dev.stuck_on_fraction.value > 0 or dev.stuck_off_fraction.value > 0)
+
+
+def check_device(chip: ChipSpec, where: str) -> None:
+    """A device needs per-synapse weights: a chip whose neuron model shares weights by axon type
+    (TrueNorth's kernel) cannot use one. One line naming the chip file, the key and the rule."""
+    if chip.synapse_device is None:
+        return
+    model = neuron_model(chip.core.neuron_model)
+    if model.kernel != "cuba":
+        raise ConfigError(f"{chip.source or where}: synapse_device: needs a neuron model with a weight per synapse "
+                          f"(a crossbar cell per synapse, e.g. cuba_lif); core.neuron_model {chip.core.neuron_model!r} "
+                          "shares one weight per axon type")
+
+
+@dataclass(frozen=True)
+class ProgramReport:
+    """What programming did to the array (for the record's workload report)."""
+
+    cells: int
+    stuck_on: int
+    stuck_off: int
+    weights_changed: int
+    mean_abs_error_lsb: float
+
+    def to_plain(self) -> dict:
+        """Plain form for the record."""
+        return {"cells": self.cells, "stuck_on": self.stuck_on, "stuck_off": self.stuck_off,
+                "weights_changed": self.weights_changed, "mean_abs_error_lsb": self.mean_abs_error_lsb}
+
+
+def cell_addresses(chip_core: np.ndarray, local_axon: np.ndarray, neuron: np.ndarray, axons: int,
+                   neurons: int) -> np.ndarray:
+    """The address of every synapse's cell pair (uint64): (chip core, axon row, column); x2 + half."""
+    cell = (chip_core.astype(np.uint64) * np.uint64(axons) + local_axon.astype(np.uint64)) * np.uint64(neurons)
+    return (cell + neuron.astype(np.uint64)) * np.uint64(2)
+
+
+def conductances(dev: SynapseDeviceSpec, weights: np.ndarray, wmax: int, cells: np.ndarray, seed: int,
+                 time_after_programming_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """The read conductances [synapses, 2] (G+, G-; units of G_max) and the stuck code per cell
+    (0 free, 1 on, 2 off). ``cells`` are :func:`cell_addresses`."""
+    g_min = 0.0 if dev.on_off_ratio is None else 1.0 / dev.on_off_ratio.value
+    frac = np.abs(weights.astype(np.float64)) / wmax if wmax else np.zeros(len(weights))
+    if dev.level_bits is not None:
+        steps = (1 << dev.level_bits) - 1
+        frac = np.rint(frac * steps) / steps
+    g = np.full((len(weights), 2), g_min)
+    g[:, 0] = np.where(weights > 0, g_min + (1.0 - g_min) * frac, g_min)
+    g[:, 1] = np.where(weights < 0, g_min + (1.0 - g_min) * frac, g_min)
+    ids = np.stack([cells, cells + np.uint64(1)], axis=1)
+    sigma = programming_sigma(dev, g)
+    if sigma is not None:
+        g += sigma * normal(seed, (STREAM_PROGRAM, STREAM_PROGRAM_2), ids)
+        np.maximum(g, 0.0, out=g)  # a conductance is never negative
+    t, t0 = time_after_programming_s, dev.drift_t0_s.value
+    if t is not None and t > t0 and (dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0):
+        nu = dev.drift_nu.value + dev.drift_nu_std.value * normal(seed, (STREAM_DRIFT, STREAM_DRIFT_2), ids)
+        g *= np.power(t / t0, -np.clip(nu, 0.0, 1.0))
+    stuck = np.zeros(g.shape, np.int8)
+    on, off = dev.stuck_on_fraction.value, dev.stuck_off_fraction.value
+    if on > 0 or off > 0:
+        u = uniform(stream_key(seed, STREAM_STUCK), ids)
+        stuck[u < on] = 1
+        stuck[(u >= on) & (u < on + off)] = 2
+        g[stuck == 1] = 1.0
+        g[stuck == 2] = g_min
+    return g, stuck
+
+
+def programming_sigma(dev: SynapseDeviceSpec, g_target: np.ndarray) -> np.ndarray | float | None:
+    """The std of each cell's programmed conductance (units of G_max), or None for no noise.
+
+    ``programming_noise_poly`` (c0 + c1 g + ...; negative values count as 0) wins over the
+    constant ``programming_noise``."""
+    if dev.programming_noise_poly is not None:
+        sigma = np.zeros_like(g_target)
+        for c in reversed(dev.programming_noise_poly):  # Horner
+            sigma = sigma * g_target + c
+        np.maximum(sigma, 0.0, out=sigma)
+        return sigma if sigma.any() else None
+    return dev.programming_noise.value if dev.programming_noise.value > 0 else None
+
+
+def read_weights(g: np.ndarray, wmax: int, on_off_ratio: float | None) -> np.ndarray:
+    """The signed weight a differential pair reads, in weight LSBs (float)."""
+    g_min = 0.0 if on_off_ratio is None else 1.0 / on_off_ratio
+    return (g[:, 0] - g[:, 1]) / (1.0 - g_min) * wmax
+
+
+def program_weights(arrays, chip: ChipSpec, seed: int, time_after_programming_s: float | None,
+                    where: str) -> ProgramReport | None:
+    """Program the arrays' per-synapse weights into the chip's devices and store what they read.
+
+    Returns None (and touches nothing) for an ideal device; else the arrays' ``row_weights`` are
+    the devices' read weights (per-type weights are first made per synapse).
+    """
+    dev = chip.synapse_device
+    check_device(chip, where)
+    bits = chip.core.weight_bits
+    if is_ideal(dev, bits, time_after_programming_s):
+        return None
+    wmax = (1 << (bits - 1)) - 1
+    w = arrays.materialize_row_weights()
+    axon = arrays.synapse_axons()
+    A, N = arrays.axons_per_core, arrays.neurons_per_core
+    cells = cell_addresses(arrays.chip_cores(axon // A), axon % A, arrays.row_neurons.astype(np.int64), A, N)
+    g, stuck = conductances(dev, w, wmax, cells, seed, time_after_programming_s)
+    ratio = None if dev.on_off_ratio is None else dev.on_off_ratio.value
+    read = read_weights(g, wmax, ratio)
+    new = np.clip(np.rint(read), -wmax, wmax).astype(np.int16)
+    report = ProgramReport(cells=2 * len(w), stuck_on=int((stuck == 1).sum()), stuck_off=int((stuck == 2).sum()),
+                           weights_changed=int((new != w).sum()),
+                           mean_abs_error_lsb=float(np.abs(read - w).mean()) if len(w) else 0.0)
+    arrays.set_row_weights(new)
+    return report
+
+
+@dataclass(frozen=True)
+class AdcSpec:
+    """A column ADC as integer arithmetic: step 2**shift weight LSBs, codes lo..hi."""
+
+    bits: int
+    shift: int
+    lo: int
+    hi: int
+
+
+def adc_for(chip: ChipSpec) -> AdcSpec | None:
+    """The chip's column ADC, or None (no ADC: the column sum is digital).
+
+    The step is the smallest power of two of the weight LSB that lets ``bits`` signed codes span
+    the full scale (default: every axon at the largest weight), so with enough bits the step is
+    one LSB and the ADC changes nothing a column can sum.
+    """
+    dev = chip.synapse_device
+    if dev is None or dev.adc_bits is None:
+        return None
+    wmax = (1 << (chip.core.weight_bits - 1)) - 1
+    full = dev.adc_full_scale if dev.adc_full_scale is not None else chip.core.axons * wmax
+    top = (1 << (dev.adc_bits - 1)) - 1  # largest positive code
+    shift = max(0, math.ceil(math.log2(full / top))) if top > 0 else max(0, math.ceil(math.log2(full)))
+    while top > 0 and (top << shift) < full:  # float log2 guard: the codes must reach the full scale
+        shift += 1
+    return AdcSpec(bits=dev.adc_bits, shift=shift, lo=-(1 << (dev.adc_bits - 1)), hi=top)
+
+
+def adc_quantise(syn: np.ndarray, adc: AdcSpec) -> np.ndarray:
+    """Column sums (int) through the ADC: round to the nearest step (halves up), clip to the codes."""
+    x = np.asarray(syn, np.int64)
+    half = (1 << adc.shift) >> 1
+    q = np.floor_divide(x + half, 1 << adc.shift)
+    return (np.clip(q, adc.lo, adc.hi) << adc.shift).astype(syn.dtype, copy=False)
+
+
+class ReadNoise:
+    """Cycle-to-cycle read noise of the crossbar cells, drawn per read (numpy tick kernel).
+
+    A weight's pair of cells each adds ``read_noise`` x N(0, 1) of G_max per read, so the weight
+    read gets sqrt(2) x read_noise x wmax / (1 - G_min) LSBs of noise. The draw of a synapse is keyed
+    by its cell address and the number of times its row has been read, so it is the same whatever
+    the queue, the order of the active rows, or how the run is cut into windows.
+    """
+
+    def __init__(self, arrays: CoreArrays, chip: ChipSpec, seed: int):
+        dev = chip.synapse_device
+        wmax = (1 << (chip.core.weight_bits - 1)) - 1
+        g_min = 0.0 if dev.on_off_ratio is None else 1.0 / dev.on_off_ratio.value
+        self.sigma_lsb = math.sqrt(2.0) * dev.read_noise.value * wmax / (1.0 - g_min)
+        self.seed = seed
+        self.reads = np.zeros(arrays.n_axons, np.int64)  # reads of each row so far
+        axon = arrays.synapse_axons()
+        A, N = arrays.axons_per_core, arrays.neurons_per_core
+        cells = cell_addresses(arrays.chip_cores(axon // A), axon % A, arrays.row_neurons.astype(np.int64), A, N)
+        # one 64-bit base per cell; a read adds its count, so (cell, read count) picks the draw
+        self.base = mix64(cells + np.uint64(stream_key(seed, STREAM_READ_CELL)))
+
+    def input(self, arrays: CoreArrays, axons: np.ndarray, n_types: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+        """The noisy summed input of every current type [n_types * n] (rounded to the LSB), touched, SOPs.
+
+        ``axons``: this tick's distinct active rows (sorted). Each is read once: its count goes up.
+        """
+        a, n = arrays, arrays.n_neurons
+        idx, neuron = gather_synapse_index(a, axons)
+        if not len(idx):
+            return np.zeros(n_types * n, np.int64), np.zeros(n, bool), 0
+        lengths = a.row_ptr[axons + 1] - a.row_ptr[axons]
+        counters = self.base[idx] + np.repeat(self.reads[axons], lengths).astype(np.uint64)
+        self.reads[axons] += 1
+        w = a.materialize_row_weights()[idx] + self.sigma_lsb * normal(self.seed, (STREAM_READ, STREAM_READ_2), counters)
+        slot = neuron
+        if n_types > 1:
+            slot = np.repeat(a.axon_type[axons].astype(np.int64), lengths) * n + neuron
+        syn = np.rint(np.bincount(slot, weights=w, minlength=n_types * n)).astype(np.int64)
+        return syn, np.bincount(neuron, minlength=n) > 0, len(idx)
+
+
+def read_noise_for(arrays: CoreArrays, chip: ChipSpec, seed: int) -> ReadNoise | None:
+    """The chip's read noise on these arrays, or None when its devices read without noise."""
+    dev = chip.synapse_device
+    if dev is None or dev.read_noise.value == 0:
+        return None
+    return ReadNoise(arrays, chip, seed)
+
+
+class Endurance:
+    """Learning wears the array: writes per synapse (its pair of cells), and a synapse past
+    ``endurance_writes`` sticks at the weight it had after its last accepted write.
+
+    :meth:`wear` runs after each learning update with the synapses the rule wrote (repeats count
+    as several writes); writes past the limit are undone, in the arrays and in the rule's float
+    copy, so a stuck synapse never changes again. The write pulses are still counted and charged
+    (``potentiation``/``depression``): the device was pulsed, it just no longer responds.
+    """
+
+    def __init__(self, arrays: CoreArrays, limit: float):
+        self.arrays = arrays
+        self.limit = int(limit)
+        self.writes = np.zeros(arrays.n_synapses, np.int64)
+        self.frozen = np.zeros(arrays.n_synapses, bool)
+        self.stuck_weight = np.zeros(arrays.n_synapses, np.int16)
+
+    def wear(self, written: np.ndarray, rule=None) -> None:
+        """Count this update's writes; undo those to stuck synapses; freeze those reaching the limit.
+
+        A synapse's writes 1..limit take effect and later ones do not (if one tick writes a synapse
+        twice across its limit, that tick's final value is the one it keeps).
+        """
+        if not len(written):
+            return
+        a = self.arrays
+        stuck = np.unique(written[self.frozen[written]])
+        np.add.at(self.writes, written, 1)
+        if len(stuck):  # stuck before this tick: the write did not take
+            a.row_weights[stuck] = self.stuck_weight[stuck]
+            if a.dense_weights is not None:
+                a.dense_weights[a.synapse_axons()[stuck], a.row_neurons[stuck]] = self.stuck_weight[stuck]
+            if rule is not None:
+                rule.w[stuck] = self.stuck_weight[stuck]
+        fresh = np.unique(written[(~self.frozen[written]) & (self.writes[written] >= self.limit)])
+        if len(fresh):
+            self.stuck_weight[fresh] = a.row_weights[fresh]
+            self.frozen[fresh] = True
+
+    def report(self) -> dict:
+        """The most-written synapse and the fraction past its endurance, for the record."""
+        n = max(len(self.writes), 1)
+        return {"endurance_writes": self.limit, "most_writes": int(self.writes.max(initial=0)),
+                "synapses_written": int(np.count_nonzero(self.writes)),
+                "fraction_past_endurance": float(np.count_nonzero(self.frozen)) / n,
+                "writes": int(self.writes.sum())}

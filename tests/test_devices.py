@@ -1,0 +1,334 @@
+"""NVM synapses as devices (neuroemu.hardware.devices): programming, drift, stuck cells, the column ADC."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from neuroemu import simulate
+from neuroemu.cli.app import main
+from neuroemu.config import chip_from_data, load_workload
+from neuroemu.config.loader import CHIPS_DIR, REPO_ROOT, load_chip, read_yaml
+from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+from neuroemu.errors import ConfigError, NeuroEmuError
+from neuroemu.hardware import devices as dv
+from neuroemu.hardware.step import _tick
+
+RRAM_SMALL = REPO_ROOT / "workloads" / "rram_small.yaml"
+PCM_SMALL = REPO_ROOT / "workloads" / "pcm_small.yaml"
+TICKS = 40
+
+
+def rram(device: SynapseDeviceSpec | None):
+    """rram_htree with the given device section (None: none at all)."""
+    return dataclasses.replace(load_chip("rram_htree"), synapse_device=device)
+
+
+def fingerprint(r) -> tuple:
+    """Everything a run reports about the chip's behaviour (not wall time, not the config echo)."""
+    trains = r.spike_trains
+    return (r.spikes, r.synaptic_events, r.axon_events, dict(r.counts), r.energy_j, dict(r.energy_breakdown_j),
+            trains.ticks.tolist(), trains.neurons.tolist())
+
+
+def cells(n: int) -> np.ndarray:
+    """n distinct cell-pair addresses (even numbers, as cell_addresses makes them)."""
+    return np.arange(n, dtype=np.uint64) * np.uint64(2)
+
+
+# --- an ideal device is the digital crossbar, bit for bit ---------------------------------------
+
+@pytest.mark.parametrize("tick", ["c", "numpy"])
+def test_an_ideal_device_reproduces_todays_record_bit_for_bit(tick):
+    base = simulate(rram(None), RRAM_SMALL, ticks=TICKS, record_spikes=True, tick_backend=tick)
+    assert base.spikes > 0
+    zeros = simulate(rram(SynapseDeviceSpec()), RRAM_SMALL, ticks=TICKS, record_spikes=True, tick_backend=tick)
+    shipped = simulate("rram_htree", RRAM_SMALL, ticks=TICKS, record_spikes=True, tick_backend=tick)
+    assert fingerprint(zeros) == fingerprint(base)
+    assert fingerprint(shipped) == fingerprint(base)  # the shipped RRAM is ideal by value (digital crossbar)
+    assert "synapse_device" not in base.workload_report and "synapse_device" not in zeros.workload_report
+
+
+def test_the_device_transform_itself_is_exact_without_noise():
+    """Forced through the pair model (finite on/off, no noise), every weight reads back as programmed."""
+    w = np.arange(-127, 128, dtype=np.int16)
+    dev = SynapseDeviceSpec(on_off_ratio=Sourced(7.0))
+    g, stuck = dv.conductances(dev, w, 127, cells(len(w)), 5, None)
+    assert not stuck.any()
+    assert np.array_equal(np.rint(dv.read_weights(g, 127, 7.0)).astype(np.int16), w)
+
+
+# --- programming noise, drift, stuck cells --------------------------------------------------------
+
+def test_programming_noise_statistics_match_the_configured_spread():
+    n = 200_000
+    w = np.full(n, 64, np.int16)  # target 0.75 on the G+ cell, 0.5 (G_min) on the G- cell: no clipping at 0
+    dev = SynapseDeviceSpec(on_off_ratio=Sourced(2.0), programming_noise=Sourced(0.03))
+    g, _ = dv.conductances(dev, w, 128, cells(n), 11, None)
+    target = np.array([0.5 + 0.5 * 64 / 128, 0.5])
+    err = (g - target).ravel()
+    se_mean, se_std = 0.03 / math.sqrt(err.size), 0.03 / math.sqrt(2 * err.size)
+    assert abs(err.mean()) < 5 * se_mean
+    assert abs(err.std() - 0.03) < 5 * se_std
+
+
+def test_programming_noise_polynomial_follows_the_target_conductance():
+    n = 100_000
+    coeffs = (0.0105392, 0.0786, -0.046924)  # pcm_htree's (aihwkit's fit in units of G_max)
+    dev = SynapseDeviceSpec(programming_noise_poly=coeffs, on_off_ratio=Sourced(4.0))
+    w = np.full(n, 100, np.int16)
+    g, _ = dv.conductances(dev, w, 100, cells(n), 3, None)  # G+ at 1.0, G- at G_min 0.25
+    for half, g0 in ((0, 1.0), (1, 0.25)):
+        want = coeffs[0] + coeffs[1] * g0 + coeffs[2] * g0 ** 2
+        assert abs((g[:, half] - g0).std() - want) < 5 * want / math.sqrt(2 * n)
+
+
+def test_drift_follows_the_power_law():
+    n = 50_000
+    w = np.full(n, 50, np.int16)
+    dev = SynapseDeviceSpec(drift_nu=Sourced(0.05), drift_t0_s=Sourced(20.0))
+    g0, _ = dv.conductances(dev, w, 100, cells(n), 1, None)
+    for t in (20.0, 2e4, 3.15e7):
+        g, _ = dv.conductances(dev, w, 100, cells(n), 1, t)
+        np.testing.assert_allclose(g[:, 0], g0[:, 0] * max(t / 20.0, 1.0) ** -0.05, rtol=1e-12)
+    # a spread of nu: log(G / G0) / log(t / t0) is -nu, cell by cell: mean and std as configured
+    spread = dataclasses.replace(dev, drift_nu_std=Sourced(0.01))
+    g, _ = dv.conductances(spread, w, 100, cells(n), 1, 2e5)
+    nu = -np.log(g[:, 0] / g0[:, 0]) / math.log(2e5 / 20.0)
+    assert abs(nu.mean() - 0.05) < 5 * 0.01 / math.sqrt(n)
+    assert abs(nu.std() - 0.01) < 5 * 0.01 / math.sqrt(2 * n)
+
+
+def test_stuck_fractions_match_the_cell_count():
+    n = 100_000
+    w = np.full(n, 3, np.int16)
+    dev = SynapseDeviceSpec(stuck_on_fraction=Sourced(0.02), stuck_off_fraction=Sourced(0.05))
+    g, stuck = dv.conductances(dev, w, 7, cells(n), 9, None)
+    target = np.stack([np.full(n, 3 / 7), np.zeros(n)], axis=1)
+    # every cell the code calls stuck holds its stuck conductance; every other holds its target
+    assert np.array_equal(g[stuck == 1], np.ones((stuck == 1).sum()))
+    assert np.array_equal(g[stuck == 2], np.zeros((stuck == 2).sum()))
+    assert np.array_equal(g[stuck == 0], target[stuck == 0])
+    for code, p in ((1, 0.02), (2, 0.05)):
+        count = int((stuck == code).sum())
+        assert abs(count - p * 2 * n) < 5 * math.sqrt(2 * n * p * (1 - p))
+    everything = dataclasses.replace(dev, stuck_on_fraction=Sourced(1.0), stuck_off_fraction=Sourced(0.0))
+    assert (dv.conductances(everything, w, 7, cells(n), 9, None)[1] == 1).sum() == 2 * n
+
+
+def test_noise_is_keyed_by_cell_not_by_visiting_order():
+    n = 1000
+    w = np.random.default_rng(0).integers(-7, 8, n).astype(np.int16)
+    ids = cells(n)
+    dev = SynapseDeviceSpec(programming_noise=Sourced(0.05), drift_nu=Sourced(0.05), drift_nu_std=Sourced(0.01),
+                            stuck_on_fraction=Sourced(0.01))
+    g, _ = dv.conductances(dev, w, 7, ids, 4, 1e4)
+    order = np.random.default_rng(1).permutation(n)
+    g2, _ = dv.conductances(dev, w[order], 7, ids[order], 4, 1e4)
+    assert np.array_equal(g2, g[order])
+    assert not np.array_equal(dv.conductances(dev, w, 7, ids, 5, 1e4)[0], g)  # another seed, other devices
+
+
+@pytest.mark.parametrize("queue,tick", [("c", "c"), ("python", "numpy")])
+def test_a_noisy_device_gives_the_same_record_on_every_queue_and_kernel(queue, tick):
+    dev = SynapseDeviceSpec(programming_noise=Sourced(0.05), stuck_off_fraction=Sourced(0.01), adc_bits=8,
+                            adc_fom_pj=Sourced(0.01), dac_pj_per_row=Sourced(0.002))
+    ref = simulate(rram(dev), RRAM_SMALL, ticks=TICKS, record_spikes=True, queue="c", tick_backend="numpy")
+    r = simulate(rram(dev), RRAM_SMALL, ticks=TICKS, record_spikes=True, queue=queue, tick_backend=tick)
+    assert fingerprint(r) == fingerprint(ref)
+    rep = r.workload_report["synapse_device"]
+    assert rep["cells"] > 0 and rep["cells"] % 2 == 0 and rep["weights_changed"] > 0 and rep["stuck_off"] > 0
+
+
+# --- the column periphery ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tick", ["c", "numpy"])
+def test_an_adc_with_enough_bits_changes_nothing_a_coarse_one_does(tick):
+    base = simulate(rram(None), RRAM_SMALL, ticks=TICKS, record_spikes=True, tick_backend=tick)
+    fine = simulate(rram(SynapseDeviceSpec(adc_bits=12)), RRAM_SMALL, ticks=TICKS, record_spikes=True,
+                    tick_backend=tick)  # 256 axons x 7 = 1792 < 2047: a step of one LSB
+    assert dv.adc_for(rram(SynapseDeviceSpec(adc_bits=12))).shift == 0
+    assert (fine.spikes, fine.spike_trains.neurons.tolist()) == (base.spikes, base.spike_trains.neurons.tolist())
+    coarse = simulate(rram(SynapseDeviceSpec(adc_bits=5)), RRAM_SMALL, ticks=TICKS, record_spikes=True,
+                      tick_backend=tick)
+    assert coarse.spike_trains.neurons.tolist() != base.spike_trains.neurons.tolist()
+
+
+def test_adc_quantise_rounds_clips_and_matches_its_c_twin():
+    adc = dv.AdcSpec(bits=4, shift=3, lo=-8, hi=7)
+    x = np.array([0, 3, 4, 5, -4, -5, -12, 55, 56, 1000, -1000], np.int32)
+    want = np.array([0, 0, 8, 8, 0, -8, -8, 56, 56, 56, -64], np.int32)  # halves round up; codes -8..7
+    assert dv.adc_quantise(x, adc).tolist() == want.tolist()
+    if _tick is None:
+        pytest.skip("C tick kernels not built")
+    rng = np.random.default_rng(2)
+    for shift, bits in ((0, 16), (2, 6), (5, 3), (9, 1)):
+        spec = dv.AdcSpec(bits=bits, shift=shift, lo=-(1 << (bits - 1)), hi=(1 << (bits - 1)) - 1)
+        acc = rng.integers(-5000, 5000, 4096).astype(np.int32)
+        c = acc.copy()
+        assert _tick.lib.ne_adc_quantise(_tick.ffi.cast("int32_t *", _tick.ffi.from_buffer(c)), len(c), shift,
+                                         spec.lo, spec.hi) == 0
+        assert np.array_equal(c, dv.adc_quantise(acc, spec))
+
+
+def test_the_periphery_is_counted_and_priced_and_the_breakdown_sums_to_the_total():
+    dev = SynapseDeviceSpec(adc_bits=6, adc_fom_pj=Sourced(0.01), dac_pj_per_row=Sourced(0.002))
+    r = simulate(rram(dev), RRAM_SMALL, ticks=TICKS)
+    conv, drives = r.counts["adc_conversion"], r.counts["dac_drive"]
+    assert conv > 0 and conv % 256 == 0  # every used column of a read crossbar: rram_small fills its 256 columns
+    assert 0 < drives <= r.axon_events
+    assert r.energy_breakdown_j["adc"] == conv * 0.01 * 2 ** 6 * 1e-12
+    assert r.energy_breakdown_j["dac"] == drives * 0.002 * 1e-12
+    assert math.fsum(r.energy_breakdown_j.values()) == r.energy_j
+
+
+# --- PCM and the time after programming --------------------------------------------------------------
+
+def test_time_after_programming_drifts_pcm_from_the_cli_and_the_workload(tmp_path):
+    early = simulate("pcm_htree", PCM_SMALL, ticks=TICKS)
+    wl = dataclasses.replace(load_workload(PCM_SMALL), time_after_programming_s=3.15e7)
+    late = simulate("pcm_htree", wl, ticks=TICKS)
+    assert late.workload_report["synapse_device"]["mean_abs_error_lsb"] > \
+        early.workload_report["synapse_device"]["mean_abs_error_lsb"]
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["run", "pcm_htree", str(PCM_SMALL), "--ticks", str(TICKS),
+                                    "--time-after-programming", "3.15e7", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    import json
+    rec = json.loads(out.read_text())
+    assert rec["config"]["workload"]["time_after_programming_s"] == 3.15e7
+    assert rec["workload_report"]["synapse_device"] == late.workload_report["synapse_device"]
+
+
+# --- bad input: one line naming file, key and rule -----------------------------------------------------
+
+def chip_with(tmp_path, name: str, **device) -> str:
+    data = copy.deepcopy(read_yaml(CHIPS_DIR / f"{name}.yaml"))
+    data["synapse_device"] = {**data.get("synapse_device", {}), **device}
+    path = tmp_path / f"{name}_bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("device,key,rule", [
+    (dict(programming_noise=-0.1), "synapse_device.programming_noise", ">= 0"),
+    (dict(drift_nu=1.5), "synapse_device.drift_nu", "between 0 and 1"),
+    (dict(drift_nu_std={"value": 2.0, "source": "x"}), "synapse_device.drift_nu_std", "between 0 and 1"),
+    (dict(adc_bits=0), "synapse_device.adc_bits", "between 1 and 32"),
+    (dict(adc_bits=64), "synapse_device.adc_bits", "between 1 and 32"),
+    (dict(on_off_ratio=1.0), "synapse_device.on_off_ratio", "> 1"),
+    (dict(stuck_on_fraction=0.6, stuck_off_fraction=0.6), "synapse_device.stuck_off_fraction", "<= 1"),
+])
+def test_bad_device_constants_fail_in_one_line(tmp_path, device, key, rule):
+    path = chip_with(tmp_path, "rram_htree", **device)
+    res = CliRunner().invoke(main, ["run", path, str(RRAM_SMALL), "--ticks", "5"])
+    assert res.exit_code == 1
+    line = res.output.strip()
+    assert "\n" not in line and line.startswith("Error:") and path in line and key in line and rule in line, line
+
+
+def test_a_device_on_a_chip_whose_neuron_model_cannot_use_it(tmp_path):
+    path = chip_with(tmp_path, "truenorth", programming_noise=0.05)
+    res = CliRunner().invoke(main, ["run", path, str(REPO_ROOT / "workloads" / "truenorth_typical.yaml"),
+                                    "--ticks", "2"])
+    assert res.exit_code == 1
+    line = res.output.strip()
+    assert "\n" not in line and path in line and "synapse_device" in line and "truenorth_lif" in line, line
+    with pytest.raises(ConfigError):
+        dv.check_device(chip_from_data(read_yaml(path), path), path)
+    assert issubclass(ConfigError, NeuroEmuError)
+
+
+# --- read noise: cycle to cycle, per read -----------------------------------------------------------------
+
+def test_read_noise_statistics_of_many_reads_match_the_configured_spread():
+    from neuroemu.networks.workloads import build_network
+    dev = SynapseDeviceSpec(read_noise=Sourced(0.1), on_off_ratio=Sourced(10.0))
+    chip = rram(dev)
+    net = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small")
+    rn = dv.read_noise_for(net.arrays, chip, 3)
+    a = net.arrays
+    row = np.array([int(np.argmax(np.diff(a.row_ptr)))])
+    lo, hi = a.row_ptr[row[0]], a.row_ptr[row[0] + 1]
+    cols = (row[0] // a.axons_per_core) * a.neurons_per_core + a.row_neurons[lo:hi].astype(np.int64)
+    assert len(np.unique(cols)) == hi - lo  # one cell per column in a row
+    reads = 2000
+    err = np.array([rn.input(a, row)[0][cols] - a.row_weights[lo:hi] for _ in range(reads)], float).ravel()
+    sigma = math.sqrt(2) * 0.1 * 7 / 0.9
+    want = math.sqrt(sigma ** 2 + 1 / 12)  # the column sum is rounded to the LSB
+    assert abs(err.mean()) < 5 * want / math.sqrt(err.size)
+    assert abs(err.std() - want) < 5 * want / math.sqrt(2 * err.size)
+    assert rn.reads[row[0]] == reads
+
+
+def test_read_noise_is_the_same_record_on_both_queues_and_picks_the_numpy_kernel():
+    dev = SynapseDeviceSpec(read_noise=Sourced(0.05))
+    runs = [simulate(rram(dev), RRAM_SMALL, ticks=TICKS, record_spikes=True, queue=q, tick_backend="c")
+            for q in ("c", "python")]
+    assert runs[0].tick_backend == "numpy"
+    assert fingerprint(runs[0]) == fingerprint(runs[1])
+    base = simulate(rram(None), RRAM_SMALL, ticks=TICKS, record_spikes=True)
+    assert fingerprint(runs[0]) != fingerprint(base)
+
+
+@pytest.mark.parametrize("name", ["nvm_rram", "nvm_pcm", "nvm_stuck"])
+def test_the_shipped_nvm_sweeps_plan(name):
+    from neuroemu.studies.sweep import plan
+    p = plan(REPO_ROOT / "workloads" / "sweeps" / f"{name}.yaml")
+    assert len(p.points) >= 6
+
+
+# --- endurance: learning wears the array -------------------------------------------------------------------
+
+def test_endurance_sticks_a_synapse_exactly_after_its_limit():
+    from neuroemu.networks.workloads import build_network
+    net = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small")
+    a = net.arrays
+    wear = dv.Endurance(a, 3)
+    s = np.array([5])
+    for write in range(1, 7):
+        a.row_weights[s] = write  # the rule writes the synapse: weight = write number
+        wear.wear(s)
+        assert wear.writes[5] == write
+        assert a.row_weights[5] == min(write, 3)  # writes 1..3 take, 4.. do not
+        assert wear.frozen[5] == (write >= 3)
+    rep = wear.report()
+    assert rep["most_writes"] == 6 and rep["synapses_written"] == 1 and rep["fraction_past_endurance"] == 1 / a.n_synapses
+
+
+def test_a_learning_run_reports_its_wear():
+    dev = dataclasses.replace(load_chip("pcm_htree").synapse_device, endurance_writes=Sourced(2.0))
+    chip = dataclasses.replace(load_chip("pcm_htree"), synapse_device=dev)
+    r = simulate(chip, PCM_SMALL, ticks=60)
+    rep = r.workload_report["synapse_device"]
+    assert rep["writes"] == r.counts["potentiation"] + r.counts["depression"] > 0
+    assert rep["most_writes"] > 2 and 0 < rep["fraction_past_endurance"] < 1
+    shipped = simulate("pcm_htree", PCM_SMALL, ticks=60)  # 1e8 writes: nothing sticks in 60 ticks
+    assert shipped.workload_report["synapse_device"]["fraction_past_endurance"] == 0.0
+    free = simulate(dataclasses.replace(chip, synapse_device=dataclasses.replace(dev, endurance_writes=None)),
+                    PCM_SMALL, ticks=60)
+    assert "most_writes" not in free.workload_report["synapse_device"]
+    assert (free.spikes, free.counts) == (shipped.spikes, shipped.counts)
+
+
+def test_periphery_counters_equal_a_recount_from_the_delivered_rows(monkeypatch):
+    from neuroemu.engine import run as run_module
+    seen = []
+    original = run_module.TickLoop.step_cores
+
+    def spy(self, t, due_axons):
+        seen.append((self.arrays.axons_per_core, self.network.enabled.reshape(self.arrays.n_cores, -1).sum(axis=1),
+                     np.array(due_axons, copy=True)))
+        return original(self, t, due_axons)
+
+    monkeypatch.setattr(run_module.TickLoop, "step_cores", spy)
+    dev = SynapseDeviceSpec(adc_bits=10, dac_pj_per_row=Sourced(0.001))
+    r = simulate(rram(dev), RRAM_SMALL, ticks=TICKS)
+    drives = sum(len(set(d.tolist())) for _, _, d in seen)
+    conversions = sum(int(cols[sorted({int(x) // A for x in d})].sum()) for A, cols, d in seen)
+    assert (r.counts["dac_drive"], r.counts["adc_conversion"]) == (drives, conversions) and drives > 0
