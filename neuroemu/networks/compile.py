@@ -118,6 +118,7 @@ class MappedNetwork:
     inputs: list = dataclasses.field(default_factory=list)  # SpikeListInput streams
     leak: int = 0       # (workloads.Network has these for generated networks; a mapped one has none)
     threshold: int = 0
+    extra_report: dict = dataclasses.field(default_factory=dict)  # e.g. a NIR import's figures per group
 
     @property
     def n_enabled(self) -> int:
@@ -140,6 +141,7 @@ class MappedNetwork:
                              "max_rel_error": q.max_rel_error, "mean_rel_error": q.mean_rel_error,
                              "dropped_synapses": int((~q.kept).sum()), "summary": q.summary()},
             "notes": list(self.notes + q.notes),
+            **self.extra_report,
         }
 
 
@@ -250,6 +252,10 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     kernel = model.kernel
     core = chip.core
     A, N = core.axons, core.neurons
+    fold_note = None
+    if kernel == "cuba" and (network.i_bias != 0).any():
+        from neuroemu.networks.nir_conventions import fold_current_bias
+        network, fold_note = fold_current_bias(network, chip.core.neuron_model, where)
     _check_model(network, chip, kernel, where)
     if kernel == "truenorth":
         copies = axon_copies or _auto_copies(network, chip)
@@ -284,7 +290,10 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     else:
         raise CapacityError(f"{where}: {strategy}: could not give every TrueNorth neuron a single target in "
                             f"{MAX_SPLIT_PASSES} placement passes (its fan-out keeps spanning cores)")
-    return _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where)
+    mapped = _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where)
+    if fold_note:
+        mapped.notes += (fold_note,)
+    return mapped
 
 
 def _write_arrays(network: Network, placed: Network, original: np.ndarray, mapping: Mapping, rep: QuantReport,
