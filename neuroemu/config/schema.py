@@ -281,10 +281,11 @@ class ClassifySpec:
 
     Each sample's input rates (spikes per tick) drive the network's inputs for
     ``present_ticks``; ``settle_ticks`` more let the last spikes reach the outputs; then every
-    neuron's state (membrane, current, refractory count) is reset for the next sample. Spikes
-    still in flight at the reset arrive as sent (the reset zeroes neuron state, not the network):
-    settle for at least the network's depth times its delays. The answer is the output neuron
-    with the most spikes (ties: the higher membrane potential at the end).
+    neuron's state (membrane, current, refractory count) is reset for the next sample, and the
+    spikes still in flight are dropped (they paid for their routes, and reach no synapse), so each
+    sample runs as if alone: settle for the network's depth times its delays to count the last
+    layer's answer. The answer is the output neuron with the most spikes (ties: the higher membrane
+    potential at the end).
     """
 
     dataset: str = spec_field(doc="npz with rates [samples, inputs] (spikes per tick) and labels [samples]")

@@ -32,7 +32,10 @@ class Presentation:
 
     Sample s occupies ticks [s P, (s + 1) P) with P = present + settle ticks; input i spikes in
     each of the first ``present_ticks`` ticks with probability ``rates[s, i]`` (a stream of its
-    own per sample, so a sample's spikes do not depend on which samples run before it).
+    own per sample, so a sample's spikes do not depend on which samples run before it). At each
+    sample's start every neuron's state is reset and the spikes still in flight from the sample
+    before are dropped (the tick loop does both), so each sample runs as if alone -- recurrent
+    networks included.
     """
 
     def __init__(self, spec: ClassifySpec, rates: np.ndarray, labels: np.ndarray, outputs: np.ndarray,
@@ -123,6 +126,8 @@ class Presentation:
             "dynamic_energy_per_classification_j": (record.energy_j - record.energy_breakdown_j.get("static", 0.0)) / n
             if n else None,
             "output_spikes_per_classification": float(self.counts[:n].sum() / n) if n else None,
+            # the previous sample's spikes still in flight at each reset, dropped (TickLoop.deliver)
+            "in_flight_dropped_at_reset": int(record.counts.get("in_flight_dropped_at_reset", 0)),
         }}
 
 
