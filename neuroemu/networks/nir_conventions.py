@@ -56,9 +56,10 @@ EXPORTERS: dict[str, Convention] = {
     "snntorch": Convention(
         "snntorch", 1e-4, "euler", "scaled", "subtract", 0,
         unexpressed=(
-            "recurrent: snnTorch's recurrent layers (RLeaky, RSynaptic) subtract the threshold one step "
-            "late and after the decay (mem = beta mem + x - s[t-1] thr), so a neuron that just fired is held "
-            "back on the next step; NIR's LIF has no such rule, so the chip resets at once (v - thr, then decay)",
+            "recurrent: snnTorch's recurrent layers (RLeaky, RSynaptic) with reset_mechanism='zero' zero the whole "
+            "step after a spike (mem = (1 - s[t-1]) (beta mem + x + V s[t-1])), so a neuron cannot fire on two ticks "
+            "in a row and that step's input is lost: a one-tick refractory period NIR cannot express; the chip "
+            "integrates that step's input (more spikes, as many or more than snnTorch's)",
             "subtract: snnTorch subtracts the threshold after the decay (beta mem + x - thr), NIR and the chip "
             "before it (beta (mem - thr) + x): spike counts differ by up to (1 - beta) thr per spike; train with "
             "reset_mechanism='zero' for an exact match (and for chips that reset to zero), then import with reset zero",
@@ -206,11 +207,11 @@ class NirImport:
             if row["threshold"] is not None:
                 parts.append(f"threshold {_fmt(row['threshold'])}")
             if row.get("threshold_chip") is not None:
-                parts.append(f"= {_fmt(row['threshold_chip'])} chip units")
+                parts[-1] += f" = {_fmt(row['threshold_chip'])} chip units"
             if "weight_scale" in row:
                 parts.append(f"weight scale {_fmt(row['weight_scale'])} per chip unit")
             out.append(f"import: group {row['group']!r} ({row['model']}, {row['size']}): " + ", ".join(parts))
-        return out + [f"note: {n}" for n in self.notes] + [f"warning: {w}" for w in self.warnings]
+        return out + list(self.notes) + [f"warning: {w}" for w in self.warnings]
 
 
 def group_row(name: str, model: str, size: int, q: dict, threshold: np.ndarray) -> dict:
