@@ -56,10 +56,10 @@ EXPORTERS: dict[str, Convention] = {
     "snntorch": Convention(
         "snntorch", 1e-4, "euler", "scaled", "subtract", 0,
         unexpressed=(
-            "recurrent: snnTorch's recurrent layers (RLeaky, RSynaptic) with reset_mechanism='zero' zero the whole "
-            "step after a spike (mem = (1 - s[t-1]) (beta mem + x + V s[t-1])), so a neuron cannot fire on two ticks "
-            "in a row and that step's input is lost: a one-tick refractory period NIR cannot express; the chip "
-            "integrates that step's input (more spikes, as many or more than snnTorch's)",
+            "zero-step: snnTorch's recurrent (RLeaky, RSynaptic) and current-based (Synaptic) layers with "
+            "reset_mechanism='zero' zero the whole step after a spike (mem = (1 - s[t-1]) (beta mem + input)), so a "
+            "neuron cannot fire on two ticks in a row and that step's input is lost: a one-tick refractory period "
+            "NIR cannot express; the chip integrates that step's input (more output spikes than snnTorch's)",
             "subtract: snnTorch subtracts the threshold after the decay (beta mem + x - thr), NIR and the chip "
             "before it (beta (mem - thr) + x): spike counts differ by up to (1 - beta) thr per spike; train with "
             "reset_mechanism='zero' for an exact match (and for chips that reset to zero), then import with reset zero",
@@ -228,9 +228,10 @@ def import_notes(conv: Convention, network, reset: str) -> tuple[str, ...]:
     src_group = network.group_index()[network.src[~network.src_input]] if network.src.size else np.empty(0)
     dst_group = network.group_index()[network.dst[~network.src_input]] if network.dst.size else np.empty(0)
     recurrent = bool((src_group >= dst_group).any()) if src_group.size else False
+    cuba = any(g.model in ("CubaLIF", "CubaLI") for g in network.groups)
     for text in conv.unexpressed:
         key = text.split(":", 1)[0]
-        if (key == "recurrent" and recurrent) or (key == "subtract" and reset == "subtract"):
+        if (key == "zero-step" and reset == "zero" and (recurrent or cuba)) or (key == "subtract" and reset == "subtract"):
             notes.append(f"{conv.name} {text}")
     return tuple(notes)
 
