@@ -325,3 +325,57 @@ def chip_counts_alone(fx: Fixture, s: int) -> np.ndarray:
         idx[outputs] = np.arange(len(outputs))
         got = idx[record.spike_trains.neurons]
         return np.bincount(got[got >= 0], minlength=len(outputs))
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+def invoke(*args):
+    from click.testing import CliRunner
+    from neuroemu.cli.app import main
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_classifies_a_network_file_and_shows_the_import():
+    fx = fixture("snntorch_rec")
+    r = invoke("run", "loihi", fx.path, "--classify", FIX / "digits.npz", "--samples", 4, "--settle-ticks", LAG,
+               "--reset", "zero")
+    assert r.exit_code == 0, r.output
+    assert "accuracy" in r.output and "(of 4 samples)" not in r.output and "of 4 samples" in r.output
+    assert "import: snntorch convention" in r.output
+    assert "import: group '1.lif' (LIF, 32): decay 0.9/tick, input gain 1, threshold 1 = " in r.output
+    assert "chip units, weight scale" in r.output
+    r = invoke("run", "loihi", fx.path, "--samples", 4)
+    assert r.exit_code == 1 and "--samples go with --classify DATASET.npz" in r.output
+
+
+def test_cli_input_spikes_set_the_run_length_and_spikes_out_names_the_outputs(tmp_path):
+    fx = fixture("snntorch_ff")
+    spikes = tmp_path / "in.npz"
+    np.savez(spikes, times=np.array([0, 5, 287]), ids=np.array([3, 4, 5]))
+    out = tmp_path / "out.npz"
+    r = invoke("run", "loihi", fx.path, "--input-spikes", spikes, "--reset", "zero", "--spikes-out", out)
+    assert r.exit_code == 0, r.output
+    # item 7: the run covers the input (tick 287) and 2 layers x 1 tick after it
+    assert "running 290 ticks (the input's last spike at tick 287, then 2 ticks to cross the network)" in r.output
+    assert "ticks / chip time" in r.output and "290 /" in r.output
+    assert "output layer ids 32-41 (group '3')" in r.output  # item 10
+    saved = np.load(out)
+    assert saved["outputs"].tolist() == list(range(32, 42)) and saved["group_starts"].tolist() == [0, 32, 42]
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, times=np.array([0]), ids=np.array([64]))
+    r = invoke("run", "loihi", fx.path, "--input-spikes", bad, "--ticks", 5, "--reset", "zero")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and "ids" in r.output and "64" in r.output
+
+
+def test_cli_method_and_from_options():
+    fx = fixture("snntorch_ff")
+    r = invoke("run", "loihi", fx.path, "--from", "snntorch", "--method", "exact", "--reset", "zero", "--ticks", 3)
+    assert r.exit_code == 0, r.output
+    assert "import: snntorch convention (chosen): dt 0.0001, exact" in r.output
+    r = invoke("run", "loihi", fx.path, "--from", "nir", "--ticks", 3)
+    assert r.exit_code == 1 and "network.dt: a NIR graph needs the tick length dt" in r.output and "--from" in r.output
+    r = invoke("run", "loihi", fx.path, "--dt", 9e-4, "--reset", "zero", "--ticks", 3)
+    assert r.exit_code == 0 and "warning:" not in r.output  # euler at 9e-4: decay 0.1, inside the range
+    r = invoke("run", "loihi", fx.path, "--dt", 9.95e-4, "--reset", "zero", "--ticks", 3)  # item 2
+    assert r.exit_code == 0 and "warning: " in r.output and "decay 0.0049997 per tick at dt 0.000995" in r.output
+    assert "snntorch's own dt is 0.0001" in r.output

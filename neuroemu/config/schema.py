@@ -257,7 +257,8 @@ class NetworkSpec:
         if self.kind in FILE_KINDS and self.file is None:
             raise where.child("file").error(f"network kind {self.kind!r} reads its network from a file: give file")
         if self.kind == "nir" and self.dt is None and self.exporter == "nir":
-            raise where.child("dt").error("a NIR graph needs the tick length dt (in the graph's time unit)")
+            raise where.child("dt").error("a NIR graph needs the tick length dt (in the graph's time unit): give dt "
+                                          "(--dt), or the exporter whose dt it is (exporter, --from snntorch|norse)")
 
 
 def beside_config_file(path: str | None, config_file: str) -> str | None:

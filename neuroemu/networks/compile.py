@@ -158,7 +158,7 @@ def _check_model(network: Network, chip: ChipSpec, kernel: str, where: str) -> N
         if (network.reset_subtract & np.isfinite(network.threshold)).any():
             raise _fail_group(where, network, network.reset_subtract & np.isfinite(network.threshold),
                               f"resets by subtraction, but {model} resets to zero after a spike "
-                              "(set network.neuron_reset: zero, or import with reset='zero')")
+                              "(set network.neuron_reset: zero, --reset zero, or import with reset='zero')")
         if (network.v_reset != 0).any():
             raise _fail_group(where, network, network.v_reset != 0, f"v_reset must be 0 on {model} (it resets to 0)")
         if (network.i_bias != 0).any():

@@ -136,8 +136,8 @@ def dt_warnings(rows: list[dict], dt: float, where: str, conv: Convention) -> li
     out = []
     for row in rows:
         for key, label in (("decay", "decay"), ("i_decay", "current decay")):
-            lo, hi = row.get(key + "_range", (None, None))
-            if lo is None or row["model"] in ("IF", "I", "Threshold") or (key == "i_decay" and hi == 0):
+            lo, hi = row[key]
+            if row["model"] in ("IF", "I", "Threshold") or (key == "i_decay" and hi == 0) or (lo == hi == 1):
                 continue
             if lo < DECAY_LOW or hi > DECAY_HIGH:
                 bad = lo if lo < DECAY_LOW else hi
