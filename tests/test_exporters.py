@@ -379,3 +379,31 @@ def test_cli_method_and_from_options():
     r = invoke("run", "loihi", fx.path, "--dt", 9.95e-4, "--reset", "zero", "--ticks", 3)  # item 2
     assert r.exit_code == 0 and "warning: " in r.output and "decay 0.0049997 per tick at dt 0.000995" in r.output
     assert "snntorch's own dt is 0.0001" in r.output
+
+
+def test_fan_in_past_a_core_names_the_node_and_the_layer_to_shrink(tmp_path):
+    """Issue 14, item 6: a conv + pool whose fan-in exceeds a core's axons fails in one line naming
+    the file, the node and the layers feeding it."""
+    w = np.random.default_rng(0).normal(size=(2, 4, 5, 5))
+    nodes = {"input": nir.Input(input_type={"input": np.array([4, 12, 12])}),
+             "conv": nir.Conv2d(input_shape=(12, 12), weight=w, stride=1, padding=0, dilation=1, groups=1,
+                                bias=np.zeros(2)),
+             "pool": nir.SumPool2d(kernel_size=np.array([4, 4]), stride=np.array([4, 4]), padding=np.array([0, 0])),
+             "lif": nir.LIF(tau=np.full((2, 2, 2), 1e-3), r=np.ones((2, 2, 2)), v_leak=np.zeros((2, 2, 2)),
+                            v_threshold=np.ones((2, 2, 2)))}
+    path = tmp_path / "conv.nir"
+    nir.write(str(path), nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "pool"), ("pool", "lif")],
+                                      type_check=False))
+    # each output sees an 8 x 8 window of 4 channels: 256 inputs; the RRAM core has 256 axons -- fits
+    r = invoke("run", "rram_htree", path, "--dt", 1e-4, "--ticks", 2)
+    assert r.exit_code == 0, r.output
+    w2 = np.random.default_rng(0).normal(size=(2, 5, 5, 5))
+    nodes["input"] = nir.Input(input_type={"input": np.array([5, 12, 12])})
+    nodes["conv"] = nir.Conv2d(input_shape=(12, 12), weight=w2, stride=1, padding=0, dilation=1, groups=1,
+                               bias=np.zeros(2))
+    nir.write(str(path), nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "pool"), ("pool", "lif")],
+                                      type_check=False))
+    r = invoke("run", "rram_htree", path, "--dt", 1e-4, "--ticks", 2)
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "conv.nir: node 'lif' (LIF): its neurons need up to 320 distinct (source, delay) inputs" in r.output
+    assert "256" in r.output and "shrink the layer feeding it ('pool', 'conv'" in r.output

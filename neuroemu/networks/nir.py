@@ -550,7 +550,10 @@ def _linear(node, kind: str, x: _Signal, dt: float, here: str) -> _Signal:
 
 
 def _shape3(x: _Signal, node, channels, here) -> tuple[int, int, int]:
-    """The (C, H, W) shape arriving at a conv or pool node."""
+    """The (C, H, W) shape arriving at a conv or pool node (a leading batch dimension of 1, as
+    Norse writes into its Input node, is dropped)."""
+    if len(x.shape) == 4 and x.shape[0] == 1:
+        return tuple(int(v) for v in x.shape[1:])
     if len(x.shape) == 3:
         return tuple(int(v) for v in x.shape)
     t = getattr(node, "input_type", None) or {}
