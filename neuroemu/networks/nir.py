@@ -27,6 +27,11 @@ the summed weighted input of a tick (see :mod:`neuroemu.networks.graph` for the 
     Threshold   decay 0 (no memory): fires when this tick's input exceeds the threshold
     ==========  ==========================================================================
 
+Which ``dt``, ``method`` and reset a graph means, and whether a current's input is scaled as
+above or added as it is (Norse), depend on the exporter that wrote it:
+:mod:`neuroemu.networks.nir_conventions` (``exporter=``; docs/nir-exporters.md). ``tau = inf``
+with ``r = inf`` (snnTorch's beta = 1) is integrate-and-fire: decay 1, gain 1.
+
 ``method="exact"`` (exponential integration, the input held over the tick): decay
 exp(-dt/tau), weight x r (1 - decay) (LIF, LI), v_leak (1 - decay); CubaLIF: i_decay
 exp(-dt/tau_syn), current weight (1 - i_decay) w_in, the current entering v through r (1 -
@@ -289,7 +294,7 @@ def _neuron(node, kind: str, dt: float, method: str, where: str, current: str = 
 
     out = dict(decay=ones, i_decay=zeros, v_reset=zeros, bias=zeros, i_bias=zeros, gain=ones, i_gain=zeros)
     if kind in ("IF", "I"):
-        out["gain"] = dt * p["r"]
+        out["gain"] = dt * p["r"] if current == "scaled" else p["r"]  # Norse's IAF adds its input as it is
     elif kind in ("LIF", "LI"):
         d = decay("tau")
         out.update(decay=d, gain=lose("tau", p["r"]), bias=lose("tau", ones) * p["v_leak"])
