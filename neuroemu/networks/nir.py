@@ -351,7 +351,9 @@ def read_nir(source, *, dt: float | None = None, reset: str | None = None, metho
     if isinstance(source, (str, os.PathLike)):
         where = os.fspath(source)
         try:
-            graph = nir.read(source)
+            # nir's own type check refuses what exporters write (Norse 1.1 puts a batch dimension in its Input
+            # node: [1, 64] into a 64-input Affine); the reader checks every size itself, naming the node
+            graph = nir.read(source, type_check=False)
         except FileNotFoundError:
             raise ConfigError(f"{where}: no such file") from None
         except Exception as exc:  # h5py and nir raise many kinds; the user needs the file and the cause
@@ -382,8 +384,8 @@ def read_nir(source, *, dt: float | None = None, reset: str | None = None, metho
     conv = convention(exporter, where)
     if dt is None:
         if conv.dt is None:
-            raise ConfigError(f"{where}: dt: the graph does not say its time step; give the tick in the graph's time "
-                              f"unit (--dt), or the exporter that wrote it (--from {'|'.join(EXPORTERS)})")
+            raise ConfigError(f"{where}: dt: the graph does not say its time step: it needs --dt (the tick in the "
+                              f"graph's time unit) or the exporter that wrote it (--from {'|'.join(EXPORTERS)})")
         dt = conv.dt
     dt = float(dt)
     reset = reset or conv.reset

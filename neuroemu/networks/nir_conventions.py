@@ -11,8 +11,8 @@ exporter   dt (graph)   method  current input       reset     time constants wri
 nir        required     euler   scaled (dt/tau_syn) zero      NIR's ODEs as they stand
 snntorch   1e-4         euler   scaled (w_in makes  subtract  tau = 1e-4 / (1 - beta), r = tau/1e-4,
                                  it 1)                         w_in = tau_syn / 1e-4
-norse      1e-3 x s     euler   unscaled            zero      tau = s / tau_inv (s: the export's
-                                                              time_scaling_factor, 1 by default)
+norse      1e-6         euler   unscaled            zero      tau = 1e-3 / tau_inv (Norse 1.1's
+                                                              export dt), stepped every 1e-3 s
 =========  ===========  ======  ==================  ========  ==================================
 
 ``current input`` is how a CubaLIF's input enters its synaptic current: NIR's equation
@@ -66,9 +66,9 @@ EXPORTERS: dict[str, Convention] = {
         ),
         doc="snnTorch export_to_nir: dt 1e-4 hard-coded in the export"),
     "norse": Convention(
-        "norse", 1e-3, "euler", "unscaled", "zero", 0,
-        doc="Norse to_nir: tau = time_scaling_factor / tau_inv; Norse steps dt = 1e-3 s, so dt = 1e-3 "
-            "x time_scaling_factor in the graph's unit"),
+        "norse", 1e-6, "euler", "unscaled", "zero", 0,
+        doc="Norse 1.1 to_nir: tau = dt_export / tau_inv with dt_export = 1e-3, and Norse steps 1e-3 s, so its "
+            "decay 1 - 1e-3 tau_inv is 1 - 1e-6 / tau: dt 1e-6 in the graph's unit"),
 }
 
 
