@@ -1,4 +1,4 @@
-"""Exporter conformance: networks trained and exported by snnTorch 1.0 and Norse 1.1 themselves.
+"""Exporter conformance: networks trained and exported by snnTorch 1.0, Norse 1.1 and Sinabs 3.1 themselves.
 
 The committed fixtures (``tests/fixtures/exporters``, made by ``make_fixtures.py`` in a venv of its
 own; torch is never installed here) hold each framework's NIR export and its own output spikes on
@@ -35,6 +35,7 @@ LAG = 2  # neuron layers in every fixture network: ticks from an input spike to 
 NETS = {
     "snntorch_ff": dict(reset="zero", exact=True),
     "norse_ff": dict(exporter="norse", exact=True),
+    "sinabs_ff": dict(exporter="sinabs", exact=True),
     "snntorch_rec": dict(reset="zero", exact=False, mean_diff=1.5, agree=0.85, acc_points=3.0),
     # snnTorch's Synaptic with a zero reset loses the step after each spike (item 11): 3.3 points measured
     "snntorch_cuba": dict(reset="zero", exact=False, mean_diff=4.5, agree=0.9, acc_points=4.0),
@@ -222,7 +223,7 @@ def test_snntorch_is_recognised_and_norse_is_chosen():
     assert net.decay.tolist() == pytest.approx([0.9] * net.n_neurons)
     from neuroemu.networks.nir import read_nir
     plain = fixture("norse_ff")
-    with pytest.raises(ConfigError, match="dt: the graph does not say its time step: it needs --dt .*--from nir\\|snntorch\\|norse"):
+    with pytest.raises(ConfigError, match="dt: the graph does not say its time step: it needs --dt .*--from nir\\|snntorch\\|norse\\|sinabs"):
         read_nir(plain.path)
     net, rep = read_nir(plain.path, exporter="norse")
     assert rep.exporter == "norse" and rep.dt == 1e-6 and rep.reset == "zero"

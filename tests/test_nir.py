@@ -305,7 +305,7 @@ def test_nan_parameters_and_unknown_exporter():
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif")])
     with pytest.raises(ConfigError, match=r"node 'lif' \(LIF\): tau: must be a number \(got NaN\)"):
         load_nir(g, dt=1e-3)
-    with pytest.raises(ConfigError, match="exporter: unknown exporter 'keras'; valid: nir, snntorch, norse"):
+    with pytest.raises(ConfigError, match="exporter: unknown exporter 'keras'; valid: nir, snntorch, norse, sinabs"):
         load_nir(g, dt=1e-3, exporter="keras")
 
 

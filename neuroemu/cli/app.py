@@ -56,7 +56,7 @@ def main() -> None:
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Write record.json (and spikes.npz with --spikes) to DIR, for `neuroemu plot`.")
 @click.option("--dt", type=float, help="NIR graphs: the tick in the graph's time unit (default: the exporter's).")
-@click.option("--from", "exporter", type=click.Choice(["auto", "nir", "snntorch", "norse"]),
+@click.option("--from", "exporter", type=click.Choice(["auto", "nir", "snntorch", "norse", "sinabs"]),
               help="NIR graphs: the framework that exported it, whose conventions (dt, reset, current input) apply "
                    "(default auto: as the file shows, else plain NIR; docs/nir-exporters.md).")
 @click.option("--method", type=click.Choice(["euler", "exact"]),

@@ -236,7 +236,7 @@ class NetworkSpec:
     file: str | None = spec_field(None, doc="nir / edgelist: the network file (relative to the workload file)")
     dt: float | None = spec_field(None, check=positive,
                                   doc="nir: the tick in the graph's time unit (default: the exporter's, if it has one)")
-    exporter: Literal["auto", "nir", "snntorch", "norse"] = spec_field(
+    exporter: Literal["auto", "nir", "snntorch", "norse", "sinabs"] = spec_field(
         "auto", doc="nir: the framework that wrote the graph, whose conventions it is read by (auto: as the file shows)")
     input_spikes: str | None = spec_field(
         None, doc="file kinds: npz of input spike trains (times, ids), replacing the file's own")

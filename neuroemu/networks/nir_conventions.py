@@ -13,6 +13,7 @@ snntorch   1e-4         euler   scaled (w_in makes  subtract  tau = 1e-4 / (1 - 
                                  it 1)                         w_in = tau_syn / 1e-4
 norse      1e-6         euler   unscaled            zero      tau = 1e-3 / tau_inv (Norse 1.1's
                                                               export dt), stepped every 1e-3 s
+sinabs     1            exact   scaled              subtract  tau in time steps (r = 1)
 =========  ===========  ======  ==================  ========  ==================================
 
 ``current input`` is how a CubaLIF's input enters its synaptic current: NIR's equation
@@ -69,6 +70,15 @@ EXPORTERS: dict[str, Convention] = {
         "norse", 1e-6, "euler", "unscaled", "zero", 0,
         doc="Norse 1.1 to_nir: tau = dt_export / tau_inv with dt_export = 1e-3, and Norse steps 1e-3 s, so its "
             "decay 1 - 1e-3 tau_inv is 1 - 1e-6 / tau: dt 1e-6 in the graph's unit"),
+    "sinabs": Convention(
+        "sinabs", 1.0, "exact", "scaled", "subtract", 0,
+        unexpressed=(
+            "spikes: Sinabs fires on v >= threshold where NIR fires on v > threshold, and its default MultiSpike "
+            "emits floor(v / threshold) spikes in one step where a chip neuron fires once a tick: train with "
+            "spike_fn=SingleSpike",
+        ),
+        doc="Sinabs to_nir: tau in time steps (dt 1), exact decay exp(-1/tau) with the input scaled by 1 - decay "
+            "(norm_input), IAF adds its input as it is (NIR's IF with dt 1), MembraneSubtract reset"),
 }
 
 
@@ -231,7 +241,8 @@ def import_notes(conv: Convention, network, reset: str) -> tuple[str, ...]:
     cuba = any(g.model in ("CubaLIF", "CubaLI") for g in network.groups)
     for text in conv.unexpressed:
         key = text.split(":", 1)[0]
-        if (key == "zero-step" and reset == "zero" and (recurrent or cuba)) or (key == "subtract" and reset == "subtract"):
+        if ((key == "zero-step" and reset == "zero" and (recurrent or cuba)) or (key == "subtract" and reset == "subtract")
+                or key == "spikes"):
             notes.append(f"{conv.name} {text}")
     return tuple(notes)
 
