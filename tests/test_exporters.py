@@ -186,7 +186,7 @@ def test_exact_nets_spike_on_the_same_ticks(name):
 
 #: (network, chip, samples) run by the default suite; the rest run with -m slow on every sample
 CHIP_RUNS = [("snntorch_ff", "loihi", 60), ("snntorch_ff", "rram_htree", 60), ("snntorch_rec", "loihi", 60),
-             ("norse_cuba", "loihi", 60)]
+             ("norse_cuba", "loihi", 60), ("sinabs_ff", "loihi", 60)]
 SLOW_RUNS = [(n, c, 540) for n in NETS for c in ("loihi", "rram_htree") if (n, c, 60) not in CHIP_RUNS
              and not (n == "snntorch_subtract" and c == "loihi")]  # Loihi resets to zero only
 
