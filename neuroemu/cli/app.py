@@ -261,8 +261,15 @@ def validate(files, require_sources, dt):
         try:
             if is_network_file(f):
                 if Path(f).suffix.lower() == ".nir":
+                    from neuroemu.errors import ConfigError
                     from neuroemu.networks.nir import load_nir
-                    net = load_nir(f, dt=dt)  # without --dt: the exporter's, if the file shows one
+                    try:
+                        net = load_nir(f, dt=dt)  # without --dt: the exporter's, if the file shows one
+                    except ConfigError as exc:
+                        if dt is None and "does not say its time step" in str(exc):
+                            raise NeuroEmuError(f"{f}: a NIR graph is read with its tick: give --dt (an snnTorch "
+                                                "export is recognised and says its own)") from None
+                        raise
                 else:
                     from neuroemu.networks.edgelist import load_network
                     net = load_network(f)
