@@ -35,7 +35,7 @@ LAG = 2  # neuron layers in every fixture network: ticks from an input spike to 
 NETS = {
     "snntorch_ff": dict(reset="zero", exact=True),
     "norse_ff": dict(exporter="norse", exact=True),
-    "sinabs_ff": dict(exporter="sinabs", exact=True),
+    "sinabs_ff": dict(exporter="sinabs", reset="zero", exact=True),
     "snntorch_rec": dict(reset="zero", exact=False, mean_diff=1.5, agree=0.85, acc_points=3.0),
     # snnTorch's Synaptic with a zero reset loses the step after each spike (item 11): 3.3 points measured
     "snntorch_cuba": dict(reset="zero", exact=False, mean_diff=4.5, agree=0.9, acc_points=4.0),
