@@ -417,3 +417,18 @@ def test_fan_in_past_a_core_names_the_node_and_the_layer_to_shrink(tmp_path):
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
     assert "conv.nir: node 'lif' (LIF): its neurons need up to 320 distinct (source, delay) inputs" in r.output
     assert "256" in r.output and "shrink the layer feeding it ('pool', 'conv'" in r.output
+
+
+def test_dropping_spikes_in_flight_is_the_same_on_every_queue_and_tick_backend():
+    import neuroemu
+    fx = fixture("snntorch_rec")
+    wl = neuroemu.workload_for_network_file(fx.path, classify=dict(dataset=str(FIX / "digits.npz"), samples=6,
+                                                                    settle_ticks=LAG), neuron_reset="zero")
+    runs = [neuroemu.simulate("loihi", wl, queue=q, tick_backend=b, record_spikes=True)
+            for q in ("c", "python") for b in ("c", "numpy")]
+    first = runs[0]
+    assert first.counts["in_flight_dropped_at_reset"] > 0
+    for r in runs[1:]:
+        assert r.counts == first.counts
+        assert np.array_equal(r.spike_trains.ticks, first.spike_trains.ticks)
+        assert np.array_equal(r.spike_trains.neurons, first.spike_trains.neurons)
