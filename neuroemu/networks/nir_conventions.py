@@ -34,7 +34,8 @@ import numpy as np
 
 from neuroemu.errors import ConfigError
 
-__all__ = ["Convention", "EXPORTERS", "convention", "recognise", "dt_warnings"]
+__all__ = ["Convention", "EXPORTERS", "NirImport", "convention", "dt_warnings", "fold_current_bias", "group_row",
+           "import_notes", "recognise"]
 
 
 @dataclass(frozen=True)
