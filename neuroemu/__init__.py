@@ -14,8 +14,11 @@ from neuroemu.engine.run import simulate
 from neuroemu.studies.sweep import sweep
 
 
-def load_nir(path, *, dt: float, reset: str = "zero", **options):
-    """Read a NIR graph into a chip-independent network (needs the extra neuroemu[nir])."""
+def load_nir(path, *, dt: float | None = None, reset: str | None = None, **options):
+    """Read a NIR graph into a chip-independent network (needs the extra neuroemu[nir]).
+
+    ``exporter=`` (``snntorch``, ``norse``, ``nir``; default: as the file shows) picks the framework's
+    conventions, which give dt, reset and method where they are not given (docs/nir-exporters.md)."""
     from neuroemu.networks.nir import load_nir as _load_nir
     return _load_nir(path, dt=dt, reset=reset, **options)
 

@@ -36,7 +36,7 @@ from neuroemu.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-COPIED = ("chips", "workloads")              # what each document's temporary directory holds
+COPIED = ("chips", "workloads", "tests/fixtures")              # what each document's temporary directory holds
 NOT_RUN = ("make", "pip", "pip3", "git", "apt-get")   # set-up commands: shown, not run
 NOT_RUN_MODULES = ("pip", "venv")                      # ... and `python -m pip`, `python -m venv`
 SHELL = re.compile(r"[|<>;&`]|\$\(")         # what needs a real shell

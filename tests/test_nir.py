@@ -253,3 +253,67 @@ def test_nir_threshold_is_strict():
     run = simulate_reference(net.with_inputs([0, 1, 2], [0, 0, 0]), 5, record_v=True)
     # v reaches exactly 1.0 at tick 2 and does not fire (NIR: v > threshold); 1.5 at tick 3 does
     assert run.v_trace[:, 0].tolist() == [0, 0.5, 1.0, 0, 0] and run.times.tolist() == [3]
+
+
+# --- bad input: one line each ----------------------------------------------------------------------
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "exporters"
+
+
+@needs_nir
+def test_truncated_or_corrupt_files_are_one_line(tmp_path):
+    good = (FIXTURES / "snntorch_ff.nir").read_bytes()
+    cut = tmp_path / "cut.nir"
+    cut.write_bytes(good[:len(good) // 2])
+    with pytest.raises(ConfigError, match=r"^.*cut.nir: not a readable NIR file \(\w+: [^\n]*\); re-export it"):
+        load_nir(cut)
+    empty = tmp_path / "empty.nir"
+    empty.write_bytes(b"")
+    with pytest.raises(ConfigError, match="empty.nir: not a readable NIR file"):
+        load_nir(empty)
+    header = tmp_path / "header.nir"  # an HDF5 signature and nothing after it
+    header.write_bytes(good[:8] + b"\0" * 64)
+    with pytest.raises(ConfigError, match="header.nir: not a readable NIR file"):
+        load_nir(header)
+
+
+@needs_nir
+@pytest.mark.parametrize("dt", [0, -1e-3, float("nan"), float("inf"), "1e-3", True])
+def test_dt_must_be_a_positive_number(dt):
+    g = affine_lif_graph(np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="dt: must be a number > 0"):
+        load_nir(g, dt=dt)
+
+
+@needs_nir
+def test_shape_mismatch_names_the_node():
+    nodes = {"input": nir.Input(input_type={"input": np.array([4])}), "fc": nir.Linear(weight=np.ones((2, 3))),
+             "lif": nir.IF(r=np.ones(2), v_threshold=np.ones(2))}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif")], type_check=False)
+    with pytest.raises(ConfigError, match=r"node 'fc' \(Linear\): weight: 3 inputs but 4 values arrive"):
+        load_nir(g, dt=1.0)
+    nodes["fc"] = nir.Linear(weight=np.ones((3, 4)))
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif")], type_check=False)
+    with pytest.raises(ConfigError, match=r"node 'lif' \(IF\): 2 neurons but 3 values arrive from 'fc'"):
+        load_nir(g, dt=1.0)
+
+
+@needs_nir
+def test_nan_parameters_and_unknown_exporter():
+    nodes = {"input": nir.Input(input_type={"input": np.array([1])}), "fc": nir.Linear(weight=np.ones((1, 1))),
+             "lif": nir.LIF(tau=np.array([np.nan]), r=np.ones(1), v_leak=np.zeros(1), v_threshold=np.ones(1))}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif")])
+    with pytest.raises(ConfigError, match=r"node 'lif' \(LIF\): tau: must be a number \(got NaN\)"):
+        load_nir(g, dt=1e-3)
+    with pytest.raises(ConfigError, match="exporter: unknown exporter 'keras'; valid: nir, snntorch, norse, sinabs"):
+        load_nir(g, dt=1e-3, exporter="keras")
+
+
+@needs_nir
+def test_tau_inf_with_r_inf_is_integrate_and_fire():
+    nodes = {"input": nir.Input(input_type={"input": np.array([1])}), "fc": nir.Linear(weight=np.full((1, 1), 0.5)),
+             "lif": nir.LIF(tau=np.array([np.inf]), r=np.array([np.inf]), v_leak=np.zeros(1), v_threshold=np.ones(1))}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif")])
+    for method in ("euler", "exact"):
+        net = load_nir(g, dt=1e-4, method=method)
+        assert net.decay.tolist() == [1.0] and net.weight.tolist() == [0.5]

@@ -108,3 +108,20 @@ def test_shipped_digits_network_is_accurate_with_8_bit_weights():
     assert acc >= 0.9
     assert float(data["snn_accuracy_8bit"]) >= 0.9 and len(data["test_idx"]) == 539
     assert not set(data["test_idx"].tolist()) & set(data["train_idx"].tolist())
+
+
+def test_mean_error_never_exceeds_max_error():
+    """Issue 14, item 10: the mean and max relative errors are one definition (per-synapse error over
+    its group's largest |w|), so the mean cannot come out above the max."""
+    rng = np.random.default_rng(3)
+    b = NetworkBuilder("m")
+    b.add_inputs("x", 20)
+    b.add_neurons("a", 8, model="IF", threshold=1.0)
+    b.add_neurons("b", 4, model="IF", threshold=1.0)
+    # rows of very different sizes: small weights carry large errors relative to themselves
+    b.connect("x", "a", rng.normal(size=(20, 8)) * np.r_[np.ones(4), 100 * np.ones(4)][None, :])
+    b.connect("a", "b", rng.normal(size=(8, 4)) * 1e-3)
+    _, rep = quantise(b.build(), bits=4)
+    assert 0 < rep.mean_rel_error <= rep.max_rel_error
+    for g in rep.groups:
+        assert g["mean_rel_error"] <= g["max_rel_error"]

@@ -58,7 +58,19 @@ def main() -> None:
               help="Packet fidelity: input buffer per link, in packets.")
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Write record.json (and spikes.npz with --spikes) to DIR, for `neuroemu plot`.")
-@click.option("--dt", type=float, help="NIR graphs: the tick in the graph's time unit (required for .nir).")
+@click.option("--dt", type=float, help="NIR graphs: the tick in the graph's time unit (default: the exporter's).")
+@click.option("--from", "exporter", type=click.Choice(["auto", "nir", "snntorch", "norse", "sinabs"]),
+              help="NIR graphs: the framework that exported it, whose conventions (dt, reset, current input) apply "
+                   "(default auto: as the file shows, else plain NIR; docs/nir-exporters.md).")
+@click.option("--method", type=click.Choice(["euler", "exact"]),
+              help="NIR graphs: how time constants become per-tick decays (default: the exporter's, euler).")
+@click.option("--classify", "dataset", metavar="DATASET.npz",
+              help="Network files: present a data set (rates [samples, inputs], labels) sample by sample and report "
+                   "the accuracy.")
+@click.option("--present-ticks", type=click.IntRange(min=1), help="With --classify: ticks each sample is shown (32).")
+@click.option("--settle-ticks", type=click.IntRange(min=0),
+              help="With --classify: ticks without input before the reset (2; the network's depth).")
+@click.option("--samples", type=click.IntRange(min=1), help="With --classify: the first N samples (default all).")
 @click.option("--reset", "neuron_reset", type=click.Choice(["zero", "subtract"]),
               help="Network files: reset after a spike (default: NIR zero, edge lists as the file says).")
 @click.option("--mapping", type=click.Choice(["pack", "spread", "locality", "given"]),
@@ -77,8 +89,8 @@ def main() -> None:
               metavar="SECONDS", help="NVM synapses: time since the weights were programmed (PCM drift; default: "
                                       "the workload's time_after_programming_s, else none).")
 def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
-        buffer_packets, out_dir, dt, neuron_reset, mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes,
-        spikes_out, time_after_programming):
+        buffer_packets, out_dir, dt, exporter, method, dataset, present_ticks, settle_ticks, samples, neuron_reset,
+        mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes, spikes_out, time_after_programming):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -89,26 +101,34 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
     """
     from neuroemu.config.loader import is_network_file, load_chip, load_workload, workload_for_network_file
     from neuroemu.engine.run import simulate
-    file_options = dict(dt=dt, neuron_reset=neuron_reset, mapping=mapping, axon_copies=axon_copies,
-                        weight_scale=weight_scale, keep_zero_weights=keep_zero_weights or None,
+    file_options = dict(dt=dt, exporter=exporter, method=method, neuron_reset=neuron_reset, mapping=mapping,
+                        axon_copies=axon_copies, weight_scale=weight_scale, keep_zero_weights=keep_zero_weights or None,
                         input_spikes=None if input_spikes is None else str(Path(input_spikes).resolve()))
+    classify = None
+    if dataset is not None:
+        classify = dict(dataset=dataset, present_ticks=present_ticks, settle_ticks=settle_ticks, samples=samples)
+    elif any(v is not None for v in (present_ticks, settle_ticks, samples)):
+        raise click.ClickException("--present-ticks, --settle-ticks and --samples go with --classify DATASET.npz")
     try:
         if chip is not None and workload is None and is_network_file(chip):
             raise click.ClickException(f"{chip}: a network file runs on a chip: neuroemu run CHIP {chip}")
         if workload is not None and is_network_file(workload):
             if not is_file(Path(workload)):
                 raise click.ClickException(f"{workload}: no such network file")
-            if Path(workload).suffix.lower() == ".nir":
-                if dt is None:
-                    raise click.ClickException(f"{workload}: a NIR graph needs --dt, the tick in the graph's time unit")
-                file_options["neuron_reset"] = neuron_reset or "zero"
-            wl = workload_for_network_file(workload, **file_options)
+            if Path(workload).suffix.lower() != ".nir" and any(v is not None for v in (dt, exporter, method)):
+                raise click.ClickException(f"{workload}: --dt, --from and --method apply to NIR graphs (.nir)")
+            if classify is not None and input_spikes is not None:
+                raise click.ClickException("--classify presents a data set: it does not take --input-spikes")
+            wl = workload_for_network_file(workload, classify=classify, **file_options)
             chip_spec = load_chip(chip)
             spikes = True if spikes_out else spikes
-        elif any(v is not None for v in (*file_options.values(), spikes_out)):
-            raise click.ClickException("--dt, --reset, --mapping, --weight-scale, --keep-zero-weights, --axon-copies, "
-                                       "--input-spikes and --spikes-out apply "
-                                       "to a network file (.nir, .npz, .csv) given as WORKLOAD")
+            if ticks is None and input_spikes is not None:
+                ticks, why = _ticks_for_input(wl)
+                click.echo(f"note: --ticks not given: running {ticks} ticks ({why})", err=True)
+        elif any(v is not None for v in (*file_options.values(), spikes_out, classify)):
+            raise click.ClickException("--dt, --from, --method, --reset, --mapping, --weight-scale, --keep-zero-weights, "
+                                       "--axon-copies, --input-spikes, --classify and --spikes-out apply to a network "
+                                       "file (.nir, .npz, .csv) given as WORKLOAD")
         elif chip is not None and workload is None:
             path = Path(chip)
             if is_file(path) and detect_kind(read_yaml(path)) == "workload":
@@ -154,8 +174,21 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
     click.echo(summary_table(result))
 
 
+def _ticks_for_input(workload) -> tuple[int, str]:
+    """Run length for a network file's input spikes: the last input tick, then one tick per layer
+    (neuron group) times the longest delay, for the last spikes to reach the outputs."""
+    from neuroemu.networks.edgelist import load_spikes
+    from neuroemu.networks.presentation import load_file_network, resolve_path
+    times, _ = load_spikes(resolve_path(workload.network.input_spikes, workload))
+    net = load_file_network(workload, workload.where)
+    depth = len(net.groups) * int(net.delay.max(initial=1))
+    last = int(times.max(initial=-1))
+    return last + 1 + depth, f"the input's last spike at tick {last}, then {depth} ticks to cross the network"
+
+
 def _write_network_spikes(result, chip_spec, workload, dest: str) -> None:
-    """Spike trains of a network file's run, in the file's neuron numbering (copies merged)."""
+    """Spike trains of a network file's run, in the file's neuron numbering (copies merged), with
+    the output layer's ids and every group's id range (``outputs``, ``group_names``, ``group_starts``)."""
     from neuroemu.networks.edgelist import save_spikes
     from neuroemu.networks.place import unique_rows
     from neuroemu.networks.workloads import build_network
@@ -164,10 +197,30 @@ def _write_network_spikes(result, chip_spec, workload, dest: str) -> None:
     ids = mapped.network_id[trains.neurons]
     # TrueNorth copies of one neuron fire together: keep each (tick, neuron) once
     pairs = unique_rows(trains.ticks, ids)
+    import numpy as np
+    from neuroemu.networks.presentation import load_file_network
+    net = load_file_network(workload, workload.where)
+    outputs = net.outputs if net.outputs.size else net.groups[-1].ids
     try:
-        save_spikes(dest, pairs[0], pairs[1])
+        save_spikes(dest, pairs[0], pairs[1], outputs=outputs, group_names=np.array([g.name for g in net.groups]),
+                    group_starts=np.array([g.start for g in net.groups] + [net.n_neurons], np.int64))
     except OSError as exc:
         raise click.ClickException(f"{dest}: cannot write ({exc.strerror})") from None
+    out_groups = sorted({g.name for g in net.groups for o in outputs[:1] if g.start <= o < g.stop})
+    click.echo(f"wrote {dest}: {len(pairs[0]):,} spikes (times, ids); output layer ids {_ranges(outputs)}"
+               f"{' (group ' + repr(out_groups[0]) + ')' if out_groups else ''}; every group's first id in "
+               "group_starts", err=True)
+
+
+def _ranges(ids) -> str:
+    """Ids as compact ranges: 0-9, 12."""
+    import numpy as np
+    ids = np.unique(np.asarray(ids))
+    if not ids.size:
+        return "none"
+    breaks = np.flatnonzero(np.diff(ids) != 1)
+    starts, stops = np.r_[ids[0], ids[breaks + 1]], np.r_[ids[breaks], ids[-1]]
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts.tolist(), stops.tolist()))
 
 
 @main.command()
@@ -223,10 +276,15 @@ def validate(files, require_sources, dt):
         try:
             if is_network_file(f):
                 if Path(f).suffix.lower() == ".nir":
-                    if dt is None:
-                        raise NeuroEmuError(f"{f}: a NIR graph is read with its tick: give --dt")
+                    from neuroemu.errors import ConfigError
                     from neuroemu.networks.nir import load_nir
-                    net = load_nir(f, dt=dt)
+                    try:
+                        net = load_nir(f, dt=dt)  # without --dt: the exporter's, if the file shows one
+                    except ConfigError as exc:
+                        if dt is None and "does not say its time step" in str(exc):
+                            raise NeuroEmuError(f"{f}: a NIR graph is read with its tick: give --dt (an snnTorch "
+                                                "export is recognised and says its own)") from None
+                        raise
                 else:
                     from neuroemu.networks.edgelist import load_network
                     net = load_network(f)

@@ -227,16 +227,29 @@ def is_network_file(ref: str | Path) -> bool:
 
 
 def workload_for_network_file(path: str | Path, *, ticks: int | None = None, seed: int | None = None,
-                              **network: Any) -> WorkloadSpec:
-    """A workload that runs the network in ``path`` on its own input spike trains.
+                              classify: str | Path | dict | None = None, **network: Any) -> WorkloadSpec:
+    """A workload that runs the network in ``path`` on its own input spike trains, or classifies a data set.
 
-    ``network`` holds the ``network`` keys (dt, neuron_reset, mapping, axon_copies, method);
-    None values are left at their defaults. Errors name the network file.
+    ``network`` holds the ``network`` keys (dt, exporter, neuron_reset, mapping, axon_copies,
+    method, input_spikes); None values are left at their defaults (``from_`` is taken for
+    ``exporter``). ``classify``: a data set (npz of rates and labels) to present sample by sample,
+    or a dict of the ``classify`` keys (dataset, present_ticks, settle_ticks, samples,
+    output_group). Errors name the network file.
     """
     path = Path(path)
+    if not is_file(path):  # said now, not in each run a compare or sweep makes of it
+        raise ConfigError(f"{path}: no such network file")
+    if "from_" in network:
+        network["exporter"] = network.pop("from_")
     data: dict[str, Any] = {"name": path.stem, "network": {"kind": NETWORK_FILE_KINDS[path.suffix.lower()],
                                                           "file": path.name}}
     data["network"].update({k: v for k, v in network.items() if v is not None})
+    if classify is not None:
+        spec = dict(classify) if isinstance(classify, dict) else {"dataset": classify}
+        if isinstance(spec.get("dataset"), (str, Path)):
+            # a data set named in code or on the command line is relative to the working directory
+            spec["dataset"] = str(Path(spec["dataset"]).resolve())
+        data["classify"] = {k: v for k, v in spec.items() if v is not None}
     if ticks is not None:
         data["ticks"] = ticks
     if seed is not None:

@@ -318,10 +318,14 @@ class NetworkSpec:
     neuron: dict[str, float] | None = spec_field(
         None, doc="model-specific neuron parameters, checked by the chip's neuron model")
     file: str | None = spec_field(None, doc="nir / edgelist: the network file (relative to the workload file)")
-    dt: float | None = spec_field(None, check=positive, doc="nir: the tick in the graph's time unit (required)")
+    dt: float | None = spec_field(None, check=positive,
+                                  doc="nir: the tick in the graph's time unit (default: the exporter's, if it has one)")
+    exporter: Literal["auto", "nir", "snntorch", "norse", "sinabs"] = spec_field(
+        "auto", doc="nir: the framework that wrote the graph, whose conventions it is read by (auto: as the file shows)")
     input_spikes: str | None = spec_field(
         None, doc="file kinds: npz of input spike trains (times, ids), replacing the file's own")
-    method: Literal["euler", "exact"] = spec_field("euler", doc="nir: how time constants become decays")
+    method: Literal["euler", "exact"] | None = spec_field(
+        None, doc="nir: how time constants become decays (default: the exporter's, euler)")
     neuron_reset: Literal["file", "zero", "subtract"] = spec_field(
         "file", doc="file kinds: reset after a spike (file: as the network file says)")
     mapping: Literal["pack", "spread", "locality", "given"] = spec_field(
@@ -342,8 +346,9 @@ class NetworkSpec:
             raise where.child("delay_ticks").error("must be [lo, hi] with 1 <= lo <= hi", list(self.delay_ticks))
         if self.kind in FILE_KINDS and self.file is None:
             raise where.child("file").error(f"network kind {self.kind!r} reads its network from a file: give file")
-        if self.kind == "nir" and self.dt is None:
-            raise where.child("dt").error("a NIR graph needs the tick length dt (in the graph's time unit)")
+        if self.kind == "nir" and self.dt is None and self.exporter == "nir":
+            raise where.child("dt").error("a NIR graph needs the tick length dt (in the graph's time unit): give dt "
+                                          "(--dt), or the exporter whose dt it is (exporter, --from snntorch|norse)")
 
 
 def beside_config_file(path: str | None, config_file: str) -> str | None:
@@ -367,10 +372,11 @@ class ClassifySpec:
 
     Each sample's input rates (spikes per tick) drive the network's inputs for
     ``present_ticks``; ``settle_ticks`` more let the last spikes reach the outputs; then every
-    neuron's state (membrane, current, refractory count) is reset for the next sample. Spikes
-    still in flight at the reset arrive as sent (the reset zeroes neuron state, not the network):
-    settle for at least the network's depth times its delays. The answer is the output neuron
-    with the most spikes (ties: the higher membrane potential at the end).
+    neuron's state (membrane, current, refractory count) is reset for the next sample, and the
+    spikes still in flight are dropped (they paid for their routes, and reach no synapse), so each
+    sample runs as if alone: settle for the network's depth times its delays to count the last
+    layer's answer. The answer is the output neuron with the most spikes (ties: the higher membrane
+    potential at the end).
     """
 
     dataset: str = spec_field(doc="npz with rates [samples, inputs] (spikes per tick) and labels [samples]")

@@ -160,7 +160,7 @@ def summary_table(r: RunResult) -> str:
     ]
     rep = r.timing_report
     if rep.get("latency_p50_s") is not None:
-        rows.insert(-1, ("latency p50 / p99 / max", " / ".join(fmt(rep.get(k), " s") for k in
+        rows.insert(-1, ("spike route latency p50 / p99 / max", " / ".join(fmt(rep.get(k), " s") for k in
                                                              ("latency_p50_s", "latency_p99_s", "latency_max_s"))))
     if r.timing != "sync":
         rows.insert(-1, ("timing violations", fmt(rep.get("timing_violations", 0))))

@@ -32,6 +32,7 @@ from neuroemu.networks.workloads import build_inputs, build_network
 
 #: event kinds in the queue
 AXON_SPIKE = 1
+RESET_MARK = 2   # a presentation's reset: spikes queued before it are from the sample before
 
 def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec | str | Path | None = None, *,
              ticks: int | None = None, seed: int | None = None, queue: str | None = None,
@@ -115,6 +116,7 @@ class TickLoop:
         self.fanout = arrays.fanout_ptr is not None
         self.hooks = getattr(network, "hooks", None)  # a mapped network's state resets and readout
         self.reset_period = self.hooks.reset_period if self.hooks is not None else 0
+        self.drop_seq = -1  # spikes queued with a sequence number up to this are from a sample already over
         neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
         end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
         if end_ps >= MAX_TIME_PS:
@@ -175,9 +177,12 @@ class TickLoop:
 
     def deliver(self, t: int, now: int, start: float) -> np.ndarray:
         """The axons that receive a spike in tick t: inputs, arrivals due now, early ones held till now."""
-        if self.reset_period and t and t % self.reset_period == 0:
+        period = self.reset_period
+        if period and t and t % period == 0:
             self.hooks.reset_state(self.arrays)  # a new presentation starts from rest
-        chunk = self.inputs[0].CHUNK if self.inputs else 0
+            self._drop_in_flight(now)
+        # presentations queue one sample's inputs at its start, so what is queued at a reset is in flight
+        chunk = period or (self.inputs[0].CHUNK if self.inputs else 0)
         if chunk and t % chunk == 0:
             for stream in self.inputs:
                 in_ticks, in_axons = stream.events(t, min(self.opt.ticks, t + chunk))
@@ -185,6 +190,11 @@ class TickLoop:
                 self.queue.push_batch(self.policy.input_ps(in_ticks, now), AXON_SPIKE, in_axons, payload=in_ticks)
         batch = self.queue.pop_before(now + 1)
         axons, due = batch.target, batch.payload
+        if period:
+            keep = (batch.seq > self.drop_seq) & (batch.kind == AXON_SPIKE)
+            if not keep.all():
+                self.ledger.add("in_flight_dropped_at_reset", int((batch.kind == AXON_SPIKE).sum() - keep.sum()))
+                axons, due = axons[keep], due[keep]
         if self.packets is not None:
             # packets delivered by now; the tag carries the axon and the tick it is due in
             arrived = self.packets.advance(now + 1)
@@ -195,6 +205,19 @@ class TickLoop:
         self.ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
         self._check_runaway(t, now, due_axons, start)
         return due_axons
+
+    def _drop_in_flight(self, now: int) -> None:
+        """Between presentations: drop the previous sample's spikes still in flight, so they cannot
+        restart a recurrent network's activity in the next sample (the chip's reset of its axon
+        buffers). A marker event's sequence number divides the samples: every spike queued before
+        it is dropped when it pops. Dropped spikes paid for their routes when sent (hops are
+        charged per emitted spike) and cause no synaptic event; the classification report counts
+        them. Under ``--network packet`` packets already in the network still arrive (their tags
+        do not say which sample sent them)."""
+        self.drop_seq = int(self.queue.push(now, RESET_MARK, 0))
+        dropped = sum(len(a) for parts in self.pending.values() for a in parts)
+        self.pending.clear()
+        self.ledger.add("in_flight_dropped_at_reset", dropped)
 
     def _check_runaway(self, t: int, now: int, due_axons: np.ndarray, start: float) -> None:
         opt, ledger = self.opt, self.ledger

@@ -121,6 +121,7 @@ class MappedNetwork:
     threshold: int = 0
     inputs_on_cores: bool = False  # network.inputs on_cores: inputs are sources on cores (packets, hops)
     input_spikes: tuple = (np.empty(0, np.int64), np.empty(0, np.int64))  # (times, input ids) of the run
+    extra_report: dict = dataclasses.field(default_factory=dict)  # e.g. a NIR import's figures per group
 
     @property
     def n_enabled(self) -> int:
@@ -164,6 +165,7 @@ class MappedNetwork:
                              "keep_zero_weights": q.keep_zero_weights, "zero_weights_kept": q.zero_weights_kept,
                              "errors": q.errors, "summary": q.summary()},
             "notes": list(self.notes + q.notes),
+            **self.extra_report,
         }
 
 
@@ -191,7 +193,7 @@ def _check_model(network: Network, chip: ChipSpec, kernel: str, where: str) -> N
         if (network.reset_subtract & np.isfinite(network.threshold)).any():
             raise _fail_group(where, network, network.reset_subtract & np.isfinite(network.threshold),
                               f"resets by subtraction, but {model} resets to zero after a spike "
-                              "(set network.neuron_reset: zero, or import with reset='zero')")
+                              "(set network.neuron_reset: zero, --reset zero, or import with reset='zero')")
         if (network.v_reset != 0).any():
             raise _fail_group(where, network, network.v_reset != 0, f"v_reset must be 0 on {model} (it resets to 0)")
         if (network.i_bias != 0).any():
@@ -289,6 +291,10 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     kernel = model.kernel
     core = chip.core
     A, N = core.axons, core.neurons
+    fold_note = None
+    if kernel == "cuba" and (network.i_bias != 0).any():
+        from neuroemu.networks.nir_conventions import fold_current_bias
+        network, fold_note = fold_current_bias(network, chip.core.neuron_model, where)
     _check_model(network, chip, kernel, where)
     if kernel == "truenorth":
         copies = axon_copies or _auto_copies(network, chip)
@@ -330,6 +336,8 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     if strategy != "given" and (network.core >= 0).any():
         mapped.notes += (f"the file's core array is read by mapping given only; mapping {strategy} placed the "
                          "neurons",)
+    if fold_note:
+        mapped.notes += (fold_note,)
     return mapped
 
 

@@ -27,6 +27,11 @@ the summed weighted input of a tick (see :mod:`neuroemu.networks.graph` for the 
     Threshold   decay 0 (no memory): fires when this tick's input exceeds the threshold
     ==========  ==========================================================================
 
+Which ``dt``, ``method`` and reset a graph means, and whether a current's input is scaled as
+above or added as it is (Norse), depend on the exporter that wrote it:
+:mod:`neuroemu.networks.nir_conventions` (``exporter=``; docs/nir-exporters.md). ``tau = inf``
+with ``r = inf`` (snnTorch's beta = 1) is integrate-and-fire: decay 1, gain 1.
+
 ``method="exact"`` (exponential integration, the input held over the tick): decay
 exp(-dt/tau), weight x r (1 - decay) (LIF, LI), v_leak (1 - decay); CubaLIF: i_decay
 exp(-dt/tau_syn), current weight (1 - i_decay) w_in, the current entering v through r (1 -
@@ -51,8 +56,10 @@ import numpy as np
 from neuroemu.errors import ConfigError
 from neuroemu.networks.graph import NEURON_FIELDS, Group, Network
 from neuroemu.networks.sizes import INPUT_BYTES, NEURON_BYTES, check_groups
+from neuroemu.networks.nir_conventions import (EXPORTERS, NirImport, convention, dt_warnings, group_row, import_notes,
+                                               recognise)
 
-__all__ = ["load_nir", "SUPPORTED_NODES", "quantise", "QuantReport"]
+__all__ = ["load_nir", "read_nir", "NirImport", "SUPPORTED_NODES", "quantise", "QuantReport"]
 
 NEURON_NODES = ("IF", "LIF", "CubaLIF", "LI", "I", "CubaLI", "Threshold")
 LINEAR_NODES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d", "Delay")
@@ -225,13 +232,32 @@ def _params(node, names, where) -> dict[str, np.ndarray]:
         raise ConfigError(f"{where}: parameters of shapes {[a.shape for a in raw.values()]} do not broadcast") from None
     out = dict(zip(raw, arrays))
     for n, a in out.items():
-        if not np.isfinite(a).all() and not (n == "v_threshold" and not np.isnan(a).any()):
+        if np.isnan(a).any():
+            raise ConfigError(f"{where}: {n}: must be a number (got NaN)")
+        # +inf is meaningful for thresholds (never fires) and time constants / r (integrate and fire)
+        if np.isinf(a).any() and not (n in _MAY_BE_INF and not (a == -np.inf).any()):
             raise ConfigError(f"{where}: {n}: must be finite")
     return out
 
 
-def _neuron(node, kind: str, dt: float, method: str, where: str) -> dict[str, np.ndarray]:
-    """Discretised parameters of one neuron node: the netgraph arrays plus input 'gain' and 'i_gain'."""
+#: parameters that may be +inf: a time constant (no leak), r and w_in with it (their ratio is 1/dt)
+_MAY_BE_INF = ("v_threshold", "tau", "tau_mem", "tau_syn", "r", "w_in")
+
+
+def _ratio(dt, x, tau):
+    """dt x / tau per element, where x = tau = inf stands for the ratio 1/dt (snnTorch's r = tau/dt)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = dt * x / tau
+    both = np.isinf(x) & np.isinf(tau)
+    return np.where(both, 1.0, out)
+
+
+def _neuron(node, kind: str, dt: float, method: str, where: str, current: str = "scaled") -> dict[str, np.ndarray]:
+    """Discretised parameters of one neuron node: the netgraph arrays plus input 'gain' and 'i_gain'.
+
+    ``current``: ``"scaled"`` (NIR: a CubaLIF's input enters the current times dt/tau_syn w_in) or
+    ``"unscaled"`` (times w_in, as Norse adds it).
+    """
     spiking = kind in ("IF", "LIF", "CubaLIF", "Threshold")
     names = {"IF": ("r", "v_threshold", "v_reset"), "I": ("r",), "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"),
              "LI": ("tau", "r", "v_leak"), "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
@@ -247,26 +273,43 @@ def _neuron(node, kind: str, dt: float, method: str, where: str) -> dict[str, np
         if method == "euler":
             if (dt > tau).any():
                 raise ConfigError(f"{where}: {tau_name}: forward Euler needs dt <= tau (dt {dt:g}, smallest "
-                                  f"{tau_name} {tau.min():g}); use a smaller dt or method='exact'")
+                                  f"{tau_name} {tau.min():g}); use a smaller --dt, the exporter's own (--from), "
+                                  "or --method exact")
             return 1.0 - dt / tau
         return np.exp(-dt / tau)
 
+    def lose(tau_name, x):
+        """The share of the input a tick adds: dt x / tau (Euler) or (1 - exp(-dt/tau)) x (exact);
+        x = tau = inf (no leak, r = tau / dt as snnTorch writes beta = 1) gives the limit, 1."""
+        tau = p[tau_name]
+        if method == "euler":
+            got = _ratio(dt, x, tau)
+        else:
+            with np.errstate(invalid="ignore"):
+                got = np.where(np.isinf(x) & np.isinf(tau), 1.0, -np.expm1(-dt / tau) * x)
+        if x is p.get("r") and (np.isinf(tau) & np.isfinite(x)).any():
+            raise ConfigError(f"{where}: {tau_name}: inf with a finite r makes the input gain dt r / tau 0 (no input "
+                              "ever arrives); write r = inf too (r / tau = 1 / dt, as snnTorch does for beta = 1) "
+                              "or use an IF node")
+        return got
+
     out = dict(decay=ones, i_decay=zeros, v_reset=zeros, bias=zeros, i_bias=zeros, gain=ones, i_gain=zeros)
     if kind in ("IF", "I"):
-        out["gain"] = dt * p["r"]
+        out["gain"] = dt * p["r"] if current == "scaled" else p["r"]  # Norse's IAF adds its input as it is
     elif kind in ("LIF", "LI"):
         d = decay("tau")
-        lose = dt / p["tau"] if method == "euler" else 1.0 - d
-        out.update(decay=d, gain=lose * p["r"], bias=lose * p["v_leak"])
+        out.update(decay=d, gain=lose("tau", p["r"]), bias=lose("tau", ones) * p["v_leak"])
     elif kind in ("CubaLIF", "CubaLI"):
         di, dv = decay("tau_syn"), decay("tau_mem")
-        lose_i = dt / p["tau_syn"] if method == "euler" else 1.0 - di
-        lose_v = dt / p["tau_mem"] if method == "euler" else 1.0 - dv
+        w_in = lose("tau_syn", p["w_in"]) if current == "scaled" else p["w_in"]
         # the current is kept in units of its effect on v (scaled by lose_v r), so it adds to v directly
-        out.update(decay=dv, i_decay=di, gain=lose_i * p["w_in"] * (lose_v * p["r"]), bias=lose_v * p["v_leak"])
+        out.update(decay=dv, i_decay=di, gain=w_in * lose("tau_mem", p["r"]),
+                   bias=lose("tau_mem", ones) * p["v_leak"])
         out["i_gain"] = out["gain"]
     elif kind == "Threshold":
         out.update(decay=zeros)
+    if not np.isfinite(out["gain"]).all():
+        raise ConfigError(f"{where}: r or w_in is inf with a finite time constant: the input gain is infinite")
     thr = p["threshold"] if kind == "Threshold" else p.get("v_threshold")
     # NIR fires on v > v_threshold; the next float up makes ">=" the same test exactly
     out["threshold"] = np.nextafter(thr, np.inf) if spiking else np.full(shape, np.inf)
@@ -276,32 +319,53 @@ def _neuron(node, kind: str, dt: float, method: str, where: str) -> dict[str, np
     return out
 
 
-def load_nir(source, *, dt: float, reset: str = "zero", method: str = "euler", name: str | None = None) -> Network:
+def load_nir(source, *, dt: float | None = None, reset: str | None = None, method: str | None = None,
+             exporter: str | None = None, name: str | None = None) -> Network:
     """Read a NIR graph (a file path or a ``nir.NIRGraph``) into a :class:`Network`.
 
-    ``dt``: the tick in the graph's time unit (seconds for the usual exporters), > 0, required;
-    ``reset``: ``"zero"`` (to the node's v_reset) or ``"subtract"``; ``method``: ``"euler"`` or
-    ``"exact"`` (module docstring). Unsupported nodes raise ConfigError naming the node and its
-    type; so do shapes that do not match and parameters the chip equations cannot take.
+    :func:`read_nir` without its import report; the arguments are the same.
+    """
+    return read_nir(source, dt=dt, reset=reset, method=method, exporter=exporter, name=name)[0]
+
+
+def read_nir(source, *, dt: float | None = None, reset: str | None = None, method: str | None = None,
+             exporter: str | None = None, name: str | None = None) -> tuple[Network, NirImport]:
+    """Read a NIR graph (a file path or a ``nir.NIRGraph``): the :class:`Network` and what the import made.
+
+    ``exporter``: the framework that wrote the graph (``nir``, ``snntorch``, ``norse``; see
+    :mod:`neuroemu.networks.nir_conventions`), or None / ``"auto"``: the one the graph names or
+    shows, else plain NIR. ``dt`` (the tick in the graph's time unit, > 0), ``reset`` (``"zero"``:
+    to the node's v_reset, or ``"subtract"``) and ``method`` (``"euler"`` or ``"exact"``) default
+    to the exporter's. Unsupported nodes raise ConfigError naming the node and its type; so do
+    shapes that do not match and parameters the chip equations cannot take.
     """
     nir = _import_nir()
-    if reset not in ("zero", "subtract"):
+    if reset not in (None, "zero", "subtract"):
         raise ConfigError(f"reset: must be 'zero' or 'subtract' (got {reset!r})")
-    if method not in ("euler", "exact"):
+    if method not in (None, "euler", "exact"):
         raise ConfigError(f"method: must be 'euler' or 'exact' (got {method!r})")
-    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+    if dt is not None and not (isinstance(dt, (int, float)) and not isinstance(dt, bool)
+                               and math.isfinite(dt) and dt > 0):
         raise ConfigError(f"dt: must be a number > 0 (the tick, in the graph's time unit) (got {dt!r})")
+    if exporter is not None and exporter != "auto":
+        convention(exporter, "nir import")  # an unknown name fails before the file is read
     if isinstance(source, (str, os.PathLike)):
         where = os.fspath(source)
         try:
-            graph = nir.read(source)
+            # nir's own type check refuses what exporters write (Norse 1.1 puts a batch dimension in its Input
+            # node: [1, 64] into a 64-input Affine); the reader checks every size itself, naming the node
+            graph = nir.read(source, type_check=False)
         except FileNotFoundError:
             raise ConfigError(f"{where}: no such file") from None
         except Exception as exc:  # h5py and nir raise many kinds; the user needs the file and the cause
-            raise ConfigError(f"{where}: not a readable NIR file ({type(exc).__name__}: {exc})") from None
+            cause = str(exc).splitlines()[0] if str(exc) else ""
+            raise ConfigError(f"{where}: not a readable NIR file ({type(exc).__name__}: {cause}); re-export it "
+                              "with the framework's NIR export") from None
         default_name = os.path.splitext(os.path.basename(where))[0]
     else:
         graph, where, default_name = source, name or "nir graph", name or "nir"
+    if not hasattr(graph, "nodes") or not hasattr(graph, "edges"):
+        raise ConfigError(f"{where}: not a NIR graph (its top node is {type(graph).__name__}); export the whole network")
     nodes, edges, inner_io = _inline(graph, nir)
     for key, node in nodes.items():
         kind = type(node).__name__
@@ -313,6 +377,20 @@ def load_nir(source, *, dt: float, reset: str = "zero", method: str = "euler", n
         if a not in nodes or b not in nodes:
             raise ConfigError(f"{where}: edge ({a!r}, {b!r}) names a node that does not exist")
         preds[b].append(a)
+    if exporter is None or exporter == "auto":
+        exporter, why = recognise(graph, nodes)
+        exporter = exporter or "nir"
+    else:
+        why = "chosen"
+    conv = convention(exporter, where)
+    if dt is None:
+        if conv.dt is None:
+            raise ConfigError(f"{where}: dt: the graph does not say its time step: it needs --dt (the tick in the "
+                              f"graph's time unit) or the exporter that wrote it (--from {'|'.join(EXPORTERS)})")
+        dt = conv.dt
+    dt = float(dt)
+    reset = reset or conv.reset
+    method = method or conv.method
 
     # ids: inputs and neuron groups in the graph's node order
     groups, in_groups, pops, params = [], [], {}, {}
@@ -323,7 +401,7 @@ def load_nir(source, *, dt: float, reset: str = "zero", method: str = "euler", n
             in_groups.append(Group(key, sum(g.size for g in in_groups), int(np.prod(shape, dtype=np.int64)), "input"))
             pops[key] = ("input", shape)
         elif kind in NEURON_NODES:
-            q = _neuron(node, kind, float(dt), method, f"{where}: node {key!r} ({kind})")
+            q = _neuron(node, kind, dt, method, f"{where}: node {key!r} ({kind})", conv.current_input)
             size = int(np.prod(q["shape"], dtype=np.int64))
             groups.append(Group(key, sum(g.size for g in groups), size, kind))
             pops[key] = ("neuron", q["shape"])
@@ -406,11 +484,26 @@ def load_nir(source, *, dt: float, reset: str = "zero", method: str = "euler", n
     cat = lambda parts, dt_: np.concatenate(parts).astype(dt_) if parts else np.empty(0, dt_)
     src_all = cat(src, np.int64)
     is_input = src_all >= n
-    return Network(groups=tuple(groups), input_groups=tuple(in_groups),
-                   **{f: cat(v, bool if f == "reset_subtract" else np.float64) for f, v in arrays.items()},
-                   src=np.where(is_input, src_all - n, src_all), dst=cat(dst, np.int64), weight=cat(weight, np.float64),
-                   delay=cat(delay, np.int64), src_input=is_input, outputs=cat(outputs, np.int64),
-                   name=name or default_name, where=where)
+    net = Network(groups=tuple(groups), input_groups=tuple(in_groups),
+                  **{f: cat(v, bool if f == "reset_subtract" else np.float64) for f, v in arrays.items()},
+                  src=np.where(is_input, src_all - n, src_all), dst=cat(dst, np.int64), weight=cat(weight, np.float64),
+                  delay=cat(delay, np.int64), src_input=is_input, outputs=cat(outputs, np.int64),
+                  name=name or default_name, where=where)
+    def fed_by(key: str) -> list[str]:
+        """The linear nodes between a population and the populations before it, nearest first."""
+        seen, todo = [], list(preds[key])
+        while todo:
+            k = todo.pop(0)
+            if k not in pops and k not in seen:
+                seen.append(k)
+                todo += preds[k]
+        return seen
+
+    rows = [dict(group_row(g.name, g.model, g.size, params[g.name], net.threshold[g.start:g.stop]),
+                 fed_by=fed_by(g.name)) for g in groups]
+    report = NirImport(where, conv.name, why, dt, method, reset, conv.current_input, tuple(rows),
+                       import_notes(conv, net, reset), tuple(dt_warnings(rows, dt, where, conv)))
+    return net, report
 
 
 def _linear(node, kind: str, x: _Signal, dt: float, here: str) -> _Signal:
@@ -468,7 +561,10 @@ def _linear(node, kind: str, x: _Signal, dt: float, here: str) -> _Signal:
 
 
 def _shape3(x: _Signal, node, channels, here) -> tuple[int, int, int]:
-    """The (C, H, W) shape arriving at a conv or pool node."""
+    """The (C, H, W) shape arriving at a conv or pool node (a leading batch dimension of 1, as
+    Norse writes into its Input node, is dropped)."""
+    if len(x.shape) == 4 and x.shape[0] == 1:
+        return tuple(int(v) for v in x.shape[1:])
     if len(x.shape) == 3:
         return tuple(int(v) for v in x.shape)
     t = getattr(node, "input_type", None) or {}

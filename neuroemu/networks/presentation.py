@@ -32,7 +32,10 @@ class Presentation:
 
     Sample s occupies ticks [s P, (s + 1) P) with P = present + settle ticks; input i spikes in
     each of the first ``present_ticks`` ticks with probability ``rates[s, i]`` (a stream of its
-    own per sample, so a sample's spikes do not depend on which samples run before it).
+    own per sample, so a sample's spikes do not depend on which samples run before it). At each
+    sample's start every neuron's state is reset and the spikes still in flight from the sample
+    before are dropped (the tick loop does both), so each sample runs as if alone -- recurrent
+    networks included.
     """
 
     def __init__(self, spec: ClassifySpec, rates: np.ndarray, labels: np.ndarray, outputs: np.ndarray,
@@ -123,6 +126,8 @@ class Presentation:
             "dynamic_energy_per_classification_j": (record.energy_j - record.energy_breakdown_j.get("static", 0.0)) / n
             if n else None,
             "output_spikes_per_classification": float(self.counts[:n].sum() / n) if n else None,
+            # the previous sample's spikes still in flight at each reset, dropped (TickLoop.deliver)
+            "in_flight_dropped_at_reset": int(record.counts.get("in_flight_dropped_at_reset", 0)),
         }}
 
 
@@ -136,19 +141,24 @@ def resolve_path(path: str, workload: WorkloadSpec) -> Path:
 
 def load_file_network(workload: WorkloadSpec, name: str) -> Network:
     """The network a ``nir`` or ``edgelist`` workload names, with its reset rule applied."""
+    return read_file_network(workload, name)[0]
+
+
+def read_file_network(workload: WorkloadSpec, name: str):
+    """The network a file workload names and, for a NIR graph, what the import made
+    (:class:`~neuroemu.networks.nir_conventions.NirImport`; None for edge lists)."""
     spec = workload.network
     path = resolve_path(spec.file, workload)
     if spec.kind == "nir":
-        from neuroemu.networks.nir import load_nir
-        if spec.neuron_reset == "file":
-            raise ConfigError(f"{name}: network.neuron_reset: a NIR graph does not say how neurons reset; "
-                              "give zero or subtract")
-        return load_nir(str(path), dt=spec.dt, reset=spec.neuron_reset, method=spec.method)
+        from neuroemu.networks.nir import read_nir
+        # a NIR graph does not say how neurons reset: "file" means the exporter's convention
+        return read_nir(str(path), dt=spec.dt, reset=None if spec.neuron_reset == "file" else spec.neuron_reset,
+                        method=spec.method, exporter=spec.exporter)
     from neuroemu.networks.edgelist import load_network
     net = load_network(path)
     if spec.neuron_reset != "file":
         net = dataclasses.replace(net, reset_subtract=np.full(net.n_neurons, spec.neuron_reset == "subtract"))
-    return net
+    return net, None
 
 
 def load_dataset(workload: WorkloadSpec, n_inputs: int, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -185,17 +195,45 @@ def classify_ticks(workload: WorkloadSpec, name: str) -> int:
     return max(1, n * spec.period)
 
 
+def _check_fan_in(net: Network, chip: ChipSpec, imported, name: str) -> None:
+    """A neuron that needs more axons than a core has fails here, naming the file, the node and
+    the layer to shrink (placement would only name the neuron)."""
+    A = chip.core.axons
+    if not net.dst.size:
+        return
+    key = np.stack([net.dst, net.src + np.where(net.src_input, net.n_neurons, 0), net.delay])
+    pairs = np.unique(key, axis=1)
+    fan_in = np.bincount(pairs[0], minlength=net.n_neurons)
+    if fan_in.max() <= A:
+        return
+    j = int(fan_in.argmax())
+    g = net.groups[int(net.group_index()[j])]
+    fed = []
+    if imported is not None:
+        fed = next((r.get("fed_by", []) for r in imported.groups if r["group"] == g.name), [])
+    where = net.where or name
+    layer = (f"shrink the layer feeding it ({', '.join(repr(f) for f in fed)}: fewer input channels or a smaller "
+             "kernel), or pool before that layer" if fed else "give it fewer inputs")
+    raise ConfigError(f"{where}: node {g.name!r} ({g.model}): its neurons need up to {int(fan_in.max())} distinct "
+                      f"(source, delay) inputs, more than a core of chip {chip.name!r} has axons ({A}): {layer}")
+
+
 def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> MappedNetwork:
     """The workload's file network mapped onto the chip, with its inputs and readout attached."""
     spec = workload.network
     if workload.inputs:
         raise ConfigError(f"{name}: inputs: a {spec.kind} network takes its input from its own spike trains or "
                           "from classify.dataset, not from generated inputs")
-    net = load_file_network(workload, name)
+    net, imported = read_file_network(workload, name)
+    _check_fan_in(net, chip, imported, name)
     inputs_on_cores = spec.inputs == "on_cores"
     mapped = map_network(net, chip, strategy=spec.mapping, seed=seed, axon_copies=spec.axon_copies, where=name,
                          weight_scale=spec.weight_scale, keep_zero_weights=spec.keep_zero_weights)
     mapped.inputs_on_cores = inputs_on_cores
+    if imported is not None:
+        starts = {g.name: g.start for g in net.groups}
+        mapped.notes += tuple(imported.lines(mapped.quant.scale, starts))
+        mapped.extra_report = {"import": imported.as_dict(mapped.quant.scale, starts)}
     if workload.classify is not None:
         cls = workload.classify
         rates, labels = load_dataset(workload, net.n_inputs, name)

@@ -21,8 +21,9 @@ __all__ = ["QuantReport", "SCHEMES", "WEIGHT_SCALES", "quantise"]
 class QuantReport:
     """What :func:`quantise` did and how far the weights moved.
 
-    ``max_rel_error``: the largest |w_q s - w| over the largest |w|, per target group, the worst
-    group; ``mean_rel_error``: sum |w_q s - w| / sum |w| over all synapses. ``scale`` float64
+    Each synapse's error is |w_q s - w| over the largest |w| into its target group;
+    ``max_rel_error`` is the largest of these, ``mean_rel_error`` their mean over all synapses
+    (one definition, so the mean never exceeds the max). ``scale`` float64
     [N]: model units per chip unit of each neuron (its weights, bias, threshold and reset were
     divided by it). ``kept`` bool [E]: original edges still present (a weight that rounds to 0,
     or a TrueNorth crossbar point switched off, is dropped). TrueNorth only: ``edge_type`` int8
@@ -130,6 +131,7 @@ def quantise(network: Network, *, bits: int = 8, scheme: str = "loihi", types: i
     gidx = network.group_index()
     edge_group = gidx[network.dst]
     reports, worst = [], 0.0
+    rel_sum, rel_count = 0.0, 0
     for gi, g in enumerate(network.groups):
         m = np.flatnonzero(edge_group == gi)
         w = network.weight[m]
@@ -159,16 +161,18 @@ def quantise(network: Network, *, bits: int = 8, scheme: str = "loihi", types: i
         approx = wq[m] * scale[network.dst[m]]
         err = np.abs(approx - w)
         big = np.abs(w).max() if m.size else 0.0
-        rel_max = float(err.max() / big) if m.size and big > 0 else 0.0
-        rel_mean = float(err.sum() / np.abs(w).sum()) if m.size and big > 0 else 0.0
+        rel = err / big if m.size and big > 0 else np.zeros(m.size)
+        rel_max = float(rel.max()) if rel.size else 0.0
+        rel_mean = float(rel.mean()) if rel.size else 0.0
+        rel_sum, rel_count = rel_sum + float(rel.sum()), rel_count + int(rel.size)
         worst = max(worst, rel_max)
         reports.append(dict(group=g.name, synapses=int(m.size), scale_min=float(scale[g.start:g.stop].min()) if g.size else 1.0,
                             scale_max=float(scale[g.start:g.stop].max()) if g.size else 1.0, max_rel_error=rel_max,
                             mean_rel_error=rel_mean,
                             dropped=0 if keep_zero_weights else int((wq[m] == 0).sum())))
     kept = np.ones(e, bool) if keep_zero_weights else wq != 0
-    total_abs = np.abs(network.weight).sum()
-    mean_rel = float(np.abs(wq * scale[network.dst] - network.weight).sum() / total_abs) if total_abs > 0 else 0.0
+    # the mean of the same per-synapse errors whose largest is max_rel_error, so mean <= max always
+    mean_rel = rel_sum / rel_count if rel_count else 0.0
     decay, i_decay, syn_i_decay = network.decay, network.i_decay, network.syn_i_decay
     notes = []
     if decay_bits is not None:
