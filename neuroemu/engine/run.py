@@ -128,6 +128,8 @@ class TickLoop:
         self.pending: dict[int, list[np.ndarray]] = {}     # tick -> axons that arrived early
         self.tick_starts = np.zeros(opt.ticks + 1, np.int64)  # S_t in ps; the last entry is the run's end
         self.wall = 0.0
+        self.inputs_sent = 0   # input spikes queued (the spike flow's other source)
+        self.spikes_sent = 0   # routed spike copies sent, counted as they leave (not from spike counts)
 
     def run(self, progress: Progress | None) -> RunResult:
         """Every tick, then the record."""
@@ -152,6 +154,7 @@ class TickLoop:
         if chunk and t % chunk == 0:
             for stream in self.inputs:
                 in_ticks, in_axons = stream.events(t, min(self.opt.ticks, t + chunk))
+                self.inputs_sent += len(in_axons)
                 # inputs arrive at the start of their tick (only possible now for this tick)
                 self.queue.push_batch(self.policy.input_ps(in_ticks, now), AXON_SPIKE, in_axons, payload=in_ticks)
         batch = self.queue.pop_before(now + 1)
@@ -217,6 +220,7 @@ class TickLoop:
         targets = self.route_axon[routes]
         sent = targets >= 0
         src = routes[sent]  # route ids: the router's tables are per route
+        self.spikes_sent += len(src)
         arrival = None
         if len(src):
             due_tick = t + self.route_delay[src]
@@ -248,8 +252,11 @@ class TickLoop:
         self.ledger.add("wire_nm", router.wire_nm(spikes_per_route))
         latencies = router.latency_distribution(spikes_per_route)
         latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
+        latency_samples = int(latencies.pop("_latency_samples"))
         timing = self.policy.report(self.tick_starts, opt.ticks)
         timing["timing_violations"] = self.ledger.get("timing_violation")
+        timing["spike_flow"] = self._spike_flow()
+        timing["latency_samples"] = latency_samples  # packet fidelity: the packets' own count, below
         timing.update(latencies)
         links = router.link_stats(spikes_per_route, timing["_sim_time_s"])
         timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
@@ -273,6 +280,20 @@ class TickLoop:
                                                                   **self.hooks.report(record, self.tick_starts)})
         return record
 
+    def _spike_flow(self) -> dict[str, int]:
+        """Where every spike sent to an axon went: sent + inputs = delivered + dropped_late + in_flight_end.
+
+        ``in_flight_end`` is what the run's end left undelivered: spikes still queued, held early
+        for a tick past the end, or packets still in the network (counted before the report drains it).
+        """
+        violations = self.ledger.get("timing_violation")
+        held = sum(len(part) for parts in self.pending.values() for part in parts)
+        in_network = self.packets.in_flight if self.packets is not None else 0
+        dropped = violations if self.policy.late_spikes != "late" else 0
+        return {"sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
+                "delivered_late": violations - dropped, "dropped_late": dropped,
+                "in_flight_end": len(self.queue) + held + in_network}
+
     def _packet_report(self) -> dict:
         packets = self.packets
         end = int(self.tick_starts[self.opt.ticks])
@@ -283,10 +304,12 @@ class TickLoop:
         summary = packets.summary(end)
         lat = summary["latency_s"]
         return {"latency_mean_s": lat["mean"], "latency_p50_s": lat["p50"], "latency_p99_s": lat["p99"],
-                "latency_max_s": lat["max"], "max_link_utilization": summary["max_link_utilization"],
+                "latency_max_s": lat["max"], "latency_samples": summary["latency_samples"],
+                "max_link_utilization": summary["max_link_utilization"],
                 "busiest_links": summary["busiest_links"],
                 "packet": {k: v for k, v in summary.items() if not k.startswith("link_")
-                           and k not in ("latency_s", "busiest_links", "max_link_utilization")}}
+                           and k not in ("latency_s", "latency_samples", "busiest_links",
+                                                   "max_link_utilization")}}
 
 
 def _drain(packets, pending: dict[int, list[np.ndarray]], n_axons: int) -> np.ndarray | None:
