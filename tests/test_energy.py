@@ -57,3 +57,37 @@ def test_learning_updates_are_charged_by_direction(small_chip):
     b = ledger.breakdown_j(chip.energy, 1.0)
     assert math.isclose(b["potentiation"], 3 * 120.0 * 1e-12)
     assert math.isclose(b["depression"], 2 * 50.0 * 1e-12)
+
+
+def test_every_term_of_a_run_on_a_chip_that_sets_it(small_chip, small_workload):
+    """A run on a chip with a wire term, per-class hops and learning energies: each term by hand.
+
+    The 2 x 2 mesh's links are all one pitch (0.24 mm) long, so the wire is hops x 0.24 mm, charged at
+    0.75 pJ/mm (nm counted, converted to mm); potentiation and depression have their own energies."""
+    import pytest
+
+    from neuroemu import simulate
+    from neuroemu.config import workload_from_data
+    small_chip["energy"].update({"wire_pj_per_mm": {"value": 0.75, "source": "test"},
+                                 "hop_class_pj": {"x": {"value": 3.0, "source": "test"},
+                                                  "y": {"value": 4.5, "source": "test"}},
+                                 "potentiation_pj": {"value": 7.25, "source": "test"},
+                                 "depression_pj": {"value": 3.5, "source": "test"}})
+    small_workload["learning"] = {"rule": "stdp", "a_plus": 1.5, "a_minus": 1.0, "tau_plus_ticks": 5.0,
+                                  "tau_minus_ticks": 5.0, "w_min": -8, "w_max": 8}
+    r = simulate(chip_from_data(small_chip, "tiny.yaml"), workload_from_data(small_workload, "w.yaml"))
+    c, e = r.counts, r.energy_breakdown_j
+    assert r.hops_by_class["x"] > 0 and r.hops_by_class["y"] > 0 and c["potentiation"] > 0 and c["depression"] > 0
+    assert c["wire_nm"] == r.hops * 240_000  # every hop one 0.24 mm link, counted in nm
+    assert e["wire"] == pytest.approx(r.hops * 0.24 * 0.75e-12, rel=1e-12)
+    assert e["hop_x"] == pytest.approx(r.hops_by_class["x"] * 3.0e-12, rel=1e-12)
+    assert e["hop_y"] == pytest.approx(r.hops_by_class["y"] * 4.5e-12, rel=1e-12)
+    assert e["potentiation"] == pytest.approx(c["potentiation"] * 7.25e-12, rel=1e-12)
+    assert e["depression"] == pytest.approx(c["depression"] * 3.5e-12, rel=1e-12)
+    assert e["synaptic"] == pytest.approx(r.synaptic_events * 1.5e-12, rel=1e-12)
+    assert e["neuron_update"] == pytest.approx((c["neuron_update"] * 0.25 + c["neuron_update_active"] * 0.5) * 1e-12,
+                                               rel=1e-12)
+    assert e["spike"] == pytest.approx(r.spikes * 3.0e-12, rel=1e-12)
+    assert e["static"] == pytest.approx(1.0e-3 * r.ticks * 1e-3, rel=1e-12)  # 1 mW for ticks x 1 ms
+    assert set(e) == {"synaptic", "neuron_update", "spike", "potentiation", "depression", "hop_x", "hop_y",
+                      "wire", "static"}

@@ -12,7 +12,8 @@ from neuroemu.config import chip_from_data, load_chip, workload_from_data
 from neuroemu.engine.energy import Ledger
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.step import TickStepper
-from neuroemu.hardware.learning import LEARNING_RULES, STDP, STDPReference, learning_rule, pair_factor
+from neuroemu.hardware.learning import (LEARNING_RULES, STDP, STDPReference, learning_rule, pair_factor,
+                                        round_weight)
 from neuroemu.models.rng import stream_key
 from neuroemu.engine.reference import simulate_reference
 from neuroemu.engine.options import STREAM_NEURON_RNG
@@ -169,3 +170,30 @@ def test_bounds_must_fit_the_chips_weights(small_chip, small_workload):
         STDP(1, 1, 2, 2, 0, 300).bind(net.arrays, weight_bits=9)
     with pytest.raises(ConfigError, match="not bound"):
         STDP(1, 1, 2, 2, 0, 3).apply(0, [1], [])
+
+
+@pytest.mark.parametrize("w0,a_plus,a_minus,w1", [(2, 0.5, 0.0, 3), (-3, 0.5, 0.0, -2), (3, 0.0, 0.5, 3),
+                                                  (-2, 0.0, 0.5, -2), (0, 0.5, 0.0, 1), (0, 0.0, 0.5, 0)])
+def test_weights_landing_on_a_half_round_up(small_chip, small_workload, w0, a_plus, a_minus, w1):
+    """A float weight on exactly .5 rounds half up (2.5 -> 3, -2.5 -> -2, -0.5 -> 0), after a potentiation
+    (pre and post in one tick: factor e^0 = 1) or a depression (pre 1 tick after post, tau so long that
+    e^(-1/tau) is exactly 1.0 in float64)."""
+    _, _, net = _network(small_chip, small_workload)
+    a = net.arrays
+    axon, s, g = _one_synapse(a)
+    rule = STDP(a_plus=a_plus, a_minus=a_minus, tau_plus_ticks=4, tau_minus_ticks=1e300, w_min=-100,
+                w_max=100).bind(a)
+    rule.w[s] = w0
+    a.row_weights[s] = w0
+    if a_plus:
+        assert rule.apply(5, [axon], [g]) == (1, 0)
+    else:
+        rule.apply(4, [], [g])
+        assert rule.apply(5, [axon], []) == (0, 1)
+    assert rule.w[s] == w0 + a_plus - a_minus  # exactly on the half
+    assert int(a.row_weights[s]) == w1
+
+
+def test_round_weight_halves():
+    """The twin's scalar rule: halves round up, whatever the sign."""
+    assert [round_weight(x) for x in (2.5, -2.5, 0.5, -0.5, 1.4999999, -1.5000001)] == [3, -2, 1, 0, 1, -2]

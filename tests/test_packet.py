@@ -260,3 +260,13 @@ def test_bad_inject_and_advance():
     with pytest.raises(NeuroEmuError, match="already advanced"):
         net.advance(999)
     assert net.idle()  # nothing was queued by the failed calls
+
+
+@pytest.mark.parametrize("bw,ps", [(16.0, 63), (80.0, 13), (400.0, 3), (2000.0, 1), (0.4, 2500), (4000.0, 1)])
+def test_serialisation_rounds_half_up_to_whole_ps(bw, ps):
+    """1000 / bandwidth ps, halves rounded up (62.5 -> 63, 12.5 -> 13, 2.5 -> 3, 0.5 -> 1), at least 1 ps."""
+    assert serialisation_ps(bw).tolist() == ps
+    t = build_topology("mesh", n_cores=4, link=LinkParams(latency_ps=1000, bandwidth_pkts_per_ns=bw))
+    net = PacketNetwork(t)
+    net.inject(np.array([0]), np.array([0]), np.array([3]), np.array([7]))  # 2 hops, corner to corner
+    assert net.advance(10**9).time_ps.tolist() == [2 * (1000 + ps)] == [zero_load_latency_ps(t)[0, 3]]

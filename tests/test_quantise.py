@@ -108,3 +108,19 @@ def test_shipped_digits_network_is_accurate_with_8_bit_weights():
     assert acc >= 0.9
     assert float(data["snn_accuracy_8bit"]) >= 0.9 and len(data["test_idx"]) == 539
     assert not set(data["test_idx"].tolist()) & set(data["train_idx"].tolist())
+
+
+def test_halves_round_to_even_and_thresholds_round_up():
+    """Values landing exactly on .5 (a scale of exactly 1): weights, biases and resets round half to even
+    (numpy's rint, as Python's round), thresholds round up (v >= ceil(T) is v >= T for an integer membrane)."""
+    b = NetworkBuilder("unit")
+    b.add_inputs("in", 7)
+    b.add_neurons("o", 2, model="IF", threshold=[2.5, 3.0], bias=[2.5, -1.5], v_reset=[-0.5, 1.5])
+    b.connect("in", "o", np.array([[3.0, 3.0], [2.5, 0.0], [1.5, 0.0], [0.5, 0.0], [-0.5, 0.0], [-2.5, 0.0],
+                                   [-3.0, -1.5]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="loihi")  # wmax 3, largest |w| 3: scale 1
+    order = np.lexsort((q.dst, q.src))
+    assert q.weight[order].tolist() == [3.0, 3.0, 2.0, 2.0, -2.0, -3.0, -2.0]
+    assert q.bias.tolist() == [2.0, -2.0] and q.v_reset.tolist() == [-0.0, 2.0] and q.threshold.tolist() == [3.0, 3.0]
+    assert int((~rep.kept).sum()) == 2  # 0.5 and -0.5 round to 0: those synapses are gone

@@ -85,3 +85,92 @@ def test_sync_reports_latency_percentiles(small_chip, small_workload):
     # a 2 x 2 mesh at 2 ns per hop: 0, 1 or 2 hops
     assert rep["latency_p50_s"] in (0.0, 2e-9, 4e-9) and rep["latency_max_s"] <= 4e-9
     assert rep["latency_p50_s"] <= rep["latency_p99_s"] <= rep["latency_max_s"]
+
+
+# --- active ticks timed exactly from their counted work ---------------------------------------------
+
+
+def _work_by_hand(loop, record, t, delivered):
+    """Each core's work in tick t (ps), written out from the run's counted events: SOPs x synaptic_op +
+    inactive x neuron_update + active x neuron_update_active + spikes x spike (then rounded to a ps)."""
+    import numpy as np
+    a, lat = loop.arrays, loop.chip.latency
+    A, N, cores = a.axons_per_core, a.neurons_per_core, a.n_cores
+    axons = np.unique(delivered)
+    touched, sops = set(), np.zeros(cores)
+    for ax in axons.tolist():
+        row = a.row_neurons[a.row_ptr[ax]:a.row_ptr[ax + 1]]
+        sops[ax // A] += len(row)
+        touched.update((ax // A) * N + int(j) for j in row)
+    fired = record.spike_trains.neurons[record.spike_trains.ticks == t]
+    touched.update(fired.tolist())
+    active = np.bincount(np.array(sorted(touched), np.int64) // N, minlength=cores)
+    spikes = np.bincount(fired // N, minlength=cores)
+    enabled = loop.network.enabled.reshape(cores, N).sum(axis=1)
+    act_ns = (lat.neuron_update_active_ns or lat.neuron_update_ns).value
+    work_ns = (sops * lat.synaptic_op_ns.value + (enabled - active) * lat.neuron_update_ns.value
+               + active * act_ns + spikes * lat.spike_ns.value)
+    return np.rint(work_ns * 1000).astype(np.int64), fired
+
+
+def _arrivals_by_hand(loop, t, now, work, fired):
+    """(arrival ps, due tick) of every routed spike fired in tick t: emitted when its core's work is
+    done, arriving after the route's link latencies (walked link by link), at least 1 ps after now."""
+    import numpy as np
+    a, topo = loop.arrays, loop.topology
+    src, axon, delay = a.routes()
+    out = []
+    for n in fired.tolist():
+        for r in np.flatnonzero((src == n) & (axon >= 0)).tolist():
+            s = topo.core_router[a.chip_cores(np.array([n // a.neurons_per_core]))[0]]
+            d = topo.core_router[a.chip_cores(np.array([axon[r] // a.axons_per_core]))[0]]
+            latency = int(topo.link_latency_ps[topo.route_links(int(s), int(d))].sum())
+            out.append((max(now + int(work[n // a.neurons_per_core]) + latency, now + 1), t + int(delay[r])))
+    return out
+
+
+def test_barrier_active_timesteps_are_their_counted_work(small_chip, small_workload):
+    """Every timestep of an active barrier run = max(busiest core's work, last arrival) + barrier."""
+    from conservation import run_traced
+    chip = chip_from_data(_barrier_chip(small_chip), "tiny.yaml")
+    record, trace = run_traced(chip, workload_from_data(small_workload, "w.yaml"), ticks=30)
+    loop = trace.loop
+    barrier_ps = round((100.0 + 3 * 10.0) * 1000)
+    busy_ticks = 0
+    for t in range(record.ticks):
+        now = int(loop.tick_starts[t])
+        work, fired = _work_by_hand(loop, record, t, trace.delivered[t])
+        end = int(work.max())
+        arrivals = _arrivals_by_hand(loop, t, now, work, fired)
+        if arrivals:
+            end = max(end, max(at for at, _ in arrivals) - now)
+        busy_ticks += len(fired) > 0
+        assert int(loop.tick_starts[t + 1]) - now == end + barrier_ps, f"timestep {t}"
+    assert busy_ticks > 10
+    assert record.sim_time_s == int(loop.tick_starts[record.ticks]) * 1e-12
+
+
+@pytest.mark.parametrize("policy", ["drop", "late"])
+def test_gals_violations_are_the_spikes_arriving_after_their_tick_began(small_chip, small_workload, policy):
+    """Each spike leaves when its core's work is done; those arriving after their delivery tick's start
+    (and popped before the run ends) are exactly the violations counted."""
+    from conservation import run_traced
+    small_chip["timing"].update({"mode": "gals", "late_spikes": policy})
+    small_chip["latency"].update({"hop_ns": 6.0e5, "synaptic_op_ns": 900.0, "neuron_update_ns": 9000.0,
+                                  "neuron_update_active_ns": 9500.0, "spike_ns": 50.0})
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    record, trace = run_traced(chip, workload_from_data(small_workload, "w.yaml"), ticks=40)
+    loop = trace.loop
+    tick = int(loop.tick_starts[1])
+    last_pop = int(loop.tick_starts[record.ticks - 1])
+    late = on_time = 0
+    for t in range(record.ticks):
+        now = int(loop.tick_starts[t])
+        work, fired = _work_by_hand(loop, record, t, trace.delivered[t])
+        for at, due in _arrivals_by_hand(loop, t, now, work, fired):
+            if at > due * tick and at <= last_pop:
+                late += 1
+            elif at <= due * tick and due < record.ticks:
+                on_time += 1
+    assert late > 0 and on_time > 0
+    assert record.timing_report["timing_violations"] == late

@@ -544,3 +544,22 @@ def test_registry_and_docstrings():
         assert doc and doc.strip(), obj
     for word in ("hop", "concentration", "injection"):
         assert word in topo_mod.__doc__
+
+
+@pytest.mark.parametrize("r,L", [(2, 1), (2, 2), (2, 3), (2, 5), (3, 1), (3, 2), (3, 3), (4, 3)])
+def test_tree_leaf_grid_for_odd_and_even_depths(r, L):
+    """An r-ary tree of depth L lays its r^L leaves row by row on an r^ceil(L/2) x r^floor(L/2) grid
+    (square for even L, r times wider than tall for odd L), each router at the mean of its leaves."""
+    N, p = r**L, 0.5
+    t = build_topology("tree", n_cores=N, radix=r, pitch_mm=p)
+    W, H = r ** ((L + 1) // 2), r ** (L // 2)
+    assert W * H == N and W in (H, r * H)
+    leaf = t.router_pos_mm[t.core_router] / p
+    assert leaf.tolist() == [[i % W, i // W] for i in range(N)]
+    for lv in range(L + 1):
+        routers = np.flatnonzero(t.router_level == lv)
+        blocks = leaf.reshape(N // r**lv, r**lv, 2).mean(axis=1)
+        assert np.allclose(t.router_pos_mm[routers] / p, blocks)
+    # each link's length is the Manhattan distance of its ends
+    ends = np.abs(t.router_pos_mm[t.link_src] - t.router_pos_mm[t.link_dst]).sum(axis=1)
+    assert np.allclose(t.link_length_mm, ends)
