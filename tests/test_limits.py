@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from neuroemu import simulate
 from neuroemu.cli.app import main
 from neuroemu.config import chip_from_data, workload_from_data
+from conservation import assert_conserved
 from neuroemu.errors import ConfigError, RunawayError
 
 
@@ -25,6 +26,20 @@ def test_runaway_stops_with_a_partial_record(small_chip, small_workload):
     partial = info.value.partial_record
     assert partial is not None and 0 < partial.ticks < wl.ticks
     assert partial.axon_events <= 100 + 200  # the limit plus at most one tick's deliveries
+    # the partial record accounts for what ran: spikes routed (hops per spike, latency), wire, spike flow
+    assert partial.hops > 0 and partial.hops_per_spike > 0 and partial.latency_mean_s is not None
+    assert_conserved(partial)
+
+
+def test_runaway_partial_record_conserves_with_wire_and_gals(small_chip, small_workload):
+    small_chip["energy"]["wire_pj_per_mm"] = {"value": 0.5, "source": "test"}
+    small_chip["timing"]["mode"] = "gals"
+    chip, wl = _specs(small_chip, small_workload)
+    with pytest.raises(RunawayError) as info:
+        simulate(chip, wl, max_events=150, network="packet")
+    partial = info.value.partial_record
+    assert partial.energy_breakdown_j["wire"] > 0 and partial.timing_report["spike_flow"]["in_flight_end"] > 0
+    assert_conserved(partial)
 
 
 def test_runaway_cli_writes_the_partial_record(tiny_files, tmp_path):

@@ -176,10 +176,17 @@ class TickLoop:
         if not (storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events)):
             return
         partial = dataclasses.replace(opt, ticks=t)
+        # the spikes routed so far, with their hops, wire and latencies, as a finished run counts them
+        per_route = self.spikes_per_neuron[self.route_src]
+        latencies = self.router.latency_distribution(per_route)
+        ledger.add("wire_nm", self.router.wire_nm(per_route))
+        extra = {"timing_violations": ledger.get("timing_violation"), "spike_flow": self._spike_flow(),
+                 "latency_samples": int(latencies["_latency_samples"])}
         record = build_record(self.chip, self.workload, partial, ledger, self.router.class_names,
-                              self.router.class_hops_of(self.spikes_per_neuron[self.route_src]), 0, 0,
-                              self.network.n_enabled, time.perf_counter() - start, self.queue.backend,
-                              self.spike_ticks, self.spike_ids, self.stepper.backend, sim_time_s=now * 1e-12)
+                              self.router.class_hops_of(per_route), int(per_route[self.sends].sum()),
+                              int(latencies["_latency_ps_sum"]), self.network.n_enabled,
+                              time.perf_counter() - start, self.queue.backend, self.spike_ticks, self.spike_ids,
+                              self.stepper.backend, sim_time_s=now * 1e-12, extra=extra)
         limit = (f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}")
         busiest = int(np.bincount(due_axons // self.arrays.axons_per_core).argmax()) if len(due_axons) else 0
         raise RunawayError(
