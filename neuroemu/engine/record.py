@@ -200,7 +200,7 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
         seed=opt.seed, queue_backend=backend, tick_backend=tick_backend, timing=chip.timing.mode,
         network=opt.network,
         ticks=opt.ticks, sim_time_s=sim_time, wall_s=wall, cores=chip.cores, neurons=n_enabled,
-        spikes=spikes, mean_rate_hz=spikes / n_enabled / sim_time if n_enabled else 0.0,
+        spikes=spikes, mean_rate_hz=spikes / n_enabled / sim_time if n_enabled and sim_time > 0 else 0.0,
         axon_events=ledger.get("axon_event"), synaptic_events=sops, hops=n_hops,
         hops_per_spike=n_hops / routed if routed else 0.0,
         hops_by_class={cls: int(n) for cls, n in zip(class_names, hops)},
