@@ -563,3 +563,22 @@ def test_tree_leaf_grid_for_odd_and_even_depths(r, L):
     # each link's length is the Manhattan distance of its ends
     ends = np.abs(t.router_pos_mm[t.link_src] - t.router_pos_mm[t.link_dst]).sum(axis=1)
     assert np.allclose(t.link_length_mm, ends)
+
+
+def test_link_energy_for_a_length_and_a_one_ps_link_kept(tmp_path):
+    """A link's energy is its fixed part plus its per-mm part times the length; a custom link that states
+    the smallest latency, 1 ps, keeps it (a missing one takes the class default; 0 is refused)."""
+    link = LinkParams(latency_ps=700, energy_pj=0.3, energy_pj_per_mm=0.7)
+    assert link.energy_for(2.0) == 0.3 + 0.7 * 2.0
+    assert np.array_equal(link.energy_for(np.array([0.0, 0.5])), np.array([0.3, 0.3 + 0.35]))
+    path = tmp_path / "zero.csv"
+    path.write_text("src,dst,latency_ps\n0,1,1\n1,2,\n2,0,1\n")
+    t = build_topology("custom", n_cores=3, custom_path=str(path), link=link)
+    assert t.link_latency_ps.tolist() == [1, 1, 700, 700, 1, 1]  # CSV links run both ways
+
+
+def test_a_tree_over_the_router_limit_fails_naming_its_router_count():
+    """(r^(L+1) - 1) / (r - 1) routers: 181^2 = 32,761 leaves fit the 32,767 limit, their tree's 32,943
+    routers do not."""
+    with pytest.raises(ConfigError, match="has 32943"):
+        build_topology("tree", n_cores=181**2, radix=181)
