@@ -128,6 +128,11 @@ def assert_conserved(record: RunResult, trace: Trace | None = None, *, chip: Chi
         assert math.isclose(record.energy_breakdown_j[term], joules, rel_tol=REL, abs_tol=1e-30), \
             (term, record.energy_breakdown_j[term], joules)
     assert record.energy_j == math.fsum(record.energy_breakdown_j.values())
+    # chip time: ticks x tick, except under barrier, where it is the timesteps' sum (checked with a trace)
+    if record.timing != "barrier":
+        assert math.isclose(record.sim_time_s, record.ticks * _chip_of(record, chip).timing.tick_s, rel_tol=REL)
+    elif trace is not None:
+        assert record.sim_time_s == int(trace.loop.tick_starts[record.ticks]) * 1e-12
     if trace is not None:
         _assert_traced(record, trace)
 

@@ -582,3 +582,32 @@ def test_a_tree_over_the_router_limit_fails_naming_its_router_count():
     routers do not."""
     with pytest.raises(ConfigError, match="has 32943"):
         build_topology("tree", n_cores=181**2, radix=181)
+
+
+def test_router_limits_at_their_boundary(tmp_path, monkeypatch):
+    """With the limit lowered to 16 routers: a binary tree of 8 leaves (15 routers) builds, one of 16 leaves
+    (31 routers) is refused; a custom graph of 16 routers builds, one of 17 is refused."""
+    from neuroemu.hardware import topology as topo_mod
+    monkeypatch.setattr(topo_mod, "MAX_ROUTERS", 16)
+    assert build_topology("tree", n_cores=8, radix=2).n_routers == 15
+    with pytest.raises(ConfigError, match="has 31"):
+        build_topology("tree", n_cores=16, radix=2)
+    for n, ok in ((16, True), (17, False)):
+        path = tmp_path / f"ring{n}.csv"
+        path.write_text("".join(f"{i},{(i + 1) % n}\n" for i in range(n)))
+        if ok:
+            assert build_topology("custom", n_cores=n, custom_path=str(path)).n_routers == n
+        else:
+            with pytest.raises(ConfigError, match="at most 16 routers"):
+                build_topology("custom", n_cores=n, custom_path=str(path))
+
+
+@pytest.mark.parametrize("n", [3, 4, 7])
+def test_custom_graph_without_positions_is_drawn_on_a_circle_one_pitch_apart(tmp_path, n):
+    path = tmp_path / "ring.csv"
+    path.write_text("".join(f"{i},{(i + 1) % n}\n" for i in range(n)))
+    t = build_topology("custom", n_cores=n, custom_path=str(path), pitch_mm=0.3)
+    pos = t.router_pos_mm
+    steps = np.hypot(*(np.roll(pos, -1, axis=0) - pos).T)
+    assert np.allclose(steps, 0.3, rtol=1e-12)
+    assert np.allclose(np.hypot(*pos.T), 0.3 / (2 * np.sin(np.pi / n)), rtol=1e-12)  # centred on the origin
