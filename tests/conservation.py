@@ -116,7 +116,12 @@ def assert_conserved(record: RunResult, trace: Trace | None = None, *, chip: Chi
         assert rep["latency_samples"] == record.spikes  # every spike is one multicast packet
     else:
         assert rep["latency_samples"] == flow["sent"], (rep["latency_samples"], flow)
+    routed = rep["latency_samples"]
     assert sum(record.hops_by_class.values()) == record.hops
+    assert record.hops_per_spike == (record.hops / routed if routed else 0.0)
+    assert math.isclose(rep["wire_mm_per_spike"], record.counts.get("wire_nm", 0) * 1e-6 / routed if routed else 0.0,
+                        rel_tol=REL)
+    assert (record.latency_mean_s is None) == (routed == 0)
     for cls, hops in record.hops_by_class.items():
         assert record.counts.get(f"hop:{cls}", 0) == hops, cls
     assert record.counts.get("spike", 0) == record.spikes

@@ -455,3 +455,17 @@ def test_a_window_never_straddles_an_epoch_change(backend):
     (u1, e1, r1, s1), (u2, e2, r2, s2) = results
     assert e1 == e2 == 10 * MS and r1 == r2 == 1 and s1 == s2
     assert u1.tobytes() == u2.tobytes()
+
+
+def test_async_progress_wall_time_and_clock_limit():
+    """Progress is reported once per tick reached, in order, ending at the total; wall time is the
+    run's; a run reaching the int64 picosecond clock's end is refused."""
+    import time
+    c, w = chip(), workload(ticks=6)
+    calls = []
+    start = time.perf_counter()
+    r = run_async(c, w, RunOptions(ticks=6, seed=3), lambda done, total: calls.append((done, total)))
+    assert 0 < r.wall_s <= time.perf_counter() - start
+    assert calls == [(k, 6) for k in range(6)] + [(6, 6)]
+    with pytest.raises(ConfigError, match="int64 picosecond clock"):
+        run_async(c, w, RunOptions(ticks=2**62 // 10**9 + 1, seed=3), None)

@@ -180,10 +180,12 @@ class TickLoop:
         per_route = self.spikes_per_neuron[self.route_src]
         latencies = self.router.latency_distribution(per_route)
         ledger.add("wire_nm", self.router.wire_nm(per_route))
+        routed = int(per_route[self.sends].sum())
         extra = {"timing_violations": ledger.get("timing_violation"), "spike_flow": self._spike_flow(),
-                 "latency_samples": int(latencies["_latency_samples"])}
+                 "latency_samples": int(latencies["_latency_samples"]),
+                 "wire_mm_per_spike": ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0}
         record = build_record(self.chip, self.workload, partial, ledger, self.router.class_names,
-                              self.router.class_hops_of(per_route), int(per_route[self.sends].sum()),
+                              self.router.class_hops_of(per_route), routed,
                               int(latencies["_latency_ps_sum"]), self.network.n_enabled,
                               time.perf_counter() - start, self.queue.backend, self.spike_ticks, self.spike_ids,
                               self.stepper.backend, sim_time_s=now * 1e-12, extra=extra)
