@@ -186,7 +186,14 @@ def test_record_fields_and_counts():
     assert e["synaptic"] == pytest.approx(r.synaptic_events * 1e-12)
     assert e["spike"] == pytest.approx(r.spikes * 2e-12)
     assert r.timing_report["lookahead_s"] == pytest.approx(1e-6)
+    assert r.timing_report["window_s"] == r.timing_report["lookahead_s"]  # the default window
     assert r.timing_report["timing_violations"] == 0
+    rep = r.timing_report  # zero-load latencies: 1 us to the own chip, + 2 x 40 ns hops to a sibling
+    assert rep["latency_p50_s"] <= rep["latency_p99_s"] <= rep["latency_max_s"] == pytest.approx(1.08e-6)
+    flow = rep["spike_flow"]
+    assert flow["sent"] == 2 * r.spikes and flow["in_flight_end"] == flow["sent"] - r.axon_events
+    from conservation import assert_conserved
+    assert_conserved(r)
 
 
 def test_max_events_stops_with_a_partial_record():
