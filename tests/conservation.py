@@ -31,6 +31,7 @@ from neuroemu.config.schema import ChipSpec
 from neuroemu.engine.run import TickLoop, simulate
 from neuroemu.engine.options import RunOptions, resolve, with_timing
 from neuroemu.engine.record import RunResult
+from neuroemu.hardware.chip import build_chip_topology
 
 PJ = 1e-12
 REL = 1e-12  # float products of exact integer counts: equal to the last bits
@@ -122,6 +123,11 @@ def assert_conserved(record: RunResult, trace: Trace | None = None, *, chip: Chi
     assert math.isclose(rep["wire_mm_per_spike"], record.counts.get("wire_nm", 0) * 1e-6 / routed if routed else 0.0,
                         rel_tol=REL)
     assert (record.latency_mean_s is None) == (routed == 0)
+    if record.network == "analytic" and record.sim_time_s > 0:  # a link is busy 1/bandwidth per packet
+        bandwidth = build_chip_topology(_chip_of(record, chip)).link_bandwidth
+        for link in rep.get("busiest_links", ()):  # (a partial record has none)
+            assert math.isclose(link["utilization"], link["packets"] * 1e-9 / bandwidth[link["link"]]
+                                / record.sim_time_s, rel_tol=1e-9), link
     for cls, hops in record.hops_by_class.items():
         assert record.counts.get(f"hop:{cls}", 0) == hops, cls
     assert record.counts.get("spike", 0) == record.spikes
