@@ -125,7 +125,10 @@ def assert_conserved(record: RunResult, trace: Trace | None = None, *, chip: Chi
     assert (record.latency_mean_s is None) == (routed == 0)
     if record.network == "analytic" and record.sim_time_s > 0:  # a link is busy 1/bandwidth per packet
         bandwidth = build_chip_topology(_chip_of(record, chip)).link_bandwidth
-        for link in rep.get("busiest_links", ()):  # (a partial record has none)
+        busiest = rep.get("busiest_links", ())  # (a partial record has none)
+        if busiest:
+            assert rep["max_link_utilization"] == busiest[0]["utilization"]
+        for link in busiest:
             assert math.isclose(link["utilization"], link["packets"] * 1e-9 / bandwidth[link["link"]]
                                 / record.sim_time_s, rel_tol=1e-9), link
     for cls, hops in record.hops_by_class.items():

@@ -476,3 +476,17 @@ def test_async_progress_wall_time_and_clock_limit():
     assert calls == [(k, 6) for k in range(6)] + [(6, 6)]
     with pytest.raises(ConfigError, match="int64 picosecond clock"):
         run_async(c, w, RunOptions(ticks=2**62 // 10**9 + 1, seed=3), None)
+
+
+def test_async_link_stats_and_a_chip_without_links():
+    """With link_stats every link's packets are listed (they add up to the hops); a one-chip network has
+    no links, so no utilisation at all."""
+    c, w = chip(), workload(ticks=5)
+    r = run_async(c, w, RunOptions(ticks=5, seed=3, link_stats=True), None)
+    stats = r.timing_report["link_stats"]
+    assert sum(stats["packets"]) == r.hops > 0 and len(stats["src"]) == len(stats["utilization"])
+    assert max(stats["utilization"]) == r.timing_report["max_link_utilization"]
+    c1, w1 = one_neuron(bias=1.5)
+    r1 = run_async(c1, w1, RunOptions(ticks=30, seed=1), None)
+    assert r1.spikes > 0 and r1.hops == 0
+    assert r1.timing_report["max_link_utilization"] == r1.timing_report["mean_link_utilization"] == 0.0

@@ -124,3 +124,21 @@ def test_halves_round_to_even_and_thresholds_round_up():
     assert q.weight[order].tolist() == [3.0, 3.0, 2.0, 2.0, -2.0, -3.0, -2.0]
     assert q.bias.tolist() == [2.0, -2.0] and q.v_reset.tolist() == [-0.0, 2.0] and q.threshold.tolist() == [3.0, 3.0]
     assert int((~rep.kept).sum()) == 2  # 0.5 and -0.5 round to 0: those synapses are gone
+
+
+def test_errors_of_a_group_whose_weights_are_all_below_one():
+    """Weights 1.0 and 0.3 at 3 bits: scale 1/3, 0.3 -> 0.9 -> 1 level -> 1/3: errors by hand, whatever
+    the size of the weights (a group's largest |w| below 1 still has errors)."""
+    b = NetworkBuilder("small")
+    b.add_inputs("in", 2)
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[0.75], [0.25 * 0.9]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="loihi")  # scale 0.25: 0.225 -> 0.9 -> 1
+    err = 0.25 - 0.225
+    assert rep.max_rel_error == pytest.approx(err / 0.75, rel=1e-12)
+    assert rep.mean_rel_error == pytest.approx(err / 0.975, rel=1e-12)
+    (group,) = rep.groups
+    assert group["max_rel_error"] == rep.max_rel_error
+    assert group["mean_rel_error"] == pytest.approx(err / 0.975, rel=1e-12)
+    assert group["scale_min"] == group["scale_max"] == 0.25 and group["dropped"] == 0
