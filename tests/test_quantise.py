@@ -142,3 +142,41 @@ def test_errors_of_a_group_whose_weights_are_all_below_one():
     assert group["max_rel_error"] == rep.max_rel_error
     assert group["mean_rel_error"] == pytest.approx(err / 0.975, rel=1e-12)
     assert group["scale_min"] == group["scale_max"] == 0.25 and group["dropped"] == 0
+
+
+def test_truenorth_types_keep_an_input_and_a_neuron_apart():
+    """A group fed by input 4 (+1, +2) and neuron 0 (-1, -2) -- ids that collide if inputs are numbered
+    below the 4 neurons instead of after them -- gets them as two sources of two types, so every weight
+    is exact; per-neuron scales are reported as their range over the group."""
+    b = NetworkBuilder("mixed")
+    b.add_inputs("in", 5)
+    b.add_neurons("h", 2, model="IF", threshold=1.0)
+    b.add_neurons("o", 2, model="IF", threshold=1.0)
+    to_h = np.zeros((5, 2))
+    to_h[0] = [1.0, 0.5]
+    to_o = np.zeros((5, 2))
+    to_o[4] = [1.0, 2.0]
+    b.connect("in", "h", to_h)
+    b.connect("in", "o", to_o)
+    b.connect("h", "o", np.array([[-1.0, -2.0], [0.0, 0.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=9, scheme="truenorth", types=4)
+    assert rep.max_rel_error == 0 and rep.mean_rel_error == 0
+    o = next(g for g in rep.groups if g["group"] == "o")
+    h = next(g for g in rep.groups if g["group"] == "h")
+    assert o["scale_min"] == 1.0 / 255 and o["scale_max"] == 2.0 / 255  # 1 and 2 over wmax 255
+    assert h["scale_min"] == 0.5 / 255 and h["scale_max"] == 1.0 / 255
+
+
+def test_decays_round_to_multiples_of_two_to_the_minus_bits():
+    """decay_bits 12: 1 - decay in steps of 1/4096 (0.1 -> 410/4096, half-way 0.5/4096 -> 0 steps, to even);
+    the current's decay at most 4095/4096 (1 - 1e-6 rounds to 1, kept below 1)."""
+    b = NetworkBuilder("decays")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 3, model="LIF", decay=[0.9, 1 - 0.5 / 4096, 1 - 1.5 / 4096], i_decay=[0.5, 1 - 1e-6, 0.0],
+                  threshold=1.0)
+    b.connect("in", "o", np.array([[1.0, 1.0, 1.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, _ = quantise(b.build(outputs="o"), bits=8, scheme="loihi", decay_bits=12)
+    assert q.decay.tolist() == [1 - 410 / 4096, 1.0, 1 - 2 / 4096]
+    assert q.i_decay.tolist() == [0.5, 4095 / 4096, 0.0]
