@@ -8,7 +8,7 @@ import pytest
 
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.hardware.topology import build_topology
-from neuroemu.networks.place import evaluate, layout, place
+from neuroemu.networks.place import evaluate, fan_in, layout, place
 from neuroemu.networks.graph import NetworkBuilder
 
 HOP_PJ = 3.5  # any energy per hop: the routing energy is hops x pJ/hop
@@ -172,3 +172,31 @@ def test_unique_rows_is_numpys_row_unique(high):
     assert np.array_equal(got, want) and np.array_equal(got_inv, want_inv.ravel())
     assert np.array_equal(unique_rows(*cols), want)
     assert unique_rows(np.empty(0, np.int64), np.empty(0, np.int64)).shape == (2, 0)
+
+
+def test_fan_in_counts_distinct_source_delay_class_triples_without_collisions():
+    """Ties that a packed key could merge: (neuron 0, delay 2) and (neuron 1, delay 1) are two axons;
+    (neuron 0, delay 1, class 1) and (input 127, delay 1, class 0) are two axons; repeated triples are one."""
+    import dataclasses
+    b = NetworkBuilder("ties")
+    b.add_inputs("in", 128)
+    b.add_neurons("n", 3, model="IF", threshold=1.0)
+    b.connect("n", "n", np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]), delay=np.array([[1, 1, 2], [1, 1, 1], [1, 1, 1]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="n")
+    assert fan_in(net).tolist() == [0, 0, 2]
+    c = NetworkBuilder("classes")
+    c.add_inputs("in", 128)
+    c.add_neurons("n", 1, model="IF", threshold=1.0)
+    c.connect("n", "n", np.array([[1.0]]))
+    w = np.zeros((128, 1))
+    w[127, 0] = 1.0
+    w[126, 0] = 2.0
+    c.connect("in", "n", w)
+    c.set_input_spikes(np.array([0]), np.array([0]))
+    net2 = c.build(outputs="n")
+    cls = np.where(net2.src_input, 0, 1).astype(np.int64)  # the recurrent edge in class 1
+    net2 = dataclasses.replace(net2, edge_class=cls)
+    assert fan_in(net2).tolist() == [3]
+    dup = dataclasses.replace(net2, edge_class=np.zeros_like(cls))
+    assert fan_in(dup).tolist() == [3]
