@@ -87,8 +87,14 @@ def test_activity_weights_the_report():
     core_of = np.array([0, 0, 1, 1])
     flat = evaluate(net, core_of, hops)
     assert flat.mean_hops == 3.0 and flat.packets == 2 and flat.packet_hops == 6
+    assert flat.mean_packet_hops == 3.0
     quiet = evaluate(net, core_of, hops, activity=np.array([1.0, 0.0, 0.0, 0.0]))
-    assert quiet.packets == 1 and quiet.packet_hops == 3
+    assert quiet.packets == 1 and quiet.packet_hops == 3 and quiet.mean_packet_hops == 3.0
+    silent = evaluate(net, core_of, hops, activity=np.zeros(4))  # no activity: no hops, not 0/0
+    assert silent.mean_hops == 0.0 and silent.packets == 0 and silent.mean_packet_hops == 0.0
+    one = evaluate(net, np.zeros(4, np.int64), np.array([[0]]))  # one core, its one-router table
+    assert one.cores_used == 1 and one.mean_hops == 0.0
+    assert place(net, strategy="pack", n_cores=1, neurons_per_core=8, hops=np.array([[0]])).report.cores_used == 1
 
 
 def test_explicit_hops_equal_topology(mesh):
