@@ -206,3 +206,26 @@ def test_fan_in_counts_distinct_source_delay_class_triples_without_collisions():
     assert fan_in(net2).tolist() == [3]
     dup = dataclasses.replace(net2, edge_class=np.zeros_like(cls))
     assert fan_in(dup).tolist() == [3]
+
+
+def test_layout_with_unused_inputs_and_an_axon_overflow_naming_its_core():
+    """Inputs without synapses still get (empty) fan-out entries; a core short of axons is named with its
+    own axon count."""
+    b = NetworkBuilder("sparse_in")
+    b.add_inputs("in", 6)
+    b.add_neurons("a", 4, model="IF")
+    w = np.zeros((6, 4))
+    w[0, :2] = 1.0
+    w[1, 2:] = 2.0
+    w[2, 3] = 1.0  # inputs 3, 4 and 5 drive nothing
+    b.connect("in", "a", w)
+    b.connect("a", "a", np.eye(4, k=1))
+    net = b.build()
+    m = place(net, strategy="pack", n_cores=2, neurons_per_core=2, axons_per_core=8)
+    lay = layout(net, m, n_cores=2, axons_per_core=8)
+    assert len(lay.input_ptr) == 6 + 1 and lay.input_ptr[3:].tolist() == [lay.input_ptr[3]] * 4
+    assert len(lay.target_ptr) == 4 + 1
+    # core 0 holds neurons 0, 1: axons of input 0 and neuron 0; core 1 (neurons 2, 3): inputs 1, 2, neurons 1, 2
+    free = place(net, strategy="pack", n_cores=2, neurons_per_core=2, axons_per_core=None)
+    with pytest.raises(CapacityError, match=r"layout: core 1 needs 4 axons, more than 3"):
+        layout(net, free, n_cores=2, axons_per_core=3)
