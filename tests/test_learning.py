@@ -197,3 +197,18 @@ def test_weights_landing_on_a_half_round_up(small_chip, small_workload, w0, a_pl
 def test_round_weight_halves():
     """The twin's scalar rule: halves round up, whatever the sign."""
     assert [round_weight(x) for x in (2.5, -2.5, 0.5, -0.5, 1.4999999, -1.5000001)] == [3, -2, 1, 0, 1, -2]
+
+
+def test_pairs_far_apart_use_the_same_factor_as_the_scalar_rule(small_chip, small_workload):
+    """A pairing 150 ticks apart (past the first table of factors) changes the weight by exactly
+    a_plus e^(-150/tau), the twin's scalar factor."""
+    _, _, net = _network(small_chip, small_workload)
+    a = net.arrays
+    axon, s, g = _one_synapse(a)
+    rule = STDP(a_plus=8, a_minus=0, tau_plus_ticks=40, tau_minus_ticks=40, w_min=-100, w_max=100).bind(a)
+    w0 = rule.w[s]
+    rule.apply(10, [axon], [])
+    assert rule.apply(160, [], [g]) == (1, 0)
+    assert rule.w[s] == w0 + 8 * pair_factor(150, 40.0)
+    assert rule.apply(1000, [], [g]) == (1, 0)  # 990 ticks after the pre spike: still paired, tiny change
+    assert rule.w[s] == w0 + 8 * pair_factor(150, 40.0) + 8 * pair_factor(990, 40.0)
