@@ -91,3 +91,12 @@ def test_every_term_of_a_run_on_a_chip_that_sets_it(small_chip, small_workload):
     assert e["static"] == pytest.approx(1.0e-3 * r.ticks * 1e-3, rel=1e-12)  # 1 mW for ticks x 1 ms
     assert set(e) == {"synaptic", "neuron_update", "spike", "potentiation", "depression", "hop_x", "hop_y",
                       "wire", "static"}
+
+
+def test_figures_of_a_run_that_cost_nothing():
+    """A chip charging nothing: pJ/SOP 0, no power, and no GSOPS/W (not a division by zero)."""
+    zero = {"synaptic": 0.0, "neuron_update": 0.0, "spike": 0.0, "static": 0.0}
+    assert figures(zero, sops=10, sim_time_s=1e-3) == {"pj_per_sop": 0.0, "pj_per_sop_synaptic": 0.0,
+                                                        "power_w": 0.0, "gsops_per_w": None}
+    assert figures(zero, sops=0, sim_time_s=0.0) == dict.fromkeys(("pj_per_sop", "pj_per_sop_synaptic", "power_w",
+                                                                   "gsops_per_w"))

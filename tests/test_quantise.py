@@ -180,3 +180,17 @@ def test_decays_round_to_multiples_of_two_to_the_minus_bits():
     q, _ = quantise(b.build(outputs="o"), bits=8, scheme="loihi", decay_bits=12)
     assert q.decay.tolist() == [1 - 410 / 4096, 1.0, 1 - 2 / 4096]
     assert q.i_decay.tolist() == [0.5, 4095 / 4096, 0.0]
+
+
+def test_one_axon_type_keeps_the_level_nearer_its_synapses():
+    """One type for two sources into one neuron, weights 1.0 and -0.2: the level settles on 1.0 (the
+    -0.2 synapse is nearer 0 than the first mean 0.4 and switches off), so the error is 0.2, not 1.0."""
+    b = NetworkBuilder("one_type")
+    b.add_inputs("in", 2)
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[1.0], [-0.2]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=9, scheme="truenorth", types=1)
+    assert rep.max_rel_error == pytest.approx(0.2, rel=1e-12)
+    assert rep.mean_rel_error == pytest.approx(0.2 / 1.2, rel=1e-12)
+    assert rep.type_weights.tolist() == [[255]] and int((~rep.kept).sum()) == 1

@@ -54,7 +54,8 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
              "tests/test_run.py"], None),
     "timing": ("neuroemu/engine/timing.py", ["tests/test_timing.py", "tests/test_conservation.py"], None),
     "energy": ("neuroemu/engine/energy.py", ["tests/test_energy.py", "tests/test_conservation.py"], None),
-    "routing": ("neuroemu/hardware/routing.py", ["tests/test_topology.py", "tests/test_conservation.py"], None),
+    "routing": ("neuroemu/hardware/routing.py", ["tests/test_topology.py", "tests/test_packet.py",
+                                                 "tests/test_conservation.py"], None),
     "topology": ("neuroemu/hardware/topology.py", ["tests/test_topology.py"], None),
     "packet": ("neuroemu/hardware/packet.py", ["tests/test_packet.py", "tests/test_network_fidelity.py"], None),
     "asyncsim": ("neuroemu/engine/asyncsim.py", ["tests/test_asyncsim.py"], None),
@@ -90,8 +91,41 @@ NAMED: list[tuple[str, str, str, list[str]]] = [
      ["tests/test_asyncsim.py"]),
 ]
 
-#: mutants shown equivalent, by (module, line text stripped, mutation): the reason
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+#: mutants shown equivalent, by (module, the mutated line's text stripped, before, after): the reason
+EQUIVALENT: dict[tuple[str, str, str, str], str] = {
+    ("run", "if len(due_tick) and (due_tick == t).all():  # the usual case (always so under sync)",
+     "len(due_tick) and (due_tick == t).all()", "False"):
+        "a fast path: the general branch below files the same arrivals the same way",
+    ("run", "busiest = int(np.bincount(due_axons // self.arrays.axons_per_core).argmax()) if len(due_axons) else 0",
+     "0", "1"): "the error message's busiest core for a tick with no deliveries, where no core is busiest",
+    ("timing", "self.enabled_per_core = enabled.reshape(arrays.n_cores, -1).sum(axis=1).astype(np.int64)",
+     "1", "2"): "reshape(n, -2) is reshape(n, -1): numpy takes any negative size as the unknown one",
+    ("routing", "_BLOCK = 512  # rows per block where a tree table is built blockwise", "512", "513"):
+        "the block size of a table build: memory only, the table is the same",
+    ("routing", "below = in_level // r ** np.maximum(lv - self.level, 0)",
+     "in_level // r ** np.maximum(lv - self.level, 0)", "in_level / r ** np.maximum(lv - self.level, 0)"):
+        "the quotient is non-negative and stored into an int32 table, which truncates it to the same floor",
+    ("routing", "self.next_link = np.full((n, n), -1, dtype=np.int32)", "1", "2"):
+        "the fill value is overwritten: every column is assigned from the Dijkstra tree",
+    ("topology", "lat = np.where(links.latency_ps >= 0, links.latency_ps, lat)", "0", "1"):
+        "the custom-graph readers refuse a 0 ps link (latency_ps >= 1) and mark a missing one -1",
+    ("packet", "PACKET_EVENT = 1", "1", "2"): "the only event kind in the network's private queue",
+    ("packet", 'q.push_batch(a["o_time"][:k], PACKET_EVENT, a["o_target"][:k], 0, a["o_prio"][:k])', "0", "1"):
+        "the payload of a packet event is never read (time, priority and target are)",
+    ("packet", 'a["p_next"][p] = -1', "1", "2"): "list ends are tested as < 0 / >= 0 everywhere",
+    ("asyncsim", "total = end_ps // tick_ps if tick_ps else 0", "end_ps // tick_ps", "end_ps / tick_ps"):
+        "the progress total is only passed through int(), and end_ps is a whole number of ticks",
+    ("asyncsim", "self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,",
+     "1", "2"): "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
+    ("quantise", "rel_mean = float(err.sum() / np.abs(w).sum()) if m.size and big > 0 else 0.0",
+     "m.size and big > 0", "m.size or big > 0"): "m.size == 0 makes big == 0, so both tests agree",
+    ("place", "n_cores = n_cores or int(core_of.max(initial=0)) + 1", "core_of.max(initial=0)",
+     "core_of.min(initial=0)"): "only a bincount's minlength: it grows to the largest core anyway",
+    ("learning", "size = max(need, 2 * len(self.values), 64)", "2", "3"):
+        "the factor table's growth policy: its values are the scalar rule's whatever its size",
+    ("learning", "size = max(need, 2 * len(self.values), 64)", "64", "65"):
+        "the factor table's first size: its values are the scalar rule's whatever its size",
+}
 
 
 @dataclass
@@ -105,6 +139,7 @@ class Mutant:
     before: str
     after: str
     function: str
+    text: str = ""
 
     @property
     def key(self) -> str:
@@ -238,7 +273,7 @@ def find_mutants(module: str, source: str, functions: tuple[str, ...] | None = N
             except SyntaxError:
                 continue
             out.append((Mutant(module, span.lineno, span.col_offset, kind, " ".join(before.split()),
-                               after, fn), new.decode()))
+                               after, fn, lines[span.lineno - 1].strip()), new.decode()))
     return out
 
 
@@ -298,7 +333,7 @@ def worker(tasks: list[tuple[Mutant, str, list[str], float]], results: list, out
                 path.write_bytes(original)
             rec = {**asdict(mutant), "status": "survived" if status == "passed" else "killed",
                    "how": status, "seconds": round(secs, 1)}
-            eq = EQUIVALENT.get((mutant.module, mutant.before, mutant.after))
+            eq = EQUIVALENT.get((mutant.module, mutant.text, mutant.before, mutant.after))
             if rec["status"] == "survived" and eq:
                 rec["equivalent"] = eq
             results.append(rec)
@@ -379,17 +414,16 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown module(s) {', '.join(unknown)}; valid: {', '.join(MODULES)}")
     keep = None
-    if args.only_survivors:
-        keep = {json.loads(l)["module"] + ":" + str(json.loads(l)["line"]) + ":" + str(json.loads(l)["col"]) + ":"
-                + json.loads(l)["kind"] + ":" + json.loads(l)["after"]
-                for l in Path(args.only_survivors).read_text().splitlines()
-                if l.strip() and json.loads(l)["status"] == "survived"}
+    if args.only_survivors:  # matched by module, function, kind, text and column: edits elsewhere do not matter
+        rows = [json.loads(line) for line in Path(args.only_survivors).read_text().splitlines() if line.strip()]
+        keep = {(r["module"], r["function"], r["kind"], r["before"], r["after"], r["col"]) for r in rows
+                if r["status"] == "survived" and r["module"] != "named"}
     plan: dict[str, list[tuple[Mutant, str]]] = {}
     for name in names:
         path, _, functions = MODULES[name]
         found = find_mutants(name, (ROOT / path).read_text(), functions)
         if keep is not None:
-            found = [m for m in found if m[0].key in keep]
+            found = [m for m in found if (m[0].module, m[0].function, m[0].kind, m[0].before, m[0].after, m[0].col) in keep]
         elif len(found) > args.max_per_module:
             found = random.Random(f"{args.seed}:{name}").sample(found, args.max_per_module)
             found.sort(key=lambda m: (m[0].line, m[0].col))
