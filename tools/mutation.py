@@ -51,8 +51,9 @@ COPY_FILES = ("pyproject.toml", "setup.py")
 MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
     "run": ("neuroemu/engine/run.py",
             ["tests/test_conservation.py", "tests/test_timing.py", "tests/test_reference.py",
-             "tests/test_run.py"], None),
-    "timing": ("neuroemu/engine/timing.py", ["tests/test_timing.py", "tests/test_conservation.py"], None),
+             "tests/test_run.py", "tests/test_limits.py"], None),
+    "timing": ("neuroemu/engine/timing.py", ["tests/test_timing.py", "tests/test_conservation.py",
+                                             "tests/test_limits.py"], None),
     "energy": ("neuroemu/engine/energy.py", ["tests/test_energy.py", "tests/test_conservation.py"], None),
     "routing": ("neuroemu/hardware/routing.py", ["tests/test_topology.py", "tests/test_packet.py",
                                                  "tests/test_conservation.py"], None),
