@@ -198,10 +198,15 @@ def test_record_fields_and_counts():
 
 def test_max_events_stops_with_a_partial_record():
     c, w = chip(), workload(ticks=40)
+    import time
+    start = time.perf_counter()
     with pytest.raises(RunawayError, match="runaway") as info:
         run_async(c, w, RunOptions(ticks=40, seed=3, max_events=50), None)
     partial = info.value.partial_record
     assert partial is not None and 50 < partial.axon_events and partial.ticks < 40
+    assert 0 < partial.wall_s <= time.perf_counter() - start
+    from conservation import assert_conserved
+    assert_conserved(partial)  # what ran is accounted for, spikes still on their way included
 
 
 # --- the diffuser and the router --------------------------------------------------------------
