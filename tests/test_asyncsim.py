@@ -495,3 +495,14 @@ def test_async_link_stats_and_a_chip_without_links():
     r1 = run_async(c1, w1, RunOptions(ticks=30, seed=1), None)
     assert r1.spikes > 0 and r1.hops == 0
     assert r1.timing_report["max_link_utilization"] == r1.timing_report["mean_link_utilization"] == 0.0
+
+
+def test_latency_max_is_the_slowest_route_used():
+    """One target chip per spike: spikes to the own chip take 1 us, to a sibling chip 1.08 us (2 hops of
+    40 ns), so the percentiles and the maximum tell the routes apart."""
+    c, w = chip(), workload(ticks=5, targets=1)
+    rep = run_async(c, w, RunOptions(ticks=5, seed=3), None).timing_report
+    assert rep["latency_p50_s"] == pytest.approx(1.08e-6) and rep["latency_max_s"] == pytest.approx(1.08e-6)
+    c1 = chip(cores=1, topology={"kind": "mesh", "width": 1, "height": 1})
+    rep1 = run_async(c1, workload(ticks=5, targets=1), RunOptions(ticks=5, seed=3), None).timing_report
+    assert rep1["latency_max_s"] == pytest.approx(1.0e-6)

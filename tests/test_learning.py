@@ -212,3 +212,10 @@ def test_pairs_far_apart_use_the_same_factor_as_the_scalar_rule(small_chip, smal
     assert rule.w[s] == w0 + 8 * pair_factor(150, 40.0)
     assert rule.apply(1000, [], [g]) == (1, 0)  # 990 ticks after the pre spike: still paired, tiny change
     assert rule.w[s] == w0 + 8 * pair_factor(150, 40.0) + 8 * pair_factor(990, 40.0)
+
+
+@pytest.mark.parametrize("window", [-1, 2.5, True])
+def test_a_bad_window_is_named(window):
+    with pytest.raises(ConfigError, match="learning.window_ticks: must be an integer >= 0 or absent"):
+        STDP(1, 1, 2, 2, w_min=-3, w_max=4, window_ticks=window)
+    assert STDP(1, 1, 2, 2, w_min=-3, w_max=4, window_ticks=0).window == 0

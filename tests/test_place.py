@@ -229,3 +229,9 @@ def test_layout_with_unused_inputs_and_an_axon_overflow_naming_its_core():
     free = place(net, strategy="pack", n_cores=2, neurons_per_core=2, axons_per_core=None)
     with pytest.raises(CapacityError, match=r"layout: core 1 needs 4 axons, more than 3"):
         layout(net, free, n_cores=2, axons_per_core=3)
+
+
+def test_hops_must_be_square():
+    net = layered(widths=(4, 2, 2), density=1.0)
+    with pytest.raises(ConfigError, match=r"hops: must be a square \[routers, routers\] matrix .*\(2, 3\)"):
+        place(net, strategy="pack", n_cores=2, neurons_per_core=4, hops=np.zeros((2, 3), np.int64))

@@ -462,3 +462,9 @@ def test_a_users_dask_client_is_left_open(spec, tmp_path):
         with distributed.Client(cluster) as client:
             rows = _rows(sweep(dict(spec, repetitions=1), out=tmp_path / "dask", scheduler=client))
             assert len(rows) == 4 and client.status == "running"
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 2.0, "2"])
+def test_workers_must_be_a_positive_integer(spec, tmp_path, workers):
+    with pytest.raises(NeuroEmuError, match="workers must be an integer >= 1"):
+        sweep(spec, out=tmp_path / "out", workers=workers)
