@@ -265,6 +265,7 @@ def test_one_and_two_workers_give_identical_results(spec, tmp_path):
     one = _rows(sweep(spec, out=tmp_path / "one", workers=1))
     two = _rows(sweep(spec, out=tmp_path / "two", workers=2))
     assert one == two
+    assert multiprocessing.active_children() == []  # the pool was shut down and waited for
 
 
 def test_dask_local_cluster_gives_identical_results(spec, tmp_path):
@@ -274,6 +275,8 @@ def test_dask_local_cluster_gives_identical_results(spec, tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
         on_dask = _rows(sweep(spec, out=tmp_path / "dask", scheduler=cluster.scheduler_address))
+        with pytest.raises(ValueError):  # the client the sweep opened from the address is closed again
+            distributed.default_client()
     assert on_dask == one
 
 
