@@ -108,6 +108,9 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "the fill value is overwritten: every column is assigned from the Dijkstra tree",
     ("topology", "lat = np.where(links.latency_ps >= 0, links.latency_ps, lat)", "0", "1"):
         "the custom-graph readers refuse a 0 ps link (latency_ps >= 1) and mark a missing one -1",
+    ("topology", "radius = req.pitch_mm / (2 * math.sin(math.pi / n)) if n > 1 else 0.0", "0.0", "1.0"):
+        "the drawing position of a one-router graph (a graph without coordinates takes its link lengths "
+        "from the pitch, not from the drawing)",
     ("packet", "PACKET_EVENT = 1", "1", "2"): "the only event kind in the network's private queue",
     ("packet", 'q.push_batch(a["o_time"][:k], PACKET_EVENT, a["o_target"][:k], 0, a["o_prio"][:k])', "0", "1"):
         "the payload of a packet event is never read (time, priority and target are)",
