@@ -98,6 +98,15 @@ def expected_energy_terms(record: RunResult, chip: ChipSpec | None = None) -> di
             terms[f"hop_{cls}"] = hops * per_hop * PJ
     if e.wire_pj_per_mm.value:
         terms["wire"] = n("wire_nm", 0) / 1e6 * e.wire_pj_per_mm.value * PJ  # nm -> mm
+    # the terms later issues add (packet, clocking), read only where the chip schema has them
+    packet_pj = getattr(e, "packet_pj", None)
+    if packet_pj is not None and packet_pj.value:
+        terms["packet"] = n("packet", 0) * packet_pj.value * PJ
+    for counter, term, constant in (("clock_core_tick", "clock", "clock_pj_per_core_tick"),
+                                    ("handshake", "handshake", "handshake_pj"),
+                                    ("barrier_sync", "barrier_sync", "handshake_pj")):
+        if n(counter, 0):
+            terms[term] = n(counter) * getattr(e, constant).value * PJ
     return terms
 
 
@@ -134,6 +143,13 @@ def assert_conserved(record: RunResult, trace: Trace | None = None, *, chip: Chi
     for cls, hops in record.hops_by_class.items():
         assert record.counts.get(f"hop:{cls}", 0) == hops, cls
     assert record.counts.get("spike", 0) == record.spikes
+    counts = record.counts
+    if "packet" in counts and record.timing != "async":  # one packet per routed spike per route
+        assert counts["packet"] == flow["sent"]
+    if "handshake" in counts:  # clockless networks: one handshake per delivered spike and per hop
+        assert counts["handshake"] == record.axon_events + record.hops
+    if "clock_core_tick" in counts and record.timing == "sync":  # a global clock: every core, every tick
+        assert counts["clock_core_tick"] == record.cores * record.ticks
     assert record.counts.get("synaptic_op", 0) == record.synaptic_events
     # --- energy: each term its count x its constant, nothing else, summing to the total
     expected = expected_energy_terms(record, chip)
