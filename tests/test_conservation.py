@@ -31,9 +31,14 @@ def _gals_late(chip_data, policy):
 def test_every_spike_accounted_for_on_every_tick_path(small_chip, small_workload, timing, network, queue):
     chip, wl = _specs(small_chip, small_workload)
     record, trace = run_traced(chip, wl, timing=timing, network=network, queue=queue)
-    assert record.spikes > 50 and record.timing_report["spike_flow"]["inputs"] > 0
-    assert record.timing_report["spike_flow"]["in_flight_end"] > 0  # the run ends with spikes on the way
+    flow = record.timing_report["spike_flow"]
+    assert record.spikes > 50 and flow["inputs"] > 0
+    assert flow["in_flight_end"] > 0  # the run ends with spikes on the way
     assert_conserved(record, trace)
+    if network == "packet":  # the network's own counts, under "packet" (its latencies and links are above)
+        packet = record.timing_report["packet"]
+        assert packet["packets"]["injected"] == flow["sent"] and packet["hops"]["total"] == record.hops
+        assert not {"latency_s", "latency_samples", "busiest_links", "max_link_utilization"} & set(packet)
 
 
 @pytest.mark.parametrize("network", ["analytic", "packet"])

@@ -299,3 +299,4 @@ def test_kernels_agree_on_a_saturated_torus_with_bursts(seed):
         assert np.array_equal(a, b)
     for key in ("link_packets", "link_peak_queue", "link_peak_buffer", "link_stalls", "link_stall_s"):
         assert np.array_equal(c_net.stats[key], p_net.stats[key]), key
+

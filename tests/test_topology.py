@@ -611,3 +611,23 @@ def test_custom_graph_without_positions_is_drawn_on_a_circle_one_pitch_apart(tmp
     steps = np.hypot(*(np.roll(pos, -1, axis=0) - pos).T)
     assert np.allclose(steps, 0.3, rtol=1e-12)
     assert np.allclose(np.hypot(*pos.T), 0.3 / (2 * np.sin(np.pi / n)), rtol=1e-12)  # centred on the origin
+
+
+def test_custom_graphml_partial_coordinates_and_negative_cores(tmp_path):
+    """Coordinates count only when every router has both x and y (else the drawing circle and pitch-long
+    links); a router's 'cores' must be an integer >= 0."""
+    g = nx.DiGraph()
+    for i in range(3):
+        g.add_node(f"n{i}", x=float(5 * i))  # x without y
+    g.add_edges_from([("n0", "n1"), ("n1", "n2"), ("n2", "n0")])
+    path = tmp_path / "partial.graphml"
+    nx.write_graphml(g, str(path))
+    t = build_topology("custom", n_cores=3, custom_path=str(path), pitch_mm=0.3)
+    assert t.link_length_mm.tolist() == [0.3] * 3
+    g.nodes["n0"]["cores"] = -1
+    g.nodes["n1"]["cores"] = 2
+    g.nodes["n2"]["cores"] = 2
+    bad = tmp_path / "negative.graphml"
+    nx.write_graphml(g, str(bad))
+    with pytest.raises(ConfigError, match="node n0: cores must be an integer >= 0; got -1"):
+        build_topology("custom", n_cores=3, custom_path=str(bad))

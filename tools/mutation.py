@@ -111,6 +111,13 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("topology", "radius = req.pitch_mm / (2 * math.sin(math.pi / n)) if n > 1 else 0.0", "0.0", "1.0"):
         "the drawing position of a one-router graph (a graph without coordinates takes its link lengths "
         "from the pitch, not from the drawing)",
+    ("packet", "elapsed = max(int(elapsed_ps), 1)", "1", "2"):
+        "links take >= 1 ps and serialise in >= 1 ps, so a network that carried anything has lived >= 2 ps, "
+        "and one that carried nothing has no busy time to divide",
+    ("routing", "if max_h == 0:", "max_h == 0", "False"):
+        "a shortcut: with no hops the loop below runs zero times and returns the same zeros",
+    ("asyncsim", "self.epoch_ps = max(1, int(min(EPOCH_TAUS * network.arrays.tau_ps, 2**61)))", "2", "3"):
+        "an overflow cap reached only by a membrane time constant over 3 hours (2^61 ps / 200)",
     ("packet", "PACKET_EVENT = 1", "1", "2"): "the only event kind in the network's private queue",
     ("packet", 'q.push_batch(a["o_time"][:k], PACKET_EVENT, a["o_target"][:k], 0, a["o_prio"][:k])', "0", "1"):
         "the payload of a packet event is never read (time, priority and target are)",
