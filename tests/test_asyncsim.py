@@ -506,3 +506,10 @@ def test_latency_max_is_the_slowest_route_used():
     c1 = chip(cores=1, topology={"kind": "mesh", "width": 1, "height": 1})
     rep1 = run_async(c1, workload(ticks=5, targets=1), RunOptions(ticks=5, seed=3), None).timing_report
     assert rep1["latency_max_s"] == pytest.approx(1.0e-6)
+
+
+def test_a_new_engine_stands_at_time_zero():
+    c, w = one_neuron(bias=1.5)  # from reset (0) at t = 0, relaxing towards 1.5
+    eng = build_engine(c, w, 1)
+    assert eng.now == 0 and eng.potential().tolist() == [0.0]
+    assert eng.potential(10**9)[0] == pytest.approx(relax(0.0, 1.5, 1.0), rel=1e-12)

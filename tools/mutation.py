@@ -118,6 +118,8 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "a shortcut: with no hops the loop below runs zero times and returns the same zeros",
     ("asyncsim", "self.epoch_ps = max(1, int(min(EPOCH_TAUS * network.arrays.tau_ps, 2**61)))", "2", "3"):
         "an overflow cap reached only by a membrane time constant over 3 hours (2^61 ps / 200)",
+    ("asyncsim", "total = end_ps // tick_ps if tick_ps else 0", "0", "1"):
+        "without tick_ps progress is never called, so its total is never read",
     ("packet", "PACKET_EVENT = 1", "1", "2"): "the only event kind in the network's private queue",
     ("packet", 'q.push_batch(a["o_time"][:k], PACKET_EVENT, a["o_target"][:k], 0, a["o_prio"][:k])', "0", "1"):
         "the payload of a packet event is never read (time, priority and target are)",
