@@ -219,3 +219,10 @@ def test_a_bad_window_is_named(window):
     with pytest.raises(ConfigError, match="learning.window_ticks: must be an integer >= 0 or absent"):
         STDP(1, 1, 2, 2, w_min=-3, w_max=4, window_ticks=window)
     assert STDP(1, 1, 2, 2, w_min=-3, w_max=4, window_ticks=0).window == 0
+
+
+def test_weight_bounds_are_int16_inclusive():
+    STDP(1, 1, 2, 2, w_min=-(1 << 15), w_max=(1 << 15) - 1)  # the full int16 range is allowed
+    for bounds in ({"w_min": -(1 << 15) - 1, "w_max": 0}, {"w_min": 0, "w_max": 1 << 15}):
+        with pytest.raises(ConfigError, match=r"must be an integer weight in -32768\.\.32767"):
+            STDP(1, 1, 2, 2, **bounds)

@@ -235,3 +235,12 @@ def test_hops_must_be_square():
     net = layered(widths=(4, 2, 2), density=1.0)
     with pytest.raises(ConfigError, match=r"hops: must be a square \[routers, routers\] matrix .*\(2, 3\)"):
         place(net, strategy="pack", n_cores=2, neurons_per_core=4, hops=np.zeros((2, 3), np.int64))
+
+
+def test_locality_keeps_a_part_whose_fan_in_equals_the_axon_limit():
+    """40 inputs fully connected to 8 neurons: the layer's fan-in is exactly 40 axons, so with 40 axons per
+    core it stays whole on one core."""
+    net = layered(widths=(40, 8), density=1.0)
+    hops = np.array([[0, 1], [1, 0]])
+    m = place(net, strategy="locality", n_cores=2, neurons_per_core=16, axons_per_core=40, hops=hops)
+    assert m.report.cores_used == 1 and m.report.max_axons_per_core == 40

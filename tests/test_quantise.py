@@ -194,3 +194,18 @@ def test_one_axon_type_keeps_the_level_nearer_its_synapses():
     assert rep.max_rel_error == pytest.approx(0.2, rel=1e-12)
     assert rep.mean_rel_error == pytest.approx(0.2 / 1.2, rel=1e-12)
     assert rep.type_weights.tolist() == [[255]] and int((~rep.kept).sum()) == 1
+
+
+def test_a_group_without_synapses_keeps_scale_one():
+    """A group driven only by its bias has no weights to scale: its thresholds and biases stay as they
+    are (scale 1), whatever the other groups' scales."""
+    b = NetworkBuilder("bias_only")
+    b.add_inputs("in", 1)
+    b.add_neurons("driven", 1, model="IF", threshold=1.0)
+    b.add_neurons("free", 2, model="IF", threshold=[3.0, 4.5], bias=[1.0, 2.0])
+    b.connect("in", "driven", np.array([[0.5]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="free"), bits=8, scheme="loihi")
+    free = next(g for g in rep.groups if g["group"] == "free")
+    assert free["scale_min"] == free["scale_max"] == 1.0 and free["synapses"] == 0
+    assert q.threshold[1:].tolist() == [3.0, 5.0] and q.bias[1:].tolist() == [1.0, 2.0]

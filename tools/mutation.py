@@ -130,6 +130,13 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
      "1", "2"): "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
     ("quantise", "rel_mean = float(err.sum() / np.abs(w).sum()) if m.size and big > 0 else 0.0",
      "m.size and big > 0", "m.size or big > 0"): "m.size == 0 makes big == 0, so both tests agree",
+    ("quantise", "rel_max = float(err.max() / big) if m.size and big > 0 else 0.0",
+     "m.size and big > 0", "m.size or big > 0"): "m.size == 0 makes big == 0, so both tests agree",
+    ("place", "if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:",
+     "62", "63"): "a packed key below 2^63 still fits an int64, so packing up to 2^63 is as exact",
+    ("place", "keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay",
+     "int(network.delay.max(initial=0)) + 1", "int(network.delay.max(initial=0))"):
+        "delays are >= 1, so source x max delay + delay is still one-to-one",
     ("place", "n_cores = n_cores or int(core_of.max(initial=0)) + 1", "core_of.max(initial=0)",
      "core_of.min(initial=0)"): "only a bincount's minlength: it grows to the largest core anyway",
     ("sweep", "if scheduler is None and (workers == 1 or len(tasks) == 1):", "1", "2"):
