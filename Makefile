@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # everything that changes what `pip install -e .` builds
 BUILD_INPUTS := pyproject.toml setup.py neuroemu/_cffi_build.py $(wildcard neuroemu/kernel/*.c neuroemu/kernel/*.h neuroemu/hardware/*.c neuroemu/hardware/*.h)
 
-.PHONY: run test test-slow test-queue-c test-queue-python wheel-check bench clean
+.PHONY: run test test-slow test-queue-c test-queue-python wheel-check bench mutation clean
 
 $(STAMP): $(BUILD_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mapping.py
 	$(BIN)/python benchmarks/bench_chips.py
 	$(BIN)/python benchmarks/bench_cuba.py
+
+## seed bugs one at a time into the modules that decide results and run their tests (about an hour
+## on 2 cores; not in CI). MUTATION_ARGS e.g. "--modules energy,timing --max-per-module 10"
+MUTATION_ARGS ?= --jobs 2
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info neuroemu/*/_*.so neuroemu/*/_*.c

@@ -186,15 +186,27 @@ def test_record_fields_and_counts():
     assert e["synaptic"] == pytest.approx(r.synaptic_events * 1e-12)
     assert e["spike"] == pytest.approx(r.spikes * 2e-12)
     assert r.timing_report["lookahead_s"] == pytest.approx(1e-6)
+    assert r.timing_report["window_s"] == r.timing_report["lookahead_s"]  # the default window
     assert r.timing_report["timing_violations"] == 0
+    rep = r.timing_report  # zero-load latencies: 1 us to the own chip, + 2 x 40 ns hops to a sibling
+    assert rep["latency_p50_s"] <= rep["latency_p99_s"] <= rep["latency_max_s"] == pytest.approx(1.08e-6)
+    flow = rep["spike_flow"]
+    assert flow["sent"] == 2 * r.spikes and flow["in_flight_end"] == flow["sent"] - r.axon_events
+    from conservation import assert_conserved
+    assert_conserved(r)
 
 
 def test_max_events_stops_with_a_partial_record():
     c, w = chip(), workload(ticks=40)
+    import time
+    start = time.perf_counter()
     with pytest.raises(RunawayError, match="runaway") as info:
         run_async(c, w, RunOptions(ticks=40, seed=3, max_events=50), None)
     partial = info.value.partial_record
     assert partial is not None and 50 < partial.axon_events and partial.ticks < 40
+    assert 0 < partial.wall_s <= time.perf_counter() - start
+    from conservation import assert_conserved
+    assert_conserved(partial)  # what ran is accounted for, spikes still on their way included
 
 
 # --- the diffuser and the router --------------------------------------------------------------
@@ -379,3 +391,125 @@ def test_kernels_agree_under_excitation():
     for a, b in zip(runs[0].spikes(), runs[1].spikes()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(runs[0].arrays.u, runs[1].arrays.u)
+
+
+# --- boundaries and ties; runs long enough to cross epochs ------------------------------------------
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+@pytest.mark.parametrize("kind", ["input", "arrival"])
+@pytest.mark.parametrize("offset, applied", [(-1, False), (0, True), (1, True)])
+def test_inhibition_on_the_picosecond_the_refractory_period_ends(backend, kind, offset, applied):
+    """Refractory is [spike, spike + refractory): an inhibitory input or diffused arrival 1 ps before its end
+    is ignored, one on its very picosecond (or after) counts and delays the next spike by the closed form."""
+    c, w = one_neuron(bias=1.5)
+    eng = build_engine(c, w, 1, backend=backend, record_spikes=True)
+    eng.run(12 * MS)  # the first spike (at 10 ln 3 = 10.99 ms) and part of its 2 ms refractory period
+    (t1,), _ = eng.spikes()
+    assert t1 == math.ceil(10.0 * math.log(3.0) * MS)  # rounded up to the next ps
+    at = t1 + 2 * MS + offset
+    if kind == "input":
+        eng.inject([at], [0], [-0.5])
+    else:  # a spike packet from neuron 0 reaching its chip's diffuser, centred on neuron 0
+        eng.queue.push_batch(np.array([at]), KIND_ARRIVAL, np.array([0]), np.array([weight_bits(-0.5)]), 0)
+    eng.run(40 * MS)
+    times, _ = eng.spikes()
+    v_at = relax(0.0, 1.5, offset * 1e-9) - (0.5 if applied else 0.0) if offset >= 0 else 0.0
+    if applied:
+        t2 = at + 10.0 * math.log((1.5 - v_at) / 0.5) * MS
+    else:
+        t2 = t1 + 2 * MS + 10.0 * math.log(3.0) * MS
+    assert times[1] == pytest.approx(t2, abs=2)
+    assert 0 <= times[1] - t2 < 2  # rounded up to the next ps (and float error below it)
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+def test_windows_do_not_change_results_across_epoch_changes(backend):
+    """A network run for 3 epochs (tau 0.02 ms: an epoch is 200 tau = 4 ms) with windows L, L/4, L/7:
+    identical spikes, state and counters, the rebases included."""
+    c = chip(latency__spike_ns=100_000.0, core__neurons=64)  # 4 chips of 8 x 8 neurons
+    w = workload(ticks=13, weight=-0.02, bias=1.0, bias_spread=0.4, tau_ms=0.02, refractory_ms=0.2)
+    base = _run_engine(c, w, backend=backend)
+    assert base.rebases >= 3 and base.kernel.counters()["spikes"] > 1000
+    L = base.network.lookahead_ps
+    for window in (L // 4, L // 7):
+        other = _run_engine(c, w, window_ps=window, backend=backend)
+        assert other.rebases == base.rebases and other.windows > base.windows
+        for a, b in zip(base.spikes(), other.spikes()):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(base.arrays.u, other.arrays.u)
+        assert base.kernel.counters() == other.kernel.counters()
+
+
+def test_async_record_conserves_across_epochs():
+    """The shared conservation check on an async record long enough to rebase its epoch."""
+    from conservation import assert_conserved
+    c = chip(latency__spike_ns=100_000.0)
+    w = workload(ticks=9, weight=-0.02, bias=1.0, bias_spread=0.4, tau_ms=0.02, refractory_ms=0.2)
+    r = run_async(c, w, RunOptions(ticks=9, seed=3), None)
+    assert r.timing_report["epoch_rebases"] >= 2 and r.timing_report["spike_flow"]["in_flight_end"] > 0
+    assert_conserved(r)
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+def test_a_window_never_straddles_an_epoch_change(backend):
+    """Inputs 100 ps either side of an epoch change (tau 0.05 ms: every 10 ms) fall in one lookahead
+    window unless windows stop at the change; the state is bit for bit the same with 1 ps windows, where
+    each input is handled under the epoch of its own time."""
+    c, w = one_neuron(bias=0.5, tau_ms=0.05)
+    results = []
+    for window in (None, 1):
+        eng = build_engine(c, w, 1, backend=backend, record_spikes=True, window_ps=window)
+        P = eng.epoch_ps
+        assert P == 10 * MS
+        eng.inject([P - 100, P + 100, P + 300], [0, 0, 0], [0.3, 0.3, 0.2])
+        eng.run(P + 500)
+        results.append((eng.arrays.u.copy(), eng.kernel.epoch, eng.rebases, eng.spikes()[0].tolist()))
+    (u1, e1, r1, s1), (u2, e2, r2, s2) = results
+    assert e1 == e2 == 10 * MS and r1 == r2 == 1 and s1 == s2
+    assert u1.tobytes() == u2.tobytes()
+
+
+def test_async_progress_wall_time_and_clock_limit():
+    """Progress is reported once per tick reached, in order, ending at the total; wall time is the
+    run's; a run reaching the int64 picosecond clock's end is refused."""
+    import time
+    c, w = chip(), workload(ticks=6)
+    calls = []
+    start = time.perf_counter()
+    r = run_async(c, w, RunOptions(ticks=6, seed=3), lambda done, total: calls.append((done, total)))
+    assert 0 < r.wall_s <= time.perf_counter() - start
+    assert calls == [(k, 6) for k in range(6)] + [(6, 6)]
+    with pytest.raises(ConfigError, match="int64 picosecond clock"):
+        run_async(c, w, RunOptions(ticks=2**62 // 10**9 + 1, seed=3), None)
+
+
+def test_async_link_stats_and_a_chip_without_links():
+    """With link_stats every link's packets are listed (they add up to the hops); a one-chip network has
+    no links, so no utilisation at all."""
+    c, w = chip(), workload(ticks=5)
+    r = run_async(c, w, RunOptions(ticks=5, seed=3, link_stats=True), None)
+    stats = r.timing_report["link_stats"]
+    assert sum(stats["packets"]) == r.hops > 0 and len(stats["src"]) == len(stats["utilization"])
+    assert max(stats["utilization"]) == r.timing_report["max_link_utilization"]
+    c1, w1 = one_neuron(bias=1.5)
+    r1 = run_async(c1, w1, RunOptions(ticks=30, seed=1), None)
+    assert r1.spikes > 0 and r1.hops == 0
+    assert r1.timing_report["max_link_utilization"] == r1.timing_report["mean_link_utilization"] == 0.0
+
+
+def test_latency_max_is_the_slowest_route_used():
+    """One target chip per spike: spikes to the own chip take 1 us, to a sibling chip 1.08 us (2 hops of
+    40 ns), so the percentiles and the maximum tell the routes apart."""
+    c, w = chip(), workload(ticks=5, targets=1)
+    rep = run_async(c, w, RunOptions(ticks=5, seed=3), None).timing_report
+    assert rep["latency_p50_s"] == pytest.approx(1.08e-6) and rep["latency_max_s"] == pytest.approx(1.08e-6)
+    c1 = chip(cores=1, topology={"kind": "mesh", "width": 1, "height": 1})
+    rep1 = run_async(c1, workload(ticks=5, targets=1), RunOptions(ticks=5, seed=3), None).timing_report
+    assert rep1["latency_max_s"] == pytest.approx(1.0e-6)
+
+
+def test_a_new_engine_stands_at_time_zero():
+    c, w = one_neuron(bias=1.5)  # from reset (0) at t = 0, relaxing towards 1.5
+    eng = build_engine(c, w, 1)
+    assert eng.now == 0 and eng.potential().tolist() == [0.0]
+    assert eng.potential(10**9)[0] == pytest.approx(relax(0.0, 1.5, 1.0), rel=1e-12)

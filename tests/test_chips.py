@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conservation import assert_conserved
 from neuroemu import simulate
 from neuroemu.cli.app import main
 from neuroemu.config import chip_from_data, load_workload
@@ -58,6 +59,7 @@ def test_each_chip_runs_its_small_workload(name):
     assert math.fsum(r.energy_breakdown_j.values()) == r.energy_j
     # SOPs counted equal the spikes delivered times the synapses in their rows (no learning here)
     assert r.counts["synaptic_op"] == r.synaptic_events
+    assert_conserved(r)  # every spike accounted for, every energy term its count x the chip's constant
 
 
 def test_loihi_synaptic_figure_is_23_6_pj_and_the_all_in_one_is_higher():

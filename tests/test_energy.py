@@ -148,3 +148,49 @@ def test_negative_clocking_energy_is_one_line(small_chip, key):
     with pytest.raises(ConfigError, match=rf"tiny.yaml: energy.{key}: must be >= 0") as info:
         chip_from_data(small_chip, "tiny.yaml")
     assert "\n" not in str(info.value)
+
+
+def test_every_term_of_a_run_on_a_chip_that_sets_it(small_chip, small_workload):
+    """A run on a chip with a wire term, per-class hops and learning energies: each term by hand.
+
+    The 2 x 2 mesh's links are all one pitch (0.24 mm) long, so the wire is hops x 0.24 mm, charged at
+    0.75 pJ/mm (nm counted, converted to mm); potentiation and depression have their own energies."""
+    import pytest
+
+    from neuroemu import simulate
+    from neuroemu.config import workload_from_data
+    small_chip["energy"].update({"wire_pj_per_mm": {"value": 0.75, "source": "test"},
+                                 "hop_class_pj": {"x": {"value": 3.0, "source": "test"},
+                                                  "y": {"value": 4.5, "source": "test"}},
+                                 "potentiation_pj": {"value": 7.25, "source": "test"},
+                                 "depression_pj": {"value": 3.5, "source": "test"},
+                                 "clock_pj_per_core_tick": {"value": 2.5, "source": "test"}})
+    small_workload["learning"] = {"rule": "stdp", "a_plus": 1.5, "a_minus": 1.0, "tau_plus_ticks": 5.0,
+                                  "tau_minus_ticks": 5.0, "w_min": -8, "w_max": 8}
+    r = simulate(chip_from_data(small_chip, "tiny.yaml"), workload_from_data(small_workload, "w.yaml"))
+    c, e = r.counts, r.energy_breakdown_j
+    assert r.hops_by_class["x"] > 0 and r.hops_by_class["y"] > 0 and c["potentiation"] > 0 and c["depression"] > 0
+    assert c["wire_nm"] == r.hops * 240_000  # every hop one 0.24 mm link, counted in nm
+    assert e["wire"] == pytest.approx(r.hops * 0.24 * 0.75e-12, rel=1e-12)
+    assert e["hop_x"] == pytest.approx(r.hops_by_class["x"] * 3.0e-12, rel=1e-12)
+    assert e["hop_y"] == pytest.approx(r.hops_by_class["y"] * 4.5e-12, rel=1e-12)
+    assert e["potentiation"] == pytest.approx(c["potentiation"] * 7.25e-12, rel=1e-12)
+    assert e["depression"] == pytest.approx(c["depression"] * 3.5e-12, rel=1e-12)
+    assert e["synaptic"] == pytest.approx(r.synaptic_events * 1.5e-12, rel=1e-12)
+    assert e["neuron_update"] == pytest.approx((c["neuron_update"] * 0.25 + c["neuron_update_active"] * 0.5) * 1e-12,
+                                               rel=1e-12)
+    assert e["spike"] == pytest.approx(r.spikes * 3.0e-12, rel=1e-12)
+    assert e["static"] == pytest.approx(1.0e-3 * r.ticks * 1e-3, rel=1e-12)  # 1 mW for ticks x 1 ms
+    assert c["clock_core_tick"] == r.cores * r.ticks  # sync clocks every core every tick
+    assert e["clock"] == pytest.approx(r.cores * r.ticks * 2.5e-12, rel=1e-12)
+    assert set(e) == {"synaptic", "neuron_update", "spike", "potentiation", "depression", "hop_x", "hop_y",
+                      "wire", "clock", "static"}
+
+
+def test_figures_of_a_run_that_cost_nothing():
+    """A chip charging nothing: pJ/SOP 0, no power, and no GSOPS/W (not a division by zero)."""
+    zero = {"synaptic": 0.0, "neuron_update": 0.0, "spike": 0.0, "static": 0.0}
+    assert figures(zero, sops=10, sim_time_s=1e-3) == {"pj_per_sop": 0.0, "pj_per_sop_synaptic": 0.0,
+                                                        "power_w": 0.0, "gsops_per_w": None}
+    assert figures(zero, sops=0, sim_time_s=0.0) == dict.fromkeys(("pj_per_sop", "pj_per_sop_synaptic", "power_w",
+                                                                   "gsops_per_w"))

@@ -12,7 +12,8 @@ from neuroemu.config import chip_from_data, load_chip, workload_from_data
 from neuroemu.engine.energy import Ledger
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.step import TickStepper
-from neuroemu.hardware.learning import LEARNING_RULES, STDP, STDPReference, learning_rule, pair_factor
+from neuroemu.hardware.learning import (LEARNING_RULES, STDP, STDPReference, learning_rule, pair_factor,
+                                        round_weight)
 from neuroemu.models.rng import stream_key
 from neuroemu.engine.reference import simulate_reference
 from neuroemu.engine.options import STREAM_NEURON_RNG
@@ -169,3 +170,59 @@ def test_bounds_must_fit_the_chips_weights(small_chip, small_workload):
         STDP(1, 1, 2, 2, 0, 300).bind(net.arrays, weight_bits=9)
     with pytest.raises(ConfigError, match="not bound"):
         STDP(1, 1, 2, 2, 0, 3).apply(0, [1], [])
+
+
+@pytest.mark.parametrize("w0,a_plus,a_minus,w1", [(2, 0.5, 0.0, 3), (-3, 0.5, 0.0, -2), (3, 0.0, 0.5, 3),
+                                                  (-2, 0.0, 0.5, -2), (0, 0.5, 0.0, 1), (0, 0.0, 0.5, 0)])
+def test_weights_landing_on_a_half_round_up(small_chip, small_workload, w0, a_plus, a_minus, w1):
+    """A float weight on exactly .5 rounds half up (2.5 -> 3, -2.5 -> -2, -0.5 -> 0), after a potentiation
+    (pre and post in one tick: factor e^0 = 1) or a depression (pre 1 tick after post, tau so long that
+    e^(-1/tau) is exactly 1.0 in float64)."""
+    _, _, net = _network(small_chip, small_workload)
+    a = net.arrays
+    axon, s, g = _one_synapse(a)
+    rule = STDP(a_plus=a_plus, a_minus=a_minus, tau_plus_ticks=4, tau_minus_ticks=1e300, w_min=-100,
+                w_max=100).bind(a)
+    rule.w[s] = w0
+    a.row_weights[s] = w0
+    if a_plus:
+        assert rule.apply(5, [axon], [g]) == (1, 0)
+    else:
+        rule.apply(4, [], [g])
+        assert rule.apply(5, [axon], []) == (0, 1)
+    assert rule.w[s] == w0 + a_plus - a_minus  # exactly on the half
+    assert int(a.row_weights[s]) == w1
+
+
+def test_round_weight_halves():
+    """The twin's scalar rule: halves round up, whatever the sign."""
+    assert [round_weight(x) for x in (2.5, -2.5, 0.5, -0.5, 1.4999999, -1.5000001)] == [3, -2, 1, 0, 1, -2]
+
+
+def test_pairs_far_apart_use_the_same_factor_as_the_scalar_rule(small_chip, small_workload):
+    """A pairing 150 ticks apart (past the first table of factors) changes the weight by exactly
+    a_plus e^(-150/tau), the twin's scalar factor."""
+    _, _, net = _network(small_chip, small_workload)
+    a = net.arrays
+    axon, s, g = _one_synapse(a)
+    rule = STDP(a_plus=8, a_minus=0, tau_plus_ticks=40, tau_minus_ticks=40, w_min=-100, w_max=100).bind(a)
+    w0 = rule.w[s]
+    rule.apply(10, [axon], [])
+    assert rule.apply(160, [], [g]) == (1, 0)
+    assert rule.w[s] == w0 + 8 * pair_factor(150, 40.0)
+    assert rule.apply(1000, [], [g]) == (1, 0)  # 990 ticks after the pre spike: still paired, tiny change
+    assert rule.w[s] == w0 + 8 * pair_factor(150, 40.0) + 8 * pair_factor(990, 40.0)
+
+
+@pytest.mark.parametrize("window", [-1, 2.5, True])
+def test_a_bad_window_is_named(window):
+    with pytest.raises(ConfigError, match="learning.window_ticks: must be an integer >= 0 or absent"):
+        STDP(1, 1, 2, 2, w_min=-3, w_max=4, window_ticks=window)
+    assert STDP(1, 1, 2, 2, w_min=-3, w_max=4, window_ticks=0).window == 0
+
+
+def test_weight_bounds_are_int16_inclusive():
+    STDP(1, 1, 2, 2, w_min=-(1 << 15), w_max=(1 << 15) - 1)  # the full int16 range is allowed
+    for bounds in ({"w_min": -(1 << 15) - 1, "w_max": 0}, {"w_min": 0, "w_max": 1 << 15}):
+        with pytest.raises(ConfigError, match=r"must be an integer weight in -32768\.\.32767"):
+            STDP(1, 1, 2, 2, **bounds)

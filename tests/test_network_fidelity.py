@@ -5,6 +5,7 @@ import json
 
 from click.testing import CliRunner
 
+from conservation import assert_conserved
 from neuroemu import simulate
 from neuroemu.cli.app import main
 from neuroemu.config import chip_from_data, workload_from_data
@@ -29,6 +30,10 @@ def test_uncongested_packet_mode_matches_analytic(small_chip, small_workload):
     assert packet.timing_report["packet"]["hops"]["total"] == analytic.hops
     # packet latency adds serialisation (1 ns per hop at 1 packet/ns) to the zero-load path latency
     assert packet.timing_report["latency_max_s"] >= analytic.timing_report["latency_max_s"]
+    assert packet.timing_report["spike_flow"] == analytic.timing_report["spike_flow"]
+    assert packet.timing_report["packet"]["packets"]["injected"] == packet.timing_report["spike_flow"]["sent"]
+    assert_conserved(analytic)
+    assert_conserved(packet)
 
 
 def test_congested_links_delay_packets_past_their_tick(small_chip, small_workload):
@@ -41,6 +46,11 @@ def test_congested_links_delay_packets_past_their_tick(small_chip, small_workloa
     assert packet.timing_report["timing_violations"] > 0
     assert packet.timing_report["latency_p99_s"] > 1e-3
     assert packet.timing_report["max_link_utilization"] > 0.5
+    # congestion drops late spikes and leaves packets in the network at the end, but loses none
+    flow = packet.timing_report["spike_flow"]
+    assert flow["dropped_late"] == packet.timing_report["timing_violations"] and flow["in_flight_end"] > 0
+    assert_conserved(analytic)
+    assert_conserved(packet)
 
 
 def test_barrier_with_packets_drains_each_timestep(small_chip, small_workload):
@@ -50,6 +60,8 @@ def test_barrier_with_packets_drains_each_timestep(small_chip, small_workload):
     assert packet.spikes == analytic.spikes and packet.counts == analytic.counts
     # draining with serialisation takes at least as long as the zero-load analytic drain
     assert packet.sim_time_s >= analytic.sim_time_s
+    assert_conserved(analytic)
+    assert_conserved(packet)
 
 
 def test_cli_network_packet(tiny_files):

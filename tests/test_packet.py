@@ -107,6 +107,9 @@ def test_back_pressure_stalls_and_buffers_stay_bounded():
     st = net.stats
     assert out.tag.tolist() == list(range(n))  # one FIFO per link: order kept
     assert st["stalls"] > 0 and st["stall_s"] > 0
+    # stall time is in seconds, within the run, and the per-link times add up to it
+    assert st["stall_s"] <= out.time_ps[-1] * 1e-12
+    assert st["link_stall_s"].sum() == pytest.approx(st["stall_s"], rel=1e-12)
     assert st["link_peak_buffer"].max() == 2
     x_link = int(t.route_links(0, 3)[0])
     assert st["link_stalls"][x_link] > 0
@@ -260,3 +263,40 @@ def test_bad_inject_and_advance():
     with pytest.raises(NeuroEmuError, match="already advanced"):
         net.advance(999)
     assert net.idle()  # nothing was queued by the failed calls
+
+
+@pytest.mark.parametrize("bw,ps", [(16.0, 63), (80.0, 13), (400.0, 3), (2000.0, 1), (0.4, 2500), (4000.0, 1)])
+def test_serialisation_rounds_half_up_to_whole_ps(bw, ps):
+    """1000 / bandwidth ps, halves rounded up (62.5 -> 63, 12.5 -> 13, 2.5 -> 3, 0.5 -> 1), at least 1 ps."""
+    assert serialisation_ps(bw).tolist() == ps
+    t = build_topology("mesh", n_cores=4, link=LinkParams(latency_ps=1000, bandwidth_pkts_per_ns=bw))
+    net = PacketNetwork(t)
+    net.inject(np.array([0]), np.array([0]), np.array([3]), np.array([7]))  # 2 hops, corner to corner
+    assert net.advance(10**9).time_ps.tolist() == [2 * (1000 + ps)] == [zero_load_latency_ps(t)[0, 3]]
+
+
+def test_an_idle_network_reports_no_latency_and_no_samples():
+    net = PacketNetwork(TOPOLOGIES["mesh"]())
+    net.advance(10**6)
+    summary = net.summary()
+    assert summary["latency_samples"] == 0 and summary["latency_s"]["mean"] is None
+    assert summary["packets"] == {"injected": 0, "delivered": 0, "in_flight": 0}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kernels_agree_on_a_saturated_torus_with_bursts(seed):
+    """Twins fed ties and bursts, not only spread-out traffic: many packets injected on the same
+    picoseconds into a saturated torus, so bubble flow control has entering packets (slot 0 among them)
+    wait at the head of full queues while continuing ones pass."""
+    t = TOPOLOGIES["torus"]()
+    rng = np.random.default_rng(seed)
+    n = 1500
+    time = np.sort(rng.integers(0, 40, n)) * 1000  # 40 distinct injection times: heavy ties
+    packets = (time, rng.integers(0, t.n_routers, n), rng.integers(0, t.n_routers, n))
+    (c_net, c_out), (p_net, p_out) = (_run(t, packets, buffer_packets=2, kernel=k) for k in ("c", "python"))
+    assert c_net.stats["stalls"] > 0
+    for a, b in zip(c_out, p_out):
+        assert np.array_equal(a, b)
+    for key in ("link_packets", "link_peak_queue", "link_peak_buffer", "link_stalls", "link_stall_s"):
+        assert np.array_equal(c_net.stats[key], p_net.stats[key]), key
+

@@ -8,7 +8,7 @@ import pytest
 
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.hardware.topology import build_topology
-from neuroemu.networks.place import evaluate, layout, place
+from neuroemu.networks.place import evaluate, fan_in, layout, place
 from neuroemu.networks.graph import NetworkBuilder
 
 HOP_PJ = 3.5  # any energy per hop: the routing energy is hops x pJ/hop
@@ -87,8 +87,14 @@ def test_activity_weights_the_report():
     core_of = np.array([0, 0, 1, 1])
     flat = evaluate(net, core_of, hops)
     assert flat.mean_hops == 3.0 and flat.packets == 2 and flat.packet_hops == 6
+    assert flat.mean_packet_hops == 3.0
     quiet = evaluate(net, core_of, hops, activity=np.array([1.0, 0.0, 0.0, 0.0]))
-    assert quiet.packets == 1 and quiet.packet_hops == 3
+    assert quiet.packets == 1 and quiet.packet_hops == 3 and quiet.mean_packet_hops == 3.0
+    silent = evaluate(net, core_of, hops, activity=np.zeros(4))  # no activity: no hops, not 0/0
+    assert silent.mean_hops == 0.0 and silent.packets == 0 and silent.mean_packet_hops == 0.0
+    one = evaluate(net, np.zeros(4, np.int64), np.array([[0]]))  # one core, its one-router table
+    assert one.cores_used == 1 and one.mean_hops == 0.0
+    assert place(net, strategy="pack", n_cores=1, neurons_per_core=8, hops=np.array([[0]])).report.cores_used == 1
 
 
 def test_explicit_hops_equal_topology(mesh):
@@ -195,3 +201,69 @@ def test_pack_greedy_in_c_equals_the_python_loop():
             assert c_out[0] is None and py_out[1] > 0  # (64, 120, 30): the cores run out
         else:
             assert np.array_equal(c_out[0], py_out[0]) and len(np.unique(py_out[0])) > 10
+
+
+def test_fan_in_counts_distinct_source_delay_class_triples_without_collisions():
+    """Ties that a packed key could merge: (neuron 0, delay 2) and (neuron 1, delay 1) are two axons;
+    (neuron 0, delay 1, class 1) and (input 127, delay 1, class 0) are two axons; repeated triples are one."""
+    import dataclasses
+    b = NetworkBuilder("ties")
+    b.add_inputs("in", 128)
+    b.add_neurons("n", 3, model="IF", threshold=1.0)
+    b.connect("n", "n", np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]), delay=np.array([[1, 1, 2], [1, 1, 1], [1, 1, 1]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="n")
+    assert fan_in(net).tolist() == [0, 0, 2]
+    c = NetworkBuilder("classes")
+    c.add_inputs("in", 128)
+    c.add_neurons("n", 1, model="IF", threshold=1.0)
+    c.connect("n", "n", np.array([[1.0]]))
+    w = np.zeros((128, 1))
+    w[127, 0] = 1.0
+    w[126, 0] = 2.0
+    c.connect("in", "n", w)
+    c.set_input_spikes(np.array([0]), np.array([0]))
+    net2 = c.build(outputs="n")
+    cls = np.where(net2.src_input, 0, 1).astype(np.int64)  # the recurrent edge in class 1
+    net2 = dataclasses.replace(net2, edge_class=cls)
+    assert fan_in(net2).tolist() == [3]
+    dup = dataclasses.replace(net2, edge_class=np.zeros_like(cls))
+    assert fan_in(dup).tolist() == [3]
+
+
+def test_layout_with_unused_inputs_and_an_axon_overflow_naming_its_core():
+    """Inputs without synapses still get (empty) fan-out entries; a core short of axons is named with its
+    own axon count."""
+    b = NetworkBuilder("sparse_in")
+    b.add_inputs("in", 6)
+    b.add_neurons("a", 4, model="IF")
+    w = np.zeros((6, 4))
+    w[0, :2] = 1.0
+    w[1, 2:] = 2.0
+    w[2, 3] = 1.0  # inputs 3, 4 and 5 drive nothing
+    b.connect("in", "a", w)
+    b.connect("a", "a", np.eye(4, k=1))
+    net = b.build()
+    m = place(net, strategy="pack", n_cores=2, neurons_per_core=2, axons_per_core=8)
+    lay = layout(net, m, n_cores=2, axons_per_core=8)
+    assert len(lay.input_ptr) == 6 + 1 and lay.input_ptr[3:].tolist() == [lay.input_ptr[3]] * 4
+    assert len(lay.target_ptr) == 4 + 1
+    # core 0 holds neurons 0, 1: axons of input 0 and neuron 0; core 1 (neurons 2, 3): inputs 1, 2, neurons 1, 2
+    free = place(net, strategy="pack", n_cores=2, neurons_per_core=2, axons_per_core=None)
+    with pytest.raises(CapacityError, match=r"layout: core 1 needs 4 axons, more than 3"):
+        layout(net, free, n_cores=2, axons_per_core=3)
+
+
+def test_hops_must_be_square():
+    net = layered(widths=(4, 2, 2), density=1.0)
+    with pytest.raises(ConfigError, match=r"hops: must be a square \[routers, routers\] matrix .*\(2, 3\)"):
+        place(net, strategy="pack", n_cores=2, neurons_per_core=4, hops=np.zeros((2, 3), np.int64))
+
+
+def test_locality_keeps_a_part_whose_fan_in_equals_the_axon_limit():
+    """40 inputs fully connected to 8 neurons: the layer's fan-in is exactly 40 axons, so with 40 axons per
+    core it stays whole on one core."""
+    net = layered(widths=(40, 8), density=1.0)
+    hops = np.array([[0, 1], [1, 0]])
+    m = place(net, strategy="locality", n_cores=2, neurons_per_core=16, axons_per_core=40, hops=hops)
+    assert m.report.cores_used == 1 and m.report.max_axons_per_core == 40

@@ -125,3 +125,105 @@ def test_mean_error_never_exceeds_max_error():
     assert 0 < rep.mean_rel_error <= rep.max_rel_error
     for g in rep.groups:
         assert g["mean_rel_error"] <= g["max_rel_error"]
+
+
+def test_halves_round_to_even_and_thresholds_round_up():
+    """Values landing exactly on .5 (a scale of exactly 1): weights, biases and resets round half to even
+    (numpy's rint, as Python's round), thresholds round up (v >= ceil(T) is v >= T for an integer membrane)."""
+    b = NetworkBuilder("unit")
+    b.add_inputs("in", 7)
+    b.add_neurons("o", 2, model="IF", threshold=[2.5, 3.0], bias=[2.5, -1.5], v_reset=[-0.5, 1.5])
+    b.connect("in", "o", np.array([[3.0, 3.0], [2.5, 0.0], [1.5, 0.0], [0.5, 0.0], [-0.5, 0.0], [-2.5, 0.0],
+                                   [-3.0, -1.5]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="loihi")  # wmax 3, largest |w| 3: scale 1
+    order = np.lexsort((q.dst, q.src))
+    assert q.weight[order].tolist() == [3.0, 3.0, 2.0, 2.0, -2.0, -3.0, -2.0]
+    assert q.bias.tolist() == [2.0, -2.0] and q.v_reset.tolist() == [-0.0, 2.0] and q.threshold.tolist() == [3.0, 3.0]
+    assert int((~rep.kept).sum()) == 2  # 0.5 and -0.5 round to 0: those synapses are gone
+
+
+def test_errors_of_a_group_whose_weights_are_all_below_one():
+    """Weights 1.0 and 0.3 at 3 bits: scale 1/3, 0.3 -> 0.9 -> 1 level -> 1/3: errors by hand, whatever
+    the size of the weights (a group's largest |w| below 1 still has errors)."""
+    b = NetworkBuilder("small")
+    b.add_inputs("in", 2)
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[0.75], [0.25 * 0.9]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="loihi")  # scale 0.25: 0.225 -> 0.9 -> 1
+    err = 0.25 - 0.225
+    assert rep.max_rel_error == pytest.approx(err / 0.75, rel=1e-12)
+    # the mean of the per-synapse errors relative to the group's largest weight (as the max is)
+    assert rep.mean_rel_error == pytest.approx((0 + err / 0.75) / 2, rel=1e-12)
+    (group,) = rep.groups
+    assert group["max_rel_error"] == rep.max_rel_error
+    assert group["mean_rel_error"] == pytest.approx((0 + err / 0.75) / 2, rel=1e-12)
+    assert group["scale_min"] == group["scale_max"] == 0.25 and group["dropped"] == 0
+
+
+def test_truenorth_types_keep_an_input_and_a_neuron_apart():
+    """A group fed by input 4 (+1, +2) and neuron 0 (-1, -2) -- ids that collide if inputs are numbered
+    below the 4 neurons instead of after them -- gets them as two sources of two types, so every weight
+    is exact; per-neuron scales are reported as their range over the group."""
+    b = NetworkBuilder("mixed")
+    b.add_inputs("in", 5)
+    b.add_neurons("h", 2, model="IF", threshold=1.0)
+    b.add_neurons("o", 2, model="IF", threshold=1.0)
+    to_h = np.zeros((5, 2))
+    to_h[0] = [1.0, 0.5]
+    to_o = np.zeros((5, 2))
+    to_o[4] = [1.0, 2.0]
+    b.connect("in", "h", to_h)
+    b.connect("in", "o", to_o)
+    b.connect("h", "o", np.array([[-1.0, -2.0], [0.0, 0.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=9, scheme="truenorth", types=4)
+    assert rep.max_rel_error == 0 and rep.mean_rel_error == 0
+    o = next(g for g in rep.groups if g["group"] == "o")
+    h = next(g for g in rep.groups if g["group"] == "h")
+    assert o["scale_min"] == 1.0 / 255 and o["scale_max"] == 2.0 / 255  # 1 and 2 over wmax 255
+    assert h["scale_min"] == 0.5 / 255 and h["scale_max"] == 1.0 / 255
+
+
+def test_decays_round_to_multiples_of_two_to_the_minus_bits():
+    """decay_bits 12: 1 - decay in steps of 1/4096 (0.1 -> 410/4096, half-way 0.5/4096 -> 0 steps, to even);
+    the current's decay at most 4095/4096 (1 - 1e-6 rounds to 1, kept below 1)."""
+    b = NetworkBuilder("decays")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 3, model="LIF", decay=[0.9, 1 - 0.5 / 4096, 1 - 1.5 / 4096], i_decay=[0.5, 1 - 1e-6, 0.0],
+                  threshold=1.0)
+    b.connect("in", "o", np.array([[1.0, 1.0, 1.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, _ = quantise(b.build(outputs="o"), bits=8, scheme="loihi", decay_bits=12)
+    assert q.decay.tolist() == [1 - 410 / 4096, 1.0, 1 - 2 / 4096]
+    assert q.i_decay.tolist() == [0.5, 4095 / 4096, 0.0]
+
+
+def test_one_axon_type_keeps_the_level_nearer_its_synapses():
+    """One type for two sources into one neuron, weights 1.0 and -0.2: the level settles on 1.0 (the
+    -0.2 synapse is nearer 0 than the first mean 0.4 and switches off), so the error is 0.2, not 1.0."""
+    b = NetworkBuilder("one_type")
+    b.add_inputs("in", 2)
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[1.0], [-0.2]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=9, scheme="truenorth", types=1)
+    assert rep.max_rel_error == pytest.approx(0.2, rel=1e-12)
+    assert rep.mean_rel_error == pytest.approx((0 + 0.2) / 2, rel=1e-12)
+    assert rep.type_weights.tolist() == [[255]] and int((~rep.kept).sum()) == 1
+
+
+def test_a_group_without_synapses_keeps_scale_one():
+    """A group driven only by its bias has no weights to scale: its thresholds and biases stay as they
+    are (scale 1), whatever the other groups' scales."""
+    b = NetworkBuilder("bias_only")
+    b.add_inputs("in", 1)
+    b.add_neurons("driven", 1, model="IF", threshold=1.0)
+    b.add_neurons("free", 2, model="IF", threshold=[3.0, 4.5], bias=[1.0, 2.0])
+    b.connect("in", "driven", np.array([[0.5]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="free"), bits=8, scheme="loihi")
+    free = next(g for g in rep.groups if g["group"] == "free")
+    assert free["scale_min"] == free["scale_max"] == 1.0 and free["synapses"] == 0
+    assert q.threshold[1:].tolist() == [3.0, 5.0] and q.bias[1:].tolist() == [1.0, 2.0]

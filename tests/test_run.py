@@ -100,3 +100,44 @@ def test_spike_trains_are_sparse_and_sorted(small_chip, small_workload):
     assert len(t) == r.spikes
     assert np.all(np.diff(t) >= 0)
     assert np.all((ids >= 0) & (ids < r.neurons))
+
+
+# --- the window loop's own decisions, pinned -----------------------------------------------------------
+
+
+def test_a_classifying_workload_runs_the_ticks_asked_and_resets_at_each_presentation():
+    """digits shows a sample every 34 ticks (32 + 2 settling): with ticks given, exactly those ticks run,
+    and the state is back at rest at the start of each presentation, and only then."""
+    from neuroemu.engine.options import RunOptions, resolve
+    from neuroemu.engine.run import TickLoop
+
+    class Watch(TickLoop):
+        def deliver(self, t, now, start):
+            due = super().deliver(t, now, start)
+            a = self.arrays
+            self.at_rest.append(not a.v.any() and (a.u is None or not a.u.any()))
+            return due
+
+    assert simulate(None, "digits", ticks=5).ticks == 5
+    chip, wl = resolve(None, "digits")
+    loop = Watch(chip, wl, RunOptions(ticks=70, seed=wl.seed))
+    loop.at_rest = []
+    record = loop.run(None)
+    assert record.ticks == 70 and record.spikes > 0
+    assert np.flatnonzero(loop.at_rest).tolist() == [0, 34, 68]
+
+
+def test_wall_time_is_the_time_the_run_took():
+    import time
+    start = time.perf_counter()
+    r = simulate(ticks=5)
+    assert 0 < r.wall_s <= time.perf_counter() - start
+
+
+def test_the_picosecond_clock_limit_counts_the_delay_ticks_and_one_more(small_chip, small_workload):
+    """A run's events reach (ticks + max delay + 1) ticks; at exactly 2^62 ps it is refused."""
+    from neuroemu.errors import ConfigError
+    small_chip["timing"]["tick_s"] = 2**30 * 1e-12  # a tick of exactly 2^30 ps
+    chip, wl = _tiny(small_chip, small_workload)
+    with pytest.raises(ConfigError, match="int64 picosecond clock"):
+        simulate(chip, wl, ticks=2**32 - 15 - 1)

@@ -185,3 +185,34 @@ def test_parameter_profiles_rebuild_every_neurons_parameters():
         rows = np.stack(cols).astype(np.int64).T
         assert profile.dtype == np.int32 and np.array_equal(table[profile], rows), case
         assert len(np.unique(table, axis=0)) == len(table) == len(np.unique(rows, axis=0))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["type-weights", "per-synapse"])
+@pytest.mark.parametrize("dense", [True, False], ids=["dense-crossbar", "csr-crossbar"])
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_an_axon_hit_twice_in_a_tick_activates_once(small_chip, small_workload, dense, weighted, backend):
+    """Twins fed duplicates, as the window loop can deliver them (an input and a routed spike on one axon):
+    the step with each axon repeated (unsorted, one axon 3 times) equals the step with each axon once,
+    and its SOPs are the distinct rows' synapse counts."""
+    if weighted:
+        small_workload["network"].update({"kind": "random_recurrent_weighted", "weights": [9, 3, 1, -1, -2, -7]})
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    results = []
+    for dup in (False, True):
+        net = build_network(chip, workload_from_data(small_workload, "w.yaml"), 5, "w")
+        a = net.arrays
+        if not dense:
+            a.dense = a.dense_weights = None
+        stepper = TickStepper(a, net.enabled, 12, 99, backend)
+        draws = np.random.default_rng(3)
+        out = []
+        for t in range(60):
+            axons = np.unique(draws.integers(0, a.n_axons, 30))
+            fed = np.concatenate([axons[::-1], axons[::2], axons[:1]]) if dup else axons
+            fired, sops, n_active = stepper.step(t, fed)
+            assert sops == int(np.diff(a.row_ptr)[axons].sum())
+            out.append((fired.tolist(), sops, n_active, a.v.copy()))
+        results.append(out)
+    for (f1, s1, a1, v1), (f2, s2, a2, v2) in zip(*results):
+        assert f1 == f2 and s1 == s2 and a1 == a2 and np.array_equal(v1, v2)
+    assert sum(len(r[0]) for r in results[0]) > 10

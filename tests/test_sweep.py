@@ -208,8 +208,11 @@ def test_rerun_resumes_and_extended_axes_keep_finished_points(spec, tmp_path, mo
     assert _rows(sweep(spec, out=out)) == first
     assert calls == []
     wider = dict(spec, axes=[dict(spec["axes"][0], values=[20.0, 60.0, 40.0]), spec["axes"][1]], repetitions=3)
-    table = _rows(sweep(wider, out=out))
+    seen = []
+    table = _rows(sweep(wider, out=out, progress=lambda done, total: seen.append((done, total))))
     assert len(calls) == 18 - 8  # 6 points x 3 repetitions, of which 4 x 2 had run
+    # progress starts from the 8 finished runs and counts each new one
+    assert seen == [(k, 18) for k in range(8, 19)]
     assert len(table) == 18 and len(_csv_rows(out / "results.csv")) == 18
     by_key = {(r["point_id"], r["repetition"]): r for r in table}
     for r in first:  # finished rows are kept as they were (new points may only add columns)
@@ -262,6 +265,7 @@ def test_one_and_two_workers_give_identical_results(spec, tmp_path):
     one = _rows(sweep(spec, out=tmp_path / "one", workers=1))
     two = _rows(sweep(spec, out=tmp_path / "two", workers=2))
     assert one == two
+    assert multiprocessing.active_children() == []  # the pool was shut down and waited for
 
 
 def test_dask_local_cluster_gives_identical_results(spec, tmp_path):
@@ -271,6 +275,8 @@ def test_dask_local_cluster_gives_identical_results(spec, tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
         on_dask = _rows(sweep(spec, out=tmp_path / "dask", scheduler=cluster.scheduler_address))
+        with pytest.raises(ValueError):  # the client the sweep opened from the address is closed again
+            distributed.default_client()
     assert on_dask == one
 
 
@@ -441,3 +447,27 @@ def test_ctrl_c_keeps_finished_points_and_a_rerun_completes_the_rest(spec, tmp_p
     rows = _rows(sweep(spec, out=out, workers=1))
     keys = [(r["point_id"], r["repetition"]) for r in _csv_rows(out / "results.csv")]
     assert len(keys) == len(set(keys)) == 8 and len(rows) == 8
+
+
+def test_a_finished_sweep_rerun_with_workers_runs_nothing(spec, tmp_path):
+    """Nothing left to run: no pool is started, the table comes back as it was."""
+    out = tmp_path / "out"
+    first = _rows(sweep(spec, out=out))
+    assert _rows(sweep(spec, out=out, workers=2)) == first
+
+
+def test_a_users_dask_client_is_left_open(spec, tmp_path):
+    """A Client passed in belongs to the caller: the sweep uses it and does not close it."""
+    distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] is not installed "
+                                      "(pip install neuroemu[distributed])")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            rows = _rows(sweep(dict(spec, repetitions=1), out=tmp_path / "dask", scheduler=client))
+            assert len(rows) == 4 and client.status == "running"
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 2.0, "2"])
+def test_workers_must_be_a_positive_integer(spec, tmp_path, workers):
+    with pytest.raises(NeuroEmuError, match="workers must be an integer >= 1"):
+        sweep(spec, out=tmp_path / "out", workers=workers)

@@ -134,3 +134,97 @@ def test_barrier_active_timestep_is_its_counted_work(small_chip, small_workload,
         assert loop.tick_starts[t + 1] - loop.tick_starts[t] == expected, t
         busy_ticks += bool(sops.any() and len(fired))
     assert busy_ticks > 10  # the run is active: most timesteps integrate and fire
+
+
+# --- active ticks timed exactly from their counted work ---------------------------------------------
+
+
+def _work_by_hand(loop, record, t, delivered):
+    """Each core's work in tick t (ps), written out from the run's counted events: SOPs x synaptic_op +
+    inactive x neuron_update + active x neuron_update_active + spikes x spike (then rounded to a ps)."""
+    import numpy as np
+    a, lat = loop.arrays, loop.chip.latency
+    A, N, cores = a.axons_per_core, a.neurons_per_core, a.n_cores
+    axons = np.unique(delivered)
+    touched, sops = set(), np.zeros(cores)
+    for ax in axons.tolist():
+        row = a.row_neurons[a.row_ptr[ax]:a.row_ptr[ax + 1]]
+        sops[ax // A] += len(row)
+        touched.update((ax // A) * N + int(j) for j in row)
+    fired = record.spike_trains.neurons[record.spike_trains.ticks == t]
+    touched.update(fired.tolist())
+    active = np.bincount(np.array(sorted(touched), np.int64) // N, minlength=cores)
+    spikes = np.bincount(fired // N, minlength=cores)
+    enabled = loop.network.enabled.reshape(cores, N).sum(axis=1)
+    ps = {k: getattr(lat, k).value * 1000 for k in ("synaptic_op_ns", "neuron_update_ns", "spike_ns")}
+    act_ps = (lat.neuron_update_active_ns or lat.neuron_update_ns).value * 1000
+    work_ps = (sops * ps["synaptic_op_ns"] + (enabled - active) * ps["neuron_update_ns"]
+               + active * act_ps + spikes * ps["spike_ns"])
+    return np.rint(work_ps).astype(np.int64), fired
+
+
+def _arrivals_by_hand(loop, t, now, work, fired):
+    """(arrival ps, due tick) of every routed spike fired in tick t: emitted when its core's work is
+    done, arriving after the route's link latencies (walked link by link), at least 1 ps after now."""
+    import numpy as np
+    a, topo = loop.arrays, loop.topology
+    src, axon, delay = a.routes()
+    out = []
+    for n in fired.tolist():
+        for r in np.flatnonzero((src == n) & (axon >= 0)).tolist():
+            s = topo.core_router[a.chip_cores(np.array([n // a.neurons_per_core]))[0]]
+            d = topo.core_router[a.chip_cores(np.array([axon[r] // a.axons_per_core]))[0]]
+            latency = int(topo.link_latency_ps[topo.route_links(int(s), int(d))].sum())
+            out.append((max(now + int(work[n // a.neurons_per_core]) + latency, now + 1), t + int(delay[r])))
+    return out
+
+
+def test_barrier_active_timesteps_are_their_counted_work(small_chip, small_workload):
+    """Every timestep of an active barrier run = max(busiest core's work, last arrival) + barrier."""
+    from conservation import run_traced
+    data = _barrier_chip(small_chip)
+    # sub-picosecond parts (0.7 ps per SOP, 0.3 ps per spike): a core's work is rounded to the nearest ps
+    data["latency"].update({"synaptic_op_ns": 3.5007, "spike_ns": 2.1003})
+    chip = chip_from_data(data, "tiny.yaml")
+    record, trace = run_traced(chip, workload_from_data(small_workload, "w.yaml"), ticks=30)
+    loop = trace.loop
+    barrier_ps = round((100.0 + 3 * 10.0) * 1000)
+    assert record.timing_report["barrier_s"] == barrier_ps * 1e-12
+    busy_ticks = 0
+    for t in range(record.ticks):
+        now = int(loop.tick_starts[t])
+        work, fired = _work_by_hand(loop, record, t, trace.delivered[t])
+        end = int(work.max())
+        arrivals = _arrivals_by_hand(loop, t, now, work, fired)
+        if arrivals:
+            end = max(end, max(at for at, _ in arrivals) - now)
+        busy_ticks += len(fired) > 0
+        assert int(loop.tick_starts[t + 1]) - now == end + barrier_ps, f"timestep {t}"
+    assert busy_ticks > 10
+    assert record.sim_time_s == int(loop.tick_starts[record.ticks]) * 1e-12
+
+
+@pytest.mark.parametrize("policy", ["drop", "late"])
+def test_gals_violations_are_the_spikes_arriving_after_their_tick_began(small_chip, small_workload, policy):
+    """Each spike leaves when its core's work is done; those arriving after their delivery tick's start
+    (and popped before the run ends) are exactly the violations counted."""
+    from conservation import run_traced
+    small_chip["timing"].update({"mode": "gals", "late_spikes": policy})
+    small_chip["latency"].update({"hop_ns": 6.0e5, "synaptic_op_ns": 900.0, "neuron_update_ns": 9000.0,
+                                  "neuron_update_active_ns": 9500.0, "spike_ns": 50.0})
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    record, trace = run_traced(chip, workload_from_data(small_workload, "w.yaml"), ticks=40)
+    loop = trace.loop
+    tick = int(loop.tick_starts[1])
+    last_pop = int(loop.tick_starts[record.ticks - 1])
+    late = on_time = 0
+    for t in range(record.ticks):
+        now = int(loop.tick_starts[t])
+        work, fired = _work_by_hand(loop, record, t, trace.delivered[t])
+        for at, due in _arrivals_by_hand(loop, t, now, work, fired):
+            if at > due * tick and at <= last_pop:
+                late += 1
+            elif at <= due * tick and due < record.ticks:
+                on_time += 1
+    assert late > 0 and on_time > 0
+    assert record.timing_report["timing_violations"] == late

@@ -576,3 +576,90 @@ def test_grid_loads_in_closed_form_equal_the_route_walk(kind, w, h):
     for c in (counts, None):
         expect = rt.walk_loads(t.next_link, t.link_dst, t.n_links, src, dst, c)
         assert np.array_equal(t.link_loads(src, dst, c), expect) and expect.sum() > 0
+
+
+@pytest.mark.parametrize("r,L", [(2, 1), (2, 2), (2, 3), (2, 5), (3, 1), (3, 2), (3, 3), (4, 3)])
+def test_tree_leaf_grid_for_odd_and_even_depths(r, L):
+    """An r-ary tree of depth L lays its r^L leaves row by row on an r^ceil(L/2) x r^floor(L/2) grid
+    (square for even L, r times wider than tall for odd L), each router at the mean of its leaves."""
+    N, p = r**L, 0.5
+    t = build_topology("tree", n_cores=N, radix=r, pitch_mm=p)
+    W, H = r ** ((L + 1) // 2), r ** (L // 2)
+    assert W * H == N and W in (H, r * H)
+    leaf = t.router_pos_mm[t.core_router] / p
+    assert leaf.tolist() == [[i % W, i // W] for i in range(N)]
+    for lv in range(L + 1):
+        routers = np.flatnonzero(t.router_level == lv)
+        blocks = leaf.reshape(N // r**lv, r**lv, 2).mean(axis=1)
+        assert np.allclose(t.router_pos_mm[routers] / p, blocks)
+    # each link's length is the Manhattan distance of its ends
+    ends = np.abs(t.router_pos_mm[t.link_src] - t.router_pos_mm[t.link_dst]).sum(axis=1)
+    assert np.allclose(t.link_length_mm, ends)
+
+
+def test_link_energy_for_a_length_and_a_one_ps_link_kept(tmp_path):
+    """A link's energy is its fixed part plus its per-mm part times the length; a custom link that states
+    the smallest latency, 1 ps, keeps it (a missing one takes the class default; 0 is refused)."""
+    link = LinkParams(latency_ps=700, energy_pj=0.3, energy_pj_per_mm=0.7)
+    assert link.energy_for(2.0) == 0.3 + 0.7 * 2.0
+    assert np.array_equal(link.energy_for(np.array([0.0, 0.5])), np.array([0.3, 0.3 + 0.35]))
+    path = tmp_path / "zero.csv"
+    path.write_text("src,dst,latency_ps\n0,1,1\n1,2,\n2,0,1\n")
+    t = build_topology("custom", n_cores=3, custom_path=str(path), link=link)
+    assert t.link_latency_ps.tolist() == [1, 1, 700, 700, 1, 1]  # CSV links run both ways
+
+
+def test_a_tree_over_the_router_limit_fails_naming_its_router_count():
+    """(r^(L+1) - 1) / (r - 1) routers: 181^2 = 32,761 leaves fit the 32,767 limit, their tree's 32,943
+    routers do not."""
+    with pytest.raises(ConfigError, match="has 32943"):
+        build_topology("tree", n_cores=181**2, radix=181)
+
+
+def test_router_limits_at_their_boundary(tmp_path, monkeypatch):
+    """With the limit lowered to 16 routers: a binary tree of 8 leaves (15 routers) builds, one of 16 leaves
+    (31 routers) is refused; a custom graph of 16 routers builds, one of 17 is refused."""
+    from neuroemu.hardware import topology as topo_mod
+    monkeypatch.setattr(topo_mod, "MAX_ROUTERS", 16)
+    assert build_topology("tree", n_cores=8, radix=2).n_routers == 15
+    with pytest.raises(ConfigError, match="has 31"):
+        build_topology("tree", n_cores=16, radix=2)
+    for n, ok in ((16, True), (17, False)):
+        path = tmp_path / f"ring{n}.csv"
+        path.write_text("".join(f"{i},{(i + 1) % n}\n" for i in range(n)))
+        if ok:
+            assert build_topology("custom", n_cores=n, custom_path=str(path)).n_routers == n
+        else:  # 16 cores pass the core count's check; the file's 17 routers do not
+            with pytest.raises(ConfigError, match="ring17.csv: at most 16 routers"):
+                build_topology("custom", n_cores=16, custom_path=str(path))
+
+
+@pytest.mark.parametrize("n", [3, 4, 7])
+def test_custom_graph_without_positions_is_drawn_on_a_circle_one_pitch_apart(tmp_path, n):
+    path = tmp_path / "ring.csv"
+    path.write_text("".join(f"{i},{(i + 1) % n}\n" for i in range(n)))
+    t = build_topology("custom", n_cores=n, custom_path=str(path), pitch_mm=0.3)
+    pos = t.router_pos_mm
+    steps = np.hypot(*(np.roll(pos, -1, axis=0) - pos).T)
+    assert np.allclose(steps, 0.3, rtol=1e-12)
+    assert np.allclose(np.hypot(*pos.T), 0.3 / (2 * np.sin(np.pi / n)), rtol=1e-12)  # centred on the origin
+
+
+def test_custom_graphml_partial_coordinates_and_negative_cores(tmp_path):
+    """Coordinates count only when every router has both x and y (else the drawing circle and pitch-long
+    links); a router's 'cores' must be an integer >= 0."""
+    g = nx.DiGraph()
+    for i in range(3):
+        g.add_node(f"n{i}", x=float(5 * i))  # x without y
+    g.add_edges_from([("n0", "n1"), ("n1", "n2"), ("n2", "n0")])
+    path = tmp_path / "partial.graphml"
+    nx.write_graphml(g, str(path))
+    t = build_topology("custom", n_cores=3, custom_path=str(path), pitch_mm=0.3)
+    assert t.link_length_mm.tolist() == [0.3] * 3
+    g.nodes["n0"]["cores"] = -1
+    g.nodes["n1"]["cores"] = 2
+    g.nodes["n2"]["cores"] = 2
+    bad = tmp_path / "negative.graphml"
+    nx.write_graphml(g, str(bad))
+    with pytest.raises(ConfigError, match="node n0: cores must be an integer >= 0; got -1"):
+        build_topology("custom", n_cores=3, custom_path=str(bad))

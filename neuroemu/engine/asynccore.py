@@ -477,6 +477,7 @@ class AsyncCoreLoop:
         timing = {"timing_violations": 0}
         latencies = router.latency_distribution(per_route)
         latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
+        timing["latency_samples"] = int(latencies.pop("_latency_samples"))
         timing.update(latencies)
         sim_time_s = opt.ticks * self.chip.timing.tick_s
         links = router.link_stats(per_route, sim_time_s)

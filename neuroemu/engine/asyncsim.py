@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from neuroemu.hardware.asynckernel import INPUT_PRIO, KIND_INPUT, make_kernel
+from neuroemu.hardware.asynckernel import INPUT_PRIO, KIND_ARRIVAL, KIND_INPUT, make_kernel
 from neuroemu.engine.asyncnet import (ASYNC_NETWORKS, ASYNC_NEURON_MODELS, DiffuserNetwork, DiffuserPlan, NeurogridParams,
                        _workload_file, diffuser_rows, lif_rate_hz, mean_field_rate, neurogrid_params,
                        plan_diffuser)
@@ -277,6 +277,8 @@ def _record(engine: AsyncEngine, chip: ChipSpec, workload: WorkloadSpec, opt: "R
     hops = per_route @ net.route_class_hops if len(per_route) else np.zeros(len(net.class_names), np.int64)
     routed = int(per_route.sum())
     report = {"timing_violations": 0, **_latency_report(per_route, net.route_latency_ps)}
+    report["spike_flow"] = _spike_flow(engine, c)
+    report["latency_samples"] = routed  # one zero-load latency per multicast packet
     report["wire_mm_per_spike"] = int(per_route @ net.route_wire_nm) * 1e-6 / routed if routed else 0.0
     report.update(_link_report(engine, per_route, sim_time, opt))
     report.update({
@@ -291,6 +293,15 @@ def _record(engine: AsyncEngine, chip: ChipSpec, workload: WorkloadSpec, opt: "R
     return build_record(chip, workload, run_opt, ledger, net.class_names, np.asarray(hops, np.int64), routed,
                         int(per_route @ net.route_latency_ps), net.n, wall, engine.queue.backend,
                         [spike_times], [spike_ids], engine.kernel.backend, sim_time_s=sim_time, extra=report)
+
+
+def _spike_flow(engine: AsyncEngine, c: dict[str, int]) -> dict[str, int]:
+    """Where every spike copy sent to a chip went: sent = delivered + in flight at the end (no tick, so
+    nothing is late; direct inputs reach neurons, not chips). Drains the finished engine's queue."""
+    rest = engine.queue.pop_before(MAX_TIME_PS)
+    return {"sent": c["spikes"] * engine.network.arrays.k_targets, "inputs": 0, "delivered": c["arrivals"],
+            "delivered_late": 0, "dropped_late": 0, "dropped_at_reset": 0,
+            "in_flight_end": int(np.count_nonzero(rest.kind == KIND_ARRIVAL))}
 
 
 def _latency_report(per_route: np.ndarray, latency_ps: np.ndarray) -> dict:

@@ -61,7 +61,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     ledger = Ledger()
     inbox: dict[tuple[int, int], set[int]] = defaultdict(set)   # (tick, core) -> active local axons
     hops = np.zeros(len(topo.class_names), np.int64)
-    state = {"routed": 0, "latency": 0}
+    state = {"routed": 0, "latency": 0, "inputs": 0, "in_flight": 0}
     latencies: list[int] = []
     link_packets = np.zeros(len(topo.link_src), np.int64)
     spike_ticks: list[np.ndarray] = []
@@ -76,7 +76,9 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
         [int(x) for x in a.row_weights] if a.row_weights is not None else None)
 
     def deliver(axon: int, delay_ticks: int):
+        state["in_flight"] += 1
         yield env.timeout(delay_ticks * tick)
+        state["in_flight"] -= 1
         ledger.add("axon_event", 1)
         inbox[(int(env.now // tick), axon // A)].add(axon % A)
 
@@ -138,6 +140,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
         in_ticks, in_axons = stream.events(0, opt.ticks)
         for t_in, axon in zip(in_ticks.tolist(), in_axons.tolist()):
             ledger.add("axon_event", 1)
+            state["inputs"] += 1
             inbox[(t_in, axon // A)].add(axon % A)
     for c in range(a.n_cores):
         env.process(core_process(c))
@@ -159,6 +162,10 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     order = np.argsort(-util, kind="stable")[:5]
     report = {"timing_violations": 0, "latency_p50_s": pct(0.5), "latency_p99_s": pct(0.99),
               "latency_max_s": latencies[-1] * 1e-12 if latencies else None,
+              "spike_flow": {"sent": state["routed"], "inputs": state["inputs"], "delivered": ledger.get("axon_event"),
+                             "delivered_late": 0, "dropped_late": 0, "dropped_at_reset": 0,
+                             "in_flight_end": state["in_flight"]},
+              "latency_samples": len(latencies),
               "wire_mm_per_spike": ledger.get("wire_nm") * 1e-6 / state["routed"] if state["routed"] else 0.0,
               "max_link_utilization": float(util.max(initial=0.0)), "mean_link_utilization": float(util.mean()),
               "busiest_links": [{"link": int(i), "src": int(topo.link_src[i]), "dst": int(topo.link_dst[i]),

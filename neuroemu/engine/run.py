@@ -157,6 +157,8 @@ class TickLoop:
         self.pending: dict[int, list[np.ndarray]] = {}     # tick -> axons that arrived early
         self.tick_starts = np.zeros(opt.ticks + 1, np.int64)  # S_t in ps; the last entry is the run's end
         self.wall = 0.0
+        self.inputs_sent = 0   # input spikes queued (the spike flow's other source)
+        self.spikes_sent = 0   # routed spike copies sent, counted as they leave (not from spike counts)
 
     def run(self, progress: Progress | None) -> RunResult:
         """Every tick, then the record."""
@@ -186,6 +188,7 @@ class TickLoop:
         if chunk and t % chunk == 0:
             for stream in self.inputs:
                 in_ticks, in_axons = stream.events(t, min(self.opt.ticks, t + chunk))
+                self.inputs_sent += len(in_axons)
                 # inputs arrive at the start of their tick (only possible now for this tick)
                 self.queue.push_batch(self.policy.input_ps(in_ticks, now), AXON_SPIKE, in_axons, payload=in_ticks)
         batch = self.queue.pop_before(now + 1)
@@ -225,10 +228,19 @@ class TickLoop:
         if not (storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events)):
             return
         partial = dataclasses.replace(opt, ticks=t)
+        # the spikes routed so far, with their hops, wire and latencies, as a finished run counts them
+        per_route, sends = self._route_spikes(t)
+        latencies = self.router.latency_distribution(per_route)
+        ledger.add("wire_nm", self.router.wire_nm(per_route))
+        routed = int(per_route[sends].sum())
+        extra = {"timing_violations": ledger.get("timing_violation"), "spike_flow": self._spike_flow(),
+                 "latency_samples": int(latencies["_latency_samples"]),
+                 "wire_mm_per_spike": ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0}
         record = build_record(self.chip, self.workload, partial, ledger, self.router.class_names,
-                              self.router.class_hops_of(self._route_spikes(t)[0]), 0, 0,
-                              self.network.n_enabled, time.perf_counter() - start, self.queue.backend,
-                              self.spike_ticks, self.spike_ids, self.stepper.backend, sim_time_s=now * 1e-12)
+                              self.router.class_hops_of(per_route), routed,
+                              int(latencies["_latency_ps_sum"]), self.network.n_enabled,
+                              time.perf_counter() - start, self.queue.backend, self.spike_ticks, self.spike_ids,
+                              self.stepper.backend, sim_time_s=now * 1e-12, extra=extra)
         limit = (f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}")
         busiest = int(np.bincount(due_axons // self.arrays.axons_per_core).argmax()) if len(due_axons) else 0
         raise RunawayError(
@@ -301,6 +313,7 @@ class TickLoop:
         targets = self.route_axon[routes]
         sent = targets >= 0
         src = routes[sent]  # route ids: the router's tables are per route
+        self.spikes_sent += len(src)
         arrival = None
         if len(src):
             due_tick = t + self.route_delay[src]
@@ -332,8 +345,11 @@ class TickLoop:
         self.ledger.add("wire_nm", router.wire_nm(spikes_per_route))
         latencies = router.latency_distribution(spikes_per_route)
         latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
+        latency_samples = int(latencies.pop("_latency_samples"))
         timing = self.policy.report(self.tick_starts, opt.ticks)
         timing["timing_violations"] = self.ledger.get("timing_violation")
+        timing["spike_flow"] = self._spike_flow()
+        timing["latency_samples"] = latency_samples  # packet fidelity: the packets' own count, below
         timing.update(latencies)
         links = router.link_stats(spikes_per_route, timing["_sim_time_s"])
         timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
@@ -371,6 +387,22 @@ class TickLoop:
         return (np.concatenate([spikes, per_input]),
                 np.concatenate([self.sends, np.ones(len(per_input), bool)]))
 
+    def _spike_flow(self) -> dict[str, int]:
+        """Where every spike sent to an axon went:
+        sent + inputs = delivered + dropped_late + dropped_at_reset + in_flight_end.
+
+        ``in_flight_end`` is what the run's end left undelivered: spikes still queued, held early
+        for a tick past the end, or packets still in the network (counted before the report drains it).
+        """
+        violations = self.ledger.get("timing_violation")
+        held = sum(len(part) for parts in self.pending.values() for part in parts)
+        in_network = self.packets.in_flight if self.packets is not None else 0
+        dropped = violations if self.policy.late_spikes != "late" else 0
+        return {"sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
+                "delivered_late": violations - dropped, "dropped_late": dropped,
+                "dropped_at_reset": self.ledger.get("in_flight_dropped_at_reset"),  # classify: between samples
+                "in_flight_end": len(self.queue) + held + in_network}
+
     def _packet_report(self) -> dict:
         packets = self.packets
         end = int(self.tick_starts[self.opt.ticks])
@@ -381,10 +413,12 @@ class TickLoop:
         summary = packets.summary(end)
         lat = summary["latency_s"]
         return {"latency_mean_s": lat["mean"], "latency_p50_s": lat["p50"], "latency_p99_s": lat["p99"],
-                "latency_max_s": lat["max"], "max_link_utilization": summary["max_link_utilization"],
+                "latency_max_s": lat["max"], "latency_samples": summary["latency_samples"],
+                "max_link_utilization": summary["max_link_utilization"],
                 "busiest_links": summary["busiest_links"],
                 "packet": {k: v for k, v in summary.items() if not k.startswith("link_")
-                           and k not in ("latency_s", "busiest_links", "max_link_utilization")}}
+                           and k not in ("latency_s", "latency_samples", "busiest_links",
+                                                   "max_link_utilization")}}
 
 
 def _drain(packets, pending: dict[int, list[np.ndarray]], n_axons: int) -> np.ndarray | None:

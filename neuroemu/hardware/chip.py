@@ -114,13 +114,15 @@ class Router:
         return self._neuron_latency[neurons]
 
     def latency_distribution(self, spikes_per_neuron: np.ndarray) -> dict[str, float | None]:
-        """Mean, p50, p99 and max zero-load latency (s) over all routed spikes, and the ps sum."""
+        """Mean, p50, p99 and max zero-load latency (s) over all routed spikes, the ps sum and the
+        number of samples (``_latency_samples``: spikes weighed, one per routed spike)."""
         senders = np.flatnonzero((spikes_per_neuron > 0) & (self._neuron_latency >= 0) & self._sends)
         weights = spikes_per_neuron[senders]
         values = self._neuron_latency[senders]
         total = int(weights.sum())
         if total == 0:
-            return {"_latency_ps_sum": 0, "latency_p50_s": None, "latency_p99_s": None, "latency_max_s": None}
+            return {"_latency_ps_sum": 0, "_latency_samples": 0, "latency_p50_s": None, "latency_p99_s": None,
+                    "latency_max_s": None}
         order = np.argsort(values, kind="stable")
         cum = np.cumsum(weights[order])
 
@@ -128,7 +130,7 @@ class Router:
             # the smallest latency with at least q of the spikes at or below it
             return float(values[order][np.searchsorted(cum, q * total)]) * 1e-12
 
-        return {"_latency_ps_sum": int((values * weights).sum()), "latency_p50_s": pct(0.5),
+        return {"_latency_ps_sum": int((values * weights).sum()), "_latency_samples": total, "latency_p50_s": pct(0.5),
                 "latency_p99_s": pct(0.99), "latency_max_s": float(values.max()) * 1e-12}
 
     def class_hops_of(self, spikes_per_neuron: np.ndarray) -> np.ndarray:

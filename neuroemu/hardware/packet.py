@@ -386,6 +386,7 @@ class PacketNetwork:
                      "by_class": {name: int(v) for name, v in zip(t.class_names, by_class)}},
             "events": {"arrive": int(s.arrivals), "link_free": int(s.frees), "inject": int(s.injections)},
             "latency_s": latency,
+            "latency_samples": int(lat.size),
             "link_utilization": util,
             "link_packets": sends.copy(),
             "link_peak_queue": a["wait_peak"].copy(),

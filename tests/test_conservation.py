@@ -1,0 +1,105 @@
+"""Conservation on every path: every spike sent is delivered, dropped as late or still in flight;
+synaptic events, hops, wire, latency samples and each energy term follow from the counted events
+(one shared check, :func:`tests.conservation.assert_conserved`)."""
+from __future__ import annotations
+
+
+import pytest
+
+from conservation import assert_conserved, run_conserved, run_traced
+from neuroemu.config import chip_from_data, workload_from_data
+
+QUEUES = ["c", "python"]
+
+
+def _specs(chip_data, workload_data):
+    return chip_from_data(chip_data, "tiny.yaml"), workload_from_data(workload_data, "w.yaml")
+
+
+def _gals_late(chip_data, policy):
+    """A gals chip whose inter-core hops take 0.6 ticks: spikes emitted late in a tick miss their deadline."""
+    chip_data["timing"].update({"mode": "gals", "late_spikes": policy})
+    chip_data["latency"].update({"hop_ns": 6.0e5, "synaptic_op_ns": 900.0, "neuron_update_ns": 9000.0,
+                                 "spike_ns": 50.0})
+    return chip_data
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+@pytest.mark.parametrize("network", ["analytic", "packet"])
+@pytest.mark.parametrize("timing", ["sync", "gals", "barrier"])
+def test_every_spike_accounted_for_on_every_tick_path(small_chip, small_workload, timing, network, queue):
+    chip, wl = _specs(small_chip, small_workload)
+    record, trace = run_traced(chip, wl, timing=timing, network=network, queue=queue)
+    flow = record.timing_report["spike_flow"]
+    assert record.spikes > 50 and flow["inputs"] > 0
+    assert flow["in_flight_end"] > 0  # the run ends with spikes on the way
+    assert_conserved(record, trace)
+    if network == "packet":  # the network's own counts, under "packet" (its latencies and links are above)
+        packet = record.timing_report["packet"]
+        assert packet["packets"]["injected"] == flow["sent"] and packet["hops"]["total"] == record.hops
+        assert not {"latency_s", "latency_samples", "busiest_links", "max_link_utilization"} & set(packet)
+
+
+@pytest.mark.parametrize("network", ["analytic", "packet"])
+@pytest.mark.parametrize("policy", ["drop", "late"])
+def test_late_gals_spikes_are_dropped_or_delivered_never_lost(small_chip, small_workload, policy, network):
+    chip, wl = _specs(_gals_late(small_chip, policy), small_workload)
+    record, trace = run_traced(chip, wl, network=network)
+    flow = record.timing_report["spike_flow"]
+    assert record.timing_report["timing_violations"] > 0
+    assert flow["dropped_late" if policy == "drop" else "delivered_late"] == record.timing_report["timing_violations"]
+    assert_conserved(record, trace)
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+def test_learning_on_conserves(small_chip, small_workload, queue):
+    small_chip["energy"].update({"potentiation_pj": {"value": 7.25, "source": "test"},
+                                 "depression_pj": {"value": 3.5, "source": "test"},
+                                 "wire_pj_per_mm": {"value": 0.75, "source": "test"}})
+    small_workload["learning"] = {"rule": "stdp", "a_plus": 1.5, "a_minus": 1.0, "tau_plus_ticks": 5.0,
+                                  "tau_minus_ticks": 5.0, "w_min": -8, "w_max": 8}
+    chip, wl = _specs(small_chip, small_workload)
+    for timing in ("sync", "gals", "barrier"):
+        record, trace = run_traced(chip, wl, timing=timing, queue=queue)
+        assert record.counts["potentiation"] > 0 and record.counts["depression"] > 0
+        assert record.energy_breakdown_j["wire"] > 0
+        assert_conserved(record, trace)
+
+
+@pytest.mark.parametrize("name,ticks", [("pcm_small", 30), ("loihi_small", 20), ("spinnaker_small", 20),
+                                        ("rram_small", 20)])
+def test_shipped_workloads_conserve(name, ticks):
+    record, trace = run_traced(None, name, ticks=ticks)
+    assert record.spikes > 0
+    assert_conserved(record, trace)
+
+
+@pytest.mark.parametrize("timing", ["sync", "gals", "barrier"])
+def test_mapped_network_conserves(timing):
+    """The digits edge list mapped onto Loihi (several routes per neuron, state resets)."""
+    record, trace = run_traced(None, "digits", ticks=70, timing=timing)
+    assert record.spikes > 0 and record.timing_report["spike_flow"]["inputs"] > 0
+    assert_conserved(record, trace)
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+def test_async_conserves(queue):
+    record = run_conserved(None, "neurogrid_small", ticks=3, queue=queue)
+    flow = record.timing_report["spike_flow"]
+    assert record.spikes > 0 and flow["sent"] > 0 and flow["in_flight_end"] >= 0
+
+
+def test_conservation_check_fails_on_a_lost_spike(small_chip, small_workload):
+    """The check is not vacuous: a record with one spike unaccounted for fails it."""
+    import dataclasses
+    chip, wl = _specs(small_chip, small_workload)
+    record, _ = run_traced(chip, wl)
+    flow = dict(record.timing_report["spike_flow"])
+    flow["in_flight_end"] -= 1
+    broken = dataclasses.replace(record, timing_report={**record.timing_report, "spike_flow": flow})
+    with pytest.raises(AssertionError):
+        assert_conserved(broken)
+    energy = dict(record.energy_breakdown_j)
+    energy["synaptic"] *= 1.001
+    with pytest.raises(AssertionError):
+        assert_conserved(dataclasses.replace(record, energy_breakdown_j=energy))

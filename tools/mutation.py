@@ -1,0 +1,510 @@
+"""Mutation testing for the modules that decide results (``make mutation``; not in CI).
+
+Seeds one realistic bug at a time into a module -- an off-by-one comparison (< vs <=), a dropped
+term, a wrong constant, another rounding mode, a removed branch, a swapped operator -- and runs a
+fast test selection for that module. A mutant the tests fail on is *killed*; one they pass is a
+*survivor*: either equivalent (no input can tell it from the original; the reason is recorded in
+``EQUIVALENT`` below) or a gap in the tests.
+
+Safety: the tree is copied to a temporary directory (sources, compiled extensions, tests, chips,
+workloads) and every mutant is written into the copy only, its file restored after each run; the
+copy is removed on exit, Ctrl-C included. The working tree is never written to. The copy is first
+on ``PYTHONPATH``, ahead of the editable install, and the baseline run checks it is the one imported.
+
+Mutants are found by walking the module's AST; each is applied by splicing the unparsed mutated
+node over the original node's source span, so the rest of the file is byte for byte the same.
+Docstrings, error messages (``raise`` statements, f-strings) and annotations are not mutated.
+
+Usage::
+
+    python tools/mutation.py                      # every module, at most --max-per-module mutants each
+    python tools/mutation.py --modules energy,timing --max-per-module 40 --jobs 2
+    python tools/mutation.py --list --modules energy   # show the mutants without running them
+    python tools/mutation.py --only-survivors docs/mutation-results.jsonl   # rerun last survivors
+
+Results: one JSON line per mutant in ``--out`` (default ``build/mutation-results.jsonl``) and a
+summary table on stdout (kill rate over the non-equivalent mutants).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures as cf
+import copy
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COPY_DIRS = ("neuroemu", "tests", "chips", "workloads", "benchmarks")
+COPY_FILES = ("pyproject.toml", "setup.py")
+
+#: module -> (path, test selection, functions to mutate (None: all))
+MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
+    "run": ("neuroemu/engine/run.py",
+            ["tests/test_conservation.py", "tests/test_timing.py", "tests/test_reference.py",
+             "tests/test_run.py", "tests/test_limits.py"], None),
+    "timing": ("neuroemu/engine/timing.py", ["tests/test_timing.py", "tests/test_conservation.py",
+                                             "tests/test_limits.py"], None),
+    "energy": ("neuroemu/engine/energy.py", ["tests/test_energy.py", "tests/test_conservation.py"], None),
+    "routing": ("neuroemu/hardware/routing.py", ["tests/test_topology.py", "tests/test_packet.py",
+                                                 "tests/test_conservation.py"], None),
+    "topology": ("neuroemu/hardware/topology.py", ["tests/test_topology.py"], None),
+    "packet": ("neuroemu/hardware/packet.py", ["tests/test_packet.py", "tests/test_network_fidelity.py"], None),
+    "asyncsim": ("neuroemu/engine/asyncsim.py", ["tests/test_asyncsim.py"], None),
+    "quantise": ("neuroemu/networks/quantise.py", ["tests/test_quantise.py"], None),
+    "place": ("neuroemu/networks/place.py", ["tests/test_place.py"], None),
+    "learning": ("neuroemu/hardware/learning.py", ["tests/test_learning.py", "tests/test_conservation.py"], None),
+    "sweep": ("neuroemu/studies/sweep.py", ["tests/test_sweep.py"],
+              ("sweep", "run_plan", "_execute", "_table_rows", "run_point")),
+}
+
+#: the bugs issue 20 found passing every test, seeded by text (path, old, new, test selection); they run
+#: with every full run (``--named`` alone: only these). C kernels are not rebuilt in the copy, so the C
+#: twins' guards are covered by the same tests through their Python twins (NEUROEMU_TICK / backends).
+NAMED: list[tuple[str, str, str, list[str]]] = [
+    ("neuroemu/engine/run.py", "late = due_tick < t", "late = due_tick < t - 1", ["tests/test_conservation.py"]),
+    ("neuroemu/engine/timing.py", "+ active * self.active_ps + spikes * self.spike_ps)", "+ active * self.active_ps)",
+     ["tests/test_timing.py"]),
+    ("neuroemu/engine/timing.py", "if self.active_ps != self.update_ps:", "if False:", ["tests/test_timing.py"]),
+    ("neuroemu/engine/energy.py", 'self.get("wire_nm") * 1e-6', 'self.get("wire_nm") * 1e-3',
+     ["tests/test_energy.py", "tests/test_conservation.py"]),
+    ("neuroemu/hardware/topology.py", "(leaf % r ** ((L + 1) // 2), leaf // r ** ((L + 1) // 2))",
+     "(leaf % r ** (L // 2), leaf // r ** (L // 2))", ["tests/test_topology.py"]),
+    ("neuroemu/hardware/packet.py", "np.floor(1000.0 / bw + 0.5)", "np.rint(1000.0 / bw)", ["tests/test_packet.py"]),
+    ("neuroemu/hardware/learning.py", "np.floor(self.w[idx] + 0.5)", "np.rint(self.w[idx])", ["tests/test_learning.py"]),
+    ("neuroemu/hardware/step.py", "synaptic_input(a, np.unique(spiking_axons))", "synaptic_input(a, spiking_axons)",
+     ["tests/test_step.py"]),
+    ("neuroemu/hardware/asynckernel.py", "if t < int(a.r[target]):", "if t <= int(a.r[target]):",
+     ["tests/test_asyncsim.py"]),
+    ("neuroemu/hardware/asynckernel.py", "live = t >= a.r[sl]", "live = t > a.r[sl]", ["tests/test_asyncsim.py"]),
+    ("neuroemu/engine/asyncsim.py", "w_end = min(t0 + W, end_ps, kernel.epoch + P)", "w_end = min(t0 + W, end_ps)",
+     ["tests/test_asyncsim.py"]),
+]
+
+#: mutants shown equivalent, by (module, the mutated line's text stripped, before, after): the reason
+EQUIVALENT: dict[tuple[str, str, str, str], str] = {
+    ("run", "if len(due_tick) and (due_tick == t).all():  # the usual case (always so under sync)",
+     "len(due_tick) and (due_tick == t).all()", "False"):
+        "a fast path: the general branch below files the same arrivals the same way",
+    ("run", "busiest = int(np.bincount(due_axons // self.arrays.axons_per_core).argmax()) if len(due_axons) else 0",
+     "0", "1"): "the error message's busiest core for a tick with no deliveries, where no core is busiest",
+    ("timing", "self.enabled_per_core = enabled.reshape(arrays.n_cores, -1).sum(axis=1).astype(np.int64)",
+     "1", "2"): "reshape(n, -2) is reshape(n, -1): numpy takes any negative size as the unknown one",
+    ("routing", "_BLOCK = 512  # rows per block where a tree table is built blockwise", "512", "513"):
+        "the block size of a table build: memory only, the table is the same",
+    ("routing", "below = in_level // r ** np.maximum(lv - self.level, 0)",
+     "in_level // r ** np.maximum(lv - self.level, 0)", "in_level / r ** np.maximum(lv - self.level, 0)"):
+        "the quotient is non-negative and stored into an int32 table, which truncates it to the same floor",
+    ("routing", "self.next_link = np.full((n, n), -1, dtype=np.int32)", "1", "2"):
+        "the fill value is overwritten: every column is assigned from the Dijkstra tree",
+    ("topology", "lat = np.where(links.latency_ps >= 0, links.latency_ps, lat)", "0", "1"):
+        "the custom-graph readers refuse a 0 ps link (latency_ps >= 1) and mark a missing one -1",
+    ("topology", "radius = req.pitch_mm / (2 * math.sin(math.pi / n)) if n > 1 else 0.0", "0.0", "1.0"):
+        "the drawing position of a one-router graph (a graph without coordinates takes its link lengths "
+        "from the pitch, not from the drawing)",
+    ("packet", "elapsed = max(int(elapsed_ps), 1)", "1", "2"):
+        "links take >= 1 ps and serialise in >= 1 ps, so a network that carried anything has lived >= 2 ps, "
+        "and one that carried nothing has no busy time to divide",
+    ("routing", "if max_h == 0:", "max_h == 0", "False"):
+        "a shortcut: with no hops the loop below runs zero times and returns the same zeros",
+    ("asyncsim", "self.epoch_ps = max(1, int(min(EPOCH_TAUS * network.arrays.tau_ps, 2**61)))", "2", "3"):
+        "an overflow cap reached only by a membrane time constant over 3 hours (2^61 ps / 200)",
+    ("asyncsim", "total = end_ps // tick_ps if tick_ps else 0", "0", "1"):
+        "without tick_ps progress is never called, so its total is never read",
+    ("packet", "PACKET_EVENT = 1", "1", "2"): "the only event kind in the network's private queue",
+    ("packet", 'q.push_batch(a["o_time"][:k], PACKET_EVENT, a["o_target"][:k], 0, a["o_prio"][:k])', "0", "1"):
+        "the payload of a packet event is never read (time, priority and target are)",
+    ("packet", 'a["p_next"][p] = -1', "1", "2"): "list ends are tested as < 0 / >= 0 everywhere",
+    ("asyncsim", "total = end_ps // tick_ps if tick_ps else 0", "end_ps // tick_ps", "end_ps / tick_ps"):
+        "the progress total is only passed through int(), and end_ps is a whole number of ticks",
+    ("asyncsim", "self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,",
+     "1", "2"): "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
+    ("quantise", "rel_mean = float(err.sum() / np.abs(w).sum()) if m.size and big > 0 else 0.0",
+     "m.size and big > 0", "m.size or big > 0"): "m.size == 0 makes big == 0, so both tests agree",
+    ("quantise", "rel_max = float(err.max() / big) if m.size and big > 0 else 0.0",
+     "m.size and big > 0", "m.size or big > 0"): "m.size == 0 makes big == 0, so both tests agree",
+    ("place", "if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:",
+     "62", "63"): "a packed key below 2^63 still fits an int64, so packing up to 2^63 is as exact",
+    ("place", "keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay",
+     "int(network.delay.max(initial=0)) + 1", "int(network.delay.max(initial=0))"):
+        "delays are >= 1, so source x max delay + delay is still one-to-one",
+    ("place", "n_cores = n_cores or int(core_of.max(initial=0)) + 1", "core_of.max(initial=0)",
+     "core_of.min(initial=0)"): "only a bincount's minlength: it grows to the largest core anyway",
+    ("sweep", "if scheduler is None and (workers == 1 or len(tasks) == 1):", "1", "2"):
+        "(len(tasks) == 2) a single task with several workers runs in a pool of one process instead of in this "
+        "one: the same row (the in-process path is a shortcut)",
+    ("sweep", "executor = cf.ProcessPoolExecutor(max_workers=min(workers, len(tasks)))", "min(workers, len(tasks))",
+     "max(workers, len(tasks))"): "a pool with idle processes: the same rows, only more processes",
+    ("learning", "size = max(need, 2 * len(self.values), 64)", "2", "3"):
+        "the factor table's growth policy: its values are the scalar rule's whatever its size",
+    ("learning", "size = max(need, 2 * len(self.values), 64)", "64", "65"):
+        "the factor table's first size: its values are the scalar rule's whatever its size",
+}
+
+
+@dataclass
+class Mutant:
+    """One seeded bug: where, what, and the source it turns the file into."""
+
+    module: str
+    line: int
+    col: int
+    kind: str
+    before: str
+    after: str
+    function: str
+    text: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}:{self.line}:{self.col}:{self.kind}:{self.after}"
+
+
+# --- finding mutants --------------------------------------------------------------------------------
+
+_CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+             ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+_BIN_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div,
+             ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult, ast.LShift: ast.RShift, ast.RShift: ast.LShift,
+             ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd}
+_ROUNDING = {"rint": "floor", "floor": "ceil", "ceil": "floor", "round": "int", "trunc": "round"}
+_MINMAX = {"max": "min", "min": "max", "maximum": "minimum", "minimum": "maximum"}
+
+
+def _skip_nodes(tree: ast.AST) -> set[int]:
+    """Ids of nodes not to mutate: docstrings, raise statements, f-strings, annotations, __all__."""
+    skip: set[int] = set()
+
+    def all_of(node):
+        for sub in ast.walk(node):
+            skip.add(id(sub))
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Raise, ast.JoinedStr, ast.Assert)):
+            all_of(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs:
+                if a.annotation is not None:
+                    all_of(a.annotation)
+            if node.returns is not None:
+                all_of(node.returns)
+            for d in node.args.defaults + node.args.kw_defaults:
+                if d is not None:
+                    all_of(d)  # default arguments: an API choice, not a computation
+        elif isinstance(node, ast.AnnAssign):
+            all_of(node.annotation)
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            all_of(node)
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            all_of(node)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("warn",):
+            all_of(node)
+    return skip
+
+
+def _variants(node: ast.AST) -> list[tuple[str, ast.AST]]:
+    """(kind, mutated copy of node) for every mutation this node admits."""
+    out: list[tuple[str, ast.AST]] = []
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMP_SWAP:
+        m = copy.deepcopy(node)
+        m.ops = [_CMP_SWAP[type(node.ops[0])]()]
+        out.append(("comparison", m))
+    elif isinstance(node, ast.BinOp) and type(node.op) in _BIN_SWAP:
+        m = copy.deepcopy(node)
+        m.op = _BIN_SWAP[type(node.op)]()
+        out.append(("operator", m))
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            out.append(("drop term", copy.deepcopy(node.left)))
+            if isinstance(node.op, ast.Add):
+                out.append(("drop term", copy.deepcopy(node.right)))
+        if isinstance(node.op, (ast.Mult, ast.Div)):
+            out.append(("drop factor", copy.deepcopy(node.left)))
+    elif isinstance(node, ast.BoolOp):
+        m = copy.deepcopy(node)
+        m.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        out.append(("boolean", m))
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        out.append(("negation", copy.deepcopy(node.operand)))
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float) and not isinstance(node.value, bool):
+        v = node.value
+        new = v + 1 if isinstance(v, int) else (1.0 if v == 0 else v * 2)
+        out.append(("constant", ast.Constant(new)))
+    elif isinstance(node, ast.Call):
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+        for table, kind in ((_ROUNDING, "rounding"), (_MINMAX, "min/max")):
+            if name in table:
+                m = copy.deepcopy(node)
+                if isinstance(f, ast.Attribute):
+                    m.func.attr = table[name]
+                else:
+                    m.func.id = table[name]
+                out.append((kind, m))
+    elif isinstance(node, ast.If):
+        out.append(("remove branch", ast.Constant(False)))
+        if node.orelse:
+            out.append(("force branch", ast.Constant(True)))
+    return out
+
+
+def _target_span(node: ast.AST) -> ast.AST:
+    """The node whose source span a mutant replaces (an If's test, not the whole statement)."""
+    return node.test if isinstance(node, ast.If) else node
+
+
+def find_mutants(module: str, source: str, functions: tuple[str, ...] | None = None) -> list[tuple[Mutant, str]]:
+    """Every mutant of ``source`` as (Mutant, mutated source)."""
+    tree = ast.parse(source)
+    skip = _skip_nodes(tree)
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for ln in lines:
+        offsets.append(offsets[-1] + len(ln.encode()))
+    raw = source.encode()
+    owner: dict[int, str] = {}
+    for fn in ast.walk(tree):  # breadth first: outer functions first, so the innermost name wins
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for sub in ast.walk(fn):
+                owner[id(sub)] = fn.name
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in skip or not hasattr(node, "lineno"):
+            continue
+        fn = owner.get(id(node), "<module>")
+        if functions is not None and fn not in functions:
+            continue
+        span = _target_span(node)
+        for kind, mutated in _variants(node):
+            start = offsets[span.lineno - 1] + span.col_offset
+            end = offsets[span.end_lineno - 1] + span.end_col_offset
+            before = raw[start:end].decode()
+            after = ast.unparse(mutated)
+            if "\n" in before:
+                after = f"({after})"
+            new = raw[:start] + after.encode() + raw[end:]
+            try:
+                ast.parse(new)
+            except SyntaxError:
+                continue
+            out.append((Mutant(module, span.lineno, span.col_offset, kind, " ".join(before.split()),
+                               after, fn, lines[span.lineno - 1].strip()), new.decode()))
+    return out
+
+
+# --- running them -----------------------------------------------------------------------------------
+
+def make_copy() -> Path:
+    """A private copy of the tree to mutate (compiled extensions included)."""
+    tmp = Path(tempfile.mkdtemp(prefix="neuroemu-mutation-"))
+    for d in COPY_DIRS:
+        if (ROOT / d).exists():
+            shutil.copytree(ROOT / d, tmp / d, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+    for f in COPY_FILES:
+        if (ROOT / f).exists():
+            shutil.copy2(ROOT / f, tmp / f)
+    return tmp
+
+
+def run_tests(tree: Path, selection: list[str], timeout: float) -> tuple[str, float]:
+    """'passed', 'failed' or 'timeout', and the seconds taken."""
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow", *selection]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=timeout, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        return "timeout", time.perf_counter() - start
+    return ("passed" if proc.returncode == 0 else "failed"), time.perf_counter() - start
+
+
+def check_copy_is_imported(tree: Path) -> None:
+    """The copy, not the editable install, must be what the tests import."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    got = subprocess.run([sys.executable, "-c", "import neuroemu; print(neuroemu.__file__)"], cwd=tree, env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    if not got.startswith(str(tree)):
+        raise SystemExit(f"mutation: the copy at {tree} is not the neuroemu imported ({got}); refusing to run")
+
+
+STOP = threading.Event()  # set on Ctrl-C: workers finish their current run, restore and clean up
+
+
+def worker(tasks: list[tuple[Mutant, str, list[str], float]], results: list, out) -> None:
+    """Run a list of mutants in one private copy, restoring each file after its run."""
+    tree = make_copy()
+    try:
+        check_copy_is_imported(tree)
+        for mutant, source, selection, timeout in tasks:
+            if STOP.is_set():
+                break
+            path = tree / MODULES[mutant.module][0]
+            original = path.read_bytes()
+            try:
+                path.write_text(source)
+                status, secs = run_tests(tree, selection, timeout)
+            finally:
+                path.write_bytes(original)
+            rec = {**asdict(mutant), "status": "survived" if status == "passed" else "killed",
+                   "how": status, "seconds": round(secs, 1)}
+            eq = EQUIVALENT.get((mutant.module, mutant.text, mutant.before, mutant.after))
+            if rec["status"] == "survived" and eq:
+                rec["equivalent"] = eq
+            results.append(rec)
+            out.write(json.dumps(rec) + "\n")
+            out.flush()
+            print(f"  {rec['status']:8s} {mutant.module}:{mutant.line} [{mutant.kind}] {mutant.before!r} -> "
+                  f"{mutant.after!r} ({secs:.0f} s)", flush=True)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def run_named(results: list, out) -> None:
+    """Seed each of the issue's named bugs by text into a private copy and run its tests."""
+    tree = make_copy()
+    try:
+        check_copy_is_imported(tree)
+        for rel, old, new, selection in NAMED:
+            if STOP.is_set():
+                break
+            path = tree / rel
+            original = path.read_bytes()
+            text = original.decode()
+            if text.count(old) != 1:
+                raise SystemExit(f"mutation: named mutant {old!r} is not found exactly once in {rel}; update NAMED")
+            try:
+                path.write_text(text.replace(old, new))
+                status, secs = run_tests(tree, selection, 600)
+            finally:
+                path.write_bytes(original)
+            rec = {"module": "named", "line": text[:text.index(old)].count("\n") + 1, "col": 0, "kind": "named",
+                   "before": old, "after": new, "function": rel, "how": status, "seconds": round(secs, 1),
+                   "status": "survived" if status == "passed" else "killed"}
+            results.append(rec)
+            out.write(json.dumps(rec) + "\n")
+            out.flush()
+            print(f"  {rec['status']:8s} {rel}:{rec['line']} [named] {old!r} -> {new!r} ({secs:.0f} s)", flush=True)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def summarise(results: list[dict]) -> str:
+    """Per-module table and the kill rate over non-equivalent mutants."""
+    rows = ["| module | mutants | killed | survived (equivalent) | kill rate (non-equivalent) |",
+            "|---|---:|---:|---:|---:|"]
+    tot = [0, 0, 0, 0]
+    for module in [*MODULES, "named"]:
+        rs = [r for r in results if r["module"] == module]
+        if not rs:
+            continue
+        killed = sum(r["status"] == "killed" for r in rs)
+        surv = [r for r in rs if r["status"] == "survived"]
+        eq = sum(1 for r in surv if r.get("equivalent"))
+        denom = len(rs) - eq
+        rows.append(f"| {module} | {len(rs)} | {killed} | {len(surv)} ({eq}) | "
+                    f"{killed / denom:.0%} |" if denom else f"| {module} | {len(rs)} | {killed} | {len(surv)} ({eq}) | - |")
+        for i, v in enumerate((len(rs), killed, len(surv), eq)):
+            tot[i] += v
+    denom = tot[0] - tot[3]
+    rows.append(f"| **all** | {tot[0]} | {tot[1]} | {tot[2]} ({tot[3]}) | "
+                f"{(tot[1] / denom if denom else 0):.1%} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--modules", default=",".join(MODULES), help="comma-separated: " + ", ".join(MODULES))
+    ap.add_argument("--max-per-module", type=int, default=30, help="sample at most this many mutants per module")
+    ap.add_argument("--seed", type=int, default=20, help="seed of the sample")
+    ap.add_argument("--jobs", type=int, default=1, help="parallel workers (each has its own copy)")
+    ap.add_argument("--timeout-factor", type=float, default=4.0, help="a run slower than this x baseline is killed")
+    ap.add_argument("--out", default="build/mutation-results.jsonl")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--named", action="store_true", help="run only the issue's named mutants (NAMED)")
+    ap.add_argument("--only-survivors", metavar="JSONL", help="rerun only the survivors recorded in this file")
+    args = ap.parse_args(argv)
+    names = [m.strip() for m in args.modules.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODULES]
+    if unknown:
+        ap.error(f"unknown module(s) {', '.join(unknown)}; valid: {', '.join(MODULES)}")
+    keep = None
+    if args.only_survivors:  # matched by module, function, kind, text and column: edits elsewhere do not matter
+        rows = [json.loads(line) for line in Path(args.only_survivors).read_text().splitlines() if line.strip()]
+        keep = {(r["module"], r["function"], r["kind"], r["before"], r["after"], r["col"]) for r in rows
+                if r["status"] == "survived" and r["module"] != "named"}
+    plan: dict[str, list[tuple[Mutant, str]]] = {}
+    for name in names:
+        path, _, functions = MODULES[name]
+        found = find_mutants(name, (ROOT / path).read_text(), functions)
+        if keep is not None:
+            found = [m for m in found if (m[0].module, m[0].function, m[0].kind, m[0].before, m[0].after, m[0].col) in keep]
+        elif len(found) > args.max_per_module:
+            found = random.Random(f"{args.seed}:{name}").sample(found, args.max_per_module)
+            found.sort(key=lambda m: (m[0].line, m[0].col))
+        plan[name] = found
+    if args.list:
+        for name, found in plan.items():
+            for m, _ in found:
+                print(f"{name}:{m.line} {m.function} [{m.kind}] {m.before!r} -> {m.after!r}")
+        return 0
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    results: list[dict] = []
+    if args.named:
+        with open(args.out, "w") as out:
+            try:
+                run_named(results, out)
+            except KeyboardInterrupt:
+                print("interrupted (the working tree is never touched)", flush=True)
+        print(summarise(results))
+        return 0
+    tree = make_copy()
+    try:
+        check_copy_is_imported(tree)
+        tasks = []
+        for name, found in plan.items():
+            selection = MODULES[name][1]
+            status, secs = run_tests(tree, selection, 1800)
+            if status != "passed":
+                raise SystemExit(f"mutation: the unmutated tests for {name} do not pass ({status}); fix them first")
+            print(f"{name}: {len(found)} mutants, baseline {secs:.0f} s", flush=True)
+            tasks += [(m, src, selection, max(60.0, args.timeout_factor * secs)) for m, src in found]
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+    chunks = [tasks[i::args.jobs] for i in range(args.jobs)]
+    with open(args.out, "w") as out:
+        pool = cf.ThreadPoolExecutor(args.jobs)
+        futures = [pool.submit(worker, c, results, out) for c in chunks if c]
+        try:
+            for f in futures:
+                while True:
+                    try:
+                        f.result(timeout=1.0)
+                        break
+                    except cf.TimeoutError:
+                        continue
+        except KeyboardInterrupt:
+            STOP.set()
+            print("interrupted: finishing the runs under way (the working tree is never touched)", flush=True)
+        pool.shutdown(wait=True)
+        if not STOP.is_set() and keep is None:
+            run_named(results, out)
+    print(summarise(results))
+    for r in results:
+        if r["status"] == "survived":
+            note = f" -- equivalent: {r['equivalent']}" if r.get("equivalent") else ""
+            print(f"survived {r['module']}:{r['line']} ({r['function']}) [{r['kind']}] {r['before']!r} -> "
+                  f"{r['after']!r}{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
