@@ -255,14 +255,22 @@ def expand_system(data: dict, name: str) -> dict:
     gx, gy = spec.grid
     n = gx * gy
     plain = to_plain(base)
+    for group in ("energy", "latency"):  # constants the chip file left at their defaults stay unset
+        spec_group = getattr(base, group)
+        for key, f in spec_group.__dataclass_fields__.items():
+            if getattr(spec_group, key) is f.default:
+                plain[group].pop(key, None)
     plain.update(name=data["name"], description=data.get("description", f"{n} x {base.name}"),
                  notes=data.get("notes", ""), cores=base.cores * n)
     plain["topology"].update(width=base.topology.width * gx, height=base.topology.height * gy)
     static, board = base.energy.static_mw, spec.board_static_mw
-    plain["energy"]["static_mw"] = {
+    unsourced = static.source is None or (board.source is None and board is not spec.__dataclass_fields__[
+        "board_static_mw"].default)
+    # the sum has a source only when both parts have one (validate --require-sources sees the gap)
+    plain["energy"]["static_mw"] = static.value * n + board.value if unsourced else {
         "value": static.value * n + board.value,
-        "source": f"{n} chips x {static.value!r} mW ({base.name}: {static.source or 'no source'}) "
-                  f"+ board {board.value!r} mW ({board.source or 'no source'})"}
+        "source": f"{n} chips x {static.value!r} mW ({base.name}: {static.source}) "
+                  f"+ board {board.value!r} mW ({board.source or 'not given'})"}
     if spec.link is None:
         raise where.child("system").child("link").error("is required (hop_pj, hop_ns, bandwidth_pkts_per_ns)")
     plain["energy"]["hop_class_pj"] = dict(plain["energy"].get("hop_class_pj") or {}, chip=to_plain(spec.link.hop_pj))
@@ -342,6 +350,6 @@ def workload_chip(workload: WorkloadSpec, workload_file: str | None) -> ChipSpec
 
 def detect_kind(data: Any) -> str:
     """Guess whether parsed YAML is a chip ('chip') or a workload ('workload')."""
-    if isinstance(data, dict) and ("cores" in data or "core" in data or "topology" in data):
+    if isinstance(data, dict) and ("cores" in data or "core" in data or "topology" in data or "system" in data):
         return "chip"
     return "workload"
