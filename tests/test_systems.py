@@ -82,6 +82,7 @@ def test_chip_hops_counted_and_priced_apart(system_files):
     r = simulate(system, workload, record_spikes=True)
     plain = simulate(flat, workload)
     # the same network and spikes: the joined mesh moves them over the same routes
+    assert r.cores == 16 and r.neurons == 16 * 32  # generated over every core of the system
     assert r.spikes == plain.spikes and r.synaptic_events == plain.synaptic_events
     assert r.hops == plain.hops
     assert r.hops_by_class["x"] + r.hops_by_class["y"] + r.hops_by_class["chip"] == plain.hops
@@ -182,3 +183,29 @@ def test_a_system_of_a_non_mesh_chip_or_of_a_system_is_refused(write_yaml, small
     outer = write_yaml("outer.yaml", {"name": "outer", "system": {"chip": "inner.yaml", "grid": [2, 1], "link": LINK}})
     with pytest.raises(ConfigError, match="not a system"):
         load_chip(outer)
+
+
+def _dense_layers(path, k: int = 8) -> None:
+    """Inputs -> layer 0 one to one, then layer 0 -> 1 -> 2 all to all: traffic no placement avoids."""
+    a = np.arange(k)
+    src = np.concatenate([a, np.repeat(a, k), np.repeat(a + k, k)])
+    dst = np.concatenate([a, np.tile(a + k, k), np.tile(a + 2 * k, k)])
+    np.savez(path, src=src, dst=dst, weight=np.ones(len(src)), src_input=np.r_[np.ones(k, int), np.zeros(2 * k * k, int)],
+             threshold=np.full(3 * k, 4.0), input_times=np.repeat(np.arange(0, 20, 2), k), input_ids=np.tile(a, 10),
+             n_inputs=k)
+
+
+def test_locality_keeps_a_network_that_fits_one_chip_on_one_chip(system_files, tmp_path):
+    from neuroemu.config.loader import workload_for_network_file
+    _dense_layers(tmp_path / "dense.npz")
+    spec = load_chip(system_files[1])
+    runs = {m: simulate(spec, workload_for_network_file(tmp_path / "dense.npz", ticks=30, mapping=m))
+            for m in ("locality", "pack")}
+    loc, pack = runs["locality"], runs["pack"]
+    assert loc.spikes == pack.spikes > 0
+    # pack fills cores 0, 1, 2 in a row: core 2 sits on the next chip, so its traffic crosses a chip edge
+    assert pack.hops_by_class["chip"] > 0
+    # locality lays its three parts on one chip: more on-chip hops, no chip hop at all
+    assert loc.workload_report["mapping"]["cores_used"] == 3
+    assert loc.hops_by_class["chip"] == 0 and loc.hops_by_class["x"] + loc.hops_by_class["y"] > 0
+    assert loc.energy_breakdown_j.get("hop_chip", 0.0) == 0.0 < pack.energy_breakdown_j["hop_chip"]

@@ -11,6 +11,9 @@ counted and priced apart (``hop:chip`` in the ledger; the prices are
 ``energy.hop_class_pj.chip`` and ``latency.hop_class_ns.chip``, which a system file's
 ``system.link`` expands to). Routes are the XY routes of the joined
 mesh, so a route's chip hops are the chip edges it crosses: ``|cx_s - cx_d| + |cy_s - cy_d|``.
+Mapped networks placed by ``locality`` weigh routes by :attr:`SystemTopology.placement_cost`,
+in which leaving a chip costs more than any route inside one: a network that fits on one chip
+stays on one chip, and one that does not crosses as few chip edges as the layout finds.
 
 The routing tables are those of the joined mesh, n_routers^2 in size:
 :func:`system_table_bytes` estimates them and :func:`build_system_topology` refuses, in one
@@ -19,6 +22,8 @@ table alone). Splitting such a system over MPI ranks, each with its own rows of 
 is the design in docs/systems.md.
 """
 from __future__ import annotations
+
+from functools import cached_property
 
 import numpy as np
 
@@ -54,6 +59,23 @@ def chip_of_core(topo: Topology) -> np.ndarray:
     return chip_of_router(topo)[topo.core_router]
 
 
+class SystemTopology(Topology):
+    """A joined mesh: a :class:`Topology` whose placements keep traffic on one chip where they can."""
+
+    @cached_property
+    def placement_cost(self) -> np.ndarray:
+        """int32 [n_routers, n_routers]: route length for placement, a chip hop counting as one
+        hop more than a chip's diameter, so any route inside a chip costs less than any route
+        that leaves it (:func:`neuroemu.networks.place.place` lays ``locality`` out by it; its
+        report still counts plain hops)."""
+        p = self.params
+        weight = p["chip_width"] + p["chip_height"] - 1
+        chip = self.class_names.index(CHIP_CLASS)
+        cost = self.hops.astype(np.int32) + (weight - 1) * self.class_hops[chip].astype(np.int32)
+        cost.setflags(write=False)
+        return cost
+
+
 class SystemRouting(rt.GridRouting):
     """XY routing on the joined mesh, with links across chip edges in class 2 (``chip``)."""
 
@@ -77,6 +99,9 @@ def build_system_topology(chip: ChipSpec, link_of) -> Topology:
     """The joined mesh of a system chip; ``link_of(latency_ns, energy_pj, bandwidth)`` makes a
     :class:`LinkParams` (the chip's per-mm wire energy applies to every class)."""
     system, t = chip.system, chip.topology
+    if t.kind != "mesh":  # e.g. compare's other layouts: the chip links exist only on the joined mesh
+        raise ConfigError(f"{chip.source or chip.name}: topology.kind: a system of chips is their joined mesh; "
+                          f"{t.kind!r} does not apply (run its chip {system.chip!r} under {t.kind} instead)")
     gx, gy = system.grid
     w, h = t.width, t.height
     n = w * h
@@ -94,7 +119,7 @@ def build_system_topology(chip: ChipSpec, link_of) -> Topology:
     ids = np.arange(n)
     pos = np.stack([ids % w, ids // w], axis=1) * t.pitch_mm
     src, dst = routing.link_src, routing.link_dst
-    return Topology(
+    return SystemTopology(
         "mesh", core_router=ids.repeat(t.concentration), router_pos_mm=pos, router_level=np.zeros(n),
         links=_Links(src, dst, routing.link_class, np.abs(pos[src] - pos[dst]).sum(axis=1)),
         class_names=CLASS_NAMES, class_params=on_chip + [between], routing_fn=lambda topo: routing,
