@@ -2,8 +2,15 @@
 meshes with chip-to-chip links as their own class, counted and priced apart."""
 from __future__ import annotations
 
+import csv
+import json
+
 import numpy as np
 import pytest
+import yaml
+from click.testing import CliRunner
+
+from neuroemu.cli.app import main
 
 from neuroemu.config.fields import to_plain
 from neuroemu.config.loader import chip_from_data, load_chip, shipped_chips
@@ -209,3 +216,45 @@ def test_locality_keeps_a_network_that_fits_one_chip_on_one_chip(system_files, t
     assert loc.workload_report["mapping"]["cores_used"] == 3
     assert loc.hops_by_class["chip"] == 0 and loc.hops_by_class["x"] + loc.hops_by_class["y"] > 0
     assert loc.energy_breakdown_j.get("hop_chip", 0.0) == 0.0 < pack.energy_breakdown_j["hop_chip"]
+
+
+def test_cli_lists_the_shipped_systems():
+    out = CliRunner().invoke(main, ["chips"])
+    assert out.exit_code == 0
+    lines = {line.split()[0]: line for line in out.output.splitlines() if line.strip()}
+    assert "16 TrueNorth chips" in lines["ns16e"] and "64 Loihi chips" in lines["pohoiki_beach"]
+
+
+def test_cli_run_of_full_ns16e_is_one_error_line(system_files):
+    out = CliRunner().invoke(main, ["run", "ns16e", system_files[3], "--ticks", "2"])
+    assert out.exit_code == 1
+    assert out.output.count("\n") == 1 and out.output.startswith("Error: ")
+    assert "ns16e" in out.output and ("GiB" in out.output)
+
+
+def test_compare_takes_a_system_and_refuses_other_layouts_in_a_row(system_files):
+    _, system, _, workload = system_files
+    out = CliRunner().invoke(main, ["compare", system, workload, "--ticks", "10", "--topologies", "mesh,htree",
+                                    "--json", "-"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output[out.output.index("{"):])
+    rows = doc["rows"] if isinstance(doc, dict) else doc
+    assert rows[0]["topology"] == "mesh" and rows[0]["error"] is None and rows[0]["hops_mean"] > 0
+    assert "joined mesh" in rows[1]["error"]
+
+
+def test_sweep_over_the_chip_link_energy(system_files, tmp_path):
+    _, system, _, workload = system_files
+    spec = {"name": "chip_link", "base": {"chip": system, "workload": workload},
+            "axes": [{"key": "chip.energy.hop_class_pj.chip", "values": [10.0, 80.0]},
+                     {"key": "workload.ticks", "values": [10]}],
+            "mode": "grid", "repetitions": 1, "seed": 7, "common_seeds": True}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = CliRunner().invoke(main, ["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert len(rows) == 2 and rows[0]["hops_chip"] == rows[1]["hops_chip"] != "0"
+    for row in rows:
+        assert float(row["energy_hop_chip_j"]) == pytest.approx(
+            int(row["count_hop_chip"]) * float(row["chip.energy.hop_class_pj.chip"]) * 1e-12, rel=1e-12)

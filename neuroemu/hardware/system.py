@@ -23,6 +23,7 @@ is the design in docs/systems.md.
 """
 from __future__ import annotations
 
+import os
 from functools import cached_property
 
 import numpy as np
@@ -95,6 +96,34 @@ class SystemRouting(rt.GridRouting):
         return out
 
 
+def _available_bytes() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this platform: only the router limit applies
+        return 1 << 62
+
+
+def check_system_size(chip: ChipSpec) -> None:
+    """Refuse, in one line and before anything is allocated, a system whose joined mesh's routing
+    tables exceed :data:`MAX_ROUTERS` routers or 80 % of the free memory; no-op for other chips.
+    Run setup calls it first (:func:`neuroemu.networks.workloads.check_memory`), so a full NS16e
+    is refused before its 16 M neurons are built."""
+    system, t = chip.system, chip.topology
+    if system is None or t.kind != "mesh":
+        return
+    n = t.width * t.height
+    need = system_table_bytes(n)
+    if n <= MAX_ROUTERS and need <= 0.8 * _available_bytes():
+        return
+    gx, gy = system.grid
+    why = (f"one machine holds at most {MAX_ROUTERS} routers" if n > MAX_ROUTERS
+           else f"only {_available_bytes() / 2**30:.1f} GiB of memory is free")
+    raise ConfigError(
+        f"{chip.source or chip.name}: system: the joined mesh has {n} routers ({gx} x {gy} chips of "
+        f"{t.width // gx} x {t.height // gy}); its routing tables (n_routers^2) would take "
+        f"{need / 2**30:.1f} GiB, and {why}: use a smaller grid (see docs/systems.md)")
+
+
 def build_system_topology(chip: ChipSpec, link_of) -> Topology:
     """The joined mesh of a system chip; ``link_of(latency_ns, energy_pj, bandwidth)`` makes a
     :class:`LinkParams` (the chip's per-mm wire energy applies to every class)."""
@@ -102,15 +131,10 @@ def build_system_topology(chip: ChipSpec, link_of) -> Topology:
     if t.kind != "mesh":  # e.g. compare's other layouts: the chip links exist only on the joined mesh
         raise ConfigError(f"{chip.source or chip.name}: topology.kind: a system of chips is their joined mesh; "
                           f"{t.kind!r} does not apply (run its chip {system.chip!r} under {t.kind} instead)")
+    check_system_size(chip)
     gx, gy = system.grid
     w, h = t.width, t.height
     n = w * h
-    if n > MAX_ROUTERS:
-        raise ConfigError(
-            f"{chip.source or chip.name}: system: the joined mesh has {n} routers ({gx} x {gy} chips of "
-            f"{w // gx} x {h // gy}); its routing tables (n_routers^2) would take "
-            f"{system_table_bytes(n) / 2**30:.1f} GiB, and one machine holds at most {MAX_ROUTERS} routers: "
-            f"use a smaller grid (see docs/systems.md)")
     routing = SystemRouting(w, h, w // gx, h // gy)
     on_chip = [link_of((chip.latency.hop_class_ns or {}).get(c, chip.latency.hop_ns).value, chip.energy.hop_energy(c),
                        t.bandwidth_pkts_per_ns) for c in ("x", "y")]
