@@ -100,11 +100,15 @@ def test_chip_hops_counted_and_priced_apart(system_files):
     src, axon, _ = arrays.routes()
     fired = np.bincount(r.spike_trains.neurons, minlength=len(src))
     want = np.zeros(3, np.int64)
+    slowest_ps = 0
     for route in np.flatnonzero((axon >= 0) & (fired > 0)):
         s = arrays.chip_cores(np.array([src[route] // arrays.neurons_per_core]))[0]
         d = arrays.chip_cores(np.array([axon[route] // arrays.axons_per_core]))[0]
-        want += np.array(xy_class_hops(4, 2, 2, int(s), int(d))) * fired[src[route]]
+        x, y, chip = xy_class_hops(4, 2, 2, int(s), int(d))
+        want += np.array([x, y, chip]) * fired[src[route]]
+        slowest_ps = max(slowest_ps, (x + y) * 2000 + chip * 25000)  # hop_ns 2 on chip, 25 across
     assert [r.hops_by_class[c] for c in ("x", "y", "chip")] == want.tolist()
+    assert r.timing_report["latency_max_s"] == pytest.approx(slowest_ps * 1e-12, rel=1e-12)
     # priced with the chip link's own energy
     assert r.energy_breakdown_j["hop_chip"] == pytest.approx(r.hops_by_class["chip"] * 40.0e-12, rel=1e-12)
     assert r.energy_breakdown_j["hop_x"] == pytest.approx(r.hops_by_class["x"] * 2.3e-12, rel=1e-12)
@@ -258,3 +262,13 @@ def test_sweep_over_the_chip_link_energy(system_files, tmp_path):
     for row in rows:
         assert float(row["energy_hop_chip_j"]) == pytest.approx(
             int(row["count_hop_chip"]) * float(row["chip.energy.hop_class_pj.chip"]) * 1e-12, rel=1e-12)
+
+
+def test_packet_network_moves_system_spikes_over_the_same_links(system_files):
+    _, system, _, workload = system_files
+    analytic = simulate(system, workload, ticks=30)
+    packet = simulate(system, workload, ticks=30, network="packet")
+    # uncongested: the same spikes, hops per class and energy of every counted term
+    assert packet.spikes == analytic.spikes and packet.hops_by_class == analytic.hops_by_class
+    for term in ("hop_chip", "hop_x", "hop_y", "synaptic"):
+        assert packet.energy_breakdown_j[term] == pytest.approx(analytic.energy_breakdown_j[term], rel=1e-12)
