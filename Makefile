@@ -11,7 +11,7 @@ BUILD_INPUTS := pyproject.toml setup.py neuroemu/_cffi_build.py $(wildcard neuro
 $(STAMP): $(BUILD_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,plots,distributed,columnar,nir]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plots,distributed,columnar,nir,mpi]'
 	touch $(STAMP)
 
 ## run the embedded default chip and workload

@@ -208,8 +208,77 @@ def resolve_chip_path(name_or_path: str, relative_to: Path | None = None) -> Pat
 
 
 def chip_from_data(data: Any, name: str) -> ChipSpec:
-    """Build a ChipSpec from already-parsed data (for sweeps and tests)."""
+    """Build a ChipSpec from already-parsed data (for sweeps and tests); a system file (a
+    ``system`` section and no ``cores``) is expanded by :func:`expand_system` first."""
+    if isinstance(data, dict) and "system" in data and "cores" not in data:
+        data = expand_system(data, name)
     return build(ChipSpec, data, Where(name))
+
+
+#: the keys of a system file (everything else comes from the chip it repeats)
+SYSTEM_FILE_KEYS = ("description", "name", "notes", "system")
+
+
+def expand_system(data: dict, name: str) -> dict:
+    """A system file's data as the plain data of the one chip it stands for.
+
+    The chip named by ``system.chip`` (a shipped name or a file beside the system file) is
+    repeated ``grid`` times: its cores multiply, its mesh widens to ``width x gx`` by ``height x
+    gy`` (chip (i, j)'s routers are the mesh's columns i*width.. and rows j*height..), and its
+    static power becomes the chips' sum plus the board's, and ``link``'s energy and latency
+    become those of link class ``chip`` (``energy.hop_class_pj.chip``, ``latency.hop_class_ns.chip``).
+    The ``system`` section stays, with the chip's name and the link bandwidth, so :mod:`neuroemu.hardware.system` marks the links across chip edges as
+    class ``chip``; the result loads again as an ordinary chip file (records and sweeps).
+    """
+    from neuroemu.config.fields import to_plain
+    from neuroemu.config.schema import SystemSpec
+    where = Where(name)
+    for key in data:
+        if key not in SYSTEM_FILE_KEYS:
+            raise where.child(key).error(f"unknown key in a system file; valid keys here: {', '.join(SYSTEM_FILE_KEYS)}")
+    if "name" not in data:
+        raise where.child("name").error("is required")
+    spec = build(SystemSpec, data["system"], where.child("system"))
+    base_dir = Path(name).parent if name and not name.startswith("<") else None
+    path = resolve_chip_path(spec.chip, base_dir)
+    if path is None or not is_file(path):
+        valid = ", ".join(sorted(shipped_chips())) or "none"
+        raise where.child("system").child("chip").error(f"no chip of that name (not a file; shipped chips: {valid})",
+                                                          spec.chip)
+    raw = read_yaml(path)
+    if isinstance(raw, dict) and "system" in raw:
+        raise where.child("system").child("chip").error("must be one chip, not a system", spec.chip)
+    base = chip_from_data(raw, str(path))
+    if base.topology.kind != "mesh":
+        raise where.child("system").child("chip").error(
+            f"a system joins mesh chips across their edges; {base.name} is a {base.topology.kind}", spec.chip)
+    gx, gy = spec.grid
+    n = gx * gy
+    plain = to_plain(base)
+    for group in ("energy", "latency"):  # constants the chip file left at their defaults stay unset
+        spec_group = getattr(base, group)
+        for key, f in spec_group.__dataclass_fields__.items():
+            if getattr(spec_group, key) is f.default:
+                plain[group].pop(key, None)
+    plain.update(name=data["name"], description=data.get("description", f"{n} x {base.name}"),
+                 notes=data.get("notes", ""), cores=base.cores * n)
+    plain["topology"].update(width=base.topology.width * gx, height=base.topology.height * gy)
+    static, board = base.energy.static_mw, spec.board_static_mw
+    unsourced = static.source is None or (board.source is None and board is not spec.__dataclass_fields__[
+        "board_static_mw"].default)
+    # the sum has a source only when both parts have one (validate --require-sources sees the gap)
+    plain["energy"]["static_mw"] = static.value * n + board.value if unsourced else {
+        "value": static.value * n + board.value,
+        "source": f"{n} chips x {static.value!r} mW ({base.name}: {static.source}) "
+                  f"+ board {board.value!r} mW ({board.source or 'not given'})"}
+    if spec.link is None:
+        raise where.child("system").child("link").error("is required (hop_pj, hop_ns, bandwidth_pkts_per_ns)")
+    plain["energy"]["hop_class_pj"] = dict(plain["energy"].get("hop_class_pj") or {}, chip=to_plain(spec.link.hop_pj))
+    plain["latency"]["hop_class_ns"] = dict(plain["latency"].get("hop_class_ns") or {}, chip=to_plain(spec.link.hop_ns))
+    plain["system"] = {"chip": base.name, "grid": list(spec.grid),
+                       "bandwidth_pkts_per_ns": spec.link.bandwidth_pkts_per_ns,
+                       "board_static_mw": to_plain(spec.board_static_mw)}
+    return plain
 
 
 def workload_from_data(data: Any, name: str) -> WorkloadSpec:
@@ -294,6 +363,6 @@ def workload_chip(workload: WorkloadSpec, workload_file: str | None) -> ChipSpec
 
 def detect_kind(data: Any) -> str:
     """Guess whether parsed YAML is a chip ('chip') or a workload ('workload')."""
-    if isinstance(data, dict) and ("cores" in data or "core" in data or "topology" in data):
+    if isinstance(data, dict) and ("cores" in data or "core" in data or "topology" in data or "system" in data):
         return "chip"
     return "workload"

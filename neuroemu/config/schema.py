@@ -251,6 +251,66 @@ class SynapseDeviceSpec:
         return 0.0 if self.adc_bits is None else self.adc_fom_pj.value * float(1 << self.adc_bits)
 
 
+# --- systems of chips (issue 17): kept apart from the per-chip energy fields -------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemLinkSpec:
+    """A chip-to-chip link (one hop between routers of neighbouring chips): its own link class."""
+
+    hop_pj: Sourced = spec_field(check=PJ_MAX, doc="one spike packet crossing one chip-to-chip link")
+    hop_ns: Sourced = spec_field(check=LAT, doc="one chip-to-chip link, zero load")
+    bandwidth_pkts_per_ns: float = spec_field(1.0, check=positive, doc="chip-to-chip link bandwidth")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemSpec:
+    """A 2D grid of identical mesh chips whose meshes join across chip edges into one mesh.
+
+    The routers on facing edges of neighbouring chips are linked (TrueNorth's merge/split
+    ports, Loihi's chip-to-chip mesh links); those links form the link class ``chip`` with
+    their own energy and latency. A system file gives them in ``link``; the joined chip it
+    expands to (the one the engine, records and sweeps see) holds them where every link
+    class's are, ``energy.hop_class_pj.chip`` and ``latency.hop_class_ns.chip``, with the
+    cores, mesh and static power already multiplied out and the chip kept by name.
+    """
+
+    chip: str = spec_field(doc="the chip repeated: a shipped chip's name or a chip file")
+    grid: tuple[int, int] = spec_field(doc="chips in x and in y")
+    link: SystemLinkSpec | None = spec_field(
+        None, doc="system files: the chip-to-chip links (expanded into energy.hop_class_pj.chip, "
+                  "latency.hop_class_ns.chip and bandwidth_pkts_per_ns)")
+    bandwidth_pkts_per_ns: float = spec_field(1.0, check=positive, doc="chip-to-chip link bandwidth")
+    board_static_mw: Sourced = spec_field(ZERO, check=sourced_at_most(MAX_POWER_MW),
+                                          doc="board power beside the chips' own (system files; "
+                                              "a joined chip has it in energy.static_mw)")
+
+    @property
+    def n_chips(self) -> int:
+        """Chips in the system."""
+        return self.grid[0] * self.grid[1]
+
+    def validate(self, where: Where) -> None:
+        """The grid is at least one chip each way (and not absurdly large)."""
+        for i, v in enumerate(self.grid):
+            if not 1 <= v <= 1024:
+                raise where.child("grid").child(i).error("must be between 1 and 1024 chips", v)
+
+    def check_chip(self, chip: "ChipSpec", where: Where) -> None:
+        """The joined chip is a mesh whose width and height the grid divides."""
+        topo = chip.topology
+        if self.link is not None:
+            raise where.child("system").child("link").error(
+                "a joined chip (one with cores) prices its chip links in energy.hop_class_pj.chip and "
+                "latency.hop_class_ns.chip; link belongs in system files")
+        if topo.kind != "mesh":
+            raise where.child("topology").child("kind").error("a system joins mesh chips only", topo.kind)
+        gx, gy = self.grid
+        if topo.width % gx or topo.height % gy:
+            raise where.child("system").child("grid").error(
+                f"must divide the joined mesh ({topo.width} x {topo.height})", list(self.grid))
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChipSpec:
     """A whole chip: cores, their router graph, tick semantics, energy and latency per event."""
@@ -266,6 +326,7 @@ class ChipSpec:
     synapse_device: SynapseDeviceSpec | None = spec_field(
         None, doc="non-volatile synapses as devices: levels, noise, drift, stuck cells, ADC/DAC (docs/devices.md)")
     notes: str = spec_field("", doc="free text: conditions, caveats")
+    system: SystemSpec | None = spec_field(None, doc="a system of chips joined into one mesh (see SystemSpec)")
     #: the file it was read from (relative paths inside it resolve against its folder)
     source: str = field(default="", init=False, compare=False, repr=False)
 
@@ -292,6 +353,8 @@ class ChipSpec:
                 raise where.child("topology").error(
                     f"width x height x concentration must equal cores ({self.cores})",
                     f"{topo.width} x {topo.height} x {topo.concentration}")
+        if self.system is not None:
+            self.system.check_chip(self, where)
 
 
 # --- workload ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec
+from neuroemu.hardware.system import build_system_topology
 from neuroemu.hardware.topology import LinkParams, Topology, build_topology
 
 PS_PER_S = 10 ** 12
@@ -20,10 +21,12 @@ def build_chip_topology(chip: ChipSpec) -> Topology:
     """The chip's router graph and compiled routing tables."""
     t = chip.topology
 
-    def link_of(latency_ns: float, energy_pj: float) -> LinkParams:
+    def link_of(latency_ns: float, energy_pj: float, bandwidth: float = t.bandwidth_pkts_per_ns) -> LinkParams:
         return LinkParams(latency_ps=max(1, int(round(latency_ns * 1000))), energy_pj=energy_pj,
-                          energy_pj_per_mm=chip.energy.wire_pj_per_mm.value,
-                          bandwidth_pkts_per_ns=t.bandwidth_pkts_per_ns)
+                          energy_pj_per_mm=chip.energy.wire_pj_per_mm.value, bandwidth_pkts_per_ns=bandwidth)
+
+    if chip.system is not None:  # a system of chips: the joined mesh, chip-to-chip links in class "chip"
+        return build_system_topology(chip, link_of)
 
     link = link_of(chip.latency.hop_ns.value, chip.energy.hop_pj.value)
     # per link class latencies and energies (e.g. Loihi's E-W and N-S hops)

@@ -439,7 +439,11 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
     if strategy == "locality":
         if hops_c is None:
             raise ConfigError("locality: needs the router distances: pass topology= or hops= and core_router=")
-        core_of = _locality(network, n_cores, neurons_per_core, axons_per_core, hops_c, act, seed)
+        # a system of chips lays parts out by a cost in which leaving a chip costs more than any
+        # route inside one (neuroemu.hardware.system); the report below still counts plain hops
+        cost = getattr(topology, "placement_cost", None)
+        cost_c = hops_c if cost is None else _core_hops(n_cores, cost, topology.core_router, None)
+        core_of = _locality(network, n_cores, neurons_per_core, axons_per_core, cost_c, act, seed)
     else:
         core_of = STRATEGIES[strategy](network, n_cores, neurons_per_core, axons_per_core)
     per_core = np.bincount(core_of, minlength=n_cores)

@@ -42,6 +42,7 @@ from neuroemu.hardware.devices import check_device, program_weights
 from neuroemu.models.loihi import CubaArrays, bias_for_rate
 from neuroemu.models.neuron import NeuronArrays, neuron_model
 from neuroemu.models.rng import generator
+from neuroemu.hardware.system import check_system_size
 from neuroemu.networks.sizes import available_memory_bytes
 
 #: seed purposes (stream ids) so that each random choice has its own stream
@@ -85,6 +86,7 @@ def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:
 
 def check_memory(chip: ChipSpec, net: NetworkSpec, workload_name: str) -> None:
     """Raise CapacityError naming the size needed when the network would not fit in memory."""
+    check_system_size(chip)  # a system's routing tables first: they can outgrow the network
     need = estimate_bytes(chip, net)
     have = available_memory_bytes()
     if need > 0.8 * have:

@@ -1,0 +1,274 @@
+"""Systems of chips (neuroemu.hardware.system, system files in neuroemu.config.loader): joined
+meshes with chip-to-chip links as their own class, counted and priced apart."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from neuroemu.cli.app import main
+
+from neuroemu.config.fields import to_plain
+from neuroemu.config.loader import chip_from_data, load_chip, shipped_chips
+from neuroemu.engine.run import simulate
+from neuroemu.errors import ConfigError
+from neuroemu.hardware.chip import build_chip_topology
+from neuroemu.hardware.system import chip_of_core, chip_of_router, system_table_bytes
+from neuroemu.networks.workloads import build_network
+from neuroemu.config.loader import load_workload
+
+LINK = {"hop_pj": {"value": 40.0, "source": "test"}, "hop_ns": {"value": 25.0, "source": "test"},
+        "bandwidth_pkts_per_ns": 0.5}
+
+
+@pytest.fixture
+def system_files(write_yaml, small_chip, small_workload):
+    """A 2 x 2 system of the tiny 2 x 2-core chip (a 4 x 4 joined mesh), its plain 4 x 4 twin, and a workload."""
+    chip = write_yaml("tiny.yaml", small_chip)
+    system = write_yaml("tiny_system.yaml", {"name": "tiny_system", "description": "2 x 2 tiny chips",
+                                             "system": {"chip": "tiny.yaml", "grid": [2, 2], "link": LINK}})
+    flat = dict(small_chip, name="tiny_flat", cores=16)
+    flat["topology"] = dict(small_chip["topology"], width=4, height=4)
+    flat_path = write_yaml("tiny_flat.yaml", flat)
+    small_workload["chip"] = "tiny_system.yaml"
+    workload = write_yaml("tiny_system_workload.yaml", small_workload)
+    return chip, system, flat_path, workload
+
+
+def xy_class_hops(w: int, cw: int, ch: int, s: int, d: int) -> tuple[int, int, int]:
+    """By hand: the XY route from router s to d on a w-wide mesh of cw x ch chips, hops per class
+    (x, y, chip): x first along the source row, then y along the destination column; a step
+    between two chips is a chip hop."""
+    sx, sy, dx, dy = s % w, s // w, d % w, d // w
+    counts = [0, 0, 0]
+    x, y = sx, sy
+    while x != dx:
+        nx_ = x + (1 if dx > x else -1)
+        counts[2 if nx_ // cw != x // cw else 0] += 1
+        x = nx_
+    while y != dy:
+        ny_ = y + (1 if dy > y else -1)
+        counts[2 if ny_ // ch != y // ch else 1] += 1
+        y = ny_
+    return tuple(counts)
+
+
+def test_system_file_expands_to_the_joined_chip(system_files):
+    _, system, _, _ = system_files
+    spec = load_chip(system)
+    assert spec.cores == 16 and (spec.topology.width, spec.topology.height) == (4, 4)
+    assert spec.system.grid == (2, 2) and spec.system.chip == "tiny"
+    assert spec.energy.static_mw.value == 4 * 1.0  # four chips' static power, board 0
+    # the record's config loads again as the same chip (records, sweeps)
+    assert chip_from_data(to_plain(spec), "again") == spec
+
+
+def test_joined_mesh_hops_per_class_match_hand_computed_xy_routes(system_files):
+    topo = build_chip_topology(load_chip(system_files[1]))
+    assert topo.class_names == ("x", "y", "chip")
+    # 4 x 4 mesh: 48 directed links; chip edges at x = 1|2 and y = 1|2: 2 x 4 rows + 2 x 4 columns
+    assert topo.n_links == 48 and int((topo.link_class == 2).sum()) == 16
+    for s in range(16):
+        for d in range(16):
+            assert tuple(int(topo.class_hops[c, s, d]) for c in range(3)) == xy_class_hops(4, 2, 2, s, d), (s, d)
+    # corner to corner: x, chip, x then y, chip, y
+    assert tuple(topo.class_hops[:, 0, 15]) == (2, 2, 2)
+    assert int(topo.hops[0, 15]) == 6
+    # zero-load latency: 4 on-chip hops of 2 ns and 2 chip hops of 25 ns
+    assert int(topo.path_latency_ps[0, 15]) == 4 * 2000 + 2 * 25000
+    assert list(chip_of_router(topo)) == [0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3]
+    assert list(chip_of_core(topo)) == list(chip_of_router(topo))
+
+
+def test_chip_hops_counted_and_priced_apart(system_files):
+    _, system, flat, workload = system_files
+    r = simulate(system, workload, record_spikes=True)
+    plain = simulate(flat, workload)
+    # the same network and spikes: the joined mesh moves them over the same routes
+    assert r.cores == 16 and r.neurons == 16 * 32  # generated over every core of the system
+    assert r.spikes == plain.spikes and r.synaptic_events == plain.synaptic_events
+    assert r.hops == plain.hops
+    assert r.hops_by_class["x"] + r.hops_by_class["y"] + r.hops_by_class["chip"] == plain.hops
+    assert r.hops_by_class["chip"] > 0
+    # every spike's chip hops by hand: the chip edges between its neuron's core and its target core
+    spec, wl = load_chip(system), load_workload(workload)
+    arrays = build_network(spec, wl, wl.seed, "w").arrays
+    src, axon, _ = arrays.routes()
+    fired = np.bincount(r.spike_trains.neurons, minlength=len(src))
+    want = np.zeros(3, np.int64)
+    slowest_ps = 0
+    for route in np.flatnonzero((axon >= 0) & (fired > 0)):
+        s = arrays.chip_cores(np.array([src[route] // arrays.neurons_per_core]))[0]
+        d = arrays.chip_cores(np.array([axon[route] // arrays.axons_per_core]))[0]
+        x, y, chip = xy_class_hops(4, 2, 2, int(s), int(d))
+        want += np.array([x, y, chip]) * fired[src[route]]
+        slowest_ps = max(slowest_ps, (x + y) * 2000 + chip * 25000)  # hop_ns 2 on chip, 25 across
+    assert [r.hops_by_class[c] for c in ("x", "y", "chip")] == want.tolist()
+    assert r.timing_report["latency_max_s"] == pytest.approx(slowest_ps * 1e-12, rel=1e-12)
+    # priced with the chip link's own energy
+    assert r.energy_breakdown_j["hop_chip"] == pytest.approx(r.hops_by_class["chip"] * 40.0e-12, rel=1e-12)
+    assert r.energy_breakdown_j["hop_x"] == pytest.approx(r.hops_by_class["x"] * 2.3e-12, rel=1e-12)
+
+
+def test_shipped_systems_load_with_sources():
+    assert {"ns16e", "pohoiki_beach"} <= set(shipped_chips())
+    ns = load_chip("ns16e")
+    assert ns.cores == 16 * 4096 and ns.neurons == 16 * 2 ** 20 and ns.system.grid == (4, 4)
+    assert ns.energy.static_mw.value == pytest.approx(16 * load_chip("truenorth").energy.static_mw.value)
+    pb = load_chip("pohoiki_beach")
+    assert pb.cores == 64 * 128 and (pb.topology.width, pb.topology.height) == (64, 32)
+    for spec in (ns, pb):
+        assert "assumed" in spec.energy.hop_class_pj["chip"].source
+        assert "assumed" in spec.latency.hop_class_ns["chip"].source
+        assert spec.energy.hop_class_pj["chip"].value == 32.0 and spec.system.bandwidth_pkts_per_ns == 0.1
+
+
+def test_pohoiki_beach_mesh_builds_with_its_chip_links():
+    topo = build_chip_topology(load_chip("pohoiki_beach"))
+    assert topo.n_routers == 2048 and topo.class_names == ("x", "y", "chip")
+    # 7 chip edges across each of 32 rows and 7 across each of 64 columns, both directions
+    assert int((topo.link_class == 2).sum()) == 2 * (7 * 32 + 7 * 64)
+    # Loihi's own E-W / N-S hop energies stay on the chip's links
+    assert set(topo.link_energy_pj[topo.link_class == 0]) == {3.0}
+    assert set(topo.link_energy_pj[topo.link_class == 1]) == {4.0}
+    assert set(topo.link_energy_pj[topo.link_class == 2]) == {32.0}
+
+
+def test_full_ns16e_is_refused_in_one_line_before_allocating():
+    with pytest.raises(ConfigError) as exc:
+        build_chip_topology(load_chip("ns16e"))
+    msg = str(exc.value)
+    assert "\n" not in msg and "ns16e.yaml" in msg and "65536 routers" in msg
+    assert f"{system_table_bytes(65536) / 2**30:.1f} GiB" in msg
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"grid": [0, 2]}, "system.grid[0]"),
+    ({"grid": [2]}, "system.grid"),
+    ({"chip": "no_such_chip"}, "system.chip"),
+    ({"colour": "red"}, "system.colour"),
+    ({"link": None}, "system.link"),
+    ({"link": dict(LINK, hop_pj=-1.0)}, "system.link.hop_pj"),
+])
+def test_bad_system_files_fail_in_one_line(write_yaml, small_chip, change, key):
+    write_yaml("tiny.yaml", small_chip)
+    system = {"chip": "tiny.yaml", "grid": [2, 2], "link": LINK}
+    system.update(change)
+    path = write_yaml("bad_system.yaml", {"name": "bad", "system": system})
+    with pytest.raises(ConfigError) as exc:
+        load_chip(path)
+    assert "\n" not in str(exc.value) and "bad_system.yaml" in str(exc.value) and key in str(exc.value)
+
+
+def test_non_square_grids_join(write_yaml, small_chip):
+    write_yaml("tiny.yaml", small_chip)
+    path = write_yaml("s.yaml", {"name": "s", "system": {"chip": "tiny.yaml", "grid": [3, 1], "link": LINK}})
+    topo = build_chip_topology(load_chip(path))
+    assert (topo.params["width"], topo.params["height"], topo.n_routers) == (6, 2, 12)
+    # chip edges at x = 1|2 and 3|4 on both rows, both directions
+    assert int((topo.link_class == 2).sum()) == 2 * 2 * 2
+
+
+def test_a_joined_chip_must_be_consistent(small_chip):
+    data = dict(small_chip, cores=16, topology=dict(small_chip["topology"], width=4, height=4),
+                system={"chip": "tiny", "grid": [3, 2]})
+    with pytest.raises(ConfigError, match="system.grid.*must divide"):
+        chip_from_data(data, "joined.yaml")
+    data["system"] = {"chip": "tiny", "grid": [2, 2], "link": LINK}
+    with pytest.raises(ConfigError, match="system.link.*hop_class_pj.chip"):
+        chip_from_data(data, "joined.yaml")
+
+
+def test_a_system_of_a_non_mesh_chip_or_of_a_system_is_refused(write_yaml, small_chip):
+    tree = dict(small_chip, topology={"kind": "htree"})
+    write_yaml("tree.yaml", tree)
+    path = write_yaml("s.yaml", {"name": "s", "system": {"chip": "tree.yaml", "grid": [2, 1], "link": LINK}})
+    with pytest.raises(ConfigError, match="system.chip.*mesh"):
+        load_chip(path)
+    write_yaml("tiny.yaml", small_chip)
+    write_yaml("inner.yaml", {"name": "inner", "system": {"chip": "tiny.yaml", "grid": [2, 1], "link": LINK}})
+    outer = write_yaml("outer.yaml", {"name": "outer", "system": {"chip": "inner.yaml", "grid": [2, 1], "link": LINK}})
+    with pytest.raises(ConfigError, match="not a system"):
+        load_chip(outer)
+
+
+def _dense_layers(path, k: int = 8) -> None:
+    """Inputs -> layer 0 one to one, then layer 0 -> 1 -> 2 all to all: traffic no placement avoids."""
+    a = np.arange(k)
+    src = np.concatenate([a, np.repeat(a, k), np.repeat(a + k, k)])
+    dst = np.concatenate([a, np.tile(a + k, k), np.tile(a + 2 * k, k)])
+    np.savez(path, src=src, dst=dst, weight=np.ones(len(src)), src_input=np.r_[np.ones(k, int), np.zeros(2 * k * k, int)],
+             threshold=np.full(3 * k, 4.0), input_times=np.repeat(np.arange(0, 20, 2), k), input_ids=np.tile(a, 10),
+             n_inputs=k)
+
+
+def test_locality_keeps_a_network_that_fits_one_chip_on_one_chip(system_files, tmp_path):
+    from neuroemu.config.loader import workload_for_network_file
+    _dense_layers(tmp_path / "dense.npz")
+    spec = load_chip(system_files[1])
+    runs = {m: simulate(spec, workload_for_network_file(tmp_path / "dense.npz", ticks=30, mapping=m))
+            for m in ("locality", "pack")}
+    loc, pack = runs["locality"], runs["pack"]
+    assert loc.spikes == pack.spikes > 0
+    # pack fills cores 0, 1, 2 in a row: core 2 sits on the next chip, so its traffic crosses a chip edge
+    assert pack.hops_by_class["chip"] > 0
+    # locality lays its three parts on one chip: more on-chip hops, no chip hop at all
+    assert loc.workload_report["mapping"]["cores_used"] == 3
+    assert loc.hops_by_class["chip"] == 0 and loc.hops_by_class["x"] + loc.hops_by_class["y"] > 0
+    assert loc.energy_breakdown_j.get("hop_chip", 0.0) == 0.0 < pack.energy_breakdown_j["hop_chip"]
+
+
+def test_cli_lists_the_shipped_systems():
+    out = CliRunner().invoke(main, ["chips"])
+    assert out.exit_code == 0
+    lines = {line.split()[0]: line for line in out.output.splitlines() if line.strip()}
+    assert "16 TrueNorth chips" in lines["ns16e"] and "64 Loihi chips" in lines["pohoiki_beach"]
+
+
+def test_cli_run_of_full_ns16e_is_one_error_line(system_files):
+    out = CliRunner().invoke(main, ["run", "ns16e", system_files[3], "--ticks", "2"])
+    assert out.exit_code == 1
+    assert out.output.count("\n") == 1 and out.output.startswith("Error: ")
+    assert "ns16e" in out.output and ("GiB" in out.output)
+
+
+def test_compare_takes_a_system_and_refuses_other_layouts_in_a_row(system_files):
+    _, system, _, workload = system_files
+    out = CliRunner().invoke(main, ["compare", system, workload, "--ticks", "10", "--topologies", "mesh,htree",
+                                    "--json", "-"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output[out.output.index("{"):])
+    rows = doc["rows"] if isinstance(doc, dict) else doc
+    assert rows[0]["topology"] == "mesh" and rows[0]["error"] is None and rows[0]["hops_mean"] > 0
+    assert "joined mesh" in rows[1]["error"]
+
+
+def test_sweep_over_the_chip_link_energy(system_files, tmp_path):
+    _, system, _, workload = system_files
+    spec = {"name": "chip_link", "base": {"chip": system, "workload": workload},
+            "axes": [{"key": "chip.energy.hop_class_pj.chip", "values": [10.0, 80.0]},
+                     {"key": "workload.ticks", "values": [10]}],
+            "mode": "grid", "repetitions": 1, "seed": 7, "common_seeds": True}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = CliRunner().invoke(main, ["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert len(rows) == 2 and rows[0]["hops_chip"] == rows[1]["hops_chip"] != "0"
+    for row in rows:
+        assert float(row["energy_hop_chip_j"]) == pytest.approx(
+            int(row["count_hop_chip"]) * float(row["chip.energy.hop_class_pj.chip"]) * 1e-12, rel=1e-12)
+
+
+def test_packet_network_moves_system_spikes_over_the_same_links(system_files):
+    _, system, _, workload = system_files
+    analytic = simulate(system, workload, ticks=30)
+    packet = simulate(system, workload, ticks=30, network="packet")
+    # uncongested: the same spikes, hops per class and energy of every counted term
+    assert packet.spikes == analytic.spikes and packet.hops_by_class == analytic.hops_by_class
+    for term in ("hop_chip", "hop_x", "hop_y", "synaptic"):
+        assert packet.energy_breakdown_j[term] == pytest.approx(analytic.energy_breakdown_j[term], rel=1e-12)
