@@ -228,3 +228,13 @@ def test_gals_violations_are_the_spikes_arriving_after_their_tick_began(small_ch
                 on_time += 1
     assert late > 0 and on_time > 0
     assert record.timing_report["timing_violations"] == late
+
+
+def test_barrier_on_a_chip_that_prices_no_work_still_moves_on():
+    """TrueNorth's file has no per-operation latency and no barrier: under barrier an idle timestep
+    would last 0 ps and the next tick would start inside the window already popped (found by the
+    matrix: the digits classifier's reset between samples then failed). Each timestep lasts >= 1 ps."""
+    from neuroemu import simulate
+    r = simulate("truenorth", "workloads/digits.yaml", ticks=70, timing="barrier")
+    assert r.workload_report["classification"]["samples"] == 2
+    assert r.timing_report["timestep_min_s"] >= 1e-12

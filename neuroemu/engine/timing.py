@@ -132,7 +132,9 @@ class BarrierPolicy(GalsPolicy):
         end = now + int(self.core_busy_ps.max(initial=0))
         if arrival is not None and len(arrival):
             end = max(end, int(arrival.max()))
-        return end + self.barrier_ps
+        # at least 1 ps: the window up to now + 1 is popped, and a chip that prices neither work nor
+        # barrier (TrueNorth run under barrier) must still move on, or the next tick starts in the past
+        return max(end + self.barrier_ps, now + 1)
 
     def report(self, tick_starts, ticks):
         durations = np.diff(tick_starts[: ticks + 1]) * 1e-12
