@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -36,8 +35,10 @@ import numpy as np
 import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from neuroemu.hardware.packet import PacketNetwork, serialisation_ps  # noqa: E402
+from benchutil import machine  # noqa: E402
 from neuroemu.hardware.topology import build_topology  # noqa: E402
 
 CYCLE_PS = 1000
@@ -125,22 +126,6 @@ def run_simpy(topology, packets, buffer_packets: int):
     return seconds, np.array(delivered, np.int64), np.array(hops, np.int64)
 
 
-def machine() -> dict:
-    """Architecture, cores, CPU model, Python and numpy versions."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return {"machine": platform.machine(), "nproc": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "numpy": np.__version__, "simpy": simpy.__version__}
-
-
 def main() -> None:
     """Run both implementations on the same packets and print one JSON line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -181,7 +166,7 @@ def main() -> None:
         "simpy": {"seconds": round(s_seconds, 4), "hop_events_per_s": round(simpy_rate), "latency_mean_s": lat_s},
         "speedup_vs_simpy": round(engine_rate / simpy_rate, 1),
         "verified": verified,
-        "machine": machine(),
+        "machine": {**machine(), "simpy": simpy.__version__},
         "date": datetime.date.today().isoformat(),
     }))
 

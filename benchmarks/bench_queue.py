@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,8 +30,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from neuroemu.kernel.queue import available_backends, make_queue  # noqa: E402
+from benchutil import machine  # noqa: E402
 
 MODES = {"sync": 10**9, "spread": 10**6}
 VERIFY_WINDOWS = 40
@@ -109,22 +110,6 @@ def verify(windows, period, backends) -> bool:
             if list(zip(*(c.tolist() for c in qb))) != hb:
                 return False
     return True
-
-
-def machine() -> dict:
-    """uname -m, nproc and the CPU model."""
-    import os
-
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"machine": platform.machine(), "nproc": os.cpu_count(), "cpu": model,
-            "python": platform.python_version(), "numpy": np.__version__}
 
 
 def main(argv=None) -> dict:

@@ -486,7 +486,7 @@ class AsyncCoreLoop:
         timing.update({"lookahead_s": self.lookahead_ps * 1e-12, "window_s": self.window_ps * 1e-12,
                        "windows": self.windows, "threshold_checks": self.checks, "spike_time_unit": "ps"})
         if self.packets is not None:
-            timing.update(_packet_report(self.packets, self.end_ps))
+            timing.update(self.packets.record_report(self.end_ps))
         if opt.link_stats:
             topo = self.topology
             timing["link_stats"] = {"src": topo.link_src.tolist(), "dst": topo.link_dst.tolist(),
@@ -529,19 +529,6 @@ def _group(nid, tt, ww, syn, w0: int, w1: int):
     seg = np.flatnonzero(first)
     rank = np.arange(len(starts)) - np.repeat(seg, np.diff(np.append(seg, len(starts))))
     return g_n, g_t, g_s, g_syn, rank
-
-
-def _packet_report(packets, end: int) -> dict:
-    """Packet latency and link figures, as the tick loop reports them."""
-    if not packets.idle():
-        packets.advance(np.iinfo(np.int64).max // 2)
-    summary = packets.summary(end)
-    lat = summary["latency_s"]
-    return {"latency_mean_s": lat["mean"], "latency_p50_s": lat["p50"], "latency_p99_s": lat["p99"],
-            "latency_max_s": lat["max"], "max_link_utilization": summary["max_link_utilization"],
-            "busiest_links": summary["busiest_links"],
-            "packet": {k: v for k, v in summary.items() if not k.startswith("link_")
-                       and k not in ("latency_s", "busiest_links", "max_link_utilization")}}
 
 
 def run_async_cores(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress: Progress | None) -> RunResult:

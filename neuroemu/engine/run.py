@@ -355,7 +355,7 @@ class TickLoop:
         timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
         timing.update({k: v for k, v in links.items() if not k.startswith("_")})
         if self.packets is not None:
-            timing.update(self._packet_report())
+            timing.update(self.packets.record_report(int(self.tick_starts[self.opt.ticks])))
         if opt.link_stats:
             topo = self.topology
             timing["link_stats"] = {"src": topo.link_src.tolist(), "dst": topo.link_dst.tolist(),
@@ -402,23 +402,6 @@ class TickLoop:
                 "delivered_late": violations - dropped, "dropped_late": dropped,
                 "dropped_at_reset": self.ledger.get("in_flight_dropped_at_reset"),  # classify: between samples
                 "in_flight_end": len(self.queue) + held + in_network}
-
-    def _packet_report(self) -> dict:
-        packets = self.packets
-        end = int(self.tick_starts[self.opt.ticks])
-        if not packets.idle():
-            # packets still in flight finish their routes (their hops were counted at emission,
-            # as in the analytic fidelity); they arrive after the run and are not delivered
-            packets.advance(np.iinfo(np.int64).max // 2)
-        summary = packets.summary(end)
-        lat = summary["latency_s"]
-        return {"latency_mean_s": lat["mean"], "latency_p50_s": lat["p50"], "latency_p99_s": lat["p99"],
-                "latency_max_s": lat["max"], "latency_samples": summary["latency_samples"],
-                "max_link_utilization": summary["max_link_utilization"],
-                "busiest_links": summary["busiest_links"],
-                "packet": {k: v for k, v in summary.items() if not k.startswith("link_")
-                           and k not in ("latency_s", "latency_samples", "busiest_links",
-                                                   "max_link_utilization")}}
 
 
 def _drain(packets, pending: dict[int, list[np.ndarray]], n_axons: int) -> np.ndarray | None:
