@@ -93,12 +93,42 @@ class TickLoop:
         self.name = name = workload.where
         self.network = network = build_network(chip, workload, opt.seed, name)
         self.inputs = build_inputs(chip, workload, network, opt.seed, name)
-        self.arrays = arrays = network.arrays
-        self.topology = build_chip_topology(chip)
+        self.arrays = network.arrays
+        neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
+        end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
+        if end_ps >= MAX_TIME_PS:
+            raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach "
+                              f"{end_ps} ps, past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
+        self._bind_routes()
+        self.hooks = getattr(network, "hooks", None)  # a mapped network's state resets and readout
+        self.reset_period = self.hooks.reset_period if self.hooks is not None else 0
+        self.drop_seq = -1  # spikes queued with a sequence number up to this are from a sample already over
+        self.queue = make_queue(opt.queue)
+        self.policy = timing_policy(chip, self.topology, self.arrays, network.enabled)
+        self._build_cores()
+        self.packets = None
+        if opt.network == "packet":
+            from neuroemu.hardware.packet import PacketNetwork
+            self.packets = PacketNetwork(self.topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
+        self.ledger = Ledger()
+        self.spikes_per_neuron = np.zeros(self.arrays.n_neurons, np.int64)
+        self.spike_ticks: list[np.ndarray] = []
+        self.spike_ids: list[np.ndarray] = []
+        self.pending: dict[int, list[np.ndarray]] = {}     # tick -> axons that arrived early
+        self.tick_starts = np.zeros(opt.ticks + 1, np.int64)  # S_t in ps; the last entry is the run's end
+        self.wall = 0.0
+        self.inputs_sent = 0   # input spikes queued (the spike flow's other source)
+        self.spikes_sent = 0   # routed spike copies sent, counted as they leave (not from spike counts)
+
+    def _bind_routes(self) -> None:
+        """The router graph and every route's tables: one per neuron, or several per neuron when a
+        mapped network fans out to many cores, then the inputs' when they sit on cores."""
+        arrays, network = self.arrays, self.network
+        self.topology = build_chip_topology(self.chip)
         self.router = Router(self.topology)
-        # routes: one per neuron, or several per neuron when a mapped network fans out to many cores
         self.route_src, self.route_axon, self.route_delay = arrays.routes()
         self.sends = self.route_axon >= 0
+        self.fanout = arrays.fanout_ptr is not None
         A, N = arrays.axons_per_core, arrays.neurons_per_core
         src_cores = arrays.chip_cores(self.route_src // N)
         dst_cores = np.where(self.sends, arrays.chip_cores(np.maximum(self.route_axon, 0) // A), -1)
@@ -106,28 +136,22 @@ class TickLoop:
         # follow the neurons' in the router's tables, counted from the input spikes of the run
         self.input_route_ids = None
         if getattr(network, "inputs_on_cores", False):
-            if opt.network == "packet":
+            if self.opt.network == "packet":
                 raise ConfigError(f"{self.name}: network.inputs: on_cores is counted with the analytic network "
                                   "(its packets' hops and energy), not moved hop by hop: run with --network analytic")
             in_src, in_dst, self.input_route_ids = network.input_routes()
             src_cores = np.concatenate([src_cores, arrays.chip_cores(in_src)])
             dst_cores = np.concatenate([dst_cores, arrays.chip_cores(in_dst)])
         self.router.bind(src_cores, dst_cores)
-        self.fanout = arrays.fanout_ptr is not None
-        self.hooks = getattr(network, "hooks", None)  # a mapped network's state resets and readout
-        self.reset_period = self.hooks.reset_period if self.hooks is not None else 0
-        self.drop_seq = -1  # spikes queued with a sequence number up to this are from a sample already over
-        neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
-        end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
-        if end_ps >= MAX_TIME_PS:
-            raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach "
-                              f"{end_ps} ps, past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
-        self.queue = make_queue(opt.queue)
-        self.policy = timing_policy(chip, self.topology, arrays, network.enabled)
+
+    def _build_cores(self) -> None:
+        """The tick stepper with the chip's synapse devices, and the learning rule if one is on."""
+        chip, opt, arrays = self.chip, self.opt, self.arrays
         self.learning = None
-        if workload.learning is not None:
+        if self.workload.learning is not None:
             from neuroemu.hardware.learning import learning_rule
-            self.learning = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
+            rule = self.workload.learning
+            self.learning = learning_rule(rule.rule, rule.params(), f"{self.name}: learning")
             self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
         dev = chip.synapse_device
         self.endurance = None
@@ -135,7 +159,7 @@ class TickLoop:
             self.endurance = Endurance(arrays, dev.endurance_writes.value)
         read_noise = read_noise_for(arrays, chip, opt.seed)
         # NVM read noise is drawn per read in numpy: such a run takes the numpy tick kernel (its record says so)
-        self.stepper = TickStepper(arrays, network.enabled, chip.core.membrane_bits,
+        self.stepper = TickStepper(arrays, self.network.enabled, chip.core.membrane_bits,
                                    stream_key(opt.seed, STREAM_NEURON_RNG),
                                    "numpy" if read_noise is not None else opt.tick_backend,
                                    core_counts=self.policy.needs_core_counts)
@@ -144,21 +168,8 @@ class TickLoop:
         # word-line drives are counted (docs/devices.md)
         self.stepper.adc = adc_for(chip)
         self._columns_per_core: np.ndarray | None = None
-        dev = chip.synapse_device  # an ideal periphery (no ADC, free drivers) counts nothing: records stay as they were
+        # an ideal periphery (no ADC, free drivers) counts nothing: records stay as they were
         self.device = dev if dev is not None and (self.stepper.adc is not None or dev.dac_pj_per_row.value) else None
-        self.packets = None
-        if opt.network == "packet":
-            from neuroemu.hardware.packet import PacketNetwork
-            self.packets = PacketNetwork(self.topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
-        self.ledger = Ledger()
-        self.spikes_per_neuron = np.zeros(arrays.n_neurons, np.int64)
-        self.spike_ticks: list[np.ndarray] = []
-        self.spike_ids: list[np.ndarray] = []
-        self.pending: dict[int, list[np.ndarray]] = {}     # tick -> axons that arrived early
-        self.tick_starts = np.zeros(opt.ticks + 1, np.int64)  # S_t in ps; the last entry is the run's end
-        self.wall = 0.0
-        self.inputs_sent = 0   # input spikes queued (the spike flow's other source)
-        self.spikes_sent = 0   # routed spike copies sent, counted as they leave (not from spike counts)
 
     def run(self, progress: Progress | None) -> RunResult:
         """Every tick, then the record."""
