@@ -103,3 +103,12 @@ def test_conservation_check_fails_on_a_lost_spike(small_chip, small_workload):
     energy["synaptic"] *= 1.001
     with pytest.raises(AssertionError):
         assert_conserved(dataclasses.replace(record, energy_breakdown_j=energy))
+
+
+@pytest.mark.parametrize("network", ["analytic", "packet"])
+@pytest.mark.parametrize("chip, workload", [("loihi", "loihi_small"), ("default", "default"), ("loihi", "digits")])
+def test_async_core_engine_conserves(chip, workload, network):
+    """The clockless engine of the core-array models: every spike sent reaches an axon or is in flight."""
+    record = run_conserved(chip, workload, ticks=40, timing="async", network=network)
+    flow = record.timing_report["spike_flow"]
+    assert record.spikes > 0 and flow["sent"] > 0 and flow["delivered"] == record.axon_events

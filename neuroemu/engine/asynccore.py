@@ -112,6 +112,8 @@ class AsyncCoreLoop:
         self.spike_ids: list[np.ndarray] = []
         self.windows = 0
         self.checks = 0
+        self.inputs_sent = 0   # input spikes queued (the spike flow's other source)
+        self.spikes_sent = 0   # routed spike copies sent
         self.next_chunk = 0
         n = a.n_neurons
         self.pend = np.full(n, NEVER, np.int64)
@@ -207,6 +209,7 @@ class AsyncCoreLoop:
                 ticks, axons = stream.events(lo, hi)
                 if len(ticks):
                     self.queue.push_batch(ticks * self.T, KIND_ARRIVAL, axons)
+                    self.inputs_sent += len(axons)
             self.next_chunk = hi
             t0 = self._next_time()
         return t0
@@ -436,11 +439,21 @@ class AsyncCoreLoop:
         r, e = routes[sent], emit[sent]
         if not len(r):
             return
+        self.spikes_sent += len(r)
         if self.packets is None:
             self.queue.push_batch(e + self.route_ps[r], KIND_ARRIVAL, self.route_axon[r])
         else:
             self.packets.inject(np.maximum(e, self.packets.now), self.router.src_router(r),
                                 self.router.dst_router(r), r)
+
+    def _spike_flow(self) -> dict[str, int]:
+        """Where every spike sent to an axon went: sent + inputs = delivered + in flight at the end
+        (no tick, so nothing is late). Drains the finished run's queue to count what it left."""
+        rest = self.queue.pop_before(MAX_TIME_PS)
+        in_network = self.packets.in_flight if self.packets is not None else 0
+        return {"sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
+                "delivered_late": 0, "dropped_late": 0, "dropped_at_reset": 0,
+                "in_flight_end": int(np.count_nonzero(rest.kind == KIND_ARRIVAL)) + in_network}
 
     def _new_sample(self, boundary: int, end: int) -> None:
         """A classify workload's sample ends at ``boundary``: read the outputs, reset every neuron."""
@@ -474,7 +487,7 @@ class AsyncCoreLoop:
         hops = router.class_hops_of(per_route)
         routed = int(per_route[self.sends].sum())
         self.ledger.add("wire_nm", router.wire_nm(per_route))
-        timing = {"timing_violations": 0}
+        timing = {"timing_violations": 0, "spike_flow": self._spike_flow()}
         latencies = router.latency_distribution(per_route)
         latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
         timing["latency_samples"] = int(latencies.pop("_latency_samples"))
