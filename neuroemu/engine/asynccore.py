@@ -43,6 +43,8 @@ from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
+from neuroemu.hardware.devices import Endurance
+from neuroemu.hardware.learning import STDPContinuous, learning_rule
 from neuroemu.kernel.queue import make_queue
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.workloads import build_inputs, build_network
@@ -52,12 +54,12 @@ KIND_ARRIVAL, KIND_CHECK = 1, 3
 
 
 def check_learning(workload: WorkloadSpec, name: str) -> None:
-    """Refuse learning under async in one line, saying why."""
+    """Check a learning rule for the clockless engine: its name and parameters (one line if bad).
+
+    STDP runs clockless, read in continuous time (:class:`~neuroemu.hardware.learning.STDPContinuous`)."""
     if workload.learning is not None:
-        raise ConfigError(
-            f"{name}: learning: rule {workload.learning.rule!r} pairs spikes by their tick (last-spike ticks, "
-            "tau in ticks, depressions before potentiations within a tick; hardware/learning.py): without a "
-            "clock there is no tick to pair by; run it under sync, gals or barrier")
+        rule = workload.learning
+        learning_rule(rule.rule, rule.params(), f"{name}: learning")
 
 
 class AsyncCoreLoop:
@@ -71,6 +73,7 @@ class AsyncCoreLoop:
         self.inputs = build_inputs(chip, workload, network, opt.seed, name)
         self.arrays = a = network.arrays
         self.T = T = tick_ps(chip)
+        self._bind_learning(chip, workload, name)
         self.end_ps = opt.ticks * T
         if self.end_ps + (chip.core.max_delay_ticks + 1) * T >= MAX_TIME_PS:
             raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach {self.end_ps} ps, "
@@ -125,12 +128,39 @@ class AsyncCoreLoop:
         self.backend = "numpy"
         if isinstance(self.model, TrueNorthCT) and choose_async_backend(opt.tick_backend) == "c":
             self.ckernel = TrueNorthWindowC(self.model, self.pend)
+            # the kernel reads this copy of the weights: learning writes its changes into it too
+            self._kernel_row_w = None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale
             self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
-                                      None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale,
-                                      self.queued, self.end_ps)
+                                      self._kernel_row_w, self.queued, self.end_ps)
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
+
+    def _bind_learning(self, chip: ChipSpec, workload: WorkloadSpec, name: str) -> None:
+        """The learning rule (if one is on), read in continuous time; NVM endurance as the tick loop."""
+        self.learning = self.endurance = None
+        self._kernel_row_w = None
+        if workload.learning is None:
+            return
+        rule = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
+        try:
+            rule.bind(self.arrays, weight_bits=chip.core.weight_bits)
+        except ConfigError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+        self.learning = STDPContinuous(rule, self.T)
+        dev = chip.synapse_device
+        if dev is not None and dev.endurance_writes is not None:
+            self.endurance = Endurance(self.arrays, dev.endurance_writes.value)
+
+    def _learn(self, a_t, a_ax, sn, st) -> None:
+        """The window's weight updates (they take effect from the next window); counted as the tick loop."""
+        n_pot, n_dep, written = self.learning.apply_window(a_t, a_ax, sn, st)
+        if self.endurance is not None:
+            self.endurance.wear(written, self.learning.rule)
+        self.ledger.add("potentiation", n_pot)
+        self.ledger.add("depression", n_dep)
+        if self._kernel_row_w is not None and len(written):
+            self._kernel_row_w[written] = self.arrays.row_weights[written].astype(np.int64) * self._wscale
 
     def _lookahead(self, chip: ChipSpec, name: str) -> int:
         """The smallest delay any spike can take (delay x tick + route latency); 0 is refused."""
@@ -235,6 +265,8 @@ class AsyncCoreLoop:
                 self.queue.push_batch(self.pend[moved], KIND_CHECK, moved)
             if len(sn):
                 self._emit(sn, st)
+            if self.learning is not None:
+                self._learn(a_t, a_ax, sn, st)
             return
         nid, tt, ww, syn = self._contributions(a_t, a_ax, w1)
         spikes_n, spikes_t = [], []
@@ -272,8 +304,12 @@ class AsyncCoreLoop:
         if len(touched):
             self._crossings(touched, np.full(len(touched), w1, np.int64), spikes_n, spikes_t)
             self._queue_checks(touched)
+        sn = np.concatenate(spikes_n) if spikes_n else np.empty(0, np.int64)
+        st = np.concatenate(spikes_t) if spikes_n else np.empty(0, np.int64)
         if spikes_n:
-            self._emit(np.concatenate(spikes_n), np.concatenate(spikes_t))
+            self._emit(sn, st)
+        if self.learning is not None:
+            self._learn(a_t, a_ax, sn, st)
 
     def _scan(self, g_n, g_t, g_s, g_syn, rank, w0, w1, spikes_n, spikes_t):
         """The model's all-intervals-at-once path; returns the groups it left for one-by-one."""
@@ -514,6 +550,11 @@ class AsyncCoreLoop:
             starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T
             record = dataclasses.replace(record, workload_report={**record.workload_report,
                                                                   **self.hooks.report(record, starts)})
+        device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
+        if self.endurance is not None:
+            device.update(self.endurance.report())
+        if device:
+            record = dataclasses.replace(record, workload_report={**record.workload_report, "synapse_device": device})
         return record
 
 
