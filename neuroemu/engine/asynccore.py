@@ -51,15 +51,14 @@ from neuroemu.networks.workloads import build_inputs, build_network
 
 #: queue event kinds: a spike reaching an axon, a neuron's threshold check
 KIND_ARRIVAL, KIND_CHECK = 1, 3
+_EMPTY = np.empty(0, np.int64)
 
 
 def check_learning(workload: WorkloadSpec, name: str) -> None:
-    """Check a learning rule for the clockless engine: its name and parameters (one line if bad).
-
-    STDP runs clockless, read in continuous time (:class:`~neuroemu.hardware.learning.STDPContinuous`)."""
+    """Check a learning rule's name and parameters (one line if bad); STDP runs clockless, read in
+    continuous time (:class:`~neuroemu.hardware.learning.STDPContinuous`)."""
     if workload.learning is not None:
-        rule = workload.learning
-        learning_rule(rule.rule, rule.params(), f"{name}: learning")
+        learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
 
 
 class AsyncCoreLoop:
@@ -110,7 +109,7 @@ class AsyncCoreLoop:
         self._shared = None
         self._w0 = 0
         self.ledger = Ledger()
-        self.spikes_per_neuron = np.zeros(a.n_neurons, np.int64)
+        self._fired: list[np.ndarray] = []
         self.spike_times: list[np.ndarray] = []
         self.spike_ids: list[np.ndarray] = []
         self.windows = 0
@@ -128,7 +127,6 @@ class AsyncCoreLoop:
         self.backend = "numpy"
         if isinstance(self.model, TrueNorthCT) and choose_async_backend(opt.tick_backend) == "c":
             self.ckernel = TrueNorthWindowC(self.model, self.pend)
-            # the kernel reads this copy of the weights: learning writes its changes into it too
             self._kernel_row_w = None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale
             self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
                                       self._kernel_row_w, self.queued, self.end_ps)
@@ -159,7 +157,7 @@ class AsyncCoreLoop:
             self.endurance.wear(written, self.learning.rule)
         self.ledger.add("potentiation", n_pot)
         self.ledger.add("depression", n_dep)
-        if self._kernel_row_w is not None and len(written):
+        if self._kernel_row_w is not None and len(written):  # the C kernel's copy of the weights
             self._kernel_row_w[written] = self.arrays.row_weights[written].astype(np.int64) * self._wscale
 
     def _lookahead(self, chip: ChipSpec, name: str) -> int:
@@ -248,19 +246,23 @@ class AsyncCoreLoop:
         """Every event in [w0, w1): deliveries, leak steps, crossings, in time order per neuron."""
         batch = self.queue.pop_before(w1)
         arrive = batch.kind == KIND_ARRIVAL
-        a_t, a_ax = batch.time[arrive], batch.target[arrive]
-        checked = batch.target[~arrive]
+        if arrive.all():  # most windows: no check is due
+            a_t, a_ax, checked = batch.time, batch.target, _EMPTY
+        else:
+            a_t, a_ax, checked = batch.time[arrive], batch.target[arrive], batch.target[~arrive]
         self.checks += len(checked)
         ledger = self.ledger
         ledger.add("axon_event", len(a_t))
-        self._check_runaway(w0, len(a_t), start)
+        if self.opt.max_events is not None or self.opt.max_window_events is not None:
+            self._check_runaway(w0, len(a_t), start)
         self._w0 = w0
         if self.ckernel is not None:
             # the queue pops in time order: the kernel drops repeats of an (instant, axon) itself
             sn, st, moved, active, plain, sops = self.ckernel.run(a_t, a_ax, checked, w0, w1)
-            ledger.add("synaptic_op", sops)
-            ledger.add("neuron_update_active", active)
-            ledger.add("neuron_update", plain)
+            counts = ledger.counts  # (Ledger.add inlined: this runs once per window)
+            for key, n in (("synaptic_op", sops), ("neuron_update_active", active), ("neuron_update", plain)):
+                if n:
+                    counts[key] += n
             if len(moved):
                 self.queue.push_batch(self.pend[moved], KIND_CHECK, moved)
             if len(sn):
@@ -459,7 +461,7 @@ class AsyncCoreLoop:
         fired, when = fired[order], when[order]
         ledger = self.ledger
         ledger.add("spike", len(fired))
-        np.add.at(self.spikes_per_neuron, fired, 1)
+        self._fired.append(fired)  # counted per neuron once, at the end (np.add.at per window is slow)
         if self.opt.record_spikes:
             self.spike_times.append(when)
             self.spike_ids.append(fired)
@@ -471,13 +473,16 @@ class AsyncCoreLoop:
         if self.fanout:
             routes = self.arrays.routes_of(fired)
             emit = np.repeat(when, self.arrays.route_counts(fired))
-        sent = self.route_axon[routes] >= 0
-        r, e = routes[sent], emit[sent]
+        target = self.route_axon[routes]
+        sent = target >= 0
+        r, e = routes, emit
+        if not sent.all():
+            r, e, target = routes[sent], emit[sent], target[sent]
         if not len(r):
             return
         self.spikes_sent += len(r)
         if self.packets is None:
-            self.queue.push_batch(e + self.route_ps[r], KIND_ARRIVAL, self.route_axon[r])
+            self.queue.push_batch(e + self.route_ps[r], KIND_ARRIVAL, target)
         else:
             self.packets.inject(np.maximum(e, self.packets.now), self.router.src_router(r),
                                 self.router.dst_router(r), r)
@@ -519,6 +524,8 @@ class AsyncCoreLoop:
     def finish(self) -> RunResult:
         """The record: hops, wire and latency from the spikes per route, as the tick loop makes it."""
         opt, router = self.opt, self.router
+        fired = np.concatenate(self._fired) if self._fired else np.empty(0, np.int64)
+        self.spikes_per_neuron = np.bincount(fired, minlength=self.arrays.n_neurons).astype(np.int64)
         per_route = self.spikes_per_neuron[self.route_src] if self.fanout else self.spikes_per_neuron
         hops = router.class_hops_of(per_route)
         routed = int(per_route[self.sends].sum())
