@@ -462,3 +462,14 @@ def test_async_learning_is_bit_identical_across_runs_queues_and_paths(monkeypatc
     for r, fw, iw in runs[1:]:
         _same(runs[0][0], r)
         assert np.array_equal(runs[0][1], fw) and np.array_equal(runs[0][2], iw)
+
+
+def test_async_learning_over_packets_on_one_core_equals_analytic(monkeypatch):
+    """One core: packets are delivered at once, so the weights learnt are the analytic run's."""
+    c, w = zero_latency_chip(), learning_workload(ticks=40)
+    ana = _final_weights(monkeypatch, c, w, timing="async")
+    monkeypatch.undo()
+    pkt = _final_weights(monkeypatch, c, w, timing="async", network="packet")
+    assert ana[0].counts["potentiation"] > 0
+    _same(ana[0], pkt[0])
+    assert np.array_equal(ana[1], pkt[1]) and np.array_equal(ana[2], pkt[2])
