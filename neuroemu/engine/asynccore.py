@@ -43,21 +43,22 @@ from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
+from neuroemu.hardware.devices import Endurance
+from neuroemu.hardware.learning import STDPContinuous, learning_rule
 from neuroemu.kernel.queue import make_queue
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.workloads import build_inputs, build_network
 
 #: queue event kinds: a spike reaching an axon, a neuron's threshold check
 KIND_ARRIVAL, KIND_CHECK = 1, 3
+_EMPTY = np.empty(0, np.int64)
 
 
 def check_learning(workload: WorkloadSpec, name: str) -> None:
-    """Refuse learning under async in one line, saying why."""
+    """Check a learning rule's name and parameters (one line if bad); STDP runs clockless, read in
+    continuous time (:class:`~neuroemu.hardware.learning.STDPContinuous`)."""
     if workload.learning is not None:
-        raise ConfigError(
-            f"{name}: learning: rule {workload.learning.rule!r} pairs spikes by their tick (last-spike ticks, "
-            "tau in ticks, depressions before potentiations within a tick; hardware/learning.py): without a "
-            "clock there is no tick to pair by; run it under sync, gals or barrier")
+        learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
 
 
 class AsyncCoreLoop:
@@ -71,6 +72,7 @@ class AsyncCoreLoop:
         self.inputs = build_inputs(chip, workload, network, opt.seed, name)
         self.arrays = a = network.arrays
         self.T = T = tick_ps(chip)
+        self._bind_learning(chip, workload, name)
         self.end_ps = opt.ticks * T
         if self.end_ps + (chip.core.max_delay_ticks + 1) * T >= MAX_TIME_PS:
             raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach {self.end_ps} ps, "
@@ -107,7 +109,7 @@ class AsyncCoreLoop:
         self._shared = None
         self._w0 = 0
         self.ledger = Ledger()
-        self.spikes_per_neuron = np.zeros(a.n_neurons, np.int64)
+        self._fired: list[np.ndarray] = []
         self.spike_times: list[np.ndarray] = []
         self.spike_ids: list[np.ndarray] = []
         self.windows = 0
@@ -125,12 +127,38 @@ class AsyncCoreLoop:
         self.backend = "numpy"
         if isinstance(self.model, TrueNorthCT) and choose_async_backend(opt.tick_backend) == "c":
             self.ckernel = TrueNorthWindowC(self.model, self.pend)
+            self._kernel_row_w = None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale
             self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
-                                      None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale,
-                                      self.queued, self.end_ps)
+                                      self._kernel_row_w, self.queued, self.end_ps)
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
+
+    def _bind_learning(self, chip: ChipSpec, workload: WorkloadSpec, name: str) -> None:
+        """The learning rule (if one is on), read in continuous time; NVM endurance as the tick loop."""
+        self.learning = self.endurance = None
+        self._kernel_row_w = None
+        if workload.learning is None:
+            return
+        rule = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
+        try:
+            rule.bind(self.arrays, weight_bits=chip.core.weight_bits)
+        except ConfigError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+        self.learning = STDPContinuous(rule, self.T)
+        dev = chip.synapse_device
+        if dev is not None and dev.endurance_writes is not None:
+            self.endurance = Endurance(self.arrays, dev.endurance_writes.value)
+
+    def _learn(self, a_t, a_ax, sn, st) -> None:
+        """The window's weight updates (they take effect from the next window); counted as the tick loop."""
+        n_pot, n_dep, written = self.learning.apply_window(a_t, a_ax, sn, st)
+        if self.endurance is not None:
+            self.endurance.wear(written, self.learning.rule)
+        self.ledger.add("potentiation", n_pot)
+        self.ledger.add("depression", n_dep)
+        if self._kernel_row_w is not None and len(written):  # the C kernel's copy of the weights
+            self._kernel_row_w[written] = self.arrays.row_weights[written].astype(np.int64) * self._wscale
 
     def _lookahead(self, chip: ChipSpec, name: str) -> int:
         """The smallest delay any spike can take (delay x tick + route latency); 0 is refused."""
@@ -218,23 +246,29 @@ class AsyncCoreLoop:
         """Every event in [w0, w1): deliveries, leak steps, crossings, in time order per neuron."""
         batch = self.queue.pop_before(w1)
         arrive = batch.kind == KIND_ARRIVAL
-        a_t, a_ax = batch.time[arrive], batch.target[arrive]
-        checked = batch.target[~arrive]
+        if arrive.all():  # most windows: no check is due
+            a_t, a_ax, checked = batch.time, batch.target, _EMPTY
+        else:
+            a_t, a_ax, checked = batch.time[arrive], batch.target[arrive], batch.target[~arrive]
         self.checks += len(checked)
         ledger = self.ledger
         ledger.add("axon_event", len(a_t))
-        self._check_runaway(w0, len(a_t), start)
+        if self.opt.max_events is not None or self.opt.max_window_events is not None:
+            self._check_runaway(w0, len(a_t), start)
         self._w0 = w0
         if self.ckernel is not None:
             # the queue pops in time order: the kernel drops repeats of an (instant, axon) itself
             sn, st, moved, active, plain, sops = self.ckernel.run(a_t, a_ax, checked, w0, w1)
-            ledger.add("synaptic_op", sops)
-            ledger.add("neuron_update_active", active)
-            ledger.add("neuron_update", plain)
+            counts = ledger.counts  # (Ledger.add inlined: this runs once per window)
+            for key, n in (("synaptic_op", sops), ("neuron_update_active", active), ("neuron_update", plain)):
+                if n:
+                    counts[key] += n
             if len(moved):
                 self.queue.push_batch(self.pend[moved], KIND_CHECK, moved)
             if len(sn):
                 self._emit(sn, st)
+            if self.learning is not None:
+                self._learn(a_t, a_ax, sn, st)
             return
         nid, tt, ww, syn = self._contributions(a_t, a_ax, w1)
         spikes_n, spikes_t = [], []
@@ -272,8 +306,12 @@ class AsyncCoreLoop:
         if len(touched):
             self._crossings(touched, np.full(len(touched), w1, np.int64), spikes_n, spikes_t)
             self._queue_checks(touched)
+        sn = np.concatenate(spikes_n) if spikes_n else np.empty(0, np.int64)
+        st = np.concatenate(spikes_t) if spikes_n else np.empty(0, np.int64)
         if spikes_n:
-            self._emit(np.concatenate(spikes_n), np.concatenate(spikes_t))
+            self._emit(sn, st)
+        if self.learning is not None:
+            self._learn(a_t, a_ax, sn, st)
 
     def _scan(self, g_n, g_t, g_s, g_syn, rank, w0, w1, spikes_n, spikes_t):
         """The model's all-intervals-at-once path; returns the groups it left for one-by-one."""
@@ -423,7 +461,7 @@ class AsyncCoreLoop:
         fired, when = fired[order], when[order]
         ledger = self.ledger
         ledger.add("spike", len(fired))
-        np.add.at(self.spikes_per_neuron, fired, 1)
+        self._fired.append(fired)  # counted per neuron once, at the end (np.add.at per window is slow)
         if self.opt.record_spikes:
             self.spike_times.append(when)
             self.spike_ids.append(fired)
@@ -435,13 +473,16 @@ class AsyncCoreLoop:
         if self.fanout:
             routes = self.arrays.routes_of(fired)
             emit = np.repeat(when, self.arrays.route_counts(fired))
-        sent = self.route_axon[routes] >= 0
-        r, e = routes[sent], emit[sent]
+        target = self.route_axon[routes]
+        sent = target >= 0
+        r, e = routes, emit
+        if not sent.all():
+            r, e, target = routes[sent], emit[sent], target[sent]
         if not len(r):
             return
         self.spikes_sent += len(r)
         if self.packets is None:
-            self.queue.push_batch(e + self.route_ps[r], KIND_ARRIVAL, self.route_axon[r])
+            self.queue.push_batch(e + self.route_ps[r], KIND_ARRIVAL, target)
         else:
             self.packets.inject(np.maximum(e, self.packets.now), self.router.src_router(r),
                                 self.router.dst_router(r), r)
@@ -483,6 +524,8 @@ class AsyncCoreLoop:
     def finish(self) -> RunResult:
         """The record: hops, wire and latency from the spikes per route, as the tick loop makes it."""
         opt, router = self.opt, self.router
+        fired = np.concatenate(self._fired) if self._fired else np.empty(0, np.int64)
+        self.spikes_per_neuron = np.bincount(fired, minlength=self.arrays.n_neurons).astype(np.int64)
         per_route = self.spikes_per_neuron[self.route_src] if self.fanout else self.spikes_per_neuron
         hops = router.class_hops_of(per_route)
         routed = int(per_route[self.sends].sum())
@@ -514,6 +557,11 @@ class AsyncCoreLoop:
             starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T
             record = dataclasses.replace(record, workload_report={**record.workload_report,
                                                                   **self.hooks.report(record, starts)})
+        device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
+        if self.endurance is not None:
+            device.update(self.endurance.report())
+        if device:
+            record = dataclasses.replace(record, workload_report={**record.workload_report, "synapse_device": device})
         return record
 
 

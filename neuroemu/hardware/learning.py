@@ -170,6 +170,121 @@ class STDP:
         return n_pot, n_dep
 
 
+class STDPContinuous:
+    """The rule of :class:`STDP` read in continuous time, for the clockless engine.
+
+    Spike times are integers in ps and ``tick_ps`` is the tick T: a trace decays as
+    ``exp(-(dt / T) / tau)`` over the elapsed dt (tau in ticks, as the tick rule's); ``window_ticks``
+    becomes ``dt <= window_ticks x T``. Pairing is the tick rule's, by instant: at a postsynaptic
+    spike at t every synapse of the neuron whose axon last received a spike at t_pre <= t is
+    potentiated; at an arrival at t every synapse of the axon whose neuron last fired at
+    t_post < t is depressed; at one instant depressions come before potentiations. Each change is
+    clipped to [w_min, w_max] and the integer weight is the float one rounded half up, as in the
+    tick rule. When dt is a whole number of ticks the factor is the tick rule's own
+    (:func:`pair_factor`), so whole-tick runs give the tick rule's weights bit for bit; otherwise
+    it is ``numpy.exp``.
+
+    :meth:`apply_window` takes every arrival and spike of one window (at most one spike per
+    neuron, as a window is at most a tick) and applies the updates of each synapse in time order.
+    """
+
+    def __init__(self, rule: STDP, tick_ps: int):
+        if rule.arrays is None:
+            raise ConfigError("learning: the STDP rule is not bound to a chip (call bind(arrays) first)")
+        self.rule, self.T = rule, int(tick_ps)
+        self.pre_last = np.full(rule.arrays.n_axons, -1, np.int64)   # ps; -1: never
+        self.post_last = np.full(rule.arrays.n_neurons, -1, np.int64)
+        self.last_written = np.empty(0, np.int64)
+
+    def _factor(self, dt: np.ndarray, table: _FactorTable, tau: float) -> np.ndarray:
+        whole = dt % self.T == 0
+        out = np.empty(len(dt), np.float64)
+        out[whole] = table(dt[whole] // self.T)
+        out[~whole] = np.exp(-(dt[~whole] / self.T) / tau)
+        return out
+
+    def _ok(self, dt: np.ndarray, last: np.ndarray) -> np.ndarray:
+        ok = last >= 0
+        if self.rule.window is not None:
+            ok &= dt <= self.rule.window * self.T
+        return ok
+
+    def apply_window(self, a_t: np.ndarray, a_ax: np.ndarray, post_n: np.ndarray,
+                     post_t: np.ndarray) -> tuple[int, int, np.ndarray]:
+        """One window's updates: arrivals (time ps, axon; repeats allowed) and spikes (neuron, time
+        ps; one per neuron). Returns (potentiations, depressions, synapses written)."""
+        r = self.rule
+        a = r.arrays
+        # arrivals, one per (axon, instant), sorted by axon then instant (ranked 1..k)
+        inst, rank = np.unique(a_t, return_inverse=True)
+        span = len(inst) + 1
+        keys = np.unique(a_ax.astype(np.int64) * span + rank.reshape(-1) + 1)
+        pre_ax, pre_t = keys // span, inst[keys % span - 1] if len(keys) else np.empty(0, np.int64)
+        post_n = np.asarray(post_n, np.int64)
+        post_t = np.asarray(post_t, np.int64)
+        ev_s, ev_t, ev_kind, ev_d = [], [], [], []
+        n_dep = n_pot = 0
+        if len(pre_ax):
+            syn, neuron = gather_synapse_index(a, pre_ax)
+            ta = np.repeat(pre_t, np.diff(a.row_ptr)[pre_ax])
+            wpost = np.full(a.n_neurons, -1, np.int64)
+            wpost[post_n] = post_t
+            wp = wpost[neuron]
+            last = np.where((wp >= 0) & (wp < ta), wp, self.post_last[neuron])
+            dt = ta - last
+            ok = self._ok(dt, last)
+            if ok.any():
+                n_dep = int(np.count_nonzero(ok))
+                ev_s.append(syn[ok]); ev_t.append(ta[ok]); ev_kind.append(np.zeros(n_dep, np.int64))
+                ev_d.append(-r.a_minus * self._factor(dt[ok], r._minus, r.tau_minus))
+        if len(post_n):
+            syn = r._column_synapses(post_n)
+            tp = np.repeat(post_t, r.col_ptr[post_n + 1] - r.col_ptr[post_n])
+            axon = r.syn_axon[syn]
+            # the axon's last arrival at or before tp in this window, else its last before it
+            q = np.searchsorted(inst, tp, side="right")  # the rank of the last instant <= tp
+            pos = np.searchsorted(keys, axon * span + q, side="right") - 1
+            hit = pos >= 0
+            hit[hit] = keys[pos[hit]] // span == axon[hit]
+            last = np.where(hit, pre_t[np.maximum(pos, 0)] if len(keys) else -1, self.pre_last[axon])
+            dt = tp - last
+            ok = self._ok(dt, last)
+            if ok.any():
+                n_pot = int(np.count_nonzero(ok))
+                ev_s.append(syn[ok]); ev_t.append(tp[ok]); ev_kind.append(np.ones(n_pot, np.int64))
+                ev_d.append(r.a_plus * self._factor(dt[ok], r._plus, r.tau_plus))
+        if len(pre_ax):
+            np.maximum.at(self.pre_last, pre_ax, pre_t)
+        self.post_last[post_n] = post_t
+        if not ev_s:
+            self.last_written = np.empty(0, np.int64)
+            return 0, 0, self.last_written
+        s, t, k, d = (np.concatenate(x) for x in (ev_s, ev_t, ev_kind, ev_d))
+        self._update(s, t, k, d)
+        return n_pot, n_dep, self.last_written
+
+    def _update(self, s, t, k, d) -> None:
+        """Add each synapse's changes in (time, depression first) order, clipping after each."""
+        r = self.rule
+        order = np.lexsort((k, t, s))
+        s, d = s[order], d[order]
+        first = np.ones(len(s), bool)
+        first[1:] = s[1:] != s[:-1]
+        seg = np.flatnonzero(first)
+        rank = np.arange(len(s)) - np.repeat(seg, np.diff(np.append(seg, len(s))))
+        for j in range(int(rank.max()) + 1):
+            m = rank == j
+            idx = s[m]
+            r.w[idx] = np.clip(r.w[idx] + d[m], r.w_min, r.w_max)
+        self.last_written = s
+        idx = s[first]
+        ints = np.floor(r.w[idx] + 0.5).astype(np.int16)
+        a = r.arrays
+        a.row_weights[idx] = ints
+        if a.dense_weights is not None:
+            a.dense_weights[r.syn_axon[idx], a.row_neurons[idx]] = ints
+
+
 class STDPReference:
     """The rule of :class:`STDP` written synapse by synapse in plain Python (the reference's twin).
 
