@@ -227,3 +227,23 @@ def test_a_group_without_synapses_keeps_scale_one():
     free = next(g for g in rep.groups if g["group"] == "free")
     assert free["scale_min"] == free["scale_max"] == 1.0 and free["synapses"] == 0
     assert q.threshold[1:].tolist() == [3.0, 5.0] and q.bias[1:].tolist() == [1.0, 2.0]
+
+
+def test_axon_types_start_from_sources_sorted_by_their_mean_weight():
+    """The k-means start: sources sorted by their mean outgoing weight, cut into k equal runs. Input 0
+    has one synapse of 3 (mean 3), input 1 two of 2 (mean 2), input 2 two of 1 (mean 1): sorted 2, 1, 0,
+    ranks 0, 1, 2 -> types rank * 2 // 3 = 0, 0, 1. (Dividing a one-synapse source's sum by 2 would put
+    input 0 at 1.5, between the others, and give types 0 / 1 to inputs 0 / 1.) iterations=0 keeps the start."""
+    from neuroemu.networks.quantise import _axon_types
+
+    b = NetworkBuilder("start")
+    b.add_inputs("in", 3)
+    b.add_neurons("o", 2, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[3.0, 0.0], [2.0, 2.0], [1.0, 1.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="o")
+    g = net.groups[net.group_index()[0]]
+    m = np.arange(net.n_edges)
+    _, etype, _, _ = _axon_types(net, m, g, 2, 255, 0)
+    expected = {0: 1, 1: 0, 2: 0}
+    assert net.src_input.all() and etype.tolist() == [expected[int(s)] for s in net.src]
