@@ -205,6 +205,8 @@ def test_a_core_with_no_input_charges_no_neuron_updates():
     assert 0 < asy.counts["neuron_update_active"] == sync.counts["neuron_update_active"] <= 256 * 80
     assert sync.counts["neuron_update"] + sync.counts["neuron_update_active"] == 4 * 256 * 80
     assert asy.spikes == sync.spikes > 0
+    # nothing is routed, so the lookahead (the smallest spike delay) is one tick, in seconds
+    assert asy.timing_report["lookahead_s"] == asy.timing_report["window_s"] == pytest.approx(c.timing.tick_s, rel=1e-12)
 
 
 def test_stochastic_leak_steps_are_counted_as_plain_updates_and_hops_as_the_tick_loop():

@@ -332,3 +332,23 @@ def test_periphery_counters_equal_a_recount_from_the_delivered_rows(monkeypatch)
     drives = sum(len(set(d.tolist())) for _, _, d in seen)
     conversions = sum(int(cols[sorted({int(x) // A for x in d})].sum()) for A, cols, d in seen)
     assert (r.counts["dac_drive"], r.counts["adc_conversion"]) == (drives, conversions) and drives > 0
+
+
+def test_adc_step_spans_every_axon_at_the_largest_weight_by_default():
+    """rram_htree: 256 axons x weight 7 (4-bit) = 1792 full scale; 5 bits give codes up to 15, so the
+    step is 2^7 (15 << 6 = 960 < 1792 <= 15 << 7 = 1920); 12 bits (top 2047) need no step."""
+    chip = rram(SynapseDeviceSpec(adc_bits=5))
+    assert chip.core.axons == 256 and chip.core.weight_bits == 4
+    adc = dv.adc_for(chip)
+    assert (adc.shift, adc.lo, adc.hi) == (7, -16, 15)
+    assert dv.adc_for(rram(SynapseDeviceSpec(adc_bits=12))).shift == 0
+
+
+def test_an_undrifting_device_read_late_is_still_ideal():
+    """Read long after programming, a device with no drift (nu 0, spread 0) draws nothing: ideal; any
+    drift makes it non-ideal only once read after t0."""
+    plain = SynapseDeviceSpec()
+    assert plain.drift_nu.value == 0 and plain.drift_nu_std.value == 0
+    assert dv.is_ideal(plain, 8, 1e6)
+    spread = dataclasses.replace(plain, drift_nu_std=Sourced(0.01, "test"))
+    assert dv.is_ideal(spread, 8, None) and not dv.is_ideal(spread, 8, 1e6)
