@@ -362,3 +362,14 @@ def test_stochastic_leak_takes_the_tick_loops_steps():
     assert sync.spikes > 1000
     assert abs(asy.spikes - sync.spikes) <= 0.02 * sync.spikes
     assert np.any(asy.spike_trains.ticks % T != 0)
+
+
+def test_counter_draws_change_with_the_counter_and_the_neuron():
+    """A neuron's random bits are keyed by (key, neuron, counter): one neuron's successive draws differ
+    (else a stochastic threshold would redraw the same value at every instant), as do two neurons' draws."""
+    from neuroemu.engine.asyncmodels import _counter_bits
+
+    same_neuron = _counter_bits(5, np.zeros(64, np.int64), np.arange(64, dtype=np.int64))
+    same_counter = _counter_bits(5, np.arange(64, dtype=np.int64), np.zeros(64, np.int64))
+    assert len(set(same_neuron.tolist())) == 64 and len(set(same_counter.tolist())) == 64
+    assert ((same_neuron >= 0) & (same_neuron < 1 << 24)).all()

@@ -129,6 +129,10 @@ def test_congested_buffers_never_overflow_and_all_arrive(buffer):
     st = net.stats
     assert st["packets"] == {"injected": 3000, "delivered": 3000, "in_flight": 0}
     assert st["latency_s"]["p50"] <= st["latency_s"]["p99"] <= st["latency_s"]["max"]
+    # the latencies are each packet's arrival - injection, reported in seconds
+    lat = time - packets[0][(tag - 3) // 7]
+    assert st["latency_s"]["max"] == float(lat.max()) * 1e-12
+    assert st["latency_s"]["mean"] == pytest.approx(float(lat.mean()) * 1e-12, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["mesh", "tree", "torus", "mesh-rect"])
