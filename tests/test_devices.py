@@ -352,3 +352,13 @@ def test_an_undrifting_device_read_late_is_still_ideal():
     assert dv.is_ideal(plain, 8, 1e6)
     spread = dataclasses.replace(plain, drift_nu_std=Sourced(0.01, "test"))
     assert dv.is_ideal(spread, 8, None) and not dv.is_ideal(spread, 8, 1e6)
+
+
+def test_a_mapped_network_programs_its_cells_on_the_chip_cores_it_uses():
+    """The digits classifier is compiled onto the cores it uses (a chip-core map): its synapses' cells
+    are addressed by those chip cores (array core -> chip core), one cell pair per stored synapse, at most
+    the file's 4736 synapses (those quantised to 0 are not stored)."""
+    dev = SynapseDeviceSpec(programming_noise=Sourced(0.05))
+    r = simulate(rram(dev), REPO_ROOT / "workloads" / "digits.yaml", ticks=20)
+    rep = r.workload_report["synapse_device"]
+    assert 0 < rep["cells"] <= 2 * 4736 and rep["cells"] % 2 == 0 and rep["weights_changed"] > 0
