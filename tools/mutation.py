@@ -153,6 +153,41 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
         "the factor table's growth policy: its values are the scalar rule's whatever its size",
     ("learning", "size = max(need, 2 * len(self.values), 64)", "64", "65"):
         "the factor table's first size: its values are the scalar rule's whatever its size",
+    # the seed-22 sample
+    ('timing', 'if not len(fired) and not core_sops.any() and not core_active.any():',
+     'not core_sops.any()', 'core_sops.any()'):
+        'a fast path: SOPs imply an active neuron (every synapse targets an enabled neuron), so with '
+        'SOPs both take the formula; without them the formula gives the idle busy time the fast path '
+        'returns',
+    ('topology', 'if self._routing.pairwise:',
+     'self._routing.pairwise', 'False'):
+        'the closed form on meshes and tori against the cached table: the same class hops',
+    ('packet', 'self.lookahead_ps = int((t.link_latency_ps + self.link_ser_ps).min()) if nl else 1',
+     't.link_latency_ps + self.link_ser_ps', 't.link_latency_ps'):
+        "the packet network's default window: latency alone is still within the lookahead, so the same packets in the same order, in more windows",
+    ('packet', 'if s.n_free < n:',
+     's.n_free < n', 's.n_free <= n'):
+        'growing the slot pool when exactly enough slots are free: capacity only',
+    ('packet', 'p, prev = int(a["wait_head"][o]), -1',
+     '1', '2'):
+        'list ends are tested as < 0 / >= 0 everywhere',
+    ('quantise', 't = (rank * k) // max(n_rows, 1)',
+     '1', '2'):
+        'with one source its rank is 0, so rank x k // 1 and // 2 are both 0; with two or more the max is n_rows',
+    ('place', 'if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:',
+     '0', '1'):
+        'a column starting at 0 then goes through np.unique(axis=1), which gives the same rows in the '
+        'same lexicographic order as the packed keys',
+    ('asynccore', 'self._wdtype = np.int64 if self._wscale > 1 else np.float64',
+     '1', '2'):
+        'the weight scale is 1 or the tick in ps (never 2); at 2 the float64 weights would be exact integers',
+    ('devices', 'if on > 0 or off > 0:',
+     'on > 0', 'on >= 0'):
+        'with both stuck fractions 0 the draw marks no cell (u < 0 and 0 <= u < 0 are never true)',
+    ('place', 'keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay',
+     '1', '2'):
+        'delays are >= 1, so source x (max delay + 2) + delay is still one-to-one',
+
 }
 
 
