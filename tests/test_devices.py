@@ -362,3 +362,23 @@ def test_a_mapped_network_programs_its_cells_on_the_chip_cores_it_uses():
     r = simulate(rram(dev), REPO_ROOT / "workloads" / "digits.yaml", ticks=20)
     rep = r.workload_report["synapse_device"]
     assert 0 < rep["cells"] <= 2 * 4736 and rep["cells"] % 2 == 0 and rep["weights_changed"] > 0
+
+
+def test_read_noise_sums_each_current_type_into_its_own_slot():
+    """With two current types, a row of axon type 1 adds its noisy reads to slots n..2n-1 (type x n +
+    neuron), exactly what one type gives in slots 0..n-1 for the same draws (same seed, first read)."""
+    from neuroemu.networks.workloads import build_network
+    dev = SynapseDeviceSpec(read_noise=Sourced(0.1), on_off_ratio=Sourced(10.0))
+    chip = rram(dev)
+    a = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    row = np.array([int(np.argmax(np.diff(a.row_ptr)))])
+    one, touched, sops = dv.read_noise_for(a, chip, 3).input(a, row)
+    saved = a.axon_type
+    a.axon_type = np.ones(a.n_axons, np.int8)
+    try:
+        two, touched2, sops2 = dv.read_noise_for(a, chip, 3).input(a, row, n_types=2)
+    finally:
+        a.axon_type = saved
+    n = a.n_neurons
+    assert len(two) == 2 * n and not two[:n].any() and np.array_equal(two[n:], one)
+    assert np.array_equal(touched, touched2) and sops == sops2 == a.row_ptr[row[0] + 1] - a.row_ptr[row[0]]
