@@ -206,6 +206,8 @@ def test_a_core_with_no_input_charges_no_neuron_updates():
     assert 0 < asy.counts["neuron_update_active"] == sync.counts["neuron_update_active"] <= 256 * 80
     assert sync.counts["neuron_update"] + sync.counts["neuron_update_active"] == 4 * 256 * 80
     assert asy.spikes == sync.spikes > 0
+    # nothing is routed, so the lookahead (the smallest spike delay) is one tick, in seconds
+    assert asy.timing_report["lookahead_s"] == asy.timing_report["window_s"] == pytest.approx(c.timing.tick_s, rel=1e-12)
 
 
 def test_stochastic_leak_steps_are_counted_as_plain_updates_and_hops_as_the_tick_loop():
@@ -473,3 +475,36 @@ def test_async_learning_over_packets_on_one_core_equals_analytic(monkeypatch):
     assert ana[0].counts["potentiation"] > 0
     _same(ana[0], pkt[0])
     assert np.array_equal(ana[1], pkt[1]) and np.array_equal(ana[2], pkt[2])
+
+
+def test_counter_draws_change_with_the_counter_and_the_neuron():
+    """A neuron's random bits are keyed by (key, neuron, counter): one neuron's successive draws differ
+    (else a stochastic threshold would redraw the same value at every instant), as do two neurons' draws."""
+    from neuroemu.engine.asyncmodels import _counter_bits
+
+    same_neuron = _counter_bits(5, np.zeros(64, np.int64), np.arange(64, dtype=np.int64))
+    same_counter = _counter_bits(5, np.arange(64, dtype=np.int64), np.zeros(64, np.int64))
+    assert len(set(same_neuron.tolist())) == 64 and len(set(same_counter.tolist())) == 64
+    assert ((same_neuron >= 0) & (same_neuron < 1 << 24)).all()
+
+
+def test_a_silent_classifier_answers_from_each_samples_end_potentials(tmp_path):
+    """The digits network with its outputs' thresholds raised to 1000 never fires an output, so every
+    answer is the output with the highest potential at the sample's end (its last tick). Clockless,
+    those potentials are read at each sample boundary into that sample's slot: the 12 answers are
+    sync's, all correct (the first 12 labels have no 0, the answer of an unread sample)."""
+    import shutil
+
+    d = dict(np.load(ROOT / "workloads" / "digits.npz", allow_pickle=True))
+    d["threshold"] = d["threshold"].copy()
+    d["threshold"][d["outputs"]] = 1000.0
+    np.savez(tmp_path / "quiet.npz", **d)
+    shutil.copy(ROOT / "workloads" / "digits_test.npz", tmp_path / "digits_test.npz")
+    text = (ROOT / "workloads" / "digits.yaml").read_text().replace("file: digits.npz", "file: quiet.npz")
+    (tmp_path / "quiet.yaml").write_text(text)
+    c = zero_latency_chip(core__neuron_model="cuba_lif", core__membrane_bits=24, core__neurons=512, core__axons=512)
+    labels = np.load(ROOT / "workloads" / "digits_test.npz")["labels"][:12]
+    assert 0 not in labels.tolist()
+    for timing in ("sync", "async"):
+        cls = simulate(c, str(tmp_path / "quiet.yaml"), ticks=34 * 12, timing=timing).workload_report["classification"]
+        assert (cls["samples"], cls["unanswered"], cls["correct"]) == (12, 12, 12), timing

@@ -513,3 +513,17 @@ def test_a_new_engine_stands_at_time_zero():
     eng = build_engine(c, w, 1)
     assert eng.now == 0 and eng.potential().tolist() == [0.0]
     assert eng.potential(10**9)[0] == pytest.approx(relax(0.0, 1.5, 1.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("backend", ASYNC_BACKENDS)
+def test_an_input_exactly_on_an_epoch_change_moves_the_epoch_first(backend):
+    """An input at exactly the epoch's end P (tau 0.05 ms: P = 10 ms) starts a window in the new epoch:
+    one rebase, then the input is handled, in a few windows (a window ending at P itself would be
+    empty and repeat forever; stop() bounds the test if it does)."""
+    c, w = one_neuron(bias=0.5, tau_ms=0.05)
+    eng = build_engine(c, w, 1, backend=backend, record_spikes=True)
+    P = eng.epoch_ps
+    assert P == 10 * MS
+    eng.inject([P], [0], [0.3])
+    eng.run(P + 500, stop=lambda: "no progress" if eng.windows > 1000 else None)
+    assert eng.kernel.epoch == P and eng.rebases == 1 and eng.kernel.counters()["inputs"] == 1

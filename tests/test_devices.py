@@ -332,3 +332,53 @@ def test_periphery_counters_equal_a_recount_from_the_delivered_rows(monkeypatch)
     drives = sum(len(set(d.tolist())) for _, _, d in seen)
     conversions = sum(int(cols[sorted({int(x) // A for x in d})].sum()) for A, cols, d in seen)
     assert (r.counts["dac_drive"], r.counts["adc_conversion"]) == (drives, conversions) and drives > 0
+
+
+def test_adc_step_spans_every_axon_at_the_largest_weight_by_default():
+    """rram_htree: 256 axons x weight 7 (4-bit) = 1792 full scale; 5 bits give codes up to 15, so the
+    step is 2^7 (15 << 6 = 960 < 1792 <= 15 << 7 = 1920); 12 bits (top 2047) need no step."""
+    chip = rram(SynapseDeviceSpec(adc_bits=5))
+    assert chip.core.axons == 256 and chip.core.weight_bits == 4
+    adc = dv.adc_for(chip)
+    assert (adc.shift, adc.lo, adc.hi) == (7, -16, 15)
+    assert dv.adc_for(rram(SynapseDeviceSpec(adc_bits=12))).shift == 0
+
+
+def test_an_undrifting_device_read_late_is_still_ideal():
+    """Read long after programming, a device with no drift (nu 0, spread 0) draws nothing: ideal; any
+    drift makes it non-ideal only once read after t0."""
+    plain = SynapseDeviceSpec()
+    assert plain.drift_nu.value == 0 and plain.drift_nu_std.value == 0
+    assert dv.is_ideal(plain, 8, 1e6)
+    spread = dataclasses.replace(plain, drift_nu_std=Sourced(0.01, "test"))
+    assert dv.is_ideal(spread, 8, None) and not dv.is_ideal(spread, 8, 1e6)
+
+
+def test_a_mapped_network_programs_its_cells_on_the_chip_cores_it_uses():
+    """The digits classifier is compiled onto the cores it uses (a chip-core map): its synapses' cells
+    are addressed by those chip cores (array core -> chip core), one cell pair per stored synapse, at most
+    the file's 4736 synapses (those quantised to 0 are not stored)."""
+    dev = SynapseDeviceSpec(programming_noise=Sourced(0.05))
+    r = simulate(rram(dev), REPO_ROOT / "workloads" / "digits.yaml", ticks=20)
+    rep = r.workload_report["synapse_device"]
+    assert 0 < rep["cells"] <= 2 * 4736 and rep["cells"] % 2 == 0 and rep["weights_changed"] > 0
+
+
+def test_read_noise_sums_each_current_type_into_its_own_slot():
+    """With two current types, a row of axon type 1 adds its noisy reads to slots n..2n-1 (type x n +
+    neuron), exactly what one type gives in slots 0..n-1 for the same draws (same seed, first read)."""
+    from neuroemu.networks.workloads import build_network
+    dev = SynapseDeviceSpec(read_noise=Sourced(0.1), on_off_ratio=Sourced(10.0))
+    chip = rram(dev)
+    a = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    row = np.array([int(np.argmax(np.diff(a.row_ptr)))])
+    one, touched, sops = dv.read_noise_for(a, chip, 3).input(a, row)
+    saved = a.axon_type
+    a.axon_type = np.ones(a.n_axons, np.int8)
+    try:
+        two, touched2, sops2 = dv.read_noise_for(a, chip, 3).input(a, row, n_types=2)
+    finally:
+        a.axon_type = saved
+    n = a.n_neurons
+    assert len(two) == 2 * n and not two[:n].any() and np.array_equal(two[n:], one)
+    assert np.array_equal(touched, touched2) and sops == sops2 == a.row_ptr[row[0] + 1] - a.row_ptr[row[0]]

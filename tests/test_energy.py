@@ -63,6 +63,16 @@ def test_learning_updates_are_charged_by_direction(small_chip):
     b = ledger.breakdown_j(chip.energy, 1.0)
     assert math.isclose(b["potentiation"], 3 * 120.0 * 1e-12)
     assert math.isclose(b["depression"], 2 * 50.0 * 1e-12)
+    # one direction alone is still charged, the other shown at 0; no learning at all shows neither term
+    only_pot = Ledger()
+    only_pot.add("potentiation", 4)
+    b = only_pot.breakdown_j(chip.energy, 1.0)
+    assert b["potentiation"] == 4 * 120.0 * 1e-12 and b["depression"] == 0.0
+    only_dep = Ledger()
+    only_dep.add("depression", 5)
+    b = only_dep.breakdown_j(chip.energy, 1.0)
+    assert b["depression"] == 5 * 50.0 * 1e-12 and b["potentiation"] == 0.0
+    assert "potentiation" not in Ledger().breakdown_j(chip.energy, 1.0)
 
 
 # --- clocking: clock per core tick, handshakes per event, gating under gals ----------------------------

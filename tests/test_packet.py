@@ -129,6 +129,10 @@ def test_congested_buffers_never_overflow_and_all_arrive(buffer):
     st = net.stats
     assert st["packets"] == {"injected": 3000, "delivered": 3000, "in_flight": 0}
     assert st["latency_s"]["p50"] <= st["latency_s"]["p99"] <= st["latency_s"]["max"]
+    # the latencies are each packet's arrival - injection, reported in seconds
+    lat = time - packets[0][(tag - 3) // 7]
+    assert st["latency_s"]["max"] == float(lat.max()) * 1e-12
+    assert st["latency_s"]["mean"] == pytest.approx(float(lat.mean()) * 1e-12, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["mesh", "tree", "torus", "mesh-rect"])
@@ -300,3 +304,21 @@ def test_kernels_agree_on_a_saturated_torus_with_bursts(seed):
     for key in ("link_packets", "link_peak_queue", "link_peak_buffer", "link_stalls", "link_stall_s"):
         assert np.array_equal(c_net.stats[key], p_net.stats[key]), key
 
+
+
+@pytest.mark.parametrize("kernel", ["c", "python"])
+def test_the_slot_pool_grows_while_packets_are_in_flight(kernel):
+    """Slots grow when an injection needs more than are free: growing while 10 packets still hold
+    slots (of the first 1024) puts only the new slots on the free stack, and all 10 + 2000 packets arrive
+    with their tags."""
+    t = TOPOLOGIES["mesh"]()
+    net = PacketNetwork(t, kernel=kernel)
+    first = _random_traffic(t, 10, 1000, seed=1)
+    net.inject(first[0], first[1], first[2], np.arange(10))
+    out = [net.advance(1)]
+    assert net.stats["packets"]["in_flight"] == 10 - len(out[0].tag)
+    more = _random_traffic(t, 2000, 1000, seed=2)
+    net.inject(more[0] + 1, more[1], more[2], np.arange(10, 2010))
+    out.append(net.advance(2**62))
+    tags = np.sort(np.concatenate([o.tag for o in out]))
+    assert np.array_equal(tags, np.arange(2010)) and net.idle()

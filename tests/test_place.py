@@ -267,3 +267,22 @@ def test_locality_keeps_a_part_whose_fan_in_equals_the_axon_limit():
     hops = np.array([[0, 1], [1, 0]])
     m = place(net, strategy="locality", n_cores=2, neurons_per_core=16, axons_per_core=40, hops=hops)
     assert m.report.cores_used == 1 and m.report.max_axons_per_core == 40
+
+
+def test_a_part_whose_fan_in_equals_the_axon_limit_is_one_core():
+    """Locality's split tree stops at a part that fits one core: 2 neurons (4 per core) fed by the same 3
+    inputs need 3 axons, exactly axons_per_core 3, so the part is one leaf; with a limit of 2 it is
+    bisected into two leaves (each neuron alone still needs 3 axons, checked before placing)."""
+    from neuroemu.networks.place import _FanIn, _leaves, _split_tree, _synapse_graph
+
+    b = NetworkBuilder("fan_in_at_limit")
+    b.add_inputs("in", 3)
+    b.add_neurons("o", 2, model="IF", threshold=1.0)
+    b.connect("in", "o", np.ones((3, 2)))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="o")
+    graph = _synapse_graph(net, np.ones(net.n_neurons + net.n_inputs))
+    nodes = np.arange(2, dtype=np.int64)
+    assert _FanIn(net).count(nodes) == 3
+    assert _leaves(_split_tree(graph, nodes, 4, 3, _FanIn(net), 0)) == 1
+    assert _leaves(_split_tree(graph, nodes, 4, 2, _FanIn(net), 0)) == 2

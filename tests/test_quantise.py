@@ -227,3 +227,57 @@ def test_a_group_without_synapses_keeps_scale_one():
     free = next(g for g in rep.groups if g["group"] == "free")
     assert free["scale_min"] == free["scale_max"] == 1.0 and free["synapses"] == 0
     assert q.threshold[1:].tolist() == [3.0, 5.0] and q.bias[1:].tolist() == [1.0, 2.0]
+
+
+def test_axon_types_start_from_sources_sorted_by_their_mean_weight():
+    """The k-means start: sources sorted by their mean outgoing weight, cut into k equal runs. Input 0
+    has one synapse of 3 (mean 3), input 1 two of 2 (mean 2), input 2 two of 1 (mean 1): sorted 2, 1, 0,
+    ranks 0, 1, 2 -> types rank * 2 // 3 = 0, 0, 1. (Dividing a one-synapse source's sum by 2 would put
+    input 0 at 1.5, between the others, and give types 0 / 1 to inputs 0 / 1.) iterations=0 keeps the start."""
+    from neuroemu.networks.quantise import _axon_types
+
+    b = NetworkBuilder("start")
+    b.add_inputs("in", 3)
+    b.add_neurons("o", 2, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[3.0, 0.0], [2.0, 2.0], [1.0, 1.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="o")
+    g = net.groups[net.group_index()[0]]
+    m = np.arange(net.n_edges)
+    _, etype, _, _ = _axon_types(net, m, g, 2, 255, 0)
+    expected = {0: 1, 1: 0, 2: 0}
+    assert net.src_input.all() and etype.tolist() == [expected[int(s)] for s in net.src]
+
+
+def test_resets_floors_notes_and_synapse_decays_in_chip_units():
+    """Weights 127 and 10.25 units of 2^-6: scale 2^-6, so v_reset 3 units -> 3, v_min -2.25 units -> -2
+    (rounded to nearest, not down), the 10.25 weight rounds to 10 and a note says so; a synapse type's
+    decay 1 - 1e-6 with decay_bits 12 stays below 1 at 4095/4096, like the per-neuron current's."""
+    import dataclasses
+
+    u = 2.0 ** -6
+    b = NetworkBuilder("units")
+    b.add_inputs("in", 2)
+    b.add_neurons("o", 1, model="IF", threshold=1.0, v_reset=3 * u, v_min=-2.25 * u)
+    b.connect("in", "o", np.array([[127 * u], [10.25 * u]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="o")
+    q, rep = quantise(net, bits=8, scheme="loihi")
+    assert q.weight.tolist() == [127.0, 10.0]
+    assert q.v_reset.tolist() == [3.0] and q.v_min.tolist() == [-2.0]
+    assert any(n.startswith("weights rounded to 8-bit integers") for n in rep.notes)
+    exact, rep_exact = quantise(dataclasses.replace(net, weight=np.array([127 * u, 10 * u])), bits=8, scheme="loihi")
+    assert not any(n.startswith("weights rounded") for n in rep_exact.notes)
+    typed = dataclasses.replace(net, syn_i_decay=np.array([1 - 1e-6]))
+    assert quantise(typed, bits=8, scheme="loihi", decay_bits=12)[0].syn_i_decay.tolist() == [4095 / 4096]
+
+
+def test_weight_scale_keep_refuses_a_fraction_within_range():
+    """keep stores weights as given: 0.5 is within -127..127 but not an integer, so it is refused."""
+    b = NetworkBuilder("keep")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[0.5]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    with pytest.raises(ConfigError, match=r"must be integers within -127\.\.127.*edge 0"):
+        quantise(b.build(outputs="o"), bits=8, scheme="loihi", weight_scale="keep")

@@ -471,3 +471,16 @@ def test_a_users_dask_client_is_left_open(spec, tmp_path):
 def test_workers_must_be_a_positive_integer(spec, tmp_path, workers):
     with pytest.raises(NeuroEmuError, match="workers must be an integer >= 1"):
         sweep(spec, out=tmp_path / "out", workers=workers)
+
+
+def test_a_failed_run_names_its_cells_or_no_axes(spec, tmp_path, monkeypatch):
+    """The failure message shows the failed point's axis values; a sweep without axes says so."""
+    def broken(task, runs_dir=None):
+        raise NeuroEmuError("boom")
+
+    monkeypatch.setattr(sweep_mod, "run_point", broken)
+    with pytest.raises(NeuroEmuError, match=r"First: point 0 \(workload\.network\.rate_hz=20\.0, chip\.topology="):
+        sweep(spec, out=tmp_path / "grid")
+    bare = dict(spec, axes=[], repetitions=1)
+    with pytest.raises(NeuroEmuError, match=r"1 of 1 runs failed.*First: point 0 \(no axes\) repetition 0: boom"):
+        sweep(bare, out=tmp_path / "bare")
