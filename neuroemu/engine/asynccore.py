@@ -38,7 +38,7 @@ from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, continuous_model
 from neuroemu.engine.energy import Ledger
 from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions
-from neuroemu.engine.record import RunResult, build_record
+from neuroemu.engine.record import RunResult, build_record, with_network_reports
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
@@ -553,16 +553,8 @@ class AsyncCoreLoop:
                               latency_ps_sum, network.n_enabled, self.wall, self.queue.backend, self.spike_times,
                               self.spike_ids, self.backend, sim_time_s=sim_time_s, extra=timing,
                               workload_report=network.report() if hasattr(network, "report") else None)
-        if self.hooks is not None:
-            starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T
-            record = dataclasses.replace(record, workload_report={**record.workload_report,
-                                                                  **self.hooks.report(record, starts)})
-        device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
-        if self.endurance is not None:
-            device.update(self.endurance.report())
-        if device:
-            record = dataclasses.replace(record, workload_report={**record.workload_report, "synapse_device": device})
-        return record
+        starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T  # tick starts: model time
+        return with_network_reports(record, network, self.hooks, starts, self.endurance)
 
 
 def _group(nid, tt, ww, syn, w0: int, w1: int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import resource
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -229,3 +229,17 @@ def build_record(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, ledger
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def with_network_reports(record: RunResult, network, hooks, tick_starts: np.ndarray, endurance) -> RunResult:
+    """The record with what the network itself reports after the run, the same for every engine: a
+    presentation's readout (``hooks``, e.g. classification accuracy, given each tick's start in ps)
+    and the NVM synapses' programming and wear (``network.device_report``, ``endurance``)."""
+    if hooks is not None:
+        record = replace(record, workload_report={**record.workload_report, **hooks.report(record, tick_starts)})
+    device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
+    if endurance is not None:
+        device.update(endurance.report())
+    if device:
+        record = replace(record, workload_report={**record.workload_report, "synapse_device": device})
+    return record

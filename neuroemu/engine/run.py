@@ -27,7 +27,7 @@ from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
 from neuroemu.engine.options import (MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions, resolve,
                                      with_timing)
-from neuroemu.engine.record import RunResult, build_record
+from neuroemu.engine.record import RunResult, build_record, with_network_reports
 from neuroemu.networks.workloads import build_inputs, build_network
 
 #: event kinds in the queue
@@ -379,15 +379,7 @@ class TickLoop:
                               latency_ps_sum, network.n_enabled, self.wall, self.queue.backend, self.spike_ticks,
                               self.spike_ids, self.stepper.backend, sim_time_s=sim_time_s, extra=timing,
                               workload_report=network.report() if hasattr(network, "report") else None)
-        if self.hooks is not None:
-            record = dataclasses.replace(record, workload_report={**record.workload_report,
-                                                                  **self.hooks.report(record, self.tick_starts)})
-        device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
-        if self.endurance is not None:
-            device.update(self.endurance.report())
-        if device:
-            record = dataclasses.replace(record, workload_report={**record.workload_report, "synapse_device": device})
-        return record
+        return with_network_reports(record, network, self.hooks, self.tick_starts, self.endurance)
 
     def _route_spikes(self, ticks: int) -> tuple[np.ndarray, np.ndarray]:
         """Spikes per bound route (neurons' routes, then inputs' when on cores) and which routes send."""
