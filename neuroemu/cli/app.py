@@ -13,6 +13,7 @@ import click
 from neuroemu.config.loader import (CHIPS_DIR, chip_from_data, is_file, detect_kind, read_yaml, shipped_chips, workload_chip,
                             workload_from_data)
 from neuroemu.errors import NeuroEmuError, RunawayError
+from neuroemu.cli.output import write_or_echo
 from neuroemu.cli.progress import TerminalProgress
 from neuroemu.engine.record import summary_table
 from neuroemu.version import __version__
@@ -20,16 +21,6 @@ from neuroemu.version import __version__
 
 def _fail(exc: NeuroEmuError) -> click.ClickException:
     return click.ClickException(str(exc))
-
-
-def _write_json(text: str, dest: str) -> None:
-    if dest == "-":
-        click.echo(text)
-    else:
-        try:
-            Path(dest).write_text(text + "\n")
-        except OSError as exc:
-            raise click.ClickException(f"{dest}: cannot write ({exc.strerror})") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,7 +145,7 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
             progress.close()
     except RunawayError as exc:
         if json_out is not None and exc.partial_record is not None and json_out != "-":
-            _write_json(exc.partial_record.to_json(), json_out)
+            write_or_echo(exc.partial_record.to_json(), json_out)
             raise click.ClickException(f"{exc} (partial record written to {json_out})") from None
         raise _fail(exc) from None
     except NeuroEmuError as exc:
@@ -168,7 +159,7 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         except OSError as exc:
             raise click.ClickException(f"{out_dir}: cannot write ({exc.strerror})") from None
     if json_out is not None:
-        _write_json(result.to_json(), json_out)
+        write_or_echo(result.to_json(), json_out)
         if json_out == "-":
             return
     click.echo(summary_table(result))
@@ -345,7 +336,7 @@ def reproduce(json_out, markdown_out, ticks, no_curve):
         Path(markdown_out).write_text(table + "\n")
     if json_out is not None:
         import json
-        _write_json(json.dumps({"rows": [r.to_dict() for r in rows], "curve": curve}, indent=2), json_out)
+        write_or_echo(json.dumps({"rows": [r.to_dict() for r in rows], "curve": curve}, indent=2), json_out)
     if json_out != "-":
         click.echo(table)
     if not all(r.ok for r in rows):
@@ -397,7 +388,7 @@ def compare(chip, workload, topologies, timings, network, ticks, seed, dt, json_
     except NeuroEmuError as exc:
         raise _fail(exc) from None
     if json_out is not None:
-        _write_json(json.dumps({"chip": chip_spec.name, "workload": wl.name, "rows": rows}, indent=2), json_out)
+        write_or_echo(json.dumps({"chip": chip_spec.name, "workload": wl.name, "rows": rows}, indent=2), json_out)
         if json_out == "-":
             return
     click.echo(f"{wl.name} on {chip_spec.name} ({chip_spec.cores} cores, {network} network)")

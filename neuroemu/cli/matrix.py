@@ -6,25 +6,15 @@ line. ``--markdown`` writes the table that docs/timing-and-networks-matrix.md ho
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
+from neuroemu.cli.output import write_or_echo
 from neuroemu.errors import NeuroEmuError
 
 
 def _names(text: str | None, valid: tuple[str, ...]) -> tuple[str, ...]:
     return valid if text is None else tuple(k.strip() for k in text.split(",") if k.strip())
-
-
-def _write(text: str, dest: str) -> None:
-    if dest == "-":
-        click.echo(text)
-        return
-    try:
-        Path(dest).write_text(text + "\n")
-    except OSError as exc:
-        raise click.ClickException(f"{dest}: cannot write ({exc.strerror})") from None
 
 
 @click.command("matrix")
@@ -44,9 +34,9 @@ def matrix(chips, timings, workloads, networks, json_out, md_out):
     except NeuroEmuError as exc:
         raise click.ClickException(str(exc)) from None
     if json_out is not None:
-        _write(json.dumps({"cells": [c.to_dict() for c in cells]}, indent=2), json_out)
+        write_or_echo(json.dumps({"cells": [c.to_dict() for c in cells]}, indent=2), json_out)
     if md_out is not None:
-        _write(mx.document(cells), md_out)
+        write_or_echo(mx.document(cells), md_out)
     if json_out != "-" and md_out != "-":
         click.echo(mx.text(cells))
     crashed = [c for c in cells if c.status == "crashed"]

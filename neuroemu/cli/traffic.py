@@ -5,10 +5,10 @@ A thin layer over :func:`neuroemu.studies.traffic.sweep`; library errors become 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
+from neuroemu.cli.output import write_or_echo
 from neuroemu.errors import NeuroEmuError
 from neuroemu.studies.traffic import list_patterns, parse_rates, sweep
 
@@ -74,12 +74,6 @@ def traffic(kind, size, pattern, rates, cycles, warmup, buffer_packets, radix, h
     if json_out is None:
         click.echo(_table(res))
         return
-    text = json.dumps(res.to_dict(), indent=2)
-    if json_out == "-":
-        click.echo(text)
-        return
-    try:
-        Path(json_out).write_text(text + "\n")
-    except OSError as exc:
-        raise click.ClickException(f"{json_out}: cannot write ({exc.strerror})") from None
-    click.echo(_table(res))
+    write_or_echo(json.dumps(res.to_dict(), indent=2), json_out)
+    if json_out != "-":
+        click.echo(_table(res))
