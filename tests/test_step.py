@@ -110,6 +110,13 @@ def test_switching_to_per_synapse_weights_mid_run_changes_nothing(small_chip, sm
     assert runs[0] == runs[1]
 
 
+def _as_cuba(small_chip, small_workload) -> None:
+    """The small chip and workload on Loihi's current-based model, with signed weights that fire."""
+    small_chip["core"]["neuron_model"] = "loihi_cuba"
+    small_workload["network"].update({"kind": "random_recurrent_weighted", "weights": [90, 40, -30, -60],
+                                      "threshold": 400})
+
+
 @pytest.mark.parametrize("neurons", [32, 36], ids=["whole-blocks", "ragged-cores"])
 @pytest.mark.parametrize("kind", ["truenorth-dense", "truenorth-csr", "truenorth-profiles", "cuba"])
 def test_per_core_counts_agree_and_sum_to_the_totals(small_chip, small_workload, kind, neurons):
@@ -118,9 +125,7 @@ def test_per_core_counts_agree_and_sum_to_the_totals(small_chip, small_workload,
     of eight, so the TrueNorth kernel counts neuron by neuron there."""
     small_chip["core"]["neurons"] = neurons
     if kind == "cuba":
-        small_chip["core"]["neuron_model"] = "loihi_cuba"
-        small_workload["network"].update({"kind": "random_recurrent_weighted", "weights": [90, 40, -30, -60],
-                                          "threshold": 400})
+        _as_cuba(small_chip, small_workload)
     chip = chip_from_data(small_chip, "tiny.yaml")
     runs = []
     for backend in ("c", "numpy"):
@@ -149,9 +154,7 @@ def test_cores_past_the_last_used_one_are_skipped_with_the_same_result(small_chi
     (the rest stay at rest), and agrees bit for bit with numpy, which updates all of them."""
     small_workload["network"]["cores"] = 2
     if cuba:
-        small_chip["core"]["neuron_model"] = "loihi_cuba"
-        small_workload["network"].update({"kind": "random_recurrent_weighted", "weights": [90, 40, -30, -60],
-                                          "threshold": 400})
+        _as_cuba(small_chip, small_workload)
     chip = chip_from_data(small_chip, "tiny.yaml")
     runs = []
     for backend in ("c", "numpy"):
