@@ -125,6 +125,14 @@ def test_missing_file():
     assert "no such file" in str(info.value)
 
 
+def test_unknown_chip_or_workload_name_lists_the_shipped_ones():
+    with pytest.raises(ConfigError, match=r"^nochip: no such file, and no shipped chip of that name "
+                                          r"\(shipped chips: .*loihi.*truenorth\)$"):
+        load_chip("nochip")
+    with pytest.raises(ConfigError, match=r"^nowl: no such file, and no shipped workload .*digits"):
+        load_workload("nowl")
+
+
 def test_recursive_alias_is_refused():
     with pytest.raises(ConfigError, match="rec.yaml.*itself"):
         parse_yaml("a: &a [1, *a]\n", "rec.yaml")

@@ -292,7 +292,9 @@ def validate(files, require_sources, dt):
                 if require_sources or shipped:  # a shipped chip must cite every constant
                     missing = missing_sources(spec)
                     if missing:
-                        raise NeuroEmuError(f"{f}: {missing[0]}: a shipped chip's constant needs a source "
+                        rule = ("a shipped chip's constant needs a source" if shipped
+                                else "--require-sources: every constant needs a source")
+                        raise NeuroEmuError(f"{f}: {missing[0]}: {rule} "
                                             f"({len(missing)} without: {', '.join(missing)})")
                 click.echo(f"ok    {f}  (chip {spec.name}: {spec.cores} cores)")
             else:

@@ -332,6 +332,9 @@ def load_chip(ref: str | Path | None = None) -> ChipSpec:
         data, name = _embedded("default_chip.yaml")
         return chip_from_data(data, name)
     path = resolve_chip_path(str(ref))
+    if not is_file(path) and not path.exists():
+        valid = ", ".join(sorted(shipped_chips())) or "none"
+        raise ConfigError(f"{ref}: no such file, and no shipped chip of that name (shipped chips: {valid})")
     return chip_from_data(read_yaml(path), str(path))
 
 
@@ -343,6 +346,9 @@ def load_workload(ref: str | Path | None = None) -> WorkloadSpec:
     path = Path(ref)
     if not is_file(path):
         path = shipped_workloads().get(str(ref), path)
+    if not is_file(path) and not path.exists():
+        valid = ", ".join(sorted(shipped_workloads())) or "none"
+        raise ConfigError(f"{ref}: no such file, and no shipped workload of that name (shipped workloads: {valid})")
     return workload_from_data(read_yaml(path), str(path))
 
 
