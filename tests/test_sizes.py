@@ -110,3 +110,30 @@ def test_a_float_count_is_checked_like_an_integer_one(tmp_path):
     np.savez(path, src=np.array([0]), dst=np.array([1]), weight=np.array([1.0]), n_neurons=np.array(1e12))
     with pytest.raises(CapacityError, match=f"f.npz: n_neurons: largest id {10 ** 12 - 1:,} means {10 ** 12:,} neurons"):
         load_network(path)
+
+
+def _compressed_bomb(path, shape):
+    """A tiny .npz whose one array's header declares ``shape`` (int64): the data is not all there."""
+    import zipfile
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("src.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<i8", "fortran_order": False, "shape": shape})
+            f.write(b"\0" * 4096)
+
+
+def test_a_compressed_npz_that_expands_past_memory_is_refused_from_its_headers(tmp_path, monkeypatch):
+    monkeypatch.setattr(sizes, "available_memory_bytes", lambda: 1 << 30)  # 1 GiB
+    path = tmp_path / "bomb.npz"
+    _compressed_bomb(path, (1 << 28,))  # 2 GiB of int64 in a file of about a kilobyte
+    assert path.stat().st_size < 10_000
+    with pytest.raises(CapacityError, match=r"bomb.npz: src: the file's arrays expand to 2.0 GiB \(2.0 GiB in 'src'\), "
+                                            r"but only 1.0 GiB of memory is available"):
+        load_network(path)
+
+
+def test_an_npz_within_memory_passes_the_header_check(tmp_path, monkeypatch):
+    monkeypatch.setattr(sizes, "available_memory_bytes", lambda: 1 << 30)
+    path = tmp_path / "small.npz"
+    _compressed_bomb(path, (1 << 20,))  # 8 MiB: passes the size check, then the reader finds it truncated
+    with pytest.raises(ConfigError, match="small.npz: not a readable .npz file"):
+        load_network(path)

@@ -44,7 +44,7 @@ import numpy as np
 
 from neuroemu.errors import ConfigError
 from neuroemu.networks.graph import MODELS, Group, Network
-from neuroemu.networks.sizes import check_edge_arrays
+from neuroemu.networks.sizes import check_edge_arrays, check_npz_headers
 from neuroemu.networks.fields import (EDGE_TYPE_FIELDS, FIELD_DEFAULTS, FIELD_KINDS, NEURON_STATE_FIELDS)
 from neuroemu.networks.fields import EDGE_FIELDS as _EDGE_PARAMS, NEURON_FIELDS as _NEURON_PARAMS
 
@@ -158,6 +158,7 @@ def network_from_arrays(data: dict, where: str, name: str | None = None) -> Netw
 
 def read_npz(path, where: str) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file (no pickles); a missing or unreadable file is a ConfigError."""
+    check_npz_headers(path, where)
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}

@@ -18,6 +18,7 @@ which these limits guarantee can be allocated.
 from __future__ import annotations
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from neuroemu.errors import CapacityError
 from neuroemu.networks.graph import NEURON_FIELDS, Group
 
 __all__ = ["INPUT_BYTES", "MAX_IDS", "MEMORY_SHARE", "NEURON_BYTES", "available_memory_bytes", "check_count",
-           "check_edge_arrays", "check_groups", "format_bytes"]
+           "check_edge_arrays", "check_groups", "check_npz_headers", "format_bytes"]
 
 #: the largest chip the schema allows: ChipSpec.cores <= 2**20 cores of CoreSpec.neurons <= 65,536
 MAX_IDS = (1 << 20) * 65536
@@ -114,3 +115,40 @@ def check_groups(where: str, groups: list[Group], what: str, bytes_each: int) ->
         biggest = max(groups, key=lambda g: g.size)
         check_count(where, f"node {biggest.name!r} ({biggest.model})", sum(g.size for g in groups) - 1, what,
                     bytes_each)
+
+
+def check_npz_headers(path, where: str) -> None:
+    """An ``.npz`` file's arrays sized from their ``.npy`` headers before any is read.
+
+    A compressed file of a few kilobytes can hold an array of terabytes of zeros; numpy allocates
+    an array from its header's shape before it reads the data. The headers are read here (a few
+    hundred bytes each) and the arrays' total checked against memory as the readers' counts are.
+    Members that are not ``.npy`` arrays, or a file that is not a zip, are left to the reader's
+    own error.
+    """
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return
+    total, biggest, biggest_name = 0, 0, ""
+    with zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            try:
+                with zf.open(info) as f:
+                    major, _ = np.lib.format.read_magic(f)
+                    read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(f)
+            except (ValueError, OSError, zipfile.BadZipFile, EOFError, RuntimeError):
+                continue  # the reader says what is wrong with it
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            total += nbytes
+            if nbytes >= biggest:
+                biggest, biggest_name = nbytes, info.filename[:-4]
+    have = available_memory_bytes()
+    if total > MEMORY_SHARE * have:
+        raise CapacityError(f"{where}: {biggest_name}: the file's arrays expand to {format_bytes(total)} "
+                            f"({format_bytes(biggest)} in {biggest_name!r}), but only {format_bytes(have)} of "
+                            "memory is available")
