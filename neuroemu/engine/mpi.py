@@ -52,6 +52,16 @@ def launched_size(environ=None) -> int:
     return 1
 
 
+def launched_rank(environ=None) -> int:
+    """This process's rank as ``mpiexec`` started it (0 when not launched by it)."""
+    environ = os.environ if environ is None else environ
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
+        value = environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
 def mpiexec_path() -> str | None:
     """The ``mpiexec`` beside this Python (the mpi extra's MPICH wheel), else one on PATH."""
     return shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")

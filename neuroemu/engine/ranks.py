@@ -34,6 +34,7 @@ limits (``--max-events``), which would need a global count every tick.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -44,7 +45,7 @@ from neuroemu.engine.mpi import abort_on_error, exchange, partition_cores, reduc
 from neuroemu.engine.options import STREAM_NEURON_RNG, RunOptions
 from neuroemu.engine.record import RunResult
 from neuroemu.engine.run import TickLoop, simulate
-from neuroemu.errors import CapacityError, ConfigError
+from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.step import TickStepper
 from neuroemu.hardware.system import system_table_bytes
@@ -60,8 +61,7 @@ def simulate_ranks(*args, comm=None, **kwargs) -> RunResult | None:
     the record on rank 0, None on the others. Every rank must call it with the same arguments."""
     comm = comm or world()
     loop = type("BoundRankLoop", (RankLoop,), {"comm": comm})
-    with abort_on_error(comm):
-        return simulate(*args, loop=loop, **kwargs)
+    return simulate(*args, loop=loop, **kwargs)
 
 
 def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
@@ -160,13 +160,18 @@ class RankLoop(TickLoop):
     def __init__(self, chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions):
         comm = self.comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
-        _refuse_unsupported(chip, workload, opt)
-        local_ranks = comm.allreduce(1 if _same_host(comm) else 0)
-        self.memory = check_rank_memory(chip, workload, self.size, local_ranks)
         self.exchange_s = 0.0
-        self.sent_rows = self.sent_rank_rows = 0
+        self.sent_rows = self.exchanges = 0
         self.outbox: list[np.ndarray] = []
-        super().__init__(chip, workload, opt)
+        # no collective until every rank has built (or failed to): a rank that fails here must not
+        # leave the others waiting; run() agrees on the outcome first
+        self.setup_error: BaseException | None = None
+        try:
+            _refuse_unsupported(chip, workload, opt)
+            self.memory = check_rank_memory(chip, workload, self.size, local_ranks(self.size))
+            super().__init__(chip, workload, opt)
+        except Exception as exc:  # noqa: BLE001 - reported by run() on every rank, see there
+            self.setup_error = exc
 
     def _build_cores(self) -> None:
         """This rank's block of cores: sliced out of the built network, the rest dropped."""
@@ -182,6 +187,8 @@ class RankLoop(TickLoop):
                               "MPI ranks yet")
         self.c0, self.c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
         self.a0, self.a1 = self.c0 * a.axons_per_core, self.c1 * a.axons_per_core
+        # each rank's first axon: a spike's rank is the last start at or below its target axon
+        self.axon_starts = np.searchsorted(owner, np.arange(self.size)).astype(np.int64) * a.axons_per_core
         g0, g1 = self.c0 * a.neurons_per_core, self.c1 * a.neurons_per_core
         enabled = np.ascontiguousarray(self.network.enabled[g0:g1])
         self.n_enabled = int(enabled.sum())
@@ -229,24 +236,31 @@ class RankLoop(TickLoop):
         start = time.perf_counter()
         rows = np.concatenate(self.outbox) if self.outbox else np.empty((0, ROW_FIELDS), np.int64)
         self.outbox = []
-        dest = np.searchsorted(self._axon_starts(), rows[:, 1], side="right") - 1
+        dest = np.searchsorted(self.axon_starts, rows[:, 1], side="right") - 1
         got = exchange(self.comm, dest, rows)
         self.sent_rows += len(rows)
-        self.sent_rank_rows += 1
+        self.exchanges += 1
         if len(got):
             # popped windows end at now + 1: a spike that arrived earlier is taken at the next tick
             # start, before its due tick, as the one-process run holds it early till then
             super().push_spikes(np.maximum(got[:, 0], now + 1), got[:, 1], got[:, 2])
         self.exchange_s += time.perf_counter() - start
 
-    def _axon_starts(self) -> np.ndarray:
-        if not hasattr(self, "_starts"):
-            self._starts = np.array(self.comm.allgather(self.a0), np.int64)
-        return self._starts
-
     def run(self, progress):
-        """Every tick (progress on rank 0 only), then the record on rank 0 (None elsewhere)."""
-        return super().run(progress if self.rank == 0 else None)
+        """Every tick (progress on rank 0 only), then the record on rank 0 (None elsewhere).
+
+        First the ranks agree on their setup: if any failed, every rank raises the error of the
+        lowest failing rank (the same line everywhere; the CLI prints it on rank 0 only). After
+        that, an error on one rank aborts them all (:func:`neuroemu.engine.mpi.abort_on_error`)."""
+        failed = self.comm.allgather(None if self.setup_error is None else _portable(self.setup_error))
+        first = next((r for r, e in enumerate(failed) if e is not None), None)
+        if first is not None:
+            if first == self.rank:
+                raise self.setup_error
+            kind, text = failed[first]
+            raise kind(text if first == 0 else f"(rank {first}) {text}")
+        with abort_on_error(self.comm):
+            return super().run(progress if self.rank == 0 else None)
 
     def _spike_flow(self) -> dict[str, int]:
         flow = super()._spike_flow()
@@ -279,7 +293,7 @@ class RankLoop(TickLoop):
         mpi = {"ranks": self.size, "window_ticks": self.window, "cores_per_rank": [v[2] for v in volume],
                "exchanged_spikes_per_rank": [v[0] for v in volume],
                "exchanged_bytes_per_rank": [v[0] * ROW_FIELDS * 8 for v in volume],
-               "exchanges": self.sent_rank_rows, "exchange_wall_s_per_rank": [v[1] for v in volume],
+               "exchanges": self.exchanges, "exchange_wall_s_per_rank": [v[1] for v in volume],
                "memory_estimate_bytes_per_rank": self.memory}
         return dataclasses.replace(record, timing_report={**record.timing_report, "mpi": mpi})
 
@@ -298,10 +312,19 @@ class RankLoop(TickLoop):
         return ticks[order], ids[order]
 
 
-def _same_host(comm) -> bool:
-    """Whether this rank shares rank 0's host (their memory is one machine's)."""
-    import socket
-    return comm.bcast(socket.gethostname(), root=0) == socket.gethostname()
+def local_ranks(size: int, environ=None) -> int:
+    """Ranks sharing this machine (and its memory), from the launcher's environment; ``size`` if unknown."""
+    environ = os.environ if environ is None else environ
+    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE"):
+        if environ.get(name, "").isdigit():
+            return int(environ[name])
+    return size
+
+
+def _portable(exc: BaseException) -> tuple[type, str]:
+    """An exception as (type, one line) to send to the other ranks; non-library errors as NeuroEmuError."""
+    kind = type(exc) if isinstance(exc, NeuroEmuError) else NeuroEmuError
+    return kind, " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _refuse_unsupported(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions) -> None:
