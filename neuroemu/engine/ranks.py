@@ -71,8 +71,8 @@ def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
     g0, g1, a0, a1 = c0 * N, c1 * N, c0 * A, c1 * A
     s0, s1 = int(a.row_ptr[a0]), int(a.row_ptr[a1])
 
-    def cut(x, lo, hi):
-        return None if x is None else np.ascontiguousarray(x[lo:hi])
+    def cut(x, lo, hi):  # a copy, never a view: the whole arrays are freed after the slice
+        return None if x is None else x[lo:hi].copy()
 
     params = dataclasses.replace(a.params, **{
         f.name: cut(getattr(a.params, f.name), g0, g1) for f in dataclasses.fields(a.params)
@@ -202,7 +202,8 @@ class RankLoop(TickLoop):
         report = self.network.report() if hasattr(self.network, "report") else None
         if report is not None:
             self.network.report = lambda: report
-        for name in ("v", "weights", "row_neurons", "dense", "row_weights", "dense_weights", "u", "refractory_left"):
+        for name in ("v", "weights", "params", "axon_type", "row_ptr", "row_neurons", "target_axon", "delay", "dense",
+                     "row_weights", "dense_weights", "u", "refractory_left"):
             if getattr(a, name) is not None:
                 setattr(a, name, None)
 
