@@ -26,8 +26,10 @@ generated whole on every rank before the slice is kept: its random streams run o
 chip (networks/workloads.py), so a rank cannot draw its block alone yet. Memory per rank is
 estimated and checked before anything is built (:func:`check_rank_memory`).
 
-Refused in one line (they need more than a per-window exchange): async timing (no lookahead
-yet), barrier timing (a global max of core work per timestep), the packet network, learning,
+Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
+ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
+the next one at the same time. Refused in one line (they need more than a per-window exchange):
+async timing (no lookahead yet), the packet network, learning,
 NVM synapse devices, presentations (``classify``), several synaptic currents, and the runaway
 limits (``--max-events``), which would need a global count every tick.
 """
@@ -263,6 +265,27 @@ class RankLoop(TickLoop):
         with abort_on_error(self.comm):
             return super().run(progress if self.rank == 0 else None)
 
+    def count_clocking(self, due_axons: np.ndarray, fired: np.ndarray) -> None:
+        """As one process counts it: a rank's own cores' clocks (gals); the barrier's sync wave
+        through every router once per timestep, counted by rank 0 alone."""
+        if self.policy.mode != "barrier" or self.rank == 0:
+            super().count_clocking(due_axons, fired)
+
+    def advance_time(self, t: int, now: int, arrival: np.ndarray | None) -> None:
+        """The next tick's start; under barrier the timestep ends when the busiest core of every
+        rank is done and every spike has arrived (BarrierPolicy.next_start, with the max taken
+        over the ranks: one Allreduce per timestep)."""
+        policy = self.policy
+        if policy.mode != "barrier":
+            super().advance_time(t, now, arrival)
+            return
+        from mpi4py import MPI
+        end = now + int(policy.core_busy_ps[self.c0:self.c1].max(initial=0))  # this rank's cores only
+        if arrival is not None and len(arrival):
+            end = max(end, int(arrival.max()))
+        end = self.comm.allreduce(end, op=MPI.MAX)
+        self.tick_starts[t + 1] = max(end + policy.barrier_ps, now + 1)
+
     def _spike_flow(self) -> dict[str, int]:
         flow = super()._spike_flow()
         flow["in_flight_end"] = self._in_flight_total
@@ -331,9 +354,6 @@ def _portable(exc: BaseException) -> tuple[type, str]:
 def _refuse_unsupported(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions) -> None:
     """One line for what does not run split over ranks yet (module docstring)."""
     where = chip.source or chip.name
-    if chip.timing.mode == "barrier":
-        raise ConfigError(f"{where}: timing.mode: barrier does not run split over MPI ranks yet (each timestep "
-                          "waits for the busiest core of every rank): use sync or gals, or one process")
     if opt.network != "analytic":
         raise ConfigError("--network: packet does not run split over MPI ranks yet: use --network analytic")
     if opt.max_events is not None or opt.max_window_events is not None:
