@@ -4,6 +4,7 @@
 ``run CHIP WORKLOAD TIMING [MAPPING]``: the run split over the ranks
 (:func:`neuroemu.engine.ranks.simulate_ranks`; a network file as WORKLOAD is placed by MAPPING);
 rank 0 checks conservation on the reduced record and prints it as one JSON line.
+``fault CHIP WORKLOAD raise|die``: rank 1 raises, or exits, at tick 5 of a split run.
 
 ``exchange CHIP WORKLOAD``: every rank reads the spike trains of a one-process run (the engine
 does not run split yet, see neuroemu/engine/mpi.py), keeps the spikes its own cores fired, sends
@@ -35,6 +36,8 @@ def main(argv):
             return
         if argv[0] == "run":
             return run_split(argv[1:])
+        if argv[0] == "fault":
+            return run_faulty(argv[1:])
         chip, wl = load_chip(argv[1]), load_workload(argv[2])
         record = simulate(chip, wl, record_spikes=True)
         arrays = build_network(chip, wl, wl.seed, "w").arrays
@@ -80,6 +83,25 @@ def run_split(args):
     if record is not None:
         assert_conserved(record)
         print(record.to_json(indent=None))
+
+
+def run_faulty(args):
+    """Rank 1 fails at tick 5 of a split run (``raise``: an exception; ``die``: the process exits at once)."""
+    from neuroemu.engine.ranks import RankLoop
+    import os
+
+    class Faulty(RankLoop):
+        comm = world()
+
+        def step_cores(self, t, due_axons):
+            if self.rank == 1 and t == 5:
+                if args[2] == "die":
+                    os._exit(3)
+                raise RuntimeError("fault injected at tick 5")
+            return super().step_cores(t, due_axons)
+
+    chip, wl = load_pair(args[0], args[1], None)
+    simulate(chip, wl, loop=Faulty, ticks=40)
 
 
 if __name__ == "__main__":

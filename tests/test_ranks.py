@@ -183,6 +183,27 @@ def test_cli_ranks_without_mpiexec_is_one_line(split_files, monkeypatch):
         "Error: --ranks: mpiexec not found: pip install 'neuroemu[mpi]' (mpi4py and MPICH as wheels)"]
 
 
+def test_a_rank_that_raises_or_dies_mid_run_ends_every_rank(split_files):
+    """Rank 1 fails at tick 5 while rank 0 waits in the exchange: never a hang (the timeout)."""
+    exe, env = mpiexec_path(), dict(os.environ, PYTHONPATH=str(ROOT))
+    for how in ("raise", "die"):
+        out = subprocess.run([exe, "-n", "2", sys.executable, str(PROGRAM), "fault", split_files[0], split_files[2], how],
+                             capture_output=True, text=True, timeout=120, env=env)
+        errors = [line for line in out.stderr.splitlines() if line.startswith("Error")]
+        assert out.returncode != 0
+        assert errors == (["Error (rank 1): fault injected at tick 5"] if how == "raise" else []), out.stderr
+
+
+def test_cli_ranks_says_when_a_rank_died_unheard(split_files, monkeypatch):
+    from click.testing import CliRunner
+    from neuroemu.cli import ranks as cli_ranks
+    from neuroemu.cli.app import main
+    monkeypatch.setattr(cli_ranks.subprocess, "call", lambda argv: 137)  # a rank killed by SIGKILL
+    res = CliRunner().invoke(main, ["run", split_files[0], split_files[2], "--ranks", "2"])
+    assert res.exit_code == 1 and res.output.strip().splitlines() == [
+        "Error: --ranks: a rank ended abnormally (mpiexec exit code 137); every rank was stopped"]
+
+
 def test_command_line_rebuilds_the_arguments_given(split_files):
     import click
     from neuroemu.cli.app import main

@@ -36,7 +36,8 @@ def command_line(ctx: click.Context, drop: tuple[str, ...] = ("ranks",)) -> list
 
 
 def launch(ctx: click.Context, ranks: int) -> int:
-    """Run the command under ``mpiexec -n ranks``; its exit code. One line if MPI is missing."""
+    """Run the command under ``mpiexec -n ranks``; its exit code. One line if MPI is missing, or
+    if a rank died without a word (MPICH's launcher then stops the others)."""
     if launched_size() > 1:
         raise click.ClickException("--ranks: this process already runs under mpiexec; leave --ranks out")
     exe = mpiexec_path()
@@ -44,7 +45,11 @@ def launch(ctx: click.Context, ranks: int) -> int:
         missing = "mpiexec" if exe is None else "mpi4py"
         raise click.ClickException(f"--ranks: {missing} not found: {INSTALL_HINT}")
     argv = [exe, "-n", str(ranks), sys.executable, "-m", "neuroemu.cli", ctx.info_name, *command_line(ctx)]
-    return subprocess.call(argv)
+    code = subprocess.call(argv)
+    if code not in (0, 1):  # 1: a rank said why; anything else: a rank died (signal, hard exit) unheard
+        raise click.ClickException(f"--ranks: a rank ended abnormally (mpiexec exit code {code}); every rank "
+                                   "was stopped")
+    return code
 
 
 def quiet_rank() -> bool:
