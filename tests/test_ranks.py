@@ -149,6 +149,16 @@ def test_cli_ranks_bad_input_is_one_line_on_rank_0(split_files):
     assert out.returncode == 1 and lines == ["Error: ranks: 5 ranks for 4 cores: at most one rank per core"]
 
 
+@pytest.mark.slow
+def test_full_ns16e_split_over_ranks_is_refused_per_rank_before_building():
+    """With --ranks the per-rank estimate is what is checked: the routing tables every rank holds whole."""
+    out = subprocess.run([sys.executable, "-m", "neuroemu.cli", "run", "ns16e", "--ticks", "1", "--ranks", "2"],
+                         capture_output=True, text=True, timeout=300)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 1 and len(lines) == 1, out.stderr
+    assert "2 ranks on this machine need about" in lines[0] and "GiB of routing tables" in lines[0]
+
+
 class _World:
     """A one-rank stand-in for a communicator: enough for the setup checks, which run before any collective."""
 
