@@ -15,11 +15,12 @@ system whose chip rows divide among the ranks a block is whole chips). Rank r:
   smallest delay of any route that crosses ranks (conservative: a spike sent in tick t is due
   in t + W at the earliest, and the exchange before tick t + W's delivery brings it in time);
 - at the end, sums its counters, spike counts per neuron, spikes in flight and spike trains onto
-  rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`, ``Reduce``, ``Gatherv``), which alone builds
+  rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`, ``Reduce``, ``gather``), which alone builds
   the record, from the same route tables and the same code as the one-process run. Counters are
   integer sums and energies are computed once from them, spike trains are sorted by (tick,
   neuron) as the kernels fire them, so records of 1, 2 or 4 ranks agree on every field but wall
-  time, backends and the ``timing_report.mpi`` section (ranks, window, exchange volume, memory).
+  time, backends, the memory peak and the ``timing_report.mpi`` section (ranks, window, exchange
+  volume, memory estimate).
 
 Ranks hold the routing tables whole (rank 0 prices every route at the end), and the network is
 generated whole on every rank before the slice is kept: its random streams run over the whole
@@ -29,9 +30,9 @@ estimated and checked before anything is built (:func:`check_rank_memory`).
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
 the next one at the same time. Refused in one line (they need more than a per-window exchange):
-async timing (no lookahead yet), the packet network, learning,
-NVM synapse devices, presentations (``classify``), several synaptic currents, and the runaway
-limits (``--max-events``), which would need a global count every tick.
+async timing (no lookahead yet), the packet network, learning, NVM synapse devices,
+presentations (``classify``), several synaptic currents, and the runaway limits
+(``--max-events``), which would need a global count every tick.
 """
 from __future__ import annotations
 
