@@ -134,6 +134,8 @@ def test_cli_ranks_launches_mpiexec_and_rank_0_writes_the_record(split_files, tm
                          text=True, timeout=180)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("synaptic events") == 1  # one summary: rank 0's
+    mpi_line = next(line for line in out.stdout.splitlines() if line.startswith("MPI ranks"))
+    assert mpi_line.split(")", 1)[1].split()[:5] == ["2", "(20", "exchanges,", "one", "per"]
     one = json.loads(simulate(system, workload, ticks=20).to_json())
     two = json.loads((tmp_path / "two.json").read_text())
     assert two["timing_report"]["mpi"]["ranks"] == 2

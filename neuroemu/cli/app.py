@@ -181,6 +181,10 @@ def run(ctx, chip, workload, ticks, seed, json_out, queue, spikes, timing, max_e
         if json_out == "-":
             return
     click.echo(summary_table(result))
+    mpi = result.timing_report.get("mpi")
+    if mpi is not None:  # a split run: how it was split (the rest of the record is the one-process one)
+        click.echo(f"{'MPI ranks (exchanges, spikes sent)':<37}{mpi['ranks']} ({mpi['exchanges']:,} exchanges, one per "
+                   f"{mpi['window_ticks']} tick(s); {sum(mpi['exchanged_spikes_per_rank']):,} spikes between ranks)")
 
 
 def _ticks_for_input(workload) -> tuple[int, str]:
