@@ -107,11 +107,15 @@ def project(neuron_tick_s: float, bytes_per_spike: int, rate_hz: float) -> list[
     priced at that cost too: an assumption, no Loihi system was measured); with uniformly random targets, (N - 1) / N of a rank's
     spikes leave it, each a ``bytes_per_spike`` row, sent in one Alltoallv per tick priced at the
     assumed ALPHA_S x log2(N) + bytes / BETA_BYTES_S. Memory: the network's estimate / N (the held
-    state) plus the per-route tables (route ids, hops per class, latency, wire: 40 B a route).
+    state) plus per-route tables (route ids, hops per class, latency, wire: 40 B a route), which
+    assumes closed-form routes on the joined mesh; ``routing_tables_now_gib`` is what every rank
+    holds today (the joined mesh's [n_routers, n_routers] tables, whole on every rank: the step
+    still to take, docs/systems.md).
     """
     import math
     from neuroemu.config.loader import load_chip
     from neuroemu.config.schema import NetworkSpec
+    from neuroemu.hardware.system import system_table_bytes
     from neuroemu.networks.workloads import estimate_bytes
     boards = [("ns16e", "chips/ns16e.yaml", 16), ("pohoiki_beach", "chips/pohoiki_beach.yaml", 64),
               ("pohoiki_springs (768 Loihi chips, on paper)", "chips/pohoiki_beach.yaml", 768)]
@@ -119,7 +123,9 @@ def project(neuron_tick_s: float, bytes_per_spike: int, rate_hz: float) -> list[
     rows = []
     for name, path, chips in boards:
         chip = load_chip(str(ROOT / path))
-        per_chip_cores = chip.cores // (chip.system.grid[0] * chip.system.grid[1])
+        per_chip = chip.system.grid[0] * chip.system.grid[1]
+        per_chip_cores = chip.cores // per_chip
+        routers = chip.topology.width * chip.topology.height // per_chip * chips
         cores = per_chip_cores * chips
         neurons = cores * chip.core.neurons
         state = estimate_bytes(chip, net) / chip.cores * cores  # the held network, all chips
@@ -134,6 +140,7 @@ def project(neuron_tick_s: float, bytes_per_spike: int, rate_hz: float) -> list[
             compute = neurons / ranks * neuron_tick_s
             rows.append({"system": name, "chips": chips, "cores": cores, "neurons": neurons, "ranks": ranks,
                          "memory_per_rank_gib": round((state / ranks + routes) / 2**30, 2),
+                         "routing_tables_now_gib": round(system_table_bytes(routers) / 2**30, 1),
                          "spikes_sent_per_tick_per_rank": round(spikes),
                          "compute_s_per_tick": round(compute, 5), "exchange_s_per_tick": round(exchange, 6),
                          "wall_s_per_chip_second": round(1000 * (compute + exchange), 1)})
