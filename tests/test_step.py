@@ -8,6 +8,7 @@ from neuroemu.hardware import _tick
 from neuroemu.hardware.step import TickStepper
 from neuroemu.models import rng
 from neuroemu.networks.workloads import build_network
+import pytest
 
 
 def test_rng_twins_agree():
@@ -22,7 +23,14 @@ def test_rng_twins_agree():
     assert 100 < len(set(leak.tolist())) and leak.dtype == np.uint8
 
 
-import pytest
+def test_rng_offset_draws_a_blocks_bits_of_the_whole_chip():
+    """An MPI rank's block (neurons 64..) draws the bits the whole chip draws for those neurons."""
+    key = rng.stream_key(3, 7)
+    whole_leak, whole_thr = rng.leak_bytes(key, 9, 300), rng.threshold_bits(key, 9, 300)
+    assert rng.leak_bytes(key, 9, 100, offset=64).tolist() == whole_leak[64:164].tolist()
+    assert rng.threshold_bits(key, 9, 100, offset=64).tolist() == whole_thr[64:164].tolist()
+    with pytest.raises(ValueError, match="multiple of 8"):
+        rng.leak_bytes(key, 9, 10, offset=4)
 
 
 @pytest.mark.parametrize("dense", [True, False], ids=["dense-crossbar", "csr-crossbar"])

@@ -79,9 +79,14 @@ def main() -> None:
 @click.option("--time-after-programming", "time_after_programming", type=click.FloatRange(0.0, 1e10),
               metavar="SECONDS", help="NVM synapses: time since the weights were programmed (PCM drift; default: "
                                       "the workload's time_after_programming_s, else none).")
-def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
+@click.option("--ranks", type=click.IntRange(min=1), metavar="N",
+              help="Split the run over N MPI ranks on this machine (mpiexec of the mpi extra); the record is the "
+                   "same for any N (docs/systems.md).")
+@click.pass_context
+def run(ctx, chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
         buffer_packets, out_dir, dt, exporter, method, dataset, present_ticks, settle_ticks, samples, neuron_reset,
-        mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes, spikes_out, time_after_programming):
+        mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes, spikes_out, time_after_programming,
+        ranks):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -89,9 +94,18 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
     is quantised, placed on the chip and run on its own input spike trains. With no arguments the
     embedded default chip and workload run. With one file, a workload runs on the chip it names
     and a chip runs the default workload.
+
+    Under ``mpiexec -n N`` (or with ``--ranks N``) the cores are split over N ranks and rank 0
+    alone prints and writes.
     """
     from neuroemu.config.loader import is_network_file, load_chip, load_workload, workload_for_network_file
+    from neuroemu.cli.ranks import launch, quiet_rank
+    from neuroemu.engine.mpi import launched_size
     from neuroemu.engine.run import simulate
+    if ranks is not None:
+        ctx.exit(launch(ctx, ranks))
+    if launched_size() > 1:
+        from neuroemu.engine.ranks import simulate_ranks as simulate
     file_options = dict(dt=dt, exporter=exporter, method=method, neuron_reset=neuron_reset, mapping=mapping,
                         axon_copies=axon_copies, weight_scale=weight_scale, keep_zero_weights=keep_zero_weights or None,
                         input_spikes=None if input_spikes is None else str(Path(input_spikes).resolve()))
@@ -148,8 +162,12 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
             write_or_echo(exc.partial_record.to_json(), json_out)
             raise click.ClickException(f"{exc} (partial record written to {json_out})") from None
         raise _fail(exc) from None
-    except NeuroEmuError as exc:
-        raise _fail(exc) from None
+    except (NeuroEmuError, click.ClickException) as exc:
+        if quiet_rank():  # every rank meets the same error: rank 0 alone says it
+            ctx.exit(1)
+        raise _fail(exc) if isinstance(exc, NeuroEmuError) else exc from None
+    if result is None:  # a rank other than 0 of a split run: rank 0 holds the record
+        return
     if spikes_out is not None:
         _write_network_spikes(result, chip_spec, wl, spikes_out)
     if out_dir is not None:
@@ -163,6 +181,10 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
         if json_out == "-":
             return
     click.echo(summary_table(result))
+    mpi = result.timing_report.get("mpi")
+    if mpi is not None:  # a split run: how it was split (the rest of the record is the one-process one)
+        click.echo(f"{'MPI ranks (exchanges, spikes sent)':<37}{mpi['ranks']} ({mpi['exchanges']:,} exchanges, one per "
+                   f"{mpi['window_ticks']} tick(s); {sum(mpi['exchanged_spikes_per_rank']):,} spikes between ranks)")
 
 
 def _ticks_for_input(workload) -> tuple[int, str]:

@@ -7,9 +7,8 @@ data (:func:`exchange`), counters summed onto rank 0 (:func:`reduce_counts`), an
 an error on any rank prints one line and aborts the communicator (:func:`abort_on_error`),
 so no rank waits for ever on a dead peer.
 
-What is not here yet: the tick loop that uses them (each rank building only its own cores'
-arrays and routes, and exchanging once per tick or per window of the smallest inter-rank
-delay). docs/systems.md gives the design; ``neuroemu run`` still runs one process.
+The tick loop that uses them is :mod:`neuroemu.engine.ranks`; :func:`launched_size` tells a
+process started by ``mpiexec`` from a plain one without importing mpi4py.
 
 mpi4py and an MPI come as wheels with ``pip install neuroemu[mpi]`` (mpi4py + mpich);
 :func:`world` says so in one line when they are missing.
@@ -17,7 +16,10 @@ mpi4py and an MPI come as wheels with ``pip install neuroemu[mpi]`` (mpi4py + mp
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +35,36 @@ def world():
     except ImportError as exc:  # mpi4py absent, or present without an MPI library to load
         raise NeuroEmuError(f"MPI runs need mpi4py and an MPI: {INSTALL_HINT} ({exc})") from None
     return MPI.COMM_WORLD
+
+
+#: environment variables in which launchers give the world size (MPICH/Hydra, Open MPI, PMIx)
+SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
+
+
+def launched_size(environ=None) -> int:
+    """How many ranks ``mpiexec`` started this process among (1 when not launched by it), read
+    from the launcher's environment, so a plain run never imports mpi4py."""
+    environ = os.environ if environ is None else environ
+    for name in SIZE_VARIABLES:
+        value = environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def launched_rank(environ=None) -> int:
+    """This process's rank as ``mpiexec`` started it (0 when not launched by it)."""
+    environ = os.environ if environ is None else environ
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
+        value = environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+def mpiexec_path() -> str | None:
+    """The ``mpiexec`` beside this Python (the mpi extra's MPICH wheel), else one on PATH."""
+    return shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
 
 
 def partition_cores(n_cores: int, n_ranks: int, chip_of_core: np.ndarray | None = None) -> np.ndarray:

@@ -40,7 +40,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
              timing: str | None = None, max_events: int | None = None, max_window_events: int | None = None,
              link_stats: bool = False,
              network: str = "analytic", buffer_packets: int = 4,
-             progress: Progress | None = None) -> RunResult:
+             progress: Progress | None = None, loop: type | None = None) -> RunResult:
     """Run ``workload`` on ``chip`` and return the frozen record.
 
     ``chip`` and ``workload`` are specs, file paths, shipped names, or None for the
@@ -55,7 +55,8 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     tick semantics a packet must then arrive before its delivery tick starts, or it is a timing
     violation). ``max_events`` stops a runaway run: past that many delivered spikes it raises
     :class:`RunawayError` carrying the partial record. ``progress(done, total)`` is called
-    as ticks complete.
+    as ticks complete. ``loop``: the :class:`TickLoop` subclass to run (under ``mpiexec``,
+    :func:`neuroemu.engine.ranks.simulate_ranks` passes its rank loop; default TickLoop).
     """
     chip, workload = resolve(chip, workload)
     if timing is not None:
@@ -72,9 +73,12 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     if options.network not in ("analytic", "packet"):
         raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
     if chip.timing.mode == "async":
+        if loop is not None:
+            raise ConfigError(f"{chip.source or chip.name}: timing.mode: async does not run split over MPI ranks "
+                              "(no conservative lookahead yet): run it in one process, or use sync or gals")
         from neuroemu.engine.asyncsim import run_async  # the continuous-time engine
         return run_async(chip, workload, options, progress)
-    return TickLoop(chip, workload, options).run(progress)
+    return (loop or TickLoop)(chip, workload, options).run(progress)
 
 
 class TickLoop:
@@ -100,6 +104,7 @@ class TickLoop:
             raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach "
                               f"{end_ps} ps, past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
         self._bind_routes()
+        self.n_enabled = network.n_enabled  # the neurons this process updates (an MPI rank: its own)
         self.hooks = getattr(network, "hooks", None)  # a mapped network's state resets and readout
         self.reset_period = self.hooks.reset_period if self.hooks is not None else 0
         self.drop_seq = -1  # spikes queued with a sequence number up to this are from a sample already over
@@ -266,7 +271,7 @@ class TickLoop:
         ledger = self.ledger
         ledger.add("synaptic_op", sops)
         ledger.add("neuron_update_active", n_active)
-        ledger.add("neuron_update", self.network.n_enabled - n_active)
+        ledger.add("neuron_update", self.n_enabled - n_active)
         ledger.add("spike", len(fired))
         if self.device is not None and len(due_axons):
             self._count_periphery(due_axons)
@@ -332,7 +337,7 @@ class TickLoop:
                 # a spike needs at least 1 ps: the window up to now is popped already
                 latency = None if self.policy.mode == "sync" else self.router.neuron_latency(src)  # sync ignores it
                 arrival = np.maximum(self.policy.arrival_ps(emit[sent], latency, due_tick), now + 1)
-                self.queue.push_batch(arrival, AXON_SPIKE, targets[sent], payload=due_tick)
+                self.push_spikes(arrival, targets[sent], due_tick)
             else:
                 self.packets.inject(np.maximum(emit[sent], now + 1), self.router.src_router(src),
                                     self.router.dst_router(src), due_tick * self.arrays.n_axons + targets[sent])
@@ -340,6 +345,10 @@ class TickLoop:
             # the timestep ends once the network has drained: every packet of it is delivered
             arrival = _drain(self.packets, self.pending, self.arrays.n_axons)
         return arrival
+
+    def push_spikes(self, arrival: np.ndarray, axons: np.ndarray, due_tick: np.ndarray) -> None:
+        """Queue routed spikes at their arrival (an MPI rank keeps its own cores' and sends the rest)."""
+        self.queue.push_batch(arrival, AXON_SPIKE, axons, payload=due_tick)
 
     def advance_time(self, t: int, now: int, arrival: np.ndarray | None) -> None:
         """The next tick's start: one tick later, or when the timing policy says (barrier)."""

@@ -92,8 +92,13 @@ class TickStepper:
     read_noise: ReadNoise | None = None
 
     def __init__(self, arrays: CoreArrays, enabled: np.ndarray, membrane_bits: int, key: int,
-                 backend: str | None = None, core_counts: bool = False):
+                 backend: str | None = None, core_counts: bool = False, neuron_offset: int = 0):
         self.arrays = arrays
+        # the global id of the arrays' first neuron (an MPI rank's block of cores): random bits are
+        # keyed on global ids, so a rank draws what the whole chip's run draws for its neurons
+        if neuron_offset % 8:
+            raise NeuroEmuError(f"internal: neuron_offset {neuron_offset} must be a multiple of 8")
+        self.neuron_offset = neuron_offset
         self.enabled = enabled
         self.membrane_bits = membrane_bits
         self.key = key
@@ -218,7 +223,9 @@ class TickStepper:
         }
         self._ptr["v"] = self._c_ptr(a.v)
         self._vmin, self._vmax = membrane_range(self.membrane_bits)
-        self._threshold_key = threshold_key(self.key)
+        # word g // 8 of the leak stream and bit set g of the threshold stream are keyed additively
+        self._leak_key = (self.key + (self.neuron_offset >> 3)) & ((1 << 64) - 1)
+        self._threshold_key = (threshold_key(self.key) + self.neuron_offset) & ((1 << 64) - 1)
 
     def _prepare_cuba(self) -> None:
         a, p = self.arrays, self.arrays.params
@@ -294,7 +301,8 @@ class TickStepper:
             if self.adc is not None:
                 syn = adc_quantise(syn, self.adc)
             if self.kernel == "truenorth":
-                fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits)
+                fired = truenorth_step(a.v, syn, a.params, tick=tick, key=self.key, membrane_bits=self.membrane_bits,
+                                       offset=self.neuron_offset)
             else:
                 fired = cuba_step(a.v, a.u, a.refractory_left, syn, a.params, membrane_bits=self.membrane_bits)
         if self.core_counts:
@@ -360,7 +368,7 @@ class TickStepper:
                 n_fired = lib.ne_truenorth_step(end, p["v"], ffi.NULL if self._direct else p["acc"], p["touched"],
                                                 p["profile"], len(self._table["leak"]), p["leak"], p["leak_st"],
                                                 p["theta"], p["mask"], p["reset"], p["reset_v"], p["floor"],
-                                                p["enabled"], self.key, self._threshold_key, tick, self._vmin,
+                                                p["enabled"], self._leak_key, self._threshold_key, tick, self._vmin,
                                                 self._vmax, p["fired"], n_active, a.neurons_per_core,
                                                 p["core_active"])
             else:

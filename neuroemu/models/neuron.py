@@ -64,23 +64,24 @@ def membrane_range(bits: int) -> tuple[int, int]:
 
 
 def truenorth_step(v: np.ndarray, syn_in: np.ndarray, p: NeuronArrays, *, tick: int, key: int,
-                   membrane_bits: int) -> np.ndarray:
+                   membrane_bits: int, offset: int = 0) -> np.ndarray:
     """Advance every neuron one tick in place; return the indices of the neurons that fired.
 
-    ``v`` int32 membrane potentials, ``syn_in`` int64 summed synaptic input this tick.
+    ``v`` int32 membrane potentials, ``syn_in`` int64 summed synaptic input this tick;
+    ``offset``: the global id of ``v[0]`` (an MPI rank's block), which keys the random bits.
     """
     lo, hi = membrane_range(membrane_bits)
     x = v.astype(np.int64) + syn_in
     leak = p.leak.astype(np.int64)
     if p.leak_stochastic.any():
-        rho = rng.leak_bytes(key, tick, len(v)).astype(np.int64)
+        rho = rng.leak_bytes(key, tick, len(v), offset).astype(np.int64)
         stochastic_leak = np.sign(leak) * (rho < np.abs(leak))
         leak = np.where(p.leak_stochastic, stochastic_leak, leak)
     x += leak
     np.clip(x, lo, hi, out=x)
     theta = p.threshold.astype(np.int64)
     if p.threshold_mask.any():
-        theta = theta + (rng.threshold_bits(key, tick, len(v)) & p.threshold_mask)
+        theta = theta + (rng.threshold_bits(key, tick, len(v), offset) & p.threshold_mask)
     fired = x >= theta
     mode = p.reset_mode
     x = np.where(fired & (mode == 0), x - theta, x)

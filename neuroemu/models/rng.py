@@ -46,12 +46,16 @@ def threshold_key(key: int) -> int:
     return mix64_int(key ^ 0x5DEECE66D)
 
 
-def leak_bytes(key: int, tick: int, n: int) -> np.ndarray:
+def leak_bytes(key: int, tick: int, n: int, offset: int = 0) -> np.ndarray:
     """One random byte per neuron 0..n-1 at ``tick``: byte (g mod 8) of word g // 8.
 
-    Eight neurons share one 64-bit draw, which makes the stochastic leak cheap.
+    Eight neurons share one 64-bit draw, which makes the stochastic leak cheap. ``offset`` (a
+    multiple of 8): the neurons are ``offset .. offset + n - 1`` of the chip (an MPI rank's block),
+    so a rank draws the bytes the whole chip's draw gives its neurons.
     """
-    base = np.uint64((key + (int(tick) << 32)) & MASK64)
+    if offset % 8:
+        raise ValueError(f"leak_bytes: offset {offset} is not a multiple of 8")
+    base = np.uint64((key + (offset >> 3) + (int(tick) << 32)) & MASK64)
     words = mix64(np.arange((n + 7) // 8, dtype=np.uint64) + base)
     return words.astype("<u8").view(np.uint8)[:n]
 
@@ -61,9 +65,10 @@ def leak_byte_int(key: int, tick: int, g: int) -> int:
     return (mix64_int((key + (int(tick) << 32) + (g >> 3)) & MASK64) >> (8 * (g & 7))) & 0xFF
 
 
-def threshold_bits(key: int, tick: int, n: int) -> np.ndarray:
-    """24 random bits per neuron 0..n-1 at ``tick`` for the stochastic threshold."""
-    base = np.uint64((threshold_key(key) + (int(tick) << 32)) & MASK64)
+def threshold_bits(key: int, tick: int, n: int, offset: int = 0) -> np.ndarray:
+    """24 random bits per neuron 0..n-1 at ``tick`` for the stochastic threshold (neurons
+    ``offset ..`` of the chip: the bits are keyed on the global neuron id)."""
+    base = np.uint64((threshold_key(key) + offset + (int(tick) << 32)) & MASK64)
     return (mix64(np.arange(n, dtype=np.uint64) + base) & np.uint64(0xFFFFFF)).astype(np.int64)
 
 

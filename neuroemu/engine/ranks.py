@@ -1,0 +1,367 @@
+"""The tick loop split over MPI ranks (issue 17): ``mpiexec -n N neuroemu run SYSTEM WORKLOAD``.
+
+:class:`RankLoop` is the :class:`neuroemu.engine.run.TickLoop` of one rank. The chip's array cores
+are cut into N contiguous blocks (:func:`neuroemu.engine.mpi.partition_cores`, core blocks; on a
+system whose chip rows divide among the ranks a block is whole chips). Rank r:
+
+- steps only its block: its cores' state, crossbars and parameters are sliced out of the built
+  network (:func:`slice_arrays`) and the whole network's state arrays are dropped; the stepper's
+  random bits are keyed on global neuron ids (``TickStepper(neuron_offset=...)``), so a rank draws
+  what a one-process run draws for its neurons;
+- takes only the input spikes bound for its own axons;
+- routes the spikes its neurons fire: those bound for its own cores go into its queue, the rest
+  are packed as int64 rows (arrival ps, global axon, due tick) and sent with one ``Alltoall`` +
+  one ``Alltoallv`` (:func:`neuroemu.engine.mpi.exchange`) once per window of W ticks, W the
+  smallest delay of any route that crosses ranks (conservative: a spike sent in tick t is due
+  in t + W at the earliest, and the exchange before tick t + W's delivery brings it in time);
+- at the end, sums its counters, spike counts per neuron, spikes in flight and spike trains onto
+  rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`, ``Reduce``, ``gather``), which alone builds
+  the record, from the same route tables and the same code as the one-process run. Counters are
+  integer sums and energies are computed once from them, spike trains are sorted by (tick,
+  neuron) as the kernels fire them, so records of 1, 2 or 4 ranks agree on every field but wall
+  time, backends, the memory peak and the ``timing_report.mpi`` section (ranks, window, exchange
+  volume, memory estimate).
+
+Ranks hold the routing tables whole (rank 0 prices every route at the end), and the network is
+generated whole on every rank before the slice is kept: its random streams run over the whole
+chip (networks/workloads.py), so a rank cannot draw its block alone yet. Memory per rank is
+estimated and checked before anything is built (:func:`check_rank_memory`).
+
+Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
+ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
+the next one at the same time. Refused in one line (they need more than a per-window exchange):
+async timing (no lookahead yet), the packet network, learning, NVM synapse devices,
+presentations (``classify``), several synaptic currents, and the runaway limits
+(``--max-events``), which would need a global count every tick.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+from neuroemu.config.schema import ChipSpec, WorkloadSpec
+from neuroemu.engine.energy import Ledger
+from neuroemu.engine.mpi import abort_on_error, exchange, partition_cores, reduce_counts, world
+from neuroemu.engine.options import STREAM_NEURON_RNG, RunOptions
+from neuroemu.engine.record import RunResult
+from neuroemu.engine.run import TickLoop, simulate
+from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
+from neuroemu.hardware.cores import CoreArrays
+from neuroemu.hardware.step import TickStepper
+from neuroemu.hardware.system import system_table_bytes
+from neuroemu.models.rng import stream_key
+from neuroemu.networks.sizes import available_memory_bytes
+
+#: int64 fields of one exchanged spike: arrival ps, global axon, due tick
+ROW_FIELDS = 3
+
+
+def simulate_ranks(*args, comm=None, **kwargs) -> RunResult | None:
+    """:func:`neuroemu.engine.run.simulate` split over the ranks of ``comm`` (default: the world):
+    the record on rank 0, None on the others. Every rank must call it with the same arguments."""
+    comm = comm or world()
+    loop = type("BoundRankLoop", (RankLoop,), {"comm": comm})
+    return simulate(*args, loop=loop, **kwargs)
+
+
+def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
+    """The cores ``c0 .. c1 - 1`` of ``a`` as arrays of their own (local ids from 0); routes stay
+    global. Per-neuron parameter arrays are cut at the block's neurons."""
+    N, A = a.neurons_per_core, a.axons_per_core
+    g0, g1, a0, a1 = c0 * N, c1 * N, c0 * A, c1 * A
+    s0, s1 = int(a.row_ptr[a0]), int(a.row_ptr[a1])
+
+    def cut(x, lo, hi):  # a copy, never a view: the whole arrays are freed after the slice
+        return None if x is None else x[lo:hi].copy()
+
+    params = dataclasses.replace(a.params, **{
+        f.name: cut(getattr(a.params, f.name), g0, g1) for f in dataclasses.fields(a.params)
+        if getattr(a.params, f.name) is not None})
+    return CoreArrays(
+        n_cores=c1 - c0, axons_per_core=A, neurons_per_core=N, v=cut(a.v, g0, g1), weights=cut(a.weights, g0, g1),
+        params=params, axon_type=cut(a.axon_type, a0, a1), row_ptr=a.row_ptr[a0:a1 + 1] - s0,
+        row_neurons=cut(a.row_neurons, s0, s1), target_axon=cut(a.target_axon, g0, g1), delay=cut(a.delay, g0, g1),
+        dense=cut(a.dense, a0, a1), row_weights=cut(a.row_weights, s0, s1),
+        dense_weights=cut(a.dense_weights, a0, a1), neuron_model=a.neuron_model, u=cut(a.u, g0, g1),
+        refractory_left=cut(a.refractory_left, g0, g1), chip_core=cut(a.chip_core, c0, c1))
+
+
+def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, int]:
+    """Bytes one of ``ranks`` ranks needs: the network built whole (``build``, freed after the
+    slice), the state it keeps (``held``: its share of the cores) and the routing tables."""
+    from neuroemu.networks.workloads import estimate_bytes
+    t = chip.topology
+    routers = t.width * t.height if t.kind == "mesh" else chip.cores
+    build = estimate_bytes(chip, workload.network) if workload.network.kind not in ("nir", "edgelist") else 0
+    return {"build": build, "held": -(-build // ranks), "routing": system_table_bytes(routers)}
+
+
+def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
+    """Refuse, before anything is built, a run whose ``local_ranks`` ranks on this machine would not
+    fit in 80 % of its free memory (each needs its routing tables and, while it builds, the whole
+    network); return the per-rank estimate."""
+    need = rank_bytes(chip, workload, ranks)
+    peak = need["build"] + need["routing"]
+    have = available_memory_bytes()
+    if local_ranks * peak > 0.8 * have:
+        raise CapacityError(
+            f"{workload.where}: {local_ranks} ranks on this machine need about {local_ranks * peak / 2**30:.1f} GiB "
+            f"(per rank: {need['build'] / 2**30:.2f} GiB while building the network, "
+            f"{need['routing'] / 2**30:.2f} GiB of routing tables) but only {have / 2**30:.1f} GiB is available")
+    return need
+
+
+class _InputsOf:
+    """An input stream restricted to the axons ``a0 .. a1 - 1`` (one rank's cores)."""
+
+    def __init__(self, stream, a0: int, a1: int):
+        self.stream, self.a0, self.a1 = stream, a0, a1
+        self.CHUNK = stream.CHUNK
+
+    def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stream's spikes in [tick_lo, tick_hi) bound for this rank's axons."""
+        ticks, axons = self.stream.events(tick_lo, tick_hi)
+        mine = (axons >= self.a0) & (axons < self.a1)
+        return ticks[mine], axons[mine]
+
+
+class _BlockStepper:
+    """A :class:`TickStepper` over one block of cores, spoken to in global ids."""
+
+    adc = None
+    read_noise = None
+
+    def __init__(self, local: CoreArrays, enabled: np.ndarray, c0: int, n_cores: int, membrane_bits: int,
+                 key: int, backend: str | None, core_counts: bool):
+        N, A = local.neurons_per_core, local.axons_per_core
+        self.g0, self.a0, self.c0 = c0 * N, c0 * A, c0
+        self.inner = TickStepper(local, enabled, membrane_bits, key, backend, core_counts=core_counts,
+                                 neuron_offset=self.g0)
+        self.backend = self.inner.backend
+        # the timing policy reads each core's work by global core id: this block's slots are filled
+        self.core_sops = np.zeros(n_cores, np.int64) if core_counts else None
+        self.core_active = np.zeros(n_cores, np.int64) if core_counts else None
+
+    def step(self, tick: int, axons: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """Step the block with this tick's (global) axon spikes; the fired global neuron ids."""
+        fired, sops, n_active = self.inner.step(tick, np.asarray(axons, np.int64) - self.a0)
+        if self.core_sops is not None:
+            c1 = self.c0 + len(self.inner.core_sops)
+            self.core_sops[self.c0:c1] = self.inner.core_sops
+            self.core_active[self.c0:c1] = self.inner.core_active
+        return fired + self.g0, sops, n_active
+
+
+class RankLoop(TickLoop):
+    """One rank's tick loop (module docstring); ``comm`` is set by :func:`simulate_ranks`."""
+
+    comm = None
+
+    def __init__(self, chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions):
+        comm = self.comm
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self.exchange_s = 0.0
+        self.sent_rows = self.exchanges = 0
+        self.outbox: list[np.ndarray] = []
+        # no collective until every rank has built (or failed to): a rank that fails here must not
+        # leave the others waiting; run() agrees on the outcome first
+        self.setup_error: BaseException | None = None
+        try:
+            _refuse_unsupported(chip, workload, opt)
+            self.memory = check_rank_memory(chip, workload, self.size, local_ranks(self.size))
+            super().__init__(chip, workload, opt)
+        except Exception as exc:  # noqa: BLE001 - reported by run() on every rank, see there
+            self.setup_error = exc
+
+    def _build_cores(self) -> None:
+        """This rank's block of cores: sliced out of the built network, the rest dropped."""
+        self.learning = self.endurance = self.device = None
+        self._columns_per_core = None
+        a, chip, opt = self.arrays, self.chip, self.opt
+        owner = partition_cores(a.n_cores, self.size)  # contiguous core blocks
+        if a.neurons_per_core % 8:
+            raise ConfigError(f"{chip.source or chip.name}: core.neurons: {a.neurons_per_core} neurons per core; "
+                              "split over ranks needs a multiple of 8 (random bits come 8 neurons a word)")
+        if getattr(a.params, "du_syn", None) is not None:
+            raise ConfigError(f"{self.name}: network.neuron: several synaptic currents do not run split over "
+                              "MPI ranks yet")
+        self.c0, self.c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
+        self.a0, self.a1 = self.c0 * a.axons_per_core, self.c1 * a.axons_per_core
+        # each rank's first axon: a spike's rank is the last start at or below its target axon
+        self.axon_starts = np.searchsorted(owner, np.arange(self.size)).astype(np.int64) * a.axons_per_core
+        g0, g1 = self.c0 * a.neurons_per_core, self.c1 * a.neurons_per_core
+        enabled = np.ascontiguousarray(self.network.enabled[g0:g1])
+        self.n_enabled = int(enabled.sum())
+        self.window = self._window(owner)
+        local = slice_arrays(a, self.c0, self.c1)
+        self.stepper = _BlockStepper(local, enabled, self.c0, a.n_cores, chip.core.membrane_bits,
+                                     stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
+                                     self.policy.needs_core_counts)
+        self.inputs = [_InputsOf(s, self.a0, self.a1) for s in self.inputs]
+        # the whole network's state goes: only its routes stay (every rank prices routes whole)
+        report = self.network.report() if hasattr(self.network, "report") else None
+        if report is not None:
+            self.network.report = lambda: report
+        for name in ("v", "weights", "params", "axon_type", "row_ptr", "row_neurons", "target_axon", "delay", "dense",
+                     "row_weights", "dense_weights", "u", "refractory_left"):
+            if getattr(a, name) is not None:
+                setattr(a, name, None)
+
+    def _window(self, owner: np.ndarray) -> int:
+        """Ticks between exchanges: the smallest delay of a route whose ends sit on different ranks."""
+        a = self.arrays
+        sends = self.route_axon >= 0
+        src = owner[self.route_src[sends] // a.neurons_per_core]
+        dst = owner[self.route_axon[sends] // a.axons_per_core]
+        cross = self.route_delay[sends][src != dst]
+        return max(1, int(cross.min())) if len(cross) else max(1, self.opt.ticks)
+
+    def push_spikes(self, arrival: np.ndarray, axons: np.ndarray, due_tick: np.ndarray) -> None:
+        """Queue the spikes bound for this rank's cores; pack the others for the next exchange."""
+        mine = (axons >= self.a0) & (axons < self.a1)
+        if mine.all():
+            super().push_spikes(arrival, axons, due_tick)
+            return
+        super().push_spikes(arrival[mine], axons[mine], due_tick[mine])
+        away = ~mine
+        self.outbox.append(np.stack([arrival[away], axons[away], due_tick[away]], axis=1).astype(np.int64))
+
+    def route_and_emit(self, t: int, now: int, emit: np.ndarray, fired: np.ndarray) -> np.ndarray | None:
+        """Route as one process does; at a window's end every rank exchanges what it packed."""
+        arrival = super().route_and_emit(t, now, emit, fired)
+        if (t + 1) % self.window == 0 or t + 1 == self.opt.ticks:
+            self._exchange(now)
+        return arrival
+
+    def _exchange(self, now: int) -> None:
+        start = time.perf_counter()
+        rows = np.concatenate(self.outbox) if self.outbox else np.empty((0, ROW_FIELDS), np.int64)
+        self.outbox = []
+        dest = np.searchsorted(self.axon_starts, rows[:, 1], side="right") - 1
+        got = exchange(self.comm, dest, rows)
+        self.sent_rows += len(rows)
+        self.exchanges += 1
+        if len(got):
+            # popped windows end at now + 1: a spike that arrived earlier is taken at the next tick
+            # start, before its due tick, as the one-process run holds it early till then
+            super().push_spikes(np.maximum(got[:, 0], now + 1), got[:, 1], got[:, 2])
+        self.exchange_s += time.perf_counter() - start
+
+    def run(self, progress):
+        """Every tick (progress on rank 0 only), then the record on rank 0 (None elsewhere).
+
+        First the ranks agree on their setup: if any failed, every rank raises the error of the
+        lowest failing rank (the same line everywhere; the CLI prints it on rank 0 only). After
+        that, an error on one rank aborts them all (:func:`neuroemu.engine.mpi.abort_on_error`)."""
+        failed = self.comm.allgather(None if self.setup_error is None else _portable(self.setup_error))
+        first = next((r for r, e in enumerate(failed) if e is not None), None)
+        if first is not None:
+            if first == self.rank:
+                raise self.setup_error
+            kind, text = failed[first]
+            raise kind(text if first == 0 else f"(rank {first}) {text}")
+        with abort_on_error(self.comm):
+            return super().run(progress if self.rank == 0 else None)
+
+    def count_clocking(self, due_axons: np.ndarray, fired: np.ndarray) -> None:
+        """As one process counts it: a rank's own cores' clocks (gals); the barrier's sync wave
+        through every router once per timestep, counted by rank 0 alone."""
+        if self.policy.mode != "barrier" or self.rank == 0:
+            super().count_clocking(due_axons, fired)
+
+    def advance_time(self, t: int, now: int, arrival: np.ndarray | None) -> None:
+        """The next tick's start; under barrier the timestep ends when the busiest core of every
+        rank is done and every spike has arrived (BarrierPolicy.next_start, with the max taken
+        over the ranks: one Allreduce per timestep)."""
+        policy = self.policy
+        if policy.mode != "barrier":
+            super().advance_time(t, now, arrival)
+            return
+        from mpi4py import MPI
+        end = now + int(policy.core_busy_ps[self.c0:self.c1].max(initial=0))  # this rank's cores only
+        if arrival is not None and len(arrival):
+            end = max(end, int(arrival.max()))
+        end = self.comm.allreduce(end, op=MPI.MAX)
+        self.tick_starts[t + 1] = max(end + policy.barrier_ps, now + 1)
+
+    def _spike_flow(self) -> dict[str, int]:
+        flow = super()._spike_flow()
+        flow["in_flight_end"] = self._in_flight_total
+        return flow
+
+    def finish(self) -> RunResult | None:
+        """Counters, spike counts, spike trains and spikes in flight onto rank 0; its record."""
+        from mpi4py import MPI
+        comm, ledger = self.comm, self.ledger
+        held = sum(len(p) for parts in self.pending.values() for p in parts)
+        counts = dict(ledger.counts)
+        counts.update({"~inputs_sent": self.inputs_sent, "~spikes_sent": self.spikes_sent,
+                       "~in_flight": len(self.queue) + held})
+        total = reduce_counts(comm, counts)
+        per_neuron = np.zeros_like(self.spikes_per_neuron) if self.rank == 0 else None
+        comm.Reduce(self.spikes_per_neuron, per_neuron, op=MPI.SUM, root=0)
+        ticks, ids = self._gather_trains()
+        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0), root=0)
+        if self.rank != 0:
+            return None
+        self._in_flight_total = total.pop("~in_flight")
+        self.inputs_sent, self.spikes_sent = total.pop("~inputs_sent"), total.pop("~spikes_sent")
+        self.ledger = Ledger()
+        for k, v in total.items():
+            self.ledger.add(k, v)
+        self.spikes_per_neuron = per_neuron
+        self.spike_ticks, self.spike_ids = ([ticks], [ids]) if ticks is not None else ([], [])
+        record = super().finish()
+        mpi = {"ranks": self.size, "window_ticks": self.window, "cores_per_rank": [v[2] for v in volume],
+               "exchanged_spikes_per_rank": [v[0] for v in volume],
+               "exchanged_bytes_per_rank": [v[0] * ROW_FIELDS * 8 for v in volume],
+               "exchanges": self.exchanges, "exchange_wall_s_per_rank": [v[1] for v in volume],
+               "memory_estimate_bytes_per_rank": self.memory}
+        return dataclasses.replace(record, timing_report={**record.timing_report, "mpi": mpi})
+
+    def _gather_trains(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Every rank's recorded spikes on rank 0, sorted by (tick, neuron) as one process fires them."""
+        if not self.opt.record_spikes:
+            return None, None
+        ticks = np.concatenate(self.spike_ticks) if self.spike_ticks else np.empty(0, np.int64)
+        ids = np.concatenate(self.spike_ids) if self.spike_ids else np.empty(0, np.int64)
+        parts = self.comm.gather((ticks, ids), root=0)
+        if self.rank != 0:
+            return None, None
+        ticks = np.concatenate([p[0] for p in parts])
+        ids = np.concatenate([p[1] for p in parts])
+        order = np.lexsort((ids, ticks))
+        return ticks[order], ids[order]
+
+
+def local_ranks(size: int, environ=None) -> int:
+    """Ranks sharing this machine (and its memory), from the launcher's environment; ``size`` if unknown."""
+    environ = os.environ if environ is None else environ
+    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE"):
+        if environ.get(name, "").isdigit():
+            return int(environ[name])
+    return size
+
+
+def _portable(exc: BaseException) -> tuple[type, str]:
+    """An exception as (type, one line) to send to the other ranks; non-library errors as NeuroEmuError."""
+    kind = type(exc) if isinstance(exc, NeuroEmuError) else NeuroEmuError
+    return kind, " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _refuse_unsupported(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions) -> None:
+    """One line for what does not run split over ranks yet (module docstring)."""
+    where = chip.source or chip.name
+    if opt.network != "analytic":
+        raise ConfigError("--network: packet does not run split over MPI ranks yet: use --network analytic")
+    if opt.max_events is not None or opt.max_window_events is not None:
+        raise ConfigError("--max-events/--max-window-events: not checked across MPI ranks yet: leave them out")
+    if workload.learning is not None:
+        raise ConfigError(f"{workload.where}: learning: does not run split over MPI ranks yet")
+    if workload.classify is not None:
+        raise ConfigError(f"{workload.where}: classify: presentations do not run split over MPI ranks yet")
+    if chip.synapse_device is not None:
+        raise ConfigError(f"{where}: synapse_device: NVM synapses do not run split over MPI ranks yet")

@@ -1,0 +1,270 @@
+"""neuroemu.engine.ranks: the tick loop split over MPI ranks gives the one-process record.
+
+The split runs go through ``mpiexec -n 2`` (and ``-n 4``, oversubscribed: MPICH's launcher starts
+more ranks than CPUs as it is) on a 2 x 2 system of the tiny 2 x 2-core chip, for a generated
+and a mapped workload, under sync and gals (with per-operation latencies that make late spikes),
+and under barrier (each timestep set by the busiest core of any rank).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuroemu.config.loader import load_chip, load_workload
+from neuroemu.engine import ranks as rk
+from neuroemu.engine.mpi import launched_rank, launched_size, mpiexec_path
+from neuroemu.engine.options import STREAM_NEURON_RNG
+from neuroemu.engine.run import simulate
+from neuroemu.errors import CapacityError, NeuroEmuError
+from neuroemu.hardware.step import TickStepper
+from neuroemu.models.rng import stream_key
+from neuroemu.networks.workloads import build_network
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = Path(__file__).with_name("mpi_program.py")
+LINK = {"hop_pj": 40.0, "hop_ns": 25.0, "bandwidth_pkts_per_ns": 0.5}
+#: gals on this chip makes late spikes: a core's work takes tens of microseconds, a chip link 0.2 ms
+SLOW = {"hop_ns": {"value": 20000.0, "source": "test"}, "synaptic_op_ns": {"value": 60000.0, "source": "test"},
+        "neuron_update_ns": {"value": 100.0, "source": "test"}, "spike_ns": {"value": 5000.0, "source": "test"}}
+
+
+@pytest.fixture
+def split_files(write_yaml, small_chip, small_workload, tmp_path):
+    """(sync system, gals system with late spikes, generated workload, mapped network file)."""
+    write_yaml("tiny.yaml", small_chip)
+    slow = dict(small_chip, name="tiny_slow", latency=SLOW, timing=dict(small_chip["timing"], late_spikes="late"))
+    write_yaml("tiny_slow.yaml", slow)
+    system = write_yaml("sys.yaml", {"name": "sys", "system": {"chip": "tiny.yaml", "grid": [2, 2], "link": LINK}})
+    slow_system = write_yaml("sys_slow.yaml", {"name": "sys_slow", "system": {
+        "chip": "tiny_slow.yaml", "grid": [2, 2], "link": dict(LINK, hop_ns=200000.0)}})
+    small_workload.update(chip="sys.yaml", ticks=40)
+    workload = write_yaml("wl.yaml", small_workload)
+    return system, slow_system, workload, _layers(tmp_path / "layers.npz")
+
+
+def _layers(path: Path, k: int = 8) -> str:
+    """Inputs -> layer 0 one to one, then all to all to layers 1 and 2 (spread over the system's cores)."""
+    a = np.arange(k)
+    src = np.concatenate([a, np.repeat(a, k), np.repeat(a + k, k)])
+    dst = np.concatenate([a, np.tile(a + k, k), np.tile(a + 2 * k, k)])
+    weight = np.where(np.arange(len(src)) % 3 == 0, -1.0, 1.0)
+    np.savez(path, src=src, dst=dst, weight=weight, src_input=np.r_[np.ones(k, int), np.zeros(2 * k * k, int)],
+             threshold=np.full(3 * k, 3.0), input_times=np.repeat(np.arange(0, 30, 2), k),
+             input_ids=np.tile(a, 15), n_inputs=k)
+    return str(path)
+
+
+def _split(n: int, chip: str, workload: str, timing: str, mapping: str | None = None, timeout: int = 180) -> dict:
+    """The record of ``mpiexec -n n`` (conservation checked on rank 0) as a dict."""
+    exe = mpiexec_path()
+    if exe is None:
+        pytest.fail("mpiexec not found: install the extra with pip install 'neuroemu[mpi]' (make does)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = [exe, "-n", str(n), sys.executable, str(PROGRAM), "run", chip, workload, timing, *([mapping] if mapping else [])]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _one(chip: str, workload: str, timing: str, mapping: str | None = None) -> dict:
+    sys.path.insert(0, str(PROGRAM.parent))
+    from mpi_program import load_pair
+    c, w = load_pair(chip, workload, mapping)
+    return json.loads(simulate(c, w, record_spikes=True, timing=timing).to_json())
+
+
+def _same(one: dict, split: dict, ranks: int) -> None:
+    """Equal on every field but wall time, backends, memory peak and the split's own report."""
+    mpi = split["timing_report"].pop("mpi")
+    assert mpi["ranks"] == ranks and sum(mpi["cores_per_rank"]) == one["cores"]
+    for key in ("wall_s", "queue_backend", "tick_backend", "peak_rss_mb"):
+        one.pop(key), split.pop(key)
+    assert split == one
+
+
+@pytest.mark.parametrize("timing", ["sync", "gals", "barrier"])
+def test_two_ranks_give_the_one_process_record_for_a_generated_network(split_files, timing, write_yaml,
+                                                                        small_workload):
+    system, slow_system, workload, _ = split_files
+    chip = system if timing == "sync" else slow_system
+    if timing == "sync":  # delays of 2..5 ticks: the ranks exchange every second tick
+        small_workload.update(chip="sys.yaml", ticks=40)
+        small_workload["network"]["delay_ticks"] = [2, 5]
+        workload = write_yaml("wl_delay2.yaml", small_workload)
+    one = _one(chip, workload, timing)
+    split = _split(2, chip, workload, timing)
+    mpi = split["timing_report"]["mpi"]
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0  # spikes did cross ranks, both ways
+    assert (mpi["window_ticks"], mpi["exchanges"]) == ((2, 20) if timing == "sync" else (1, 40))
+    if timing == "gals":
+        assert one["timing_report"]["timing_violations"] > 0  # late spikes too are counted alike
+    if timing == "barrier":  # timesteps set by the busiest core of either rank: they vary, alike
+        assert one["timing_report"]["timestep_max_s"] > one["timing_report"]["timestep_min_s"]
+    _same(one, split, 2)
+
+
+@pytest.mark.parametrize("timing", ["sync", pytest.param("gals", marks=pytest.mark.slow)])
+def test_two_ranks_give_the_one_process_record_for_a_mapped_network(split_files, timing):
+    system, slow_system, _, layers = split_files
+    chip = system if timing == "sync" else slow_system
+    one = _one(chip, layers, timing, "spread")
+    assert one["spikes"] > 0 and one["workload_report"]["mapping"]["cores_used"] >= 4
+    split = _split(2, chip, layers, timing, "spread")
+    assert sum(split["timing_report"]["mpi"]["exchanged_spikes_per_rank"]) > 0
+    _same(one, split, 2)
+
+
+@pytest.mark.slow
+def test_four_ranks_oversubscribed_give_the_one_process_record(split_files):
+    system, slow_system, workload, layers = split_files
+    _same(_one(slow_system, workload, "gals"), _split(4, slow_system, workload, "gals"), 4)
+    _same(_one(system, layers, "sync", "spread"), _split(4, system, layers, "sync", "spread"), 4)
+
+
+def test_cli_ranks_launches_mpiexec_and_rank_0_writes_the_record(split_files, tmp_path):
+    system, _, workload, _ = split_files
+    cli = [sys.executable, "-m", "neuroemu.cli", "run", system, workload, "--ticks", "20"]
+    out = subprocess.run([*cli, "--ranks", "2", "--json", str(tmp_path / "two.json")], capture_output=True,
+                         text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("synaptic events") == 1  # one summary: rank 0's
+    mpi_line = next(line for line in out.stdout.splitlines() if line.startswith("MPI ranks"))
+    assert mpi_line.split(")", 1)[1].split()[:5] == ["2", "(20", "exchanges,", "one", "per"]
+    one = json.loads(simulate(system, workload, ticks=20).to_json())
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert two["timing_report"]["mpi"]["ranks"] == 2
+    _same(one, two, 2)
+
+
+def test_cli_ranks_bad_input_is_one_line_on_rank_0(split_files):
+    """Every rank meets the error; rank 0 alone says it, and every rank exits."""
+    tiny = str(Path(split_files[0]).with_name("tiny.yaml"))  # 4 cores
+    cli = [sys.executable, "-m", "neuroemu.cli", "run", tiny, split_files[2], "--ticks", "5", "--ranks", "5"]
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 1 and lines == ["Error: ranks: 5 ranks for 4 cores: at most one rank per core"]
+
+
+@pytest.mark.slow
+def test_full_ns16e_split_over_ranks_is_refused_per_rank_before_building():
+    """With --ranks the per-rank estimate is what is checked: the routing tables every rank holds whole."""
+    out = subprocess.run([sys.executable, "-m", "neuroemu.cli", "run", "ns16e", "--ticks", "1", "--ranks", "2"],
+                         capture_output=True, text=True, timeout=300)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 1 and len(lines) == 1, out.stderr
+    assert "2 ranks on this machine need about" in lines[0] and "GiB of routing tables" in lines[0]
+
+
+class _World:
+    """A one-rank stand-in for a communicator: enough for the setup checks, which run before any collective."""
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 2
+
+    def allgather(self, value):
+        return [value, None]
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"timing": "async"}, "timing.mode: async does not run split over MPI ranks"),
+    ({"network": "packet"}, "--network: packet does not run split over MPI ranks"),
+    ({"max_events": 10}, "--max-events/--max-window-events: not checked across MPI ranks")])
+def test_what_does_not_run_split_is_refused_in_one_line(split_files, option, message):
+    loop = type("OneRank", (rk.RankLoop,), {"comm": _World()})
+    with pytest.raises(NeuroEmuError, match=message) as err:
+        simulate(split_files[0], split_files[2], loop=loop, ticks=5, **option)
+    assert "\n" not in str(err.value)
+
+
+def test_cli_ranks_without_mpiexec_is_one_line(split_files, monkeypatch):
+    from click.testing import CliRunner
+    from neuroemu.cli import ranks as cli_ranks
+    from neuroemu.cli.app import main
+    monkeypatch.setattr(cli_ranks, "mpiexec_path", lambda: None)
+    res = CliRunner().invoke(main, ["run", split_files[0], split_files[2], "--ranks", "2"])
+    assert res.exit_code == 1 and res.output.strip().splitlines() == [
+        "Error: --ranks: mpiexec not found: pip install 'neuroemu[mpi]' (mpi4py and MPICH as wheels)"]
+
+
+def test_a_rank_that_raises_or_dies_mid_run_ends_every_rank(split_files):
+    """Rank 1 fails at tick 5 while rank 0 waits in the exchange: never a hang (the timeout)."""
+    exe, env = mpiexec_path(), dict(os.environ, PYTHONPATH=str(ROOT))
+    for how in ("raise", "die"):
+        out = subprocess.run([exe, "-n", "2", sys.executable, str(PROGRAM), "fault", split_files[0], split_files[2], how],
+                             capture_output=True, text=True, timeout=120, env=env)
+        errors = [line for line in out.stderr.splitlines() if line.startswith("Error")]
+        assert out.returncode != 0
+        assert errors == (["Error (rank 1): fault injected at tick 5"] if how == "raise" else []), out.stderr
+
+
+def test_cli_ranks_says_when_a_rank_died_unheard(split_files, monkeypatch):
+    from click.testing import CliRunner
+    from neuroemu.cli import ranks as cli_ranks
+    from neuroemu.cli.app import main
+    monkeypatch.setattr(cli_ranks.subprocess, "call", lambda argv: 137)  # a rank killed by SIGKILL
+    res = CliRunner().invoke(main, ["run", split_files[0], split_files[2], "--ranks", "2"])
+    assert res.exit_code == 1 and res.output.strip().splitlines() == [
+        "Error: --ranks: a rank ended abnormally (mpiexec exit code 137); every rank was stopped"]
+
+
+def test_command_line_rebuilds_the_arguments_given(split_files):
+    import click
+    from neuroemu.cli.app import main
+    from neuroemu.cli.ranks import command_line
+    cmd = main.commands["run"]
+    ctx = cmd.make_context("run", ["a.yaml", "b.yaml", "--ticks", "7", "--no-spikes", "--ranks", "3"])
+    assert isinstance(ctx, click.Context)
+    args = command_line(ctx)
+    assert args[:2] == ["a.yaml", "b.yaml"] and args[args.index("--ticks") + 1] == "7"
+    assert "--no-spikes" in args and "--ranks" not in args
+
+
+def test_launch_environment_is_read_without_mpi():
+    assert launched_size({}) == 1 and launched_rank({}) == 0
+    assert launched_size({"PMI_SIZE": "4"}) == 4 and launched_rank({"PMI_RANK": "3"}) == 3
+    assert launched_size({"OMPI_COMM_WORLD_SIZE": "2"}) == 2
+    assert rk.local_ranks(8, {"MPI_LOCALNRANKS": "2"}) == 2 and rk.local_ranks(8, {}) == 8
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_blocks_stepped_apart_with_global_ids_match_the_whole_chip(tiny_files, backend):
+    """Random bits keyed on global ids: two halves stepped on their own fire what the whole does."""
+    chip, wl = load_chip(tiny_files[0]), load_workload(tiny_files[1])
+    whole = build_network(chip, wl, wl.seed, "w")
+    a = whole.arrays
+    key = stream_key(wl.seed, STREAM_NEURON_RNG)
+    full = TickStepper(rk.slice_arrays(a, 0, a.n_cores), whole.enabled, chip.core.membrane_bits, key, backend)
+    halves = [rk._BlockStepper(rk.slice_arrays(a, c0, c1), whole.enabled[c0 * 32:c1 * 32], c0, a.n_cores,
+                               chip.core.membrane_bits, key, backend, core_counts=True) for c0, c1 in ((0, 2), (2, 4))]
+    rng = np.random.default_rng(0)
+    fired_total = 0
+    for t in range(30):
+        axons = rng.choice(a.n_axons, 20, replace=False)
+        fired, sops, active = full.step(t, axons)
+        parts = [h.step(t, axons[(axons >= h.a0) & (axons < h.a0 + 64)]) for h in halves]
+        assert np.concatenate([p[0] for p in parts]).tolist() == fired.tolist()
+        assert sum(p[1] for p in parts) == sops and sum(p[2] for p in parts) == active
+        fired_total += len(fired)
+    assert fired_total > 0
+    assert np.concatenate([h.inner.arrays.v for h in halves]).tolist() == full.arrays.v.tolist()
+
+
+def test_rank_memory_is_estimated_and_checked_before_building(split_files, monkeypatch):
+    chip, wl = load_chip(split_files[0]), load_workload(split_files[2])
+    one, four = rk.rank_bytes(chip, wl, 1), rk.rank_bytes(chip, wl, 4)
+    assert four["build"] == one["build"] > 0 and four["held"] == -(-one["build"] // 4)
+    assert four["routing"] == 28 * 16 * 16  # the joined 4 x 4 mesh's tables, n_routers^2 x 28 B
+    peak = one["build"] + one["routing"]
+    monkeypatch.setattr(rk, "available_memory_bytes", lambda: int(peak * 2 / 0.8))
+    assert rk.check_rank_memory(chip, wl, 2, 2) == rk.rank_bytes(chip, wl, 2)
+    with pytest.raises(CapacityError, match="3 ranks on this machine need"):
+        rk.check_rank_memory(chip, wl, 3, 3)
