@@ -266,14 +266,63 @@ def test_read_noise_statistics_of_many_reads_match_the_configured_spread():
     assert rn.reads[row[0]] == reads
 
 
-def test_read_noise_is_the_same_record_on_both_queues_and_picks_the_numpy_kernel():
-    dev = SynapseDeviceSpec(read_noise=Sourced(0.05))
-    runs = [simulate(rram(dev), RRAM_SMALL, ticks=TICKS, record_spikes=True, queue=q, tick_backend="c")
-            for q in ("c", "python")]
-    assert runs[0].tick_backend == "numpy"
-    assert fingerprint(runs[0]) == fingerprint(runs[1])
-    base = simulate(rram(None), RRAM_SMALL, ticks=TICKS, record_spikes=True)
+@pytest.mark.skipif(_tick is None, reason="the C tick kernels are not built")
+def test_read_noise_is_the_same_record_on_both_queues_and_both_kernels():
+    """The C kernel draws read noise itself (ne_integrate_noisy), bit for bit numpy's draws."""
+    dev = SynapseDeviceSpec(read_noise=Sourced(0.05), adc_bits=9, adc_fom_pj=Sourced(0.01))
+    runs = [simulate(rram(dev), RRAM_SMALL, ticks=TICKS, record_spikes=True, queue=q, tick_backend=k)
+            for q in ("c", "python") for k in ("c", "numpy")]
+    assert [r.tick_backend for r in runs] == ["c", "numpy", "c", "numpy"]
+    assert all(fingerprint(r) == fingerprint(runs[0]) for r in runs[1:])
+    base = simulate(rram(dataclasses.replace(dev, read_noise=Sourced(0.0))), RRAM_SMALL, ticks=TICKS,
+                    record_spikes=True)
     assert fingerprint(runs[0]) != fingerprint(base)
+
+
+def test_the_read_noise_table_is_a_unit_normal():
+    t = dv.normal_table()
+    assert len(t) == 1 << dv.NORMAL_TABLE_BITS and np.all(np.diff(t) > 0)
+    assert np.array_equal(t, -t[::-1]) and abs(float(np.mean(t * t)) - 1.0) < 1e-12
+    # the midpoint quantiles up to one scale factor (found at the median, where Phi^-1 is linear)
+    scale = t[2048] / (0.5 / 4096 * math.sqrt(2 * math.pi))
+    assert 1.0 < scale < 1.001  # midpoint quantiles have a variance a little under 1
+    for i in (0, 7, 100, 1000, 3000, 4095):
+        p = (i + 0.5) / 4096
+        assert abs(0.5 * math.erfc(-t[i] / scale / math.sqrt(2)) - p) < 1e-6 * min(p, 1 - p)
+    words = np.arange(1 << 16, dtype=np.uint64)
+    z = dv.table_normal(12345, words)  # uniform indices: mean 0, variance 1
+    assert abs(z.mean()) < 5 / math.sqrt(len(z)) and abs(z.var() - 1) < 5 * math.sqrt(2 / len(z))
+
+
+@pytest.mark.skipif(_tick is None, reason="the C tick kernels are not built")
+@pytest.mark.parametrize("types", [1, 2])
+def test_the_c_read_noise_kernel_equals_numpy_step_by_step(types):
+    """Stepper against stepper, one or two current types (the multi-current kernel), random rows
+    with repeats: the same v, u, fired, SOPs and read counts every tick."""
+    from neuroemu.hardware.step import TickStepper
+    from neuroemu.networks.workloads import build_network
+    chip = rram(SynapseDeviceSpec(read_noise=Sourced(0.2), on_off_ratio=Sourced(10.0)))
+    net = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small")
+    steppers = []
+    for k in ("c", "numpy"):
+        a = copy.deepcopy(net.arrays)
+        a.materialize_row_weights()
+        if types == 2:
+            a.params.du_syn = np.stack([a.params.du, np.full_like(a.params.du, 1024)])
+            a.u = np.zeros(2 * a.n_neurons, np.int32)
+            a.axon_type = (np.arange(a.n_axons) % 2).astype(np.int8)
+        s = TickStepper(a, net.enabled, chip.core.membrane_bits, 7, k)
+        s.read_noise = dv.read_noise_for(a, chip, 11)
+        steppers.append(s)
+    rng = np.random.default_rng(0)
+    for t in range(30):
+        rows = rng.integers(0, net.arrays.n_axons, 40)
+        out = [s.step(t, rows) for s in steppers]
+        assert np.array_equal(out[0][0], out[1][0]) and out[0][1:] == out[1][1:]
+        c, n = (s.arrays for s in steppers)
+        assert np.array_equal(c.v, n.v) and np.array_equal(c.u, n.u)
+    assert np.array_equal(steppers[0].read_noise.reads, steppers[1].read_noise.reads)
+    assert steppers[0].read_noise.reads.sum() > 0
 
 
 @pytest.mark.parametrize("name", ["nvm_rram", "nvm_pcm", "nvm_stuck"])

@@ -23,8 +23,10 @@ stuck cells, enough levels) leaves the weights untouched: :func:`program_weights
 they are, and the run is bit for bit the digital crossbar's.
 
 Read noise (cycle to cycle, :class:`ReadNoise`): each read of a cell adds a fresh normal draw keyed
-by (seed, cell, that row's read count); the noisy column sums are rounded to the weight LSB. It runs
-on the numpy tick kernel only (the run picks it and the record's ``tick_backend`` says so).
+by (seed, cell, that row's read count); the noisy column sums are rounded to the weight LSB. The
+draw is a table lookup (:func:`normal_table`: 4096 unit-variance normal quantiles picked by the top
+12 bits of splitmix64), so its C twin (``ne_integrate_noisy`` in hardware/tick.c) gives the same
+bits as numpy: no libm or SIMD log/cos whose last bits differ between the two.
 
 Endurance (:class:`Endurance`): a learning run counts the writes to each synapse; past
 ``endurance_writes`` the synapse sticks at its last weight.
@@ -35,7 +37,9 @@ is ``ne_adc_quantise`` in hardware/tick.c.
 """
 from __future__ import annotations
 
+import functools
 import math
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +57,9 @@ STREAM_DRIFT = 0xD503
 STREAM_DRIFT_2 = 0xD504
 STREAM_STUCK = 0xD505
 STREAM_READ = 0xD506
-STREAM_READ_2 = 0xD507
 STREAM_READ_CELL = 0xD508
+#: read noise: the normal draw is a table of 2**NORMAL_TABLE_BITS quantiles
+NORMAL_TABLE_BITS = 12
 
 
 def uniform(key: int, counters: np.ndarray) -> np.ndarray:
@@ -68,6 +73,29 @@ def normal(seed: int, purposes: tuple[int, int], counters: np.ndarray) -> np.nda
     u1 = uniform(stream_key(seed, purposes[0]), counters)
     u2 = uniform(stream_key(seed, purposes[1]), counters)
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@functools.lru_cache(maxsize=1)
+def normal_table() -> np.ndarray:
+    """The read-noise normal draw as a table: the 2**12 midpoint quantiles of N(0, 1),
+    Phi^-1((k + 1/2) / 4096), scaled so the table's own variance is exactly 1 (mean 0 by symmetry).
+
+    A uniform 12-bit index picks one: a standard normal truncated at +-3.67 sigma (the last
+    quantile after scaling), in steps of at most 0.002 sigma within +-2 sigma. Both tick kernels read this one
+    table, so a draw is the same bits in C and numpy; Box-Muller would need log and cos, whose
+    last bits differ between libm and numpy's SIMD code.
+    """
+    k = 1 << NORMAL_TABLE_BITS
+    std = statistics.NormalDist()
+    q = np.array([std.inv_cdf((i + 0.5) / k) for i in range(k)])
+    q = (q - q[::-1]) / 2.0  # exactly antisymmetric
+    return np.ascontiguousarray(q / math.sqrt(float(np.mean(q * q))))
+
+
+def table_normal(key: int, counters: np.ndarray) -> np.ndarray:
+    """One draw of :func:`normal_table` per uint64 counter: the top 12 bits of splitmix64(key + counter)."""
+    words = mix64(np.asarray(counters, np.uint64) + np.uint64(key & MASK64))
+    return normal_table()[(words >> np.uint64(64 - NORMAL_TABLE_BITS)).astype(np.intp)]
 
 
 def is_ideal(dev: SynapseDeviceSpec | None, weight_bits: int, time_after_programming_s: float | None) -> bool:
@@ -236,12 +264,15 @@ def adc_quantise(syn: np.ndarray, adc: AdcSpec) -> np.ndarray:
 
 
 class ReadNoise:
-    """Cycle-to-cycle read noise of the crossbar cells, drawn per read (numpy tick kernel).
+    """Cycle-to-cycle read noise of the crossbar cells, drawn per read (both tick kernels).
 
     A weight's pair of cells each adds ``read_noise`` x N(0, 1) of G_max per read, so the weight
     read gets sqrt(2) x read_noise x wmax / (1 - G_min) LSBs of noise. The draw of a synapse is keyed
     by its cell address and the number of times its row has been read, so it is the same whatever
-    the queue, the order of the active rows, or how the run is cut into windows.
+    the queue, the order of the active rows, or how the run is cut into windows. The C kernel
+    (``ne_integrate_noisy``) reads ``base``, ``reads``, ``key`` and :func:`normal_table` and sums in
+    the same order (rows ascending, each row's synapses in CSR order, in float64), so it gives the
+    same bits as :meth:`input`.
     """
 
     def __init__(self, arrays: CoreArrays, chip: ChipSpec, seed: int):
@@ -250,12 +281,13 @@ class ReadNoise:
         g_min = 0.0 if dev.on_off_ratio is None else 1.0 / dev.on_off_ratio.value
         self.sigma_lsb = math.sqrt(2.0) * dev.read_noise.value * wmax / (1.0 - g_min)
         self.seed = seed
+        self.key = stream_key(seed, STREAM_READ)
         self.reads = np.zeros(arrays.n_axons, np.int64)  # reads of each row so far
         axon = arrays.synapse_axons()
         A, N = arrays.axons_per_core, arrays.neurons_per_core
         cells = cell_addresses(arrays.chip_cores(axon // A), axon % A, arrays.row_neurons.astype(np.int64), A, N)
         # one 64-bit base per cell; a read adds its count, so (cell, read count) picks the draw
-        self.base = mix64(cells + np.uint64(stream_key(seed, STREAM_READ_CELL)))
+        self.base = np.ascontiguousarray(mix64(cells + np.uint64(stream_key(seed, STREAM_READ_CELL))))
 
     def input(self, arrays: CoreArrays, axons: np.ndarray, n_types: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
         """The noisy summed input of every current type [n_types * n] (rounded to the LSB), touched, SOPs.
@@ -269,7 +301,7 @@ class ReadNoise:
         lengths = a.row_ptr[axons + 1] - a.row_ptr[axons]
         counters = self.base[idx] + np.repeat(self.reads[axons], lengths).astype(np.uint64)
         self.reads[axons] += 1
-        w = a.materialize_row_weights()[idx] + self.sigma_lsb * normal(self.seed, (STREAM_READ, STREAM_READ_2), counters)
+        w = a.materialize_row_weights()[idx] + self.sigma_lsb * table_normal(self.key, counters)
         slot = neuron
         if n_types > 1:
             slot = np.repeat(a.axon_type[axons].astype(np.int64), lengths) * n + neuron
