@@ -223,6 +223,8 @@ def chip_with(tmp_path, name: str, **device) -> str:
     (dict(adc_bits=64), "synapse_device.adc_bits", "between 1 and 32"),
     (dict(on_off_ratio=1.0), "synapse_device.on_off_ratio", "> 1"),
     (dict(stuck_on_fraction=0.6, stuck_off_fraction=0.6), "synapse_device.stuck_off_fraction", "<= 1"),
+    (dict(ltp_nonlinearity=0.0), "synapse_device.ltp_nonlinearity", "between 0.001 and 1e6"),
+    (dict(ltd_nonlinearity=-1.0), "synapse_device.ltd_nonlinearity", ">= 0"),
 ])
 def test_bad_device_constants_fail_in_one_line(tmp_path, device, key, rule):
     path = chip_with(tmp_path, "rram_htree", **device)
@@ -431,3 +433,90 @@ def test_read_noise_sums_each_current_type_into_its_own_slot():
     n = a.n_neurons
     assert len(two) == 2 * n and not two[:n].any() and np.array_equal(two[n:], one)
     assert np.array_equal(touched, touched2) and sops == sops2 == a.row_ptr[row[0] + 1] - a.row_ptr[row[0]]
+
+
+# --- non-linear, asymmetric learning steps (NeuroSim's exponential model) ---------------------------------
+
+def neurosim_step(w: float, d: float, lo: float, hi: float, a: float, ltp: bool, p_max: float = 100.0) -> float:
+    """The NeuroSim curves in pulses: find the pulse count P of w on the curve, add d / R x P_max
+    pulses, read the curve again (the same model as ConductanceSteps, written the long way)."""
+    big_a = a * p_max
+    b = (hi - lo) / (1 - math.exp(-p_max / big_a))
+    p = d / (hi - lo) * p_max
+    if ltp:  # G(P) = B (1 - exp(-P / A)) + G_min
+        pulses = -big_a * math.log(1 - (w - lo) / b)
+        return b * (1 - math.exp(-(pulses + p) / big_a)) + lo
+    pulses = -big_a * math.log(1 - (hi - w) / b)  # G(P) = G_max - B (1 - exp(-P / A))
+    return hi - b * (1 - math.exp(-(pulses + p) / big_a))
+
+
+def test_nonlinear_steps_equal_the_closed_form_and_are_asymmetric():
+    st = dv.ConductanceSteps(-8, 8, 0.3, 0.1)
+    for w in (-8.0, -3.0, 0.0, 5.0, 7.5):
+        for d in (0.4, 1.3):
+            up = st.potentiate(w, d, st.keep_ltp(d))
+            down = st.depress(w, d, st.keep_ltd(d))
+            assert up == pytest.approx(neurosim_step(w, d, -8, 8, 0.3, True), abs=1e-12)
+            assert down == pytest.approx(neurosim_step(w, d, -8, 8, 0.1, False), abs=1e-12)
+            assert up > w and down < w and abs(up - w - d) > 1e-3  # not the linear d: ...
+    # ... larger far from the bound they move to, smaller near it; LTP and LTD differ at one weight
+    ups = [st.potentiate(w, 1.0, st.keep_ltp(1.0)) - w for w in (-8.0, 0.0, 7.0)]
+    downs = [w - st.depress(w, 1.0, st.keep_ltd(1.0)) for w in (8.0, 0.0, -7.0)]
+    assert ups[0] > ups[1] > ups[2] > 0 and downs[0] > downs[1] > downs[2] > 0
+    assert ups[1] != downs[1]
+    # one full range of pulses crosses the whole range exactly; a huge A is linear
+    assert st.potentiate(-8.0, 16.0, st.keep_ltp(16.0)) == pytest.approx(8.0, abs=1e-12)
+    assert st.depress(8.0, 16.0, st.keep_ltd(16.0)) == pytest.approx(-8.0, abs=1e-12)
+    lin = dv.ConductanceSteps(-8, 8, 1e6, 1e6)
+    assert lin.potentiate(0.0, 1.0, lin.keep_ltp(1.0)) == pytest.approx(1.0, rel=1e-5)
+    assert dv.conductance_steps(SynapseDeviceSpec(), -8, 8) is None
+
+
+def test_learning_on_a_nonlinear_device_saturates_geometrically():
+    """One synapse potentiated again and again (a_minus 0): with the device its distance to the
+    curve's far end shrinks by k_p per update, so its steps shrink; linearly they stay a_plus."""
+    from neuroemu.hardware.learning import STDP
+    from neuroemu.networks.workloads import build_network
+    dev = SynapseDeviceSpec(ltp_nonlinearity=Sourced(0.25), ltd_nonlinearity=Sourced(0.5))
+    chip = rram(dev)
+    net = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small")
+    a = net.arrays
+    axon = int(np.argmax(np.diff(a.row_ptr)))
+    s = int(a.row_ptr[axon])
+    g = (axon // a.axons_per_core) * a.neurons_per_core + int(a.row_neurons[s])
+    params = dict(a_plus=1.0, a_minus=0.0, tau_plus_ticks=10.0, tau_minus_ticks=10.0, w_min=-8, w_max=8)
+    rule = STDP(**params).bind(a, weight_bits=8, device=dev)
+    st = rule.steps
+    w0, k = rule.w[s], st.keep_ltp(1.0)
+    track = []
+    for t in range(40):
+        rule.apply(t, [axon], [g])  # pre and post in one tick: a potentiation of a_plus x 1
+        track.append(rule.w[s])
+    want = [min(st.top - (st.top - w0) * k ** (n + 1), 8.0) for n in range(40)]
+    assert np.allclose(track, want, rtol=0, atol=1e-9)
+    steps = np.diff([w0] + track)
+    free = steps[np.array(track) < 8.0]  # before the clip: each step is k times the one before
+    assert len(free) > 5 and np.allclose(free[1:] / free[:-1], k, rtol=1e-9) and k < 1
+    assert track[-1] == 8.0 and steps[-1] == 0.0  # saturated at w_max
+    assert a.row_weights[s] == math.floor(track[-1] + 0.5)
+
+
+@pytest.mark.skipif(_tick is None, reason="the C tick kernels are not built")
+def test_a_learning_run_on_a_nonlinear_device_reports_its_writes_and_their_energy():
+    shipped = load_chip("pcm_htree")
+    dev = dataclasses.replace(shipped.synapse_device, endurance_writes=Sourced(3.0))
+    chip = dataclasses.replace(shipped, synapse_device=dev)
+    lin = dataclasses.replace(chip, synapse_device=dataclasses.replace(dev, ltp_nonlinearity=None,
+                                                                       ltd_nonlinearity=None))
+    r, r_lin = (simulate(c, PCM_SMALL, ticks=60) for c in (chip, lin))
+    rep = r.workload_report["synapse_device"]
+    assert rep["writes"] == r.counts["potentiation"] + r.counts["depression"] > 0
+    assert 0 < rep["fraction_past_endurance"] < 1 and rep["most_writes"] > 3
+    e = shipped.energy
+    assert rep["write_energy_j"] == pytest.approx(r.counts["potentiation"] * e.potentiation_pj.value * 1e-12
+                                                  + r.counts["depression"] * e.depression_pj.value * 1e-12, rel=1e-12)
+    assert rep["write_energy_j"] == r.energy_breakdown_j["potentiation"] + r.energy_breakdown_j["depression"]
+    assert sum(r.energy_breakdown_j.values()) == pytest.approx(r.energy_j, rel=1e-12)
+    assert (r.spikes, r.counts) != (r_lin.spikes, r_lin.counts)  # the steps changed what the chip learned
+    core, row, col = rep["most_written_cell"]
+    assert 0 <= core < 16 and 0 <= row < chip.core.axons and 0 <= col < chip.core.neurons

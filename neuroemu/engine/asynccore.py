@@ -142,7 +142,7 @@ class AsyncCoreLoop:
             return
         rule = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
         try:
-            rule.bind(self.arrays, weight_bits=chip.core.weight_bits)
+            rule.bind(self.arrays, weight_bits=chip.core.weight_bits, device=chip.synapse_device)
         except ConfigError as exc:
             raise ConfigError(f"{name}: {exc}") from None
         self.learning = STDPContinuous(rule, self.T)

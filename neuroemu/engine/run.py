@@ -152,7 +152,7 @@ class TickLoop:
             from neuroemu.hardware.learning import learning_rule
             rule = self.workload.learning
             self.learning = learning_rule(rule.rule, rule.params(), f"{self.name}: learning")
-            self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
+            self.learning.bind(arrays, weight_bits=chip.core.weight_bits, device=chip.synapse_device)
         dev = chip.synapse_device
         self.endurance = None
         if self.learning is not None and dev is not None and dev.endurance_writes is not None:

@@ -31,6 +31,10 @@ bits as numpy: no libm or SIMD log/cos whose last bits differ between the two.
 Endurance (:class:`Endurance`): a learning run counts the writes to each synapse; past
 ``endurance_writes`` the synapse sticks at its last weight.
 
+Non-linear, asymmetric learning steps (:class:`ConductanceSteps`): a potentiation or depression
+moves the weight along NeuroSim's exponential conductance-versus-pulse curves, so a step shrinks
+as the weight nears the bound it moves towards.
+
 The column periphery: :func:`adc_quantise` quantises a column sum with a ``bits``-bit ADC whose
 step is a power of two of the weight LSB (so an ADC with enough bits changes nothing); its C twin
 is ``ne_adc_quantise`` in hardware/tick.c.
@@ -357,9 +361,79 @@ class Endurance:
             self.frozen[fresh] = True
 
     def report(self) -> dict:
-        """The most-written synapse and the fraction past its endurance, for the record."""
+        """The most-written synapse (its count, and its cell as [chip core, axon row, neuron column];
+        the first on a tie) and the fraction past its endurance, for the record."""
         n = max(len(self.writes), 1)
+        a, top = self.arrays, int(np.argmax(self.writes)) if len(self.writes) else 0
+        axon = int(a.synapse_axons()[top]) if len(self.writes) else 0
+        cell = [int(a.chip_cores(np.array([axon // a.axons_per_core]))[0]), axon % a.axons_per_core,
+                int(a.row_neurons[top]) if len(self.writes) else 0]
         return {"endurance_writes": self.limit, "most_writes": int(self.writes.max(initial=0)),
+                "most_written_cell": cell,
                 "synapses_written": int(np.count_nonzero(self.writes)),
                 "fraction_past_endurance": float(np.count_nonzero(self.frozen)) / n,
                 "writes": int(self.writes.sum())}
+
+
+class ConductanceSteps:
+    """Non-linear, asymmetric potentiation and depression: NeuroSim's exponential device model.
+
+    NeuroSim (P.-Y. Chen, X. Peng, S. Yu, "NeuroSim: a circuit-level macro model for benchmarking
+    neuro-inspired architectures in online learning", IEEE TCAD 37(12), 2018, section on the
+    non-linear weight update) writes a cell's conductance after P identical pulses as
+
+        potentiation  G(P) = B_p (1 - exp(-P / A_p)) + G_min,
+        depression    G(P) = G_max - B_d (1 - exp(-P / A_d)),   B = (G_max - G_min) / (1 - exp(-P_max / A)),
+
+    so one curve spans G_min..G_max in P_max pulses and A sets how non-linear it is (large A: linear).
+    Here the weight w maps linearly onto G between the learning rule's bounds [w_min, w_max]
+    (range R), a = A / P_max is the configured ``ltp_nonlinearity`` / ``ltd_nonlinearity``, and an
+    update the rule asks for, of size d (weight units, what a linear device would move), is
+    p = (d / R) P_max pulses along the curve from the weight's own point. Eliminating P gives
+    the closed form used here (no P_max left in it):
+
+        potentiation  w' = top - (top - w) k_p,       top = w_min + R b_p,   k_p = exp(-d / (R a_p))
+        depression    w' = bottom + (w - bottom) k_d, bottom = w_max - R b_d, k_d = exp(-d / (R a_d))
+
+    with b = 1 / (1 - exp(-1 / a)). From w_min, d = R of potentiation reaches w_max exactly (and
+    from w_max, d = R of depression reaches w_min); as a grows the step tends to d (linear). The
+    rule still clips to [w_min, w_max]. ``keep_ltp`` / ``keep_ltd`` give k for a d (scalar, with
+    math.exp, so the vectorised rule can tabulate it per pairing and agree bit for bit with the
+    reference); ``potentiate`` / ``depress`` are the same +, -, x on floats or arrays.
+    """
+
+    def __init__(self, w_min: float, w_max: float, a_ltp: float | None, a_ltd: float | None):
+        self.w_min, self.w_max = float(w_min), float(w_max)
+        self.range = self.w_max - self.w_min
+        self.a_ltp, self.a_ltd = a_ltp, a_ltd
+        # a curve's far end: where the exponential would level off (beyond the bound it must reach)
+        self.top = self.w_min + self.range * self._b(a_ltp) if a_ltp is not None else None
+        self.bottom = self.w_max - self.range * self._b(a_ltd) if a_ltd is not None else None
+
+    @staticmethod
+    def _b(a: float) -> float:
+        return 1.0 / -math.expm1(-1.0 / a)
+
+    def keep_ltp(self, d: float) -> float:
+        """The factor k_p = exp(-d / (R a_p)) of a potentiation of size d (1 for a linear curve)."""
+        return math.exp(-d / (self.range * self.a_ltp)) if self.a_ltp is not None and self.range > 0 else 1.0
+
+    def keep_ltd(self, d: float) -> float:
+        """The factor k_d = exp(-d / (R a_d)) of a depression of size d."""
+        return math.exp(-d / (self.range * self.a_ltd)) if self.a_ltd is not None and self.range > 0 else 1.0
+
+    def potentiate(self, w, d, k):
+        """The weight after a potentiation of size d (factor k = keep_ltp(d)); floats or arrays."""
+        return w + d if self.top is None else self.top - (self.top - w) * k
+
+    def depress(self, w, d, k):
+        """The weight after a depression of size d (factor k = keep_ltd(d)); floats or arrays."""
+        return w - d if self.bottom is None else self.bottom + (w - self.bottom) * k
+
+
+def conductance_steps(dev: SynapseDeviceSpec | None, w_min: float, w_max: float) -> ConductanceSteps | None:
+    """The device's learning steps between the rule's bounds, or None when both curves are linear."""
+    if dev is None or (dev.ltp_nonlinearity is None and dev.ltd_nonlinearity is None):
+        return None
+    return ConductanceSteps(w_min, w_max, None if dev.ltp_nonlinearity is None else dev.ltp_nonlinearity.value,
+                            None if dev.ltd_nonlinearity is None else dev.ltd_nonlinearity.value)

@@ -25,6 +25,13 @@ then the potentiations: a synapse can get both (pre at t after a post before t, 
 :class:`STDP` is the vectorised rule; :class:`STDPReference` the same rule synapse by synapse in
 plain Python (used by the SimPy reference); tests check they agree bit for bit. The exponential
 factors come from one function, :func:`pair_factor`, in both.
+
+On a chip with NVM synapses whose device has non-linear steps (``ltp_nonlinearity`` /
+``ltd_nonlinearity``, :class:`neuroemu.hardware.devices.ConductanceSteps`), a pairing's change
+d = a_plus x factor (or a_minus x factor) moves the weight along the device's potentiation or
+depression curve instead of adding d: the step shrinks near the bound it moves towards. The
+curve's factor per pairing distance is tabulated from the scalar function, as the pair factors
+are, so the twins still agree bit for bit.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ import numpy as np
 from neuroemu.hardware.csr import row_positions
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.cores import CoreArrays, gather_synapse_index
+from neuroemu.hardware.devices import ConductanceSteps, conductance_steps
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
 
@@ -46,17 +54,19 @@ def pair_factor(dt: int, tau: float) -> float:
 
 
 class _FactorTable:
-    """:func:`pair_factor` for arrays of dt, from a table filled with the scalar function itself."""
+    """:func:`pair_factor` (or ``scalar(dt)``) for arrays of dt, from a table filled with the scalar
+    function itself."""
 
-    def __init__(self, tau: float):
+    def __init__(self, tau: float, scalar=None):
         self.tau = tau
+        self.scalar = scalar if scalar is not None else (lambda d: pair_factor(d, tau))
         self.values = np.empty(0, np.float64)
 
     def __call__(self, dt: np.ndarray) -> np.ndarray:
         need = int(dt.max(initial=-1)) + 1
         if need > len(self.values):
             size = max(need, 2 * len(self.values), 64)
-            extra = [pair_factor(d, self.tau) for d in range(len(self.values), size)]
+            extra = [self.scalar(d) for d in range(len(self.values), size)]
             self.values = np.concatenate([self.values, np.asarray(extra, np.float64)])
         return self.values[dt]
 
@@ -86,12 +96,21 @@ class STDP:
         self._plus = _FactorTable(self.tau_plus)
         self._minus = _FactorTable(self.tau_minus)
         self.arrays: CoreArrays | None = None
+        self.steps: ConductanceSteps | None = None
 
-    def bind(self, arrays: CoreArrays, weight_bits: int | None = None) -> "STDP":
+    def bind(self, arrays: CoreArrays, weight_bits: int | None = None, device=None) -> "STDP":
         """Attach to a chip's arrays (switching them to per-synapse weights); returns self.
 
         With ``weight_bits`` (the chip's ``core.weight_bits``) the bounds must fit that signed width.
+        ``device``: the chip's ``synapse_device``; its non-linear steps (if any) shape every update.
         """
+        self.steps = conductance_steps(device, self.w_min, self.w_max)
+        if self.steps is not None:
+            st = self.steps  # k of each pairing distance, from the scalar function (as the reference)
+            self._plus_keep = _FactorTable(self.tau_plus,
+                                           lambda d: st.keep_ltp(self.a_plus * pair_factor(d, self.tau_plus)))
+            self._minus_keep = _FactorTable(self.tau_minus,
+                                            lambda d: st.keep_ltd(self.a_minus * pair_factor(d, self.tau_minus)))
         if weight_bits is not None:
             lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
             for name, value in (("w_min", self.w_min), ("w_max", self.w_max)):
@@ -143,7 +162,11 @@ class STDP:
             ok = self._paired(last, tick, strict=True)
             idx = idx[ok]
             if len(idx):
-                w = self.w[idx] - self.a_minus * self._minus(tick - last[ok])
+                dt = tick - last[ok]
+                if self.steps is None:
+                    w = self.w[idx] - self.a_minus * self._minus(dt)
+                else:
+                    w = self.steps.depress(self.w[idx], self.a_minus * self._minus(dt), self._minus_keep(dt))
                 self.w[idx] = np.clip(w, self.w_min, self.w_max)
                 n_dep = len(idx)
                 changed.append(idx)
@@ -154,7 +177,11 @@ class STDP:
             ok = self._paired(last, tick, strict=False)
             idx = idx[ok]
             if len(idx):
-                w = self.w[idx] + self.a_plus * self._plus(tick - last[ok])
+                dt = tick - last[ok]
+                if self.steps is None:
+                    w = self.w[idx] + self.a_plus * self._plus(dt)
+                else:
+                    w = self.steps.potentiate(self.w[idx], self.a_plus * self._plus(dt), self._plus_keep(dt))
                 self.w[idx] = np.clip(w, self.w_min, self.w_max)
                 n_pot = len(idx)
                 changed.append(idx)
@@ -263,11 +290,21 @@ class STDPContinuous:
         self._update(s, t, k, d)
         return n_pot, n_dep, self.last_written
 
+    def _step(self, w: np.ndarray, d: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """The weights after signed changes d (kind 1: potentiation), along the device's curves if any."""
+        st = self.rule.steps
+        if st is None:
+            return w + d
+        size = np.abs(d)
+        k_p = np.exp(-size / (st.range * st.a_ltp)) if st.a_ltp is not None and st.range > 0 else 1.0
+        k_d = np.exp(-size / (st.range * st.a_ltd)) if st.a_ltd is not None and st.range > 0 else 1.0
+        return np.where(kind == 1, st.potentiate(w, size, k_p), st.depress(w, size, k_d))
+
     def _update(self, s, t, k, d) -> None:
         """Add each synapse's changes in (time, depression first) order, clipping after each."""
         r = self.rule
         order = np.lexsort((k, t, s))
-        s, d = s[order], d[order]
+        s, d, k = s[order], d[order], k[order]
         first = np.ones(len(s), bool)
         first[1:] = s[1:] != s[:-1]
         seg = np.flatnonzero(first)
@@ -275,7 +312,7 @@ class STDPContinuous:
         for j in range(int(rank.max()) + 1):
             m = rank == j
             idx = s[m]
-            r.w[idx] = np.clip(r.w[idx] + d[m], r.w_min, r.w_max)
+            r.w[idx] = np.clip(self._step(r.w[idx], d[m], k[m]), r.w_min, r.w_max)
         self.last_written = s
         idx = s[first]
         ints = np.floor(r.w[idx] + 0.5).astype(np.int16)
@@ -289,11 +326,13 @@ class STDPReference:
     """The rule of :class:`STDP` written synapse by synapse in plain Python (the reference's twin).
 
     Works on its own copies: per-synapse float weights ``w`` (list) and integer weights
-    ``weights`` (list), built from the arrays' weights when bound.
+    ``weights`` (list), built from the arrays' weights when bound. ``device``: the chip's
+    ``synapse_device`` (its non-linear steps, as :meth:`STDP.bind` takes them).
     """
 
-    def __init__(self, rule: STDP, arrays: CoreArrays):
+    def __init__(self, rule: STDP, arrays: CoreArrays, device=None):
         self.rule = rule
+        self.steps = conductance_steps(device, rule.w_min, rule.w_max)
         a = arrays
         self.row_ptr = [int(x) for x in a.row_ptr]
         ints = a.row_weights if a.row_weights is not None else a.type_weights()
@@ -312,6 +351,12 @@ class STDPReference:
             return False
         return self.rule.window is None or tick - last <= self.rule.window
 
+    def _depress(self, w: float, d: float) -> float:
+        return w - d if self.steps is None else self.steps.depress(w, d, self.steps.keep_ltd(d))
+
+    def _potentiate(self, w: float, d: float) -> float:
+        return w + d if self.steps is None else self.steps.potentiate(w, d, self.steps.keep_ltp(d))
+
     def _set(self, s: int, w: float) -> None:
         r = self.rule
         self.w[s] = min(max(w, r.w_min), r.w_max)
@@ -326,7 +371,8 @@ class STDPReference:
             for s in range(self.row_ptr[axon], self.row_ptr[axon + 1]):
                 last = self.post_last.get(self.syn_neuron[s])
                 if self._ok(last, tick, strict=True):
-                    self._set(s, self.w[s] - r.a_minus * pair_factor(tick - last, r.tau_minus))
+                    d = r.a_minus * pair_factor(tick - last, r.tau_minus)
+                    self._set(s, self._depress(self.w[s], d))
                     n_dep += 1
                     changed.append(s)
         for axon in pre:
@@ -335,7 +381,8 @@ class STDPReference:
             for s in self.columns.get(g, ()):
                 last = self.pre_last.get(self.syn_axon[s])
                 if self._ok(last, tick, strict=False):
-                    self._set(s, self.w[s] + r.a_plus * pair_factor(tick - last, r.tau_plus))
+                    d = r.a_plus * pair_factor(tick - last, r.tau_plus)
+                    self._set(s, self._potentiate(self.w[s], d))
                     n_pot += 1
                     changed.append(s)
             self.post_last[g] = tick
