@@ -300,11 +300,11 @@ class ReadNoise:
         """
         a, n = arrays, arrays.n_neurons
         idx, neuron = gather_synapse_index(a, axons)
-        if not len(idx):
-            return np.zeros(n_types * n, np.int64), np.zeros(n, bool), 0
         lengths = a.row_ptr[axons + 1] - a.row_ptr[axons]
         counters = self.base[idx] + np.repeat(self.reads[axons], lengths).astype(np.uint64)
-        self.reads[axons] += 1
+        self.reads[axons] += 1  # every distinct active row is read, with synapses or not (as in C)
+        if not len(idx):
+            return np.zeros(n_types * n, np.int64), np.zeros(n, bool), 0
         w = a.materialize_row_weights()[idx] + self.sigma_lsb * table_normal(self.key, counters)
         slot = neuron
         if n_types > 1:

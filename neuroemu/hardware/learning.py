@@ -388,6 +388,7 @@ class STDPReference:
             self.post_last[g] = tick
         for s in changed:
             self.weights[s] = round_weight(self.w[s])
+        self.last_written = changed  # for device wear
         return n_pot, n_dep
 
 
