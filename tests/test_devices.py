@@ -520,3 +520,22 @@ def test_a_learning_run_on_a_nonlinear_device_reports_its_writes_and_their_energ
     assert (r.spikes, r.counts) != (r_lin.spikes, r_lin.counts)  # the steps changed what the chip learned
     core, row, col = rep["most_written_cell"]
     assert 0 <= core < 16 and 0 <= row < chip.core.axons and 0 <= col < chip.core.neurons
+
+
+def test_clockless_reads_draw_per_activation_with_the_rows_read_count():
+    """Two activations of one row in a window read it with counts r and r + 1: the same draws as two
+    tick reads (each column of a row has one synapse, so its column sum is that synapse's read)."""
+    from neuroemu.hardware.cores import gather_synapse_index
+    from neuroemu.networks.workloads import build_network
+    chip = rram(SynapseDeviceSpec(read_noise=Sourced(0.1), on_off_ratio=Sourced(10.0)))
+    a = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    row = np.array([int(np.argmax(np.diff(a.row_ptr)))])
+    lo, hi = a.row_ptr[row[0]], a.row_ptr[row[0] + 1]
+    cols = (row[0] // a.axons_per_core) * a.neurons_per_core + a.row_neurons[lo:hi].astype(np.int64)
+    tick = dv.read_noise_for(a, chip, 3)
+    want = np.concatenate([tick.input(a, row)[0][cols] for _ in range(2)])
+    clockless, dac = dv.clockless_reads(a, chip, 3, "here")
+    twice = np.array([row[0], row[0]])
+    got = clockless.per_read(a, twice, gather_synapse_index(a, twice)[0])
+    assert np.array_equal(got, want) and clockless.reads[row[0]] == 2 and not dac
+    assert not np.array_equal(got[: hi - lo], got[hi - lo:])  # a fresh draw per read

@@ -312,6 +312,48 @@ class ReadNoise:
         syn = np.rint(np.bincount(slot, weights=w, minlength=n_types * n)).astype(np.int64)
         return syn, np.bincount(neuron, minlength=n) > 0, len(idx)
 
+    def per_read(self, arrays: CoreArrays, axons: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Clockless reads: the integer weight each synapse of each activation reads (int64).
+
+        ``axons``: one window's (instant, axon) activations in time order; ``idx``: their synapses
+        (:func:`gather_synapse_index`). Each activation reads its row once, so the k-th activation
+        of a row in the window has read count reads + k; with no tick column sum, each synapse's
+        noisy read is rounded to the LSB on its own (half to even).
+        """
+        order = np.argsort(axons, kind="stable")  # per row, its activations in time order
+        ranked = axons[order]
+        first = np.ones(len(axons), bool)
+        first[1:] = ranked[1:] != ranked[:-1]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(axons)), 0))
+        rank = np.empty(len(axons), np.int64)
+        rank[order] = np.arange(len(axons)) - start
+        count = self.reads[axons] + rank
+        np.add.at(self.reads, axons, 1)
+        lengths = arrays.row_ptr[axons + 1] - arrays.row_ptr[axons]
+        counters = self.base[idx] + np.repeat(count, lengths).astype(np.uint64)
+        w = arrays.row_weights[idx] + self.sigma_lsb * table_normal(self.key, counters)
+        return np.rint(w).astype(np.int64)
+
+
+def clockless_reads(arrays: CoreArrays, chip: ChipSpec, seed: int, where: str) -> tuple[ReadNoise | None, bool]:
+    """The device reads of the clockless (async) engine: (its read noise or None, whether a word-line
+    drive is priced: then each activation counts one ``dac_drive``); refuses an ADC.
+
+    An ADC converts a crossbar column's sum once per read of the array (a tick); the clockless
+    engine integrates each arrival at its own instant into the neuron, so there is no column sum
+    to convert: one line names the key and the way out. Read noise is defined per read: each
+    (instant, axon) activation reads its row once (:meth:`ReadNoise.per_read`).
+    """
+    if adc_for(chip) is not None:
+        raise ConfigError(f"{chip.source or where}: synapse_device.adc_bits: timing async has no column sum to "
+                          "convert (an ADC quantises a column's sum once per tick; the clockless engine integrates "
+                          "each arrival at its own instant): run a synchronous timing or drop adc_bits")
+    noise = read_noise_for(arrays, chip, seed)
+    if noise is not None:
+        arrays.materialize_row_weights()
+    dev = chip.synapse_device
+    return noise, dev is not None and bool(dev.dac_pj_per_row.value)
+
 
 def read_noise_for(arrays: CoreArrays, chip: ChipSpec, seed: int) -> ReadNoise | None:
     """The chip's read noise on these arrays, or None when its devices read without noise."""
