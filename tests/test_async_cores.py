@@ -557,3 +557,28 @@ def test_async_learning_on_a_nonlinear_device_runs_and_is_deterministic():
     rep = runs[0].workload_report["synapse_device"]
     assert rep["writes"] == runs[0].counts["potentiation"] + runs[0].counts["depression"] > 0
     assert rep["fraction_past_endurance"] > 0 and runs[0].comparable() == runs[1].comparable()
+
+
+def test_continuous_learning_on_a_nonlinear_device_takes_the_tick_rules_steps_at_whole_ticks():
+    """A pairing a whole number of ticks apart moves the weight exactly as the tick rule does (the
+    same tabulated curve factor); a fractional one along the same curve with numpy.exp."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    from neuroemu.hardware.learning import pair_factor
+    from neuroemu.networks.workloads import build_network
+    a = build_network(make_chip(), learning_workload(), 5, "w").arrays
+    dev = SynapseDeviceSpec(ltp_nonlinearity=Sourced(0.3), ltd_nonlinearity=Sourced(0.2))
+    rule = STDP(a_plus=8, a_minus=6, tau_plus_ticks=4, tau_minus_ticks=8, w_min=-100, w_max=100).bind(a, device=dev)
+    st, ct = rule.steps, STDPContinuous(rule, T)
+    axon = 5
+    s = int(a.row_ptr[axon])
+    g = (axon // a.axons_per_core) * a.neurons_per_core + int(a.row_neurons[s])
+    w0 = rule.w[s]
+    none = np.empty(0, np.int64)
+    ct.apply_window(np.array([3 * T]), np.array([axon]), none, none)
+    assert ct.apply_window(none, none, np.array([g]), np.array([5 * T]))[:2] == (1, 0)
+    d = 8 * pair_factor(2, 4.0)
+    w1 = st.potentiate(w0, d, st.keep_ltp(d))
+    assert rule.w[s] == w1 and w1 - w0 != d  # the tick rule's step, not the linear one
+    ct.apply_window(np.array([7 * T + T // 2]), np.array([axon]), none, none)  # 2.5 ticks after the post
+    d = 6 * np.exp(-2.5 / 8)
+    assert rule.w[s] == st.depress(w1, d, np.exp(-d / (200 * 0.2)))

@@ -249,7 +249,7 @@ class STDPContinuous:
         pre_ax, pre_t = keys // span, inst[keys % span - 1] if len(keys) else np.empty(0, np.int64)
         post_n = np.asarray(post_n, np.int64)
         post_t = np.asarray(post_t, np.int64)
-        ev_s, ev_t, ev_kind, ev_d = [], [], [], []
+        ev_s, ev_t, ev_kind, ev_d, ev_keep = [], [], [], [], []
         n_dep = n_pot = 0
         if len(pre_ax):
             syn, neuron = gather_synapse_index(a, pre_ax)
@@ -264,6 +264,8 @@ class STDPContinuous:
                 n_dep = int(np.count_nonzero(ok))
                 ev_s.append(syn[ok]); ev_t.append(ta[ok]); ev_kind.append(np.zeros(n_dep, np.int64))
                 ev_d.append(-r.a_minus * self._factor(dt[ok], r._minus, r.tau_minus))
+                if r.steps is not None:
+                    ev_keep.append(self._keep(dt[ok], ev_d[-1], r._minus_keep, r.steps.a_ltd))
         if len(post_n):
             syn = r._column_synapses(post_n)
             tp = np.repeat(post_t, r.col_ptr[post_n + 1] - r.col_ptr[post_n])
@@ -280,6 +282,8 @@ class STDPContinuous:
                 n_pot = int(np.count_nonzero(ok))
                 ev_s.append(syn[ok]); ev_t.append(tp[ok]); ev_kind.append(np.ones(n_pot, np.int64))
                 ev_d.append(r.a_plus * self._factor(dt[ok], r._plus, r.tau_plus))
+                if r.steps is not None:
+                    ev_keep.append(self._keep(dt[ok], ev_d[-1], r._plus_keep, r.steps.a_ltp))
         if len(pre_ax):
             np.maximum.at(self.pre_last, pre_ax, pre_t)
         self.post_last[post_n] = post_t
@@ -287,24 +291,32 @@ class STDPContinuous:
             self.last_written = np.empty(0, np.int64)
             return 0, 0, self.last_written
         s, t, k, d = (np.concatenate(x) for x in (ev_s, ev_t, ev_kind, ev_d))
-        self._update(s, t, k, d)
+        self._update(s, t, k, d, np.concatenate(ev_keep) if ev_keep else None)
         return n_pot, n_dep, self.last_written
 
-    def _step(self, w: np.ndarray, d: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    def _keep(self, dt: np.ndarray, d: np.ndarray, table: _FactorTable, a: float | None) -> np.ndarray:
+        """The device curve's factor exp(-|d| / (R a)) of each change: the tick rule's own table at
+        whole ticks (so whole-tick runs give its weights bit for bit), ``numpy.exp`` otherwise."""
+        whole = dt % self.T == 0
+        out = np.ones(len(dt), np.float64)
+        out[whole] = table(dt[whole] // self.T)
+        if a is not None and self.rule.steps.range > 0:
+            out[~whole] = np.exp(-np.abs(d[~whole]) / (self.rule.steps.range * a))
+        return out
+
+    def _step(self, w: np.ndarray, d: np.ndarray, kind: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
         """The weights after signed changes d (kind 1: potentiation), along the device's curves if any."""
         st = self.rule.steps
         if st is None:
             return w + d
-        size = np.abs(d)
-        k_p = np.exp(-size / (st.range * st.a_ltp)) if st.a_ltp is not None and st.range > 0 else 1.0
-        k_d = np.exp(-size / (st.range * st.a_ltd)) if st.a_ltd is not None and st.range > 0 else 1.0
-        return np.where(kind == 1, st.potentiate(w, size, k_p), st.depress(w, size, k_d))
+        return np.where(kind == 1, st.potentiate(w, d, keep), st.depress(w, -d, keep))
 
-    def _update(self, s, t, k, d) -> None:
+    def _update(self, s, t, k, d, keep) -> None:
         """Add each synapse's changes in (time, depression first) order, clipping after each."""
         r = self.rule
         order = np.lexsort((k, t, s))
         s, d, k = s[order], d[order], k[order]
+        keep = keep[order] if keep is not None else None
         first = np.ones(len(s), bool)
         first[1:] = s[1:] != s[:-1]
         seg = np.flatnonzero(first)
@@ -312,7 +324,8 @@ class STDPContinuous:
         for j in range(int(rank.max()) + 1):
             m = rank == j
             idx = s[m]
-            r.w[idx] = np.clip(self._step(r.w[idx], d[m], k[m]), r.w_min, r.w_max)
+            r.w[idx] = np.clip(self._step(r.w[idx], d[m], k[m], keep[m] if keep is not None else None),
+                               r.w_min, r.w_max)
         self.last_written = s
         idx = s[first]
         ints = np.floor(r.w[idx] + 0.5).astype(np.int16)
