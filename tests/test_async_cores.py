@@ -387,9 +387,9 @@ def _final_weights(monkeypatch, chip, w, **kw):
     bound = []
     bind = STDP.bind
 
-    def keep(self, arrays, weight_bits=None):
+    def keep(self, arrays, weight_bits=None, **kw):
         bound.append(self)
-        return bind(self, arrays, weight_bits=weight_bits)
+        return bind(self, arrays, weight_bits=weight_bits, **kw)
 
     monkeypatch.setattr(STDP, "bind", keep)
     record = simulate(chip, w, record_spikes=True, **kw)
@@ -508,3 +508,77 @@ def test_a_silent_classifier_answers_from_each_samples_end_potentials(tmp_path):
     for timing in ("sync", "async"):
         cls = simulate(c, str(tmp_path / "quiet.yaml"), ticks=34 * 12, timing=timing).workload_report["classification"]
         assert (cls["samples"], cls["unanswered"], cls["correct"]) == (12, 12, 12), timing
+
+
+# --- NVM synapses (a chip's synapse_device) under async ------------------------------------------------
+
+def _rram_device(**device):
+    import dataclasses
+
+    from neuroemu.config.loader import load_chip
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    dev = SynapseDeviceSpec(**{k: (Sourced(v) if isinstance(v, float) else v) for k, v in device.items()})
+    return dataclasses.replace(load_chip("rram_htree"), synapse_device=dev)
+
+
+def test_async_on_a_device_chip_runs_and_is_deterministic():
+    """Programmed weights (noise), read noise per activation and a priced word-line drive: the same
+    record on every run and queue; the noise changes what happens; the drives are priced."""
+    wl = str(ROOT / "workloads/rram_small.yaml")
+    chip = _rram_device(programming_noise=0.05, read_noise=0.1, on_off_ratio=10.0, dac_pj_per_row=0.1)
+    runs = [simulate(chip, wl, ticks=20, timing="async", record_spikes=True, queue=q) for q in ("c", "python", "c")]
+    assert runs[0].spikes > 50 and runs[0].workload_report["synapse_device"]["weights_changed"] > 0
+    assert all(r.comparable() == runs[0].comparable() for r in runs[1:])
+    quiet = simulate(_rram_device(programming_noise=0.05, on_off_ratio=10.0, dac_pj_per_row=0.1), wl, ticks=20,
+                     timing="async", record_spikes=True)
+    assert quiet.comparable() != runs[0].comparable()
+    r = runs[0]
+    assert 0 < r.counts["dac_drive"] <= r.counts["axon_event"]  # one per (instant, axon) activation
+    assert r.energy_breakdown_j["dac"] == pytest.approx(r.counts["dac_drive"] * 0.1e-12, rel=1e-12)
+    assert sum(r.energy_breakdown_j.values()) == pytest.approx(r.energy_j, rel=1e-12)
+
+
+def test_async_refuses_a_column_adc_in_one_line():
+    with pytest.raises(ConfigError, match=r"synapse_device.adc_bits: timing async has no column sum") as exc:
+        simulate(_rram_device(adc_bits=8), str(ROOT / "workloads/rram_small.yaml"), ticks=2, timing="async")
+    assert "\n" not in str(exc.value)
+
+
+def test_async_learning_on_a_nonlinear_device_runs_and_is_deterministic():
+    import dataclasses
+
+    from neuroemu.config.loader import load_chip
+    from neuroemu.config.schema import Sourced
+    pcm = load_chip("pcm_htree")
+    chip = dataclasses.replace(pcm, synapse_device=dataclasses.replace(pcm.synapse_device, read_noise=Sourced(0.03),
+                                                                       endurance_writes=Sourced(3.0)))
+    runs = [simulate(chip, str(ROOT / "workloads/pcm_small.yaml"), ticks=20, timing="async", queue=q)
+            for q in ("c", "python")]
+    rep = runs[0].workload_report["synapse_device"]
+    assert rep["writes"] == runs[0].counts["potentiation"] + runs[0].counts["depression"] > 0
+    assert rep["fraction_past_endurance"] > 0 and runs[0].comparable() == runs[1].comparable()
+
+
+def test_continuous_learning_on_a_nonlinear_device_takes_the_tick_rules_steps_at_whole_ticks():
+    """A pairing a whole number of ticks apart moves the weight exactly as the tick rule does (the
+    same tabulated curve factor); a fractional one along the same curve with numpy.exp."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    from neuroemu.hardware.learning import pair_factor
+    from neuroemu.networks.workloads import build_network
+    a = build_network(make_chip(), learning_workload(), 5, "w").arrays
+    dev = SynapseDeviceSpec(ltp_nonlinearity=Sourced(0.3), ltd_nonlinearity=Sourced(0.2))
+    rule = STDP(a_plus=8, a_minus=6, tau_plus_ticks=4, tau_minus_ticks=8, w_min=-100, w_max=100).bind(a, device=dev)
+    st, ct = rule.steps, STDPContinuous(rule, T)
+    axon = 5
+    s = int(a.row_ptr[axon])
+    g = (axon // a.axons_per_core) * a.neurons_per_core + int(a.row_neurons[s])
+    w0 = rule.w[s]
+    none = np.empty(0, np.int64)
+    ct.apply_window(np.array([3 * T]), np.array([axon]), none, none)
+    assert ct.apply_window(none, none, np.array([g]), np.array([5 * T]))[:2] == (1, 0)
+    d = 8 * pair_factor(2, 4.0)
+    w1 = st.potentiate(w0, d, st.keep_ltp(d))
+    assert rule.w[s] == w1 and w1 - w0 != d  # the tick rule's step, not the linear one
+    ct.apply_window(np.array([7 * T + T // 2]), np.array([axon]), none, none)  # 2.5 ticks after the post
+    d = 6 * np.exp(-2.5 / 8)
+    assert rule.w[s] == st.depress(w1, d, np.exp(-d / (200 * 0.2)))

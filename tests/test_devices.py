@@ -223,6 +223,8 @@ def chip_with(tmp_path, name: str, **device) -> str:
     (dict(adc_bits=64), "synapse_device.adc_bits", "between 1 and 32"),
     (dict(on_off_ratio=1.0), "synapse_device.on_off_ratio", "> 1"),
     (dict(stuck_on_fraction=0.6, stuck_off_fraction=0.6), "synapse_device.stuck_off_fraction", "<= 1"),
+    (dict(ltp_nonlinearity=0.0), "synapse_device.ltp_nonlinearity", "between 0.001 and 1e6"),
+    (dict(ltd_nonlinearity=-1.0), "synapse_device.ltd_nonlinearity", ">= 0"),
 ])
 def test_bad_device_constants_fail_in_one_line(tmp_path, device, key, rule):
     path = chip_with(tmp_path, "rram_htree", **device)
@@ -266,14 +268,66 @@ def test_read_noise_statistics_of_many_reads_match_the_configured_spread():
     assert rn.reads[row[0]] == reads
 
 
-def test_read_noise_is_the_same_record_on_both_queues_and_picks_the_numpy_kernel():
-    dev = SynapseDeviceSpec(read_noise=Sourced(0.05))
-    runs = [simulate(rram(dev), RRAM_SMALL, ticks=TICKS, record_spikes=True, queue=q, tick_backend="c")
-            for q in ("c", "python")]
-    assert runs[0].tick_backend == "numpy"
-    assert fingerprint(runs[0]) == fingerprint(runs[1])
-    base = simulate(rram(None), RRAM_SMALL, ticks=TICKS, record_spikes=True)
+@pytest.mark.skipif(_tick is None, reason="the C tick kernels are not built")
+def test_read_noise_is_the_same_record_on_both_queues_and_both_kernels():
+    """The C kernel draws read noise itself (ne_integrate_noisy), bit for bit numpy's draws."""
+    dev = SynapseDeviceSpec(read_noise=Sourced(0.05), adc_bits=9, adc_fom_pj=Sourced(0.01))
+    runs = [simulate(rram(dev), RRAM_SMALL, ticks=TICKS, record_spikes=True, queue=q, tick_backend=k)
+            for q in ("c", "python") for k in ("c", "numpy")]
+    assert [r.tick_backend for r in runs] == ["c", "numpy", "c", "numpy"]
+    assert all(fingerprint(r) == fingerprint(runs[0]) for r in runs[1:])
+    # barrier timing prices each core's work: the noisy C kernel counts each core's SOPs as numpy does
+    barrier = [simulate(rram(dev), RRAM_SMALL, ticks=TICKS, timing="barrier", tick_backend=k) for k in ("c", "numpy")]
+    assert barrier[0].comparable() == barrier[1].comparable()
+    base = simulate(rram(dataclasses.replace(dev, read_noise=Sourced(0.0))), RRAM_SMALL, ticks=TICKS,
+                    record_spikes=True)
     assert fingerprint(runs[0]) != fingerprint(base)
+
+
+def test_the_read_noise_table_is_a_unit_normal():
+    t = dv.normal_table()
+    assert len(t) == 1 << dv.NORMAL_TABLE_BITS and np.all(np.diff(t) > 0)
+    assert np.array_equal(t, -t[::-1]) and abs(float(np.mean(t * t)) - 1.0) < 1e-12
+    # the midpoint quantiles up to one scale factor (found at the median, where Phi^-1 is linear)
+    scale = t[2048] / (0.5 / 4096 * math.sqrt(2 * math.pi))
+    assert 1.0 < scale < 1.001  # midpoint quantiles have a variance a little under 1
+    for i in (0, 7, 100, 1000, 3000, 4095):
+        p = (i + 0.5) / 4096
+        assert abs(0.5 * math.erfc(-t[i] / scale / math.sqrt(2)) - p) < 1e-6 * min(p, 1 - p)
+    words = np.arange(1 << 16, dtype=np.uint64)
+    z = dv.table_normal(12345, words)  # uniform indices: mean 0, variance 1
+    assert abs(z.mean()) < 5 / math.sqrt(len(z)) and abs(z.var() - 1) < 5 * math.sqrt(2 / len(z))
+
+
+@pytest.mark.skipif(_tick is None, reason="the C tick kernels are not built")
+@pytest.mark.parametrize("types", [1, 2])
+def test_the_c_read_noise_kernel_equals_numpy_step_by_step(types):
+    """Stepper against stepper, one or two current types (the multi-current kernel), random rows
+    with repeats: the same v, u, fired, SOPs and read counts every tick."""
+    from neuroemu.hardware.step import TickStepper
+    from neuroemu.networks.workloads import build_network
+    chip = rram(SynapseDeviceSpec(read_noise=Sourced(0.2), on_off_ratio=Sourced(10.0)))
+    net = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small")
+    steppers = []
+    for k in ("c", "numpy"):
+        a = copy.deepcopy(net.arrays)
+        a.materialize_row_weights()
+        if types == 2:
+            a.params.du_syn = np.stack([a.params.du, np.full_like(a.params.du, 1024)])
+            a.u = np.zeros(2 * a.n_neurons, np.int32)
+            a.axon_type = (np.arange(a.n_axons) % 2).astype(np.int8)
+        s = TickStepper(a, net.enabled, chip.core.membrane_bits, 7, k)
+        s.read_noise = dv.read_noise_for(a, chip, 11)
+        steppers.append(s)
+    rng = np.random.default_rng(0)
+    for t in range(30):
+        rows = rng.integers(0, net.arrays.n_axons, 40)
+        out = [s.step(t, rows) for s in steppers]
+        assert np.array_equal(out[0][0], out[1][0]) and out[0][1:] == out[1][1:]
+        c, n = (s.arrays for s in steppers)
+        assert np.array_equal(c.v, n.v) and np.array_equal(c.u, n.u)
+    assert np.array_equal(steppers[0].read_noise.reads, steppers[1].read_noise.reads)
+    assert steppers[0].read_noise.reads.sum() > 0
 
 
 @pytest.mark.parametrize("name", ["nvm_rram", "nvm_pcm", "nvm_stuck"])
@@ -382,3 +436,109 @@ def test_read_noise_sums_each_current_type_into_its_own_slot():
     n = a.n_neurons
     assert len(two) == 2 * n and not two[:n].any() and np.array_equal(two[n:], one)
     assert np.array_equal(touched, touched2) and sops == sops2 == a.row_ptr[row[0] + 1] - a.row_ptr[row[0]]
+
+
+# --- non-linear, asymmetric learning steps (NeuroSim's exponential model) ---------------------------------
+
+def neurosim_step(w: float, d: float, lo: float, hi: float, a: float, ltp: bool, p_max: float = 100.0) -> float:
+    """The NeuroSim curves in pulses: find the pulse count P of w on the curve, add d / R x P_max
+    pulses, read the curve again (the same model as ConductanceSteps, written the long way)."""
+    big_a = a * p_max
+    b = (hi - lo) / (1 - math.exp(-p_max / big_a))
+    p = d / (hi - lo) * p_max
+    if ltp:  # G(P) = B (1 - exp(-P / A)) + G_min
+        pulses = -big_a * math.log(1 - (w - lo) / b)
+        return b * (1 - math.exp(-(pulses + p) / big_a)) + lo
+    pulses = -big_a * math.log(1 - (hi - w) / b)  # G(P) = G_max - B (1 - exp(-P / A))
+    return hi - b * (1 - math.exp(-(pulses + p) / big_a))
+
+
+def test_nonlinear_steps_equal_the_closed_form_and_are_asymmetric():
+    st = dv.ConductanceSteps(-8, 8, 0.3, 0.1)
+    for w in (-8.0, -3.0, 0.0, 5.0, 7.5):
+        for d in (0.4, 1.3):
+            up = st.potentiate(w, d, st.keep_ltp(d))
+            down = st.depress(w, d, st.keep_ltd(d))
+            assert up == pytest.approx(neurosim_step(w, d, -8, 8, 0.3, True), abs=1e-12)
+            assert down == pytest.approx(neurosim_step(w, d, -8, 8, 0.1, False), abs=1e-12)
+            assert up > w and down < w and abs(up - w - d) > 1e-3  # not the linear d: ...
+    # ... larger far from the bound they move to, smaller near it; LTP and LTD differ at one weight
+    ups = [st.potentiate(w, 1.0, st.keep_ltp(1.0)) - w for w in (-8.0, 0.0, 7.0)]
+    downs = [w - st.depress(w, 1.0, st.keep_ltd(1.0)) for w in (8.0, 0.0, -7.0)]
+    assert ups[0] > ups[1] > ups[2] > 0 and downs[0] > downs[1] > downs[2] > 0
+    assert ups[1] != downs[1]
+    # one full range of pulses crosses the whole range exactly; a huge A is linear
+    assert st.potentiate(-8.0, 16.0, st.keep_ltp(16.0)) == pytest.approx(8.0, abs=1e-12)
+    assert st.depress(8.0, 16.0, st.keep_ltd(16.0)) == pytest.approx(-8.0, abs=1e-12)
+    lin = dv.ConductanceSteps(-8, 8, 1e6, 1e6)
+    assert lin.potentiate(0.0, 1.0, lin.keep_ltp(1.0)) == pytest.approx(1.0, rel=1e-5)
+    assert dv.conductance_steps(SynapseDeviceSpec(), -8, 8) is None
+
+
+def test_learning_on_a_nonlinear_device_saturates_geometrically():
+    """One synapse potentiated again and again (a_minus 0): with the device its distance to the
+    curve's far end shrinks by k_p per update, so its steps shrink; linearly they stay a_plus."""
+    from neuroemu.hardware.learning import STDP
+    from neuroemu.networks.workloads import build_network
+    dev = SynapseDeviceSpec(ltp_nonlinearity=Sourced(0.25), ltd_nonlinearity=Sourced(0.5))
+    chip = rram(dev)
+    net = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small")
+    a = net.arrays
+    axon = int(np.argmax(np.diff(a.row_ptr)))
+    s = int(a.row_ptr[axon])
+    g = (axon // a.axons_per_core) * a.neurons_per_core + int(a.row_neurons[s])
+    params = dict(a_plus=1.0, a_minus=0.0, tau_plus_ticks=10.0, tau_minus_ticks=10.0, w_min=-8, w_max=8)
+    rule = STDP(**params).bind(a, weight_bits=8, device=dev)
+    st = rule.steps
+    w0, k = rule.w[s], st.keep_ltp(1.0)
+    track = []
+    for t in range(40):
+        rule.apply(t, [axon], [g])  # pre and post in one tick: a potentiation of a_plus x 1
+        track.append(rule.w[s])
+    want = [min(st.top - (st.top - w0) * k ** (n + 1), 8.0) for n in range(40)]
+    assert np.allclose(track, want, rtol=0, atol=1e-9)
+    steps = np.diff([w0] + track)
+    free = steps[np.array(track) < 8.0]  # before the clip: each step is k times the one before
+    assert len(free) > 5 and np.allclose(free[1:] / free[:-1], k, rtol=1e-9) and k < 1
+    assert track[-1] == 8.0 and steps[-1] == 0.0  # saturated at w_max
+    assert a.row_weights[s] == math.floor(track[-1] + 0.5)
+
+
+@pytest.mark.skipif(_tick is None, reason="the C tick kernels are not built")
+def test_a_learning_run_on_a_nonlinear_device_reports_its_writes_and_their_energy():
+    shipped = load_chip("pcm_htree")
+    dev = dataclasses.replace(shipped.synapse_device, endurance_writes=Sourced(3.0))
+    chip = dataclasses.replace(shipped, synapse_device=dev)
+    lin = dataclasses.replace(chip, synapse_device=dataclasses.replace(dev, ltp_nonlinearity=None,
+                                                                       ltd_nonlinearity=None))
+    r, r_lin = (simulate(c, PCM_SMALL, ticks=60) for c in (chip, lin))
+    rep = r.workload_report["synapse_device"]
+    assert rep["writes"] == r.counts["potentiation"] + r.counts["depression"] > 0
+    assert 0 < rep["fraction_past_endurance"] < 1 and rep["most_writes"] > 3
+    e = shipped.energy
+    assert rep["write_energy_j"] == pytest.approx(r.counts["potentiation"] * e.potentiation_pj.value * 1e-12
+                                                  + r.counts["depression"] * e.depression_pj.value * 1e-12, rel=1e-12)
+    assert rep["write_energy_j"] == r.energy_breakdown_j["potentiation"] + r.energy_breakdown_j["depression"]
+    assert sum(r.energy_breakdown_j.values()) == pytest.approx(r.energy_j, rel=1e-12)
+    assert (r.spikes, r.counts) != (r_lin.spikes, r_lin.counts)  # the steps changed what the chip learned
+    core, row, col = rep["most_written_cell"]
+    assert 0 <= core < 16 and 0 <= row < chip.core.axons and 0 <= col < chip.core.neurons
+
+
+def test_clockless_reads_draw_per_activation_with_the_rows_read_count():
+    """Two activations of one row in a window read it with counts r and r + 1: the same draws as two
+    tick reads (each column of a row has one synapse, so its column sum is that synapse's read)."""
+    from neuroemu.hardware.cores import gather_synapse_index
+    from neuroemu.networks.workloads import build_network
+    chip = rram(SynapseDeviceSpec(read_noise=Sourced(0.1), on_off_ratio=Sourced(10.0)))
+    a = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    row = np.array([int(np.argmax(np.diff(a.row_ptr)))])
+    lo, hi = a.row_ptr[row[0]], a.row_ptr[row[0] + 1]
+    cols = (row[0] // a.axons_per_core) * a.neurons_per_core + a.row_neurons[lo:hi].astype(np.int64)
+    tick = dv.read_noise_for(a, chip, 3)
+    want = np.concatenate([tick.input(a, row)[0][cols] for _ in range(2)])
+    clockless, dac = dv.clockless_reads(a, chip, 3, "here")
+    twice = np.array([row[0], row[0]])
+    got = clockless.per_read(a, twice, gather_synapse_index(a, twice)[0])
+    assert np.array_equal(got, want) and clockless.reads[row[0]] == 2 and not dac
+    assert not np.array_equal(got[: hi - lo], got[hi - lo:])  # a fresh draw per read

@@ -31,3 +31,44 @@ def test_reference_matches_with_long_delays_and_zero_reset(small_chip, small_wor
     fast = simulate(chip, wl, record_spikes=True, ticks=80)
     ref = simulate_reference(chip, wl, ticks=80)
     assert fast.comparable() == ref.comparable()
+
+
+def _device_run(workload: str, device_changes: dict, ticks: int, learning: bool):
+    """The fast loop and the reference on a 2-core cut of a shipped NVM workload, with the chip's
+    device section changed as given."""
+    import dataclasses
+
+    import yaml
+
+    from neuroemu.config import load_chip
+    from neuroemu.config.loader import REPO_ROOT
+    from neuroemu.config.schema import SynapseDeviceSpec
+    from neuroemu.hardware.learning import learning_rule
+    data = yaml.safe_load((REPO_ROOT / "workloads" / f"{workload}.yaml").read_text())
+    data["network"]["cores"] = 2
+    wl = workload_from_data(data, "w.yaml")
+    chip = load_chip(data["chip"])
+    dev = dataclasses.replace(chip.synapse_device or SynapseDeviceSpec(), **device_changes)
+    chip = dataclasses.replace(chip, synapse_device=dev)
+    fast = simulate(chip, wl, ticks=ticks, record_spikes=True)
+    rule = learning_rule(wl.learning.rule, wl.learning.params()) if learning else None
+    return fast, simulate_reference(chip, wl, ticks=ticks, learning=rule)
+
+
+def test_reference_matches_on_a_device_chip_with_read_noise_and_an_adc():
+    """Programming noise, read noise keyed by cell and read count, the column ADC and its counters."""
+    from neuroemu.config.schema import Sourced
+    fast, ref = _device_run("rram_small", dict(programming_noise=Sourced(0.05), read_noise=Sourced(0.05),
+                                               on_off_ratio=Sourced(10.0), adc_bits=9), 30, False)
+    assert fast.spikes > 50 and fast.counts["adc_conversion"] > 0 and fast.counts["dac_drive"] > 0
+    assert fast.workload_report["synapse_device"]["weights_changed"] > 0
+    assert fast.comparable() == ref.comparable()
+
+
+def test_reference_matches_a_learning_device_chip_with_nonlinear_steps_and_wear():
+    """pcm_htree's non-linear steps, read noise, and an endurance of 3 writes that sticks cells."""
+    from neuroemu.config.schema import Sourced
+    fast, ref = _device_run("pcm_small", dict(endurance_writes=Sourced(3.0), read_noise=Sourced(0.03)), 30, True)
+    rep = fast.workload_report["synapse_device"]
+    assert rep["fraction_past_endurance"] > 0 and fast.counts["potentiation"] > 0
+    assert fast.comparable() == ref.comparable()

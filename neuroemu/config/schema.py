@@ -231,6 +231,13 @@ class SynapseDeviceSpec:
     endurance_writes: Sourced | None = spec_field(
         None, check=sourced_between(1.0, 1e18), doc="learning: writes a synapse's cells take before they stick at "
                                                      "their last value (default: unlimited)")
+    ltp_nonlinearity: Sourced | None = spec_field(
+        None, check=lambda v: None if 1e-3 <= v.value <= 1e6 else "must be between 0.001 and 1e6",
+        doc="learning: A / P_max of NeuroSim's exponential potentiation curve (small: strongly non-linear; "
+            "default: linear steps)")
+    ltd_nonlinearity: Sourced | None = spec_field(
+        None, check=lambda v: None if 1e-3 <= v.value <= 1e6 else "must be between 0.001 and 1e6",
+        doc="learning: A / P_max of the depression curve (default: linear steps)")
     adc_bits: int | None = spec_field(None, check=between(1, 32),
                                       doc="ADC resolution per column (default: none, the column sum is digital)")
     adc_full_scale: int | None = spec_field(

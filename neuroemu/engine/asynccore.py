@@ -43,7 +43,7 @@ from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
-from neuroemu.hardware.devices import Endurance
+from neuroemu.hardware.devices import Endurance, clockless_reads
 from neuroemu.hardware.learning import STDPContinuous, learning_rule
 from neuroemu.kernel.queue import make_queue
 from neuroemu.models.rng import stream_key
@@ -105,6 +105,8 @@ class AsyncCoreLoop:
         self._wdtype = np.int64 if self._wscale > 1 else np.float64
         self._flat_weights = a.weights.astype(self._wdtype).ravel() * self._wscale
         self._n_types = a.weights.shape[1]
+        # NVM synapses: read noise and a priced word-line drive per activation; no ADC (docs/devices.md)
+        self.read_noise, self._dac = clockless_reads(a, chip, opt.seed, name)
         self.all_enabled = bool(network.enabled.all())
         self._shared = None
         self._w0 = 0
@@ -142,7 +144,7 @@ class AsyncCoreLoop:
             return
         rule = learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
         try:
-            rule.bind(self.arrays, weight_bits=chip.core.weight_bits)
+            rule.bind(self.arrays, weight_bits=chip.core.weight_bits, device=chip.synapse_device)
         except ConfigError as exc:
             raise ConfigError(f"{name}: {exc}") from None
         self.learning = STDPContinuous(rule, self.T)
@@ -399,11 +401,15 @@ class AsyncCoreLoop:
         self._shared = None
         if len(a_t):
             a_t, a_ax = self._dedupe(a_t, a_ax)
+            if self._dac:
+                self.ledger.add("dac_drive", len(a_ax))
             arrays = self.arrays
             syn_idx, neuron = gather_synapse_index(arrays, a_ax)
             if len(neuron):
                 times = np.repeat(a_t, self.row_length[a_ax])
-                if arrays.row_weights is not None:
+                if self.read_noise is not None:
+                    w = self.read_noise.per_read(arrays, a_ax, syn_idx).astype(self._wdtype) * self._wscale
+                elif arrays.row_weights is not None:
                     w = arrays.row_weights[syn_idx].astype(self._wdtype) * self._wscale
                 else:
                     types = np.repeat(arrays.axon_type[a_ax].astype(np.int64), self.row_length[a_ax])

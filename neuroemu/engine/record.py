@@ -234,12 +234,17 @@ def _peak_rss_mb() -> float:
 def with_network_reports(record: RunResult, network, hooks, tick_starts: np.ndarray, endurance) -> RunResult:
     """The record with what the network itself reports after the run, the same for every engine: a
     presentation's readout (``hooks``, e.g. classification accuracy, given each tick's start in ps)
-    and the NVM synapses' programming and wear (``network.device_report``, ``endurance``)."""
+    and the NVM synapses' programming and wear (``network.device_report``, ``endurance``, and the
+    energy of the learning writes, ``write_energy_j``)."""
     if hooks is not None:
         record = replace(record, workload_report={**record.workload_report, **hooks.report(record, tick_starts)})
     device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
     if endurance is not None:
         device.update(endurance.report())
+    if device and ("potentiation" in record.energy_breakdown_j or "depression" in record.energy_breakdown_j):
+        # the learning writes' pulses (after non-linear steps, if the device has them): their energy
+        b = record.energy_breakdown_j
+        device["write_energy_j"] = b.get("potentiation", 0.0) + b.get("depression", 0.0)
     if device:
         record = replace(record, workload_report={**record.workload_report, "synapse_device": device})
     return record

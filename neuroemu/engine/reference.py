@@ -7,6 +7,11 @@ learning rule synapse by synapse when one is given, and sends each spike as its
 own SimPy process that sleeps for the axonal delay. Nothing is vectorised and no event queue of ours is
 used: it exists so tests can check that the fast window loop gives the same
 spikes, event counts and energy. Use it on small chips only.
+
+NVM synapses (a chip's ``synapse_device``, docs/devices.md) as the fast loop has them: the
+programmed weights (programming noise, drift, stuck cells: built with the network), read noise
+drawn synapse by synapse with the same counter-based keys (cell, the row's read count) and table,
+the column ADC, the periphery counters, the learning rule's non-linear steps and endurance.
 """
 from __future__ import annotations
 
@@ -20,11 +25,12 @@ import simpy
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.energy import Ledger
 from neuroemu.hardware.chip import build_chip_topology, tick_ps
+from neuroemu.hardware.devices import NORMAL_TABLE_BITS, Endurance, adc_for, normal_table, read_noise_for
 from neuroemu.hardware.learning import STDP, STDPReference
 from neuroemu.models.loihi import cuba_step_one
 from neuroemu.models.neuron import neuron_model, truenorth_step_one
-from neuroemu.models.rng import stream_key
-from neuroemu.engine.record import RunResult
+from neuroemu.models.rng import MASK64, mix64_int, stream_key
+from neuroemu.engine.record import RunResult, with_network_reports
 from neuroemu.engine.options import STREAM_NEURON_RNG, RunOptions, resolve
 from neuroemu.engine.record import build_record
 from neuroemu.networks.workloads import build_inputs, build_network
@@ -70,10 +76,15 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     u = [int(x) for x in a.u] if kernel == "cuba" else None
     refractory = [int(x) for x in a.refractory_left] if kernel == "cuba" else None
     enabled = [bool(x) for x in network.enabled]
-    rule = STDPReference(learning, a) if learning is not None else None
+    dev = chip.synapse_device
+    noise = read_noise_for(a, chip, opt.seed)
+    if noise is not None:  # read per cell: the weights per synapse, as the fast loop's kernels read them
+        a.materialize_row_weights()
+    rule = STDPReference(learning, a, device=dev) if learning is not None else None
     # one weight per synapse when the chip (or the learning rule) keeps them per synapse
     syn_weights = rule.weights if rule is not None else (
         [int(x) for x in a.row_weights] if a.row_weights is not None else None)
+    nvm = _Nvm(chip, network, noise, rule)
 
     def deliver(axon: int, delay_ticks: int):
         state["in_flight"] += 1
@@ -87,7 +98,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
             if env.now < t * tick:
                 yield env.timeout(t * tick - env.now)
             yield env.timeout(0)  # let deliveries due at this instant land first
-            syn = [0] * N
+            syn = [0.0 if noise is not None else 0] * N
             touched = [False] * N
             active_axons = sorted(inbox.pop((t, c), ()))
             for i in active_axons:
@@ -95,9 +106,14 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                 g_type = int(a.axon_type[axon])
                 for p in range(int(a.row_ptr[axon]), int(a.row_ptr[axon + 1])):
                     j = int(a.row_neurons[p])
-                    syn[j] += syn_weights[p] if syn_weights is not None else int(a.weights[c * N + j, g_type])
+                    w = syn_weights[p] if syn_weights is not None else int(a.weights[c * N + j, g_type])
+                    syn[j] += w if noise is None else nvm.noisy(w, p, axon)
                     touched[j] = True
                     ledger.add("synaptic_op", 1)
+                if noise is not None:
+                    nvm.reads[axon] += 1
+            nvm.periphery(ledger, c, active_axons)
+            syn = nvm.column_sums(syn)
             fired_here = []
             for j in range(N):
                 g = c * N + j
@@ -129,6 +145,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                         env.process(deliver(target, int(route_delay[r])))
             if rule is not None:  # a core's synapses are its own: learning per core is learning per chip
                 n_pot, n_dep = rule.apply(t, [c * A + i for i in active_axons], fired_here)
+                nvm.wear(rule.last_written)
                 ledger.add("potentiation", n_pot)
                 ledger.add("depression", n_dep)
             if fired_here:
@@ -170,6 +187,76 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
               "max_link_utilization": float(util.max(initial=0.0)), "mean_link_utilization": float(util.mean()),
               "busiest_links": [{"link": int(i), "src": int(topo.link_src[i]), "dst": int(topo.link_dst[i]),
                                  "packets": int(link_packets[i]), "utilization": float(util[i])} for i in order]}
-    return build_record(chip, workload, opt, ledger, tuple(topo.class_names), hops, state["routed"],
-                        state["latency"], network.n_enabled, wall, "simpy", spike_ticks, spike_ids, "python",
-                        extra=report, workload_report=network.report() if hasattr(network, "report") else None)
+    record = build_record(chip, workload, opt, ledger, tuple(topo.class_names), hops, state["routed"],
+                          state["latency"], network.n_enabled, wall, "simpy", spike_ticks, spike_ids, "python",
+                          extra=report, workload_report=network.report() if hasattr(network, "report") else None)
+    return with_network_reports(record, network, None, np.zeros(0, np.int64), nvm.endurance_report())
+
+
+class _Nvm:
+    """The NVM device effects of the reference, synapse by synapse in plain Python (the fast loop's
+    twins: devices.ReadNoise.input, adc_quantise, TickLoop._count_periphery, devices.Endurance)."""
+
+    def __init__(self, chip: ChipSpec, network, noise, rule):
+        a, dev = network.arrays, chip.synapse_device
+        self.a, self.rule, self.noise = a, rule, noise
+        self.adc = adc_for(chip)
+        # the periphery is counted only when it is priced, as in the fast loop
+        self.counted = dev is not None and (self.adc is not None or bool(dev.dac_pj_per_row.value))
+        self.columns = [int(x) for x in network.enabled.reshape(a.n_cores, -1).sum(axis=1)]
+        if noise is not None:
+            self.base = [int(x) for x in noise.base]
+            self.reads = [0] * a.n_axons
+            self.table = [float(x) for x in normal_table()]
+            self.shift = 64 - NORMAL_TABLE_BITS
+        self.limit = int(dev.endurance_writes.value) if rule is not None and dev is not None \
+            and dev.endurance_writes is not None else None
+        if self.limit is not None:
+            n = a.n_synapses
+            self.writes, self.frozen, self.stuck = [0] * n, [False] * n, [0] * n
+
+    def noisy(self, w: int, p: int, axon: int) -> float:
+        """One read of synapse p: its weight plus sigma x the table normal of (cell, the row's read count)."""
+        n = self.noise
+        z = self.table[mix64_int((self.base[p] + self.reads[axon] + n.key) & MASK64) >> self.shift]
+        return float(w) + n.sigma_lsb * z
+
+    def column_sums(self, syn: list) -> list:
+        """Noisy sums rounded half to even; then the column ADC (round half up to its step, clip)."""
+        if self.noise is not None:
+            syn = [round(x) for x in syn]
+        if self.adc is not None:
+            q, half = self.adc, (1 << self.adc.shift) >> 1
+            syn = [min(max((x + half) >> q.shift, q.lo), q.hi) << q.shift for x in syn]
+        return syn
+
+    def periphery(self, ledger: Ledger, core: int, rows: list) -> None:
+        """A driven word line per active row; with an ADC, every used column of a core with one."""
+        if self.counted and rows:
+            ledger.add("dac_drive", len(rows))
+            if self.adc is not None:
+                ledger.add("adc_conversion", self.columns[core])
+
+    def wear(self, written: list) -> None:
+        """Endurance: writes past the limit do not take; a synapse reaching it sticks."""
+        if self.limit is None or not written:
+            return
+        r = self.rule
+        stuck = {s for s in written if self.frozen[s]}
+        for s in written:
+            self.writes[s] += 1
+        for s in stuck:
+            r.weights[s] = self.stuck[s]
+            r.w[s] = float(self.stuck[s])
+        for s in sorted({s for s in written if not self.frozen[s] and self.writes[s] >= self.limit}):
+            self.stuck[s] = r.weights[s]
+            self.frozen[s] = True
+
+    def endurance_report(self):
+        """The wear for the record, in the fast loop's form (an Endurance holding these counts)."""
+        if self.limit is None:
+            return None
+        from_lists = Endurance(self.a, self.limit)
+        from_lists.writes[:] = self.writes
+        from_lists.frozen[:] = self.frozen
+        return from_lists

@@ -157,16 +157,15 @@ class TickLoop:
             from neuroemu.hardware.learning import learning_rule
             rule = self.workload.learning
             self.learning = learning_rule(rule.rule, rule.params(), f"{self.name}: learning")
-            self.learning.bind(arrays, weight_bits=chip.core.weight_bits)
+            self.learning.bind(arrays, weight_bits=chip.core.weight_bits, device=chip.synapse_device)
         dev = chip.synapse_device
         self.endurance = None
         if self.learning is not None and dev is not None and dev.endurance_writes is not None:
             self.endurance = Endurance(arrays, dev.endurance_writes.value)
         read_noise = read_noise_for(arrays, chip, opt.seed)
-        # NVM read noise is drawn per read in numpy: such a run takes the numpy tick kernel (its record says so)
+        # NVM read noise is drawn per read, with the same draws in both tick kernels
         self.stepper = TickStepper(arrays, self.network.enabled, chip.core.membrane_bits,
-                                   stream_key(opt.seed, STREAM_NEURON_RNG),
-                                   "numpy" if read_noise is not None else opt.tick_backend,
+                                   stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
                                    core_counts=self.policy.needs_core_counts)
         self.stepper.read_noise = read_noise
         # NVM synapses: the column ADC quantises each tick's column sums; its conversions and the

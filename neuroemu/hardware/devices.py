@@ -23,11 +23,17 @@ stuck cells, enough levels) leaves the weights untouched: :func:`program_weights
 they are, and the run is bit for bit the digital crossbar's.
 
 Read noise (cycle to cycle, :class:`ReadNoise`): each read of a cell adds a fresh normal draw keyed
-by (seed, cell, that row's read count); the noisy column sums are rounded to the weight LSB. It runs
-on the numpy tick kernel only (the run picks it and the record's ``tick_backend`` says so).
+by (seed, cell, that row's read count); the noisy column sums are rounded to the weight LSB. The
+draw is a table lookup (:func:`normal_table`: 4096 unit-variance normal quantiles picked by the top
+12 bits of splitmix64), so its C twin (``ne_integrate_noisy`` in hardware/tick.c) gives the same
+bits as numpy: no libm or SIMD log/cos whose last bits differ between the two.
 
 Endurance (:class:`Endurance`): a learning run counts the writes to each synapse; past
 ``endurance_writes`` the synapse sticks at its last weight.
+
+Non-linear, asymmetric learning steps (:class:`ConductanceSteps`): a potentiation or depression
+moves the weight along NeuroSim's exponential conductance-versus-pulse curves, so a step shrinks
+as the weight nears the bound it moves towards.
 
 The column periphery: :func:`adc_quantise` quantises a column sum with a ``bits``-bit ADC whose
 step is a power of two of the weight LSB (so an ADC with enough bits changes nothing); its C twin
@@ -35,7 +41,9 @@ is ``ne_adc_quantise`` in hardware/tick.c.
 """
 from __future__ import annotations
 
+import functools
 import math
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +61,9 @@ STREAM_DRIFT = 0xD503
 STREAM_DRIFT_2 = 0xD504
 STREAM_STUCK = 0xD505
 STREAM_READ = 0xD506
-STREAM_READ_2 = 0xD507
 STREAM_READ_CELL = 0xD508
+#: read noise: the normal draw is a table of 2**NORMAL_TABLE_BITS quantiles
+NORMAL_TABLE_BITS = 12
 
 
 def uniform(key: int, counters: np.ndarray) -> np.ndarray:
@@ -68,6 +77,29 @@ def normal(seed: int, purposes: tuple[int, int], counters: np.ndarray) -> np.nda
     u1 = uniform(stream_key(seed, purposes[0]), counters)
     u2 = uniform(stream_key(seed, purposes[1]), counters)
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@functools.lru_cache(maxsize=1)
+def normal_table() -> np.ndarray:
+    """The read-noise normal draw as a table: the 2**12 midpoint quantiles of N(0, 1),
+    Phi^-1((k + 1/2) / 4096), scaled so the table's own variance is exactly 1 (mean 0 by symmetry).
+
+    A uniform 12-bit index picks one: a standard normal truncated at +-3.67 sigma (the last
+    quantile after scaling), in steps of at most 0.002 sigma within +-2 sigma. Both tick kernels read this one
+    table, so a draw is the same bits in C and numpy; Box-Muller would need log and cos, whose
+    last bits differ between libm and numpy's SIMD code.
+    """
+    k = 1 << NORMAL_TABLE_BITS
+    std = statistics.NormalDist()
+    q = np.array([std.inv_cdf((i + 0.5) / k) for i in range(k)])
+    q = (q - q[::-1]) / 2.0  # exactly antisymmetric
+    return np.ascontiguousarray(q / math.sqrt(float(np.mean(q * q))))
+
+
+def table_normal(key: int, counters: np.ndarray) -> np.ndarray:
+    """One draw of :func:`normal_table` per uint64 counter: the top 12 bits of splitmix64(key + counter)."""
+    words = mix64(np.asarray(counters, np.uint64) + np.uint64(key & MASK64))
+    return normal_table()[(words >> np.uint64(64 - NORMAL_TABLE_BITS)).astype(np.intp)]
 
 
 def is_ideal(dev: SynapseDeviceSpec | None, weight_bits: int, time_after_programming_s: float | None) -> bool:
@@ -236,12 +268,15 @@ def adc_quantise(syn: np.ndarray, adc: AdcSpec) -> np.ndarray:
 
 
 class ReadNoise:
-    """Cycle-to-cycle read noise of the crossbar cells, drawn per read (numpy tick kernel).
+    """Cycle-to-cycle read noise of the crossbar cells, drawn per read (both tick kernels).
 
     A weight's pair of cells each adds ``read_noise`` x N(0, 1) of G_max per read, so the weight
     read gets sqrt(2) x read_noise x wmax / (1 - G_min) LSBs of noise. The draw of a synapse is keyed
     by its cell address and the number of times its row has been read, so it is the same whatever
-    the queue, the order of the active rows, or how the run is cut into windows.
+    the queue, the order of the active rows, or how the run is cut into windows. The C kernel
+    (``ne_integrate_noisy``) reads ``base``, ``reads``, ``key`` and :func:`normal_table` and sums in
+    the same order (rows ascending, each row's synapses in CSR order, in float64), so it gives the
+    same bits as :meth:`input`.
     """
 
     def __init__(self, arrays: CoreArrays, chip: ChipSpec, seed: int):
@@ -250,12 +285,13 @@ class ReadNoise:
         g_min = 0.0 if dev.on_off_ratio is None else 1.0 / dev.on_off_ratio.value
         self.sigma_lsb = math.sqrt(2.0) * dev.read_noise.value * wmax / (1.0 - g_min)
         self.seed = seed
+        self.key = stream_key(seed, STREAM_READ)
         self.reads = np.zeros(arrays.n_axons, np.int64)  # reads of each row so far
         axon = arrays.synapse_axons()
         A, N = arrays.axons_per_core, arrays.neurons_per_core
         cells = cell_addresses(arrays.chip_cores(axon // A), axon % A, arrays.row_neurons.astype(np.int64), A, N)
         # one 64-bit base per cell; a read adds its count, so (cell, read count) picks the draw
-        self.base = mix64(cells + np.uint64(stream_key(seed, STREAM_READ_CELL)))
+        self.base = np.ascontiguousarray(mix64(cells + np.uint64(stream_key(seed, STREAM_READ_CELL))))
 
     def input(self, arrays: CoreArrays, axons: np.ndarray, n_types: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
         """The noisy summed input of every current type [n_types * n] (rounded to the LSB), touched, SOPs.
@@ -264,17 +300,59 @@ class ReadNoise:
         """
         a, n = arrays, arrays.n_neurons
         idx, neuron = gather_synapse_index(a, axons)
-        if not len(idx):
-            return np.zeros(n_types * n, np.int64), np.zeros(n, bool), 0
         lengths = a.row_ptr[axons + 1] - a.row_ptr[axons]
         counters = self.base[idx] + np.repeat(self.reads[axons], lengths).astype(np.uint64)
-        self.reads[axons] += 1
-        w = a.materialize_row_weights()[idx] + self.sigma_lsb * normal(self.seed, (STREAM_READ, STREAM_READ_2), counters)
+        self.reads[axons] += 1  # every distinct active row is read, with synapses or not (as in C)
+        if not len(idx):
+            return np.zeros(n_types * n, np.int64), np.zeros(n, bool), 0
+        w = a.materialize_row_weights()[idx] + self.sigma_lsb * table_normal(self.key, counters)
         slot = neuron
         if n_types > 1:
             slot = np.repeat(a.axon_type[axons].astype(np.int64), lengths) * n + neuron
         syn = np.rint(np.bincount(slot, weights=w, minlength=n_types * n)).astype(np.int64)
         return syn, np.bincount(neuron, minlength=n) > 0, len(idx)
+
+    def per_read(self, arrays: CoreArrays, axons: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Clockless reads: the integer weight each synapse of each activation reads (int64).
+
+        ``axons``: one window's (instant, axon) activations in time order; ``idx``: their synapses
+        (:func:`gather_synapse_index`). Each activation reads its row once, so the k-th activation
+        of a row in the window has read count reads + k; with no tick column sum, each synapse's
+        noisy read is rounded to the LSB on its own (half to even).
+        """
+        order = np.argsort(axons, kind="stable")  # per row, its activations in time order
+        ranked = axons[order]
+        first = np.ones(len(axons), bool)
+        first[1:] = ranked[1:] != ranked[:-1]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(axons)), 0))
+        rank = np.empty(len(axons), np.int64)
+        rank[order] = np.arange(len(axons)) - start
+        count = self.reads[axons] + rank
+        np.add.at(self.reads, axons, 1)
+        lengths = arrays.row_ptr[axons + 1] - arrays.row_ptr[axons]
+        counters = self.base[idx] + np.repeat(count, lengths).astype(np.uint64)
+        w = arrays.row_weights[idx] + self.sigma_lsb * table_normal(self.key, counters)
+        return np.rint(w).astype(np.int64)
+
+
+def clockless_reads(arrays: CoreArrays, chip: ChipSpec, seed: int, where: str) -> tuple[ReadNoise | None, bool]:
+    """The device reads of the clockless (async) engine: (its read noise or None, whether a word-line
+    drive is priced: then each activation counts one ``dac_drive``); refuses an ADC.
+
+    An ADC converts a crossbar column's sum once per read of the array (a tick); the clockless
+    engine integrates each arrival at its own instant into the neuron, so there is no column sum
+    to convert: one line names the key and the way out. Read noise is defined per read: each
+    (instant, axon) activation reads its row once (:meth:`ReadNoise.per_read`).
+    """
+    if adc_for(chip) is not None:
+        raise ConfigError(f"{chip.source or where}: synapse_device.adc_bits: timing async has no column sum to "
+                          "convert (an ADC quantises a column's sum once per tick; the clockless engine integrates "
+                          "each arrival at its own instant): run a synchronous timing or drop adc_bits")
+    noise = read_noise_for(arrays, chip, seed)
+    if noise is not None:
+        arrays.materialize_row_weights()
+    dev = chip.synapse_device
+    return noise, dev is not None and bool(dev.dac_pj_per_row.value)
 
 
 def read_noise_for(arrays: CoreArrays, chip: ChipSpec, seed: int) -> ReadNoise | None:
@@ -325,9 +403,79 @@ class Endurance:
             self.frozen[fresh] = True
 
     def report(self) -> dict:
-        """The most-written synapse and the fraction past its endurance, for the record."""
+        """The most-written synapse (its count, and its cell as [chip core, axon row, neuron column];
+        the first on a tie) and the fraction past its endurance, for the record."""
         n = max(len(self.writes), 1)
+        a, top = self.arrays, int(np.argmax(self.writes)) if len(self.writes) else 0
+        axon = int(a.synapse_axons()[top]) if len(self.writes) else 0
+        cell = [int(a.chip_cores(np.array([axon // a.axons_per_core]))[0]), axon % a.axons_per_core,
+                int(a.row_neurons[top]) if len(self.writes) else 0]
         return {"endurance_writes": self.limit, "most_writes": int(self.writes.max(initial=0)),
+                "most_written_cell": cell,
                 "synapses_written": int(np.count_nonzero(self.writes)),
                 "fraction_past_endurance": float(np.count_nonzero(self.frozen)) / n,
                 "writes": int(self.writes.sum())}
+
+
+class ConductanceSteps:
+    """Non-linear, asymmetric potentiation and depression: NeuroSim's exponential device model.
+
+    NeuroSim (P.-Y. Chen, X. Peng, S. Yu, "NeuroSim: a circuit-level macro model for benchmarking
+    neuro-inspired architectures in online learning", IEEE TCAD 37(12), 2018, section on the
+    non-linear weight update) writes a cell's conductance after P identical pulses as
+
+        potentiation  G(P) = B_p (1 - exp(-P / A_p)) + G_min,
+        depression    G(P) = G_max - B_d (1 - exp(-P / A_d)),   B = (G_max - G_min) / (1 - exp(-P_max / A)),
+
+    so one curve spans G_min..G_max in P_max pulses and A sets how non-linear it is (large A: linear).
+    Here the weight w maps linearly onto G between the learning rule's bounds [w_min, w_max]
+    (range R), a = A / P_max is the configured ``ltp_nonlinearity`` / ``ltd_nonlinearity``, and an
+    update the rule asks for, of size d (weight units, what a linear device would move), is
+    p = (d / R) P_max pulses along the curve from the weight's own point. Eliminating P gives
+    the closed form used here (no P_max left in it):
+
+        potentiation  w' = top - (top - w) k_p,       top = w_min + R b_p,   k_p = exp(-d / (R a_p))
+        depression    w' = bottom + (w - bottom) k_d, bottom = w_max - R b_d, k_d = exp(-d / (R a_d))
+
+    with b = 1 / (1 - exp(-1 / a)). From w_min, d = R of potentiation reaches w_max exactly (and
+    from w_max, d = R of depression reaches w_min); as a grows the step tends to d (linear). The
+    rule still clips to [w_min, w_max]. ``keep_ltp`` / ``keep_ltd`` give k for a d (scalar, with
+    math.exp, so the vectorised rule can tabulate it per pairing and agree bit for bit with the
+    reference); ``potentiate`` / ``depress`` are the same +, -, x on floats or arrays.
+    """
+
+    def __init__(self, w_min: float, w_max: float, a_ltp: float | None, a_ltd: float | None):
+        self.w_min, self.w_max = float(w_min), float(w_max)
+        self.range = self.w_max - self.w_min
+        self.a_ltp, self.a_ltd = a_ltp, a_ltd
+        # a curve's far end: where the exponential would level off (beyond the bound it must reach)
+        self.top = self.w_min + self.range * self._b(a_ltp) if a_ltp is not None else None
+        self.bottom = self.w_max - self.range * self._b(a_ltd) if a_ltd is not None else None
+
+    @staticmethod
+    def _b(a: float) -> float:
+        return 1.0 / -math.expm1(-1.0 / a)
+
+    def keep_ltp(self, d: float) -> float:
+        """The factor k_p = exp(-d / (R a_p)) of a potentiation of size d (1 for a linear curve)."""
+        return math.exp(-d / (self.range * self.a_ltp)) if self.a_ltp is not None and self.range > 0 else 1.0
+
+    def keep_ltd(self, d: float) -> float:
+        """The factor k_d = exp(-d / (R a_d)) of a depression of size d."""
+        return math.exp(-d / (self.range * self.a_ltd)) if self.a_ltd is not None and self.range > 0 else 1.0
+
+    def potentiate(self, w, d, k):
+        """The weight after a potentiation of size d (factor k = keep_ltp(d)); floats or arrays."""
+        return w + d if self.top is None else self.top - (self.top - w) * k
+
+    def depress(self, w, d, k):
+        """The weight after a depression of size d (factor k = keep_ltd(d)); floats or arrays."""
+        return w - d if self.bottom is None else self.bottom + (w - self.bottom) * k
+
+
+def conductance_steps(dev: SynapseDeviceSpec | None, w_min: float, w_max: float) -> ConductanceSteps | None:
+    """The device's learning steps between the rule's bounds, or None when both curves are linear."""
+    if dev is None or (dev.ltp_nonlinearity is None and dev.ltd_nonlinearity is None):
+        return None
+    return ConductanceSteps(w_min, w_max, None if dev.ltp_nonlinearity is None else dev.ltp_nonlinearity.value,
+                            None if dev.ltd_nonlinearity is None else dev.ltd_nonlinearity.value)

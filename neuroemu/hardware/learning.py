@@ -25,6 +25,13 @@ then the potentiations: a synapse can get both (pre at t after a post before t, 
 :class:`STDP` is the vectorised rule; :class:`STDPReference` the same rule synapse by synapse in
 plain Python (used by the SimPy reference); tests check they agree bit for bit. The exponential
 factors come from one function, :func:`pair_factor`, in both.
+
+On a chip with NVM synapses whose device has non-linear steps (``ltp_nonlinearity`` /
+``ltd_nonlinearity``, :class:`neuroemu.hardware.devices.ConductanceSteps`), a pairing's change
+d = a_plus x factor (or a_minus x factor) moves the weight along the device's potentiation or
+depression curve instead of adding d: the step shrinks near the bound it moves towards. The
+curve's factor per pairing distance is tabulated from the scalar function, as the pair factors
+are, so the twins still agree bit for bit.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ import numpy as np
 from neuroemu.hardware.csr import row_positions
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.cores import CoreArrays, gather_synapse_index
+from neuroemu.hardware.devices import ConductanceSteps, conductance_steps
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
 
@@ -46,17 +54,19 @@ def pair_factor(dt: int, tau: float) -> float:
 
 
 class _FactorTable:
-    """:func:`pair_factor` for arrays of dt, from a table filled with the scalar function itself."""
+    """:func:`pair_factor` (or ``scalar(dt)``) for arrays of dt, from a table filled with the scalar
+    function itself."""
 
-    def __init__(self, tau: float):
+    def __init__(self, tau: float, scalar=None):
         self.tau = tau
+        self.scalar = scalar if scalar is not None else (lambda d: pair_factor(d, tau))
         self.values = np.empty(0, np.float64)
 
     def __call__(self, dt: np.ndarray) -> np.ndarray:
         need = int(dt.max(initial=-1)) + 1
         if need > len(self.values):
             size = max(need, 2 * len(self.values), 64)
-            extra = [pair_factor(d, self.tau) for d in range(len(self.values), size)]
+            extra = [self.scalar(d) for d in range(len(self.values), size)]
             self.values = np.concatenate([self.values, np.asarray(extra, np.float64)])
         return self.values[dt]
 
@@ -86,12 +96,21 @@ class STDP:
         self._plus = _FactorTable(self.tau_plus)
         self._minus = _FactorTable(self.tau_minus)
         self.arrays: CoreArrays | None = None
+        self.steps: ConductanceSteps | None = None
 
-    def bind(self, arrays: CoreArrays, weight_bits: int | None = None) -> "STDP":
+    def bind(self, arrays: CoreArrays, weight_bits: int | None = None, device=None) -> "STDP":
         """Attach to a chip's arrays (switching them to per-synapse weights); returns self.
 
         With ``weight_bits`` (the chip's ``core.weight_bits``) the bounds must fit that signed width.
+        ``device``: the chip's ``synapse_device``; its non-linear steps (if any) shape every update.
         """
+        self.steps = conductance_steps(device, self.w_min, self.w_max)
+        if self.steps is not None:
+            st = self.steps  # k of each pairing distance, from the scalar function (as the reference)
+            self._plus_keep = _FactorTable(self.tau_plus,
+                                           lambda d: st.keep_ltp(self.a_plus * pair_factor(d, self.tau_plus)))
+            self._minus_keep = _FactorTable(self.tau_minus,
+                                            lambda d: st.keep_ltd(self.a_minus * pair_factor(d, self.tau_minus)))
         if weight_bits is not None:
             lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
             for name, value in (("w_min", self.w_min), ("w_max", self.w_max)):
@@ -143,7 +162,11 @@ class STDP:
             ok = self._paired(last, tick, strict=True)
             idx = idx[ok]
             if len(idx):
-                w = self.w[idx] - self.a_minus * self._minus(tick - last[ok])
+                dt = tick - last[ok]
+                if self.steps is None:
+                    w = self.w[idx] - self.a_minus * self._minus(dt)
+                else:
+                    w = self.steps.depress(self.w[idx], self.a_minus * self._minus(dt), self._minus_keep(dt))
                 self.w[idx] = np.clip(w, self.w_min, self.w_max)
                 n_dep = len(idx)
                 changed.append(idx)
@@ -154,7 +177,11 @@ class STDP:
             ok = self._paired(last, tick, strict=False)
             idx = idx[ok]
             if len(idx):
-                w = self.w[idx] + self.a_plus * self._plus(tick - last[ok])
+                dt = tick - last[ok]
+                if self.steps is None:
+                    w = self.w[idx] + self.a_plus * self._plus(dt)
+                else:
+                    w = self.steps.potentiate(self.w[idx], self.a_plus * self._plus(dt), self._plus_keep(dt))
                 self.w[idx] = np.clip(w, self.w_min, self.w_max)
                 n_pot = len(idx)
                 changed.append(idx)
@@ -222,7 +249,7 @@ class STDPContinuous:
         pre_ax, pre_t = keys // span, inst[keys % span - 1] if len(keys) else np.empty(0, np.int64)
         post_n = np.asarray(post_n, np.int64)
         post_t = np.asarray(post_t, np.int64)
-        ev_s, ev_t, ev_kind, ev_d = [], [], [], []
+        ev_s, ev_t, ev_kind, ev_d, ev_keep = [], [], [], [], []
         n_dep = n_pot = 0
         if len(pre_ax):
             syn, neuron = gather_synapse_index(a, pre_ax)
@@ -237,6 +264,8 @@ class STDPContinuous:
                 n_dep = int(np.count_nonzero(ok))
                 ev_s.append(syn[ok]); ev_t.append(ta[ok]); ev_kind.append(np.zeros(n_dep, np.int64))
                 ev_d.append(-r.a_minus * self._factor(dt[ok], r._minus, r.tau_minus))
+                if r.steps is not None:
+                    ev_keep.append(self._keep(dt[ok], ev_d[-1], r._minus_keep, r.steps.a_ltd))
         if len(post_n):
             syn = r._column_synapses(post_n)
             tp = np.repeat(post_t, r.col_ptr[post_n + 1] - r.col_ptr[post_n])
@@ -253,6 +282,8 @@ class STDPContinuous:
                 n_pot = int(np.count_nonzero(ok))
                 ev_s.append(syn[ok]); ev_t.append(tp[ok]); ev_kind.append(np.ones(n_pot, np.int64))
                 ev_d.append(r.a_plus * self._factor(dt[ok], r._plus, r.tau_plus))
+                if r.steps is not None:
+                    ev_keep.append(self._keep(dt[ok], ev_d[-1], r._plus_keep, r.steps.a_ltp))
         if len(pre_ax):
             np.maximum.at(self.pre_last, pre_ax, pre_t)
         self.post_last[post_n] = post_t
@@ -260,14 +291,32 @@ class STDPContinuous:
             self.last_written = np.empty(0, np.int64)
             return 0, 0, self.last_written
         s, t, k, d = (np.concatenate(x) for x in (ev_s, ev_t, ev_kind, ev_d))
-        self._update(s, t, k, d)
+        self._update(s, t, k, d, np.concatenate(ev_keep) if ev_keep else None)
         return n_pot, n_dep, self.last_written
 
-    def _update(self, s, t, k, d) -> None:
+    def _keep(self, dt: np.ndarray, d: np.ndarray, table: _FactorTable, a: float | None) -> np.ndarray:
+        """The device curve's factor exp(-|d| / (R a)) of each change: the tick rule's own table at
+        whole ticks (so whole-tick runs give its weights bit for bit), ``numpy.exp`` otherwise."""
+        whole = dt % self.T == 0
+        out = np.ones(len(dt), np.float64)
+        out[whole] = table(dt[whole] // self.T)
+        if a is not None and self.rule.steps.range > 0:
+            out[~whole] = np.exp(-np.abs(d[~whole]) / (self.rule.steps.range * a))
+        return out
+
+    def _step(self, w: np.ndarray, d: np.ndarray, kind: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+        """The weights after signed changes d (kind 1: potentiation), along the device's curves if any."""
+        st = self.rule.steps
+        if st is None:
+            return w + d
+        return np.where(kind == 1, st.potentiate(w, d, keep), st.depress(w, -d, keep))
+
+    def _update(self, s, t, k, d, keep) -> None:
         """Add each synapse's changes in (time, depression first) order, clipping after each."""
         r = self.rule
         order = np.lexsort((k, t, s))
-        s, d = s[order], d[order]
+        s, d, k = s[order], d[order], k[order]
+        keep = keep[order] if keep is not None else None
         first = np.ones(len(s), bool)
         first[1:] = s[1:] != s[:-1]
         seg = np.flatnonzero(first)
@@ -275,7 +324,8 @@ class STDPContinuous:
         for j in range(int(rank.max()) + 1):
             m = rank == j
             idx = s[m]
-            r.w[idx] = np.clip(r.w[idx] + d[m], r.w_min, r.w_max)
+            r.w[idx] = np.clip(self._step(r.w[idx], d[m], k[m], keep[m] if keep is not None else None),
+                               r.w_min, r.w_max)
         self.last_written = s
         idx = s[first]
         ints = np.floor(r.w[idx] + 0.5).astype(np.int16)
@@ -289,11 +339,13 @@ class STDPReference:
     """The rule of :class:`STDP` written synapse by synapse in plain Python (the reference's twin).
 
     Works on its own copies: per-synapse float weights ``w`` (list) and integer weights
-    ``weights`` (list), built from the arrays' weights when bound.
+    ``weights`` (list), built from the arrays' weights when bound. ``device``: the chip's
+    ``synapse_device`` (its non-linear steps, as :meth:`STDP.bind` takes them).
     """
 
-    def __init__(self, rule: STDP, arrays: CoreArrays):
+    def __init__(self, rule: STDP, arrays: CoreArrays, device=None):
         self.rule = rule
+        self.steps = conductance_steps(device, rule.w_min, rule.w_max)
         a = arrays
         self.row_ptr = [int(x) for x in a.row_ptr]
         ints = a.row_weights if a.row_weights is not None else a.type_weights()
@@ -312,6 +364,12 @@ class STDPReference:
             return False
         return self.rule.window is None or tick - last <= self.rule.window
 
+    def _depress(self, w: float, d: float) -> float:
+        return w - d if self.steps is None else self.steps.depress(w, d, self.steps.keep_ltd(d))
+
+    def _potentiate(self, w: float, d: float) -> float:
+        return w + d if self.steps is None else self.steps.potentiate(w, d, self.steps.keep_ltp(d))
+
     def _set(self, s: int, w: float) -> None:
         r = self.rule
         self.w[s] = min(max(w, r.w_min), r.w_max)
@@ -326,7 +384,8 @@ class STDPReference:
             for s in range(self.row_ptr[axon], self.row_ptr[axon + 1]):
                 last = self.post_last.get(self.syn_neuron[s])
                 if self._ok(last, tick, strict=True):
-                    self._set(s, self.w[s] - r.a_minus * pair_factor(tick - last, r.tau_minus))
+                    d = r.a_minus * pair_factor(tick - last, r.tau_minus)
+                    self._set(s, self._depress(self.w[s], d))
                     n_dep += 1
                     changed.append(s)
         for axon in pre:
@@ -335,12 +394,14 @@ class STDPReference:
             for s in self.columns.get(g, ()):
                 last = self.pre_last.get(self.syn_axon[s])
                 if self._ok(last, tick, strict=False):
-                    self._set(s, self.w[s] + r.a_plus * pair_factor(tick - last, r.tau_plus))
+                    d = r.a_plus * pair_factor(tick - last, r.tau_plus)
+                    self._set(s, self._potentiate(self.w[s], d))
                     n_pot += 1
                     changed.append(s)
             self.post_last[g] = tick
         for s in changed:
             self.weights[s] = round_weight(self.w[s])
+        self.last_written = changed  # for device wear
         return n_pot, n_dep
 
 

@@ -30,7 +30,7 @@ from neuroemu.models.loihi import cuba_range, cuba_step, cuba_step_multi, n_curr
 from neuroemu.models.neuron import membrane_range, neuron_model, truenorth_step
 from neuroemu.models.rng import threshold_key
 from neuroemu.hardware.cores import CoreArrays, gather_synapse_index, synaptic_input
-from neuroemu.hardware.devices import AdcSpec, ReadNoise, adc_quantise
+from neuroemu.hardware.devices import NORMAL_TABLE_BITS, AdcSpec, ReadNoise, adc_quantise, normal_table
 
 try:  # built by `pip install -e .`
     from neuroemu.hardware import _tick
@@ -88,8 +88,9 @@ class TickStepper:
     """
 
     adc: AdcSpec | None = None
-    #: NVM read noise (:class:`neuroemu.hardware.devices.ReadNoise`): numpy kernel only
+    #: NVM read noise (:class:`neuroemu.hardware.devices.ReadNoise`): both kernels, the same draws
     read_noise: ReadNoise | None = None
+    _noise_ready: ReadNoise | None = None
 
     def __init__(self, arrays: CoreArrays, enabled: np.ndarray, membrane_bits: int, key: int,
                  backend: str | None = None, core_counts: bool = False, neuron_offset: int = 0):
@@ -280,8 +281,6 @@ class TickStepper:
         tick). Returns (fired global neuron ids, SOPs, active neuron updates).
         """
         if self.backend == "c":
-            if self.read_noise is not None:
-                raise NeuroEmuError("internal: NVM read noise runs on the numpy tick kernel only")
             return self._step_c(tick, spiking_axons)
         a = self.arrays
         if self.multi:
@@ -329,6 +328,8 @@ class TickStepper:
 
     def _integrate_c(self, active_ptr, n: int) -> int:
         lib, p, a = _tick.lib, self._ptr, self.arrays
+        if self.read_noise is not None:
+            return self._integrate_noisy_c(active_ptr, n)
         if self._per_synapse:
             if self._dense:
                 return lib.ne_integrate_dense_w(active_ptr, n, p["dense"], p["dense_weights"], p["row_length"],
@@ -345,8 +346,27 @@ class TickStepper:
                                 p["axon_type"], p["weights"], self._n_types, a.axons_per_core,
                                 a.neurons_per_core, p["acc"], p["touched"], p["seen"], p["core_sops"])
 
+    def _integrate_noisy_c(self, active_ptr, n: int) -> int:
+        """NVM read noise in C (``ne_integrate_noisy``): the same draws and sums as ReadNoise.input."""
+        lib, ffi, p, a, rn = _tick.lib, _tick.ffi, self._ptr, self.arrays, self.read_noise
+        if self._noise_ready is not rn:  # set by the run after the stepper was built
+            self._noise_tables = (rn.base, normal_table(), np.zeros(self.n_types * a.n_neurons))
+            base, table, accf = self._noise_tables
+            self._ptr.update(noise_base=ffi.cast("uint64_t *", ffi.from_buffer(base)),
+                             noise_reads=self._c_ptr(rn.reads),
+                             noise_table=ffi.cast("double *", ffi.from_buffer(table)),
+                             noise_acc=ffi.cast("double *", ffi.from_buffer(accf)))
+            self._noise_ready = rn
+        return lib.ne_integrate_noisy(active_ptr, n, p["row_ptr"], p["row_neurons"], self._neuron_bytes,
+                                      p["row_weights"], p["axon_type"], self.n_types, a.n_neurons,
+                                      a.axons_per_core, a.neurons_per_core, p["noise_base"], p["noise_reads"],
+                                      rn.key, p["noise_table"], NORMAL_TABLE_BITS, rn.sigma_lsb, p["noise_acc"],
+                                      p["acc"], p["touched"], p["seen"], p["core_sops"])
+
     def _step_c(self, tick: int, spiking_axons: np.ndarray) -> tuple[np.ndarray, int, int]:
         lib, ffi, p, a = _tick.lib, _tick.ffi, self._ptr, self.arrays
+        if self.read_noise is not None and a.row_weights is None:
+            a.materialize_row_weights()  # noise is read per cell: the weights per synapse, as numpy does
         form = self._synapse_form
         if a.row_weights is not form[0] or a.dense is not form[1] or a.dense_weights is not form[2]:
             self._refresh_synapses()
@@ -389,7 +409,7 @@ class TickStepper:
             _, neuron = gather_synapse_index(a, np.unique(active))
             touched = np.zeros(a.n_neurons, bool)
             touched[neuron] = True
-        if self.n_types > 1:
+        if self.n_types > 1 and self.read_noise is None:
             sops = lib.ne_integrate_w_typed(active_ptr, len(active), p["row_ptr"], p["row_neurons"], self._neuron_bytes,
                                             p["row_weights"], p["axon_type"], self.n_types, a.n_neurons,
                                             a.axons_per_core, a.neurons_per_core, p["acc"], p["touched"], p["seen"])

@@ -519,17 +519,80 @@ int64_t ne_pack_greedy(int64_t n, const int64_t *ptr, const int64_t *keys, int64
     return core + 1;
 }
 
-/* NVM synapses: a column ADC on each column sum (devices.adc_quantise in numpy). Floor division
- * is written out so a negative sum rounds the same way as numpy's floor_divide. */
+/* NVM synapses: a column ADC on each column sum (devices.adc_quantise in numpy). The floor
+ * division by 2**shift is an arithmetic right shift (as numpy's floor_divide rounds a negative
+ * sum; GCC and Clang shift signed integers arithmetically), not a divide per column. */
 int32_t ne_adc_quantise(int32_t *acc, int64_t n, int32_t shift, int64_t lo, int64_t hi) {
     if (shift < 0 || shift > 40) return -1;
     const int64_t step = (int64_t)1 << shift, half = step >> 1;
     for (int64_t g = 0; g < n; g++) {
         int64_t x = (int64_t)acc[g] + half;
-        int64_t q = x >= 0 ? x / step : -((-x + step - 1) / step);
+        int64_t q = x >> shift;
         if (q < lo) q = lo;
         if (q > hi) q = hi;
         acc[g] = (int32_t)(q * step);
     }
     return 0;
+}
+
+/* NVM read noise (devices.ReadNoise.input in numpy): each synapse read adds sigma x a normal drawn
+ * from the table by the top bits of splitmix64(base[p] + reads[row] + key); the sums are kept in
+ * double in the numpy order (rows ascending, CSR order) and rounded half to even into acc. The
+ * multiply and the add stay two roundings (no FMA), as numpy does them. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+int64_t ne_integrate_noisy(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
+                           const void *row_neurons, int32_t neuron_bytes, const int16_t *row_weights,
+                           const int8_t *axon_type, int32_t n_types, int64_t n_neurons,
+                           int32_t axons_per_core, int32_t neurons_per_core, const uint64_t *base,
+                           int64_t *reads, uint64_t key, const double *table, int32_t table_bits,
+                           double sigma, double *accf, int32_t *acc, uint8_t *touched, uint8_t *seen,
+                           int64_t *core_sops) {
+    if (n_active < 0 || axons_per_core <= 0 || neurons_per_core <= 0 || n_types <= 0 || n_neurons < 0)
+        return NE_TICK_EBADARG;
+    if ((neuron_bytes != 1 && neuron_bytes != 2) || table_bits < 1 || table_bits > 24) return NE_TICK_EBADARG;
+    const int shift = 64 - table_bits;
+    const double magic = 4503599627370496.0;  /* 2**52: adding and taking it away rounds half to even */
+    int64_t sops = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t k = 0; k < n_active; k++) {
+            int64_t a = active[k];
+            if (seen[a] != pass) continue;   /* pass 0 visits each row once, pass 1 once more */
+            seen[a] = (uint8_t)(pass ^ 1);
+            int64_t core = a / axons_per_core;
+            int64_t base_n = core * (int64_t)neurons_per_core;
+            int64_t plane = n_types > 1 ? (int64_t)axon_type[a] : 0;
+            if (plane < 0 || plane >= n_types) return NE_TICK_EBADARG;
+            int64_t off = plane * n_neurons + base_n;
+            int64_t lo = row_ptr[a], hi = row_ptr[a + 1];
+            if (pass == 0) {
+                uint64_t read = (uint64_t)reads[a] + key;
+                reads[a] += 1;
+                for (int64_t p = lo; p < hi; p++) {
+                    uint32_t j = neuron_bytes == 1 ? ((const uint8_t *)row_neurons)[p]
+                                                   : ((const uint16_t *)row_neurons)[p];
+                    double z = table[ne_mix64(base[p] + read) >> shift];
+                    double noise = sigma * z;
+                    double w = (double)row_weights[p] + noise;
+                    accf[off + j] += w;
+                    touched[base_n + j] = 1;
+                }
+                sops += hi - lo;
+                if (core_sops) core_sops[core] += hi - lo;
+            } else {
+                for (int64_t p = lo; p < hi; p++) {
+                    uint32_t j = neuron_bytes == 1 ? ((const uint8_t *)row_neurons)[p]
+                                                   : ((const uint16_t *)row_neurons)[p];
+                    double s = accf[off + j];
+                    if (s != 0.0) {   /* a column already rounded (or summing to 0) is left as it is */
+                        double r = s >= 0.0 ? (s + magic) - magic : (s - magic) + magic;
+                        acc[off + j] += (int32_t)r;
+                        accf[off + j] = 0.0;
+                    }
+                }
+            }
+        }
+    }
+    return sops;
 }

@@ -109,3 +109,17 @@ int64_t ne_pack_greedy(int64_t n, const int64_t *ptr, const int64_t *keys, int64
  * neuroemu.hardware.devices.adc_quantise): round to the nearest multiple of 2**shift (halves up),
  * clip the code to [lo, hi], store code << shift. Returns 0, or -1 for a shift outside 0..40. */
 int32_t ne_adc_quantise(int32_t *acc, int64_t n, int32_t shift, int64_t lo, int64_t hi);
+
+/* NVM read noise (the C twin of neuroemu.hardware.devices.ReadNoise.input): like ne_integrate_w
+ * (or ne_integrate_w_typed when n_types > 1: plane axon_type[a] of acc), but each synapse p of row a
+ * reads row_weights[p] + sigma * table[splitmix64(base[p] + reads[a] + key) >> (64 - table_bits)],
+ * summed in double into accf (zeros, [n_types * n_neurons]) in row order, then rounded half to even
+ * and added to acc; accf is left zero. reads[a] goes up by one per distinct active row. Returns
+ * the SOPs (adding each core's to core_sops unless NULL). */
+int64_t ne_integrate_noisy(const int64_t *active, int64_t n_active, const int64_t *row_ptr,
+                           const void *row_neurons, int32_t neuron_bytes, const int16_t *row_weights,
+                           const int8_t *axon_type, int32_t n_types, int64_t n_neurons,
+                           int32_t axons_per_core, int32_t neurons_per_core, const uint64_t *base,
+                           int64_t *reads, uint64_t key, const double *table, int32_t table_bits,
+                           double sigma, double *accf, int32_t *acc, uint8_t *touched, uint8_t *seen,
+                           int64_t *core_sops);
