@@ -180,27 +180,63 @@ def test_unique_rows_is_numpys_row_unique(high):
     assert unique_rows(np.empty(0, np.int64), np.empty(0, np.int64)).shape == (2, 0)
 
 
-def test_pack_greedy_in_c_equals_the_python_loop():
-    """Pack's greedy fill: the C kernel and the Python loop place every neuron alike, and agree
-    on the neuron that finds every core full."""
-    import numpy as np
+def greedy_loop(ptr, by_dst, n_keys, npc, apc, n_cores):
+    """Pack's greedy fill written plainly, one neuron at a time (the specification the C kernel
+    and the per-core numpy fill must equal): (core of each neuron, -1), or (None, j)."""
+    n = len(ptr) - 1
+    seen = np.full(n_keys, -1, np.int64)
+    core_of = np.empty(n, np.int64)
+    core, used_n, used_a = 0, 0, 0
+    for j in range(n):
+        k = by_dst[ptr[j]:ptr[j + 1]]
+        new = k[seen[k] != core]
+        if used_n + 1 > npc or used_a + len(new) > apc:
+            core += 1
+            if core >= n_cores:
+                return None, j
+            used_n, used_a, new = 0, 0, k
+        seen[new] = core
+        used_a += len(new)
+        used_n += 1
+        core_of[j] = core
+    return core_of, -1
 
+
+def test_pack_greedy_in_c_and_numpy_equal_the_plain_loop():
+    """Pack's greedy fill: the C kernel, the per-core numpy fill (where C is not built) and the
+    plain loop place every neuron alike, and agree on the neuron that finds every core full."""
     from neuroemu.hardware.step import pack_greedy_c
-    from neuroemu.networks.place import _pack_loop
+    from neuroemu.networks.place import _pack_numpy
 
     rng = np.random.default_rng(5)
     n, n_keys = 3000, 400
     counts = rng.integers(0, 30, n)
     ptr = np.concatenate(([0], np.cumsum(counts)))
     keys = np.concatenate([np.sort(rng.choice(n_keys, c, replace=False)) for c in counts])
-    for npc, apc, n_cores in ((64, 200, 500), (16, 1000, 500), (64, 120, 30)):
+    for npc, apc, n_cores in ((64, 200, 500), (16, 1000, 500), (64, 120, 30), (1, 30, 3000)):
         c_out = pack_greedy_c(ptr, keys, n_keys, npc, apc, n_cores)
-        py_out = _pack_loop(ptr, keys, n_keys, npc, apc, n_cores)
-        assert c_out[1] == py_out[1]
-        if py_out[0] is None:
-            assert c_out[0] is None and py_out[1] > 0  # (64, 120, 30): the cores run out
+        np_out = _pack_numpy(ptr, keys, n_keys, npc, apc, n_cores)
+        want = greedy_loop(ptr, keys, n_keys, npc, apc, n_cores)
+        assert c_out[1] == np_out[1] == want[1]
+        if want[0] is None:
+            assert c_out[0] is None and np_out[0] is None and want[1] > 0  # (64, 120, 30): the cores run out
         else:
-            assert np.array_equal(c_out[0], py_out[0]) and len(np.unique(py_out[0])) > 10
+            assert np.array_equal(c_out[0], want[0]) and np.array_equal(np_out[0], want[0])
+            assert len(np.unique(want[0])) > 10
+
+
+def test_pack_without_the_c_kernels_places_alike(monkeypatch, mesh):
+    """place(pack) through the numpy fill gives the C kernel's placement (axon limit binding)."""
+    from neuroemu.networks import place as place_mod
+
+    net = layered(widths=(40, 30, 30, 30), density=0.5)
+    kw = dict(strategy="pack", n_cores=64, neurons_per_core=32, axons_per_core=36, topology=mesh)
+    fast = place(net, **kw)
+    monkeypatch.setattr(place_mod, "pack_greedy_c", lambda *a: (None, -1))
+    slow = place(net, **kw)
+    assert np.array_equal(fast.core_of_neuron, slow.core_of_neuron) and fast.report == slow.report
+    assert fast.report.cores_used > -(-90 // 32)  # the axon limit closed cores early
+    assert fast.report.max_axons_per_core <= 36
 
 
 def test_fan_in_counts_distinct_source_delay_class_triples_without_collisions():
@@ -273,7 +309,7 @@ def test_a_part_whose_fan_in_equals_the_axon_limit_is_one_core():
     """Locality's split tree stops at a part that fits one core: 2 neurons (4 per core) fed by the same 3
     inputs need 3 axons, exactly axons_per_core 3, so the part is one leaf; with a limit of 2 it is
     bisected into two leaves (each neuron alone still needs 3 axons, checked before placing)."""
-    from neuroemu.networks.place import _FanIn, _leaves, _split_tree, _synapse_graph
+    from neuroemu.networks.place import _AxonTable, _leaves, _split_tree, _synapse_part
 
     b = NetworkBuilder("fan_in_at_limit")
     b.add_inputs("in", 3)
@@ -281,8 +317,7 @@ def test_a_part_whose_fan_in_equals_the_axon_limit_is_one_core():
     b.connect("in", "o", np.ones((3, 2)))
     b.set_input_spikes(np.array([0]), np.array([0]))
     net = b.build(outputs="o")
-    graph = _synapse_graph(net, np.ones(net.n_neurons + net.n_inputs))
-    nodes = np.arange(2, dtype=np.int64)
-    assert _FanIn(net).count(nodes) == 3
-    assert _leaves(_split_tree(graph, nodes, 4, 3, _FanIn(net), 0)) == 1
-    assert _leaves(_split_tree(graph, nodes, 4, 2, _FanIn(net), 0)) == 2
+    table = _AxonTable(net)
+    assert table.count(np.arange(2, dtype=np.int64)) == 3
+    assert _leaves(_split_tree([_synapse_part(net, np.ones(net.n_neurons))], 4, 3, table)) == 1
+    assert _leaves(_split_tree([_synapse_part(net, np.ones(net.n_neurons))], 4, 2, table)) == 2

@@ -37,20 +37,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
-from networkx.algorithms.community import kernighan_lin_bisection
 
 from neuroemu.hardware.csr import row_positions
 from neuroemu.hardware.step import pack_greedy_c
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.networks.graph import Network
+from neuroemu.networks.partition import Part, bisect, split_part, synapse_part
 
 __all__ = ["STRATEGIES", "Mapping", "MappingReport", "ChipLayout", "place", "layout", "evaluate"]
 
-#: above this many neurons locality skips Kernighan-Lin (its passes grow faster than linearly)
-#: and lays out pack's id-order parts only
-KL_MAX_NODES = 4000
+#: pack's greedy fill indexes a table by axon key; above this many keys per synapse (and 2^20) the
+#: keys are renumbered densely first (TrueNorth's delay and class radices make sparse keys)
+DENSE_KEYS_PER_EDGE = 8
 
 
 @dataclass(frozen=True)
@@ -141,18 +140,70 @@ def _combined_src(network: Network) -> np.ndarray:
     return np.where(network.src_input, network.src + network.n_neurons, network.src)
 
 
-def _axon_keys(network: Network) -> np.ndarray:
-    """One integer per (source, delay, class): the axon an edge needs on its destination core."""
-    keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay
-    if network.edge_class is not None:
-        keys = keys * 256 + network.edge_class
-    return keys
+def _axon_keys(network: Network) -> tuple[np.ndarray, int]:
+    """One integer per edge for the axon it needs on its destination core: its (source, delay,
+    class), mixed radix with the smallest radices (so distinct triples never share a key); and
+    the number of possible keys."""
+    n_src = network.n_neurons + network.n_inputs
+    d_radix = int(network.delay.max(initial=0)) + 1
+    keys = _combined_src(network) * d_radix + network.delay
+    c_radix = 1
+    if network.edge_class is not None and network.edge_class.size:
+        c_radix = int(network.edge_class.max()) + 1
+        keys = keys * c_radix + network.edge_class
+    return keys, n_src * d_radix * c_radix
 
 
-def _axons_per_core(network: Network, core: np.ndarray, n_cores: int) -> np.ndarray:
-    keys = _axon_keys(network)
-    pairs = unique_rows(core[network.dst], keys)
-    return np.bincount(pairs[0], minlength=n_cores)
+class _AxonTable:
+    """Every neuron's distinct axon keys, sorted, as CSR rows (``ptr``, ``key``): one sort of the
+    edges, shared by the fan-in check, pack's greedy fill and the per-core axon counts."""
+
+    def __init__(self, network: Network):
+        n = network.n_neurons
+        keys, radix = _axon_keys(network)
+        self.radix = radix
+        if n * float(radix) < 2.0 ** 62:
+            packed = network.dst * radix + keys
+            packed.sort()
+            first = np.empty(len(packed), bool)
+            first[:1] = True
+            np.not_equal(packed[1:], packed[:-1], out=first[1:])
+            packed = packed[first]
+            dst = packed // radix
+            self.key = packed - dst * radix
+        else:
+            dst, self.key = unique_rows(network.dst, keys)
+        self.dst = dst
+        self.ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(dst, minlength=n), out=self.ptr[1:])
+
+    def fan_in(self) -> np.ndarray:
+        """int64 [N]: distinct axons per neuron."""
+        return np.diff(self.ptr)
+
+    def per_core(self, core_of: np.ndarray, n_cores: int) -> np.ndarray:
+        """int64 [n_cores]: distinct axons each core needs under the placement ``core_of``."""
+        core = core_of[self.dst]
+        if n_cores * float(self.radix) >= 2.0 ** 62:
+            return np.bincount(unique_rows(core, self.key)[0], minlength=n_cores)
+        packed = core * self.radix + self.key
+        packed.sort()
+        first = np.empty(len(packed), bool)
+        first[:1] = True
+        np.not_equal(packed[1:], packed[:-1], out=first[1:])
+        return np.bincount(packed[first] // self.radix, minlength=n_cores)
+
+    def count(self, nodes: np.ndarray) -> int:
+        """Distinct axons the neurons ``nodes`` need together on one core."""
+        starts = self.ptr[nodes]
+        return len(np.unique(self.key[row_positions(starts, self.ptr[nodes + 1] - starts)]))
+
+    def dense_keys(self) -> tuple[np.ndarray, int]:
+        """The keys renumbered 0..k-1 when the key space is much larger than the synapses."""
+        if self.radix <= max(DENSE_KEYS_PER_EDGE * len(self.key), 1 << 20):
+            return self.key, self.radix
+        uniq = np.unique(self.key)
+        return np.searchsorted(uniq, self.key), len(uniq)
 
 
 def _group_of(network: Network, neuron: int) -> str:
@@ -174,35 +225,32 @@ def _check_limits(network, strategy, n_cores, npc, apc) -> None:
 
 def fan_in(network: Network) -> np.ndarray:
     """int64 [N]: the axons each neuron needs on its core, its distinct (source, delay, class) inputs."""
-    return np.bincount(unique_rows(network.dst, _axon_keys(network))[0], minlength=network.n_neurons)
+    return _AxonTable(network).fan_in()
 
 
-def _fan_in_check(network, apc, strategy) -> None:
+def _fan_in_check(network, apc, strategy, table: _AxonTable) -> None:
     if apc is None or not network.n_edges:
         return
-    per = fan_in(network)
+    per = table.fan_in()
     j = int(np.argmax(per))
     if per[j] > apc:
         raise CapacityError(f"{strategy}: group {_group_of(network, j)!r}: neuron {j} has synapses from {per[j]} "
                             f"distinct (source, delay) pairs, more than a core's {apc} axons")
 
 
-def _pack(network: Network, n_cores: int, npc: int, apc: int | None, name: str = "pack") -> np.ndarray:
+def _pack(network: Network, n_cores: int, npc: int, apc: int | None, name: str = "pack",
+          table: _AxonTable | None = None) -> np.ndarray:
+    """Greedy fill in id order. When every run of ``npc`` neurons fits the axons, the greedy fill
+    is exactly ``id // npc`` (a core's prefix never needs more axons than the whole core), so the
+    fill itself is the only check needed."""
     n = network.n_neurons
-    simple = np.arange(n, dtype=np.int64) // npc
-    if apc is None or (_axons_per_core(network, simple, n_cores) <= apc).all():
-        return simple
-    keys = _axon_keys(network)
-    _, compact = np.unique(keys, return_inverse=True)
-    # each neuron's distinct axons (source, delay, class), found once for all neurons
-    pairs = unique_rows(network.dst, compact.ravel())
-    ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(pairs[0], minlength=n), out=ptr[1:])
-    by_dst = pairs[1]
-    n_keys = int(compact.max(initial=-1)) + 1
-    core_of, full_at = pack_greedy_c(ptr, by_dst, n_keys, npc, apc, n_cores)
+    if apc is None or not network.n_edges:
+        return np.arange(n, dtype=np.int64) // npc
+    table = table or _AxonTable(network)
+    keys, n_keys = table.dense_keys()
+    core_of, full_at = pack_greedy_c(table.ptr, keys, n_keys, npc, apc, n_cores)
     if core_of is None and full_at < 0:
-        core_of, full_at = _pack_loop(ptr, by_dst, n_keys, npc, apc, n_cores)
+        core_of, full_at = _pack_numpy(table.ptr, keys, n_keys, npc, apc, n_cores)
     if core_of is None:
         raise CapacityError(
             f"{name}: group {_group_of(network, full_at)!r} does not fit: all {n_cores} cores are full at neuron "
@@ -210,25 +258,35 @@ def _pack(network: Network, n_cores: int, npc: int, apc: int | None, name: str =
     return core_of
 
 
-def _pack_loop(ptr: np.ndarray, by_dst: np.ndarray, n_keys: int, npc: int, apc: int, n_cores: int):
-    """The greedy fill in Python, where the C kernels are not built (the same result as
-    ``ne_pack_greedy``): (core of each neuron, -1), or (None, j) when neuron j finds all full."""
+def _pack_numpy(ptr: np.ndarray, keys: np.ndarray, n_keys: int, npc: int, apc: int, n_cores: int):
+    """The greedy fill where the C kernels are not built (the same result as ``ne_pack_greedy``),
+    one numpy step per core, not per neuron: (core of each neuron, -1), or (None, j) when neuron
+    j finds all cores full.
+
+    ``prev[p]``: the position of the previous entry with entry p's key. A core opening at neuron
+    s takes entry p (of its neurons) as a new axon iff ``prev[p] < ptr[s]``; the core holds the
+    longest run of neurons whose cumulative new axons stay within ``apc``.
+    """
     n = len(ptr) - 1
-    seen = np.full(n_keys, -1, np.int64)
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    prev = np.full(len(keys), -1, np.int64)
+    same = np.flatnonzero(sk[1:] == sk[:-1])
+    prev[order[same + 1]] = order[same]
     core_of = np.empty(n, np.int64)
-    core, used_n, used_a = 0, 0, 0
-    for j in range(n):
-        k = by_dst[ptr[j]:ptr[j + 1]]
-        new = k[seen[k] != core]
-        if used_n + 1 > npc or used_a + len(new) > apc:
-            core += 1
-            if core >= n_cores:
-                return None, j
-            used_n, used_a, new = 0, 0, k
-        seen[new] = core
-        used_a += len(new)
-        used_n += 1
-        core_of[j] = core
+    s, core = 0, 0
+    while s < n:
+        if core >= n_cores:
+            return None, s
+        e = min(s + npc, n)
+        lo, hi = ptr[s], ptr[e]
+        new = (prev[lo:hi] < lo).astype(np.int64)
+        cum = np.concatenate(([0], np.cumsum(new)))
+        axons = cum[ptr[s + 1:e + 1] - lo]  # axons after each of neurons s..e-1
+        take = max(int(np.searchsorted(axons, apc, side="right")), 1)  # a lone neuron fits (fan-in checked)
+        core_of[s:s + take] = core
+        s += take
+        core += 1
     return core_of, -1
 
 
@@ -246,47 +304,24 @@ def _core_split(cores: np.ndarray, hops: np.ndarray, n_a: int) -> tuple[np.ndarr
     return cores[order[:n_a]], cores[order[n_a:]]
 
 
-def _bisect(graph: nx.Graph | None, nodes: np.ndarray, n_a: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    a, b = nodes[:n_a], nodes[n_a:]
-    if graph is None or len(nodes) > KL_MAX_NODES or n_a == 0 or n_a == len(nodes):
-        return a, b
-    sub = graph.subgraph(nodes.tolist())
-    if sub.number_of_edges() == 0:
-        return a, b
-    # Kernighan-Lin swaps pairs, so the sizes of the start split are kept
-    pa, pb = kernighan_lin_bisection(sub, partition=(set(a.tolist()), set(b.tolist())), weight="weight", seed=seed)
-    return np.sort(np.fromiter(pa, np.int64)), np.sort(np.fromiter(pb, np.int64))
+def _split_tree(box: list, npc: int, apc: int | None, table: _AxonTable):
+    """Bisect until every part fits one core; a leaf is an array of neurons, a branch a pair.
 
-
-class _FanIn:
-    """Axons a set of neurons needs on one core: distinct (source, delay) keys of their synapses."""
-
-    def __init__(self, network: Network):
-        n = network.n_neurons
-        _, keys = np.unique(_axon_keys(network), return_inverse=True)
-        order = np.argsort(network.dst, kind="stable")
-        self.keys = keys.ravel()[order]
-        self.ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(network.dst, minlength=n), out=self.ptr[1:])
-
-    def count(self, nodes: np.ndarray) -> int:
-        starts, stops = self.ptr[nodes], self.ptr[nodes + 1]
-        lengths = stops - starts
-        k = self.keys[row_positions(starts, lengths)]
-        return len(np.unique(k))
-
-
-def _split_tree(graph, nodes: np.ndarray, npc: int, apc: int | None, fan_in: _FanIn, seed: int):
-    """Bisect until every part fits one core; a leaf is an array of neurons, a branch a pair."""
+    ``box`` holds the :class:`~neuroemu.networks.partition.Part` to split (taken out, so a
+    part's edges are freed once its halves are built)."""
+    part = box.pop()
+    nodes = part.nodes
     k = -(-len(nodes) // npc)
-    if k == 1 and (apc is None or fan_in.count(nodes) <= apc):
+    if k == 1 and (apc is None or table.count(nodes) <= apc):
         return nodes
     if len(nodes) == 1:
         return nodes  # a lone neuron's fan-in was checked before placing
     # the left part takes the capacity of half the cores the neuron count needs
     n_a = len(nodes) // 2 if k == 1 else min((k // 2) * npc, round(len(nodes) * (k // 2) / k))
-    a, b = _bisect(graph, nodes, n_a, seed)
-    return (_split_tree(graph, a, npc, apc, fan_in, seed), _split_tree(graph, b, npc, apc, fan_in, seed))
+    side = bisect(part, n_a)
+    a, b = [split_part(part, side)], [split_part(part, ~side)]
+    del part
+    return _split_tree(a, npc, apc, table), _split_tree(b, npc, apc, table)
 
 
 def _leaves(tree) -> int:
@@ -303,38 +338,28 @@ def _assign(tree, cores: np.ndarray, hops_c: np.ndarray, core_of: np.ndarray) ->
     _assign(tree[1], cb, hops_c, core_of)
 
 
-def _synapse_graph(network: Network, activity: np.ndarray) -> nx.Graph:
-    """Undirected neuron graph; an edge's weight is the activity crossing it (both ways added)."""
-    n = network.n_neurons
+def _synapse_part(network: Network, activity: np.ndarray) -> Part:
+    """The undirected neuron graph; an edge's weight is the activity crossing it (both ways added)."""
     m = ~network.src_input
-    graph = nx.Graph()
-    graph.add_nodes_from(range(n))
-    src, dst = network.src[m], network.dst[m]
-    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-    keep = lo != hi
-    pairs, inv = unique_rows(lo[keep], hi[keep], return_inverse=True)
-    weights = np.bincount(inv.ravel(), weights=activity[src][keep], minlength=pairs.shape[1])
-    graph.add_weighted_edges_from(zip(pairs[0].tolist(), pairs[1].tolist(), weights.tolist()))
-    return graph
+    return synapse_part(network.src[m], network.dst[m], activity, network.n_neurons)
 
 
 def _locality(network: Network, n_cores: int, npc: int, apc: int | None, hops_c: np.ndarray,
-              activity: np.ndarray, seed: int) -> np.ndarray:
+              activity: np.ndarray, seed: int = 0, table: _AxonTable | None = None) -> np.ndarray:
     n = network.n_neurons
+    table = table or _AxonTable(network)
     # the most central core first, then its nearest neighbours (ties by core id)
     centre = int(np.lexsort((np.arange(n_cores), hops_c.sum(axis=1)))[0])
     by_distance = np.lexsort((np.arange(n_cores), hops_c[centre]))
     best = None
-    # Kernighan-Lin minimises cut synapses, but a spike costs one packet per destination core:
+    # bisection minimises cut synapses, but a spike costs one packet per destination core:
     # when a source's targets are dense (a fully connected layer) the id-order parts keep them
     # on fewer cores. Both are laid out and the one with less routed traffic stays. The
     # id-order parts are pack's (greedy, so never more cores than pack).
-    packed = _pack(network, n_cores, npc, apc, "locality")
+    packed = _pack(network, n_cores, npc, apc, "locality", table)
     cuts = np.flatnonzero(np.diff(packed)) + 1
     candidates = [_sequence_tree(np.split(np.arange(n, dtype=np.int64), cuts))]
-    if n <= KL_MAX_NODES:
-        graph = _synapse_graph(network, activity)
-        candidates.append(_split_tree(graph, np.arange(n, dtype=np.int64), npc, apc, _FanIn(network), seed))
+    candidates.append(_split_tree([_synapse_part(network, activity)], npc, apc, table))
     placements = [packed]  # a chain of layers may sit best in pack's row; it is a candidate too
     for tree in candidates:
         k = _leaves(tree)
@@ -343,9 +368,9 @@ def _locality(network: Network, n_cores: int, npc: int, apc: int | None, hops_c:
             _assign(tree, by_distance[:k], hops_c, core_of)
             placements.append(core_of)
     for core_of in placements:
-        cost = evaluate(network, core_of, hops_c, activity=activity, n_cores=n_cores)
-        if best is None or (cost.packet_hops, cost.mean_hops) < best[0]:
-            best = ((cost.packet_hops, cost.mean_hops), core_of)
+        cost = _traffic(network, core_of, hops_c, activity, n_cores)
+        if best is None or cost < best[0]:
+            best = (cost, core_of)
     return best[1]
 
 
@@ -391,29 +416,53 @@ def _core_hops(n_cores: int, hops, core_router, topology) -> np.ndarray | None:
     return hops[np.ix_(r, r)]
 
 
+def _routes(network: Network, core_of: np.ndarray, hops_c: np.ndarray, act: np.ndarray, n_cores: int):
+    """(mean hops per synapse, packets, packet hops): one packet per (source, destination core)."""
+    m = ~network.src_input
+    s, d = network.src[m], network.dst[m]
+    dc = core_of[d]
+    w = act[s]
+    total = w.sum()
+    mean_hops = float((w * hops_c[core_of[s], dc]).sum() / total) if total > 0 else 0.0
+    if s.size and s.max(initial=0) * float(n_cores) < 2.0 ** 62:
+        key = s * n_cores + dc
+        key.sort()
+        first = np.empty(len(key), bool)
+        first[:1] = True
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        key = key[first]
+        ps = key // n_cores
+        pd = key - ps * n_cores
+    else:
+        ps, pd = unique_rows(s, dc)
+    pw = act[ps]
+    return mean_hops, float(pw.sum()), float((pw * hops_c[core_of[ps], pd]).sum())
+
+
+def _traffic(network: Network, core_of: np.ndarray, hops_c: np.ndarray, act: np.ndarray, n_cores: int):
+    """What locality minimises: (routed packet hops, mean hops per synapse)."""
+    mean_hops, _, packet_hops = _routes(network, core_of, hops_c, act, n_cores)
+    return packet_hops, mean_hops
+
+
 def evaluate(network: Network, core_of: np.ndarray, hops_c: np.ndarray | None, *, strategy: str = "given",
-             activity=None, n_cores: int | None = None) -> MappingReport:
-    """The :class:`MappingReport` of any placement ``core_of`` (int [N])."""
+             activity=None, n_cores: int | None = None, axons: np.ndarray | None = None) -> MappingReport:
+    """The :class:`MappingReport` of any placement ``core_of`` (int [N]). ``axons``: the axons per
+    core of this placement when already counted (else they are counted here)."""
     core_of = np.asarray(core_of, np.int64)
     n_cores = n_cores or int(core_of.max(initial=0)) + 1
     act = np.ones(network.n_neurons) if activity is None else np.asarray(activity, np.float64)
-    m = ~network.src_input
-    s, d = network.src[m], network.dst[m]
-    sc, dc = core_of[s], core_of[d]
     if hops_c is None:
         mean_hops = packets = packet_hops = mean_packet = float("nan")
     else:
-        h = hops_c[sc, dc].astype(np.float64)
-        w = act[s]
-        mean_hops = float((w * h).sum() / w.sum()) if w.sum() > 0 else 0.0
-        pairs = unique_rows(s, dc)
-        pw = act[pairs[0]]
-        packets = float(pw.sum())
-        packet_hops = float((pw * hops_c[core_of[pairs[0]], pairs[1]]).sum())
+        mean_hops, packets, packet_hops = _routes(network, core_of, hops_c, act, n_cores)
         mean_packet = packet_hops / packets if packets > 0 else 0.0
-    return MappingReport(strategy=strategy, cores_used=int(len(np.unique(core_of))),
-                         max_neurons_per_core=int(np.bincount(core_of).max(initial=0)),
-                         max_axons_per_core=int(_axons_per_core(network, core_of, n_cores).max(initial=0)),
+    if axons is None:
+        axons = _AxonTable(network).per_core(core_of, n_cores)
+    per_core = np.bincount(core_of)
+    return MappingReport(strategy=strategy, cores_used=int(np.count_nonzero(per_core)),
+                         max_neurons_per_core=int(per_core.max(initial=0)),
+                         max_axons_per_core=int(axons.max(initial=0)),
                          synapses=int(network.n_edges), mean_hops=mean_hops, packets=packets,
                          packet_hops=packet_hops, mean_packet_hops=mean_packet)
 
@@ -426,12 +475,14 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
     ``topology``: a :class:`~neuroemu.hardware.topology.Topology` (its ``hops`` and
     ``core_router`` are used), or pass ``hops`` [routers, routers] and ``core_router``
     [cores] directly (``locality`` needs one of them). ``activity``: spikes per tick of each
-    neuron, weighting the partition and the report. ``seed`` makes Kernighan-Lin repeatable.
+    neuron, weighting the partition and the report. ``seed`` is accepted for compatibility:
+    every strategy is deterministic (the same network gives the same placement on every run).
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy: unknown mapping strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
     _check_limits(network, strategy, n_cores, neurons_per_core, axons_per_core)
-    _fan_in_check(network, axons_per_core, strategy)
+    table = _AxonTable(network)  # every neuron's distinct axons, sorted once for all the checks below
+    _fan_in_check(network, axons_per_core, strategy, table)
     hops_c = _core_hops(n_cores, hops, core_router, topology)
     act = np.ones(network.n_neurons) if activity is None else np.asarray(activity, np.float64)
     if act.shape != (network.n_neurons,) or not np.isfinite(act).all() or (act < 0).any():
@@ -443,7 +494,9 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
         # route inside one (neuroemu.hardware.system); the report below still counts plain hops
         cost = getattr(topology, "placement_cost", None)
         cost_c = hops_c if cost is None else _core_hops(n_cores, cost, topology.core_router, None)
-        core_of = _locality(network, n_cores, neurons_per_core, axons_per_core, cost_c, act, seed)
+        core_of = _locality(network, n_cores, neurons_per_core, axons_per_core, cost_c, act, seed, table)
+    elif strategy == "pack":
+        core_of = _pack(network, n_cores, neurons_per_core, axons_per_core, table=table)
     else:
         core_of = STRATEGIES[strategy](network, n_cores, neurons_per_core, axons_per_core)
     per_core = np.bincount(core_of, minlength=n_cores)
@@ -451,8 +504,8 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
         c = int(np.argmax(per_core))
         raise CapacityError(f"{strategy}: group {_group_of(network, int(np.flatnonzero(core_of == c)[-1]))!r} does not "
                             f"fit: core {c} gets {per_core[c]} neurons, more than {neurons_per_core} per core")
+    axons = table.per_core(core_of, n_cores)
     if axons_per_core is not None:
-        axons = _axons_per_core(network, core_of, n_cores)
         if axons.max(initial=0) > axons_per_core:
             c = int(np.argmax(axons))
             names = sorted({_group_of(network, int(j)) for j in np.flatnonzero(core_of == c)})
@@ -460,12 +513,12 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
                                 f"{', '.join(map(repr, names))}) needs {axons[c]} axons, more than {axons_per_core} "
                                 "per core; try pack or locality")
     # columns in id order within each core
-    order = np.lexsort((np.arange(network.n_neurons), core_of))
+    order = np.argsort(core_of, kind="stable")
     start = np.zeros(n_cores + 1, np.int64)
     np.cumsum(per_core, out=start[1:])
     slot = np.empty(network.n_neurons, np.int64)
     slot[order] = np.arange(network.n_neurons) - start[core_of[order]]
-    report = evaluate(network, core_of, hops_c, strategy=strategy, activity=act, n_cores=n_cores)
+    report = evaluate(network, core_of, hops_c, strategy=strategy, activity=act, n_cores=n_cores, axons=axons)
     return Mapping(strategy, core_of, slot, int(neurons_per_core), axons_per_core, report)
 
 
