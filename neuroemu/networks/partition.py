@@ -27,7 +27,7 @@ import numpy as np
 
 from neuroemu.hardware.csr import row_positions
 
-__all__ = ["Part", "synapse_part", "bisect", "split_part"]
+__all__ = ["Part", "synapse_part", "bisect", "split_part", "cut_weight"]
 
 #: refinement passes per starting split, and halvings of a batch that did not lower the cut
 REFINE_PASSES = 8
@@ -61,21 +61,39 @@ def synapse_part(src: np.ndarray, dst: np.ndarray, activity: np.ndarray, n: int)
     src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
     keep = src != dst
     s, d = src[keep], dst[keep]
-    key = np.concatenate(((s * n + d) * 2, (d * n + s) * 2 + 1))
-    key.sort()
-    if key.size == 0:
+    if s.size == 0:
         return Part(np.arange(n, dtype=np.int64), np.zeros(n + 1, np.int64), np.empty(0, np.int32),
                     np.empty(0, np.int32), np.empty(0, np.float64))
-    start = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    runs = np.diff(np.append(start, key.size))
+    uniform = bool(activity.min() == activity.max())
+    # with one activity for all, an entry's weight is its multiplicity: no direction bit needed
+    shift = 0 if uniform else 1
+    key = np.empty(2 * len(s), np.int64)
+    np.multiply(s, n, out=key[:len(s)])
+    key[:len(s)] += d
+    np.multiply(d, n, out=key[len(s):])
+    key[len(s):] += s
+    if shift:
+        key <<= 1
+        key[len(s):] += 1
+    del s, d
+    key.sort()
+    start = np.empty(len(key), bool)
+    start[0] = True
+    np.not_equal(key[1:], key[:-1], out=start[1:])
+    start = np.flatnonzero(start)
+    runs = np.diff(np.append(start, len(key))).astype(np.float64)
     uniq = key[start]
-    pair = uniq >> 1
-    r, c = pair // n, pair % n
-    owner = np.where(uniq & 1, c, r)  # the edge's source: the row for direction 0, else the column
-    w = runs * activity[owner]
-    first = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
-    weight = np.add.reduceat(w, first)
-    row, col = r[first], c[first]
+    del key
+    pair = uniq >> shift
+    r = pair // n
+    c = pair - r * n
+    if uniform:
+        row, col, weight = r, c, runs * float(activity[0])
+    else:
+        owner = np.where(uniq & 1, c, r)  # the edge's source: the row for direction 0, else the column
+        first = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+        weight = np.add.reduceat(runs * activity[owner], first)
+        row, col = r[first], c[first]
     ptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(row, minlength=n), out=ptr[1:])
     return Part(np.arange(n, dtype=np.int64), ptr, row.astype(np.int32), col.astype(np.int32), weight)
@@ -91,6 +109,12 @@ def split_part(part: Part, mask: np.ndarray) -> Part:
     ptr = np.zeros(m + 1, np.int64)
     np.cumsum(np.bincount(row, minlength=m), out=ptr[1:])
     return Part(part.nodes[mask], ptr, row, newid[part.col[keep]], part.weight[keep])
+
+
+def cut_weight(part: Part, side: np.ndarray) -> float:
+    """The weight of the edges between the nodes where ``side`` is True and the rest."""
+    cross = side[part.row] != side[part.col]
+    return float(part.weight[cross].sum()) / 2
 
 
 def _scatter(part: Part, moved: np.ndarray, delta: np.ndarray) -> np.ndarray:
