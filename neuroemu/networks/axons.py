@@ -55,6 +55,9 @@ def unique_rows(*columns: np.ndarray, return_inverse: bool = False):
 
 
 def _combined_src(network: Network) -> np.ndarray:
+    """Every edge's source as one id: neurons 0..N-1, then inputs N..N+inputs-1."""
+    if not network.src_input.any():
+        return network.src
     return np.where(network.src_input, network.src + network.n_neurons, network.src)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from neuroemu.hardware.csr import row_positions
 
-__all__ = ["Part", "synapse_part", "bisect", "split_part", "cut_weight"]
+__all__ = ["Part", "synapse_part", "bisect", "bisect_split", "split_part", "split_both", "cut_weight"]
 
 #: refinement passes per starting split, and halvings of a batch that did not lower the cut
 REFINE_PASSES = 8
@@ -102,13 +102,22 @@ def synapse_part(src: np.ndarray, dst: np.ndarray, activity: np.ndarray, n: int)
 def split_part(part: Part, mask: np.ndarray) -> Part:
     """The part of the nodes where ``mask`` is True, with the edges among them (ids renumbered in
     order, so rows stay sorted without a sort)."""
-    newid = (np.cumsum(mask) - 1).astype(np.int32)
-    keep = mask[part.row] & mask[part.col]
-    row = newid[part.row[keep]]
-    m = int(mask.sum())
-    ptr = np.zeros(m + 1, np.int64)
-    np.cumsum(np.bincount(row, minlength=m), out=ptr[1:])
-    return Part(part.nodes[mask], ptr, row, newid[part.col[keep]], part.weight[keep])
+    return split_both(part, mask)[0]
+
+
+def split_both(part: Part, mask: np.ndarray) -> tuple[Part, Part]:
+    """The parts where ``mask`` is True and False (as :func:`split_part`), from one pass."""
+    in_row = mask[part.row]
+    same = in_row == mask[part.col]
+    out = []
+    for keep_nodes, keep in ((mask, same & in_row), (~mask, same & ~in_row)):
+        newid = (np.cumsum(keep_nodes) - 1).astype(np.int32)
+        row = newid[part.row[keep]]
+        m = int(keep_nodes.sum())
+        ptr = np.zeros(m + 1, np.int64)
+        np.cumsum(np.bincount(row, minlength=m), out=ptr[1:])
+        out.append(Part(part.nodes[keep_nodes], ptr, row, newid[part.col[keep]], part.weight[keep]))
+    return out[0], out[1]
 
 
 def cut_weight(part: Part, side: np.ndarray) -> float:
@@ -165,23 +174,24 @@ def _bfs_order(part: Part, start: int, isolated: np.ndarray) -> tuple[np.ndarray
     return order, last
 
 
-def _refine(part: Part, side: np.ndarray) -> tuple[np.ndarray, float]:
+def _refine(part: Part, side: np.ndarray, degree: np.ndarray) -> tuple[np.ndarray, float]:
     """Batched balanced swaps (module docstring, step 2); returns the side and its cut.
 
     With x = +-1 per node (+1 on the first side) and y = W x kept up to date, a node's gain is
     -x y and the cut (total entry weight - x . y) / 4, so a trial batch costs the edges of the
-    nodes it moves plus O(nodes), never a pass over every edge."""
+    nodes it moves plus O(nodes), never a pass over every edge. ``degree``: W 1, so that
+    y = 2 W 1_side - W 1 costs the edges of one side."""
     m = part.size
     nodes = np.arange(m)
     x = np.where(side, 1.0, -1.0)
-    y = np.bincount(part.row, weights=part.weight * x[part.col], minlength=m)
-    total = float(part.weight.sum())
+    y = 2 * _scatter(part, nodes[side], np.ones(int(side.sum()))) - degree
+    total = float(degree.sum())
     cut = (total - float(x @ y)) / 4
     for _ in range(REFINE_PASSES):
         gain = -x * y
         a, b = nodes[x > 0], nodes[x < 0]
-        a = a[np.lexsort((a, -gain[a]))]
-        b = b[np.lexsort((b, -gain[b]))]
+        a = a[np.argsort(-gain[a], kind="stable")]  # ties in id order
+        b = b[np.argsort(-gain[b], kind="stable")]
         p = min(len(a), len(b))
         positive = gain[a[:p]] + gain[b[:p]] > 0
         n_pairs = p if positive.all() else int(np.argmin(positive))
@@ -211,14 +221,20 @@ def bisect(part: Part, n_a: int) -> np.ndarray:
     side[:n_a] = True
     if n_a in (0, m) or part.row.size == 0:
         return side
-    best_side, best_cut = _refine(part, side)
+    degree = np.bincount(part.row, weights=part.weight, minlength=m)
+    best_side, best_cut = _refine(part, side, degree)
     isolated = np.diff(part.ptr) == 0
-    seed_node = int(np.argmax(~isolated))
-    _, far = _bfs_order(part, seed_node, isolated)
+    # a pseudo-peripheral node: the last one a sweep from the first connected node reaches
+    _, far = _bfs_order(part, int(np.argmax(~isolated)), isolated)
     order, _ = _bfs_order(part, far, isolated)
     side = np.zeros(m, bool)
     side[order[:n_a]] = True
-    side, cut = _refine(part, side)
+    side, cut = _refine(part, side, degree)
     if cut < best_cut:
         best_side = side
     return best_side
+
+
+def bisect_split(part: Part, n_a: int) -> tuple[Part, Part]:
+    """:func:`bisect` and the two halves as parts (first side first)."""
+    return split_both(part, bisect(part, n_a))

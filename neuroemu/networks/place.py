@@ -46,7 +46,7 @@ from neuroemu.hardware.step import pack_greedy_c
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.networks.axons import DENSE_KEYS_PER_EDGE, _AxonTable, _combined_src, _pack_numpy, unique_rows
 from neuroemu.networks.graph import Network
-from neuroemu.networks.partition import Part, bisect, split_part, synapse_part
+from neuroemu.networks.partition import Part, bisect_split, synapse_part
 
 __all__ = ["STRATEGIES", "Mapping", "MappingReport", "ChipLayout", "place", "layout", "evaluate", "fan_in",
            "unique_rows"]
@@ -180,10 +180,9 @@ def _split_tree(box: list, npc: int, apc: int | None, table: _AxonTable):
         return nodes  # a lone neuron's fan-in was checked before placing
     # the left part takes the capacity of half the cores the neuron count needs
     n_a = len(nodes) // 2 if k == 1 else min((k // 2) * npc, round(len(nodes) * (k // 2) / k))
-    side = bisect(part, n_a)
-    a, b = [split_part(part, side)], [split_part(part, ~side)]
+    a, b = bisect_split(part, n_a)
     del part
-    return _split_tree(a, npc, apc, table), _split_tree(b, npc, apc, table)
+    return _split_tree([a], npc, apc, table), _split_tree([b], npc, apc, table)
 
 
 def _leaves(tree) -> int:
