@@ -206,7 +206,9 @@ def _synapse_part(network: Network, activity: np.ndarray) -> Part:
 
 
 def _locality(network: Network, n_cores: int, npc: int, apc: int | None, hops_c: np.ndarray,
-              activity: np.ndarray, seed: int = 0, table: _AxonTable | None = None) -> np.ndarray:
+              activity: np.ndarray, seed: int = 0, table: _AxonTable | None = None):
+    """The placement with the least routed traffic (packet hops, then mean hops) of the module
+    docstring's three candidates, and its (mean hops, packets, packet hops) under ``hops_c``."""
     n = network.n_neurons
     table = table or _AxonTable(network)
     # the most central core first, then its nearest neighbours (ties by core id)
@@ -228,11 +230,12 @@ def _locality(network: Network, n_cores: int, npc: int, apc: int | None, hops_c:
             core_of = np.empty(n, np.int64)
             _assign(tree, by_distance[:k], hops_c, core_of)
             placements.append(core_of)
+    routes = _Routes(network, activity)
     for core_of in placements:
-        cost = _traffic(network, core_of, hops_c, activity, n_cores)
-        if best is None or cost < best[0]:
-            best = (cost, core_of)
-    return best[1]
+        cost = routes.cost(core_of, hops_c, n_cores)
+        if best is None or (cost[2], cost[0]) < best[0]:
+            best = ((cost[2], cost[0]), core_of, cost)
+    return best[1], best[2]
 
 
 def _sequence_tree(parts: list[np.ndarray]):
@@ -259,7 +262,8 @@ def _given(network: Network, n_cores: int, npc: int, apc: int | None) -> np.ndar
 
 
 STRATEGIES = {"pack": _pack, "spread": _spread, "locality": _locality, "given": _given}
-"""Registry: strategy name -> placer ``(network, n_cores, npc, apc[, hops, activity, seed]) -> core_of``."""
+"""Registry: strategy name -> placer ``(network, n_cores, npc, apc) -> core_of``; locality's also takes
+``(hops, activity, seed, table)`` and returns ``(core_of, its routes)``."""
 
 
 def _core_hops(n_cores: int, hops, core_router, topology) -> np.ndarray | None:
@@ -277,54 +281,57 @@ def _core_hops(n_cores: int, hops, core_router, topology) -> np.ndarray | None:
     return hops[np.ix_(r, r)]
 
 
-def _routes(network: Network, core_of: np.ndarray, hops_c: np.ndarray, act: np.ndarray, n_cores: int):
-    """(mean hops per synapse, packets, packet hops): one packet per (source, destination core)."""
-    m = ~network.src_input
-    s, d = network.src[m], network.dst[m]
-    dc = core_of[d]
-    w = act[s]
-    total = w.sum()
-    mean_hops = float((w * hops_c[core_of[s], dc]).sum() / total) if total > 0 else 0.0
-    space = (int(s.max(initial=0)) + 1) * n_cores
-    if space <= max(DENSE_KEYS_PER_EDGE * len(s), 1 << 20):
-        # distinct (source, core) pairs by marking a table: no sort, and already in key order
-        seen = np.zeros(space, bool)
-        seen[s * n_cores + dc] = True
-        key = np.flatnonzero(seen)
-        ps = key // n_cores
-        pd = key - ps * n_cores
-    elif space < 2 ** 62:
-        key = s * n_cores + dc
-        key.sort()
-        first = np.empty(len(key), bool)
-        first[:1] = True
-        np.not_equal(key[1:], key[:-1], out=first[1:])
-        key = key[first]
-        ps = key // n_cores
-        pd = key - ps * n_cores
-    else:
-        ps, pd = unique_rows(s, dc)
-    pw = act[ps]
-    return mean_hops, float(pw.sum()), float((pw * hops_c[core_of[ps], pd]).sum())
+class _Routes:
+    """The neuron-to-neuron synapses and their sources' activity, gathered once, so that each
+    placement's traffic costs a few passes over the synapses."""
 
+    def __init__(self, network: Network, act: np.ndarray):
+        m = ~network.src_input
+        self.s, self.d = network.src[m], network.dst[m]
+        self.w = act[self.s]
+        self.total = float(self.w.sum())
+        self.act = act
 
-def _traffic(network: Network, core_of: np.ndarray, hops_c: np.ndarray, act: np.ndarray, n_cores: int):
-    """What locality minimises: (routed packet hops, mean hops per synapse)."""
-    mean_hops, _, packet_hops = _routes(network, core_of, hops_c, act, n_cores)
-    return packet_hops, mean_hops
+    def cost(self, core_of: np.ndarray, hops_c: np.ndarray, n_cores: int) -> tuple[float, float, float]:
+        """(mean hops per synapse, packets, packet hops): one packet per (source, destination core)."""
+        s, dc = self.s, core_of[self.d]
+        total = self.total
+        mean_hops = float((self.w * hops_c[core_of[s], dc]).sum() / total) if total > 0 else 0.0
+        space = (int(s.max(initial=0)) + 1) * n_cores
+        if space <= max(DENSE_KEYS_PER_EDGE * len(s), 1 << 20):
+            # distinct (source, core) pairs by marking a table: no sort, and already in key order
+            seen = np.zeros(space, bool)
+            seen[s * n_cores + dc] = True
+            key = np.flatnonzero(seen)
+            ps = key // n_cores
+            pd = key - ps * n_cores
+        elif space < 2 ** 62:
+            key = s * n_cores + dc
+            key.sort()
+            first = np.empty(len(key), bool)
+            first[:1] = True
+            np.not_equal(key[1:], key[:-1], out=first[1:])
+            key = key[first]
+            ps = key // n_cores
+            pd = key - ps * n_cores
+        else:
+            ps, pd = unique_rows(s, dc)
+        pw = self.act[ps]
+        return mean_hops, float(pw.sum()), float((pw * hops_c[core_of[ps], pd]).sum())
 
 
 def evaluate(network: Network, core_of: np.ndarray, hops_c: np.ndarray | None, *, strategy: str = "given",
-             activity=None, n_cores: int | None = None, axons: np.ndarray | None = None) -> MappingReport:
-    """The :class:`MappingReport` of any placement ``core_of`` (int [N]). ``axons``: the axons per
-    core of this placement when already counted (else they are counted here)."""
+             activity=None, n_cores: int | None = None, axons: np.ndarray | None = None,
+             routes: tuple | None = None) -> MappingReport:
+    """The :class:`MappingReport` of any placement ``core_of`` (int [N]). ``axons`` and ``routes``
+    (mean hops, packets, packet hops): this placement's, when already counted (else counted here)."""
     core_of = np.asarray(core_of, np.int64)
     n_cores = n_cores or int(core_of.max(initial=0)) + 1
     act = np.ones(network.n_neurons) if activity is None else np.asarray(activity, np.float64)
     if hops_c is None:
         mean_hops = packets = packet_hops = mean_packet = float("nan")
     else:
-        mean_hops, packets, packet_hops = _routes(network, core_of, hops_c, act, n_cores)
+        mean_hops, packets, packet_hops = routes or _Routes(network, act).cost(core_of, hops_c, n_cores)
         mean_packet = packet_hops / packets if packets > 0 else 0.0
     if axons is None:
         axons = _AxonTable(network).per_core(core_of, n_cores)
@@ -356,6 +363,7 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
     act = np.ones(network.n_neurons) if activity is None else np.asarray(activity, np.float64)
     if act.shape != (network.n_neurons,) or not np.isfinite(act).all() or (act < 0).any():
         raise ConfigError(f"activity: needs one rate >= 0 per neuron ({network.n_neurons}) (got shape {act.shape})")
+    routes = None
     if strategy == "locality":
         if hops_c is None:
             raise ConfigError("locality: needs the router distances: pass topology= or hops= and core_router=")
@@ -363,7 +371,9 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
         # route inside one (neuroemu.hardware.system); the report below still counts plain hops
         cost = getattr(topology, "placement_cost", None)
         cost_c = hops_c if cost is None else _core_hops(n_cores, cost, topology.core_router, None)
-        core_of = _locality(network, n_cores, neurons_per_core, axons_per_core, cost_c, act, seed, table)
+        core_of, routes = _locality(network, n_cores, neurons_per_core, axons_per_core, cost_c, act, seed, table)
+        if cost is not None:
+            routes = None  # costed by the system's placement cost: the report counts plain hops
     elif strategy == "pack":
         core_of = _pack(network, n_cores, neurons_per_core, axons_per_core, table=table)
     else:
@@ -387,7 +397,8 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
     np.cumsum(per_core, out=start[1:])
     slot = np.empty(network.n_neurons, np.int64)
     slot[order] = np.arange(network.n_neurons) - start[core_of[order]]
-    report = evaluate(network, core_of, hops_c, strategy=strategy, activity=act, n_cores=n_cores, axons=axons)
+    report = evaluate(network, core_of, hops_c, strategy=strategy, activity=act, n_cores=n_cores, axons=axons,
+                      routes=routes)
     return Mapping(strategy, core_of, slot, int(neurons_per_core), axons_per_core, report)
 
 
