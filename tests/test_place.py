@@ -325,3 +325,18 @@ def test_a_part_whose_fan_in_equals_the_axon_limit_is_one_core():
     assert table.count(np.arange(2, dtype=np.int64)) == 3
     assert _leaves(_split_tree([_synapse_part(net, np.ones(net.n_neurons))], 4, 3, table)) == 1
     assert _leaves(_split_tree([_synapse_part(net, np.ones(net.n_neurons))], 4, 2, table)) == 2
+
+
+def test_sparse_key_spaces_place_alike(monkeypatch, mesh):
+    """With the dense tables refused (as for key spaces far larger than the synapses), the axon
+    keys are renumbered and the (source, core) pairs sorted: the same placements and reports."""
+    from neuroemu.networks import axons
+
+    net = layered(widths=(40, 30, 30, 30), density=0.5)
+    kw = dict(n_cores=64, neurons_per_core=32, axons_per_core=36, topology=mesh)
+    dense = {s: place(net, strategy=s, **kw) for s in ("pack", "locality")}
+    monkeypatch.setattr(axons, "DENSE_KEYS_PER_EDGE", 0)
+    monkeypatch.setattr(axons, "DENSE_KEYS_MIN", 0)
+    for s, m in dense.items():
+        sparse = place(net, strategy=s, **kw)
+        assert np.array_equal(sparse.core_of_neuron, m.core_of_neuron) and sparse.report == m.report

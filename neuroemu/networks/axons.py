@@ -10,11 +10,13 @@ import numpy as np
 from neuroemu.hardware.csr import row_positions
 from neuroemu.networks.graph import Network
 
-__all__ = ["unique_rows", "DENSE_KEYS_PER_EDGE"]
+__all__ = ["unique_rows", "DENSE_KEYS_PER_EDGE", "DENSE_KEYS_MIN"]
 
 #: pack's greedy fill indexes a table by axon key; above this many keys per synapse (and 2^20) the
 #: keys are renumbered densely first (TrueNorth's delay and class radices make sparse keys)
 DENSE_KEYS_PER_EDGE = 8
+#: ... and a dense table of this many entries is always fine
+DENSE_KEYS_MIN = 1 << 20
 
 
 def unique_rows(*columns: np.ndarray, return_inverse: bool = False):
@@ -121,7 +123,7 @@ class _AxonTable:
 
     def dense_keys(self) -> tuple[np.ndarray, int]:
         """The keys renumbered 0..k-1 when the key space is much larger than the synapses."""
-        if self.radix <= max(DENSE_KEYS_PER_EDGE * len(self.key), 1 << 20):
+        if self.radix <= max(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN):
             return self.key, self.radix
         uniq = np.unique(self.key)
         return np.searchsorted(uniq, self.key), len(uniq)

@@ -44,7 +44,8 @@ import numpy as np
 
 from neuroemu.hardware.step import pack_greedy_c
 from neuroemu.errors import CapacityError, ConfigError
-from neuroemu.networks.axons import DENSE_KEYS_PER_EDGE, _AxonTable, _combined_src, _pack_numpy, unique_rows
+from neuroemu.networks import axons as axon_table
+from neuroemu.networks.axons import _AxonTable, _combined_src, _pack_numpy, unique_rows
 from neuroemu.networks.graph import Network
 from neuroemu.networks.partition import Part, bisect_split, synapse_part
 
@@ -298,7 +299,7 @@ class _Routes:
         total = self.total
         mean_hops = float((self.w * hops_c[core_of[s], dc]).sum() / total) if total > 0 else 0.0
         space = (int(s.max(initial=0)) + 1) * n_cores
-        if space <= max(DENSE_KEYS_PER_EDGE * len(s), 1 << 20):
+        if space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN):
             # distinct (source, core) pairs by marking a table: no sort, and already in key order
             seen = np.zeros(space, bool)
             seen[s * n_cores + dc] = True
