@@ -279,6 +279,8 @@ def _core_hops(n_cores: int, hops, core_router, topology) -> np.ndarray | None:
     if hops.ndim != 2 or hops.shape[0] != hops.shape[1] or core_router.max(initial=0) >= len(hops):
         raise ConfigError(f"hops: must be a square [routers, routers] matrix covering core_router (got {hops.shape})")
     r = core_router[:n_cores]
+    if len(hops) == n_cores and np.array_equal(r, np.arange(n_cores)):
+        return hops  # a router per core, in order (TrueNorth's 4,096): no [cores, cores] copy
     return hops[np.ix_(r, r)]
 
 
