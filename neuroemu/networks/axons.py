@@ -106,7 +106,7 @@ class _AxonTable:
 
     def per_core(self, core_of: np.ndarray, n_cores: int) -> np.ndarray:
         """int64 [n_cores]: distinct axons each core needs under the placement ``core_of``."""
-        core = core_of[self.dst]
+        core = np.repeat(core_of, np.diff(self.ptr))  # = core_of[self.dst], rows being sorted
         if n_cores * float(self.radix) >= 2.0 ** 62:
             return np.bincount(unique_rows(core, self.key)[0], minlength=n_cores)
         packed = core * self.radix + self.key
