@@ -110,12 +110,14 @@ def split_both(part: Part, mask: np.ndarray) -> tuple[Part, Part]:
     # rows are sorted, so a node's flag repeated over its row is the gather mask[row], 10x faster
     in_row = np.repeat(mask, np.diff(part.ptr))
     same = in_row == mask[part.col]
+    # a node keeps its edges to its own side: one running count serves both halves
+    kept = np.zeros(len(same) + 1, np.int64)
+    np.cumsum(same, out=kept[1:])
+    own = kept[part.ptr[1:]] - kept[part.ptr[:-1]]
     out = []
     for keep_nodes, keep in ((mask, same & in_row), (~mask, same & ~in_row)):
         newid = (np.cumsum(keep_nodes) - 1).astype(np.int32)
-        kept = np.zeros(len(keep) + 1, np.int64)
-        np.cumsum(keep, out=kept[1:])
-        degree = (kept[part.ptr[1:]] - kept[part.ptr[:-1]])[keep_nodes]
+        degree = own[keep_nodes]
         m = len(degree)
         ptr = np.zeros(m + 1, np.int64)
         np.cumsum(degree, out=ptr[1:])
