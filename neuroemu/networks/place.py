@@ -11,22 +11,25 @@ core]`` router-to-router links (:func:`neuroemu.hardware.topology.build_topology
 Strategies (registry :data:`STRATEGIES`):
 
 - ``pack``: neurons in id order fill core 0, then core 1, ...; a core is closed when the next
-  neuron would exceed either limit.
+  neuron would exceed either limit (one C call, ``ne_pack_greedy``, or one numpy step per core
+  where the C kernels are not built; the axon keys come from one sort of the synapses).
 - ``given``: each neuron on the core its ``core`` field names (a file's own placement, e.g. a
   peer simulator's blocks); cores beyond the chip and cores over their limits are errors.
 - ``spread``: round-robin, neuron j on core j mod n_cores (balances load, ignores locality:
   the baseline).
 - ``locality``: bisect the neurons recursively into two parts sized for half the cores each,
-  cutting as few synapses as possible (networkx ``kernighan_lin_bisection``, started from the
-  id-order split, which already keeps layers together), until every part fits one core
-  (neurons and axons); up to ``KL_MAX_NODES`` neurons. The k parts then go onto the k cores nearest (in hops) to the most
-  central router, the split tree laid onto the cores: each branch gets a compact set of cores
-  (ordered by distance to two far-apart cores of its set), so parts that were split late --
-  the most heavily connected -- sit on nearby cores. Kernighan-Lin minimises cut synapses,
-  while a spike costs a packet per destination core, so pack's id-order parts are laid out
-  the same way as a second candidate and the placement with less routed traffic is kept
-  (so locality never needs more cores than pack); pack's own placement is a third candidate,
-  so locality never routes more traffic than pack.
+  cutting as few synapses as possible (:func:`neuroemu.networks.partition.bisect`: batched
+  balanced swaps from the id-order split and from a breadth-first order, vectorised over the
+  edges; deterministic), until every part fits one core (neurons and axons). The k parts then
+  go onto the k cores nearest (in hops) to the most central router, the split tree laid onto
+  the cores: each branch gets a compact set of cores (ordered by distance to two far-apart
+  cores of its set), so parts that were split late -- the most heavily connected -- sit on
+  nearby cores. Bisection minimises cut synapses, while a spike costs a packet per destination
+  core, so pack's id-order parts are laid out the same way as a second candidate and the
+  placement with less routed traffic is kept (so locality never needs more cores than pack);
+  pack's own placement is a third candidate, so locality never routes more traffic than pack.
+  (Kernighan-Lin in networkx did the bisection before; it took 26-70 s on a 4,000-neuron,
+  320,000-synapse network and was skipped above 4,000 neurons.)
 
 The report (:class:`MappingReport`) gives mean hops per synaptic edge and the routed traffic,
 weighted by the sources' activity when given (spikes per tick, e.g. from
@@ -37,20 +40,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
-from networkx.algorithms.community import kernighan_lin_bisection
 
-from neuroemu.hardware.csr import row_positions
 from neuroemu.hardware.step import pack_greedy_c
 from neuroemu.errors import CapacityError, ConfigError
+from neuroemu.networks import axons as axon_table
+from neuroemu.networks.axons import _AxonTable, _combined_src, _pack_numpy, unique_rows
 from neuroemu.networks.graph import Network
+from neuroemu.networks.partition import Part, bisect_split, synapse_part
 
-__all__ = ["STRATEGIES", "Mapping", "MappingReport", "ChipLayout", "place", "layout", "evaluate"]
+__all__ = ["STRATEGIES", "Mapping", "MappingReport", "ChipLayout", "place", "layout", "evaluate", "fan_in",
+           "unique_rows"]
 
-#: above this many neurons locality skips Kernighan-Lin (its passes grow faster than linearly)
-#: and lays out pack's id-order parts only
-KL_MAX_NODES = 4000
 
 
 @dataclass(frozen=True)
@@ -100,61 +101,6 @@ class Mapping:
         return self.core_of_neuron * self.neurons_per_core + self.slot_of_neuron
 
 
-def unique_rows(*columns: np.ndarray, return_inverse: bool = False):
-    """The distinct rows of non-negative integer columns, sorted; ``np.unique(axis=1)``'s result.
-
-    Rows are packed into one int64 key (mixed radix) when the key fits, which sorts an order of
-    magnitude faster than numpy's row-wise unique; otherwise that is the fallback.
-    Returns int64 [k, rows] (and the inverse when asked for).
-    """
-    cols = [np.asarray(c, np.int64) for c in columns]
-    n = len(cols[0])
-    if n == 0:
-        empty = np.empty((len(cols), 0), np.int64)
-        return (empty, np.empty(0, np.int64)) if return_inverse else empty
-    radix = [int(c.max()) + 1 for c in cols]
-    if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:
-        out = np.unique(np.stack(cols), axis=1, return_inverse=return_inverse)
-        return (out[0], out[1].ravel()) if return_inverse else out
-    key = np.zeros(n, np.int64)
-    for c, r in zip(cols, radix):
-        key = key * r + c
-    # by sorting: numpy 2's hash-based unique is far slower on millions of distinct keys
-    order = np.argsort(key, kind="stable") if return_inverse else None
-    ordered = key[order] if return_inverse else np.sort(key)
-    first = np.empty(n, bool)
-    first[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    keys = ordered[first]
-    inv = None
-    if return_inverse:
-        inv = np.empty(n, np.int64)
-        inv[order] = np.cumsum(first) - 1
-    rows = np.empty((len(cols), len(keys)), np.int64)
-    for i in range(len(cols) - 1, -1, -1):
-        rows[i] = keys % radix[i]
-        keys = keys // radix[i]
-    return (rows, inv.ravel()) if return_inverse else rows
-
-
-def _combined_src(network: Network) -> np.ndarray:
-    return np.where(network.src_input, network.src + network.n_neurons, network.src)
-
-
-def _axon_keys(network: Network) -> np.ndarray:
-    """One integer per (source, delay, class): the axon an edge needs on its destination core."""
-    keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay
-    if network.edge_class is not None:
-        keys = keys * 256 + network.edge_class
-    return keys
-
-
-def _axons_per_core(network: Network, core: np.ndarray, n_cores: int) -> np.ndarray:
-    keys = _axon_keys(network)
-    pairs = unique_rows(core[network.dst], keys)
-    return np.bincount(pairs[0], minlength=n_cores)
-
-
 def _group_of(network: Network, neuron: int) -> str:
     return network.groups[int(network.group_index()[neuron])].name
 
@@ -174,62 +120,37 @@ def _check_limits(network, strategy, n_cores, npc, apc) -> None:
 
 def fan_in(network: Network) -> np.ndarray:
     """int64 [N]: the axons each neuron needs on its core, its distinct (source, delay, class) inputs."""
-    return np.bincount(unique_rows(network.dst, _axon_keys(network))[0], minlength=network.n_neurons)
+    return _AxonTable(network).fan_in()
 
 
-def _fan_in_check(network, apc, strategy) -> None:
+def _fan_in_check(network, apc, strategy, table: _AxonTable) -> None:
     if apc is None or not network.n_edges:
         return
-    per = fan_in(network)
+    per = table.fan_in()
     j = int(np.argmax(per))
     if per[j] > apc:
         raise CapacityError(f"{strategy}: group {_group_of(network, j)!r}: neuron {j} has synapses from {per[j]} "
                             f"distinct (source, delay) pairs, more than a core's {apc} axons")
 
 
-def _pack(network: Network, n_cores: int, npc: int, apc: int | None, name: str = "pack") -> np.ndarray:
+def _pack(network: Network, n_cores: int, npc: int, apc: int | None, name: str = "pack",
+          table: _AxonTable | None = None) -> np.ndarray:
+    """Greedy fill in id order. When every run of ``npc`` neurons fits the axons, the greedy fill
+    is exactly ``id // npc`` (a core's prefix never needs more axons than the whole core), so the
+    fill itself is the only check needed."""
     n = network.n_neurons
-    simple = np.arange(n, dtype=np.int64) // npc
-    if apc is None or (_axons_per_core(network, simple, n_cores) <= apc).all():
-        return simple
-    keys = _axon_keys(network)
-    _, compact = np.unique(keys, return_inverse=True)
-    # each neuron's distinct axons (source, delay, class), found once for all neurons
-    pairs = unique_rows(network.dst, compact.ravel())
-    ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(pairs[0], minlength=n), out=ptr[1:])
-    by_dst = pairs[1]
-    n_keys = int(compact.max(initial=-1)) + 1
-    core_of, full_at = pack_greedy_c(ptr, by_dst, n_keys, npc, apc, n_cores)
+    if apc is None or not network.n_edges:
+        return np.arange(n, dtype=np.int64) // npc
+    table = table or _AxonTable(network)
+    keys, n_keys = table.dense_keys()
+    core_of, full_at = pack_greedy_c(table.ptr, keys, n_keys, npc, apc, n_cores)
     if core_of is None and full_at < 0:
-        core_of, full_at = _pack_loop(ptr, by_dst, n_keys, npc, apc, n_cores)
+        core_of, full_at = _pack_numpy(table.ptr, keys, n_keys, npc, apc, n_cores)
     if core_of is None:
         raise CapacityError(
             f"{name}: group {_group_of(network, full_at)!r} does not fit: all {n_cores} cores are full at neuron "
             f"{full_at} of {n} (limits: {npc} neurons and {apc} axons per core)")
     return core_of
-
-
-def _pack_loop(ptr: np.ndarray, by_dst: np.ndarray, n_keys: int, npc: int, apc: int, n_cores: int):
-    """The greedy fill in Python, where the C kernels are not built (the same result as
-    ``ne_pack_greedy``): (core of each neuron, -1), or (None, j) when neuron j finds all full."""
-    n = len(ptr) - 1
-    seen = np.full(n_keys, -1, np.int64)
-    core_of = np.empty(n, np.int64)
-    core, used_n, used_a = 0, 0, 0
-    for j in range(n):
-        k = by_dst[ptr[j]:ptr[j + 1]]
-        new = k[seen[k] != core]
-        if used_n + 1 > npc or used_a + len(new) > apc:
-            core += 1
-            if core >= n_cores:
-                return None, j
-            used_n, used_a, new = 0, 0, k
-        seen[new] = core
-        used_a += len(new)
-        used_n += 1
-        core_of[j] = core
-    return core_of, -1
 
 
 def _spread(network: Network, n_cores: int, npc: int, apc: int | None) -> np.ndarray:
@@ -246,47 +167,23 @@ def _core_split(cores: np.ndarray, hops: np.ndarray, n_a: int) -> tuple[np.ndarr
     return cores[order[:n_a]], cores[order[n_a:]]
 
 
-def _bisect(graph: nx.Graph | None, nodes: np.ndarray, n_a: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    a, b = nodes[:n_a], nodes[n_a:]
-    if graph is None or len(nodes) > KL_MAX_NODES or n_a == 0 or n_a == len(nodes):
-        return a, b
-    sub = graph.subgraph(nodes.tolist())
-    if sub.number_of_edges() == 0:
-        return a, b
-    # Kernighan-Lin swaps pairs, so the sizes of the start split are kept
-    pa, pb = kernighan_lin_bisection(sub, partition=(set(a.tolist()), set(b.tolist())), weight="weight", seed=seed)
-    return np.sort(np.fromiter(pa, np.int64)), np.sort(np.fromiter(pb, np.int64))
+def _split_tree(box: list, npc: int, apc: int | None, table: _AxonTable):
+    """Bisect until every part fits one core; a leaf is an array of neurons, a branch a pair.
 
-
-class _FanIn:
-    """Axons a set of neurons needs on one core: distinct (source, delay) keys of their synapses."""
-
-    def __init__(self, network: Network):
-        n = network.n_neurons
-        _, keys = np.unique(_axon_keys(network), return_inverse=True)
-        order = np.argsort(network.dst, kind="stable")
-        self.keys = keys.ravel()[order]
-        self.ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(network.dst, minlength=n), out=self.ptr[1:])
-
-    def count(self, nodes: np.ndarray) -> int:
-        starts, stops = self.ptr[nodes], self.ptr[nodes + 1]
-        lengths = stops - starts
-        k = self.keys[row_positions(starts, lengths)]
-        return len(np.unique(k))
-
-
-def _split_tree(graph, nodes: np.ndarray, npc: int, apc: int | None, fan_in: _FanIn, seed: int):
-    """Bisect until every part fits one core; a leaf is an array of neurons, a branch a pair."""
+    ``box`` holds the :class:`~neuroemu.networks.partition.Part` to split (taken out, so a
+    part's edges are freed once its halves are built)."""
+    part = box.pop()
+    nodes = part.nodes
     k = -(-len(nodes) // npc)
-    if k == 1 and (apc is None or fan_in.count(nodes) <= apc):
+    if k == 1 and (apc is None or table.count(nodes) <= apc):
         return nodes
     if len(nodes) == 1:
         return nodes  # a lone neuron's fan-in was checked before placing
     # the left part takes the capacity of half the cores the neuron count needs
     n_a = len(nodes) // 2 if k == 1 else min((k // 2) * npc, round(len(nodes) * (k // 2) / k))
-    a, b = _bisect(graph, nodes, n_a, seed)
-    return (_split_tree(graph, a, npc, apc, fan_in, seed), _split_tree(graph, b, npc, apc, fan_in, seed))
+    a, b = bisect_split(part, n_a)
+    del part
+    return _split_tree([a], npc, apc, table), _split_tree([b], npc, apc, table)
 
 
 def _leaves(tree) -> int:
@@ -303,38 +200,30 @@ def _assign(tree, cores: np.ndarray, hops_c: np.ndarray, core_of: np.ndarray) ->
     _assign(tree[1], cb, hops_c, core_of)
 
 
-def _synapse_graph(network: Network, activity: np.ndarray) -> nx.Graph:
-    """Undirected neuron graph; an edge's weight is the activity crossing it (both ways added)."""
-    n = network.n_neurons
+def _synapse_part(network: Network, activity: np.ndarray) -> Part:
+    """The undirected neuron graph; an edge's weight is the activity crossing it (both ways added)."""
     m = ~network.src_input
-    graph = nx.Graph()
-    graph.add_nodes_from(range(n))
-    src, dst = network.src[m], network.dst[m]
-    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-    keep = lo != hi
-    pairs, inv = unique_rows(lo[keep], hi[keep], return_inverse=True)
-    weights = np.bincount(inv.ravel(), weights=activity[src][keep], minlength=pairs.shape[1])
-    graph.add_weighted_edges_from(zip(pairs[0].tolist(), pairs[1].tolist(), weights.tolist()))
-    return graph
+    return synapse_part(network.src[m], network.dst[m], activity, network.n_neurons)
 
 
 def _locality(network: Network, n_cores: int, npc: int, apc: int | None, hops_c: np.ndarray,
-              activity: np.ndarray, seed: int) -> np.ndarray:
+              activity: np.ndarray, seed: int = 0, table: _AxonTable | None = None):
+    """The placement with the least routed traffic (packet hops, then mean hops) of the module
+    docstring's three candidates, and its (mean hops, packets, packet hops) under ``hops_c``."""
     n = network.n_neurons
+    table = table or _AxonTable(network)
     # the most central core first, then its nearest neighbours (ties by core id)
     centre = int(np.lexsort((np.arange(n_cores), hops_c.sum(axis=1)))[0])
     by_distance = np.lexsort((np.arange(n_cores), hops_c[centre]))
     best = None
-    # Kernighan-Lin minimises cut synapses, but a spike costs one packet per destination core:
+    # bisection minimises cut synapses, but a spike costs one packet per destination core:
     # when a source's targets are dense (a fully connected layer) the id-order parts keep them
     # on fewer cores. Both are laid out and the one with less routed traffic stays. The
     # id-order parts are pack's (greedy, so never more cores than pack).
-    packed = _pack(network, n_cores, npc, apc, "locality")
+    packed = _pack(network, n_cores, npc, apc, "locality", table)
     cuts = np.flatnonzero(np.diff(packed)) + 1
     candidates = [_sequence_tree(np.split(np.arange(n, dtype=np.int64), cuts))]
-    if n <= KL_MAX_NODES:
-        graph = _synapse_graph(network, activity)
-        candidates.append(_split_tree(graph, np.arange(n, dtype=np.int64), npc, apc, _FanIn(network), seed))
+    candidates.append(_split_tree([_synapse_part(network, activity)], npc, apc, table))
     placements = [packed]  # a chain of layers may sit best in pack's row; it is a candidate too
     for tree in candidates:
         k = _leaves(tree)
@@ -342,11 +231,12 @@ def _locality(network: Network, n_cores: int, npc: int, apc: int | None, hops_c:
             core_of = np.empty(n, np.int64)
             _assign(tree, by_distance[:k], hops_c, core_of)
             placements.append(core_of)
+    routes = _Routes(network, activity)
     for core_of in placements:
-        cost = evaluate(network, core_of, hops_c, activity=activity, n_cores=n_cores)
-        if best is None or (cost.packet_hops, cost.mean_hops) < best[0]:
-            best = ((cost.packet_hops, cost.mean_hops), core_of)
-    return best[1]
+        cost = routes.cost(core_of, hops_c, n_cores)
+        if best is None or (cost[2], cost[0]) < best[0]:
+            best = ((cost[2], cost[0]), core_of, cost)
+    return best[1], best[2]
 
 
 def _sequence_tree(parts: list[np.ndarray]):
@@ -373,7 +263,8 @@ def _given(network: Network, n_cores: int, npc: int, apc: int | None) -> np.ndar
 
 
 STRATEGIES = {"pack": _pack, "spread": _spread, "locality": _locality, "given": _given}
-"""Registry: strategy name -> placer ``(network, n_cores, npc, apc[, hops, activity, seed]) -> core_of``."""
+"""Registry: strategy name -> placer ``(network, n_cores, npc, apc) -> core_of``; locality's also takes
+``(hops, activity, seed, table)`` and returns ``(core_of, its routes)``."""
 
 
 def _core_hops(n_cores: int, hops, core_router, topology) -> np.ndarray | None:
@@ -388,32 +279,78 @@ def _core_hops(n_cores: int, hops, core_router, topology) -> np.ndarray | None:
     if hops.ndim != 2 or hops.shape[0] != hops.shape[1] or core_router.max(initial=0) >= len(hops):
         raise ConfigError(f"hops: must be a square [routers, routers] matrix covering core_router (got {hops.shape})")
     r = core_router[:n_cores]
+    if len(hops) == n_cores and np.array_equal(r, np.arange(n_cores)):
+        return hops  # a router per core, in order (TrueNorth's 4,096): no [cores, cores] copy
     return hops[np.ix_(r, r)]
 
 
+class _Routes:
+    """The neuron-to-neuron synapses and their sources' activity, gathered once, so that each
+    placement's traffic costs a few passes over the synapses."""
+
+    def __init__(self, network: Network, act: np.ndarray):
+        m = ~network.src_input
+        self.s, self.d = network.src[m], network.dst[m]
+        self.w = act[self.s]
+        self.total = float(self.w.sum())
+        self.act = act
+        # edges listed by destination (the usual order of a file): a placement's destination
+        # cores are a repeat, far faster than a gather
+        d = self.d
+        self.d_runs = np.bincount(d, minlength=network.n_neurons) if (d[1:] >= d[:-1]).all() else None
+
+    def _dst_core(self, core_of: np.ndarray) -> np.ndarray:
+        if self.d_runs is None:
+            return core_of[self.d]
+        return np.repeat(core_of, self.d_runs)
+
+    def cost(self, core_of: np.ndarray, hops_c: np.ndarray, n_cores: int) -> tuple[float, float, float]:
+        """(mean hops per synapse, packets, packet hops): one packet per (source, destination core)."""
+        s, dc = self.s, self._dst_core(core_of)
+        total = self.total
+        mean_hops = float((self.w * hops_c[core_of[s], dc]).sum() / total) if total > 0 else 0.0
+        space = (int(s.max(initial=0)) + 1) * n_cores
+        if space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN):
+            # distinct (source, core) pairs by marking a table: no sort, and already in key order
+            seen = np.zeros(space, bool)
+            seen[s * n_cores + dc] = True
+            key = np.flatnonzero(seen)
+            ps = key // n_cores
+            pd = key - ps * n_cores
+        elif space < 2 ** 62:
+            key = s * n_cores + dc
+            key.sort()
+            first = np.empty(len(key), bool)
+            first[:1] = True
+            np.not_equal(key[1:], key[:-1], out=first[1:])
+            key = key[first]
+            ps = key // n_cores
+            pd = key - ps * n_cores
+        else:
+            ps, pd = unique_rows(s, dc)
+        pw = self.act[ps]
+        return mean_hops, float(pw.sum()), float((pw * hops_c[core_of[ps], pd]).sum())
+
+
 def evaluate(network: Network, core_of: np.ndarray, hops_c: np.ndarray | None, *, strategy: str = "given",
-             activity=None, n_cores: int | None = None) -> MappingReport:
-    """The :class:`MappingReport` of any placement ``core_of`` (int [N])."""
+             activity=None, n_cores: int | None = None, axons: np.ndarray | None = None,
+             routes: tuple | None = None) -> MappingReport:
+    """The :class:`MappingReport` of any placement ``core_of`` (int [N]). ``axons`` and ``routes``
+    (mean hops, packets, packet hops): this placement's, when already counted (else counted here)."""
     core_of = np.asarray(core_of, np.int64)
     n_cores = n_cores or int(core_of.max(initial=0)) + 1
     act = np.ones(network.n_neurons) if activity is None else np.asarray(activity, np.float64)
-    m = ~network.src_input
-    s, d = network.src[m], network.dst[m]
-    sc, dc = core_of[s], core_of[d]
     if hops_c is None:
         mean_hops = packets = packet_hops = mean_packet = float("nan")
     else:
-        h = hops_c[sc, dc].astype(np.float64)
-        w = act[s]
-        mean_hops = float((w * h).sum() / w.sum()) if w.sum() > 0 else 0.0
-        pairs = unique_rows(s, dc)
-        pw = act[pairs[0]]
-        packets = float(pw.sum())
-        packet_hops = float((pw * hops_c[core_of[pairs[0]], pairs[1]]).sum())
+        mean_hops, packets, packet_hops = routes or _Routes(network, act).cost(core_of, hops_c, n_cores)
         mean_packet = packet_hops / packets if packets > 0 else 0.0
-    return MappingReport(strategy=strategy, cores_used=int(len(np.unique(core_of))),
-                         max_neurons_per_core=int(np.bincount(core_of).max(initial=0)),
-                         max_axons_per_core=int(_axons_per_core(network, core_of, n_cores).max(initial=0)),
+    if axons is None:
+        axons = _AxonTable(network).per_core(core_of, n_cores)
+    per_core = np.bincount(core_of)
+    return MappingReport(strategy=strategy, cores_used=int(np.count_nonzero(per_core)),
+                         max_neurons_per_core=int(per_core.max(initial=0)),
+                         max_axons_per_core=int(axons.max(initial=0)),
                          synapses=int(network.n_edges), mean_hops=mean_hops, packets=packets,
                          packet_hops=packet_hops, mean_packet_hops=mean_packet)
 
@@ -426,16 +363,19 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
     ``topology``: a :class:`~neuroemu.hardware.topology.Topology` (its ``hops`` and
     ``core_router`` are used), or pass ``hops`` [routers, routers] and ``core_router``
     [cores] directly (``locality`` needs one of them). ``activity``: spikes per tick of each
-    neuron, weighting the partition and the report. ``seed`` makes Kernighan-Lin repeatable.
+    neuron, weighting the partition and the report. ``seed`` is accepted for compatibility:
+    every strategy is deterministic (the same network gives the same placement on every run).
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy: unknown mapping strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
     _check_limits(network, strategy, n_cores, neurons_per_core, axons_per_core)
-    _fan_in_check(network, axons_per_core, strategy)
+    table = _AxonTable(network)  # every neuron's distinct axons, sorted once for all the checks below
+    _fan_in_check(network, axons_per_core, strategy, table)
     hops_c = _core_hops(n_cores, hops, core_router, topology)
     act = np.ones(network.n_neurons) if activity is None else np.asarray(activity, np.float64)
     if act.shape != (network.n_neurons,) or not np.isfinite(act).all() or (act < 0).any():
         raise ConfigError(f"activity: needs one rate >= 0 per neuron ({network.n_neurons}) (got shape {act.shape})")
+    routes = None
     if strategy == "locality":
         if hops_c is None:
             raise ConfigError("locality: needs the router distances: pass topology= or hops= and core_router=")
@@ -443,7 +383,11 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
         # route inside one (neuroemu.hardware.system); the report below still counts plain hops
         cost = getattr(topology, "placement_cost", None)
         cost_c = hops_c if cost is None else _core_hops(n_cores, cost, topology.core_router, None)
-        core_of = _locality(network, n_cores, neurons_per_core, axons_per_core, cost_c, act, seed)
+        core_of, routes = _locality(network, n_cores, neurons_per_core, axons_per_core, cost_c, act, seed, table)
+        if cost is not None:
+            routes = None  # costed by the system's placement cost: the report counts plain hops
+    elif strategy == "pack":
+        core_of = _pack(network, n_cores, neurons_per_core, axons_per_core, table=table)
     else:
         core_of = STRATEGIES[strategy](network, n_cores, neurons_per_core, axons_per_core)
     per_core = np.bincount(core_of, minlength=n_cores)
@@ -451,8 +395,8 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
         c = int(np.argmax(per_core))
         raise CapacityError(f"{strategy}: group {_group_of(network, int(np.flatnonzero(core_of == c)[-1]))!r} does not "
                             f"fit: core {c} gets {per_core[c]} neurons, more than {neurons_per_core} per core")
+    axons = table.per_core(core_of, n_cores)
     if axons_per_core is not None:
-        axons = _axons_per_core(network, core_of, n_cores)
         if axons.max(initial=0) > axons_per_core:
             c = int(np.argmax(axons))
             names = sorted({_group_of(network, int(j)) for j in np.flatnonzero(core_of == c)})
@@ -460,12 +404,13 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
                                 f"{', '.join(map(repr, names))}) needs {axons[c]} axons, more than {axons_per_core} "
                                 "per core; try pack or locality")
     # columns in id order within each core
-    order = np.lexsort((np.arange(network.n_neurons), core_of))
+    order = np.argsort(core_of, kind="stable")
     start = np.zeros(n_cores + 1, np.int64)
     np.cumsum(per_core, out=start[1:])
     slot = np.empty(network.n_neurons, np.int64)
     slot[order] = np.arange(network.n_neurons) - start[core_of[order]]
-    report = evaluate(network, core_of, hops_c, strategy=strategy, activity=act, n_cores=n_cores)
+    report = evaluate(network, core_of, hops_c, strategy=strategy, activity=act, n_cores=n_cores, axons=axons,
+                      routes=routes)
     return Mapping(strategy, core_of, slot, int(neurons_per_core), axons_per_core, report)
 
 

@@ -1,0 +1,98 @@
+"""Balanced graph bisection for locality placement (neuroemu.networks.partition)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuroemu.networks.partition import bisect, cut_weight, split_part, synapse_part
+
+
+def grid_edges(side: int):
+    """The 4-neighbour edges of a side x side grid (row-major ids), each once."""
+    y, x = np.divmod(np.arange(side * side), side)
+    src, dst = [], []
+    for dy, dx in ((0, 1), (1, 0)):
+        ok = (y + dy < side) & (x + dx < side)
+        src.append((y * side + x)[ok])
+        dst.append(((y + dy) * side + x + dx)[ok])
+    return np.concatenate(src), np.concatenate(dst)
+
+
+def test_synapse_part_is_the_symmetric_activity_weighted_graph():
+    """Entry (u, v) weighs the activity of every synapse between u and v, both ways, parallel
+    synapses summed, self loops dropped; rows sorted (CSR)."""
+    rng = np.random.default_rng(2)
+    n = 30
+    src, dst = rng.integers(0, n, 400), rng.integers(0, n, 400)
+    act = rng.random(n)
+    part = synapse_part(src, dst, act, n)
+    want = np.zeros((n, n))
+    keep = src != dst
+    np.add.at(want, (src[keep], dst[keep]), act[src[keep]])
+    want = want + want.T
+    got = np.zeros((n, n))
+    got[part.row, part.col] = part.weight
+    assert np.allclose(got, want) and (np.diff(part.row) >= 0).all()
+    assert np.array_equal(part.ptr, np.concatenate(([0], np.cumsum(np.bincount(part.row, minlength=n)))))
+    uniform = synapse_part(src, dst, np.full(n, 2.0), n)  # the multiplicity path: weight = 2 x synapses
+    got = np.zeros((n, n))
+    got[uniform.row, uniform.col] = uniform.weight
+    assert np.array_equal(got, 2.0 * _counts(src, dst, n))
+
+
+def _counts(src, dst, n):
+    """Synapses between each pair, both ways, self loops dropped."""
+    c = np.zeros((n, n))
+    keep = src != dst
+    np.add.at(c, (src[keep], dst[keep]), 1.0)
+    return c + c.T
+
+
+@pytest.mark.parametrize("n_a", [128, 100, 64])
+def test_bisect_finds_a_short_cut_of_the_exact_size_whatever_the_ids(n_a):
+    """A 16 x 16 grid under shuffled ids: the id-order split cuts ~200 of its 480 edges; the
+    bisection keeps exactly n_a nodes on one side and cuts at most twice the best straight cut
+    (16 edges), the same on every call."""
+    src, dst = grid_edges(16)
+    perm = np.random.default_rng(3).permutation(256)
+    part = synapse_part(perm[src], perm[dst], np.ones(256), 256)
+    side = bisect(part, n_a)
+    assert side.sum() == n_a
+    assert cut_weight(part, np.arange(256) < n_a) > 150
+    assert cut_weight(part, side) <= 32
+    assert np.array_equal(bisect(part, n_a), side)
+
+
+def test_bisect_never_cuts_more_than_the_id_order_split():
+    """Two dense clusters in id order: the id-order split is already optimal (cut 1) and kept."""
+    a = np.array([(i, j) for i in range(8) for j in range(8) if i < j])
+    src = np.concatenate((a[:, 0], a[:, 0] + 8, [7]))
+    dst = np.concatenate((a[:, 1], a[:, 1] + 8, [8]))
+    part = synapse_part(src, dst, np.ones(16), 16)
+    side = bisect(part, 8)
+    assert cut_weight(part, side) == 1.0 and side[:8].all()
+
+
+def test_bisect_with_isolated_nodes_and_components():
+    """Isolated nodes and several components: every node on exactly one side, sizes exact."""
+    src, dst = grid_edges(4)
+    src = np.concatenate((src, src + 20))  # two 4 x 4 grids (ids 0-15, 20-35), ids 16-19 and 36-39 isolated
+    dst = np.concatenate((dst, dst + 20))
+    part = synapse_part(src, dst, np.ones(40), 40)
+    for n_a in (0, 1, 16, 20, 39, 40):
+        side = bisect(part, n_a)
+        assert side.shape == (40,) and side.sum() == n_a
+    side = bisect(part, 16)
+    assert cut_weight(part, side) == 0.0  # one grid on each side
+
+
+def test_split_part_keeps_the_edges_inside_and_renumbers_in_order():
+    src, dst = grid_edges(4)
+    part = synapse_part(src, dst, np.ones(16), 16)
+    mask = np.zeros(16, bool)
+    mask[[0, 1, 4, 5, 9]] = True  # a 2 x 2 square and a node joined to it by one edge (5 - 9)
+    sub = split_part(part, mask)
+    assert sub.nodes.tolist() == [0, 1, 4, 5, 9]
+    pairs = sorted({(int(sub.nodes[r]), int(sub.nodes[c])) for r, c in zip(sub.row, sub.col) if r < c})
+    assert pairs == [(0, 1), (0, 4), (1, 5), (4, 5), (5, 9)]
+    assert (np.diff(sub.row) >= 0).all() and sub.ptr[-1] == len(sub.row) == 10
