@@ -79,9 +79,12 @@ def main() -> None:
 @click.option("--time-after-programming", "time_after_programming", type=click.FloatRange(0.0, 1e10),
               metavar="SECONDS", help="NVM synapses: time since the weights were programmed (PCM drift; default: "
                                       "the workload's time_after_programming_s, else none).")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="Threads the TrueNorth tick kernel splits the cores over (1-256; the record is the same).")
 def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
         buffer_packets, out_dir, dt, exporter, method, dataset, present_ticks, settle_ticks, samples, neuron_reset,
-        mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes, spikes_out, time_after_programming):
+        mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes, spikes_out, time_after_programming,
+        threads):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -140,7 +143,7 @@ def run(chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events
             result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
                               timing=timing, max_events=max_events, max_window_events=max_window_events,
                               network=network,
-                              buffer_packets=buffer_packets, progress=progress)
+                              buffer_packets=buffer_packets, progress=progress, threads=threads)
         finally:
             progress.close()
     except RunawayError as exc:

@@ -20,6 +20,7 @@ from neuroemu.engine.energy import Ledger, cores_with_work
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.devices import Endurance, adc_for, read_noise_for
+from neuroemu.hardware.fused import check_threads
 from neuroemu.hardware.step import TickStepper
 from neuroemu.engine.timing import TimingPolicy, timing_policy
 from neuroemu.kernel.queue import make_queue
@@ -40,7 +41,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
              timing: str | None = None, max_events: int | None = None, max_window_events: int | None = None,
              link_stats: bool = False,
              network: str = "analytic", buffer_packets: int = 4,
-             progress: Progress | None = None) -> RunResult:
+             progress: Progress | None = None, threads: int = 1) -> RunResult:
     """Run ``workload`` on ``chip`` and return the frozen record.
 
     ``chip`` and ``workload`` are specs, file paths, shipped names, or None for the
@@ -55,7 +56,8 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     tick semantics a packet must then arrive before its delivery tick starts, or it is a timing
     violation). ``max_events`` stops a runaway run: past that many delivered spikes it raises
     :class:`RunawayError` carrying the partial record. ``progress(done, total)`` is called
-    as ticks complete.
+    as ticks complete. ``threads`` splits the cores of the fused TrueNorth tick kernel over that many
+    threads (1 to 256); the record is the same for any number.
     """
     chip, workload = resolve(chip, workload)
     if timing is not None:
@@ -68,7 +70,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
                          record_spikes=workload.record_spikes if record_spikes is None else record_spikes,
                          tick_backend=tick_backend, max_events=max_events,
                          max_window_events=max_window_events, link_stats=link_stats,
-                         network=network, buffer_packets=buffer_packets)
+                         network=network, buffer_packets=buffer_packets, threads=check_threads(threads))
     if options.network not in ("analytic", "packet"):
         raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
     if chip.timing.mode == "async":
@@ -162,7 +164,7 @@ class TickLoop:
         self.stepper = TickStepper(arrays, self.network.enabled, chip.core.membrane_bits,
                                    stream_key(opt.seed, STREAM_NEURON_RNG),
                                    "numpy" if read_noise is not None else opt.tick_backend,
-                                   core_counts=self.policy.needs_core_counts)
+                                   core_counts=self.policy.needs_core_counts, threads=opt.threads)
         self.stepper.read_noise = read_noise
         # NVM synapses: the column ADC quantises each tick's column sums; its conversions and the
         # word-line drives are counted (docs/devices.md)

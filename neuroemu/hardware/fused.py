@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroemu.errors import NeuroEmuError
+from neuroemu.errors import ConfigError, NeuroEmuError
 from neuroemu.hardware.cores import CoreArrays
 
 try:  # built by `pip install -e .`
@@ -39,7 +39,7 @@ MAX_THREADS = 256
 def check_threads(threads: int, where: str = "--threads") -> int:
     """``threads`` as an int >= 1 (and at most :data:`MAX_THREADS`), else a one-line error."""
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= MAX_THREADS:
-        raise NeuroEmuError(f"{where}: the number of threads must be an integer from 1 to {MAX_THREADS}, "
+        raise ConfigError(f"{where}: the number of threads must be an integer from 1 to {MAX_THREADS}, "
                             f"got {threads!r}")
     return int(threads)
 
