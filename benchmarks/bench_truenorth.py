@@ -41,6 +41,44 @@ def chip_of(cores: int):
     return dataclasses.replace(chip, name=f"truenorth-{cores}", cores=cores, topology=topo)
 
 
+def kernel_ratios(chip, workload, ticks: int, threads: int) -> dict:
+    """The tick kernels alone on the chip's network, in this process, on the same ``ticks`` sets of
+    active axons (the run's ~5 per core per tick): the fused kernel on 1 and ``threads`` threads
+    against the two-pass C kernels it replaced (dense 0/1 rows, then the neuron pass), CPU and wall
+    ms per tick. The states are checked equal after the ticks."""
+    import numpy as np
+    from neuroemu.hardware.step import TickStepper
+    from neuroemu.networks.workloads import build_network
+    net = build_network(chip, workload, 1, "bench")
+    a = net.arrays
+    v0 = a.v.copy()
+    draws = np.random.default_rng(0)
+    per_tick = round(a.n_axons * 0.02)  # 20 Hz: ~2 % of the axons receive a spike in a tick
+    active = [draws.integers(0, a.n_axons, per_tick) for _ in range(ticks + 1)]
+    dense = np.zeros((a.n_axons, a.neurons_per_core), np.uint8)
+    dense[a.synapse_axons(), a.row_neurons] = 1
+    out, states = {}, []
+    for name, n in (("two_pass", 1), ("fused", 1), ("fused_threads", threads)):
+        a.v[:] = v0
+        a.dense = dense if name == "two_pass" else None
+        stepper = TickStepper(a, net.enabled, chip.core.membrane_bits, 7, "c", threads=n)
+        if name == "two_pass":
+            stepper._fused = None
+        stepper.step(0, active[0])
+        wall, cpu = time.perf_counter(), time.process_time()
+        for t in range(1, ticks + 1):
+            stepper.step(t, active[t])
+        out[name] = {"threads": n, "wall_ms_per_tick": round((time.perf_counter() - wall) / ticks * 1e3, 3),
+                     "cpu_ms_per_tick": round((time.process_time() - cpu) / ticks * 1e3, 3)}
+        states.append(a.v.copy())
+    a.dense = None
+    if not all(np.array_equal(states[0], s) for s in states[1:]):
+        raise SystemExit("the kernels disagree")
+    return {"kernel_ticks": ticks, "kernels": out,
+            "fused_speedup_vs_two_pass": round(out["two_pass"]["wall_ms_per_tick"] / out["fused"]["wall_ms_per_tick"], 2),
+            "fused_thread_speedup": round(out["fused"]["wall_ms_per_tick"] / out["fused_threads"]["wall_ms_per_tick"], 3)}
+
+
 def run_size(cores: int, ticks: int, baseline_ticks: int, threads: int, queue) -> None:
     """Run one size (in a child process) and put its JSON-ready result on ``queue``."""
     start = time.perf_counter()
@@ -65,6 +103,8 @@ def run_size(cores: int, ticks: int, baseline_ticks: int, threads: int, queue) -
             raise SystemExit(f"{threads} threads changed the record")
         extra = {"threads": threads, "threads_wall_s": round(multi.wall_s, 4),
                  "threads_speedup": round(fast.wall_s / multi.wall_s, 3), "threads_same_record": True}
+    if threads > 1:
+        extra.update(kernel_ratios(chip, workload, 20, threads))
     chip_s = ticks * chip.timing.tick_s
     best = min(fast.wall_s, extra.get("threads_wall_s", fast.wall_s))
     base = simulate(chip, workload, ticks=baseline_ticks, tick_backend="numpy")
