@@ -620,7 +620,7 @@ NE_VECTOR_CLONES static void *tn_range(void *arg) {
     const int64_t floor_v = uniform.floor_v;
     const int64_t *bucket = c->bucket, *core_start = c->core_start;
     const int64_t k_end = core_start[R->c1];
-    const int64_t ahead = 8;           /* rows fetched ahead: the row reads are random */
+    const int64_t ahead = 16;          /* rows fetched ahead: the row reads are random */
     int64_t fired = 0, sops = 0, active = 0;
     int64_t *out = R->fired_out + R->c0 * N;
     for (int64_t core = R->c0; core < R->c1; core++) {
