@@ -129,3 +129,37 @@ def test_cli_threads_zero_is_a_one_line_error():
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: --threads: the number of threads must be an integer from 1 to 256, got 0"]
+
+
+@pytest.mark.parametrize("timing", ["sync", "gals", "barrier"])
+def test_routing_fired_neurons_in_c_gives_the_numpy_routes_record(small_chip, small_workload, timing):
+    """The one-pass C routing (RoutePass, taken with the C kernels) and the numpy routing (taken with
+    the numpy kernels) give the same record under each arrival rule."""
+    from neuroemu.engine.options import RunOptions, with_timing
+    from neuroemu.engine.run import TickLoop
+    small_chip["latency"].update({"synaptic_op_ns": {"value": 1.0, "source": "test"}})
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    wl = workload_from_data(small_workload, "w.yaml")
+    loop = TickLoop(with_timing(chip, timing), wl, RunOptions(ticks=5, seed=3))
+    assert loop.fast_routes is not None and (loop.fast_routes.tick_ps > 0) == (timing == "sync")
+    records = [simulate(chip, wl, timing=timing, tick_backend=b, record_spikes=True).comparable() for b in ("c", "numpy")]
+    assert records[0] == records[1] and records[0]["spikes"] > 0
+
+
+def test_route_pass_matches_the_numpy_arithmetic():
+    from neuroemu.hardware.fused import RoutePass
+    draws = np.random.default_rng(5)
+    n = 1000
+    route_axon = draws.integers(-1, 5000, n)
+    route_delay = draws.integers(1, 16, n)
+    latency = draws.integers(0, 10 ** 6, n)
+    fired = np.sort(draws.choice(n, 300, replace=False))
+    emit = draws.integers(10 ** 9, 2 * 10 ** 9, len(fired))
+    now, t = 1_500_000_000, 7
+    sent = route_axon[fired] >= 0
+    due = t + route_delay[fired[sent]]
+    for tick_ps, lat, arrival in ((10 ** 6, None, due * 10 ** 6), (0, latency, emit[sent] + latency[fired[sent]])):
+        got = RoutePass(route_axon, route_delay, lat, tick_ps)(fired, emit, t, now)
+        want = (np.maximum(arrival, now + 1), route_axon[fired[sent]], due)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))
+        assert (got[0] == now + 1).any()  # some arrivals were raised to the floor

@@ -22,7 +22,7 @@ from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.devices import Endurance, adc_for, read_noise_for
 from neuroemu.hardware.fused import check_threads
 from neuroemu.hardware.step import TickStepper
-from neuroemu.engine.timing import TimingPolicy, timing_policy
+from neuroemu.engine.timing import TimingPolicy, route_pass, timing_policy
 from neuroemu.kernel.queue import make_queue
 from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
@@ -108,6 +108,9 @@ class TickLoop:
         self.queue = make_queue(opt.queue)
         self.policy = timing_policy(chip, self.topology, self.arrays, network.enabled)
         self._build_cores()
+        # single-target routes on the analytic network with the C kernels: route in one C pass
+        self.fast_routes = (route_pass(self.policy, self.route_axon, self.route_delay, self.router)
+                            if not self.fanout and opt.network == "analytic" and self.stepper.backend == "c" else None)
         self.packets = None
         if opt.network == "packet":
             from neuroemu.hardware.packet import PacketNetwork
@@ -319,6 +322,13 @@ class TickLoop:
         packet network; returns the arrival times the timestep must wait for, if any."""
         if not len(fired) and self.packets is None:
             return None  # nothing to send (the packet network may still hold a timestep's packets)
+        if self.fast_routes is not None:  # the same arrays as below, in one C pass (hardware/fused.py)
+            arrival, targets, due_tick = self.fast_routes(fired, emit, t, now)
+            if not len(targets):
+                return None
+            self.spikes_sent += len(targets)
+            self.queue.push_batch(arrival, AXON_SPIKE, targets, payload=due_tick)
+            return arrival
         routes = fired
         if self.fanout:
             routes = self.arrays.routes_of(fired)

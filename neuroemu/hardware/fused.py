@@ -139,3 +139,46 @@ class FusedTrueNorth:
             raise NeuroEmuError("internal: the fused TrueNorth kernel rejected its arguments"
                                 if n_fired == lib.NE_TICK_EBADARG else "internal: the fused TrueNorth kernel ran out of memory")
         return int(n_fired), int(self._out[0]), int(self._out[1])
+
+
+class RoutePass:
+    """The routing of one tick's fired neurons in one C pass (``ne_route_fired``): what
+    ``TickLoop.route_and_emit`` computes with five gathers and the arrival arithmetic in numpy,
+    for single-target routes on the analytic network. ``tick_ps`` > 0: a spike arrives at its due
+    tick's start (sync); else at its emission plus its route's ``latency`` (gals, barrier)."""
+
+    def __init__(self, route_axon: np.ndarray, route_delay: np.ndarray, latency: np.ndarray | None, tick_ps: int):
+        if _tick is None:
+            raise NeuroEmuError("internal: the C tick kernels are not built")
+        if tick_ps <= 0 and latency is None:
+            raise NeuroEmuError("internal: a route pass needs the latencies or the tick")
+        self._tables = [np.ascontiguousarray(x, np.int64) for x in (route_axon, route_delay)]
+        self._latency = None if latency is None else np.ascontiguousarray(latency, np.int64)
+        if self._latency is not None and len(self._latency) < len(self._tables[0]):
+            raise NeuroEmuError("internal: a latency per route is needed")
+        self.tick_ps = int(tick_ps)
+        ffi = _tick.ffi
+        self._ptrs = [ffi.cast("int64_t *", ffi.from_buffer(x)) for x in self._tables]
+        self._lat_ptr = ffi.NULL if self._latency is None else ffi.cast("int64_t *", ffi.from_buffer(self._latency))
+
+    def __call__(self, fired: np.ndarray, emit: np.ndarray, t: int, now: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(arrival ps, target axon, due tick) of the fired routes that send, in order; arrivals
+        at least ``now + 1`` (the window up to now is popped already)."""
+        ffi = _tick.ffi
+        fired = np.ascontiguousarray(fired, np.int64)
+        n = len(fired)
+        out = np.empty((3, n), np.int64)
+        if self.tick_ps <= 0:
+            emit = np.ascontiguousarray(emit, np.int64)
+            if len(emit) != n:
+                raise NeuroEmuError("internal: one emission time per fired neuron is needed")
+            emit_ptr = ffi.cast("int64_t *", ffi.from_buffer(emit))
+        else:
+            emit_ptr = ffi.NULL
+        m = _tick.lib.ne_route_fired(ffi.cast("int64_t *", ffi.from_buffer(fired)), n, self._ptrs[0], self._ptrs[1],
+                                     self._lat_ptr, emit_ptr, t, self.tick_ps, now + 1,
+                                     *(ffi.cast("int64_t *", ffi.from_buffer(row)) for row in out))
+        if m < 0:
+            raise NeuroEmuError("internal: ne_route_fired rejected its arguments")
+        return out[0, :m], out[1, :m], out[2, :m]

@@ -823,3 +823,31 @@ int64_t ne_truenorth_fused(const ne_tn_fused_t *cfg, const int64_t *active, int6
     *n_active = total_active;
     return fired;
 }
+
+/* --- the routing of a tick's fired neurons (engine/run.py) ------------------------------------ */
+
+int64_t ne_route_fired(const int64_t *fired, int64_t n, const int64_t *route_axon, const int64_t *route_delay,
+                       const int64_t *latency, const int64_t *emit, int64_t t, int64_t tick_ps, int64_t floor_ps,
+                       int64_t *out_arrival, int64_t *out_target, int64_t *out_due) {
+    if (n < 0 || tick_ps < 0 || (tick_ps == 0 && (latency == NULL || emit == NULL))) return NE_TICK_EBADARG;
+    const int64_t ahead = 16;   /* the tables are read at scattered rows: fetch ahead */
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (k + ahead < n) {
+            const int64_t h = fired[k + ahead];
+            __builtin_prefetch(route_axon + h);
+            __builtin_prefetch(route_delay + h);
+            if (latency != NULL) __builtin_prefetch(latency + h);
+        }
+        const int64_t g = fired[k];
+        const int64_t target = route_axon[g];
+        if (target < 0) continue;
+        const int64_t due = t + route_delay[g];
+        int64_t arrival = tick_ps > 0 ? due * tick_ps : emit[k] + latency[g];
+        out_arrival[m] = arrival < floor_ps ? floor_ps : arrival;
+        out_target[m] = target;
+        out_due[m] = due;
+        m++;
+    }
+    return m;
+}

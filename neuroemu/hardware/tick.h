@@ -152,3 +152,12 @@ typedef struct {
 int64_t ne_truenorth_fused(const ne_tn_fused_t *cfg, const int64_t *active, int64_t n_active_axons,
                            int64_t tick, int64_t *fired_out, int64_t *sops, int64_t *n_active,
                            int64_t *core_sops, int64_t *core_active);
+
+/* The routing of one tick's fired neurons in one pass (engine/run.py's route_and_emit for
+ * single-target routes on the analytic network): for the k-th fired route g with route_axon[g]
+ * >= 0, in order, write its target axon, its due tick t + route_delay[g] and its arrival time:
+ * due * tick_ps when tick_ps > 0 (sync: the due tick's start), else emit[k] + latency[g]; at
+ * least floor_ps. Returns how many were written. */
+int64_t ne_route_fired(const int64_t *fired, int64_t n, const int64_t *route_axon, const int64_t *route_delay,
+                       const int64_t *latency, const int64_t *emit, int64_t t, int64_t tick_ps, int64_t floor_ps,
+                       int64_t *out_arrival, int64_t *out_target, int64_t *out_due);
