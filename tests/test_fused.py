@@ -159,7 +159,10 @@ def test_route_pass_matches_the_numpy_arithmetic():
     sent = route_axon[fired] >= 0
     due = t + route_delay[fired[sent]]
     for tick_ps, lat, arrival in ((10 ** 6, None, due * 10 ** 6), (0, latency, emit[sent] + latency[fired[sent]])):
-        got = RoutePass(route_axon, route_delay, lat, tick_ps)(fired, emit, t, now)
+        spikes = np.ones(n, np.int64)
+        got = RoutePass.build(route_axon, route_delay, lat, tick_ps)(fired, emit, t, now, spikes)
         want = (np.maximum(arrival, now + 1), route_axon[fired[sent]], due)
         assert all(np.array_equal(g, w) for g, w in zip(got, want))
+        assert np.array_equal(spikes, 1 + np.isin(np.arange(n), fired))  # every fired route, sending or not
         assert (got[0] == now + 1).any()  # some arrivals were raised to the floor
+    assert RoutePass.build(route_axon, route_delay, latency + 2 ** 31, 0) is None  # past int32: numpy routes

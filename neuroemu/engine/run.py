@@ -275,7 +275,7 @@ class TickLoop:
         ledger.add("spike", len(fired))
         if self.device is not None and len(due_axons):
             self._count_periphery(due_axons)
-        if len(fired):
+        if len(fired) and self.fast_routes is None:  # (else counted in route_and_emit's C pass)
             np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
         if self.hooks is not None:
             self.hooks.observe(t, fired)
@@ -323,7 +323,7 @@ class TickLoop:
         if not len(fired) and self.packets is None:
             return None  # nothing to send (the packet network may still hold a timestep's packets)
         if self.fast_routes is not None:  # the same arrays as below, in one C pass (hardware/fused.py)
-            arrival, targets, due_tick = self.fast_routes(fired, emit, t, now)
+            arrival, targets, due_tick = self.fast_routes(fired, emit, t, now, self.spikes_per_neuron)
             if not len(targets):
                 return None
             self.spikes_sent += len(targets)

@@ -826,26 +826,24 @@ int64_t ne_truenorth_fused(const ne_tn_fused_t *cfg, const int64_t *active, int6
 
 /* --- the routing of a tick's fired neurons (engine/run.py) ------------------------------------ */
 
-int64_t ne_route_fired(const int64_t *fired, int64_t n, const int64_t *route_axon, const int64_t *route_delay,
-                       const int64_t *latency, const int64_t *emit, int64_t t, int64_t tick_ps, int64_t floor_ps,
-                       int64_t *out_arrival, int64_t *out_target, int64_t *out_due) {
-    if (n < 0 || tick_ps < 0 || (tick_ps == 0 && (latency == NULL || emit == NULL))) return NE_TICK_EBADARG;
-    const int64_t ahead = 16;   /* the tables are read at scattered rows: fetch ahead */
+int64_t ne_route_fired(const int64_t *fired, int64_t n, const int32_t *routes, const int64_t *emit, int64_t t,
+                       int64_t tick_ps, int64_t floor_ps, int64_t *out_arrival, int64_t *out_target,
+                       int64_t *out_due, int64_t *spikes) {
+    if (n < 0 || tick_ps < 0 || (tick_ps == 0 && emit == NULL)) return NE_TICK_EBADARG;
+    const int64_t ahead = 16;   /* the records are read at scattered rows: fetch ahead */
     int64_t m = 0;
     for (int64_t k = 0; k < n; k++) {
         if (k + ahead < n) {
-            const int64_t h = fired[k + ahead];
-            __builtin_prefetch(route_axon + h);
-            __builtin_prefetch(route_delay + h);
-            if (latency != NULL) __builtin_prefetch(latency + h);
+            __builtin_prefetch(routes + 4 * fired[k + ahead]);
+            if (spikes != NULL) __builtin_prefetch(spikes + fired[k + ahead]);
         }
-        const int64_t g = fired[k];
-        const int64_t target = route_axon[g];
-        if (target < 0) continue;
-        const int64_t due = t + route_delay[g];
-        int64_t arrival = tick_ps > 0 ? due * tick_ps : emit[k] + latency[g];
+        const int32_t *r = routes + 4 * fired[k];
+        if (spikes != NULL) spikes[fired[k]] += 1;
+        if (r[0] < 0) continue;
+        const int64_t due = t + (int64_t)r[1];
+        const int64_t arrival = tick_ps > 0 ? due * tick_ps : emit[k] + (int64_t)r[2];
         out_arrival[m] = arrival < floor_ps ? floor_ps : arrival;
-        out_target[m] = target;
+        out_target[m] = r[0];
         out_due[m] = due;
         m++;
     }

@@ -154,10 +154,12 @@ int64_t ne_truenorth_fused(const ne_tn_fused_t *cfg, const int64_t *active, int6
                            int64_t *core_sops, int64_t *core_active);
 
 /* The routing of one tick's fired neurons in one pass (engine/run.py's route_and_emit for
- * single-target routes on the analytic network): for the k-th fired route g with route_axon[g]
- * >= 0, in order, write its target axon, its due tick t + route_delay[g] and its arrival time:
- * due * tick_ps when tick_ps > 0 (sync: the due tick's start), else emit[k] + latency[g]; at
- * least floor_ps. Returns how many were written. */
-int64_t ne_route_fired(const int64_t *fired, int64_t n, const int64_t *route_axon, const int64_t *route_delay,
-                       const int64_t *latency, const int64_t *emit, int64_t t, int64_t tick_ps, int64_t floor_ps,
-                       int64_t *out_arrival, int64_t *out_target, int64_t *out_due);
+ * single-target routes on the analytic network). routes holds one record of four int32 per route:
+ * target axon (< 0: sends nowhere), delay in ticks, zero-load latency in ps, unused (one record,
+ * one cache line, per fired neuron). For the k-th fired route g that sends, in order, write its
+ * target axon, its due tick t + delay and its arrival time: due * tick_ps when tick_ps > 0 (sync:
+ * the due tick's start), else emit[k] + latency; at least floor_ps. spikes (NULL, or one int64 per
+ * route) gets 1 added for every fired route (fired ids must not repeat). Returns how many were written. */
+int64_t ne_route_fired(const int64_t *fired, int64_t n, const int32_t *routes, const int64_t *emit, int64_t t,
+                       int64_t tick_ps, int64_t floor_ps, int64_t *out_arrival, int64_t *out_target,
+                       int64_t *out_due, int64_t *spikes);
