@@ -19,6 +19,10 @@ It is the same arithmetic as the two-pass kernels and their numpy twins, bit for
 membrane gets the same int32 sum of weights, then the same leak, saturation, threshold, reset
 and floor. It applies to per-type weights (TrueNorth-style); per-synapse weights, a column ADC,
 read noise and rows that repeat a column keep the other kernels.
+
+:class:`RoutePass` is the window loop's routing of the fired neurons in one C pass
+(``ne_route_fired``; engine/run.py uses it with the C kernels): target, due tick and arrival time
+of every spike and the spike counts, from one 16-byte record per route.
 """
 from __future__ import annotations
 
