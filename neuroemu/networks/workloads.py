@@ -289,10 +289,11 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     if net.crossbar == "balanced" and net.synapses_per_axon:
         # every neuron gets equal inputs of each type: expected input exactly zero (crossbars.py)
         # (the TrueNorth tick with per-type weights reads the crossbar as bits, hardware/fused.py:
-        # no dense copy for it, which on the full chip saves 256 MiB and its writing)
+        # no dense copy for it, which on the full chip saves 256 MiB and its writing; a learning
+        # rule makes the weights per synapse, which the dense kernels read, so it keeps the copy)
         dense_ok = (net.synapses_per_axon >= N * CoreArrays.DENSE_MIN_DENSITY
                     and n_cores * A * N * cell_bytes <= CoreArrays.DENSE_MAX_BYTES
-                    and (per_synapse or model.kernel != "truenorth"))
+                    and (per_synapse or model.kernel != "truenorth" or workload.learning is not None))
         row_ptr, row_neurons, dense = balanced_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
                                                         axon_type, core.axon_types,
                                                         generator(seed, STREAM_CROSSBAR), dense_ok)
