@@ -43,8 +43,9 @@ def make_builder(module: str, name: str, flags: tuple[str, ...] = ("-O2",), libr
 
 #: the C event queue (a timing wheel popped in windows)
 eventq = make_builder("kernel._eventq", "eventq")
-#: the fused per-tick kernels: synaptic integration and neuron updates
-tick = make_builder("hardware._tick", "tick", ("-O3",))
+#: the fused per-tick kernels: synaptic integration and neuron updates (POSIX threads split the
+#: fused TrueNorth tick's cores by range; on Windows that kernel runs its ranges in one thread)
+tick = make_builder("hardware._tick", "tick", ("-O3", "-pthread"), ("pthread",))
 #: the packet network's hop-by-hop loop
 packet = make_builder("hardware._packet", "packet")
 #: the async engine's window kernel; no FMA contraction: its Python twin must see the same IEEE operations

@@ -39,6 +39,9 @@ def _one_synapse(arrays):
 def test_a_hand_computed_pair_gives_the_exact_change(small_chip, small_workload):
     _, _, net = _network(small_chip, small_workload)
     a = net.arrays
+    # a dense crossbar (a learning workload's network has one; the TrueNorth kernel alone reads bits)
+    a.dense = np.zeros((a.n_axons, a.neurons_per_core), np.uint8)
+    a.dense[a.synapse_axons(), a.row_neurons] = 1
     axon, s, g = _one_synapse(a)
     rule = STDP(a_plus=8, a_minus=6, tau_plus_ticks=4, tau_minus_ticks=8, w_min=-100, w_max=100).bind(a)
     w0 = int(a.row_weights[s])

@@ -82,11 +82,13 @@ def main() -> None:
 @click.option("--ranks", type=click.IntRange(min=1), metavar="N",
               help="Split the run over N MPI ranks on this machine (mpiexec of the mpi extra); the record is the "
                    "same for any N (docs/systems.md).")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="Threads the TrueNorth tick kernel splits the cores over (1-256; the record is the same).")
 @click.pass_context
 def run(ctx, chip, workload, ticks, seed, json_out, queue, spikes, timing, max_events, max_window_events, network,
         buffer_packets, out_dir, dt, exporter, method, dataset, present_ticks, settle_ticks, samples, neuron_reset,
         mapping, weight_scale, keep_zero_weights, axon_copies, input_spikes, spikes_out, time_after_programming,
-        ranks):
+        ranks, threads):
     """Run WORKLOAD on CHIP and print a summary.
 
     CHIP is a chip file or a shipped chip's name (see `neuroemu chips`); WORKLOAD a workload
@@ -154,7 +156,7 @@ def run(ctx, chip, workload, ticks, seed, json_out, queue, spikes, timing, max_e
             result = simulate(chip_spec, wl, ticks=ticks, seed=seed, queue=queue, record_spikes=spikes,
                               timing=timing, max_events=max_events, max_window_events=max_window_events,
                               network=network,
-                              buffer_packets=buffer_packets, progress=progress)
+                              buffer_packets=buffer_packets, progress=progress, threads=threads)
         finally:
             progress.close()
     except RunawayError as exc:

@@ -30,6 +30,7 @@ class RunOptions:
     link_stats: bool = False       # keep per-link packets and utilisation (and the layout) in the record
     network: str = "analytic"      # "analytic" (routes from tables) or "packet" (hop by hop, congestion)
     buffer_packets: int = 4        # packet fidelity: input buffer per link
+    threads: int = 1               # threads the fused TrueNorth tick kernel splits the cores over (same record)
 
 
 #: the picosecond clock is int64; runs must end well before it wraps

@@ -20,8 +20,9 @@ from neuroemu.engine.energy import Ledger, cores_with_work
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.devices import Endurance, adc_for, read_noise_for
+from neuroemu.hardware.fused import check_threads
 from neuroemu.hardware.step import TickStepper
-from neuroemu.engine.timing import TimingPolicy, timing_policy
+from neuroemu.engine.timing import TimingPolicy, route_pass, timing_policy
 from neuroemu.kernel.queue import make_queue
 from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
@@ -40,7 +41,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
              timing: str | None = None, max_events: int | None = None, max_window_events: int | None = None,
              link_stats: bool = False,
              network: str = "analytic", buffer_packets: int = 4,
-             progress: Progress | None = None, loop: type | None = None) -> RunResult:
+             progress: Progress | None = None, loop: type | None = None, threads: int = 1) -> RunResult:
     """Run ``workload`` on ``chip`` and return the frozen record.
 
     ``chip`` and ``workload`` are specs, file paths, shipped names, or None for the
@@ -57,6 +58,8 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     :class:`RunawayError` carrying the partial record. ``progress(done, total)`` is called
     as ticks complete. ``loop``: the :class:`TickLoop` subclass to run (under ``mpiexec``,
     :func:`neuroemu.engine.ranks.simulate_ranks` passes its rank loop; default TickLoop).
+    ``threads`` splits the cores of the fused TrueNorth tick kernel over that many
+    threads (1 to 256); the record is the same for any number.
     """
     chip, workload = resolve(chip, workload)
     if timing is not None:
@@ -69,7 +72,7 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
                          record_spikes=workload.record_spikes if record_spikes is None else record_spikes,
                          tick_backend=tick_backend, max_events=max_events,
                          max_window_events=max_window_events, link_stats=link_stats,
-                         network=network, buffer_packets=buffer_packets)
+                         network=network, buffer_packets=buffer_packets, threads=check_threads(threads))
     if options.network not in ("analytic", "packet"):
         raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
     if chip.timing.mode == "async":
@@ -111,6 +114,9 @@ class TickLoop:
         self.queue = make_queue(opt.queue)
         self.policy = timing_policy(chip, self.topology, self.arrays, network.enabled)
         self._build_cores()
+        # single-target routes on the analytic network with the C kernels: route in one C pass
+        self.fast_routes = (route_pass(self.policy, self.route_axon, self.route_delay, self.router)
+                            if not self.fanout and opt.network == "analytic" and self.stepper.backend == "c" else None)
         self.packets = None
         if opt.network == "packet":
             from neuroemu.hardware.packet import PacketNetwork
@@ -166,7 +172,7 @@ class TickLoop:
         # NVM read noise is drawn per read, with the same draws in both tick kernels
         self.stepper = TickStepper(arrays, self.network.enabled, chip.core.membrane_bits,
                                    stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
-                                   core_counts=self.policy.needs_core_counts)
+                                   core_counts=self.policy.needs_core_counts, threads=opt.threads)
         self.stepper.read_noise = read_noise
         # NVM synapses: the column ADC quantises each tick's column sums; its conversions and the
         # word-line drives are counted (docs/devices.md)
@@ -274,7 +280,7 @@ class TickLoop:
         ledger.add("spike", len(fired))
         if self.device is not None and len(due_axons):
             self._count_periphery(due_axons)
-        if len(fired):
+        if len(fired) and self.fast_routes is None:  # (else counted in route_and_emit's C pass)
             np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
         if self.hooks is not None:
             self.hooks.observe(t, fired)
@@ -321,6 +327,13 @@ class TickLoop:
         packet network; returns the arrival times the timestep must wait for, if any."""
         if not len(fired) and self.packets is None:
             return None  # nothing to send (the packet network may still hold a timestep's packets)
+        if self.fast_routes is not None:  # the same arrays as below, in one C pass (hardware/fused.py)
+            arrival, targets, due_tick = self.fast_routes(fired, emit, t, now, self.spikes_per_neuron)
+            if not len(targets):
+                return None
+            self.spikes_sent += len(targets)
+            self.push_spikes(arrival, targets, due_tick)
+            return arrival
         routes = fired
         if self.fanout:
             routes = self.arrays.routes_of(fired)

@@ -28,6 +28,7 @@ import numpy as np
 from neuroemu.config.schema import ChipSpec
 from neuroemu.hardware.chip import tick_ps
 from neuroemu.hardware.cores import CoreArrays
+from neuroemu.hardware.fused import RoutePass
 from neuroemu.hardware.topology import Topology
 
 PS_PER_NS = 1000
@@ -156,3 +157,15 @@ POLICIES = {"sync": TimingPolicy, "gals": GalsPolicy, "barrier": BarrierPolicy}
 def timing_policy(chip: ChipSpec, topology: Topology, arrays: CoreArrays, enabled: np.ndarray) -> TimingPolicy:
     """The policy of the chip's ``timing.mode`` (async runs in its own engine)."""
     return POLICIES[chip.timing.mode](chip, topology, arrays, enabled)
+
+
+def route_pass(policy: TimingPolicy, route_axon: np.ndarray, route_delay: np.ndarray, router) -> RoutePass | None:
+    """The one-pass C routing of fired neurons (:class:`neuroemu.hardware.fused.RoutePass`) with the
+    policy's arrival rule, or None when the policy has a rule it does not know (then the run
+    routes in numpy with ``arrival_ps``; so also when a value does not fit the pass's int32 records)."""
+    rule = type(policy).arrival_ps
+    if rule is TimingPolicy.arrival_ps:  # the due tick's start
+        return RoutePass.build(route_axon, route_delay, None, policy.nominal_tick_ps)
+    if rule is GalsPolicy.arrival_ps:    # emission + the route's zero-load latency
+        return RoutePass.build(route_axon, route_delay, router.neuron_latency(np.arange(len(route_axon))), 0)
+    return None

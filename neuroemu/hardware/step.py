@@ -31,6 +31,7 @@ from neuroemu.models.neuron import membrane_range, neuron_model, truenorth_step
 from neuroemu.models.rng import threshold_key
 from neuroemu.hardware.cores import CoreArrays, gather_synapse_index, synaptic_input
 from neuroemu.hardware.devices import NORMAL_TABLE_BITS, AdcSpec, ReadNoise, adc_quantise, normal_table
+from neuroemu.hardware.fused import FusedTrueNorth, check_threads, pack_rows
 
 try:  # built by `pip install -e .`
     from neuroemu.hardware import _tick
@@ -85,6 +86,8 @@ class TickStepper:
     kernels as they go, so a timing policy prices every core's work in O(cores) per tick.
     ``adc`` (set by the run for NVM synapses, :func:`neuroemu.hardware.devices.adc_for`): a column
     ADC that quantises every tick's column sums before the neuron update (both backends).
+    ``threads``: the fused TrueNorth kernel (:mod:`neuroemu.hardware.fused`) splits the cores
+    over that many threads; the record is the same for any number.
     """
 
     adc: AdcSpec | None = None
@@ -93,13 +96,15 @@ class TickStepper:
     _noise_ready: ReadNoise | None = None
 
     def __init__(self, arrays: CoreArrays, enabled: np.ndarray, membrane_bits: int, key: int,
-                 backend: str | None = None, core_counts: bool = False, neuron_offset: int = 0):
+                 backend: str | None = None, core_counts: bool = False, neuron_offset: int = 0, threads: int = 1):
         self.arrays = arrays
         # the global id of the arrays' first neuron (an MPI rank's block of cores): random bits are
         # keyed on global ids, so a rank draws what the whole chip's run draws for its neurons
         if neuron_offset % 8:
             raise NeuroEmuError(f"internal: neuron_offset {neuron_offset} must be a multiple of 8")
         self.neuron_offset = neuron_offset
+        self.threads = check_threads(threads)
+        self._fused: FusedTrueNorth | None = None
         self.enabled = enabled
         self.membrane_bits = membrane_bits
         self.key = key
@@ -142,6 +147,20 @@ class TickStepper:
         self._ptr.update({name: self._c_ptr(arr) for name, arr in self._table.items()})
         self._n_active_out = _tick.ffi.new("int64_t *")
         self._hi = self._live_end()
+        self._bind_fused()
+
+    def _bind_fused(self) -> None:
+        """The fused TrueNorth kernel when it applies: per-type weights, no ADC or read noise, and
+        a crossbar without repeated columns. Checked again when the weights change form."""
+        self._fused = None
+        if (self.kernel != "truenorth" or self._per_synapse or self.adc is not None
+                or self.read_noise is not None):
+            return
+        bits = pack_rows(self.arrays) if getattr(self, "_bits", None) is None else self._bits
+        self._bits = bits
+        if bits is not None:
+            self._fused = FusedTrueNorth(self.arrays, self._weights_ctn, bits, self._table, self._profile, self._hi,
+                                         self._leak_key, self._threshold_key, self._vmin, self._vmax, self.threads)
 
     def _live_end(self) -> int:
         """The neurons [0, end) the neuron kernel must visit: up to the last core that has a
@@ -370,6 +389,12 @@ class TickStepper:
         form = self._synapse_form
         if a.row_weights is not form[0] or a.dense is not form[1] or a.dense_weights is not form[2]:
             self._refresh_synapses()
+        if self._fused is not None and self.adc is None and a.v is self._fused.v:
+            if self.core_counts:
+                self.core_sops.fill(0)
+            n_fired, sops, n_active = self._fused.step(tick, spiking_axons, self._fired, self.core_sops,
+                                                       self.core_active)
+            return self._fired[:n_fired].copy(), sops, n_active
         # sorted rows visit each core's accumulators once, which halves the cache misses
         # (sorting int32 is twice as fast as int64; global axon ids fit easily)
         ids = np.asarray(spiking_axons)
@@ -441,6 +466,7 @@ class TickStepper:
                 self._acc = np.zeros(a.n_neurons, np.int32)
                 self._ptr["acc"] = self._c_ptr(self._acc)
         self._prepare_synapses()
+        self._bind_fused()
 
 
 def balanced_rows_c(cores: int, R: int, k: int, n_per: int, axons_per_core: int, band_start: np.ndarray,

@@ -595,4 +595,318 @@ int64_t ne_integrate_noisy(const int64_t *active, int64_t n_active, const int64_
         }
     }
     return sops;
+/* --- the fused TrueNorth tick: bit-packed rows, core by core, cores split over threads --------- */
+
+#include <stdlib.h>
+#if !defined(_WIN32)
+#include <pthread.h>
+#define NE_HAVE_PTHREADS 1
+#endif
+
+int64_t ne_pack_rows(int64_t n_rows, const int64_t *row_ptr, const void *row_neurons, int32_t neuron_bytes,
+                     int32_t words, int32_t width, uint64_t *bits) {
+    if (n_rows < 0 || words <= 0 || width <= 0 || (int64_t)words * 64 < width) return NE_TICK_EBADARG;
+    if (neuron_bytes != 1 && neuron_bytes != 2) return NE_TICK_EBADARG;
+    int64_t repeats = 0;
+    for (int64_t a = 0; a < n_rows; a++) {
+        uint64_t *row = bits + a * words;
+        for (int64_t p = row_ptr[a]; p < row_ptr[a + 1]; p++) {
+            uint32_t j = neuron_bytes == 1 ? ((const uint8_t *)row_neurons)[p] : ((const uint16_t *)row_neurons)[p];
+            if (j >= (uint32_t)width) return NE_TICK_EBADARG;
+            uint64_t m = 1ULL << (j & 63);
+            repeats += (row[j >> 6] & m) != 0;
+            row[j >> 6] |= m;
+        }
+    }
+    return repeats;
+}
+
+/* One thread's share of a fused tick: the cores [c0, c1). */
+typedef struct {
+    const ne_tn_fused_t *cfg;
+    const uint64_t *spread;            /* byte -> its 8 bits as 8 bytes of 0/1 */
+    int64_t c0, c1;
+    uint64_t leak_base, threshold_base;
+    int any_stochastic;
+    int64_t *fired_out;                /* this range writes from fired_out[c0 * neurons_per_core] */
+    int64_t *core_sops, *core_active;
+    int64_t fired, sops, active;
+    int status;
+} tn_range_t;
+
+/* The hot neuron update of one core (one profile, linear reset, no threshold noise, whole blocks
+ * of eight), written as plain loops over core-local arrays so the compiler vectorises them; TYPE
+ * is int32_t when the caller vouched that nothing overflows 32 bits (cfg->narrow), else int64_t. */
+#define NE_FUSED_UNIFORM(TYPE)                                                                       \
+    for (int64_t j = 0; j < N; j++) {                                                                \
+        TYPE lk = stochastic ? (TYPE)(((int32_t)rho[j] < mag) ? sign : 0) : (TYPE)leak;              \
+        TYPE x = (TYPE)v[j] + (TYPE)acc[j] + lk;                                                     \
+        x = x < (TYPE)vmin ? (TYPE)vmin : (x > (TYPE)vmax ? (TYPE)vmax : x);                         \
+        TYPE sp = x >= (TYPE)theta;                                                                  \
+        x -= sp ? (TYPE)theta : 0;                                                                   \
+        x = x < (TYPE)floor_v ? (TYPE)floor_v : x;                                                   \
+        v[j] = (int32_t)x;                                                                           \
+        spb[j] = (uint8_t)sp;                                                                        \
+        act += (int32_t)(tch[j] | (uint8_t)sp);                                                      \
+    }
+
+/* Wider vector units where the CPU has them (the loops are integer: the same numbers either way) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NE_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NE_VECTOR_CLONES
+#endif
+
+NE_VECTOR_CLONES static void *tn_range(void *arg) {
+    tn_range_t *R = (tn_range_t *)arg;
+    const ne_tn_fused_t *c = R->cfg;
+    const uint64_t *spread = R->spread;
+    const int64_t N = c->neurons_per_core, A = c->axons_per_core, W = c->words, T = c->n_types;
+    const int64_t N8 = (N + 7) & ~(int64_t)7, B = N8 / 8;   /* buffers padded to whole 8-byte words */
+    /* core-local scratch: accumulator, per-type row counts (bytes, added 8 at a time), touched and
+     * spiked bytes, leak bytes, the OR of the core's rows, rows seen per type */
+    char *mem = (char *)calloc(1, (size_t)(N8 * 4 + T * N8 + 3 * N8 + W * 8 + T * 8 + 64));
+    if (mem == NULL) { R->status = -1; return NULL; }
+    int32_t *acc = (int32_t *)mem;
+    uint64_t *cnt = (uint64_t *)(mem + N8 * 4);                       /* [T][B] */
+    uint64_t *tor = (uint64_t *)(mem + N8 * 4 + T * N8);              /* [W] */
+    int64_t *rows_of = (int64_t *)(mem + N8 * 4 + T * N8 + W * 8);    /* [T] */
+    uint8_t *tch = (uint8_t *)(mem + N8 * 4 + T * N8 + W * 8 + T * 8);
+    uint8_t *spb = tch + N8, *rho = spb + N8;
+    const profile_t uniform = load_profile(0, c->p_leak, c->p_leak_stochastic, c->p_threshold, c->p_threshold_mask,
+                                           c->p_reset_mode, c->p_reset_value, c->p_floor, c->p_enabled);
+    const int fast = c->n_profiles == 1 && uniform.mask == 0 && uniform.reset_mode == 0 && N % 8 == 0;
+    const int32_t leak = uniform.leak, mag = uniform.mag, sign = uniform.sign, theta = uniform.threshold;
+    const int32_t vmin = c->vmin, vmax = c->vmax, stochastic = uniform.stochastic;
+    const int64_t floor_v = uniform.floor_v;
+    const int64_t *bucket = c->bucket, *core_start = c->core_start;
+    const int64_t k_end = core_start[R->c1];
+    const int64_t ahead = 16;          /* rows fetched ahead: the row reads are random */
+    int64_t fired = 0, sops = 0, active = 0;
+    int64_t *out = R->fired_out + R->c0 * N;
+    for (int64_t core = R->c0; core < R->c1; core++) {
+        const int64_t g0 = core * N;
+        int32_t *restrict v = c->v + g0;
+        int64_t core_sop = 0;
+        const int64_t lo = core_start[core], hi = core_start[core + 1];
+        if (hi > lo) {
+            /* each row adds its 0/1 bytes to its type's counts (eight columns per add: a count
+             * stays below 256, flushed at 255 rows); the weights are applied once per type */
+            const int16_t *wcore = c->weight_blocks + (int64_t)c->core_block[core] * T * N;
+            for (int64_t k = lo; k < hi; k++) {
+                if (k + ahead < k_end) {
+                    int64_t b = bucket[k + ahead];
+                    __builtin_prefetch(c->row_bits + b * W);
+                    __builtin_prefetch(c->axon_type + b);
+                }
+                const int64_t a = bucket[k];
+                const int64_t t = c->axon_type[a];
+                const uint64_t *row = c->row_bits + a * W;
+                uint64_t *ct = cnt + t * B;
+                for (int64_t w = 0; w < W; w++) {
+                    const uint64_t word = row[w];
+                    tor[w] |= word;
+                    if (!word) continue;
+                    const int64_t top = B - w * 8 < 8 ? B - w * 8 : 8;
+                    for (int64_t i = 0; i < top; i++) ct[w * 8 + i] += spread[(word >> (8 * i)) & 0xFF];
+                }
+                if (++rows_of[t] == 255) {   /* one more row could carry a count past a byte */
+                    const uint8_t *cb = (const uint8_t *)ct;
+                    const int16_t *wt = wcore + t * N;
+                    int32_t ones = 0;
+                    for (int64_t j = 0; j < N; j++) {
+                        acc[j] += (int32_t)cb[j] * (int32_t)wt[j];
+                        ones += cb[j];
+                    }
+                    core_sop += ones;
+                    memset(ct, 0, (size_t)B * 8);
+                    rows_of[t] = 0;          /* rows since the last flush: the counts are zero again */
+                }
+            }
+            for (int64_t t = 0; t < T; t++) {
+                if (!rows_of[t]) continue;
+                const uint8_t *cb = (const uint8_t *)(cnt + t * B);
+                const int16_t *restrict wt = wcore + t * N;
+                int32_t ones = 0;            /* the SOPs: every one of the rows counted once */
+                for (int64_t j = 0; j < N; j++) {
+                    acc[j] += (int32_t)cb[j] * (int32_t)wt[j];
+                    ones += cb[j];
+                }
+                core_sop += ones;
+                memset(cnt + t * B, 0, (size_t)B * 8);
+                rows_of[t] = 0;
+            }
+            for (int64_t w = 0; w < W; w++) {
+                const uint64_t word = tor[w];
+                const int64_t top = B - w * 8 < 8 ? B - w * 8 : 8;
+                for (int64_t i = 0; i < top; i++) memcpy(tch + (w * 8 + i) * 8, &spread[(word >> (8 * i)) & 0xFF], 8);
+                tor[w] = 0;
+            }
+        }
+        int32_t act = 0;
+        if (fast) {
+            if (stochastic)
+                for (int64_t b = 0; b < B; b++) {
+                    uint64_t word = ne_mix64(R->leak_base + (uint64_t)((g0 >> 3) + b));
+                    for (int i = 0; i < 8; i++) rho[b * 8 + i] = (uint8_t)(word >> (8 * i));
+                }
+            if (c->narrow) { NE_FUSED_UNIFORM(int32_t) } else { NE_FUSED_UNIFORM(int64_t) }
+            act = uniform.enabled ? act : 0;
+            /* the fired ids, ascending: spikes are rare, so test eight at a time */
+            for (int64_t b = 0; b < B; b++) {
+                uint64_t any;
+                memcpy(&any, spb + b * 8, 8);
+                if (!any) continue;
+                for (int i = 0; i < 8; i++) {
+                    out[fired] = g0 + b * 8 + i;
+                    fired += spb[b * 8 + i];
+                }
+            }
+        } else {
+            profile_t tmp;
+            uint64_t word = 0;
+            for (int64_t j = 0; j < N; j++) {
+                const int64_t g = g0 + j;
+                if (j == 0 || (g & 7) == 0)
+                    word = R->any_stochastic ? ne_mix64(R->leak_base + (uint64_t)(g >> 3)) : 0;
+                const profile_t *P = &uniform;
+                if (c->n_profiles > 1) {
+                    tmp = load_profile(c->profile[g], c->p_leak, c->p_leak_stochastic, c->p_threshold,
+                                       c->p_threshold_mask, c->p_reset_mode, c->p_reset_value, c->p_floor,
+                                       c->p_enabled);
+                    P = &tmp;
+                }
+                int spiked;
+                int64_t x = step_one((int64_t)v[j] + acc[j], P, (int32_t)((word >> (8 * (g & 7))) & 0xFF), g,
+                                     R->threshold_base, vmin, vmax, &spiked);
+                act += P->enabled & (tch[j] | spiked);
+                out[fired] = g;
+                fired += spiked;
+                v[j] = (int32_t)x;
+            }
+        }
+        if (hi > lo) {
+            memset(acc, 0, (size_t)N * 4);
+            memset(tch, 0, (size_t)N);
+        }
+        sops += core_sop;
+        active += act;
+        if (R->core_sops) R->core_sops[core] = core_sop;
+        if (R->core_active) R->core_active[core] = act;
+    }
+    free(mem);
+    R->fired = fired;
+    R->sops = sops;
+    R->active = active;
+    R->status = 0;
+    return NULL;
+}
+#undef NE_FUSED_UNIFORM
+
+int64_t ne_truenorth_fused(const ne_tn_fused_t *cfg, const int64_t *active, int64_t n_active_axons,
+                           int64_t tick, int64_t *fired_out, int64_t *sops, int64_t *n_active,
+                           int64_t *core_sops, int64_t *core_active) {
+    const ne_tn_fused_t *c = cfg;
+    if (c == NULL || n_active_axons < 0 || c->words <= 0 || c->neurons_per_core > 65536 || c->n_types <= 0 || c->axons_per_core <= 0 ||
+        c->neurons_per_core <= 0 || c->live_cores < 0 || c->n_profiles <= 0 || c->threads < 1 ||
+        (int64_t)c->words * 64 < c->neurons_per_core)
+        return NE_TICK_EBADARG;
+    const int64_t L = c->live_cores, A = c->axons_per_core, N = c->neurons_per_core;
+    /* the distinct active axons grouped by core (a counting sort: counts, running ends, then a
+     * backwards scatter that leaves each core's axons in arrival order and clears seen) */
+    for (int64_t k = 0; k < n_active_axons; k++)
+        if (active[k] < 0) return NE_TICK_EBADARG;
+    int64_t *start = c->core_start;
+    memset(start, 0, (size_t)(L + 1) * sizeof(int64_t));
+    for (int64_t k = 0; k < n_active_axons; k++) {
+        const int64_t a = active[k];
+        if (a >= L * A || c->seen[a]) continue;   /* past the live cores every row is empty */
+        c->seen[a] = 1;
+        start[a / A] += 1;
+    }
+    for (int64_t i = 1; i <= L; i++) start[i] += start[i - 1];   /* start[L] (0) + start[L-1]: total */
+    for (int64_t k = n_active_axons - 1; k >= 0; k--) {
+        const int64_t a = active[k];
+        if (a >= L * A || !c->seen[a]) continue;
+        c->seen[a] = 0;
+        c->bucket[--start[a / A]] = a;
+    }
+    uint64_t spread[256];
+    for (int b = 0; b < 256; b++) {
+        uint8_t bytes[8];
+        for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)((b >> i) & 1);
+        memcpy(&spread[b], bytes, 8);
+    }
+    int any_stochastic = 0;
+    for (int32_t q = 0; q < c->n_profiles; q++) any_stochastic |= c->p_leak_stochastic[q];
+    int64_t n_threads = c->threads < L ? c->threads : (L > 0 ? L : 1);
+    if (n_threads > 256) n_threads = 256;
+    tn_range_t ranges[256];
+    for (int64_t i = 0; i < n_threads; i++) {
+        tn_range_t *R = &ranges[i];
+        R->cfg = c;
+        R->spread = spread;
+        R->c0 = L * i / n_threads;
+        R->c1 = L * (i + 1) / n_threads;
+        R->leak_base = c->leak_key + ((uint64_t)tick << 32);
+        R->threshold_base = c->threshold_key + ((uint64_t)tick << 32);
+        R->any_stochastic = any_stochastic;
+        R->fired_out = fired_out;
+        R->core_sops = core_sops;
+        R->core_active = core_active;
+        R->status = -1;
+    }
+#ifdef NE_HAVE_PTHREADS
+    pthread_t tid[256];
+    int started[256] = {0};
+    for (int64_t i = 1; i < n_threads; i++)
+        started[i] = pthread_create(&tid[i], NULL, tn_range, &ranges[i]) == 0;
+    tn_range(&ranges[0]);
+    for (int64_t i = 1; i < n_threads; i++) {
+        if (started[i]) pthread_join(tid[i], NULL);
+        else tn_range(&ranges[i]);   /* no thread to be had: the range runs here, same result */
+    }
+#else
+    for (int64_t i = 0; i < n_threads; i++) tn_range(&ranges[i]);
+#endif
+    int64_t fired = 0, total_sops = 0, total_active = 0;
+    for (int64_t i = 0; i < n_threads; i++) {
+        const tn_range_t *R = &ranges[i];
+        if (R->status != 0) return NE_TICK_ETHREAD;
+        /* the ranges' fired ids, in core order: each range's block moves down to the end so far */
+        if (R->fired && fired != R->c0 * N)
+            memmove(fired_out + fired, fired_out + R->c0 * N, (size_t)R->fired * sizeof(int64_t));
+        fired += R->fired;
+        total_sops += R->sops;
+        total_active += R->active;
+    }
+    *sops = total_sops;
+    *n_active = total_active;
+    return fired;
+}
+
+/* --- the routing of a tick's fired neurons (engine/run.py) ------------------------------------ */
+
+int64_t ne_route_fired(const int64_t *fired, int64_t n, const int32_t *routes, const int64_t *emit, int64_t t,
+                       int64_t tick_ps, int64_t floor_ps, int64_t *out_arrival, int64_t *out_target,
+                       int64_t *out_due, int64_t *spikes) {
+    if (n < 0 || tick_ps < 0 || (tick_ps == 0 && emit == NULL)) return NE_TICK_EBADARG;
+    const int64_t ahead = 16;   /* the records are read at scattered rows: fetch ahead */
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        if (k + ahead < n) {
+            __builtin_prefetch(routes + 4 * fired[k + ahead]);
+            if (spikes != NULL) __builtin_prefetch(spikes + fired[k + ahead]);
+        }
+        const int32_t *r = routes + 4 * fired[k];
+        if (spikes != NULL) spikes[fired[k]] += 1;
+        if (r[0] < 0) continue;
+        const int64_t due = t + (int64_t)r[1];
+        const int64_t arrival = tick_ps > 0 ? due * tick_ps : emit[k] + (int64_t)r[2];
+        out_arrival[m] = arrival < floor_ps ? floor_ps : arrival;
+        out_target[m] = r[0];
+        out_due[m] = due;
+        m++;
+    }
+    return m;
 }

@@ -123,3 +123,56 @@ int64_t ne_integrate_noisy(const int64_t *active, int64_t n_active, const int64_
                            int64_t *reads, uint64_t key, const double *table, int32_t table_bits,
                            double sigma, double *accf, int32_t *acc, uint8_t *touched, uint8_t *seen,
                            int64_t *core_sops);
+/* --- the fused TrueNorth tick (bit-packed rows, core by core, cores split over threads) --- */
+
+/* Setup: the crossbar as bits, row a's column j at bits[a * words + (j >> 6)] bit (j & 63);
+ * bits must come zeroed (n_rows * words words). Returns the number of synapses that repeated a
+ * column already set in their row (the bit form cannot hold those: the caller then keeps the
+ * CSR kernels), or NE_TICK_EBADARG. */
+int64_t ne_pack_rows(int64_t n_rows, const int64_t *row_ptr, const void *row_neurons, int32_t neuron_bytes,
+                     int32_t words, int32_t width, uint64_t *bits);
+
+/* What stays fixed between ticks of ne_truenorth_fused: the crossbar's bits (``words`` uint64 per
+ * row, no column repeated), the axon types and the per-type weights as distinct blocks
+ * [block][type][neuron] with each core's block in core_block (cores of one neuron type share a
+ * block, which then stays in cache), the
+ * neuron state and the parameter profiles (as for ne_truenorth_step; one profile skips
+ * ``profile``), the keys and the membrane range. ``narrow`` (0/1): the caller has checked that
+ * |v| + every core's largest input, the leak, the threshold and the floor fit int32 with room, so
+ * the neuron update may run in 32-bit lanes. ``threads``: the cores [0, live_cores) are split
+ * in that many ranges, one per thread (POSIX threads; 1 runs in the calling thread). Scratch:
+ * ``bucket`` (int64, one per active entry), ``core_start`` (int64, live_cores + 1), ``seen``
+ * (one zeroed byte per axon, left zeroed). */
+typedef struct {
+    const uint64_t *row_bits; int32_t words; const int8_t *axon_type;
+    const int16_t *weight_blocks; const int32_t *core_block; int32_t n_types; int32_t axons_per_core; int32_t neurons_per_core;
+    int64_t live_cores; int32_t *v; const int32_t *profile; int32_t n_profiles;
+    const int32_t *p_leak; const uint8_t *p_leak_stochastic; const int32_t *p_threshold;
+    const int32_t *p_threshold_mask; const int8_t *p_reset_mode; const int32_t *p_reset_value;
+    const int32_t *p_floor; const uint8_t *p_enabled; uint64_t leak_key; uint64_t threshold_key;
+    int32_t vmin; int32_t vmax; int32_t narrow; int32_t threads;
+    int64_t *bucket; int64_t *core_start; uint8_t *seen;
+} ne_tn_fused_t;
+
+/* One tick of ne_integrate + ne_truenorth_step for per-type weights, fused per core: a core's
+ * active rows (``active``: global axon ids in any order, repeats allowed) are integrated into a
+ * core-local accumulator and its neurons updated at once while they are in cache. Bit for bit the
+ * same as those two kernels. Writes the fired ids (ascending) to fired_out (room for every
+ * neuron), the SOPs to *sops, the active neuron updates to *n_active, and per core (when not
+ * NULL) core_sops / core_active for the live cores. Returns the number fired, or < 0 on bad
+ * arguments or when a thread cannot start (NE_TICK_ETHREAD). */
+#define NE_TICK_ETHREAD -2
+int64_t ne_truenorth_fused(const ne_tn_fused_t *cfg, const int64_t *active, int64_t n_active_axons,
+                           int64_t tick, int64_t *fired_out, int64_t *sops, int64_t *n_active,
+                           int64_t *core_sops, int64_t *core_active);
+
+/* The routing of one tick's fired neurons in one pass (engine/run.py's route_and_emit for
+ * single-target routes on the analytic network). routes holds one record of four int32 per route:
+ * target axon (< 0: sends nowhere), delay in ticks, zero-load latency in ps, unused (one record,
+ * one cache line, per fired neuron). For the k-th fired route g that sends, in order, write its
+ * target axon, its due tick t + delay and its arrival time: due * tick_ps when tick_ps > 0 (sync:
+ * the due tick's start), else emit[k] + latency; at least floor_ps. spikes (NULL, or one int64 per
+ * route) gets 1 added for every fired route (fired ids must not repeat). Returns how many were written. */
+int64_t ne_route_fired(const int64_t *fired, int64_t n, const int32_t *routes, const int64_t *emit, int64_t t,
+                       int64_t tick_ps, int64_t floor_ps, int64_t *out_arrival, int64_t *out_target,
+                       int64_t *out_due, int64_t *spikes);

@@ -65,8 +65,12 @@ class Network:
 
     @property
     def n_enabled(self) -> int:
-        """Neurons the workload uses."""
-        return int(self.enabled.sum())
+        """Neurons the workload uses (counted once per ``enabled`` array: the run asks every tick,
+        and summing a million flags each time cost the full chip ~0.3 ms a tick)."""
+        cached = self.__dict__.get("_n_enabled")
+        if cached is None or cached[0] is not self.enabled:
+            cached = self.__dict__["_n_enabled"] = (self.enabled, int(self.enabled.sum()))
+        return cached[1]
 
 
 def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:
@@ -284,8 +288,12 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     cell_bytes = 3 if per_synapse else 1
     if net.crossbar == "balanced" and net.synapses_per_axon:
         # every neuron gets equal inputs of each type: expected input exactly zero (crossbars.py)
+        # (the TrueNorth tick with per-type weights reads the crossbar as bits, hardware/fused.py:
+        # no dense copy for it, which on the full chip saves 256 MiB and its writing; a learning
+        # rule makes the weights per synapse, which the dense kernels read, so it keeps the copy)
         dense_ok = (net.synapses_per_axon >= N * CoreArrays.DENSE_MIN_DENSITY
-                    and n_cores * A * N * cell_bytes <= CoreArrays.DENSE_MAX_BYTES)
+                    and n_cores * A * N * cell_bytes <= CoreArrays.DENSE_MAX_BYTES
+                    and (per_synapse or model.kernel != "truenorth" or workload.learning is not None))
         row_ptr, row_neurons, dense = balanced_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
                                                         axon_type, core.axon_types,
                                                         generator(seed, STREAM_CROSSBAR), dense_ok)
