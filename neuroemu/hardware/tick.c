@@ -595,6 +595,8 @@ int64_t ne_integrate_noisy(const int64_t *active, int64_t n_active, const int64_
         }
     }
     return sops;
+}
+
 /* --- the fused TrueNorth tick: bit-packed rows, core by core, cores split over threads --------- */
 
 #include <stdlib.h>
