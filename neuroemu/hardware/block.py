@@ -46,6 +46,7 @@ class BlockKernel:
         ffi = _tick.ffi
         a, p = stepper.arrays, stepper._ptr
         self.stepper, self.run_ticks, self.reset_period = stepper, run_ticks, reset_period
+        self.fast = False
         keep = self._keep = []   # every array a pointer in the struct refers to
 
         def ptr(arr, ctype="int64_t *"):
@@ -71,6 +72,7 @@ class BlockKernel:
             b.u, b.refractory_left = p["u"], p["refractory_left"]
             b.p_du, b.p_dv, b.p_bias = p["du"], p["dv"], p["bias"]
             b.p_threshold, b.p_refractory, b.lim = p["cuba_threshold"], p["refractory"], stepper._lim
+            self._prepare_fast_cuba(ptr)
         else:
             b.tn_acc = ffi.NULL if stepper._direct else p["acc"]
             b.p_leak, b.p_leak_st, b.p_threshold, b.p_mask = p["leak"], p["leak_st"], p["theta"], p["mask"]
@@ -116,6 +118,42 @@ class BlockKernel:
             raise NeuroEmuError("internal: spikes per neuron must be contiguous int64")
         b.spikes_per_neuron = ptr(spikes_per_neuron)
 
+    def _prepare_fast_cuba(self, ptr) -> None:
+        """The branch-free int32 form of the cuba update (blockrun.c's cuba_fast), where no sum can
+        leave int32: decays 0..4096, |bias| and the limit small, every neuron's input bounded."""
+        st, a = self.stepper, self.stepper.arrays
+        tab, lim = st._table, int(st._lim)
+        weights = a.row_weights if st._per_synapse else a.weights
+        wmax = int(np.abs(weights.astype(np.int64)).max(initial=0))
+        cols = a.row_neurons.astype(np.int64)
+        core = np.repeat(np.arange(a.n_axons, dtype=np.int64) // a.axons_per_core, np.diff(a.row_ptr))
+        fan_in = int(np.bincount(core * a.neurons_per_core + cols, minlength=1).max(initial=0))
+        self.fast_state_lim = lim
+        self.fast = bool(
+            all(((tab[k] >= 0) & (tab[k] <= 4096)).all() for k in ("du", "dv"))
+            and lim < (1 << 29) and int(np.abs(tab["bias"].astype(np.int64)).max(initial=0)) < (1 << 29)
+            and fan_in * wmax + lim < (1 << 31) - 1)
+        if not self.fast:
+            return
+        # segments: runs of one profile, cut at core boundaries (the per-core active counts)
+        hi, npc = st._hi, a.neurons_per_core
+        prof = st._profile[:hi]
+        cuts = np.flatnonzero(np.diff(prof)) + 1
+        starts = np.unique(np.concatenate([[0, hi], cuts, np.arange(0, hi, npc)])).astype(np.int64)
+        self.seg_start = starts
+        self.seg_profile = np.ascontiguousarray(prof[starts[:-1]], np.int32)
+        self.flags = np.zeros(max(hi, 1), np.uint8)
+        b = self.b
+        b.n_seg = len(starts) - 1
+        b.seg_start, b.seg_profile = ptr(self.seg_start), ptr(self.seg_profile, "int32_t *")
+        b.flags = ptr(self.flags, "uint8_t *")
+
+    def _state_in_range(self) -> bool:
+        """The fast cuba form assumes every stored v and u within the limit (the kernels keep them so;
+        a caller may have written others, e.g. initial voltages)."""
+        a, hi, lim = self.stepper.arrays, self.stepper._hi, self.fast_state_lim
+        return all(int(np.abs(x[:hi]).max(initial=0)) <= lim for x in (a.v, a.u))
+
     def counters(self) -> dict[str, int]:
         """The counts so far, in the ledger's names (plus ``sent``, ``dropped_at_reset``, ``past_end``)."""
         b = self.b
@@ -146,6 +184,7 @@ class BlockKernel:
             self._due = np.zeros(need, np.int64)
             b.due, b.due_cap = ffi.cast("int64_t *", ffi.from_buffer(self._due)), need
         b.block_t0 = t0
+        b.fast_cuba = int(b.kernel == 0 and self.fast and self._state_in_range())
         b.in_ptr = ffi.cast("int64_t *", ffi.from_buffer(in_ptr))
         b.in_axons = ffi.cast("int64_t *", ffi.from_buffer(in_axons)) if len(in_axons) else ffi.NULL
         probes = None

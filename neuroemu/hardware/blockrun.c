@@ -18,7 +18,71 @@ static int64_t block_integrate(ne_block_t *b, int64_t n_due, int64_t *core_sops)
                         b->n_types, b->axons_per_core, b->neurons_per_core, b->acc, b->touched, b->seen, core_sops);
 }
 
+/* decay(x, d) of tick.c's cuba_decay in int32: |x| = hi * 4096 + lo, so (|x| * m) >> 12 =
+ * hi * m + ((lo * m) >> 12) exactly, and both products fit in int32 for |x| < 2^30, m <= 4096 */
+static inline int32_t decay32(int32_t x, int32_t m) {
+    int32_t a = x < 0 ? -x : x;
+    int32_t q = (a >> 12) * m + (((a & 4095) * m) >> 12);
+    return x < 0 ? -q : q;
+}
+
+/* ne_cuba_step's update of neurons [lo, hi), all of one profile, without branches; spike flags
+ * into flags[g]. Returns the active updates (enabled and touched or fired). */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))   /* integer lanes: the same result either way */
+#endif
+static int64_t cuba_segment(int64_t lo, int64_t hi, int32_t m_u, int32_t m_v, int32_t bias, int32_t theta,
+                            int32_t refractory, int32_t enabled, int32_t lim, int32_t *restrict v,
+                            int32_t *restrict u, int32_t *restrict rl, int32_t *restrict acc,
+                            uint8_t *restrict touched, uint8_t *restrict flags) {
+    int32_t active = 0;
+    for (int64_t g = lo; g < hi; g++) {
+        int32_t cur = decay32(u[g], m_u) + acc[g];
+        cur = cur < -lim ? -lim : (cur > lim ? lim : cur);
+        u[g] = cur;
+        int32_t y = v[g], r = rl[g];
+        int32_t x = decay32(y, m_v) + cur + bias;
+        x = x < -lim ? -lim : (x > lim ? lim : x);
+        int32_t free = r <= 0;
+        int32_t sp = free & (x > theta);
+        v[g] = free ? (sp ? 0 : x) : y;   /* refractory: v is held; the current goes on */
+        rl[g] = free ? (sp ? refractory : 0) : (int32_t)((uint32_t)r - 1u);  /* (no signed overflow when unused) */
+        active += enabled & ((int32_t)touched[g] | sp);
+        flags[g] = (uint8_t)sp;
+        touched[g] = 0;
+        acc[g] = 0;
+    }
+    return active;
+}
+
+static int64_t cuba_fast(ne_block_t *b, int64_t *n_active, int64_t *core_active) {
+    int64_t active = 0, npc = b->neurons_per_core;
+    if (core_active != NULL)
+        for (int64_t c = 0; c < b->n_live / npc; c++) core_active[c] = 0;
+    for (int64_t i = 0; i < b->n_seg; i++) {
+        int32_t q = b->seg_profile[i];
+        int64_t lo = b->seg_start[i], hi = b->seg_start[i + 1];
+        int64_t got = cuba_segment(lo, hi, 4096 - b->p_du[q], 4096 - b->p_dv[q], b->p_bias[q], b->p_threshold[q],
+                                   b->p_refractory[q], b->p_enabled[q], b->lim, b->v, b->u, b->refractory_left,
+                                   b->acc, b->touched, b->flags);
+        active += got;
+        if (core_active != NULL) core_active[lo / npc] += got;
+    }
+    /* the fired ids in order: spikes are rare, so eight flags are tested at once */
+    int64_t fired = 0, n = b->n_live, g = 0;
+    for (; g + 8 <= n; g += 8) {
+        uint64_t word;
+        memcpy(&word, b->flags + g, 8);
+        if (word)
+            for (int64_t k = g; k < g + 8; k++) { b->fired[fired] = k; fired += b->flags[k]; }
+    }
+    for (; g < n; g++) { b->fired[fired] = g; fired += b->flags[g]; }
+    *n_active = active;
+    return fired;
+}
+
 static int64_t block_step_neurons(ne_block_t *b, int64_t t, int64_t *n_active, int64_t *core_active) {
+    if (b->kernel == 0 && b->fast_cuba) return cuba_fast(b, n_active, core_active);
     if (b->kernel == 0)
         return ne_cuba_step(b->n_live, b->v, b->u, b->refractory_left, b->acc, b->touched, b->profile,
                             b->n_profiles, b->p_du, b->p_dv, b->p_bias, b->p_threshold, b->p_refractory,

@@ -40,6 +40,14 @@ typedef struct {
     const int8_t *p_reset;
     uint64_t leak_key, threshold_key;
     int32_t vmin, vmax;
+    /* --- cuba, the fast form (fast_cuba = 1; the wrapper checks that no sum can leave int32):
+     * the live neurons as segments [seg_start[i], seg_start[i+1]) of one profile within one core,
+     * updated branch-free in int32 (vectorisable), fired ids gathered from spike flags after */
+    int32_t fast_cuba;
+    int64_t n_seg;
+    const int64_t *seg_start;   /* [n_seg + 1] */
+    const int32_t *seg_profile; /* [n_seg] */
+    uint8_t *flags;             /* [n_live] scratch */
     /* --- routes: neuron g's routes are fanout_ptr[g]..fanout_ptr[g+1] (NULL: route g alone) */
     const int64_t *fanout_ptr;
     const int64_t *route_axon;  /* target global axon, < 0: the route sends nowhere */
