@@ -113,19 +113,30 @@ static void block_reset(ne_block_t *b, int64_t t) {
     }
 }
 
-/* barrier: each core's work this tick in ps, as GalsPolicy._busy computes it (the same double
- * operations in the same order, rounded half to even) */
-static int64_t block_busy(ne_block_t *b, int64_t n_fired) {
-    int64_t most = 0;
+/* barrier: core c's work this tick in ps, as GalsPolicy._busy computes it: the same double
+ * operations in the same order, rounded half to even (rint in the default rounding mode; for
+ * 0 <= w < 2^52 adding and taking away 2^52 rounds the same way, without a call) */
+static inline int64_t core_work(const ne_block_t *b, int64_t sops, int64_t enabled, int64_t act, int64_t spikes) {
+    double w = (double)sops * b->sop_ps + (double)(enabled - act) * b->update_ps + (double)act * b->active_ps
+               + (double)spikes * b->spike_ps;
+    if (w >= 0.0 && w < 4503599627370496.0) {
+        volatile double big = 4503599627370496.0;   /* volatile: the sum must be rounded, not folded */
+        return (int64_t)((w + big) - big);
+    }
+    return (int64_t)rint(w);
+}
+
+/* The busiest core's work. Only the live cores (those below n_live) can have SOPs, active updates
+ * or spikes; every other core does its idle updates, whose most is worked out once per call. */
+static int64_t block_busy(ne_block_t *b, int64_t n_fired, int64_t idle_most) {
     if (b->no_latency) return 0;   /* the policy never prices a core: its busy times stay 0 */
-    const int64_t C = b->n_cores;
-    memset(b->core_spikes, 0, (size_t)C * sizeof(int64_t));
+    const int64_t live = b->n_live / b->neurons_per_core;
+    memset(b->core_spikes, 0, (size_t)live * sizeof(int64_t));
     for (int64_t k = 0; k < n_fired; k++) b->core_spikes[b->fired[k] / b->neurons_per_core] += 1;
-    for (int64_t c = 0; c < C; c++) {
+    int64_t most = idle_most;
+    for (int64_t c = 0; c < live; c++) {
         int64_t act = b->split_active ? b->core_active[c] : 0;
-        double w = (double)b->core_sops[c] * b->sop_ps + (double)(b->enabled_per_core[c] - act) * b->update_ps
-                   + (double)act * b->active_ps + (double)b->core_spikes[c] * b->spike_ps;
-        int64_t busy = (int64_t)rint(w);
+        int64_t busy = core_work(b, b->core_sops[c], b->enabled_per_core[c], act, b->core_spikes[c]);
         b->core_busy[c] = busy;
         most = busy > most ? busy : most;
     }
@@ -138,6 +149,12 @@ int64_t ne_block_run(ne_block_t *b, int64_t t0, int64_t t1) {
     const int64_t R = b->ring_slots, cap = b->ring_cap, npc = b->neurons_per_core;
     int64_t *core_sops = b->barrier ? b->core_sops : NULL;
     int64_t *core_active = b->barrier ? b->core_active : NULL;
+    int64_t idle_most = 0;   /* barrier: the most work of a core past the live ones (idle updates only) */
+    if (b->barrier && !b->no_latency)
+        for (int64_t c = b->n_live / npc; c < b->n_cores; c++) {
+            int64_t w = core_work(b, 0, b->enabled_per_core[c], 0, 0);
+            idle_most = w > idle_most ? w : idle_most;
+        }
     for (int64_t t = t0; t < t1; t++) {
         if (b->record && b->rec_n + b->n_live > b->rec_cap) return t;   /* the caller makes room */
         const int64_t now = b->tick_starts[t];
@@ -153,7 +170,7 @@ int64_t ne_block_run(ne_block_t *b, int64_t t0, int64_t t1) {
         b->ring_n[slot] = 0;
         b->axon_event += n_due;
         /* integrate and step every core */
-        if (core_sops != NULL) memset(core_sops, 0, (size_t)b->n_cores * sizeof(int64_t));
+        if (core_sops != NULL) memset(core_sops, 0, (size_t)(b->n_live / npc) * sizeof(int64_t));
         int64_t sops = block_integrate(b, n_due, core_sops);
         int64_t n_active = 0;
         int64_t n_fired = block_step_neurons(b, t, &n_active, core_active);
@@ -163,7 +180,7 @@ int64_t ne_block_run(ne_block_t *b, int64_t t0, int64_t t1) {
         b->neuron_update += b->n_enabled - n_active;
         b->spike += n_fired;
         int64_t end = now;
-        if (b->barrier) end += block_busy(b, n_fired);
+        if (b->barrier) end += block_busy(b, n_fired, idle_most);
         /* count, record, and route every spike into the ring at its delay */
         int64_t last_arrival = -1;
         for (int64_t k = 0; k < n_fired; k++) {
