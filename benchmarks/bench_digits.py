@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,11 @@ def bench_chip(chip_name: str, samples: int | None, baseline_samples: int) -> di
     map_s = time.perf_counter() - start
     fast = simulate(chip, wl)
     base = simulate(chip, workload_of(baseline_samples), tick_backend="numpy")
+    os.environ["NEUROEMU_BLOCK"] = "off"
+    try:
+        per_tick = simulate(chip, workload_of(baseline_samples))
+    finally:
+        os.environ.pop("NEUROEMU_BLOCK")
     c = fast.workload_report["classification"]
     n_fast, n_base = c["samples"], base.workload_report["classification"]["samples"]
     return {
@@ -51,6 +57,10 @@ def bench_chip(chip_name: str, samples: int | None, baseline_samples: int) -> di
         "energy_per_digit_j": c["energy_per_classification_j"],
         "baseline": "numpy tick kernels", "baseline_digits_per_wall_s": round(n_base / base.wall_s, 1),
         "speedup_vs_baseline": round((base.wall_s / n_base) / (fast.wall_s / n_fast), 2),
+        "tick_backend": fast.tick_backend, "us_per_tick": round(fast.wall_s / fast.ticks * 1e6, 2),
+        "per_tick_loop_ticks_per_wall_s": round(per_tick.ticks / per_tick.wall_s),
+        "speedup_vs_per_tick_loop": round((per_tick.wall_s / per_tick.ticks) / (fast.wall_s / fast.ticks), 2),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
     }
 
 
