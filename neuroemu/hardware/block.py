@@ -127,7 +127,8 @@ class BlockKernel:
         wmax = int(np.abs(weights.astype(np.int64)).max(initial=0))
         cols = a.row_neurons.astype(np.int64)
         core = np.repeat(np.arange(a.n_axons, dtype=np.int64) // a.axons_per_core, np.diff(a.row_ptr))
-        fan_in = int(np.bincount(core * a.neurons_per_core + cols, minlength=1).max(initial=0))
+        inputs = np.bincount(core * a.neurons_per_core + cols, minlength=a.n_neurons)
+        fan_in = int(inputs.max(initial=0))
         self.fast_state_lim = lim
         self.fast = bool(
             all(((tab[k] >= 0) & (tab[k] <= 4096)).all() for k in ("du", "dv"))
@@ -135,18 +136,37 @@ class BlockKernel:
             and fan_in * wmax + lim < (1 << 31) - 1)
         if not self.fast:
             return
-        # segments: runs of one profile, cut at core boundaries (the per-core active counts)
+        # segments: runs of one profile and one kind (with or without synapses in), cut at core
+        # boundaries (the per-core active counts)
         hi, npc = st._hi, a.neurons_per_core
         prof = st._profile[:hi]
-        cuts = np.flatnonzero(np.diff(prof)) + 1
+        fed = inputs[:hi] > 0
+        cuts = np.flatnonzero((np.diff(prof) != 0) | (np.diff(fed) != 0)) + 1
         starts = np.unique(np.concatenate([[0, hi], cuts, np.arange(0, hi, npc)])).astype(np.int64)
         self.seg_start = starts
         self.seg_profile = np.ascontiguousarray(prof[starts[:-1]], np.int32)
+        # a segment without synapses in, bias 0 and a threshold >= 0 stays at rest once at rest (no
+        # input, no drift, never above threshold): skipped while every such neuron is at rest
+        q = self.seg_profile
+        quiet = (~fed[starts[:-1]]) & (tab["bias"][q] == 0) & (tab["cuba_threshold"][q] >= 0)
+        self.seg_skip = quiet.astype(np.uint8)
+        self.quiet_neurons = np.repeat(quiet, np.diff(starts))
         self.flags = np.zeros(max(hi, 1), np.uint8)
         b = self.b
         b.n_seg = len(starts) - 1
         b.seg_start, b.seg_profile = ptr(self.seg_start), ptr(self.seg_profile, "int32_t *")
+        b.seg_skip = ptr(self.seg_skip, "uint8_t *")
         b.flags = ptr(self.flags, "uint8_t *")
+
+    def _quiet_at_rest(self) -> bool:
+        """Whether the skippable segments' neurons are all at rest now (their spike flags then cleared)."""
+        a, hi, quiet = self.stepper.arrays, self.stepper._hi, self.quiet_neurons
+        if not quiet.any():
+            return False
+        if any(x[:hi][quiet].any() for x in (a.v, a.u, a.refractory_left)):
+            return False
+        self.flags[:hi][quiet] = 0
+        return True
 
     def _state_in_range(self) -> bool:
         """The fast cuba form assumes every stored v and u within the limit (the kernels keep them so;
@@ -185,6 +205,7 @@ class BlockKernel:
             b.due, b.due_cap = ffi.cast("int64_t *", ffi.from_buffer(self._due)), need
         b.block_t0 = t0
         b.fast_cuba = int(b.kernel == 0 and self.fast and self._state_in_range())
+        b.skip_quiet = int(bool(b.fast_cuba) and self._quiet_at_rest())
         b.in_ptr = ffi.cast("int64_t *", ffi.from_buffer(in_ptr))
         b.in_axons = ffi.cast("int64_t *", ffi.from_buffer(in_axons)) if len(in_axons) else ffi.NULL
         probes = None

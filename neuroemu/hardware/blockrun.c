@@ -64,6 +64,7 @@ static int64_t cuba_fast(ne_block_t *b, int64_t *n_active, int64_t *core_active)
     if (core_active != NULL)
         for (int64_t c = 0; c < b->n_live / npc; c++) core_active[c] = 0;
     for (int64_t i = 0; i < b->n_seg; i++) {
+        if (b->skip_quiet && b->seg_skip[i]) continue;   /* at rest, and nothing can move it */
         int32_t q = b->seg_profile[i];
         int64_t lo = b->seg_start[i], hi = b->seg_start[i + 1];
         int64_t got = cuba_segment(lo, hi, 4096 - b->p_du[q], 4096 - b->p_dv[q], b->p_bias[q], b->p_threshold[q],

@@ -48,6 +48,8 @@ typedef struct {
     const int64_t *seg_start;   /* [n_seg + 1] */
     const int32_t *seg_profile; /* [n_seg] */
     uint8_t *flags;             /* [n_live] scratch */
+    const uint8_t *seg_skip;    /* [n_seg]: 1 = no synapse in, no bias, threshold >= 0: at rest it stays so */
+    int32_t skip_quiet;         /* this call: those segments are at rest, so they are skipped */
     /* --- routes: neuron g's routes are fanout_ptr[g]..fanout_ptr[g+1] (NULL: route g alone) */
     const int64_t *fanout_ptr;
     const int64_t *route_axon;  /* target global axon, < 0: the route sends nowhere */
