@@ -112,18 +112,29 @@ def test_digits_in_blocks(monkeypatch, tmp_path, chip, timing, samples):
     assert fast.workload_report["classification"]["samples"] == samples
 
 
-def test_initial_voltages_outside_the_fast_range_take_the_general_kernel(monkeypatch):
-    """The int32 cuba form holds only while v and u are within the limit; written states are checked."""
+@pytest.mark.parametrize("written", ["out_of_range", "unused_off_rest"])
+def test_written_states_take_the_general_forms(monkeypatch, written):
+    """The int32 cuba form holds only while v and u are within the limit, and skipping the unused
+    compartments only while they are at rest: states written by a caller are checked per block.
+    The records and the final states equal the per-tick loop's."""
     chip, wl = load_chip("loihi"), load_workload(WORKLOADS / "loihi_small.yaml")
-    records = []
+    records, states = [], []
     for block in ("on", "off"):
         monkeypatch.setenv("NEUROEMU_BLOCK", block)
         loop = TickLoop(chip, wl, RunOptions(ticks=40, seed=2, record_spikes=True))
-        loop.arrays.v[:64] = (1 << 30)          # past the 24-bit limit: the kernels saturate it
-        loop.arrays.v[64:128] = -(1 << 28)
+        if written == "out_of_range":
+            loop.arrays.v[:64] = (1 << 30)          # past the 24-bit limit: the kernels saturate it
+            loop.arrays.v[64:128] = -(1 << 28)
+        else:
+            assert not loop.network.enabled[100]    # core 0 uses 64 of its 1,024 compartments
+            loop.arrays.v[100] = 5000               # decays towards 0 tick by tick (dv = 128)
         records.append(loop.run(None))
+        states.append((loop.arrays.v.copy(), loop.arrays.u.copy()))
     assert records[0].tick_backend == "c+block"
     assert records[0].comparable() == records[1].comparable()
+    assert all(np.array_equal(a, b) for a, b in zip(*states))
+    if written == "unused_off_rest":
+        assert 0 < states[0][0][100] < 5000
 
 
 def test_what_runs_tick_by_tick(monkeypatch, small_chip, small_workload):
@@ -150,3 +161,15 @@ def test_a_runaway_guard_keeps_the_per_tick_loop(monkeypatch, small_chip, small_
     wl = workload_from_data(small_workload, "w.yaml")
     with pytest.raises(RunawayError):
         simulate(chip, wl, ticks=100, max_events=50)
+
+
+def test_unused_compartments_are_skipped_while_at_rest():
+    """loihi_small uses 64 of each core's 1,024 compartments: each core's other 960 form one segment
+    the cuba form skips while they are at rest, and no longer once one of them is not."""
+    loop = TickLoop(load_chip("loihi"), load_workload(WORKLOADS / "loihi_small.yaml"), RunOptions(ticks=5, seed=1))
+    kernel = block_runner(loop).kernel
+    sizes = np.diff(kernel.seg_start)
+    assert kernel.fast and kernel.seg_skip.sum() == 64 and (sizes[kernel.seg_skip == 1] == 960).all()
+    assert kernel._quiet_at_rest()
+    loop.arrays.u[2000] = 3
+    assert not kernel._quiet_at_rest()
