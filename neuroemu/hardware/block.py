@@ -66,6 +66,10 @@ class BlockKernel:
             b.row_weights = p["row_weights"]
         else:
             b.weights_ctn, b.n_types = p["weights"], stepper._n_types
+        if stepper._dense:
+            b.use_dense, b.dense, b.row_length = 1, p["dense"], p["row_length"]
+            if stepper._per_synapse:
+                b.dense_weights = p["dense_weights"]
         b.acc, b.touched, b.seen, b.fired = p["acc"], p["touched"], p["seen"], p["fired"]
         b.v, b.profile, b.n_profiles, b.p_enabled = p["v"], p["profile"], len(stepper._table["enabled"]), p["enabled"]
         if b.kernel == 0:

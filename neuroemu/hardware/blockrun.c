@@ -10,7 +10,14 @@
 #include "tick.h"
 #include "blockrun.h"
 
+/* the integrate kernel TickStepper._integrate_c picks for the same arrays */
 static int64_t block_integrate(ne_block_t *b, int64_t n_due, int64_t *core_sops) {
+    if (b->use_dense && b->row_weights != NULL)
+        return ne_integrate_dense_w(b->due, n_due, b->dense, b->dense_weights, b->row_length, b->axons_per_core,
+                                    b->neurons_per_core, b->acc, b->touched, b->seen, core_sops);
+    if (b->use_dense)
+        return ne_integrate_dense(b->due, n_due, b->dense, b->row_length, b->axon_type, b->weights_ctn, b->n_types,
+                                  b->axons_per_core, b->neurons_per_core, b->acc, b->touched, b->seen, core_sops);
     if (b->row_weights != NULL)
         return ne_integrate_w(b->due, n_due, b->row_ptr, b->row_neurons, b->neuron_bytes, b->row_weights,
                               b->axons_per_core, b->neurons_per_core, b->acc, b->touched, b->seen, core_sops);

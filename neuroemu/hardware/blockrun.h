@@ -21,6 +21,12 @@ typedef struct {
     const int8_t *axon_type;
     const int16_t *weights_ctn;
     int32_t n_types;
+    /* the dense copy (when TickStepper integrates from it: rows dense enough): 0/1 [axon][neuron],
+     * per-synapse weights as a dense copy when row_weights is set, row lengths */
+    int32_t use_dense;
+    const uint8_t *dense;
+    const int16_t *dense_weights;
+    const int64_t *row_length;
     /* --- scratch of the tick kernels (zeroed between ticks) */
     int32_t *acc;               /* cuba: the input accumulator; truenorth: v itself or an accumulator */
     int32_t *tn_acc;            /* truenorth: NULL when the input goes straight into v */
