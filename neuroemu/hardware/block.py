@@ -114,7 +114,8 @@ class BlockKernel:
             b.probe_ids, b.n_probe = ptr(self.probe_ids), len(self.probe_ids)
         # outputs
         b.record = int(record)
-        self.rec_cap = max(stepper._hi, 1) * 8 + 65536
+        # room for many ticks' spikes between flushes (a tick can fire every live neuron once)
+        self.rec_cap = max(2 * stepper._hi, 1 << 18) if record else 1
         self.rec_ticks = np.zeros(self.rec_cap, np.int64)
         self.rec_ids = np.zeros(self.rec_cap, np.int64)
         b.rec_ticks, b.rec_ids, b.rec_cap = ptr(self.rec_ticks), ptr(self.rec_ids), self.rec_cap
