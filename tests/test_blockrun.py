@@ -162,6 +162,16 @@ def test_what_runs_tick_by_tick(monkeypatch, small_chip, small_workload):
         ineligible(TickLoop(chip, wl, opt))
 
 
+def test_a_spy_on_a_per_tick_step_keeps_the_per_tick_loop(small_chip, small_workload):
+    """A test that wraps one step of a loop instance (as tests/test_timing.py does) sees every tick."""
+    loop = TickLoop(chip_from_data(small_chip, "tiny.yaml"), workload_from_data(small_workload, "w.yaml"),
+                    RunOptions(ticks=12, seed=1))
+    seen = []
+    deliver = loop.deliver
+    loop.deliver = lambda t, now, start: seen.append(t) or deliver(t, now, start)
+    assert loop.run(None).tick_backend == "c" and seen == list(range(12))
+
+
 def test_a_runaway_guard_keeps_the_per_tick_loop(monkeypatch, small_chip, small_workload):
     """max_events needs a partial record between ticks: the run steps tick by tick and still stops."""
     from neuroemu.errors import RunawayError

@@ -174,13 +174,14 @@ class TickLoop:
         # an ideal periphery (no ADC, free drivers) counts nothing: records stay as they were
         self.device = dev if dev is not None and (self.stepper.adc is not None or dev.dac_pj_per_row.value) else None
 
-    #: the per-tick steps: a subclass that overrides one of them runs tick by tick
+    #: the per-tick steps: a run that replaces one of them (a subclass, or a spy on the instance) runs tick by tick
     PER_TICK_STEPS = ("deliver", "step_cores", "count_clocking", "learn", "route_and_emit", "advance_time")
 
     def run(self, progress: Progress | None) -> RunResult:
         """Every tick, then the record. Where nothing in Python needs every tick, the ticks run in
         blocks in C (engine/blockrun.py) with the same record."""
-        hooked = any(getattr(type(self), step) is not getattr(TickLoop, step) for step in self.PER_TICK_STEPS)
+        hooked = any(getattr(getattr(self, step), "__func__", None) is not getattr(TickLoop, step)
+                     for step in self.PER_TICK_STEPS)
         blocks = None if hooked else block_runner(self)  # (its arrays are set-up, as the stepper's are)
         start = time.perf_counter()
         if blocks is not None:
