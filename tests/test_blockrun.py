@@ -191,3 +191,20 @@ def test_unused_compartments_are_skipped_while_at_rest():
     assert kernel._quiet_at_rest()
     loop.arrays.u[2000] = 3
     assert not kernel._quiet_at_rest()
+
+
+def test_short_blocks_and_a_full_spike_record_resume_exactly(monkeypatch, tmp_path):
+    """Blocks of one presentation, and a spike record with room for one tick's spikes (the kernel
+    stops, the wrapper empties the record and calls again from that tick): the same record."""
+    import neuroemu.engine.blockrun as blockrun
+    wl = load_workload(_recurrent_classifier(tmp_path))
+    monkeypatch.setenv("NEUROEMU_BLOCK", "off")
+    slow = simulate("loihi", wl, record_spikes=True)
+    monkeypatch.setenv("NEUROEMU_BLOCK", "on")
+    monkeypatch.setattr(blockrun, "BLOCK_TICKS", 1)   # rounded up to one presentation (8 ticks)
+    loop = TickLoop(load_chip("loihi"), wl, RunOptions(ticks=slow.ticks, seed=wl.seed, record_spikes=True))
+    runner = block_runner(loop)
+    runner.kernel.b.rec_cap = runner.kernel.stepper._hi   # one tick's worth: a stop before nearly every tick
+    runner.run(None)
+    fast = loop.finish()
+    assert fast.comparable() == slow.comparable() and fast.spikes > 0
