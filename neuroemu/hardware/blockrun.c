@@ -36,10 +36,11 @@ static inline int32_t decay32(int32_t x, int32_t m) {
 /* ne_cuba_step's update of neurons [lo, hi), all of one profile, without branches; spike flags
  * into flags[g]. Returns the active updates (enabled and touched or fired). */
 /* clones for wider vectors, picked at load time by the CPU (integer lanes: the same result in
- * each); x86-64-v4 (AVX-512) is 1.6x AVX2 here, AVX2 about 2.5x the SSE2 default */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && __GNUC__ >= 12
+ * each); x86-64-v4 (AVX-512) is 1.6x AVX2 here, AVX2 about 2.5x the SSE2 default. Clones need
+ * glibc's ifunc: elsewhere the one default build runs */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && __GNUC__ >= 12
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 static int64_t cuba_segment(int64_t lo, int64_t hi, int32_t m_u, int32_t m_v, int32_t bias, int32_t theta,
