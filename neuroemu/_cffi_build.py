@@ -23,17 +23,20 @@ def _rel(path: pathlib.Path) -> str:
         return str(path)
 
 
-def make_builder(module: str, name: str, flags: tuple[str, ...] = ("-O2",), libraries: tuple[str, ...] = ()) -> FFI:
-    """The builder of ``neuroemu.<module>`` from ``<module's folder>/<name>.c`` and ``<name>.h``."""
+def make_builder(module: str, name: str, flags: tuple[str, ...] = ("-O2",), libraries: tuple[str, ...] = (),
+                 extra: tuple[str, ...] = ()) -> FFI:
+    """The builder of ``neuroemu.<module>`` from ``<module's folder>/<name>.c`` and ``<name>.h``, plus
+    each ``extra`` name's .c and .h beside them (compiled into the same extension, so their functions
+    call the first file's directly)."""
     here = PACKAGE.joinpath(*module.split(".")[:-1])
-    header = (here / f"{name}.h").read_text()
+    header = "\n".join((here / f"{n}.h").read_text() for n in (name, *extra))
     constants = "".join(f"#define {c} ...\n" for c in re.findall(r"^#define ([A-Z]\w*)\s+-?\d+", header, flags=re.M))
     builder = FFI()
     builder.cdef(constants + re.sub(r"^\s*#.*$", "", header, flags=re.M))
     builder.set_source(
         f"neuroemu.{module}",
-        f'#include <stdint.h>\n#include "{name}.h"',
-        sources=[_rel(here / f"{name}.c")],
+        "#include <stdint.h>\n" + "".join(f'#include "{n}.h"\n' for n in (name, *extra)),
+        sources=[_rel(here / f"{n}.c") for n in (name, *extra)],
         include_dirs=[_rel(here)],
         extra_compile_args=["/O2"] if sys.platform == "win32" else [*flags, "-std=c99"],
         libraries=[] if sys.platform == "win32" else list(libraries),
@@ -44,8 +47,9 @@ def make_builder(module: str, name: str, flags: tuple[str, ...] = ("-O2",), libr
 #: the C event queue (a timing wheel popped in windows)
 eventq = make_builder("kernel._eventq", "eventq")
 #: the fused per-tick kernels: synaptic integration and neuron updates (POSIX threads split the
-#: fused TrueNorth tick's cores by range; on Windows that kernel runs its ranges in one thread)
-tick = make_builder("hardware._tick", "tick", ("-O3", "-pthread"), ("pthread",))
+#: fused TrueNorth tick's cores by range; on Windows that kernel runs its ranges in one thread),
+#: and the block runner (blockrun.c: many ticks per call, calling tick.c's kernels)
+tick = make_builder("hardware._tick", "tick", ("-O3", "-pthread"), ("pthread", "m"), extra=("blockrun",))
 #: the packet network's hop-by-hop loop
 packet = make_builder("hardware._packet", "packet")
 #: the async engine's window kernel; no FMA contraction: its Python twin must see the same IEEE operations

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
+from neuroemu.engine.blockrun import block_runner
 from neuroemu.engine.energy import Ledger, cores_with_work
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
@@ -130,6 +131,8 @@ class TickLoop:
         self.wall = 0.0
         self.inputs_sent = 0   # input spikes queued (the spike flow's other source)
         self.spikes_sent = 0   # routed spike copies sent, counted as they leave (not from spike counts)
+        self.held_outside = 0  # spikes in flight kept out of the queue (the block path's ring)
+        self.tick_backend = self.stepper.backend
 
     def _bind_routes(self) -> None:
         """The router graph and every route's tables: one per neuron, or several per neuron when a
@@ -181,9 +184,20 @@ class TickLoop:
         # an ideal periphery (no ADC, free drivers) counts nothing: records stay as they were
         self.device = dev if dev is not None and (self.stepper.adc is not None or dev.dac_pj_per_row.value) else None
 
+    #: the per-tick steps: a run that replaces one of them (a subclass, or a spy on the instance) runs tick by tick
+    PER_TICK_STEPS = ("deliver", "step_cores", "count_clocking", "learn", "route_and_emit", "advance_time")
+
     def run(self, progress: Progress | None) -> RunResult:
-        """Every tick, then the record."""
+        """Every tick, then the record. Where nothing in Python needs every tick, the ticks run in
+        blocks in C (engine/blockrun.py) with the same record."""
+        hooked = any(getattr(getattr(self, step), "__func__", None) is not getattr(TickLoop, step)
+                     for step in self.PER_TICK_STEPS)
+        blocks = None if hooked else block_runner(self)  # (its arrays are set-up, as the stepper's are)
         start = time.perf_counter()
+        if blocks is not None:
+            blocks.run(progress)
+            self.wall = time.perf_counter() - start
+            return self.finish()
         for t in range(self.opt.ticks):
             now = int(self.tick_starts[t])
             due_axons = self.deliver(t, now, start)
@@ -398,7 +412,7 @@ class TickLoop:
         network = self.network
         record = build_record(self.chip, self.workload, opt, self.ledger, router.class_names, hops, routed,
                               latency_ps_sum, network.n_enabled, self.wall, self.queue.backend, self.spike_ticks,
-                              self.spike_ids, self.stepper.backend, sim_time_s=sim_time_s, extra=timing,
+                              self.spike_ids, self.tick_backend, sim_time_s=sim_time_s, extra=timing,
                               workload_report=network.report() if hasattr(network, "report") else None)
         return with_network_reports(record, network, self.hooks, self.tick_starts, self.endurance)
 
@@ -425,7 +439,7 @@ class TickLoop:
         return {"sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
                 "delivered_late": violations - dropped, "dropped_late": dropped,
                 "dropped_at_reset": self.ledger.get("in_flight_dropped_at_reset"),  # classify: between samples
-                "in_flight_end": len(self.queue) + held + in_network}
+                "in_flight_end": len(self.queue) + held + in_network + self.held_outside}
 
 
 def _drain(packets, pending: dict[int, list[np.ndarray]], n_axons: int) -> np.ndarray | None:

@@ -91,6 +91,26 @@ class Presentation:
         if phase == self.reset_period - 1:
             self.v_end[s] = self.arrays.v[self.outputs]
 
+    def observe_block(self, t0: int, t1: int, ticks: np.ndarray, fired: np.ndarray, v_end: np.ndarray) -> None:
+        """:meth:`observe` for ticks [t0, t1) at once (the block path, engine/blockrun.py): ``ticks``,
+        ``fired`` every spike of the range in tick order; ``v_end`` the outputs' potentials at the end
+        of each period the range touches, row k for period ``t0 // P + k``."""
+        P = self.reset_period
+        s = ticks // P
+        idx = self.out_index[fired]
+        keep = (idx >= 0) & (s < self.samples)
+        s, idx, phase = s[keep], idx[keep], ticks[keep] - s[keep] * P
+        if len(s):
+            np.add.at(self.counts, (s, idx), 1)
+            # ticks ascend: a sample's first entry is its first output spike
+            first, pos = np.unique(s, return_index=True)
+            unset = self.first_tick[first] < 0
+            self.first_tick[first[unset]] = phase[pos[unset]]
+        periods = np.arange(t0 // P, (t1 - 1) // P + 1)
+        ends = periods * P + P - 1
+        done = (ends >= t0) & (ends < t1) & (periods < self.samples)
+        self.v_end[periods[done]] = v_end[(periods - t0 // P)[done]]
+
     def predictions(self, n: int | None = None) -> np.ndarray:
         """The winning output of the first n samples: most spikes, ties to the higher final potential."""
         n = self.samples if n is None else n

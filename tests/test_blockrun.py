@@ -1,0 +1,210 @@
+"""The block path (engine/blockrun.py, hardware/block.py + blockrun.c): whole records equal to the
+per-tick loop's, bit for bit, on both queues and both tick kernels; the rule that chooses it."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conservation import assert_conserved
+from neuroemu import simulate
+from neuroemu.config import chip_from_data, load_chip, load_workload, workload_from_data
+from neuroemu.engine.blockrun import block_runner, ineligible
+from neuroemu.engine.options import RunOptions
+from neuroemu.engine.run import TickLoop
+from neuroemu.errors import NeuroEmuError
+from neuroemu.networks.edgelist import save_npz
+from neuroemu.networks.graph import NetworkBuilder
+
+WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
+
+
+def _runs(monkeypatch, chip, workload, **kw):
+    """The same run through the block path and through the per-tick loop (C and numpy kernels,
+    C and Python queues): the records, block first."""
+    out = []
+    for block, tick, queue in (("on", "c", "c"), ("off", "c", "c"), ("off", "numpy", "python"), ("on", "c", "python")):
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        out.append(simulate(chip, workload, tick_backend=tick, queue=queue, record_spikes=True, **kw))
+    return out
+
+
+def _assert_same(records):
+    assert records[0].tick_backend == "c+block" and records[1].tick_backend == "c"
+    assert records[2].tick_backend == "numpy" and records[3].tick_backend == "c+block"
+    base = records[1].comparable()
+    for r in records:
+        assert r.comparable() == base
+        assert_conserved(r)
+    assert records[0].spikes > 0 and records[0].axon_events > 0
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_truenorth_recurrent_multi_tick_delays_sync(monkeypatch, small_chip, small_workload, seed):
+    """Stochastic leaks, recurrence, delays 1-4, Poisson inputs over several input chunks."""
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    wl = workload_from_data(small_workload, "w.yaml")
+    records = _runs(monkeypatch, chip, wl, ticks=150, seed=seed)
+    _assert_same(records)
+    assert records[0].timing_report["spike_flow"]["in_flight_end"] > 0  # spikes due past the end
+
+
+@pytest.mark.parametrize("timing,seed", [("barrier", 11), ("sync", 12)])
+def test_loihi_small_cuba_recurrent_delays_1_to_8(monkeypatch, timing, seed):
+    """Loihi's CUBA on 64 cores, per-synapse weights, delays 1-8; barrier prices every timestep."""
+    records = _runs(monkeypatch, "loihi", WORKLOADS / "loihi_small.yaml", ticks=80, seed=seed, timing=timing)
+    _assert_same(records)
+    if timing == "barrier":
+        starts = records[0].timing_report
+        assert starts["timestep_min_s"] != starts["timestep_max_s"]  # durations emerge from activity
+
+
+@pytest.mark.parametrize("chip,workload", [("rram_htree", "rram_small.yaml"), ("spinnaker", "spinnaker_small.yaml")])
+def test_dense_crossbars_and_other_chips(monkeypatch, chip, workload):
+    """rram_small integrates from the dense copy with per-synapse weights (the block path calls the
+    same dense kernel the stepper picks); spinnaker_small from CSR rows."""
+    records = _runs(monkeypatch, chip, WORKLOADS / workload, ticks=60)
+    _assert_same(records)
+
+
+def _recurrent_classifier(tmp_path: Path, samples: int = 7) -> Path:
+    """Inputs -> a recurrent hidden layer with delays 1-3 -> outputs, shown sample by sample
+    (period 8), so spikes are in flight at every reset."""
+    rng = np.random.default_rng(5)
+    b = NetworkBuilder("rec")
+    b.add_inputs("in", 12)
+    b.add_neurons("hid", 24, model="IF", threshold=1.0)
+    b.add_neurons("out", 4, model="IF", threshold=1.0)
+    b.connect("in", "hid", rng.uniform(0.2, 0.9, (12, 24)) * (rng.random((12, 24)) < 0.4))
+    b.connect("hid", "hid", rng.uniform(-0.5, 0.7, (24, 24)) * (rng.random((24, 24)) < 0.3),
+              delay=rng.integers(1, 4, (24, 24)))
+    b.connect("hid", "out", rng.uniform(0.1, 0.8, (24, 4)), delay=rng.integers(1, 3, (24, 4)))
+    save_npz(b.build(outputs="out"), tmp_path / "rec.npz")
+    np.savez(tmp_path / "data.npz", rates=rng.uniform(0.1, 0.8, (samples, 12)),
+             labels=rng.integers(0, 4, samples))
+    path = tmp_path / "w.yaml"
+    path.write_text("name: rec\nnetwork: {kind: edgelist, file: rec.npz, neuron_reset: zero, mapping: pack}\n"
+                    f"classify: {{dataset: data.npz, present_ticks: 6, settle_ticks: 2, samples: {samples}}}\n")
+    return path
+
+
+@pytest.mark.parametrize("timing", ["sync", "barrier"])
+def test_presentations_reset_and_drop_spikes_in_flight(monkeypatch, tmp_path, timing):
+    """(A recurrent network with signed weights does not map onto TrueNorth's one-target neurons:
+    TrueNorth's presentations are the digits test below.)"""
+    wl = load_workload(_recurrent_classifier(tmp_path))
+    for ticks in (None, 7 * 8 - 1):  # every sample; cut one tick short (spikes due past the end)
+        records = _runs(monkeypatch, "loihi", wl, ticks=ticks, timing=timing)
+        _assert_same(records)
+        flow = records[0].timing_report["spike_flow"]
+        assert flow["dropped_at_reset"] > 0
+        assert records[0].workload_report["classification"] == records[1].workload_report["classification"]
+
+
+@pytest.mark.parametrize("chip,timing,samples", [("loihi", None, 70), ("truenorth", "sync", 20)])
+def test_digits_in_blocks(monkeypatch, tmp_path, chip, timing, samples):
+    text = (WORKLOADS / "digits.yaml").read_text()
+    text = text.replace("file: digits.npz", f"file: {WORKLOADS / 'digits.npz'}")
+    text = text.replace("dataset: digits_test.npz", f"dataset: {WORKLOADS / 'digits_test.npz'}\n  samples: {samples}")
+    (tmp_path / "d.yaml").write_text(text)
+    wl = load_workload(tmp_path / "d.yaml")
+    monkeypatch.setenv("NEUROEMU_BLOCK", "on")
+    fast = simulate(chip, wl, record_spikes=True, timing=timing)
+    monkeypatch.setenv("NEUROEMU_BLOCK", "off")
+    slow = simulate(chip, wl, record_spikes=True, timing=timing)
+    assert fast.tick_backend == "c+block" and fast.comparable() == slow.comparable()
+    assert_conserved(fast)
+    # Loihi: 2,380 ticks, two blocks of whole samples
+    assert fast.workload_report["classification"]["samples"] == samples
+
+
+@pytest.mark.parametrize("written", ["out_of_range", "unused_off_rest"])
+def test_written_states_take_the_general_forms(monkeypatch, written):
+    """The int32 cuba form holds only while v and u are within the limit, and skipping the unused
+    compartments only while they are at rest: states written by a caller are checked per block.
+    The records and the final states equal the per-tick loop's."""
+    chip, wl = load_chip("loihi"), load_workload(WORKLOADS / "loihi_small.yaml")
+    records, states = [], []
+    for block in ("on", "off"):
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        loop = TickLoop(chip, wl, RunOptions(ticks=40, seed=2, record_spikes=True))
+        if written == "out_of_range":
+            loop.arrays.v[:64] = (1 << 30)          # past the 24-bit limit: the kernels saturate it
+            loop.arrays.v[64:128] = -(1 << 28)
+        else:
+            assert not loop.network.enabled[100]    # core 0 uses 64 of its 1,024 compartments
+            loop.arrays.v[100] = 5000               # decays towards 0 tick by tick (dv = 128)
+        records.append(loop.run(None))
+        states.append((loop.arrays.v.copy(), loop.arrays.u.copy()))
+    assert records[0].tick_backend == "c+block"
+    assert records[0].comparable() == records[1].comparable()
+    assert all(np.array_equal(a, b) for a, b in zip(*states))
+    if written == "unused_off_rest":
+        assert 0 < states[0][0][100] < 5000
+
+
+def test_what_runs_tick_by_tick(monkeypatch, small_chip, small_workload):
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    wl = workload_from_data(small_workload, "w.yaml")
+    opt = RunOptions(ticks=10, seed=1)
+    assert ineligible(TickLoop(chip, wl, opt)) is None
+    assert ineligible(TickLoop(chip, wl, dataclasses.replace(opt, tick_backend="numpy"))) == "tick backend numpy"
+    assert ineligible(TickLoop(chip, wl, dataclasses.replace(opt, max_events=10))) == "a runaway guard"
+    assert ineligible(TickLoop(chip, wl, dataclasses.replace(opt, network="packet"))) == "the packet network"
+    gals = dataclasses.replace(chip, timing=dataclasses.replace(chip.timing, mode="gals"))
+    assert ineligible(TickLoop(gals, wl, opt)) == "gals timing"
+    monkeypatch.setenv("NEUROEMU_BLOCK", "off")
+    assert block_runner(TickLoop(chip, wl, opt)) is None
+    monkeypatch.setenv("NEUROEMU_BLOCK", "sometimes")
+    with pytest.raises(NeuroEmuError, match="NEUROEMU_BLOCK: unknown value 'sometimes'; valid: on, off"):
+        ineligible(TickLoop(chip, wl, opt))
+
+
+def test_a_spy_on_a_per_tick_step_keeps_the_per_tick_loop(small_chip, small_workload):
+    """A test that wraps one step of a loop instance (as tests/test_timing.py does) sees every tick."""
+    loop = TickLoop(chip_from_data(small_chip, "tiny.yaml"), workload_from_data(small_workload, "w.yaml"),
+                    RunOptions(ticks=12, seed=1))
+    seen = []
+    deliver = loop.deliver
+    loop.deliver = lambda t, now, start: seen.append(t) or deliver(t, now, start)
+    assert loop.run(None).tick_backend == "c" and seen == list(range(12))
+
+
+def test_a_runaway_guard_keeps_the_per_tick_loop(monkeypatch, small_chip, small_workload):
+    """max_events needs a partial record between ticks: the run steps tick by tick and still stops."""
+    from neuroemu.errors import RunawayError
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    wl = workload_from_data(small_workload, "w.yaml")
+    with pytest.raises(RunawayError):
+        simulate(chip, wl, ticks=100, max_events=50)
+
+
+def test_unused_compartments_are_skipped_while_at_rest():
+    """loihi_small uses 64 of each core's 1,024 compartments: each core's other 960 form one segment
+    the cuba form skips while they are at rest, and no longer once one of them is not."""
+    loop = TickLoop(load_chip("loihi"), load_workload(WORKLOADS / "loihi_small.yaml"), RunOptions(ticks=5, seed=1))
+    kernel = block_runner(loop).kernel
+    sizes = np.diff(kernel.seg_start)
+    assert kernel.fast and kernel.seg_skip.sum() == 64 and (sizes[kernel.seg_skip == 1] == 960).all()
+    assert kernel._quiet_at_rest()
+    loop.arrays.u[2000] = 3
+    assert not kernel._quiet_at_rest()
+
+
+def test_short_blocks_and_a_full_spike_record_resume_exactly(monkeypatch, tmp_path):
+    """Blocks of one presentation, and a spike record with room for one tick's spikes (the kernel
+    stops, the wrapper empties the record and calls again from that tick): the same record."""
+    import neuroemu.engine.blockrun as blockrun
+    wl = load_workload(_recurrent_classifier(tmp_path))
+    monkeypatch.setenv("NEUROEMU_BLOCK", "off")
+    slow = simulate("loihi", wl, record_spikes=True)
+    monkeypatch.setenv("NEUROEMU_BLOCK", "on")
+    monkeypatch.setattr(blockrun, "BLOCK_TICKS", 1)   # rounded up to one presentation (8 ticks)
+    loop = TickLoop(load_chip("loihi"), wl, RunOptions(ticks=slow.ticks, seed=wl.seed, record_spikes=True))
+    runner = block_runner(loop)
+    runner.kernel.b.rec_cap = runner.kernel.stepper._hi   # one tick's worth: a stop before nearly every tick
+    runner.run(None)
+    fast = loop.finish()
+    assert fast.comparable() == slow.comparable() and fast.spikes > 0
