@@ -281,12 +281,15 @@ def test_dv_4096_is_refused_in_one_line():
         simulate(c, w, timing="async")
 
 
-def test_neurogrid_refuses_crossbar_networks_and_truenorth_the_diffuser():
+def test_neurogrid_refuses_learning_and_truenorth_the_diffuser():
     from neuroemu.engine.asyncsim import check_async
     from neuroemu.config.loader import load_chip, load_workload
     ng = load_chip("neurogrid")
-    with pytest.raises(ConfigError, match=r"neurogrid_lif neurons .* no synaptic crossbar"):
-        simulate(ng, make_workload(), timing="async")
+    learning = workload_from_data({"name": "l", "ticks": 5, "learning": {"rule": "stdp"},
+                                   "network": {"kind": "random_recurrent", "cores": 1, "synapses_per_axon": 4,
+                                               "rate_hz": 10.0, "weights": [1, 1, -1, -1]}}, "l.yaml")
+    with pytest.raises(ConfigError, match=r"learning: neurogrid_lif synapses are shared by type"):
+        simulate(ng, learning, timing="async")
     tn = make_chip(timing__mode="async")
     with pytest.raises(ConfigError, match=r"neurogrid_diffuser is Neurogrid's analog diffuser network"):
         check_async(tn, load_workload("neurogrid_small"))
@@ -323,12 +326,12 @@ def test_every_model_and_workload_kind_runs_or_refuses_in_one_line(chip, workloa
         wl, ticks = workload_from_data(data, "learning.yaml"), 10
         if chip == "truenorth":  # its 4096 cores' 33M synapses take long to bind: the same model on 4
             chip = make_chip()
-    refused = (chip, workload) in (("neurogrid", "learning"), ("neurogrid", "digits"))
+    refused = (chip, workload) == ("neurogrid", "learning")
     try:
         r = simulate(chip, wl, ticks=ticks, timing="async")
     except NeuroEmuError as exc:
         assert "\n" not in str(exc) and len(str(exc)) < 400
-        assert refused, str(exc)  # Neurogrid has no crossbar to map onto, nor synapses to learn
+        assert refused, str(exc)  # Neurogrid's synapses are shared by type: nothing per synapse to learn
         return
     assert not refused
     assert r.timing == "async" and r.counts.get("synaptic_op", 0) > 0

@@ -23,7 +23,7 @@ from neuroemu.hardware.devices import Endurance, adc_for, read_noise_for
 from neuroemu.hardware.step import TickStepper
 from neuroemu.engine.timing import TimingPolicy, timing_policy
 from neuroemu.kernel.queue import make_queue
-from neuroemu.models.neuron import neuron_model
+from neuroemu.models.neuron import require_clocked
 from neuroemu.models.rng import stream_key
 from neuroemu.engine.options import (MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions, resolve,
                                      with_timing)
@@ -91,10 +91,10 @@ class TickLoop:
     def __init__(self, chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions):
         self.chip, self.workload, self.opt = chip, workload, opt
         self.name = name = workload.where
+        require_clocked(chip, chip.timing.mode)  # an unknown model fails here, listing the valid ones
         self.network = network = build_network(chip, workload, opt.seed, name)
         self.inputs = build_inputs(chip, workload, network, opt.seed, name)
         self.arrays = network.arrays
-        neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
         end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
         if end_ps >= MAX_TIME_PS:
             raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach "
