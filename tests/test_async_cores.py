@@ -511,3 +511,35 @@ def test_a_silent_classifier_answers_from_each_samples_end_potentials(tmp_path):
     for timing in ("sync", "async"):
         cls = simulate(c, str(tmp_path / "quiet.yaml"), ticks=34 * 12, timing=timing).workload_report["classification"]
         assert (cls["samples"], cls["unanswered"], cls["correct"]) == (12, 12, 12), timing
+
+
+def test_a_new_sample_drops_the_spikes_in_flight_as_the_tick_loop_does(tmp_path):
+    """The digits network without its biases (no ramp: every event on a tick start) on one core:
+    at each sample boundary both engines reset every neuron to 0 and drop the spikes still in flight
+    (counted), so async gives sync's spikes, answers and dropped count exactly; the flow is conserved."""
+    import shutil
+
+    from conservation import assert_conserved
+
+    d = dict(np.load(ROOT / "workloads" / "digits.npz", allow_pickle=True))
+    d["bias"] = np.zeros_like(d["bias"])
+    d["delay"] = np.where(d["src_input"], 1, 2)  # hidden -> out takes 2 ticks: more in flight at a boundary
+    np.savez(tmp_path / "nobias.npz", **d)
+    shutil.copy(ROOT / "workloads" / "digits_test.npz", tmp_path / "digits_test.npz")
+    text = (ROOT / "workloads" / "digits.yaml").read_text().replace("file: digits.npz", "file: nobias.npz")
+    text = text.replace("settle_ticks: 2", "settle_ticks: 0")  # the last spikes are still in flight at the boundary
+    (tmp_path / "nobias.yaml").write_text(text)
+    c = zero_latency_chip(core__neuron_model="cuba_lif", core__membrane_bits=24, core__neurons=512, core__axons=512)
+    runs = {t: simulate(c, str(tmp_path / "nobias.yaml"), ticks=32 * 8, timing=t, record_spikes=True)
+            for t in ("sync", "async")}
+    sync, asy = runs["sync"], runs["async"]
+    dropped = sync.timing_report["spike_flow"]["dropped_at_reset"]
+    assert dropped > 0 and asy.timing_report["spike_flow"]["dropped_at_reset"] == dropped
+    assert asy.counts["in_flight_dropped_at_reset"] == dropped
+    assert np.array_equal(spikes_in_ticks(sync), spikes_in_ticks(asy))
+    answers = [{k: v for k, v in r.workload_report["classification"].items() if "energy" not in k} for r in (sync, asy)]
+    assert answers[0] == answers[1]  # (energy differs: sync also charges the updates of idle neurons)
+    for key in COUNTS:
+        assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
+    for r in runs.values():
+        assert_conserved(r)
