@@ -184,3 +184,47 @@ def test_sync_gals_and_barrier_refuse_neurogrid_saying_why():
         assert str(exc.value) == (f"neurogrid: core.neuron_model: neurogrid_lif cannot run under {timing} timing: "
                                   "Neurogrid's neurons are analog circuits integrating in continuous time, with no "
                                   "clock and no tick kernel; run it with --timing async")
+
+
+# --- the multicast tree router ---------------------------------------------------------------------
+
+def test_a_spike_to_several_chips_crosses_each_link_of_its_tree_once():
+    from neuroemu.config.loader import load_chip
+    from neuroemu.hardware.chip import MulticastRouter, Router, build_chip_topology
+    topo = build_chip_topology(load_chip("neurogrid"))
+    route_src = np.array([0, 0, 0, 1, 2, 2])            # neuron 0 reaches chips 1, 2, 5; 2 reaches 9, 12
+    src, dst = np.array([0, 0, 0, 4, 9, 9]), np.array([1, 2, 5, 3, 9, 12])
+    multi, uni = MulticastRouter(topo, route_src), Router(topo)
+    multi.bind(src, dst)
+    uni.bind(src, dst)
+    spikes = np.array([3, 3, 3, 2, 1, 1])                 # per route: each neuron's spikes on each of its routes
+    r = topo.core_router
+    tree0 = topo.multicast_links(int(r[0]), r[[1, 2, 5]])
+    tree2 = topo.multicast_links(int(r[9]), r[[9, 12]])
+    assert len(tree0) == 6 < int(topo.hops[r[0], r[[1, 2, 5]]].sum()) == 8  # shared links counted once
+    expect = 3 * len(tree0) + 2 * int(topo.hops[r[4], r[3]]) + 1 * len(tree2)
+    assert int(multi.class_hops_of(spikes).sum()) == expect == int(multi.link_loads(spikes).sum())
+    loads = np.zeros(topo.n_links, np.int64)
+    for links, n in ((tree0, 3), (tree2, 1), (topo.route_links(int(r[4]), int(r[3])), 2)):
+        loads[links] += n
+    assert np.array_equal(multi.link_loads(spikes), loads)
+    assert np.array_equal(multi.neuron_latency(np.arange(6)), uni.neuron_latency(np.arange(6)))  # per target chip
+    assert int(uni.class_hops_of(spikes).sum()) == 3 * 8 + 2 * int(topo.hops[r[4], r[3]]) + len(tree2)
+
+
+def test_a_mapped_neuron_reaching_three_chips_sends_one_multicast(tmp_path):
+    """Neuron 0 on chip 0 drives one neuron on each of chips 1, 2 and 3 (mapping given)."""
+    np.savez(tmp_path / "fan.npz", src=np.array([0, 0, 0, 0]), dst=np.array([0, 1, 2, 3]),
+             weight=np.array([2.0, 2.0, 2.0, 2.0]), delay=np.array([1, 1, 1, 1]),
+             src_input=np.array([1, 0, 0, 0]), threshold=np.full(4, 1.0), core=np.array([0, 1, 2, 3]),
+             input_times=np.arange(0, 20, 2), input_ids=np.zeros(10, np.int64))
+    wl = workload_for_network_file(tmp_path / "fan.npz", ticks=24, mapping="given", neuron_reset="zero")
+    r = simulate(small_neurogrid(), wl, ticks=24, timing="async", record_spikes=True)
+    fired0 = int(np.count_nonzero(r.spike_trains.neurons == 0))
+    assert fired0 == 10 and r.spikes == 40
+    from neuroemu.hardware.chip import build_chip_topology
+    topo = build_chip_topology(small_neurogrid())
+    tree = topo.multicast_links(int(topo.core_router[0]), topo.core_router[[1, 2, 3]])
+    assert r.hops == fired0 * len(tree)  # not once per target chip (3 x 2 hops)
+    assert len(tree) == 4 and r.timing_report["spike_flow"]["sent"] == 3 * fired0
+    assert_conserved(r)

@@ -41,7 +41,7 @@ from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, Ru
 from neuroemu.engine.record import RunResult, build_record, with_network_reports
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
-from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
+from neuroemu.hardware.chip import build_chip_topology, router_for, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
 from neuroemu.hardware.devices import Endurance
 from neuroemu.hardware.learning import STDPContinuous, learning_rule
@@ -79,7 +79,7 @@ class AsyncCoreLoop:
             raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach {self.end_ps} ps, "
                               f"past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
         self.topology = build_chip_topology(chip)
-        self.router = Router(self.topology)
+        self.router = router_for(chip, self.topology, a)  # Neurogrid: multicast trees
         self.route_src, self.route_axon, self.route_delay = a.routes()
         self.sends = self.route_axon >= 0
         A, N = a.axons_per_core, a.neurons_per_core
