@@ -145,7 +145,7 @@ def _digits(tmp_path):
 
 
 def _generated(tmp_path):
-    return generated(neuron={"diffuser_radius": 1}), 20
+    return generated(ticks=10, neuron={"diffuser_radius": 1}, cores=2), 10
 
 
 @pytest.mark.parametrize("make", [_generated, _nir, _edgelist, _digits])
@@ -157,6 +157,8 @@ def test_every_workload_runs_on_neurogrid_repeatably_on_both_queues_and_conserve
             for q in ("c", "c", "python")]
     first = runs[0]
     assert first.synaptic_events > 0 and first.spikes > 0
+    mapped = first.workload_report["diffuser"]
+    assert mapped["synapses_mapped"] > 0 and mapped["diffuser_neurons"] == (5 if make is _generated else 1)
     for other in runs[1:]:
         assert np.array_equal(other.spike_trains.ticks, first.spike_trains.ticks)
         assert np.array_equal(other.spike_trains.neurons, first.spike_trains.neurons)
