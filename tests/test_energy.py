@@ -9,7 +9,7 @@ import pytest
 from neuroemu import simulate
 from neuroemu.config import chip_from_data, workload_from_data
 from neuroemu.config.loader import workload_for_network_file
-from neuroemu.engine.energy import Ledger, cores_with_work, figures, total_j
+from neuroemu.engine.energy import Ledger, figures, total_j
 from neuroemu.errors import ConfigError
 
 
@@ -203,11 +203,6 @@ def test_clocking_constants_priced_in_the_breakdown(small_chip):
     assert b["clock"] == 12 * CLOCK_PJ * 1e-12
     assert b["handshake"] == 5 * HANDSHAKE_PJ * 1e-12 and b["barrier_sync"] == 3 * HANDSHAKE_PJ * 1e-12
     assert total_j(b) == math.fsum([b[k] for k in b])
-
-
-def test_cores_with_work_counts_distinct_cores():
-    assert cores_with_work(8, np.array([0, 0, 3]), np.array([3, 5])) == 3
-    assert cores_with_work(8, np.empty(0, np.int64), np.empty(0, np.int64)) == 0
 
 
 @pytest.mark.parametrize("key", ["handshake_pj", "clock_pj_per_core_tick"])

@@ -123,20 +123,6 @@ def add_clocking(ledger: Ledger, mode: str, cores: int, ticks: int) -> None:
         ledger.add("handshake", ledger.get("axon_event") + ledger.hops())
 
 
-def cores_with_work(n_cores: int, *core_ids: np.ndarray) -> int:
-    """How many cores have work in one tick: the distinct cores among ``core_ids`` (the cores of the
-    axons that received a spike and of the neurons that fired; a neuron that integrated input sits
-    on a core that received a spike, so active neurons add no core of their own).
-
-    One boolean mark per core, O(cores + events) per tick. Should a stepper later report per-core
-    operation counts, ``core_ids`` becomes ``np.flatnonzero(ops_per_core)``.
-    """
-    busy = np.zeros(n_cores, bool)
-    for ids in core_ids:
-        busy[ids] = True
-    return int(np.count_nonzero(busy))
-
-
 class GalsWork:
     """Which cores have work in a tick under ``gals``, so their clock runs and their neurons update.
 
