@@ -230,6 +230,10 @@ def _check_shared_synapses(chip: ChipSpec, workload: WorkloadSpec, file: str | N
 def build_engine(chip: ChipSpec, workload: WorkloadSpec, seed: int | None = None, **options) -> AsyncEngine:
     """Check ``chip`` and ``workload`` for the async engine and build it (``options``: see AsyncEngine)."""
     check_async(chip, workload)
+    if workload.network.kind not in ASYNC_NETWORKS:
+        raise ConfigError(f"{_workload_file(workload)}: network.kind: this engine builds "
+                          f"{', '.join(sorted(ASYNC_NETWORKS))} networks; a {workload.network.kind!r} network runs "
+                          "on the core-array loop (simulate, engine/asynccore.py)")
     network = ASYNC_NETWORKS[workload.network.kind].build(chip, workload, workload.seed if seed is None else seed)
     return AsyncEngine(network, **options)
 
