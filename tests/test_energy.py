@@ -9,7 +9,7 @@ import pytest
 from neuroemu import simulate
 from neuroemu.config import chip_from_data, workload_from_data
 from neuroemu.config.loader import workload_for_network_file
-from neuroemu.engine.energy import Ledger, cores_with_work, figures, total_j
+from neuroemu.engine.energy import Ledger, figures, total_j
 from neuroemu.errors import ConfigError
 
 
@@ -108,6 +108,64 @@ def test_gals_clocks_only_cores_with_work(tmp_path, small_chip):
     assert gals.energy_breakdown_j["clock"] == busy_ticks * CLOCK_PJ * 1e-12
 
 
+def _quiet_cores_workload(small_workload, rate_hz=0.0, ticks=40, stochastic=False):
+    """Input on core 0 only, no recurrent spikes, no leak: cores 1-3 hold enabled neurons that never
+    have work (no input, nothing to leak, never firing)."""
+    small_workload["ticks"] = ticks
+    small_workload["network"].update(rate_hz=rate_hz, stochastic=stochastic, threshold=3, recurrent_fraction=0.0)
+    small_workload["inputs"][0].update(cores=1, rate_hz=30.0)
+    return workload_from_data(small_workload, "w.yaml")
+
+
+def test_gals_charges_a_core_with_no_work_neither_clock_nor_neuron_updates(small_chip, small_workload):
+    from conservation import run_traced
+    wl = _quiet_cores_workload(small_workload)
+    n_per, ticks = small_chip["core"]["neurons"], 40
+    gals, trace = run_traced(_clocked_chip(small_chip, "gals"), wl)
+    axons_per_core = small_chip["core"]["axons"]
+    fired_ticks = set((gals.spike_trains.ticks[gals.spike_trains.neurons // n_per == 0]).tolist())
+    assert set((gals.spike_trains.neurons // n_per).tolist()) == {0}
+    busy = [t for t, d in enumerate(trace.delivered) if np.any(d // axons_per_core == 0) or t in fired_ticks]
+    assert 0 < len(busy) < ticks  # core 0 itself idles in some ticks
+    # only core 0 has work: one clock and n_per neuron updates (active or not) in each tick it has work
+    assert gals.counts["clock_core_tick"] == len(busy)
+    assert gals.counts.get("neuron_update", 0) + gals.counts["neuron_update_active"] == n_per * len(busy)
+    assert gals.energy_breakdown_j["clock"] == len(busy) * CLOCK_PJ * 1e-12
+    assert math.fsum(gals.energy_breakdown_j.values()) == gals.energy_j
+    # the same run under sync: every core clocked and every enabled neuron updated, every tick
+    sync = simulate(_clocked_chip(small_chip, "sync"), wl)
+    assert sync.counts["clock_core_tick"] == 4 * ticks
+    assert sync.counts["neuron_update"] + sync.counts["neuron_update_active"] == 4 * n_per * ticks
+    assert sync.spikes == gals.spikes and sync.synaptic_events == gals.synaptic_events
+
+
+def test_gals_a_leak_is_work_every_tick(small_chip, small_workload):
+    # a stochastic leak on every neuron: a step may come in any tick, so every core is clocked every tick
+    wl = _quiet_cores_workload(small_workload, rate_hz=20.0, stochastic=True)
+    gals = simulate(_clocked_chip(small_chip, "gals"), wl)
+    n_per = small_chip["core"]["neurons"]
+    assert gals.counts["clock_core_tick"] == 4 * 40
+    assert gals.counts.get("neuron_update", 0) + gals.counts["neuron_update_active"] == 4 * n_per * 40
+
+
+@pytest.mark.parametrize("bias, busy_cores", [(0, 1), (5, 4)])
+def test_gals_work_of_the_current_based_lif(small_chip, small_workload, bias, busy_cores):
+    """cuba_lif: with no bias a core with no input never moves (u = v = 0); a bias moves every core."""
+    small_chip["core"]["neuron_model"] = "cuba_lif"
+    wl = _quiet_cores_workload(small_workload)
+    wl = workload_from_data({**small_workload, "network": {**small_workload["network"],
+                                                           "neuron": {"bias": bias, "du": 4096, "dv": 0}}}, "w.yaml")
+    gals = simulate(_clocked_chip(small_chip, "gals"), wl, record_spikes=True)
+    n_per = small_chip["core"]["neurons"]
+    assert set((gals.spike_trains.neurons // n_per).tolist()) <= {0} or busy_cores == 4
+    updates = gals.counts.get("neuron_update", 0) + gals.counts["neuron_update_active"]
+    assert updates == n_per * gals.counts["clock_core_tick"]
+    if busy_cores == 4:
+        assert gals.counts["clock_core_tick"] == 4 * 40
+    else:
+        assert 0 < gals.counts["clock_core_tick"] < 40  # core 0 alone, and not in every tick
+
+
 def test_sync_clocks_every_core_every_tick(tmp_path, small_chip):
     sync = simulate(_clocked_chip(small_chip, "sync"), _chain(tmp_path))
     assert sync.counts["clock_core_tick"] == small_chip["cores"] * 20 == 80
@@ -145,11 +203,6 @@ def test_clocking_constants_priced_in_the_breakdown(small_chip):
     assert b["clock"] == 12 * CLOCK_PJ * 1e-12
     assert b["handshake"] == 5 * HANDSHAKE_PJ * 1e-12 and b["barrier_sync"] == 3 * HANDSHAKE_PJ * 1e-12
     assert total_j(b) == math.fsum([b[k] for k in b])
-
-
-def test_cores_with_work_counts_distinct_cores():
-    assert cores_with_work(8, np.array([0, 0, 3]), np.array([3, 5])) == 3
-    assert cores_with_work(8, np.empty(0, np.int64), np.empty(0, np.int64)) == 0
 
 
 @pytest.mark.parametrize("key", ["handshake_pj", "clock_pj_per_core_tick"])

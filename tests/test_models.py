@@ -258,3 +258,16 @@ def test_weighted_network_has_the_same_structure_and_drawn_weights(small_chip, s
     assert np.array_equal(b.dense_weights[b.synapse_axons(), b.row_neurons], b.row_weights)
     assert int(np.count_nonzero(b.dense_weights)) == len(b.row_weights)
     assert np.array_equal(b.core(1).weight_matrix() != 0, b.core(1).crossbar())
+
+
+def test_a_model_with_no_tick_kernel_says_why_clocked_semantics_refuse_it(small_chip):
+    from neuroemu.models.neuron import require_clocked
+    assert [m.name for m in NEURON_MODELS.values() if m.no_clock] == ["neurogrid_lif"]
+    assert neuron_model("neurogrid_lif").diffuser and not neuron_model("cuba_lif").diffuser
+    tn = chip_from_data(copy.deepcopy(small_chip), "tn.yaml")
+    small_chip["core"]["neuron_model"] = "neurogrid_lif"
+    chip = chip_from_data(small_chip, "ng.yaml")
+    with pytest.raises(ConfigError, match=r"^\S*ng.yaml: core.neuron_model: neurogrid_lif cannot run under barrier "
+                                          r"timing: Neurogrid's neurons are analog circuits .*--timing async$"):
+        require_clocked(chip, "barrier")
+    require_clocked(tn, "sync")  # a tick model: no error

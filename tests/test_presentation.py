@@ -99,7 +99,7 @@ def test_a_shortened_run_reports_only_the_samples_it_showed_in_full(tmp_path):
     (("dataset: digits_test.npz", "dataset: w.yaml"), r"classify.dataset: \S*w.yaml: not a readable .npz file"),
     (("dataset: digits_test.npz", "dataset: digits.npz"), r"classify.dataset: \S*digits.npz: rates: missing"),
     (("file: digits.npz", "file: nowhere.npz"), r"nowhere.npz: no such file"),
-    (("chip: loihi", "chip: neurogrid"), r"neurogrid_lif neurons .* no synaptic crossbar to write the .edgelist. network"),
+    (("chip: loihi", "chip: neurogrid\nlearning: {rule: stdp}"), r"learning: neurogrid_lif synapses are shared by type"),
     (("  settle_ticks: 2", "  settle_ticks: 2\n  output_group: nope"), r"no group 'nope'; valid: hidden, out"),
     (("mapping: locality", "mapping: locality\n  input_spikes: x.npz"), r"classify: the data set drives the inputs"),
     (("kind: edgelist", "kind: random_recurrent"), r"w.yaml: classify: presents a data set to a network read from a file"),

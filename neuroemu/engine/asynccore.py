@@ -41,7 +41,7 @@ from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, Ru
 from neuroemu.engine.record import RunResult, build_record, with_network_reports
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
-from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
+from neuroemu.hardware.chip import build_chip_topology, router_for, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
 from neuroemu.hardware.devices import Endurance, clockless_reads
 from neuroemu.hardware.learning import STDPContinuous, learning_rule
@@ -49,8 +49,9 @@ from neuroemu.kernel.queue import make_queue
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.workloads import build_inputs, build_network
 
-#: queue event kinds: a spike reaching an axon, a neuron's threshold check
-KIND_ARRIVAL, KIND_CHECK = 1, 3
+#: queue event kinds: a spike reaching an axon, an input reaching it, a neuron's threshold check, a
+#: classify reset's marker (the spikes queued before it are the last sample's: dropped when they pop)
+KIND_ARRIVAL, KIND_INPUT, KIND_CHECK, KIND_MARK = 1, 2, 3, 4
 _EMPTY = np.empty(0, np.int64)
 
 
@@ -78,7 +79,7 @@ class AsyncCoreLoop:
             raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach {self.end_ps} ps, "
                               f"past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
         self.topology = build_chip_topology(chip)
-        self.router = Router(self.topology)
+        self.router = router_for(chip, self.topology, a)  # Neurogrid: multicast trees
         self.route_src, self.route_axon, self.route_delay = a.routes()
         self.sends = self.route_axon >= 0
         A, N = a.axons_per_core, a.neurons_per_core
@@ -119,6 +120,7 @@ class AsyncCoreLoop:
         self.inputs_sent = 0   # input spikes queued (the spike flow's other source)
         self.spikes_sent = 0   # routed spike copies sent
         self.next_chunk = 0
+        self.drop_seq = -1     # spikes queued with a sequence number up to this are from a sample already over
         n = a.n_neurons
         self.pend = np.full(n, NEVER, np.int64)
         self.queued = np.full(n, NEVER, np.int64)
@@ -238,7 +240,7 @@ class AsyncCoreLoop:
             for stream in self.inputs:
                 ticks, axons = stream.events(lo, hi)
                 if len(ticks):
-                    self.queue.push_batch(ticks * self.T, KIND_ARRIVAL, axons)
+                    self.queue.push_batch(ticks * self.T, KIND_INPUT, axons)
                     self.inputs_sent += len(axons)
             self.next_chunk = hi
             t0 = self._next_time()
@@ -247,11 +249,16 @@ class AsyncCoreLoop:
     def _window(self, w0: int, w1: int, start: float) -> None:
         """Every event in [w0, w1): deliveries, leak steps, crossings, in time order per neuron."""
         batch = self.queue.pop_before(w1)
-        arrive = batch.kind == KIND_ARRIVAL
+        kind = batch.kind
+        if self.drop_seq >= 0:  # a classify reset: spikes sent before it are dropped, and counted
+            old = (batch.seq <= self.drop_seq) & (kind == KIND_ARRIVAL)
+            self.ledger.add("in_flight_dropped_at_reset", int(np.count_nonzero(old)))
+            kind = np.where(old, KIND_MARK, kind)
+        arrive = (kind == KIND_ARRIVAL) | (kind == KIND_INPUT)
         if arrive.all():  # most windows: no check is due
             a_t, a_ax, checked = batch.time, batch.target, _EMPTY
         else:
-            a_t, a_ax, checked = batch.time[arrive], batch.target[arrive], batch.target[~arrive]
+            a_t, a_ax, checked = batch.time[arrive], batch.target[arrive], batch.target[kind == KIND_CHECK]
         self.checks += len(checked)
         ledger = self.ledger
         ledger.add("axon_event", len(a_t))
@@ -499,17 +506,20 @@ class AsyncCoreLoop:
         rest = self.queue.pop_before(MAX_TIME_PS)
         in_network = self.packets.in_flight if self.packets is not None else 0
         return {"sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
-                "delivered_late": 0, "dropped_late": 0, "dropped_at_reset": 0,
-                "in_flight_end": int(np.count_nonzero(rest.kind == KIND_ARRIVAL)) + in_network}
+                "delivered_late": 0, "dropped_late": 0, "dropped_at_reset": self.ledger.get("in_flight_dropped_at_reset"),
+                "in_flight_end": int(np.isin(rest.kind, (KIND_ARRIVAL, KIND_INPUT)).sum()) + in_network}
 
     def _new_sample(self, boundary: int, end: int) -> None:
-        """A classify workload's sample ends at ``boundary``: read the outputs, reset every neuron."""
+        """A classify workload's sample ends at ``boundary``: read the outputs, reset every neuron (to 0,
+        as the tick loop's reset), drop the sample's spikes still in flight (counted, as the tick loop
+        does; packets already in a ``--network packet`` network still arrive there too)."""
         hooks, a = self.hooks, self.arrays
         a.v[:] = np.floor(self.model.potentials(boundary)).astype(np.int64).clip(-2**31, 2**31 - 1)
         hooks.observe(boundary // self.T - 1, np.empty(0, np.int64))
         if boundary >= end:
             return
         hooks.reset_state(a)
+        self.drop_seq = int(self.queue.push(boundary, KIND_MARK, 0))  # (the next sample's inputs are kept)
         self.model.reset_all(boundary)
         self._repredict(np.flatnonzero(self.enabled), boundary)
 

@@ -188,22 +188,21 @@ def check_async(chip: ChipSpec, workload: WorkloadSpec, file: str | None = None)
     """Check ``workload`` on the async ``chip`` without running it (for ``neuroemu validate``).
 
     Which networks a chip runs clockless is decided by its neuron model: Neurogrid's analog
-    ``neurogrid_lif`` runs its diffuser network (``neurogrid_diffuser``; it has no synapse rows
-    for a generated or mapped network to be written into), every tick-kernel model
-    (``truenorth_lif``, ``loihi_cuba``, ``cuba_lif``) runs every core-array network read in
-    continuous time (:mod:`neuroemu.engine.asynccore`). Returns the diffuser's plan, or the
-    core network's plan.
+    ``neurogrid_lif`` runs its own diffuser network (``neurogrid_diffuser``) and every generated
+    or mapped network, written onto its shared synapse types and diffuser
+    (:mod:`neuroemu.networks.diffuser`; no learning: it stores no per-synapse weight); every
+    tick-kernel model (``truenorth_lif``, ``loihi_cuba``, ``cuba_lif``) runs every core-array
+    network read in continuous time (:mod:`neuroemu.engine.asynccore`). Returns the diffuser's
+    plan, or the core network's plan.
     """
     file = _workload_file(workload, file)
     if chip.timing.mode != "async":
         raise ConfigError(f"{chip.name}: timing.mode: the async engine runs async chips (got {chip.timing.mode!r})")
     kind = workload.network.kind
     model = chip.core.neuron_model
-    if model in ASYNC_NEURON_MODELS:
-        if kind not in ASYNC_NETWORKS:
-            raise ConfigError(f"{file}: network.kind: {model} neurons (chip {chip.name!r}) have no synaptic crossbar "
-                              f"to write the {kind!r} network into: a spike reaches them through the analog diffuser; "
-                              f"valid: {', '.join(sorted(ASYNC_NETWORKS))}")
+    if model in ASYNC_NEURON_MODELS and kind not in ASYNC_NETWORKS:
+        _check_shared_synapses(chip, workload, file)  # then planned as every core-array network
+    elif model in ASYNC_NEURON_MODELS:
         if workload.learning is not None:
             raise ConfigError(f"{file}: learning: the diffuser network stores no synapses for a rule to change "
                               "(a spike is spread by the analog diffuser); remove it")
@@ -220,9 +219,21 @@ def check_async(chip: ChipSpec, workload: WorkloadSpec, file: str | None = None)
     return plan_network(chip, workload, file)
 
 
+def _check_shared_synapses(chip: ChipSpec, workload: WorkloadSpec, file: str | None = None) -> None:
+    """A generated or mapped network on Neurogrid's shared synapses (networks/diffuser.py) cannot learn."""
+    if chip.core.neuron_model in ASYNC_NEURON_MODELS and workload.learning is not None:
+        raise ConfigError(f"{_workload_file(workload, file)}: learning: {chip.core.neuron_model} synapses are shared "
+                          "by type, one analog gain per chip (Neurogrid stores no per-synapse weight for a rule to "
+                          "change); remove it")
+
+
 def build_engine(chip: ChipSpec, workload: WorkloadSpec, seed: int | None = None, **options) -> AsyncEngine:
     """Check ``chip`` and ``workload`` for the async engine and build it (``options``: see AsyncEngine)."""
     check_async(chip, workload)
+    if workload.network.kind not in ASYNC_NETWORKS:
+        raise ConfigError(f"{_workload_file(workload)}: network.kind: this engine builds "
+                          f"{', '.join(sorted(ASYNC_NETWORKS))} networks; a {workload.network.kind!r} network runs "
+                          "on the core-array loop (simulate, engine/asynccore.py)")
     network = ASYNC_NETWORKS[workload.network.kind].build(chip, workload, workload.seed if seed is None else seed)
     return AsyncEngine(network, **options)
 
@@ -230,8 +241,10 @@ def build_engine(chip: ChipSpec, workload: WorkloadSpec, seed: int | None = None
 def run_async(chip: ChipSpec, workload: WorkloadSpec, opt: "RunOptions", progress: Progress | None) -> "RunResult":
     """Run ``workload`` on an async chip for ``opt.ticks`` x ``tick_s`` of chip time; the record has
     the same fields as every other run."""
-    if workload.network.kind not in ASYNC_NETWORKS and chip.core.neuron_model not in ASYNC_NEURON_MODELS:
-        from neuroemu.engine.asynccore import run_async_cores  # the tick models read in continuous time
+    if workload.network.kind not in ASYNC_NETWORKS:
+        # the tick models read in continuous time; Neurogrid's neurons on a generated or mapped network
+        _check_shared_synapses(chip, workload)
+        from neuroemu.engine.asynccore import run_async_cores
         return run_async_cores(chip, workload, opt, progress)
     file = _workload_file(workload)
     tick = tick_ps(chip)

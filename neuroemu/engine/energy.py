@@ -23,8 +23,8 @@ clocked, clockless and mixed on equal terms:
 - ``clock_core_tick``: one core clocked for one tick, at ``clock_pj_per_core_tick``. Under
   ``sync`` a global clock drives every core of the chip every tick (cores x ticks, added by
   :func:`add_clocking`); under ``gals`` asynchronous control switches a core's clock on only in
-  ticks where it has work (counted by the tick loop with :func:`cores_with_work`); ``barrier``
-  and ``async`` cores have no clock.
+  ticks where it has work (:class:`GalsWork`, counted by the tick loop), and only such a core's
+  neurons are updated; ``barrier`` and ``async`` cores have no clock.
 - ``handshake``: one asynchronous request/acknowledge, at ``handshake_pj``: under ``gals``,
   ``barrier`` and ``async`` the network is clockless, so every delivered spike (``axon_event``)
   and every hop is one handshake (derived here from those counters, so no engine counts it twice).
@@ -123,18 +123,49 @@ def add_clocking(ledger: Ledger, mode: str, cores: int, ticks: int) -> None:
         ledger.add("handshake", ledger.get("axon_event") + ledger.hops())
 
 
-def cores_with_work(n_cores: int, *core_ids: np.ndarray) -> int:
-    """How many cores have work in one tick: the distinct cores among ``core_ids`` (the cores of the
-    axons that received a spike and of the neurons that fired; a neuron that integrated input sits
-    on a core that received a spike, so active neurons add no core of their own).
+class GalsWork:
+    """Which cores have work in a tick under ``gals``, so their clock runs and their neurons update.
 
-    One boolean mark per core, O(cores + events) per tick. Should a stepper later report per-core
-    operation counts, ``core_ids`` becomes ``np.flatnonzero(ops_per_core)``.
+    A core has work in tick t when an axon of it receives a spike in t, a neuron of it fires in t,
+    or one of its enabled neurons can change state in t with no input, judged on the state at the
+    tick's start (docs/clocking.md):
+
+    - ``truenorth_lif``: a nonzero leak (a deterministic leak moves V; a stochastic one may draw a
+      step) or a stochastic threshold (its draw may fire V); with neither, V = clamp(V) is V.
+    - ``loihi_cuba`` / ``cuba_lif``: a nonzero bias, a nonzero current u (it decays or feeds v), a
+      nonzero v with a voltage decay (decay rounds towards zero, so v != 0 always moves), or a
+      refractory countdown under way. (At a saturation rail this counts a core that would not
+      change: never one that would.)
+
+    A core with no work is not clocked and none of its neurons is updated; a core with work updates
+    every enabled neuron it holds, as a clocked core does. Cost: O(cores) per tick for TrueNorth
+    (its condition is static), O(neurons) for the current-based models.
     """
-    busy = np.zeros(n_cores, bool)
-    for ids in core_ids:
-        busy[ids] = True
-    return int(np.count_nonzero(busy))
+
+    def __init__(self, arrays, enabled: np.ndarray, kernel: str):
+        self.arrays, self.enabled, self.kernel = arrays, enabled, kernel
+        shape = (arrays.n_cores, arrays.neurons_per_core)
+        self.enabled_per_core = enabled.reshape(shape).sum(axis=1).astype(np.int64)
+        p = arrays.params
+        static = (p.leak != 0) | (p.threshold_mask != 0) if kernel == "truenorth" else p.bias != 0
+        self.always = (static & enabled).reshape(shape).any(axis=1)
+        self.busy = self.always.copy()
+
+    def start(self) -> None:
+        """Mark the cores whose neurons can change on their own (call before the tick's update)."""
+        if self.kernel == "truenorth":
+            self.busy[:] = self.always
+            return
+        a, n = self.arrays, self.arrays.n_neurons
+        moving = (a.u.reshape(-1, n) != 0).any(axis=0) | (a.refractory_left > 0) | ((a.v != 0) & (a.params.dv > 0))
+        self.busy = self.always | (moving & self.enabled).reshape(a.n_cores, a.neurons_per_core).any(axis=1)
+
+    def finish(self, due_axons: np.ndarray, fired: np.ndarray) -> tuple[int, int]:
+        """(cores with work, enabled neurons on them) once the tick's deliveries and spikes are known."""
+        a = self.arrays
+        self.busy[due_axons // a.axons_per_core] = True
+        self.busy[fired // a.neurons_per_core] = True
+        return int(np.count_nonzero(self.busy)), int(self.enabled_per_core[self.busy].sum())
 
 
 def total_j(breakdown: dict[str, float]) -> float:

@@ -235,7 +235,8 @@ def with_network_reports(record: RunResult, network, hooks, tick_starts: np.ndar
     """The record with what the network itself reports after the run, the same for every engine: a
     presentation's readout (``hooks``, e.g. classification accuracy, given each tick's start in ps)
     and the NVM synapses' programming and wear (``network.device_report``, ``endurance``, and the
-    energy of the learning writes, ``write_energy_j``)."""
+    energy of the learning writes, ``write_energy_j``), and a Neurogrid mapping's report
+    (``network.diffuser_report``: networks/diffuser.py)."""
     if hooks is not None:
         record = replace(record, workload_report={**record.workload_report, **hooks.report(record, tick_starts)})
     device = {} if getattr(network, "device_report", None) is None else network.device_report.to_plain()
@@ -247,4 +248,6 @@ def with_network_reports(record: RunResult, network, hooks, tick_starts: np.ndar
         device["write_energy_j"] = b.get("potentiation", 0.0) + b.get("depression", 0.0)
     if device:
         record = replace(record, workload_report={**record.workload_report, "synapse_device": device})
+    if getattr(network, "diffuser_report", None):  # Neurogrid: what the shared synapses and diffuser made of it
+        record = replace(record, workload_report={**record.workload_report, "diffuser": network.diffuser_report})
     return record

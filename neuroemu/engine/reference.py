@@ -28,7 +28,7 @@ from neuroemu.hardware.chip import build_chip_topology, tick_ps
 from neuroemu.hardware.devices import NORMAL_TABLE_BITS, Endurance, adc_for, normal_table, read_noise_for
 from neuroemu.hardware.learning import STDP, STDPReference
 from neuroemu.models.loihi import cuba_step_one
-from neuroemu.models.neuron import neuron_model, truenorth_step_one
+from neuroemu.models.neuron import neuron_model, require_clocked, truenorth_step_one
 from neuroemu.models.rng import MASK64, mix64_int, stream_key
 from neuroemu.engine.record import RunResult, with_network_reports
 from neuroemu.engine.options import STREAM_NEURON_RNG, RunOptions, resolve
@@ -50,6 +50,7 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
     kernel = neuron_model(chip.core.neuron_model).kernel
     if chip.timing.mode != "sync":
         raise NotImplementedError("the reference implements sync timing only")
+    require_clocked(chip, "sync")  # a model with no tick kernel (Neurogrid's analog neurons) is refused
     network = build_network(chip, workload, opt.seed, workload.name)
     inputs = build_inputs(chip, workload, network, opt.seed, workload.name)
     topo = build_chip_topology(chip)

@@ -17,7 +17,7 @@ import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.blockrun import block_runner
-from neuroemu.engine.energy import Ledger, cores_with_work
+from neuroemu.engine.energy import GalsWork, Ledger
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
 from neuroemu.hardware.devices import Endurance, adc_for, read_noise_for
@@ -25,7 +25,7 @@ from neuroemu.hardware.fused import check_threads
 from neuroemu.hardware.step import TickStepper
 from neuroemu.engine.timing import TimingPolicy, route_pass, timing_policy
 from neuroemu.kernel.queue import make_queue
-from neuroemu.models.neuron import neuron_model
+from neuroemu.models.neuron import neuron_model, require_clocked
 from neuroemu.models.rng import stream_key
 from neuroemu.engine.options import (MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions, resolve,
                                      with_timing)
@@ -99,10 +99,10 @@ class TickLoop:
     def __init__(self, chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions):
         self.chip, self.workload, self.opt = chip, workload, opt
         self.name = name = workload.where
+        require_clocked(chip, chip.timing.mode)  # an unknown model fails here, listing the valid ones
         self.network = network = build_network(chip, workload, opt.seed, name)
         self.inputs = build_inputs(chip, workload, network, opt.seed, name)
         self.arrays = network.arrays
-        neuron_model(chip.core.neuron_model)  # an unknown model fails here, listing the valid ones
         end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
         if end_ps >= MAX_TIME_PS:
             raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach "
@@ -114,6 +114,8 @@ class TickLoop:
         self.drop_seq = -1  # spikes queued with a sequence number up to this are from a sample already over
         self.queue = make_queue(opt.queue)
         self.policy = timing_policy(chip, self.topology, self.arrays, network.enabled)
+        self.gals_work = (GalsWork(self.arrays, network.enabled, neuron_model(self.arrays.neuron_model).kernel)
+                          if self.policy.mode == "gals" else None)
         self._build_cores()
         # single-target routes on the analytic network with the C kernels: route in one C pass
         self.fast_routes = (route_pass(self.policy, self.route_axon, self.route_delay, self.router)
@@ -286,11 +288,16 @@ class TickLoop:
     def step_cores(self, t: int, due_axons: np.ndarray) -> np.ndarray:
         """Integrate, leak and fire every core; count the work and the spikes; the fired neurons.
         (The stepper keeps each core's share of the work when the timing policy prices it.)"""
+        if self.gals_work is not None:
+            self.gals_work.start()  # on the state at the tick's start
         fired, sops, n_active = self.stepper.step(t, due_axons)
         ledger = self.ledger
         ledger.add("synaptic_op", sops)
         ledger.add("neuron_update_active", n_active)
-        ledger.add("neuron_update", self.n_enabled - n_active)
+        updated = self.n_enabled
+        if self.gals_work is not None:  # gals: only cores with work are clocked and update their neurons
+            self._gals_cores, updated = self.gals_work.finish(due_axons, fired)
+        ledger.add("neuron_update", updated - n_active)
         ledger.add("spike", len(fired))
         if self.device is not None and len(due_axons):
             self._count_periphery(due_axons)
@@ -321,9 +328,7 @@ class TickLoop:
         timestep's sync wave. (Sync clocks every core every tick: counted once, in the record.)"""
         mode = self.policy.mode
         if mode == "gals":
-            a = self.arrays
-            self.ledger.add("clock_core_tick", cores_with_work(a.n_cores, due_axons // a.axons_per_core,
-                                                               fired // a.neurons_per_core))
+            self.ledger.add("clock_core_tick", self._gals_cores)  # counted with the updates (step_cores)
         elif mode == "barrier":
             self.ledger.add("barrier_sync", self.topology.n_routers)
 

@@ -86,12 +86,16 @@ class Router:
         """Packet-nanometres of wire travelled by all the spikes counted per source neuron."""
         return int((self._neuron_wire_nm * spikes_per_neuron).sum())
 
-    def link_stats(self, spikes_per_neuron: np.ndarray, sim_time_s: float, top: int = 5) -> dict:
-        """Per-link packets and utilisation (busy time / chip time) of the run's unicast traffic."""
+    def link_loads(self, spikes_per_neuron: np.ndarray) -> np.ndarray:
+        """int64 [links]: the packets crossing each link."""
         senders = np.flatnonzero((spikes_per_neuron > 0) & self._sends)
+        return self.topology.link_loads(self._src_router[senders], self._dst_router[senders],
+                                        spikes_per_neuron[senders].astype(np.int64))
+
+    def link_stats(self, spikes_per_neuron: np.ndarray, sim_time_s: float, top: int = 5) -> dict:
+        """Per-link packets and utilisation (busy time / chip time) of the run's traffic."""
         topo = self.topology
-        loads = topo.link_loads(self._src_router[senders], self._dst_router[senders],
-                                spikes_per_neuron[senders].astype(np.int64))
+        loads = self.link_loads(spikes_per_neuron)
         busy_s = loads * (1e-9 / topo.link_bandwidth)  # one packet occupies a link 1/bandwidth ns
         util = busy_s / sim_time_s if sim_time_s > 0 else np.zeros_like(busy_s)
         order = np.argsort(-util, kind="stable")[:top]
@@ -140,3 +144,70 @@ class Router:
         """Hops per link class of all the spikes counted per bound source neuron."""
         return np.array([int(np.dot(row.astype(np.int64), spikes_per_neuron)) for row in self._neuron_class_hops],
                         np.int64)
+
+
+class MulticastRouter(Router):
+    """Neurogrid's multicast tree router (Merolla 2014): a neuron's spike is one packet whose
+    router tables branch it towards every chip it targets, so it crosses each link of the tree
+    spanning those chips once (:meth:`Topology.multicast_links`) instead of once per target chip.
+
+    Routes stay one per (neuron, target core) for delivery and latency (each chip receives at its
+    own path's latency); only hops, wire and link loads are counted per tree: a neuron with
+    several target chips carries its tree's hops and wire on its first route and none on the
+    others, which is exact because every route of a neuron carries that neuron's spikes.
+    """
+
+    def __init__(self, topology: Topology, route_src: np.ndarray):
+        super().__init__(topology)
+        self._route_src = np.asarray(route_src, np.int64)
+        self._tree_links: list[np.ndarray] = []
+        self._tree_route = np.empty(0, np.int64)   # the first route of each neuron sent as a tree
+        self._tree_of = np.empty(0, np.int64)      # ... and its tree
+        self._in_tree = np.zeros(len(self._route_src), bool)
+
+    def bind(self, src_cores: np.ndarray, dst_cores: np.ndarray) -> None:
+        """As :meth:`Router.bind`, then one multicast tree per neuron with several target chips."""
+        super().bind(src_cores, dst_cores)
+        src, sends = self._route_src, dst_cores >= 0
+        live = np.flatnonzero(sends)
+        per = np.bincount(src[live], minlength=int(src.max(initial=-1)) + 1)
+        multi = np.flatnonzero(per > 1)
+        if not len(multi):
+            return  # every neuron reaches one chip: its tree is its unicast path
+        topo, n_r = self.topology, self.topology.n_routers
+        routes = live[np.isin(src[live], multi)]
+        row = np.searchsorted(multi, src[routes])
+        mask = np.zeros((len(multi), n_r), bool)
+        mask[row, self._dst_router[routes]] = True
+        first = routes[np.unique(row, return_index=True)[1]]  # routes are in neuron order
+        key = np.column_stack([self._src_router[first], np.packbits(mask, axis=1)])
+        combos, tree = np.unique(key, axis=0, return_inverse=True)
+        self._tree_links = [topo.multicast_links(int(c[0]), np.flatnonzero(m)) for c, m in
+                            zip(combos, mask[np.unique(tree.ravel(), return_index=True)[1]])]
+        self._in_tree[routes] = True
+        self._neuron_class_hops[:, routes] = 0
+        self._neuron_wire_nm[routes] = 0
+        for j, links in enumerate(self._tree_links):
+            at = first[tree.ravel() == j]
+            self._neuron_class_hops[:, at] = np.bincount(topo.link_class[links], minlength=len(self.class_names))[:, None]
+            self._neuron_wire_nm[at] = int(np.rint(topo.link_length_mm[links].sum() * 1e6))
+        self._tree_route, self._tree_of = first, tree.ravel()
+
+    def link_loads(self, spikes_per_neuron: np.ndarray) -> np.ndarray:
+        """int64 [links]: unicast routes' packets, plus each tree's packets once per link."""
+        loads = super().link_loads(np.where(self._in_tree, 0, spikes_per_neuron))
+        if self._tree_links:
+            per_tree = np.bincount(self._tree_of, spikes_per_neuron[self._tree_route], len(self._tree_links))
+            for j in np.flatnonzero(per_tree):
+                loads[self._tree_links[j]] += int(per_tree[j])
+        return loads
+
+
+def router_for(chip: ChipSpec, topology: Topology, arrays) -> Router:
+    """The chip's router over ``arrays``' routes: Neurogrid's multicast tree router where the neuron
+    model is its (``diffuser``) and neurons fan out to several chips; unicast per target otherwise."""
+    from neuroemu.models.neuron import NEURON_MODELS
+    model = NEURON_MODELS.get(chip.core.neuron_model)
+    if model is not None and model.diffuser and arrays.fanout_ptr is not None:
+        return MulticastRouter(topology, arrays.routes()[0])
+    return Router(topology)

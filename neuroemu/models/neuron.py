@@ -146,6 +146,12 @@ class NeuronModel:
     description: str
     limits: ModelLimits
     parameters: tuple[tuple[str, int, int], ...] = ()
+    #: why the model has no tick kernel ("" when it has one): such a model runs only under async,
+    #: and sync, gals and barrier refuse it with this reason (:func:`require_clocked`)
+    no_clock: str = ""
+    #: synapses shared by type and input spread by an analog diffuser (Neurogrid): a network's
+    #: stored weights are mapped onto them (:mod:`neuroemu.networks.diffuser`)
+    diffuser: bool = False
 
     def check_chip(self, chip, where: str) -> None:
         """Raise CapacityError naming the limit when the chip's cores exceed what the model allows."""
@@ -204,6 +210,11 @@ _LOIHI_LIMITS = ModelLimits(
 _CUBA_PARAMETERS = (("du", 0, 4096), ("dv", 0, 4096), ("bias", -(1 << 30), (1 << 30) - 1),
                     ("refractory", 0, (1 << 15) - 1))
 
+#: the diffuser's neighbourhood (networks/diffuser.py): a disc of radius r, or a width x height rectangle;
+#: wrap 1: the array wraps at its edges, 0: clipped
+_DIFFUSER_PARAMETERS = (("diffuser_radius", 0, 255), ("diffuser_width", 0, 256), ("diffuser_height", 0, 256),
+                        ("diffuser_wrap", 0, 1))
+
 NEURON_MODELS: dict[str, NeuronModel] = {
     "truenorth_lif": NeuronModel(
         "truenorth_lif", "truenorth", "TrueNorth LIF: leak, stochastic modes, linear/zero/no reset",
@@ -214,6 +225,17 @@ NEURON_MODELS: dict[str, NeuronModel] = {
     "cuba_lif": NeuronModel(
         "cuba_lif", "cuba", "the current-based LIF of loihi_cuba without Loihi's per-core limits",
         ModelLimits(max_membrane_bits=31, source="the kernel's int32 state"), _CUBA_PARAMETERS),
+    # Neurogrid's analog neuron on a generated or mapped network: the current-based LIF read in
+    # continuous time (docs/async.md), its inputs delivered through shared synapses and the diffuser
+    "neurogrid_lif": NeuronModel(
+        "neurogrid_lif", "cuba", "Neurogrid's analog LIF (continuous time, async only): shared synapse types, "
+        "input spread by the diffuser",
+        ModelLimits(max_neurons_per_core=65536, max_membrane_bits=31,
+                    source="Neurogrid Neurocore: 256 x 256 analog neurons (Benjamin 2014)"),
+        _CUBA_PARAMETERS + _DIFFUSER_PARAMETERS,
+        no_clock="Neurogrid's neurons are analog circuits integrating in continuous time, with no clock and no "
+                 "tick kernel; run it with --timing async",
+        diffuser=True),
 }
 """Registry: neuron model name (``core.neuron_model``) -> :class:`NeuronModel`; used to look up and list."""
 
@@ -225,6 +247,16 @@ def neuron_model(name: str) -> NeuronModel:
         return NEURON_MODELS[name]
     except KeyError:
         raise ConfigError(f"core.neuron_model: unknown model {name!r}; valid: {', '.join(sorted(NEURON_MODELS))}") from None
+
+
+def require_clocked(chip, mode: str) -> None:
+    """Refuse, in one line, a chip whose neuron model has no tick kernel under a clocked semantics
+    (sync, gals, barrier): the model says why (``NeuronModel.no_clock``)."""
+    from neuroemu.errors import ConfigError
+    model = neuron_model(chip.core.neuron_model)
+    if model.no_clock:
+        raise ConfigError(f"{chip.source or chip.name}: core.neuron_model: {model.name} cannot run under {mode} "
+                          f"timing: {model.no_clock}")
 
 
 def check_chip_model(chip, where: str) -> None:

@@ -40,7 +40,7 @@ from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.devices import check_device, program_weights
 from neuroemu.models.loihi import CubaArrays, bias_for_rate
-from neuroemu.models.neuron import NeuronArrays, neuron_model
+from neuroemu.models.neuron import NEURON_MODELS, NeuronArrays, neuron_model
 from neuroemu.models.rng import generator
 from neuroemu.hardware.system import check_system_size
 from neuroemu.networks.sizes import available_memory_bytes
@@ -384,6 +384,10 @@ def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) 
     else:
         plan_network(chip, workload, name)
         net = NETWORKS[workload.network.kind](chip, workload, seed, name)
+    model = NEURON_MODELS.get(chip.core.neuron_model)
+    if model is not None and model.diffuser:  # Neurogrid: shared synapse types and the diffuser
+        from neuroemu.networks.diffuser import diffuse
+        net.diffuser_report = diffuse(net.arrays, workload.network.neuron, f"{name}: network")
     # NVM synapses: the weights the devices read, not the ones programmed (an ideal device: no change)
     net.device_report = program_weights(net.arrays, chip, seed, workload.time_after_programming_s, name)
     return net
