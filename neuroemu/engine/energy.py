@@ -142,8 +142,11 @@ class GalsWork:
     (its condition is static), O(neurons) for the current-based models.
     """
 
-    def __init__(self, arrays, enabled: np.ndarray, kernel: str):
+    def __init__(self, arrays, enabled: np.ndarray, kernel: str, first_axon: int = 0, first_neuron: int = 0):
+        # first_axon / first_neuron: the global ids of the arrays' first axon and neuron (an MPI
+        # rank's block of cores takes global ids in finish)
         self.arrays, self.enabled, self.kernel = arrays, enabled, kernel
+        self.first_axon, self.first_neuron = first_axon, first_neuron
         shape = (arrays.n_cores, arrays.neurons_per_core)
         self.enabled_per_core = enabled.reshape(shape).sum(axis=1).astype(np.int64)
         p = arrays.params
@@ -163,8 +166,8 @@ class GalsWork:
     def finish(self, due_axons: np.ndarray, fired: np.ndarray) -> tuple[int, int]:
         """(cores with work, enabled neurons on them) once the tick's deliveries and spikes are known."""
         a = self.arrays
-        self.busy[due_axons // a.axons_per_core] = True
-        self.busy[fired // a.neurons_per_core] = True
+        self.busy[(due_axons - self.first_axon) // a.axons_per_core] = True
+        self.busy[(fired - self.first_neuron) // a.neurons_per_core] = True
         return int(np.count_nonzero(self.busy)), int(self.enabled_per_core[self.busy].sum())
 
 

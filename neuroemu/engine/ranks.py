@@ -43,7 +43,7 @@ import time
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
-from neuroemu.engine.energy import Ledger
+from neuroemu.engine.energy import GalsWork, Ledger
 from neuroemu.engine.mpi import abort_on_error, exchange, partition_cores, reduce_counts, world
 from neuroemu.engine.options import STREAM_NEURON_RNG, RunOptions
 from neuroemu.engine.record import RunResult
@@ -200,6 +200,8 @@ class RankLoop(TickLoop):
         self.stepper = _BlockStepper(local, enabled, self.c0, a.n_cores, chip.core.membrane_bits,
                                      stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
                                      self.policy.needs_core_counts)
+        if self.gals_work is not None:  # gals clocks this rank's cores with work, judged on their own state
+            self.gals_work = GalsWork(local, enabled, self.gals_work.kernel, self.a0, g0)
         self.inputs = [_InputsOf(s, self.a0, self.a1) for s in self.inputs]
         # the whole network's state goes: only its routes stay (every rank prices routes whole)
         report = self.network.report() if hasattr(self.network, "report") else None
