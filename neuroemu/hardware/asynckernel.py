@@ -400,6 +400,12 @@ def make_kernel(arrays: KernelArrays, backend: str | None = None):
     return CKernel(arrays) if choose_async_backend(backend) == "c" else PyKernel(arrays)
 
 
+#: the C kernel's per-neuron scratch record (ak_tn_nx in async_kernel.h), 64 bytes
+_NX_DTYPE = np.dtype([("pos", "<i8"), ("neg", "<i8"), ("last_t", "<i8"), ("st0", "<i8"), ("st1", "<i8"),
+                      ("gt", "<i8"), ("gs", "<i8"), ("ninst", "<i4"), ("gsyn", "u1"), ("head", "u1"),
+                      ("pad", "u1", (2,))])
+
+
 class TrueNorthWindowC:
     """The C window kernel of TrueNorth neurons read in continuous time (``ak_tn_run``: a whole window per call).
 
@@ -434,8 +440,6 @@ class TrueNorthWindowC:
         s.v, s.t_last, s.ref = ptr("int64_t[]", model.v), ptr("int64_t[]", model.t_last), ptr("int64_t[]", model.ref)
         s.n_upd, s.theta = ptr("int64_t[]", model.n_upd), ptr("int64_t[]", model.theta)
         s.pend = ptr("int64_t[]", pend)
-        self._head = np.full(n, -1, np.int64)
-        s.head = ptr("int64_t[]", self._head)
         self._s = s
         self._counts = np.zeros(3, np.int64)
 
@@ -452,14 +456,12 @@ class TrueNorthWindowC:
             self._keep.append((arr, buf))
             return buf
 
-        self._gt = np.full(n, -1, np.int64)
-        self._st0 = np.full(n, np.iinfo(np.int64).max, np.int64)
-        self._st1 = self._st0.copy()
-        x.gt, x.gs = ptr("int64_t[]", self._gt), ptr("int64_t[]", np.zeros(n, np.int64))
-        x.st0, x.st1 = ptr("int64_t[]", self._st0), ptr("int64_t[]", self._st1)
-        x.gsyn = ptr("uint8_t[]", np.zeros(n, np.uint8))
-        x.pos, x.neg = ptr("int64_t[]", np.zeros(n, np.int64)), ptr("int64_t[]", np.zeros(n, np.int64))
-        x.last_t, x.ninst = ptr("int64_t[]", np.full(n, -1, np.int64)), ptr("int64_t[]", np.zeros(n, np.int64))
+        nx = np.zeros(n, _NX_DTYPE)  # one 64-byte record per neuron (ak_tn_nx): an input touches one line
+        if nx.itemsize != _ffi.sizeof("ak_tn_nx"):
+            raise NeuroEmuError("internal: ak_tn_nx layout differs from its numpy twin")
+        nx["last_t"] = nx["gt"] = -1
+        nx["st0"] = nx["st1"] = np.iinfo(np.int64).max
+        x.nx = _ffi.cast("ak_tn_nx *", ptr("uint8_t[]", nx.view(np.uint8)))
         x.flag = ptr("uint8_t[]", np.zeros(n, np.uint8))
         x.row_ptr = ptr("int64_t[]", arrays.row_ptr.astype(np.int64))
         rn = arrays.row_neurons
@@ -488,7 +490,7 @@ class TrueNorthWindowC:
         x.ulist = ptr("int64_t[]", np.zeros(n, np.int64))
         self._x = x
         self._counts = np.zeros(5, np.int64)
-        self._touched = np.empty(n, np.int64)
+        self._touched = np.empty(n + 1, np.int64)  # + 1: the kernel's branch-free append writes one past
         self._spk_n, self._spk_t = np.empty(n, np.int64), np.empty(n, np.int64)
         fb = _ffi.from_buffer  # the output buffers live as long as the kernel: point at them once
         self._out = (fb("int64_t[]", self._touched), len(self._touched), fb("int64_t[]", self._spk_n),
