@@ -130,6 +130,8 @@ class AsyncCoreLoop:
             self._kernel_row_w = None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale
             self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
                                       self._kernel_row_w, self.queued, self.end_ps)
+            if not self.fanout and self.packets is None:  # one route per neuron: the kernel sends the spikes
+                self.ckernel.bind_routes(self.route_axon, self.route_ps)
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
@@ -258,7 +260,7 @@ class AsyncCoreLoop:
         self._w0 = w0
         if self.ckernel is not None:
             # the queue pops in time order: the kernel drops repeats of an (instant, axon) itself
-            sn, st, moved, active, plain, sops = self.ckernel.run(a_t, a_ax, checked, w0, w1)
+            sn, st, moved, active, plain, sops, sent = self.ckernel.run(a_t, a_ax, checked, w0, w1)
             counts = ledger.counts  # (Ledger.add inlined: this runs once per window)
             for key, n in (("synaptic_op", sops), ("neuron_update_active", active), ("neuron_update", plain)):
                 if n:
@@ -266,7 +268,7 @@ class AsyncCoreLoop:
             if len(moved):
                 self.queue.push_batch(self.pend[moved], KIND_CHECK, moved)
             if len(sn):
-                self._emit(sn, st)
+                self._emit(sn, st, sent)
             if self.learning is not None:
                 self._learn(a_t, a_ax, sn, st)
             return
@@ -455,10 +457,12 @@ class AsyncCoreLoop:
         self.queued[idx] = NEVER
         self._queue_checks(idx)
 
-    def _emit(self, fired: np.ndarray, when: np.ndarray) -> None:
-        """Count the spikes, record them, send each along its routes."""
-        order = np.lexsort((fired, when))
-        fired, when = fired[order], when[order]
+    def _emit(self, fired: np.ndarray, when: np.ndarray, sent=None) -> None:
+        """Count the spikes, record them, send each along its routes. ``sent``: the C kernel's
+        (arrival times, axons) of spikes it already sorted by (time, neuron) and routed."""
+        if sent is None:
+            order = np.lexsort((fired, when))
+            fired, when = fired[order], when[order]
         ledger = self.ledger
         ledger.add("spike", len(fired))
         self._fired.append(fired)  # counted per neuron once, at the end (np.add.at per window is slow)
@@ -469,6 +473,11 @@ class AsyncCoreLoop:
             ticks = when // self.T
             for tk in np.unique(ticks):
                 self.hooks.observe(int(tk), fired[ticks == tk])
+        if sent is not None:
+            if len(sent[0]):
+                self.spikes_sent += len(sent[0])
+                self.queue.push_batch(sent[0], KIND_ARRIVAL, sent[1])
+            return
         routes, emit = fired, when
         if self.fanout:
             routes = self.arrays.routes_of(fired)

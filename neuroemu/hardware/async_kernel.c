@@ -478,6 +478,51 @@ static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn
     }
 }
 
+/* Sort the window's spikes by (time, neuron) (each pair is unique: a neuron fires at most once
+ * per instant): insertion sort on short runs merged bottom-up, no callbacks. */
+static int tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns) {
+    const int64_t run = 16;
+    for (int64_t lo = 0; lo < ns; lo += run) {
+        int64_t hi = lo + run < ns ? lo + run : ns;
+        for (int64_t a = lo + 1; a < hi; a++) {
+            int64_t tn = n_[a], tt = t_[a], b = a;
+            while (b > lo && (t_[b - 1] > tt || (t_[b - 1] == tt && n_[b - 1] > tn))) {
+                n_[b] = n_[b - 1];
+                t_[b] = t_[b - 1];
+                b--;
+            }
+            n_[b] = tn;
+            t_[b] = tt;
+        }
+    }
+    if (ns <= run) return 0;
+    int64_t *buf = malloc((size_t)ns * 2 * sizeof(int64_t));
+    if (!buf) return AK_ENOMEM;
+    int64_t *sn = n_, *st = t_, *dn = buf, *dt = buf + ns;
+    for (int64_t width = run; width < ns; width *= 2) {
+        for (int64_t lo = 0; lo < ns; lo += 2 * width) {
+            int64_t mid = lo + width < ns ? lo + width : ns, hi = lo + 2 * width < ns ? lo + 2 * width : ns;
+            int64_t a = lo, b = mid, k = lo;
+            while (a < mid && b < hi) {
+                int take_b = st[b] < st[a] || (st[b] == st[a] && sn[b] < sn[a]);
+                int64_t src = take_b ? b++ : a++;
+                dn[k] = sn[src];
+                dt[k++] = st[src];
+            }
+            while (a < mid) { dn[k] = sn[a]; dt[k++] = st[a++]; }
+            while (b < hi) { dn[k] = sn[b]; dt[k++] = st[b++]; }
+        }
+        int64_t *q = sn; sn = dn; dn = q;
+        q = st; st = dt; dt = q;
+    }
+    if (sn != n_) {
+        memcpy(n_, sn, (size_t)ns * sizeof(int64_t));
+        memcpy(t_, st, (size_t)ns * sizeof(int64_t));
+    }
+    free(buf);
+    return 0;
+}
+
 #define TN_ROWS(CALL) do {                                               \
         if (narrow && !per_synapse) CALL(1, 0);                          \
         else if (narrow) CALL(1, 1);                                     \
@@ -502,8 +547,8 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     /* The arrivals in core order, time order kept within a core (a stable counting sort): the
      * passes below then work on one core's neurons at a time, whose scratch and weights stay in
      * the L1 cache, and each neuron still sees its inputs in time order. */
-    int hbits = 6;  /* the arrival instants as an open-addressing set, at most half full */
-    while (((int64_t)1 << hbits) < 2 * n_arr + 2) hbits++;
+    int hbits = 6;  /* the arrival instants as an open-addressing set, at most 1/8 full: a probe mostly meets an empty slot */
+    while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
     const int hshift = 64 - hbits;
     const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
     int64_t *ord = malloc((size_t)(n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
@@ -707,5 +752,16 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     counts[4] = sops;
     for (int64_t a = 0; a < n_arr; a++) seen[a_ax[a]] = -1;
     free(ord);
+    if (tn_sort_spikes(o.spk_n, o.spk_t, o.ns)) return AK_ENOMEM;
+    int64_t n_out = 0;
+    if (x->route_axon) {
+        for (int64_t k = 0; k < o.ns; k++) {
+            int64_t i = o.spk_n[k], ax = x->route_axon[i];
+            x->out_t[n_out] = o.spk_t[k] + x->route_ps[i];
+            x->out_ax[n_out] = ax;
+            n_out += ax >= 0;
+        }
+    }
+    counts[5] = n_out;
     return o.nt;
 }

@@ -89,7 +89,9 @@ typedef struct {
  * neuron's steps in the window, INT64_MAX when none), pos/neg/last_t/ninst of the order-free pass
  * (0, 0, -1, 0) and head (1 while listed as touched, else 0).
  * Arrivals must come in time order; a second arrival on an axon at the same instant activates
- * nothing (as in a tick). counts: [spikes, active updates, plain updates, new checks, SOPs].
+ * nothing (as in a tick). The spikes come out sorted by (time, neuron); with route_axon set,
+ * out_t/out_ax hold the arrivals they send (time + route_ps, target axon; spikes with no route
+ * send none). counts: [spikes, active updates, plain updates, new checks, SOPs, arrivals sent].
  * Returns the touched neurons' count
  * or < 0; touched[0 .. counts[3]) are then the neurons whose crossing moved and needs a check queued
  * (at pend), the rest of the touched list is not returned. */
@@ -117,6 +119,9 @@ typedef struct {
     int64_t *seen;            /* [axons] scratch: the instant each axon last activated (-1) */
     int64_t *ulist;           /* [n] scratch: the neurons taking their events one instant at a time */
     int64_t end;              /* checks at or after the run's end are not queued */
+    const int64_t *route_axon, *route_ps;  /* [n] each neuron's one route: target axon (< 0: none)
+                                            * and delay in ps; NULL: the caller routes the spikes */
+    int64_t *out_t, *out_ax;  /* [n] the arrivals the window's spikes send, in the spikes' order */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,

@@ -488,25 +488,49 @@ class TrueNorthWindowC:
         x.end = int(end_ps)
         x.seen = ptr("int64_t[]", np.full(arrays.n_axons, -1, np.int64))
         x.ulist = ptr("int64_t[]", np.zeros(n, np.int64))
+        x.route_axon = x.route_ps = x.out_t = x.out_ax = _ffi.NULL
         self._x = x
-        self._counts = np.zeros(5, np.int64)
+        self._counts = np.zeros(6, np.int64)
+        self._out_t = self._out_ax = None
         self._touched = np.empty(n + 1, np.int64)  # + 1: the kernel's branch-free append writes one past
         self._spk_n, self._spk_t = np.empty(n, np.int64), np.empty(n, np.int64)
         fb = _ffi.from_buffer  # the output buffers live as long as the kernel: point at them once
         self._out = (fb("int64_t[]", self._touched), len(self._touched), fb("int64_t[]", self._spk_n),
                      fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
 
+    def bind_routes(self, route_axon: np.ndarray, route_ps: np.ndarray) -> None:
+        """Each neuron's one route (target axon, < 0 for none; delay in ps): :meth:`run` then also
+        returns the arrivals the window's spikes send (no fan-out, analytic network)."""
+        n = len(route_axon)
+        self._routes = (np.ascontiguousarray(route_axon, np.int64), np.ascontiguousarray(route_ps, np.int64))
+        self._out_t, self._out_ax = np.empty(n, np.int64), np.empty(n, np.int64)
+        x, fb = self._x, _ffi.from_buffer
+        x.route_axon, x.route_ps = fb("int64_t[]", self._routes[0]), fb("int64_t[]", self._routes[1])
+        x.out_t, x.out_ax = fb("int64_t[]", self._out_t), fb("int64_t[]", self._out_ax)
+
     def run(self, a_t, a_ax, checked, w0: int, w1: int):
         """The whole window (arrivals in time order; repeats of an (instant, axon) activate once):
-        returns (spiking neurons, their times, neurons needing a new check at their crossing,
-        active updates, plain updates, SOPs). The queued-check times are updated."""
+        returns (spiking neurons, their times, sorted by (time, neuron); neurons needing a new
+        check at their crossing; active updates, plain updates, SOPs; and, after
+        :meth:`bind_routes`, the arrivals the spikes send as (times, axons), else None). The
+        queued-check times are updated."""
         s, fb = self._s, _ffi.from_buffer
         s.w1 = int(w1)
-        a_t, a_ax = np.ascontiguousarray(a_t, np.int64), np.ascontiguousarray(a_ax, np.int64)
-        chk = np.ascontiguousarray(checked, np.int64)
-        nt = _lib.ak_tn_run(s, self._x, int(w0), len(a_t), fb("int64_t[]", a_t), fb("int64_t[]", a_ax), len(chk),
-                            fb("int64_t[]", chk), *self._out)
+        if a_t.dtype != np.int64 or not a_t.flags.c_contiguous:
+            a_t = np.ascontiguousarray(a_t, np.int64)
+        if a_ax.dtype != np.int64 or not a_ax.flags.c_contiguous:
+            a_ax = np.ascontiguousarray(a_ax, np.int64)
+        if len(checked):
+            chk = np.ascontiguousarray(checked, np.int64)
+            n_chk, p_chk = len(chk), fb("int64_t[]", chk)
+        else:
+            n_chk, p_chk = 0, _ffi.NULL
+        nt = _lib.ak_tn_run(s, self._x, int(w0), len(a_t), fb("int64_t[]", a_t), fb("int64_t[]", a_ax), n_chk,
+                            p_chk, *self._out)
         if nt < 0:
-            raise NeuroEmuError("async kernel: an event's target is out of range")
-        ns, active, plain, nc, sops = self._counts.tolist()
-        return self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain, sops
+            raise NeuroEmuError("async kernel: an event's target is out of range" if nt == _lib.AK_EBADARG
+                                else "async kernel: out of memory")
+        ns, active, plain, nc, sops, n_out = self._counts.tolist()
+        sent = None if self._out_t is None else (self._out_t[:n_out].copy(), self._out_ax[:n_out].copy())
+        return (self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain, sops,
+                sent)
