@@ -551,9 +551,11 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
     const int hshift = 64 - hbits;
     const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
-    int64_t *ord = malloc((size_t)(n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
+    int64_t *ord = malloc((size_t)(2 * n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
     if (!ord) return AK_ENOMEM;
     int64_t *hset = ord + n_arr + n_cores + 1;
+    int64_t *dup = hset + ((int64_t)1 << hbits);  /* [n_arr] 1: a repeat of an (instant, axon), in ord's order */
+    const int64_t *seg_end = ord + n_arr;  /* after the sort: core c's arrivals are ord[seg_end[c - 1] .. seg_end[c]) */
     memset(hset, 0xFF, ((size_t)1 << hbits) * sizeof(int64_t));  /* -1: empty (times are >= 0) */
     for (int64_t a = 0; a < n_arr; a++) {
         uint64_t h = ((uint64_t)a_t[a] * 0x9E3779B97F4A7C15ULL) >> hshift;
@@ -626,7 +628,8 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t *restrict seen = x->seen, sops = 0;
     for (int64_t q = 0; q < n_arr; q++) {
         int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
-        if (seen[ax] == t) continue;  /* one activation per (instant, axon) */
+        dup[q] = seen[ax] == t;
+        if (dup[q]) continue;  /* one activation per (instant, axon) */
         seen[ax] = t;
         int64_t base = (ax / apc) * npc;
         int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
@@ -703,8 +706,32 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             ulist[nu++] = i;
         }
     }
-    /* Pass 3: the listed neurons' inputs again, in time order, one instant at a time */
-    if (nu) {
+    /* Pass 3: the listed neurons' inputs again, in time order, one instant at a time. With the
+     * crossbar's bitmap, neuron by neuron: each listed neuron looks only at the arrivals to its
+     * core (one bit each) instead of every synapse of every row; the same inputs in the same order. */
+    if (nu && x->row_bits && !row_w) {
+        const uint8_t *restrict bits = x->row_bits;
+        const int64_t bpr = (npc + 7) / 8;
+        for (int64_t k = 0; k < nu; k++) {
+            int64_t i = ulist[k], c = i / npc, local = i % npc;
+            int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
+            ak_tn_nx *e = nx + i;
+            for (int64_t q = q0; q < q1; q++) {
+                int64_t a = ord[q], ax = a_ax[a];
+                if (dup[q] || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
+                int64_t t = a_t[a], w = type_w[i * n_types + axon_type[ax]];
+                int64_t g = e->gt;
+                if (g == t) {
+                    e->gs += w;
+                    continue;
+                }
+                if (g >= 0) tn_flush(s, step_w, &o, i, e);
+                e->gt = t;
+                e->gs = w;
+                e->gsyn = 1;
+            }
+        }
+    } else if (nu) {
         for (int64_t q = 0; q < n_arr; q++) {
             int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
             if (seen[ax] == -2 - t) continue;  /* the same repeats as pass 1 */

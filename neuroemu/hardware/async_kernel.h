@@ -122,6 +122,8 @@ typedef struct {
     const int64_t *route_axon, *route_ps;  /* [n] each neuron's one route: target axon (< 0: none)
                                             * and delay in ps; NULL: the caller routes the spikes */
     int64_t *out_t, *out_ax;  /* [n] the arrivals the window's spikes send, in the spikes' order */
+    const uint8_t *row_bits;  /* [axons * ceil(neurons_per_core / 8)] bit j of row a: the row reaches
+                               * its core's neuron j (little-endian bits); NULL: rows are scanned */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,

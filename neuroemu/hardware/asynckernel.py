@@ -400,6 +400,10 @@ def make_kernel(arrays: KernelArrays, backend: str | None = None):
     return CKernel(arrays) if choose_async_backend(backend) == "c" else PyKernel(arrays)
 
 
+#: the largest crossbar (axons x neurons per core) the C kernel gets as a bitmap (bytes of the dense
+#: matrix built on the way); larger ones are scanned row by row in the ordered pass
+_ROW_BITS_MAX = 1 << 25
+
 #: the C kernel's per-neuron scratch record (ak_tn_nx in async_kernel.h), 64 bytes
 _NX_DTYPE = np.dtype([("pos", "<i8"), ("neg", "<i8"), ("last_t", "<i8"), ("st0", "<i8"), ("st1", "<i8"),
                       ("gt", "<i8"), ("gs", "<i8"), ("ninst", "<i4"), ("gsyn", "u1"), ("head", "u1"),
@@ -489,6 +493,13 @@ class TrueNorthWindowC:
         x.seen = ptr("int64_t[]", np.full(arrays.n_axons, -1, np.int64))
         x.ulist = ptr("int64_t[]", np.zeros(n, np.int64))
         x.route_axon = x.route_ps = x.out_t = x.out_ax = _ffi.NULL
+        x.row_bits = _ffi.NULL
+        npc, n_axons = arrays.neurons_per_core, arrays.n_axons
+        if row_w is None and n_axons * npc <= _ROW_BITS_MAX:  # the crossbar as bits, for the ordered pass
+            lengths = np.diff(arrays.row_ptr)
+            dense = np.zeros((n_axons, npc), bool)
+            dense[np.repeat(np.arange(n_axons), np.maximum(lengths, 0)), rn.astype(np.int64)] = True
+            x.row_bits = ptr("uint8_t[]", np.packbits(dense, axis=1, bitorder="little"))
         self._x = x
         self._counts = np.zeros(6, np.int64)
         self._out_t = self._out_ax = None
