@@ -92,6 +92,7 @@ typedef struct {
  * nothing (as in a tick). The spikes come out sorted by (time, neuron); with route_axon set,
  * out_t/out_ax hold the arrivals they send (time + route_ps, target axon; spikes with no route
  * send none). counts: [spikes, active updates, plain updates, new checks, SOPs, arrivals sent].
+ * touched needs room for n + 1 entries (cap > n: its appends are branch-free).
  * Returns the touched neurons' count
  * or < 0; touched[0 .. counts[3]) are then the neurons whose crossing moved and needs a check queued
  * (at pend), the rest of the touched list is not returned. */
