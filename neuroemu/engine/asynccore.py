@@ -17,15 +17,13 @@ first (an axon hit twice at one instant activates once, as in a tick). The work 
 over neurons: round r applies every neuron's r-th distinct event instant at once.
 
 Crossings. After each update a neuron's next threshold crossing with no further input is
-computed in closed form (:meth:`predict`), kept per neuron and queued as a check event; an
-input moves it (a new check is queued, the old one is recognised as stale because the neuron's
-crossing time no longer matches).
+computed in closed form (:meth:`predict`), kept per neuron and queued as a check event; an input
+moves it (a new check is queued; the old one is stale: the neuron's crossing no longer matches).
 
-Counters, exactly as the tick loop names them: ``axon_event`` per spike reaching an axon,
-``synaptic_op`` per synapse of each (instant, axon) activation, ``neuron_update_active`` per
-neuron update with synaptic input or a spike, ``neuron_update`` per update by a stochastic leak
-step alone (a neuron with no event is never updated and never charged), ``spike``, and the
-routes' ``hop:<class>`` and ``wire_nm`` from the spikes per route.
+Counters, as the tick loop names them: ``axon_event`` per spike reaching an axon, ``synaptic_op``
+per synapse of each (instant, axon) activation, ``neuron_update_active`` per update with synaptic
+input or a spike, ``neuron_update`` per update by a stochastic leak step alone (a neuron with no
+event is never updated nor charged), ``spike``, and ``hop:<class>``/``wire_nm`` per route.
 """
 from __future__ import annotations
 
@@ -457,14 +455,13 @@ class AsyncCoreLoop:
         self.queued[idx] = NEVER
         self._queue_checks(idx)
 
-    def _emit(self, fired: np.ndarray, when: np.ndarray, sent=None) -> None:
-        """Count the spikes, record them, send each along its routes. ``sent``: the C kernel's
-        (arrival times, axons) of spikes it already sorted by (time, neuron) and routed."""
-        if sent is None:
+    def _emit(self, fired: np.ndarray, when: np.ndarray, routed=None) -> None:
+        """Count the spikes, record them, send each along its routes (``routed``: the arrivals, as
+        (times, axons), of spikes the C kernel sorted by (time, neuron) and routed itself)."""
+        if routed is None:
             order = np.lexsort((fired, when))
             fired, when = fired[order], when[order]
-        ledger = self.ledger
-        ledger.add("spike", len(fired))
+        self.ledger.add("spike", len(fired))
         self._fired.append(fired)  # counted per neuron once, at the end (np.add.at per window is slow)
         if self.opt.record_spikes:
             self.spike_times.append(when)
@@ -473,11 +470,9 @@ class AsyncCoreLoop:
             ticks = when // self.T
             for tk in np.unique(ticks):
                 self.hooks.observe(int(tk), fired[ticks == tk])
-        if sent is not None:
-            if len(sent[0]):
-                self.spikes_sent += len(sent[0])
-                self.queue.push_batch(sent[0], KIND_ARRIVAL, sent[1])
-            return
+        if routed is not None:
+            self.spikes_sent += len(routed[0])
+            return self.queue.push_batch(routed[0], KIND_ARRIVAL, routed[1])
         routes, emit = fired, when
         if self.fanout:
             routes = self.arrays.routes_of(fired)
