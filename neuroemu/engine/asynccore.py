@@ -17,15 +17,13 @@ first (an axon hit twice at one instant activates once, as in a tick). The work 
 over neurons: round r applies every neuron's r-th distinct event instant at once.
 
 Crossings. After each update a neuron's next threshold crossing with no further input is
-computed in closed form (:meth:`predict`), kept per neuron and queued as a check event; an
-input moves it (a new check is queued, the old one is recognised as stale because the neuron's
-crossing time no longer matches).
+computed in closed form (:meth:`predict`), kept per neuron and queued as a check event; an input
+moves it (a new check is queued; the old one is stale: the neuron's crossing no longer matches).
 
-Counters, exactly as the tick loop names them: ``axon_event`` per spike reaching an axon,
-``synaptic_op`` per synapse of each (instant, axon) activation, ``neuron_update_active`` per
-neuron update with synaptic input or a spike, ``neuron_update`` per update by a stochastic leak
-step alone (a neuron with no event is never updated and never charged), ``spike``, and the
-routes' ``hop:<class>`` and ``wire_nm`` from the spikes per route.
+Counters, as the tick loop names them: ``axon_event`` per spike reaching an axon, ``synaptic_op``
+per synapse of each (instant, axon) activation, ``neuron_update_active`` per update with synaptic
+input or a spike, ``neuron_update`` per update by a stochastic leak step alone (a neuron with no
+event is never updated nor charged), ``spike``, and ``hop:<class>``/``wire_nm`` per route.
 """
 from __future__ import annotations
 
@@ -134,6 +132,8 @@ class AsyncCoreLoop:
             self._kernel_row_w = None if a.row_weights is None else a.row_weights.astype(np.int64) * self._wscale
             self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
                                       self._kernel_row_w, self.queued, self.end_ps)
+            if not self.fanout and self.packets is None:  # one route per neuron: the kernel sends the spikes
+                self.ckernel.bind_routes(self.route_axon, self.route_ps)
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
@@ -267,7 +267,7 @@ class AsyncCoreLoop:
         self._w0 = w0
         if self.ckernel is not None:
             # the queue pops in time order: the kernel drops repeats of an (instant, axon) itself
-            sn, st, moved, active, plain, sops = self.ckernel.run(a_t, a_ax, checked, w0, w1)
+            sn, st, moved, active, plain, sops, sent = self.ckernel.run(a_t, a_ax, checked, w0, w1)
             counts = ledger.counts  # (Ledger.add inlined: this runs once per window)
             for key, n in (("synaptic_op", sops), ("neuron_update_active", active), ("neuron_update", plain)):
                 if n:
@@ -275,7 +275,7 @@ class AsyncCoreLoop:
             if len(moved):
                 self.queue.push_batch(self.pend[moved], KIND_CHECK, moved)
             if len(sn):
-                self._emit(sn, st)
+                self._emit(sn, st, sent)
             if self.learning is not None:
                 self._learn(a_t, a_ax, sn, st)
             return
@@ -468,12 +468,13 @@ class AsyncCoreLoop:
         self.queued[idx] = NEVER
         self._queue_checks(idx)
 
-    def _emit(self, fired: np.ndarray, when: np.ndarray) -> None:
-        """Count the spikes, record them, send each along its routes."""
-        order = np.lexsort((fired, when))
-        fired, when = fired[order], when[order]
-        ledger = self.ledger
-        ledger.add("spike", len(fired))
+    def _emit(self, fired: np.ndarray, when: np.ndarray, routed=None) -> None:
+        """Count the spikes, record them, send each along its routes (``routed``: the arrivals, as
+        (times, axons), of spikes the C kernel sorted by (time, neuron) and routed itself)."""
+        if routed is None:
+            order = np.lexsort((fired, when))
+            fired, when = fired[order], when[order]
+        self.ledger.add("spike", len(fired))
         self._fired.append(fired)  # counted per neuron once, at the end (np.add.at per window is slow)
         if self.opt.record_spikes:
             self.spike_times.append(when)
@@ -482,6 +483,9 @@ class AsyncCoreLoop:
             ticks = when // self.T
             for tk in np.unique(ticks):
                 self.hooks.observe(int(tk), fired[ticks == tk])
+        if routed is not None:
+            self.spikes_sent += len(routed[0])
+            return self.queue.push_batch(routed[0], KIND_ARRIVAL, routed[1])
         routes, emit = fired, when
         if self.fanout:
             routes = self.arrays.routes_of(fired)

@@ -14,8 +14,9 @@ is documented in docs/async.md; in short, with T the tick:
   index); saturation and the floor clamp; reset linear / zero / none as per tick. A neuron fires
   at most once per T (the tick becomes its shortest inter-spike interval).
 - ``loihi_cuba`` / ``cuba_lif``: u and v decay exponentially at rates -ln(1 - d / 4096) / T, and
-  dv/dt = -k_v v + (u + bias) / T; du = 4096 (the current lasts one timestep) makes an input a
-  jump of v. After a spike v is held at 0 for ``refractory`` x T, and the next spike comes no
+  dv/dt = -k_v v + (u + bias) / T; an input w is a jump of v by w (the tick adds it in its own
+  step) plus w (1 - d) k_u T / d into u (the rest of the tick's charge, w (1 - d) / d); du = 4096
+  (the current lasts one timestep) makes an input a jump of v alone. After a spike v is held at 0 for ``refractory`` x T, and the next spike comes no
   sooner than (refractory + 1) x T.
 """
 from __future__ import annotations
@@ -296,6 +297,21 @@ def _rate(d: np.ndarray, T: int) -> np.ndarray:
         return np.where(keep > 0, -np.log(np.where(keep > 0, keep, 1.0)) / T, np.inf)
 
 
+def _carry(du: np.ndarray, ku: np.ndarray, T: int) -> np.ndarray:
+    """Current left in u per unit of input, after the input's own step has been added to v.
+
+    Per tick an input w adds w to v in its own step and w (1 - d)^k in the k-th step after
+    (d = du / 4096): w (1 - d) / d in all after the first. A continuous current u decaying at k_u
+    delivers u / (k_u T) to v, so carrying w (1 - d) k_u T / d keeps that charge (the limits: d
+    -> 0 carries w, d = 1 carries nothing). With no v leak, v at every tick start then equals the
+    tick's exact sum.
+    """
+    d = du.astype(np.float64) / DECAY_UNITY
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(d > 0, (1.0 - d) * ku * T / np.where(d > 0, d, 1.0), 1.0)
+    return np.where(np.isfinite(ku), c, 0.0)
+
+
 class CubaCT:
     """``loihi_cuba`` / ``cuba_lif`` in continuous time (see the module docstring and docs/async.md)."""
 
@@ -312,7 +328,8 @@ class CubaCT:
         self.T = tick_ps
         self.ku = _rate(p.du, tick_ps)
         self.kv = _rate(p.dv, tick_ps)
-        self.instant = ~np.isfinite(self.ku)  # du = 4096: an input is a jump of v
+        self.instant = ~np.isfinite(self.ku)  # du = 4096: an input is a jump of v and nothing else
+        self.carry = _carry(p.du, self.ku, tick_ps)
         self.bias = p.bias.astype(np.float64)
         self.theta = p.threshold.astype(np.float64)
         self.refr = p.refractory.astype(np.int64)
@@ -362,8 +379,10 @@ class CubaCT:
         self.advance(idx, t)
         inst = self.instant[idx]
         held = t <= self.hold[idx]
-        self.u[idx] = np.clip(np.where(inst, 0.0, self.u[idx] + s), -self.lim, self.lim)
-        v = np.where(inst & ~held, np.clip(self.v[idx] + s, -self.lim, self.lim), self.v[idx])
+        # the tick adds an input to v in its own step (w) and leaves w (1 - d) in u, which the
+        # later steps hand on; the carried current is scaled so that it delivers the same charge
+        self.u[idx] = np.clip(np.where(inst, 0.0, self.u[idx] + s * self.carry[idx]), -self.lim, self.lim)
+        v = np.where(~held, np.clip(self.v[idx] + s, -self.lim, self.lim), self.v[idx])
         self.v[idx] = v
         fired = (v > self.theta[idx]) & (t >= self.ref[idx]) & self.enabled[idx]
         self._spike(idx[fired], t[fired])

@@ -384,29 +384,151 @@ static inline __attribute__((always_inline)) void tn_group(ak_tn *s, tn_out *o, 
     s->pend[i] = tn_predict(s, i);
 }
 
-static inline void tn_touch(ak_tn *s, tn_out *o, int64_t i) {
-    if (s->head[i] == -1) {
-        s->head[i] = 1;
-        o->touched[o->nt++] = i;
+/* the pending group of neuron i, after its earlier steps; steps at the same instant join it */
+static inline __attribute__((always_inline)) void tn_flush(ak_tn *s, const int64_t *step_w, tn_out *o, int64_t i,
+                                                           ak_tn_nx *e) {
+    int64_t t = e->gt, S = e->gs;
+    while (e->st0 < t) {
+        tn_group(s, o, i, e->st0, step_w[i], 0);
+        e->st0 = e->st1;
+        e->st1 = INT64_MAX;
+    }
+    if (e->st0 == t) {
+        S += step_w[i];
+        e->st0 = e->st1;
+        e->st1 = INT64_MAX;
+    }
+    tn_group(s, o, i, t, S, e->gsyn);
+    e->gt = -1;
+}
+
+/* Pass 1 over one arrival's row (inlined with the row format fixed, so the inner loop has no
+ * format branch): each neuron's positive and negative input, its distinct instants, and which of
+ * its steps share an instant with an input. */
+static inline __attribute__((always_inline)) void tn_row_sums(ak_tn_nx *restrict nx, uint8_t *restrict flag,
+        int64_t *restrict touched, int64_t *restrict nt, const uint8_t *restrict rn8,
+        const uint16_t *restrict rn16, const int64_t *restrict type_w, const int64_t *restrict row_w,
+        int64_t n_types, int64_t type, int64_t base, int64_t lo, int64_t hi, int64_t t,
+        const int narrow, const int per_synapse) {
+    int64_t m = *nt;
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
+        int64_t w = per_synapse ? row_w[p] : type_w[i * n_types + type];
+        ak_tn_nx *e = nx + i;
+        if (!e->head) {
+            e->head = 1;
+            touched[m++] = i;
+        }
+        /* branch-free: the signs of the weights and the instants of the inputs are random */
+        int64_t wp = w > 0 ? w : 0;
+        e->pos += wp;
+        e->neg += w - wp;
+        int64_t fresh = e->last_t != t;
+        e->last_t = t;
+        e->ninst += (int32_t)fresh;
+        flag[i] |= (uint8_t)(((t == e->st0) | ((t == e->st1) << 1)) & -fresh);
+    }
+    *nt = m;
+}
+
+/* Pass 1 over the row of an arrival whose instant no other arrival to its core shares, in a
+ * window where no leak step falls on an arrival's instant: every input is its neuron's only one
+ * at that instant (ninst counts it, no step shares it), so the instant bookkeeping is skipped.
+ * touched has room for n + 1 entries: the append is branch-free. */
+static inline __attribute__((always_inline)) void tn_row_sums_solo(ak_tn_nx *restrict nx, int64_t *restrict touched,
+        int64_t *restrict nt, const uint8_t *restrict rn8, const uint16_t *restrict rn16,
+        const int64_t *restrict type_w, const int64_t *restrict row_w, int64_t n_types, int64_t type,
+        int64_t base, int64_t lo, int64_t hi, const int narrow, const int per_synapse) {
+    int64_t m = *nt;
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
+        int64_t w = per_synapse ? row_w[p] : type_w[i * n_types + type];
+        ak_tn_nx *e = nx + i;
+        touched[m] = i;
+        m += !e->head;
+        e->head = 1;
+        int64_t wp = w > 0 ? w : 0;
+        e->pos += wp;
+        e->neg += w - wp;
+        e->ninst++;
+    }
+    *nt = m;
+}
+
+/* Pass 3 over one arrival's row: the listed neurons' inputs grouped per instant, in time order. */
+static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn_nx *restrict nx,
+        const uint8_t *restrict flag, const int64_t *step_w, tn_out *o, const uint8_t *restrict rn8,
+        const uint16_t *restrict rn16, const int64_t *restrict type_w, const int64_t *restrict row_w,
+        int64_t n_types, int64_t type, int64_t base, int64_t lo, int64_t hi, int64_t t,
+        const int narrow, const int per_synapse) {
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
+        if (!(flag[i] & 4)) continue;
+        int64_t w = per_synapse ? row_w[p] : type_w[i * n_types + type];
+        ak_tn_nx *e = nx + i;
+        int64_t g = e->gt;
+        if (g == t) {
+            e->gs += w;
+            continue;
+        }
+        if (g >= 0) tn_flush(s, step_w, o, i, e);
+        e->gt = t;
+        e->gs = w;
+        e->gsyn = 1;
     }
 }
 
-/* the pending group of neuron i, after its earlier steps; steps at the same instant join it */
-static inline __attribute__((always_inline)) void tn_flush(ak_tn *s, ak_tn_run_scratch *x, tn_out *o, int64_t i) {
-    int64_t t = x->gt[i], S = x->gs[i];
-    while (x->st0[i] < t) {
-        tn_group(s, o, i, x->st0[i], x->step_w[i], 0);
-        x->st0[i] = x->st1[i];
-        x->st1[i] = INT64_MAX;
+/* Sort the window's spikes by (time, neuron) (each pair is unique: a neuron fires at most once
+ * per instant): insertion sort on short runs merged bottom-up, no callbacks. */
+static int tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns) {
+    const int64_t run = 16;
+    for (int64_t lo = 0; lo < ns; lo += run) {
+        int64_t hi = lo + run < ns ? lo + run : ns;
+        for (int64_t a = lo + 1; a < hi; a++) {
+            int64_t tn = n_[a], tt = t_[a], b = a;
+            while (b > lo && (t_[b - 1] > tt || (t_[b - 1] == tt && n_[b - 1] > tn))) {
+                n_[b] = n_[b - 1];
+                t_[b] = t_[b - 1];
+                b--;
+            }
+            n_[b] = tn;
+            t_[b] = tt;
+        }
     }
-    if (x->st0[i] == t) {
-        S += x->step_w[i];
-        x->st0[i] = x->st1[i];
-        x->st1[i] = INT64_MAX;
+    if (ns <= run) return 0;
+    int64_t *buf = malloc((size_t)ns * 2 * sizeof(int64_t));
+    if (!buf) return AK_ENOMEM;
+    int64_t *sn = n_, *st = t_, *dn = buf, *dt = buf + ns;
+    for (int64_t width = run; width < ns; width *= 2) {
+        for (int64_t lo = 0; lo < ns; lo += 2 * width) {
+            int64_t mid = lo + width < ns ? lo + width : ns, hi = lo + 2 * width < ns ? lo + 2 * width : ns;
+            int64_t a = lo, b = mid, k = lo;
+            while (a < mid && b < hi) {
+                int take_b = st[b] < st[a] || (st[b] == st[a] && sn[b] < sn[a]);
+                int64_t src = take_b ? b++ : a++;
+                dn[k] = sn[src];
+                dt[k++] = st[src];
+            }
+            while (a < mid) { dn[k] = sn[a]; dt[k++] = st[a++]; }
+            while (b < hi) { dn[k] = sn[b]; dt[k++] = st[b++]; }
+        }
+        int64_t *q = sn; sn = dn; dn = q;
+        q = st; st = dt; dt = q;
     }
-    tn_group(s, o, i, t, S, x->gsyn[i]);
-    x->gt[i] = -1;
+    if (sn != n_) {
+        memcpy(n_, sn, (size_t)ns * sizeof(int64_t));
+        memcpy(t_, st, (size_t)ns * sizeof(int64_t));
+    }
+    free(buf);
+    return 0;
 }
+
+#define TN_ROWS(CALL) do {                                               \
+        if (narrow && !per_synapse) CALL(1, 0);                          \
+        else if (narrow) CALL(1, 1);                                     \
+        else if (!per_synapse) CALL(0, 0);                               \
+        else CALL(0, 1);                                                 \
+    } while (0)
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
                   const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
@@ -416,67 +538,116 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     s = &local;
     tn_out o = {0, 0, 0, 0, cap, spk_n, spk_t, touched};
     int64_t T = s->T, w1 = s->w1;
-    if (cap < s->n) return AK_EBADARG;  /* each neuron is touched at most once: n entries suffice */
+    ak_tn_nx *restrict nx = x->nx;
+    const int64_t *step_w = x->step_w;
+    if (cap <= s->n) return AK_EBADARG;  /* each neuron is listed once: n entries, + 1 for the branch-free append */
+    const int64_t apc = x->axons_per_core, npc = x->neurons_per_core, n_cores = (s->n + npc - 1) / npc;
     for (int64_t a = 0; a < n_arr; a++)
-        if (a_ax[a] < 0 || x->row_ptr[a_ax[a]] < 0) return AK_EBADARG;
-    /* the window's leak steps: the tick loop's byte per (tick, neuron), at its own instant */
+        if (a_ax[a] < 0 || a_ax[a] / apc >= n_cores || x->row_ptr[a_ax[a]] < 0) return AK_EBADARG;
+    /* The arrivals in core order, time order kept within a core (a stable counting sort): the
+     * passes below then work on one core's neurons at a time, whose scratch and weights stay in
+     * the L1 cache, and each neuron still sees its inputs in time order. */
+    int hbits = 6;  /* the arrival instants as an open-addressing set, at most 1/8 full: a probe mostly meets an empty slot */
+    while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
+    const int hshift = 64 - hbits;
+    const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
+    int64_t *ord = malloc((size_t)(2 * n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
+    if (!ord) return AK_ENOMEM;
+    int64_t *hset = ord + n_arr + n_cores + 1;
+    int64_t *dup = hset + ((int64_t)1 << hbits);  /* [n_arr] 1: a repeat of an (instant, axon), in ord's order */
+    const int64_t *seg_end = ord + n_arr;  /* after the sort: core c's arrivals are ord[seg_end[c - 1] .. seg_end[c]) */
+    memset(hset, 0xFF, ((size_t)1 << hbits) * sizeof(int64_t));  /* -1: empty (times are >= 0) */
+    for (int64_t a = 0; a < n_arr; a++) {
+        uint64_t h = ((uint64_t)a_t[a] * 0x9E3779B97F4A7C15ULL) >> hshift;
+        while (hset[h] != -1 && hset[h] != a_t[a]) h = (h + 1) & hmask;
+        hset[h] = a_t[a];
+    }
+    {
+        int64_t *start = ord + n_arr;
+        memset(start, 0, (size_t)(n_cores + 1) * sizeof(int64_t));
+        for (int64_t a = 0; a < n_arr; a++) start[a_ax[a] / apc + 1]++;
+        for (int64_t c = 0; c < n_cores; c++) start[c + 1] += start[c];
+        for (int64_t a = 0; a < n_arr; a++) ord[start[a_ax[a] / apc]++] = a;
+    }
+    /* the window's leak steps: the tick loop's byte per (tick, neuron), at its own instant;
+     * coincide: one falls on an arrival's instant (then pass 1 keeps the instant bookkeeping) */
+    int coincide = 0;
     int small_T = T < ((int64_t)1 << 34);
+    int64_t *restrict stepping = x->ulist;  /* free until pass 2 */
     for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
+        /* which neurons step in tick k: about half of them, at random, so the list is built
+         * without a branch; then each one's instant */
+        int64_t n_step = 0;
+        const int64_t *restrict sto = x->sto, *restrict sto_mag = x->sto_mag;
         uint64_t word = 0;
         int64_t block = -1;
         for (int64_t j = 0; j < x->n_sto; j++) {
-            int64_t g = x->sto[j];
+            int64_t g = sto[j];
             if ((g >> 3) != block) {  /* eight neurons share one draw (neuroemu.models.rng.leak_bytes) */
                 block = g >> 3;
                 word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)block);
             }
             int64_t byte = (int64_t)((word >> (8 * (g & 7))) & 0xFF);
-            if (byte >= x->sto_mag[j]) continue;
+            stepping[n_step] = j;
+            n_step += byte < sto_mag[j];
+        }
+        for (int64_t q = 0; q < n_step; q++) {
+            int64_t j = stepping[q], g = sto[j];
             uint64_t z = tn_mix64(x->sto_off_keys[j] + (uint64_t)k);
             /* the instant in the tick: the top 30 bits scaled to [0, T) (modulo when T >= 2^34 ps) */
             int64_t off = small_T ? (int64_t)(((z >> 34) * (uint64_t)T) >> 30) : (int64_t)(z % (uint64_t)T);
             int64_t t = k * T + off;
             if (t < w0 || t >= w1) continue;
-            tn_touch(s, &o, g);
-            if (x->st0[g] == INT64_MAX) x->st0[g] = t;
-            else x->st1[g] = t;
+            if (!coincide) {  /* one probe of the set of arrival instants, mostly an empty slot */
+                for (uint64_t h = ((uint64_t)t * 0x9E3779B97F4A7C15ULL) >> hshift; hset[h] != -1; h = (h + 1) & hmask)
+                    if (hset[h] == t) {
+                        coincide = 1;
+                        break;
+                    }
+            }
+            ak_tn_nx *e = nx + g;
+            if (!e->head) {
+                e->head = 1;
+                o.touched[o.nt++] = g;
+            }
+            if (e->st0 == INT64_MAX) e->st0 = t;
+            else e->st1 = t;
         }
     }
     /* Pass 1, order-free: each neuron's positive and negative input, its distinct instants, and
      * which of its steps share an instant with an input. Arrivals come in time order, so a
-     * neuron's inputs do too. The struct's fields are read into locals once. */
+     * neuron's inputs do too. */
     const int64_t *restrict row_ptr = x->row_ptr;
     const uint8_t *restrict rn8 = (const uint8_t *)x->row_neurons;
     const uint16_t *restrict rn16 = (const uint16_t *)x->row_neurons;
     const int64_t *restrict type_w = x->type_w, *restrict row_w = x->row_w;
     const int8_t *restrict axon_type = x->axon_type;
-    int64_t *restrict gt = x->gt, *restrict gs = x->gs;
-    uint8_t *restrict gsyn = x->gsyn, *restrict flag = x->flag;
-    int64_t *restrict pos = x->pos, *restrict neg = x->neg, *restrict last_t = x->last_t, *restrict ninst = x->ninst;
-    int64_t *restrict st0 = x->st0, *restrict st1 = x->st1;
-    const int64_t n_types = x->n_types, apc = x->axons_per_core, npc = x->neurons_per_core;
-    const int narrow = x->neuron_bytes == 1;
+    uint8_t *restrict flag = x->flag;
+    const int64_t n_types = x->n_types;
+    const int narrow = x->neuron_bytes == 1, per_synapse = row_w != NULL;
     int64_t *restrict seen = x->seen, sops = 0;
-    for (int64_t a = 0; a < n_arr; a++) {
-        int64_t ax = a_ax[a], t = a_t[a];
-        if (seen[ax] == t) continue;  /* one activation per (instant, axon) */
+    for (int64_t q = 0; q < n_arr; q++) {
+        int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
+        dup[q] = seen[ax] == t;
+        if (dup[q]) continue;  /* one activation per (instant, axon) */
         seen[ax] = t;
         int64_t base = (ax / apc) * npc;
         int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
         int64_t type = axon_type[ax];
         sops += hi - lo;
-        for (int64_t p = lo; p < hi; p++) {
-            int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
-            int64_t w = row_w ? row_w[p] : type_w[i * n_types + type];
-            tn_touch(s, &o, i);
-            if (w > 0) pos[i] += w;
-            else neg[i] += w;
-            if (last_t[i] != t) {
-                last_t[i] = t;
-                ninst[i]++;
-                flag[i] |= (uint8_t)((t == st0[i]) | ((t == st1[i]) << 1));
-            }
+        int64_t core = ax / apc;
+        int solo = !coincide
+            && !(q > 0 && a_ax[ord[q - 1]] / apc == core && a_t[ord[q - 1]] == t)
+            && !(q + 1 < n_arr && a_ax[ord[q + 1]] / apc == core && a_t[ord[q + 1]] == t);
+        if (solo) {
+#define TN_SOLO(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P)
+            TN_ROWS(TN_SOLO);
+#undef TN_SOLO
+            continue;
         }
+#define TN_SUMS(N, P) tn_row_sums(nx, flag, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
+        TN_ROWS(TN_SUMS);
+#undef TN_SUMS
     }
     /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
      * once (as TrueNorthCT.bulk) and is done; the others are listed for the ordered pass. The
@@ -485,11 +656,17 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t span = w1 - w0, nu = 0, nc = 0;
     int64_t *restrict ulist = x->ulist, *restrict queued = x->queued;
     const int64_t end = x->end;
-    for (int64_t k = 0; k < o.nt; k++) {
-        int64_t i = o.touched[k];
-        int64_t nsteps = (st0[i] != INT64_MAX) + (st1[i] != INT64_MAX);
-        int64_t sw = x->step_w[i] * nsteps;
-        int64_t P = pos[i] + (sw > 0 ? sw : 0), N = neg[i] + (sw < 0 ? sw : 0);
+    /* most neurons touched: walk them in index order (every array read in sequence; the order
+     * only permutes the lists below, whose entries are independent neurons) */
+    const int dense = 4 * o.nt > s->n;
+    const int64_t n_walk = dense ? s->n : o.nt;
+    for (int64_t k = 0; k < n_walk; k++) {
+        int64_t i = dense ? k : o.touched[k];
+        ak_tn_nx *e = nx + i;
+        if (dense && !e->head) continue;
+        int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
+        int64_t sw = step_w[i] * nsteps;
+        int64_t P = e->pos + (sw > 0 ? sw : 0), N = e->neg + (sw < 0 ? sw : 0);
         tn_advance(s, i, w0);
         int64_t v = s->v[i], d = s->drift[i];
         int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
@@ -501,15 +678,16 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         s->v[i] = v + P + N;
         if (s->enabled[i]) {
             int64_t shared = (flag[i] & 1) + ((flag[i] >> 1) & 1);
-            o.active += ninst[i];
+            o.active += e->ninst;
             o.plain += nsteps - shared;
         }
-        st0[i] = st1[i] = INT64_MAX;
+        e->st0 = e->st1 = INT64_MAX;
         int64_t pd = tn_predict(s, i);
         s->pend[i] = pd;
-        s->head[i] = -1;
-        pos[i] = neg[i] = ninst[i] = 0;
-        last_t[i] = -1;
+        e->head = 0;
+        e->pos = e->neg = 0;
+        e->ninst = 0;
+        e->last_t = -1;
         flag[i] = 0;
         if (pd != queued[i] && pd < TN_NEVER && pd < end) {
             queued[i] = pd;
@@ -517,46 +695,63 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         }
     }
     for (int64_t k = 0; k < n_chk; k++) {  /* a check alone: the crossing is looked at below */
-        if (chk[k] < 0 || chk[k] >= s->n) return AK_EBADARG;
+        if (chk[k] < 0 || chk[k] >= s->n) {
+            free(ord);
+            return AK_EBADARG;
+        }
         int64_t i = chk[k];
-        if (s->head[i] == -1) {
-            s->head[i] = 1;
+        if (!nx[i].head) {
+            nx[i].head = 1;
             flag[i] |= 4;
             ulist[nu++] = i;
         }
     }
-    /* Pass 3: the listed neurons' inputs again, in time order, one instant at a time */
-    if (nu) {
-        for (int64_t a = 0; a < n_arr; a++) {
-            int64_t ax = a_ax[a], t = a_t[a];
+    /* Pass 3: the listed neurons' inputs again, in time order, one instant at a time. With the
+     * crossbar's bitmap, neuron by neuron: each listed neuron looks only at the arrivals to its
+     * core (one bit each) instead of every synapse of every row; the same inputs in the same order. */
+    if (nu && x->row_bits && !row_w) {
+        const uint8_t *restrict bits = x->row_bits;
+        const int64_t bpr = (npc + 7) / 8;
+        for (int64_t k = 0; k < nu; k++) {
+            int64_t i = ulist[k], c = i / npc, local = i % npc;
+            int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
+            ak_tn_nx *e = nx + i;
+            for (int64_t q = q0; q < q1; q++) {
+                int64_t a = ord[q], ax = a_ax[a];
+                if (dup[q] || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
+                int64_t t = a_t[a], w = type_w[i * n_types + axon_type[ax]];
+                int64_t g = e->gt;
+                if (g == t) {
+                    e->gs += w;
+                    continue;
+                }
+                if (g >= 0) tn_flush(s, step_w, &o, i, e);
+                e->gt = t;
+                e->gs = w;
+                e->gsyn = 1;
+            }
+        }
+    } else if (nu) {
+        for (int64_t q = 0; q < n_arr; q++) {
+            int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
             if (seen[ax] == -2 - t) continue;  /* the same repeats as pass 1 */
             seen[ax] = -2 - t;
             int64_t base = (ax / apc) * npc;
             int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
             int64_t type = axon_type[ax];
-            for (int64_t p = lo; p < hi; p++) {
-                int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
-                if (!(flag[i] & 4)) continue;
-                int64_t w = row_w ? row_w[p] : type_w[i * n_types + type];
-                int64_t g = gt[i];
-                if (g == t) {
-                    gs[i] += w;
-                    continue;
-                }
-                if (g >= 0) tn_flush(s, x, &o, i);
-                gt[i] = t;
-                gs[i] = w;
-                gsyn[i] = 1;
-            }
+#define TN_ORDERED(N, P) tn_row_ordered(s, nx, flag, step_w, &o, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
+            TN_ROWS(TN_ORDERED);
+#undef TN_ORDERED
         }
     }
     for (int64_t k = 0; k < nu; k++) {
         int64_t i = ulist[k];
-        if (gt[i] >= 0) tn_flush(s, x, &o, i);
-        while (st0[i] != INT64_MAX) {
-            tn_group(s, &o, i, st0[i], x->step_w[i], 0);
-            st0[i] = st1[i];
-            st1[i] = INT64_MAX;
+        ak_tn_nx *e = nx + i;
+        if (e->gt >= 0) tn_flush(s, step_w, &o, i, e);
+        while (e->st0 != INT64_MAX) {
+            tn_group(s, &o, i, e->st0, step_w[i], 0);
+            e->st0 = e->st1;
+            e->st1 = INT64_MAX;
         }
         if (s->pend[i] < w1) {
             int64_t c = s->pend[i];
@@ -566,9 +761,10 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             o.spk_t[o.ns++] = c;
             s->pend[i] = tn_predict(s, i);
         }
-        s->head[i] = -1;
-        pos[i] = neg[i] = ninst[i] = 0;
-        last_t[i] = -1;
+        e->head = 0;
+        e->pos = e->neg = 0;
+        e->ninst = 0;
+        e->last_t = -1;
         flag[i] = 0;
         int64_t pd = s->pend[i];
         if (pd != queued[i] && pd < TN_NEVER && pd < end) {
@@ -582,5 +778,17 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     counts[3] = nc;
     counts[4] = sops;
     for (int64_t a = 0; a < n_arr; a++) seen[a_ax[a]] = -1;
+    free(ord);
+    if (tn_sort_spikes(o.spk_n, o.spk_t, o.ns)) return AK_ENOMEM;
+    int64_t n_out = 0;
+    if (x->route_axon) {
+        for (int64_t k = 0; k < o.ns; k++) {
+            int64_t i = o.spk_n[k], ax = x->route_axon[i];
+            x->out_t[n_out] = o.spk_t[k] + x->route_ps[i];
+            x->out_ax[n_out] = ax;
+            n_out += ax >= 0;
+        }
+    }
+    counts[5] = n_out;
     return o.nt;
 }

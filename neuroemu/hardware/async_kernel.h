@@ -77,7 +77,6 @@ typedef struct {
     const uint8_t *enabled;
     const uint64_t *threshold_keys;   /* [n] or NULL when no neuron has a stochastic threshold */
     int64_t *v, *t_last, *ref, *n_upd, *theta, *pend;
-    int64_t *head;                    /* [n] scratch, all -1 between calls */
 } ak_tn;
 
 /* The whole window of a TrueNorth core-array network in one call: the arrivals (sorted by time,
@@ -85,16 +84,26 @@ typedef struct {
  * time order, the stochastic leak steps of the window drawn (the tick loop's leak bytes, each step
  * at its own instant inside its tick, see TrueNorthCT.leak_steps), and every touched neuron's
  * inputs of one instant summed and applied in time order, its crossings fired and its next
- * crossing predicted. Scratch in ak_tn_run_scratch: gt (pending group time, -1),
- * gs (its sum), gsyn, st0/st1 (the neuron's steps in the window, INT64_MAX when none), all [n].
+ * crossing predicted. Scratch per neuron in ak_tn_run_scratch.nx (one 64-byte record, so an
+ * input touches one cache line): gt (pending group time, -1), gs (its sum), gsyn, st0/st1 (the
+ * neuron's steps in the window, INT64_MAX when none), pos/neg/last_t/ninst of the order-free pass
+ * (0, 0, -1, 0) and head (1 while listed as touched, else 0).
  * Arrivals must come in time order; a second arrival on an axon at the same instant activates
- * nothing (as in a tick). counts: [spikes, active updates, plain updates, new checks, SOPs].
+ * nothing (as in a tick). The spikes come out sorted by (time, neuron); with route_axon set,
+ * out_t/out_ax hold the arrivals they send (time + route_ps, target axon; spikes with no route
+ * send none). counts: [spikes, active updates, plain updates, new checks, SOPs, arrivals sent].
+ * touched needs room for n + 1 entries (cap > n: its appends are branch-free).
  * Returns the touched neurons' count
  * or < 0; touched[0 .. counts[3]) are then the neurons whose crossing moved and needs a check queued
  * (at pend), the rest of the touched list is not returned. */
 typedef struct {
-    int64_t *gt, *gs, *st0, *st1;
-    uint8_t *gsyn;
+    int64_t pos, neg, last_t, st0, st1, gt, gs;
+    int32_t ninst;
+    uint8_t gsyn, head, pad0, pad1;
+} ak_tn_nx;
+
+typedef struct {
+    ak_tn_nx *nx;             /* [n] per-neuron scratch, see above */
     const int64_t *row_ptr;
     const void *row_neurons;
     int32_t neuron_bytes, n_types;
@@ -106,12 +115,16 @@ typedef struct {
     const int64_t *sto, *sto_mag, *step_w;  /* stochastic neurons, abs(leak), sign(leak) x T ([n]) */
     const uint64_t *sto_off_keys;
     uint64_t leak_key;
-    int64_t *pos, *neg, *last_t, *ninst;  /* [n] scratch of the order-free pass (0, 0, -1, 0) */
-    uint8_t *flag;            /* [n] scratch: steps that share an instant with an input, unsafe */
+    uint8_t *flag;            /* [n] scratch: steps that share an instant with an input (1, 2), ordered (4) */
     int64_t *queued;          /* [n] time of each neuron's queued check (INT64_MAX... none) */
     int64_t *seen;            /* [axons] scratch: the instant each axon last activated (-1) */
     int64_t *ulist;           /* [n] scratch: the neurons taking their events one instant at a time */
     int64_t end;              /* checks at or after the run's end are not queued */
+    const int64_t *route_axon, *route_ps;  /* [n] each neuron's one route: target axon (< 0: none)
+                                            * and delay in ps; NULL: the caller routes the spikes */
+    int64_t *out_t, *out_ax;  /* [n] the arrivals the window's spikes send, in the spikes' order */
+    const uint8_t *row_bits;  /* [axons * ceil(neurons_per_core / 8)] bit j of row a: the row reaches
+                               * its core's neuron j (little-endian bits); NULL: rows are scanned */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,

@@ -400,6 +400,16 @@ def make_kernel(arrays: KernelArrays, backend: str | None = None):
     return CKernel(arrays) if choose_async_backend(backend) == "c" else PyKernel(arrays)
 
 
+#: the largest crossbar (axons x neurons per core) the C kernel gets as a bitmap (bytes of the dense
+#: matrix built on the way); larger ones are scanned row by row in the ordered pass
+_ROW_BITS_MAX = 1 << 25
+
+#: the C kernel's per-neuron scratch record (ak_tn_nx in async_kernel.h), 64 bytes
+_NX_DTYPE = np.dtype([("pos", "<i8"), ("neg", "<i8"), ("last_t", "<i8"), ("st0", "<i8"), ("st1", "<i8"),
+                      ("gt", "<i8"), ("gs", "<i8"), ("ninst", "<i4"), ("gsyn", "u1"), ("head", "u1"),
+                      ("pad", "u1", (2,))])
+
+
 class TrueNorthWindowC:
     """The C window kernel of TrueNorth neurons read in continuous time (``ak_tn_run``: a whole window per call).
 
@@ -434,8 +444,6 @@ class TrueNorthWindowC:
         s.v, s.t_last, s.ref = ptr("int64_t[]", model.v), ptr("int64_t[]", model.t_last), ptr("int64_t[]", model.ref)
         s.n_upd, s.theta = ptr("int64_t[]", model.n_upd), ptr("int64_t[]", model.theta)
         s.pend = ptr("int64_t[]", pend)
-        self._head = np.full(n, -1, np.int64)
-        s.head = ptr("int64_t[]", self._head)
         self._s = s
         self._counts = np.zeros(3, np.int64)
 
@@ -452,14 +460,12 @@ class TrueNorthWindowC:
             self._keep.append((arr, buf))
             return buf
 
-        self._gt = np.full(n, -1, np.int64)
-        self._st0 = np.full(n, np.iinfo(np.int64).max, np.int64)
-        self._st1 = self._st0.copy()
-        x.gt, x.gs = ptr("int64_t[]", self._gt), ptr("int64_t[]", np.zeros(n, np.int64))
-        x.st0, x.st1 = ptr("int64_t[]", self._st0), ptr("int64_t[]", self._st1)
-        x.gsyn = ptr("uint8_t[]", np.zeros(n, np.uint8))
-        x.pos, x.neg = ptr("int64_t[]", np.zeros(n, np.int64)), ptr("int64_t[]", np.zeros(n, np.int64))
-        x.last_t, x.ninst = ptr("int64_t[]", np.full(n, -1, np.int64)), ptr("int64_t[]", np.zeros(n, np.int64))
+        nx = np.zeros(n, _NX_DTYPE)  # one 64-byte record per neuron (ak_tn_nx): an input touches one line
+        if nx.itemsize != _ffi.sizeof("ak_tn_nx"):
+            raise NeuroEmuError("internal: ak_tn_nx layout differs from its numpy twin")
+        nx["last_t"] = nx["gt"] = -1
+        nx["st0"] = nx["st1"] = np.iinfo(np.int64).max
+        x.nx = _ffi.cast("ak_tn_nx *", ptr("uint8_t[]", nx.view(np.uint8)))
         x.flag = ptr("uint8_t[]", np.zeros(n, np.uint8))
         x.row_ptr = ptr("int64_t[]", arrays.row_ptr.astype(np.int64))
         rn = arrays.row_neurons
@@ -486,25 +492,56 @@ class TrueNorthWindowC:
         x.end = int(end_ps)
         x.seen = ptr("int64_t[]", np.full(arrays.n_axons, -1, np.int64))
         x.ulist = ptr("int64_t[]", np.zeros(n, np.int64))
+        x.route_axon = x.route_ps = x.out_t = x.out_ax = _ffi.NULL
+        x.row_bits = _ffi.NULL
+        npc, n_axons = arrays.neurons_per_core, arrays.n_axons
+        if row_w is None and n_axons * npc <= _ROW_BITS_MAX:  # the crossbar as bits, for the ordered pass
+            lengths = np.diff(arrays.row_ptr)
+            dense = np.zeros((n_axons, npc), bool)
+            dense[np.repeat(np.arange(n_axons), np.maximum(lengths, 0)), rn.astype(np.int64)] = True
+            x.row_bits = ptr("uint8_t[]", np.packbits(dense, axis=1, bitorder="little"))
         self._x = x
-        self._counts = np.zeros(5, np.int64)
-        self._touched = np.empty(n, np.int64)
+        self._counts = np.zeros(6, np.int64)
+        self._out_t = self._out_ax = None
+        self._touched = np.empty(n + 1, np.int64)  # + 1: the kernel's branch-free append writes one past
         self._spk_n, self._spk_t = np.empty(n, np.int64), np.empty(n, np.int64)
         fb = _ffi.from_buffer  # the output buffers live as long as the kernel: point at them once
         self._out = (fb("int64_t[]", self._touched), len(self._touched), fb("int64_t[]", self._spk_n),
                      fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
 
+    def bind_routes(self, route_axon: np.ndarray, route_ps: np.ndarray) -> None:
+        """Each neuron's one route (target axon, < 0 for none; delay in ps): :meth:`run` then also
+        returns the arrivals the window's spikes send (no fan-out, analytic network)."""
+        n = len(route_axon)
+        self._routes = (np.ascontiguousarray(route_axon, np.int64), np.ascontiguousarray(route_ps, np.int64))
+        self._out_t, self._out_ax = np.empty(n, np.int64), np.empty(n, np.int64)
+        x, fb = self._x, _ffi.from_buffer
+        x.route_axon, x.route_ps = fb("int64_t[]", self._routes[0]), fb("int64_t[]", self._routes[1])
+        x.out_t, x.out_ax = fb("int64_t[]", self._out_t), fb("int64_t[]", self._out_ax)
+
     def run(self, a_t, a_ax, checked, w0: int, w1: int):
         """The whole window (arrivals in time order; repeats of an (instant, axon) activate once):
-        returns (spiking neurons, their times, neurons needing a new check at their crossing,
-        active updates, plain updates, SOPs). The queued-check times are updated."""
+        returns (spiking neurons, their times, sorted by (time, neuron); neurons needing a new
+        check at their crossing; active updates, plain updates, SOPs; and, after
+        :meth:`bind_routes`, the arrivals the spikes send as (times, axons), else None). The
+        queued-check times are updated."""
         s, fb = self._s, _ffi.from_buffer
         s.w1 = int(w1)
-        a_t, a_ax = np.ascontiguousarray(a_t, np.int64), np.ascontiguousarray(a_ax, np.int64)
-        chk = np.ascontiguousarray(checked, np.int64)
-        nt = _lib.ak_tn_run(s, self._x, int(w0), len(a_t), fb("int64_t[]", a_t), fb("int64_t[]", a_ax), len(chk),
-                            fb("int64_t[]", chk), *self._out)
+        if a_t.dtype != np.int64 or not a_t.flags.c_contiguous:
+            a_t = np.ascontiguousarray(a_t, np.int64)
+        if a_ax.dtype != np.int64 or not a_ax.flags.c_contiguous:
+            a_ax = np.ascontiguousarray(a_ax, np.int64)
+        if len(checked):
+            chk = np.ascontiguousarray(checked, np.int64)
+            n_chk, p_chk = len(chk), fb("int64_t[]", chk)
+        else:
+            n_chk, p_chk = 0, _ffi.NULL
+        nt = _lib.ak_tn_run(s, self._x, int(w0), len(a_t), fb("int64_t[]", a_t), fb("int64_t[]", a_ax), n_chk,
+                            p_chk, *self._out)
         if nt < 0:
-            raise NeuroEmuError("async kernel: an event's target is out of range")
-        ns, active, plain, nc, sops = self._counts.tolist()
-        return self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain, sops
+            raise NeuroEmuError("async kernel: an event's target is out of range" if nt == _lib.AK_EBADARG
+                                else "async kernel: out of memory")
+        ns, active, plain, nc, sops, n_out = self._counts.tolist()
+        sent = None if self._out_t is None else (self._out_t[:n_out].copy(), self._out_ax[:n_out].copy())
+        return (self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain, sops,
+                sent)
