@@ -535,3 +535,17 @@ def test_the_multi_current_kernels_in_c_and_numpy_agree_bit_for_bit_near_saturat
     for c, n in zip(runs["c"], runs["numpy"]):
         assert c[:3] == n[:3] and all(np.array_equal(x, y) for x, y in zip(c[3:], n[3:]))
     assert sum(len(r[0]) for r in runs["c"]) > 10 and sum(r[1] for r in runs["c"]) > 100
+
+
+def test_async_refuses_several_currents_and_a_floor_in_one_line(tmp_path):
+    """The clockless reading of cuba_lif is one current and no floor: such a network is refused
+    by name, not run as if it had one current."""
+    rng = np.random.default_rng(5)
+    save_npz(two_current_network(rng), tmp_path / "two.npz")
+    save_npz(if_network(rng, v_min=lambda n: -rng.integers(0, 6, n).astype(float), p=0.5), tmp_path / "floor.npz")
+    for name, rule in (("two", r"network.neuron: several synaptic currents .* no continuous-time reading"),
+                       ("floor", r"network.neuron.v_min: a voltage floor has no continuous-time reading")):
+        wl = workload_for_network_file(tmp_path / f"{name}.npz", ticks=5, weight_scale="keep")
+        with pytest.raises(ConfigError, match=rule) as exc:
+            simulate("loihi", wl, timing="async")
+        assert "\n" not in str(exc.value)

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
-from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, continuous_model
+from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, continuous_model, group_events
 from neuroemu.engine.energy import Ledger
 from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions
 from neuroemu.engine.record import RunResult, build_record, with_network_reports
@@ -290,7 +290,7 @@ class AsyncCoreLoop:
             mark[handled] = True
             self._any_handled = len(handled) > 0
         if len(nid):
-            g_n, g_t, g_s, g_syn, rank = _group(nid, tt, ww, syn, w0, w1)
+            g_n, g_t, g_s, g_syn, rank = group_events(nid, tt, ww, syn, w0, w1)
             if hasattr(self.model, "scan"):
                 g_n, g_t, g_s, g_syn, rank = self._scan(g_n, g_t, g_s, g_syn, rank, w0, w1, spikes_n, spikes_t)
         if len(nid) and len(g_n):
@@ -575,33 +575,6 @@ class AsyncCoreLoop:
                               workload_report=network.report() if hasattr(network, "report") else None)
         starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T  # tick starts: model time
         return with_network_reports(record, network, self.hooks, starts, self.endurance)
-
-
-def _group(nid, tt, ww, syn, w0: int, w1: int):
-    """Events summed per (neuron, instant), sorted; with each group's rank among its neuron's."""
-    span = w1 - w0
-    if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):
-        key = nid * span + (tt - w0)
-        order = np.argsort(key, kind="stable")
-        k = key[order]
-    else:
-        order = np.lexsort((tt, nid))
-        k = None
-    n_s, t_s = nid[order], tt[order]
-    new = np.ones(len(order), bool)
-    if k is not None:
-        new[1:] = k[1:] != k[:-1]
-    else:
-        new[1:] = (n_s[1:] != n_s[:-1]) | (t_s[1:] != t_s[:-1])
-    starts = np.flatnonzero(new)
-    g_n, g_t = n_s[starts], t_s[starts]
-    g_s = np.add.reduceat(ww[order], starts)
-    g_syn = np.add.reduceat(syn[order].astype(np.int64), starts) > 0
-    first = np.ones(len(starts), bool)
-    first[1:] = g_n[1:] != g_n[:-1]
-    seg = np.flatnonzero(first)
-    rank = np.arange(len(starts)) - np.repeat(seg, np.diff(np.append(seg, len(starts))))
-    return g_n, g_t, g_s, g_syn, rank
 
 
 def run_async_cores(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions, progress: Progress | None) -> RunResult:

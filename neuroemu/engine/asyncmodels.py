@@ -322,6 +322,13 @@ class CubaCT:
     def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
         p = arrays.params
         n = arrays.n_neurons
+        # the continuous reading below is one current and no floor: refuse, never run them as one
+        if p.du_syn is not None:
+            raise ConfigError(f"{where}network.neuron: several synaptic currents (per-synapse syn_type) have no "
+                              "continuous-time reading yet (async reads one current per neuron); run them clocked")
+        if p.v_min is not None:
+            raise ConfigError(f"{where}network.neuron.v_min: a voltage floor has no continuous-time reading yet "
+                              "(async); run it clocked, or leave v_min at -inf")
         if np.any(p.dv[enabled] >= DECAY_UNITY):
             raise ConfigError(f"{where}network.neuron.dv: 4096 makes v forget everything each timestep, which "
                               "has no continuous-time reading (async); use dv < 4096")
@@ -531,3 +538,32 @@ def continuous_model(arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: i
     if kernel == "truenorth":
         return TrueNorthCT(arrays, enabled, membrane_bits, tick_ps, key, where)
     return CubaCT(arrays, enabled, membrane_bits, tick_ps, key, where)
+
+
+def group_events(nid, tt, ww, syn, w0: int, w1: int):
+    """A window's events summed per (neuron, instant), sorted by neuron then instant: the groups'
+    neurons, instants, summed weights, whether any was synaptic, and each group's rank among its
+    neuron's (round r of the window loop applies every neuron's r-th instant)."""
+    span = w1 - w0
+    if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):
+        key = nid * span + (tt - w0)
+        order = np.argsort(key, kind="stable")
+        k = key[order]
+    else:
+        order = np.lexsort((tt, nid))
+        k = None
+    n_s, t_s = nid[order], tt[order]
+    new = np.ones(len(order), bool)
+    if k is not None:
+        new[1:] = k[1:] != k[:-1]
+    else:
+        new[1:] = (n_s[1:] != n_s[:-1]) | (t_s[1:] != t_s[:-1])
+    starts = np.flatnonzero(new)
+    g_n, g_t = n_s[starts], t_s[starts]
+    g_s = np.add.reduceat(ww[order], starts)
+    g_syn = np.add.reduceat(syn[order].astype(np.int64), starts) > 0
+    first = np.ones(len(starts), bool)
+    first[1:] = g_n[1:] != g_n[:-1]
+    seg = np.flatnonzero(first)
+    rank = np.arange(len(starts)) - np.repeat(seg, np.diff(np.append(seg, len(starts))))
+    return g_n, g_t, g_s, g_syn, rank
