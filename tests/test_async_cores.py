@@ -14,6 +14,7 @@ from neuroemu.engine.asyncmodels import NEVER, CubaCT, TrueNorthCT
 from neuroemu.engine.run import simulate
 from neuroemu.errors import ConfigError, NeuroEmuError
 from neuroemu.hardware.learning import STDP, STDPContinuous
+from neuroemu.models import rng
 from neuroemu.models.loihi import CubaArrays
 from neuroemu.models.neuron import NeuronArrays
 
@@ -170,6 +171,53 @@ def test_truenorth_leak_is_a_drift_and_its_crossing_an_exact_ceiling():
     assert m.predict(np.array([0]))[0] == -(-10 * T // 3)  # ceil(10 T / 3) ps: 3.33 ticks
     m.advance(np.array([0]), np.array([T // 2]))
     assert m.v[0] == 3 * T // 2  # V x T: 1.5 after half a tick, exactly
+
+
+def _stochastic_leak_model(tick_ps: int, n: int = 20, leak: int = -100, key: int = 7) -> TrueNorthCT:
+    """n neurons, the odd ones with a stochastic leak of ``leak`` per tick, the even ones none."""
+    p = NeuronArrays.uniform(n, leak=leak, leak_stochastic=True, threshold=10**6)
+    p.leak[::2] = 0
+    arrays = SimpleNamespace(params=p, n_neurons=n, v=np.zeros(n, np.int32))
+    return TrueNorthCT(arrays, np.ones(n, bool), 20, tick_ps, key)
+
+
+def _expected_steps(k0: int, k1: int, n: int = 20, leak: int = -100, key: int = 7) -> list[tuple[int, int]]:
+    """(tick, neuron) of every step in ticks k0..k1-1 by the model's rule: neuron g steps in tick k when
+    the tick loop's leak byte of (k, g) is below |leak| (rng.leak_byte_int, the scalar twin)."""
+    return sorted((k, g) for k in range(k0, k1) for g in range(1, n, 2) if rng.leak_byte_int(key, k, g) < abs(leak))
+
+
+def test_stochastic_leak_steps_with_a_1_ps_tick_are_every_tick_of_the_window():
+    """A 1 ps tick leaves no room inside it: every step falls on its tick's start, so the steps of
+    [w0, w_end) are exactly those of ticks w0..w_end-1 -- the window's last picosecond included (a
+    window of one ps holds its tick's steps), each -1 x T."""
+    m = _stochastic_leak_model(1)
+    ids, times, signs = m.leak_steps(5, 12)
+    expected = _expected_steps(5, 12)
+    assert len(expected) > 10
+    assert sorted(zip(times.tolist(), ids.tolist())) == expected
+    assert signs.tolist() == [-1] * len(expected)
+    for k in range(5, 12):
+        ids, times, _ = m.leak_steps(k, k + 1)
+        assert sorted(zip(times.tolist(), ids.tolist())) == _expected_steps(k, k + 1), k
+    assert [len(a) for a in m.leak_steps(9, 9)] == [0, 0, 0]
+
+
+def test_stochastic_leak_steps_of_split_windows_add_up_to_the_whole():
+    """Windows cut anywhere (on a tick start, 1 ps after one, 1 ps before one) see every step once; each
+    step lies in its own tick, one per drawn (tick, neuron)."""
+    T = 1000
+    m = _stochastic_leak_model(T)
+    ids, times, _ = m.leak_steps(0, 12 * T)
+    whole = sorted(zip(times.tolist(), ids.tolist()))
+    assert sorted((int(t) // T, g) for t, g in whole) == _expected_steps(0, 12)
+    cuts = [0, 1, T, T + 1, 3 * T - 1, 3 * T, 3 * T + 1, 5 * T + 1, 7 * T, 12 * T]
+    parts = []
+    for a, b in zip(cuts, cuts[1:]):
+        pi, pt, _ = m.leak_steps(a, b)
+        assert np.all((pt >= a) & (pt < b))
+        parts += zip(pt.tolist(), pi.tolist())
+    assert sorted(parts) == whole
 
 
 def test_spontaneous_firing_under_async_follows_the_leak_rate():
