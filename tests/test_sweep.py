@@ -268,6 +268,41 @@ def test_one_and_two_workers_give_identical_results(spec, tmp_path):
     assert multiprocessing.active_children() == []  # the pool was shut down and waited for
 
 
+class _WatchedPool(sweep_mod.cf.ProcessPoolExecutor):
+    """A process pool that notes, at its shutdown, its worker processes and how it was shut down."""
+
+    pools: list = []
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        procs = list((self._processes or {}).values())
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        # read at once: a pool shut down without waiting still has live workers here
+        self.pools.append({"wait": wait, "exitcodes": [p.exitcode for p in procs], "n": len(procs)})
+
+
+def _failing_run_point(task, runs_dir=None):
+    """run_point, but point 2 fails with a NeuroEmuError in its worker (module level: picklable)."""
+    if task.point == 2:
+        raise NeuroEmuError("boom")
+    return _REAL_RUN_POINT(task, runs_dir)
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
+                    reason="the patched worker reaches the pool only through fork")
+def test_a_local_pool_is_shut_down_and_its_processes_joined_before_sweep_returns(spec, tmp_path, monkeypatch):
+    """No race with the pool's teardown: when sweep returns, every worker process it started has
+    exited (exit code 0), on success and when a run fails."""
+    monkeypatch.setattr(_WatchedPool, "pools", [])
+    monkeypatch.setattr(sweep_mod.cf, "ProcessPoolExecutor", _WatchedPool)
+    sweep(spec, out=tmp_path / "ok", workers=2)
+    monkeypatch.setattr(sweep_mod, "run_point", _failing_run_point)
+    with pytest.raises(NeuroEmuError, match=r"2 of 8 runs failed.*boom"):
+        sweep(spec, out=tmp_path / "bad", workers=2)
+    assert [p["n"] for p in _WatchedPool.pools] == [2, 2]
+    for pool in _WatchedPool.pools:
+        assert pool["wait"] is True and pool["exitcodes"] == [0, 0]
+
+
 def test_dask_local_cluster_gives_identical_results(spec, tmp_path):
     distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] is not installed "
                                       "(pip install neuroemu[distributed])")
