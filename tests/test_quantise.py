@@ -214,6 +214,33 @@ def test_one_axon_type_keeps_the_level_nearer_its_synapses():
     assert rep.type_weights.tolist() == [[255]] and int((~rep.kept).sum()) == 1
 
 
+@pytest.mark.parametrize("weights, level, taken", [
+    # mean 4.5 -> {12, 4} take it (nearer than 0) -> mean 8: 4 is exactly as near 8 as 0, so it does
+    # not take it -> mean 12, taken by 12 alone: fixed
+    ([12.0, 4.0, 1.0, 1.0], 12.0, [True, False, False, False]),
+    # mean 5.6 -> {16, 7, 3} -> mean 26 / 3 drops 3 -> mean 11.5, taken by 16 and 7: fixed
+    ([16.0, 7.0, 3.0, 1.0, 1.0], 11.5, [True, True, False, False, False]),
+    # negative: mean -5 -> {-12, -4} -> mean -8, which -4 drops (as near as 0) -> -12
+    ([-12.0, -4.0, 1.0], -12.0, [True, False, False]),
+])
+def test_an_axon_types_level_is_the_mean_of_the_synapses_that_take_it(weights, level, taken):
+    """The rule's fixed point: a level is the mean of exactly the synapses nearer to it than to 0. One
+    type and one neuron: the neuron's scale is |level| / 255 and the synapses taking it weigh +-255
+    (stopping after two rounds would leave the first case at 8, the second at 26 / 3, the third at -8)."""
+    b = NetworkBuilder("fixed_point")
+    b.add_inputs("in", len(weights))
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array(weights)[:, None])
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="o")
+    q, rep = quantise(net, bits=9, scheme="truenorth", types=1)
+    assert rep.groups[0]["scale_min"] == rep.groups[0]["scale_max"] == abs(level) / 255
+    assert rep.type_weights.tolist() == [[255 if level > 0 else -255]]
+    order = np.argsort(net.src)
+    assert rep.kept[order].tolist() == taken
+    assert q.weight.tolist() == [255.0 if level > 0 else -255.0] * sum(taken)  # only the kept synapses
+
+
 def test_a_group_without_synapses_keeps_scale_one():
     """A group driven only by its bias has no weights to scale: its thresholds and biases stay as they
     are (scale 1), whatever the other groups' scales."""
