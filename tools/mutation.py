@@ -246,6 +246,12 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'self._down = np.append(2 * child + 1, -1).astype(np.int32)',
      47, '1', '2'):
         "the root's entry of the down-link table: no link goes down to the root, so it is never read",
+    # the seed-31 sample
+    ('timing', '_busy',
+     'if not len(fired) and not core_sops.any() and not core_active.any():',
+     11, 'not len(fired)', 'len(fired)'):
+        'a fast path: a neuron that fires is an active update (counted in core_active), so a tick with '
+        'spikes never takes it; without spikes the formula gives the idle busy time the fast path returns',
 }
 
 
