@@ -252,6 +252,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      11, 'not len(fired)', 'len(fired)'):
         'a fast path: a neuron that fires is an active update (counted in core_active), so a tick with '
         'spikes never takes it; without spikes the formula gives the idle busy time the fast path returns',
+    ('topology', '_build_custom',
+     'if not is_int(a.get("level", 0)) or a.get("level", 0) < 0:',
+     37, '0', '1'):
+        "a missing level's default only goes through is_int here, and 0 and 1 are both integers",
 }
 
 
