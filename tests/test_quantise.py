@@ -308,3 +308,70 @@ def test_weight_scale_keep_refuses_a_fraction_within_range():
     b.set_input_spikes(np.array([0]), np.array([0]))
     with pytest.raises(ConfigError, match=r"must be integers within -127\.\.127.*edge 0"):
         quantise(b.build(outputs="o"), bits=8, scheme="loihi", weight_scale="keep")
+
+
+def _unit_net():
+    """Scale exactly 1 with bits=3 (wmax 3, largest |w| 3): every figure below is exact."""
+    b = NetworkBuilder("unit_report")
+    b.add_inputs("in", 4)
+    b.add_neurons("o", 2, model="IF", threshold=[2.2, 4.0], bias=[0.4, 0.6], v_reset=[0.0, -1.2],
+                  v_min=[-2.6, -10.0], v_init=[-2.4, 0.5])
+    b.connect("in", "o", np.array([[3.0, 1.0], [-2.5, 2.0], [1.5, -0.4], [0.4, 0.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    return b.build(outputs="o")
+
+
+def test_per_synapse_report_figures_are_exact():
+    """Weights 3, -2.5, 1.5, 0.4 into o0 and 1, 2, -0.4 into o1 (one group, scale 1): they become 3, -2,
+    2, 0 and 1, 2, 0. Errors 0, .5, .5, .4, 0, 0, .4 over the largest |w| 3: max 1/6, mean 1.8 / 7 / 3;
+    two synapses dropped. Thresholds round up (2.2 -> 3: error 0.8 over the group's largest threshold
+    4 at worst, 0.8 / 6.2 on the mean), biases, resets and
+    floors (-2.6 -> -3) and initial potentials (-2.4 -> -2, 0.5 -> 0, to even) to nearest."""
+    q, rep = quantise(_unit_net(), bits=3, scheme="loihi")
+    order = np.lexsort((q.dst, q.src))
+    assert q.weight[order].tolist() == [3.0, 1.0, -2.0, 2.0, 2.0]
+    (g,) = rep.groups
+    assert g == {"group": "o", "synapses": 7, "scale_min": 1.0, "scale_max": 1.0, "max_rel_error": 0.5 / 3,
+                 "mean_rel_error": pytest.approx(1.8 / 7 / 3, rel=1e-12), "dropped": 2}
+    assert rep.max_rel_error == 0.5 / 3 and rep.mean_rel_error == pytest.approx(1.8 / 7 / 3, rel=1e-12)
+    kept = {(int(a), int(b)) for a, b, k in zip(_unit_net().src, _unit_net().dst, rep.kept) if not k}
+    assert kept == {(3, 0), (2, 1)}  # 0.4 -> 0 and -0.4 -> 0: gone
+    assert q.threshold.tolist() == [3.0, 4.0] and q.bias.tolist() == [0.0, 1.0]
+    assert q.v_reset.tolist() == [0.0, -1.0] and q.v_min.tolist() == [-3.0, -10.0]
+    assert q.v_init.tolist() == [-2.0, 0.0]
+    assert rep.errors["threshold"] == {"max_rel_error": pytest.approx(0.8 / 4.0, rel=1e-12),
+                                       "mean_rel_error": pytest.approx(0.8 / 6.2, rel=1e-12)}
+    assert any(n.startswith("threshold rounded up to whole chip units in 1 of 2 neurons (e.g. 2.2 -> 3 x scale 1 = 3)")
+               for n in rep.notes)
+    assert "weights rounded to 3-bit integers: max relative error 16.667%, mean 8.571%" in rep.notes
+
+
+@pytest.mark.parametrize("kw, ok", [({"bits": 16}, True), ({"bits": 17}, False), ({"bits": 1}, True),
+                                    ({"scheme": "truenorth", "types": 16}, True),
+                                    ({"scheme": "truenorth", "types": 17}, False),
+                                    ({"scheme": "truenorth", "types": 0}, False),
+                                    ({"scheme": "truenorth", "types": 3, "copies": 3}, True),
+                                    ({"scheme": "truenorth", "types": 3, "copies": 4}, False),
+                                    ({"scheme": "loihi", "copies": 2}, False),
+                                    ({"scheme": "loihi", "copies": 0}, False)])
+def test_quantise_limits_at_their_boundaries(kw, ok):
+    if ok:
+        quantise(_unit_net(), **kw)
+    else:
+        with pytest.raises(ConfigError, match=r"bits: must be 1\.\.16|types: must be 1\.\.16|copies: must be 1\.\.types"):
+            quantise(_unit_net(), **kw)
+
+
+def test_one_bit_weights_are_signs_and_two_copies_a_two_bit_code():
+    """bits=1: wmax is 1 (not 0), so each weight is round(w / max|w|) in -1..1. copies=2: each neuron's
+    scale is max(max w / 1, -min w / 2) and its weights round(w / s) clipped to -2..1, types (1, -2)."""
+    q, rep = quantise(_unit_net(), bits=1, scheme="loihi")
+    order = np.lexsort((q.dst, q.src))
+    # 3, -2.5, 1.5, .4 and 1, 2, -.4 over 3: 1, -1, 0 (.5 to even), 0 and 0, 1 (.67), 0
+    assert q.weight[order].tolist() == [1.0, -1.0, 1.0] and rep.groups[0]["scale_max"] == 3.0
+    q2, rep2 = quantise(_unit_net(), bits=9, scheme="truenorth", copies=2)
+    assert rep2.scale.tolist() == [3.0, 2.0] and rep2.type_weights[:, :2].tolist() == [[1, -2], [1, -2]]
+    order = np.lexsort((q2.dst, q2.src))
+    # o0: 3 / 3 = 1, -2.5 / 3 = -0.83 -> -1, 1.5 / 3 = .5 -> 0 (to even), .4 / 3 -> 0; o1: .5 -> 0, 1, -.2 -> 0
+    assert q2.weight[order].tolist() == [1.0, -1.0, 1.0]
+    assert q2.dst[order].tolist() == [0, 0, 1]
