@@ -256,6 +256,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'if not is_int(a.get("level", 0)) or a.get("level", 0) < 0:',
      37, '0', '1'):
         "a missing level's default only goes through is_int here, and 0 and 1 are both integers",
+    ('packet', 'inject', 'n = arrays[0].size', 19, '0', '1'):
+        'the arrays come out of np.broadcast_arrays, so all four have the same size',
+    ('packet', 'run', 'if i < n and (not heap or (time[i], prio[i]) < heap[0][:2]):', 68, '2', '3'):
+        "the Python twin's merge: a popped event never ties a heap event on (time, priority) -- the heap "
+        'holds only arrivals and link finishes, one per link at a time -- so the third key is never reached',
 }
 
 
