@@ -261,6 +261,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('packet', 'run', 'if i < n and (not heap or (time[i], prio[i]) < heap[0][:2]):', 68, '2', '3'):
         "the Python twin's merge: a popped event never ties a heap event on (time, priority) -- the heap "
         'holds only arrivals and link finishes, one per link at a time -- so the third key is never reached',
+    ('asyncsim', '__init__',
+     'self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,',
+     61, '40', '41'):
+        "the timing wheel's largest bucket width: speed only (the queue's order does not depend on it)",
 }
 
 
