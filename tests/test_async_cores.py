@@ -556,3 +556,49 @@ def test_a_silent_classifier_answers_from_each_samples_end_potentials(tmp_path):
     for timing in ("sync", "async"):
         cls = simulate(c, str(tmp_path / "quiet.yaml"), ticks=34 * 12, timing=timing).workload_report["classification"]
         assert (cls["samples"], cls["unanswered"], cls["correct"]) == (12, 12, 12), timing
+
+
+# --- runaway limits and the lookahead, exactly -----------------------------------------------------
+
+def test_async_runaway_stops_past_the_limit_with_a_partial_record_that_conserves():
+    """max_events = the full run's deliveries passes (the limit is 'more than'); one fewer stops the
+    run at the start of the window that crossed it, with a record of the whole ticks before it."""
+    from conservation import assert_conserved
+    from neuroemu.errors import RunawayError
+    c, w = make_chip(latency__hop_ns={"value": 3.0, "source": "test"}), make_workload(ticks=30)
+    full = simulate(c, w, timing="async")
+    n = full.axon_events
+    assert n > 100
+    assert simulate(c, w, timing="async", max_events=n).axon_events == n
+    with pytest.raises(RunawayError, match=f"limit {n - 1:,}\\)") as exc:
+        simulate(c, w, timing="async", max_events=n - 1)
+    part = exc.value.partial_record
+    assert 0 < part.ticks < 30 and part.sim_time_s == part.ticks * c.timing.tick_s
+    assert part.axon_events > n - 1
+    assert_conserved(part, chip=c)
+    with pytest.raises(RunawayError, match="per window") as exc:  # the first window with any event
+        simulate(c, w, timing="async", max_window_events=0)
+    assert exc.value.partial_record.ticks == 0 and exc.value.partial_record.sim_time_s == 0.0
+
+
+def test_async_lookahead_is_the_smallest_route_delay_plus_its_latency():
+    """lookahead = min over routes that reach an axon of delay x T + the route's link latencies (3 ns a
+    hop on a 2 x 2 mesh); the window is the smaller of it and one tick."""
+    c = make_chip(latency__hop_ns={"value": 3.0, "source": "test"})
+    w = make_workload(ticks=5, delay_ticks=[2, 3])
+    r = simulate(c, w, timing="async")
+    from neuroemu.hardware.chip import build_chip_topology
+    from neuroemu.networks.workloads import build_network
+    a = build_network(c, w, w.seed, w.name).arrays
+    topo = build_chip_topology(c)
+    src, axon, delay = a.routes()
+    best = None
+    for s, x, d in zip(src.tolist(), axon.tolist(), delay.tolist()):
+        if x < 0:
+            continue
+        rs = topo.core_router[a.chip_cores(np.array([s // a.neurons_per_core]))[0]]
+        rd = topo.core_router[a.chip_cores(np.array([x // a.axons_per_core]))[0]]
+        ps = d * T + int(topo.link_latency_ps[topo.route_links(int(rs), int(rd))].sum())
+        best = ps if best is None else min(best, ps)
+    assert best == 2 * T  # some route stays on its core (no hop) with the shortest delay
+    assert r.timing_report["lookahead_s"] == best * 1e-12 and r.timing_report["window_s"] == T * 1e-12
