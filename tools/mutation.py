@@ -265,6 +265,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,',
      61, '40', '41'):
         "the timing wheel's largest bucket width: speed only (the queue's order does not depend on it)",
+    ('asyncsim', '__init__', 'self.epoch_ps = max(1, int(min(EPOCH_TAUS * network.arrays.tau_ps, 2**61)))',
+     28, '1', '2'):
+        'the floor of the epoch length, reached only by a membrane time constant under 0.01 ps (200 tau < 2 ps; '
+        'tau_ms is any value > 0, but no such chip is meaningful): epochs only re-base the state',
 }
 
 
