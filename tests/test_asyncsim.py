@@ -527,3 +527,14 @@ def test_an_input_exactly_on_an_epoch_change_moves_the_epoch_first(backend):
     eng.inject([P], [0], [0.3])
     eng.run(P + 500, stop=lambda: "no progress" if eng.windows > 1000 else None)
     assert eng.kernel.epoch == P and eng.rebases == 1 and eng.kernel.counters()["inputs"] == 1
+
+
+def test_a_zero_tick_run_has_no_chip_time_and_idle_links():
+    """ticks=0: no chip time, so no utilisation to divide out -- every link reports exactly 0, not 0 / 0."""
+    from neuroemu import simulate
+    r = simulate(None, "neurogrid_small", ticks=0, link_stats=True)
+    rep = r.timing_report
+    assert r.timing == "async" and r.sim_time_s == 0.0 and r.spikes == 0
+    assert rep["max_link_utilization"] == 0.0 and rep["mean_link_utilization"] == 0.0
+    assert all(link["utilization"] == 0.0 and link["packets"] == 0 for link in rep["busiest_links"])
+    assert set(rep["link_stats"]["utilization"]) == {0.0}
