@@ -602,3 +602,15 @@ def test_async_lookahead_is_the_smallest_route_delay_plus_its_latency():
         best = ps if best is None else min(best, ps)
     assert best == 2 * T  # some route stays on its core (no hop) with the shortest delay
     assert r.timing_report["lookahead_s"] == best * 1e-12 and r.timing_report["window_s"] == T * 1e-12
+
+
+def test_async_spikes_land_a_whole_number_of_hops_after_a_tick_start():
+    """No leak and a deterministic threshold: a neuron crosses only at an arrival, and every arrival is
+    an input (a tick start) plus, per routed generation, whole-tick delays and 3 ns per hop. So every
+    spike sits 0, 3, 6, ... ns after a tick start -- later, never earlier (the latency is added)."""
+    c = make_chip(latency__hop_ns={"value": 3.0, "source": "test"})
+    r = simulate(c, make_workload(ticks=40), timing="async", record_spikes=True)
+    offset = r.spike_trains.ticks % T
+    assert r.spikes > 1000 and (offset > 0).sum() > 100
+    assert set(np.unique(offset % 3000).tolist()) == {0}
+    assert offset.max() < 100 * 3000  # a few hops per generation, never T - latency
