@@ -614,3 +614,38 @@ def test_async_spikes_land_a_whole_number_of_hops_after_a_tick_start():
     assert r.spikes > 1000 and (offset > 0).sum() > 100
     assert set(np.unique(offset % 3000).tolist()) == {0}
     assert offset.max() < 100 * 3000  # a few hops per generation, never T - latency
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_one_window_counts_each_instant_axon_once_and_each_neuron_instant_once(backend):
+    """Arrivals fed straight into one window, with duplicates and ties: SOPs = the row lengths of the
+    distinct (instant, axon) pairs; active updates = the distinct (neuron, instant) pairs they reach
+    (two axons at one instant onto one neuron are one update), on both window kernels."""
+    from neuroemu.engine.asynccore import KIND_ARRIVAL, AsyncCoreLoop
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.engine.run import with_timing
+    c = with_timing(make_chip(), "async")
+    w = workload_from_data({**_as_data(make_workload(threshold=10**4)), "inputs": []}, "tiny.yaml")
+    loop = AsyncCoreLoop(c, w, RunOptions(ticks=3, seed=1, tick_backend=backend))
+    a = loop.arrays
+    assert loop.backend == backend
+    # two axons of core 0 whose rows overlap, and one axon of core 1 with a nonempty row
+    rows = {x: set(a.row_neurons[a.row_ptr[x]:a.row_ptr[x + 1]].tolist()) for x in range(a.axons_per_core)}
+    x0 = next(x for x in rows if rows[x])
+    x1 = next(x for x in rows if x != x0 and rows[x] & rows[x0])
+    x2 = a.axons_per_core + next(x for x in range(a.axons_per_core) if a.row_ptr[a.axons_per_core + x + 1]
+                                 > a.row_ptr[a.axons_per_core + x])
+    t = np.array([100, 100, 100, 100, 250, 250, 250], np.int64)
+    ax = np.array([x0, x0, x1, x2, x0, x2, x2], np.int64)
+    loop.queue.push_batch(t, KIND_ARRIVAL, ax)
+    loop._window(0, 1000, 0.0)
+    pairs = {(100, x0), (100, x1), (100, x2), (250, x0), (250, x2)}
+    length = np.diff(a.row_ptr)
+    assert loop.ledger.get("synaptic_op") == sum(int(length[x]) for _, x in pairs)
+    assert loop.ledger.get("axon_event") == 7  # every arrival is delivered; repeats cost no SOP
+    N = a.neurons_per_core
+    reached = {(tt, (x // a.axons_per_core) * N + j) for tt, x in pairs
+               for j in a.row_neurons[a.row_ptr[x]:a.row_ptr[x + 1]].tolist()}
+    assert len(reached) < sum(int(length[x]) for _, x in pairs)  # the overlap is real
+    assert loop.ledger.get("neuron_update_active") == len(reached)
+    assert loop.ledger.get("neuron_update") == 0 and loop.ledger.get("spike") == 0
