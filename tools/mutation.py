@@ -269,6 +269,13 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      28, '1', '2'):
         'the floor of the epoch length, reached only by a membrane time constant under 0.01 ps (200 tau < 2 ps; '
         'tau_ms is any value > 0, but no such chip is meaningful): epochs only re-base the state',
+    # the seed-32 sample
+    ('run', 'deliver', 'keep = (batch.seq > self.drop_seq) & (batch.kind == AXON_SPIKE)', 20,
+     'batch.seq > self.drop_seq', 'batch.seq >= self.drop_seq'):
+        'the one event whose sequence number is drop_seq is the reset mark itself, which the kind test drops',
+    ('run', '_drain', 'due = got.tag // n_axons', 18, 'got.tag // n_axons', 'got.tag / n_axons'):
+        "float due ticks split a tick's deliveries into one array per axon, filed under the same int(tick); "
+        'the tick delivers the same axons (integration goes through np.unique, so order does not matter)',
 }
 
 
