@@ -579,6 +579,14 @@ def test_async_runaway_stops_past_the_limit_with_a_partial_record_that_conserves
     with pytest.raises(RunawayError, match="per window") as exc:  # the first window with any event
         simulate(c, w, timing="async", max_window_events=0)
     assert exc.value.partial_record.ticks == 0 and exc.value.partial_record.sim_time_s == 0.0
+    # hop by hop: the partial record's links are busy 1 ns a packet over its whole ticks, no longer
+    full = simulate(c, w, timing="async", network="packet")
+    with pytest.raises(RunawayError) as exc:
+        simulate(c, w, timing="async", network="packet", max_events=full.axon_events // 2)
+    part = exc.value.partial_record
+    assert 0 < part.ticks < 30 and part.sim_time_s == part.ticks * c.timing.tick_s
+    for link in part.timing_report["busiest_links"]:
+        assert link["utilization"] == pytest.approx(link["packets"] * 1e-9 / part.sim_time_s, rel=1e-12)
 
 
 def test_async_lookahead_is_the_smallest_route_delay_plus_its_latency():
@@ -649,3 +657,22 @@ def test_one_window_counts_each_instant_axon_once_and_each_neuron_instant_once(b
     assert len(reached) < sum(int(length[x]) for _, x in pairs)  # the overlap is real
     assert loop.ledger.get("neuron_update_active") == len(reached)
     assert loop.ledger.get("neuron_update") == 0 and loop.ledger.get("spike") == 0
+
+
+def test_a_sample_end_stores_the_floor_of_each_continuous_potential():
+    """At a classify sample's end the continuous potentials go back into the integer membrane array,
+    rounded down (as an integer membrane that has not yet reached the next unit), clipped to int32; the
+    readout observes the sample's last tick."""
+    from neuroemu.engine.asynccore import AsyncCoreLoop
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.engine.run import with_timing
+    loop = AsyncCoreLoop(with_timing(make_chip(), "async"), make_workload(ticks=4), RunOptions(ticks=4, seed=1))
+    n = loop.arrays.n_neurons
+    pot = np.zeros(n)
+    pot[:5] = [-1.5, 2.5, 3.0, -0.25, 1e12]
+    seen = []
+    loop.model.potentials = lambda t: pot
+    loop.hooks = SimpleNamespace(observe=lambda tick, fired: seen.append((tick, len(fired))))
+    loop._new_sample(3 * T, 3 * T)  # the run's end: read out, no reset
+    assert loop.arrays.v[:5].tolist() == [-2, 2, 3, -1, 2**31 - 1]
+    assert seen == [(2, 0)]

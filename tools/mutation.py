@@ -269,6 +269,8 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      28, '1', '2'):
         'the floor of the epoch length, reached only by a membrane time constant under 0.01 ps (200 tau < 2 ps; '
         'tau_ms is any value > 0, but no such chip is meaningful): epochs only re-base the state',
+    ('asynccore', '_count_updates', 'keys = np.empty(0, np.int64)', 24, '0', '1'):
+        'the initial keys are never read: they are reassigned before their only use',
     # the seed-32 sample
     ('run', 'deliver', 'keep = (batch.seq > self.drop_seq) & (batch.kind == AXON_SPIKE)', 20,
      'batch.seq > self.drop_seq', 'batch.seq >= self.drop_seq'):
