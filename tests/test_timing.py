@@ -218,6 +218,12 @@ def test_barrier_active_timesteps_are_their_counted_work(small_chip, small_workl
         assert int(loop.tick_starts[t + 1]) - now == end + barrier_ps, f"timestep {t}"
     assert busy_ticks > 10
     assert record.sim_time_s == int(loop.tick_starts[record.ticks]) * 1e-12
+    steps = np.diff(np.asarray(loop.tick_starts[: record.ticks + 1], np.int64))
+    rep = record.timing_report
+    assert steps.min() < steps.max()  # activity varies, so the figures below are three different ones
+    assert rep["timestep_min_s"] == float(steps.min() * 1e-12)
+    assert rep["timestep_max_s"] == float(steps.max() * 1e-12)
+    assert rep["timestep_mean_s"] == pytest.approx(steps.mean() * 1e-12, rel=1e-12)
 
 
 @pytest.mark.parametrize("policy", ["drop", "late"])

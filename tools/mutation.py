@@ -278,6 +278,13 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('run', '_drain', 'due = got.tag // n_axons', 18, 'got.tag // n_axons', 'got.tag / n_axons'):
         "float due ticks split a tick's deliveries into one array per axon, filed under the same int(tick); "
         'the tick delivers the same axons (integration goes through np.unique, so order does not matter)',
+    ('timing', '_busy', 'if not len(fired) and not core_sops.any() and not core_active.any():', 11,
+     'not len(fired) and not core_sops.any() and not core_active.any()', 'False'):
+        'a fast path: with every count 0 the formula gives the same idle busy time',
+    ('timing', 'input_ps', 'return np.maximum(in_ticks * self.nominal_tick_ps, now)', 15,
+     'np.maximum(in_ticks * self.nominal_tick_ps, now)', 'np.minimum(in_ticks * self.nominal_tick_ps, now)'):
+        'inputs carry their due tick as payload: popped early, they are filed under it and delivered in '
+        'the same tick (never late, never counted twice)',
 }
 
 
