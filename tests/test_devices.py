@@ -484,3 +484,34 @@ def test_an_array_stuck_whole_reads_every_weight_as_zero_and_reports_it(kw):
     assert not a.row_weights.any()
     assert rep.to_plain() == {"cells": 2 * n, "stuck_on": stuck_on, "stuck_off": stuck_off,
                               "weights_changed": rep.weights_changed, "mean_abs_error_lsb": rep.mean_abs_error_lsb}
+
+
+def test_each_cells_drift_exponent_is_its_own_draw_around_the_mean():
+    """nu of a cell = drift_nu + drift_nu_std x its standard normal (keyed by seed and cell address,
+    dv.normal on the drift streams), clipped to [0, 1]; G(t) = G(t0) (t / t0)^-nu."""
+    w = np.array([127, -127, 64, 100], np.int16)
+    ids = np.stack([cells(4), cells(4) + np.uint64(1)], axis=1)
+    z = dv.normal(9, (dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), ids)
+    nu = np.clip(0.05 + 0.04 * z, 0.0, 1.0)
+    g0, _ = dv.conductances(_spec(), w, 127, cells(4), 9, None)
+    g, _ = dv.conductances(_spec(drift_nu=0.05, drift_nu_std=0.04, drift_t0_s=2.0), w, 127, cells(4), 9, 16.0)
+    assert np.allclose(g, g0 * 8.0 ** -nu, rtol=1e-14, atol=0)
+    assert len(np.unique(np.round(nu[g0 > 0], 12))) == int((g0 > 0).sum())  # one exponent per cell
+
+
+def test_endurance_undoes_late_writes_in_the_rules_float_copy_too():
+    """Past the limit a write is undone in the arrays and in the learning rule's own float weights,
+    so the rule never drifts away from the stuck value."""
+    from types import SimpleNamespace
+
+    from neuroemu.networks.workloads import build_network
+    a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    rule = SimpleNamespace(w=a.row_weights.astype(np.float64).copy())
+    wear = dv.Endurance(a, 2)
+    s = np.array([7])
+    for write in range(1, 5):
+        rule.w[s] = write + 0.25
+        a.row_weights[s] = write
+        wear.wear(s, rule)
+        assert a.row_weights[7] == min(write, 2)
+        assert rule.w[7] == (write + 0.25 if write <= 2 else 2.0)

@@ -285,6 +285,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'np.maximum(in_ticks * self.nominal_tick_ps, now)', 'np.minimum(in_ticks * self.nominal_tick_ps, now)'):
         'inputs carry their due tick as payload: popped early, they are filed under it and delivered in '
         'the same tick (never late, never counted twice)',
+    ('devices', 'adc_for',
+     'while top > 0 and (top << shift) < full:  # float log2 guard: the codes must reach the full scale',
+     16, '0', '1'):
+        'the guard skipped only for top = 1 (a 2-bit ADC), where full / top is exact and ceil(log2(full)) of '
+        'an integer up to 2^40 (the validated limit) already reaches full: the loop would not run',
 }
 
 
