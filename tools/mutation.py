@@ -271,6 +271,9 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'tau_ms is any value > 0, but no such chip is meaningful): epochs only re-base the state',
     ('asynccore', '_count_updates', 'keys = np.empty(0, np.int64)', 24, '0', '1'):
         'the initial keys are never read: they are reassigned before their only use',
+    ('asyncmodels', 'bulk', 'v, d, span = self.v[idx], self.drift[idx], np.int64(w1 - w0)', 60, 'w1 - w0', 'w1'):
+        "a longer span only makes the bulk path's safety test stricter; the neurons it refuses take the exact "
+        'one-by-one path, which gives the same bits (speed only)',
     # the seed-32 sample
     ('run', 'deliver', 'keep = (batch.seq > self.drop_seq) & (batch.kind == AXON_SPIKE)', 20,
      'batch.seq > self.drop_seq', 'batch.seq >= self.drop_seq'):
