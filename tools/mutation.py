@@ -274,6 +274,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncmodels', 'bulk', 'v, d, span = self.v[idx], self.drift[idx], np.int64(w1 - w0)', 60, 'w1 - w0', 'w1'):
         "a longer span only makes the bulk path's safety test stricter; the neurons it refuses take the exact "
         'one-by-one path, which gives the same bits (speed only)',
+    ('asyncmodels', 'predict',
+     'v_inf = np.where(kv > 0, b / (self.T * np.where(kv > 0, kv, 1.0)), np.where(b > 0, np.inf, -np.inf))',
+     72, '1.0', '2.0'):
+        'a placeholder divisor where kv <= 0, whose quotient the outer np.where discards',
     # the seed-32 sample
     ('run', 'deliver', 'keep = (batch.seq > self.drop_seq) & (batch.kind == AXON_SPIKE)', 20,
      'batch.seq > self.drop_seq', 'batch.seq >= self.drop_seq'):
