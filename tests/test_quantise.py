@@ -195,9 +195,14 @@ def test_decays_round_to_multiples_of_two_to_the_minus_bits():
                   threshold=1.0)
     b.connect("in", "o", np.array([[1.0, 1.0, 1.0]]))
     b.set_input_spikes(np.array([0]), np.array([0]))
-    q, _ = quantise(b.build(outputs="o"), bits=8, scheme="loihi", decay_bits=12)
+    q, rep = quantise(b.build(outputs="o"), bits=8, scheme="loihi", decay_bits=12)
     assert q.decay.tolist() == [1 - 410 / 4096, 1.0, 1 - 2 / 4096]
     assert q.i_decay.tolist() == [0.5, 4095 / 4096, 0.0]
+    decay_notes = [n for n in rep.notes if "decay rounded" in n]
+    assert decay_notes == [
+        "decay rounded to 12 bits in 3 neurons: 0.9 -> 3686/4096 (0.899902), 0.999634 -> 4094/4096 (0.999512), "
+        "0.999878 -> 4096/4096 (1)",
+        "i_decay rounded to 12 bits in 1 neurons: 0.999999 -> 4095/4096 (0.999756)"]
 
 
 def test_one_axon_type_keeps_the_level_nearer_its_synapses():

@@ -278,6 +278,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'v_inf = np.where(kv > 0, b / (self.T * np.where(kv > 0, kv, 1.0)), np.where(b > 0, np.inf, -np.inf))',
      72, '1.0', '2.0'):
         'a placeholder divisor where kv <= 0, whose quotient the outer np.where discards',
+    ('asyncmodels', 'predict',
+     'hi_i = np.where(ok, np.ceil(np.minimum(np.where(ok, p, 0.0), 2.0**61)), 0).astype(np.int64)', 80, '0', '1'):
+        'the bracket end of a neuron with no crossing (not ok) is never read: the bisection and the result mask '
+        'it with ok',
     # the seed-32 sample
     ('run', 'deliver', 'keep = (batch.seq > self.drop_seq) & (batch.kind == AXON_SPIKE)', 20,
      'batch.seq > self.drop_seq', 'batch.seq >= self.drop_seq'):
