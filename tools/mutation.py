@@ -282,6 +282,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'hi_i = np.where(ok, np.ceil(np.minimum(np.where(ok, p, 0.0), 2.0**61)), 0).astype(np.int64)', 80, '0', '1'):
         'the bracket end of a neuron with no crossing (not ok) is never read: the bisection and the result mask '
         'it with ok',
+    ('devices', 'adc_for',
+     'shift = max(0, math.ceil(math.log2(full / top))) if top > 0 else max(0, math.ceil(math.log2(full)))',
+     19, 'math.ceil(math.log2(full / top))', 'math.floor(math.log2(full / top))'):
+        'the integer guard loop below raises a shift one short to the least whose codes reach the full scale, '
+        "which is ceil's",
     # the seed-32 sample
     ('run', 'deliver', 'keep = (batch.seq > self.drop_seq) & (batch.kind == AXON_SPIKE)', 20,
      'batch.seq > self.drop_seq', 'batch.seq >= self.drop_seq'):
