@@ -286,3 +286,16 @@ def test_a_part_whose_fan_in_equals_the_axon_limit_is_one_core():
     assert _FanIn(net).count(nodes) == 3
     assert _leaves(_split_tree(graph, nodes, 4, 3, _FanIn(net), 0)) == 1
     assert _leaves(_split_tree(graph, nodes, 4, 2, _FanIn(net), 0)) == 2
+
+
+def test_a_network_without_synapses_or_neurons_reports_zeros():
+    """No synapse: no core needs an axon (0, not 1); no neuron: no core is used and none holds one."""
+    b = NetworkBuilder("bare")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 2, model="IF", threshold=1.0)
+    r = evaluate(b.build(outputs="o"), np.array([0, 1]), None)
+    assert (r.cores_used, r.max_neurons_per_core, r.max_axons_per_core, r.synapses) == (2, 1, 0, 0)
+    empty = NetworkBuilder("none")
+    empty.add_inputs("in", 1)
+    r = evaluate(empty.build(), np.zeros(0, np.int64), None)
+    assert (r.cores_used, r.max_neurons_per_core, r.max_axons_per_core, r.synapses) == (0, 0, 0, 0)

@@ -301,7 +301,12 @@ def test_resets_floors_notes_and_synapse_decays_in_chip_units():
     exact, rep_exact = quantise(dataclasses.replace(net, weight=np.array([127 * u, 10 * u])), bits=8, scheme="loihi")
     assert not any(n.startswith("weights rounded") for n in rep_exact.notes)
     typed = dataclasses.replace(net, syn_i_decay=np.array([1 - 1e-6]))
-    assert quantise(typed, bits=8, scheme="loihi", decay_bits=12)[0].syn_i_decay.tolist() == [4095 / 4096]
+    typed_q, typed_rep = quantise(typed, bits=8, scheme="loihi", decay_bits=12)
+    assert typed_q.syn_i_decay.tolist() == [4095 / 4096]
+    moved = abs(4095 / 4096 - (1 - 1e-6)) / (1 - 1e-6)
+    assert typed_rep.errors["syn_i_decay"] == {"max_rel_error": pytest.approx(moved, rel=1e-12),
+                                               "mean_rel_error": pytest.approx(moved, rel=1e-12)}
+    assert "syn_i_decay" not in rep.errors  # a network without synapse types reports none
 
 
 def test_weight_scale_keep_refuses_a_fraction_within_range():
