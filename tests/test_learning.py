@@ -226,3 +226,23 @@ def test_weight_bounds_are_int16_inclusive():
     for bounds in ({"w_min": -(1 << 15) - 1, "w_max": 0}, {"w_min": 0, "w_max": 1 << 15}):
         with pytest.raises(ConfigError, match=r"must be an integer weight in -32768\.\.32767"):
             STDP(1, 1, 2, 2, **bounds)
+
+
+def test_clockless_stdp_pairs_a_whole_number_of_ticks_apart_exactly(small_chip, small_workload):
+    """The continuous-time rule (async): a pre at 2 T and a post at exactly 5 T potentiate by
+    a_plus e^(-3 / tau_plus) (a whole number of ticks: the scalar rule's own table); a pre 2.5 T after
+    that post depresses by a_minus e^(-2.5 / tau_minus)."""
+    from neuroemu.hardware.learning import STDPContinuous
+    _, _, net = _network(small_chip, small_workload)
+    a = net.arrays
+    axon, s, g = _one_synapse(a)
+    T = 1000
+    rule = STDP(a_plus=8, a_minus=6, tau_plus_ticks=4, tau_minus_ticks=8, w_min=-100, w_max=100).bind(a)
+    ct = STDPContinuous(rule, T)
+    w0 = rule.w[s]
+    none = np.empty(0, np.int64)
+    assert ct.apply_window(np.array([2 * T]), np.array([axon]), none, none)[:2] == (0, 0)
+    assert ct.apply_window(none, none, np.array([g]), np.array([5 * T]))[:2] == (1, 0)
+    assert rule.w[s] == w0 + 8 * pair_factor(3, 4.0)
+    assert ct.apply_window(np.array([7 * T + T // 2]), np.array([axon]), none, none)[:2] == (0, 1)
+    assert rule.w[s] == w0 + 8 * pair_factor(3, 4.0) - 6 * math.exp(-2.5 / 8)
