@@ -246,3 +246,34 @@ def test_clockless_stdp_pairs_a_whole_number_of_ticks_apart_exactly(small_chip, 
     assert rule.w[s] == w0 + 8 * pair_factor(3, 4.0)
     assert ct.apply_window(np.array([7 * T + T // 2]), np.array([axon]), none, none)[:2] == (0, 1)
     assert rule.w[s] == w0 + 8 * pair_factor(3, 4.0) - 6 * math.exp(-2.5 / 8)
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_clockless_stdp_on_tick_starts_is_the_tick_rule(small_chip, small_workload, window):
+    """Spikes placed on tick starts (arrivals repeated within an instant, pre and post in one tick, pairs
+    inside and outside the window): the continuous-time rule makes the tick rule's changes, counts,
+    float weights and stored integer weights, tick by tick."""
+    from neuroemu.hardware.learning import STDPContinuous
+    T = 1000
+    params = dict(a_plus=2.5, a_minus=1.75, tau_plus_ticks=4, tau_minus_ticks=6, w_min=-20, w_max=20, window_ticks=window)
+    tick_a = _network(small_chip, small_workload)[2].arrays
+    cont_a = _network(small_chip, small_workload)[2].arrays
+    tick_rule = STDP(**params).bind(tick_a)
+    cont = STDPContinuous(STDP(**params).bind(cont_a), T)
+    rng = np.random.default_rng(4)
+    axons = np.arange(0, tick_a.n_axons, 7)[:12]
+    neurons = np.unique(np.concatenate([tick_a.row_neurons[tick_a.row_ptr[x]:tick_a.row_ptr[x + 1]]
+                                        + (x // tick_a.axons_per_core) * tick_a.neurons_per_core for x in axons]))[:16]
+    totals = [0, 0]
+    for k in range(40):
+        pre = rng.choice(axons, size=int(rng.integers(0, 5)))       # repeats allowed
+        post = np.unique(rng.choice(neurons, size=int(rng.integers(0, 4))))
+        got_tick = tick_rule.apply(k, pre.tolist(), post.tolist())
+        got_cont = cont.apply_window(np.full(len(pre), k * T, np.int64), pre.astype(np.int64),
+                                     post.astype(np.int64), np.full(len(post), k * T, np.int64))
+        assert got_tick == got_cont[:2], k
+        totals[0] += got_tick[0]
+        totals[1] += got_tick[1]
+        assert np.array_equal(tick_rule.w, cont.rule.w), k
+        assert np.array_equal(tick_a.row_weights, cont_a.row_weights), k
+    assert totals[0] > 20 and totals[1] > 20

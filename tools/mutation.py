@@ -306,6 +306,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      16, '0', '1'):
         'the guard skipped only for top = 1 (a 2-bit ADC), where full / top is exact and ceil(log2(full)) of '
         'an integer up to 2^40 (the validated limit) already reaches full: the loop would not run',
+    ('learning', 'apply_window', 'keys = np.unique(a_ax.astype(np.int64) * span + rank.reshape(-1) + 1)', 70, '1', '2'):
+        'reshape(-2) is reshape(-1): numpy takes any negative size as the unknown one',
+    ('learning', 'apply_window',
+     'last = np.where(hit, pre_t[np.maximum(pos, 0)] if len(keys) else -1, self.pre_last[axon])', 78, '1', '2'):
+        'the placeholder is taken only where hit, and with no keys no post spike hits an arrival',
 }
 
 
