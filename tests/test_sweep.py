@@ -519,3 +519,19 @@ def test_a_failed_run_names_its_cells_or_no_axes(spec, tmp_path, monkeypatch):
     bare = dict(spec, axes=[], repetitions=1)
     with pytest.raises(NeuroEmuError, match=r"1 of 1 runs failed.*First: point 0 \(no axes\) repetition 0: boom"):
         sweep(bare, out=tmp_path / "bare")
+
+
+def test_a_sweep_without_an_output_directory_runs_in_a_temporary_one(spec, tmp_path, monkeypatch):
+    """out=None: the same table as with a directory, from a temporary directory removed afterwards."""
+    import tempfile
+    made = []
+    real = tempfile.TemporaryDirectory
+
+    def watched(*a, **k):
+        made.append(real(*a, **k))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", watched)
+    spec["repetitions"] = 1
+    assert _rows(sweep(spec)) == _rows(sweep(spec, out=tmp_path / "kept"))
+    assert len(made) == 1 and not Path(made[0].name).exists()
