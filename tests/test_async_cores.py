@@ -105,6 +105,8 @@ def test_the_mapped_classifier_answers_as_well_clockless():
     a, s = asy.workload_report["classification"], sync.workload_report["classification"]
     assert a["samples"] == s["samples"] == 12
     assert a["correct"] >= s["correct"] - 2 and s["correct"] >= 9
+    # a sample's chip time is its 34 ticks of model time on both (async keeps the tick as its clock)
+    assert a["latency_per_classification_s"] == s["latency_per_classification_s"] == pytest.approx(34e-3, rel=1e-12)
     assert np.any(asy.spike_trains.ticks % T != 0)  # the bias ramps cross threshold between ticks
 
 

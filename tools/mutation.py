@@ -311,6 +311,8 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('learning', 'apply_window',
      'last = np.where(hit, pre_t[np.maximum(pos, 0)] if len(keys) else -1, self.pre_last[axon])', 78, '1', '2'):
         'the placeholder is taken only where hit, and with no keys no post spike hits an arrival',
+    ('routing', 'path_sum', 'up, down = np.zeros((n, L + 1), dtype), np.zeros((n, L + 1), dtype)', 65, '1', '2'):
+        'one more prefix column of the down table, never written or read (levels run 0..L)',
 }
 
 
