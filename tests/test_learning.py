@@ -277,3 +277,9 @@ def test_clockless_stdp_on_tick_starts_is_the_tick_rule(small_chip, small_worklo
         assert np.array_equal(tick_rule.w, cont.rule.w), k
         assert np.array_equal(tick_a.row_weights, cont_a.row_weights), k
     assert totals[0] > 20 and totals[1] > 20
+
+
+def test_the_clockless_rule_needs_a_bound_rule():
+    from neuroemu.hardware.learning import STDPContinuous
+    with pytest.raises(ConfigError, match="not bound to a chip"):
+        STDPContinuous(STDP(a_plus=1, a_minus=1, tau_plus_ticks=4, tau_minus_ticks=4, w_min=-8, w_max=8), 1000)
