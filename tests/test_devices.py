@@ -517,7 +517,7 @@ def test_endurance_undoes_late_writes_in_the_rules_float_copy_too():
         assert rule.w[7] == (write + 0.25 if write <= 2 else 2.0)
 
 
-@pytest.mark.parametrize("bits, full, shift", [(8, 100, 0), (8, 127, 0), (8, 128, 1), (8, 254, 1), (8, 255, 2),
+@pytest.mark.parametrize("bits, full, shift", [(8, 50, 0), (8, 100, 0), (8, 127, 0), (8, 128, 1), (8, 254, 1), (8, 255, 2),
                                                (2, 5, 3), (2, 1, 0), (12, 2**20, 10)])
 def test_adc_step_is_the_least_power_of_two_whose_codes_reach_the_full_scale(bits, full, shift):
     """shift = the least s >= 0 with (2^(bits-1) - 1) x 2^s >= full scale: one LSB when the codes already
