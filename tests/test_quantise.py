@@ -290,12 +290,15 @@ def test_resets_floors_notes_and_synapse_decays_in_chip_units():
     u = 2.0 ** -6
     b = NetworkBuilder("units")
     b.add_inputs("in", 2)
-    b.add_neurons("o", 1, model="IF", threshold=1.0, v_reset=3 * u, v_min=-2.25 * u)
+    b.add_neurons("o", 1, model="IF", threshold=1.0, v_reset=3 * u, v_min=-2.25 * u, i_bias=5.5 * u,
+                  u_init=-3.5 * u, v_init=1.5 * u)
     b.connect("in", "o", np.array([[127 * u], [10.25 * u]]))
     b.set_input_spikes(np.array([0]), np.array([0]))
     net = b.build(outputs="o")
     q, rep = quantise(net, bits=8, scheme="loihi")
     assert q.weight.tolist() == [127.0, 10.0]
+    # the current's bias and start, and v's start, in chip units too (halves to even)
+    assert q.i_bias.tolist() == [6.0] and q.u_init.tolist() == [-4.0] and q.v_init.tolist() == [2.0]
     assert q.v_reset.tolist() == [3.0] and q.v_min.tolist() == [-2.0]
     assert any(n.startswith("weights rounded to 8-bit integers") for n in rep.notes)
     exact, rep_exact = quantise(dataclasses.replace(net, weight=np.array([127 * u, 10 * u])), bits=8, scheme="loihi")
