@@ -313,6 +313,8 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'the placeholder is taken only where hit, and with no keys no post spike hits an arrival',
     ('routing', 'path_sum', 'up, down = np.zeros((n, L + 1), dtype), np.zeros((n, L + 1), dtype)', 65, '1', '2'):
         'one more prefix column of the down table, never written or read (levels run 0..L)',
+    ('asyncsim', 'run', 'done = -1', 16, '1', '2'):
+        'the last tick reported starts below any real tick (-1 or -2): the first window reports progress either way',
     # the seed-33 sample
     ('devices', 'wear', 'if not len(written):', 11, 'not len(written)', 'False'):
         'a shortcut: with no write every array below is empty, so nothing is counted, undone or frozen',
