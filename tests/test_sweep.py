@@ -535,3 +535,14 @@ def test_a_sweep_without_an_output_directory_runs_in_a_temporary_one(spec, tmp_p
     spec["repetitions"] = 1
     assert _rows(sweep(spec)) == _rows(sweep(spec, out=tmp_path / "kept"))
     assert len(made) == 1 and not Path(made[0].name).exists()
+
+
+def test_fewer_repetitions_on_a_finished_sweep_show_only_those(spec, tmp_path):
+    """The store keeps every row it was given; the table shows the plan's own: rerun with one
+    repetition fewer, the second repetition's rows stay in the store but not in the table."""
+    out = tmp_path / "out"
+    assert len(_rows(sweep(spec, out=out))) == 8
+    spec["repetitions"] = 1
+    rows = _rows(sweep(spec, out=out))
+    assert sorted((r["point"], r["repetition"]) for r in rows) == [(p, 0) for p in range(4)]
+    assert len(_csv_rows(out / "results.csv")) == 8
