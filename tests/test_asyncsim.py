@@ -327,6 +327,17 @@ def test_wrong_model_kind_or_inputs_are_errors():
     assert "neurogrid_lif" in ASYNC_NEURON_MODELS
 
 
+def test_a_learning_rule_on_the_diffuser_network_is_refused():
+    """The diffuser stores no synapses, so a learning rule has nothing to change: one line naming it."""
+    rule = {"rule": "stdp", "a_plus": 1.0, "a_minus": 1.0, "tau_plus_ticks": 4, "tau_minus_ticks": 4,
+            "w_min": -8, "w_max": 8}
+    wl = load_workload("neurogrid_small")
+    learning = workload_from_data({"name": wl.name, "network": {"kind": wl.network.kind}, "learning": rule},
+                                  "learn.yaml")
+    with pytest.raises(ConfigError, match="learn.yaml: learning: the diffuser network stores no synapses"):
+        check_async(neurogrid_chip(), learning)
+
+
 # --- Neurogrid ------------------------------------------------------------------------------
 
 def neurogrid_chip():

@@ -315,6 +315,9 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'one more prefix column of the down table, never written or read (levels run 0..L)',
     ('asyncsim', 'run', 'done = -1', 16, '1', '2'):
         'the last tick reported starts below any real tick (-1 or -2): the first window reports progress either way',
+    ('asyncmodels', 'predict',
+     'hi_i = np.where(ok, np.ceil(np.minimum(np.where(ok, p, 0.0), 2.0**61)), 0).astype(np.int64)', 63, '0.0', '1.0'):
+        'the inner placeholder of a neuron with no crossing (not ok), which the outer np.where discards',
     # the seed-33 sample
     ('devices', 'wear', 'if not len(written):', 11, 'not len(written)', 'False'):
         'a shortcut: with no write every array below is empty, so nothing is counted, undone or frozen',
