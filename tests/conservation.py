@@ -102,6 +102,11 @@ def expected_energy_terms(record: RunResult, chip: ChipSpec | None = None) -> di
     packet_pj = getattr(e, "packet_pj", None)
     if packet_pj is not None and packet_pj.value:
         terms["packet"] = n("packet", 0) * packet_pj.value * PJ
+    dev = _chip_of(record, chip).synapse_device  # NVM periphery: ADC conversions, word-line drives
+    if dev is not None and dev.adc_bits is not None and dev.adc_fom_pj.value:
+        terms["adc"] = n("adc_conversion", 0) * dev.adc_fom_pj.value * 2 ** dev.adc_bits * PJ  # FOM x 2^bits
+    if dev is not None and dev.dac_pj_per_row.value:
+        terms["dac"] = n("dac_drive", 0) * dev.dac_pj_per_row.value * PJ
     for counter, term, constant in (("clock_core_tick", "clock", "clock_pj_per_core_tick"),
                                     ("handshake", "handshake", "handshake_pj"),
                                     ("barrier_sync", "barrier_sync", "handshake_pj")):

@@ -14,6 +14,7 @@ from neuroemu.engine.asyncmodels import NEVER, CubaCT, TrueNorthCT
 from neuroemu.engine.run import simulate
 from neuroemu.errors import ConfigError, NeuroEmuError
 from neuroemu.hardware.learning import STDP, STDPContinuous
+from neuroemu.models import rng
 from neuroemu.models.loihi import CubaArrays
 from neuroemu.models.neuron import NeuronArrays
 
@@ -104,6 +105,8 @@ def test_the_mapped_classifier_answers_as_well_clockless():
     a, s = asy.workload_report["classification"], sync.workload_report["classification"]
     assert a["samples"] == s["samples"] == 12
     assert a["correct"] >= s["correct"] - 2 and s["correct"] >= 9
+    # a sample's chip time is its 34 ticks of model time on both (async keeps the tick as its clock)
+    assert a["latency_per_classification_s"] == s["latency_per_classification_s"] == pytest.approx(34e-3, rel=1e-12)
     assert np.any(asy.spike_trains.ticks % T != 0)  # the bias ramps cross threshold between ticks
 
 
@@ -202,6 +205,53 @@ def test_truenorth_leak_is_a_drift_and_its_crossing_an_exact_ceiling():
     assert m.predict(np.array([0]))[0] == -(-10 * T // 3)  # ceil(10 T / 3) ps: 3.33 ticks
     m.advance(np.array([0]), np.array([T // 2]))
     assert m.v[0] == 3 * T // 2  # V x T: 1.5 after half a tick, exactly
+
+
+def _stochastic_leak_model(tick_ps: int, n: int = 20, leak: int = -100, key: int = 7) -> TrueNorthCT:
+    """n neurons, the odd ones with a stochastic leak of ``leak`` per tick, the even ones none."""
+    p = NeuronArrays.uniform(n, leak=leak, leak_stochastic=True, threshold=10**6)
+    p.leak[::2] = 0
+    arrays = SimpleNamespace(params=p, n_neurons=n, v=np.zeros(n, np.int32))
+    return TrueNorthCT(arrays, np.ones(n, bool), 20, tick_ps, key)
+
+
+def _expected_steps(k0: int, k1: int, n: int = 20, leak: int = -100, key: int = 7) -> list[tuple[int, int]]:
+    """(tick, neuron) of every step in ticks k0..k1-1 by the model's rule: neuron g steps in tick k when
+    the tick loop's leak byte of (k, g) is below |leak| (rng.leak_byte_int, the scalar twin)."""
+    return sorted((k, g) for k in range(k0, k1) for g in range(1, n, 2) if rng.leak_byte_int(key, k, g) < abs(leak))
+
+
+def test_stochastic_leak_steps_with_a_1_ps_tick_are_every_tick_of_the_window():
+    """A 1 ps tick leaves no room inside it: every step falls on its tick's start, so the steps of
+    [w0, w_end) are exactly those of ticks w0..w_end-1 -- the window's last picosecond included (a
+    window of one ps holds its tick's steps), each -1 x T."""
+    m = _stochastic_leak_model(1)
+    ids, times, signs = m.leak_steps(5, 12)
+    expected = _expected_steps(5, 12)
+    assert len(expected) > 10
+    assert sorted(zip(times.tolist(), ids.tolist())) == expected
+    assert signs.tolist() == [-1] * len(expected)
+    for k in range(5, 12):
+        ids, times, _ = m.leak_steps(k, k + 1)
+        assert sorted(zip(times.tolist(), ids.tolist())) == _expected_steps(k, k + 1), k
+    assert [len(a) for a in m.leak_steps(9, 9)] == [0, 0, 0]
+
+
+def test_stochastic_leak_steps_of_split_windows_add_up_to_the_whole():
+    """Windows cut anywhere (on a tick start, 1 ps after one, 1 ps before one) see every step once; each
+    step lies in its own tick, one per drawn (tick, neuron)."""
+    T = 1000
+    m = _stochastic_leak_model(T)
+    ids, times, _ = m.leak_steps(0, 12 * T)
+    whole = sorted(zip(times.tolist(), ids.tolist()))
+    assert sorted((int(t) // T, g) for t, g in whole) == _expected_steps(0, 12)
+    cuts = [0, 1, T, T + 1, 3 * T - 1, 3 * T, 3 * T + 1, 5 * T + 1, 7 * T, 12 * T]
+    parts = []
+    for a, b in zip(cuts, cuts[1:]):
+        pi, pt, _ = m.leak_steps(a, b)
+        assert np.all((pt >= a) & (pt < b))
+        parts += zip(pt.tolist(), pi.tolist())
+    assert sorted(parts) == whole
 
 
 def test_spontaneous_firing_under_async_follows_the_leak_rate():
@@ -672,3 +722,121 @@ def test_a_new_sample_drops_the_spikes_in_flight_as_the_tick_loop_does(tmp_path)
         assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
     for r in runs.values():
         assert_conserved(r)
+# --- runaway limits and the lookahead, exactly -----------------------------------------------------
+
+def test_async_runaway_stops_past_the_limit_with_a_partial_record_that_conserves():
+    """max_events = the full run's deliveries passes (the limit is 'more than'); one fewer stops the
+    run at the start of the window that crossed it, with a record of the whole ticks before it."""
+    from conservation import assert_conserved
+    from neuroemu.errors import RunawayError
+    c, w = make_chip(latency__hop_ns={"value": 3.0, "source": "test"}), make_workload(ticks=30)
+    full = simulate(c, w, timing="async")
+    n = full.axon_events
+    assert n > 100
+    assert simulate(c, w, timing="async", max_events=n).axon_events == n
+    with pytest.raises(RunawayError, match=f"limit {n - 1:,}\\)") as exc:
+        simulate(c, w, timing="async", max_events=n - 1)
+    part = exc.value.partial_record
+    assert 0 < part.ticks < 30 and part.sim_time_s == part.ticks * c.timing.tick_s
+    assert part.axon_events > n - 1
+    assert_conserved(part, chip=c)
+    with pytest.raises(RunawayError, match="per window") as exc:  # the first window with any event
+        simulate(c, w, timing="async", max_window_events=0)
+    assert exc.value.partial_record.ticks == 0 and exc.value.partial_record.sim_time_s == 0.0
+    # hop by hop: the partial record's links are busy 1 ns a packet over its whole ticks, no longer
+    full = simulate(c, w, timing="async", network="packet")
+    with pytest.raises(RunawayError) as exc:
+        simulate(c, w, timing="async", network="packet", max_events=full.axon_events // 2)
+    part = exc.value.partial_record
+    assert 0 < part.ticks < 30 and part.sim_time_s == part.ticks * c.timing.tick_s
+    for link in part.timing_report["busiest_links"]:
+        assert link["utilization"] == pytest.approx(link["packets"] * 1e-9 / part.sim_time_s, rel=1e-12)
+
+
+def test_async_lookahead_is_the_smallest_route_delay_plus_its_latency():
+    """lookahead = min over routes that reach an axon of delay x T + the route's link latencies (3 ns a
+    hop on a 2 x 2 mesh); the window is the smaller of it and one tick."""
+    c = make_chip(latency__hop_ns={"value": 3.0, "source": "test"})
+    w = make_workload(ticks=5, delay_ticks=[2, 3])
+    r = simulate(c, w, timing="async")
+    from neuroemu.hardware.chip import build_chip_topology
+    from neuroemu.networks.workloads import build_network
+    a = build_network(c, w, w.seed, w.name).arrays
+    topo = build_chip_topology(c)
+    src, axon, delay = a.routes()
+    best = None
+    for s, x, d in zip(src.tolist(), axon.tolist(), delay.tolist()):
+        if x < 0:
+            continue
+        rs = topo.core_router[a.chip_cores(np.array([s // a.neurons_per_core]))[0]]
+        rd = topo.core_router[a.chip_cores(np.array([x // a.axons_per_core]))[0]]
+        ps = d * T + int(topo.link_latency_ps[topo.route_links(int(rs), int(rd))].sum())
+        best = ps if best is None else min(best, ps)
+    assert best == 2 * T  # some route stays on its core (no hop) with the shortest delay
+    assert r.timing_report["lookahead_s"] == best * 1e-12 and r.timing_report["window_s"] == T * 1e-12
+
+
+def test_async_spikes_land_a_whole_number_of_hops_after_a_tick_start():
+    """No leak and a deterministic threshold: a neuron crosses only at an arrival, and every arrival is
+    an input (a tick start) plus, per routed generation, whole-tick delays and 3 ns per hop. So every
+    spike sits 0, 3, 6, ... ns after a tick start -- later, never earlier (the latency is added)."""
+    c = make_chip(latency__hop_ns={"value": 3.0, "source": "test"})
+    r = simulate(c, make_workload(ticks=40), timing="async", record_spikes=True)
+    offset = r.spike_trains.ticks % T
+    assert r.spikes > 1000 and (offset > 0).sum() > 100
+    assert set(np.unique(offset % 3000).tolist()) == {0}
+    assert offset.max() < 100 * 3000  # a few hops per generation, never T - latency
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_one_window_counts_each_instant_axon_once_and_each_neuron_instant_once(backend):
+    """Arrivals fed straight into one window, with duplicates and ties: SOPs = the row lengths of the
+    distinct (instant, axon) pairs; active updates = the distinct (neuron, instant) pairs they reach
+    (two axons at one instant onto one neuron are one update), on both window kernels."""
+    from neuroemu.engine.asynccore import KIND_ARRIVAL, AsyncCoreLoop
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.engine.run import with_timing
+    c = with_timing(make_chip(), "async")
+    w = workload_from_data({**_as_data(make_workload(threshold=10**4)), "inputs": []}, "tiny.yaml")
+    loop = AsyncCoreLoop(c, w, RunOptions(ticks=3, seed=1, tick_backend=backend))
+    a = loop.arrays
+    assert loop.backend == backend
+    # two axons of core 0 whose rows overlap, and one axon of core 1 with a nonempty row
+    rows = {x: set(a.row_neurons[a.row_ptr[x]:a.row_ptr[x + 1]].tolist()) for x in range(a.axons_per_core)}
+    x0 = next(x for x in rows if rows[x])
+    x1 = next(x for x in rows if x != x0 and rows[x] & rows[x0])
+    x2 = a.axons_per_core + next(x for x in range(a.axons_per_core) if a.row_ptr[a.axons_per_core + x + 1]
+                                 > a.row_ptr[a.axons_per_core + x])
+    t = np.array([100, 100, 100, 100, 250, 250, 250], np.int64)
+    ax = np.array([x0, x0, x1, x2, x0, x2, x2], np.int64)
+    loop.queue.push_batch(t, KIND_ARRIVAL, ax)
+    loop._window(0, 1000, 0.0)
+    pairs = {(100, x0), (100, x1), (100, x2), (250, x0), (250, x2)}
+    length = np.diff(a.row_ptr)
+    assert loop.ledger.get("synaptic_op") == sum(int(length[x]) for _, x in pairs)
+    assert loop.ledger.get("axon_event") == 7  # every arrival is delivered; repeats cost no SOP
+    N = a.neurons_per_core
+    reached = {(tt, (x // a.axons_per_core) * N + j) for tt, x in pairs
+               for j in a.row_neurons[a.row_ptr[x]:a.row_ptr[x + 1]].tolist()}
+    assert len(reached) < sum(int(length[x]) for _, x in pairs)  # the overlap is real
+    assert loop.ledger.get("neuron_update_active") == len(reached)
+    assert loop.ledger.get("neuron_update") == 0 and loop.ledger.get("spike") == 0
+
+
+def test_a_sample_end_stores_the_floor_of_each_continuous_potential():
+    """At a classify sample's end the continuous potentials go back into the integer membrane array,
+    rounded down (as an integer membrane that has not yet reached the next unit), clipped to int32; the
+    readout observes the sample's last tick."""
+    from neuroemu.engine.asynccore import AsyncCoreLoop
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.engine.run import with_timing
+    loop = AsyncCoreLoop(with_timing(make_chip(), "async"), make_workload(ticks=4), RunOptions(ticks=4, seed=1))
+    n = loop.arrays.n_neurons
+    pot = np.zeros(n)
+    pot[:5] = [-1.5, 2.5, 3.0, -0.25, 1e12]
+    seen = []
+    loop.model.potentials = lambda t: pot
+    loop.hooks = SimpleNamespace(observe=lambda tick, fired: seen.append((tick, len(fired))))
+    loop._new_sample(3 * T, 3 * T)  # the run's end: read out, no reset
+    assert loop.arrays.v[:5].tolist() == [-2, 2, 3, -1, 2**31 - 1]
+    assert seen == [(2, 0)]

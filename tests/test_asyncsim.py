@@ -327,6 +327,17 @@ def test_wrong_model_kind_or_inputs_are_errors():
     assert "neurogrid_lif" in ASYNC_NEURON_MODELS
 
 
+def test_a_learning_rule_on_the_diffuser_network_is_refused():
+    """The diffuser stores no synapses, so a learning rule has nothing to change: one line naming it."""
+    rule = {"rule": "stdp", "a_plus": 1.0, "a_minus": 1.0, "tau_plus_ticks": 4, "tau_minus_ticks": 4,
+            "w_min": -8, "w_max": 8}
+    wl = load_workload("neurogrid_small")
+    learning = workload_from_data({"name": wl.name, "network": {"kind": wl.network.kind}, "learning": rule},
+                                  "learn.yaml")
+    with pytest.raises(ConfigError, match="learn.yaml: learning: the diffuser network stores no synapses"):
+        check_async(neurogrid_chip(), learning)
+
+
 # --- Neurogrid ------------------------------------------------------------------------------
 
 def neurogrid_chip():
@@ -527,3 +538,14 @@ def test_an_input_exactly_on_an_epoch_change_moves_the_epoch_first(backend):
     eng.inject([P], [0], [0.3])
     eng.run(P + 500, stop=lambda: "no progress" if eng.windows > 1000 else None)
     assert eng.kernel.epoch == P and eng.rebases == 1 and eng.kernel.counters()["inputs"] == 1
+
+
+def test_a_zero_tick_run_has_no_chip_time_and_idle_links():
+    """ticks=0: no chip time, so no utilisation to divide out -- every link reports exactly 0, not 0 / 0."""
+    from neuroemu import simulate
+    r = simulate(None, "neurogrid_small", ticks=0, link_stats=True)
+    rep = r.timing_report
+    assert r.timing == "async" and r.sim_time_s == 0.0 and r.spikes == 0
+    assert rep["max_link_utilization"] == 0.0 and rep["mean_link_utilization"] == 0.0
+    assert all(link["utilization"] == 0.0 and link["packets"] == 0 for link in rep["busiest_links"])
+    assert set(rep["link_stats"]["utilization"]) == {0.0}

@@ -74,6 +74,41 @@ def test_shipped_workloads_conserve(name, ticks):
     assert_conserved(record, trace)
 
 
+@pytest.mark.parametrize("network", ["analytic", "packet"])
+def test_a_priced_packet_is_its_count_x_its_constant(small_chip, small_workload, network):
+    """A chip that prices each routed packet (1.75 pJ) besides its hops: the packet term is one
+    packet per routed spike x 1.75 pJ, on both network fidelities."""
+    small_chip["energy"]["packet_pj"] = {"value": 1.75, "source": "test"}
+    chip, wl = _specs(small_chip, small_workload)
+    record, trace = run_traced(chip, wl, network=network)
+    sent = record.timing_report["spike_flow"]["sent"]
+    assert record.counts["packet"] == sent > 0
+    assert record.energy_breakdown_j["packet"] == pytest.approx(sent * 1.75e-12, rel=1e-12)
+    assert_conserved(record, trace)
+
+
+@pytest.mark.parametrize("timing, dac_pj", [("sync", 0.3), ("barrier", 0.3), ("sync", 0.0)])
+def test_nvm_periphery_energy_is_its_conversions_and_drives(timing, dac_pj):
+    """An RRAM crossbar read through a 5-bit column ADC (10 fJ x 2^5 = 0.32 pJ a conversion) and
+    driven at 0.3 pJ a word line (or for free): the adc and dac terms are their counts x those
+    constants, and free drivers have no dac term."""
+    import dataclasses
+
+    from neuroemu.config.loader import load_chip
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    dev = SynapseDeviceSpec(adc_bits=5, adc_fom_pj=Sourced(0.01), dac_pj_per_row=Sourced(dac_pj))
+    chip = dataclasses.replace(load_chip("rram_htree"), synapse_device=dev)
+    record, trace = run_traced(chip, "rram_small", ticks=20, timing=timing)
+    n = record.counts
+    assert n["adc_conversion"] > 0 and n["dac_drive"] > 0
+    assert record.energy_breakdown_j["adc"] == pytest.approx(n["adc_conversion"] * 0.32e-12, rel=1e-12)
+    if dac_pj:
+        assert record.energy_breakdown_j["dac"] == pytest.approx(n["dac_drive"] * dac_pj * 1e-12, rel=1e-12)
+    else:
+        assert "dac" not in record.energy_breakdown_j
+    assert_conserved(record, trace, chip=chip)
+
+
 @pytest.mark.parametrize("timing", ["sync", "gals", "barrier"])
 def test_mapped_network_conserves(timing):
     """The digits edge list mapped onto Loihi (several routes per neuron, state resets)."""

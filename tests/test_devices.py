@@ -542,3 +542,146 @@ def test_clockless_reads_draw_per_activation_with_the_rows_read_count():
     got = clockless.per_read(a, twice, gather_synapse_index(a, twice)[0])
     assert np.array_equal(got, want) and clockless.reads[row[0]] == 2 and not dac
     assert not np.array_equal(got[: hi - lo], got[hi - lo:])  # a fresh draw per read
+# --- exact values from the device definitions (no noise drawn, or the draw's outcome forced) ---------
+
+def _spec(**kw) -> SynapseDeviceSpec:
+    return SynapseDeviceSpec(**{k: (Sourced(v) if isinstance(v, float) else v) for k, v in kw.items()})
+
+
+@pytest.mark.parametrize("kw, t, ideal", [
+    ({}, None, True),
+    ({"on_off_ratio": 10.0}, None, True),                        # a finite G_min alone reads back exactly
+    ({"programming_noise": 0.01}, None, False),
+    ({"programming_noise_poly": (0.0, 0.0)}, None, True),         # a polynomial of zeros is no noise
+    ({"programming_noise_poly": (0.0, 0.02)}, None, False),
+    ({"drift_nu": 0.05}, None, True),                             # never read late
+    ({"drift_nu": 0.05, "drift_t0_s": 2.0}, 2.0, True),            # read exactly at t0: no drift yet
+    ({"drift_nu": 0.05, "drift_t0_s": 2.0}, 2.5, False),
+    ({"drift_nu_std": 0.01, "drift_t0_s": 2.0}, 2.5, False),
+    ({"level_bits": 7}, None, True),                              # weight_bits 8: 2^7 levels per cell suffice
+    ({"level_bits": 6}, None, False),
+    ({"stuck_on_fraction": 0.001}, None, False),
+    ({"stuck_off_fraction": 0.001}, None, False),
+])
+def test_is_ideal_exactly_when_nothing_alters_a_weight(kw, t, ideal):
+    assert dv.is_ideal(_spec(**kw), 8, t) is ideal
+    assert dv.is_ideal(None, 8, 5.0) is True
+
+
+def test_cell_addresses_are_core_row_column_pairs():
+    """(chip core x axons + axon) x neurons + neuron, doubled: the G+ cell; the G- cell is +1."""
+    got = dv.cell_addresses(np.array([0, 2, 3]), np.array([5, 0, 7]), np.array([1, 4, 0]), 8, 16)
+    assert got.tolist() == [(5 * 16 + 1) * 2, ((2 * 8) * 16 + 4) * 2, ((3 * 8 + 7) * 16) * 2]
+
+
+def test_conductances_are_the_pair_model_exactly_without_noise():
+    """G_min = 1 / on_off; a weight w > 0 sets G+ = G_min + (1 - G_min) |w| / wmax and G- = G_min
+    (mirrored for w < 0); level_bits rounds |w| / wmax to the nearest of 2^bits - 1 steps."""
+    w = np.array([127, -64, 0, 32], np.int16)
+    g, stuck = dv.conductances(_spec(on_off_ratio=4.0), w, 127, cells(4), 1, None)
+    f = np.array([127, 64, 0, 32]) / 127
+    assert np.allclose(g[:, 0], [0.25 + 0.75 * f[0], 0.25, 0.25, 0.25 + 0.75 * f[3]], rtol=0, atol=1e-15)
+    assert np.allclose(g[:, 1], [0.25, 0.25 + 0.75 * f[1], 0.25, 0.25], rtol=0, atol=1e-15)
+    assert not stuck.any()
+    assert np.allclose(dv.read_weights(g, 127, 4.0), w, rtol=0, atol=1e-12)
+    g2, _ = dv.conductances(_spec(level_bits=2), w, 127, cells(4), 1, None)  # 3 steps: 0, 1/3, 2/3, 1
+    assert np.allclose(g2[:, 0], [1.0, 0.0, 0.0, 1 / 3], rtol=0, atol=1e-15)  # 32/127 = 0.252 -> 1/3
+    assert np.allclose(g2[:, 1], [0.0, 2 / 3, 0.0, 0.0], rtol=0, atol=1e-15)  # 64/127 = 0.504 -> 2/3 (1.51 steps)
+
+
+def test_drift_is_the_power_law_with_its_exponent_clipped_to_one():
+    """G(t) = G(t0) (t / t0)^-nu, nu within [0, 1]: nu 0.5 at 4 t0 halves every conductance."""
+    w = np.array([127, -127, 50], np.int16)
+    g, _ = dv.conductances(_spec(drift_nu=0.5, drift_t0_s=2.0), w, 127, cells(3), 1, 8.0)
+    assert np.allclose(g[:, 0], [0.5, 0.0, 0.5 * 50 / 127], rtol=1e-14, atol=0)
+    assert np.allclose(g[:, 1], [0.0, 0.5, 0.0], rtol=1e-14, atol=0)
+    at_t0, _ = dv.conductances(_spec(drift_nu=0.5, drift_t0_s=2.0), w, 127, cells(3), 1, 2.0)
+    assert np.allclose(at_t0[:, 0], [1.0, 0.0, 50 / 127], rtol=1e-15, atol=0)  # not after t0: no drift
+
+
+def test_stuck_cells_sit_at_g_max_or_g_min_whatever_was_programmed():
+    w = np.array([127, -30, 0], np.int16)
+    g, stuck = dv.conductances(_spec(on_off_ratio=5.0, stuck_on_fraction=1.0), w, 127, cells(3), 1, None)
+    assert stuck.tolist() == [[1, 1]] * 3 and g.tolist() == [[1.0, 1.0]] * 3
+    g, stuck = dv.conductances(_spec(on_off_ratio=5.0, stuck_off_fraction=1.0), w, 127, cells(3), 1, None)
+    assert stuck.tolist() == [[2, 2]] * 3 and np.allclose(g, 0.2, rtol=0, atol=1e-15)
+    g, stuck = dv.conductances(_spec(stuck_on_fraction=0.3, stuck_off_fraction=0.7), w, 127, cells(3), 1, None)
+    assert set(stuck.ravel().tolist()) <= {1, 2}  # the two fractions fill the whole array: no free cell
+
+
+def test_programming_sigma_is_the_polynomial_by_horner_floored_at_zero():
+    g = np.array([0.0, 0.25, 1.0])
+    sigma = dv.programming_sigma(_spec(programming_noise_poly=(0.01, -0.04, 0.02)), g)
+    assert np.allclose(sigma, [0.01, 0.01 - 0.01 + 0.00125, 0.0], rtol=0, atol=1e-15)  # -0.01 at g = 1 -> 0
+    assert dv.programming_sigma(_spec(programming_noise_poly=(-0.01,)), g) is None
+    assert dv.programming_sigma(_spec(programming_noise=0.03), g) == 0.03
+    assert dv.programming_sigma(_spec(), g) is None
+
+
+def test_read_weights_scale_the_pair_difference_to_lsbs():
+    g = np.array([[0.6, 0.2], [0.2, 1.0], [0.2, 0.2]])
+    assert np.allclose(dv.read_weights(g, 100, 5.0), [50.0, -100.0, 0.0], rtol=0, atol=1e-12)
+    assert np.allclose(dv.read_weights(g, 100, None), [40.0, -80.0, 0.0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{"stuck_on_fraction": 1.0}, {"stuck_off_fraction": 1.0, "on_off_ratio": 8.0}])
+def test_an_array_stuck_whole_reads_every_weight_as_zero_and_reports_it(kw):
+    """Both cells of every pair stuck alike: G+ - G- = 0, so every synapse reads 0; the report counts
+    every cell stuck, every nonzero weight changed, and a mean error of the mean |w| in LSBs."""
+    from neuroemu.networks.workloads import build_network
+    chip = rram(_spec(**kw))
+    net = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small")  # weights as stored
+    a = net.arrays
+    w = a.materialize_row_weights().astype(np.int64)
+    rep = dv.program_weights(a, chip, 3, None, "test")
+    n = len(w)
+    stuck_on, stuck_off = (2 * n, 0) if "stuck_on_fraction" in kw else (0, 2 * n)
+    assert (rep.cells, rep.stuck_on, rep.stuck_off) == (2 * n, stuck_on, stuck_off)
+    assert rep.weights_changed == int(np.count_nonzero(w)) > 0
+    assert rep.mean_abs_error_lsb == pytest.approx(np.abs(w).mean(), rel=1e-12)
+    assert not a.row_weights.any()
+    assert rep.to_plain() == {"cells": 2 * n, "stuck_on": stuck_on, "stuck_off": stuck_off,
+                              "weights_changed": rep.weights_changed, "mean_abs_error_lsb": rep.mean_abs_error_lsb}
+
+
+def test_each_cells_drift_exponent_is_its_own_draw_around_the_mean():
+    """nu of a cell = drift_nu + drift_nu_std x its standard normal (keyed by seed and cell address,
+    dv.normal on the drift streams), clipped to [0, 1]; G(t) = G(t0) (t / t0)^-nu."""
+    w = np.array([127, -127, 64, 100], np.int16)
+    ids = np.stack([cells(4), cells(4) + np.uint64(1)], axis=1)
+    z = dv.normal(9, (dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), ids)
+    nu = np.clip(0.05 + 0.04 * z, 0.0, 1.0)
+    g0, _ = dv.conductances(_spec(), w, 127, cells(4), 9, None)
+    g, _ = dv.conductances(_spec(drift_nu=0.05, drift_nu_std=0.04, drift_t0_s=2.0), w, 127, cells(4), 9, 16.0)
+    assert np.allclose(g, g0 * 8.0 ** -nu, rtol=1e-14, atol=0)
+    assert len(np.unique(np.round(nu[g0 > 0], 12))) == int((g0 > 0).sum())  # one exponent per cell
+
+
+def test_endurance_undoes_late_writes_in_the_rules_float_copy_too():
+    """Past the limit a write is undone in the arrays and in the learning rule's own float weights,
+    so the rule never drifts away from the stuck value."""
+    from types import SimpleNamespace
+
+    from neuroemu.networks.workloads import build_network
+    a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    rule = SimpleNamespace(w=a.row_weights.astype(np.float64).copy())
+    wear = dv.Endurance(a, 2)
+    s = np.array([7])
+    for write in range(1, 5):
+        rule.w[s] = write + 0.25
+        a.row_weights[s] = write
+        wear.wear(s, rule)
+        assert a.row_weights[7] == min(write, 2)
+        assert rule.w[7] == (write + 0.25 if write <= 2 else 2.0)
+        if write > 2:  # the dense crossbar copy the C kernel reads is undone alike
+            assert a.dense_weights[a.synapse_axons()[7], a.row_neurons[7]] == 2
+
+
+@pytest.mark.parametrize("bits, full, shift", [(8, 50, 0), (8, 100, 0), (8, 127, 0), (8, 128, 1), (8, 254, 1), (8, 255, 2),
+                                               (2, 5, 3), (2, 1, 0), (12, 2**20, 10)])
+def test_adc_step_is_the_least_power_of_two_whose_codes_reach_the_full_scale(bits, full, shift):
+    """shift = the least s >= 0 with (2^(bits-1) - 1) x 2^s >= full scale: one LSB when the codes already
+    reach it (never a negative shift), else doubled until they do."""
+    chip = rram(_spec(adc_bits=bits, adc_full_scale=full))
+    adc = dv.adc_for(chip)
+    assert (adc.shift, adc.hi, adc.lo) == (shift, (1 << (bits - 1)) - 1, -(1 << (bits - 1)))

@@ -229,3 +229,60 @@ def test_weight_bounds_are_int16_inclusive():
     for bounds in ({"w_min": -(1 << 15) - 1, "w_max": 0}, {"w_min": 0, "w_max": 1 << 15}):
         with pytest.raises(ConfigError, match=r"must be an integer weight in -32768\.\.32767"):
             STDP(1, 1, 2, 2, **bounds)
+
+
+def test_clockless_stdp_pairs_a_whole_number_of_ticks_apart_exactly(small_chip, small_workload):
+    """The continuous-time rule (async): a pre at 2 T and a post at exactly 5 T potentiate by
+    a_plus e^(-3 / tau_plus) (a whole number of ticks: the scalar rule's own table); a pre 2.5 T after
+    that post depresses by a_minus e^(-2.5 / tau_minus)."""
+    from neuroemu.hardware.learning import STDPContinuous
+    _, _, net = _network(small_chip, small_workload)
+    a = net.arrays
+    axon, s, g = _one_synapse(a)
+    T = 1000
+    rule = STDP(a_plus=8, a_minus=6, tau_plus_ticks=4, tau_minus_ticks=8, w_min=-100, w_max=100).bind(a)
+    ct = STDPContinuous(rule, T)
+    w0 = rule.w[s]
+    none = np.empty(0, np.int64)
+    assert ct.apply_window(np.array([2 * T]), np.array([axon]), none, none)[:2] == (0, 0)
+    assert ct.apply_window(none, none, np.array([g]), np.array([5 * T]))[:2] == (1, 0)
+    assert rule.w[s] == w0 + 8 * pair_factor(3, 4.0)
+    assert ct.apply_window(np.array([7 * T + T // 2]), np.array([axon]), none, none)[:2] == (0, 1)
+    assert rule.w[s] == w0 + 8 * pair_factor(3, 4.0) - 6 * math.exp(-2.5 / 8)
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_clockless_stdp_on_tick_starts_is_the_tick_rule(small_chip, small_workload, window):
+    """Spikes placed on tick starts (arrivals repeated within an instant, pre and post in one tick, pairs
+    inside and outside the window): the continuous-time rule makes the tick rule's changes, counts,
+    float weights and stored integer weights, tick by tick."""
+    from neuroemu.hardware.learning import STDPContinuous
+    T = 1000
+    params = dict(a_plus=2.5, a_minus=1.75, tau_plus_ticks=4, tau_minus_ticks=6, w_min=-20, w_max=20, window_ticks=window)
+    tick_a = _network(small_chip, small_workload)[2].arrays
+    cont_a = _network(small_chip, small_workload)[2].arrays
+    tick_rule = STDP(**params).bind(tick_a)
+    cont = STDPContinuous(STDP(**params).bind(cont_a), T)
+    rng = np.random.default_rng(4)
+    axons = np.arange(0, tick_a.n_axons, 7)[:12]
+    neurons = np.unique(np.concatenate([tick_a.row_neurons[tick_a.row_ptr[x]:tick_a.row_ptr[x + 1]]
+                                        + (x // tick_a.axons_per_core) * tick_a.neurons_per_core for x in axons]))[:16]
+    totals = [0, 0]
+    for k in range(40):
+        pre = rng.choice(axons, size=int(rng.integers(0, 5)))       # repeats allowed
+        post = np.unique(rng.choice(neurons, size=int(rng.integers(0, 4))))
+        got_tick = tick_rule.apply(k, pre.tolist(), post.tolist())
+        got_cont = cont.apply_window(np.full(len(pre), k * T, np.int64), pre.astype(np.int64),
+                                     post.astype(np.int64), np.full(len(post), k * T, np.int64))
+        assert got_tick == got_cont[:2], k
+        totals[0] += got_tick[0]
+        totals[1] += got_tick[1]
+        assert np.array_equal(tick_rule.w, cont.rule.w), k
+        assert np.array_equal(tick_a.row_weights, cont_a.row_weights), k
+    assert totals[0] > 20 and totals[1] > 20
+
+
+def test_the_clockless_rule_needs_a_bound_rule():
+    from neuroemu.hardware.learning import STDPContinuous
+    with pytest.raises(ConfigError, match="not bound to a chip"):
+        STDPContinuous(STDP(a_plus=1, a_minus=1, tau_plus_ticks=4, tau_minus_ticks=4, w_min=-8, w_max=8), 1000)

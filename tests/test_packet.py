@@ -95,6 +95,10 @@ def test_serialisation_queues_packets_on_a_link():
     st = net.stats
     # the first leaves at once (events are handled one by one), two wait
     assert st["link_peak_queue"].max() == 2 and st["busiest_links"][0]["packets"] == 3
+    # latencies 3000, 5000, 7000 ps: median 5000, p99 6960 (linear between the order statistics)
+    lat = net.summary()["latency_s"]
+    assert (lat["p50"], lat["max"]) == (5000e-12, 7000e-12)
+    assert lat["p99"] == pytest.approx(6960e-12, rel=1e-12) and lat["mean"] == pytest.approx(5000e-12, rel=1e-12)
 
 
 def test_back_pressure_stalls_and_buffers_stay_bounded():

@@ -366,3 +366,16 @@ def test_locality_bisects_large_local_networks():
     assert local.report.cores_used == pack.cores_used == 100 and local.report.max_neurons_per_core == 64
     assert local.report.packet_hops < 0.5 * pack.packet_hops and local.report.mean_hops < 0.5 * pack.mean_hops
     assert np.array_equal(place(net, strategy="locality", **kw).core_of_neuron, local.core_of_neuron)
+
+
+def test_a_network_without_synapses_or_neurons_reports_zeros():
+    """No synapse: no core needs an axon (0, not 1); no neuron: no core is used and none holds one."""
+    b = NetworkBuilder("bare")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 2, model="IF", threshold=1.0)
+    r = evaluate(b.build(outputs="o"), np.array([0, 1]), None)
+    assert (r.cores_used, r.max_neurons_per_core, r.max_axons_per_core, r.synapses) == (2, 1, 0, 0)
+    empty = NetworkBuilder("none")
+    empty.add_inputs("in", 1)
+    r = evaluate(empty.build(), np.zeros(0, np.int64), None)
+    assert (r.cores_used, r.max_neurons_per_core, r.max_axons_per_core, r.synapses) == (0, 0, 0, 0)

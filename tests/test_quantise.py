@@ -195,9 +195,14 @@ def test_decays_round_to_multiples_of_two_to_the_minus_bits():
                   threshold=1.0)
     b.connect("in", "o", np.array([[1.0, 1.0, 1.0]]))
     b.set_input_spikes(np.array([0]), np.array([0]))
-    q, _ = quantise(b.build(outputs="o"), bits=8, scheme="loihi", decay_bits=12)
+    q, rep = quantise(b.build(outputs="o"), bits=8, scheme="loihi", decay_bits=12)
     assert q.decay.tolist() == [1 - 410 / 4096, 1.0, 1 - 2 / 4096]
     assert q.i_decay.tolist() == [0.5, 4095 / 4096, 0.0]
+    decay_notes = [n for n in rep.notes if "decay rounded" in n]
+    assert decay_notes == [
+        "decay rounded to 12 bits in 3 neurons: 0.9 -> 3686/4096 (0.899902), 0.999634 -> 4094/4096 (0.999512), "
+        "0.999878 -> 4096/4096 (1)",
+        "i_decay rounded to 12 bits in 1 neurons: 0.999999 -> 4095/4096 (0.999756)"]
 
 
 def test_one_axon_type_keeps_the_level_nearer_its_synapses():
@@ -212,6 +217,33 @@ def test_one_axon_type_keeps_the_level_nearer_its_synapses():
     assert rep.max_rel_error == pytest.approx(0.2, rel=1e-12)
     assert rep.mean_rel_error == pytest.approx((0 + 0.2) / 2, rel=1e-12)
     assert rep.type_weights.tolist() == [[255]] and int((~rep.kept).sum()) == 1
+
+
+@pytest.mark.parametrize("weights, level, taken", [
+    # mean 4.5 -> {12, 4} take it (nearer than 0) -> mean 8: 4 is exactly as near 8 as 0, so it does
+    # not take it -> mean 12, taken by 12 alone: fixed
+    ([12.0, 4.0, 1.0, 1.0], 12.0, [True, False, False, False]),
+    # mean 5.6 -> {16, 7, 3} -> mean 26 / 3 drops 3 -> mean 11.5, taken by 16 and 7: fixed
+    ([16.0, 7.0, 3.0, 1.0, 1.0], 11.5, [True, True, False, False, False]),
+    # negative: mean -5 -> {-12, -4} -> mean -8, which -4 drops (as near as 0) -> -12
+    ([-12.0, -4.0, 1.0], -12.0, [True, False, False]),
+])
+def test_an_axon_types_level_is_the_mean_of_the_synapses_that_take_it(weights, level, taken):
+    """The rule's fixed point: a level is the mean of exactly the synapses nearer to it than to 0. One
+    type and one neuron: the neuron's scale is |level| / 255 and the synapses taking it weigh +-255
+    (stopping after two rounds would leave the first case at 8, the second at 26 / 3, the third at -8)."""
+    b = NetworkBuilder("fixed_point")
+    b.add_inputs("in", len(weights))
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array(weights)[:, None])
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="o")
+    q, rep = quantise(net, bits=9, scheme="truenorth", types=1)
+    assert rep.groups[0]["scale_min"] == rep.groups[0]["scale_max"] == abs(level) / 255
+    assert rep.type_weights.tolist() == [[255 if level > 0 else -255]]
+    order = np.argsort(net.src)
+    assert rep.kept[order].tolist() == taken
+    assert q.weight.tolist() == [255.0 if level > 0 else -255.0] * sum(taken)  # only the kept synapses
 
 
 def test_a_group_without_synapses_keeps_scale_one():
@@ -258,18 +290,26 @@ def test_resets_floors_notes_and_synapse_decays_in_chip_units():
     u = 2.0 ** -6
     b = NetworkBuilder("units")
     b.add_inputs("in", 2)
-    b.add_neurons("o", 1, model="IF", threshold=1.0, v_reset=3 * u, v_min=-2.25 * u)
+    b.add_neurons("o", 1, model="IF", threshold=1.0, v_reset=3 * u, v_min=-2.25 * u, i_bias=5.5 * u,
+                  u_init=-3.5 * u, v_init=1.5 * u)
     b.connect("in", "o", np.array([[127 * u], [10.25 * u]]))
     b.set_input_spikes(np.array([0]), np.array([0]))
     net = b.build(outputs="o")
     q, rep = quantise(net, bits=8, scheme="loihi")
     assert q.weight.tolist() == [127.0, 10.0]
+    # the current's bias and start, and v's start, in chip units too (halves to even)
+    assert q.i_bias.tolist() == [6.0] and q.u_init.tolist() == [-4.0] and q.v_init.tolist() == [2.0]
     assert q.v_reset.tolist() == [3.0] and q.v_min.tolist() == [-2.0]
     assert any(n.startswith("weights rounded to 8-bit integers") for n in rep.notes)
     exact, rep_exact = quantise(dataclasses.replace(net, weight=np.array([127 * u, 10 * u])), bits=8, scheme="loihi")
     assert not any(n.startswith("weights rounded") for n in rep_exact.notes)
     typed = dataclasses.replace(net, syn_i_decay=np.array([1 - 1e-6]))
-    assert quantise(typed, bits=8, scheme="loihi", decay_bits=12)[0].syn_i_decay.tolist() == [4095 / 4096]
+    typed_q, typed_rep = quantise(typed, bits=8, scheme="loihi", decay_bits=12)
+    assert typed_q.syn_i_decay.tolist() == [4095 / 4096]
+    moved = abs(4095 / 4096 - (1 - 1e-6)) / (1 - 1e-6)
+    assert typed_rep.errors["syn_i_decay"] == {"max_rel_error": pytest.approx(moved, rel=1e-12),
+                                               "mean_rel_error": pytest.approx(moved, rel=1e-12)}
+    assert "syn_i_decay" not in rep.errors  # a network without synapse types reports none
 
 
 def test_weight_scale_keep_refuses_a_fraction_within_range():
@@ -281,3 +321,70 @@ def test_weight_scale_keep_refuses_a_fraction_within_range():
     b.set_input_spikes(np.array([0]), np.array([0]))
     with pytest.raises(ConfigError, match=r"must be integers within -127\.\.127.*edge 0"):
         quantise(b.build(outputs="o"), bits=8, scheme="loihi", weight_scale="keep")
+
+
+def _unit_net():
+    """Scale exactly 1 with bits=3 (wmax 3, largest |w| 3): every figure below is exact."""
+    b = NetworkBuilder("unit_report")
+    b.add_inputs("in", 4)
+    b.add_neurons("o", 2, model="IF", threshold=[2.2, 4.0], bias=[0.4, 0.6], v_reset=[0.0, -1.2],
+                  v_min=[-2.6, -10.0], v_init=[-2.4, 0.5])
+    b.connect("in", "o", np.array([[3.0, 1.0], [-2.5, 2.0], [1.5, -0.4], [0.4, 0.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    return b.build(outputs="o")
+
+
+def test_per_synapse_report_figures_are_exact():
+    """Weights 3, -2.5, 1.5, 0.4 into o0 and 1, 2, -0.4 into o1 (one group, scale 1): they become 3, -2,
+    2, 0 and 1, 2, 0. Errors 0, .5, .5, .4, 0, 0, .4 over the largest |w| 3: max 1/6, mean 1.8 / 7 / 3;
+    two synapses dropped. Thresholds round up (2.2 -> 3: error 0.8 over the group's largest threshold
+    4 at worst, 0.8 / 6.2 on the mean), biases, resets and
+    floors (-2.6 -> -3) and initial potentials (-2.4 -> -2, 0.5 -> 0, to even) to nearest."""
+    q, rep = quantise(_unit_net(), bits=3, scheme="loihi")
+    order = np.lexsort((q.dst, q.src))
+    assert q.weight[order].tolist() == [3.0, 1.0, -2.0, 2.0, 2.0]
+    (g,) = rep.groups
+    assert g == {"group": "o", "synapses": 7, "scale_min": 1.0, "scale_max": 1.0, "max_rel_error": 0.5 / 3,
+                 "mean_rel_error": pytest.approx(1.8 / 7 / 3, rel=1e-12), "dropped": 2}
+    assert rep.max_rel_error == 0.5 / 3 and rep.mean_rel_error == pytest.approx(1.8 / 7 / 3, rel=1e-12)
+    kept = {(int(a), int(b)) for a, b, k in zip(_unit_net().src, _unit_net().dst, rep.kept) if not k}
+    assert kept == {(3, 0), (2, 1)}  # 0.4 -> 0 and -0.4 -> 0: gone
+    assert q.threshold.tolist() == [3.0, 4.0] and q.bias.tolist() == [0.0, 1.0]
+    assert q.v_reset.tolist() == [0.0, -1.0] and q.v_min.tolist() == [-3.0, -10.0]
+    assert q.v_init.tolist() == [-2.0, 0.0]
+    assert rep.errors["threshold"] == {"max_rel_error": pytest.approx(0.8 / 4.0, rel=1e-12),
+                                       "mean_rel_error": pytest.approx(0.8 / 6.2, rel=1e-12)}
+    assert any(n.startswith("threshold rounded up to whole chip units in 1 of 2 neurons (e.g. 2.2 -> 3 x scale 1 = 3)")
+               for n in rep.notes)
+    assert "weights rounded to 3-bit integers: max relative error 16.667%, mean 8.571%" in rep.notes
+
+
+@pytest.mark.parametrize("kw, ok", [({"bits": 16}, True), ({"bits": 17}, False), ({"bits": 1}, True),
+                                    ({"scheme": "truenorth", "types": 16}, True),
+                                    ({"scheme": "truenorth", "types": 17}, False),
+                                    ({"scheme": "truenorth", "types": 0}, False),
+                                    ({"scheme": "truenorth", "types": 3, "copies": 3}, True),
+                                    ({"scheme": "truenorth", "types": 3, "copies": 4}, False),
+                                    ({"scheme": "loihi", "copies": 2}, False),
+                                    ({"scheme": "loihi", "copies": 0}, False)])
+def test_quantise_limits_at_their_boundaries(kw, ok):
+    if ok:
+        quantise(_unit_net(), **kw)
+    else:
+        with pytest.raises(ConfigError, match=r"bits: must be 1\.\.16|types: must be 1\.\.16|copies: must be 1\.\.types"):
+            quantise(_unit_net(), **kw)
+
+
+def test_one_bit_weights_are_signs_and_two_copies_a_two_bit_code():
+    """bits=1: wmax is 1 (not 0), so each weight is round(w / max|w|) in -1..1. copies=2: each neuron's
+    scale is max(max w / 1, -min w / 2) and its weights round(w / s) clipped to -2..1, types (1, -2)."""
+    q, rep = quantise(_unit_net(), bits=1, scheme="loihi")
+    order = np.lexsort((q.dst, q.src))
+    # 3, -2.5, 1.5, .4 and 1, 2, -.4 over 3: 1, -1, 0 (.5 to even), 0 and 0, 1 (.67), 0
+    assert q.weight[order].tolist() == [1.0, -1.0, 1.0] and rep.groups[0]["scale_max"] == 3.0
+    q2, rep2 = quantise(_unit_net(), bits=9, scheme="truenorth", copies=2)
+    assert rep2.scale.tolist() == [3.0, 2.0] and rep2.type_weights[:, :2].tolist() == [[1, -2], [1, -2]]
+    order = np.lexsort((q2.dst, q2.src))
+    # o0: 3 / 3 = 1, -2.5 / 3 = -0.83 -> -1, 1.5 / 3 = .5 -> 0 (to even), .4 / 3 -> 0; o1: .5 -> 0, 1, -.2 -> 0
+    assert q2.weight[order].tolist() == [1.0, -1.0, 1.0]
+    assert q2.dst[order].tolist() == [0, 0, 1]

@@ -52,6 +52,7 @@ def test_tick_backends_give_identical_records(small_chip, small_workload):
     c = simulate(chip, wl, tick_backend="c", record_spikes=True)
     n = simulate(chip, wl, tick_backend="numpy", record_spikes=True)
     assert c.comparable() == n.comparable()
+    assert (c.tick_backend, n.tick_backend) == ("c", "numpy")  # the kernel asked for is the one that ran
 
 
 def test_sops_equal_delivered_spikes_times_row_synapses(small_chip, small_workload):

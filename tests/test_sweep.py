@@ -268,6 +268,41 @@ def test_one_and_two_workers_give_identical_results(spec, tmp_path):
     assert multiprocessing.active_children() == []  # the pool was shut down and waited for
 
 
+class _WatchedPool(sweep_mod.cf.ProcessPoolExecutor):
+    """A process pool that notes, at its shutdown, its worker processes and how it was shut down."""
+
+    pools: list = []
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        procs = list((self._processes or {}).values())
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        # read at once: a pool shut down without waiting still has live workers here
+        self.pools.append({"wait": wait, "exitcodes": [p.exitcode for p in procs], "n": len(procs)})
+
+
+def _failing_run_point(task, runs_dir=None):
+    """run_point, but point 2 fails with a NeuroEmuError in its worker (module level: picklable)."""
+    if task.point == 2:
+        raise NeuroEmuError("boom")
+    return _REAL_RUN_POINT(task, runs_dir)
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
+                    reason="the patched worker reaches the pool only through fork")
+def test_a_local_pool_is_shut_down_and_its_processes_joined_before_sweep_returns(spec, tmp_path, monkeypatch):
+    """No race with the pool's teardown: when sweep returns, every worker process it started has
+    exited (exit code 0), on success and when a run fails."""
+    monkeypatch.setattr(_WatchedPool, "pools", [])
+    monkeypatch.setattr(sweep_mod.cf, "ProcessPoolExecutor", _WatchedPool)
+    sweep(spec, out=tmp_path / "ok", workers=2)
+    monkeypatch.setattr(sweep_mod, "run_point", _failing_run_point)
+    with pytest.raises(NeuroEmuError, match=r"2 of 8 runs failed.*boom"):
+        sweep(spec, out=tmp_path / "bad", workers=2)
+    assert [p["n"] for p in _WatchedPool.pools] == [2, 2]
+    for pool in _WatchedPool.pools:
+        assert pool["wait"] is True and pool["exitcodes"] == [0, 0]
+
+
 def test_dask_local_cluster_gives_identical_results(spec, tmp_path):
     distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] is not installed "
                                       "(pip install neuroemu[distributed])")
@@ -484,3 +519,30 @@ def test_a_failed_run_names_its_cells_or_no_axes(spec, tmp_path, monkeypatch):
     bare = dict(spec, axes=[], repetitions=1)
     with pytest.raises(NeuroEmuError, match=r"1 of 1 runs failed.*First: point 0 \(no axes\) repetition 0: boom"):
         sweep(bare, out=tmp_path / "bare")
+
+
+def test_a_sweep_without_an_output_directory_runs_in_a_temporary_one(spec, tmp_path, monkeypatch):
+    """out=None: the same table as with a directory, from a temporary directory removed afterwards."""
+    import tempfile
+    made = []
+    real = tempfile.TemporaryDirectory
+
+    def watched(*a, **k):
+        made.append(real(*a, **k))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", watched)
+    spec["repetitions"] = 1
+    assert _rows(sweep(spec)) == _rows(sweep(spec, out=tmp_path / "kept"))
+    assert len(made) == 1 and not Path(made[0].name).exists()
+
+
+def test_fewer_repetitions_on_a_finished_sweep_show_only_those(spec, tmp_path):
+    """The store keeps every row it was given; the table shows the plan's own: rerun with one
+    repetition fewer, the second repetition's rows stay in the store but not in the table."""
+    out = tmp_path / "out"
+    assert len(_rows(sweep(spec, out=out))) == 8
+    spec["repetitions"] = 1
+    rows = _rows(sweep(spec, out=out))
+    assert sorted((r["point"], r["repetition"]) for r in rows) == [(p, 0) for p in range(4)]
+    assert len(_csv_rows(out / "results.csv")) == 8

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 
 from neuroemu import simulate
@@ -78,6 +79,21 @@ def test_barrier_idle_timestep_is_work_plus_barrier(small_chip, small_workload):
     expected = (32 * 5.3 + 100.0 + 3 * 10.0) * 1e-9
     assert r.timing_report["timestep_min_s"] == pytest.approx(expected)
     assert r.timing_report["timestep_max_s"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("update_ns, work_ps", [(5.30002, 169601), (5.30001, 169600)])
+def test_barrier_idle_timestep_rounds_its_work_to_the_nearest_ps(small_chip, small_workload, update_ns, work_ps):
+    """32 idle neurons x 5300.02 ps = 169600.64 ps rounds up to 169601 (x 5300.01 = 169600.32 down):
+    the same nearest-ps rounding as an active tick's work, plus the barrier's 130000 ps."""
+    from conservation import run_traced
+    chip = _barrier_chip(small_chip)
+    chip["latency"]["neuron_update_ns"] = update_ns
+    small_workload["inputs"] = []
+    small_workload["network"].update(rate_hz=0.0, stochastic=False)
+    record, trace = run_traced(chip_from_data(chip, "tiny.yaml"), workload_from_data(small_workload, "w.yaml"),
+                               ticks=5)
+    assert record.spikes == 0
+    assert np.diff(trace.loop.tick_starts[:6]).tolist() == [work_ps + 130000] * 5
 
 
 def test_sync_reports_latency_percentiles(small_chip, small_workload):
@@ -202,6 +218,12 @@ def test_barrier_active_timesteps_are_their_counted_work(small_chip, small_workl
         assert int(loop.tick_starts[t + 1]) - now == end + barrier_ps, f"timestep {t}"
     assert busy_ticks > 10
     assert record.sim_time_s == int(loop.tick_starts[record.ticks]) * 1e-12
+    steps = np.diff(np.asarray(loop.tick_starts[: record.ticks + 1], np.int64))
+    rep = record.timing_report
+    assert steps.min() < steps.max()  # activity varies, so the figures below are three different ones
+    assert rep["timestep_min_s"] == float(steps.min() * 1e-12)
+    assert rep["timestep_max_s"] == float(steps.max() * 1e-12)
+    assert rep["timestep_mean_s"] == pytest.approx(steps.mean() * 1e-12, rel=1e-12)
 
 
 @pytest.mark.parametrize("policy", ["drop", "late"])

@@ -521,6 +521,11 @@ def test_query_misuse_raises(tmp_path):
         t.link_loads(np.array([0, 1]), np.array([1]))
     with pytest.raises(NeuroEmuError, match="counts"):
         t.link_loads(np.array([0]), np.array([1]), counts=np.array([-1]))
+    with pytest.raises(NeuroEmuError, match="counts"):  # one negative among positives is enough
+        t.link_loads(np.array([0, 1, 2]), np.array([1, 2, 3]), counts=np.array([2, -1, 5]))
+    with pytest.raises(NeuroEmuError, match="counts"):
+        t.link_loads(np.array([0]), np.array([1]), counts=np.array([1.0]))
+    assert t.link_loads(np.array([0, 0]), np.array([1, 1]), counts=np.array([0, 3])).sum() == 3  # 0 is allowed
     with pytest.raises(NeuroEmuError):
         t.core_hops(np.array([5]), np.array([0]))
     g = nx.DiGraph([(0, 1), (1, 2), (2, 0)])  # a one-way ring has no CSV form

@@ -95,99 +95,232 @@ NAMED: list[tuple[str, str, str, list[str]]] = [
      ["tests/test_asyncsim.py"]),
 ]
 
-#: mutants shown equivalent, by (module, the mutated line's text stripped, before, after): the reason
-EQUIVALENT: dict[tuple[str, str, str, str], str] = {
-    ("run", "if len(due_tick) and (due_tick == t).all():  # the usual case (always so under sync)",
-     "len(due_tick) and (due_tick == t).all()", "False"):
-        "a fast path: the general branch below files the same arrivals the same way",
-    ("run", "busiest = int(np.bincount(due_axons // self.arrays.axons_per_core).argmax()) if len(due_axons) else 0",
-     "0", "1"): "the error message's busiest core for a tick with no deliveries, where no core is busiest",
-    ("timing", "self.enabled_per_core = enabled.reshape(arrays.n_cores, -1).sum(axis=1).astype(np.int64)",
-     "1", "2"): "reshape(n, -2) is reshape(n, -1): numpy takes any negative size as the unknown one",
-    ("routing", "_BLOCK = 512  # rows per block where a tree table is built blockwise", "512", "513"):
-        "the block size of a table build: memory only, the table is the same",
-    ("routing", "below = in_level // r ** np.maximum(lv - self.level, 0)",
-     "in_level // r ** np.maximum(lv - self.level, 0)", "in_level / r ** np.maximum(lv - self.level, 0)"):
-        "the quotient is non-negative and stored into an int32 table, which truncates it to the same floor",
-    ("routing", "self.next_link = np.full((n, n), -1, dtype=np.int32)", "1", "2"):
-        "the fill value is overwritten: every column is assigned from the Dijkstra tree",
-    ("topology", "lat = np.where(links.latency_ps >= 0, links.latency_ps, lat)", "0", "1"):
-        "the custom-graph readers refuse a 0 ps link (latency_ps >= 1) and mark a missing one -1",
-    ("topology", "radius = req.pitch_mm / (2 * math.sin(math.pi / n)) if n > 1 else 0.0", "0.0", "1.0"):
-        "the drawing position of a one-router graph (a graph without coordinates takes its link lengths "
-        "from the pitch, not from the drawing)",
-    ("packet", "elapsed = max(int(elapsed_ps), 1)", "1", "2"):
-        "links take >= 1 ps and serialise in >= 1 ps, so a network that carried anything has lived >= 2 ps, "
-        "and one that carried nothing has no busy time to divide",
-    ("routing", "if max_h == 0:", "max_h == 0", "False"):
-        "a shortcut: with no hops the loop below runs zero times and returns the same zeros",
-    ("asyncsim", "self.epoch_ps = max(1, int(min(EPOCH_TAUS * network.arrays.tau_ps, 2**61)))", "2", "3"):
-        "an overflow cap reached only by a membrane time constant over 3 hours (2^61 ps / 200)",
-    ("asyncsim", "total = end_ps // tick_ps if tick_ps else 0", "0", "1"):
-        "without tick_ps progress is never called, so its total is never read",
-    ("packet", "PACKET_EVENT = 1", "1", "2"): "the only event kind in the network's private queue",
-    ("packet", 'q.push_batch(a["o_time"][:k], PACKET_EVENT, a["o_target"][:k], 0, a["o_prio"][:k])', "0", "1"):
-        "the payload of a packet event is never read (time, priority and target are)",
-    ("packet", 'a["p_next"][p] = -1', "1", "2"): "list ends are tested as < 0 / >= 0 everywhere",
-    ("asyncsim", "total = end_ps // tick_ps if tick_ps else 0", "end_ps // tick_ps", "end_ps / tick_ps"):
-        "the progress total is only passed through int(), and end_ps is a whole number of ticks",
-    ("asyncsim", "self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,",
-     "1", "2"): "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
-    ("quantise", "rel_mean = float(err.sum() / np.abs(w).sum()) if m.size and big > 0 else 0.0",
-     "m.size and big > 0", "m.size or big > 0"): "m.size == 0 makes big == 0, so both tests agree",
-    ("quantise", "rel_max = float(err.max() / big) if m.size and big > 0 else 0.0",
-     "m.size and big > 0", "m.size or big > 0"): "m.size == 0 makes big == 0, so both tests agree",
-    ("place", "if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:",
-     "62", "63"): "a packed key below 2^63 still fits an int64, so packing up to 2^63 is as exact",
-    ("place", "keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay",
-     "int(network.delay.max(initial=0)) + 1", "int(network.delay.max(initial=0))"):
-        "delays are >= 1, so source x max delay + delay is still one-to-one",
-    ("place", "n_cores = n_cores or int(core_of.max(initial=0)) + 1", "core_of.max(initial=0)",
-     "core_of.min(initial=0)"): "only a bincount's minlength: it grows to the largest core anyway",
-    ("sweep", "if scheduler is None and (workers == 1 or len(tasks) == 1):", "1", "2"):
-        "(len(tasks) == 2) a single task with several workers runs in a pool of one process instead of in this "
-        "one: the same row (the in-process path is a shortcut)",
-    ("sweep", "executor = cf.ProcessPoolExecutor(max_workers=min(workers, len(tasks)))", "min(workers, len(tasks))",
-     "max(workers, len(tasks))"): "a pool with idle processes: the same rows, only more processes",
-    ("learning", "size = max(need, 2 * len(self.values), 64)", "2", "3"):
-        "the factor table's growth policy: its values are the scalar rule's whatever its size",
-    ("learning", "size = max(need, 2 * len(self.values), 64)", "64", "65"):
-        "the factor table's first size: its values are the scalar rule's whatever its size",
-    # the seed-22 sample
-    ('timing', 'if not len(fired) and not core_sops.any() and not core_active.any():',
-     'not core_sops.any()', 'core_sops.any()'):
-        'a fast path: SOPs imply an active neuron (every synapse targets an enabled neuron), so with '
-        'SOPs both take the formula; without them the formula gives the idle busy time the fast path '
-        'returns',
-    ('topology', 'if self._routing.pairwise:',
-     'self._routing.pairwise', 'False'):
-        'the closed form on meshes and tori against the cached table: the same class hops',
-    ('packet', 'self.lookahead_ps = int((t.link_latency_ps + self.link_ser_ps).min()) if nl else 1',
-     't.link_latency_ps + self.link_ser_ps', 't.link_latency_ps'):
-        "the packet network's default window: latency alone is still within the lookahead, so the same packets in the same order, in more windows",
-    ('packet', 'if s.n_free < n:',
-     's.n_free < n', 's.n_free <= n'):
-        'growing the slot pool when exactly enough slots are free: capacity only',
-    ('packet', 'p, prev = int(a["wait_head"][o]), -1',
-     '1', '2'):
+#: mutants shown equivalent, by their exact place -- (module, function, the mutated line's text stripped,
+#: column of the mutated node, before, after) -- so a look-alike on the same line or in another
+#: function is not matched: the reason
+EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
+    ('run', '_sort_arrivals',
+     'if len(due_tick) and (due_tick == t).all():  # the usual case (always so under sync)',
+     7, 'len(due_tick) and (due_tick == t).all()', 'False'):
+        'a fast path: the general branch below files the same arrivals the same way',
+    ('run', '_check_runaway',
+     'busiest = int(np.bincount(due_axons // self.arrays.axons_per_core).argmax()) if len(due_axons) else 0',
+     108, '0', '1'):
+        "the error message's busiest core for a tick with no deliveries, where no core is busiest",
+    ('timing', '__init__',
+     'self.enabled_per_core = enabled.reshape(arrays.n_cores, -1).sum(axis=1).astype(np.int64)',
+     65, '1', '2'):
+        'reshape(n, -2) is reshape(n, -1): numpy takes any negative size as the unknown one',
+    ('routing', '<module>',
+     '_BLOCK = 512  # rows per block where a tree table is built blockwise',
+     9, '512', '513'):
+        'the block size of a table build: memory only, the table is the same',
+    ('routing', '__init__',
+     'below = in_level // r ** np.maximum(lv - self.level, 0)',
+     20, 'in_level // r ** np.maximum(lv - self.level, 0)', 'in_level / r ** np.maximum(lv - self.level, 0)'):
+        'the quotient is non-negative and stored into an int32 table, which truncates it to the same floor',
+    ('routing', '__init__',
+     'self.next_link = np.full((n, n), -1, dtype=np.int32)',
+     42, '1', '2'):
+        'the fill value is overwritten: every column is assigned from the Dijkstra tree',
+    ('topology', '__init__',
+     'lat = np.where(links.latency_ps >= 0, links.latency_ps, lat)',
+     47, '0', '1'):
+        'the custom-graph readers refuse a 0 ps link (latency_ps >= 1) and mark a missing one -1',
+    ('topology', '_build_custom',
+     'radius = req.pitch_mm / (2 * math.sin(math.pi / n)) if n > 1 else 0.0',
+     74, '0.0', '1.0'):
+        'the drawing position of a one-router graph (a graph without coordinates takes its link lengths from '
+        'the pitch, not from the drawing)',
+    ('packet', 'summary',
+     'elapsed = max(int(elapsed_ps), 1)',
+     39, '1', '2'):
+        'links take >= 1 ps and serialise in >= 1 ps, so a network that carried anything has lived >= 2 ps, '
+        'and one that carried nothing has no busy time to divide',
+    ('routing', 'accumulate',
+     'if max_h == 0:',
+     7, 'max_h == 0', 'False'):
+        'a shortcut: with no hops the loop below runs zero times and returns the same zeros',
+    ('asyncsim', '__init__',
+     'self.epoch_ps = max(1, int(min(EPOCH_TAUS * network.arrays.tau_ps, 2**61)))',
+     75, '2', '3'):
+        'an overflow cap reached only by a membrane time constant over 3 hours (2^61 ps / 200)',
+    ('asyncsim', 'run',
+     'total = end_ps // tick_ps if tick_ps else 0',
+     50, '0', '1'):
+        'without tick_ps progress is never called, so its total is never read',
+    ('packet', '<module>',
+     'PACKET_EVENT = 1',
+     15, '1', '2'):
+        "the only event kind in the network's private queue",
+    ('packet', 'advance',
+     'q.push_batch(a["o_time"][:k], PACKET_EVENT, a["o_target"][:k], 0, a["o_prio"][:k])',
+     79, '0', '1'):
+        'the payload of a packet event is never read (time, priority and target are)',
+    ('packet', 'request',
+     'a["p_next"][p] = -1',
+     26, '1', '2'):
         'list ends are tested as < 0 / >= 0 everywhere',
-    ('quantise', 't = (rank * k) // max(n_rows, 1)',
-     '1', '2'):
-        'with one source its rank is 0, so rank x k // 1 and // 2 are both 0; with two or more the max is n_rows',
-    ('place', 'if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:',
-     '0', '1'):
-        'a column starting at 0 then goes through np.unique(axis=1), which gives the same rows in the '
-        'same lexicographic order as the packed keys',
-    ('asynccore', 'self._wdtype = np.int64 if self._wscale > 1 else np.float64',
-     '1', '2'):
+    ('asyncsim', 'run',
+     'total = end_ps // tick_ps if tick_ps else 0',
+     16, 'end_ps // tick_ps', 'end_ps / tick_ps'):
+        'the progress total is only passed through int(), and end_ps is a whole number of ticks',
+    ('asyncsim', '__init__',
+     'self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,',
+     52, '1', '2'):
+        "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
+    ('place', 'unique_rows',
+     'if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:',
+     99, '62', '63'):
+        'a packed key below 2^63 still fits an int64, so packing up to 2^63 is as exact',
+    ('place', '_axon_keys',
+     'keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay',
+     37, 'int(network.delay.max(initial=0)) + 1', 'int(network.delay.max(initial=0))'):
+        'delays are >= 1, so source x max delay + delay is still one-to-one',
+    ('place', 'evaluate',
+     'n_cores = n_cores or int(core_of.max(initial=0)) + 1',
+     29, 'core_of.max(initial=0)', 'core_of.min(initial=0)'):
+        "only a bincount's minlength: it grows to the largest core anyway",
+    ('sweep', '_execute',
+     'if scheduler is None and (workers == 1 or len(tasks) == 1):',
+     60, '1', '2'):
+        '(len(tasks) == 2) a single task with several workers runs in a pool of one process instead of in '
+        'this one: the same row (the in-process path is a shortcut)',
+    ('sweep', '_execute',
+     'executor = cf.ProcessPoolExecutor(max_workers=min(workers, len(tasks)))',
+     54, 'min(workers, len(tasks))', 'max(workers, len(tasks))'):
+        'a pool with idle processes: the same rows, only more processes',
+    ('learning', '__call__',
+     'size = max(need, 2 * len(self.values), 64)',
+     29, '2', '3'):
+        "the factor table's growth policy: its values are the scalar rule's whatever its size",
+    ('learning', '__call__',
+     'size = max(need, 2 * len(self.values), 64)',
+     51, '64', '65'):
+        "the factor table's first size: its values are the scalar rule's whatever its size",
+    ('timing', '_busy',
+     'if not len(fired) and not core_sops.any() and not core_active.any():',
+     30, 'not core_sops.any()', 'core_sops.any()'):
+        'a fast path: SOPs imply an active neuron (every synapse targets an enabled neuron), so with SOPs '
+        'both take the formula; without them the formula gives the idle busy time the fast path returns',
+    ('topology', 'pair_class_hops',
+     'if self._routing.pairwise:',
+     11, 'self._routing.pairwise', 'False'):
+        'the closed form on meshes and tori against the cached table: the same class hops',
+    ('packet', '__init__',
+     'self.lookahead_ps = int((t.link_latency_ps + self.link_ser_ps).min()) if nl else 1',
+     33, 't.link_latency_ps + self.link_ser_ps', 't.link_latency_ps'):
+        "the packet network's default window: latency alone is still within the lookahead, so the same "
+        'packets in the same order, in more windows',
+    ('packet', 'inject',
+     'if s.n_free < n:',
+     11, 's.n_free < n', 's.n_free <= n'):
+        'growing the slot pool when exactly enough slots are free: capacity only',
+    ('packet', 'try_send',
+     'p, prev = int(a["wait_head"][o]), -1',
+     47, '1', '2'):
+        'list ends are tested as < 0 / >= 0 everywhere',
+    ('quantise', '_axon_types',
+     't = (rank * k) // max(n_rows, 1)',
+     34, '1', '2'):
+        'with one source its rank is 0, so rank x k // 1 and // 2 are both 0; with two or more the max is '
+        'n_rows',
+    ('place', 'unique_rows',
+     'if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:',
+     41, '0', '1'):
+        'a column starting at 0 then goes through np.unique(axis=1), which gives the same rows in the same '
+        'lexicographic order as the packed keys',
+    ('asynccore', '__init__',
+     'self._wdtype = np.int64 if self._wscale > 1 else np.float64',
+     50, '1', '2'):
         'the weight scale is 1 or the tick in ps (never 2); at 2 the float64 weights would be exact integers',
-    ('devices', 'if on > 0 or off > 0:',
-     'on > 0', 'on >= 0'):
+    ('devices', 'conductances',
+     'if on > 0 or off > 0:',
+     7, 'on > 0', 'on >= 0'):
         'with both stuck fractions 0 the draw marks no cell (u < 0 and 0 <= u < 0 are never true)',
-    ('place', 'keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay',
-     '1', '2'):
+    ('place', '_axon_keys',
+     'keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay',
+     73, '1', '2'):
         'delays are >= 1, so source x (max delay + 2) + delay is still one-to-one',
-
+    ('routing', '__init__',
+     'self._down = np.append(2 * child + 1, -1).astype(np.int32)',
+     47, '1', '2'):
+        "the root's entry of the down-link table: no link goes down to the root, so it is never read",
+    # the seed-31 sample
+    ('timing', '_busy',
+     'if not len(fired) and not core_sops.any() and not core_active.any():',
+     11, 'not len(fired)', 'len(fired)'):
+        'a fast path: a neuron that fires is an active update (counted in core_active), so a tick with '
+        'spikes never takes it; without spikes the formula gives the idle busy time the fast path returns',
+    ('topology', '_build_custom',
+     'if not is_int(a.get("level", 0)) or a.get("level", 0) < 0:',
+     37, '0', '1'):
+        "a missing level's default only goes through is_int here, and 0 and 1 are both integers",
+    ('packet', 'inject', 'n = arrays[0].size', 19, '0', '1'):
+        'the arrays come out of np.broadcast_arrays, so all four have the same size',
+    ('packet', 'run', 'if i < n and (not heap or (time[i], prio[i]) < heap[0][:2]):', 68, '2', '3'):
+        "the Python twin's merge: a popped event never ties a heap event on (time, priority) -- the heap "
+        'holds only arrivals and link finishes, one per link at a time -- so the third key is never reached',
+    ('asyncsim', '__init__',
+     'self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,',
+     61, '40', '41'):
+        "the timing wheel's largest bucket width: speed only (the queue's order does not depend on it)",
+    ('asyncsim', '__init__', 'self.epoch_ps = max(1, int(min(EPOCH_TAUS * network.arrays.tau_ps, 2**61)))',
+     28, '1', '2'):
+        'the floor of the epoch length, reached only by a membrane time constant under 0.01 ps (200 tau < 2 ps; '
+        'tau_ms is any value > 0, but no such chip is meaningful): epochs only re-base the state',
+    ('asynccore', '_count_updates', 'keys = np.empty(0, np.int64)', 24, '0', '1'):
+        'the initial keys are never read: they are reassigned before their only use',
+    ('asyncmodels', 'bulk', 'v, d, span = self.v[idx], self.drift[idx], np.int64(w1 - w0)', 60, 'w1 - w0', 'w1'):
+        "a longer span only makes the bulk path's safety test stricter; the neurons it refuses take the exact "
+        'one-by-one path, which gives the same bits (speed only)',
+    ('asyncmodels', 'predict',
+     'v_inf = np.where(kv > 0, b / (self.T * np.where(kv > 0, kv, 1.0)), np.where(b > 0, np.inf, -np.inf))',
+     72, '1.0', '2.0'):
+        'a placeholder divisor where kv <= 0, whose quotient the outer np.where discards',
+    ('asyncmodels', 'predict',
+     'hi_i = np.where(ok, np.ceil(np.minimum(np.where(ok, p, 0.0), 2.0**61)), 0).astype(np.int64)', 80, '0', '1'):
+        'the bracket end of a neuron with no crossing (not ok) is never read: the bisection and the result mask '
+        'it with ok',
+    ('devices', 'adc_for',
+     'shift = max(0, math.ceil(math.log2(full / top))) if top > 0 else max(0, math.ceil(math.log2(full)))',
+     19, 'math.ceil(math.log2(full / top))', 'math.floor(math.log2(full / top))'):
+        'the integer guard loop below raises a shift one short to the least whose codes reach the full scale, '
+        "which is ceil's",
+    # the seed-32 sample
+    ('run', 'deliver', 'keep = (batch.seq > self.drop_seq) & (batch.kind == AXON_SPIKE)', 20,
+     'batch.seq > self.drop_seq', 'batch.seq >= self.drop_seq'):
+        'the one event whose sequence number is drop_seq is the reset mark itself, which the kind test drops',
+    ('run', '_drain', 'due = got.tag // n_axons', 18, 'got.tag // n_axons', 'got.tag / n_axons'):
+        "float due ticks split a tick's deliveries into one array per axon, filed under the same int(tick); "
+        'the tick delivers the same axons (integration goes through np.unique, so order does not matter)',
+    ('timing', '_busy', 'if not len(fired) and not core_sops.any() and not core_active.any():', 11,
+     'not len(fired) and not core_sops.any() and not core_active.any()', 'False'):
+        'a fast path: with every count 0 the formula gives the same idle busy time',
+    ('timing', 'input_ps', 'return np.maximum(in_ticks * self.nominal_tick_ps, now)', 15,
+     'np.maximum(in_ticks * self.nominal_tick_ps, now)', 'np.minimum(in_ticks * self.nominal_tick_ps, now)'):
+        'inputs carry their due tick as payload: popped early, they are filed under it and delivered in '
+        'the same tick (never late, never counted twice)',
+    ('devices', 'adc_for',
+     'while top > 0 and (top << shift) < full:  # float log2 guard: the codes must reach the full scale',
+     16, '0', '1'):
+        'the guard skipped only for top = 1 (a 2-bit ADC), where full / top is exact and ceil(log2(full)) of '
+        'an integer up to 2^40 (the validated limit) already reaches full: the loop would not run',
+    ('learning', 'apply_window', 'keys = np.unique(a_ax.astype(np.int64) * span + rank.reshape(-1) + 1)', 70, '1', '2'):
+        'reshape(-2) is reshape(-1): numpy takes any negative size as the unknown one',
+    ('learning', 'apply_window',
+     'last = np.where(hit, pre_t[np.maximum(pos, 0)] if len(keys) else -1, self.pre_last[axon])', 78, '1', '2'):
+        'the placeholder is taken only where hit, and with no keys no post spike hits an arrival',
+    ('routing', 'path_sum', 'up, down = np.zeros((n, L + 1), dtype), np.zeros((n, L + 1), dtype)', 65, '1', '2'):
+        'one more prefix column of the down table, never written or read (levels run 0..L)',
+    ('asyncsim', 'run', 'done = -1', 16, '1', '2'):
+        'the last tick reported starts below any real tick (-1 or -2): the first window reports progress either way',
+    ('asyncmodels', 'predict',
+     'hi_i = np.where(ok, np.ceil(np.minimum(np.where(ok, p, 0.0), 2.0**61)), 0).astype(np.int64)', 63, '0.0', '1.0'):
+        'the inner placeholder of a neuron with no crossing (not ok), which the outer np.where discards',
+    # the seed-33 sample
+    ('devices', 'wear', 'if not len(written):', 11, 'not len(written)', 'False'):
+        'a shortcut: with no write every array below is empty, so nothing is counted, undone or frozen',
 }
 
 
@@ -396,7 +529,7 @@ def worker(tasks: list[tuple[Mutant, str, list[str], float]], results: list, out
                 path.write_bytes(original)
             rec = {**asdict(mutant), "status": "survived" if status == "passed" else "killed",
                    "how": status, "seconds": round(secs, 1)}
-            eq = EQUIVALENT.get((mutant.module, mutant.text, mutant.before, mutant.after))
+            eq = equivalent_reason(mutant)
             if rec["status"] == "survived" and eq:
                 rec["equivalent"] = eq
             results.append(rec)
@@ -408,8 +541,31 @@ def worker(tasks: list[tuple[Mutant, str, list[str], float]], results: list, out
         shutil.rmtree(tree, ignore_errors=True)
 
 
+def equivalent_reason(mutant: Mutant) -> str | None:
+    """The recorded reason ``mutant`` is equivalent, matched on its exact place, or None."""
+    return EQUIVALENT.get((mutant.module, mutant.function, mutant.text, mutant.col, mutant.before, mutant.after))
+
+
+def stale_equivalents(plan: dict[str, list[Mutant]]) -> list[tuple]:
+    """``EQUIVALENT`` keys of the modules in ``plan`` (all their mutants) that match no mutant: their
+    code has changed, so the entry must be checked again and updated or removed."""
+    found = {(m.module, m.function, m.text, m.col, m.before, m.after) for ms in plan.values() for m in ms}
+    return [k for k in EQUIVALENT if k[0] in plan and k not in found]
+
+
+def seed_named(text: str, old: str, new: str) -> str | None:
+    """``text`` with the named mutant seeded, or None when ``old`` is not found exactly once (a stale
+    entry: its code has changed, so ``NAMED`` must follow it)."""
+    if text.count(old) != 1:
+        return None
+    return text.replace(old, new)
+
+
 def run_named(results: list, out) -> None:
-    """Seed each of the issue's named bugs by text into a private copy and run its tests."""
+    """Seed each of the issue's named bugs by text into a private copy and run its tests.
+
+    A named mutant whose text is no longer in its file is recorded as ``stale`` (not run, not
+    counted) and the run goes on; the summary lists it."""
     tree = make_copy()
     try:
         check_copy_is_imported(tree)
@@ -419,16 +575,19 @@ def run_named(results: list, out) -> None:
             path = tree / rel
             original = path.read_bytes()
             text = original.decode()
-            if text.count(old) != 1:
-                raise SystemExit(f"mutation: named mutant {old!r} is not found exactly once in {rel}; update NAMED")
-            try:
-                path.write_text(text.replace(old, new))
-                status, secs = run_tests(tree, selection, 600)
-            finally:
-                path.write_bytes(original)
-            rec = {"module": "named", "line": text[:text.index(old)].count("\n") + 1, "col": 0, "kind": "named",
-                   "before": old, "after": new, "function": rel, "how": status, "seconds": round(secs, 1),
-                   "status": "survived" if status == "passed" else "killed"}
+            seeded = seed_named(text, old, new)
+            rec = {"module": "named", "line": text[:text.index(old)].count("\n") + 1 if seeded else 0, "col": 0,
+                   "kind": "named", "before": old, "after": new, "function": rel}
+            if seeded is None:
+                rec.update(how=f"stale: found {text.count(old)} times, not once", seconds=0.0, status="stale")
+                secs = 0.0
+            else:
+                try:
+                    path.write_text(seeded)
+                    status, secs = run_tests(tree, selection, 600)
+                finally:
+                    path.write_bytes(original)
+                rec.update(how=status, seconds=round(secs, 1), status="survived" if status == "passed" else "killed")
             results.append(rec)
             out.write(json.dumps(rec) + "\n")
             out.flush()
@@ -438,12 +597,14 @@ def run_named(results: list, out) -> None:
 
 
 def summarise(results: list[dict]) -> str:
-    """Per-module table and the kill rate over non-equivalent mutants."""
+    """Per-module table and the kill rate over non-equivalent mutants (stale named entries, which did
+    not run, are listed below the table and not counted)."""
     rows = ["| module | mutants | killed | survived (equivalent) | kill rate (non-equivalent) |",
             "|---|---:|---:|---:|---:|"]
     tot = [0, 0, 0, 0]
+    stale = [r for r in results if r["status"] == "stale"]
     for module in [*MODULES, "named"]:
-        rs = [r for r in results if r["module"] == module]
+        rs = [r for r in results if r["module"] == module and r["status"] != "stale"]
         if not rs:
             continue
         killed = sum(r["status"] == "killed" for r in rs)
@@ -457,6 +618,7 @@ def summarise(results: list[dict]) -> str:
     denom = tot[0] - tot[3]
     rows.append(f"| **all** | {tot[0]} | {tot[1]} | {tot[2]} ({tot[3]}) | "
                 f"{(tot[1] / denom if denom else 0):.1%} |")
+    rows += [f"stale {r['function']}: {r['before']!r} ({r['how']}); update NAMED" for r in stale]
     return "\n".join(rows)
 
 
@@ -470,6 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="build/mutation-results.jsonl")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--named", action="store_true", help="run only the issue's named mutants (NAMED)")
+    ap.add_argument("--no-named", action="store_true", help="skip the named mutants (a run of one module at a time)")
     ap.add_argument("--only-survivors", metavar="JSONL", help="rerun only the survivors recorded in this file")
     args = ap.parse_args(argv)
     names = [m.strip() for m in args.modules.split(",") if m.strip()]
@@ -482,19 +645,24 @@ def main(argv: list[str] | None = None) -> int:
         keep = {(r["module"], r["function"], r["kind"], r["before"], r["after"], r["col"]) for r in rows
                 if r["status"] == "survived" and r["module"] != "named"}
     plan: dict[str, list[tuple[Mutant, str]]] = {}
+    every: dict[str, list[Mutant]] = {}
     for name in names:
         path, _, functions = MODULES[name]
         found = find_mutants(name, (ROOT / path).read_text(), functions)
+        every[name] = [m for m, _ in found]
         if keep is not None:
             found = [m for m in found if (m[0].module, m[0].function, m[0].kind, m[0].before, m[0].after, m[0].col) in keep]
         elif len(found) > args.max_per_module:
             found = random.Random(f"{args.seed}:{name}").sample(found, args.max_per_module)
             found.sort(key=lambda m: (m[0].line, m[0].col))
         plan[name] = found
+    for key in stale_equivalents(every):  # reported, never fatal: the run goes on
+        print(f"stale EQUIVALENT entry (its code changed; check it again): {key!r}", flush=True)
     if args.list:
         for name, found in plan.items():
             for m, _ in found:
-                print(f"{name}:{m.line} {m.function} [{m.kind}] {m.before!r} -> {m.after!r}")
+                eq = " (equivalent)" if equivalent_reason(m) else ""
+                print(f"{name}:{m.line}:{m.col} {m.function} [{m.kind}] {m.before!r} -> {m.after!r}{eq}")
         return 0
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     results: list[dict] = []
@@ -535,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
             STOP.set()
             print("interrupted: finishing the runs under way (the working tree is never touched)", flush=True)
         pool.shutdown(wait=True)
-        if not STOP.is_set() and keep is None:
+        if not STOP.is_set() and keep is None and not args.no_named:
             run_named(results, out)
     print(summarise(results))
     for r in results:

@@ -283,14 +283,20 @@ def _axon_types(network: Network, m: np.ndarray, g: Group, k: int, wmax: int, it
     t = (rank * k) // max(n_rows, 1)
     levels = np.zeros((k, g.size))
     for _ in range(iterations):
+        # levels from the synapses that take them, then who takes them, until nobody changes: the
+        # rule's fixed point. After the first round every level only moves away from 0 (the synapses
+        # dropped lie between 0 and half the level), so each round drops at least one synapse or ends
         on = np.ones(len(w), bool)
-        for _inner in range(2):  # levels from the synapses that take them, then who takes them
+        for _inner in range(len(w) + 1):
             num = np.zeros((k, g.size))
             cnt = np.zeros((k, g.size))
             np.add.at(num, (t[row][on], col[on]), w[on])
             np.add.at(cnt, (t[row][on], col[on]), 1)
             levels = np.where(cnt > 0, num / np.maximum(cnt, 1), 0.0)
-            on = (w - levels[t[row], col]) ** 2 < w ** 2
+            taken = (w - levels[t[row], col]) ** 2 < w ** 2
+            if np.array_equal(taken, on):
+                break
+            on = taken
         # per source, the cost of each type: each synapse takes its level or 0, whichever is nearer
         cost = np.minimum((w[:, None] - levels[:, col].T) ** 2, (w ** 2)[:, None])
         per_type = np.stack([np.bincount(row, weights=cost[:, c], minlength=n_rows) for c in range(k)], axis=1)
