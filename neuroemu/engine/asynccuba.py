@@ -26,17 +26,18 @@ _HORIZON = float(2**61)
 
 
 def _eval(a: np.ndarray, r: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """sum_j a_j e^{-r_j s} per row (a, r: [m, N]; s: [m])."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.nansum(a * np.exp(-r * s[:, None]), axis=1)
+    """sum_j a_j e^{-r_j s} per row (a, r: [m, N], r >= 0; s: [m])."""
+    return (a * np.exp(-r * s[:, None])).sum(axis=1)
 
 
 def _zeros(a: np.ndarray, r: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """The zeros in (0, hi) of f(s) = sum_j a_j e^{-r_j s}, ascending, padded with inf: [m, N - 1].
+    """The zeros in (0, hi) of f(s) = sum_j a_j e^{-r_j s} (r >= 0), ascending, padded with inf: [m, N - 1].
 
     f e^{r_0 s} (r_0 the smallest rate) has the same zeros and a derivative of N - 1 exponentials
     with rates r_j - r_0 >= 0; between that derivative's zeros f e^{r_0 s} is monotone, so it has
     at most one zero there, found by bisection (a sum of N exponentials has at most N - 1 zeros).
+    Past the time where the slowest term outweighs all the others together f keeps its sign, so
+    no zero is looked for beyond it.
     """
     m, N = a.shape
     out = np.full((m, max(N - 1, 0)), np.inf)
@@ -45,25 +46,31 @@ def _zeros(a: np.ndarray, r: np.ndarray, hi: np.ndarray) -> np.ndarray:
     order = np.argsort(r, axis=1, kind="stable")
     a, r = np.take_along_axis(a, order, 1), np.take_along_axis(r, order, 1)
     g_a, g_r = a, r - r[:, :1]                      # g = f e^{r_0 s}, same zeros
+    flat = g_r == 0
+    c0 = np.abs(np.where(flat, g_a, 0.0).sum(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        past = np.log((N - 1) * np.abs(g_a) / c0[:, None]) / g_r
+    past = np.where(flat | (g_a == 0), 0.0, np.where(np.isnan(past), np.inf, past))
+    hi = np.minimum(hi, np.maximum(past.max(axis=1), 0.0) + 1.0)
     inner = _zeros(-g_a[:, 1:] * g_r[:, 1:], g_r[:, 1:], hi)  # zeros of g' (the r_0 term is constant)
     pts = np.concatenate([np.zeros((m, 1)), np.minimum(inner, hi[:, None]), hi[:, None]], axis=1)
     found = np.zeros(m, np.int64)
     for j in range(pts.shape[1] - 1):
-        lo, up = pts[:, j].copy(), pts[:, j + 1].copy()
+        lo, up = pts[:, j], pts[:, j + 1]
         f_lo, f_up = _eval(g_a, g_r, lo), _eval(g_a, g_r, up)
-        live = (up > lo) & (np.sign(f_lo) * np.sign(f_up) < 0)
-        if not live.any():
+        rows = np.flatnonzero((up > lo) & (np.sign(f_lo) * np.sign(f_up) < 0))
+        if not len(rows):
             continue
+        ra, rr, lo, up, f_lo = g_a[rows], g_r[rows], lo[rows], up[rows], f_lo[rows]
         for _ in range(100):  # halving a bracket of at most 2^61 ps below a quarter ps
-            if not (live & (up - lo > 0.25)).any():
+            if not (up - lo > 0.25).any():
                 break
             mid = 0.5 * (lo + up)
-            f_mid = _eval(g_a, g_r, mid)
+            f_mid = _eval(ra, rr, mid)
             same = np.sign(f_mid) == np.sign(f_lo)
-            lo, f_lo = np.where(live & same, mid, lo), np.where(live & same, f_mid, f_lo)
-            up = np.where(live & ~same, mid, up)
-        rows = np.flatnonzero(live)
-        out[rows, np.minimum(found[rows], N - 2)] = 0.5 * (lo[rows] + up[rows])
+            lo, f_lo = np.where(same, mid, lo), np.where(same, f_mid, f_lo)
+            up = np.where(same, up, mid)
+        out[rows, np.minimum(found[rows], N - 2)] = 0.5 * (lo + up)
         found[rows] += 1
     return np.sort(out, axis=1)
 
