@@ -17,7 +17,7 @@ is documented in docs/async.md; in short, with T the tick:
   dv/dt = -k_v v + (u + bias) / T; an input w is a jump of v by w (the tick adds it in its own
   step) plus w (1 - d) k_u T / d into u (the rest of the tick's charge, w (1 - d) / d); du = 4096
   (the current lasts one timestep) makes an input a jump of v alone. After a spike v is held at 0 for ``refractory`` x T, and the next spike comes no
-  sooner than (refractory + 1) x T.
+  sooner than (refractory + 1) x T. Several synaptic currents: :mod:`neuroemu.engine.asynccuba`.
 """
 from __future__ import annotations
 
