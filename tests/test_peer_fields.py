@@ -537,15 +537,17 @@ def test_the_multi_current_kernels_in_c_and_numpy_agree_bit_for_bit_near_saturat
     assert sum(len(r[0]) for r in runs["c"]) > 10 and sum(r[1] for r in runs["c"]) > 100
 
 
-def test_async_refuses_several_currents_and_a_floor_in_one_line(tmp_path):
-    """The clockless reading of cuba_lif is one current and no floor: such a network is refused
-    by name, not run as if it had one current."""
+def test_async_runs_several_currents_and_refuses_a_floor_in_one_line(tmp_path):
+    """Several currents are read in continuous time (engine/asynccuba, tests/test_asynccuba.py):
+    each current of the record's network holds its own input. A voltage floor has no clockless
+    reading yet: refused by name, not run as if there were none."""
     rng = np.random.default_rng(5)
     save_npz(two_current_network(rng), tmp_path / "two.npz")
     save_npz(if_network(rng, v_min=lambda n: -rng.integers(0, 6, n).astype(float), p=0.5), tmp_path / "floor.npz")
-    for name, rule in (("two", r"network.neuron: several synaptic currents .* no continuous-time reading"),
-                       ("floor", r"network.neuron.v_min: a voltage floor has no continuous-time reading")):
-        wl = workload_for_network_file(tmp_path / f"{name}.npz", ticks=5, weight_scale="keep")
-        with pytest.raises(ConfigError, match=rule) as exc:
-            simulate("loihi", wl, timing="async")
-        assert "\n" not in str(exc.value)
+    two = workload_for_network_file(tmp_path / "two.npz", ticks=40, weight_scale="keep")
+    r = simulate("loihi", two, timing="async")
+    assert r.spikes > 0 and r.counts["synaptic_op"] > 0
+    wl = workload_for_network_file(tmp_path / "floor.npz", ticks=5, weight_scale="keep")
+    with pytest.raises(ConfigError, match=r"network.neuron.v_min: a voltage floor has no continuous-time reading") as exc:
+        simulate("loihi", wl, timing="async")
+    assert "\n" not in str(exc.value)

@@ -33,7 +33,8 @@ import time
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
-from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, continuous_model, group_events
+from neuroemu.engine.asynccuba import continuous_model
+from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, group_events
 from neuroemu.engine.energy import Ledger
 from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions
 from neuroemu.engine.record import RunResult, build_record, with_network_reports
@@ -421,6 +422,10 @@ class AsyncCoreLoop:
                 else:
                     types = np.repeat(arrays.axon_type[a_ax].astype(np.int64), self.row_length[a_ax])
                     w = self._flat_weights[neuron * self._n_types + types]
+                K = getattr(self.model, "n_currents", 1)
+                if K > 1:  # several currents: one column per current, the synapse's type (its axon's)
+                    kind = np.repeat(arrays.axon_type[a_ax].astype(np.int64), self.row_length[a_ax])
+                    w = np.zeros((len(w), K)) + (np.arange(K) == kind[:, None]) * w[:, None]
                 parts.append((neuron, times, w, np.ones(len(neuron), bool)))
             if len(neuron) and self.ckernel is None:  # the numpy path's update count needs the instants
                 self._instants = np.unique(a_t)

@@ -17,7 +17,7 @@ is documented in docs/async.md; in short, with T the tick:
   dv/dt = -k_v v + (u + bias) / T; an input w is a jump of v by w (the tick adds it in its own
   step) plus w (1 - d) k_u T / d into u (the rest of the tick's charge, w (1 - d) / d); du = 4096
   (the current lasts one timestep) makes an input a jump of v alone. After a spike v is held at 0 for ``refractory`` x T, and the next spike comes no
-  sooner than (refractory + 1) x T.
+  sooner than (refractory + 1) x T. Several synaptic currents: :mod:`neuroemu.engine.asynccuba`.
 """
 from __future__ import annotations
 
@@ -319,13 +319,14 @@ class CubaCT:
     has_steps = False
     input_scale = 1
 
-    def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
+    def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = "",
+                 multi: bool = False):
         p = arrays.params
         n = arrays.n_neurons
-        # the continuous reading below is one current and no floor: refuse, never run them as one
-        if p.du_syn is not None:
-            raise ConfigError(f"{where}network.neuron: several synaptic currents (per-synapse syn_type) have no "
-                              "continuous-time reading yet (async reads one current per neuron); run them clocked")
+        # one current here; several: engine/asynccuba.CubaMultiCT (multi=True); never run them as one
+        if p.du_syn is not None and not multi:
+            raise ConfigError(f"{where}network.neuron: several synaptic currents (per-synapse syn_type) are read "
+                              "by engine.asynccuba.CubaMultiCT, not this one-current model")
         if p.v_min is not None:
             raise ConfigError(f"{where}network.neuron.v_min: a voltage floor has no continuous-time reading yet "
                               "(async); run it clocked, or leave v_min at -inf")
@@ -343,7 +344,7 @@ class CubaCT:
         self.lim = float(cuba_range(membrane_bits)[1])
         self.enabled = enabled
         self.v = arrays.v.astype(np.float64)
-        self.u = np.where(self.instant, 0.0, arrays.u.astype(np.float64))
+        self.u = None if multi else np.where(self.instant, 0.0, arrays.u.astype(np.float64))
         self.t_last = np.zeros(n, np.int64)
         self.hold = np.full(n, -1, np.int64)    # v held at 0 while t <= hold
         self.ref = np.zeros(n, np.int64)

@@ -1,0 +1,218 @@
+"""``loihi_cuba`` / ``cuba_lif`` with several synaptic currents, read in continuous time.
+
+The one-current reading (:class:`neuroemu.engine.asyncmodels.CubaCT`, docs/async.md) extended to
+K currents (``params.du_syn`` [K, n], an input's current chosen by its synapse type): current k
+decays at its own rate ku_k = -ln(1 - du_k / 4096) / T, and
+
+    dv/dt = -k_v v + (bias + sum_k u_k) / T
+
+so v(s) = A + B e^{-k_v s} + sum_k C_k e^{-ku_k s}. An input w of type k is a jump of v by w plus
+w x carry_k into u_k (the rest of the tick's charge, as for one current); du_k = 4096 makes it a
+jump of v alone. With K currents v has up to K extrema, so the first threshold crossing is found
+by splitting time at the zeros of v' (a sum of K + 1 exponentials, whose zeros are found
+recursively: a sum of N exponentials times e^{r_min s} has a derivative of N - 1 exponentials,
+whose zeros split it into pieces with at most one zero each) and bisecting, on integer ps, the
+first piece whose right end lies above threshold. Everything is vectorised over the neurons.
+A voltage floor (``v_min``) has no continuous-time reading yet and is refused (CubaCT).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neuroemu.engine.asyncmodels import NEVER, CubaCT, _carry, _rate, continuous_model as _one_current
+
+#: the prediction looks this far ahead (ps); the clock's limit is 2^62
+_HORIZON = float(2**61)
+
+
+def _eval(a: np.ndarray, r: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """sum_j a_j e^{-r_j s} per row (a, r: [m, N], r >= 0; s: [m])."""
+    return (a * np.exp(-r * s[:, None])).sum(axis=1)
+
+
+def _zeros(a: np.ndarray, r: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The zeros in (0, hi) of f(s) = sum_j a_j e^{-r_j s} (r >= 0), ascending, padded with inf: [m, N - 1].
+
+    f e^{r_0 s} (r_0 the smallest rate) has the same zeros and a derivative of N - 1 exponentials
+    with rates r_j - r_0 >= 0; between that derivative's zeros f e^{r_0 s} is monotone, so it has
+    at most one zero there, found by bisection (a sum of N exponentials has at most N - 1 zeros).
+    Past the time where the slowest term outweighs all the others together f keeps its sign, so
+    no zero is looked for beyond it.
+    """
+    m, N = a.shape
+    out = np.full((m, max(N - 1, 0)), np.inf)
+    if N < 2 or m == 0:
+        return out
+    order = np.argsort(r, axis=1, kind="stable")
+    a, r = np.take_along_axis(a, order, 1), np.take_along_axis(r, order, 1)
+    g_a, g_r = a, r - r[:, :1]                      # g = f e^{r_0 s}, same zeros
+    flat = g_r == 0
+    c0 = np.abs(np.where(flat, g_a, 0.0).sum(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        past = np.log((N - 1) * np.abs(g_a) / c0[:, None]) / g_r
+    past = np.where(flat | (g_a == 0), 0.0, np.where(np.isnan(past), np.inf, past))
+    hi = np.minimum(hi, np.maximum(past.max(axis=1), 0.0) + 1.0)
+    inner = _zeros(-g_a[:, 1:] * g_r[:, 1:], g_r[:, 1:], hi)  # zeros of g' (the r_0 term is constant)
+    pts = np.concatenate([np.zeros((m, 1)), np.minimum(inner, hi[:, None]), hi[:, None]], axis=1)
+    found = np.zeros(m, np.int64)
+    for j in range(pts.shape[1] - 1):
+        lo, up = pts[:, j], pts[:, j + 1]
+        f_lo, f_up = _eval(g_a, g_r, lo), _eval(g_a, g_r, up)
+        rows = np.flatnonzero((up > lo) & (np.sign(f_lo) * np.sign(f_up) < 0))
+        if not len(rows):
+            continue
+        ra, rr, lo, up, f_lo = g_a[rows], g_r[rows], lo[rows], up[rows], f_lo[rows]
+        for _ in range(100):  # halving a bracket of at most 2^61 ps below a quarter ps
+            if not (up - lo > 0.25).any():
+                break
+            mid = 0.5 * (lo + up)
+            f_mid = _eval(ra, rr, mid)
+            same = np.sign(f_mid) == np.sign(f_lo)
+            lo, f_lo = np.where(same, mid, lo), np.where(same, f_mid, f_lo)
+            up = np.where(same, up, mid)
+        out[rows, np.minimum(found[rows], N - 2)] = 0.5 * (lo + up)
+        found[rows] += 1
+    return np.sort(out, axis=1)
+
+
+class CubaMultiCT(CubaCT):
+    """``loihi_cuba`` / ``cuba_lif`` with K synaptic currents in continuous time (module docstring).
+
+    ``u`` is [K, n]; :meth:`integrate` takes the summed input per current, [m, K].
+    """
+
+    def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
+        p = arrays.params
+        super().__init__(arrays, enabled, membrane_bits, tick_ps, key, where, multi=True)
+        n, du = arrays.n_neurons, p.du_syn.astype(np.int64)
+        self.n_currents = K = len(du)
+        self.ku = _rate(du, tick_ps)                        # [K, n]
+        self.instant = ~np.isfinite(self.ku)
+        self.carry = _carry(du, self.ku, tick_ps)
+        u = arrays.u.astype(np.float64).reshape(K, n)
+        self.u = np.where(self.instant, 0.0, u)
+
+    def _phi(self, idx: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        """[K, m]: v's response at dt to a unit current u_k(0) = T (the current's kernel)."""
+        kv, ku = self.kv[idx], self.ku[:, idx]
+        ev = np.exp(-kv * dt)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            eu = np.exp(-np.where(np.isfinite(ku), ku, 0.0) * dt)
+            diff = kv - ku
+            same = np.abs(diff) <= 1e-12 * np.maximum(kv, 1e-300)
+            phi = np.where(same, dt * ev, (eu - ev) / np.where(same, 1.0, diff))
+        return np.where(np.isfinite(ku), phi, 0.0)
+
+    def _v_at(self, idx: np.ndarray, dt: np.ndarray, v0: np.ndarray, u0: np.ndarray) -> np.ndarray:
+        """v after dt ps of free evolution from (v0, u0 [K, m]) (no hold, no input)."""
+        kv, b, T = self.kv[idx], self.bias[idx], self.T
+        ev = np.exp(-kv * dt)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            g = np.where(kv > 0, -np.expm1(-kv * dt) / np.where(kv > 0, kv, 1.0), dt)
+        return v0 * ev + b / T * g + (u0 * self._phi(idx, dt)).sum(axis=0) / T
+
+    def _u_at(self, idx: np.ndarray, dt, u0: np.ndarray) -> np.ndarray:
+        ku = np.where(self.instant[:, idx], 0.0, self.ku[:, idx])
+        return u0 * np.exp(-ku * dt)
+
+    def advance(self, idx: np.ndarray, t: np.ndarray) -> None:
+        """State of neurons ``idx`` carried to times ``t`` in closed form (v frozen while held)."""
+        t0, u0, hold = self.t_last[idx], self.u[:, idx], self.hold[idx]
+        start = np.minimum(np.maximum(t0, hold), t)
+        u_start = self._u_at(idx, start - t0, u0)
+        v0 = np.where(t0 < hold, 0.0, self.v[idx])
+        v = self._v_at(idx, (t - start).astype(np.float64), v0, u_start)
+        v = np.where(t <= hold, 0.0, v)
+        self.v[idx] = np.clip(v, -self.lim, self.lim)
+        self.u[:, idx] = self._u_at(idx, t - t0, u0)
+        self.t_last[idx] = t
+
+    def integrate(self, idx: np.ndarray, t: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """One update at ``t`` with summed input ``s`` [m, K] (one column per current); the mask of
+        those that fire. Each current takes its input's carry; v jumps by the inputs' sum."""
+        self.advance(idx, t)
+        s = np.asarray(s, np.float64).reshape(len(idx), self.n_currents).T
+        held = t <= self.hold[idx]
+        self.u[:, idx] = np.clip(np.where(self.instant[:, idx], 0.0, self.u[:, idx] + s * self.carry[:, idx]),
+                                 -self.lim, self.lim)
+        v = np.where(~held, np.clip(self.v[idx] + s.sum(axis=0), -self.lim, self.lim), self.v[idx])
+        self.v[idx] = v
+        fired = (v > self.theta[idx]) & (t >= self.ref[idx]) & self.enabled[idx]
+        self._spike(idx[fired], t[fired])
+        return fired
+
+    def _slope_terms(self, idx: np.ndarray, v0: np.ndarray, u0: np.ndarray):
+        """v'(s) = sum_j a_j e^{-r_j s}: coefficients and rates [m, K + 1] (term 0: the voltage's)."""
+        T, kv, b = float(self.T), self.kv[idx], self.bias[idx]
+        ku = np.where(self.instant[:, idx], 0.0, self.ku[:, idx])
+        u0 = np.where(self.instant[:, idx], 0.0, u0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff = kv - ku
+            # rates equal to k_v (t e^{-ks} terms) are nudged apart: the split points only need to be near
+            diff = np.where(np.abs(diff) <= 1e-9 * np.maximum(kv, 1e-300), 1e-9 * np.maximum(kv, 1e-300), diff)
+            c = u0 / (T * diff)                                     # v's e^{-ku_k s} coefficients
+        leak = kv > 0
+        a_v = np.where(leak, -kv * (v0 - b / (T * np.where(leak, kv, 1.0)) - c.sum(axis=0)), b / T)
+        a_k = np.where(leak, -ku * c, u0 / T)
+        a = np.concatenate([a_v[None, :], a_k], axis=0).T
+        r = np.concatenate([kv[None, :], ku], axis=0).T
+        return np.where(np.isfinite(a), a, 0.0), r
+
+    def predict(self, idx: np.ndarray) -> np.ndarray:
+        """When each neuron's v first exceeds threshold with no further input (NEVER if never): the
+        first whole ps above threshold, found piece by piece between the extrema of v."""
+        n = len(idx)
+        out = np.full(n, NEVER, np.int64)
+        if n == 0:
+            return out
+        t0 = self.t_last[idx]
+        start = np.maximum(np.maximum(t0, self.hold[idx] + 1), self.ref[idx])
+        save = self.v[idx].copy(), self.u[:, idx].copy(), t0.copy()
+        self.advance(idx, start)
+        v0, u0 = self.v[idx].copy(), self.u[:, idx].copy()
+        self.v[idx], self.u[:, idx], self.t_last[idx] = save
+        th = self.theta[idx]
+        now = v0 > th
+        out[now] = start[now]
+        kv, b, T = self.kv[idx], self.bias[idx], self.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v_inf = np.where(kv > 0, b / (T * np.where(kv > 0, kv, 1.0)), np.where(b > 0, np.inf, -np.inf))
+            gain = np.where(self.instant[:, idx] | (u0 <= 0), 0.0,
+                            u0 / (T * np.where(np.isfinite(self.ku[:, idx]), self.ku[:, idx], 1.0))).sum(axis=0)
+        cand = ~now & (np.maximum(v0, v_inf) + gain > th) & self.enabled[idx]  # v stays below the bound
+        if not cand.any():
+            return out
+        ci = np.flatnonzero(cand)
+        sub, vv, uu, thc = idx[ci], v0[ci], u0[:, ci], th[ci]
+        a, r = self._slope_terms(sub, vv, uu)
+        m = len(ci)
+        z = _zeros(a, r, np.full(m, _HORIZON))                 # v's extrema, ascending
+        # integer points: 0, each extremum's floor and floor + 1, the horizon; v is monotone on the
+        # whole ps between consecutive points, so the first point above threshold ends the bracket
+        fz = np.floor(np.minimum(z, _HORIZON))
+        pts = np.concatenate([np.zeros((m, 1)), np.stack([fz, fz + 1], axis=2).reshape(m, -1),
+                              np.full((m, 1), _HORIZON)], axis=1)
+        pts = np.minimum(np.sort(pts, axis=1), _HORIZON).astype(np.int64)
+        above = np.stack([self._v_at(sub, pts[:, j].astype(np.float64), vv, uu) > thc
+                          for j in range(pts.shape[1])], axis=1)
+        ok = above.any(axis=1)
+        j = np.argmax(above, axis=1)
+        hi = pts[np.arange(m), j]
+        lo = np.where(j > 0, pts[np.arange(m), np.maximum(j - 1, 0)], 0)
+        for _ in range(64):
+            open_ = ok & (hi - lo > 1)
+            if not open_.any():
+                break
+            mid = (lo + hi) // 2
+            up = self._v_at(sub, mid.astype(np.float64), vv, uu) > thc
+            hi = np.where(open_ & up, mid, hi)
+            lo = np.where(open_ & ~up, mid, lo)
+        out[ci] = np.where(ok, start[ci] + hi, NEVER)
+        return out
+
+
+def continuous_model(arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
+    """The continuous-time reading of the arrays' neuron model (several currents: :class:`CubaMultiCT`)."""
+    if getattr(arrays.params, "du_syn", None) is not None:
+        return CubaMultiCT(arrays, enabled, membrane_bits, tick_ps, key, where)
+    return _one_current(arrays, enabled, membrane_bits, tick_ps, key, where)
