@@ -108,7 +108,7 @@ class BlockKernel:
         self.ring = np.zeros((self.slots, self.cap), np.int64)
         self.ring_n = np.zeros(self.slots, np.int64)
         b.fanout_ptr = ptr(fanout_ptr)
-        b.route_axon, b.route_delay = ptr(route_axon), ptr(route_delay)
+        b.routes = ptr(np.stack([route_axon, route_delay], axis=1))
         b.ring_slots, b.ring_cap, b.ring, b.ring_n = self.slots, self.cap, ptr(self.ring), ptr(self.ring_n)
         self._due = np.zeros(0, np.int64)
         # timing

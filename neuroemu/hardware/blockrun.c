@@ -224,9 +224,9 @@ int64_t ne_block_run(ne_block_t *b, int64_t t0, int64_t t1) {
             const int64_t r_lo = b->fanout_ptr != NULL ? b->fanout_ptr[g] : g;
             const int64_t r_hi = b->fanout_ptr != NULL ? b->fanout_ptr[g + 1] : g + 1;
             for (int64_t r = r_lo; r < r_hi; r++) {
-                const int64_t target = b->route_axon[r];
+                const int64_t target = b->routes[2 * r];
                 if (target < 0) continue;
-                const int64_t d = (t + b->route_delay[r]) % R;
+                const int64_t d = (t + b->routes[2 * r + 1]) % R;
                 if (b->ring_n[d] >= cap) return NE_BLOCK_EBADARG;
                 b->ring[d * cap + b->ring_n[d]++] = target;
                 b->sent += 1;

@@ -61,8 +61,9 @@ typedef struct {
     int32_t skip_quiet;         /* this call: those segments are at rest, so they are skipped */
     /* --- routes: neuron g's routes are fanout_ptr[g]..fanout_ptr[g+1] (NULL: route g alone) */
     const int64_t *fanout_ptr;
-    const int64_t *route_axon;  /* target global axon, < 0: the route sends nowhere */
-    const int64_t *route_delay; /* whole ticks, >= 1 */
+    /* route r: routes[2r] its target global axon (< 0: the route sends nowhere), routes[2r + 1] its
+     * delay in whole ticks (>= 1): side by side, so a fired neuron's route costs one cache miss */
+    const int64_t *routes;
     const int64_t *route_latency; /* barrier: zero-load network latency (ps) */
     /* --- the spikes in flight: slot d % ring_slots holds the axons due in tick d */
     int64_t ring_slots, ring_cap;
