@@ -9,7 +9,7 @@ gives the exponent of wall time against SOPs fitted over the sizes (1.0 = linear
 
 Per size also: ``process_s``, the child's whole run (imports, network, routes, loop, record) up to
 the record; ``loop_cpu_s`` beside ``wall_s`` (on a loaded machine wall time stretches, CPU time
-much less); and with ``--threads N`` (N > 1) the same run again with the fused TrueNorth kernel
+much less; None when the ticks ran in one block, ``tick_backend`` ``c+block``); and with ``--threads N`` (N > 1) the same run again with the fused TrueNorth kernel
 split over N threads, in the same process, as ``threads_speedup`` (loop wall, 1 thread over N)
 with the real-time goal's ratio ``realtime_ratio`` (loop wall per chip second; 1.0 = real time).
 The machine's load average is in every line: thread scaling needs idle cores.
@@ -94,7 +94,8 @@ def run_size(cores: int, ticks: int, baseline_ticks: int, threads: int, queue) -
 
     fast = simulate(chip, workload, ticks=ticks, progress=progress)
     process_s = time.perf_counter() - start
-    loop_cpu = cpu[-1] - cpu[1] if len(cpu) > 2 else 0.0
+    # (None on the block path, whose progress comes once per block: a 1,000-tick run is one block)
+    loop_cpu = round(cpu[-1] - cpu[1], 4) if len(cpu) > 2 else None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     extra = {}
     if threads > 1:
@@ -110,6 +111,7 @@ def run_size(cores: int, ticks: int, baseline_ticks: int, threads: int, queue) -
     base = simulate(chip, workload, ticks=baseline_ticks, tick_backend="numpy")
     queue.put({
         "bench": "truenorth", "cores": cores, "neurons": fast.neurons, "ticks": ticks,
+        "tick_backend": fast.tick_backend,
         "wall_s": round(fast.wall_s, 4), "sops": fast.synaptic_events,
         "sops_per_wall_s": round(fast.synaptic_events / fast.wall_s),
         "ms_per_tick": round(fast.wall_s / ticks * 1e3, 3),
@@ -117,7 +119,7 @@ def run_size(cores: int, ticks: int, baseline_ticks: int, threads: int, queue) -
         "pj_per_sop": round(fast.pj_per_sop, 3),
         "baseline": "numpy tick kernels", "baseline_ms_per_tick": round(base.wall_s / baseline_ticks * 1e3, 3),
         "speedup_vs_baseline": round((base.wall_s / baseline_ticks) / (fast.wall_s / ticks), 2),
-        "process_s": round(process_s, 3), "loop_cpu_s": round(loop_cpu, 4),
+        "process_s": round(process_s, 3), "loop_cpu_s": loop_cpu,
         "realtime_ratio": round(best / chip_s, 3), **extra, "load_avg_1min": round(os.getloadavg()[0], 2),
     })
 

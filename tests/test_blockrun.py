@@ -154,7 +154,11 @@ def test_what_runs_tick_by_tick(monkeypatch, small_chip, small_workload):
     assert ineligible(TickLoop(chip, wl, dataclasses.replace(opt, max_events=10))) == "a runaway guard"
     assert ineligible(TickLoop(chip, wl, dataclasses.replace(opt, network="packet"))) == "the packet network"
     gals = dataclasses.replace(chip, timing=dataclasses.replace(chip.timing, mode="gals"))
-    assert ineligible(TickLoop(gals, wl, opt)) == "gals timing"
+    assert ineligible(TickLoop(gals, wl, opt)) is None   # no op latency, hops of 2 ns in a 1 ms tick
+    loihi = load_chip("loihi")
+    loihi = dataclasses.replace(loihi, timing=dataclasses.replace(loihi.timing, mode="gals"))
+    assert ineligible(TickLoop(loihi, load_workload(WORKLOADS / "loihi_small.yaml"), opt)) == \
+        "gals clocking of a current-based kernel"
     monkeypatch.setenv("NEUROEMU_BLOCK", "off")
     assert block_runner(TickLoop(chip, wl, opt)) is None
     monkeypatch.setenv("NEUROEMU_BLOCK", "sometimes")
@@ -208,3 +212,59 @@ def test_short_blocks_and_a_full_spike_record_resume_exactly(monkeypatch, tmp_pa
     runner.run(None)
     fast = loop.finish()
     assert fast.comparable() == slow.comparable() and fast.spikes > 0
+
+
+# --- the fused TrueNorth kernel and gals in blocks ----------------------------------------------------
+
+def test_fused_truenorth_kernel_in_blocks(monkeypatch, small_chip, small_workload):
+    """Per-type weights and a bit-packable crossbar: the block path calls ne_truenorth_fused (as the
+    stepper does), on one thread and on two; records equal the two-pass C and the numpy kernels'."""
+    chip = chip_from_data(small_chip, "tiny.yaml")
+    wl = workload_from_data(small_workload, "w.yaml")
+    loop = TickLoop(chip, wl, RunOptions(ticks=10, seed=1))
+    assert loop.stepper._fused is not None and block_runner(loop).kernel.b.fused == loop.stepper._fused.cfg
+    for threads in (1, 2):
+        records = _runs(monkeypatch, chip, wl, ticks=120, seed=7, threads=threads)
+        _assert_same(records)
+
+
+def _gals_chip(small_chip, synaptic_op_ns=0.0):
+    small_chip["timing"]["mode"] = "gals"
+    small_chip["energy"]["clock_pj_per_core_tick"] = {"value": 7.0, "source": "test"}
+    small_chip["latency"]["synaptic_op_ns"] = {"value": synaptic_op_ns, "source": "test"}
+    return chip_from_data(small_chip, "tiny.yaml")
+
+
+def _idling_workload(small_workload):
+    """No leak, inputs on cores 0-1 only, recurrence with delays 1-4: cores have work in some ticks only."""
+    small_workload["network"].update(rate_hz=0.0, stochastic=False, threshold=2)
+    small_workload["inputs"][0].update(cores=2, rate_hz=60.0)
+    return workload_from_data(small_workload, "w.yaml")
+
+
+@pytest.mark.parametrize("synaptic_op_ns", [0.0, 3.0])
+def test_gals_in_blocks_counts_only_busy_cores(monkeypatch, small_chip, small_workload, synaptic_op_ns):
+    """gals with no spike that can arrive late is sync plus per-core clocking: the block path counts the
+    busy cores in C; counts, energy breakdown and timing report equal the per-tick loop's (both queues,
+    and the numpy kernels). 3 ns per SOP: each core's work is priced, and bounded well within a tick."""
+    chip, wl = _gals_chip(small_chip, synaptic_op_ns), _idling_workload(small_workload)
+    ticks = 90
+    records = _runs(monkeypatch, chip, wl, ticks=ticks, seed=5)
+    _assert_same(records)
+    fast, slow = records[0], records[1]
+    assert fast.energy_breakdown_j == slow.energy_breakdown_j and fast.timing_report == slow.timing_report
+    assert fast.timing_report["timing_violations"] == 0
+    clocked = fast.counts["clock_core_tick"]
+    assert 0 < clocked < 4 * ticks   # some cores idle in some ticks
+    n_per = small_chip["core"]["neurons"]
+    assert fast.counts["neuron_update"] + fast.counts["neuron_update_active"] < 4 * n_per * ticks
+
+
+def test_gals_that_could_be_late_steps_tick_by_tick(monkeypatch, small_chip, small_workload):
+    """A SOP of 0.1 ms: a busy core could emit past its routes' delays, so the run keeps the per-tick
+    loop, which counts the late spikes."""
+    chip, wl = _gals_chip(small_chip, 1e5), _idling_workload(small_workload)
+    loop = TickLoop(chip, wl, RunOptions(ticks=60, seed=5))
+    assert ineligible(loop) == "a route on which a gals spike could arrive late"
+    record = simulate(chip, wl, ticks=60, seed=5)
+    assert record.tick_backend == "c" and record.timing_report["timing_violations"] > 0

@@ -13,8 +13,9 @@ both queues, both tick backends, recurrence, multi-tick delays, presentations). 
 block path when all of these hold (:func:`ineligible` names the first that does not):
 
 - the C tick backend, one synaptic current (``cuba`` without ``du_syn``/``v_min``, or ``truenorth``);
-- ``sync`` or ``barrier`` timing on the ``analytic`` network (gals' late spikes, packets and async
-  have their own loops);
+- ``sync`` or ``barrier`` timing on the ``analytic`` network, or ``gals`` where it is sync plus
+  per-core clock counting: the truenorth kernel, no presentations, and no route on which a spike
+  could arrive late (:func:`can_be_late`; late spikes, packets and async have their own loops);
 - no learning rule, no NVM periphery (ADC, DAC pricing, read noise), no ``max_events`` /
   ``max_window_events`` guard (its partial record is taken between ticks);
 - every route's delay at least one tick, and no subclass hooking a per-tick step (tests' tracers);
@@ -30,7 +31,7 @@ import os
 import numpy as np
 
 from neuroemu.errors import NeuroEmuError
-from neuroemu.hardware.block import BarrierCosts, BlockKernel
+from neuroemu.hardware.block import BarrierCosts, BlockKernel, GalsClocking
 from neuroemu.networks.presentation import Presentation
 
 #: the ring of spikes in flight stays below this (else the per-tick loop and its queue run)
@@ -54,7 +55,9 @@ def ineligible(loop) -> str | None:
         (not block_mode(), "NEUROEMU_BLOCK=off"),
         (stepper.backend != "c", f"tick backend {stepper.backend}"),
         (stepper.kernel not in ("cuba", "truenorth") or stepper.multi, "a neuron kernel without a block form"),
-        (policy.mode not in ("sync", "barrier"), f"{policy.mode} timing"),
+        (policy.mode not in ("sync", "barrier", "gals"), f"{policy.mode} timing"),
+        (policy.mode == "gals" and stepper.kernel != "truenorth", "gals clocking of a current-based kernel"),
+        (policy.mode == "gals" and loop.reset_period, "gals with presentations"),
         (loop.packets is not None, "the packet network"),
         (loop.learning is not None, "a learning rule"),
         (loop.device is not None or stepper.adc is not None or stepper.read_noise is not None, "NVM periphery"),
@@ -70,7 +73,32 @@ def ineligible(loop) -> str | None:
     slots = int(loop.route_delay[sends].max(initial=1)) + 1
     if slots * max(int(sends.sum()), 1) * 8 > MAX_RING_BYTES:
         return "a ring of spikes in flight too large"
+    if policy.mode == "gals" and can_be_late(loop):
+        return "a route on which a gals spike could arrive late"
     return None
+
+
+def can_be_late(loop) -> bool:
+    """Whether some spike of a gals run could arrive after its delivery tick began (a timing
+    violation, which the block path does not model). A spike fired in tick t on route r leaves its
+    core after the core's work in the tick and arrives a route latency later; it is on time when
+    that is within the route's delay of whole ticks. The core's work is bounded by every synapse of
+    it operating, every enabled neuron updating at the dearer rate and every neuron firing."""
+    policy, a = loop.policy, loop.arrays
+    sends = np.flatnonzero(loop.route_axon >= 0)
+    if not len(sends):
+        return False
+    latency = np.asarray(loop.router.neuron_latency(sends), np.int64)
+    if policy.no_latency:
+        work = np.zeros(len(sends), np.int64)
+    else:
+        synapses = np.diff(a.row_ptr).reshape(a.n_cores, a.axons_per_core).sum(axis=1)
+        most = (synapses * policy.sop_ps + policy.enabled_per_core * max(policy.update_ps, policy.active_ps)
+                + a.neurons_per_core * policy.spike_ps)
+        core_most = np.ceil(most).astype(np.int64) + 1   # (the policy rounds each core's work)
+        source = loop.route_src[sends] if loop.fanout else sends
+        work = core_most[source // a.neurons_per_core]
+    return bool((work + latency > loop.route_delay[sends] * policy.nominal_tick_ps).any())
 
 
 def block_runner(loop) -> "BlockRun | None":
@@ -92,13 +120,17 @@ class BlockRun:
                                    active_ps=policy.active_ps, spike_ps=policy.spike_ps,
                                    no_latency=policy.no_latency, enabled_per_core=policy.enabled_per_core,
                                    route_latency=loop.router.neuron_latency(np.arange(n_routes)))
+        gals = None
+        if policy.mode == "gals":
+            gals = GalsClocking(always=loop.gals_work.always, enabled_per_core=loop.gals_work.enabled_per_core)
         probes = self.hooks.outputs if self.hooks is not None else None
         self.kernel = BlockKernel(loop.stepper, loop.route_axon, loop.route_delay,
                                   arrays.fanout_ptr if loop.fanout else None, loop.tick_starts,
                                   loop.spikes_per_neuron, loop.network.n_enabled, loop.opt.ticks,
                                   tick_ps=policy.nominal_tick_ps,
                                   record=loop.opt.record_spikes or self.hooks is not None,
-                                  reset_period=loop.reset_period, probe_ids=probes, barrier=barrier)
+                                  reset_period=loop.reset_period, probe_ids=probes, barrier=barrier,
+                                  gals=gals)
 
     def run(self, progress) -> None:
         """Every tick, block by block; then the loop's ledger and spike counts as the per-tick loop leaves them."""
@@ -124,6 +156,8 @@ class BlockRun:
             ledger.add(name, counts[name])
         if loop.policy.mode == "barrier":
             ledger.add("barrier_sync", loop.topology.n_routers * ticks)
+        elif loop.policy.mode == "gals":
+            ledger.add("clock_core_tick", counts["clock_core_tick"])
         loop.spikes_sent += counts["sent"]
         loop.held_outside += kernel.in_flight
         loop.tick_backend = "c+block"

@@ -21,6 +21,15 @@ COUNTERS = ("axon_event", "synaptic_op", "neuron_update_active", "neuron_update"
 
 
 @dataclass(frozen=True)
+class GalsClocking:
+    """Gals clocking (engine/energy.py's GalsWork for truenorth): the cores always busy (a neuron that
+    can change with no input) and each core's enabled neurons."""
+
+    always: np.ndarray            # bool per core
+    enabled_per_core: np.ndarray  # int64 per core
+
+
+@dataclass(frozen=True)
 class BarrierCosts:
     """Barrier timing's prices (engine/timing.py's BarrierPolicy): ps per operation and the barrier."""
 
@@ -40,7 +49,8 @@ class BlockKernel:
     def __init__(self, stepper: TickStepper, route_axon: np.ndarray, route_delay: np.ndarray,
                  fanout_ptr: np.ndarray | None, tick_starts: np.ndarray, spikes_per_neuron: np.ndarray,
                  n_enabled: int, run_ticks: int, *, tick_ps: int, record: bool, reset_period: int = 0,
-                 probe_ids: np.ndarray | None = None, barrier: BarrierCosts | None = None):
+                 probe_ids: np.ndarray | None = None, barrier: BarrierCosts | None = None,
+                 gals: GalsClocking | None = None):
         if stepper.backend != "c" or stepper.multi or stepper.kernel not in ("cuba", "truenorth"):
             raise NeuroEmuError("internal: the block kernel runs the one-current C kernels only")
         ffi = _tick.ffi
@@ -83,6 +93,11 @@ class BlockKernel:
             b.p_reset, b.p_reset_v, b.p_floor = p["reset"], p["reset_v"], p["floor"]
             b.leak_key, b.threshold_key = stepper.key, stepper._threshold_key
             b.vmin, b.vmax = stepper._vmin, stepper._vmax
+            # the fused kernel where the stepper would take it (its config points at the same arrays)
+            fused = stepper._fused
+            if fused is not None and stepper.adc is None and a.v is fused.v:
+                b.fused = fused.cfg
+                self._keep.append(fused)
         # routes and the ring of spikes in flight: a slot receives each route at most once (a route
         # has one delay), so the sending routes bound a slot's size
         route_axon = np.ascontiguousarray(route_axon, np.int64)
@@ -93,7 +108,7 @@ class BlockKernel:
         self.ring = np.zeros((self.slots, self.cap), np.int64)
         self.ring_n = np.zeros(self.slots, np.int64)
         b.fanout_ptr = ptr(fanout_ptr)
-        b.route_axon, b.route_delay = ptr(route_axon), ptr(route_delay)
+        b.routes = ptr(np.stack([route_axon, route_delay], axis=1))
         b.ring_slots, b.ring_cap, b.ring, b.ring_n = self.slots, self.cap, ptr(self.ring), ptr(self.ring_n)
         self._due = np.zeros(0, np.int64)
         # timing
@@ -107,6 +122,13 @@ class BlockKernel:
             b.route_latency = ptr(np.asarray(barrier.route_latency, np.int64))
             b.core_sops, b.core_active, b.core_spikes, b.core_busy = (ptr(np.zeros(a.n_cores, np.int64))
                                                                     for _ in range(4))
+        if gals is not None:
+            if barrier is not None:
+                raise NeuroEmuError("internal: a block run is gals or barrier, not both")
+            b.gals = 1
+            b.gals_always = ptr(np.asarray(gals.always, np.uint8), "uint8_t *")
+            b.gals_busy = ptr(np.zeros(a.n_cores, np.uint8), "uint8_t *")
+            b.enabled_per_core = ptr(np.asarray(gals.enabled_per_core, np.int64))
         # presentations: resets and the probe neurons' v at each period's end
         b.reset_period = reset_period
         self.probe_ids = None if probe_ids is None else np.ascontiguousarray(probe_ids, np.int64)
@@ -180,10 +202,12 @@ class BlockKernel:
         return all(int(np.abs(x[:hi]).max(initial=0)) <= lim for x in (a.v, a.u))
 
     def counters(self) -> dict[str, int]:
-        """The counts so far, in the ledger's names (plus ``sent``, ``dropped_at_reset``, ``past_end``)."""
+        """The counts so far, in the ledger's names (plus ``sent``, ``dropped_at_reset``, ``past_end``;
+        ``clock_core_tick`` under gals)."""
         b = self.b
         out = {name: int(getattr(b, name)) for name in COUNTERS}
-        out.update(sent=int(b.sent), dropped_at_reset=int(b.dropped_at_reset), past_end=int(b.past_end))
+        out.update(sent=int(b.sent), clock_core_tick=int(b.clock_core_tick),
+                   dropped_at_reset=int(b.dropped_at_reset), past_end=int(b.past_end))
         return out
 
     @property

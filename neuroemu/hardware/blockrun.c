@@ -1,4 +1,4 @@
-/* Many ticks per call; see blockrun.h. Each tick is the per-tick loop's (neuroemu.engine.run.TickLoop)
+/* Many ticks per call; see blockrun.h. Each tick (sync, gals without late spikes, barrier) is the per-tick loop's (neuroemu.engine.run.TickLoop)
  * five steps with the same kernels (tick.c), in the same order, so the record is the same bit for
  * bit: deliver (staged inputs + the ring slot of this tick), integrate and step the neurons, count,
  * route the fired neurons' spikes into the ring at their delay, and start the next tick (sync: one
@@ -152,6 +152,22 @@ static int64_t block_busy(ne_block_t *b, int64_t n_fired, int64_t idle_most) {
     return most;
 }
 
+/* gals: the enabled neurons of the cores with work this tick (GalsWork.finish), their count of
+ * cores added to clock_core_tick */
+static int64_t gals_updated(ne_block_t *b, int64_t n_due, int64_t n_fired) {
+    uint8_t *busy = b->gals_busy;
+    memcpy(busy, b->gals_always, (size_t)b->n_cores);
+    for (int64_t k = 0; k < n_due; k++) busy[b->due[k] / b->axons_per_core] = 1;
+    for (int64_t k = 0; k < n_fired; k++) busy[b->fired[k] / b->neurons_per_core] = 1;
+    int64_t cores = 0, updated = 0;
+    for (int64_t c = 0; c < b->n_cores; c++) {
+        cores += busy[c];
+        updated += busy[c] ? b->enabled_per_core[c] : 0;
+    }
+    b->clock_core_tick += cores;
+    return updated;
+}
+
 int64_t ne_block_run(ne_block_t *b, int64_t t0, int64_t t1) {
     if (b == NULL || t0 < b->block_t0 || t1 < t0 || t1 > b->run_ticks || b->ring_slots < 2)
         return NE_BLOCK_EBADARG;
@@ -180,13 +196,18 @@ int64_t ne_block_run(ne_block_t *b, int64_t t0, int64_t t1) {
         b->axon_event += n_due;
         /* integrate and step every core */
         if (core_sops != NULL) memset(core_sops, 0, (size_t)(b->n_live / npc) * sizeof(int64_t));
-        int64_t sops = block_integrate(b, n_due, core_sops);
-        int64_t n_active = 0;
-        int64_t n_fired = block_step_neurons(b, t, &n_active, core_active);
+        int64_t sops, n_active = 0, n_fired;
+        if (b->fused != NULL) {
+            n_fired = ne_truenorth_fused(b->fused, b->due, n_due, t, b->fired, &sops, &n_active, core_sops,
+                                         core_active);
+        } else {
+            sops = block_integrate(b, n_due, core_sops);
+            n_fired = block_step_neurons(b, t, &n_active, core_active);
+        }
         if (sops < 0 || n_fired < 0) return NE_BLOCK_EBADARG;
         b->synaptic_op += sops;
         b->neuron_update_active += n_active;
-        b->neuron_update += b->n_enabled - n_active;
+        b->neuron_update += (b->gals ? gals_updated(b, n_due, n_fired) : b->n_enabled) - n_active;
         b->spike += n_fired;
         int64_t end = now;
         if (b->barrier) end += block_busy(b, n_fired, idle_most);
@@ -203,9 +224,9 @@ int64_t ne_block_run(ne_block_t *b, int64_t t0, int64_t t1) {
             const int64_t r_lo = b->fanout_ptr != NULL ? b->fanout_ptr[g] : g;
             const int64_t r_hi = b->fanout_ptr != NULL ? b->fanout_ptr[g + 1] : g + 1;
             for (int64_t r = r_lo; r < r_hi; r++) {
-                const int64_t target = b->route_axon[r];
+                const int64_t target = b->routes[2 * r];
                 if (target < 0) continue;
-                const int64_t d = (t + b->route_delay[r]) % R;
+                const int64_t d = (t + b->routes[2 * r + 1]) % R;
                 if (b->ring_n[d] >= cap) return NE_BLOCK_EBADARG;
                 b->ring[d * cap + b->ring_n[d]++] = target;
                 b->sent += 1;

@@ -1,4 +1,4 @@
-/* Many ticks per call: the tick loop of a sync or barrier run on the analytic network, in C
+/* Many ticks per call: the tick loop of a sync, gals or barrier run on the analytic network, in C
  * (neuroemu.engine.blockrun drives it; neuroemu.hardware.block wraps it). Compiled into the same
  * extension as tick.c, whose kernels it calls once per tick. */
 #define NE_BLOCK_EBADARG -1
@@ -46,6 +46,9 @@ typedef struct {
     const int8_t *p_reset;
     uint64_t leak_key, threshold_key;
     int32_t vmin, vmax;
+    /* truenorth: the fused kernel's config (ne_truenorth_fused, when TickStepper would step with it;
+     * NULL: the two passes ne_integrate + ne_truenorth_step) */
+    const ne_tn_fused_t *fused;
     /* --- cuba, the fast form (fast_cuba = 1; the wrapper checks that no sum can leave int32):
      * the live neurons as segments [seg_start[i], seg_start[i+1]) of one profile within one core,
      * updated branch-free in int32 (vectorisable), fired ids gathered from spike flags after */
@@ -58,8 +61,9 @@ typedef struct {
     int32_t skip_quiet;         /* this call: those segments are at rest, so they are skipped */
     /* --- routes: neuron g's routes are fanout_ptr[g]..fanout_ptr[g+1] (NULL: route g alone) */
     const int64_t *fanout_ptr;
-    const int64_t *route_axon;  /* target global axon, < 0: the route sends nowhere */
-    const int64_t *route_delay; /* whole ticks, >= 1 */
+    /* route r: routes[2r] its target global axon (< 0: the route sends nowhere), routes[2r + 1] its
+     * delay in whole ticks (>= 1): side by side, so a fired neuron's route costs one cache miss */
+    const int64_t *routes;
     const int64_t *route_latency; /* barrier: zero-load network latency (ps) */
     /* --- the spikes in flight: slot d % ring_slots holds the axons due in tick d */
     int64_t ring_slots, ring_cap;
@@ -74,6 +78,13 @@ typedef struct {
     double sop_ps, update_ps, active_ps, spike_ps;
     const int64_t *enabled_per_core;
     int64_t *core_sops, *core_active, *core_spikes, *core_busy;   /* [n_cores] scratch */
+    /* gals (1: the barrier fields unused, the tick fixed as under sync; the caller has checked that
+     * no spike can arrive late): only a core with work in the tick is clocked and updates its
+     * enabled neurons (engine/energy.py's GalsWork, truenorth): one whose gals_always is set, one
+     * with an axon receiving a spike, or one with a neuron that fires. Counted in clock_core_tick */
+    int32_t gals;
+    const uint8_t *gals_always; /* [n_cores] */
+    uint8_t *gals_busy;         /* [n_cores] scratch */
     int64_t *tick_starts;       /* [ticks + 1], ps */
     int64_t run_ticks;          /* the run's length: a spike due at or past it stays in flight */
     /* --- the block's staged inputs: tick block_t0 + i receives in_axons[in_ptr[i] .. in_ptr[i+1]) */
@@ -93,7 +104,7 @@ typedef struct {
     int64_t rec_cap, rec_n;
     int64_t *spikes_per_neuron;
     /* --- counters, added to across calls */
-    int64_t axon_event, synaptic_op, neuron_update_active, neuron_update, spike, sent;
+    int64_t axon_event, synaptic_op, neuron_update_active, neuron_update, spike, sent, clock_core_tick;
     int64_t dropped_at_reset;   /* in-flight spikes a reset dropped (as the per-tick loop counts them) */
     int64_t past_end;           /* sync: dropped spikes due at or past run_ticks (the per-tick loop's queue keeps them) */
     int64_t ticks_done;
