@@ -131,6 +131,11 @@ def test_unknown_chip_or_workload_name_lists_the_shipped_ones():
         load_chip("nochip")
     with pytest.raises(ConfigError, match=r"^nowl: no such file, and no shipped workload .*digits"):
         load_workload("nowl")
+    for name in ("0" * 5000, "a\0b"):  # names no file can have: the same line, not an OSError
+        with pytest.raises(ConfigError, match="no such file, and no shipped chip"):
+            load_chip(name)
+        with pytest.raises(ConfigError, match="no such file, and no shipped workload"):
+            load_workload(name)
 
 
 def test_recursive_alias_is_refused():

@@ -168,6 +168,14 @@ def is_file(path: str | Path) -> bool:
         return False
 
 
+def exists(path: str | Path) -> bool:
+    """Path.exists that says False, not raises, for names no file can have (too long, NUL bytes)."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def shipped_chips() -> dict[str, Path]:
     """Shipped chip files by name (the stem of chips/*.yaml)."""
     if not CHIPS_DIR.is_dir():
@@ -332,7 +340,7 @@ def load_chip(ref: str | Path | None = None) -> ChipSpec:
         data, name = _embedded("default_chip.yaml")
         return chip_from_data(data, name)
     path = resolve_chip_path(str(ref))
-    if not is_file(path) and not path.exists():
+    if not exists(path):
         valid = ", ".join(sorted(shipped_chips())) or "none"
         raise ConfigError(f"{ref}: no such file, and no shipped chip of that name (shipped chips: {valid})")
     return chip_from_data(read_yaml(path), str(path))
@@ -346,7 +354,7 @@ def load_workload(ref: str | Path | None = None) -> WorkloadSpec:
     path = Path(ref)
     if not is_file(path):
         path = shipped_workloads().get(str(ref), path)
-    if not is_file(path) and not path.exists():
+    if not exists(path):
         valid = ", ".join(sorted(shipped_workloads())) or "none"
         raise ConfigError(f"{ref}: no such file, and no shipped workload of that name (shipped workloads: {valid})")
     return workload_from_data(read_yaml(path), str(path))
