@@ -268,3 +268,18 @@ def test_gals_that_could_be_late_steps_tick_by_tick(monkeypatch, small_chip, sma
     assert ineligible(loop) == "a route on which a gals spike could arrive late"
     record = simulate(chip, wl, ticks=60, seed=5)
     assert record.tick_backend == "c" and record.timing_report["timing_violations"] > 0
+
+
+def test_fan_in_counted_in_chunks_equals_one_bincount(monkeypatch):
+    """The block path counts each neuron's synapses a block of cores at a time (a board of billions
+    of synapses has no room for a per-synapse int64 copy): any chunk size gives one bincount's answer."""
+    import neuroemu.hardware.block as block
+    from neuroemu.config import load_chip, load_workload
+    from neuroemu.networks.workloads import build_network
+    a = build_network(load_chip("default"), load_workload(None), 1, "fan-in").arrays
+    core = np.repeat(np.arange(a.n_axons, dtype=np.int64) // a.axons_per_core, np.diff(a.row_ptr))
+    want = np.bincount(core * a.neurons_per_core + a.row_neurons.astype(np.int64), minlength=a.n_neurons)
+    assert want.max() > 0
+    for chunk in (1 << 25, 1000, 1):  # one chunk, a few cores a chunk, one core a chunk
+        monkeypatch.setattr(block, "FAN_IN_CHUNK", chunk)
+        assert np.array_equal(block.synapses_into_each_neuron(a), want)

@@ -152,9 +152,7 @@ class BlockKernel:
         tab, lim = st._table, int(st._lim)
         weights = a.row_weights if st._per_synapse else a.weights
         wmax = int(np.abs(weights.astype(np.int64)).max(initial=0))
-        cols = a.row_neurons.astype(np.int64)
-        core = np.repeat(np.arange(a.n_axons, dtype=np.int64) // a.axons_per_core, np.diff(a.row_ptr))
-        inputs = np.bincount(core * a.neurons_per_core + cols, minlength=a.n_neurons)
+        inputs = synapses_into_each_neuron(a)
         fan_in = int(inputs.max(initial=0))
         self.fast_state_lim = lim
         self.fast = bool(
@@ -260,3 +258,25 @@ class BlockKernel:
         if not ticks:
             return np.empty(0, np.int64), np.empty(0, np.int64), probes
         return np.concatenate(ticks), np.concatenate(ids), probes
+
+
+#: synapses per chunk when counting a chip's fan-in (bounds the temporary int64 arrays: 256 MiB)
+FAN_IN_CHUNK = 1 << 25
+
+
+def synapses_into_each_neuron(a) -> np.ndarray:
+    """The number of synapses into each neuron (int64, one per neuron), counted a block of cores at
+    a time so a board of billions of synapses (pohoiki_beach: 4.3 G) needs no per-synapse int64 copy."""
+    npc, apc, n_cores = a.neurons_per_core, a.axons_per_core, a.n_cores
+    core_syn = a.row_ptr[np.arange(n_cores + 1, dtype=np.int64) * apc]  # each core's first synapse
+    inputs = np.zeros(n_cores * npc, np.int64)
+    c = 0
+    while c < n_cores:
+        end = int(np.searchsorted(core_syn, core_syn[c] + FAN_IN_CHUNK, side="right")) - 1
+        end = min(max(end, c + 1), n_cores)
+        lo, hi = int(core_syn[c]), int(core_syn[end])
+        local = np.repeat(np.arange(end - c, dtype=np.int64) * npc, np.diff(core_syn[c:end + 1]))
+        inputs[c * npc:end * npc] = np.bincount(local + a.row_neurons[lo:hi], minlength=(end - c) * npc)
+        c = end
+    return inputs
+
