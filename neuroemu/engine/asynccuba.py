@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroemu.engine.asyncmodels import NEVER, CubaCT, _carry, _rate, continuous_model as _one_current
+from neuroemu.engine.asyncmodels import NEVER, CubaCT, _carry, _rate, first_above, continuous_model as _one_current
 
 #: the prediction looks this far ahead (ps); the clock's limit is 2^62
 _HORIZON = float(2**61)
@@ -199,14 +199,7 @@ class CubaMultiCT(CubaCT):
         j = np.argmax(above, axis=1)
         hi = pts[np.arange(m), j]
         lo = np.where(j > 0, pts[np.arange(m), np.maximum(j - 1, 0)], 0)
-        for _ in range(64):
-            open_ = ok & (hi - lo > 1)
-            if not open_.any():
-                break
-            mid = (lo + hi) // 2
-            up = self._v_at(sub, mid.astype(np.float64), vv, uu) > thc
-            hi = np.where(open_ & up, mid, hi)
-            lo = np.where(open_ & ~up, mid, lo)
+        hi = first_above(lo, hi, ok, lambda s: self._v_at(sub, s.astype(np.float64), vv, uu) > thc)
         out[ci] = np.where(ok, start[ci] + hi, NEVER)
         return out
 

@@ -460,14 +460,7 @@ class CubaCT:
         ok = np.isfinite(p)
         lo_i = np.zeros(len(ci), np.int64)
         hi_i = np.where(ok, np.ceil(np.minimum(np.where(ok, p, 0.0), 2.0**61)), 0).astype(np.int64)
-        for _ in range(64):
-            open_ = ok & (hi_i - lo_i > 1)
-            if not open_.any():
-                break
-            mid = (lo_i + hi_i) // 2
-            above = self._v_at(sub, mid.astype(np.float64), vv0, uu0) > thc
-            hi_i = np.where(open_ & above, mid, hi_i)
-            lo_i = np.where(open_ & ~above, mid, lo_i)
+        hi_i = first_above(lo_i, hi_i, ok, lambda s: self._v_at(sub, s.astype(np.float64), vv0, uu0) > thc)
         # the bracket's right end was probed above threshold (v(0) was not): hi_i is the first ps above
         out[ci] = np.where(ok, start[ci] + hi_i, NEVER)
         return out
@@ -568,3 +561,19 @@ def group_events(nid, tt, ww, syn, w0: int, w1: int):
     seg = np.flatnonzero(first)
     rank = np.arange(len(starts)) - np.repeat(seg, np.diff(np.append(seg, len(starts))))
     return g_n, g_t, g_s, g_syn, rank
+
+
+def first_above(lo: np.ndarray, hi: np.ndarray, ok: np.ndarray, above) -> np.ndarray:
+    """Bisection on integer ps, vectorised: for each row with ``ok``, ``above(lo)`` False and
+    ``above(hi)`` True, the first s in (lo, hi] where ``above`` holds (at most 64 halvings);
+    ``above(s)`` is called on the whole vector and must be monotone inside each bracket."""
+    for _ in range(64):
+        open_ = ok & (hi - lo > 1)
+        if not open_.any():
+            break
+        mid = (lo + hi) // 2
+        up = above(mid)
+        hi = np.where(open_ & up, mid, hi)
+        lo = np.where(open_ & ~up, mid, lo)
+    return hi
+
