@@ -68,15 +68,20 @@ COUNTS = ("axon_event", "synaptic_op", "spike", "neuron_update_active")
 
 # --- async equals sync where they must agree ------------------------------------------------------
 
+def assert_same_spikes_and_counts(sync, asy) -> None:
+    """Async gave sync's spikes, tick by tick, and every counter of COUNTS."""
+    assert np.array_equal(spikes_in_ticks(sync), spikes_in_ticks(asy))
+    for key in COUNTS:
+        assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
+
+
 @pytest.mark.parametrize("reset", ["linear", "zero", "none"])
 def test_async_equals_sync_whole_tick_delays_no_latency_no_leak(reset):
     c, w = zero_latency_chip(), make_workload(reset=reset)
     sync = simulate(c, w, timing="sync", record_spikes=True)
     asy = simulate(c, w, timing="async", record_spikes=True)
     assert sync.spikes > 50
-    assert np.array_equal(spikes_in_ticks(sync), spikes_in_ticks(asy))
-    for key in COUNTS:
-        assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
+    assert_same_spikes_and_counts(sync, asy)
     # every async spike falls on a tick start: nothing moves time but whole-tick delays
     assert np.all(asy.spike_trains.ticks % T == 0)
     assert asy.counts.get("neuron_update", 0) == 0 < sync.counts["neuron_update"]
@@ -89,9 +94,7 @@ def test_async_equals_sync_for_the_current_based_lif():
     sync = simulate(c, w, timing="sync", record_spikes=True)
     asy = simulate(c, w, timing="async", record_spikes=True)
     assert sync.spikes > 50
-    assert np.array_equal(spikes_in_ticks(sync), spikes_in_ticks(asy))
-    for key in COUNTS:
-        assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
+    assert_same_spikes_and_counts(sync, asy)
 
 
 def test_the_mapped_classifier_answers_as_well_clockless():

@@ -13,8 +13,7 @@ from neuroemu.engine.asynccuba import CubaMultiCT, _zeros
 from neuroemu.engine.asyncmodels import NEVER
 from neuroemu.models.loihi import CubaArrays
 from neuroemu.networks.edgelist import save_npz
-from neuroemu.networks.graph import NetworkBuilder
-from test_async_cores import COUNTS, _same, make_chip, spikes_in_ticks, zero_latency_chip
+from test_async_cores import _same, assert_same_spikes_and_counts, make_chip, zero_latency_chip
 from test_peer_fields import two_current_network
 
 T = 1000  # a 1 ns tick in ps: brute-force scans stay short
@@ -109,21 +108,12 @@ def test_tick_start_voltage_is_the_exact_sum_of_every_current():
         np.testing.assert_allclose(m.v, v + (u * (1 - d)).sum(axis=0), rtol=1e-9, atol=1e-6)
 
 
-def _instant_currents_network(rng, n_in=12, n=30, ticks=80):
+def _instant_currents_network(rng):
     """Two currents that each last one step (i_decay 0: a jump of v alone) and no v leak: every
     change of v is at a tick start, in integers, so async must give the clocked spikes exactly. (A
     current that lasts longer moves v between tick starts and the clocked model rounds each step's
     decay: the two then differ by design; the closed form is pinned by the tests above.)"""
-    b = NetworkBuilder("cuba2ct")
-    b.add_inputs("exc", n_in)
-    b.add_inputs("inh", n_in)
-    b.add_neurons("n", n, model="CubaLIF", decay=1.0, threshold=300.0, refractory=1)
-    b.connect("exc", "n", rng.integers(20, 200, (n_in, n)) * (rng.random((n_in, n)) < 0.5), syn_type=0)
-    b.connect("inh", "n", -rng.integers(20, 120, (n_in, n)) * (rng.random((n_in, n)) < 0.5), syn_type=1)
-    b.connect("n", "n", rng.integers(-40, 60, (n, n)) * (rng.random((n, n)) < 0.1), syn_type=0)
-    b.set_syn_decays([0.0, 0.0])
-    b.set_input_spikes(*np.nonzero(rng.random((ticks, 2 * n_in)) < 0.3))
-    return b.build()
+    return two_current_network(rng, decay=1.0, threshold=300.0, refractory=1, syn_decays=(0.0, 0.0), name="cuba2ct")
 
 
 def test_two_currents_async_equals_sync_where_they_must_agree(tmp_path):
@@ -134,9 +124,7 @@ def test_two_currents_async_equals_sync_where_they_must_agree(tmp_path):
     sync = simulate(c, wl, timing="sync", record_spikes=True)
     asy = simulate(c, wl, timing="async", record_spikes=True)
     assert sync.spikes > 50
-    assert np.array_equal(spikes_in_ticks(sync), spikes_in_ticks(asy))
-    for key in COUNTS:
-        assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
+    assert_same_spikes_and_counts(sync, asy)
     assert_conserved(asy)
 
 

@@ -297,16 +297,18 @@ def test_validate_reads_packet_energy_and_wants_its_source(tmp_path):
 
 # --- 5. several synaptic currents -------------------------------------------------------------------
 
-def two_current_network(rng, n_in=12, n=30, ticks=80):
-    """Excitatory (fast, i_decay 0.75) and inhibitory (slow, i_decay 0.9) currents, as Brian2's CUBA."""
-    b = NetworkBuilder("cuba2")
+def two_current_network(rng, n_in=12, n=30, ticks=80, decay=0.95, threshold=700.0, refractory=2,
+                        syn_decays=(0.75, 0.9), name="cuba2"):
+    """Excitatory (fast, i_decay 0.75) and inhibitory (slow, i_decay 0.9) currents, as Brian2's CUBA
+    (the neuron and current constants can be changed)."""
+    b = NetworkBuilder(name)
     b.add_inputs("exc", n_in)
     b.add_inputs("inh", n_in)
-    b.add_neurons("n", n, model="CubaLIF", decay=0.95, threshold=700.0, refractory=2)
+    b.add_neurons("n", n, model="CubaLIF", decay=decay, threshold=threshold, refractory=refractory)
     b.connect("exc", "n", rng.integers(20, 200, (n_in, n)) * (rng.random((n_in, n)) < 0.5), syn_type=0)
     b.connect("inh", "n", -rng.integers(20, 120, (n_in, n)) * (rng.random((n_in, n)) < 0.5), syn_type=1)
     b.connect("n", "n", rng.integers(-40, 60, (n, n)) * (rng.random((n, n)) < 0.1), syn_type=0)
-    b.set_syn_decays([0.75, 0.9])
+    b.set_syn_decays(list(syn_decays))
     b.set_input_spikes(*np.nonzero(rng.random((ticks, 2 * n_in)) < 0.3))
     return b.build()
 
