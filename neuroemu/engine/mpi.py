@@ -19,11 +19,15 @@ import contextlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from neuroemu.errors import ConfigError, NeuroEmuError
+
+#: seconds a failing rank waits after its error line before it aborts every rank (see abort_on_error)
+ABORT_GRACE_S = 0.5
 
 INSTALL_HINT = "pip install 'neuroemu[mpi]' (mpi4py and MPICH as wheels)"
 
@@ -146,4 +150,7 @@ def abort_on_error(comm, stream=None):
             raise
         text = " ".join(str(exc).split()) or type(exc).__name__
         print(f"Error (rank {comm.Get_rank()}): {text}", file=stream or sys.stderr, flush=True)
+        # the line is in the pipe to mpiexec's forwarder, which Abort kills with this rank: give it
+        # time to pass the line on first (without this the line was lost now and then)
+        time.sleep(ABORT_GRACE_S)
         comm.Abort(1)
