@@ -339,20 +339,23 @@ def test_the_shipped_nvm_sweeps_plan(name):
 
 # --- endurance: learning wears the array -------------------------------------------------------------------
 
-def test_endurance_sticks_a_synapse_exactly_after_its_limit():
+def test_endurance_sticks_a_cell_exactly_after_its_limit():
+    """Write limit of a cell takes, write limit + 1 does not; the pair's other cell is its own."""
     from neuroemu.networks.workloads import build_network
     net = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small")
     a = net.arrays
     wear = dv.Endurance(a, 3)
     s = np.array([5])
     for write in range(1, 7):
-        a.row_weights[s] = write  # the rule writes the synapse: weight = write number
-        wear.wear(s)
-        assert wear.writes[5] == write
-        assert a.row_weights[5] == min(write, 3)  # writes 1..3 take, 4.. do not
-        assert wear.frozen[5] == (write >= 3)
+        assert wear.take(s, 0).tolist() == [write <= 3]  # G+ pulses 1..3 take, 4.. do not
+        assert wear.writes[5].tolist() == [write, 0]
+        assert wear.stuck[5].tolist() == [write >= 3, False]
+    assert wear.take(s, 1).tolist() == [True]  # G- of the same synapse still responds
     rep = wear.report()
-    assert rep["most_writes"] == 6 and rep["synapses_written"] == 1 and rep["fraction_past_endurance"] == 1 / a.n_synapses
+    assert (rep["most_writes"], rep["cells_written"], rep["synapses_written"], rep["cells_past_endurance"],
+            rep["writes"]) == (6, 2, 1, 1, 7)
+    assert rep["fraction_past_endurance"] == 1 / (2 * a.n_synapses)
+    assert rep["most_written_cell"][3] == 0  # the G+ half
 
 
 def test_a_learning_run_reports_its_wear():
@@ -521,8 +524,8 @@ def test_a_learning_run_on_a_nonlinear_device_reports_its_writes_and_their_energ
     assert rep["write_energy_j"] == r.energy_breakdown_j["potentiation"] + r.energy_breakdown_j["depression"]
     assert sum(r.energy_breakdown_j.values()) == pytest.approx(r.energy_j, rel=1e-12)
     assert (r.spikes, r.counts) != (r_lin.spikes, r_lin.counts)  # the steps changed what the chip learned
-    core, row, col = rep["most_written_cell"]
-    assert 0 <= core < 16 and 0 <= row < chip.core.axons and 0 <= col < chip.core.neurons
+    core, row, col, half = rep["most_written_cell"]
+    assert 0 <= core < 16 and 0 <= row < chip.core.axons and 0 <= col < chip.core.neurons and half in (0, 1)
 
 
 def test_clockless_reads_draw_per_activation_with_the_rows_read_count():
@@ -657,24 +660,28 @@ def test_each_cells_drift_exponent_is_its_own_draw_around_the_mean():
     assert len(np.unique(np.round(nu[g0 > 0], 12))) == int((g0 > 0).sum())  # one exponent per cell
 
 
-def test_endurance_undoes_late_writes_in_the_rules_float_copy_too():
-    """Past the limit a write is undone in the arrays and in the learning rule's own float weights,
-    so the rule never drifts away from the stuck value."""
-    from types import SimpleNamespace
-
+def test_a_write_to_a_stuck_cell_changes_neither_the_rules_float_copy_nor_the_dense_copy():
+    """Past the limit a potentiation leaves the rule's float weight, the arrays' weight and the dense
+    crossbar copy the C kernel reads as they were after the last accepted write."""
+    from neuroemu.hardware.learning import STDP
     from neuroemu.networks.workloads import build_network
     a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
-    rule = SimpleNamespace(w=a.row_weights.astype(np.float64).copy())
-    wear = dv.Endurance(a, 2)
-    s = np.array([7])
-    for write in range(1, 5):
-        rule.w[s] = write + 0.25
-        a.row_weights[s] = write
-        wear.wear(s, rule)
-        assert a.row_weights[7] == min(write, 2)
-        assert rule.w[7] == (write + 0.25 if write <= 2 else 2.0)
-        if write > 2:  # the dense crossbar copy the C kernel reads is undone alike
-            assert a.dense_weights[a.synapse_axons()[7], a.row_neurons[7]] == 2
+    rule = STDP(a_plus=1.25, a_minus=1, tau_plus_ticks=1e9, tau_minus_ticks=4, w_min=-100, w_max=100)
+    rule.bind(a, device=_spec(endurance_writes=Sourced(2.0)))
+    s = 7
+    axon = int(a.synapse_axons()[s])
+    g = (axon // a.axons_per_core) * a.neurons_per_core + int(a.row_neurons[s])
+    w0 = rule.w[s]
+    rule.apply(0, [axon], [])
+    for t in range(1, 5):  # the post fires every tick: one potentiation of e^(-t / 1e9) x 1.25 a tick
+        rule.apply(t, [], [g])
+        taken = min(t, 2)
+        want = w0
+        for k in range(1, taken + 1):
+            want = want + 1.25 * math.exp(-k / 1e9)
+        assert rule.w[s] == want and rule.endurance.writes[s].tolist() == [t, 0]
+        assert a.row_weights[s] == math.floor(want + 0.5)
+        assert a.dense_weights[axon, a.row_neurons[s]] == math.floor(want + 0.5)
 
 
 @pytest.mark.parametrize("bits, full, shift", [(8, 50, 0), (8, 100, 0), (8, 127, 0), (8, 128, 1), (8, 254, 1), (8, 255, 2),

@@ -229,8 +229,8 @@ class SynapseDeviceSpec:
     stuck_on_fraction: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="cells stuck at G_max")
     stuck_off_fraction: Sourced = spec_field(ZERO, check=sourced_between(0.0, 1.0), doc="cells stuck at G_min")
     endurance_writes: Sourced | None = spec_field(
-        None, check=sourced_between(1.0, 1e18), doc="learning: writes a synapse's cells take before they stick at "
-                                                     "their last value (default: unlimited)")
+        None, check=sourced_between(1.0, 1e18), doc="learning: write pulses a cell takes before it sticks at its "
+                                                     "conductance after the last (default: unlimited)")
     ltp_nonlinearity: Sourced | None = spec_field(
         None, check=lambda v: None if 1e-3 <= v.value <= 1e6 else "must be between 0.001 and 1e6",
         doc="learning: A / P_max of NeuroSim's exponential potentiation curve (small: strongly non-linear; "

@@ -42,7 +42,7 @@ from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
 from neuroemu.hardware.chip import build_chip_topology, router_for, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
-from neuroemu.hardware.devices import Endurance, clockless_reads
+from neuroemu.hardware.devices import clockless_reads
 from neuroemu.hardware.learning import STDPContinuous, learning_rule
 from neuroemu.kernel.queue import make_queue
 from neuroemu.models.rng import stream_key
@@ -151,15 +151,11 @@ class AsyncCoreLoop:
         except ConfigError as exc:
             raise ConfigError(f"{name}: {exc}") from None
         self.learning = STDPContinuous(rule, self.T)
-        dev = chip.synapse_device
-        if dev is not None and dev.endurance_writes is not None:
-            self.endurance = Endurance(self.arrays, dev.endurance_writes.value)
+        self.endurance = rule.endurance  # the rule wears each cell as it writes it
 
     def _learn(self, a_t, a_ax, sn, st) -> None:
         """The window's weight updates (they take effect from the next window); counted as the tick loop."""
         n_pot, n_dep, written = self.learning.apply_window(a_t, a_ax, sn, st)
-        if self.endurance is not None:
-            self.endurance.wear(written, self.learning.rule)
         self.ledger.add("potentiation", n_pot)
         self.ledger.add("depression", n_dep)
         if self._kernel_row_w is not None and len(written):  # the C kernel's copy of the weights

@@ -146,7 +146,6 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
                         env.process(deliver(target, int(route_delay[r])))
             if rule is not None:  # a core's synapses are its own: learning per core is learning per chip
                 n_pot, n_dep = rule.apply(t, [c * A + i for i in active_axons], fired_here)
-                nvm.wear(rule.last_written)
                 ledger.add("potentiation", n_pot)
                 ledger.add("depression", n_dep)
             if fired_here:
@@ -196,7 +195,8 @@ def simulate_reference(chip: ChipSpec | str | None = None, workload: WorkloadSpe
 
 class _Nvm:
     """The NVM device effects of the reference, synapse by synapse in plain Python (the fast loop's
-    twins: devices.ReadNoise.input, adc_quantise, TickLoop._count_periphery, devices.Endurance)."""
+    twins: devices.ReadNoise.input, adc_quantise, TickLoop._count_periphery; endurance is counted and
+    applied by the rule's twin, STDPReference, cell by cell)."""
 
     def __init__(self, chip: ChipSpec, network, noise, rule):
         a, dev = network.arrays, chip.synapse_device
@@ -210,11 +210,6 @@ class _Nvm:
             self.reads = [0] * a.n_axons
             self.table = [float(x) for x in normal_table()]
             self.shift = 64 - NORMAL_TABLE_BITS
-        self.limit = int(dev.endurance_writes.value) if rule is not None and dev is not None \
-            and dev.endurance_writes is not None else None
-        if self.limit is not None:
-            n = a.n_synapses
-            self.writes, self.frozen, self.stuck = [0] * n, [False] * n, [0] * n
 
     def noisy(self, w: int, p: int, axon: int) -> float:
         """One read of synapse p: its weight plus sigma x the table normal of (cell, the row's read count)."""
@@ -238,26 +233,10 @@ class _Nvm:
             if self.adc is not None:
                 ledger.add("adc_conversion", self.columns[core])
 
-    def wear(self, written: list) -> None:
-        """Endurance: writes past the limit do not take; a synapse reaching it sticks."""
-        if self.limit is None or not written:
-            return
-        r = self.rule
-        stuck = {s for s in written if self.frozen[s]}
-        for s in written:
-            self.writes[s] += 1
-        for s in stuck:
-            r.weights[s] = self.stuck[s]
-            r.w[s] = float(self.stuck[s])
-        for s in sorted({s for s in written if not self.frozen[s] and self.writes[s] >= self.limit}):
-            self.stuck[s] = r.weights[s]
-            self.frozen[s] = True
-
     def endurance_report(self):
-        """The wear for the record, in the fast loop's form (an Endurance holding these counts)."""
-        if self.limit is None:
+        """The wear for the record, in the fast loop's form (an Endurance holding the rule twin's counts per cell)."""
+        if self.rule is None or self.rule.writes is None:
             return None
-        from_lists = Endurance(self.a, self.limit)
-        from_lists.writes[:] = self.writes
-        from_lists.frozen[:] = self.frozen
+        from_lists = Endurance(self.a, self.rule.limit)
+        from_lists.writes[:] = self.rule.writes
         return from_lists

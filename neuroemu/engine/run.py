@@ -20,7 +20,7 @@ from neuroemu.engine.blockrun import block_runner
 from neuroemu.engine.energy import GalsWork, Ledger
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
-from neuroemu.hardware.devices import Endurance, adc_for, read_noise_for
+from neuroemu.hardware.devices import adc_for, read_noise_for
 from neuroemu.hardware.fused import check_threads
 from neuroemu.hardware.step import TickStepper
 from neuroemu.engine.timing import TimingPolicy, route_pass, timing_policy
@@ -170,9 +170,8 @@ class TickLoop:
             self.learning = learning_rule(rule.rule, rule.params(), f"{self.name}: learning")
             self.learning.bind(arrays, weight_bits=chip.core.weight_bits, device=chip.synapse_device)
         dev = chip.synapse_device
-        self.endurance = None
-        if self.learning is not None and dev is not None and dev.endurance_writes is not None:
-            self.endurance = Endurance(arrays, dev.endurance_writes.value)
+        # NVM endurance: the rule wears each cell as it writes it (hardware/devices.Endurance)
+        self.endurance = None if self.learning is None else self.learning.endurance
         read_noise = read_noise_for(arrays, chip, opt.seed)
         # NVM read noise is drawn per read, with the same draws in both tick kernels
         self.stepper = TickStepper(arrays, self.network.enabled, chip.core.membrane_bits,
@@ -336,8 +335,6 @@ class TickLoop:
         """The learning rule's weight updates for this tick's deliveries and spikes (if one is on)."""
         if self.learning is not None:
             n_pot, n_dep = self.learning.apply(t, due_axons, fired)
-            if self.endurance is not None:
-                self.endurance.wear(self.learning.last_written, self.learning)
             self.ledger.add("potentiation", n_pot)
             self.ledger.add("depression", n_dep)
 

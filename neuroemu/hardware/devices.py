@@ -28,8 +28,9 @@ draw is a table lookup (:func:`normal_table`: 4096 unit-variance normal quantile
 12 bits of splitmix64), so its C twin (``ne_integrate_noisy`` in hardware/tick.c) gives the same
 bits as numpy: no libm or SIMD log/cos whose last bits differ between the two.
 
-Endurance (:class:`Endurance`): a learning run counts the writes to each synapse; past
-``endurance_writes`` the synapse sticks at its last weight.
+Endurance (:class:`Endurance`): a learning run counts the write pulses to each cell (a
+potentiation pulses G+, a depression G-); past ``endurance_writes`` a cell sticks at its
+conductance after its last accepted write, and its pair's other cell still responds.
 
 Non-linear, asymmetric learning steps (:class:`ConductanceSteps`): a potentiation or depression
 moves the weight along NeuroSim's exponential conductance-versus-pulse curves, so a step shrinks
@@ -364,57 +365,61 @@ def read_noise_for(arrays: CoreArrays, chip: ChipSpec, seed: int) -> ReadNoise |
 
 
 class Endurance:
-    """Learning wears the array: writes per synapse (its pair of cells), and a synapse past
-    ``endurance_writes`` sticks at the weight it had after its last accepted write.
+    """Learning wears the array, cell by cell: the write pulses each cell of each synapse's
+    differential pair has taken, and which cells are stuck.
 
-    :meth:`wear` runs after each learning update with the synapses the rule wrote (repeats count
-    as several writes); writes past the limit are undone, in the arrays and in the rule's float
-    copy, so a stuck synapse never changes again. The write pulses are still counted and charged
-    (``potentiation``/``depression``): the device was pulsed, it just no longer responds.
+    A learning update is one write pulse to one cell: a potentiation pulses G+ (half 0), a
+    depression pulses G- (half 1), as in a differential pair learned as in Burr 2015 (the weight
+    is G+ - G-, so each pulse moves it through its own cell alone). A cell's writes 1..limit take
+    effect; from then on the cell is stuck at its conductance after that last accepted write, and
+    later pulses to it are counted (and charged: the device was pulsed) but change nothing, while
+    the pair's other cell still responds. The learning rule asks :meth:`take` before it applies an
+    update (hardware/learning.py), so a synapse with a stuck G+ can still be depressed but no longer
+    potentiated, and one with a stuck G- the other way round.
+
+    ``writes`` [synapses, 2]: the pulses per cell (column 0 G+, column 1 G-); the synapses are the
+    arrays' (CSR order), so a cell is the address (chip core, axon row, neuron column, half) of
+    :func:`cell_addresses`. Initial programming is not counted: it happens before the run.
     """
 
     def __init__(self, arrays: CoreArrays, limit: float):
         self.arrays = arrays
         self.limit = int(limit)
-        self.writes = np.zeros(arrays.n_synapses, np.int64)
-        self.frozen = np.zeros(arrays.n_synapses, bool)
-        self.stuck_weight = np.zeros(arrays.n_synapses, np.int16)
+        self.writes = np.zeros((arrays.n_synapses, 2), np.int64)
 
-    def wear(self, written: np.ndarray, rule=None) -> None:
-        """Count this update's writes; undo those to stuck synapses; freeze those reaching the limit.
+    def take(self, synapses: np.ndarray, half) -> np.ndarray:
+        """Count one write pulse to cell ``half`` (0: G+, 1: G-; scalar or per synapse) of each of
+        ``synapses`` (distinct); returns which writes take effect (the cell had taken fewer than
+        ``limit`` before)."""
+        before = self.writes[synapses, half]
+        self.writes[synapses, half] = before + 1
+        return before < self.limit
 
-        A synapse's writes 1..limit take effect and later ones do not (if one tick writes a synapse
-        twice across its limit, that tick's final value is the one it keeps).
-        """
-        if not len(written):
-            return
-        a = self.arrays
-        stuck = np.unique(written[self.frozen[written]])
-        np.add.at(self.writes, written, 1)
-        if len(stuck):  # stuck before this tick: the write did not take
-            a.row_weights[stuck] = self.stuck_weight[stuck]
-            if a.dense_weights is not None:
-                a.dense_weights[a.synapse_axons()[stuck], a.row_neurons[stuck]] = self.stuck_weight[stuck]
-            if rule is not None:
-                rule.w[stuck] = self.stuck_weight[stuck]
-        fresh = np.unique(written[(~self.frozen[written]) & (self.writes[written] >= self.limit)])
-        if len(fresh):
-            self.stuck_weight[fresh] = a.row_weights[fresh]
-            self.frozen[fresh] = True
+    @property
+    def stuck(self) -> np.ndarray:
+        """[synapses, 2] bool: the cells that have taken their ``limit`` writes (the next will not take)."""
+        return self.writes >= self.limit
 
     def report(self) -> dict:
-        """The most-written synapse (its count, and its cell as [chip core, axon row, neuron column];
-        the first on a tie) and the fraction past its endurance, for the record."""
-        n = max(len(self.writes), 1)
-        a, top = self.arrays, int(np.argmax(self.writes)) if len(self.writes) else 0
-        axon = int(a.synapse_axons()[top]) if len(self.writes) else 0
+        """The wear for the record: the most-written cell (its count, and its address as [chip core,
+        axon row, neuron column, half (0 G+, 1 G-)]; the first in synapse then half order on a tie),
+        the cells written, and the cells past their endurance (stuck) and their fraction of all the
+        cells of the network's synapses (two per synapse, the programming report's ``cells``)."""
+        a, w = self.arrays, self.writes
+        cells = w.size
+        top = int(np.argmax(w)) if cells else 0  # flat index: synapse * 2 + half
+        syn, half = divmod(top, 2)
+        axon = int(a.synapse_axons()[syn]) if cells else 0
         cell = [int(a.chip_cores(np.array([axon // a.axons_per_core]))[0]), axon % a.axons_per_core,
-                int(a.row_neurons[top]) if len(self.writes) else 0]
-        return {"endurance_writes": self.limit, "most_writes": int(self.writes.max(initial=0)),
+                int(a.row_neurons[syn]) if cells else 0, half]
+        past = int(np.count_nonzero(self.stuck))
+        return {"endurance_writes": self.limit, "most_writes": int(w.max(initial=0)),
                 "most_written_cell": cell,
-                "synapses_written": int(np.count_nonzero(self.writes)),
-                "fraction_past_endurance": float(np.count_nonzero(self.frozen)) / n,
-                "writes": int(self.writes.sum())}
+                "cells_written": int(np.count_nonzero(w)),
+                "synapses_written": int(np.count_nonzero(w.any(axis=1))),
+                "cells_past_endurance": past,
+                "fraction_past_endurance": past / max(cells, 1),
+                "writes": int(w.sum())}
 
 
 class ConductanceSteps:

@@ -32,6 +32,13 @@ d = a_plus x factor (or a_minus x factor) moves the weight along the device's po
 depression curve instead of adding d: the step shrinks near the bound it moves towards. The
 curve's factor per pairing distance is tabulated from the scalar function, as the pair factors
 are, so the twins still agree bit for bit.
+
+With a device's ``endurance_writes`` every update is a write pulse to one cell of the synapse's
+differential pair, G+ for a potentiation and G- for a depression
+(:class:`neuroemu.hardware.devices.Endurance`); a pulse to a cell that has taken its limit is
+counted but leaves the weight as it was, so a synapse with a stuck G+ can still be depressed and
+one with a stuck G- still potentiated. Each rule asks for the writes in the order they happen
+(depressions before potentiations in a tick; time order in :class:`STDPContinuous`).
 """
 from __future__ import annotations
 
@@ -43,7 +50,7 @@ import numpy as np
 from neuroemu.hardware.csr import row_positions
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.cores import CoreArrays, gather_synapse_index
-from neuroemu.hardware.devices import ConductanceSteps, conductance_steps
+from neuroemu.hardware.devices import ConductanceSteps, Endurance, conductance_steps
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
 
@@ -97,12 +104,14 @@ class STDP:
         self._minus = _FactorTable(self.tau_minus)
         self.arrays: CoreArrays | None = None
         self.steps: ConductanceSteps | None = None
+        self.endurance: Endurance | None = None
 
     def bind(self, arrays: CoreArrays, weight_bits: int | None = None, device=None) -> "STDP":
         """Attach to a chip's arrays (switching them to per-synapse weights); returns self.
 
         With ``weight_bits`` (the chip's ``core.weight_bits``) the bounds must fit that signed width.
-        ``device``: the chip's ``synapse_device``; its non-linear steps (if any) shape every update.
+        ``device``: the chip's ``synapse_device``; its non-linear steps (if any) shape every update,
+        and its ``endurance_writes`` (if set) wear the cells (:attr:`endurance`).
         """
         self.steps = conductance_steps(device, self.w_min, self.w_max)
         if self.steps is not None:
@@ -120,6 +129,8 @@ class STDP:
         self.arrays = arrays
         arrays.materialize_row_weights()
         self.w = arrays.row_weights.astype(np.float64)
+        self.endurance = None if device is None or device.endurance_writes is None \
+            else Endurance(arrays, device.endurance_writes.value)
         self.syn_axon = arrays.synapse_axons()
         neurons = arrays.synapse_neurons()
         # a column index (synapses by neuron) for the potentiation of the neurons that fired
@@ -144,6 +155,14 @@ class STDP:
             return np.empty(0, np.int64)
         return self.col_syn[row_positions(starts, lengths)]
 
+    def _write(self, idx: np.ndarray, w: np.ndarray, half: int) -> None:
+        """Pulse cell ``half`` (0: G+, 1: G-) of the synapses ``idx`` (distinct) towards weights ``w``:
+        with endurance, a write to a stuck cell is counted and does not take."""
+        if self.endurance is not None:
+            took = self.endurance.take(idx, half)
+            idx, w = idx[took], w[took]
+        self.w[idx] = w
+
     def apply(self, tick: int, pre_axons_active: np.ndarray, post_fired: np.ndarray) -> tuple[int, int]:
         """Update the synapses paired this tick; returns (potentiations, depressions) counted.
 
@@ -167,7 +186,7 @@ class STDP:
                     w = self.w[idx] - self.a_minus * self._minus(dt)
                 else:
                     w = self.steps.depress(self.w[idx], self.a_minus * self._minus(dt), self._minus_keep(dt))
-                self.w[idx] = np.clip(w, self.w_min, self.w_max)
+                self._write(idx, np.clip(w, self.w_min, self.w_max), 1)
                 n_dep = len(idx)
                 changed.append(idx)
             self.pre_last[pre] = tick
@@ -182,11 +201,11 @@ class STDP:
                     w = self.w[idx] + self.a_plus * self._plus(dt)
                 else:
                     w = self.steps.potentiate(self.w[idx], self.a_plus * self._plus(dt), self._plus_keep(dt))
-                self.w[idx] = np.clip(w, self.w_min, self.w_max)
+                self._write(idx, np.clip(w, self.w_min, self.w_max), 0)
                 n_pot = len(idx)
                 changed.append(idx)
             self.post_last[post] = tick
-        self.last_written = np.concatenate(changed) if changed else np.empty(0, np.int64)  # for device wear
+        self.last_written = np.concatenate(changed) if changed else np.empty(0, np.int64)  # synapses pulsed
         if changed:
             idx = np.concatenate(changed)
             ints = np.floor(self.w[idx] + 0.5).astype(np.int16)
@@ -312,7 +331,8 @@ class STDPContinuous:
         return np.where(kind == 1, st.potentiate(w, d, keep), st.depress(w, -d, keep))
 
     def _update(self, s, t, k, d, keep) -> None:
-        """Add each synapse's changes in (time, depression first) order, clipping after each."""
+        """Add each synapse's changes in (time, depression first) order, clipping after each; with
+        endurance, each change is a write pulse counted in that order, and one to a stuck cell does not take."""
         r = self.rule
         order = np.lexsort((k, t, s))
         s, d, k = s[order], d[order], k[order]
@@ -321,11 +341,14 @@ class STDPContinuous:
         first[1:] = s[1:] != s[:-1]
         seg = np.flatnonzero(first)
         rank = np.arange(len(s)) - np.repeat(seg, np.diff(np.append(seg, len(s))))
-        for j in range(int(rank.max()) + 1):
+        for j in range(int(rank.max()) + 1):  # each synapse's j-th write: distinct synapses
             m = rank == j
             idx = s[m]
-            r.w[idx] = np.clip(self._step(r.w[idx], d[m], k[m], keep[m] if keep is not None else None),
-                               r.w_min, r.w_max)
+            w = np.clip(self._step(r.w[idx], d[m], k[m], keep[m] if keep is not None else None), r.w_min, r.w_max)
+            if r.endurance is not None:  # a potentiation pulses G+ (half 0), a depression G- (half 1)
+                took = r.endurance.take(idx, 1 - k[m])
+                idx, w = idx[took], w[took]
+            r.w[idx] = w
         self.last_written = s
         idx = s[first]
         ints = np.floor(r.w[idx] + 0.5).astype(np.int16)
@@ -340,7 +363,8 @@ class STDPReference:
 
     Works on its own copies: per-synapse float weights ``w`` (list) and integer weights
     ``weights`` (list), built from the arrays' weights when bound. ``device``: the chip's
-    ``synapse_device`` (its non-linear steps, as :meth:`STDP.bind` takes them).
+    ``synapse_device`` (its non-linear steps, as :meth:`STDP.bind` takes them, and its endurance:
+    ``writes`` [synapse][half] counts each cell's pulses as :class:`~neuroemu.hardware.devices.Endurance` does).
     """
 
     def __init__(self, rule: STDP, arrays: CoreArrays, device=None):
@@ -358,6 +382,8 @@ class STDPReference:
             self.columns.setdefault(g, []).append(s)
         self.pre_last: dict[int, int] = {}
         self.post_last: dict[int, int] = {}
+        self.limit = None if device is None or device.endurance_writes is None else int(device.endurance_writes.value)
+        self.writes = None if self.limit is None else [[0, 0] for _ in ints]
 
     def _ok(self, last: int | None, tick: int, strict: bool) -> bool:
         if last is None or (last >= tick if strict else last > tick):
@@ -370,7 +396,12 @@ class STDPReference:
     def _potentiate(self, w: float, d: float) -> float:
         return w + d if self.steps is None else self.steps.potentiate(w, d, self.steps.keep_ltp(d))
 
-    def _set(self, s: int, w: float) -> None:
+    def _set(self, s: int, w: float, half: int) -> None:
+        """Pulse cell ``half`` (0: G+, 1: G-) of synapse s towards w; past the cell's endurance it does not take."""
+        if self.writes is not None:
+            self.writes[s][half] += 1
+            if self.writes[s][half] > self.limit:
+                return
         r = self.rule
         self.w[s] = min(max(w, r.w_min), r.w_max)
 
@@ -385,7 +416,7 @@ class STDPReference:
                 last = self.post_last.get(self.syn_neuron[s])
                 if self._ok(last, tick, strict=True):
                     d = r.a_minus * pair_factor(tick - last, r.tau_minus)
-                    self._set(s, self._depress(self.w[s], d))
+                    self._set(s, self._depress(self.w[s], d), 1)
                     n_dep += 1
                     changed.append(s)
         for axon in pre:
@@ -395,13 +426,13 @@ class STDPReference:
                 last = self.pre_last.get(self.syn_axon[s])
                 if self._ok(last, tick, strict=False):
                     d = r.a_plus * pair_factor(tick - last, r.tau_plus)
-                    self._set(s, self._potentiate(self.w[s], d))
+                    self._set(s, self._potentiate(self.w[s], d), 0)
                     n_pot += 1
                     changed.append(s)
             self.post_last[g] = tick
         for s in changed:
             self.weights[s] = round_weight(self.w[s])
-        self.last_written = changed  # for device wear
+        self.last_written = changed  # synapses pulsed
         return n_pot, n_dep
 
 
