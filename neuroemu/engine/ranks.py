@@ -4,11 +4,15 @@
 are cut into N contiguous blocks (:func:`neuroemu.engine.mpi.partition_cores`, core blocks; on a
 system whose chip rows divide among the ranks a block is whole chips). Rank r:
 
-- steps only its block: its cores' state, crossbars and parameters are sliced out of the built
-  network (:func:`slice_arrays`) and the whole network's state arrays are dropped; the stepper's
-  random bits are keyed on global neuron ids (``TickStepper(neuron_offset=...)``), so a rank draws
-  what a one-process run draws for its neurons;
-- takes only the input spikes bound for its own axons;
+- builds and steps only its block: a generated network on a system is drawn by generation
+  blocks (one chip's share of cores, each from its own streams: neuroemu.networks.blocks), ranks
+  own whole blocks, and rank r builds its own alone (``build_network_part``); any other network
+  (mapped, or on a single chip) is built whole and its cores sliced out (:func:`slice_arrays`),
+  the whole network's state arrays dropped; the stepper's random bits are keyed on global neuron
+  ids (``TickStepper(neuron_offset=...)``), so a rank draws what a one-process run draws for its
+  neurons;
+- takes only the input spikes bound for its own axons (on a system, draws only its blocks'
+  Poisson streams);
 - routes the spikes its neurons fire: those bound for its own cores go into its queue, the rest
   are packed as int64 rows (arrival ps, global axon, due tick) and sent with one ``Alltoall`` +
   one ``Alltoallv`` (:func:`neuroemu.engine.mpi.exchange`) once per window of W ticks, W the
@@ -22,10 +26,9 @@ system whose chip rows divide among the ranks a block is whole chips). Rank r:
   time, backends, the memory peak and the ``timing_report.mpi`` section (ranks, window, exchange
   volume, memory estimate).
 
-Ranks hold the routing tables whole (rank 0 prices every route at the end), and the network is
-generated whole on every rank before the slice is kept: its random streams run over the whole
-chip (networks/workloads.py), so a rank cannot draw its block alone yet. Memory per rank is
-estimated and checked before anything is built (:func:`check_rank_memory`).
+Ranks hold the routes and routing tables whole (rank 0 prices every route at the end). Memory per
+rank (its share of the network, plus those) is estimated and checked before anything is built
+(:func:`check_rank_memory`).
 
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts

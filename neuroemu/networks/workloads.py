@@ -2,7 +2,9 @@
 
 Registry: :data:`NETWORKS` maps a ``network.kind`` to its generator. Every random
 choice draws from a numpy Generator seeded by (master seed, purpose), so the same
-seed gives the same network whatever else changes.
+seed gives the same network whatever else changes. On a system of chips the streams are
+per block of cores (master seed, purpose, block) and the routes counter-based, so that any
+block can be built alone, by an MPI rank (:func:`build_network_part`, networks/blocks.py).
 
 ``random_recurrent`` is TrueNorth's probabilistic recurrent benchmark: every
 neuron's output goes to one axon on a uniformly random core (a random
