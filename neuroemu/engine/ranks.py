@@ -1,8 +1,10 @@
 """The tick loop split over MPI ranks (issue 17): ``mpiexec -n N neuroemu run SYSTEM WORKLOAD``.
 
 :class:`RankLoop` is the :class:`neuroemu.engine.run.TickLoop` of one rank. The chip's array cores
-are cut into N contiguous blocks (:func:`neuroemu.engine.mpi.partition_cores`, core blocks; on a
-system whose chip rows divide among the ranks a block is whole chips). Rank r:
+are cut into N contiguous blocks: whole generation blocks for a generated network on a system
+(:func:`neuroemu.networks.blocks.block_owner`), else core blocks
+(:func:`neuroemu.engine.mpi.partition_cores`); on a system whose chip rows divide among the
+ranks a block is whole chips. Rank r:
 
 - builds and steps only its block: a generated network on a system is drawn by generation
   blocks (one chip's share of cores, each from its own streams: neuroemu.networks.blocks), ranks
@@ -60,7 +62,7 @@ from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.blocks import block_cores, block_owner
 from neuroemu.networks.sizes import available_memory_bytes
-from neuroemu.networks.workloads import build_network_part, builds_by_block
+from neuroemu.networks.workloads import build_network_part, builds_by_block, estimate_bytes
 
 #: int64 fields of one exchanged spike: arrival ps, global axon, due tick
 ROW_FIELDS = 3
@@ -112,7 +114,6 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
     the whole system's per-neuron routes (:data:`ROUTE_BYTES_PER_NEURON`); ``routing``: the
     joined mesh's routing tables (neuroemu.hardware.system). ``by_block``: whether it builds only
     its own cores (generated networks on a system: neuroemu.networks.blocks)."""
-    from neuroemu.networks.workloads import builds_by_block, estimate_bytes
     t = chip.topology
     routers = t.width * t.height if t.kind == "mesh" else chip.cores
     mapped = workload.network.kind in ("nir", "edgelist")
