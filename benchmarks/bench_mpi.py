@@ -11,7 +11,10 @@ ranks exchange every tick, the worst case). Each run is its own ``mpiexec -n N``
 - weak scaling: 1 chip per rank: 1 chip on 1 rank, 2 chips on 2 ranks: efficiency = T1 / T2;
 - spikes and bytes each rank sends per tick, and the exchange's wall time per tick;
 - that the records agree (``verified``: every field but wall time, backends, memory peak and the
-  split's own ``mpi`` report, the same on 1 and 2 ranks).
+  split's own ``mpi`` report, the same on 1 and 2 ranks);
+- memory: the peak RSS of every rank on 1 and 2 ranks of a 2-chip Loihi system, whose network
+  dominates the process (each rank builds only its own cores: networks/blocks.py), beside the
+  per-rank estimate checked before building (``memory``; ``--memory-ticks 0`` skips it).
 
 The JSON line's ratio is ``strong_efficiency`` (1.0: perfect). The machine has 2 cores shared
 with other jobs: two ranks compete with them, so efficiencies here are a floor; the load is in
@@ -62,11 +65,12 @@ def write_system(folder: Path, grid: tuple[int, int]) -> str:
     return str(path)
 
 
-def worker(system: str, workload: str, ticks: int) -> None:
-    """One rank of a run (``--worker``): rank 0 prints the record's figures as one JSON line."""
+def worker(system: str, workload: str, ticks: int, split: bool = False) -> None:
+    """One rank of a run (``--worker``): rank 0 prints the record's figures as one JSON line
+    (``split``: through the rank loop even on one rank, as the memory runs compare like with like)."""
     from neuroemu.engine.mpi import launched_size
     from neuroemu.engine.run import simulate
-    if launched_size() > 1:
+    if launched_size() > 1 or split:
         from neuroemu.engine.ranks import simulate_ranks as simulate
     r = simulate(system, workload, ticks=ticks, timing="sync")
     if r is None:
@@ -78,17 +82,40 @@ def worker(system: str, workload: str, ticks: int) -> None:
                       "record": json.dumps(d, sort_keys=True)}))
 
 
-def launch(ranks: int, system: str, workload: str, ticks: int) -> dict:
+def launch(ranks: int, system: str, workload: str, ticks: int, split: bool = False) -> dict:
     """Run ``--worker`` under ``mpiexec -n ranks``; rank 0's JSON line."""
     from neuroemu.engine.mpi import mpiexec_path
     exe = mpiexec_path()
     if exe is None:
         sys.exit("bench_mpi: mpiexec not found: pip install 'neuroemu[mpi]'")
-    out = subprocess.run([exe, "-n", str(ranks), sys.executable, __file__, "--worker", system, workload, str(ticks)],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run([exe, "-n", str(ranks), sys.executable, __file__, "--worker", system, workload, str(ticks),
+                          *(["--split"] if split else [])], capture_output=True, text=True, timeout=600)
     if out.returncode:
         sys.exit(f"bench_mpi: {ranks} ranks failed: {out.stderr.strip()[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_loihi_pair(folder: Path) -> str:
+    """Two Loihi chips (2 x 1) joined as Pohoiki Beach joins its 64: the memory runs' system."""
+    board = yaml.safe_load((ROOT / "chips" / "pohoiki_beach.yaml").read_text())
+    path = folder / "loihi_2x1.yaml"
+    path.write_text(yaml.safe_dump({"name": "loihi_2x1", "system": dict(board["system"], chip="loihi", grid=[2, 1])}))
+    return str(path)
+
+
+def memory_runs(system: str, workload: str, ticks: int) -> dict:
+    """Peak RSS of every rank on 1 and 2 ranks (both through the rank loop), beside the estimate.
+
+    The network (2 x 128 Loihi cores of 4,096 axons x 128 synapses, ~300 MB) dominates the process
+    here, unlike the TrueNorth systems above, so a rank's share shows in its RSS."""
+    one, two = launch(1, system, workload, ticks, split=True), launch(2, system, workload, ticks, split=True)
+    out = {"system": "2 Loihi chips (2 x 1), 256 cores, 262,144 compartments", "ticks": ticks,
+           "verified": one["record"] == two["record"]}
+    for name, run in (("1_rank", one), ("2_ranks", two)):
+        est = run["mpi"]["memory_estimate_bytes_per_rank"]
+        out[name] = {"peak_rss_mb_per_rank": run["mpi"]["peak_rss_mb_per_rank"],
+                     "estimate_mb_per_rank": {k: round(v / 2**20, 1) for k, v in est.items() if k != "by_block"}}
+    return out
 
 
 def per_tick(run: dict, ticks: int) -> dict:
@@ -150,10 +177,12 @@ def project(neuron_tick_s: float, bytes_per_spike: int, rate_hz: float) -> list[
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ticks", type=int, default=60)
+    ap.add_argument("--memory-ticks", type=int, default=10, help="ticks of the memory runs (0: skip them)")
     ap.add_argument("--worker", nargs=3, metavar=("SYSTEM", "WORKLOAD", "TICKS"), help=argparse.SUPPRESS)
+    ap.add_argument("--split", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], args.worker[1], int(args.worker[2]))
+        worker(args.worker[0], args.worker[1], int(args.worker[2]), args.split)
         return
     ticks = args.ticks
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,6 +194,8 @@ def main(argv=None) -> None:
         strong1 = launch(1, two_chips, str(workload), ticks)
         strong2 = launch(2, two_chips, str(workload), ticks)
         weak1 = launch(1, one_chip, str(workload), ticks)
+        memory = (memory_runs(write_loihi_pair(folder), str(workload), args.memory_ticks)
+                  if args.memory_ticks else None)
     verified = strong1["record"] == strong2["record"]
     strong_eff = strong1["wall_s"] / (2 * strong2["wall_s"])
     weak_eff = weak1["wall_s"] / strong2["wall_s"]
@@ -180,6 +211,7 @@ def main(argv=None) -> None:
             "window_ticks": strong2["mpi"]["window_ticks"], "spikes": strong1["spikes"],
             "neuron_tick_s_1_rank": neuron_tick_s, "verified": verified,
             "strong_efficiency": round(strong_eff, 3),
+            "memory": memory,
             "projection_on_paper": project(neuron_tick_s, 24, WORKLOAD["network"]["rate_hz"]),
             "machine": dict(machine(), load_avg_1min_before=load_before), "date": today()}
     print(json.dumps(line))

@@ -60,12 +60,13 @@ def _layers(path: Path, k: int = 8) -> str:
     return str(path)
 
 
-def _split(n: int, chip: str, workload: str, timing: str, mapping: str | None = None, timeout: int = 180) -> dict:
+def _split(n: int, chip: str, workload: str, timing: str, mapping: str | None = None, timeout: int = 180,
+           queue: str | None = None) -> dict:
     """The record of ``mpiexec -n n`` (conservation checked on rank 0) as a dict."""
     exe = mpiexec_path()
     if exe is None:
         pytest.fail("mpiexec not found: install the extra with pip install 'neuroemu[mpi]' (make does)")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **({"NEUROEMU_QUEUE": queue} if queue else {}))
     args = [exe, "-n", str(n), sys.executable, str(PROGRAM), "run", chip, workload, timing, *([mapping] if mapping else [])]
     out = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -100,6 +101,8 @@ def test_two_ranks_give_the_one_process_record_for_a_generated_network(split_fil
     one = _one(chip, workload, timing)
     split = _split(2, chip, workload, timing)
     mpi = split["timing_report"]["mpi"]
+    assert mpi["memory_estimate_bytes_per_rank"]["by_block"] == 1  # each rank built its own cores alone
+    assert len(mpi["peak_rss_mb_per_rank"]) == 2 and min(mpi["peak_rss_mb_per_rank"]) > 0
     assert min(mpi["exchanged_spikes_per_rank"]) > 0  # spikes did cross ranks, both ways
     assert (mpi["window_ticks"], mpi["exchanges"]) == ((2, 20) if timing == "sync" else (1, 40))
     if timing == "gals":
@@ -117,14 +120,28 @@ def test_two_ranks_give_the_one_process_record_for_a_mapped_network(split_files,
     assert one["spikes"] > 0 and one["workload_report"]["mapping"]["cores_used"] >= 4
     split = _split(2, chip, layers, timing, "spread")
     assert sum(split["timing_report"]["mpi"]["exchanged_spikes_per_rank"]) > 0
+    assert split["timing_report"]["mpi"]["memory_estimate_bytes_per_rank"]["by_block"] == 0  # built whole, sliced
     _same(one, split, 2)
 
 
 @pytest.mark.slow
 def test_four_ranks_oversubscribed_give_the_one_process_record(split_files):
+    """Generated (each rank builds its own block of 4 cores) and mapped, under sync and gals; and
+    one rank through the rank loop."""
     system, slow_system, workload, layers = split_files
-    _same(_one(slow_system, workload, "gals"), _split(4, slow_system, workload, "gals"), 4)
-    _same(_one(system, layers, "sync", "spread"), _split(4, system, layers, "sync", "spread"), 4)
+    _same(_one(system, workload, "sync"), _split(1, system, workload, "sync"), 1)
+    for timing, chip in (("sync", system), ("gals", slow_system)):
+        _same(_one(chip, workload, timing), _split(4, chip, workload, timing), 4)
+        _same(_one(chip, layers, timing, "spread"), _split(4, chip, layers, timing, "spread"), 4)
+
+
+def test_split_records_are_bit_identical_across_queues(split_files):
+    """Two ranks on the C queue and on the Python queue: the same record (and the one-process one)."""
+    system, _, workload, _ = split_files
+    c, py = _split(2, system, workload, "sync", queue="c"), _split(2, system, workload, "sync", queue="python")
+    assert (c["queue_backend"], py["queue_backend"]) == ("c", "python")
+    _same(_one(system, workload, "sync"), c, 2)
+    _same(_one(system, workload, "sync"), py, 2)
 
 
 def test_cli_ranks_launches_mpiexec_and_rank_0_writes_the_record(split_files, tmp_path):
@@ -259,12 +276,56 @@ def test_blocks_stepped_apart_with_global_ids_match_the_whole_chip(tiny_files, b
 
 
 def test_rank_memory_is_estimated_and_checked_before_building(split_files, monkeypatch):
+    """A generated network on a system: each rank builds its share alone, so its estimate is the
+    total / N (whole blocks: exactly, when N divides the blocks) beside the routes and tables it
+    holds whole; a mapped network is still built whole by every rank."""
     chip, wl = load_chip(split_files[0]), load_workload(split_files[2])
-    one, four = rk.rank_bytes(chip, wl, 1), rk.rank_bytes(chip, wl, 4)
-    assert four["build"] == one["build"] > 0 and four["held"] == -(-one["build"] // 4)
+    one, two, four = (rk.rank_bytes(chip, wl, n) for n in (1, 2, 4))
+    assert one["by_block"] == four["by_block"] == 1 and one["held"] == one["build"] > 0
+    for n, share in ((2, two), (4, four)):
+        assert share["held"] == share["build"] == -(-one["held"] // n)  # the total / N
+        assert share["routes"] == one["routes"] == rk.ROUTE_BYTES_PER_NEURON * 16 * 32
+    assert rk.rank_bytes(chip, wl, 3)["held"] == -(-one["held"] * 8 // 16)  # the largest rank: 2 of 4 blocks
     assert four["routing"] == 28 * 16 * 16  # the joined 4 x 4 mesh's tables, n_routers^2 x 28 B
-    peak = one["build"] + one["routing"]
+    peak = two["build"] + two["routes"] + two["routing"]
     monkeypatch.setattr(rk, "available_memory_bytes", lambda: int(peak * 2 / 0.8))
-    assert rk.check_rank_memory(chip, wl, 2, 2) == rk.rank_bytes(chip, wl, 2)
-    with pytest.raises(CapacityError, match="3 ranks on this machine need"):
-        rk.check_rank_memory(chip, wl, 3, 3)
+    assert rk.check_rank_memory(chip, wl, 2, 2) == two
+    with pytest.raises(CapacityError, match="3 ranks on this machine need .* for its share of the network"):
+        rk.check_rank_memory(chip, wl, 2, 3)
+    from neuroemu.config.loader import workload_for_network_file
+    mapped = rk.rank_bytes(chip, workload_for_network_file(split_files[3], mapping="spread", axon_copies=1), 2)
+    assert mapped["by_block"] == 0 and mapped["held"] == mapped["build"] == 0
+
+
+class _Rank:
+    """Rank ``rank`` of a two-rank communicator, for the setup only (no collective happens before run())."""
+
+    def __init__(self, rank):
+        self.rank = rank
+
+    def Get_rank(self):
+        return self.rank
+
+    def Get_size(self):
+        return 2
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_builds_and_holds_only_its_own_cores(split_files, monkeypatch, rank):
+    """No whole network is built (build_network would raise); the rank holds half the state arrays."""
+    from neuroemu.engine import run as run_module
+    from neuroemu.engine.options import RunOptions
+    chip, wl = load_chip(split_files[0]), load_workload(split_files[2])
+    whole = build_network(chip, wl, wl.seed, "w").arrays
+
+    def no_whole(*args, **kwargs):
+        raise AssertionError("the whole network was built")
+
+    monkeypatch.setattr(run_module, "build_network", no_whole)
+    loop = type("Half", (rk.RankLoop,), {"comm": _Rank(rank)})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+    assert loop.setup_error is None
+    held = loop.stepper.inner.arrays
+    assert (loop.c0, loop.c1) == ((0, 8) if rank == 0 else (8, 16)) and held.n_cores == 8
+    assert abs(2 * held.nbytes() - whole.nbytes()) <= 8  # half of everything (row_ptr has one entry more)
+    assert loop.arrays.v is None and loop.network.part is None  # nothing else kept
+    assert [len(s.stream.axons) for s in loop.inputs] == [8 * 4]  # its own input axons only

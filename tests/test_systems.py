@@ -14,11 +14,11 @@ from neuroemu.cli.app import main
 
 from neuroemu.config.fields import to_plain
 from neuroemu.config.loader import chip_from_data, load_chip, shipped_chips
-from neuroemu.engine.run import simulate
+from neuroemu.engine.run import TickLoop, simulate
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.chip import build_chip_topology
 from neuroemu.hardware.system import chip_of_core, chip_of_router, system_table_bytes
-from neuroemu.networks.workloads import build_network
+from neuroemu.networks.workloads import build_inputs, build_network
 from neuroemu.config.loader import load_workload
 
 LINK = {"hop_pj": {"value": 40.0, "source": "test"}, "hop_ns": {"value": 25.0, "source": "test"},
@@ -87,7 +87,17 @@ def test_joined_mesh_hops_per_class_match_hand_computed_xy_routes(system_files):
 def test_chip_hops_counted_and_priced_apart(system_files):
     _, system, flat, workload = system_files
     r = simulate(system, workload, record_spikes=True)
-    plain = simulate(flat, workload)
+    spec, wl = load_chip(system), load_workload(workload)
+
+    class SystemsNetwork(TickLoop):
+        """The flat twin runs the system's network and inputs (a system draws them by blocks)."""
+
+        def _build_network(self):
+            net = build_network(spec, wl, self.opt.seed, self.name)
+            net.inputs = build_inputs(spec, wl, net, self.opt.seed, self.name)
+            return net
+
+    plain = simulate(flat, workload, loop=SystemsNetwork)
     # the same network and spikes: the joined mesh moves them over the same routes
     assert r.cores == 16 and r.neurons == 16 * 32  # generated over every core of the system
     assert r.spikes == plain.spikes and r.synaptic_events == plain.synaptic_events
@@ -95,7 +105,6 @@ def test_chip_hops_counted_and_priced_apart(system_files):
     assert r.hops_by_class["x"] + r.hops_by_class["y"] + r.hops_by_class["chip"] == plain.hops
     assert r.hops_by_class["chip"] > 0
     # every spike's chip hops by hand: the chip edges between its neuron's core and its target core
-    spec, wl = load_chip(system), load_workload(workload)
     arrays = build_network(spec, wl, wl.seed, "w").arrays
     src, axon, _ = arrays.routes()
     fired = np.bincount(r.spike_trains.neurons, minlength=len(src))

@@ -1,14 +1,20 @@
 """The tick loop split over MPI ranks (issue 17): ``mpiexec -n N neuroemu run SYSTEM WORKLOAD``.
 
 :class:`RankLoop` is the :class:`neuroemu.engine.run.TickLoop` of one rank. The chip's array cores
-are cut into N contiguous blocks (:func:`neuroemu.engine.mpi.partition_cores`, core blocks; on a
-system whose chip rows divide among the ranks a block is whole chips). Rank r:
+are cut into N contiguous blocks: whole generation blocks for a generated network on a system
+(:func:`neuroemu.networks.blocks.block_owner`), else core blocks
+(:func:`neuroemu.engine.mpi.partition_cores`); on a system whose chip rows divide among the
+ranks a block is whole chips. Rank r:
 
-- steps only its block: its cores' state, crossbars and parameters are sliced out of the built
-  network (:func:`slice_arrays`) and the whole network's state arrays are dropped; the stepper's
-  random bits are keyed on global neuron ids (``TickStepper(neuron_offset=...)``), so a rank draws
-  what a one-process run draws for its neurons;
-- takes only the input spikes bound for its own axons;
+- builds and steps only its block: a generated network on a system is drawn by generation
+  blocks (one chip's share of cores, each from its own streams: neuroemu.networks.blocks), ranks
+  own whole blocks, and rank r builds its own alone (``build_network_part``); any other network
+  (mapped, or on a single chip) is built whole and its cores sliced out (:func:`slice_arrays`),
+  the whole network's state arrays dropped; the stepper's random bits are keyed on global neuron
+  ids (``TickStepper(neuron_offset=...)``), so a rank draws what a one-process run draws for its
+  neurons;
+- takes only the input spikes bound for its own axons (on a system, draws only its blocks'
+  Poisson streams);
 - routes the spikes its neurons fire: those bound for its own cores go into its queue, the rest
   are packed as int64 rows (arrival ps, global axon, due tick) and sent with one ``Alltoall`` +
   one ``Alltoallv`` (:func:`neuroemu.engine.mpi.exchange`) once per window of W ticks, W the
@@ -22,10 +28,9 @@ system whose chip rows divide among the ranks a block is whole chips). Rank r:
   time, backends, the memory peak and the ``timing_report.mpi`` section (ranks, window, exchange
   volume, memory estimate).
 
-Ranks hold the routing tables whole (rank 0 prices every route at the end), and the network is
-generated whole on every rank before the slice is kept: its random streams run over the whole
-chip (networks/workloads.py), so a rank cannot draw its block alone yet. Memory per rank is
-estimated and checked before anything is built (:func:`check_rank_memory`).
+Ranks hold the routes and routing tables whole (rank 0 prices every route at the end). Memory per
+rank (its share of the network, plus those) is estimated and checked before anything is built
+(:func:`check_rank_memory`).
 
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import resource
 import time
 
 import numpy as np
@@ -52,8 +58,11 @@ from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.step import TickStepper
 from neuroemu.hardware.system import system_table_bytes
+from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
+from neuroemu.networks.blocks import block_cores, block_owner
 from neuroemu.networks.sizes import available_memory_bytes
+from neuroemu.networks.workloads import build_network_part, builds_by_block, estimate_bytes
 
 #: int64 fields of one exchanged spike: arrival ps, global axon, due tick
 ROW_FIELDS = 3
@@ -89,36 +98,64 @@ def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
         refractory_left=cut(a.refractory_left, g0, g1), chip_core=cut(a.chip_core, c0, c1))
 
 
+#: bytes per neuron of the whole system's routes every rank holds (not split yet): the route
+#: tables (source, target, delay: 3 x int64), the router's per-route hops (3 classes x int16),
+#: latency, wire and routers (4 x int64), the C route pass's 16-byte record, the spike count
+#: (int64), the built routes (int64 target, int8 delay) and the flags (sends, enabled)
+ROUTE_BYTES_PER_NEURON = 24 + 6 + 32 + 16 + 8 + 9 + 2
+
+
 def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, int]:
-    """Bytes one of ``ranks`` ranks needs: the network built whole (``build``, freed after the
-    slice), the state it keeps (``held``: its share of the cores) and the routing tables."""
-    from neuroemu.networks.workloads import estimate_bytes
+    """Bytes one of ``ranks`` ranks needs, before anything is built.
+
+    ``held``: the network state it keeps (its share of the cores: the largest rank's whole blocks
+    when it builds its own cores, else the total / ranks); ``build``: its peak while building (its
+    share alone when built by blocks, the whole network when built whole and sliced); ``routes``:
+    the whole system's per-neuron routes (:data:`ROUTE_BYTES_PER_NEURON`); ``routing``: the
+    joined mesh's routing tables (neuroemu.hardware.system). ``by_block``: whether it builds only
+    its own cores (generated networks on a system: neuroemu.networks.blocks)."""
     t = chip.topology
     routers = t.width * t.height if t.kind == "mesh" else chip.cores
-    build = estimate_bytes(chip, workload.network) if workload.network.kind not in ("nir", "edgelist") else 0
-    return {"build": build, "held": -(-build // ranks), "routing": system_table_bytes(routers)}
+    mapped = workload.network.kind in ("nir", "edgelist")
+    whole = estimate_bytes(chip, workload.network) if not mapped else 0
+    by_block = not mapped and builds_by_block(chip, workload)
+    if by_block:
+        block = block_cores(chip)
+        n_blocks = -(-chip.cores // block)
+        share = min(chip.cores, -(-n_blocks // ranks) * block)  # the largest rank's cores
+        held = -(-whole * share // chip.cores)
+        build = held
+    else:
+        held, build = -(-whole // ranks), whole
+    routes = 0 if mapped else ROUTE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
+    return {"build": build, "held": held, "routes": routes, "routing": system_table_bytes(routers),
+            "by_block": int(by_block)}
 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
     """Refuse, before anything is built, a run whose ``local_ranks`` ranks on this machine would not
-    fit in 80 % of its free memory (each needs its routing tables and, while it builds, the whole
-    network); return the per-rank estimate."""
+    fit in 80 % of its free memory (each needs its routing tables and routes and, while it builds,
+    its share of the network, or the whole network when it cannot build its share alone); return
+    the per-rank estimate."""
     need = rank_bytes(chip, workload, ranks)
-    peak = need["build"] + need["routing"]
+    peak = need["build"] + need["routes"] + need["routing"]
     have = available_memory_bytes()
     if local_ranks * peak > 0.8 * have:
+        building = "its share of the network" if need["by_block"] else "the network built whole"
         raise CapacityError(
             f"{workload.where}: {local_ranks} ranks on this machine need about {local_ranks * peak / 2**30:.1f} GiB "
-            f"(per rank: {need['build'] / 2**30:.2f} GiB while building the network, "
-            f"{need['routing'] / 2**30:.2f} GiB of routing tables) but only {have / 2**30:.1f} GiB is available")
+            f"(per rank: {need['build'] / 2**30:.2f} GiB for {building}, {need['routes'] / 2**30:.2f} GiB of "
+            f"routes, {need['routing'] / 2**30:.2f} GiB of routing tables) but only {have / 2**30:.1f} GiB is available")
     return need
 
 
 class _InputsOf:
     """An input stream restricted to the axons ``a0 .. a1 - 1`` (one rank's cores)."""
 
-    def __init__(self, stream, a0: int, a1: int):
-        self.stream, self.a0, self.a1 = stream, a0, a1
+    def __init__(self, stream, a0: int, a1: int, own: object | None = None):
+        # ``own``: the stream drawing this rank's axons alone (a system's Poisson inputs, drawn block
+        # by block); else the whole stream is drawn and filtered
+        self.stream, self.a0, self.a1 = own or stream, a0, a1
         self.CHUNK = stream.CHUNK
 
     def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,19 +213,32 @@ class RankLoop(TickLoop):
         except Exception as exc:  # noqa: BLE001 - reported by run() on every rank, see there
             self.setup_error = exc
 
+    def _build_network(self):
+        """Only this rank's cores where the network is drawn by blocks (a generated network on a
+        system: neuroemu.networks.blocks), ranks owning whole blocks; else the whole network (a
+        mapped one), of which _build_cores keeps the rank's slice."""
+        chip = self.chip
+        self.owner = None
+        if builds_by_block(chip, self.workload):
+            self.owner = block_owner(chip.cores, block_cores(chip), self.size, chip.source or chip.name)
+            c0, c1 = _own_range(self.owner, self.rank)
+            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
+        return super()._build_network()
+
     def _build_cores(self) -> None:
-        """This rank's block of cores: sliced out of the built network, the rest dropped."""
+        """This rank's cores: built alone (by blocks), or sliced out of the whole network; the
+        whole network's state arrays are dropped, its routes kept."""
         self.learning = self.endurance = self.device = None
         self._columns_per_core = None
         a, chip, opt = self.arrays, self.chip, self.opt
-        owner = partition_cores(a.n_cores, self.size)  # contiguous core blocks
+        owner = self.owner if self.owner is not None else partition_cores(a.n_cores, self.size)  # contiguous
         if a.neurons_per_core % 8:
             raise ConfigError(f"{chip.source or chip.name}: core.neurons: {a.neurons_per_core} neurons per core; "
                               "split over ranks needs a multiple of 8 (random bits come 8 neurons a word)")
         if getattr(a.params, "du_syn", None) is not None:
             raise ConfigError(f"{self.name}: network.neuron: several synaptic currents do not run split over "
                               "MPI ranks yet")
-        self.c0, self.c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
+        self.c0, self.c1 = _own_range(owner, self.rank)
         self.a0, self.a1 = self.c0 * a.axons_per_core, self.c1 * a.axons_per_core
         # each rank's first axon: a spike's rank is the last start at or below its target axon
         self.axon_starts = np.searchsorted(owner, np.arange(self.size)).astype(np.int64) * a.axons_per_core
@@ -196,13 +246,18 @@ class RankLoop(TickLoop):
         enabled = np.ascontiguousarray(self.network.enabled[g0:g1])
         self.n_enabled = int(enabled.sum())
         self.window = self._window(owner)
-        local = slice_arrays(a, self.c0, self.c1)
+        part = getattr(self.network, "part", None)  # built alone (by blocks), for exactly these cores
+        local = part if part is not None else slice_arrays(a, self.c0, self.c1)
+        if part is not None:
+            self.network.part = None  # the stepper holds it from here
         self.stepper = _BlockStepper(local, enabled, self.c0, a.n_cores, chip.core.membrane_bits,
                                      stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
                                      self.policy.needs_core_counts)
-        if self.gals_work is not None:  # gals clocks this rank's cores with work, judged on their own state
-            self.gals_work = GalsWork(local, enabled, self.gals_work.kernel, self.a0, g0)
-        self.inputs = [_InputsOf(s, self.a0, self.a1) for s in self.inputs]
+        self.gals_work = None
+        if self.policy.mode == "gals":  # gals clocks this rank's cores with work, judged on their own state
+            self.gals_work = GalsWork(local, enabled, neuron_model(local.neuron_model).kernel, self.a0, g0)
+        self.inputs = [_InputsOf(s, self.a0, self.a1, s.only(self.c0, self.c1) if hasattr(s, "only") else None)
+                       for s in self.inputs]
         # the whole network's state goes: only its routes stay (every rank prices routes whole)
         report = self.network.report() if hasattr(self.network, "report") else None
         if report is not None:
@@ -306,7 +361,8 @@ class RankLoop(TickLoop):
         per_neuron = np.zeros_like(self.spikes_per_neuron) if self.rank == 0 else None
         comm.Reduce(self.spikes_per_neuron, per_neuron, op=MPI.SUM, root=0)
         ticks, ids = self._gather_trains()
-        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0), root=0)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this rank's peak so far
+        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb), root=0)
         if self.rank != 0:
             return None
         self._in_flight_total = total.pop("~in_flight")
@@ -321,7 +377,8 @@ class RankLoop(TickLoop):
                "exchanged_spikes_per_rank": [v[0] for v in volume],
                "exchanged_bytes_per_rank": [v[0] * ROW_FIELDS * 8 for v in volume],
                "exchanges": self.exchanges, "exchange_wall_s_per_rank": [v[1] for v in volume],
-               "memory_estimate_bytes_per_rank": self.memory}
+               "memory_estimate_bytes_per_rank": self.memory,
+               "peak_rss_mb_per_rank": [round(v[3], 1) for v in volume]}
         return dataclasses.replace(record, timing_report={**record.timing_report, "mpi": mpi})
 
     def _gather_trains(self) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -337,6 +394,11 @@ class RankLoop(TickLoop):
         ids = np.concatenate([p[1] for p in parts])
         order = np.lexsort((ids, ticks))
         return ticks[order], ids[order]
+
+
+def _own_range(owner: np.ndarray, rank: int) -> tuple[int, int]:
+    """(c0, c1): the contiguous cores ``owner`` gives ``rank``."""
+    return int(np.searchsorted(owner, rank)), int(np.searchsorted(owner, rank, "right"))
 
 
 def local_ranks(size: int, environ=None) -> int:

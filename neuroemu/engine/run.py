@@ -100,7 +100,7 @@ class TickLoop:
         self.chip, self.workload, self.opt = chip, workload, opt
         self.name = name = workload.where
         require_clocked(chip, chip.timing.mode)  # an unknown model fails here, listing the valid ones
-        self.network = network = build_network(chip, workload, opt.seed, name)
+        self.network = network = self._build_network()
         self.inputs = build_inputs(chip, workload, network, opt.seed, name)
         self.arrays = network.arrays
         end_ps = (opt.ticks + chip.core.max_delay_ticks + 1) * tick_ps(chip)
@@ -114,8 +114,6 @@ class TickLoop:
         self.drop_seq = -1  # spikes queued with a sequence number up to this are from a sample already over
         self.queue = make_queue(opt.queue)
         self.policy = timing_policy(chip, self.topology, self.arrays, network.enabled)
-        self.gals_work = (GalsWork(self.arrays, network.enabled, neuron_model(self.arrays.neuron_model).kernel)
-                          if self.policy.mode == "gals" else None)
         self._build_cores()
         # single-target routes on the analytic network with the C kernels: route in one C pass
         self.fast_routes = (route_pass(self.policy, self.route_axon, self.route_delay, self.router)
@@ -160,9 +158,16 @@ class TickLoop:
             dst_cores = np.concatenate([dst_cores, arrays.chip_cores(in_dst)])
         self.router.bind(src_cores, dst_cores)
 
+    def _build_network(self):
+        """The workload's network (an MPI rank builds only its own cores where it can: engine/ranks.py)."""
+        return build_network(self.chip, self.workload, self.opt.seed, self.name)
+
     def _build_cores(self) -> None:
-        """The tick stepper with the chip's synapse devices, and the learning rule if one is on."""
+        """The tick stepper with the chip's synapse devices, the learning rule if one is on, and
+        under gals which cores have work each tick."""
         chip, opt, arrays = self.chip, self.opt, self.arrays
+        self.gals_work = (GalsWork(arrays, self.network.enabled, neuron_model(arrays.neuron_model).kernel)
+                          if self.policy.mode == "gals" else None)
         self.learning = None
         if self.workload.learning is not None:
             from neuroemu.hardware.learning import learning_rule

@@ -36,17 +36,51 @@ def balanced_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int,
     rows_used = cores_used * A
     row_ptr, row_neurons = empty_rows(n_cores * A, rows_used, k, N)
     dense = np.zeros((n_cores * A, N), np.uint8) if dense_ok else None
-    if k == 0 or rows_used == 0:
-        return row_ptr, row_neurons, dense
-    types = axon_type.reshape(n_cores, A)
+    fill_balanced(axon_type.reshape(n_cores, A)[:cores_used], n_per, k, n_types, rng, row_neurons,
+                  None if dense is None else dense[:rows_used], use_c)
+    return row_ptr, row_neurons, dense
+
+
+def fill_balanced(types: np.ndarray, n_per: int, k: int, n_types: int, rng: np.random.Generator,
+                  row_neurons: np.ndarray, dense: np.ndarray | None, use_c: bool = True) -> None:
+    """Write the balanced rows of the cores whose axon types are ``types`` [cores, A] into
+    ``row_neurons`` (k a row, in row order) and ``dense`` (their 0/1 rows, or None).
+
+    The draws come from ``rng`` in chunks of cores whose size depends on A and k only, so the
+    rows of a set of cores depend on its own stream and nothing else (networks/blocks.py fills
+    one block of cores at a time from the block's stream).
+    """
+    cores, A = types.shape
+    if k == 0 or cores == 0:
+        return
     offsets = np.arange(k)
     chunk = max(1, (1 << 22) // (A * k))  # cores per chunk: bounds the temporaries to ~32 MB
-    for lo in range(0, cores_used, chunk):
-        hi = min(cores_used, lo + chunk)
+    for lo in range(0, cores, chunk):
+        hi = min(cores, lo + chunk)
         rows = dense[lo * A:hi * A] if dense is not None else None
         cols_of_row = _balanced_cores(types[lo:hi], n_per, k, n_types, offsets, rng, rows, use_c)
         row_neurons[lo * A * k:hi * A * k] = cols_of_row.reshape(-1)
-    return row_ptr, row_neurons, dense
+
+
+def fill_random(n_per: int, k: int, rng: np.random.Generator, row_neurons: np.ndarray,
+                dense: np.ndarray | None) -> None:
+    """Write rows with exactly k ones at uniformly random columns among the first ``n_per`` into
+    ``row_neurons`` (k a row, sorted) and ``dense`` (their 0/1 rows, or None); the rows are
+    ``len(row_neurons) // k``, drawn from ``rng`` in chunks that depend on ``n_per`` only."""
+    if k == 0:
+        return
+    rows = len(row_neurons) // k
+    dtype = row_neurons.dtype
+    chunk = max(1, (1 << 22) // n_per)
+    for start in range(0, rows, chunk):
+        stop = min(rows, start + chunk)
+        keys = rng.random((stop - start, n_per), dtype=np.float32)
+        cols = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_per else np.broadcast_to(
+            np.arange(n_per), keys.shape)
+        cols = np.sort(cols, axis=1)
+        row_neurons[start * k:stop * k] = cols.astype(dtype).ravel()
+        if dense is not None:
+            np.put_along_axis(dense[start:stop], cols, 1, axis=1)
 
 
 def _balanced_cores(types: np.ndarray, n_per: int, k: int, n_types: int, offsets: np.ndarray,

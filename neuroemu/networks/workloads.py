@@ -2,7 +2,9 @@
 
 Registry: :data:`NETWORKS` maps a ``network.kind`` to its generator. Every random
 choice draws from a numpy Generator seeded by (master seed, purpose), so the same
-seed gives the same network whatever else changes.
+seed gives the same network whatever else changes. On a system of chips the streams are
+per block of cores (master seed, purpose, block) and the routes counter-based, so that any
+block can be built alone, by an MPI rank (:func:`build_network_part`, networks/blocks.py).
 
 ``random_recurrent`` is TrueNorth's probabilistic recurrent benchmark: every
 neuron's output goes to one axon on a uniformly random core (a random
@@ -34,7 +36,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from neuroemu.networks.crossbars import balanced_crossbar, empty_rows
+from neuroemu.networks.blocks import block_cores, fill_blocks, input_hits, route_arrays
+from neuroemu.networks.crossbars import balanced_crossbar, empty_rows, fill_random
 from neuroemu.config.schema import FILE_KINDS, ChipSpec, InputSpec, NetworkSpec, WorkloadSpec
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.hardware.cores import CoreArrays
@@ -49,6 +52,8 @@ from neuroemu.networks.sizes import available_memory_bytes
 STREAM_CROSSBAR, STREAM_TYPES, STREAM_TARGETS, STREAM_DELAYS, STREAM_INIT, STREAM_LEAK = range(1, 7)
 #: per-synapse weights (7 is simulate's neuron RNG stream)
 STREAM_WEIGHTS = 8
+#: the purposes' stream ids as networks/blocks.py draws them per block
+BLOCK_STREAMS = {"types": STREAM_TYPES, "crossbar": STREAM_CROSSBAR, "init": STREAM_INIT, "weights": STREAM_WEIGHTS}
 STREAM_INPUT_BASE = 100
 
 
@@ -62,6 +67,10 @@ class Network:
     enabled: np.ndarray   # bool [G]: neurons that exist in the workload (updated every tick)
     leak: int             # TrueNorth: the leak lambda; current-based LIF: the bias
     threshold: int
+    #: built for some cores only (:func:`build_network_part`): their arrays (local ids from 0) and
+    #: their range (c0, c1); ``arrays`` then holds the whole system's routes only
+    part: CoreArrays | None = None
+    part_cores: tuple[int, int] | None = None
 
     @property
     def n_enabled(self) -> int:
@@ -243,21 +252,30 @@ def random_recurrent_weighted(chip: ChipSpec, workload: WorkloadSpec, seed: int,
     return _recurrent(chip, workload, seed, name, per_synapse=True)
 
 
-def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per_synapse: bool) -> Network:
+def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per_synapse: bool,
+               cores: tuple[int, int] | None = None) -> Network:
+    """The network on every core, or (``cores`` = (c0, c1), a system's whole blocks) on those only."""
     net = workload.network
     core = chip.core
     plan = plan_network(chip, workload, name)
     cores_used, n_per, leak, threshold = plan.cores_used, plan.neurons_per_core, plan.leak, plan.threshold
     lo, hi = net.delay_ticks
     vmax = (1 << (core.membrane_bits - 1)) - 1
-    check_memory(chip, net, name)
+    if cores is None:
+        check_memory(chip, net, name)
+    else:
+        check_system_size(chip)  # the part's own memory was checked by its caller (engine/ranks.py)
     model = neuron_model(core.neuron_model)
+    block = block_cores(chip)
 
-    n_cores, A, N = chip.cores, core.axons, core.neurons
+    n_all, A, N = chip.cores, core.axons, core.neurons
+    c0, c1 = cores or (0, n_all)
+    n_cores = c1 - c0
     G = n_cores * N
+    here_used = max(0, min(c1, cores_used) - c0)  # used cores among c0 .. c1 - 1 (a prefix)
 
     enabled = np.zeros((n_cores, N), bool)
-    enabled[:cores_used, :n_per] = True
+    enabled[:here_used, :n_per] = True
     enabled = enabled.ravel()
 
     u = refractory_left = None
@@ -281,27 +299,72 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     # balanced axon types: each core has its axons' types in equal shares, shuffled
     types = np.tile(np.arange(core.axon_types, dtype=np.int8), -(-A // core.axon_types))[:A]
     axon_type = np.tile(types, n_cores)
-    rng = generator(seed, STREAM_TYPES)
-    view = axon_type.reshape(n_cores, A)
-    view[:cores_used] = rng.permuted(view[:cores_used], axis=1)
 
+    k = net.synapses_per_axon
     cell_bytes = 3 if per_synapse else 1
-    if net.crossbar == "balanced" and net.synapses_per_axon:
+    balanced = net.crossbar == "balanced" and k > 0
+    # a dense 0/1 copy when rows are dense enough for the C kernel to prefer it and the whole chip's
+    # copy fits (decided on the whole chip, so a part has one exactly when the whole does)
+    dense_ok = k >= N * CoreArrays.DENSE_MIN_DENSITY and n_all * A * N * cell_bytes <= CoreArrays.DENSE_MAX_BYTES
+    if balanced:
         # every neuron gets equal inputs of each type: expected input exactly zero (crossbars.py)
         # (the TrueNorth tick with per-type weights reads the crossbar as bits, hardware/fused.py:
         # no dense copy for it, which on the full chip saves 256 MiB and its writing; a learning
         # rule makes the weights per synapse, which the dense kernels read, so it keeps the copy)
-        dense_ok = (net.synapses_per_axon >= N * CoreArrays.DENSE_MIN_DENSITY
-                    and n_cores * A * N * cell_bytes <= CoreArrays.DENSE_MAX_BYTES
-                    and (per_synapse or model.kernel != "truenorth" or workload.learning is not None))
-        row_ptr, row_neurons, dense = balanced_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
-                                                        axon_type, core.axon_types,
-                                                        generator(seed, STREAM_CROSSBAR), dense_ok)
+        dense_ok = dense_ok and (per_synapse or model.kernel != "truenorth" or workload.learning is not None)
+    values = np.asarray(net.weights, np.int16)
+    v = np.zeros(G, np.int32)
+    row_weights = None
+    if block is not None:  # a system: block by block from the blocks' streams (networks/blocks.py)
+        row_ptr, row_neurons = empty_rows(n_cores * A, here_used * A, k, N)
+        dense = np.zeros((n_cores * A, N), np.uint8) if dense_ok else None
+        row_weights = np.zeros(len(row_neurons), np.int16) if per_synapse else None
+        fill_blocks(seed, BLOCK_STREAMS, block, c0, c1, cores_used, A, N, n_per, k, core.axon_types, balanced,
+                    axon_type, row_neurons, dense, v, enabled, threshold if leak > 0 else 0, values, row_weights)
+        target_all, delay_all = route_arrays(n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed)
+        target_axon, delay = target_all[c0 * N:c1 * N].copy(), delay_all[c0 * N:c1 * N].copy()
     else:
-        row_ptr, row_neurons, dense = _random_crossbar(n_cores, cores_used, A, n_per, N, net.synapses_per_axon,
-                                                       generator(seed, STREAM_CROSSBAR), dense_cell_bytes=cell_bytes)
+        rng = generator(seed, STREAM_TYPES)
+        view = axon_type.reshape(n_cores, A)
+        view[:cores_used] = rng.permuted(view[:cores_used], axis=1)
+        if balanced:
+            row_ptr, row_neurons, dense = balanced_crossbar(n_cores, cores_used, A, n_per, N, k, axon_type,
+                                                            core.axon_types, generator(seed, STREAM_CROSSBAR),
+                                                            dense_ok)
+        else:
+            row_ptr, row_neurons, dense = _random_crossbar(n_cores, cores_used, A, n_per, N, k,
+                                                           generator(seed, STREAM_CROSSBAR),
+                                                           dense_cell_bytes=cell_bytes)
+        target_axon, delay = _whole_chip_routes(n_cores, A, enabled, cores_used, net, seed)
+        if leak > 0:
+            v[enabled] = generator(seed, STREAM_INIT).integers(0, threshold, int(enabled.sum()), dtype=np.int32)
+        if per_synapse:
+            row_weights = values[generator(seed, STREAM_WEIGHTS).integers(0, len(values), len(row_neurons))]
 
-    target_axon = np.full(G, -1, np.int64)
+    arrays = CoreArrays(n_cores=n_cores, axons_per_core=A, neurons_per_core=N, v=v, weights=weights,
+                        params=params, axon_type=axon_type, row_ptr=row_ptr, row_neurons=row_neurons,
+                        target_axon=target_axon, delay=delay, dense=dense, neuron_model=core.neuron_model,
+                        u=u, refractory_left=refractory_left)
+    if per_synapse:
+        arrays.set_row_weights(row_weights)
+    if cores is None:
+        return Network(arrays=arrays, cores_used=cores_used, neurons_per_core=n_per, enabled=enabled,
+                       leak=leak, threshold=threshold)
+    # a part: the whole system's routes and enabled flags (the routing every rank binds), its own cores' state
+    whole_enabled = np.zeros((n_all, N), bool)
+    whole_enabled[:cores_used, :n_per] = True
+    shell = CoreArrays(n_cores=n_all, axons_per_core=A, neurons_per_core=N, v=None, weights=None, params=None,
+                       axon_type=None, row_ptr=None, row_neurons=None, target_axon=target_all, delay=delay_all,
+                       neuron_model=core.neuron_model)
+    return Network(arrays=shell, cores_used=cores_used, neurons_per_core=n_per, enabled=whole_enabled.ravel(),
+                   leak=leak, threshold=threshold, part=arrays, part_cores=(c0, c1))
+
+
+def _whole_chip_routes(n_cores: int, A: int, enabled: np.ndarray, cores_used: int, net: NetworkSpec,
+                       seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(target_axon, delay) of a single chip from its whole-chip streams: the sources a random
+    share of the used neurons, each to its own axon of a random permutation of the used axons."""
+    target_axon = np.full(len(enabled), -1, np.int64)
     used_neurons = np.flatnonzero(enabled)
     n_sources = int(round(len(used_neurons) * net.recurrent_fraction))
     rng = generator(seed, STREAM_TARGETS)
@@ -312,27 +375,11 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     else:  # more neurons than axons: some axons merge several sources
         targets = rng.integers(0, used_axons, n_sources)
     target_axon[sources] = targets
-
-    delay = np.ones(G, np.int8)
+    lo, hi = net.delay_ticks
+    delay = np.full(len(enabled), lo, np.int8)
     if hi > lo:
-        delay[:] = generator(seed, STREAM_DELAYS).integers(lo, hi + 1, G).astype(np.int8)
-    else:
-        delay[:] = lo
-
-    v = np.zeros(G, np.int32)
-    if leak > 0:
-        v[enabled] = generator(seed, STREAM_INIT).integers(0, threshold, int(enabled.sum()), dtype=np.int32)
-
-    arrays = CoreArrays(n_cores=n_cores, axons_per_core=A, neurons_per_core=N, v=v, weights=weights,
-                        params=params, axon_type=axon_type, row_ptr=row_ptr, row_neurons=row_neurons,
-                        target_axon=target_axon, delay=delay, dense=dense, neuron_model=core.neuron_model,
-                        u=u, refractory_left=refractory_left)
-    if per_synapse:
-        values = np.asarray(net.weights, np.int16)
-        draws = generator(seed, STREAM_WEIGHTS).integers(0, len(values), len(row_neurons))
-        arrays.set_row_weights(values[draws])
-    return Network(arrays=arrays, cores_used=cores_used, neurons_per_core=n_per, enabled=enabled,
-                   leak=leak, threshold=threshold)
+        delay[:] = generator(seed, STREAM_DELAYS).integers(lo, hi + 1, len(enabled)).astype(np.int8)
+    return target_axon, delay
 
 
 def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, k: int,
@@ -345,22 +392,10 @@ def _random_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int, 
     """
     rows = cores_used * A
     row_ptr, row_neurons = empty_rows(n_cores * A, rows, k, N)
-    dtype = row_neurons.dtype
     dense = None
     if k >= N * CoreArrays.DENSE_MIN_DENSITY and n_cores * A * N * dense_cell_bytes <= CoreArrays.DENSE_MAX_BYTES:
         dense = np.zeros((n_cores * A, N), np.uint8)
-    if k == 0:
-        return row_ptr, row_neurons, dense
-    chunk = max(1, (1 << 22) // n_per)
-    for start in range(0, rows, chunk):
-        stop = min(rows, start + chunk)
-        keys = rng.random((stop - start, n_per), dtype=np.float32)
-        cols = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_per else np.broadcast_to(
-            np.arange(n_per), keys.shape)
-        cols = np.sort(cols, axis=1)
-        row_neurons[start * k:stop * k] = cols.astype(dtype).ravel()
-        if dense is not None:
-            np.put_along_axis(dense[start:stop], cols, 1, axis=1)
+    fill_random(n_per, k, rng, row_neurons, dense)
     return row_ptr, row_neurons, dense
 
 
@@ -393,8 +428,32 @@ def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) 
     return net
 
 
+def builds_by_block(chip: ChipSpec, workload: WorkloadSpec) -> bool:
+    """Whether some cores of this network can be built alone (:func:`build_network_part`): a
+    generated network on a system, without NVM devices or a diffuser (both program or share
+    synapses across the whole chip)."""
+    model = NEURON_MODELS.get(chip.core.neuron_model)
+    return (workload.network.kind in NETWORKS and block_cores(chip) is not None and chip.synapse_device is None
+            and not (model is not None and model.diffuser))
+
+
+def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, c0: int, c1: int) -> Network:
+    """The cores ``c0 .. c1 - 1`` (whole blocks) of the network :func:`build_network` builds, built
+    alone (an MPI rank's share): ``part`` holds their arrays, ``arrays`` the whole system's routes
+    only. Their state is bit for bit the whole network's (tests/test_blocks.py)."""
+    if not builds_by_block(chip, workload):
+        raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by blocks")
+    check_device(chip, name)
+    plan_network(chip, workload, name)
+    return _recurrent(chip, workload, seed, name, workload.network.kind in PER_SYNAPSE_KINDS, cores=(c0, c1))
+
+
 class PoissonInput:
-    """Rate-coded input: each input axon spikes in a tick with probability 1 - exp(-rate * tick)."""
+    """Rate-coded input: each input axon spikes in a tick with probability 1 - exp(-rate * tick).
+
+    On a single chip a chunk of ticks is one draw over every input axon; on a system each block
+    of cores draws its own axons' chunk from its own stream (networks/blocks.py), so a rank can
+    draw its own axons alone (:meth:`only`)."""
 
     CHUNK = 64
 
@@ -406,15 +465,38 @@ class PoissonInput:
         self.p = float(-np.expm1(-spec.rate_hz * chip.timing.tick_s))
         self.start, self.stop = spec.start_tick, spec.stop_tick
         self.seed, self.stream = seed, STREAM_INPUT_BASE + index
+        self.per_core = spec.axons_per_core
+        self.block = block_cores(chip)
+        #: (block, its input axons) in axon order, when drawn block by block
+        self.block_axons = None if self.block is None else [
+            (b, (min(cores, (b + 1) * self.block) - b * self.block) * spec.axons_per_core)
+            for b in range(-(-cores // self.block))]
+
+    def only(self, c0: int, c1: int) -> "PoissonInput | None":
+        """This stream on the cores ``c0 .. c1 - 1`` (whole blocks) alone, drawing only their blocks'
+        streams; None when the stream is one draw over the whole chip (a single chip)."""
+        if self.block is None:
+            return None
+        if c0 % self.block:
+            raise ValueError(f"PoissonInput.only: core {c0} does not start a block of {self.block} cores")
+        mine = object.__new__(PoissonInput)
+        mine.__dict__.update(self.__dict__)
+        per_core, cores = self.per_core, len(self.axons) // max(1, self.per_core)
+        mine.axons = self.axons[min(c0, cores) * per_core:min(c1, cores) * per_core]
+        b0, b1 = c0 // self.block, -(-c1 // self.block)
+        mine.block_axons = [(b, n) for b, n in self.block_axons if b0 <= b < b1]
+        return mine
 
     def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Input spikes (ticks, global axons) in [tick_lo, tick_hi), tick_lo a multiple of CHUNK."""
         ticks, axons = [], []
         for chunk_lo in range(tick_lo, tick_hi, self.CHUNK):
-            rng = generator(self.seed, self.stream, chunk_lo // self.CHUNK)
             n = min(self.CHUNK, tick_hi - chunk_lo)
-            hit = rng.random((n, len(self.axons))) < self.p
-            t, i = np.nonzero(hit)
+            if self.block_axons is None:
+                rng = generator(self.seed, self.stream, chunk_lo // self.CHUNK)
+                t, i = np.nonzero(rng.random((n, len(self.axons))) < self.p)
+            else:
+                t, i = input_hits(self.seed, self.stream, chunk_lo // self.CHUNK, n, self.p, self.block_axons)
             t = t + chunk_lo
             keep = (t >= self.start) & ((t < self.stop) if self.stop is not None else True)
             ticks.append(t[keep].astype(np.int64))
