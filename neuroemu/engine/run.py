@@ -79,8 +79,8 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     if chip.timing.mode == "async":
         if loop is not None:  # split over MPI ranks: the rank loop names its async twin (engine/asyncranks.py)
             if getattr(loop, "async_loop", None) is None:
-                raise ConfigError(f"{chip.source or chip.name}: timing.mode: async does not run split by this loop "
-                                  "(use neuroemu.engine.ranks.simulate_ranks): run it in one process, or use sync")
+                raise ConfigError(f"{chip.source or chip.name}: timing.mode: async does not run split over MPI ranks by "
+                                  "this loop (simulate_ranks runs it): run it in one process, or use sync or gals")
             return loop.async_loop(chip, workload, options).run(progress)
         from neuroemu.engine.asyncsim import run_async  # the continuous-time engine
         return run_async(chip, workload, options, progress)
