@@ -3,7 +3,7 @@
 Split runs go through ``mpiexec -n 2`` (and ``-n 4``, oversubscribed, marked slow) on a 2 x 2
 system of the tiny 2 x 2-core chip under async timing: a generated network (TrueNorth neurons
 with stochastic leaks and thresholds, both window kernels), the same system with CUBA neurons
-(float state), and a mapped edge list. One rank runs in this process (``MPI.COMM_SELF``).
+(float state; one current, and two mapped currents), and a mapped edge list. One rank runs in this process (``MPI.COMM_SELF``).
 Records are compared whole but for wall time, backends, the memory peak, ``timing_report.mpi``
 and the two loop statistics the module docstring names (``windows``, ``threshold_checks``).
 """
@@ -156,6 +156,19 @@ def test_two_ranks_give_the_one_process_record_for_a_mapped_network(files):
     assert mpi["spans"] < 40
 
 
+def test_two_ranks_give_the_one_process_record_for_two_synaptic_currents(files, tmp_path):
+    """Brian2's CUBA shape (fast excitation, slow inhibition, a v leak: engine/asynccuba.py), mapped
+    over the CUBA system's cores."""
+    sys.path.insert(0, str(PROGRAM.parent))
+    from neuroemu.networks.edgelist import save_npz
+    from test_peer_fields import two_current_network
+    save_npz(two_current_network(np.random.default_rng(5)), tmp_path / "two.npz")
+    one = _one(files["cuba_system"], str(tmp_path / "two.npz"), "spread")
+    assert one["spikes"] > 20
+    mpi = _same(one, _split(2, files["cuba_system"], str(tmp_path / "two.npz"), "spread"), 2)
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0
+
+
 @pytest.mark.slow
 def test_four_ranks_oversubscribed_give_the_one_process_record(files):
     for chip, workload, mapping in ((files["system"], files["generated"], None), (files["cuba_system"], files["cuba"], None),
@@ -191,10 +204,15 @@ class _World:
     ({"network": "packet"}, "--network: packet does not run split over MPI ranks"),
     ({"max_events": 10}, "--max-events/--max-window-events: not checked across MPI ranks"),
     ({"workload": "neurogrid_small", "chip": "neurogrid"}, "network.kind: neurogrid_diffuser runs on Neurogrid's "
-                                                           "diffuser engine, which does not run split")])
-def test_what_does_not_run_split_is_refused_in_one_line(files, option, message):
+                                                           "diffuser engine, which does not run split"),
+    ({"workload": "digits", "chip": "loihi"}, "classify: presentations do not run split over MPI ranks"),
+    ({"workload": "rram_small", "chip": "rram_htree"}, "synapse_device: NVM synapses do not run split over MPI ranks"),
+    ({"workload": "learning"}, "learning: does not run split over MPI ranks")])
+def test_what_does_not_run_split_is_refused_in_one_line(files, option, message, write_yaml, small_workload):
     option = dict(option)
     chip, workload = option.pop("chip", files["system"]), option.pop("workload", files["generated"])
+    if workload == "learning":
+        workload = write_yaml("learn.yaml", dict(small_workload, learning={"rule": "stdp", "w_min": -7, "w_max": 7}))
     loop = type("Loop", (), {"async_loop": type("OneRank", (AsyncRankLoop,), {"comm": _World()})})
     with pytest.raises(NeuroEmuError, match=message) as err:
         simulate(chip, workload, loop=loop, ticks=5, timing="async", **option)
