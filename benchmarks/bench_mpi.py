@@ -11,10 +11,7 @@ ranks exchange every tick, the worst case). Each run is its own ``mpiexec -n N``
 - weak scaling: 1 chip per rank: 1 chip on 1 rank, 2 chips on 2 ranks: efficiency = T1 / T2;
 - spikes and bytes each rank sends per tick, and the exchange's wall time per tick;
 - that the records agree (``verified``: every field but wall time, backends, memory peak and the
-  split's own ``mpi`` report, the same on 1 and 2 ranks);
-- ``async_strong``: the same 2-chip system under async timing (engine/asyncranks.py: spans of the
-  lookahead between ranks), 1 and 2 ranks, ``--async-ticks`` ticks; ``verified`` there also
-  leaves out the loop statistics ``windows`` and ``threshold_checks``.
+  split's own ``mpi`` report, the same on 1 and 2 ranks).
 
 The JSON line's ratio is ``strong_efficiency`` (1.0: perfect). The machine has 2 cores shared
 with other jobs: two ranks compete with them, so efficiencies here are a floor; the load is in
@@ -65,31 +62,29 @@ def write_system(folder: Path, grid: tuple[int, int]) -> str:
     return str(path)
 
 
-def worker(system: str, workload: str, ticks: int, timing: str = "sync") -> None:
+def worker(system: str, workload: str, ticks: int) -> None:
     """One rank of a run (``--worker``): rank 0 prints the record's figures as one JSON line."""
     from neuroemu.engine.mpi import launched_size
     from neuroemu.engine.run import simulate
     if launched_size() > 1:
         from neuroemu.engine.ranks import simulate_ranks as simulate
-    r = simulate(system, workload, ticks=ticks, timing=timing)
+    r = simulate(system, workload, ticks=ticks, timing="sync")
     if r is None:
         return
     d = r.comparable()
     mpi = d["timing_report"].pop("mpi", None)
-    for key in ("windows", "threshold_checks") if timing == "async" else ():  # loop statistics (engine/asyncranks.py)
-        d["timing_report"].pop(key)
     print(json.dumps({"wall_s": r.wall_s, "cores": r.cores, "neurons": r.neurons, "spikes": r.spikes,
                       "sops": r.synaptic_events, "peak_rss_mb": r.peak_rss_mb, "mpi": mpi,
                       "record": json.dumps(d, sort_keys=True)}))
 
 
-def launch(ranks: int, system: str, workload: str, ticks: int, timing: str = "sync") -> dict:
+def launch(ranks: int, system: str, workload: str, ticks: int) -> dict:
     """Run ``--worker`` under ``mpiexec -n ranks``; rank 0's JSON line."""
     from neuroemu.engine.mpi import mpiexec_path
     exe = mpiexec_path()
     if exe is None:
         sys.exit("bench_mpi: mpiexec not found: pip install 'neuroemu[mpi]'")
-    out = subprocess.run([exe, "-n", str(ranks), sys.executable, __file__, "--worker", system, workload, str(ticks), timing],
+    out = subprocess.run([exe, "-n", str(ranks), sys.executable, __file__, "--worker", system, workload, str(ticks)],
                          capture_output=True, text=True, timeout=600)
     if out.returncode:
         sys.exit(f"bench_mpi: {ranks} ranks failed: {out.stderr.strip()[-2000:]}")
@@ -155,11 +150,10 @@ def project(neuron_tick_s: float, bytes_per_spike: int, rate_hz: float) -> list[
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ticks", type=int, default=60)
-    ap.add_argument("--async-ticks", type=int, default=20, help="ticks of the async strong-scaling runs (0: none)")
-    ap.add_argument("--worker", nargs=4, metavar=("SYSTEM", "WORKLOAD", "TICKS", "TIMING"), help=argparse.SUPPRESS)
+    ap.add_argument("--worker", nargs=3, metavar=("SYSTEM", "WORKLOAD", "TICKS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], args.worker[1], int(args.worker[2]), args.worker[3])
+        worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return
     ticks = args.ticks
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,9 +165,6 @@ def main(argv=None) -> None:
         strong1 = launch(1, two_chips, str(workload), ticks)
         strong2 = launch(2, two_chips, str(workload), ticks)
         weak1 = launch(1, one_chip, str(workload), ticks)
-        if args.async_ticks:  # the clockless loop, split by spans of the lookahead between ranks
-            async1 = launch(1, two_chips, str(workload), args.async_ticks, "async")
-            async2 = launch(2, two_chips, str(workload), args.async_ticks, "async")
     verified = strong1["record"] == strong2["record"]
     strong_eff = strong1["wall_s"] / (2 * strong2["wall_s"])
     weak_eff = weak1["wall_s"] / strong2["wall_s"]
@@ -191,14 +182,6 @@ def main(argv=None) -> None:
             "strong_efficiency": round(strong_eff, 3),
             "projection_on_paper": project(neuron_tick_s, 24, WORKLOAD["network"]["rate_hz"]),
             "machine": dict(machine(), load_avg_1min_before=load_before), "date": today()}
-    if args.async_ticks:
-        line["async_strong"] = {
-            "ticks": args.async_ticks, "wall_s_1_rank": round(async1["wall_s"], 3),
-            "wall_s_2_ranks": round(async2["wall_s"], 3), "speedup": round(async1["wall_s"] / async2["wall_s"], 3),
-            "efficiency": round(async1["wall_s"] / (2 * async2["wall_s"]), 3), "spans": async2["mpi"]["spans"],
-            "lookahead_s": async2["mpi"]["lookahead_s"], "spikes": async1["spikes"],
-            "spikes_sent_per_span_per_rank": max(async2["mpi"]["exchanged_spikes_per_rank"]) / max(1, async2["mpi"]["spans"]),
-            "verified": async1["record"] == async2["record"]}
     print(json.dumps(line))
 
 
