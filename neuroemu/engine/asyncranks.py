@@ -1,8 +1,9 @@
 """The async (clockless) loop split over MPI ranks (issue 17): ``mpiexec -n N neuroemu run ...`` on an async chip.
 
 :class:`AsyncRankLoop` is the :class:`neuroemu.engine.asynccore.AsyncCoreLoop` of one rank.
-The chip's array cores are cut into N contiguous blocks by the tick split's own partition
-(:func:`neuroemu.engine.mpi.partition_cores`); rank r owns its block's neurons and axons:
+The chip's array cores are cut into N contiguous core blocks
+(:func:`neuroemu.engine.mpi.partition_cores`, sizes within one core; the record does not depend
+on the cut); rank r owns its block's neurons and axons:
 
 - it queues only its own neurons' threshold checks and stochastic leak steps (the model's
   stochastic neurons are cut to the block; every draw stays keyed on the global neuron id and
@@ -154,7 +155,7 @@ class AsyncRankLoop(AsyncCoreLoop):
             self.setup_error = exc
 
     def _own_model(self, model):
-        """This rank's block (the tick split's partition); the model keeps its own stochastic neurons."""
+        """This rank's block of cores; the model keeps its own stochastic neurons."""
         a = self.arrays
         self.owner = owner = partition_cores(a.n_cores, self.size)
         c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
