@@ -185,8 +185,10 @@ def run(ctx, chip, workload, ticks, seed, json_out, queue, spikes, timing, max_e
     click.echo(summary_table(result))
     mpi = result.timing_report.get("mpi")
     if mpi is not None:  # a split run: how it was split (the rest of the record is the one-process one)
+        every = (f"{mpi['window_ticks']} tick(s)" if "window_ticks" in mpi  # async: spans of the lookahead
+                 else f"span of the {mpi['lookahead_s'] or 0:.6g} s lookahead between ranks")
         click.echo(f"{'MPI ranks (exchanges, spikes sent)':<37}{mpi['ranks']} ({mpi['exchanges']:,} exchanges, one per "
-                   f"{mpi['window_ticks']} tick(s); {sum(mpi['exchanged_spikes_per_rank']):,} spikes between ranks)")
+                   f"{every}; {sum(mpi['exchanged_spikes_per_rank']):,} spikes between ranks)")
 
 
 def _ticks_for_input(workload) -> tuple[int, str]:

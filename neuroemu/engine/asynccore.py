@@ -88,8 +88,8 @@ class AsyncCoreLoop:
         self.hooks = getattr(network, "hooks", None)
         self.period_ps = self.hooks.reset_period * T if self.hooks is not None else 0
         self.enabled = network.enabled
-        self.model = continuous_model(a, network.enabled, chip.core.membrane_bits, T,
-                                      stream_key(opt.seed, STREAM_NEURON_RNG), f"{name}: ")
+        self.model = self._own_model(continuous_model(a, network.enabled, chip.core.membrane_bits, T,
+                                                      stream_key(opt.seed, STREAM_NEURON_RNG), f"{name}: "))
         # route delay in ps: the axonal delay (whole ticks) plus the route's latency
         self.latency = self.router.neuron_latency(np.arange(len(self.route_src)))
         self.route_ps = self.route_delay * T + (self.latency if opt.network == "analytic" else 0)
@@ -138,6 +138,10 @@ class AsyncCoreLoop:
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
+
+    def _own_model(self, model):
+        """The model as this loop steps it: every neuron (a loop split over MPI ranks keeps its own)."""
+        return model
 
     def _bind_learning(self, chip: ChipSpec, workload: WorkloadSpec, name: str) -> None:
         """The learning rule (if one is on), read in continuous time; NVM endurance as the tick loop."""

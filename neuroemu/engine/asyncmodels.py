@@ -127,8 +127,9 @@ class TrueNorthCT:
             return e, e, e
         ids, times = [], []
         sto = self.stochastic
+        first = int(sto[0]) // 8 * 8  # the bytes from the first stochastic neuron's word on (an MPI rank's block)
         for k in range(w0 // self.T, (w_end - 1) // self.T + 1):
-            byte = rng.leak_bytes(self.key, k, int(sto[-1]) + 1)[sto].astype(np.int64)
+            byte = rng.leak_bytes(self.key, k, int(sto[-1]) + 1 - first, offset=first)[sto - first].astype(np.int64)
             hit = byte < self.step_mag[sto]
             z = rng.mix64(self.offset_keys[hit] + np.uint64(k))
             if self.T < 1 << 34:  # the top 30 bits scaled to [0, T), as the C kernel does

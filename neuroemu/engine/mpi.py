@@ -154,3 +154,31 @@ def abort_on_error(comm, stream=None):
         # time to pass the line on first (without this the line was lost now and then)
         time.sleep(ABORT_GRACE_S)
         comm.Abort(1)
+
+
+def local_size(size: int, environ=None) -> int:
+    """Ranks sharing this machine (and its memory), from the launcher's environment; ``size`` if unknown
+    (read without a collective, so a rank may check its memory before the others have agreed)."""
+    environ = os.environ if environ is None else environ
+    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE"):
+        if environ.get(name, "").isdigit():
+            return int(environ[name])
+    return size
+
+
+def agree_on_setup(comm, error: BaseException | None) -> None:
+    """Every rank says whether its setup failed (one ``allgather``, the first collective of a run);
+    if any did, every rank raises the error of the lowest failing rank, in one line, so the CLI
+    prints the same line on rank 0 and no rank waits in a collective for a peer that never comes."""
+    mine = None
+    if error is not None:
+        kind = type(error) if isinstance(error, NeuroEmuError) else NeuroEmuError
+        mine = (kind, " ".join(str(error).split()) or type(error).__name__)
+    failed = comm.allgather(mine)
+    first = next((r for r, e in enumerate(failed) if e is not None), None)
+    if first is None:
+        return
+    if first == comm.Get_rank():
+        raise error
+    kind, text = failed[first]
+    raise kind(text if first == 0 else f"(rank {first}) {text}")

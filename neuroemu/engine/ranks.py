@@ -34,8 +34,9 @@ rank (its share of the network, plus those) is estimated and checked before anyt
 
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
-the next one at the same time. Refused in one line (they need more than a per-window exchange):
-async timing (no lookahead yet), the packet network, learning, NVM synapse devices,
+the next one at the same time. Async chips run split by :mod:`neuroemu.engine.asyncranks` (spans of
+the lookahead between ranks). Refused in one line (they need more than a per-window exchange):
+the packet network, learning, NVM synapse devices,
 presentations (``classify``), several synaptic currents, and the runaway limits
 (``--max-events``), which would need a global count every tick.
 """
@@ -72,7 +73,9 @@ def simulate_ranks(*args, comm=None, **kwargs) -> RunResult | None:
     """:func:`neuroemu.engine.run.simulate` split over the ranks of ``comm`` (default: the world):
     the record on rank 0, None on the others. Every rank must call it with the same arguments."""
     comm = comm or world()
-    loop = type("BoundRankLoop", (RankLoop,), {"comm": comm})
+    from neuroemu.engine.asyncranks import AsyncRankLoop  # async chips: the clockless loop split likewise
+    loop = type("BoundRankLoop", (RankLoop,), {
+        "comm": comm, "async_loop": type("BoundAsyncRankLoop", (AsyncRankLoop,), {"comm": comm})})
     return simulate(*args, loop=loop, **kwargs)
 
 

@@ -77,9 +77,11 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     if options.network not in ("analytic", "packet"):
         raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
     if chip.timing.mode == "async":
-        if loop is not None:
-            raise ConfigError(f"{chip.source or chip.name}: timing.mode: async does not run split over MPI ranks "
-                              "(no conservative lookahead yet): run it in one process, or use sync or gals")
+        if loop is not None:  # split over MPI ranks: the rank loop names its async twin (engine/asyncranks.py)
+            if getattr(loop, "async_loop", None) is None:
+                raise ConfigError(f"{chip.source or chip.name}: timing.mode: async does not run split over MPI ranks by "
+                                  "this loop (simulate_ranks runs it): run it in one process, or use sync or gals")
+            return loop.async_loop(chip, workload, options).run(progress)
         from neuroemu.engine.asyncsim import run_async  # the continuous-time engine
         return run_async(chip, workload, options, progress)
     return (loop or TickLoop)(chip, workload, options).run(progress)

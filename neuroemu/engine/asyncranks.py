@@ -1,0 +1,313 @@
+"""The async (clockless) loop split over MPI ranks (issue 17): ``mpiexec -n N neuroemu run ...`` on an async chip.
+
+:class:`AsyncRankLoop` is the :class:`neuroemu.engine.asynccore.AsyncCoreLoop` of one rank.
+The chip's array cores are cut into N contiguous core blocks
+(:func:`neuroemu.engine.mpi.partition_cores`, sizes within one core; the record does not depend
+on the cut); rank r owns its block's neurons and axons:
+
+- it queues only its own neurons' threshold checks and stochastic leak steps (the model's
+  stochastic neurons are cut to the block; every draw stays keyed on the global neuron id and
+  the step or update count, so a neuron draws what it draws in one process), the input spikes
+  bound for its own axons, and the spikes arriving at its own axons;
+- the spikes its neurons fire towards other ranks' axons are packed as int64 rows (arrival ps,
+  global axon) and sent with one ``Alltoall`` + one ``Alltoallv``
+  (:func:`neuroemu.engine.mpi.exchange`) at the end of each **span**;
+- a span is [S, S + L_x): S the earliest next event of any rank (one ``allreduce``), L_x the
+  conservative lookahead between ranks, the smallest delay of any route whose ends sit on
+  different ranks (axonal delay x tick + the route's latency; :func:`cross_rank_lookahead`,
+  never below the one-process lookahead L). A spike fired at t >= S reaches another rank at
+  t + L_x >= S + L_x or later, so every event inside the span is known to its rank at the
+  span's start and each rank runs its own windows (the one-process window rule, min(L, tick),
+  clipped at the span's end) through the span alone. A lookahead of 0 ps is refused in one
+  line (no span could ever end); no route across ranks: the whole run is one span.
+
+Why the record does not depend on the rank count: the one-process loop is exact for any window
+of at most min(L, tick) (a neuron's events are applied in time order; events of one instant
+are summed first and never split by a window edge; ties at one instant are ordered by axon,
+never by arrival in the queue), and each neuron's events are the same whoever holds the
+others. At the end counters, spikes per neuron, spikes in flight and the spike trains are
+summed or gathered onto rank 0 (trains sorted by (time, neuron), as one process emits them),
+which alone builds the record from the same route tables and code as a one-process run.
+
+Two figures of the timing report count how the loop cut time, not what the chip did, and so
+are loop statistics like the wall time: ``windows`` (summed over the ranks) and
+``threshold_checks`` (a neuron's crossing is queued again after each window that moved it, so
+finer windows queue more checks; summed). Everything else is identical for 1, 2 and 4 ranks
+(tests/test_asyncranks.py). ``timing_report.mpi`` gives the ranks, the lookahead, the spans,
+the exchange volume and the memory estimate.
+
+Every rank builds and keeps the whole network (the clockless models and the C window kernel
+index their arrays by global neuron): the work and the events are split, the memory is not
+(checked per machine before building: :func:`check_memory`). Refused in one line, as the tick
+split refuses them: the packet network, learning, NVM synapse devices, presentations
+(``classify``), the runaway limits, and Neurogrid's diffuser network (its own engine).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from neuroemu.config.schema import ChipSpec, WorkloadSpec
+from neuroemu.engine.asynccore import KIND_ARRIVAL, KIND_INPUT, AsyncCoreLoop
+from neuroemu.engine.asyncmodels import NEVER
+from neuroemu.engine.asyncnet import ASYNC_NETWORKS
+from neuroemu.engine.energy import Ledger
+from neuroemu.engine.mpi import abort_on_error, agree_on_setup, exchange, local_size, partition_cores, reduce_counts
+from neuroemu.engine.options import MAX_TIME_PS, Progress, RunOptions
+from neuroemu.engine.record import RunResult
+from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
+from neuroemu.hardware.system import system_table_bytes
+from neuroemu.networks.sizes import available_memory_bytes
+
+#: int64 fields of one exchanged spike: arrival ps, global axon
+ROW_FIELDS = 2
+
+
+def cross_rank_lookahead(route_ps: np.ndarray, src_rank: np.ndarray, dst_rank: np.ndarray, where: str) -> int | None:
+    """The smallest delay (ps) of a route from a neuron on one rank to an axon on another (the
+    span of the split run), None if no route crosses ranks; 0 ps or less is refused in one line."""
+    cross = np.asarray(route_ps)[np.asarray(src_rank) != np.asarray(dst_rank)]
+    if not len(cross):
+        return None
+    span = int(cross.min())
+    if span <= 0:
+        raise ConfigError(f"{where}: latency: split over MPI ranks, the async lookahead (the smallest delay of a "
+                          f"spike between cores of different ranks: delay x tick + the route's latency) must be "
+                          f"> 0 ps, or no rank could run ahead of the others (got {span} ps)")
+    return span
+
+
+def check_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
+    """Refuse, before anything is built, a split async run whose ``local_ranks`` ranks on this machine
+    would not fit in 80 % of its free memory: each holds the whole network and its routing tables."""
+    from neuroemu.networks.workloads import estimate_bytes
+    t = chip.topology
+    routers = t.width * t.height if t.kind == "mesh" else chip.cores
+    build = estimate_bytes(chip, workload.network) if workload.network.kind not in ("nir", "edgelist") else 0
+    need = {"build": build, "held": build, "routing": system_table_bytes(routers)}
+    peak, have = build + need["routing"], available_memory_bytes()
+    if local_ranks * peak > 0.8 * have:
+        raise CapacityError(
+            f"{workload.where}: {local_ranks} async ranks on this machine need about {local_ranks * peak / 2**30:.1f} "
+            f"GiB (each holds the whole network, {build / 2**30:.2f} GiB, and {need['routing'] / 2**30:.2f} GiB of "
+            f"routing tables) but only {have / 2**30:.1f} GiB is available")
+    return need
+
+
+class _LocalInputs:
+    """An input stream restricted to the axons ``a0 .. a1 - 1`` (one rank's cores)."""
+
+    def __init__(self, stream, a0: int, a1: int):
+        self.stream, self.a0, self.a1 = stream, a0, a1
+        self.CHUNK = stream.CHUNK
+
+    def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stream's spikes in [tick_lo, tick_hi) bound for this rank's axons."""
+        ticks, axons = self.stream.events(tick_lo, tick_hi)
+        mine = (axons >= self.a0) & (axons < self.a1)
+        return ticks[mine], axons[mine]
+
+
+class _SplitQueue:
+    """The loop's queue, keeping the spikes bound for this rank's axons and packing the others
+    (rows of arrival ps and global axon) for the span's exchange; everything else is the queue's."""
+
+    def __init__(self, inner, a0: int, a1: int):
+        self.inner, self.a0, self.a1 = inner, a0, a1
+        self.outbox: list[np.ndarray] = []
+
+    def push_batch(self, times, kind, target, *rest):
+        """Push as the queue does; arrivals at other ranks' axons go to the outbox instead."""
+        if isinstance(kind, (int, np.integer)) and kind == KIND_ARRIVAL and len(target):
+            times, target = np.asarray(times, np.int64), np.asarray(target, np.int64)
+            mine = (target >= self.a0) & (target < self.a1)
+            if not mine.all():
+                away = ~mine
+                self.outbox.append(np.stack([times[away], target[away]], axis=1))
+                times, target = times[mine], target[mine]
+        return self.inner.push_batch(times, kind, target, *rest)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+class AsyncRankLoop(AsyncCoreLoop):
+    """One rank's clockless loop (module docstring); ``comm`` is set by
+    :func:`neuroemu.engine.ranks.simulate_ranks`."""
+
+    comm = None
+
+    def __init__(self, chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions):
+        comm = self.comm
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self.sent_rows = self.exchanges = self.spans = 0
+        self.exchange_s = 0.0
+        # no collective until every rank has built (or failed to): run() agrees on the outcome first
+        self.setup_error: BaseException | None = None
+        try:
+            _refuse_unsupported(chip, workload, opt)
+            self.memory = check_memory(chip, workload, self.size, local_size(self.size))
+            super().__init__(chip, workload, opt)
+            self._split()
+        except Exception as exc:  # noqa: BLE001 - reported by run() on every rank
+            self.setup_error = exc
+
+    def _own_model(self, model):
+        """This rank's block of cores; the model keeps its own stochastic neurons."""
+        a = self.arrays
+        self.owner = owner = partition_cores(a.n_cores, self.size)
+        c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
+        N, A = a.neurons_per_core, a.axons_per_core
+        self.c0, self.c1 = c0, c1
+        self.g0, self.g1, self.a0, self.a1 = c0 * N, c1 * N, c0 * A, c1 * A
+        # each rank's first axon: a spike's rank is the last start at or below its target axon
+        self.axon_starts = np.searchsorted(owner, np.arange(self.size)).astype(np.int64) * A
+        if getattr(model, "has_steps", False):  # leak steps drawn for this block's neurons alone
+            keep = (model.stochastic >= self.g0) & (model.stochastic < self.g1)
+            model.stochastic, model.offset_keys = model.stochastic[keep], model.offset_keys[keep]
+            model.has_steps = bool(keep.any())
+        return model
+
+    def _split(self) -> None:
+        """The span (the lookahead between ranks); the queue and inputs cut to this rank's axons."""
+        N, A = self.arrays.neurons_per_core, self.arrays.axons_per_core
+        sends = self.sends
+        src = self.owner[self.route_src[sends] // N]
+        dst = self.owner[self.route_axon[sends] // A]
+        span = cross_rank_lookahead(self.route_ps[sends], src, dst, self.chip.source or self.chip.name)
+        self.span_ps = NEVER if span is None else span
+        self.queue = _SplitQueue(self.queue, self.a0, self.a1)
+        self.inputs = [_LocalInputs(s, self.a0, self.a1) for s in self.inputs]
+        self.local_enabled = np.flatnonzero(self.enabled[self.g0:self.g1]) + self.g0
+
+    def run(self, progress: Progress | None) -> RunResult | None:
+        """Every span up to the run's end (progress on rank 0 only), then the record on rank 0 (None
+        elsewhere). The ranks first agree on their setup (:func:`neuroemu.engine.mpi.agree_on_setup`);
+        after that an error on one rank aborts them all (:func:`neuroemu.engine.mpi.abort_on_error`)."""
+        agree_on_setup(self.comm, self.setup_error)
+        with abort_on_error(self.comm):
+            return self._run(progress if self.rank == 0 else None)
+
+    def _run(self, progress: Progress | None) -> RunResult | None:
+        from mpi4py import MPI
+        start = time.perf_counter()
+        self._repredict(self.local_enabled, 0)
+        end, W, T = self.end_ps, self.window_ps, self.T
+        done_tick = -1
+        while True:
+            t0 = self._feed_inputs(self._next_time())
+            s = self.comm.allreduce(min(t0, end), op=MPI.MIN)
+            if s >= end:
+                break
+            span_end = min(s + self.span_ps, end)
+            self.spans += 1
+            while t0 < span_end:
+                feed = self.next_chunk * T if self.inputs and self.next_chunk < self.opt.ticks else NEVER
+                w1 = min(t0 + W, span_end, feed)
+                self._window(t0, w1, start)
+                self._last_w1 = w1
+                self.windows += 1
+                if progress is not None and t0 // T != done_tick:
+                    done_tick = t0 // T
+                    progress(int(done_tick), self.opt.ticks)
+                t0 = self._feed_inputs(self._next_time())
+            self._exchange(span_end)
+        if progress is not None:
+            progress(self.opt.ticks, self.opt.ticks)
+        self.wall = time.perf_counter() - start
+        return self.finish()
+
+    def _exchange(self, span_end: int) -> None:
+        """Send the span's spikes bound for other ranks; queue those that came (all due at or after
+        the span's end: the lookahead's promise, checked)."""
+        start = time.perf_counter()
+        box = self.queue.outbox
+        rows = np.concatenate(box) if box else np.empty((0, ROW_FIELDS), np.int64)
+        box.clear()
+        dest = np.searchsorted(self.axon_starts, rows[:, 1], side="right") - 1
+        got = exchange(self.comm, dest, rows)
+        self.sent_rows += len(rows)
+        self.exchanges += 1
+        if len(got):
+            if int(got[:, 0].min()) < span_end:
+                raise NeuroEmuError(f"internal: a spike from another rank arrives at {int(got[:, 0].min())} ps, "
+                                    f"inside the span that ended at {span_end} ps (the lookahead was broken)")
+            self.queue.inner.push_batch(got[:, 0], KIND_ARRIVAL, got[:, 1])
+        self.exchange_s += time.perf_counter() - start
+
+    def _spike_flow(self) -> dict[str, int]:
+        flow = super()._spike_flow()
+        flow["in_flight_end"] = self._in_flight_total
+        return flow
+
+    def finish(self) -> RunResult | None:
+        """Counters, spikes per neuron, spikes in flight and spike trains onto rank 0; its record."""
+        from mpi4py import MPI
+        comm = self.comm
+        rest = self.queue.pop_before(MAX_TIME_PS)  # what this rank leaves in flight (its own axons)
+        counts = dict(self.ledger.counts)
+        counts.update({"~inputs_sent": self.inputs_sent, "~spikes_sent": self.spikes_sent, "~checks": self.checks,
+                       "~windows": self.windows,
+                       "~in_flight": int(np.isin(rest.kind, (KIND_ARRIVAL, KIND_INPUT)).sum())})
+        total = reduce_counts(comm, counts)
+        n = self.arrays.n_neurons
+        fired = np.concatenate(self._fired) if self._fired else np.empty(0, np.int64)
+        local = np.bincount(fired, minlength=n).astype(np.int64)
+        per_neuron = np.zeros_like(local) if self.rank == 0 else None
+        comm.Reduce(local, per_neuron, op=MPI.SUM, root=0)
+        trains = self._gather_trains()
+        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0), root=0)
+        if self.rank != 0:
+            return None
+        self._in_flight_total = total.pop("~in_flight")
+        self.inputs_sent, self.spikes_sent = total.pop("~inputs_sent"), total.pop("~spikes_sent")
+        self.checks, self.windows = total.pop("~checks"), total.pop("~windows")
+        self.ledger = Ledger()
+        for k, v in total.items():
+            self.ledger.add(k, v)
+        self._fired = [np.repeat(np.arange(n, dtype=np.int64), per_neuron)]  # finish() counts them per neuron
+        if trains is not None:
+            self.spike_times, self.spike_ids = [trains[0]], [trains[1]]
+        record = super().finish()
+        mpi = {"ranks": self.size, "lookahead_s": None if self.span_ps == NEVER else self.span_ps * 1e-12,
+               "spans": self.spans, "cores_per_rank": [v[2] for v in volume],
+               "exchanged_spikes_per_rank": [v[0] for v in volume],
+               "exchanged_bytes_per_rank": [v[0] * ROW_FIELDS * 8 for v in volume],
+               "exchanges": self.exchanges, "exchange_wall_s_per_rank": [v[1] for v in volume],
+               "memory_estimate_bytes_per_rank": self.memory}
+        return dataclasses.replace(record, timing_report={**record.timing_report, "mpi": mpi})
+
+    def _gather_trains(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Every rank's recorded spikes on rank 0, sorted by (time, neuron) as one process emits them."""
+        if not self.opt.record_spikes:
+            return None
+        times = np.concatenate(self.spike_times) if self.spike_times else np.empty(0, np.int64)
+        ids = np.concatenate(self.spike_ids) if self.spike_ids else np.empty(0, np.int64)
+        parts = self.comm.gather((times, ids), root=0)
+        if self.rank != 0:
+            return None
+        times = np.concatenate([p[0] for p in parts])
+        ids = np.concatenate([p[1] for p in parts])
+        order = np.lexsort((ids, times))
+        return times[order], ids[order]
+
+
+def _refuse_unsupported(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions) -> None:
+    """One line for what the clockless loop does not run split over ranks yet (module docstring)."""
+    where = chip.source or chip.name
+    if workload.network.kind in ASYNC_NETWORKS:
+        raise ConfigError(f"{workload.where}: network.kind: {workload.network.kind} runs on Neurogrid's diffuser "
+                          "engine, which does not run split over MPI ranks yet: run it in one process")
+    if opt.network != "analytic":
+        raise ConfigError("--network: packet does not run split over MPI ranks yet: use --network analytic")
+    if opt.max_events is not None or opt.max_window_events is not None:
+        raise ConfigError("--max-events/--max-window-events: not checked across MPI ranks yet: leave them out")
+    if workload.learning is not None:
+        raise ConfigError(f"{workload.where}: learning: does not run split over MPI ranks yet (a rule changes "
+                          "weights each window, and the ranks would have to agree on them)")
+    if workload.classify is not None:
+        raise ConfigError(f"{workload.where}: classify: presentations do not run split over MPI ranks yet")
+    if chip.synapse_device is not None:
+        raise ConfigError(f"{where}: synapse_device: NVM synapses do not run split over MPI ranks yet")

@@ -1,0 +1,239 @@
+"""neuroemu.engine.asyncranks: the clockless loop split over MPI ranks gives the one-process record.
+
+Split runs go through ``mpiexec -n 2`` (and ``-n 4``, oversubscribed, marked slow) on a 2 x 2
+system of the tiny 2 x 2-core chip under async timing: a generated network (TrueNorth neurons
+with stochastic leaks and thresholds, both window kernels), the same system with CUBA neurons
+(float state; one current, and two mapped currents), and a mapped edge list. One rank runs in this process (``MPI.COMM_SELF``).
+Records are compared whole but for wall time, backends, the memory peak, ``timing_report.mpi``
+and the two loop statistics the module docstring names (``windows``, ``threshold_checks``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuroemu.engine.asynccore import AsyncCoreLoop
+from neuroemu.engine.asyncranks import AsyncRankLoop, cross_rank_lookahead
+from neuroemu.engine.mpi import mpiexec_path, partition_cores
+from neuroemu.engine.options import RunOptions, with_timing
+from neuroemu.engine.run import simulate
+from neuroemu.errors import ConfigError, NeuroEmuError
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = Path(__file__).with_name("mpi_program.py")
+FAULTS = Path(__file__).with_name("async_rank_program.py")
+LINK = {"hop_pj": 40.0, "hop_ns": 25.0, "bandwidth_pkts_per_ns": 0.5}
+#: loop statistics: how the loop cut time, not what the chip did (engine/asyncranks.py)
+LOOP_STATS = ("windows", "threshold_checks")
+
+
+@pytest.fixture
+def files(write_yaml, small_chip, small_workload, tmp_path):
+    """{name: path}: TrueNorth and CUBA systems of 2 x 2 tiny chips, a generated workload for
+    each, and a mapped edge list (inputs -> 8 neurons -> 8 x 8 all to all -> 8)."""
+    write_yaml("tiny.yaml", small_chip)
+    cuba = dict(small_chip, name="tiny_cuba", core=dict(small_chip["core"], neuron_model="cuba_lif", membrane_bits=24))
+    write_yaml("tiny_cuba.yaml", cuba)
+    out = {"system": write_yaml("sys.yaml", {"name": "sys", "system": {"chip": "tiny.yaml", "grid": [2, 2], "link": LINK}}),
+           "cuba_system": write_yaml("sys_cuba.yaml", {"name": "sys_cuba", "system": {
+               "chip": "tiny_cuba.yaml", "grid": [2, 2], "link": LINK}})}
+    small_workload.update(chip="sys.yaml", ticks=40)
+    out["generated"] = write_yaml("wl.yaml", small_workload)
+    cuba_wl = dict(small_workload, chip="sys_cuba.yaml", inputs=[{"kind": "poisson", "rate_hz": 200.0, "axons_per_core": 8}],
+                   network={"kind": "random_recurrent_weighted", "synapses_per_axon": 8, "rate_hz": 0.0, "threshold": 100,
+                            "weights": [64, 48, 32, -32, -48], "delay_ticks": [1, 4],
+                            "neuron": {"du": 1024, "dv": 128, "refractory": 2}})
+    out["cuba"] = write_yaml("wl_cuba.yaml", cuba_wl)
+    k, a = 8, np.arange(8)
+    src = np.concatenate([a, np.repeat(a, k), np.repeat(a + k, k)])
+    dst = np.concatenate([a, np.tile(a + k, k), np.tile(a + 2 * k, k)])
+    np.savez(tmp_path / "layers.npz", src=src, dst=dst, weight=np.where(np.arange(len(src)) % 3 == 0, -1.0, 1.0),
+             src_input=np.r_[np.ones(k, int), np.zeros(2 * k * k, int)], threshold=np.full(3 * k, 3.0),
+             input_times=np.repeat(np.arange(0, 30, 2), k), input_ids=np.tile(a, 15), n_inputs=k)
+    out["mapped"] = str(tmp_path / "layers.npz")
+    return out
+
+
+def _pair(chip: str, workload: str, mapping: str | None):
+    sys.path.insert(0, str(PROGRAM.parent))
+    from mpi_program import load_pair  # a network file: 40 ticks, placed by mapping
+    return load_pair(chip, workload, mapping)
+
+
+def _one(chip: str, workload: str, mapping: str | None = None) -> dict:
+    c, w = _pair(chip, workload, mapping)
+    return json.loads(simulate(c, w, record_spikes=True, timing="async").to_json())
+
+
+def _split(n: int, chip: str, workload: str, mapping: str | None = None, env: dict | None = None) -> dict:
+    """The record of ``mpiexec -n n`` (conservation checked on rank 0, tests/conservation.py) as a dict."""
+    exe = mpiexec_path()
+    if exe is None:
+        pytest.fail("mpiexec not found: install the extra with pip install 'neuroemu[mpi]' (make does)")
+    args = [exe, "-n", str(n), sys.executable, str(PROGRAM), "run", chip, workload, "async", *([mapping] if mapping else [])]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=240,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _same(one: dict, split: dict, ranks: int) -> dict:
+    """Equal on every field but wall time, backends, memory peak, the loop statistics and the split's
+    own report (returned)."""
+    mpi = split["timing_report"].pop("mpi")
+    assert mpi["ranks"] == ranks and sum(mpi["cores_per_rank"]) == one["cores"] and len(mpi["cores_per_rank"]) == ranks
+    for key in ("wall_s", "queue_backend", "tick_backend", "peak_rss_mb"):
+        one.pop(key), split.pop(key)
+    for key in LOOP_STATS:
+        assert split["timing_report"].pop(key) >= 0 and one["timing_report"].pop(key) >= 0
+    assert split == one
+    return mpi
+
+
+def _expected_span_s(chip: str, workload: str, ranks: int, mapping: str | None = None) -> float:
+    """The smallest delay (ps) of a route whose neuron and axon sit on different ranks, from the
+    one-process loop's own route delays (axonal delay x tick + path latency), in s."""
+    c, w = _pair(chip, workload, mapping)
+    loop = AsyncCoreLoop(with_timing(c, "async"), w, RunOptions(ticks=w.ticks, seed=w.seed))
+    a = loop.arrays
+    owner = partition_cores(a.n_cores, ranks)
+    s = loop.sends
+    cross = owner[loop.route_src[s] // a.neurons_per_core] != owner[loop.route_axon[s] // a.axons_per_core]
+    assert cross.any() and (~cross).any()
+    return int(loop.route_ps[s][cross].min()) * 1e-12
+
+
+def test_one_rank_in_this_process_gives_the_one_process_record_entire(files):
+    """One rank (``MPI.COMM_SELF``): no route crosses ranks, the run is one span, and even the loop
+    statistics agree (the windows are the one process's)."""
+    MPI = pytest.importorskip("mpi4py.MPI", reason="the mpi extra is not installed: pip install 'neuroemu[mpi]'")
+    from neuroemu.engine.ranks import simulate_ranks
+    one = json.loads(simulate(files["system"], files["generated"], record_spikes=True, timing="async").to_json())
+    split = json.loads(simulate_ranks(files["system"], files["generated"], record_spikes=True, timing="async",
+                                      comm=MPI.COMM_SELF).to_json())
+    mpi = split["timing_report"].pop("mpi")
+    assert (mpi["ranks"], mpi["spans"], mpi["lookahead_s"], mpi["exchanged_spikes_per_rank"]) == (1, 1, None, [0])
+    for key in ("wall_s", "queue_backend", "tick_backend", "peak_rss_mb"):
+        one.pop(key), split.pop(key)
+    assert split == one and one["spikes"] > 0
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_two_ranks_give_the_one_process_record_for_a_generated_network(files, backend, monkeypatch):
+    """TrueNorth neurons with stochastic leak and threshold (counter-based draws keyed by neuron and
+    step or update count), on the C window kernel and on the numpy paths."""
+    monkeypatch.setenv("NEUROEMU_TICK", backend)
+    one = _one(files["system"], files["generated"])
+    assert one["spikes"] > 0 and one["timing_report"]["spike_flow"]["in_flight_end"] > 0
+    mpi = _same(one, _split(2, files["system"], files["generated"], env={"NEUROEMU_TICK": backend}), 2)
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0  # spikes did cross ranks, both ways
+    span = _expected_span_s(files["system"], files["generated"], 2)
+    assert mpi["lookahead_s"] == pytest.approx(span, rel=1e-12)
+    # one span per stretch of the lookahead that holds an event: here every tick has one
+    assert mpi["spans"] == mpi["exchanges"] == -(-40 * 1e-3 // span)
+
+
+def test_two_ranks_give_the_one_process_record_for_cuba_neurons(files):
+    """CUBA neurons: float state advanced in closed form from event to event, alike on every rank count."""
+    one = _one(files["cuba_system"], files["cuba"])
+    assert one["spikes"] > 0
+    mpi = _same(one, _split(2, files["cuba_system"], files["cuba"]), 2)
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0
+
+
+def test_two_ranks_give_the_one_process_record_for_a_mapped_network(files):
+    one = _one(files["system"], files["mapped"], "spread")
+    assert one["spikes"] > 0 and one["workload_report"]["mapping"]["cores_used"] >= 4
+    mpi = _same(one, _split(2, files["system"], files["mapped"], "spread"), 2)
+    assert sum(mpi["exchanged_spikes_per_rank"]) > 0
+    # inputs end at 30 ms and the activity dies out: fewer spans than ticks (empty stretches are skipped)
+    assert mpi["spans"] < 40
+
+
+def test_two_ranks_give_the_one_process_record_for_two_synaptic_currents(files, tmp_path):
+    """Brian2's CUBA shape (fast excitation, slow inhibition, a v leak: engine/asynccuba.py), mapped
+    over the CUBA system's cores."""
+    sys.path.insert(0, str(PROGRAM.parent))
+    from neuroemu.networks.edgelist import save_npz
+    from test_peer_fields import two_current_network
+    save_npz(two_current_network(np.random.default_rng(5)), tmp_path / "two.npz")
+    one = _one(files["cuba_system"], str(tmp_path / "two.npz"), "spread")
+    assert one["spikes"] > 20
+    mpi = _same(one, _split(2, files["cuba_system"], str(tmp_path / "two.npz"), "spread"), 2)
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0
+
+
+@pytest.mark.slow
+def test_four_ranks_oversubscribed_give_the_one_process_record(files):
+    for chip, workload, mapping in ((files["system"], files["generated"], None), (files["cuba_system"], files["cuba"], None),
+                                    (files["system"], files["mapped"], "spread")):
+        mpi = _same(_one(chip, workload, mapping), _split(4, chip, workload, mapping), 4)
+        assert mpi["lookahead_s"] == pytest.approx(_expected_span_s(chip, workload, 4, mapping), rel=1e-12)
+
+
+def test_cross_rank_lookahead_is_the_smallest_crossing_delay_and_zero_is_refused():
+    ps = np.array([7, 3, 5, 9])
+    assert cross_rank_lookahead(ps, np.array([0, 0, 1, 1]), np.array([1, 0, 0, 1]), "c.yaml") == 5
+    assert cross_rank_lookahead(ps, np.zeros(4, int), np.zeros(4, int), "c.yaml") is None  # one span: the run
+    with pytest.raises(ConfigError) as err:
+        cross_rank_lookahead(np.array([0, 3]), np.array([0, 1]), np.array([1, 1]), "c.yaml")
+    text = str(err.value)
+    assert "\n" not in text and text.startswith("c.yaml: latency:") and "must be > 0 ps" in text and "got 0 ps" in text
+
+
+class _World:
+    """A one-rank stand-in for a communicator: enough for the setup checks, which run before any collective."""
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 2
+
+    def allgather(self, value):
+        return [value, None]
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"network": "packet"}, "--network: packet does not run split over MPI ranks"),
+    ({"max_events": 10}, "--max-events/--max-window-events: not checked across MPI ranks"),
+    ({"workload": "neurogrid_small", "chip": "neurogrid"}, "network.kind: neurogrid_diffuser runs on Neurogrid's "
+                                                           "diffuser engine, which does not run split"),
+    ({"workload": "digits", "chip": "loihi"}, "classify: presentations do not run split over MPI ranks"),
+    ({"workload": "rram_small", "chip": "rram_htree"}, "synapse_device: NVM synapses do not run split over MPI ranks"),
+    ({"workload": "learning"}, "learning: does not run split over MPI ranks")])
+def test_what_does_not_run_split_is_refused_in_one_line(files, option, message, write_yaml, small_workload):
+    option = dict(option)
+    chip, workload = option.pop("chip", files["system"]), option.pop("workload", files["generated"])
+    if workload == "learning":
+        workload = write_yaml("learn.yaml", dict(small_workload, learning={"rule": "stdp", "w_min": -7, "w_max": 7}))
+    loop = type("Loop", (), {"async_loop": type("OneRank", (AsyncRankLoop,), {"comm": _World()})})
+    with pytest.raises(NeuroEmuError, match=message) as err:
+        simulate(chip, workload, loop=loop, ticks=5, timing="async", **option)
+    assert "\n" not in str(err.value)
+
+
+def test_a_loop_without_an_async_twin_refuses_async_in_one_line(files):
+    with pytest.raises(ConfigError, match="timing.mode: async does not run split over MPI ranks by this loop") as err:
+        simulate(files["system"], files["generated"], loop=type("Loop", (), {}), ticks=5, timing="async")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("how, line", [("raise", "Error (rank 1): fault injected at 5 ms"),
+                                       ("setup", "Error: (rank 1) setup fault on rank 1")])
+def test_a_rank_that_raises_ends_every_rank_with_one_line(files, how, line):
+    """Rank 1 raises mid-run (rank 0 waits in a collective) or while it builds: one line, every
+    rank exits (never a hang: the timeout)."""
+    exe = mpiexec_path()
+    if exe is None:
+        pytest.fail("mpiexec not found: install the extra with pip install 'neuroemu[mpi]' (make does)")
+    out = subprocess.run([exe, "-n", "2", sys.executable, str(FAULTS), files["system"], files["generated"], how],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode != 0
+    assert [x for x in out.stderr.splitlines() if x.startswith("Error")] == [line], out.stderr
