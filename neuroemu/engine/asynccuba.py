@@ -245,14 +245,23 @@ class CubaMultiCT(CubaCT):
         return out
 
     # --- the voltage floor (module docstring) ---
-    def _low(self, idx: np.ndarray, v0: np.ndarray, u0: np.ndarray) -> np.ndarray:
-        """A lower bound of the free v from (v0, u0 [K, m]) over all future time: a current u_k < 0
-        takes at most u_k / (k_u T) from v, and the leak and bias pull v towards v_inf."""
+    def _low(self, idx: np.ndarray, v0: np.ndarray, u0: np.ndarray, dt: np.ndarray | None = None) -> np.ndarray:
+        """A lower bound of the free v from (v0, u0 [K, m]) over [0, dt] (None: all future time).
+
+        v = (v0 relaxing towards v_inf, monotone) + sum_k u_k phi_k / T with 0 <= phi_k(s) <=
+        min(s, 1 / k_u): a current u_k < 0 takes at most u_k min(dt, 1 / k_u) / T from v.
+        """
         kv, b, T = self.kv[idx], self.bias[idx], float(self.T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v_lo = np.where(kv > 0, b / (T * np.where(kv > 0, kv, 1.0)), np.where(b < 0, -np.inf, v0))
-            ku = self.ku[:, idx]
-            drop = np.where(self.instant[:, idx] | (u0 >= 0), 0.0, u0 / (T * np.where(self.instant[:, idx], 1.0, ku)))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if dt is None:
+                v_lo = np.where(kv > 0, b / (T * np.where(kv > 0, kv, 1.0)), np.where(b < 0, -np.inf, v0))
+                span = np.inf
+            else:
+                span = dt.astype(np.float64)
+                g = np.where(kv > 0, -np.expm1(-kv * span) / np.where(kv > 0, kv, 1.0), span)
+                v_lo = v0 * np.exp(-kv * span) + b / T * g
+            reach = np.minimum(span, 1.0 / np.where(self.instant[:, idx], np.inf, self.ku[:, idx]))
+            drop = np.where(self.instant[:, idx] | (u0 >= 0), 0.0, u0 * reach / T)
         return np.minimum(v0, v_lo) + drop.sum(axis=0)
 
     def _drift(self, idx: np.ndarray, q: np.ndarray, u0: np.ndarray) -> np.ndarray:
@@ -265,7 +274,7 @@ class CubaMultiCT(CubaCT):
         reach the floor keep the free value, bit for bit."""
         v = self._v_at(idx, dt.astype(np.float64), v0, u0)
         fl = self.floor[idx]
-        rows = np.flatnonzero((dt > 0) & ((v < fl) | (self._low(idx, v0, u0) < fl)))
+        rows = np.flatnonzero((dt > 0) & ((v < fl) | (self._low(idx, v0, u0, dt) < fl)))
         if len(rows):
             v[rows] = self._walk(idx[rows], dt[rows], v0[rows], u0[:, rows])
         return np.maximum(v, fl)
@@ -326,9 +335,17 @@ class CubaMultiCT(CubaCT):
                 continue
             rg, s_in = r[g], s[r[g]] + p[g]
             g_sub, g_u, g_left = idx[rg], self._u_at(idx[rg], s_in, u0[:, rg]), hi[rg] - s_in
+            # D stays below zero up to hi when even its positive currents at full strength and its
+            # negative ones decayed to hi cannot lift it: no search
             ku = np.where(self.instant[:, g_sub], 0.0, self.ku[:, g_sub])
-            ok, q = _first_ps((-ku * g_u / float(self.T)).T, ku.T, g_left,
-                              lambda x: self._drift(g_sub, x.astype(np.float64), g_u) >= 0)
+            top = self._drift(g_sub, np.zeros(len(g)), np.maximum(g_u, 0.0)) + (
+                np.minimum(g_u, 0.0) / float(self.T) * np.exp(-ku * g_left.astype(np.float64))).sum(axis=0)
+            ok, q = np.zeros(len(g), bool), np.zeros(len(g), np.int64)
+            look = np.flatnonzero(top >= 0)
+            if len(look):
+                l_sub, l_u = g_sub[look], g_u[:, look]
+                ok[look], q[look] = _first_ps((-ku[:, look] * l_u / float(self.T)).T, ku[:, look].T, g_left[look],
+                                              lambda x: self._drift(l_sub, x.astype(np.float64), l_u) >= 0)
             stay = rg[~ok]                       # on the floor up to hi
             if th is None:
                 out[stay] = fl[stay]
