@@ -295,8 +295,9 @@ class CubaMultiCT(CubaCT):
         live = np.ones(m, bool)
         # D is a constant plus K decaying exponentials: it changes sign at most K times, and each
         # return to the floor after leaving it takes two changes, so K + 2 legs cover every path
-        # (the spare ones absorb ps-rounding touches where D is ~0); what is left after them
-        # continues on the free trajectory, clamped
+        # (the spare ones absorb ps-rounding touches where D is ~0); a neuron still live after
+        # them continues on the free trajectory: clamped at the floor (advance), or searched for
+        # threshold alone (predict; the floor only lifts v, so no crossing is invented)
         for _ in range(self.n_currents + 2):
             r = np.flatnonzero(live)
             if not len(r):
