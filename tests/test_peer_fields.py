@@ -401,6 +401,7 @@ def test_bad_fields_in_files_get_one_line_naming_file_array_and_rule(tmp_path):
     assert "refractory: must be integers" in error(refractory=np.full(n, 1.5))
     assert "syn_type: needs one value per edge" in error(syn_type=np.zeros(2, np.int64))
     assert "v_min: a floor must be -inf or a number <= 0" in error(v_min=np.full(n, 2.0))
+    assert "v_min: a floor must be -inf or a number <= 0" in error(v_min=np.full(n, np.nan))  # async reads it too
     assert ("syn_i_decay: needs one current decay per synapse type: syn_type uses types 0..2 (got 2 values)"
             in error(syn_type=np.arange(net.n_edges) % 3, syn_i_decay=np.array([0.5, 0.5])))
     assert "syn_i_decay: needs one current decay per synapse type" in error(syn_type=np.arange(net.n_edges) % 2)
@@ -539,17 +540,25 @@ def test_the_multi_current_kernels_in_c_and_numpy_agree_bit_for_bit_near_saturat
     assert sum(len(r[0]) for r in runs["c"]) > 10 and sum(r[1] for r in runs["c"]) > 100
 
 
-def test_async_runs_several_currents_and_refuses_a_floor_in_one_line(tmp_path):
-    """Several currents are read in continuous time (engine/asynccuba, tests/test_asynccuba.py):
-    each current of the record's network holds its own input. A voltage floor has no clockless
-    reading yet: refused by name, not run as if there were none."""
+def test_async_runs_several_currents_and_a_floor(tmp_path):
+    """Several currents and a voltage floor are read in continuous time (engine/asynccuba,
+    tests/test_asynccuba.py). The integer IF network with per-neuron floors (one current lasting one
+    step, no leak, whole-tick delays) on one core: async gives sync's spikes and counts, and the
+    floor is reached (without it sync's spikes differ)."""
+    from test_async_cores import assert_same_spikes_and_counts, zero_latency_chip
     rng = np.random.default_rng(5)
     save_npz(two_current_network(rng), tmp_path / "two.npz")
-    save_npz(if_network(rng, v_min=lambda n: -rng.integers(0, 6, n).astype(float), p=0.5), tmp_path / "floor.npz")
+    net = if_network(rng, v_min=lambda n: -rng.integers(0, 6, n).astype(float), p=0.5)
+    save_npz(net, tmp_path / "floor.npz")
+    save_npz(dataclasses.replace(net, v_min=np.full(net.n_neurons, -np.inf)), tmp_path / "none.npz")
     two = workload_for_network_file(tmp_path / "two.npz", ticks=40, weight_scale="keep")
     r = simulate("loihi", two, timing="async")
     assert r.spikes > 0 and r.counts["synaptic_op"] > 0
-    wl = workload_for_network_file(tmp_path / "floor.npz", ticks=5, weight_scale="keep")
-    with pytest.raises(ConfigError, match=r"network.neuron.v_min: a voltage floor has no continuous-time reading") as exc:
-        simulate("loihi", wl, timing="async")
-    assert "\n" not in str(exc.value)
+    c = zero_latency_chip(core__neuron_model="cuba_lif", core__membrane_bits=24)
+    runs = {}
+    for name in ("floor", "none"):
+        wl = workload_for_network_file(tmp_path / f"{name}.npz", ticks=60, weight_scale="keep")
+        runs[name] = [simulate(c, wl, timing=t, record_spikes=True) for t in ("sync", "async")]
+    sync, asy = runs["floor"]
+    assert sync.spikes > 100 and sync.spikes != runs["none"][0].spikes
+    assert_same_spikes_and_counts(sync, asy)

@@ -17,7 +17,8 @@ is documented in docs/async.md; in short, with T the tick:
   dv/dt = -k_v v + (u + bias) / T; an input w is a jump of v by w (the tick adds it in its own
   step) plus w (1 - d) k_u T / d into u (the rest of the tick's charge, w (1 - d) / d); du = 4096
   (the current lasts one timestep) makes an input a jump of v alone. After a spike v is held at 0 for ``refractory`` x T, and the next spike comes no
-  sooner than (refractory + 1) x T. Several synaptic currents: :mod:`neuroemu.engine.asynccuba`.
+  sooner than (refractory + 1) x T. Several synaptic currents and a voltage floor (``v_min``):
+  :mod:`neuroemu.engine.asynccuba`.
 """
 from __future__ import annotations
 
@@ -324,13 +325,11 @@ class CubaCT:
                  multi: bool = False):
         p = arrays.params
         n = arrays.n_neurons
-        # one current here; several: engine/asynccuba.CubaMultiCT (multi=True); never run them as one
-        if p.du_syn is not None and not multi:
-            raise ConfigError(f"{where}network.neuron: several synaptic currents (per-synapse syn_type) are read "
-                              "by engine.asynccuba.CubaMultiCT, not this one-current model")
-        if p.v_min is not None:
-            raise ConfigError(f"{where}network.neuron.v_min: a voltage floor has no continuous-time reading yet "
-                              "(async); run it clocked, or leave v_min at -inf")
+        # one current, no floor here; several currents or a floor (v_min): engine/asynccuba.CubaMultiCT
+        # (multi=True); never run them as this model
+        if (p.du_syn is not None or p.v_min is not None) and not multi:
+            raise ConfigError(f"{where}network.neuron: several synaptic currents (per-synapse syn_type) and a "
+                              "voltage floor (v_min) are read by engine.asynccuba.CubaMultiCT, not this model")
         if np.any(p.dv[enabled] >= DECAY_UNITY):
             raise ConfigError(f"{where}network.neuron.dv: 4096 makes v forget everything each timestep, which "
                               "has no continuous-time reading (async); use dv < 4096")
