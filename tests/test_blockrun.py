@@ -271,8 +271,9 @@ def test_gals_that_could_be_late_steps_tick_by_tick(monkeypatch, small_chip, sma
 
 
 def test_fan_in_counted_in_chunks_equals_one_bincount(monkeypatch):
-    """The block path counts each neuron's synapses a block of cores at a time (a board of billions
-    of synapses has no room for a per-synapse int64 copy): any chunk size gives one bincount's answer."""
+    """The block path counts each neuron's synapses in C, or with numpy a block of cores at a time (a
+    board of billions of synapses has no room for a per-synapse int64 copy): any chunk size, and C,
+    give one bincount's answer."""
     import neuroemu.hardware.block as block
     from neuroemu.config import load_chip, load_workload
     from neuroemu.networks.workloads import build_network
@@ -282,7 +283,12 @@ def test_fan_in_counted_in_chunks_equals_one_bincount(monkeypatch):
     assert want.max() > 0
     for chunk in (1 << 25, 1000, 1):  # one chunk, a few cores a chunk, one core a chunk
         monkeypatch.setattr(block, "FAN_IN_CHUNK", chunk)
-        assert np.array_equal(block.synapses_into_each_neuron(a), want)
+        assert np.array_equal(block.synapses_into_each_neuron(a, use_c=False), want)
+    # in C (ne_fan_in): the same counts, uint16 ids here and uint8 ids on a 256-neuron core
+    assert np.array_equal(block.synapses_into_each_neuron(a), want)
+    small = build_network(load_chip("spinnaker"), load_workload(WORKLOADS / "spinnaker_small.yaml"), 1, "s").arrays
+    assert small.row_neurons.dtype == np.uint8
+    assert np.array_equal(block.synapses_into_each_neuron(small), block.synapses_into_each_neuron(small, use_c=False))
 
 
 def _block_loop(chip, workload, ticks, seed=1):

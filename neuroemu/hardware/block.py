@@ -280,10 +280,22 @@ class BlockKernel:
 FAN_IN_CHUNK = 1 << 25
 
 
-def synapses_into_each_neuron(a) -> np.ndarray:
-    """The number of synapses into each neuron (int64, one per neuron), counted a block of cores at
-    a time so a board of billions of synapses (pohoiki_beach: 4.3 G) needs no per-synapse int64 copy."""
+def synapses_into_each_neuron(a, use_c: bool = True) -> np.ndarray:
+    """The number of synapses into each neuron (int64, one per neuron): in C (``ne_fan_in``, one pass
+    over the columns), or with numpy (``use_c=False``, or no C build) a block of cores at a time so a
+    board of billions of synapses (pohoiki_beach: 4.3 G) needs no per-synapse int64 copy."""
     npc, apc, n_cores = a.neurons_per_core, a.axons_per_core, a.n_cores
+    if use_c and _tick is not None and a.row_neurons.dtype in (np.uint8, np.uint16):
+        ffi = _tick.ffi
+        inputs = np.zeros(n_cores * npc, np.int64)
+        row_ptr = np.ascontiguousarray(a.row_ptr, np.int64)
+        cols = np.ascontiguousarray(a.row_neurons)
+        got = _tick.lib.ne_fan_in(n_cores, apc, npc, ffi.cast("int64_t *", ffi.from_buffer(row_ptr)),
+                                  ffi.from_buffer(cols), cols.dtype.itemsize,
+                                  ffi.cast("int64_t *", ffi.from_buffer(inputs)))
+        if got < 0:
+            raise NeuroEmuError("internal: ne_fan_in found a synapse past its core's neurons")
+        return inputs
     core_syn = a.row_ptr[np.arange(n_cores + 1, dtype=np.int64) * apc]  # each core's first synapse
     inputs = np.zeros(n_cores * npc, np.int64)
     c = 0

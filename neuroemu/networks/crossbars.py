@@ -44,14 +44,20 @@ def balanced_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int,
     for lo in range(0, cores_used, chunk):
         hi = min(cores_used, lo + chunk)
         rows = dense[lo * A:hi * A] if dense is not None else None
-        cols_of_row = _balanced_cores(types[lo:hi], n_per, k, n_types, offsets, rng, rows, use_c)
-        row_neurons[lo * A * k:hi * A * k] = cols_of_row.reshape(-1)
+        part = row_neurons[lo * A * k:hi * A * k]
+        # uint16 columns are written in place (no chunk copy: a board has 8.6 GB of them)
+        out = part.reshape(-1, k) if part.dtype == np.uint16 else None
+        cols_of_row = _balanced_cores(types[lo:hi], n_per, k, n_types, offsets, rng, rows, use_c, out)
+        if out is None:
+            part[:] = cols_of_row.reshape(-1)
     return row_ptr, row_neurons, dense
 
 
 def _balanced_cores(types: np.ndarray, n_per: int, k: int, n_types: int, offsets: np.ndarray,
-                    rng: np.random.Generator, dense: np.ndarray | None, use_c: bool) -> np.ndarray:
-    """Sorted columns [cores x A, k] of every row of a chunk of cores (ones into its ``dense`` rows).
+                    rng: np.random.Generator, dense: np.ndarray | None, use_c: bool,
+                    out: np.ndarray | None = None) -> np.ndarray:
+    """Sorted columns [cores x A, k] of every row of a chunk of cores (ones into its ``dense`` rows),
+    into ``out`` (uint16) when given.
 
     Per axon type: row r of the core's rows of that type (in axon order) is band row
     ``row_perm[r]`` with its columns renamed by ``col_perm``. The permutations are drawn the same
@@ -62,7 +68,7 @@ def _balanced_cores(types: np.ndarray, n_per: int, k: int, n_types: int, offsets
     """
     cores, A = types.shape
     wide = n_per > 65536
-    cols_of_row = np.empty((cores * A, k), np.int64 if wide else np.uint16)
+    cols_of_row = out if out is not None and not wide else np.empty((cores * A, k), np.int64 if wide else np.uint16)
     core_rows = (np.arange(cores, dtype=np.int64) * A)[:, None]
     in_c = use_c and not wide
     for t in range(n_types):
