@@ -230,6 +230,16 @@ int64_t ne_block_run(ne_block_t *b, int64_t t0, int64_t t1) {
         int64_t last_arrival = -1;
         for (int64_t k = 0; k < n_fired; k++) {
             const int64_t g = b->fired[k];
+            if (k + 8 < n_fired) {   /* the fired neurons are far apart: fetch their counts and routes ahead */
+                const int64_t h = b->fired[k + 8];
+                __builtin_prefetch(b->spikes_per_neuron + h, 1);
+                if (b->fanout_ptr == NULL) {
+                    __builtin_prefetch(b->routes + 2 * h);
+                    if (b->barrier) __builtin_prefetch(b->route_latency + h);
+                } else {
+                    __builtin_prefetch(b->fanout_ptr + h);
+                }
+            }
             b->spikes_per_neuron[g] += 1;
             if (b->record) {
                 b->rec_ticks[b->rec_n] = t;
