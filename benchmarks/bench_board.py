@@ -14,6 +14,7 @@ core, barrier timing, the block path) and measures, in this one process:
 
     .venv/bin/python benchmarks/bench_board.py --grid 2x2              # 4 chips, 512 cores (~1.3 GiB)
     .venv/bin/python benchmarks/bench_board.py --grid 8x8 --ticks 20   # pohoiki_beach itself (~10 GiB)
+    .venv/bin/python benchmarks/bench_board.py --chip loihi --ticks 104  # one chip: the sort's effect there
 
 Prints one JSON line (machine, load average, date). CPU seconds are given beside wall seconds:
 on a shared machine the wall time stretches with the load, the CPU time far less.
@@ -109,6 +110,7 @@ def setup_parts(chip, workload, cores: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", default="2x2", help="chips of the board, WxH (pohoiki_beach: 8x8)")
+    parser.add_argument("--chip", default=None, help="another chip's default workload instead (e.g. loihi)")
     parser.add_argument("--ticks", type=int, default=44, help="ticks of the loop, the warm-up's included (default 44)")
     parser.add_argument("--per", type=int, default=4, help="ticks per alternating sub-block (default 4)")
     parser.add_argument("--setup-cores", type=int, default=64, help="cores for the setup parts (0: skip)")
@@ -117,7 +119,7 @@ def main() -> None:
     from neuroemu.engine.options import RunOptions, resolve
     from neuroemu.engine.run import TickLoop
     w, h = (int(x) for x in args.grid.lower().split("x"))
-    chip, workload = resolve(board((w, h)), None)
+    chip, workload = resolve(board((w, h)) if args.chip is None else args.chip, None)
     (loop, build_wall, build_cpu) = timed(TickLoop, chip, workload, RunOptions(ticks=args.ticks, seed=workload.seed))
     why = ineligible(loop)
     if why is not None:
