@@ -46,7 +46,7 @@ def balanced_crossbar(n_cores: int, cores_used: int, A: int, n_per: int, N: int,
         rows = dense[lo * A:hi * A] if dense is not None else None
         part = row_neurons[lo * A * k:hi * A * k]
         # uint16 columns are written in place (no chunk copy: a board has 8.6 GB of them)
-        out = part.reshape(-1, k) if part.dtype == np.uint16 else None
+        out = part.reshape(-1, k) if part.dtype == np.uint16 and part.flags.c_contiguous else None
         cols_of_row = _balanced_cores(types[lo:hi], n_per, k, n_types, offsets, rng, rows, use_c, out)
         if out is None:
             part[:] = cols_of_row.reshape(-1)
