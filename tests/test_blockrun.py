@@ -271,8 +271,9 @@ def test_gals_that_could_be_late_steps_tick_by_tick(monkeypatch, small_chip, sma
 
 
 def test_fan_in_counted_in_chunks_equals_one_bincount(monkeypatch):
-    """The block path counts each neuron's synapses a block of cores at a time (a board of billions
-    of synapses has no room for a per-synapse int64 copy): any chunk size gives one bincount's answer."""
+    """The block path counts each neuron's synapses in C, or with numpy a block of cores at a time (a
+    board of billions of synapses has no room for a per-synapse int64 copy): any chunk size, and C,
+    give one bincount's answer."""
     import neuroemu.hardware.block as block
     from neuroemu.config import load_chip, load_workload
     from neuroemu.networks.workloads import build_network
@@ -282,4 +283,53 @@ def test_fan_in_counted_in_chunks_equals_one_bincount(monkeypatch):
     assert want.max() > 0
     for chunk in (1 << 25, 1000, 1):  # one chunk, a few cores a chunk, one core a chunk
         monkeypatch.setattr(block, "FAN_IN_CHUNK", chunk)
-        assert np.array_equal(block.synapses_into_each_neuron(a), want)
+        assert np.array_equal(block.synapses_into_each_neuron(a, use_c=False), want)
+    # in C (ne_fan_in): the same counts, uint16 ids here and uint8 ids on a 256-neuron core
+    assert np.array_equal(block.synapses_into_each_neuron(a), want)
+    small = build_network(load_chip("spinnaker"), load_workload(WORKLOADS / "spinnaker_small.yaml"), 1, "s").arrays
+    assert small.row_neurons.dtype == np.uint8
+    assert np.array_equal(block.synapses_into_each_neuron(small), block.synapses_into_each_neuron(small, use_c=False))
+
+
+def _block_loop(chip, workload, ticks, seed=1):
+    """A TickLoop on the block path (its BlockRun), built as simulate builds it."""
+    from neuroemu.engine.blockrun import BlockRun
+    from neuroemu.engine.options import resolve
+    chip, wl = resolve(chip, workload)
+    loop = TickLoop(chip, wl, RunOptions(ticks=ticks, seed=seed, record_spikes=True))
+    assert ineligible(loop) is None
+    return loop, BlockRun(loop)
+
+
+def _per_type_csr_workload():
+    """The default workload on 24 Loihi cores with 64 synapses a row: per-type weights read from
+    CSR rows (too sparse for the dense copy), as pohoiki_beach's board integrates them."""
+    return workload_from_data({"name": "csr", "ticks": 60, "seed": 3,
+                               "network": {"kind": "random_recurrent", "cores": 24, "synapses_per_axon": 64,
+                                           "rate_hz": 40.0, "weights": [3, 3, -3, -3], "delay_ticks": [1, 3]},
+                               "inputs": [{"kind": "poisson", "rate_hz": 10.0, "axons_per_core": 16}]}, "csr.yaml")
+
+
+@pytest.mark.parametrize("chip,workload,timing", [("loihi", "loihi_small.yaml", "barrier"),
+                                                  ("spinnaker", "spinnaker_small.yaml", "sync"),
+                                                  ("loihi", None, "barrier")])
+def test_due_axons_sorted_by_core_give_the_same_record(monkeypatch, chip, workload, timing):
+    """Each tick's due axons put in core order before integrating (blockrun.c's sort_due_by_core:
+    per-synapse weights on loihi_small and spinnaker_small, per-type CSR rows on 24 Loihi cores):
+    the same record as integrating them in arrival order, and the sort did run."""
+    from neuroemu.engine.options import with_timing
+    records, sorted_ticks = [], []
+    wl = WORKLOADS / workload if workload else _per_type_csr_workload()
+    for mode in ("on", "off"):
+        monkeypatch.setenv("NEUROEMU_SORT_DUE", mode)
+        loop, blocks = _block_loop(with_timing(load_chip(chip), timing), wl, 60)
+        if workload is None:
+            assert not loop.stepper._dense and not loop.stepper._per_synapse
+        blocks.run(None)
+        records.append(loop.finish().comparable())
+        sorted_ticks.append(int(blocks.kernel.b.ticks_sorted))
+    assert records[0] == records[1]
+    assert sorted_ticks[0] > 0 and sorted_ticks[1] == 0
+    monkeypatch.setenv("NEUROEMU_SORT_DUE", "maybe")
+    with pytest.raises(NeuroEmuError, match="NEUROEMU_SORT_DUE: unknown value 'maybe'; valid: on, off"):
+        _block_loop(load_chip(chip), wl, 5)

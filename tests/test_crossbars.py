@@ -38,6 +38,9 @@ def _reference(n_cores, cores_used, A, n_per, N, k, axon_type, n_types, rng):
     (6, 5, 32, 32, 32, 8, 4),        # uint8 neuron ids
     (3, 3, 64, 300, 320, 40, 4),     # uint16 ids, unused neurons at the end of each core
     (300, 290, 16, 16, 16, 16, 2),   # full rows, several chunks of cores
+    (4, 4, 64, 200, 256, 4, 2),      # bands 6-7 columns apart, rows of 4: every window rebuilt
+    (2, 2, 512, 100, 300, 10, 2),    # more rows than columns: bands 0 or 1 apart (uint16 ids)
+    (3, 2, 64, 1000, 1024, 200, 4),  # windows sliding 62-63 columns a row, not in any dense copy
 ])
 @pytest.mark.parametrize("use_c", [True, False], ids=["c", "numpy"])
 def test_same_rows_as_the_reference(n_cores, cores_used, A, n_per, N, k, n_types, use_c):
@@ -51,6 +54,10 @@ def test_same_rows_as_the_reference(n_cores, cores_used, A, n_per, N, k, n_types
     assert rows.dtype == (np.uint8 if N <= 256 else np.uint16)
     assert np.array_equal(rows.astype(np.int64), ref_rows)
     assert np.array_equal(dense, ref_dense)
+    # without the dense copy (uint16 ids then written in place): the same rows
+    no_dense = balanced_crossbar(n_cores, cores_used, A, n_per, N, k, axon_type, n_types,
+                                 np.random.default_rng(7), False, use_c=use_c)
+    assert no_dense[2] is None and np.array_equal(no_dense[1], rows)
     # each row: k distinct sorted columns among the core's used neurons
     per_row = rows.reshape(-1, k).astype(np.int64)
     assert (np.diff(per_row, axis=1) > 0).all() and per_row.max() < n_per

@@ -9,12 +9,22 @@ a run may take this path and turns the counters into the record (:mod:`neuroemu.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from neuroemu.errors import NeuroEmuError
 from neuroemu.hardware.step import TickStepper, _tick
+
+def sort_due_mode() -> bool:
+    """$NEUROEMU_SORT_DUE: "on" (default) sorts each tick's due axons by core before integrating;
+    "off" integrates them in arrival order (the same record; for measuring the difference)."""
+    value = os.environ.get("NEUROEMU_SORT_DUE", "on")
+    if value not in ("on", "off"):
+        raise NeuroEmuError(f"NEUROEMU_SORT_DUE: unknown value {value!r}; valid: on, off")
+    return value == "on"
+
 
 #: counters the kernel keeps, in the ledger's names
 COUNTERS = ("axon_event", "synaptic_op", "neuron_update_active", "neuron_update", "spike")
@@ -111,6 +121,10 @@ class BlockKernel:
         b.routes = ptr(np.stack([route_axon, route_delay], axis=1))
         b.ring_slots, b.ring_cap, b.ring, b.ring_n = self.slots, self.cap, ptr(self.ring), ptr(self.ring_n)
         self._due = np.zeros(0, np.int64)
+        # the due axons sorted by core before integrating ($NEUROEMU_SORT_DUE=off: as they came,
+        # for measuring; the record is the same either way)
+        self.core_count = np.zeros(a.n_cores + 1, np.int64)
+        b.core_count, b.sort_due = ptr(self.core_count), int(sort_due_mode())
         # timing
         b.tick_ps, b.tick_starts, b.run_ticks = tick_ps, ptr(tick_starts), run_ticks
         if barrier is not None:
@@ -229,7 +243,9 @@ class BlockKernel:
         need = self.cap + int(per_tick.max(initial=0))
         if len(self._due) < need:
             self._due = np.zeros(need, np.int64)
+            self._due_tmp = np.zeros(need, np.int64)
             b.due, b.due_cap = ffi.cast("int64_t *", ffi.from_buffer(self._due)), need
+            b.due_tmp = ffi.cast("int64_t *", ffi.from_buffer(self._due_tmp))
         b.block_t0 = t0
         b.fast_cuba = int(b.kernel == 0 and self.fast and self._state_in_range())
         b.skip_quiet = int(bool(b.fast_cuba) and self._quiet_at_rest())
@@ -264,10 +280,22 @@ class BlockKernel:
 FAN_IN_CHUNK = 1 << 25
 
 
-def synapses_into_each_neuron(a) -> np.ndarray:
-    """The number of synapses into each neuron (int64, one per neuron), counted a block of cores at
-    a time so a board of billions of synapses (pohoiki_beach: 4.3 G) needs no per-synapse int64 copy."""
+def synapses_into_each_neuron(a, use_c: bool = True) -> np.ndarray:
+    """The number of synapses into each neuron (int64, one per neuron): in C (``ne_fan_in``, one pass
+    over the columns), or with numpy (``use_c=False``, or no C build) a block of cores at a time so a
+    board of billions of synapses (pohoiki_beach: 4.3 G) needs no per-synapse int64 copy."""
     npc, apc, n_cores = a.neurons_per_core, a.axons_per_core, a.n_cores
+    if use_c and _tick is not None and a.row_neurons.dtype in (np.uint8, np.uint16):
+        ffi = _tick.ffi
+        inputs = np.zeros(n_cores * npc, np.int64)
+        row_ptr = np.ascontiguousarray(a.row_ptr, np.int64)
+        cols = np.ascontiguousarray(a.row_neurons)
+        got = _tick.lib.ne_fan_in(n_cores, apc, npc, ffi.cast("int64_t *", ffi.from_buffer(row_ptr)),
+                                  ffi.from_buffer(cols), cols.dtype.itemsize,
+                                  ffi.cast("int64_t *", ffi.from_buffer(inputs)))
+        if got < 0:
+            raise NeuroEmuError("internal: ne_fan_in found a synapse past its core's neurons")
+        return inputs
     core_syn = a.row_ptr[np.arange(n_cores + 1, dtype=np.int64) * apc]  # each core's first synapse
     inputs = np.zeros(n_cores * npc, np.int64)
     c = 0

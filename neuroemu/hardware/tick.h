@@ -90,11 +90,17 @@ int64_t ne_cuba_step_multi(int64_t n, int32_t n_types, int32_t *v, int32_t *u, i
  * (neuroemu.networks.crossbars). Row r of core c's rows of the type is written at chunk row
  * c * axons_per_core + axon_idx[c][r]: the k columns col_perm[c][(band_start[row_perm[c][r]] + j)
  * mod n_per], j < k, in increasing order into cols_out ([rows][k]), and as ones into dense
- * ([rows][width], or NULL). Needs k <= n_per <= 65,536. Returns the synapses written. */
+ * ([rows][width], or NULL). Needs k <= n_per <= 65,536, 0 <= band_start < n_per and each row_perm[c]
+ * a permutation of 0..R-1. Returns the synapses written, or NE_TICK_EBADARG. */
 int64_t ne_balanced_rows(int64_t cores, int64_t R, int32_t k, int32_t n_per, int32_t axons_per_core,
                          int32_t width, const int64_t *band_start, const int64_t *col_perm,
                          const int64_t *row_perm, const int64_t *axon_idx, uint16_t *cols_out,
                          uint8_t *dense);
+/* Setup: inputs[c * neurons_per_core + j] += the synapses of core c's rows into its neuron j, for
+ * every core (inputs zeroed by the caller). Returns the largest count, or NE_TICK_EBADARG (a
+ * column past the core's neurons). */
+int64_t ne_fan_in(int64_t n_cores, int32_t axons_per_core, int32_t neurons_per_core, const int64_t *row_ptr,
+                  const void *row_neurons, int32_t neuron_bytes, int64_t *inputs);
 
 /* Setup, not per tick: pack's greedy placement (neuroemu.networks.place). Neurons in id order
  * fill core after core; neuron j needs the distinct axon keys keys[ptr[j]:ptr[j+1]] (no repeats
