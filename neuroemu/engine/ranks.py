@@ -51,7 +51,7 @@ from neuroemu.engine.run import TickLoop, simulate
 from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.step import TickStepper
-from neuroemu.hardware.system import system_table_bytes
+from neuroemu.hardware.system import routing_bytes
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.sizes import available_memory_bytes
 
@@ -91,12 +91,11 @@ def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
 
 def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, int]:
     """Bytes one of ``ranks`` ranks needs: the network built whole (``build``, freed after the
-    slice), the state it keeps (``held``: its share of the cores) and the routing tables."""
+    slice), the state it keeps (``held``: its share of the cores) and the routing
+    (:func:`neuroemu.hardware.system.routing_bytes`: closed forms on meshes, no [n, n] tables)."""
     from neuroemu.networks.workloads import estimate_bytes
-    t = chip.topology
-    routers = t.width * t.height if t.kind == "mesh" else chip.cores
     build = estimate_bytes(chip, workload.network) if workload.network.kind not in ("nir", "edgelist") else 0
-    return {"build": build, "held": -(-build // ranks), "routing": system_table_bytes(routers)}
+    return {"build": build, "held": -(-build // ranks), "routing": routing_bytes(chip)}
 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
@@ -110,7 +109,7 @@ def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_
         raise CapacityError(
             f"{workload.where}: {local_ranks} ranks on this machine need about {local_ranks * peak / 2**30:.1f} GiB "
             f"(per rank: {need['build'] / 2**30:.2f} GiB while building the network, "
-            f"{need['routing'] / 2**30:.2f} GiB of routing tables) but only {have / 2**30:.1f} GiB is available")
+            f"{need['routing'] / 2**30:.2f} GiB of routing) but only {have / 2**30:.1f} GiB is available")
     return need
 
 
