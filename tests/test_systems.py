@@ -174,6 +174,9 @@ def test_closed_forms_equal_the_tables_for_every_pair(write_yaml, small_chip, cw
     assert np.array_equal(r.pair_hops(s, d), topo.hops[s, d]) and topo.diameter == topo.hops.max()
     for values, dtype, table in ((topo.link_latency_ps, np.int64, "path_latency_ps"), (topo.link_length_mm, np.float64, "wire_mm")):
         assert np.array_equal(topo.pair_path_sum(values, dtype, s, d), getattr(topo, table)[s, d])
+    # values that differ link by link: the running sums along both legs, in blocks of lines
+    for values in (np.random.default_rng(4).random(topo.n_links), np.arange(topo.n_links) * 7):
+        assert np.array_equal(topo.pair_path_sum(values, values.dtype, s, d), topo.path_sum(values, values.dtype)[s, d])
     assert np.array_equal(r.next_links(s, d), topo.next_link[s, d])
     counts = np.random.default_rng(5).integers(0, 4, n * n)
     assert np.array_equal(topo.link_loads(s, d, counts), rt.walk_loads(topo.next_link, topo.link_dst, topo.n_links,

@@ -327,11 +327,30 @@ class GridRouting(Routing):
         return x_leg + y_leg
 
     @staticmethod
+    def _uniform_leg(vals, k, hops, s, d, plus, minus):
+        """When every link of the dimension has one value v, a leg of t steps is the running sum
+        ``((0 + v) + v) + ...`` t times: a table of k sums, the same additions in the same order
+        as :meth:`_legs`, so the same bits (float sums included). None when the values differ."""
+        links = np.concatenate([plus[plus >= 0], minus[minus >= 0]])
+        if not links.size:
+            return np.zeros(len(s), vals.dtype)
+        v = vals[links]
+        if not np.all(v == v[0]):
+            return None
+        sums = np.zeros(k, vals.dtype)
+        for t in range(1, k):
+            sums[t] = sums[t - 1] + v[0]
+        return sums[hops[s, d]]
+
+    @staticmethod
     def _pair_leg(vals, s, d, line, k, hops, direction, plus, minus) -> np.ndarray:
         """Each pair's leg s -> d along ``line``, as :meth:`_legs` sums it (the same running sums,
         step by step in link order), built for a block of lines at a time so the temporaries stay
         within ``_LEG_BLOCK`` elements however large the mesh (a 256 x 256 mesh's [lines, k, k]
         sums would take 134 MB per dimension and table)."""
+        uniform = GridRouting._uniform_leg(vals, k, hops, s, d, plus, minus)
+        if uniform is not None:
+            return uniform
         m = plus.shape[0]
         out = np.zeros(len(s), vals.dtype)
         per_block = max(1, _LEG_BLOCK // (k * k))

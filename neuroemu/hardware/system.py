@@ -155,6 +155,22 @@ class SystemRouting(rt.GridRouting):
         y = self._hy[src // w, dst // w] - cy
         return np.stack([x, y, cx + cy]).astype(np.int16)
 
+    def pair_path_sum(self, values, dtype, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """``path_sum(values)[src, dst]`` per pair: integer values that are one per class (the
+        latencies) are ``sum_c class hops x value`` (exact in integers, so the tables' numbers);
+        anything else takes the grid's running sums along the two legs."""
+        values = np.asarray(values)
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            per_class = [values[self.link_class == c] for c in range(3)]
+            if all(v.size == 0 or np.all(v == v[0]) for v in per_class):
+                hops = self.pair_class_hops(src, dst)
+                out = np.zeros(len(src), dtype)
+                for c, v in enumerate(per_class):
+                    if v.size:
+                        out += hops[c].astype(dtype) * np.asarray(v[0], dtype)
+                return out
+        return super().pair_path_sum(values, dtype, src, dst)
+
     def class_hops(self, link_class, n_classes, link_dst):
         """Per class, the sum over each route of the one-hot class indicator: the [n, n] tables
         (built only when asked for; runs use :meth:`pair_class_hops`)."""
