@@ -22,7 +22,7 @@ system whose chip rows divide among the ranks a block is whole chips). Rank r:
   time, backends, the memory peak and the ``timing_report.mpi`` section (ranks, window, exchange
   volume, memory estimate).
 
-Ranks hold the routing tables whole (rank 0 prices every route at the end), and the network is
+Ranks hold the routing whole (closed forms on meshes, no [n, n] tables; rank 0 prices every route at the end), and the network is
 generated whole on every rank before the slice is kept: its random streams run over the whole
 chip (networks/workloads.py), so a rank cannot draw its block alone yet. Memory per rank is
 estimated and checked before anything is built (:func:`check_rank_memory`).
@@ -100,7 +100,7 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
     """Refuse, before anything is built, a run whose ``local_ranks`` ranks on this machine would not
-    fit in 80 % of its free memory (each needs its routing tables and, while it builds, the whole
+    fit in 80 % of its free memory (each needs its routing and, while it builds, the whole
     network); return the per-rank estimate."""
     need = rank_bytes(chip, workload, ranks)
     peak = need["build"] + need["routing"]

@@ -11,15 +11,19 @@ counted and priced apart (``hop:chip`` in the ledger; the prices are
 ``energy.hop_class_pj.chip`` and ``latency.hop_class_ns.chip``, which a system file's
 ``system.link`` expands to). Routes are the XY routes of the joined
 mesh, so a route's chip hops are the chip edges it crosses: ``|cx_s - cx_d| + |cy_s - cy_d|``.
-Mapped networks placed by ``locality`` weigh routes by :attr:`SystemTopology.placement_cost`,
+Mapped networks placed by ``locality`` weigh routes by :meth:`SystemTopology.core_cost`,
 in which leaving a chip costs more than any route inside one: a network that fits on one chip
 stays on one chip, and one that does not crosses as few chip edges as the layout finds.
 
-The routing tables are those of the joined mesh, n_routers^2 in size:
-:func:`system_table_bytes` estimates them and :func:`build_system_topology` refuses, in one
-line, a system whose tables would not fit (a full NS16e has 65,536 routers: 17 GB of next-hop
-table alone). Splitting such a system over MPI ranks, each with its own rows of the tables,
-is the design in docs/systems.md.
+No n_routers^2 table is built (a full NS16e has 65,536 routers: its tables would take 112 GiB,
+:func:`system_table_bytes`). :class:`SystemRouting` answers every per-pair question in closed
+form: hops per class (x, y, chip) from the formula above, path sums (latency, wire, energy) as
+class hops x value or the grid's running sums along the two legs, per-link loads and next links
+as the grid's (the links are the grid's); :class:`SystemTopology` gives the placement cost per
+core pair and summed per core. The tables remain, built on first use, for tests and small
+systems. :func:`routing_bytes` estimates what a run's routing allocates, and
+:func:`check_system_size` refuses, in one line before anything is built, a system whose network
+and routing together would not fit in memory (docs/systems.md).
 """
 from __future__ import annotations
 

@@ -212,8 +212,9 @@ class Topology:
             return None
         return np.stack([p.ravel() for p in self._routing._ports]).astype(np.int32)
 
-    def _next_links(self, at: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """Next link of each (router, destination): in closed form on meshes and tori."""
+    def next_links(self, at: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """int32: the link a packet at router ``at[i]`` bound for ``dst[i]`` takes next (-1 there):
+        in closed form on meshes and tori, else read from :attr:`next_link`."""
         if self._routing.pairwise:
             return self._routing.next_links(at, dst)
         return self.next_link[at, dst]
@@ -281,7 +282,7 @@ class Topology:
         d = int(self._router_ids(dst_router, "dst_router"))
         out = []
         while r != d:
-            lid = int(self._next_links(np.array([r]), np.array([d]))[0])
+            lid = int(self.next_links(np.array([r]), np.array([d]))[0])
             out.append(lid)
             r = int(self.link_dst[lid])
         return np.array(out, dtype=np.int32)
@@ -311,7 +312,7 @@ class Topology:
         the union of least-latency routes, which may merge)."""
         s = int(self._router_ids(src_router, "src_router"))
         d = self._router_ids(dst_routers, "dst_routers").ravel()
-        return rt.walk_union(self._next_links, self.link_dst, s, d)
+        return rt.walk_union(self.next_links, self.link_dst, s, d)
 
     def core_hops(self, src_cores, dst_cores) -> np.ndarray:
         """int16 hops between the routers of ``src_cores`` and ``dst_cores`` (broadcast gather)."""
