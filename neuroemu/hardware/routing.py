@@ -360,14 +360,18 @@ class GridRouting(Routing):
             sel = np.flatnonzero((line >= l0) & (line < l1)) if per_block < m else np.arange(len(s))
             if not sel.size:
                 continue
-            fwd, bwd = np.zeros((l1 - l0, k, k), vals.dtype), np.zeros((l1 - l0, k, k), vals.dtype)
+            b = l1 - l0
+            sums = np.zeros((2, b, k, k), vals.dtype)  # the + way's running sums, then the - way's
+            fwd, bwd = sums[0], sums[1]
             vp, vm = vals[plus[l0:l1]], vals[minus[l0:l1]]
             for t in range(1, k):
                 fwd[:, :, t] = fwd[:, :, t - 1] + vp[:, (at + t - 1) % k]
                 bwd[:, :, t] = bwd[:, :, t - 1] + vm[:, (at - t + 1) % k]
-            ss, dd, ll = s[sel], d[sel], line[sel] - l0
-            steps = hops[ss, dd]
-            out[sel] = np.where(direction[ss, dd] > 0, fwd[ll, ss, steps], bwd[ll, ss, steps])
+            ss, dd = s[sel], d[sel]
+            pair = ss * k + dd
+            minus_way = (direction.ravel()[pair] <= 0).astype(np.int64)
+            flat = ((minus_way * b + (line[sel] - l0)) * k + ss) * k + hops.ravel()[pair]
+            out[sel] = sums.ravel()[flat]  # one gather: the sum of the route's own direction
         return out
 
     def pair_loads(self, src: np.ndarray, dst: np.ndarray, counts: np.ndarray | None, n_links: int) -> np.ndarray:

@@ -140,24 +140,22 @@ class SystemRouting(rt.GridRouting):
         across = (sx // chip_width != dx // chip_width) | (sy // chip_height != dy // chip_height)
         self.link_class = np.where(across, 2, self.link_class).astype(np.int16)
 
-    def _crossings(self, src, dst):
-        w = self.width
-        cx = np.abs(src % w // self.chip_width - dst % w // self.chip_width)
-        cy = np.abs(src // w // self.chip_height - dst // w // self.chip_height)
-        return cx, cy
+    def _class_legs(self, src, dst):
+        """Per pair: x distance, y distance, chip edges crossed in x and in y."""
+        (sy, sx), (dy, dx) = np.divmod(src, self.width), np.divmod(dst, self.width)
+        cx = np.abs(sx // self.chip_width - dx // self.chip_width)
+        cy = np.abs(sy // self.chip_height - dy // self.chip_height)
+        return np.abs(sx - dx), np.abs(sy - dy), cx, cy  # no wrap links: distances are differences
 
     def pair_chip_hops(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """int64 chip hops of each route: the chip edges crossed in x, then in y."""
-        cx, cy = self._crossings(src, dst)
+        _, _, cx, cy = self._class_legs(src, dst)
         return (cx + cy).astype(np.int64)
 
     def pair_class_hops(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """``class_hops()[:, src, dst]`` without the table: (x, y, chip) hops per pair."""
-        w = self.width
-        cx, cy = self._crossings(src, dst)
-        x = self._hx[src % w, dst % w] - cx
-        y = self._hy[src // w, dst // w] - cy
-        return np.stack([x, y, cx + cy]).astype(np.int16)
+        hx, hy, cx, cy = self._class_legs(src, dst)
+        return np.stack([hx - cx, hy - cy, cx + cy]).astype(np.int16)
 
     def pair_path_sum(self, values, dtype, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """``path_sum(values)[src, dst]`` per pair: integer values that are one per class (the
