@@ -228,7 +228,15 @@ def test_a_large_system_holds_no_router_pair_array():
     assert loads.sum() == router.class_hops_of(np.ones(len(src), np.int64)).sum() > 0
     assert topo.diameter == 2 * 127 and len(topo.route_links(0, n - 1)) == 254
     assert len(topo.multicast_links(0, np.array([n - 1, 127]))) == 254
-    for obj in (topo, topo._routing, router):
+    # the packet network routes XY from four ports per router (C kernel and its Python twin)
+    from neuroemu.hardware.packet import PacketNetwork
+    for kernel in ("c", "python"):
+        net = PacketNetwork(topo, buffer_packets=None, kernel=kernel)
+        net.inject(np.arange(50), src[:50], np.abs(dst[:50]), np.arange(50))
+        out = net.advance(10 ** 9)
+        assert np.array_equal(out.hops, topo.core_hops(out.src_router, out.dst_router)) and len(out.hops) == 50
+    assert "next_link" not in vars(topo) and "hops" not in vars(topo) and "next_link" not in vars(topo._routing)
+    for obj in (topo, topo._routing, router, net):
         for name, value in vars(obj).items():
             if isinstance(value, np.ndarray):
                 assert value.size <= 8 * (n + len(src)) < n * n // 100, (obj, name)  # per router, link or route
