@@ -33,6 +33,7 @@ import numpy as np
 
 _BLOCK = 512  # rows per block where a tree table is built blockwise
 _LEG_BLOCK = 1 << 22  # elements of one block of running sums in GridRouting.pair_path_sum
+PAIR_CHUNK = 1 << 18  # pairs per chunk of the per-pair closed forms
 
 __all__ = [
     "Routing",
@@ -84,6 +85,16 @@ class Routing:
     def diameter(self) -> int:
         """The largest hop count of any route."""
         return int(self.hops.max()) if self.hops.size else 0
+
+
+def pair_coords(ids: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """int64 (y, x) of grid router ids, computed in chunks of :data:`PAIR_CHUNK` (one divmod of
+    16 M ids at once spends more time faulting in its temporaries than dividing)."""
+    ids = np.asarray(ids)
+    y, x = np.empty(ids.shape, np.int64), np.empty(ids.shape, np.int64)
+    for c in range(0, ids.size, PAIR_CHUNK):
+        np.divmod(ids[c:c + PAIR_CHUNK], width, out=(y[c:c + PAIR_CHUNK], x[c:c + PAIR_CHUNK]))
+    return y, x
 
 
 def accumulate(values, next_link, hops, link_dst, dtype) -> np.ndarray:
@@ -320,7 +331,7 @@ class GridRouting(Routing):
         (the same two numbers added, so the same result bit for bit)."""
         w, h = self.width, self.height
         vals = np.append(np.asarray(values, dtype=dtype), np.zeros(1, dtype))
-        sx, sy, dx, dy = src % w, src // w, dst % w, dst // w
+        (sy, sx), (dy, dx) = pair_coords(src, w), pair_coords(dst, w)
         px, mx, py, my = self._ports
         x_leg = self._pair_leg(vals, sx, dx, sy, w, self._hx, self._dir_x, px, mx)
         y_leg = self._pair_leg(vals, sy, dy, dx, h, self._hy, self._dir_y, py.T, my.T)
@@ -367,11 +378,14 @@ class GridRouting(Routing):
             for t in range(1, k):
                 fwd[:, :, t] = fwd[:, :, t - 1] + vp[:, (at + t - 1) % k]
                 bwd[:, :, t] = bwd[:, :, t - 1] + vm[:, (at - t + 1) % k]
-            ss, dd = s[sel], d[sel]
-            pair = ss * k + dd
-            minus_way = (direction.ravel()[pair] <= 0).astype(np.int64)
-            flat = ((minus_way * b + (line[sel] - l0)) * k + ss) * k + hops.ravel()[pair]
-            out[sel] = sums.ravel()[flat]  # one gather: the sum of the route's own direction
+            flat_sums, flat_dir, flat_hops = sums.ravel(), direction.ravel(), hops.ravel()
+            for c in range(0, len(sel), PAIR_CHUNK):  # chunks: temporaries stay small and warm
+                at_ = sel[c:c + PAIR_CHUNK]
+                ss = s[at_]
+                pair = ss * k + d[at_]
+                minus_way = (flat_dir[pair] <= 0).astype(np.int64)
+                flat = ((minus_way * b + (line[at_] - l0)) * k + ss) * k + flat_hops[pair]
+                out[at_] = flat_sums[flat]  # one gather: the sum of the route's own direction
         return out
 
     def pair_loads(self, src: np.ndarray, dst: np.ndarray, counts: np.ndarray | None, n_links: int) -> np.ndarray:

@@ -143,19 +143,26 @@ class SystemRouting(rt.GridRouting):
     def _class_legs(self, src, dst):
         """Per pair: x distance, y distance, chip edges crossed in x and in y."""
         (sy, sx), (dy, dx) = np.divmod(src, self.width), np.divmod(dst, self.width)
+        # (callers pass chunks of rt.PAIR_CHUNK pairs)
         cx = np.abs(sx // self.chip_width - dx // self.chip_width)
         cy = np.abs(sy // self.chip_height - dy // self.chip_height)
         return np.abs(sx - dx), np.abs(sy - dy), cx, cy  # no wrap links: distances are differences
 
     def pair_chip_hops(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """int64 chip hops of each route: the chip edges crossed in x, then in y."""
-        _, _, cx, cy = self._class_legs(src, dst)
-        return (cx + cy).astype(np.int64)
+        return self.pair_class_hops(src, dst)[2].astype(np.int64)
 
     def pair_class_hops(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """``class_hops()[:, src, dst]`` without the table: (x, y, chip) hops per pair."""
-        hx, hy, cx, cy = self._class_legs(src, dst)
-        return np.stack([hx - cx, hy - cy, cx + cy]).astype(np.int16)
+        """``class_hops()[:, src, dst]`` without the table: (x, y, chip) hops per pair, in chunks
+        of ``PAIR_CHUNK`` pairs (small temporaries: 16 M routes at once spend most of their time
+        faulting in fresh pages)."""
+        src, dst = np.asarray(src), np.asarray(dst)
+        out = np.empty((3, src.size), np.int16)
+        for c in range(0, src.size, rt.PAIR_CHUNK):
+            part = slice(c, c + rt.PAIR_CHUNK)
+            hx, hy, cx, cy = self._class_legs(src[part], dst[part])
+            out[0, part], out[1, part], out[2, part] = hx - cx, hy - cy, cx + cy
+        return out
 
     def pair_path_sum(self, values, dtype, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """``path_sum(values)[src, dst]`` per pair: integer values that are one per class (the
@@ -169,7 +176,9 @@ class SystemRouting(rt.GridRouting):
                 out = np.zeros(len(src), dtype)
                 for c, v in enumerate(per_class):
                     if v.size:
-                        out += hops[c].astype(dtype) * np.asarray(v[0], dtype)
+                        for k in range(0, len(src), rt.PAIR_CHUNK):
+                            part = slice(k, k + rt.PAIR_CHUNK)
+                            out[part] += hops[c, part].astype(dtype) * np.asarray(v[0], dtype)
                 return out
         return super().pair_path_sum(values, dtype, src, dst)
 
