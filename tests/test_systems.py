@@ -161,6 +161,7 @@ def test_closed_forms_equal_the_tables_for_every_pair(write_yaml, small_chip, cw
     wire, next links, per-link loads; the placement cost per pair and summed per core equal the
     matrix it was (hops + (chip diameter) x chip hops)."""
     monkeypatch.setattr(rt, "_LEG_BLOCK", 5)  # the running sums in several blocks of lines
+    monkeypatch.setattr(rt, "PAIR_CHUNK", 7)  # and the pairs in several chunks
     topo = build_chip_topology(_system(write_yaml, small_chip, cw, ch, gx, gy, conc))
     r, n = topo._routing, topo.n_routers
     assert r.pairwise and "next_link" not in vars(topo) and "hops" not in vars(r)
