@@ -196,6 +196,22 @@ def test_closed_forms_equal_the_tables_for_every_pair(write_yaml, small_chip, cw
     assert np.array_equal(topo.core_cost_sums(False), hops.reshape(len(cores), -1).sum(axis=1))
 
 
+@pytest.mark.parametrize("n_cores", [24, 17])
+def test_placement_reads_the_system_costs_per_pair_as_the_matrix_they_were(write_yaml, small_chip, n_cores):
+    """locality asks the cost matrix for row sums, a row, a block and pairs: per pair they are the
+    matrix's integers, over all the cores or the first n_cores."""
+    from neuroemu.networks.place import _core_hops
+    topo = build_chip_topology(_system(write_yaml, small_chip, 3, 2, 2, 2))
+    r = topo.core_router[:n_cores]
+    for placement in (False, True):
+        dense = topo.hops[np.ix_(r, r)].astype(np.int64) + placement * 3 * topo.class_hops[2][np.ix_(r, r)]
+        cost = _core_hops(n_cores, None, None, topo, placement)
+        cores = np.array([3, 0, 16, 9])
+        assert np.array_equal(cost.sum(axis=1), dense.sum(axis=1)) and np.array_equal(cost[5], dense[5])
+        assert np.array_equal(cost[np.ix_(cores, cores)], dense[np.ix_(cores, cores)])
+        assert np.array_equal(cost[cores, cores[::-1]], dense[cores, cores[::-1]])
+
+
 @pytest.mark.parametrize("queue", ["c", "python"])
 @pytest.mark.parametrize("timing, network", [("sync", "analytic"), ("gals", "packet")])
 def test_a_run_in_closed_form_equals_the_run_on_tables(write_yaml, small_chip, small_workload, monkeypatch, queue,

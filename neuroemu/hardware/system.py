@@ -28,6 +28,7 @@ and routing together would not fit in memory (docs/systems.md).
 from __future__ import annotations
 
 import os
+
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec
@@ -53,7 +54,7 @@ LINK_BYTES, ROUTER_BYTES = 1100, 600
 
 def system_table_bytes(n_routers: int) -> int:
     """Bytes the [n, n] routing tables of ``n_routers`` routers would take (built only on demand:
-    packet-free runs on meshes use the closed forms)."""
+    runs on meshes, the packet network's included, use the closed forms)."""
     return TABLE_BYTES_PER_PAIR * n_routers * n_routers
 
 

@@ -277,8 +277,13 @@ class _PairCost:
         self._topo, self._n, self._placement = topology, n_cores, placement
 
     def sum(self, axis: int) -> np.ndarray:
-        """Each core's cost summed over every core (``axis`` 1: the matrix is symmetric)."""
-        return self._topo.core_cost_sums(self._placement)[: self._n]
+        """Each core's cost summed over the first ``n_cores`` cores (``axis`` 1: the matrix is
+        symmetric): in closed form over all of them, else a block of rows at a time."""
+        if self._n == self._topo.n_cores:
+            return self._topo.core_cost_sums(self._placement)
+        cols, rows = np.arange(self._n), max(1, (1 << 22) // max(self._n, 1))
+        return np.concatenate([self[np.ix_(np.arange(i, min(i + rows, self._n)), cols)].sum(axis=1)
+                               for i in range(0, self._n, rows)] or [np.zeros(0, np.int64)])
 
     def __getitem__(self, key) -> np.ndarray:
         if isinstance(key, tuple):  # pairs, or an np.ix_ block
