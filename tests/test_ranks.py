@@ -22,6 +22,7 @@ from neuroemu.engine.mpi import launched_rank, launched_size, mpiexec_path
 from neuroemu.engine.options import STREAM_NEURON_RNG
 from neuroemu.engine.run import simulate
 from neuroemu.errors import CapacityError, NeuroEmuError
+from neuroemu.hardware.system import routing_bytes
 from neuroemu.hardware.step import TickStepper
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.workloads import build_network
@@ -170,12 +171,12 @@ def test_cli_ranks_bad_input_is_one_line_on_rank_0(split_files):
 
 @pytest.mark.slow
 def test_full_ns16e_split_over_ranks_is_refused_per_rank_before_building():
-    """With --ranks the per-rank estimate is what is checked: the routing tables every rank holds whole."""
-    out = subprocess.run([sys.executable, "-m", "neuroemu.cli", "run", "ns16e", "--ticks", "1", "--ranks", "2"],
+    """With --ranks the per-rank estimate is what is checked: the routing every rank holds whole."""
+    out = subprocess.run([sys.executable, "-m", "neuroemu.cli", "run", "ns16e", "--ticks", "1", "--ranks", "16"],
                          capture_output=True, text=True, timeout=300)
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 1 and len(lines) == 1, out.stderr
-    assert "2 ranks on this machine need about" in lines[0] and "GiB of routing tables" in lines[0]
+    assert "16 ranks on this machine need about" in lines[0] and "GiB of routing)" in lines[0]
 
 
 class _World:
@@ -286,7 +287,7 @@ def test_rank_memory_is_estimated_and_checked_before_building(split_files, monke
         assert share["held"] == share["build"] == -(-one["held"] // n)  # the total / N
         assert share["routes"] == one["routes"] == rk.ROUTE_BYTES_PER_NEURON * 16 * 32
     assert rk.rank_bytes(chip, wl, 3)["held"] == -(-one["held"] * 8 // 16)  # the largest rank: 2 of 4 blocks
-    assert four["routing"] == 28 * 16 * 16  # the joined 4 x 4 mesh's tables, n_routers^2 x 28 B
+    assert four["routing"] == routing_bytes(chip)  # closed forms: no n_routers^2 term (test_systems)
     peak = two["build"] + two["routes"] + two["routing"]
     monkeypatch.setattr(rk, "available_memory_bytes", lambda: int(peak * 2 / 0.8))
     assert rk.check_rank_memory(chip, wl, 2, 2) == two

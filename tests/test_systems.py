@@ -3,6 +3,7 @@ meshes with chip-to-chip links as their own class, counted and priced apart."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -17,7 +18,10 @@ from neuroemu.config.loader import chip_from_data, load_chip, shipped_chips
 from neuroemu.engine.run import TickLoop, simulate
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.chip import build_chip_topology
-from neuroemu.hardware.system import chip_of_core, chip_of_router, system_table_bytes
+from neuroemu.hardware import routing as rt
+from neuroemu.hardware import system as system_mod
+from neuroemu.hardware.system import SystemRouting, chip_of_core, chip_of_router, routing_bytes, system_table_bytes
+from neuroemu.hardware.topology import Topology
 from neuroemu.networks.workloads import build_inputs, build_network
 from neuroemu.config.loader import load_workload
 
@@ -147,12 +151,137 @@ def test_pohoiki_beach_mesh_builds_with_its_chip_links():
     assert set(topo.link_energy_pj[topo.link_class == 2]) == {32.0}
 
 
-def test_full_ns16e_is_refused_in_one_line_before_allocating():
+def _system(write_yaml, small_chip, cw, ch, gx, gy, conc=1):
+    """A gx x gy system of a cw x ch-router chip (``conc`` cores per router), as a ChipSpec."""
+    chip = dict(small_chip, cores=cw * ch * conc)
+    chip["topology"] = dict(small_chip["topology"], width=cw, height=ch, concentration=conc)
+    write_yaml("tiny.yaml", chip)
+    return load_chip(write_yaml("sys.yaml", {"name": "sys", "description": "t",
+                                             "system": {"chip": "tiny.yaml", "grid": [gx, gy], "link": LINK}}))
+
+
+SHAPES = [(3, 2, 2, 2, 1), (2, 2, 3, 1, 1), (3, 2, 1, 3, 1), (3, 1, 2, 3, 2), (1, 1, 2, 2, 1), (4, 3, 3, 2, 1)]
+
+
+@pytest.mark.parametrize("cw, ch, gx, gy, conc", SHAPES)
+def test_closed_forms_equal_the_tables_for_every_pair(write_yaml, small_chip, cw, ch, gx, gy, conc, monkeypatch):
+    """Per pair, the closed forms a run uses give the [n, n] tables' values bit for bit: hops, hops
+    per class (the tables also checked against the route recurrence, hop by hop), path latency,
+    wire, next links, per-link loads; the placement cost per pair and summed per core equal the
+    matrix it was (hops + (chip diameter) x chip hops)."""
+    monkeypatch.setattr(rt, "_LEG_BLOCK", 5)  # the running sums in several blocks of lines
+    monkeypatch.setattr(rt, "PAIR_CHUNK", 7)  # and the pairs in several chunks
+    topo = build_chip_topology(_system(write_yaml, small_chip, cw, ch, gx, gy, conc))
+    r, n = topo._routing, topo.n_routers
+    assert r.pairwise and "next_link" not in vars(topo) and "hops" not in vars(r)
+    s, d = (a.astype(np.int64) for a in np.divmod(np.arange(n * n), n))
+    recurrence = np.stack([rt.accumulate((topo.link_class == c).astype(np.int16), topo.next_link, topo.hops,
+                                         topo.link_dst, np.int16) for c in range(3)])
+    assert np.array_equal(topo.class_hops, recurrence)
+    assert np.array_equal(topo.pair_class_hops(s, d), topo.class_hops[:, s, d])
+    assert [tuple(topo.pair_class_hops(s[i:i + 1], d[i:i + 1])[:, 0]) for i in range(n * n)] == \
+        [xy_class_hops(cw * gx, cw, ch, int(a), int(b)) for a, b in zip(s, d)]
+    assert np.array_equal(r.pair_hops(s, d), topo.hops[s, d]) and topo.diameter == topo.hops.max()
+    for values, dtype, table in ((topo.link_latency_ps, np.int64, "path_latency_ps"), (topo.link_length_mm, np.float64, "wire_mm")):
+        assert np.array_equal(topo.pair_path_sum(values, dtype, s, d), getattr(topo, table)[s, d])
+    # values that differ link by link: the running sums along both legs, in blocks of lines
+    for values in (np.random.default_rng(4).random(topo.n_links), np.arange(topo.n_links) * 7):
+        assert np.array_equal(topo.pair_path_sum(values, values.dtype, s, d), topo.path_sum(values, values.dtype)[s, d])
+    assert np.array_equal(r.next_links(s, d), topo.next_link[s, d])
+    counts = np.random.default_rng(5).integers(0, 4, n * n)
+    assert np.array_equal(topo.link_loads(s, d, counts), rt.walk_loads(topo.next_link, topo.link_dst, topo.n_links,
+                                                                       s, d, counts))
+    for a in range(n):
+        assert np.array_equal(topo.multicast_links(a, np.arange(n)), rt.walk_union(topo.next_link, topo.link_dst, a,
+                                                                                  np.arange(n)))
+    cores = np.arange(topo.n_cores)
+    cs, cd = (x.ravel() for x in np.meshgrid(cores, cores, indexing="ij"))
+    ra, rb = topo.core_router[cs], topo.core_router[cd]
+    hops = topo.hops[ra, rb].astype(np.int64)
+    matrix = hops + (cw + ch - 2) * topo.class_hops[2][ra, rb]
+    assert np.array_equal(topo.core_cost(cs, cd, False), hops) and np.array_equal(topo.core_hops(cs, cd), hops)
+    assert np.array_equal(topo.core_cost(cs, cd, True), matrix)
+    assert np.array_equal(topo.core_cost_sums(True), matrix.reshape(len(cores), -1).sum(axis=1))
+    assert np.array_equal(topo.core_cost_sums(False), hops.reshape(len(cores), -1).sum(axis=1))
+
+
+@pytest.mark.parametrize("n_cores", [24, 17])
+def test_placement_reads_the_system_costs_per_pair_as_the_matrix_they_were(write_yaml, small_chip, n_cores):
+    """locality asks the cost matrix for row sums, a row, a block and pairs: per pair they are the
+    matrix's integers, over all the cores or the first n_cores."""
+    from neuroemu.networks.place import _core_hops
+    topo = build_chip_topology(_system(write_yaml, small_chip, 3, 2, 2, 2))
+    r = topo.core_router[:n_cores]
+    for placement in (False, True):
+        dense = topo.hops[np.ix_(r, r)].astype(np.int64) + placement * 3 * topo.class_hops[2][np.ix_(r, r)]
+        cost = _core_hops(n_cores, None, None, topo, placement)
+        cores = np.array([3, 0, 16, 9])
+        assert np.array_equal(cost.sum(axis=1), dense.sum(axis=1)) and np.array_equal(cost[5], dense[5])
+        assert np.array_equal(cost[np.ix_(cores, cores)], dense[np.ix_(cores, cores)])
+        assert np.array_equal(cost[cores, cores[::-1]], dense[cores, cores[::-1]])
+
+
+@pytest.mark.parametrize("queue", ["c", "python"])
+@pytest.mark.parametrize("timing, network", [("sync", "analytic"), ("gals", "packet")])
+def test_a_run_in_closed_form_equals_the_run_on_tables(write_yaml, small_chip, small_workload, monkeypatch, queue,
+                                                         timing, network):
+    """The record of a small system, link statistics included, is the one the [n, n] tables gave."""
+    spec = _system(write_yaml, small_chip, 3, 2, 2, 2)
+    small_workload["chip"] = "sys.yaml"
+    wl = write_yaml("wl.yaml", small_workload)
+    run = lambda: simulate(spec, wl, ticks=25, timing=timing, network=network, queue=queue, link_stats=True)
+    closed = run()
+    monkeypatch.setattr(SystemRouting, "pairwise", False)  # gather from the tables, walk them hop by hop
+    monkeypatch.setattr(Topology, "mesh_ports", lambda self: None)  # the packet network reads next_link
+    tables = run()
+    assert closed.comparable() == tables.comparable() and closed.hops_by_class["chip"] > 0
+
+
+def test_a_large_system_holds_no_router_pair_array():
+    """A 128 x 128 joined mesh (8 x 8 chips of 16 x 16): building it, binding routes, loads, walks and
+    the diameter allocate nothing of n_routers^2 (the routing, topology and router arrays are checked)."""
+    from neuroemu.hardware.chip import Router
+    spec = load_chip("ns16e")
+    small = dataclasses.replace(spec.topology, width=128, height=128)
+    chip = dataclasses.replace(spec, topology=small, cores=128 * 128, system=dataclasses.replace(spec.system, grid=(8, 8)))
+    topo = build_chip_topology(chip)
+    n = topo.n_routers
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, n, 100_000), rng.integers(-1, n, 100_000)
+    router = Router(topo)
+    router.bind(src, dst)
+    loads = router.link_loads(np.ones(len(src), np.int64))
+    assert loads.sum() == router.class_hops_of(np.ones(len(src), np.int64)).sum() > 0
+    assert topo.diameter == 2 * 127 and len(topo.route_links(0, n - 1)) == 254
+    assert len(topo.multicast_links(0, np.array([n - 1, 127]))) == 254
+    # the packet network routes XY from four ports per router (C kernel and its Python twin)
+    from neuroemu.hardware.packet import PacketNetwork
+    for kernel in ("c", "python"):
+        net = PacketNetwork(topo, buffer_packets=None, kernel=kernel)
+        net.inject(np.arange(50), src[:50], np.abs(dst[:50]), np.arange(50))
+        out = net.advance(10 ** 9)
+        assert np.array_equal(out.hops, topo.core_hops(out.src_router, out.dst_router)) and len(out.hops) == 50
+    assert "next_link" not in vars(topo) and "hops" not in vars(topo) and "next_link" not in vars(topo._routing)
+    for obj in (topo, topo._routing, router, net):
+        for name, value in vars(obj).items():
+            if isinstance(value, np.ndarray):
+                assert value.size <= 8 * (n + len(src)) < n * n // 100, (obj, name)  # per router, link or route
+
+
+def test_a_system_too_large_for_memory_is_refused_in_one_line(monkeypatch):
+    """The refusal weighs what a run allocates now -- the network and its routing in closed form --
+    against the free memory; NS16e's routing is a few GiB (no 112 GiB of tables)."""
+    spec = load_chip("ns16e")
+    need = routing_bytes(spec)
+    assert need < 4 * 2 ** 30 and need < system_table_bytes(65536) / 25
+    monkeypatch.setattr(system_mod, "_available_bytes", lambda: need)  # 80 % of it is not enough
     with pytest.raises(ConfigError) as exc:
-        build_chip_topology(load_chip("ns16e"))
+        build_chip_topology(spec)
     msg = str(exc.value)
     assert "\n" not in msg and "ns16e.yaml" in msg and "65536 routers" in msg
-    assert f"{system_table_bytes(65536) / 2**30:.1f} GiB" in msg
+    assert f"{need / 2**30:.1f} GiB of routing" in msg
+    monkeypatch.setattr(system_mod, "_available_bytes", lambda: int(need / 0.8) + 1)
+    system_mod.check_system_size(spec)  # fits: no error
 
 
 @pytest.mark.parametrize("change, key", [
@@ -238,7 +367,8 @@ def test_cli_lists_the_shipped_systems():
     assert "16 TrueNorth chips" in lines["ns16e"] and "64 Loihi chips" in lines["pohoiki_beach"]
 
 
-def test_cli_run_of_full_ns16e_is_one_error_line(system_files):
+def test_cli_run_of_ns16e_without_the_memory_is_one_error_line(system_files, monkeypatch):
+    monkeypatch.setattr(system_mod, "_available_bytes", lambda: 2 ** 30)
     out = CliRunner().invoke(main, ["run", "ns16e", system_files[3], "--ticks", "2"])
     assert out.exit_code == 1
     assert out.output.count("\n") == 1 and out.output.startswith("Error: ")

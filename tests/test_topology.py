@@ -583,6 +583,23 @@ def test_grid_loads_in_closed_form_equal_the_route_walk(kind, w, h):
         assert np.array_equal(t.link_loads(src, dst, c), expect) and expect.sum() > 0
 
 
+@pytest.mark.parametrize("kind,w,h", [("mesh", 7, 3), ("mesh", 1, 5), ("torus", 6, 5), ("torus", 2, 3), ("torus", 1, 4)])
+def test_grid_walks_in_closed_form_build_no_table_and_equal_the_tables(kind, w, h):
+    """Meshes and tori build their [n, n] tables only when asked: next links, hops, the diameter,
+    route walks and multicast unions come in closed form first, and equal the tables after."""
+    t = build_topology(kind, n_cores=w * h, width=w, height=h)
+    n = w * h
+    s, d = np.divmod(np.arange(n * n), n)
+    closed = (t.next_links(s, d), t.core_hops(s, d), t.diameter,
+              [t.route_links(a, b).tolist() for a, b in zip(s, d)],
+              [t.multicast_links(a, np.arange(0, n, 2)).tolist() for a in range(n)])
+    assert "next_link" not in vars(t) and "hops" not in vars(t) and "next_link" not in vars(t._routing)
+    assert np.array_equal(closed[0], t.next_link[s, d]) and np.array_equal(closed[1], t.hops[s, d])
+    assert closed[2] == t.hops.max()
+    assert closed[3] == [walk(t, int(a), int(b)) for a, b in zip(s, d)]
+    assert closed[4] == [rt.walk_union(t.next_link, t.link_dst, a, np.arange(0, n, 2)).tolist() for a in range(n)]
+
+
 @pytest.mark.parametrize("r,L", [(2, 1), (2, 2), (2, 3), (2, 5), (3, 1), (3, 2), (3, 3), (4, 3)])
 def test_tree_leaf_grid_for_odd_and_even_depths(r, L):
     """An r-ary tree of depth L lays its r^L leaves row by row on an r^ceil(L/2) x r^floor(L/2) grid

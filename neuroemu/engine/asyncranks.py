@@ -58,7 +58,7 @@ from neuroemu.engine.mpi import abort_on_error, agree_on_setup, exchange, local_
 from neuroemu.engine.options import MAX_TIME_PS, Progress, RunOptions
 from neuroemu.engine.record import RunResult
 from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
-from neuroemu.hardware.system import system_table_bytes
+from neuroemu.hardware.system import routing_bytes
 from neuroemu.networks.sizes import available_memory_bytes
 
 #: int64 fields of one exchanged spike: arrival ps, global axon
@@ -81,12 +81,10 @@ def cross_rank_lookahead(route_ps: np.ndarray, src_rank: np.ndarray, dst_rank: n
 
 def check_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
     """Refuse, before anything is built, a split async run whose ``local_ranks`` ranks on this machine
-    would not fit in 80 % of its free memory: each holds the whole network and its routing tables."""
+    would not fit in 80 % of its free memory: each holds the whole network and its routing."""
     from neuroemu.networks.workloads import estimate_bytes
-    t = chip.topology
-    routers = t.width * t.height if t.kind == "mesh" else chip.cores
     build = estimate_bytes(chip, workload.network) if workload.network.kind not in ("nir", "edgelist") else 0
-    need = {"build": build, "held": build, "routing": system_table_bytes(routers)}
+    need = {"build": build, "held": build, "routing": routing_bytes(chip)}
     peak, have = build + need["routing"], available_memory_bytes()
     if local_ranks * peak > 0.8 * have:
         raise CapacityError(

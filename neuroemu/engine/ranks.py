@@ -28,9 +28,9 @@ ranks a block is whole chips. Rank r:
   time, backends, the memory peak and the ``timing_report.mpi`` section (ranks, window, exchange
   volume, memory estimate).
 
-Ranks hold the routes and routing tables whole (rank 0 prices every route at the end). Memory per
-rank (its share of the network, plus those) is estimated and checked before anything is built
-(:func:`check_rank_memory`).
+Ranks hold the routes and the routing whole (closed forms on meshes, no [n, n] tables; rank 0
+prices every route at the end). Memory per rank (its share of the network, plus those) is
+estimated and checked before anything is built (:func:`check_rank_memory`).
 
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
@@ -58,7 +58,7 @@ from neuroemu.engine.run import TickLoop, simulate
 from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.step import TickStepper
-from neuroemu.hardware.system import system_table_bytes
+from neuroemu.hardware.system import routing_bytes
 from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.blocks import block_cores, block_owner
@@ -101,11 +101,11 @@ def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
         refractory_left=cut(a.refractory_left, g0, g1), chip_core=cut(a.chip_core, c0, c1))
 
 
-#: bytes per neuron of the whole system's routes every rank holds (not split yet): the route
-#: tables (source, target, delay: 3 x int64), the router's per-route hops (3 classes x int16),
-#: latency, wire and routers (4 x int64), the C route pass's 16-byte record, the spike count
-#: (int64), the built routes (int64 target, int8 delay) and the flags (sends, enabled)
-ROUTE_BYTES_PER_NEURON = 24 + 6 + 32 + 16 + 8 + 9 + 2
+#: bytes per neuron of the whole system's routes every rank holds (not split yet), besides the
+#: router's own per-route closed forms (counted by routing_bytes): the route tables (source,
+#: target, delay: 3 x int64), the C route pass's 16-byte record, the spike count (int64), the
+#: built routes (int64 target, int8 delay) and the flags (sends, enabled)
+ROUTE_BYTES_PER_NEURON = 24 + 16 + 8 + 9 + 2
 
 
 def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, int]:
@@ -115,10 +115,8 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
     when it builds its own cores, else the total / ranks); ``build``: its peak while building (its
     share alone when built by blocks, the whole network when built whole and sliced); ``routes``:
     the whole system's per-neuron routes (:data:`ROUTE_BYTES_PER_NEURON`); ``routing``: the
-    joined mesh's routing tables (neuroemu.hardware.system). ``by_block``: whether it builds only
+    router's graph and per-route closed forms (:func:`neuroemu.hardware.system.routing_bytes`). ``by_block``: whether it builds only
     its own cores (generated networks on a system: neuroemu.networks.blocks)."""
-    t = chip.topology
-    routers = t.width * t.height if t.kind == "mesh" else chip.cores
     mapped = workload.network.kind in ("nir", "edgelist")
     whole = estimate_bytes(chip, workload.network) if not mapped else 0
     by_block = not mapped and builds_by_block(chip, workload)
@@ -131,13 +129,13 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
     else:
         held, build = -(-whole // ranks), whole
     routes = 0 if mapped else ROUTE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
-    return {"build": build, "held": held, "routes": routes, "routing": system_table_bytes(routers),
+    return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip),
             "by_block": int(by_block)}
 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
     """Refuse, before anything is built, a run whose ``local_ranks`` ranks on this machine would not
-    fit in 80 % of its free memory (each needs its routing tables and routes and, while it builds,
+    fit in 80 % of its free memory (each needs its routing and routes and, while it builds,
     its share of the network, or the whole network when it cannot build its share alone); return
     the per-rank estimate."""
     need = rank_bytes(chip, workload, ranks)
@@ -148,7 +146,7 @@ def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_
         raise CapacityError(
             f"{workload.where}: {local_ranks} ranks on this machine need about {local_ranks * peak / 2**30:.1f} GiB "
             f"(per rank: {need['build'] / 2**30:.2f} GiB for {building}, {need['routes'] / 2**30:.2f} GiB of "
-            f"routes, {need['routing'] / 2**30:.2f} GiB of routing tables) but only {have / 2**30:.1f} GiB is available")
+            f"routes, {need['routing'] / 2**30:.2f} GiB of routing) but only {have / 2**30:.1f} GiB is available")
     return need
 
 

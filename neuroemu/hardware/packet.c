@@ -97,11 +97,23 @@ static void deliver(ctx *c, int32_t p, int64_t t)
     s->in_flight--;
 }
 
+/* the link from router r towards router d (r != d): the table, or XY in closed form on a mesh
+ * (x first towards d's column, then y), which needs no n_routers^2 table */
+static int32_t next_link_of(const pn_state *s, int32_t r, int32_t d)
+{
+    if (s->grid_width <= 0)
+        return s->next_link[(int64_t)r * s->n_routers + d];
+    int32_t w = s->grid_width, rx = r % w, dx = d % w;
+    if (rx != dx)
+        return s->ports[(int64_t)(rx < dx ? 0 : 1) * s->n_routers + r];
+    return s->ports[(int64_t)(r / w < d / w ? 2 : 3) * s->n_routers + r];
+}
+
 /* p, holding buffer p_buf[p] at router r, asks for its next link */
 static void request(ctx *c, int32_t p, int32_t r)
 {
     pn_state *s = c->s;
-    int32_t o = s->next_link[(int64_t)r * s->n_routers + s->p_dst[p]];
+    int32_t o = next_link_of(s, r, s->p_dst[p]);
     s->p_next[p] = -1;
     if (s->wait_tail[o] < 0)
         s->wait_head[o] = p;

@@ -17,7 +17,9 @@ typedef struct {
     /* topology (read only) */
     int32_t n_routers;
     int32_t n_links;
-    const int32_t *next_link;  /* [n_routers * n_routers], -1 on the diagonal */
+    const int32_t *next_link;  /* [n_routers * n_routers], -1 on the diagonal; NULL: grid_width */
+    int32_t grid_width;        /* > 0: a mesh without wrap links routed XY in closed form, no table */
+    const int32_t *ports;      /* [4 * n_routers]: each router's +x, -x, +y, -y link (grid_width > 0) */
     const int32_t *link_dst;   /* [n_links] */
     const int16_t *link_class; /* [n_links] */
     const int64_t *link_lat;   /* [n_links] latency, ps */

@@ -192,7 +192,13 @@ class PacketNetwork:
         self._delivered = 0
         self._latencies: list[np.ndarray] = []
         # the tables the kernel reads (kept referenced: the C struct points into them)
-        self._next_link = np.ascontiguousarray(t.next_link, np.int32)
+        # on a mesh the next link is XY in closed form from four ports per router (no [n, n]
+        # table: a system's joined mesh has 65,536 routers); other graphs read the table
+        ports = t.mesh_ports()
+        self._grid_width = int(t.params["width"]) if ports is not None else 0
+        self._ports = np.ascontiguousarray(ports if ports is not None else np.zeros((4, 0)), np.int32).ravel()
+        self._next_link = (np.zeros(0, np.int32) if ports is not None
+                           else np.ascontiguousarray(t.next_link, np.int32))
         self._link_dst = np.ascontiguousarray(t.link_dst, np.int32)
         self._link_class = np.ascontiguousarray(t.link_class, np.int16)
         self._link_lat = np.ascontiguousarray(t.link_latency_ps, np.int64)
@@ -230,12 +236,22 @@ class PacketNetwork:
         s.n_routers, s.n_links = self.n_routers, self.n_links
         s.buffer_cap = self.buffer_packets or 0
         s.bubble = int(self.bubble)
+        s.grid_width = self._grid_width
         py_only = {name for name, _ in _PY_ONLY}
-        for field, arr in (("next_link", self._next_link), ("link_dst", self._link_dst),
+        for field, arr in (("next_link", self._next_link), ("ports", self._ports), ("link_dst", self._link_dst),
                            ("link_class", self._link_class), ("link_lat", self._link_lat),
                            ("link_ser", self._link_ser), *self.a.items()):
             if field not in py_only:
                 setattr(s, field, ffi.cast(_CTYPES[arr.dtype.type], arr.ctypes.data))
+
+    def _next_of(self, r: int, d: int) -> int:
+        """The link from router r towards router d (r != d), as the C kernel's next_link_of."""
+        w = self._grid_width
+        if w <= 0:
+            return int(self._next_link[r, d])
+        if r % w != d % w:
+            return int(self._ports[(0 if r % w < d % w else 1) * self.n_routers + r])
+        return int(self._ports[(2 if r // w < d // w else 3) * self.n_routers + r])
 
     @property
     def busy_ps(self) -> np.ndarray:
@@ -467,7 +483,7 @@ class _PyWindow:
 
     def request(self, p, r) -> None:
         a = self.a
-        o = int(self.net._next_link[r, a["p_dst"][p]])
+        o = self.net._next_of(r, int(a["p_dst"][p]))
         a["p_next"][p] = -1
         if a["wait_tail"][o] < 0:
             a["wait_head"][o] = p

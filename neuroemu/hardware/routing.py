@@ -26,10 +26,14 @@ networkx is used only at build time; nothing here walks a graph per packet.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import networkx as nx
 import numpy as np
 
 _BLOCK = 512  # rows per block where a tree table is built blockwise
+_LEG_BLOCK = 1 << 22  # elements of one block of running sums in GridRouting.pair_path_sum
+PAIR_CHUNK = 1 << 18  # pairs per chunk of the per-pair closed forms
 
 __all__ = [
     "Routing",
@@ -69,6 +73,28 @@ class Routing:
     #: whether :meth:`pair_class_hops` and :meth:`pair_path_sum` have closed forms that need no
     #: [n, n] table (else the topology gathers from its cached tables)
     pairwise = False
+
+    def next_links(self, at: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """int32: the link a packet at router ``at[i]`` bound for ``dst[i]`` takes next (-1 there)."""
+        return self.next_link[at, dst]
+
+    def pair_hops(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """int16 hops of each route ``src[i] -> dst[i]``."""
+        return self.hops[src, dst]
+
+    def diameter(self) -> int:
+        """The largest hop count of any route."""
+        return int(self.hops.max()) if self.hops.size else 0
+
+
+def pair_coords(ids: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """int64 (y, x) of grid router ids, computed in chunks of :data:`PAIR_CHUNK` (one divmod of
+    16 M ids at once spends more time faulting in its temporaries than dividing)."""
+    ids = np.asarray(ids)
+    y, x = np.empty(ids.shape, np.int64), np.empty(ids.shape, np.int64)
+    for c in range(0, ids.size, PAIR_CHUNK):
+        np.divmod(ids[c:c + PAIR_CHUNK], width, out=(y[c:c + PAIR_CHUNK], x[c:c + PAIR_CHUNK]))
+    return y, x
 
 
 def accumulate(values, next_link, hops, link_dst, dtype) -> np.ndarray:
@@ -148,12 +174,15 @@ def walk_loads(next_link, link_dst, n_links, src, dst, counts) -> np.ndarray:
 
 
 def walk_union(next_link, link_dst, src: int, dsts: np.ndarray) -> np.ndarray:
-    """Sorted unique link ids on the routes from ``src`` to every router in ``dsts``."""
+    """Sorted unique link ids on the routes from ``src`` to every router in ``dsts``.
+
+    ``next_link``: the [n, n] table, or a function ``(at, dst) -> next links`` (a closed form)."""
+    step = next_link if callable(next_link) else lambda at, d: next_link[at, d]
     d = np.unique(dsts.astype(np.int64))
     cur = np.full(d.size, src, dtype=np.int64)
     seen = []
     while cur.size:
-        links = next_link[cur, d]
+        links = step(cur, d)
         keep = links >= 0
         links, d = links[keep], d[keep]
         seen.append(links)
@@ -209,17 +238,51 @@ class GridRouting(Routing):
         self.link_class = np.array(cls, np.int16)
         self._hx, self._dir_x = _ring(width, wrap)
         self._hy, self._dir_y = _ring(height, wrap)
-        hops = self._hy[:, None, :, None] + self._hx[None, :, None, :]
-        self.hops = np.ascontiguousarray(hops.reshape(n, n), dtype=np.int16)
         px, mx, py, my = (ports[k].reshape(height, width) for k in ("xp", "xm", "yp", "ym"))
         self._ports = (px, mx, py, my)
+
+    # the [n, n] tables are built on first use only: every per-pair question has a closed form
+    # below (pair_*, next_links), so a run on a mesh too large for its tables never builds them
+
+    @cached_property
+    def hops(self) -> np.ndarray:
+        """int16 [n, n]: hops of every route (the x distance plus the y distance)."""
+        n = self.width * self.height
+        hops = self._hy[:, None, :, None] + self._hx[None, :, None, :]
+        return np.ascontiguousarray(hops.reshape(n, n), dtype=np.int16)
+
+    @cached_property
+    def next_link(self) -> np.ndarray:
+        """int32 [n, n]: the link taken next from router r towards router d (-1 when r == d)."""
+        n = self.width * self.height
+        px, mx, py, my = self._ports
         # while sx != dx take the x link of (sx, sy) towards dx, then the y link of (dx, sy)
         # towards dy: [sy, sx, dx] and [sy, sx, dy] tables, broadcast to [sy, sx, dy, dx]
         dx, dy = self._dir_x[None], self._dir_y[:, None, :]
         x_link = np.where(dx > 0, px[:, :, None], np.where(dx < 0, mx[:, :, None], -1))
         y_link = np.where(dy > 0, py[:, :, None], np.where(dy < 0, my[:, :, None], -1))
         nl = np.where((self._dir_x != 0)[None, :, None, :], x_link[:, :, None, :], y_link[:, :, :, None])
-        self.next_link = np.ascontiguousarray(nl, dtype=np.int32).reshape(n, n)
+        return np.ascontiguousarray(nl, dtype=np.int32).reshape(n, n)
+
+    def next_links(self, at: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Closed form of ``next_link[at, dst]``: the x link towards the destination column while
+        the columns differ, then the y link towards its row (-1 at the destination)."""
+        w = self.width
+        ax, ay, dx, dy = at % w, at // w, dst % w, dst // w
+        px, mx, py, my = self._ports
+        way_x, way_y = self._dir_x[ax, dx], self._dir_y[ay, dy]
+        x_link = np.where(way_x > 0, px[ay, ax], mx[ay, ax])
+        y_link = np.where(way_y > 0, py[ay, ax], np.where(way_y < 0, my[ay, ax], -1))
+        return np.where(way_x != 0, x_link, y_link).astype(np.int32)
+
+    def pair_hops(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Closed form of ``hops[src, dst]``: x distance plus y distance."""
+        w = self.width
+        return (self._hx[src % w, dst % w] + self._hy[src // w, dst // w]).astype(np.int16)
+
+    def diameter(self) -> int:
+        """The largest x distance plus the largest y distance."""
+        return int(self._hx.max()) + int(self._hy.max())
 
     def class_hops(self, link_class, n_classes, link_dst):
         """Closed form: class 0 ("x") is the x distance, class 1 ("y") the y distance."""
@@ -266,10 +329,64 @@ class GridRouting(Routing):
     def pair_path_sum(self, values, dtype, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """``path_sum(values)[src, dst]`` without the [n, n] table: the two legs gathered per pair
         (the same two numbers added, so the same result bit for bit)."""
-        w = self.width
-        rx, ry = self._legs(values, dtype)
-        sx, sy, dx, dy = src % w, src // w, dst % w, dst // w
-        return rx[sy, sx, dx] + ry[dx, sy, dy]
+        w, h = self.width, self.height
+        vals = np.append(np.asarray(values, dtype=dtype), np.zeros(1, dtype))
+        (sy, sx), (dy, dx) = pair_coords(src, w), pair_coords(dst, w)
+        px, mx, py, my = self._ports
+        x_leg = self._pair_leg(vals, sx, dx, sy, w, self._hx, self._dir_x, px, mx)
+        y_leg = self._pair_leg(vals, sy, dy, dx, h, self._hy, self._dir_y, py.T, my.T)
+        return x_leg + y_leg
+
+    @staticmethod
+    def _uniform_leg(vals, k, hops, s, d, plus, minus):
+        """When every link of the dimension has one value v, a leg of t steps is the running sum
+        ``((0 + v) + v) + ...`` t times: a table of k sums, the same additions in the same order
+        as :meth:`_legs`, so the same bits (float sums included). None when the values differ."""
+        links = np.concatenate([plus[plus >= 0], minus[minus >= 0]])
+        if not links.size:
+            return np.zeros(len(s), vals.dtype)
+        v = vals[links]
+        if not np.all(v == v[0]):
+            return None
+        sums = np.zeros(k, vals.dtype)
+        for t in range(1, k):
+            sums[t] = sums[t - 1] + v[0]
+        return sums[hops[s, d]]
+
+    @staticmethod
+    def _pair_leg(vals, s, d, line, k, hops, direction, plus, minus) -> np.ndarray:
+        """Each pair's leg s -> d along ``line``, as :meth:`_legs` sums it (the same running sums,
+        step by step in link order), built for a block of lines at a time so the temporaries stay
+        within ``_LEG_BLOCK`` elements however large the mesh (a 256 x 256 mesh's [lines, k, k]
+        sums would take 134 MB per dimension and table)."""
+        uniform = GridRouting._uniform_leg(vals, k, hops, s, d, plus, minus)
+        if uniform is not None:
+            return uniform
+        m = plus.shape[0]
+        out = np.zeros(len(s), vals.dtype)
+        per_block = max(1, _LEG_BLOCK // (k * k))
+        at = np.arange(k)
+        for l0 in range(0, m, per_block):
+            l1 = min(m, l0 + per_block)
+            sel = np.flatnonzero((line >= l0) & (line < l1)) if per_block < m else np.arange(len(s))
+            if not sel.size:
+                continue
+            b = l1 - l0
+            sums = np.zeros((2, b, k, k), vals.dtype)  # the + way's running sums, then the - way's
+            fwd, bwd = sums[0], sums[1]
+            vp, vm = vals[plus[l0:l1]], vals[minus[l0:l1]]
+            for t in range(1, k):
+                fwd[:, :, t] = fwd[:, :, t - 1] + vp[:, (at + t - 1) % k]
+                bwd[:, :, t] = bwd[:, :, t - 1] + vm[:, (at - t + 1) % k]
+            flat_sums, flat_dir, flat_hops = sums.ravel(), direction.ravel(), hops.ravel()
+            for c in range(0, len(sel), PAIR_CHUNK):  # chunks: temporaries stay small and warm
+                at_ = sel[c:c + PAIR_CHUNK]
+                ss = s[at_]
+                pair = ss * k + d[at_]
+                minus_way = (flat_dir[pair] <= 0).astype(np.int64)
+                flat = ((minus_way * b + (line[at_] - l0)) * k + ss) * k + flat_hops[pair]
+                out[at_] = flat_sums[flat]  # one gather: the sum of the route's own direction
+        return out
 
     def pair_loads(self, src: np.ndarray, dst: np.ndarray, counts: np.ndarray | None, n_links: int) -> np.ndarray:
         """int64 [n_links] packets per link for unicast ``src[i] -> dst[i]`` (x ``counts[i]``),

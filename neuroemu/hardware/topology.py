@@ -28,9 +28,12 @@ Layouts and numbering (``pitch_mm`` p is the spacing of neighbouring mesh / leaf
 - ``custom``: read by :func:`neuroemu.hardware.customgraph.load_custom_graph`; least-latency
   routing (fewest hops on ties).
 
-Tables and memory. ``next_link`` (int32) and ``hops`` (int16) are built eagerly, by broadcasting
+Tables and memory. ``next_link`` (int32) and ``hops`` (int16) are built by broadcasting
 (mesh, torus) or from ancestor tables (trees), never per pair in Python: a 64 x 64 mesh takes
-64 MB + 32 MB and about 0.2-0.5 s. ``class_hops`` (int16), ``path_latency_ps`` (int64),
+64 MB + 32 MB and about 0.2-0.5 s. Meshes and tori build them only when asked for: every
+per-pair question a run asks (hops, links per class, path sums, per-link loads, next links,
+multicast unions, the diameter) has a closed form there, so a mesh far beyond any [n, n] table
+(a system's joined mesh, :mod:`neuroemu.hardware.system`) runs without one. ``class_hops`` (int16), ``path_latency_ps`` (int64),
 ``path_energy_pj`` and ``wire_mm`` (float64) are computed on first access and cached, since a
 64 x 64 mesh would otherwise hold another 64 + 3 x 128 MB that many runs never read. Path tables
 use closed forms that need no per-pair walk -- on a mesh / torus the x leg along the source row
@@ -158,8 +161,6 @@ class Topology:
         self.link_bandwidth = _frozen(bw.astype(np.float64))
         self.graph = self._make_graph(labels)
         self._routing = routing_fn(self)
-        self.next_link = _frozen(self._routing.next_link)
-        self.hops = _frozen(self._routing.hops)
 
     def _make_graph(self, labels) -> nx.DiGraph:
         g = nx.DiGraph(kind=self.kind)
@@ -187,9 +188,36 @@ class Topology:
         return len(self.class_names)
 
     @cached_property
+    def next_link(self) -> np.ndarray:
+        """int32 [n_routers, n_routers]: the link taken next from router r towards router d (-1
+        when r == d). Built on first use (meshes and tori answer every per-pair question in
+        closed form without it)."""
+        return _frozen(self._routing.next_link)
+
+    @cached_property
+    def hops(self) -> np.ndarray:
+        """int16 [n_routers, n_routers]: hops of every route (built on first use, as next_link)."""
+        return _frozen(self._routing.hops)
+
+    @cached_property
     def diameter(self) -> int:
         """Largest hop count of any route."""
-        return int(self.hops.max()) if self.n_routers else 0
+        return self._routing.diameter() if self.n_routers else 0
+
+    def mesh_ports(self) -> np.ndarray | None:
+        """int32 [4, n_routers]: each router's +x, -x, +y, -y link id (-1: none) on a mesh without
+        wrap links, where XY routing is a closed form of them (the packet network's next hop);
+        None on other graphs."""
+        if self.kind != "mesh" or not isinstance(self._routing, rt.GridRouting):
+            return None
+        return np.stack([p.ravel() for p in self._routing._ports]).astype(np.int32)
+
+    def next_links(self, at: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """int32: the link a packet at router ``at[i]`` bound for ``dst[i]`` takes next (-1 there):
+        in closed form on meshes and tori, else read from :attr:`next_link`."""
+        if self._routing.pairwise:
+            return self._routing.next_links(at, dst)
+        return self.next_link[at, dst]
 
     @cached_property
     def class_hops(self) -> np.ndarray:
@@ -254,7 +282,7 @@ class Topology:
         d = int(self._router_ids(dst_router, "dst_router"))
         out = []
         while r != d:
-            lid = int(self.next_link[r, d])
+            lid = int(self.next_links(np.array([r]), np.array([d]))[0])
             out.append(lid)
             r = int(self.link_dst[lid])
         return np.array(out, dtype=np.int32)
@@ -284,12 +312,14 @@ class Topology:
         the union of least-latency routes, which may merge)."""
         s = int(self._router_ids(src_router, "src_router"))
         d = self._router_ids(dst_routers, "dst_routers").ravel()
-        return rt.walk_union(self.next_link, self.link_dst, s, d)
+        return rt.walk_union(self.next_links, self.link_dst, s, d)
 
     def core_hops(self, src_cores, dst_cores) -> np.ndarray:
         """int16 hops between the routers of ``src_cores`` and ``dst_cores`` (broadcast gather)."""
         s = self._router_ids(src_cores, "src_cores", self.n_cores)
         d = self._router_ids(dst_cores, "dst_cores", self.n_cores)
+        if self._routing.pairwise:
+            return self._routing.pair_hops(self.core_router[s].astype(np.int64), self.core_router[d].astype(np.int64))
         return self.hops[self.core_router[s], self.core_router[d]]
 
     # --- export (round-trips through kind "custom") ------------------------------------------

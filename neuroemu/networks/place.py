@@ -267,7 +267,34 @@ STRATEGIES = {"pack": _pack, "spread": _spread, "locality": _locality, "given": 
 ``(hops, activity, seed, table)`` and returns ``(core_of, its routes)``."""
 
 
-def _core_hops(n_cores: int, hops, core_router, topology) -> np.ndarray | None:
+class _PairCost:
+    """Core-to-core costs given per pair, for a topology whose [cores, cores] matrix would not fit
+    (a system's joined mesh: :meth:`neuroemu.hardware.system.SystemTopology.core_cost`). It answers
+    the few questions placement asks of the matrix -- row sums, one row, a block, pairs -- with
+    the same integers the matrix would hold."""
+
+    def __init__(self, topology, n_cores: int, placement: bool):
+        self._topo, self._n, self._placement = topology, n_cores, placement
+
+    def sum(self, axis: int) -> np.ndarray:
+        """Each core's cost summed over the first ``n_cores`` cores (``axis`` 1: the matrix is
+        symmetric): in closed form over all of them, else a block of rows at a time."""
+        if self._n == self._topo.n_cores:
+            return self._topo.core_cost_sums(self._placement)
+        cols, rows = np.arange(self._n), max(1, (1 << 22) // max(self._n, 1))
+        return np.concatenate([self[np.ix_(np.arange(i, min(i + rows, self._n)), cols)].sum(axis=1)
+                               for i in range(0, self._n, rows)] or [np.zeros(0, np.int64)])
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, tuple):  # pairs, or an np.ix_ block
+            a, b = np.broadcast_arrays(*(np.asarray(k, np.int64) for k in key))
+            return self._topo.core_cost(a.ravel(), b.ravel(), self._placement).reshape(a.shape)
+        return self._topo.core_cost(np.full(self._n, int(key)), np.arange(self._n), self._placement)
+
+
+def _core_hops(n_cores: int, hops, core_router, topology, placement: bool = False):
+    if topology is not None and hasattr(topology, "core_cost"):
+        return _PairCost(topology, n_cores, placement)  # a system: per pair, never [cores, cores]
     if topology is not None:
         hops, core_router = topology.hops, topology.core_router
     if hops is None:
@@ -381,10 +408,10 @@ def place(network: Network, *, strategy: str = "pack", n_cores: int, neurons_per
             raise ConfigError("locality: needs the router distances: pass topology= or hops= and core_router=")
         # a system of chips lays parts out by a cost in which leaving a chip costs more than any
         # route inside one (neuroemu.hardware.system); the report below still counts plain hops
-        cost = getattr(topology, "placement_cost", None)
-        cost_c = hops_c if cost is None else _core_hops(n_cores, cost, topology.core_router, None)
+        system = topology is not None and hasattr(topology, "core_cost")
+        cost_c = _core_hops(n_cores, None, None, topology, placement=True) if system else hops_c
         core_of, routes = _locality(network, n_cores, neurons_per_core, axons_per_core, cost_c, act, seed, table)
-        if cost is not None:
+        if system:
             routes = None  # costed by the system's placement cost: the report counts plain hops
     elif strategy == "pack":
         core_of = _pack(network, n_cores, neurons_per_core, axons_per_core, table=table)

@@ -99,8 +99,8 @@ def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:
 
 def check_memory(chip: ChipSpec, net: NetworkSpec, workload_name: str) -> None:
     """Raise CapacityError naming the size needed when the network would not fit in memory."""
-    check_system_size(chip)  # a system's routing tables first: they can outgrow the network
     need = estimate_bytes(chip, net)
+    check_system_size(chip, need)  # a system: its network and routing together, in one line
     have = available_memory_bytes()
     if need > 0.8 * have:
         raise CapacityError(

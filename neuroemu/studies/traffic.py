@@ -186,7 +186,7 @@ def _link_loads(topology: Topology, src, dst, weight) -> np.ndarray:
     while cur.size:
         moving = cur != dst
         cur, dst, w = cur[moving], dst[moving], w[moving]
-        links = topology.next_link[cur, dst]
+        links = topology.next_links(cur, dst)  # closed form on meshes: no [n, n] table
         loads += np.bincount(links, weights=w, minlength=topology.n_links)
         cur = topology.link_dst[links].astype(np.int64)
     return loads
