@@ -407,12 +407,12 @@ def v_free(s, v0, u0, du, dv, b):
 def test_rates_and_carries_are_the_per_tick_decays_read_in_continuous_time():
     d = np.array([0, 2048, 1024, 4096])
     r = _rate(d, T)
-    assert r[0] == 0.0 and r[1] == pytest.approx(math.log(2) / T, rel=1e-15)
-    assert r[2] == pytest.approx(math.log(4 / 3) / T, rel=1e-15) and math.isinf(r[3])
+    assert r[0] == 0.0 and r[1] == pytest.approx(math.log(2) / T, rel=1e-15, abs=0)
+    assert r[2] == pytest.approx(math.log(4 / 3) / T, rel=1e-15, abs=0) and math.isinf(r[3])
     c = _carry(d, r, T)
     # w (1 - d) k_u T / d: d -> 0 carries w, 1/2 carries ln 2, 1/4 carries 3 ln(4/3), d = 1 nothing
-    assert c[0] == 1.0 and c[1] == pytest.approx(math.log(2), rel=1e-15)
-    assert c[2] == pytest.approx(3 * math.log(4 / 3), rel=1e-15) and c[3] == 0.0
+    assert c[0] == 1.0 and c[1] == pytest.approx(math.log(2), rel=1e-15, abs=0)
+    assert c[2] == pytest.approx(3 * math.log(4 / 3), rel=1e-15, abs=0) and c[3] == 0.0
 
 
 def test_cuba_construction_and_refusals_in_one_line():
@@ -453,8 +453,8 @@ def test_cuba_advance_is_the_closed_form(du, dv, bias):
     for t in (T // 3, 2 * T, 9 * T + 17):
         m.v[0], m.u[0], m.t_last[0] = 500.0, u0, 0
         m.advance(ix(0), ix(t))
-        assert m.v[0] == pytest.approx(v_free(t, 500.0, u0, du, dv, bias), rel=1e-11)
-        assert m.u[0] == pytest.approx(u0 * math.exp(-rate(du) * t) if du < 4096 else 0.0, rel=1e-12)
+        assert m.v[0] == pytest.approx(v_free(t, 500.0, u0, du, dv, bias), rel=1e-11, abs=0)
+        assert m.u[0] == pytest.approx(u0 * math.exp(-rate(du) * t) if du < 4096 else 0.0, rel=1e-12, abs=0)
         assert m.t_last[0] == t
 
 
@@ -470,12 +470,12 @@ def test_cuba_advance_holds_v_at_zero_while_refractory_and_the_current_still_dec
     assert m.v[0] == 0.0
     m.advance(ix(0), ix(3 * T + 5))
     u_at_hold = 5000.0 * math.exp(-rate(du) * 2 * T)
-    assert m.v[0] == pytest.approx(v_free(T + 5, 0.0, u_at_hold, du, dv, bias), rel=1e-11)
-    assert m.u[0] == pytest.approx(5000.0 * math.exp(-rate(du) * (3 * T + 5)), rel=1e-12)
+    assert m.v[0] == pytest.approx(v_free(T + 5, 0.0, u_at_hold, du, dv, bias), rel=1e-11, abs=0)
+    assert m.u[0] == pytest.approx(5000.0 * math.exp(-rate(du) * (3 * T + 5)), rel=1e-12, abs=0)
     m2 = cuba(1, du=4096, bias=bias, refractory=2)
     m2.fire(ix(0), ix(0))
     m2.advance(ix(0), ix(2 * T + 1))                  # one ps past the hold
-    assert m2.v[0] == pytest.approx(bias / T, rel=1e-12)
+    assert m2.v[0] == pytest.approx(bias / T, rel=1e-12, abs=0)
 
 
 def test_cuba_integrate_jumps_v_carries_the_rest_and_fires_strictly_above():
@@ -483,8 +483,8 @@ def test_cuba_integrate_jumps_v_carries_the_rest_and_fires_strictly_above():
     fired = m.integrate(ix(0, 1, 2), ix(10, 10, 10), np.array([100.0, 101.0, -40.0]))
     assert fired.tolist() == [False, True, False]      # v > threshold, not >=
     assert m.v.tolist() == [100.0, 0.0, -40.0]
-    assert m.u[0] == pytest.approx(100 * math.log(2), rel=1e-15) and m.u[1] == 0.0
-    assert m.u[2] == pytest.approx(-40 * math.log(2), rel=1e-15)
+    assert m.u[0] == pytest.approx(100 * math.log(2), rel=1e-15, abs=0) and m.u[1] == 0.0
+    assert m.u[2] == pytest.approx(-40 * math.log(2), rel=1e-15, abs=0)
     assert m.hold[1] == 10 and m.ref[1] == 10 + T
     big = cuba(1, threshold=2**30)
     big.integrate(ix(0), ix(0), np.array([1e12]))
@@ -587,8 +587,8 @@ def test_cuba_potentials_read_without_changing_state_and_reset_all():
     m = cuba(2, du=1024, dv=128, bias=[0, 5], v=[100, 200])
     m.u[:] = [50.0, 0.0]
     got = m.potentials(3 * T)
-    assert got[0] == pytest.approx(v_free(3 * T, 100.0, 50.0, 1024, 128, 0), rel=1e-11)
-    assert got[1] == pytest.approx(v_free(3 * T, 200.0, 0.0, 1024, 128, 5), rel=1e-11)
+    assert got[0] == pytest.approx(v_free(3 * T, 100.0, 50.0, 1024, 128, 0), rel=1e-11, abs=0)
+    assert got[1] == pytest.approx(v_free(3 * T, 200.0, 0.0, 1024, 128, 5), rel=1e-11, abs=0)
     assert m.v.tolist() == [100.0, 200.0] and m.u.tolist() == [50.0, 0.0] and m.t_last.tolist() == [0, 0]
     m.fire(ix(0), ix(T))
     m.reset_all(7 * T)

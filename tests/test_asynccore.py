@@ -1,0 +1,185 @@
+"""The clockless window loop over core arrays (neuroemu.engine.asynccore), counted by hand.
+
+Small networks whose every event is worked out in the docstrings: the spikes and their picosecond,
+the counters, the windows, the spike flow, the routes' hops and latency. The expected values are
+hand counts, never a second run of the code under test.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from neuroemu.config.loader import chip_from_data, workload_from_data
+from neuroemu.engine.asynccore import KIND_ARRIVAL, KIND_CHECK, AsyncCoreLoop
+from neuroemu.engine.options import MAX_TIME_PS, RunOptions
+from neuroemu.engine.run import simulate, with_timing
+from neuroemu.errors import ConfigError, RunawayError
+from neuroemu.networks.edgelist import save_network
+from neuroemu.networks.graph import NetworkBuilder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conservation import assert_conserved  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+T = 10**9          # one 1 ms tick in ps
+HOP = 3000         # 3 ns a hop
+
+
+def chip(cores=1, **changes):
+    """A current-based LIF chip of 8-neuron cores in a row (1 x cores mesh, 0.24 mm pitch, 3 ns hops)."""
+    data = yaml.safe_load((ROOT / "neuroemu/data/default_chip.yaml").read_text())
+    data.update(cores=cores)
+    data["topology"] = {"kind": "mesh", "width": cores, "height": 1, "pitch_mm": 0.24}
+    data["core"].update(neuron_model="cuba_lif", membrane_bits=24, neurons=8, axons=8)
+    data["latency"]["hop_ns"] = {"value": 3.0, "source": "test"}
+    data["timing"]["mode"] = "async"
+    for key, value in changes.items():
+        node = data
+        *path, last = key.split("__")
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return chip_from_data(data, "hand.yaml")
+
+
+def fan_in(tmp_path, ticks):
+    """One core. Inputs in0 -> a0 (3), in1 -> a0 (2) and a1 (1); a0, a1 -> b (1 each, 2 ticks).
+    IF neurons, thresholds a 4, b 2, reset to 0. Input spikes: in0 at ticks 0 and 1, in1 at 1 and 3;
+    an input reaches its axon one tick later, so the arrivals are at T, 2T, 2T, 4T.
+
+    By hand: a0 = 3 at T, 3 + 3 + 2 = 8 >= 4 at 2T: it fires at 2T, reaching b at 4T. a1 = 1 at 2T,
+    2 at 4T; b = 1 at 4T: neither fires."""
+    b = NetworkBuilder("fan_in")
+    b.add_inputs("in", 2)
+    b.add_neurons("a", 2, model="IF", threshold=4.0, reset="zero")
+    b.add_neurons("b", 1, model="IF", threshold=2.0, reset="zero")
+    b.connect("in", "a", np.array([[3, 0], [2, 1]]))
+    b.connect("a", "b", np.array([[1], [1]]), delay=2)
+    b.set_input_spikes(np.array([0, 1, 1, 3]), np.array([0, 0, 1, 1]))
+    save_network(b.build(outputs="b"), tmp_path / "fan_in.npz")
+    return workload_from_data({"name": "fan_in", "ticks": ticks,
+                               "network": {"kind": "edgelist", "file": str(tmp_path / "fan_in.npz")}}, "fan_in.yaml")
+
+
+def relay(tmp_path, ticks):
+    """Two cores, one hop apart. in0 -> a0 and in1 -> a1 (weight 2, threshold 2: each input fires its
+    neuron at once); a0, a1 on core 0 -> b on core 1 (weight 1, 2 ticks); b's threshold 2.
+    Input spikes: in0 at tick 0, in1 at tick 1 (arrivals at T and 2T).
+
+    By hand: a0 fires at T, a1 at 2T; their spikes reach b after 2 ticks and one 3 ns hop, at 3T + 3 ns
+    and 4T + 3 ns, where b reaches 2 and fires (at 4T + 3 ns; it has no route onward)."""
+    b = NetworkBuilder("relay")
+    b.add_inputs("in", 2)
+    b.add_neurons("a", 2, model="IF", threshold=2.0, reset="zero", core=0)
+    b.add_neurons("b", 1, model="IF", threshold=2.0, reset="zero", core=1)
+    b.connect("in", "a", np.array([[2, 0], [0, 2]]))
+    b.connect("a", "b", np.array([[1], [1]]), delay=2)
+    b.set_input_spikes(np.array([0, 1]), np.array([0, 1]))
+    save_network(b.build(outputs="b"), tmp_path / "relay.npz")
+    return workload_from_data({"name": "relay", "ticks": ticks, "network": {
+        "kind": "edgelist", "file": str(tmp_path / "relay.npz"), "mapping": "given"}}, "relay.yaml")
+
+
+def flow(r):
+    return {k: v for k, v in r.timing_report["spike_flow"].items() if k in ("sent", "inputs", "delivered", "in_flight_end")}
+
+
+@pytest.mark.parametrize("queue", ["c", "python"])
+def test_the_window_loop_counts_a_three_neuron_network_by_hand(tmp_path, queue):
+    """fan_in over 5 ticks: arrivals T, 2T, 2T, 4T (inputs) and 4T (a0's spike) are 5 axon events; SOPs are
+    the rows' synapses: in0 (1) twice, in1 (2) twice, a0 (1) once = 7; active updates one per neuron and
+    instant with input: a0 at T; a0, a1 at 2T (in0 and in1 reach a0 together: one update); a0, a1, b at
+    4T = 6. Windows of one tick start at T, 2T and 4T: 3. Nothing is in flight at the end."""
+    r = simulate(chip(), fan_in(tmp_path, 5), record_spikes=True, queue=queue)
+    assert r.timing == "async"
+    assert {k: r.counts.get(k, 0) for k in ("axon_event", "synaptic_op", "neuron_update_active", "neuron_update",
+                                           "spike")} == {"axon_event": 5, "synaptic_op": 7,
+                                                         "neuron_update_active": 6, "neuron_update": 0, "spike": 1}
+    assert r.spike_trains.ticks.tolist() == [2 * T] and r.spike_trains.neurons.tolist() == [0]
+    rep = r.timing_report
+    assert rep["windows"] == 3 and rep["threshold_checks"] == 0
+    assert rep["lookahead_s"] == 2 * T * 1e-12 and rep["window_s"] == T * 1e-12  # the 2-tick route; W <= T
+    assert flow(r) == {"sent": 1, "inputs": 4, "delivered": 5, "in_flight_end": 0}
+    assert r.hops == 0 and rep["latency_samples"] == 1 and r.sim_time_s == 5e-3
+    assert_conserved(r)
+
+
+def test_an_event_on_the_runs_last_picosecond_is_left_in_flight(tmp_path):
+    """fan_in over 4 ticks ends at 4T: the input spike of tick 3 (arriving at 4T) is not sent, and a0's
+    spike reaching b at 4T = the end stays in flight: 3 delivered, 2 windows, 4 SOPs (1 + 1 + 2), 3 updates."""
+    r = simulate(chip(), fan_in(tmp_path, 4), record_spikes=True)
+    assert flow(r) == {"sent": 1, "inputs": 3, "delivered": 3, "in_flight_end": 1}
+    assert (r.counts["axon_event"], r.counts["synaptic_op"], r.counts["neuron_update_active"]) == (3, 4, 3)
+    assert r.timing_report["windows"] == 2 and r.spikes == 1
+    assert_conserved(r)
+
+
+def test_two_cores_a_hop_apart_by_hand(tmp_path):
+    """relay over 5 ticks, analytic: spikes at T, 2T and 4T + 3 ns; the lookahead is 2T + 3 ns, the window
+    T; windows start at T, 2T, 3T + 3 ns and 4T + 3 ns. Two spikes routed over one 0.24 mm hop each: 2
+    hops, 480,000 nm of wire, 2 latency samples of 3 ns. Progress is reported once per tick reached."""
+    seen = []
+    r = simulate(chip(cores=2), relay(tmp_path, 5), record_spikes=True, progress=lambda d, n: seen.append((d, n)))
+    assert r.spike_trains.ticks.tolist() == [T, 2 * T, 4 * T + HOP]
+    assert r.spike_trains.neurons.tolist() == [0, 1, 8]            # b is core 1's first neuron
+    assert {k: r.counts.get(k, 0) for k in ("axon_event", "synaptic_op", "neuron_update_active", "spike")} == {
+        "axon_event": 4, "synaptic_op": 4, "neuron_update_active": 4, "spike": 3}
+    rep = r.timing_report
+    assert rep["lookahead_s"] == (2 * T + HOP) * 1e-12 and rep["window_s"] == T * 1e-12
+    assert rep["windows"] == 4
+    assert r.hops == 2 and r.counts["wire_nm"] == 2 * 240_000 and rep["wire_mm_per_spike"] == 0.24
+    assert rep["latency_samples"] == 2 and rep["latency_p50_s"] == HOP * 1e-12
+    assert flow(r) == {"sent": 2, "inputs": 2, "delivered": 4, "in_flight_end": 0}
+    assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert_conserved(r)
+
+
+def test_two_cores_hop_by_hop_add_the_serialisation(tmp_path):
+    """The same over the packet network: each packet takes the 3 ns link plus 1 ns to serialise (1
+    packet per ns), so b fires at 4T + 4 ns; the lookahead is the route's 2 ticks alone."""
+    r = simulate(chip(cores=2), relay(tmp_path, 5), record_spikes=True, network="packet")
+    assert r.spike_trains.ticks.tolist() == [T, 2 * T, 4 * T + HOP + 1000]
+    assert r.timing_report["lookahead_s"] == 2 * T * 1e-12
+    assert r.hops == 2 and flow(r) == {"sent": 2, "inputs": 2, "delivered": 4, "in_flight_end": 0}
+    assert_conserved(r)
+
+
+def test_a_runaway_inside_a_tick_keeps_the_whole_ticks_before_it(tmp_path):
+    """relay, packet, max_events 2: the third delivery comes in the window starting at 3T + 4 ns, so the
+    partial record covers 3 whole ticks; its link carried 2 packets of 1 ns over those 3T exactly."""
+    with pytest.raises(RunawayError, match=r"relay.yaml: runaway activity: 3 spikes delivered by 0.003 s "
+                                           r"\(limit 2\)") as exc:
+        simulate(chip(cores=2), relay(tmp_path, 5), network="packet", max_events=2)
+    part = exc.value.partial_record
+    assert part.ticks == 3 and part.sim_time_s == 3e-3 and part.axon_events == 3
+    assert part.timing_report["max_link_utilization"] == pytest.approx(2 * 1000 / (3 * T), rel=1e-12, abs=0)
+    assert simulate(chip(cores=2), relay(tmp_path, 5), network="packet", max_events=4).axon_events == 4
+    with pytest.raises(RunawayError, match=r"limit 0 per window") as exc:
+        simulate(chip(cores=2), relay(tmp_path, 5), max_window_events=0)
+    assert exc.value.partial_record.ticks == 1            # the first window, at T
+    assert simulate(chip(cores=2), relay(tmp_path, 5), max_window_events=1).spikes == 3  # never more than 1
+
+
+def test_fan_in_two_arrivals_in_one_window_stop_a_one_per_window_limit(tmp_path):
+    with pytest.raises(RunawayError, match=r"limit 1 per window") as exc:
+        simulate(chip(), fan_in(tmp_path, 5), max_window_events=1)
+    assert exc.value.partial_record.ticks == 2            # the window at 2T holds two arrivals
+    assert simulate(chip(), fan_in(tmp_path, 5), max_window_events=2).axon_events == 5
+
+
+def test_the_clock_limit_counts_the_longest_delay_past_the_end(tmp_path):
+    """end + (max delay + 1) ticks must stay below 2^62 ps: the largest run allowed is one tick short."""
+    c = chip()
+    md = c.core.max_delay_ticks
+    k = MAX_TIME_PS // T - (md + 1)
+    if k * T + (md + 1) * T >= MAX_TIME_PS:
+        k -= 1
+    w = fan_in(tmp_path, 5)
+    AsyncCoreLoop(c, w, RunOptions(ticks=k, seed=1))
+    with pytest.raises(ConfigError, match=r"fan_in.yaml: ticks: .* past the int64 picosecond clock's limit") as exc:
+        AsyncCoreLoop(c, w, RunOptions(ticks=k + 1, seed=1))
+    assert "\n" not in str(exc.value)
