@@ -183,3 +183,91 @@ def test_the_clock_limit_counts_the_longest_delay_past_the_end(tmp_path):
     with pytest.raises(ConfigError, match=r"fan_in.yaml: ticks: .* past the int64 picosecond clock's limit") as exc:
         AsyncCoreLoop(c, w, RunOptions(ticks=k + 1, seed=1))
     assert "\n" not in str(exc.value)
+
+
+# --- TrueNorth: crossings and leak steps, neuron by neuron, on both window kernels ---------------------
+
+def truenorth_chip():
+    """One TrueNorth core of 256 neurons (no hop: spikes take their whole-tick delay only)."""
+    data = yaml.safe_load((ROOT / "neuroemu/data/default_chip.yaml").read_text())
+    data.update(cores=1)
+    data["topology"] = {"kind": "mesh", "width": 1, "height": 1, "pitch_mm": 0.24}
+    data["timing"]["mode"] = "async"
+    return chip_from_data(data, "tn1.yaml")
+
+
+def silent_network(ticks, **net):
+    """Neurons without synapses: each fires on its own (its leak), its spikes routed to empty axons."""
+    return workload_from_data({"name": "silent", "ticks": ticks, "seed": 3, "network": {
+        "kind": "random_recurrent", "synapses_per_axon": 0, "delay_ticks": [1, 1], "weights": [1, 1, 1, 1],
+        **net}}, "silent.yaml")
+
+
+@pytest.mark.parametrize("tick_backend", ["c", "numpy"])
+def test_leak_driven_crossings_by_hand(tick_backend):
+    """A leak of 1 per tick and threshold 10, reset to 0: from its initial potential v a neuron crosses at
+    (10 - v) T, then every 10 T (no input ever). Each crossing is a popped check, an active update and a
+    spike routed to an axon one tick later; the windows are the distinct crossing and arrival instants."""
+    from neuroemu.networks.workloads import build_network
+    c, w = truenorth_chip(), silent_network(100, rate_hz=100.0, threshold=10, stochastic=False, reset="zero")
+    a = build_network(c, w, 3, "silent").arrays
+    assert a.params.leak.tolist() == [1] * 256 and a.params.threshold.tolist() == [10] * 256
+    end = 100 * T
+    spikes = []
+    for g, v in enumerate(a.v.tolist()):
+        t = max(10 - v, 0) * T
+        while t < end:
+            spikes.append((t, g))
+            t += 10 * T
+    spikes.sort()
+    arrivals = [t + T for t, _ in spikes if t + T < end]
+    r = simulate(c, w, record_spikes=True, tick_backend=tick_backend)
+    assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == spikes
+    assert r.counts["spike"] == r.counts["neuron_update_active"] == r.timing_report["threshold_checks"] == len(spikes)
+    assert r.counts["axon_event"] == len(arrivals) and r.counts.get("neuron_update", 0) == 0
+    assert r.timing_report["windows"] == len(set(t for t, _ in spikes) | set(arrivals))
+    assert flow(r) == {"sent": len(spikes), "inputs": 0, "delivered": len(arrivals),
+                       "in_flight_end": len(spikes) - len(arrivals)}
+
+
+@pytest.mark.parametrize("tick_backend", ["c", "numpy"])
+def test_stochastic_leak_steps_by_hand(tick_backend):
+    """A stochastic leak: neuron g steps +1 in tick k when its leak byte is below its leak, at k T + its
+    keyed offset; each step is a plain update unless it fires the neuron (then active, as a firing tick);
+    V >= threshold fires (no sooner than T after the last spike) and resets. Windows follow one another,
+    one per tick."""
+    from neuroemu.engine.options import STREAM_NEURON_RNG
+    from neuroemu.models import rng
+    from neuroemu.networks.workloads import build_network
+    c, w = truenorth_chip(), silent_network(50, rate_hz=50.0, stochastic=True)
+    a = build_network(c, w, 3, "silent").arrays
+    p = a.params
+    key = rng.stream_key(3, STREAM_NEURON_RNG)
+    okey0 = rng.mix64_int(key ^ 0x2545F491)
+    M = (1 << 64) - 1
+    assert p.leak_stochastic.all() and (p.leak > 0).all() and not p.threshold_mask.any()
+    spikes, plain = [], 0
+    for g in range(256):
+        steps = []
+        okey = rng.mix64_int((g + okey0) & M)
+        for k in range(50):
+            if rng.leak_byte_int(key, k, g) < int(p.leak[g]):
+                steps.append(k * T + (((rng.mix64_int((okey + k) & M) >> 34) * T) >> 30))
+        v, th, ref = int(a.v[g]), int(p.threshold[g]), 0
+        mode, rv, floor = int(p.reset_mode[g]), int(p.reset_value[g]), -int(p.floor[g])
+        assert v < th
+        for t in steps:
+            v += 1
+            if v >= th and t >= ref:
+                spikes.append((t, g))
+                v = max(v - th if mode == 0 else rv if mode == 1 else v, floor)
+                ref = t + T
+            else:
+                plain += 1
+    spikes.sort()
+    r = simulate(c, w, record_spikes=True, tick_backend=tick_backend)
+    assert len(spikes) > 100 and plain > 1000
+    assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == spikes
+    assert r.counts["neuron_update"] == plain and r.counts["neuron_update_active"] == len(spikes)
+    assert r.timing_report["windows"] == 50 and r.timing_report["threshold_checks"] == 0
+    assert r.counts["axon_event"] == sum(1 for t, _ in spikes if t + T < 50 * T)

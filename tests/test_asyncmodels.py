@@ -218,6 +218,19 @@ def test_neuron_keys_are_splitmix_of_neuron_plus_key():
     assert neuron_keys(9, 4).tolist() == [rng.mix64_int(g + 9) for g in range(4)]
 
 
+def test_counter_draws_are_the_keyed_splitmix_bits():
+    """uniform: the top 53 bits of splitmix64(key + counter), centred in their 2^-53 cell; bits: the low 24 of
+    splitmix64(splitmix64(neuron + key) + counter)."""
+    from neuroemu.engine.asyncmodels import _counter_bits, _counter_uniform
+    keys = np.array([5, 1 << 63, 77], np.uint64)
+    got = _counter_uniform(keys, ix(0, 3, 9))
+    want = [((rng.mix64_int((k + c) & M64) >> 11) + 0.5) / 2.0**53 for k, c in zip([5, 1 << 63, 77], [0, 3, 9])]
+    assert got.tolist() == want and all(0 < x < 1 for x in want)
+    bits = _counter_bits(42, ix(0, 7, 7), ix(1, 1, 2))
+    assert bits.tolist() == [rng.mix64_int((rng.mix64_int(g + 42) + c) & M64) & 0xFFFFFF
+                             for g, c in ((0, 1), (7, 1), (7, 2))]
+
+
 def _step_offset(key: int, g: int, k: int, T: int) -> int:
     """The instant of neuron g's leak step in tick k, written out: splitmix64(offset key of g + k), its top
     30 bits scaled to [0, T) (T < 2^34), else taken mod T."""
