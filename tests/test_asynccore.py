@@ -271,3 +271,26 @@ def test_stochastic_leak_steps_by_hand(tick_backend):
     assert r.counts["neuron_update"] == plain and r.counts["neuron_update_active"] == len(spikes)
     assert r.timing_report["windows"] == 50 and r.timing_report["threshold_checks"] == 0
     assert r.counts["axon_event"] == sum(1 for t, _ in spikes if t + T < 50 * T)
+
+
+@pytest.mark.parametrize("ticks, arrivals", [(64, [63]), (129, [63, 64, 65, 128]), (130, [63, 64, 65, 128, 129])])
+def test_inputs_fed_chunk_by_chunk_across_chunk_boundaries(tmp_path, ticks, arrivals):
+    """Input streams are queued 64 ticks at a time. Input spikes at ticks 62, 63, 64, 127 and 128 reach their
+    axon a tick later; those before the end are each delivered once, one window each, whatever chunk
+    they fall in: in0 -> a0 (weight 1, threshold 100: no spike), so SOPs = updates = arrivals."""
+    b = NetworkBuilder("chunks")
+    b.add_inputs("in", 1)
+    b.add_neurons("a", 1, model="IF", threshold=100.0, reset="zero")
+    b.connect("in", "a", np.array([[1]]))
+    b.set_input_spikes(np.array([62, 63, 64, 127, 128]), np.zeros(5, np.int64))
+    save_network(b.build(outputs="a"), tmp_path / "chunks.npz")
+    w = workload_from_data({"name": "chunks", "ticks": ticks,
+                            "network": {"kind": "edgelist", "file": str(tmp_path / "chunks.npz")}}, "chunks.yaml")
+    seen = []
+    r = simulate(chip(), w, progress=lambda d, n: seen.append(d))
+    n = len(arrivals)
+    assert (r.counts.get("axon_event", 0), r.counts.get("synaptic_op", 0), r.counts.get("neuron_update_active", 0)) == (
+        n, n, n)
+    assert flow(r) == {"sent": 0, "inputs": n, "delivered": n, "in_flight_end": 0}
+    assert r.timing_report["windows"] == n and r.spikes == 0
+    assert seen == arrivals + [ticks]     # progress at each tick a window starts in, then the end
