@@ -633,3 +633,21 @@ def test_first_above_is_the_first_integer_where_the_predicate_holds():
 
 def test_ceiling_division():
     assert _cdiv(ix(7, -7, 6, 0), ix(2, 2, 3, 5)).tolist() == [4, -3, 2, 0]
+
+
+def test_nearly_equal_current_and_voltage_rates_take_the_equal_rate_limit():
+    """Float decays (cuba_lif) can give k_u within 1e-12 of k_v: the kernel (e^{-k_u s} - e^{-k_v s}) / (k_v -
+    k_u) is then s e^{-k_v s} to 1e-12, and the difference quotient would lose most of its digits."""
+    m = cuba(1, du=300, dv=300, v=0)
+    kv = float(m.kv[0])
+    m.ku[0] = kv * (1 + 1e-13)
+    m.u[0] = 3000.0
+    s = 7 * T + 3
+    m.advance(ix(0), ix(s))
+    assert m.v[0] == pytest.approx(3000.0 / T * s * math.exp(-kv * s), rel=1e-10, abs=0)
+    # a threshold just under the hump's top (u0 / (T k e) at s = 1 / k): the extremum must be placed exactly
+    th = 3000.0 / (T * kv * math.e) * (1 - 1e-7)
+    p = cuba(1, du=300, dv=300)
+    p.ku[0], p.u[0], p.theta[0] = kv * (1 + 1e-13), 3000.0, th
+    t = int(p.predict(ix(0))[0])
+    assert 3000.0 / T * t * math.exp(-kv * t) > th >= 3000.0 / T * (t - 1) * math.exp(-kv * (t - 1))
