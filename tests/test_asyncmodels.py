@@ -651,3 +651,17 @@ def test_nearly_equal_current_and_voltage_rates_take_the_equal_rate_limit():
     p.ku[0], p.u[0], p.theta[0] = kv * (1 + 1e-13), 3000.0, th
     t = int(p.predict(ix(0))[0])
     assert 3000.0 / T * t * math.exp(-kv * t) > th >= 3000.0 / T * (t - 1) * math.exp(-kv * (t - 1))
+
+
+def test_scan_declines_exactly_the_windows_that_leave_the_membrane_range():
+    """Input 20 at t = 0 fires a neuron (threshold 10, reset zero) that then drifts +3 units a ps for the
+    window's 1000 ps: reset to top - 3 it ends exactly at the top (handled); reset to top - 2 it would pass
+    it after the spike (declined, left at w0 for the one-by-one path, which clamps)."""
+    T = 1000
+    m = tn(2, T=T, leak=3, threshold=10, reset="zero", reset_value=[HI20 - 3, HI20 - 2])
+    g_n, g_t, g_s, seg = ix(0, 1), ix(0, 0), ix(20 * T, 20 * T), ix(0, 1)
+    ok, sn, st, at = m.scan(g_n, g_t, g_s, seg, 0, T)
+    assert ok.tolist() == [True, False]
+    assert sn.tolist() == [0] and st.tolist() == [0] and at.tolist() == [0]
+    m.advance(ix(0), ix(T))
+    assert m.v[0] == HI20 * T and m.v[1] == 0 and m.t_last[1] == 0
