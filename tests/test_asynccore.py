@@ -294,3 +294,30 @@ def test_inputs_fed_chunk_by_chunk_across_chunk_boundaries(tmp_path, ticks, arri
     assert flow(r) == {"sent": 0, "inputs": n, "delivered": n, "in_flight_end": 0}
     assert r.timing_report["windows"] == n and r.spikes == 0
     assert seen == arrivals + [ticks]     # progress at each tick a window starts in, then the end
+
+
+def test_a_tiny_classifier_counted_sample_by_sample(tmp_path):
+    """in0 -> out0 and in1 -> out1 (weight 1, threshold 2, reset 0), shown 3 samples of 3 + 1 ticks with
+    rates (1, 0), (0, 1), (1, 1): an input spikes every presented tick, reaching its output a tick later.
+    Sample 0: out0 at T, 2T (fires), 3T; reset at 4T. Sample 1: out1 at 5T, 6T (fires), 7T. Sample 2:
+    both at 9T, 10T (both fire), 11T. So 12 arrivals, SOPs and updates, 4 spikes, and 11 windows: one per
+    arrival instant and one at each reset's marker (4T, 8T)."""
+    b = NetworkBuilder("tiny")
+    b.add_inputs("in", 2)
+    b.add_neurons("out", 2, model="IF", threshold=2.0, reset="zero")
+    b.connect("in", "out", np.eye(2))
+    save_network(b.build(outputs="out"), tmp_path / "tiny.npz")
+    np.savez(tmp_path / "set.npz", rates=np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), labels=np.array([0, 1, 1]))
+    w = workload_from_data({"name": "tiny", "network": {"kind": "edgelist", "file": str(tmp_path / "tiny.npz")},
+                            "classify": {"dataset": str(tmp_path / "set.npz"), "present_ticks": 3, "settle_ticks": 1,
+                                         "output_group": "out"}}, "tiny.yaml")
+    r = simulate(chip(), w, record_spikes=True)
+    assert r.ticks == 12
+    assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == [
+        (2 * T, 0), (6 * T, 1), (10 * T, 0), (10 * T, 1)]
+    assert (r.counts["axon_event"], r.counts["synaptic_op"], r.counts["neuron_update_active"]) == (12, 12, 12)
+    assert r.timing_report["windows"] == 11
+    assert flow(r) == {"sent": 0, "inputs": 12, "delivered": 12, "in_flight_end": 0}
+    cls = r.workload_report["classification"]
+    assert cls["samples"] == 3 and cls["correct"] >= 2
+    assert_conserved(r)
