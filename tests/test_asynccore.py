@@ -321,3 +321,14 @@ def test_a_tiny_classifier_counted_sample_by_sample(tmp_path):
     cls = r.workload_report["classification"]
     assert cls["samples"] == 3 and cls["correct"] >= 2
     assert_conserved(r)
+
+
+def test_a_learning_rule_that_does_not_fit_the_chips_weights_is_refused_in_one_line(tmp_path):
+    """STDP bounds past the chip's signed 8-bit weights: refused while binding, named by the workload file."""
+    data = {"name": "learn", "ticks": 5, "network": {"kind": "edgelist", "file": str(fan_in(tmp_path, 5).network.file)},
+            "learning": {"rule": "stdp", "w_min": -200, "w_max": 200}}
+    w = workload_from_data(data, "learn.yaml")
+    with pytest.raises(ConfigError, match=r"^learn.yaml: learning.w_min: must fit the chip's signed 8-bit weights "
+                                          r"\(-128..127\) \(got -200") as exc:
+        simulate(chip(core__weight_bits=8), w)
+    assert "\n" not in str(exc.value)

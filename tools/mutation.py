@@ -323,6 +323,16 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     # the seed-33 sample
     ('devices', 'wear', 'if not len(written):', 11, 'not len(written)', 'False'):
         'a shortcut: with no write every array below is empty, so nothing is counted, undone or frozen',
+    # the fifth round (clockless modules, seeds 41 and 500)
+    ('asynccore', '_emit', 'self.spikes_sent += len(routed[0])', 43, '0', '1'):
+        "the C kernel's routed spikes come as (times, axons), two arrays of one length",
+    ('asyncmodels', 'leak_steps', 'for k in range(w0 // self.T, (w_end - 1) // self.T + 1):', 61, '1', '2'):
+        'one tick more: its steps lie at or after its start, which is >= w_end, so the window filter drops them all',
+    ('asyncmodels', '_v_at', 'eu = np.exp(-np.where(np.isfinite(ku), ku, 0.0) * dt)', 55, '0.0', '1.0'):
+        "the placeholder rate of an instant current (du = 4096), whose kernel is set to 0 below whatever eu is",
+    ('asyncmodels', 'predict', 'cand = ~now & (bound > th) & self.enabled[idx]', 23, 'bound > th', 'bound >= th'):
+        'v never exceeds its bound, so a bound equal to the threshold is never crossed (v > th): the search '
+        'finds nothing and the neuron stays at NEVER, only after more work',
 }
 
 
