@@ -665,3 +665,31 @@ def test_scan_declines_exactly_the_windows_that_leave_the_membrane_range():
     assert sn.tolist() == [0] and st.tolist() == [0] and at.tolist() == [0]
     m.advance(ix(0), ix(T))
     assert m.v[0] == HI20 * T and m.v[1] == 0 and m.t_last[1] == 0
+
+
+@pytest.mark.parametrize("du, dv", [(1024, 128), (2048, 64), (300, 1000)])
+def test_a_threshold_just_under_the_humps_top_is_crossed_near_the_top(du, dv):
+    """No bias, v0 = 0, a decaying current: v = u0 / T (e^{-ku s} - e^{-kv s}) / (kv - ku) peaks at
+    s* = ln(ku / kv) / (ku - kv). A threshold 1e-7 under that peak is above it only within a few
+    thousandths of s*: the crossing must be found there (the first ps above), not missed."""
+    ku, kv, u0 = rate(du), rate(dv), 3000.0
+    s_star = math.log(ku / kv) / (ku - kv)
+    top = v_free(s_star, 0.0, u0, du, dv, 0)
+    th = top * (1 - 1e-7)
+    m = cuba(1, du=du, dv=dv)
+    m.u[0], m.theta[0] = u0, th
+    t = int(m.predict(ix(0))[0])
+    assert abs(t - s_star) < 0.01 * s_star
+    _assert_first_ps_above(t, 0, 0.0, u0, du, dv, 0, th)
+    m.theta[0] = top * (1 + 1e-9)
+    assert m.predict(ix(0)).tolist() == [NEVER]
+
+
+def test_group_events_keeps_neuron_order_at_the_top_of_the_clock():
+    """Packed keys (neuron x span + offset) are used only while they fit an int64: neuron 2^59 - 1 in a window
+    of 8 ps starting past 2^61 ps sorts after neuron 0."""
+    w0 = (1 << 61) + 4
+    g_n, g_t, g_s, _, rank = group_events(ix((1 << 59) - 1, 0), ix(w0 + 5, w0 + 1), np.array([1.0, 2.0]),
+                                          np.array([True, True]), w0, w0 + 8)
+    assert g_n.tolist() == [0, (1 << 59) - 1] and g_t.tolist() == [w0 + 1, w0 + 5] and g_s.tolist() == [2.0, 1.0]
+    assert rank.tolist() == [0, 0]

@@ -333,6 +333,17 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncmodels', 'predict', 'cand = ~now & (bound > th) & self.enabled[idx]', 23, 'bound > th', 'bound >= th'):
         'v never exceeds its bound, so a bound equal to the threshold is never crossed (v > th): the search '
         'finds nothing and the neuron stays at NEVER, only after more work',
+    ('asyncmodels', 'predict',
+     's_real = np.where(kvs > 0, np.log((v_inf[si] - vs) / (v_inf[si] - ths)) / np.where(kvs > 0, kvs, 1.0),',
+     113, '1.0', '2.0'):
+        'the placeholder divisor of a neuron without leak (kv = 0), whose root the outer np.where takes from the ramp',
+    ('asyncmodels', '_inside', 'hump = (s_e > 0) & (self._v_at(idx, s_e, v0, u0) > th)', 16, 's_e > 0', 's_e >= 0'):
+        'at s_e = 0, v(s_e) is the start value, which is not above threshold (a neuron above it already is "now")',
+    ('asyncmodels', 'group_events', 'if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):', 38,
+     '1 << 62', '1 >> 62'):
+        'always the lexsort fallback: the same groups in the same order, sorted another way',
+    ('asyncmodels', 'group_events', 'if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):', 38, '1', '2'):
+        'packing up to 2^63 // span: neuron x span + an offset below span still stays below 2^63, so the keys fit',
 }
 
 
