@@ -677,6 +677,21 @@ def test_the_async_refusals_each_in_one_line():
     with pytest.raises(ConfigError, match=r"rr.yaml: network.kind: this engine builds neurogrid_diffuser networks; "
                                           r"a 'random_recurrent' network runs on the core-array loop"):
         build(chip(), rr)
+    learn = workload_from_data({"name": "l", "ticks": 5, "learning": {"rule": "stdp"}, "network": {
+        "kind": "random_recurrent", "cores": 1, "synapses_per_axon": 4, "rate_hz": 10.0, "weights": [1, 1, -1, -1]}},
+        "l.yaml")
+    ng = load_chip("neurogrid")
+    with pytest.raises(ConfigError, match=r"^l.yaml: learning: neurogrid_lif synapses are shared by type"):
+        check_async(ng, learn)
+    with pytest.raises(ConfigError, match=r"^l.yaml: learning: neurogrid_lif synapses are shared by type"):
+        run_async(ng, learn, RunOptions(ticks=5, seed=1), None)
+    # without learning, Neurogrid plans a generated network as every core-array network; so does a tick model
+    plain = workload_from_data({"name": "p", "ticks": 5, "network": {
+        "kind": "random_recurrent", "cores": 1, "synapses_per_axon": 4, "rate_hz": 10.0, "weights": [1, 1, -1, -1]}},
+        "p.yaml")
+    from neuroemu.networks.workloads import plan_network
+    assert check_async(ng, plain) == plan_network(ng, plain, "p.yaml")
+    assert check_async(tn, plain) == plan_network(tn, plain, "p.yaml")
 
 
 def test_the_clock_limit_is_reached_at_exactly_2_to_the_62_ps():
