@@ -138,6 +138,18 @@ def test_two_cores_a_hop_apart_by_hand(tmp_path):
     assert_conserved(r)
 
 
+def test_two_cores_link_stats_by_hand(tmp_path):
+    """relay's two spikes cross link 0 -> 1 (0.24 mm apart), none the way back: at 1 packet per ns over 5 ms
+    of chip time each link is busy packets x 1 ns / 5 ms."""
+    r = simulate(chip(cores=2), relay(tmp_path, 5), link_stats=True)
+    stats = r.timing_report["link_stats"]
+    assert (stats["src"], stats["dst"], stats["packets"]) == ([0, 1], [1, 0], [2, 0])
+    assert stats["utilization"] == pytest.approx([2e-9 / 5e-3, 0.0], rel=1e-12, abs=0)
+    assert stats["router_pos_mm"] == [[0.0, 0.0], [0.24, 0.0]]
+    assert r.timing_report["max_link_utilization"] == pytest.approx(4e-7, rel=1e-12, abs=0)
+    assert "link_stats" not in simulate(chip(cores=2), relay(tmp_path, 5)).timing_report
+
+
 def test_two_cores_hop_by_hop_add_the_serialisation(tmp_path):
     """The same over the packet network: each packet takes the 3 ns link plus 1 ns to serialise (1
     packet per ns), so b fires at 4T + 4 ns; the lookahead is the route's 2 ticks alone."""
