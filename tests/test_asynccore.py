@@ -199,10 +199,11 @@ def test_the_clock_limit_counts_the_longest_delay_past_the_end(tmp_path):
 
 # --- TrueNorth: crossings and leak steps, neuron by neuron, on both window kernels ---------------------
 
-def truenorth_chip():
+def truenorth_chip(tick_s=1e-3):
     """One TrueNorth core of 256 neurons (no hop: spikes take their whole-tick delay only)."""
     data = yaml.safe_load((ROOT / "neuroemu/data/default_chip.yaml").read_text())
     data.update(cores=1)
+    data["timing"]["tick_s"] = tick_s
     data["topology"] = {"kind": "mesh", "width": 1, "height": 1, "pitch_mm": 0.24}
     data["timing"]["mode"] = "async"
     return chip_from_data(data, "tn1.yaml")
@@ -234,6 +235,7 @@ def test_leak_driven_crossings_by_hand(tick_backend):
     spikes.sort()
     arrivals = [t + T for t, _ in spikes if t + T < end]
     r = simulate(c, w, record_spikes=True, tick_backend=tick_backend)
+    assert r.tick_backend == tick_backend    # the window kernel asked for is the one that ran
     assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == spikes
     assert r.counts["spike"] == r.counts["neuron_update_active"] == r.timing_report["threshold_checks"] == len(spikes)
     assert r.counts["axon_event"] == len(arrivals) and r.counts.get("neuron_update", 0) == 0
@@ -242,16 +244,18 @@ def test_leak_driven_crossings_by_hand(tick_backend):
                        "in_flight_end": len(spikes) - len(arrivals)}
 
 
+@pytest.mark.parametrize("tick_s", [1e-3, 1e-9])
 @pytest.mark.parametrize("tick_backend", ["c", "numpy"])
-def test_stochastic_leak_steps_by_hand(tick_backend):
+def test_stochastic_leak_steps_by_hand(tick_backend, tick_s):
     """A stochastic leak: neuron g steps +1 in tick k when its leak byte is below its leak, at k T + its
     keyed offset; each step is a plain update unless it fires the neuron (then active, as a firing tick);
     V >= threshold fires (no sooner than T after the last spike) and resets. Windows follow one another,
-    one per tick."""
+    one per tick (of 1 ms, or of 1 ns, the shortest a chip may have)."""
     from neuroemu.engine.options import STREAM_NEURON_RNG
     from neuroemu.models import rng
     from neuroemu.networks.workloads import build_network
-    c, w = truenorth_chip(), silent_network(50, rate_hz=50.0, stochastic=True)
+    c, w = truenorth_chip(tick_s), silent_network(50, rate_hz=50.0 * 1e-3 / tick_s, stochastic=True)
+    T = round(tick_s * 1e12)
     a = build_network(c, w, 3, "silent").arrays
     p = a.params
     key = rng.stream_key(3, STREAM_NEURON_RNG)
@@ -278,6 +282,7 @@ def test_stochastic_leak_steps_by_hand(tick_backend):
                 plain += 1
     spikes.sort()
     r = simulate(c, w, record_spikes=True, tick_backend=tick_backend)
+    assert r.tick_backend == tick_backend
     assert len(spikes) > 100 and plain > 1000
     assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == spikes
     assert r.counts["neuron_update"] == plain and r.counts["neuron_update_active"] == len(spikes)
@@ -328,7 +333,7 @@ def test_a_tiny_classifier_counted_sample_by_sample(tmp_path):
     assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == [
         (2 * T, 0), (6 * T, 1), (10 * T, 0), (10 * T, 1)]
     assert (r.counts["axon_event"], r.counts["synaptic_op"], r.counts["neuron_update_active"]) == (12, 12, 12)
-    assert r.timing_report["windows"] == 11
+    assert r.timing_report["windows"] == 11 and r.timing_report["threshold_checks"] == 0  # markers are no checks
     assert flow(r) == {"sent": 0, "inputs": 12, "delivered": 12, "in_flight_end": 0}
     cls = r.workload_report["classification"]
     assert cls["samples"] == 3 and cls["correct"] >= 2
@@ -344,3 +349,31 @@ def test_a_learning_rule_that_does_not_fit_the_chips_weights_is_refused_in_one_l
                                           r"\(-128..127\) \(got -200") as exc:
         simulate(chip(core__weight_bits=8), w)
     assert "\n" not in str(exc.value)
+
+
+def test_check_learning_refuses_a_bad_rule_without_building_anything():
+    from neuroemu.engine.asynccore import check_learning
+    data = {"name": "l", "ticks": 5, "network": {"kind": "random_recurrent", "synapses_per_axon": 2, "rate_hz": 1.0},
+            "learning": {"rule": "stdp", "tau_minus_ticks": -1}}
+    with pytest.raises(ConfigError, match=r"^where: learning.tau_minus_ticks: must be a finite number > 0") as exc:
+        check_learning(workload_from_data(data, "l.yaml"), "where")
+    assert "\n" not in str(exc.value)
+    check_learning(workload_from_data({**data, "learning": {"rule": "stdp"}}, "l.yaml"), "where")
+    check_learning(workload_from_data({k: v for k, v in data.items() if k != "learning"}, "l.yaml"), "where")
+
+
+def test_a_tiny_classifier_answers_every_sample_from_its_end_potentials(tmp_path):
+    """Threshold 4 over 3 presented ticks: no output ever fires, so every answer is the output with the
+    higher potential at its sample's end (3 against 0), the last sample's read at the run's end."""
+    b = NetworkBuilder("quiet")
+    b.add_inputs("in", 2)
+    b.add_neurons("out", 2, model="IF", threshold=4.0, reset="zero")
+    b.connect("in", "out", np.eye(2))
+    save_network(b.build(outputs="out"), tmp_path / "quiet.npz")
+    np.savez(tmp_path / "set.npz", rates=np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), labels=np.array([0, 1, 1]))
+    w = workload_from_data({"name": "quiet", "network": {"kind": "edgelist", "file": str(tmp_path / "quiet.npz")},
+                            "classify": {"dataset": str(tmp_path / "set.npz"), "present_ticks": 3, "settle_ticks": 1,
+                                         "output_group": "out"}}, "quiet.yaml")
+    r = simulate(chip(), w)
+    cls = r.workload_report["classification"]
+    assert r.spikes == 0 and (cls["samples"], cls["correct"]) == (3, 3)

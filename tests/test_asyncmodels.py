@@ -667,13 +667,14 @@ def test_scan_declines_exactly_the_windows_that_leave_the_membrane_range():
     assert m.v[0] == HI20 * T and m.v[1] == 0 and m.t_last[1] == 0
 
 
-@pytest.mark.parametrize("du, dv", [(1024, 128), (2048, 64), (300, 1000)])
+@pytest.mark.parametrize("du, dv", [(1024, 128), (2048, 64), (300, 1000), (300, 300)])
 def test_a_threshold_just_under_the_humps_top_is_crossed_near_the_top(du, dv):
     """No bias, v0 = 0, a decaying current: v = u0 / T (e^{-ku s} - e^{-kv s}) / (kv - ku) peaks at
-    s* = ln(ku / kv) / (ku - kv). A threshold 1e-7 under that peak is above it only within a few
-    thousandths of s*: the crossing must be found there (the first ps above), not missed."""
+    s* = ln(ku / kv) / (ku - kv) (equal rates: v = u0 / T s e^{-ks}, peaking at 1 / k). A threshold 1e-7
+    under that peak is above it only within a few thousandths of s*: the crossing must be found there
+    (the first ps above), not missed."""
     ku, kv, u0 = rate(du), rate(dv), 3000.0
-    s_star = math.log(ku / kv) / (ku - kv)
+    s_star = 1 / kv if du == dv else math.log(ku / kv) / (ku - kv)
     top = v_free(s_star, 0.0, u0, du, dv, 0)
     th = top * (1 - 1e-7)
     m = cuba(1, du=du, dv=dv)
