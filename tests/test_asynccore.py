@@ -377,3 +377,24 @@ def test_a_tiny_classifier_answers_every_sample_from_its_end_potentials(tmp_path
     r = simulate(chip(), w)
     cls = r.workload_report["classification"]
     assert r.spikes == 0 and (cls["samples"], cls["correct"]) == (3, 3)
+
+
+def test_arrivals_sharing_an_instant_make_one_update_at_each_instant(tmp_path):
+    """Neuron c (core 1) takes in2 and in3 directly and the spikes of a0 and a1 (core 0, one 3 ns hop).
+    in0, in1 fire a0, a1 at T; in2, in3 reach c at 2T and a0's and a1's spikes at 2T + 3 ns: one window
+    holds two instants of c, each hit by two arrivals -- two updates of c, not one and not four."""
+    b = NetworkBuilder("shared")
+    b.add_inputs("in", 4)
+    b.add_neurons("a", 2, model="IF", threshold=2.0, reset="zero", core=0)
+    b.add_neurons("c", 1, model="IF", threshold=100.0, reset="zero", core=1)
+    b.connect("in", "a", np.array([[2, 0], [0, 2], [0, 0], [0, 0]]))
+    b.connect("in", "c", np.array([[0], [0], [1], [1]]))
+    b.connect("a", "c", np.array([[1], [1]]))
+    b.set_input_spikes(np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3]))
+    save_network(b.build(outputs="c"), tmp_path / "shared.npz")
+    w = workload_from_data({"name": "shared", "ticks": 4, "network": {
+        "kind": "edgelist", "file": str(tmp_path / "shared.npz"), "mapping": "given"}}, "shared.yaml")
+    r = simulate(chip(cores=2), w, record_spikes=True)
+    assert r.spike_trains.ticks.tolist() == [T, T] and r.spike_trains.neurons.tolist() == [0, 1]
+    assert (r.counts["axon_event"], r.counts["synaptic_op"], r.counts["neuron_update_active"]) == (6, 6, 4)
+    assert r.timing_report["windows"] == 2     # [T, 2T) and [2T, 3T)
