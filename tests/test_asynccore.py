@@ -398,3 +398,25 @@ def test_arrivals_sharing_an_instant_make_one_update_at_each_instant(tmp_path):
     assert r.spike_trains.ticks.tolist() == [T, T] and r.spike_trains.neurons.tolist() == [0, 1]
     assert (r.counts["axon_event"], r.counts["synaptic_op"], r.counts["neuron_update_active"]) == (6, 6, 4)
     assert r.timing_report["windows"] == 2     # [T, 2T) and [2T, 3T)
+
+
+def test_a_truenorth_synapse_weighs_its_neurons_weight_for_its_axons_type():
+    """TrueNorth stores a weight per (neuron, axon type): an arrival at axon x gives each neuron g of its row
+    weights[g, type(x)], in units of 1/T, at the arrival's instant (numpy window path; every neuron's
+    table made different here, so a wrong index shows)."""
+    from neuroemu.engine.asynccore import AsyncCoreLoop
+    c = truenorth_chip()
+    w = workload_from_data({"name": "w", "ticks": 3, "seed": 1, "network": {
+        "kind": "random_recurrent", "synapses_per_axon": 16, "rate_hz": 0.0, "weights": [3, 2, -1, -2],
+        "threshold": 10**4}}, "w.yaml")
+    loop = AsyncCoreLoop(c, w, RunOptions(ticks=3, seed=1, tick_backend="numpy"))
+    a = loop.arrays
+    table = np.arange(a.n_neurons * 4, dtype=np.int64).reshape(a.n_neurons, 4) % 97 - 48
+    loop._flat_weights = table.ravel() * T
+    axons = [x for x in range(a.axons_per_core) if a.row_ptr[x + 1] > a.row_ptr[x]][:3]
+    loop._w0 = 0
+    nid, tt, ww, syn = loop._contributions(np.array([500, 500, 700]), np.array(axons), 1000)
+    want = sorted((t, int(g), int(table[g, a.axon_type[x]]) * T) for t, x in zip([500, 500, 700], axons)
+                  for g in a.row_neurons[a.row_ptr[x]:a.row_ptr[x + 1]].tolist())
+    assert sorted(zip(tt.tolist(), nid.tolist(), ww.tolist())) == want and syn.all()
+    assert len(want) > 10 and len(set(a.axon_type[axons].tolist())) > 1   # several rows and types

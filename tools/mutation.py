@@ -344,6 +344,18 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'always the lexsort fallback: the same groups in the same order, sorted another way',
     ('asyncmodels', 'group_events', 'if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):', 38, '1', '2'):
         'packing up to 2^63 // span: neuron x span + an offset below span still stays below 2^63, so the keys fit',
+    ('asynccore', '__init__',
+     'np.where(self.sends, a.chip_cores(np.maximum(self.route_axon, 0) // A), -1))', 98, '1', '2'):
+        "the target core of a route that sends nowhere: the router's bind takes any negative core as none",
+    ('asynccore', '__init__', 'self._w0 = 0', 19, '0', '1'):
+        "every window sets the window's start before anything reads it",
+    ('asynccore', '__init__',
+     'self.drop_seq = -1     # spikes queued with a sequence number up to this are from a sample already over',
+     25, '1', '2'):
+        'no reset yet: it is only ever tested as >= 0',
+    ('asynccore', '_contributions',
+     'return (np.empty(0, np.int64),) * 2 + (np.empty(0, self._wdtype), np.empty(0, bool))', 87, '0', '1'):
+        'the synaptic flags of no contribution: with no neuron (length 0) nothing reads them',
 }
 
 
