@@ -382,6 +382,10 @@ def test_bulk_bounds_are_strict_below_threshold_and_inclusive_at_saturation_and_
     assert m.v.tolist() == [3 * T, 0, T, 0, HI20 * T - 1, HI20 * T, T]   # V as of w0 plus every input
     m2 = tn(1, T=T, v=[5], leak=-1, floor=0)
     assert m2.bulk(ix(0), 0, 1001, ix(0), ix(-4 * T)).tolist() == [False]   # one ps more of falling drift
+    # a rising drift does not lift the bottom: an inhibitory input at w0 comes before any drift
+    m3 = tn(1, T=T, v=[1], leak=2, threshold=10, floor=0)
+    assert m3.bulk(ix(0), 0, 1000, ix(0), ix(-T - 1)).tolist() == [False]
+    assert m3.bulk(ix(0), 0, 1000, ix(0), ix(-T)).tolist() == [True] and m3.v[0] == 0
 
 
 # --- Cuba: rates, carries, closed forms --------------------------------------------------------------
