@@ -542,14 +542,18 @@ def _assert_first_ps_above(t, start, v0, u0, du, dv, b, th):
     (4096, 128, 200, 0.0, 0.0, 4000.0),      # no current: relaxes towards b / (T kv) = 6301
     (4096, 0, 3, 0.0, 10.0, 100.0),          # no current, no leak: a ramp of 3 per tick
     (2048, 0, 7, 0.0, 0.0, 50.0),            # a current of 0: the ramp again
+    (2048, 0, 7, 1.0, 0.0, 50.0),            # a current of 1 is a current: it adds 1 / ln 2 to the ramp
+    (4096, 0, 1, 0.0, 0.0, 3.0),             # the slowest ramp, 1 a tick
 ])
-def test_cuba_predicted_crossing_is_the_first_ps_above_threshold(du, dv, bias, u0, v0, th):
+@pytest.mark.parametrize("t0", [0, 5 * T + 17])
+def test_cuba_predicted_crossing_is_the_first_ps_above_threshold(du, dv, bias, u0, v0, th, t0):
+    """From the state (v0, u0) at t0 (the neuron's last update), the first whole ps after which v > th."""
     m = cuba(1, du=du, dv=dv, bias=bias, threshold=int(th), v=int(v0))
-    m.u[0] = u0
+    m.u[0], m.t_last[0] = u0, t0
     t = int(m.predict(ix(0))[0])
-    assert 0 < t < NEVER
-    _assert_first_ps_above(t, 0, v0, u0, du, dv, bias, th)
-    assert m.v[0] == v0 and m.u[0] == u0 and m.t_last[0] == 0   # predict changes nothing
+    assert t0 < t < NEVER
+    _assert_first_ps_above(t, t0, v0, u0, du, dv, bias, th)
+    assert m.v[0] == v0 and m.u[0] == u0 and m.t_last[0] == t0   # predict changes nothing
 
 
 def test_cuba_ramp_crossing_is_the_closed_form():
@@ -598,6 +602,19 @@ def test_cuba_predict_waits_for_the_refractory_end_and_skips_disabled():
     c.fire(ix(0), ix(0))
     # the ramp passes 100 at 2.2 T, but no spike before 3T: then it is already above
     assert c.predict(ix(0)).tolist() == [3 * T]
+
+
+def test_cuba_predict_starts_at_the_last_update_once_the_refractory_period_is_over():
+    """A spike at 0 (refractory 0: spikes again from T), a falling ramp of -3 a tick, an input at 5T leaving v
+    at 90 under a threshold of 100: v only falls from there, so never. (Its past, traced back, lay above
+    100 before 5T: a search starting at the refractory end would report that past.)"""
+    m = cuba(1, du=4096, dv=0, bias=-3, threshold=100)
+    m.fire(ix(0), ix(0))
+    assert m.integrate(ix(0), ix(5 * T), np.array([105.0])).tolist() == [False]
+    assert m.v[0] == 90.0 and m.ref[0] == T
+    assert m.predict(ix(0)).tolist() == [NEVER]
+    m.bias[0] = 3.0                                   # rising instead: 10 to go at 3 a tick
+    assert m.predict(ix(0)).tolist() == [5 * T + -(-10 * T // 3) + (1 if 10 * T % 3 == 0 else 0)]
 
 
 def test_cuba_potentials_read_without_changing_state_and_reset_all():

@@ -356,6 +356,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asynccore', '_contributions',
      'return (np.empty(0, np.int64),) * 2 + (np.empty(0, self._wdtype), np.empty(0, bool))', 87, '0', '1'):
         'the synaptic flags of no contribution: with no neuron (length 0) nothing reads them',
+    ('asyncmodels', 'predict', 'for _ in range(2):', 27, '2', '3'):
+        'a third step down from the real root: the four steps up that follow still stop at the first ps above',
+    ('asyncmodels', 'group_events', 'span = w1 - w0', 11, 'w1 - w0', 'w1 + w0'):
+        'a wider span keeps neuron x span + offset one-to-one and in order, and the guard keeps it in an int64',
 }
 
 
