@@ -632,14 +632,15 @@ def test_cuba_potentials_read_without_changing_state_and_reset_all():
 
 # --- the window's grouping and the integer bisection ----------------------------------------------
 
-@pytest.mark.parametrize("w0, w1", [(0, 10), (-3, 1 << 50)])   # packed keys, and the lexsort fallback
-def test_group_events_sums_per_neuron_and_instant_in_order(w0, w1):
-    nid = ix(2, 0, 2, 0, 1, 0)
+@pytest.mark.parametrize("base, w0, w1", [(0, 0, 10), (10**4, -3, 1 << 50)])  # packed keys; the lexsort fallback
+def test_group_events_sums_per_neuron_and_instant_in_order(base, w0, w1):
+    """(The fallback: neuron ids from 10^4 in a 2^50 ps span pass the 2^62 packing limit.)"""
+    nid = ix(2, 0, 2, 0, 1, 0) + base
     tt = ix(5, 7, 5, 3, 7, 3)
     ww = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 0.5])
     syn = np.array([True, False, False, False, False, False])
     g_n, g_t, g_s, g_syn, rank = group_events(nid, tt, ww, syn, w0, w1)
-    assert g_n.tolist() == [0, 0, 1, 2] and g_t.tolist() == [3, 7, 7, 5]
+    assert (g_n - base).tolist() == [0, 0, 1, 2] and g_t.tolist() == [3, 7, 7, 5]
     assert g_s.tolist() == [4.5, 2.0, 5.0, 4.0]
     assert g_syn.tolist() == [False, False, False, True]   # any synaptic input makes the group synaptic
     assert rank.tolist() == [0, 1, 0, 0]
