@@ -360,6 +360,17 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'a third step down from the real root: the four steps up that follow still stop at the first ps above',
     ('asyncmodels', 'group_events', 'span = w1 - w0', 11, 'w1 - w0', 'w1 + w0'):
         'a wider span keeps neuron x span + offset one-to-one and in order, and the guard keeps it in an int64',
+    # the seed-42 sample
+    ('asynccore', '_lookahead', 'if L <= 0:', 11, 'L <= 0', 'L < 0'):
+        'a guard no network reaches: every delay is >= 1 tick and latencies are >= 0, so L >= one tick',
+    ('asynccore', 'run', 'self._repredict(np.flatnonzero(self.enabled), 0)', 54, '0', '1'):
+        '_repredict does not read its time argument (the prediction starts at each neuron\'s own last update)',
+    ('asynccore', '_contributions', 'w = np.zeros((len(w), K)) + (np.arange(K) == kind[:, None]) * w[:, None]', 24,
+     'np.zeros((len(w), K)) + (np.arange(K) == kind[:, None]) * w[:, None]',
+     '(np.arange(K) == kind[:, None]) * w[:, None]'):
+        'the broadcast product is already [synapses, K] float64; adding zeros changes at most -0.0 to 0.0',
+    ('asyncmodels', '_v_at', 'phi = np.where(np.isfinite(ku), phi, 0.0)', 45, '0.0', '1.0'):
+        "an instant current's kernel: its u is held at 0 (construction, integrate, advance), so u0 x phi is 0",
 }
 
 
