@@ -420,3 +420,20 @@ def test_a_truenorth_synapse_weighs_its_neurons_weight_for_its_axons_type():
                   for g in a.row_neurons[a.row_ptr[x]:a.row_ptr[x + 1]].tolist())
     assert sorted(zip(tt.tolist(), nid.tolist(), ww.tolist())) == want and syn.all()
     assert len(want) > 10 and len(set(a.axon_type[axons].tolist())) > 1   # several rows and types
+
+
+def test_a_run_cut_inside_a_sample_reports_only_the_whole_samples(tmp_path):
+    """The tiny classifier run for 11 ticks: its third sample (ticks 8-11) misses its last tick, so the
+    report covers the two whole samples, as the tick loop's does."""
+    b = NetworkBuilder("tiny")
+    b.add_inputs("in", 2)
+    b.add_neurons("out", 2, model="IF", threshold=2.0, reset="zero")
+    b.connect("in", "out", np.eye(2))
+    save_network(b.build(outputs="out"), tmp_path / "tiny.npz")
+    np.savez(tmp_path / "set.npz", rates=np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), labels=np.array([0, 1, 1]))
+    w = workload_from_data({"name": "tiny", "network": {"kind": "edgelist", "file": str(tmp_path / "tiny.npz")},
+                            "classify": {"dataset": str(tmp_path / "set.npz"), "present_ticks": 3, "settle_ticks": 1,
+                                         "output_group": "out"}}, "tiny.yaml")
+    for timing in ("async", "sync"):
+        cls = simulate(chip(), w, ticks=11, timing=timing).workload_report["classification"]
+        assert (cls["samples"], cls["correct"]) == (2, 2), timing

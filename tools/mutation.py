@@ -371,6 +371,14 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'the broadcast product is already [synapses, K] float64; adding zeros changes at most -0.0 to 0.0',
     ('asyncmodels', '_v_at', 'phi = np.where(np.isfinite(ku), phi, 0.0)', 45, '0.0', '1.0'):
         "an instant current's kernel: its u is held at 0 (construction, integrate, advance), so u0 x phi is 0",
+    # the seed-43 sample
+    ('asyncmodels', 'scan',
+     'after = np.concatenate([np.zeros(len(seg), bool), fires[owner] & (np.arange(G) >= np.where(at >= 0, at, -1)[owner])])',
+     99, 'at >= 0', 'at > 0'):
+        'only a spike at global group 0 changes, to -1; both select every group index >= 0',
+    ('asyncmodels', '_rate', 'return np.where(keep > 0, -np.log(np.where(keep > 0, keep, 1.0)) / T, np.inf)', 67,
+     '1.0', '2.0'):
+        'the placeholder of a decay of 4096 (keep 0), whose rate the outer np.where sets to inf',
 }
 
 
