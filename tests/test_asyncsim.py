@@ -549,3 +549,193 @@ def test_a_zero_tick_run_has_no_chip_time_and_idle_links():
     assert rep["max_link_utilization"] == 0.0 and rep["mean_link_utilization"] == 0.0
     assert all(link["utilization"] == 0.0 and link["packets"] == 0 for link in rep["busiest_links"])
     assert set(rep["link_stats"]["utilization"]) == {0.0}
+
+
+# --- function by function, against hand values ------------------------------------------------------
+
+def test_latency_percentiles_are_weighted_by_the_spikes_per_route():
+    """Routes used 3, 1 and 6 times at 10, 30 and 20 ps (two routes unused, one of them the slowest):
+    sorted by latency the cumulative counts are 3 (10 ps), 9 (20 ps), 10 (30 ps). p50 is the 5th spike:
+    20 ps; p99 the 9.9th: 30 ps; the max is the slowest route used, 30 ps, not the unused 99 ps."""
+    from neuroemu.engine.asyncsim import _latency_report
+    rep = _latency_report(np.array([0, 3, 1, 0, 6]), np.array([50, 10, 30, 99, 20]))
+    assert rep == {"latency_p50_s": 20e-12, "latency_p99_s": 30e-12, "latency_max_s": 30e-12}
+    # the 3rd of 6 spikes is the last of the 10 ps route: a quantile on a boundary takes the lower one
+    rep = _latency_report(np.array([3, 3]), np.array([10, 40]))
+    assert rep == {"latency_p50_s": 10e-12, "latency_p99_s": 40e-12, "latency_max_s": 40e-12}
+    assert _latency_report(np.zeros(2, np.int64), np.array([1, 2])) == dict.fromkeys(
+        ("latency_p50_s", "latency_p99_s", "latency_max_s"))
+
+
+def _fake_engine(bandwidth=2.0):
+    from types import SimpleNamespace
+    topo = SimpleNamespace(n_links=3, link_bandwidth=np.full(3, bandwidth), link_src=np.array([0, 1, 2]),
+                           link_dst=np.array([1, 2, 0]), router_pos_mm=np.zeros((3, 2)))
+    net = SimpleNamespace(topology=topo, route_links=[np.array([0, 1]), np.array([2]), np.array([1])])
+    return SimpleNamespace(network=net)
+
+
+def test_link_report_counts_each_multicast_once_per_link_of_its_tree():
+    """Routes over links {0, 1}, {2}, {1} used 2, 0 and 1 times: link 0 carries 2 packets, link 1 3, link 2
+    none; at 2 packets per ns over 1 us a packet is 0.5 ns / 1 us = 5e-4 of a link's time."""
+    from neuroemu.engine.asyncsim import _link_report
+    opt = RunOptions(ticks=1, seed=1, link_stats=True)
+    rep = _link_report(_fake_engine(), np.array([2, 0, 1]), 1e-6, opt)
+    assert [(x["link"], x["src"], x["dst"], x["packets"]) for x in rep["busiest_links"]] == [
+        (1, 1, 2, 3), (0, 0, 1, 2), (2, 2, 0, 0)]
+    assert [x["utilization"] for x in rep["busiest_links"]] == pytest.approx([1.5e-3, 1e-3, 0.0], rel=1e-12, abs=0)
+    assert rep["max_link_utilization"] == pytest.approx(1.5e-3, rel=1e-12, abs=0)
+    assert rep["mean_link_utilization"] == pytest.approx(2.5e-3 / 3, rel=1e-12, abs=0)
+    assert rep["link_stats"]["packets"] == [2, 3, 0] and rep["link_stats"]["src"] == [0, 1, 2]
+    idle = _link_report(_fake_engine(), np.array([2, 0, 1]), 0.0, RunOptions(ticks=1, seed=1))
+    assert idle["max_link_utilization"] == idle["mean_link_utilization"] == 0.0 and "link_stats" not in idle
+
+
+def test_a_window_is_one_ps_to_the_lookahead_and_the_epoch_is_200_taus():
+    c, w = one_neuron(bias=0.5, tau_ms=0.05)
+    eng = build_engine(c, w, 1)
+    L = eng.network.lookahead_ps
+    assert eng.window_ps == L and eng.epoch_ps == 200 * 50_000_000 and eng.windows == eng.rebases == 0
+    assert build_engine(c, w, 1, window_ps=1).window_ps == 1
+    for bad in (0, L + 1):
+        with pytest.raises(ConfigError, match=rf"async window: must be 1 to {L} ps .*\(got {bad}\)") as exc:
+            build_engine(c, w, 1, window_ps=bad)
+        assert "\n" not in str(exc.value)
+
+
+def test_windows_and_rebases_counted_by_hand():
+    """Inputs (below threshold: no spike, no check) at 0.5 P, 2.5 P, 2.5 P + L - 1, 2.5 P + L and 7 P + 5
+    with P the 10 ms epoch and L the lookahead: windows start at 0.5 P, 2.5 P (the next input falls in
+    it), 2.5 P + L and 7 P + 5: 4. The epoch moves at 2.5 P (to 2 P) and at 7 P + 5 (to 7 P): 2 rebases.
+    An input at the run's very end is not processed; the next run takes it."""
+    c, w = one_neuron(bias=0.2, tau_ms=0.05)
+    eng = build_engine(c, w, 1)
+    P, L = eng.epoch_ps, eng.network.lookahead_ps
+    assert P == 10 * MS and L < P // 10
+    times = [P // 2, 5 * P // 2, 5 * P // 2 + L - 1, 5 * P // 2 + L, 7 * P + 5]
+    eng.inject(times, [0] * 5, [0.01] * 5)
+    eng.inject([8 * P], [0], [0.01])
+    eng.run(8 * P)
+    assert eng.windows == 4 and eng.rebases == 2 and eng.kernel.epoch == 7 * P and eng.now == 8 * P
+    assert eng.kernel.counters()["inputs"] == 5
+    eng.run(9 * P)
+    assert eng.kernel.counters()["inputs"] == 6 and eng.windows == 5 and eng.kernel.epoch == 8 * P
+
+
+def test_spikes_of_one_window_are_recorded_in_time_then_neuron_order():
+    """Four neurons (a 2 x 2 array), inputs of 2 over a threshold of 1 to neurons 3, 1 at t and 2 at t - 1,
+    in one window: spikes (t - 1, 2), (t, 1), (t, 3). Nothing is recorded without record_spikes."""
+    c = chip(cores=1, core__neurons=4, topology={"kind": "mesh", "width": 1, "height": 1})
+    w = workload_from_data({"name": "four", "network": {"kind": "neurogrid_diffuser", "neuron": {
+        "tau_ms": 10.0, "threshold": 1.0, "reset": 0.0, "refractory_ms": 2.0, "weight": 0.0, "bias": 0.0,
+        "bias_spread": 0.0, "diffuser_radius": 0.0, "init_mean_field": 0.0}}}, "four.yaml")
+    t = 5 * MS
+    for record in (True, False):
+        eng = build_engine(c, w, 1, record_spikes=record)
+        e0, i0 = eng.spikes()
+        assert e0.dtype == i0.dtype == np.int64 and len(e0) == len(i0) == 0
+        eng.inject([t, t, t - 1], [3, 1, 2], [2.0, 2.0, 2.0])
+        eng.run(6 * MS)
+        times, ids = eng.spikes()
+        assert eng.kernel.counters()["spikes"] == 3
+        if record:
+            assert times.tolist() == [t - 1, t, t] and ids.tolist() == [2, 1, 3]
+        else:
+            assert len(times) == 0
+
+
+def test_stop_is_asked_after_each_window_and_ends_the_run_with_its_text():
+    c, w = one_neuron(bias=0.2)
+    eng = build_engine(c, w, 1)
+    eng.inject([MS, 2 * MS, 3 * MS], [0, 0, 0], [0.01] * 3)
+    asked = []
+
+    def stop():
+        asked.append(eng.windows)
+        return "enough" if eng.windows == 2 else None
+
+    with pytest.raises(RunawayError, match="^enough$"):
+        eng.run(10 * MS, stop=stop)
+    assert asked == [1, 2] and eng.now == 2 * MS + eng.window_ps
+
+
+def test_the_async_refusals_each_in_one_line():
+    from neuroemu.engine.asyncsim import build_engine as build
+    sync_chip = chip(timing__mode="sync")
+    with pytest.raises(ConfigError, match=r"async_tiny: timing.mode: the async engine runs async chips \(got 'sync'\)"):
+        check_async(sync_chip, workload())
+    data = {"name": "d", "network": copy.deepcopy(NET), "inputs": [{"kind": "poisson", "rate_hz": 1.0}]}
+    with pytest.raises(ConfigError, match=r"d.yaml: inputs: the diffuser network takes no input streams"):
+        check_async(chip(), workload_from_data(data, "d.yaml"))
+    tn = chip_from_data({**copy.deepcopy(ASYNC_CHIP), "core": {"axons": 256, "neurons": 256,
+                                                                "neuron_model": "truenorth_lif"}}, "tn.yaml")
+    with pytest.raises(ConfigError, match=r"async_wl.yaml: network.kind: neurogrid_diffuser is Neurogrid's analog "
+                                          r"diffuser network and needs core.neuron_model neurogrid_lif"):
+        check_async(tn, workload())
+    rr = workload_from_data({"name": "rr", "network": {"kind": "random_recurrent", "synapses_per_axon": 2,
+                                                       "rate_hz": 1.0}}, "rr.yaml")
+    with pytest.raises(ConfigError, match=r"rr.yaml: network.kind: this engine builds neurogrid_diffuser networks; "
+                                          r"a 'random_recurrent' network runs on the core-array loop"):
+        build(chip(), rr)
+    learn = workload_from_data({"name": "l", "ticks": 5, "learning": {"rule": "stdp"}, "network": {
+        "kind": "random_recurrent", "cores": 1, "synapses_per_axon": 4, "rate_hz": 10.0, "weights": [1, 1, -1, -1]}},
+        "l.yaml")
+    ng = load_chip("neurogrid")
+    with pytest.raises(ConfigError, match=r"^l.yaml: learning: neurogrid_lif synapses are shared by type"):
+        check_async(ng, learn)
+    with pytest.raises(ConfigError, match=r"^l.yaml: learning: neurogrid_lif synapses are shared by type"):
+        run_async(ng, learn, RunOptions(ticks=5, seed=1), None)
+    # without learning, Neurogrid plans a generated network as every core-array network; so does a tick model
+    plain = workload_from_data({"name": "p", "ticks": 5, "network": {
+        "kind": "random_recurrent", "cores": 1, "synapses_per_axon": 4, "rate_hz": 10.0, "weights": [1, 1, -1, -1]}},
+        "p.yaml")
+    from neuroemu.networks.workloads import plan_network
+    assert check_async(ng, plain) == plan_network(ng, plain, "p.yaml")
+    assert check_async(tn, plain) == plan_network(tn, plain, "p.yaml")
+
+
+def test_the_clock_limit_is_reached_at_exactly_2_to_the_62_ps():
+    """A tick of 2^30 ps: 2^32 ticks end exactly at 2^62 ps, the clock's limit, refused; a tick fewer runs
+    (a neuron below threshold has no event, so it ends at once)."""
+    c, w = one_neuron(bias=0.2)
+    c = dataclasses.replace(c, timing=dataclasses.replace(c.timing, tick_s=2**30 * 1e-12))
+    from neuroemu.hardware.chip import tick_ps
+    assert tick_ps(c) == 2**30
+    with pytest.raises(ConfigError, match=r"one.yaml: ticks: 4294967296 ticks of .* reach 4611686018427387904 ps"):
+        run_async(c, w, RunOptions(ticks=2**32, seed=1), None)
+    r = run_async(c, w, RunOptions(ticks=2**32 - 1, seed=1), None)
+    assert r.spikes == 0 and r.ticks == 2**32 - 1
+
+
+def test_max_events_is_more_than_the_limit():
+    """The run stops after the first window that brings the deliveries past max_events, not at it."""
+    c, w = chip(), workload(ticks=10)
+    full = run_async(c, w, RunOptions(ticks=10, seed=3), None)
+    n = full.axon_events
+    assert n > 20
+    assert run_async(c, w, RunOptions(ticks=10, seed=3, max_events=n), None).axon_events == n
+    with pytest.raises(RunawayError, match=rf"runaway activity: \d+ spikes delivered by .* \(limit {n - 1:,}\)"):
+        run_async(c, w, RunOptions(ticks=10, seed=3, max_events=n - 1), None)
+
+
+def test_the_record_is_the_engines_counters_priced_by_the_chip():
+    """Every counter of a short run, from the kernel's own counts and the routes' spikes: one update per
+    neuron per tick, wire and hops per route, the spike flow's copies (spikes x targets)."""
+    c, w = chip(), workload(ticks=8)
+    eng = build_engine(c, w, 3, record_spikes=True)
+    eng.run(8 * MS, tick_ps=MS)
+    counts = eng.kernel.counters()
+    net = eng.network
+    per_route = net.arrays.route_spikes
+    r = run_async(c, w, RunOptions(ticks=8, seed=3, record_spikes=True), None)
+    assert r.counts["neuron_update"] == 1024 * 8 and r.neurons == 1024
+    assert (r.spikes, r.axon_events, r.synaptic_events) == (counts["spikes"], counts["arrivals"], counts["sops"])
+    assert r.counts["wire_nm"] == int(per_route @ net.route_wire_nm) > 0
+    assert r.hops == int((per_route @ net.route_class_hops).sum()) > 0
+    rep = r.timing_report
+    assert rep["spike_flow"]["sent"] == 2 * r.spikes and rep["latency_samples"] == int(per_route.sum())
+    assert rep["window_s"] == eng.window_ps * 1e-12 and rep["lookahead_s"] == net.lookahead_ps * 1e-12
+    assert rep["windows"] == eng.windows and rep["epoch_rebases"] == eng.rebases == 0
+    assert rep["direct_inputs"] == 0 and rep["threshold_checks"] == counts["checks"]
+    assert r.sim_time_s == 8e-3 and r.energy_breakdown_j["neuron_update"] == pytest.approx(1024 * 8 * 0.5e-12,
+                                                                                          rel=1e-12, abs=0)

@@ -60,9 +60,11 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
     "topology": ("neuroemu/hardware/topology.py", ["tests/test_topology.py"], None),
     "packet": ("neuroemu/hardware/packet.py", ["tests/test_packet.py", "tests/test_network_fidelity.py"], None),
     "asyncsim": ("neuroemu/engine/asyncsim.py", ["tests/test_asyncsim.py"], None),
-    "asynccore": ("neuroemu/engine/asynccore.py", ["tests/test_async_cores.py", "tests/test_conservation.py"], None),
-    "asyncmodels": ("neuroemu/engine/asyncmodels.py", ["tests/test_async_cores.py", "tests/test_conservation.py"],
-                    None),
+    # the module's own exact tests first: -x stops at their first failure, seconds in
+    "asynccore": ("neuroemu/engine/asynccore.py", ["tests/test_asynccore.py", "tests/test_async_cores.py",
+                                                   "tests/test_conservation.py"], None),
+    "asyncmodels": ("neuroemu/engine/asyncmodels.py", ["tests/test_asyncmodels.py", "tests/test_async_cores.py",
+                                                       "tests/test_conservation.py"], None),
     "devices": ("neuroemu/hardware/devices.py", ["tests/test_devices.py"], None),
     "quantise": ("neuroemu/networks/quantise.py", ["tests/test_quantise.py"], None),
     "place": ("neuroemu/networks/place.py", ["tests/test_place.py"], None),
@@ -321,6 +323,62 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     # the seed-33 sample
     ('devices', 'wear', 'if not len(written):', 11, 'not len(written)', 'False'):
         'a shortcut: with no write every array below is empty, so nothing is counted, undone or frozen',
+    # the fifth round (clockless modules, seeds 41 and 500)
+    ('asynccore', '_emit', 'self.spikes_sent += len(routed[0])', 43, '0', '1'):
+        "the C kernel's routed spikes come as (times, axons), two arrays of one length",
+    ('asyncmodels', 'leak_steps', 'for k in range(w0 // self.T, (w_end - 1) // self.T + 1):', 61, '1', '2'):
+        'one tick more: its steps lie at or after its start, which is >= w_end, so the window filter drops them all',
+    ('asyncmodels', '_v_at', 'eu = np.exp(-np.where(np.isfinite(ku), ku, 0.0) * dt)', 55, '0.0', '1.0'):
+        "the placeholder rate of an instant current (du = 4096), whose kernel is set to 0 below whatever eu is",
+    ('asyncmodels', 'predict', 'cand = ~now & (bound > th) & self.enabled[idx]', 23, 'bound > th', 'bound >= th'):
+        'v never exceeds its bound, so a bound equal to the threshold is never crossed (v > th): the search '
+        'finds nothing and the neuron stays at NEVER, only after more work',
+    ('asyncmodels', 'predict',
+     's_real = np.where(kvs > 0, np.log((v_inf[si] - vs) / (v_inf[si] - ths)) / np.where(kvs > 0, kvs, 1.0),',
+     113, '1.0', '2.0'):
+        'the placeholder divisor of a neuron without leak (kv = 0), whose root the outer np.where takes from the ramp',
+    ('asyncmodels', '_inside', 'hump = (s_e > 0) & (self._v_at(idx, s_e, v0, u0) > th)', 16, 's_e > 0', 's_e >= 0'):
+        'at s_e = 0, v(s_e) is the start value, which is not above threshold (a neuron above it already is "now")',
+    ('asyncmodels', 'group_events', 'if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):', 38,
+     '1 << 62', '1 >> 62'):
+        'always the lexsort fallback: the same groups in the same order, sorted another way',
+    ('asyncmodels', 'group_events', 'if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):', 38, '1', '2'):
+        'packing up to 2^63 // span: neuron x span + an offset below span still stays below 2^63, so the keys fit',
+    ('asynccore', '__init__',
+     'np.where(self.sends, a.chip_cores(np.maximum(self.route_axon, 0) // A), -1))', 98, '1', '2'):
+        "the target core of a route that sends nowhere: the router's bind takes any negative core as none",
+    ('asynccore', '__init__', 'self._w0 = 0', 19, '0', '1'):
+        "every window sets the window's start before anything reads it",
+    ('asynccore', '__init__',
+     'self.drop_seq = -1     # spikes queued with a sequence number up to this are from a sample already over',
+     25, '1', '2'):
+        'no reset yet: it is only ever tested as >= 0',
+    ('asynccore', '_contributions',
+     'return (np.empty(0, np.int64),) * 2 + (np.empty(0, self._wdtype), np.empty(0, bool))', 87, '0', '1'):
+        'the synaptic flags of no contribution: with no neuron (length 0) nothing reads them',
+    ('asyncmodels', 'predict', 'for _ in range(2):', 27, '2', '3'):
+        'a third step down from the real root: the four steps up that follow still stop at the first ps above',
+    ('asyncmodels', 'group_events', 'span = w1 - w0', 11, 'w1 - w0', 'w1 + w0'):
+        'a wider span keeps neuron x span + offset one-to-one and in order, and the guard keeps it in an int64',
+    # the seed-42 sample
+    ('asynccore', '_lookahead', 'if L <= 0:', 11, 'L <= 0', 'L < 0'):
+        'a guard no network reaches: every delay is >= 1 tick and latencies are >= 0, so L >= one tick',
+    ('asynccore', 'run', 'self._repredict(np.flatnonzero(self.enabled), 0)', 54, '0', '1'):
+        '_repredict does not read its time argument (the prediction starts at each neuron\'s own last update)',
+    ('asynccore', '_contributions', 'w = np.zeros((len(w), K)) + (np.arange(K) == kind[:, None]) * w[:, None]', 24,
+     'np.zeros((len(w), K)) + (np.arange(K) == kind[:, None]) * w[:, None]',
+     '(np.arange(K) == kind[:, None]) * w[:, None]'):
+        'the broadcast product is already [synapses, K] float64; adding zeros changes at most -0.0 to 0.0',
+    ('asyncmodels', '_v_at', 'phi = np.where(np.isfinite(ku), phi, 0.0)', 45, '0.0', '1.0'):
+        "an instant current's kernel: its u is held at 0 (construction, integrate, advance), so u0 x phi is 0",
+    # the seed-43 sample
+    ('asyncmodels', 'scan',
+     'after = np.concatenate([np.zeros(len(seg), bool), fires[owner] & (np.arange(G) >= np.where(at >= 0, at, -1)[owner])])',
+     99, 'at >= 0', 'at > 0'):
+        'only a spike at global group 0 changes, to -1; both select every group index >= 0',
+    ('asyncmodels', '_rate', 'return np.where(keep > 0, -np.log(np.where(keep > 0, keep, 1.0)) / T, np.inf)', 67,
+     '1.0', '2.0'):
+        'the placeholder of a decay of 4096 (keep 0), whose rate the outer np.where sets to inf',
 }
 
 
