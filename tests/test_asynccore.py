@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from neuroemu.config.loader import chip_from_data, workload_from_data
-from neuroemu.engine.asynccore import KIND_ARRIVAL, KIND_CHECK, AsyncCoreLoop
+from neuroemu.engine.asynccore import AsyncCoreLoop
 from neuroemu.engine.options import MAX_TIME_PS, RunOptions
-from neuroemu.engine.run import simulate, with_timing
+from neuroemu.engine.run import simulate
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.networks.edgelist import save_network
 from neuroemu.networks.graph import NetworkBuilder
