@@ -321,6 +321,15 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     # the seed-33 sample
     ('devices', 'wear', 'if not len(written):', 11, 'not len(written)', 'False'):
         'a shortcut: with no write every array below is empty, so nothing is counted, undone or frozen',
+    # the seed-51 sample (fifth round)
+    ('learning', '_column_synapses', 'if total == 0:', 11, 'total == 0', 'False'):
+        'a shortcut: row_positions of rows that are all empty is an empty int64 array, so col_syn[...] is the '
+        'same empty result',
+    ('place', 'cost',
+     'if space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN):', 24,
+     'axon_table.DENSE_KEYS_PER_EDGE * len(s)', 'axon_table.DENSE_KEYS_PER_EDGE'):
+        'only which of two exact ways counts the distinct (source, core) pairs: a marked table or a sorted list '
+        'give the same pairs in the same order (speed and memory only)',
 }
 
 
