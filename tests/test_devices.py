@@ -869,19 +869,19 @@ def test_clockless_reads_round_each_activation_alone_and_count_reads_per_activat
     a = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small").arrays
     rn, dac = dv.clockless_reads(a, chip, 2, "here")
     assert a.row_weights is not None and dac is False
-    acts = np.array([40, 7, 40, 40])
+    acts = np.array([40, 7, 40, 7, 40])  # the lowest row repeats too: its second read is its own rank 1
     rn.reads[40] = 3
     idx = gather_synapse_index(a, acts)[0]
     got = rn.per_read(a, acts, idx)
     table, mask = dv.normal_table(), (1 << 64) - 1
     key, cell_key = _key(2, dv.STREAM_READ), _key(2, dv.STREAM_READ_CELL)
     want = []
-    for act, count in zip(acts.tolist(), [3, 0, 4, 5]):
+    for act, count in zip(acts.tolist(), [3, 0, 4, 1, 5]):
         for s in range(int(a.row_ptr[act]), int(a.row_ptr[act + 1])):
             base = _splitmix(((act * 256 + int(a.row_neurons[s])) * 2 + cell_key) & mask)  # core 0
             want.append(a.row_weights[s] + rn.sigma_lsb * table[_splitmix((key + base + count) & mask) >> 52])
     assert got.tolist() == np.rint(want).astype(int).tolist()
-    assert rn.reads[[40, 7]].tolist() == [6, 1]
+    assert rn.reads[[40, 7]].tolist() == [6, 2]
 
 
 def test_clockless_reads_refuse_an_adc_and_report_a_priced_word_line_driver():

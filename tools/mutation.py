@@ -66,6 +66,8 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
     "devices": ("neuroemu/hardware/devices.py", ["tests/test_devices.py"], None),
     "quantise": ("neuroemu/networks/quantise.py", ["tests/test_quantise.py"], None),
     "place": ("neuroemu/networks/place.py", ["tests/test_place.py"], None),
+    "axons": ("neuroemu/networks/axons.py", ["tests/test_place.py", "tests/test_partition.py"], None),
+    "partition": ("neuroemu/networks/partition.py", ["tests/test_partition.py", "tests/test_place.py"], None),
     "learning": ("neuroemu/hardware/learning.py", ["tests/test_learning.py", "tests/test_conservation.py"], None),
     "sweep": ("neuroemu/studies/sweep.py", ["tests/test_sweep.py"],
               ("sweep", "run_plan", "_execute", "_table_rows", "run_point")),
@@ -169,14 +171,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,',
      52, '1', '2'):
         "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
-    ('place', 'unique_rows',
+    ('axons', 'unique_rows',
      'if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:',
      99, '62', '63'):
         'a packed key below 2^63 still fits an int64, so packing up to 2^63 is as exact',
-    ('place', '_axon_keys',
-     'keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay',
-     37, 'int(network.delay.max(initial=0)) + 1', 'int(network.delay.max(initial=0))'):
-        'delays are >= 1, so source x max delay + delay is still one-to-one',
     ('place', 'evaluate',
      'n_cores = n_cores or int(core_of.max(initial=0)) + 1',
      29, 'core_of.max(initial=0)', 'core_of.min(initial=0)'):
@@ -225,7 +223,7 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      34, '1', '2'):
         'with one source its rank is 0, so rank x k // 1 and // 2 are both 0; with two or more the max is '
         'n_rows',
-    ('place', 'unique_rows',
+    ('axons', 'unique_rows',
      'if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:',
      41, '0', '1'):
         'a column starting at 0 then goes through np.unique(axis=1), which gives the same rows in the same '
@@ -238,10 +236,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'if on > 0 or off > 0:',
      7, 'on > 0', 'on >= 0'):
         'with both stuck fractions 0 the draw marks no cell (u < 0 and 0 <= u < 0 are never true)',
-    ('place', '_axon_keys',
-     'keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay',
-     73, '1', '2'):
-        'delays are >= 1, so source x (max delay + 2) + delay is still one-to-one',
+    ('axons', '_axon_keys', 'd_radix = int(network.delay.max(initial=0)) + 1', 50, '1', '2'):
+        'delays are >= 1, so source x (max delay + 2) + delay is still one-to-one, and the key count grows with it',
+    ('axons', '_axon_keys', 'd_radix = int(network.delay.max(initial=0)) + 1', 44, '0', '1'):
+        "delays are >= 1, so max(initial=1) is the same largest delay (a network without synapses only gets "
+        'a radix of 2: more possible keys, none used)',
     ('routing', '__init__',
      'self._down = np.append(2 * child + 1, -1).astype(np.int32)',
      47, '1', '2'):
