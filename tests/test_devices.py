@@ -678,10 +678,12 @@ def test_endurance_undoes_late_writes_in_the_rules_float_copy_too():
 
 
 @pytest.mark.parametrize("bits, full, shift", [(8, 50, 0), (8, 100, 0), (8, 127, 0), (8, 128, 1), (8, 254, 1), (8, 255, 2),
-                                               (2, 5, 3), (2, 1, 0), (12, 2**20, 10)])
+                                               (2, 5, 3), (2, 1, 0), (12, 2**20, 10), (1, 1, 0), (1, 5, 3), (1, 8, 3),
+                                               (1, 9, 4)])
 def test_adc_step_is_the_least_power_of_two_whose_codes_reach_the_full_scale(bits, full, shift):
     """shift = the least s >= 0 with (2^(bits-1) - 1) x 2^s >= full scale: one LSB when the codes already
-    reach it (never a negative shift), else doubled until they do."""
+    reach it (never a negative shift), else doubled until they do. A 1-bit ADC (codes -1, 0) has no
+    positive code: its step is the least power of two reaching the full scale, 2^ceil(log2 full)."""
     chip = rram(_spec(adc_bits=bits, adc_full_scale=full))
     adc = dv.adc_for(chip)
     assert (adc.shift, adc.hi, adc.lo) == (shift, (1 << (bits - 1)) - 1, -(1 << (bits - 1)))

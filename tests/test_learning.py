@@ -497,3 +497,19 @@ def test_each_bad_parameter_is_named_with_its_rule(key, value, rule):
     ok = dict(params, **{key: {"a_plus": 0, "a_minus": 0.0, "tau_plus_ticks": 0.5, "tau_minus_ticks": 3,
                                "w_min": -4.0, "w_max": 4}[key]})
     assert STDP(**ok).w_min == -4  # a zero amplitude, a fractional tau, an integral float bound are fine
+
+
+def test_bounds_may_meet_and_a_flat_device_range_holds_the_weight(small_chip, small_workload):
+    """w_min == w_max is allowed (one weight); on a device with curves and no range, a pairing off whole
+    ticks (zero change: a_plus 0) still leaves the weight exactly at that bound, never NaN."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    dev = SynapseDeviceSpec(ltp_nonlinearity=Sourced(0.5), ltd_nonlinearity=Sourced(0.5))
+    _, _, cont = _rules(small_chip, small_workload, device=dev, a_plus=0.0, a_minus=0.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=2.0, w_min=2, w_max=2)
+    a = cont.rule.arrays
+    axon, s, g = _one_synapse(a)
+    none = np.empty(0, np.int64)
+    cont.apply_window(np.array([100]), np.array([axon]), none, none)
+    assert cont.apply_window(none, none, np.array([g]), np.array([350]))[:2] == (1, 0)
+    assert cont.apply_window(np.array([800]), np.array([axon]), none, none)[:2] == (0, 1)
+    assert cont.rule.w[s] == 2.0 and a.row_weights[s] == 2
