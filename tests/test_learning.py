@@ -513,3 +513,34 @@ def test_bounds_may_meet_and_a_flat_device_range_holds_the_weight(small_chip, sm
     assert cont.apply_window(none, none, np.array([g]), np.array([350]))[:2] == (1, 0)
     assert cont.apply_window(np.array([800]), np.array([axon]), none, none)[:2] == (0, 1)
     assert cont.rule.w[s] == 2.0 and a.row_weights[s] == 2
+
+
+@pytest.mark.parametrize("ltp, ltd", [(None, 0.5), (0.5, None)])
+def test_a_device_with_one_curve_steps_the_other_way_linearly(small_chip, small_workload, ltp, ltd):
+    """A device with only one non-linear curve: the other direction adds (or subtracts) exactly
+    d = a x e^(-dt / tau), in the tick rule, its twin and the clockless rule."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    dev = SynapseDeviceSpec(ltp_nonlinearity=None if ltp is None else Sourced(ltp),
+                            ltd_nonlinearity=None if ltd is None else Sourced(ltd))
+    tick, twin, cont = _rules(small_chip, small_workload, device=dev, a_plus=2.0, a_minus=3.0, tau_plus_ticks=4.0,
+                              tau_minus_ticks=5.0, w_min=-20, w_max=20)
+    axon, s, g = _one_synapse(tick.arrays)
+    w0 = tick.w[s]
+    none = np.empty(0, np.int64)
+    for rule in (tick, twin):
+        rule.apply(1, [axon], [])
+        assert rule.apply(3, [], [g]) == (1, 0)
+        assert rule.apply(4, [axon], []) == (0, 1)
+    cont.apply_window(np.array([1000]), np.array([axon]), none, none)
+    cont.apply_window(none, none, np.array([g]), np.array([3000]))
+    cont.apply_window(np.array([4000]), np.array([axon]), none, none)
+    up, down = 2.0 * math.exp(-2 / 4.0), 3.0 * math.exp(-1 / 5.0)  # R = 40, a = 0.5: b = 1 / (1 - e^-2)
+    b = 1 / (1 - math.exp(-2.0))
+    if ltp is None:  # linear up, curved down towards bottom = w_max - R b
+        w1 = w0 + up
+        want = (20 - 40 * b) + (w1 - (20 - 40 * b)) * math.exp(-down / 20.0)
+    else:            # curved up towards top = w_min + R b, linear down
+        w1 = (-20 + 40 * b) - ((-20 + 40 * b) - w0) * math.exp(-up / 20.0)
+        want = w1 - down
+    assert tick.w[s] == twin.w[s] == cont.rule.w[s]
+    assert tick.w[s] == pytest.approx(want, abs=1e-12)

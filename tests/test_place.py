@@ -453,6 +453,10 @@ def test_locality_puts_two_interleaved_pairs_each_on_one_core():
     assert (m.report.mean_hops, m.report.packets, m.report.packet_hops) == (0.0, 4.0, 0.0)
     assert m.slot_of_neuron.tolist() == [0, 0, 1, 1]
     assert m.global_neuron().tolist() == [c[0] * 2, c[1] * 2, c[0] * 2 + 1, c[1] * 2 + 1]
+    # a chip of exactly the two cores the split needs: the split still fits (k leaves <= n_cores)
+    two = place(net, strategy="locality", n_cores=2, neurons_per_core=2, hops=LINE[:2, :2])
+    c = two.core_of_neuron.tolist()
+    assert c[0] == c[2] and c[1] == c[3] and two.report.packet_hops == 0.0
 
 
 def test_locality_lays_a_chain_of_cores_along_the_line():
