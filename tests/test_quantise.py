@@ -509,3 +509,20 @@ def test_decay_notes_show_three_values_and_count_the_rest():
     err = np.abs(q.decay - d)
     assert rep.errors["decay"] == {"max_rel_error": pytest.approx((err / 0.9).max(), rel=1e-12),
                                    "mean_rel_error": pytest.approx(err.sum() / d.sum(), rel=1e-12)}
+
+
+def test_an_axon_type_level_exactly_twice_a_weight_leaves_its_point_off():
+    """Sources 4/3, 3.9, 3.9 (type 0) and 8, 8, 8 (type 1) into one neuron, 2 types, 3 bits: the levels
+    settle at 3.9 (4/3 takes neither: it is nearer 0) and 8; the scale is 8/3, so type 0 stores
+    round(3.9 / (8/3)) = 1, i.e. 8/3 = exactly twice 4/3. A tie with 0 leaves the point off (only a
+    strictly nearer level turns it on). A second neuron without synapses keeps scale 1 and levels 0."""
+    b = NetworkBuilder("tie")
+    b.add_inputs("in", 6)
+    b.add_neurons("o", 2, model="IF", threshold=[1.0, 5.0])
+    b.connect("in", "o", np.array([[4 / 3, 0.0], [3.9, 0.0], [3.9, 0.0], [8.0, 0.0], [8.0, 0.0], [8.0, 0.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="truenorth", types=2)
+    assert rep.scale.tolist() == [8 / 3, 1.0]
+    assert rep.type_weights.tolist() == [[1, 3], [0, 0]]
+    assert rep.kept.tolist() == [False, True, True, True, True, True]
+    assert sorted(q.weight.tolist()) == [1.0, 1.0, 3.0, 3.0, 3.0] and q.threshold.tolist() == [1.0, 5.0]

@@ -320,6 +320,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     # the seed-33 sample
     ('devices', 'wear', 'if not len(written):', 11, 'not len(written)', 'False'):
         'a shortcut: with no write every array below is empty, so nothing is counted, undone or frozen',
+    # the seed-71 sample (fifth round, a check between the tests)
+    ('devices', 'conductances', 'stuck[(u >= on) & (u < on + off)] = 2', 15, 'u >= on', 'u > on'):
+        'differs only for a cell whose uniform equals the stuck-on fraction exactly: u is an odd multiple of '
+        '2^-54, so it takes a fraction that is one and a cell drawing that one value (1 in 2^53)',
     # the seed-51 sample (fifth round)
     ('learning', '_column_synapses', 'if total == 0:', 11, 'total == 0', 'False'):
         'a shortcut: row_positions of rows that are all empty is an empty int64 array, so col_syn[...] is the '
