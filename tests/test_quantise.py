@@ -526,3 +526,25 @@ def test_an_axon_type_level_exactly_twice_a_weight_leaves_its_point_off():
     assert rep.type_weights.tolist() == [[1, 3], [0, 0]]
     assert rep.kept.tolist() == [False, True, True, True, True, True]
     assert sorted(q.weight.tolist()) == [1.0, 1.0, 3.0, 3.0, 3.0] and q.threshold.tolist() == [1.0, 5.0]
+
+
+def test_explicit_zero_weights_set_no_scale_and_a_group_of_zeros_keeps_scale_one():
+    """Synapses given at weight 0 (sparse): group a's 0, 6, -3 take the scale of the largest |w|, 6 / 3 = 2
+    (a zero among them changes nothing): 3, -2 (-1.5 to even) and the zero dropped; group b has only
+    zeros: scale 1, every synapse dropped. With keep_zero_weights and no weight at 0, no note."""
+    b = NetworkBuilder("zeros")
+    b.add_inputs("in", 3)
+    b.add_neurons("a", 1, model="IF", threshold=4.0)
+    b.add_neurons("b", 1, model="IF", threshold=4.0)
+    b.connect("in", "a", np.array([0.0, 6.0, -3.0]), sparse=(np.array([0, 1, 2]), np.array([0, 0, 0])))
+    b.connect("in", "b", np.array([0.0, 0.0]), sparse=(np.array([0, 1]), np.array([0, 0])))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="b")
+    assert net.n_edges == 5
+    q, rep = quantise(net, bits=3, scheme="loihi")
+    assert rep.scale.tolist() == [2.0, 1.0] and q.threshold.tolist() == [2.0, 4.0]
+    assert sorted(q.weight.tolist()) == [-2.0, 3.0] and rep.kept.tolist() == [False, True, True, False, False]
+    assert [g["dropped"] for g in rep.groups] == [1, 2] and rep.max_rel_error == 1 / 6  # -1.5 -> -2: -4, off by 1
+    full = _net([("o", 1, dict(threshold=1.0))], [[[3.0], [1.0]]])
+    kept = quantise(full, bits=3, scheme="loihi", keep_zero_weights=True)[1]
+    assert kept.zero_weights_kept == 0 and not any(n.startswith("keep_zero_weights") for n in kept.notes)
