@@ -551,3 +551,20 @@ def test_layout_refuses_fewer_axons_than_the_mapping_used():
     assert lay.row_weight.tolist() == [1.0, 1.0, 1.0]
     assert lay.target_ptr.tolist() == [0, 1, 2, 2, 2] and lay.target_axons.tolist() == [0, 3]
     assert lay.input_ptr.tolist() == [0, 1] and lay.input_axons.tolist() == [1]
+
+
+def test_parallel_synapses_into_the_first_neuron_take_one_axon():
+    """Two synapses from one input onto neuron 0 (the first row of the sorted table) and two from neuron 1
+    with one delay: one axon each; neuron 1's synapse at another delay needs its own. Per core likewise."""
+    from neuroemu.networks.axons import _AxonTable
+    b = NetworkBuilder("parallel")
+    b.add_inputs("in", 1)
+    b.add_neurons("n", 3, model="IF")
+    b.connect("in", "n", np.ones(2), sparse=(np.array([0, 0]), np.array([0, 0])))
+    b.connect("n", "n", np.ones(3), sparse=(np.array([1, 1, 1]), np.array([0, 0, 0])), delay=np.array([1, 1, 2]))
+    net = b.build()
+    assert fan_in(net).tolist() == [3, 0, 0]
+    table = _AxonTable(net)
+    assert table.per_core(np.array([0, 0, 1]), 2).tolist() == [3, 0]
+    assert table.per_core(np.array([1, 0, 0]), 2).tolist() == [0, 3]
+    assert table.count(np.array([0, 1, 2])) == 3

@@ -324,6 +324,28 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('devices', 'conductances', 'stuck[(u >= on) & (u < on + off)] = 2', 15, 'u >= on', 'u > on'):
         'differs only for a cell whose uniform equals the stuck-on fraction exactly: u is an odd multiple of '
         '2^-54, so it takes a fraction that is one and a cell drawing that one value (1 in 2^53)',
+    # the seed-72 sample (fifth round, a second check between the tests)
+    ('devices', 'conductances',
+     'if t is not None and t > t0 and (dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0):', 37,
+     'dev.drift_nu.value > 0', 'dev.drift_nu.value >= 0'):
+        'with nu 0 and no spread every exponent is 0, and G (t / t0)^-0 is G exactly: drifting by nothing',
+    ('place', 'cost', 'elif space < 2 ** 62:', 21, '2 ** 62', '2 * 62'):
+        'only which exact way counts the distinct (source, core) pairs: the sorted packed keys or unique_rows '
+        '(the same pairs in the same order)',
+    ('axons', '__init__', 'first[:1] = True', 19, '1', '2'):
+        'np.not_equal(..., out=first[1:]) overwrites every entry after the first, so only first[0] is kept',
+    ('axons', 'per_core', 'first[:1] = True', 15, '1', '2'):
+        'np.not_equal(..., out=first[1:]) overwrites every entry after the first, so only first[0] is kept',
+    ('place', 'cost', 'first[:1] = True', 19, '1', '2'):
+        'np.not_equal(..., out=first[1:]) overwrites every entry after the first, so only first[0] is kept',
+    ('axons', 'per_core', 'if n_cores * float(self.radix) >= 2.0 ** 62:', 11, 'n_cores * float(self.radix)',
+     'n_cores / float(self.radix)'):
+        'only which exact way counts the distinct (core, key) pairs: unique_rows or sorted packed keys',
+    ('axons', 'dense_keys', 'if self.radix <= max(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN):', 25,
+     'max(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN)',
+     'min(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN)'):
+        "keys renumbered densely more often: the greedy fill's table is smaller, the placement the same "
+        '(test_sparse_key_spaces_place_alike)',
     # the seed-51 sample (fifth round)
     ('learning', '_column_synapses', 'if total == 0:', 11, 'total == 0', 'False'):
         'a shortcut: row_positions of rows that are all empty is an empty int64 array, so col_syn[...] is the '
