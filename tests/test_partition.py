@@ -150,3 +150,14 @@ def test_bisect_finds_two_interleaved_triangles():
     a, b = bisect_split(part, 3)
     assert a.nodes.tolist() == [0, 2, 4] and b.nodes.tolist() == [1, 3, 5] and len(a.row) == len(b.row) == 6
     assert bisect(part, 0).tolist() == [False] * 6 and bisect(part, 6).tolist() == [True] * 6
+
+
+def test_one_node_sides_are_searched_too():
+    """A star (hub 0, leaves 1-4): a side of one node is a leaf (cut 1), not the id order's hub (cut 4);
+    the first leaf on a tie."""
+    part = synapse_part(np.zeros(4, np.int64), np.arange(1, 5), np.ones(5), 5)
+    assert cut_weight(part, np.arange(5) < 1) == 4.0
+    side = bisect(part, 1)
+    assert side.tolist() == [False, True, False, False, False] and cut_weight(part, side) == 1.0
+    four = bisect(part, 4)  # the id order's first four already leave one leaf alone: cut 1, kept
+    assert four.tolist() == [True, True, True, True, False] and cut_weight(part, four) == 1.0
