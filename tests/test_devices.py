@@ -928,3 +928,15 @@ def test_conductance_steps_at_hand_values():
     assert one.a_ltp is None and one.a_ltd == 0.25 and one.top is None
     assert dv.conductance_steps(_spec(ltp_nonlinearity=0.5), -8, 8).a_ltd is None
     assert dv.conductance_steps(None, -8, 8) is None
+
+
+def test_a_drift_spread_alone_drifts_each_cell_by_its_own_exponent():
+    """nu 0 with a spread 0.3: each cell's exponent is clip(0.3 z, 0, 1), z its keyed normal, so read
+    after t0 the cells with z > 0 decay and the others keep their conductance exactly."""
+    w = np.array([127, -127, 64, 100, 90, -50], np.int16)
+    ids = np.stack([cells(6), cells(6) + np.uint64(1)], axis=1)
+    z = dv.normal(4, (dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), ids)
+    g0, _ = dv.conductances(_spec(), w, 127, cells(6), 4, None)
+    g, _ = dv.conductances(_spec(drift_nu_std=0.3, drift_t0_s=2.0), w, 127, cells(6), 4, 32.0)
+    assert np.allclose(g, g0 * 16.0 ** -np.clip(0.3 * z, 0.0, 1.0), rtol=1e-14, atol=0)
+    assert (g < g0).any() and ((g == g0) & (g0 > 0)).any()  # some cells drift, some (z <= 0) do not

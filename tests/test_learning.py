@@ -544,3 +544,20 @@ def test_a_device_with_one_curve_steps_the_other_way_linearly(small_chip, small_
         want = w1 - down
     assert tick.w[s] == twin.w[s] == cont.rule.w[s]
     assert tick.w[s] == pytest.approx(want, abs=1e-12)
+
+
+def test_clockless_pairs_one_ps_past_whole_ticks_and_a_post_at_time_zero(small_chip, small_workload):
+    """dt = 2 T + 1 ps is not a whole number of ticks: its factor is e^(-(2 + 1/T) / tau), not the
+    2-tick table's. A post at 0 ps (the first instant) pairs with a later pre in its window."""
+    _, _, cont = _rules(small_chip, small_workload, a_plus=4.0, a_minus=2.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=5.0, w_min=-100, w_max=100)
+    a = cont.rule.arrays
+    axon, s, g = _one_synapse(a)
+    w0 = cont.rule.w[s]
+    none = np.empty(0, np.int64)
+    assert cont.apply_window(np.array([500]), np.array([axon]), np.array([g]), np.array([0]))[:2] == (0, 1)
+    assert cont.rule.w[s] == pytest.approx(w0 - 2.0 * math.exp(-0.5 / 5.0), abs=1e-12)
+    w1 = cont.rule.w[s]
+    assert cont.apply_window(none, none, np.array([g]), np.array([2501]))[:2] == (1, 0)  # 2001 ps after 500
+    assert cont.rule.w[s] == pytest.approx(w1 + 4.0 * math.exp(-2.001 / 2.0), abs=1e-12)
+    assert abs(cont.rule.w[s] - (w1 + 4.0 * math.exp(-1.0))) > 1e-4

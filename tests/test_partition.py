@@ -161,3 +161,13 @@ def test_one_node_sides_are_searched_too():
     assert side.tolist() == [False, True, False, False, False] and cut_weight(part, side) == 1.0
     four = bisect(part, 4)  # the id order's first four already leave one leaf alone: cut 1, kept
     assert four.tolist() == [True, True, True, True, False] and cut_weight(part, four) == 1.0
+
+
+def test_refine_returns_the_cut_of_the_side_it_returns():
+    """From the id split of the interleaved triangles (cut 4), the refinement swaps to a cut of 1 and
+    reports that cut exactly: (entry weight - x . W x) / 4 is the weight across."""
+    from neuroemu.networks.partition import _refine
+    part = synapse_part(np.array([0, 2, 0, 1, 3, 1, 4]), np.array([2, 4, 4, 3, 5, 5, 5]), np.ones(6), 6)
+    degree = np.bincount(part.row, weights=part.weight, minlength=6)
+    side, cut = _refine(part, np.arange(6) < 3, degree)
+    assert cut == cut_weight(part, side) == 1.0 and side.sum() == 3

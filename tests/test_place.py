@@ -568,3 +568,17 @@ def test_parallel_synapses_into_the_first_neuron_take_one_axon():
     assert table.per_core(np.array([0, 0, 1]), 2).tolist() == [3, 0]
     assert table.per_core(np.array([1, 0, 0]), 2).tolist() == [0, 3]
     assert table.count(np.array([0, 1, 2])) == 3
+
+
+def test_a_router_per_core_out_of_order_is_followed():
+    """4 cores on 4 routers of a line, core c on router [1, 0, 3, 2][c]: spread's edges 0->1 (routers
+    1, 0: 1 hop), 0->2 (1, 3: 2), 3->2 (2, 3: 1) -- the router order, not the core order."""
+    net = hand_net([(0, 1), (0, 2), (3, 2)])
+    m = place(net, strategy="spread", n_cores=4, neurons_per_core=1, hops=LINE, core_router=[1, 0, 3, 2])
+    assert (m.report.mean_hops, m.report.packets, m.report.packet_hops) == (4 / 3, 3.0, 4.0)
+    # more routers than cores, in order: the cores' own block of the table
+    six = np.abs(np.subtract.outer(np.arange(6), np.arange(6))) * 5
+    m = place(net, strategy="spread", n_cores=4, neurons_per_core=1, hops=six, core_router=[0, 1, 2, 3, 4, 5])
+    assert (m.report.packets, m.report.packet_hops) == (3.0, 20.0)
+    local = place(net, strategy="locality", n_cores=4, neurons_per_core=1, hops=six, core_router=[0, 1, 2, 3, 4, 5])
+    assert set(local.core_of_neuron.tolist()) <= {0, 1, 2, 3}

@@ -548,3 +548,23 @@ def test_explicit_zero_weights_set_no_scale_and_a_group_of_zeros_keeps_scale_one
     full = _net([("o", 1, dict(threshold=1.0))], [[[3.0], [1.0]]])
     kept = quantise(full, bits=3, scheme="loihi", keep_zero_weights=True)[1]
     assert kept.zero_weights_kept == 0 and not any(n.startswith("keep_zero_weights") for n in kept.notes)
+
+
+def test_axon_type_levels_round_to_nearest_and_leaky_neurons_alone_get_the_note():
+    """Sources 5, 5 (type 0) and 8, 8 (type 1), 3 bits: scale 8/3, levels 5 -> round(1.875) = 2 and 8 -> 3.
+    Every decay 1: no TrueNorth leak note."""
+    b = NetworkBuilder("levels")
+    b.add_inputs("in", 4)
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[5.0], [5.0], [8.0], [8.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="truenorth", types=2)
+    assert rep.type_weights.tolist() == [[2, 3]] and rep.scale.tolist() == [8 / 3]
+    assert sorted(q.weight.tolist()) == [2.0, 2.0, 3.0, 3.0]
+    assert not any("leak is linear" in n for n in rep.notes)
+    neg = NetworkBuilder("negative")
+    neg.add_inputs("in", 4)
+    neg.add_neurons("o", 1, model="IF", threshold=1.0)
+    neg.connect("in", "o", np.array([[-5.0], [-5.0], [8.0], [8.0]]))
+    neg.set_input_spikes(np.array([0]), np.array([0]))
+    assert quantise(neg.build(outputs="o"), bits=3, scheme="truenorth", types=2)[1].type_weights.tolist() == [[-2, 3]]

@@ -324,6 +324,13 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('devices', 'conductances', 'stuck[(u >= on) & (u < on + off)] = 2', 15, 'u >= on', 'u > on'):
         'differs only for a cell whose uniform equals the stuck-on fraction exactly: u is an odd multiple of '
         '2^-54, so it takes a fraction that is one and a cell drawing that one value (1 in 2^53)',
+    # the seed-52 sample (fifth round, the fresh measurement)
+    ('place', 'cost', 'if space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN):', 11,
+     'space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN)', 'True'):
+        'always the marked table: the same (source, core) pairs in the same order, only more memory for a '
+        'sparse key space',
+    ('axons', '_axon_keys', 'c_radix = int(network.edge_class.max()) + 1', 50, '1', '2'):
+        'a class radix one larger keeps (source, delay, class) one-to-one: only the key count grows',
     # the seed-72 sample (fifth round, a second check between the tests)
     ('devices', 'conductances',
      'if t is not None and t > t0 and (dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0):', 37,
