@@ -940,3 +940,15 @@ def test_a_drift_spread_alone_drifts_each_cell_by_its_own_exponent():
     g, _ = dv.conductances(_spec(drift_nu_std=0.3, drift_t0_s=2.0), w, 127, cells(6), 4, 32.0)
     assert np.allclose(g, g0 * 16.0 ** -np.clip(0.3 * z, 0.0, 1.0), rtol=1e-14, atol=0)
     assert (g < g0).any() and ((g == g0) & (g0 > 0)).any()  # some cells drift, some (z <= 0) do not
+
+
+def test_an_array_without_synapses_programs_no_cell():
+    """No synapse: no cell, no stuck cell, nothing changed, a mean error of 0 (not 0 / 0)."""
+    from neuroemu.networks.workloads import build_network
+    a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    a.row_ptr = np.zeros(a.n_axons + 1, np.int64)
+    a.row_neurons = np.empty(0, a.row_neurons.dtype)
+    a.row_weights, a.dense, a.dense_weights = np.empty(0, np.int16), None, None
+    rep = dv.program_weights(a, rram(_spec(programming_noise=0.05, stuck_on_fraction=0.5)), 1, None, "test")
+    assert rep.to_plain() == {"cells": 0, "stuck_on": 0, "stuck_off": 0, "weights_changed": 0,
+                              "mean_abs_error_lsb": 0.0}

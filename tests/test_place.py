@@ -582,3 +582,12 @@ def test_a_router_per_core_out_of_order_is_followed():
     assert (m.report.packets, m.report.packet_hops) == (3.0, 20.0)
     local = place(net, strategy="locality", n_cores=4, neurons_per_core=1, hops=six, core_router=[0, 1, 2, 3, 4, 5])
     assert set(local.core_of_neuron.tolist()) <= {0, 1, 2, 3}
+
+
+def test_unique_rows_of_columns_with_mixed_signs_is_numpys():
+    """A column with negative and positive values cannot be packed: numpy's row-unique answers."""
+    from neuroemu.networks.axons import unique_rows
+    a, b = np.array([3, -1, 3, 0, -1]), np.array([2, 5, 2, 0, 5])
+    rows, inv = unique_rows(a, b, return_inverse=True)
+    assert rows.tolist() == [[-1, 0, 3], [5, 0, 2]] and inv.tolist() == [2, 0, 2, 1, 0]
+

@@ -568,3 +568,15 @@ def test_axon_type_levels_round_to_nearest_and_leaky_neurons_alone_get_the_note(
     neg.connect("in", "o", np.array([[-5.0], [-5.0], [8.0], [8.0]]))
     neg.set_input_spikes(np.array([0]), np.array([0]))
     assert quantise(neg.build(outputs="o"), bits=3, scheme="truenorth", types=2)[1].type_weights.tolist() == [[-2, 3]]
+
+
+def test_current_and_potential_starts_round_to_nearest():
+    """Scale 1 (bits 3, largest |w| 3): u_init 1.7 -> 2 and -1.7 -> -2, v_init 1.7 -> 2 (nearest, not down)."""
+    b = NetworkBuilder("starts")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 2, model="IF", threshold=5.0, u_init=[1.7, -1.7], v_init=[1.7, -1.2])
+    b.connect("in", "o", np.array([[3.0, 1.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="loihi")
+    assert rep.scale.tolist() == [1.0, 1.0]
+    assert q.u_init.tolist() == [2.0, -2.0] and q.v_init.tolist() == [2.0, -1.0]

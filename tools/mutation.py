@@ -324,6 +324,21 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('devices', 'conductances', 'stuck[(u >= on) & (u < on + off)] = 2', 15, 'u >= on', 'u > on'):
         'differs only for a cell whose uniform equals the stuck-on fraction exactly: u is an odd multiple of '
         '2^-54, so it takes a fraction that is one and a cell drawing that one value (1 in 2^53)',
+    # the seed-53 sample (fifth round, a second fresh measurement)
+    ('devices', 'conductances',
+     'if t is not None and t > t0 and (dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0):', 63,
+     'dev.drift_nu_std.value > 0', 'dev.drift_nu_std.value >= 0'):
+        'with no spread the exponent is nu itself: nu 0 drifts by (t / t0)^-0 = 1 exactly, nu > 0 drifts anyway',
+    ('axons', 'unique_rows', 'radix = [int(c.max()) + 1 for c in cols]', 28, '1', '2'):
+        'larger radices still pack the rows one-to-one and unpack them alike (or fall back to np.unique): '
+        'the same rows in the same order',
+    ('axons', 'per_core', 'if n_cores * float(self.radix) >= 2.0 ** 62:', 11, 'n_cores * float(self.radix)',
+     'n_cores'):
+        'unreachable: classes are 0..255 and delays small, so core x radix reaches 2^62 only with some 10^13 '
+        'cores x sources',
+    ('axons', '_pack_numpy', 'cum = np.concatenate(([0], np.cumsum(new)))', 31, '0', '1'):
+        "only neurons without synapses at a core's start read cum[0]: 1 instead of 0 axons is still within "
+        'any limit (>= 1), and every later count is unchanged, so the same run of neurons fits',
     # the seed-52 sample (fifth round, the fresh measurement)
     ('place', 'cost', 'if space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN):', 11,
      'space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN)', 'True'):
