@@ -334,8 +334,8 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'the same rows in the same order',
     ('axons', 'per_core', 'if n_cores * float(self.radix) >= 2.0 ** 62:', 11, 'n_cores * float(self.radix)',
      'n_cores'):
-        'unreachable: classes are 0..255 and delays small, so core x radix reaches 2^62 only with some 10^13 '
-        'cores x sources',
+        'unreachable in practice: classes are 0..255 and delays 1..2^16, so a source takes at most 2^24 keys and '
+        'core x radix reaches 2^62 only at cores x sources >= 2^38 (about 3 x 10^11)',
     ('axons', '_pack_numpy', 'cum = np.concatenate(([0], np.cumsum(new)))', 31, '0', '1'):
         "only neurons without synapses at a core's start read cum[0]: 1 instead of 0 axons is still within "
         'any limit (>= 1), and every later count is unchanged, so the same run of neurons fits',
