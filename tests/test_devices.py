@@ -685,10 +685,277 @@ def test_a_write_to_a_stuck_cell_changes_neither_the_rules_float_copy_nor_the_de
 
 
 @pytest.mark.parametrize("bits, full, shift", [(8, 50, 0), (8, 100, 0), (8, 127, 0), (8, 128, 1), (8, 254, 1), (8, 255, 2),
-                                               (2, 5, 3), (2, 1, 0), (12, 2**20, 10)])
+                                               (2, 5, 3), (2, 1, 0), (12, 2**20, 10), (1, 1, 0), (1, 5, 3), (1, 8, 3),
+                                               (1, 9, 4)])
 def test_adc_step_is_the_least_power_of_two_whose_codes_reach_the_full_scale(bits, full, shift):
     """shift = the least s >= 0 with (2^(bits-1) - 1) x 2^s >= full scale: one LSB when the codes already
-    reach it (never a negative shift), else doubled until they do."""
+    reach it (never a negative shift), else doubled until they do. A 1-bit ADC (codes -1, 0) has no
+    positive code: its step is the least power of two reaching the full scale, 2^ceil(log2 full)."""
     chip = rram(_spec(adc_bits=bits, adc_full_scale=full))
     adc = dv.adc_for(chip)
     assert (adc.shift, adc.hi, adc.lo) == (shift, (1 << (bits - 1)) - 1, -(1 << (bits - 1)))
+
+
+# --- exact values per public function (counter-based draws recomputed from splitmix64 itself) ----------
+
+def _splitmix(x: int) -> int:
+    """splitmix64's finaliser written out here (the constants of Steele et al.), independent of the code."""
+    m = (1 << 64) - 1
+    z = (x + 0x9E3779B97F4A7C15) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return z ^ (z >> 31)
+
+
+def _u(key: int, c: int) -> float:
+    """The uniform of counter c: the top 53 bits of splitmix64(key + c), centred in its 2^-53 bin."""
+    return ((_splitmix((key + c) & ((1 << 64) - 1)) >> 11) + 0.5) / 2.0 ** 53
+
+
+def _key(seed: int, purpose: int) -> int:
+    return _splitmix((_splitmix(seed) + purpose * 0x9E3779B97F4A7C15) & ((1 << 64) - 1))
+
+
+def test_uniform_normal_and_table_draws_are_splitmix64_exactly():
+    counters = [0, 1, 7, 123456789, (1 << 63) + 5]
+    key = _key(17, dv.STREAM_STUCK)
+    got = dv.uniform(key, np.array(counters, np.uint64))
+    assert got.tolist() == [_u(key, c) for c in counters]
+    assert all(0.0 < x < 1.0 for x in got)
+    z = dv.normal(17, (dv.STREAM_PROGRAM, dv.STREAM_PROGRAM_2), np.array(counters, np.uint64))
+    k1, k2 = _key(17, dv.STREAM_PROGRAM), _key(17, dv.STREAM_PROGRAM_2)
+    want = [math.sqrt(-2.0 * math.log(_u(k1, c))) * math.cos(2.0 * math.pi * _u(k2, c)) for c in counters]
+    assert np.allclose(z, want, rtol=1e-14, atol=1e-15)
+    t = dv.normal_table()
+    key = _key(5, dv.STREAM_READ)
+    got = dv.table_normal(key, np.array(counters, np.uint64))
+    assert got.tolist() == [t[_splitmix((key + c) & ((1 << 64) - 1)) >> 52] for c in counters]
+
+
+def _device_reference(w, wmax, cell, seed, t, g_min, levels, sigma, nu, nu_std, t0, on, off):
+    """The device model of the module docstring, step by step, for int arrays w and cell addresses."""
+    frac = np.abs(w.astype(np.float64)) / wmax
+    if levels is not None:
+        steps = (1 << levels) - 1
+        frac = np.rint(frac * steps) / steps
+    target = g_min + (1.0 - g_min) * frac
+    g = np.stack([np.where(w > 0, target, g_min), np.where(w < 0, target, g_min)], axis=1)
+    ids = [[int(c), int(c) + 1] for c in cell]
+
+    def normal(p1, p2):
+        k1, k2 = _key(seed, p1), _key(seed, p2)
+        return np.array([[math.sqrt(-2.0 * math.log(_u(k1, c))) * math.cos(2.0 * math.pi * _u(k2, c)) for c in row]
+                         for row in ids])
+    if sigma:
+        g = np.maximum(g + sigma * normal(dv.STREAM_PROGRAM, dv.STREAM_PROGRAM_2), 0.0)
+    if t is not None and t > t0:
+        exponent = np.clip(nu + nu_std * normal(dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), 0.0, 1.0)
+        g = g * (t / t0) ** -exponent
+    ks = _key(seed, dv.STREAM_STUCK)
+    u = np.array([[_u(ks, c) for c in row] for row in ids])
+    code = np.where(u < on, 1, np.where(u < on + off, 2, 0))
+    g = np.where(code == 1, 1.0, np.where(code == 2, g_min, g))
+    return g, code
+
+
+def test_conductances_equal_the_model_step_by_step_with_every_effect_on():
+    """Levels, programming noise floored at 0, a drift exponent per cell clipped to [0, 1], stuck cells
+    by their uniform against the two fractions: each cell as the docstring's five steps give it."""
+    w = np.array([7, -7, 3, -1, 0, 5, -4, 6] * 25, np.int16)
+    ids = cells(len(w)) + np.uint64(1000)
+    dev = _spec(on_off_ratio=5.0, level_bits=2, programming_noise=0.08, drift_nu=0.3, drift_nu_std=0.4,
+                drift_t0_s=2.0, stuck_on_fraction=0.1, stuck_off_fraction=0.15)
+    g, stuck = dv.conductances(dev, w, 7, ids, 21, 50.0)
+    want_g, want_code = _device_reference(w, 7, ids, 21, 50.0, 0.2, 2, 0.08, 0.3, 0.4, 2.0, 0.1, 0.15)
+    assert stuck.tolist() == want_code.tolist()
+    assert np.allclose(g, want_g, rtol=1e-12, atol=1e-15)
+    assert {0, 1, 2} == set(stuck.ravel().tolist())  # free, on and off cells all present
+    assert (g[stuck == 0] == 0.0).any()  # some noisy cell floored at 0 ...
+    z = dv.normal(21, (dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), np.stack([ids, ids + np.uint64(1)], axis=1))
+    assert ((0.3 + 0.4 * z) < 0).any() and ((0.3 + 0.4 * z) > 1).any()  # ... and exponents clipped both sides
+
+
+def test_stuck_codes_split_the_uniform_at_on_and_on_plus_off():
+    """u < on: stuck on (G_max); on <= u < on + off: stuck off (G_min); else free, cell by cell."""
+    n = 400
+    ids = cells(n)
+    g, stuck = dv.conductances(_spec(on_off_ratio=4.0, stuck_on_fraction=0.25, stuck_off_fraction=0.5),
+                               np.full(n, 3, np.int16), 7, ids, 8, None)
+    key = _key(8, dv.STREAM_STUCK)
+    for i in range(n):
+        for half in (0, 1):
+            u = _u(key, int(ids[i]) + half)
+            want = 1 if u < 0.25 else 2 if u < 0.75 else 0
+            assert stuck[i, half] == want
+            free = 0.25 + 0.75 * 3 / 7 if half == 0 else 0.25
+            assert g[i, half] == (1.0 if want == 1 else 0.25 if want == 2 else free)
+    only_off = dv.conductances(_spec(stuck_off_fraction=0.5), np.full(n, 3, np.int16), 7, ids, 8, None)[1]
+    assert set(only_off.ravel().tolist()) == {0, 2}  # with no stuck-on fraction, off alone is drawn
+
+
+def test_programming_weights_stores_the_rounded_clipped_read_and_reports_it():
+    """program_weights = the model per cell, read as (G+ - G-) / (1 - G_min) x wmax, rounded half to
+    even, clipped to +-wmax; its report counts cells, stuck cells, changed weights and the mean error."""
+    from neuroemu.networks.workloads import build_network
+    dev = _spec(on_off_ratio=5.0, programming_noise=0.05, stuck_on_fraction=0.01, stuck_off_fraction=0.02)
+    chip = rram(dev)
+    a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    w = a.materialize_row_weights().astype(np.int64).copy()
+    rep = dv.program_weights(a, chip, 4, None, "test")
+    axon = np.repeat(np.arange(a.n_axons), np.diff(a.row_ptr))
+    cell = (((axon // 256) * 256 + axon % 256) * 256 + a.row_neurons.astype(np.int64)) * 2
+    sample = np.arange(0, len(w), 997)  # every 997th synapse through the scalar model
+    g, code = _device_reference(w[sample], 7, cell[sample], 4, None, 0.2, None, 0.05, 0.0, 0.0, 1.0, 0.01, 0.02)
+    read = (g[:, 0] - g[:, 1]) / 0.8 * 7
+    assert a.row_weights[sample].tolist() == np.clip(np.rint(read), -7, 7).astype(int).tolist()
+    assert rep.cells == 2 * len(w) and rep.stuck_on > 0 and rep.stuck_off > rep.stuck_on
+    assert abs(rep.stuck_on - 0.01 * rep.cells) < 5 * math.sqrt(0.01 * rep.cells)
+    assert rep.weights_changed == int((a.row_weights != w).sum()) > 0
+    assert (a.row_weights >= -7).all() and (a.row_weights <= 7).all() and (w == -8).any()  # -8 reads as -7 at most
+
+
+@pytest.mark.parametrize("w, want", [(7, 4), (5, 2), (-5, -2), (3, 2), (-7, -4), (1, 0), (-1, 0)])
+def test_read_weights_on_a_half_round_to_even(w, want):
+    """nu = 1 read at 2 t0 halves every conductance (G_min 0): w reads w / 2, so odd weights land on
+    a half, which the stored weight rounds to even (3.5 -> 4, 2.5 -> 2, -2.5 -> -2, 0.5 -> 0)."""
+    from neuroemu.networks.workloads import build_network
+    a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    a.set_row_weights(np.full(a.n_synapses, w, np.int16))
+    rep = dv.program_weights(a, rram(_spec(drift_nu=1.0, drift_t0_s=3.0)), 1, 6.0, "test")
+    assert set(a.row_weights.tolist()) == {want}
+    assert rep.weights_changed == a.n_synapses and rep.stuck_on == rep.stuck_off == 0
+    assert rep.mean_abs_error_lsb == abs(w) / 2
+
+
+def test_an_ideal_device_programs_nothing():
+    from neuroemu.networks.workloads import build_network
+    a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    before = a.materialize_row_weights().copy()
+    assert dv.program_weights(a, rram(_spec(on_off_ratio=4.0)), 1, 1e6, "test") is None
+    assert np.array_equal(a.row_weights, before)  # untouched
+
+
+def test_read_noise_input_is_each_synapses_keyed_draw_summed_per_column():
+    """One tick's noisy input: each synapse of the active rows reads its weight + sigma x table[top 12
+    bits of splitmix64(key + base + reads of its row)], base = splitmix64(cell + cell key); the column
+    sums are rounded to the LSB (half to even). Touched: the columns of those rows; SOPs: their synapses."""
+    from neuroemu.networks.workloads import build_network
+    dev = _spec(read_noise=0.2, on_off_ratio=10.0)
+    chip = rram(dev)
+    a = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    a.materialize_row_weights()
+    rn = dv.read_noise_for(a, chip, 9)
+    assert rn.sigma_lsb == math.sqrt(2.0) * 0.2 * 7 / (1.0 - 0.1)
+    table, mask = dv.normal_table(), (1 << 64) - 1
+    key, cell_key = _key(9, dv.STREAM_READ), _key(9, dv.STREAM_READ_CELL)
+    rows = np.array([3, 300, 301])
+    rn.reads[300] = 5  # a row read before: its draws move on by 5
+    for read in range(2):
+        syn, touched, sops = rn.input(a, rows)
+        want = np.zeros(a.n_neurons)
+        for r in rows.tolist():
+            core = r // 256
+            for s in range(int(a.row_ptr[r]), int(a.row_ptr[r + 1])):
+                col = core * 256 + int(a.row_neurons[s])
+                base = _splitmix(((((core * 256 + r % 256) * 256 + int(a.row_neurons[s])) * 2) + cell_key) & mask)
+                count = read + (5 if r == 300 else 0)
+                want[col] += a.row_weights[s] + rn.sigma_lsb * table[_splitmix((key + base + count) & mask) >> 52]
+        assert syn.tolist() == np.rint(want).astype(int).tolist()
+        cols = {(r // 256) * 256 + int(c) for r in rows.tolist() for c in a.row_neurons[a.row_ptr[r]:a.row_ptr[r + 1]]}
+        assert set(np.flatnonzero(touched).tolist()) == cols
+        assert sops == int(a.row_ptr[rows + 1].sum() - a.row_ptr[rows].sum())
+    assert rn.reads[[3, 300, 301, 4]].tolist() == [2, 7, 2, 0]
+    empty, touched, sops = rn.input(a, np.empty(0, np.int64), n_types=2)
+    assert empty.tolist() == [0] * (2 * a.n_neurons) and not touched.any() and sops == 0
+
+
+def test_clockless_reads_round_each_activation_alone_and_count_reads_per_activation():
+    """per_read: the k-th activation of a row in the window reads with count reads + k; each synapse's
+    noisy weight is rounded on its own."""
+    from neuroemu.hardware.cores import gather_synapse_index
+    from neuroemu.networks.workloads import build_network
+    chip = rram(_spec(read_noise=0.1))
+    a = build_network(chip, load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    a.row_weights, a.dense_weights = None, None  # per-type weights: noisy reads need them per synapse
+    rn, dac = dv.clockless_reads(a, chip, 2, "here")
+    assert dac is False and np.array_equal(a.row_weights, a.type_weights())
+    acts = np.array([40, 7, 40, 7, 40])  # the lowest row repeats too: its second read is its own rank 1
+    rn.reads[40] = 3
+    idx = gather_synapse_index(a, acts)[0]
+    got = rn.per_read(a, acts, idx)
+    table, mask = dv.normal_table(), (1 << 64) - 1
+    key, cell_key = _key(2, dv.STREAM_READ), _key(2, dv.STREAM_READ_CELL)
+    want = []
+    for act, count in zip(acts.tolist(), [3, 0, 4, 1, 5]):
+        for s in range(int(a.row_ptr[act]), int(a.row_ptr[act + 1])):
+            base = _splitmix(((act * 256 + int(a.row_neurons[s])) * 2 + cell_key) & mask)  # core 0
+            want.append(a.row_weights[s] + rn.sigma_lsb * table[_splitmix((key + base + count) & mask) >> 52])
+    assert got.tolist() == np.rint(want).astype(int).tolist()
+    assert rn.reads[[40, 7]].tolist() == [6, 2]
+
+
+def test_clockless_reads_refuse_an_adc_and_report_a_priced_word_line_driver():
+    from neuroemu.networks.workloads import build_network
+    a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    with pytest.raises(ConfigError, match=r"here: synapse_device.adc_bits: timing async has no column sum"):
+        dv.clockless_reads(a, rram(_spec(adc_bits=8)), 1, "here")
+    noise, dac = dv.clockless_reads(a, rram(_spec(dac_pj_per_row=0.002)), 1, "here")
+    assert noise is None and dac is True
+    assert dv.clockless_reads(a, rram(None), 1, "here") == (None, False)
+    assert dv.read_noise_for(a, rram(None), 1) is None and dv.read_noise_for(a, rram(_spec()), 1) is None
+
+
+@pytest.mark.parametrize("shift, x, want", [
+    (0, [0, 1, -1, 5, 7, 8, -8, -9], [0, 1, -1, 5, 7, 7, -8, -8]),        # a step of one LSB: clip only
+    (1, [1, -1, 3, -3, 2, 13, 14, 15, -16, -17], [2, 0, 4, -2, 2, 14, 14, 14, -16, -16]),  # halves up, codes -8..7
+])
+def test_adc_quantise_halves_round_up_and_full_scale_clips(shift, x, want):
+    adc = dv.AdcSpec(bits=4, shift=shift, lo=-8, hi=7)
+    assert dv.adc_quantise(np.array(x, np.int32), adc).tolist() == want
+
+
+def test_conductance_steps_at_hand_values():
+    """w_min -8, w_max 8 (R 16), a 0.5 both ways: b = 1 / (1 - e^-2); top = -8 + 16 b, bottom = 8 - 16 b;
+    a step d = 2 keeps k = e^(-2 / 8) of the distance to the curve's far end."""
+    st = dv.ConductanceSteps(-8, 8, 0.5, 0.25)
+    b_p, b_d = 1 / (1 - math.exp(-2.0)), 1 / (1 - math.exp(-4.0))
+    assert st.top == pytest.approx(-8 + 16 * b_p, abs=1e-12) and st.bottom == pytest.approx(8 - 16 * b_d, abs=1e-12)
+    assert st.keep_ltp(2.0) == pytest.approx(math.exp(-0.25), rel=1e-15)
+    assert st.keep_ltd(2.0) == pytest.approx(math.exp(-0.5), rel=1e-15)
+    top, bottom = -8 + 16 * b_p, 8 - 16 * b_d
+    assert st.potentiate(1.0, 2.0, math.exp(-0.25)) == pytest.approx(top - (top - 1.0) * math.exp(-0.25), abs=1e-12)
+    assert st.depress(1.0, 2.0, math.exp(-0.5)) == pytest.approx(bottom + (1.0 - bottom) * math.exp(-0.5), abs=1e-12)
+    half = dv.ConductanceSteps(-8, 8, None, 0.25)  # linear potentiation, curved depression
+    assert half.top is None and half.keep_ltp(2.0) == 1.0 and half.potentiate(1.0, 2.0, 0.3) == 3.0
+    other = dv.ConductanceSteps(-8, 8, 0.5, None)
+    assert other.bottom is None and other.keep_ltd(2.0) == 1.0 and other.depress(1.0, 2.0, 0.3) == -1.0
+    flat = dv.ConductanceSteps(3, 3, 0.5, 0.25)  # no range: nothing to divide by, every factor 1
+    assert flat.keep_ltp(1.0) == 1.0 and flat.keep_ltd(1.0) == 1.0
+    one = dv.conductance_steps(_spec(ltd_nonlinearity=0.25), -8, 8)
+    assert one.a_ltp is None and one.a_ltd == 0.25 and one.top is None
+    assert dv.conductance_steps(_spec(ltp_nonlinearity=0.5), -8, 8).a_ltd is None
+    assert dv.conductance_steps(None, -8, 8) is None
+
+
+def test_a_drift_spread_alone_drifts_each_cell_by_its_own_exponent():
+    """nu 0 with a spread 0.3: each cell's exponent is clip(0.3 z, 0, 1), z its keyed normal, so read
+    after t0 the cells with z > 0 decay and the others keep their conductance exactly."""
+    w = np.array([127, -127, 64, 100, 90, -50], np.int16)
+    ids = np.stack([cells(6), cells(6) + np.uint64(1)], axis=1)
+    z = dv.normal(4, (dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), ids)
+    g0, _ = dv.conductances(_spec(), w, 127, cells(6), 4, None)
+    g, _ = dv.conductances(_spec(drift_nu_std=0.3, drift_t0_s=2.0), w, 127, cells(6), 4, 32.0)
+    assert np.allclose(g, g0 * 16.0 ** -np.clip(0.3 * z, 0.0, 1.0), rtol=1e-14, atol=0)
+    assert (g < g0).any() and ((g == g0) & (g0 > 0)).any()  # some cells drift, some (z <= 0) do not
+
+
+def test_an_array_without_synapses_programs_no_cell():
+    """No synapse: no cell, no stuck cell, nothing changed, a mean error of 0 (not 0 / 0)."""
+    from neuroemu.networks.workloads import build_network
+    a = build_network(rram(None), load_workload(RRAM_SMALL), 3, "rram_small").arrays
+    a.row_ptr = np.zeros(a.n_axons + 1, np.int64)
+    a.row_neurons = np.empty(0, a.row_neurons.dtype)
+    a.row_weights, a.dense, a.dense_weights = np.empty(0, np.int16), None, None
+    rep = dv.program_weights(a, rram(_spec(programming_noise=0.05, stuck_on_fraction=0.5)), 1, None, "test")
+    assert rep.to_plain() == {"cells": 0, "stuck_on": 0, "stuck_off": 0, "weights_changed": 0,
+                              "mean_abs_error_lsb": 0.0}

@@ -286,3 +286,278 @@ def test_the_clockless_rule_needs_a_bound_rule():
     from neuroemu.hardware.learning import STDPContinuous
     with pytest.raises(ConfigError, match="not bound to a chip"):
         STDPContinuous(STDP(a_plus=1, a_minus=1, tau_plus_ticks=4, tau_minus_ticks=4, w_min=-8, w_max=8), 1000)
+
+
+# --- exact values per public function: windows at their boundary, ties, the clockless rule, bounds ------
+
+def _rules(small_chip, small_workload, device=None, **params):
+    """The vectorised rule, its plain-Python twin and the clockless rule, each on its own arrays."""
+    from neuroemu.hardware.learning import STDPContinuous
+    a1 = _network(small_chip, small_workload)[2].arrays
+    a2 = _network(small_chip, small_workload)[2].arrays
+    a3 = _network(small_chip, small_workload)[2].arrays
+    tick = STDP(**params).bind(a1, device=device)
+    twin = STDPReference(STDP(**params), a2, device=device)
+    cont = STDPContinuous(STDP(**params).bind(a3, device=device), 1000)
+    return tick, twin, cont
+
+
+@pytest.mark.parametrize("window", [0, 3])
+def test_a_pair_exactly_window_ticks_apart_is_updated_one_more_is_not(small_chip, small_workload, window):
+    """window_ticks w: a pair w ticks apart pairs (<= w), w + 1 ticks apart does not, in each twin and
+    in the clockless rule (w x T ps pairs, one ps more does not)."""
+    params = dict(a_plus=2.0, a_minus=1.0, tau_plus_ticks=4.0, tau_minus_ticks=8.0, w_min=-50, w_max=50,
+                  window_ticks=window)
+    tick, twin, cont = _rules(small_chip, small_workload, **params)
+    axon, s, g = _one_synapse(tick.arrays)
+    none = np.empty(0, np.int64)
+    w0 = tick.w[s]
+    # potentiation: pre at 10, post at 10 + window (pairs), post again at 10 + 2 window + 1 (pre 10 is too old)
+    for rule in (tick, twin):
+        assert rule.apply(10, [axon], []) == (0, 0)
+        assert rule.apply(10 + window, [], [g]) == (1, 0)
+    assert cont.apply_window(np.array([10_000]), np.array([axon]), none, none)[:2] == (0, 0)
+    assert cont.apply_window(none, none, np.array([g]), np.array([(10 + window) * 1000]))[:2] == (1, 0)
+    up = w0 + 2.0 * pair_factor(window, 4.0)
+    assert tick.w[s] == twin.w[s] == cont.rule.w[s] == up
+    # depression: pre window + 1 ticks after that post does not pair (nor count), nor does the clockless
+    # rule's pre window x T + 1 ps after it; then a post pairs with the new pre at its own tick (dt 0)
+    for rule in (tick, twin):
+        assert rule.apply(10 + 2 * window + 1, [axon], []) == (0, 0)
+    assert cont.apply_window(np.array([(10 + 2 * window) * 1000 + 1]), np.array([axon]), none, none)[:2] == (0, 0)
+    assert tick.w[s] == twin.w[s] == cont.rule.w[s] == up
+    dep = 1 if window else 0  # a depression needs the post strictly earlier: window 0 never depresses
+    for rule in (tick, twin):
+        assert rule.apply(10 + 3 * window + 1, [], [g]) == (1, 0)
+        assert rule.apply(10 + 4 * window + 1, [axon], []) == (0, dep)  # exactly window after the post
+    assert tick.w[s] == twin.w[s] == up + 2.0 * pair_factor(window, 4.0) - dep * 1.0 * pair_factor(window, 8.0)
+    # the clockless depression exactly window x T after a post pairs (an instant lies in one window only,
+    # so window 0 has no clockless depression to check)
+    assert cont.apply_window(none, none, np.array([g]), np.array([(10 + 3 * window) * 1000 + 1]))[:2] == (1, 0)
+    if window:
+        assert cont.apply_window(np.array([(10 + 4 * window) * 1000 + 1]), np.array([axon]), none, none)[:2] == (0, 1)
+        assert cont.rule.w[s] == tick.w[s]
+
+
+def test_repeated_spikes_in_a_tick_count_once_and_updates_are_listed_depressions_first(small_chip, small_workload):
+    """An axon listed three times and a neuron listed twice in one tick are one spike each; the synapses
+    written are the depressions (pre axons ascending) then the potentiations (fired neurons ascending)."""
+    tick, twin, _ = _rules(small_chip, small_workload, a_plus=1.0, a_minus=1.0, tau_plus_ticks=2.0,
+                           tau_minus_ticks=2.0, w_min=-100, w_max=100)
+    a = tick.arrays
+    axon, s, g = _one_synapse(a)
+    row = list(range(int(a.row_ptr[axon]), int(a.row_ptr[axon + 1])))
+    neurons = sorted({(axon // a.axons_per_core) * a.neurons_per_core + int(a.row_neurons[x]) for x in row})
+    for rule in (tick, twin):
+        assert rule.apply(0, [], neurons + neurons[:1]) == (0, 0)
+        assert rule.apply(1, [axon, axon, axon], []) == (0, len(row))   # each synapse of the row once
+    assert tick.last_written.tolist() == twin.last_written == row
+    for rule in (tick, twin):
+        assert rule.apply(2, [axon], [g, g]) == (len([x for x in range(a.n_synapses)
+                                                       if tick.syn_axon[x] == axon and
+                                                       (axon // a.axons_per_core) * a.neurons_per_core
+                                                       + int(a.row_neurons[x]) == g]), len(row))
+    col = sorted(int(x) for x in np.flatnonzero(a.synapse_neurons() == g) if tick.syn_axon[x] == axon)
+    assert tick.last_written.tolist() == twin.last_written == row + col
+    assert tick.w.tolist() == twin.w and a.row_weights.tolist() == twin.weights
+    assert a.dense_weights is None or a.dense_weights[axon, a.row_neurons[s]] == a.row_weights[s]
+
+
+def test_twins_agree_on_ties_bounds_and_a_nonlinear_device(small_chip, small_workload):
+    """Duplicates, same-tick pre and post, pairs at the window's edge and tight bounds that clip, on a
+    device with non-linear steps: the vectorised rule and its twin give the same counts, the same
+    synapses written and the same float weights, bit for bit."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    dev = SynapseDeviceSpec(ltp_nonlinearity=Sourced(2.0), ltd_nonlinearity=Sourced(0.6))
+    params = dict(a_plus=1.5, a_minus=2.0, tau_plus_ticks=3.0, tau_minus_ticks=5.0, w_min=-3, w_max=3,
+                  window_ticks=2)
+    tick, twin, _ = _rules(small_chip, small_workload, device=dev, **params)
+    a = tick.arrays
+    draws = np.random.default_rng(12)
+    axons = np.arange(0, 64, 3)
+    totals = [0, 0]
+    for t in range(60):
+        pre = draws.choice(axons, size=int(draws.integers(0, 8)))        # repeats in a tick
+        post = draws.integers(0, a.n_neurons, int(draws.integers(0, 10)))
+        post = np.concatenate([post, post[:2]])
+        got = tick.apply(t, pre, post)
+        assert got == twin.apply(t, pre.tolist(), post.tolist()), t
+        assert tick.last_written.tolist() == twin.last_written, t
+        totals = [totals[0] + got[0], totals[1] + got[1]]
+    assert tick.w.tolist() == twin.w and a.row_weights.tolist() == twin.weights
+    assert min(totals) > 30 and {-3.0, 3.0} <= set(tick.w.tolist())  # both bounds reached
+
+
+def test_a_tick_depression_on_a_nonlinear_device_follows_its_curve(small_chip, small_workload):
+    """d = a_minus e^(-dt / tau_minus) moves w to bottom + (w - bottom) e^(-d / (R a_ltd)),
+    bottom = w_max - R / (1 - e^(-1 / a_ltd)); hand values, R = 16."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    _, _, net = _network(small_chip, small_workload)
+    a = net.arrays
+    axon, s, g = _one_synapse(a)
+    rule = STDP(a_plus=0.0, a_minus=3.0, tau_plus_ticks=2.0, tau_minus_ticks=4.0, w_min=-8, w_max=8).bind(
+        a, device=SynapseDeviceSpec(ltd_nonlinearity=Sourced(0.5)))
+    rule.w[s] = 2.0
+    rule.apply(0, [], [g])
+    assert rule.apply(2, [axon], []) == (0, 1)
+    d = 3.0 * math.exp(-2 / 4)
+    bottom = 8 - 16 / (1 - math.exp(-2.0))
+    assert rule.w[s] == pytest.approx(bottom + (2.0 - bottom) * math.exp(-d / 8.0), abs=1e-12)
+    assert int(a.row_weights[s]) == math.floor(rule.w[s] + 0.5)
+
+
+def test_clockless_pairs_inside_one_window_take_their_own_instants(small_chip, small_workload):
+    """T = 1000 ps, one window: pre at 100, post at 400, pre again at 700. The post pairs with the pre at
+    100 (300 ps: e^(-0.3 / tau_plus)); the second pre with the post (300 ps: e^(-0.3 / tau_minus)); the
+    first pre pairs with no earlier post. Then a pre and a post at one instant: potentiation by a_plus
+    (dt 0), and no depression from that post."""
+    _, _, cont = _rules(small_chip, small_workload, a_plus=4.0, a_minus=2.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=5.0, w_min=-100, w_max=100)
+    a = cont.rule.arrays
+    axon, s, g = _one_synapse(a)
+    w0 = cont.rule.w[s]
+    n_pot, n_dep, written = cont.apply_window(np.array([700, 100]), np.array([axon, axon]), np.array([g]),
+                                              np.array([400]))
+    assert (n_pot, n_dep) == (1, 1) and s in written.tolist()
+    want = w0 + 4.0 * math.exp(-0.3 / 2.0) - 2.0 * math.exp(-0.3 / 5.0)
+    assert cont.rule.w[s] == pytest.approx(want, abs=1e-12)
+    assert cont.pre_last[axon] == 700 and cont.post_last[g] == 400
+    assert int(a.row_weights[s]) == math.floor(cont.rule.w[s] + 0.5)
+    got = cont.apply_window(np.array([1500]), np.array([axon]), np.array([g]), np.array([1500]))[:2]
+    # the pre at 1500 pairs with the post at 400 (1100 ps back), not with the post at its own instant
+    assert got == (1, 1)
+    assert cont.rule.w[s] == pytest.approx(want - 2.0 * math.exp(-1.1 / 5.0) + 4.0, abs=1e-12)
+
+
+def test_clockless_depression_comes_before_potentiation_at_one_instant(small_chip, small_workload):
+    """At w_max, a pre and a post at one instant after an earlier post: the depression lands first and the
+    potentiation (dt 0, a_plus) is clipped back to w_max; the other order would end below it."""
+    _, _, cont = _rules(small_chip, small_workload, a_plus=5.0, a_minus=3.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=1e300, w_min=-10, w_max=10)
+    a = cont.rule.arrays
+    axon, s, g = _one_synapse(a)
+    cont.rule.w[s] = 10.0
+    none = np.empty(0, np.int64)
+    cont.apply_window(none, none, np.array([g]), np.array([200]))
+    assert cont.apply_window(np.array([900]), np.array([axon]), np.array([g]), np.array([900]))[:2] == (1, 1)
+    assert cont.rule.w[s] == 10.0  # 10 - 3 + 5 clipped, not 10 clipped - 3
+
+
+def test_clockless_steps_off_whole_ticks_use_the_curve_of_the_change(small_chip, small_workload):
+    """Not a whole number of ticks apart, a clockless pairing's device factor is e^(-|d| / (R a)) of its
+    own change d: hand values on R = 16, a_ltp 0.5, a_ltd 0.25."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    dev = SynapseDeviceSpec(ltp_nonlinearity=Sourced(0.5), ltd_nonlinearity=Sourced(0.25))
+    _, _, cont = _rules(small_chip, small_workload, device=dev, a_plus=2.0, a_minus=3.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=4.0, w_min=-8, w_max=8)
+    a = cont.rule.arrays
+    axon, s, g = _one_synapse(a)
+    cont.rule.w[s] = 0.0
+    none = np.empty(0, np.int64)
+    cont.apply_window(np.array([1000]), np.array([axon]), none, none)
+    assert cont.apply_window(none, none, np.array([g]), np.array([2500]))[:2] == (1, 0)
+    d = 2.0 * math.exp(-1.5 / 2.0)
+    top = -8 + 16 / (1 - math.exp(-2.0))
+    w1 = top - top * math.exp(-d / 8.0)
+    assert cont.rule.w[s] == pytest.approx(w1, abs=1e-12)
+    assert cont.apply_window(np.array([3250]), np.array([axon]), none, none)[:2] == (0, 1)
+    d = 3.0 * math.exp(-0.75 / 4.0)
+    bottom = 8 - 16 / (1 - math.exp(-4.0))
+    assert cont.rule.w[s] == pytest.approx(bottom + (w1 - bottom) * math.exp(-d / 4.0), abs=1e-12)
+
+
+@pytest.mark.parametrize("bits, w_min, w_max, bad", [(9, -256, 255, None), (9, -257, 0, "w_min"),
+                                                     (9, 0, 256, "w_max"), (4, -8, 7, None), (4, -8, 8, "w_max")])
+def test_bounds_fit_the_chips_signed_weights_at_their_edges(small_chip, small_workload, bits, w_min, w_max, bad):
+    _, _, net = _network(small_chip, small_workload)
+    rule = STDP(1, 1, 2, 2, w_min, w_max)
+    if bad is None:
+        assert rule.bind(net.arrays, weight_bits=bits) is rule
+    else:
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        with pytest.raises(ConfigError, match=rf"learning.{bad}: must fit the chip's signed {bits}-bit weights "
+                                              rf"\({lo}\.\.{hi}\)"):
+            rule.bind(net.arrays, weight_bits=bits)
+
+
+@pytest.mark.parametrize("key, value, rule", [
+    ("a_plus", -0.5, "must be a finite number >= 0"), ("a_minus", float("inf"), "must be a finite number >= 0"),
+    ("a_plus", True, "must be a finite number >= 0"), ("a_minus", "1", "must be a finite number >= 0"),
+    ("tau_plus_ticks", 0, "must be a finite number > 0"), ("tau_minus_ticks", -1.0, "must be a finite number > 0"),
+    ("tau_plus_ticks", float("nan"), "must be a finite number > 0"), ("tau_minus_ticks", False, "must be a finite"),
+    ("w_min", 1.5, "must be an integer weight"), ("w_max", True, "must be an integer weight"),
+])
+def test_each_bad_parameter_is_named_with_its_rule(key, value, rule):
+    params = dict(a_plus=1.0, a_minus=1.0, tau_plus_ticks=2.0, tau_minus_ticks=2.0, w_min=-4, w_max=4)
+    params[key] = value
+    with pytest.raises(ConfigError, match=rf"^learning.{key}: {rule}"):
+        STDP(**params)
+    with pytest.raises(ConfigError, match=rf"^workload.learning.{key}: {rule}"):
+        learning_rule("stdp", params, "workload.learning")
+    ok = dict(params, **{key: {"a_plus": 0, "a_minus": 0.0, "tau_plus_ticks": 0.5, "tau_minus_ticks": 3,
+                               "w_min": -4.0, "w_max": 4}[key]})
+    assert STDP(**ok).w_min == -4  # a zero amplitude, a fractional tau, an integral float bound are fine
+
+
+def test_bounds_may_meet_and_a_flat_device_range_holds_the_weight(small_chip, small_workload):
+    """w_min == w_max is allowed (one weight); on a device with curves and no range, a pairing off whole
+    ticks (zero change: a_plus 0) still leaves the weight exactly at that bound, never NaN."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    dev = SynapseDeviceSpec(ltp_nonlinearity=Sourced(0.5), ltd_nonlinearity=Sourced(0.5))
+    _, _, cont = _rules(small_chip, small_workload, device=dev, a_plus=0.0, a_minus=0.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=2.0, w_min=2, w_max=2)
+    a = cont.rule.arrays
+    axon, s, g = _one_synapse(a)
+    none = np.empty(0, np.int64)
+    cont.apply_window(np.array([100]), np.array([axon]), none, none)
+    assert cont.apply_window(none, none, np.array([g]), np.array([350]))[:2] == (1, 0)
+    assert cont.apply_window(np.array([800]), np.array([axon]), none, none)[:2] == (0, 1)
+    assert cont.rule.w[s] == 2.0 and a.row_weights[s] == 2
+
+
+@pytest.mark.parametrize("ltp, ltd", [(None, 0.5), (0.5, None)])
+def test_a_device_with_one_curve_steps_the_other_way_linearly(small_chip, small_workload, ltp, ltd):
+    """A device with only one non-linear curve: the other direction adds (or subtracts) exactly
+    d = a x e^(-dt / tau), in the tick rule, its twin and the clockless rule."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    dev = SynapseDeviceSpec(ltp_nonlinearity=None if ltp is None else Sourced(ltp),
+                            ltd_nonlinearity=None if ltd is None else Sourced(ltd))
+    tick, twin, cont = _rules(small_chip, small_workload, device=dev, a_plus=2.0, a_minus=3.0, tau_plus_ticks=4.0,
+                              tau_minus_ticks=5.0, w_min=-20, w_max=20)
+    axon, s, g = _one_synapse(tick.arrays)
+    w0 = tick.w[s]
+    none = np.empty(0, np.int64)
+    for rule in (tick, twin):
+        rule.apply(1, [axon], [])
+        assert rule.apply(3, [], [g]) == (1, 0)
+        assert rule.apply(4, [axon], []) == (0, 1)
+    cont.apply_window(np.array([1000]), np.array([axon]), none, none)
+    cont.apply_window(none, none, np.array([g]), np.array([3000]))
+    cont.apply_window(np.array([4000]), np.array([axon]), none, none)
+    up, down = 2.0 * math.exp(-2 / 4.0), 3.0 * math.exp(-1 / 5.0)  # R = 40, a = 0.5: b = 1 / (1 - e^-2)
+    b = 1 / (1 - math.exp(-2.0))
+    if ltp is None:  # linear up, curved down towards bottom = w_max - R b
+        w1 = w0 + up
+        want = (20 - 40 * b) + (w1 - (20 - 40 * b)) * math.exp(-down / 20.0)
+    else:            # curved up towards top = w_min + R b, linear down
+        w1 = (-20 + 40 * b) - ((-20 + 40 * b) - w0) * math.exp(-up / 20.0)
+        want = w1 - down
+    assert tick.w[s] == twin.w[s] == cont.rule.w[s]
+    assert tick.w[s] == pytest.approx(want, abs=1e-12)
+
+
+def test_clockless_pairs_one_ps_past_whole_ticks_and_a_post_at_time_zero(small_chip, small_workload):
+    """dt = 2 T + 1 ps is not a whole number of ticks: its factor is e^(-(2 + 1/T) / tau), not the
+    2-tick table's. A post at 0 ps (the first instant) pairs with a later pre in its window."""
+    _, _, cont = _rules(small_chip, small_workload, a_plus=4.0, a_minus=2.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=5.0, w_min=-100, w_max=100)
+    a = cont.rule.arrays
+    axon, s, g = _one_synapse(a)
+    w0 = cont.rule.w[s]
+    none = np.empty(0, np.int64)
+    assert cont.apply_window(np.array([500]), np.array([axon]), np.array([g]), np.array([0]))[:2] == (0, 1)
+    assert cont.rule.w[s] == pytest.approx(w0 - 2.0 * math.exp(-0.5 / 5.0), abs=1e-12)
+    w1 = cont.rule.w[s]
+    assert cont.apply_window(none, none, np.array([g]), np.array([2501]))[:2] == (1, 0)  # 2001 ps after 500
+    assert cont.rule.w[s] == pytest.approx(w1 + 4.0 * math.exp(-2.001 / 2.0), abs=1e-12)
+    assert abs(cont.rule.w[s] - (w1 + 4.0 * math.exp(-1.0))) > 1e-4

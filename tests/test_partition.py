@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroemu.networks.partition import bisect, cut_weight, split_part, synapse_part
+from neuroemu.networks.partition import bisect, bisect_split, cut_weight, split_both, split_part, synapse_part
 
 
 def grid_edges(side: int):
@@ -96,3 +96,90 @@ def test_split_part_keeps_the_edges_inside_and_renumbers_in_order():
     pairs = sorted({(int(sub.nodes[r]), int(sub.nodes[c])) for r, c in zip(sub.row, sub.col) if r < c})
     assert pairs == [(0, 1), (0, 4), (1, 5), (4, 5), (5, 9)]
     assert (np.diff(sub.row) >= 0).all() and sub.ptr[-1] == len(sub.row) == 10
+
+
+# --- exact values on hand graphs -----------------------------------------------------------------------
+
+def test_synapse_part_weighs_each_pair_by_the_activity_crossing_it_both_ways():
+    """0 -> 1 twice (activity 2 each), 1 -> 0 (3), 1 -> 2 (3), a self loop 2 -> 2 dropped: the pair
+    (0, 1) weighs 2 + 2 + 3 = 7 both ways, (1, 2) weighs 3."""
+    part = synapse_part(np.array([0, 1, 0, 2, 1]), np.array([1, 0, 1, 2, 2]), np.array([2.0, 3.0, 5.0]), 3)
+    assert list(zip(part.row.tolist(), part.col.tolist(), part.weight.tolist())) == [
+        (0, 1, 7.0), (1, 0, 7.0), (1, 2, 3.0), (2, 1, 3.0)]
+    assert part.ptr.tolist() == [0, 1, 3, 4] and part.nodes.tolist() == [0, 1, 2] and part.size == 3
+    flat = synapse_part(np.array([0, 1, 0]), np.array([1, 0, 1]), np.full(3, 0.5), 3)
+    assert flat.weight.tolist() == [1.5, 1.5] and flat.ptr.tolist() == [0, 1, 2, 2]
+    none = synapse_part(np.array([1]), np.array([1]), np.ones(2), 2)
+    assert none.ptr.tolist() == [0, 0, 0] and none.row.size == 0
+
+
+def test_cut_weight_and_split_both_on_a_path():
+    """Path 0 - 1 - 2 - 3 (weights 1, 2, 4): the side {0, 2, 3} cuts 1 + 2 = 3; its part keeps the edge
+    2 - 3 (renumbered 1 - 2, weight 4), the other part is node 1 alone."""
+    part = synapse_part(np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([1.0, 2.0, 4.0, 0.0]), 4)
+    side = np.array([True, False, True, True])
+    assert cut_weight(part, side) == 3.0 and cut_weight(part, ~side) == 3.0
+    a, b = split_both(part, side)
+    assert a.nodes.tolist() == [0, 2, 3] and a.ptr.tolist() == [0, 0, 1, 2]
+    assert list(zip(a.row.tolist(), a.col.tolist(), a.weight.tolist())) == [(1, 2, 4.0), (2, 1, 4.0)]
+    assert b.nodes.tolist() == [1] and b.ptr.tolist() == [0, 0] and b.row.size == 0
+
+
+def test_breadth_first_order_levels_components_and_isolated_nodes():
+    """Path 0 - 1 - 2 - 3, pair 5 - 6, node 4 alone: from 1 the order is 1, 0, 2, 3 (3 reached last),
+    then the next component from its smallest node, the isolated node at the end."""
+    from neuroemu.networks.partition import _bfs_order
+    part = synapse_part(np.array([0, 1, 2, 5]), np.array([1, 2, 3, 6]), np.ones(7), 7)
+    isolated = np.diff(part.ptr) == 0
+    assert isolated.tolist() == [False] * 4 + [True, False, False]
+    order, last = _bfs_order(part, 1, isolated)
+    assert order.tolist() == [1, 0, 2, 3, 5, 6, 4] and last == 3
+    order, last = _bfs_order(part, 6, isolated)
+    assert order.tolist() == [6, 5, 0, 1, 2, 3, 4] and last == 5
+
+
+def test_bisect_finds_two_interleaved_triangles():
+    """Triangles {0, 2, 4} and {1, 3, 5} joined by the edge 4 - 5: the id split {0, 1, 2} cuts 4 edges,
+    the best split 1; bisect keeps the triangle of node 0 on the first side."""
+    src = np.array([0, 2, 0, 1, 3, 1, 4])
+    dst = np.array([2, 4, 4, 3, 5, 5, 5])
+    part = synapse_part(src, dst, np.ones(6), 6)
+    assert cut_weight(part, np.arange(6) < 3) == 4.0
+    side = bisect(part, 3)
+    assert side.tolist() == [True, False, True, False, True, False] and cut_weight(part, side) == 1.0
+    a, b = bisect_split(part, 3)
+    assert a.nodes.tolist() == [0, 2, 4] and b.nodes.tolist() == [1, 3, 5] and len(a.row) == len(b.row) == 6
+    assert bisect(part, 0).tolist() == [False] * 6 and bisect(part, 6).tolist() == [True] * 6
+
+
+def test_one_node_sides_are_searched_too():
+    """A star (hub 0, leaves 1-4): a side of one node is a leaf (cut 1), not the id order's hub (cut 4);
+    the first leaf on a tie."""
+    part = synapse_part(np.zeros(4, np.int64), np.arange(1, 5), np.ones(5), 5)
+    assert cut_weight(part, np.arange(5) < 1) == 4.0
+    side = bisect(part, 1)
+    assert side.tolist() == [False, True, False, False, False] and cut_weight(part, side) == 1.0
+    four = bisect(part, 4)  # the id order's first four already leave one leaf alone: cut 1, kept
+    assert four.tolist() == [True, True, True, True, False] and cut_weight(part, four) == 1.0
+
+
+def test_refine_returns_the_cut_of_the_side_it_returns():
+    """From the id split of the interleaved triangles (cut 4), the refinement swaps to a cut of 1 and
+    reports that cut exactly: (entry weight - x . W x) / 4 is the weight across."""
+    from neuroemu.networks.partition import _refine
+    part = synapse_part(np.array([0, 2, 0, 1, 3, 1, 4]), np.array([2, 4, 4, 3, 5, 5, 5]), np.ones(6), 6)
+    degree = np.bincount(part.row, weights=part.weight, minlength=6)
+    side, cut = _refine(part, np.arange(6) < 3, degree)
+    assert cut == cut_weight(part, side) == 1.0 and side.sum() == 3
+
+
+def test_bisect_reaches_the_brute_force_optimum_of_a_small_random_graph():
+    """12 nodes, 27 random synapses (self loops and repeats included), halves of 6: the least cut over
+    all 924 splits is 6, and bisect finds a split that cuts exactly that."""
+    import itertools
+    src = np.array([6, 3, 3, 0, 0, 0, 2, 9, 7, 10, 6, 7, 11, 8, 7, 6, 6, 11, 3, 9, 8, 0, 4, 10, 6, 0, 9])
+    dst = np.array([8, 10, 2, 1, 10, 0, 6, 0, 3, 5, 5, 4, 0, 0, 1, 0, 8, 6, 7, 3, 7, 9, 4, 5, 11, 9, 11])
+    part = synapse_part(src, dst, np.ones(12), 12)
+    best = min(cut_weight(part, np.isin(np.arange(12), c)) for c in itertools.combinations(range(12), 6))
+    side = bisect(part, 6)
+    assert best == 6.0 and side.sum() == 6 and cut_weight(part, side) == best

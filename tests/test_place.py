@@ -379,3 +379,215 @@ def test_a_network_without_synapses_or_neurons_reports_zeros():
     empty.add_inputs("in", 1)
     r = evaluate(empty.build(), np.zeros(0, np.int64), None)
     assert (r.cores_used, r.max_neurons_per_core, r.max_axons_per_core, r.synapses) == (0, 0, 0, 0)
+
+
+# --- exact values per public function: refusals, tiny hand placements, costs against hand sums ---------
+
+def hand_net(edges, n=4, core=-1, groups=None):
+    """n IF neurons (one group per entry of ``groups``: (name, size, core)), the directed edges given,
+    weight 1, delay 1; plus one input feeding neuron 0."""
+    b = NetworkBuilder("hand")
+    b.add_inputs("in", 1)
+    for name, size, c in groups or [("n", n, core)]:
+        b.add_neurons(name, size, model="IF", core=c)
+    src = np.array([e[0] for e in edges])
+    dst = np.array([e[1] for e in edges])
+    names = [g[0] for g in groups] if groups else ["n"]
+    if len(names) == 1:
+        b.connect(names[0], names[0], np.ones(len(edges)), sparse=(src, dst))
+    b.connect("in", names[0], np.ones(1), sparse=(np.array([0]), np.array([0])))
+    return b.build()
+
+
+LINE = np.abs(np.subtract.outer(np.arange(4), np.arange(4)))  # 4 cores in a row, hops |i - j|
+
+
+def test_cost_of_a_placement_is_the_hand_sum():
+    """Edges 0->1, 0->2, 0->3, 1->3, 2->1, 3->0 on cores [0, 1, 3, 3] of a line of 4 (hops |i - j|),
+    activity [1, 2, 3, 4]: mean hops = sum(a_s hops) / sum(a_s); packets = one per (source, destination
+    core), weighted; packet hops likewise."""
+    edges = [(0, 1), (0, 2), (0, 3), (1, 3), (2, 1), (3, 0)]
+    net = hand_net(edges)
+    core_of = np.array([0, 1, 3, 3])
+    act = np.array([1.0, 2.0, 3.0, 4.0])
+    # per edge: (a_s, hops): (1, 1), (1, 3), (1, 3), (2, 2), (3, 2), (4, 3)
+    mean = (1 * 1 + 1 * 3 + 1 * 3 + 2 * 2 + 3 * 2 + 4 * 3) / (1 + 1 + 1 + 2 + 3 + 4)
+    # (source, dest core) pairs: (0, 1), (0, 3), (1, 3), (2, 1), (3, 0)
+    packets = 1 + 1 + 2 + 3 + 4
+    packet_hops = 1 * 1 + 1 * 3 + 2 * 2 + 3 * 2 + 4 * 3
+    r = evaluate(net, core_of, LINE, activity=act, n_cores=4, strategy="mine")
+    assert (r.mean_hops, r.packets, r.packet_hops) == (mean, packets, packet_hops)
+    assert r.mean_packet_hops == packet_hops / packets
+    assert (r.strategy, r.cores_used, r.max_neurons_per_core, r.synapses) == ("mine", 3, 2, 7)
+    assert r.routing_energy_pj(2.5) == packet_hops * 2.5
+    assert r.as_dict() == {"strategy": "mine", "cores_used": 3, "max_neurons_per_core": 2,
+                           "max_axons_per_core": r.max_axons_per_core, "synapses": 7, "mean_hops": mean,
+                           "packets": float(packets), "packet_hops": float(packet_hops),
+                           "mean_packet_hops": packet_hops / packets}
+    # axons: core 3 holds neurons 2, 3 fed by 0 (both) and 1: 2 distinct sources; core 1 by 0 and 2
+    assert r.max_axons_per_core == 2
+    # listed by source instead of by destination, and through the sorted-pair path: the same sums
+    r2 = evaluate(hand_net(sorted(edges)), core_of, LINE, activity=act, n_cores=4)
+    assert (r2.mean_hops, r2.packets, r2.packet_hops) == (mean, packets, packet_hops)
+
+
+def test_cost_through_the_sorted_pair_path_is_the_hand_sum(monkeypatch):
+    from neuroemu.networks import axons
+    monkeypatch.setattr(axons, "DENSE_KEYS_PER_EDGE", 0)
+    monkeypatch.setattr(axons, "DENSE_KEYS_MIN", 0)
+    edges = [(0, 1), (0, 2), (0, 3), (1, 3), (2, 1), (3, 0)]
+    r = evaluate(hand_net(edges), np.array([0, 1, 3, 3]), LINE, activity=np.array([1.0, 2.0, 3.0, 4.0]), n_cores=4)
+    assert (r.packets, r.packet_hops) == (11.0, 26.0)  # 1 x 1 + 1 x 3 + 2 x 2 + 3 x 2 + 4 x 3
+
+
+def test_locality_puts_two_interleaved_pairs_each_on_one_core():
+    """Neurons 0 <-> 2 and 1 <-> 3 (two pairs, ids interleaved), 2 per core, a line of 4 cores: pack's
+    [0, 0, 1, 1] cuts every synapse (4 packets x 1 hop); locality keeps each pair on one core, on the
+    line's most central cores 1 and its nearer neighbour 0 (ties by id): 0 hops."""
+    net = hand_net([(0, 2), (2, 0), (1, 3), (3, 1)])
+    pack = place(net, strategy="pack", n_cores=4, neurons_per_core=2, hops=LINE)
+    assert pack.core_of_neuron.tolist() == [0, 0, 1, 1] and pack.report.packet_hops == 4.0
+    m = place(net, strategy="locality", n_cores=4, neurons_per_core=2, hops=LINE)
+    c = m.core_of_neuron.tolist()
+    assert c[0] == c[2] and c[1] == c[3] and {c[0], c[1]} == {0, 1}
+    assert (m.report.mean_hops, m.report.packets, m.report.packet_hops) == (0.0, 4.0, 0.0)
+    assert m.slot_of_neuron.tolist() == [0, 0, 1, 1]
+    assert m.global_neuron().tolist() == [c[0] * 2, c[1] * 2, c[0] * 2 + 1, c[1] * 2 + 1]
+    # a chip of exactly the two cores the split needs: the split still fits (k leaves <= n_cores)
+    two = place(net, strategy="locality", n_cores=2, neurons_per_core=2, hops=LINE[:2, :2])
+    c = two.core_of_neuron.tolist()
+    assert c[0] == c[2] and c[1] == c[3] and two.report.packet_hops == 0.0
+
+
+def test_locality_lays_a_chain_of_cores_along_the_line():
+    """A chain 0 -> 1 -> ... -> 7 with one neuron per core on a line of 8: laid out along the line from
+    one end, every synapse one hop (7 packets, 7 packet hops)."""
+    hops = np.abs(np.subtract.outer(np.arange(8), np.arange(8)))
+    b = NetworkBuilder("chain")
+    b.add_inputs("in", 1)
+    b.add_neurons("n", 8, model="IF")
+    b.connect("n", "n", np.ones(7), sparse=(np.arange(7), np.arange(1, 8)))
+    b.connect("in", "n", np.ones(1), sparse=(np.array([0]), np.array([0])))
+    m = place(b.build(), strategy="locality", n_cores=8, neurons_per_core=1, hops=hops)
+    c = m.core_of_neuron
+    assert sorted(c.tolist()) == list(range(8)) and (np.abs(np.diff(c)) == 1).all()
+    assert (m.report.packets, m.report.packet_hops, m.report.mean_hops) == (7.0, 7.0, 1.0)
+
+
+def test_shared_routers_count_hops_between_their_cores():
+    """4 cores on 2 routers (core_router [0, 0, 1, 1], 3 hops apart): cores on one router are 0 hops apart."""
+    net = hand_net([(0, 1), (0, 2), (3, 2)])
+    hops = np.array([[0, 3], [3, 0]])
+    m = place(net, strategy="spread", n_cores=4, neurons_per_core=1, hops=hops, core_router=[0, 0, 1, 1])
+    # spread: neuron j on core j; edges 0->1 (0 hops), 0->2 (3), 3->2 (0)
+    assert (m.report.mean_hops, m.report.packets, m.report.packet_hops) == (1.0, 3.0, 3.0)
+    with pytest.raises(ConfigError, match=r"^core_router: needs a router for each of the 4 cores \(got 3\)$"):
+        place(net, strategy="spread", n_cores=4, neurons_per_core=1, hops=hops, core_router=[0, 0, 1])
+    with pytest.raises(ConfigError, match=r"^hops: must be a square \[routers, routers\] matrix covering core_router"):
+        place(net, strategy="spread", n_cores=4, neurons_per_core=1, hops=hops, core_router=[0, 0, 1, 2])
+
+
+def test_given_places_each_neuron_on_its_core_and_refuses_bad_cores():
+    net = hand_net([(0, 1), (1, 2)], groups=[("a", 2, 1), ("b", 2, 0)])
+    m = place(net, strategy="given", n_cores=2, neurons_per_core=2, hops=np.array([[0, 1], [1, 0]]))
+    assert m.core_of_neuron.tolist() == [1, 1, 0, 0] and m.slot_of_neuron.tolist() == [0, 1, 0, 1]
+    assert m.global_neuron().tolist() == [2, 3, 0, 1]
+    missing = hand_net([(0, 1)], groups=[("a", 2, 0), ("b", 2, -1)])
+    with pytest.raises(ConfigError, match=r"^hand: core: mapping given needs a core for every neuron \(neuron 2 of "
+                                          r"group 'b' has none: -1\)$"):
+        place(missing, strategy="given", n_cores=2, neurons_per_core=2)
+    beyond = hand_net([(0, 1)], groups=[("a", 2, 0), ("b", 2, 2)])
+    with pytest.raises(ConfigError, match=r"^hand: core: must be a core of the chip, 0\.\.1 \(neuron 2: got 2\)$"):
+        place(beyond, strategy="given", n_cores=2, neurons_per_core=2)
+    assert place(beyond, strategy="given", n_cores=3, neurons_per_core=2).core_of_neuron.tolist() == [0, 0, 2, 2]
+    crowded = hand_net([(0, 1)], groups=[("a", 2, 0), ("b", 1, 0), ("c", 1, 1)])
+    with pytest.raises(CapacityError, match=r"^given: group 'b' does not fit: core 0 gets 3 neurons, more than 2 "
+                                            r"per core$"):
+        place(crowded, strategy="given", n_cores=2, neurons_per_core=2)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(n_cores=0), r"^pack: n_cores: must be an integer >= 1 \(got 0\)$"),
+    (dict(n_cores=2.0), r"^pack: n_cores: must be an integer >= 1 \(got 2\.0\)$"),
+    (dict(neurons_per_core=-1), r"^pack: neurons_per_core: must be an integer >= 1 \(got -1\)$"),
+    (dict(axons_per_core=0), r"^pack: axons_per_core: must be an integer >= 1 or None \(got 0\)$"),
+    (dict(axons_per_core=3.0), r"^pack: axons_per_core: must be an integer >= 1 or None \(got 3\.0\)$"),
+    (dict(activity=[1.0, 1.0, -1.0, 0.0]), r"^activity: needs one rate >= 0 per neuron \(4\) \(got shape \(4,\)\)$"),
+    (dict(activity=[1.0, float("nan"), 1.0, 0.0]), r"^activity: needs one rate >= 0 per neuron"),
+    (dict(activity=[1.0, float("inf"), 1.0, 0.0]), r"^activity: needs one rate >= 0 per neuron"),
+])
+def test_each_placement_refusal_is_one_line(kw, message):
+    net = hand_net([(0, 1), (1, 2), (2, 3)])
+    args = {**dict(strategy="pack", n_cores=2, neurons_per_core=2), **kw}
+    with pytest.raises(ConfigError, match=message):
+        place(net, **args)
+    ok = dict(args, **{k: {"n_cores": 2, "neurons_per_core": 2, "axons_per_core": 2,
+                           "activity": [0.0, 0.0, 0.0, 0.0]}[k] for k in kw})
+    assert place(net, **ok).core_of_neuron.tolist() == [0, 0, 1, 1]  # the edge of each rule is accepted
+
+
+def test_capacity_at_its_boundary_names_the_first_group_over_it():
+    """3 cores x 2 neurons hold 6; a 7th neuron does not fit, and the group named is the one holding
+    neuron 6 (the first past the chip's capacity)."""
+    net = hand_net([(0, 1)], groups=[("a", 4, -1), ("b", 2, -1), ("c", 1, -1)])
+    with pytest.raises(CapacityError, match=r"^pack: group 'c' does not fit: the network has 7 neurons but the chip "
+                                            r"holds 3 cores x 2 neurons = 6$"):
+        place(net, strategy="pack", n_cores=3, neurons_per_core=2)
+    assert place(net, strategy="pack", n_cores=4, neurons_per_core=2).report.cores_used == 4
+
+
+def test_layout_refuses_fewer_axons_than_the_mapping_used():
+    net = hand_net([(0, 1), (1, 2)])
+    m = place(net, strategy="pack", n_cores=2, neurons_per_core=2, axons_per_core=3)
+    with pytest.raises(ConfigError, match=r"^axons_per_core: 2 is below the 3 the mapping used$"):
+        layout(net, m, 2, 2)
+    lay = layout(net, m, 2, 3)
+    # axons numbered per core by (source, delay, class), neurons before inputs: core 0 holds neuron 0
+    # (axon 0, onto column 1) and the input (axon 1, onto column 0); core 1 neuron 1 (axon 3, column 0)
+    assert lay.axon_source.tolist() == [0, 0, -1, 1, -1, -1]
+    assert lay.axon_input.tolist() == [False, True, False, False, False, False]
+    assert lay.axon_delay.tolist() == [1, 1, 0, 1, 0, 0] and lay.axon_class.tolist() == [0] * 6
+    assert lay.row_ptr.tolist() == [0, 1, 2, 2, 3, 3, 3] and lay.row_neurons.tolist() == [1, 0, 0]
+    assert lay.row_weight.tolist() == [1.0, 1.0, 1.0]
+    assert lay.target_ptr.tolist() == [0, 1, 2, 2, 2] and lay.target_axons.tolist() == [0, 3]
+    assert lay.input_ptr.tolist() == [0, 1] and lay.input_axons.tolist() == [1]
+
+
+def test_parallel_synapses_into_the_first_neuron_take_one_axon():
+    """Two synapses from one input onto neuron 0 (the first row of the sorted table) and two from neuron 1
+    with one delay: one axon each; neuron 1's synapse at another delay needs its own. Per core likewise."""
+    from neuroemu.networks.axons import _AxonTable
+    b = NetworkBuilder("parallel")
+    b.add_inputs("in", 1)
+    b.add_neurons("n", 3, model="IF")
+    b.connect("in", "n", np.ones(2), sparse=(np.array([0, 0]), np.array([0, 0])))
+    b.connect("n", "n", np.ones(3), sparse=(np.array([1, 1, 1]), np.array([0, 0, 0])), delay=np.array([1, 1, 2]))
+    net = b.build()
+    assert fan_in(net).tolist() == [3, 0, 0]
+    table = _AxonTable(net)
+    assert table.per_core(np.array([0, 0, 1]), 2).tolist() == [3, 0]
+    assert table.per_core(np.array([1, 0, 0]), 2).tolist() == [0, 3]
+    assert table.count(np.array([0, 1, 2])) == 3
+
+
+def test_a_router_per_core_out_of_order_is_followed():
+    """4 cores on 4 routers of a line, core c on router [1, 0, 3, 2][c]: spread's edges 0->1 (routers
+    1, 0: 1 hop), 0->2 (1, 3: 2), 3->2 (2, 3: 1) -- the router order, not the core order."""
+    net = hand_net([(0, 1), (0, 2), (3, 2)])
+    m = place(net, strategy="spread", n_cores=4, neurons_per_core=1, hops=LINE, core_router=[1, 0, 3, 2])
+    assert (m.report.mean_hops, m.report.packets, m.report.packet_hops) == (4 / 3, 3.0, 4.0)
+    # more routers than cores, in order: the cores' own block of the table
+    six = np.abs(np.subtract.outer(np.arange(6), np.arange(6))) * 5
+    m = place(net, strategy="spread", n_cores=4, neurons_per_core=1, hops=six, core_router=[0, 1, 2, 3, 4, 5])
+    assert (m.report.packets, m.report.packet_hops) == (3.0, 20.0)
+    local = place(net, strategy="locality", n_cores=4, neurons_per_core=1, hops=six, core_router=[0, 1, 2, 3, 4, 5])
+    assert set(local.core_of_neuron.tolist()) <= {0, 1, 2, 3}
+
+
+def test_unique_rows_of_columns_with_mixed_signs_is_numpys():
+    """A column with negative and positive values cannot be packed: numpy's row-unique answers."""
+    from neuroemu.networks.axons import unique_rows
+    a, b = np.array([3, -1, 3, 0, -1]), np.array([2, 5, 2, 0, 5])
+    rows, inv = unique_rows(a, b, return_inverse=True)
+    assert rows.tolist() == [[-1, 0, 3], [5, 0, 2]] and inv.tolist() == [2, 0, 2, 1, 0]
+

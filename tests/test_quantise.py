@@ -388,3 +388,195 @@ def test_one_bit_weights_are_signs_and_two_copies_a_two_bit_code():
     # o0: 3 / 3 = 1, -2.5 / 3 = -0.83 -> -1, 1.5 / 3 = .5 -> 0 (to even), .4 / 3 -> 0; o1: .5 -> 0, 1, -.2 -> 0
     assert q2.weight[order].tolist() == [1.0, -1.0, 1.0]
     assert q2.dst[order].tolist() == [0, 0, 1]
+
+
+# --- exact values per branch: copies, two groups, zero weights kept, keep, notes, the summary line ----------
+
+def _net(groups, weights, **kw):
+    """Inputs feeding each group by its own [inputs, size] weight matrix (rows: sources); groups: (name, size,
+    params)."""
+    b = NetworkBuilder("hand")
+    b.add_inputs("in", len(weights[0]))
+    for (name, size, params), w in zip(groups, weights):
+        b.add_neurons(name, size, model="IF", **params)
+        b.connect("in", name, np.asarray(w, float))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    return b.build(outputs=groups[-1][0])
+
+
+def test_three_copies_give_a_three_bit_twos_complement_code_per_neuron():
+    """copies 3: types weigh (1, 2, -4); neuron j's scale = max(max w / 3, -min w / 4), its weights
+    round(w / s) in -4..3. o0: 3, -4, 1.5, 0.5 -> s 1 -> 3, -4, 2, 0 (0.5 to even, dropped); o1: 6, -2,
+    0, 0 -> s 2 -> 3, -1; o2 has no synapse: scale 1."""
+    net = _net([("o", 3, dict(threshold=[2.5, 5.0, 1.0]))],
+               [[[3.0, 6.0, 0.0], [-4.0, -2.0, 0.0], [1.5, 0.0, 0.0], [0.5, 0.0, 0.0]]])
+    q, rep = quantise(net, bits=9, scheme="truenorth", copies=3)
+    assert rep.scale.tolist() == [1.0, 2.0, 1.0]
+    order = np.lexsort((q.dst, q.src))
+    assert list(zip(q.src[order].tolist(), q.dst[order].tolist(), q.weight[order].tolist())) == [
+        (0, 0, 3.0), (0, 1, 3.0), (1, 0, -4.0), (1, 1, -1.0), (2, 0, 2.0)]
+    assert rep.type_weights.tolist() == [[1, 2, -4, 0]] * 3 and rep.edge_type is None
+    assert q.threshold.tolist() == [3.0, 3.0, 1.0]  # 2.5 -> 3 (up), 5 / 2 = 2.5 -> 3, 1
+    # errors over the group's largest |w| (6): 1.5 -> 2 (0.5), 0.5 -> 0 (0.5), 6 -> 6, -2 -> -2
+    assert rep.max_rel_error == 0.5 / 6 and rep.groups[0]["dropped"] == 1
+    assert rep.mean_rel_error == pytest.approx(1.0 / 6 / 6, rel=1e-12)
+    clipped = _net([("o", 1, dict(threshold=1.0))], [[[3.0], [-4.0], [3.4]]])
+    assert quantise(clipped, bits=9, scheme="truenorth", copies=3)[0].weight.tolist() == [3.0, -4.0, 3.0]
+
+
+def test_two_groups_each_get_their_own_scale_and_the_worst_group_sets_the_max():
+    """bits 3 (wmax 3). Group a: weights 1, 0.3 -> scale 1/3 -> 3, 1 (errors 0, 0.0333 over 1); group b:
+    6, -4, 1 -> scale 2 -> 3, -2, 0 (0.5 to even: error 1 over 6). Max 1/6 (b), mean over all five."""
+    net = _net([("a", 1, dict(threshold=0.5)), ("b", 1, dict(threshold=5.0, bias=3.0))],
+               [[[1.0], [0.3], [0.0]], [[6.0], [-4.0], [1.0]]])
+    q, rep = quantise(net, bits=3, scheme="loihi")
+    assert rep.scale.tolist() == [1 / 3, 2.0]
+    order = np.lexsort((q.src, q.dst))
+    assert q.weight[order].tolist() == [3.0, 1.0, 3.0, -2.0]
+    a, b = rep.groups
+    assert (a["group"], a["synapses"], a["dropped"], b["group"], b["synapses"], b["dropped"]) == ("a", 2, 0, "b", 3, 1)
+    assert a["max_rel_error"] == pytest.approx(abs(1 / 3 - 0.3), rel=1e-12) and b["max_rel_error"] == 1 / 6
+    assert (a["scale_min"], a["scale_max"], b["scale_min"], b["scale_max"]) == (1 / 3, 1 / 3, 2.0, 2.0)
+    assert rep.max_rel_error == 1 / 6
+    assert rep.mean_rel_error == pytest.approx((abs(1 / 3 - 0.3) + 1 / 6) / 5, rel=1e-12)
+    # thresholds up: a 0.5 / (1/3) = 1.5 -> 2 (0.667, error 1/3 of 0.5); b 5 / 2 = 2.5 -> 3 (6, error 1/5)
+    assert q.threshold.tolist() == [2.0, 3.0] and q.bias.tolist() == [0.0, 2.0]  # b's bias 3 / 2 = 1.5 -> 2
+    assert rep.errors["threshold"]["max_rel_error"] == pytest.approx(1 / 3, rel=1e-12)
+    assert rep.errors["threshold"]["mean_rel_error"] == pytest.approx((1 / 6 + 1) / 5.5, rel=1e-12)
+    assert rep.summary() == ("per_synapse 3-bit weights (auto scale): max relative error 16.667%, mean "
+                             f"{rep.mean_rel_error:.3%}, 1 of 5 synapses dropped; threshold max 33.333%")
+
+
+def test_keep_zero_weights_keeps_every_synapse_and_counts_those_at_zero():
+    net = _net([("o", 2, dict(threshold=1.0))], [[[3.0, 0.0], [0.4, 2.0], [-0.4, 1.0]]])
+    q, rep = quantise(net, bits=3, scheme="loihi", keep_zero_weights=True)
+    # a dense matrix's zero is no synapse: 5 synapses, of which 0.4 and -0.4 round to 0 (scale 1)
+    assert rep.kept.all() and q.n_edges == net.n_edges == 5 and sorted(q.weight.tolist()) == [0, 0, 1, 2, 3]
+    assert rep.zero_weights_kept == 2 and rep.groups[0]["dropped"] == 0
+    assert "keep_zero_weights: 2 synapses kept at weight 0 (each still costs its synaptic operation)" in rep.notes
+    plain = quantise(net, bits=3, scheme="loihi")[1]
+    assert plain.zero_weights_kept == 0 and plain.groups[0]["dropped"] == 2 and int(plain.kept.sum()) == 3
+    assert not any(n.startswith("keep_zero_weights") for n in plain.notes)
+
+
+def test_weight_scale_keep_stores_integers_as_given_and_names_the_first_bad_edge():
+    net = _net([("o", 2, dict(threshold=2.5))], [[[3.0, -3.0], [1.0, 0.0]]])
+    q, rep = quantise(net, bits=3, scheme="loihi", weight_scale="keep")
+    assert rep.scale.tolist() == [1.0, 1.0] and sorted(q.weight.tolist()) == [-3.0, 1.0, 3.0]
+    assert rep.max_rel_error == 0.0 and rep.weight_scale == "keep" and q.threshold.tolist() == [3.0, 3.0]
+    big = _net([("o", 2, dict(threshold=1.0))], [[[3.0, 2.0], [-4.0, 1.0]]])
+    k = int(np.flatnonzero(big.weight == -4.0)[0])
+    with pytest.raises(ConfigError, match=rf"^hand: weight: weight_scale keep stores weights as given, so they must be "
+                                          rf"integers within -3\.\.3 \(the chip's 3-bit weights\) \(edge {k}: got -4\)$"):
+        quantise(big, bits=3, scheme="loihi", weight_scale="keep")
+    with pytest.raises(ConfigError, match=r"^hand: weight_scale: must be one of auto, keep \(got 'fixed'\)$"):
+        quantise(net, weight_scale="fixed")
+    with pytest.raises(ConfigError, match=r"^hand: weight_scale keep: needs per-synapse weights"):
+        quantise(net, scheme="truenorth", weight_scale="keep")
+    with pytest.raises(ConfigError, match=r"^hand: keep_zero_weights: needs per-synapse weights"):
+        quantise(net, scheme="axon_types", keep_zero_weights=True)
+
+
+def test_infinite_thresholds_and_floors_stay_infinite_and_leaks_are_noted_for_truenorth():
+    b = NetworkBuilder("inf")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 2, model="LIF", decay=[0.5, 1.0], threshold=[np.inf, 3.0])
+    b.connect("in", "o", np.array([[2.0, 4.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="o")
+    q, rep = quantise(net, bits=3, scheme="loihi")  # scale 4 / 3
+    assert q.threshold[0] == np.inf and q.threshold[1] == 3.0 and (q.v_min == -np.inf).all()
+    assert rep.errors["threshold"]["max_rel_error"] == pytest.approx(abs(3 * 4 / 3 - 3.0) / 3.0, rel=1e-12)
+    assert not any("leak is linear" in n for n in rep.notes)
+    tn = quantise(net, bits=9, scheme="truenorth")[1]
+    assert ("TrueNorth's leak is linear, not multiplicative: neurons with decay < 1 need a leak approximation on "
+            "that chip") in tn.notes
+
+
+def test_decay_notes_show_three_values_and_count_the_rest():
+    b = NetworkBuilder("many")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 5, model="LIF", decay=[0.9, 0.8, 0.7, 0.6, 0.5], threshold=1.0)
+    b.connect("in", "o", np.ones((1, 5)))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=8, scheme="loihi", decay_bits=4)
+    # 1 - d in 16ths: 0.1 -> 2 (0.875), 0.2 -> 3 (0.8125), 0.3 -> 5 (0.6875), 0.4 -> 6 (0.625); 0.5 exact
+    assert q.decay.tolist() == [0.875, 0.8125, 0.6875, 0.625, 0.5]
+    assert [n for n in rep.notes if "decay rounded" in n] == [
+        "decay rounded to 4 bits in 4 neurons: 0.6 -> 10/16 (0.625), 0.7 -> 11/16 (0.6875), 0.8 -> 13/16 (0.8125) "
+        "and 1 more values"]
+    d = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    err = np.abs(q.decay - d)
+    assert rep.errors["decay"] == {"max_rel_error": pytest.approx((err / 0.9).max(), rel=1e-12),
+                                   "mean_rel_error": pytest.approx(err.sum() / d.sum(), rel=1e-12)}
+
+
+def test_an_axon_type_level_exactly_twice_a_weight_leaves_its_point_off():
+    """Sources 4/3, 3.9, 3.9 (type 0) and 8, 8, 8 (type 1) into one neuron, 2 types, 3 bits: the levels
+    settle at 3.9 (4/3 takes neither: it is nearer 0) and 8; the scale is 8/3, so type 0 stores
+    round(3.9 / (8/3)) = 1, i.e. 8/3 = exactly twice 4/3. A tie with 0 leaves the point off (only a
+    strictly nearer level turns it on). A second neuron without synapses keeps scale 1 and levels 0."""
+    b = NetworkBuilder("tie")
+    b.add_inputs("in", 6)
+    b.add_neurons("o", 2, model="IF", threshold=[1.0, 5.0])
+    b.connect("in", "o", np.array([[4 / 3, 0.0], [3.9, 0.0], [3.9, 0.0], [8.0, 0.0], [8.0, 0.0], [8.0, 0.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="truenorth", types=2)
+    assert rep.scale.tolist() == [8 / 3, 1.0]
+    assert rep.type_weights.tolist() == [[1, 3], [0, 0]]
+    assert rep.kept.tolist() == [False, True, True, True, True, True]
+    assert sorted(q.weight.tolist()) == [1.0, 1.0, 3.0, 3.0, 3.0] and q.threshold.tolist() == [1.0, 5.0]
+
+
+def test_explicit_zero_weights_set_no_scale_and_a_group_of_zeros_keeps_scale_one():
+    """Synapses given at weight 0 (sparse): group a's 0, 6, -3 take the scale of the largest |w|, 6 / 3 = 2
+    (a zero among them changes nothing): 3, -2 (-1.5 to even) and the zero dropped; group b has only
+    zeros: scale 1, every synapse dropped. With keep_zero_weights and no weight at 0, no note."""
+    b = NetworkBuilder("zeros")
+    b.add_inputs("in", 3)
+    b.add_neurons("a", 1, model="IF", threshold=4.0)
+    b.add_neurons("b", 1, model="IF", threshold=4.0)
+    b.connect("in", "a", np.array([0.0, 6.0, -3.0]), sparse=(np.array([0, 1, 2]), np.array([0, 0, 0])))
+    b.connect("in", "b", np.array([0.0, 0.0]), sparse=(np.array([0, 1]), np.array([0, 0])))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    net = b.build(outputs="b")
+    assert net.n_edges == 5
+    q, rep = quantise(net, bits=3, scheme="loihi")
+    assert rep.scale.tolist() == [2.0, 1.0] and q.threshold.tolist() == [2.0, 4.0]
+    assert sorted(q.weight.tolist()) == [-2.0, 3.0] and rep.kept.tolist() == [False, True, True, False, False]
+    assert [g["dropped"] for g in rep.groups] == [1, 2] and rep.max_rel_error == 1 / 6  # -1.5 -> -2: -4, off by 1
+    full = _net([("o", 1, dict(threshold=1.0))], [[[3.0], [1.0]]])
+    kept = quantise(full, bits=3, scheme="loihi", keep_zero_weights=True)[1]
+    assert kept.zero_weights_kept == 0 and not any(n.startswith("keep_zero_weights") for n in kept.notes)
+
+
+def test_axon_type_levels_round_to_nearest_and_leaky_neurons_alone_get_the_note():
+    """Sources 5, 5 (type 0) and 8, 8 (type 1), 3 bits: scale 8/3, levels 5 -> round(1.875) = 2 and 8 -> 3.
+    Every decay 1: no TrueNorth leak note."""
+    b = NetworkBuilder("levels")
+    b.add_inputs("in", 4)
+    b.add_neurons("o", 1, model="IF", threshold=1.0)
+    b.connect("in", "o", np.array([[5.0], [5.0], [8.0], [8.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="truenorth", types=2)
+    assert rep.type_weights.tolist() == [[2, 3]] and rep.scale.tolist() == [8 / 3]
+    assert sorted(q.weight.tolist()) == [2.0, 2.0, 3.0, 3.0]
+    assert not any("leak is linear" in n for n in rep.notes)
+    neg = NetworkBuilder("negative")
+    neg.add_inputs("in", 4)
+    neg.add_neurons("o", 1, model="IF", threshold=1.0)
+    neg.connect("in", "o", np.array([[-5.0], [-5.0], [8.0], [8.0]]))
+    neg.set_input_spikes(np.array([0]), np.array([0]))
+    assert quantise(neg.build(outputs="o"), bits=3, scheme="truenorth", types=2)[1].type_weights.tolist() == [[-2, 3]]
+
+
+def test_current_and_potential_starts_round_to_nearest():
+    """Scale 1 (bits 3, largest |w| 3): u_init 1.7 -> 2 and -1.7 -> -2, v_init 1.7 -> 2 (nearest, not down)."""
+    b = NetworkBuilder("starts")
+    b.add_inputs("in", 1)
+    b.add_neurons("o", 2, model="IF", threshold=5.0, u_init=[1.7, -1.7], v_init=[1.7, -1.2])
+    b.connect("in", "o", np.array([[3.0, 1.0]]))
+    b.set_input_spikes(np.array([0]), np.array([0]))
+    q, rep = quantise(b.build(outputs="o"), bits=3, scheme="loihi")
+    assert rep.scale.tolist() == [1.0, 1.0]
+    assert q.u_init.tolist() == [2.0, -2.0] and q.v_init.tolist() == [2.0, -1.0]

@@ -68,6 +68,8 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
     "devices": ("neuroemu/hardware/devices.py", ["tests/test_devices.py"], None),
     "quantise": ("neuroemu/networks/quantise.py", ["tests/test_quantise.py"], None),
     "place": ("neuroemu/networks/place.py", ["tests/test_place.py"], None),
+    "axons": ("neuroemu/networks/axons.py", ["tests/test_place.py", "tests/test_partition.py"], None),
+    "partition": ("neuroemu/networks/partition.py", ["tests/test_partition.py", "tests/test_place.py"], None),
     "learning": ("neuroemu/hardware/learning.py", ["tests/test_learning.py", "tests/test_conservation.py"], None),
     "sweep": ("neuroemu/studies/sweep.py", ["tests/test_sweep.py"],
               ("sweep", "run_plan", "_execute", "_table_rows", "run_point")),
@@ -171,14 +173,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,',
      52, '1', '2'):
         "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
-    ('place', 'unique_rows',
+    ('axons', 'unique_rows',
      'if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:',
      99, '62', '63'):
         'a packed key below 2^63 still fits an int64, so packing up to 2^63 is as exact',
-    ('place', '_axon_keys',
-     'keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay',
-     37, 'int(network.delay.max(initial=0)) + 1', 'int(network.delay.max(initial=0))'):
-        'delays are >= 1, so source x max delay + delay is still one-to-one',
     ('place', 'evaluate',
      'n_cores = n_cores or int(core_of.max(initial=0)) + 1',
      29, 'core_of.max(initial=0)', 'core_of.min(initial=0)'):
@@ -227,7 +225,7 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      34, '1', '2'):
         'with one source its rank is 0, so rank x k // 1 and // 2 are both 0; with two or more the max is '
         'n_rows',
-    ('place', 'unique_rows',
+    ('axons', 'unique_rows',
      'if min(int(c.min()) for c in cols) < 0 or np.prod(np.array(radix, dtype=np.float64)) >= 2.0 ** 62:',
      41, '0', '1'):
         'a column starting at 0 then goes through np.unique(axis=1), which gives the same rows in the same '
@@ -240,10 +238,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'if on > 0 or off > 0:',
      7, 'on > 0', 'on >= 0'):
         'with both stuck fractions 0 the draw marks no cell (u < 0 and 0 <= u < 0 are never true)',
-    ('place', '_axon_keys',
-     'keys = _combined_src(network) * (int(network.delay.max(initial=0)) + 1) + network.delay',
-     73, '1', '2'):
-        'delays are >= 1, so source x (max delay + 2) + delay is still one-to-one',
+    ('axons', '_axon_keys', 'd_radix = int(network.delay.max(initial=0)) + 1', 50, '1', '2'):
+        'delays are >= 1, so source x (max delay + 2) + delay is still one-to-one, and the key count grows with it',
+    ('axons', '_axon_keys', 'd_radix = int(network.delay.max(initial=0)) + 1', 44, '0', '1'):
+        "delays are >= 1, so max(initial=1) is the same largest delay (a network without synapses only gets "
+        'a radix of 2: more possible keys, none used)',
     ('routing', '__init__',
      'self._down = np.append(2 * child + 1, -1).astype(np.int32)',
      47, '1', '2'):
@@ -379,6 +378,63 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncmodels', '_rate', 'return np.where(keep > 0, -np.log(np.where(keep > 0, keep, 1.0)) / T, np.inf)', 67,
      '1.0', '2.0'):
         'the placeholder of a decay of 4096 (keep 0), whose rate the outer np.where sets to inf',
+    # the seed-71 sample (fifth round, a check between the tests)
+    ('devices', 'conductances', 'stuck[(u >= on) & (u < on + off)] = 2', 15, 'u >= on', 'u > on'):
+        'differs only for a cell whose uniform equals the stuck-on fraction exactly: u is an odd multiple of '
+        '2^-54, so it takes a fraction that is one and a cell drawing that one value (1 in 2^53)',
+    # the seed-53 sample (fifth round, a second fresh measurement)
+    ('devices', 'conductances',
+     'if t is not None and t > t0 and (dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0):', 63,
+     'dev.drift_nu_std.value > 0', 'dev.drift_nu_std.value >= 0'):
+        'with no spread the exponent is nu itself: nu 0 drifts by (t / t0)^-0 = 1 exactly, nu > 0 drifts anyway',
+    ('axons', 'unique_rows', 'radix = [int(c.max()) + 1 for c in cols]', 28, '1', '2'):
+        'larger radices still pack the rows one-to-one and unpack them alike (or fall back to np.unique): '
+        'the same rows in the same order',
+    ('axons', 'per_core', 'if n_cores * float(self.radix) >= 2.0 ** 62:', 11, 'n_cores * float(self.radix)',
+     'n_cores'):
+        'unreachable in practice: classes are 0..255 and delays 1..2^16, so a source takes at most 2^24 keys and '
+        'core x radix reaches 2^62 only at cores x sources >= 2^38 (about 3 x 10^11)',
+    ('axons', '_pack_numpy', 'cum = np.concatenate(([0], np.cumsum(new)))', 31, '0', '1'):
+        "only neurons without synapses at a core's start read cum[0]: 1 instead of 0 axons is still within "
+        'any limit (>= 1), and every later count is unchanged, so the same run of neurons fits',
+    # the seed-52 sample (fifth round, the fresh measurement)
+    ('place', 'cost', 'if space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN):', 11,
+     'space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN)', 'True'):
+        'always the marked table: the same (source, core) pairs in the same order, only more memory for a '
+        'sparse key space',
+    ('axons', '_axon_keys', 'c_radix = int(network.edge_class.max()) + 1', 50, '1', '2'):
+        'a class radix one larger keeps (source, delay, class) one-to-one: only the key count grows',
+    # the seed-72 sample (fifth round, a second check between the tests)
+    ('devices', 'conductances',
+     'if t is not None and t > t0 and (dev.drift_nu.value > 0 or dev.drift_nu_std.value > 0):', 37,
+     'dev.drift_nu.value > 0', 'dev.drift_nu.value >= 0'):
+        'with nu 0 and no spread every exponent is 0, and G (t / t0)^-0 is G exactly: drifting by nothing',
+    ('place', 'cost', 'elif space < 2 ** 62:', 21, '2 ** 62', '2 * 62'):
+        'only which exact way counts the distinct (source, core) pairs: the sorted packed keys or unique_rows '
+        '(the same pairs in the same order)',
+    ('axons', '__init__', 'first[:1] = True', 19, '1', '2'):
+        'np.not_equal(..., out=first[1:]) overwrites every entry after the first, so only first[0] is kept',
+    ('axons', 'per_core', 'first[:1] = True', 15, '1', '2'):
+        'np.not_equal(..., out=first[1:]) overwrites every entry after the first, so only first[0] is kept',
+    ('place', 'cost', 'first[:1] = True', 19, '1', '2'):
+        'np.not_equal(..., out=first[1:]) overwrites every entry after the first, so only first[0] is kept',
+    ('axons', 'per_core', 'if n_cores * float(self.radix) >= 2.0 ** 62:', 11, 'n_cores * float(self.radix)',
+     'n_cores / float(self.radix)'):
+        'only which exact way counts the distinct (core, key) pairs: unique_rows or sorted packed keys',
+    ('axons', 'dense_keys', 'if self.radix <= max(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN):', 25,
+     'max(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN)',
+     'min(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN)'):
+        "keys renumbered densely more often: the greedy fill's table is smaller, the placement the same "
+        '(test_sparse_key_spaces_place_alike)',
+    # the seed-51 sample (fifth round)
+    ('learning', '_column_synapses', 'if total == 0:', 11, 'total == 0', 'False'):
+        'a shortcut: row_positions of rows that are all empty is an empty int64 array, so col_syn[...] is the '
+        'same empty result',
+    ('place', 'cost',
+     'if space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN):', 24,
+     'axon_table.DENSE_KEYS_PER_EDGE * len(s)', 'axon_table.DENSE_KEYS_PER_EDGE'):
+        'only which of two exact ways counts the distinct (source, core) pairs: a marked table or a sorted list '
+        'give the same pairs in the same order (speed and memory only)',
 }
 
 
