@@ -319,9 +319,6 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncmodels', 'predict',
      'hi_i = np.where(ok, np.ceil(np.minimum(np.where(ok, p, 0.0), 2.0**61)), 0).astype(np.int64)', 63, '0.0', '1.0'):
         'the inner placeholder of a neuron with no crossing (not ok), which the outer np.where discards',
-    # the seed-33 sample
-    ('devices', 'wear', 'if not len(written):', 11, 'not len(written)', 'False'):
-        'a shortcut: with no write every array below is empty, so nothing is counted, undone or frozen',
     # the fifth round (clockless modules, seeds 41 and 500)
     ('asynccore', '_emit', 'self.spikes_sent += len(routed[0])', 43, '0', '1'):
         "the C kernel's routed spikes come as (times, axons), two arrays of one length",
