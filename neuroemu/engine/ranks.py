@@ -105,11 +105,14 @@ def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
         refractory_left=cut(a.refractory_left, g0, g1), chip_core=cut(a.chip_core, c0, c1))
 
 
-#: bytes per neuron of the whole system's routes every rank holds (not split yet), besides the
-#: router's own per-route closed forms (counted by routing_bytes): the route tables (source,
-#: target, delay: 3 x int64), the C route pass's 16-byte record, the spike count (int64), the
-#: built routes (int64 target, int8 delay) and the flags (sends, enabled)
-ROUTE_BYTES_PER_NEURON = 24 + 16 + 8 + 9 + 2
+#: bytes per own neuron of the routes a rank binds (its own neurons' only), besides the router's
+#: per-route closed forms (counted by routing_bytes): the route tables (source, target, delay:
+#: 3 x int64), the C route pass's 16-byte record, the spike count (int64), the built routes
+#: (int64 target, int8 delay) and the flag (sends)
+ROUTE_BYTES_PER_NEURON = 24 + 16 + 8 + 9 + 1
+#: bytes per neuron of the system that every rank still holds whole: the enabled flags (bool),
+#: which the record's neuron count and the timing policies read
+WHOLE_BYTES_PER_NEURON = 1
 
 
 def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, int]:
@@ -118,9 +121,11 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
     ``held``: the network state it keeps (its share of the cores: the largest rank's whole blocks
     when it builds its own cores, else the total / ranks); ``build``: its peak while building (its
     share alone when built by blocks, the whole network when built whole and sliced); ``routes``:
-    the whole system's per-neuron routes (:data:`ROUTE_BYTES_PER_NEURON`); ``routing``: the
-    router's graph and per-route closed forms (:func:`neuroemu.hardware.system.routing_bytes`). ``by_block``: whether it builds only
-    its own cores (generated networks on a system: neuroemu.networks.blocks)."""
+    its own neurons' routes (:data:`ROUTE_BYTES_PER_NEURON` a neuron of its share) and the flags
+    held whole (:data:`WHOLE_BYTES_PER_NEURON`); ``routing``: the router's graph and the
+    per-route closed forms of its own routes (:func:`neuroemu.hardware.system.routing_bytes`).
+    ``by_block``: whether it builds only its own cores (generated networks on a system:
+    neuroemu.networks.blocks); ``cores``: the largest rank's cores."""
     mapped = workload.network.kind in ("nir", "edgelist")
     whole = estimate_bytes(chip, workload.network) if not mapped else 0
     by_block = not mapped and builds_by_block(chip, workload)
@@ -131,10 +136,12 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
         held = -(-whole * share // chip.cores)
         build = held
     else:
+        share = -(-chip.cores // ranks)  # contiguous cores (or whole chips: no more than this on a grid)
         held, build = -(-whole // ranks), whole
-    routes = 0 if mapped else ROUTE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
-    return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip),
-            "by_block": int(by_block)}
+    neurons = share * chip.core.neurons
+    routes = 0 if mapped else (ROUTE_BYTES_PER_NEURON * neurons + WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons)
+    return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip, routes=neurons),
+            "by_block": int(by_block), "cores": share}
 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
