@@ -15,22 +15,30 @@ ranks a block is whole chips. Rank r:
   neurons;
 - takes only the input spikes bound for its own axons (on a system, draws only its blocks'
   Poisson streams);
+- binds, counts and prices only its own neurons' routes (sources on its cores: copied from the
+  part it built, or from the whole network before that is dropped; inputs on cores: those
+  sitting on its cores); route ids and spike counts are local (numbered from its first neuron);
 - routes the spikes its neurons fire: those bound for its own cores go into its queue, the rest
   are packed as int64 rows (arrival ps, global axon, due tick) and sent with one ``Alltoall`` +
   one ``Alltoallv`` (:func:`neuroemu.engine.mpi.exchange`) once per window of W ticks, W the
   smallest delay of any route that crosses ranks (conservative: a spike sent in tick t is due
   in t + W at the earliest, and the exchange before tick t + W's delivery brings it in time);
-- at the end, sums its counters, spike counts per neuron, spikes in flight and spike trains onto
-  rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`, ``Reduce``, ``gather``), which alone builds
-  the record, from the same route tables and the same code as the one-process run. Counters are
-  integer sums and energies are computed once from them, spike trains are sorted by (tick,
-  neuron) as the kernels fire them, so records of 1, 2 or 4 ranks agree on every field but wall
-  time, backends, the memory peak and the ``timing_report.mpi`` section (ranks, window, exchange
-  volume, memory estimate).
+- at the end, prices its own routes at the sender in integers (hops per class, routed spikes,
+  wire in nm, packets per link, a latency histogram of distinct ps values and spike counts:
+  ``TickLoop._route_prices``) and sums them with its counters, spikes in flight and spike
+  trains onto rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`, ``Reduce``, ``gather``; the
+  histograms merged), which alone builds the record with the same code as the one-process run.
+  Every sum is of integers and every float (energies, wire per spike, latency percentiles,
+  link utilisation) is computed once from them on rank 0, and the merged histogram is the
+  one-process distribution exactly; spike trains are sorted by (tick, neuron) as the kernels
+  fire them. So records of 1, 2 or 4 ranks agree on every field but wall time, backends, the
+  memory peak and the ``timing_report.mpi`` section (ranks, window, exchange volume, memory
+  estimate, routes bound per rank).
 
-Ranks hold the routes and the routing whole (closed forms on meshes, no [n, n] tables; rank 0
-prices every route at the end). Memory per rank (its share of the network, plus those) is
-estimated and checked before anything is built (:func:`check_rank_memory`).
+A rank holds its own share of the network and of the routes; only the router graph (closed forms
+on meshes, no [n, n] tables) and the enabled flags (1 byte a neuron) are whole on every rank.
+Memory per rank (:func:`rank_bytes`: about total / N plus the graph) is estimated and checked
+before anything is built (:func:`check_rank_memory`).
 
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
