@@ -370,7 +370,8 @@ def test_a_rank_builds_and_holds_only_its_own_cores(split_files, monkeypatch, ra
 def fanout_system(write_yaml, small_chip):
     """A 2 x 2 system of the tiny chip with a current-based neuron: mapped networks fan out
     (one route per neuron and target core)."""
-    write_yaml("tiny_cuba.yaml", dict(small_chip, name="tiny_cuba", core=dict(small_chip["core"], neuron_model="cuba_lif")))
+    cuba = dict(small_chip, name="tiny_cuba", core=dict(small_chip["core"], neuron_model="cuba_lif"))
+    write_yaml("tiny_cuba.yaml", cuba)
     return write_yaml("sys_cuba.yaml", {"name": "sys_cuba", "system": {"chip": "tiny_cuba.yaml", "grid": [2, 2],
                                                                        "link": LINK}})
 
@@ -408,3 +409,33 @@ def test_a_rank_binds_only_its_own_neurons_fan_out_routes(split_files, fanout_sy
     fired = np.flatnonzero(np.diff(a.fanout_ptr)[loop.c0 * N:loop.c1 * N])  # its neurons that send, local ids
     routes, per = loop._routes_of(fired)
     assert np.array_equal(loop.route_src[routes], np.repeat(fired, per))
+
+
+def test_routes_priced_apart_and_summed_are_the_whole_routers_prices(split_files):
+    """What rank 0 sums (engine/ranks.py finish) is what one router over every route gives: hops
+    per class, wire and packets per link as integer sums, and the latency histograms merged
+    (the percentiles read from the same distribution), for any cut of the routes."""
+    from neuroemu.hardware.chip import Router, build_chip_topology, latency_counts, latency_summary
+    chip, wl = load_chip(split_files[0]), load_workload(split_files[2])
+    a = build_network(chip, wl, wl.seed, "w").arrays
+    N, A = a.neurons_per_core, a.axons_per_core
+    src = np.arange(a.n_neurons) // N
+    dst = np.where(a.target_axon >= 0, np.maximum(a.target_axon, 0) // A, -1)
+    topo = build_chip_topology(chip)
+    spikes = np.random.default_rng(1).integers(0, 9, a.n_neurons).astype(np.int64)
+    whole = Router(topo)
+    whole.bind(src, dst)
+    want = latency_summary(*whole.latency_histogram(spikes))
+    assert want["_latency_samples"] > 0 and want["latency_p99_s"] > want["latency_p50_s"]  # a spread to cut
+    for cuts in ([0, 256, 512], [0, 96, 200, 416, 512]):
+        parts = []
+        for g0, g1 in zip(cuts, cuts[1:]):
+            r = Router(topo)
+            r.bind(src[g0:g1], dst[g0:g1])
+            s = spikes[g0:g1]
+            parts.append((r.class_hops_of(s), r.wire_nm(s), r.link_loads(s), r.latency_histogram(s)))
+        assert np.array_equal(sum(p[0] for p in parts), whole.class_hops_of(spikes))
+        assert sum(p[1] for p in parts) == whole.wire_nm(spikes)
+        assert np.array_equal(sum(p[2] for p in parts), whole.link_loads(spikes))
+        merged = latency_counts(np.concatenate([p[3][0] for p in parts]), np.concatenate([p[3][1] for p in parts]))
+        assert latency_summary(*merged) == want

@@ -147,7 +147,8 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
         share = -(-chip.cores // ranks)  # contiguous cores (or whole chips: no more than this on a grid)
         held, build = -(-whole // ranks), whole
     neurons = share * chip.core.neurons
-    routes = 0 if mapped else (ROUTE_BYTES_PER_NEURON * neurons + WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons)
+    whole_flags = WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
+    routes = 0 if mapped else ROUTE_BYTES_PER_NEURON * neurons + whole_flags
     return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip, routes=neurons),
             "by_block": int(by_block), "cores": share}
 
@@ -420,7 +421,8 @@ class RankLoop(TickLoop):
         priced = TickLoop._route_prices(self, self.opt.ticks)  # its own routes
         counts = dict(ledger.counts)
         counts.update({"~inputs_sent": self.inputs_sent, "~spikes_sent": self.spikes_sent,
-                       "~in_flight": len(self.queue) + held, "~routed": priced["routed"], "~wire_nm": priced["wire_nm"]})
+                       "~in_flight": len(self.queue) + held,
+                       "~routed": priced["routed"], "~wire_nm": priced["wire_nm"]})
         total = reduce_counts(comm, counts)
         sums = {}
         for key in ("class_hops", "link_loads"):
