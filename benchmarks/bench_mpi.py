@@ -114,7 +114,9 @@ def memory_runs(system: str, workload: str, ticks: int) -> dict:
     for name, run in (("1_rank", one), ("2_ranks", two)):
         est = run["mpi"]["memory_estimate_bytes_per_rank"]
         out[name] = {"peak_rss_mb_per_rank": run["mpi"]["peak_rss_mb_per_rank"],
-                     "estimate_mb_per_rank": {k: round(v / 2**20, 1) for k, v in est.items() if k != "by_block"}}
+                     "estimate_mb_per_rank": {k: round(v / 2**20, 1) for k, v in est.items()
+                                              if k not in ("by_block", "cores")},
+                     "routes_bound_per_rank": run["mpi"]["routes_bound_per_rank"]}
     return out
 
 

@@ -75,8 +75,9 @@ def test_parts_built_alone_are_the_whole_network(system, write_yaml, small_workl
         assert np.array_equal(p.row_neurons, a.row_neurons[s0:s1])
         if a.row_weights is not None:
             assert np.array_equal(p.row_weights, a.row_weights[s0:s1])
-        # the part's network carries the whole system's routes and enabled flags, not its state
-        assert np.array_equal(part.arrays.target_axon, a.target_axon) and np.array_equal(part.arrays.delay, a.delay)
+        # the part's network carries the whole system's shape and enabled flags, not its state, and
+        # no other cores' routes (its own are the part's target_axon and delay, compared above)
+        assert part.arrays.target_axon is None and part.arrays.delay is None and part.arrays.n_cores == a.n_cores
         assert np.array_equal(part.enabled, whole.enabled) and part.arrays.v is None
         assert part.n_enabled == whole.n_enabled
 
@@ -102,6 +103,16 @@ def test_more_sources_than_axons_merge_on_hashed_axons():
     assert (delay == 1).all()
     again, _ = bl.route_arrays(4, 8, 16, 4, 16, 1.0, (1, 1), seed=5)
     assert np.array_equal(target, again)
+
+
+def test_route_arrays_of_a_neuron_range_are_the_whole_systems(monkeypatch):
+    """A rank computes its own neurons' routes alone: the same values, chunk edges crossed too."""
+    target, delay = bl.route_arrays(8, 16, 16, 6, 12, 0.7, (1, 9), seed=3)
+    assert (target >= 0).sum() == round(6 * 12 * 0.7) and len(np.unique(delay)) > 3
+    monkeypatch.setattr(bl, "ROUTE_CHUNK", 5)
+    for g0, g1 in [(0, 128), (16, 48), (37, 101), (96, 128)]:
+        t, d = bl.route_arrays(8, 16, 16, 6, 12, 0.7, (1, 9), seed=3, neurons=(g0, g1))
+        assert np.array_equal(t, target[g0:g1]) and np.array_equal(d, delay[g0:g1])
 
 
 def test_inputs_drawn_by_block_are_the_whole_streams_axons(system, write_yaml, small_workload):

@@ -22,7 +22,7 @@ from neuroemu.engine.mpi import launched_rank, launched_size, mpiexec_path
 from neuroemu.engine.options import STREAM_NEURON_RNG
 from neuroemu.engine.run import simulate
 from neuroemu.errors import CapacityError, NeuroEmuError
-from neuroemu.hardware.system import routing_bytes
+from neuroemu.hardware.system import ROUTE_BYTES, routing_bytes
 from neuroemu.hardware.step import TickStepper
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.workloads import build_network
@@ -74,6 +74,14 @@ def _split(n: int, chip: str, workload: str, timing: str, mapping: str | None = 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _routes_of_mapped(chip: str, layers: str) -> int:
+    """The routes of the mapped network (one per neuron and target core) as one process binds them."""
+    sys.path.insert(0, str(PROGRAM.parent))
+    from mpi_program import load_pair
+    c, w = load_pair(chip, layers, "spread")
+    return len(build_network(c, w, w.seed, "w").arrays.routes()[0])
+
+
 def _one(chip: str, workload: str, timing: str, mapping: str | None = None) -> dict:
     sys.path.insert(0, str(PROGRAM.parent))
     from mpi_program import load_pair
@@ -105,6 +113,7 @@ def test_two_ranks_give_the_one_process_record_for_a_generated_network(split_fil
     assert mpi["memory_estimate_bytes_per_rank"]["by_block"] == 1  # each rank built its own cores alone
     assert len(mpi["peak_rss_mb_per_rank"]) == 2 and min(mpi["peak_rss_mb_per_rank"]) > 0
     assert min(mpi["exchanged_spikes_per_rank"]) > 0  # spikes did cross ranks, both ways
+    assert mpi["routes_bound_per_rank"] == [8 * 32, 8 * 32]  # each rank bound its own neurons' routes only
     assert (mpi["window_ticks"], mpi["exchanges"]) == ((2, 20) if timing == "sync" else (1, 40))
     if timing == "gals":
         assert one["timing_report"]["timing_violations"] > 0  # late spikes too are counted alike
@@ -122,6 +131,9 @@ def test_two_ranks_give_the_one_process_record_for_a_mapped_network(split_files,
     split = _split(2, chip, layers, timing, "spread")
     assert sum(split["timing_report"]["mpi"]["exchanged_spikes_per_rank"]) > 0
     assert split["timing_report"]["mpi"]["memory_estimate_bytes_per_rank"]["by_block"] == 0  # built whole, sliced
+    # fan-out routes (several per neuron): each rank binds its own neurons' share, together every route
+    bound = split["timing_report"]["mpi"]["routes_bound_per_rank"]
+    assert min(bound) > 0 and sum(bound) == _routes_of_mapped(chip, layers)
     _same(one, split, 2)
 
 
@@ -169,14 +181,22 @@ def test_cli_ranks_bad_input_is_one_line_on_rank_0(split_files):
     assert out.returncode == 1 and lines == ["Error: ranks: 5 ranks for 4 cores: at most one rank per core"]
 
 
-@pytest.mark.slow
-def test_full_ns16e_split_over_ranks_is_refused_per_rank_before_building():
-    """With --ranks the per-rank estimate is what is checked: the routing every rank holds whole."""
-    out = subprocess.run([sys.executable, "-m", "neuroemu.cli", "run", "ns16e", "--ticks", "1", "--ranks", "16"],
-                         capture_output=True, text=True, timeout=300)
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert out.returncode == 1 and len(lines) == 1, out.stderr
-    assert "16 ranks on this machine need about" in lines[0] and "GiB of routing)" in lines[0]
+def test_full_ns16e_per_rank_estimate_splits_the_routes_and_is_refused_in_one_line(monkeypatch):
+    """NS16e's routes were 2.7 GiB on every rank; now a rank's are its own share: on 16 ranks the
+    routes and routing beyond the shared graph and flags are 1/16 of one rank's."""
+    chip, wl = load_chip("ns16e"), load_workload(None)
+    one, sixteen = rk.rank_bytes(chip, wl, 1), rk.rank_bytes(chip, wl, 16)
+    G = chip.cores * chip.core.neurons
+    fixed = routing_bytes(chip, routes=0) + rk.WHOLE_BYTES_PER_NEURON * G  # graph and flags: whole on each rank
+    assert one["routes"] + one["routing"] - fixed == (rk.ROUTE_BYTES_PER_NEURON + ROUTE_BYTES) * G
+    assert sixteen["routes"] + sixteen["routing"] - fixed == (one["routes"] + one["routing"] - fixed) // 16
+    assert sixteen["held"] == one["held"] // 16 and sixteen["cores"] == chip.cores // 16
+    peak = sixteen["build"] + sixteen["routes"] + sixteen["routing"]
+    monkeypatch.setattr(rk, "available_memory_bytes", lambda: int(16 * peak / 0.8) - 1)
+    with pytest.raises(CapacityError) as err:
+        rk.check_rank_memory(chip, wl, 16, 16)
+    assert "16 ranks on this machine need about" in str(err.value) and "GiB of routing" in str(err.value)
+    assert "\n" not in str(err.value)
 
 
 class _World:
@@ -277,17 +297,23 @@ def test_blocks_stepped_apart_with_global_ids_match_the_whole_chip(tiny_files, b
 
 
 def test_rank_memory_is_estimated_and_checked_before_building(split_files, monkeypatch):
-    """A generated network on a system: each rank builds its share alone, so its estimate is the
-    total / N (whole blocks: exactly, when N divides the blocks) beside the routes and tables it
-    holds whole; a mapped network is still built whole by every rank."""
+    """A generated network on a system: each rank builds its share alone and binds its own
+    neurons' routes, so its estimate is the total / N (whole blocks: exactly, when N divides the
+    blocks), routes included, beside the router graph and flags it holds whole; a mapped network
+    is still built whole by every rank."""
     chip, wl = load_chip(split_files[0]), load_workload(split_files[2])
     one, two, four = (rk.rank_bytes(chip, wl, n) for n in (1, 2, 4))
     assert one["by_block"] == four["by_block"] == 1 and one["held"] == one["build"] > 0
+    flags, graph = rk.WHOLE_BYTES_PER_NEURON * 16 * 32, routing_bytes(chip, routes=0)
+    assert one["routes"] == rk.ROUTE_BYTES_PER_NEURON * 16 * 32 + flags
+    assert one["routing"] == routing_bytes(chip) == graph + ROUTE_BYTES * 16 * 32  # closed forms (test_systems)
     for n, share in ((2, two), (4, four)):
         assert share["held"] == share["build"] == -(-one["held"] // n)  # the total / N
-        assert share["routes"] == one["routes"] == rk.ROUTE_BYTES_PER_NEURON * 16 * 32
-    assert rk.rank_bytes(chip, wl, 3)["held"] == -(-one["held"] * 8 // 16)  # the largest rank: 2 of 4 blocks
-    assert four["routing"] == routing_bytes(chip)  # closed forms: no n_routers^2 term (test_systems)
+        assert share["routes"] - flags == (one["routes"] - flags) // n  # its own neurons' routes
+        assert share["routing"] - graph == (one["routing"] - graph) // n  # ... and their closed forms
+        assert share["cores"] == 16 // n
+    three = rk.rank_bytes(chip, wl, 3)  # the largest rank: 2 of 4 blocks
+    assert three["held"] == -(-one["held"] * 8 // 16) and three["routes"] == rk.ROUTE_BYTES_PER_NEURON * 8 * 32 + flags
     peak = two["build"] + two["routes"] + two["routing"]
     monkeypatch.setattr(rk, "available_memory_bytes", lambda: int(peak * 2 / 0.8))
     assert rk.check_rank_memory(chip, wl, 2, 2) == two
@@ -330,3 +356,86 @@ def test_a_rank_builds_and_holds_only_its_own_cores(split_files, monkeypatch, ra
     assert abs(2 * held.nbytes() - whole.nbytes()) <= 8  # half of everything (row_ptr has one entry more)
     assert loop.arrays.v is None and loop.network.part is None  # nothing else kept
     assert [len(s.stream.axons) for s in loop.inputs] == [8 * 4]  # its own input axons only
+    # its own neurons' routes alone: bound, counted and priced at the sender; no other rank's kept
+    g0, g1 = loop.c0 * 32, loop.c1 * 32
+    assert loop.neuron_base == g0 and len(loop.spikes_per_neuron) == g1 - g0 == 256
+    assert np.array_equal(loop.route_axon, whole.target_axon[g0:g1])
+    assert np.array_equal(loop.route_delay, whole.delay[g0:g1])
+    assert len(loop.router.neuron_latency(np.arange(g1 - g0))) == 256 and len(loop.router._src_router) == 256
+    assert loop.arrays.target_axon is None and loop.arrays.delay is None
+    assert loop.fast_routes is None or len(loop.fast_routes._records) == 256
+
+
+@pytest.fixture
+def fanout_system(write_yaml, small_chip):
+    """A 2 x 2 system of the tiny chip with a current-based neuron: mapped networks fan out
+    (one route per neuron and target core)."""
+    cuba = dict(small_chip, name="tiny_cuba", core=dict(small_chip["core"], neuron_model="cuba_lif"))
+    write_yaml("tiny_cuba.yaml", cuba)
+    return write_yaml("sys_cuba.yaml", {"name": "sys_cuba", "system": {"chip": "tiny_cuba.yaml", "grid": [2, 2],
+                                                                       "link": LINK}})
+
+
+def test_two_ranks_give_the_one_process_record_with_fan_out_routes(split_files, fanout_system):
+    """Each rank binds and prices its own neurons' fan-out routes; rank 0's sums are the record's."""
+    layers = split_files[3]
+    one = _one(fanout_system, layers, "gals", "spread")
+    assert one["spikes"] > 0 and one["timing_report"]["latency_samples"] > 0
+    split = _split(2, fanout_system, layers, "gals", "spread")
+    bound = split["timing_report"]["mpi"]["routes_bound_per_rank"]
+    routes = _routes_of_mapped(fanout_system, layers)
+    assert min(bound) > 0 and sum(bound) == routes > one["workload_report"]["mapping"]["neurons"]  # fan-out
+    _same(one, split, 2)
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_binds_only_its_own_neurons_fan_out_routes(split_files, fanout_system, rank):
+    """A mapped network (several routes per neuron), built whole and sliced: the rank keeps its
+    own neurons' routes (each neuron's in order) and drops the whole network's."""
+    from neuroemu.config.loader import workload_for_network_file
+    from neuroemu.engine.options import RunOptions
+    chip = load_chip(fanout_system)
+    wl = workload_for_network_file(split_files[3], mapping="spread", axon_copies=1, ticks=5)
+    a = build_network(chip, wl, wl.seed, "w").arrays
+    src, axon, delay = a.routes()
+    loop = type("Half", (rk.RankLoop,), {"comm": _Rank(rank)})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+    assert loop.setup_error is None and loop.fanout
+    N = a.neurons_per_core
+    mine = (src >= loop.c0 * N) & (src < loop.c1 * N)
+    assert 0 < mine.sum() < len(src) and len(loop.route_axon) == mine.sum()
+    assert np.array_equal(loop.route_src + loop.neuron_base, src[mine])
+    assert np.array_equal(loop.route_axon, axon[mine]) and np.array_equal(loop.route_delay, delay[mine])
+    assert loop.arrays.fanout_ptr is None and loop.arrays.fanout_axon is None
+    fired = np.flatnonzero(np.diff(a.fanout_ptr)[loop.c0 * N:loop.c1 * N])  # its neurons that send, local ids
+    routes, per = loop._routes_of(fired)
+    assert np.array_equal(loop.route_src[routes], np.repeat(fired, per))
+
+
+def test_routes_priced_apart_and_summed_are_the_whole_routers_prices(split_files):
+    """What rank 0 sums (engine/ranks.py finish) is what one router over every route gives: hops
+    per class, wire and packets per link as integer sums, and the latency histograms merged
+    (the percentiles read from the same distribution), for any cut of the routes."""
+    from neuroemu.hardware.chip import Router, build_chip_topology, latency_counts, latency_summary
+    chip, wl = load_chip(split_files[0]), load_workload(split_files[2])
+    a = build_network(chip, wl, wl.seed, "w").arrays
+    N, A = a.neurons_per_core, a.axons_per_core
+    src = np.arange(a.n_neurons) // N
+    dst = np.where(a.target_axon >= 0, np.maximum(a.target_axon, 0) // A, -1)
+    topo = build_chip_topology(chip)
+    spikes = np.random.default_rng(1).integers(0, 9, a.n_neurons).astype(np.int64)
+    whole = Router(topo)
+    whole.bind(src, dst)
+    want = latency_summary(*whole.latency_histogram(spikes))
+    assert want["_latency_samples"] > 0 and want["latency_p99_s"] > want["latency_p50_s"]  # a spread to cut
+    for cuts in ([0, 256, 512], [0, 96, 200, 416, 512]):
+        parts = []
+        for g0, g1 in zip(cuts, cuts[1:]):
+            r = Router(topo)
+            r.bind(src[g0:g1], dst[g0:g1])
+            s = spikes[g0:g1]
+            parts.append((r.class_hops_of(s), r.wire_nm(s), r.link_loads(s), r.latency_histogram(s)))
+        assert np.array_equal(sum(p[0] for p in parts), whole.class_hops_of(spikes))
+        assert sum(p[1] for p in parts) == whole.wire_nm(spikes)
+        assert np.array_equal(sum(p[2] for p in parts), whole.link_loads(spikes))
+        merged = latency_counts(np.concatenate([p[3][0] for p in parts]), np.concatenate([p[3][1] for p in parts]))
+        assert latency_summary(*merged) == want

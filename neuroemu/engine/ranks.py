@@ -15,22 +15,30 @@ ranks a block is whole chips. Rank r:
   neurons;
 - takes only the input spikes bound for its own axons (on a system, draws only its blocks'
   Poisson streams);
+- binds, counts and prices only its own neurons' routes (sources on its cores: copied from the
+  part it built, or from the whole network before that is dropped; inputs on cores: those
+  sitting on its cores); route ids and spike counts are local (numbered from its first neuron);
 - routes the spikes its neurons fire: those bound for its own cores go into its queue, the rest
   are packed as int64 rows (arrival ps, global axon, due tick) and sent with one ``Alltoall`` +
   one ``Alltoallv`` (:func:`neuroemu.engine.mpi.exchange`) once per window of W ticks, W the
   smallest delay of any route that crosses ranks (conservative: a spike sent in tick t is due
   in t + W at the earliest, and the exchange before tick t + W's delivery brings it in time);
-- at the end, sums its counters, spike counts per neuron, spikes in flight and spike trains onto
-  rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`, ``Reduce``, ``gather``), which alone builds
-  the record, from the same route tables and the same code as the one-process run. Counters are
-  integer sums and energies are computed once from them, spike trains are sorted by (tick,
-  neuron) as the kernels fire them, so records of 1, 2 or 4 ranks agree on every field but wall
-  time, backends, the memory peak and the ``timing_report.mpi`` section (ranks, window, exchange
-  volume, memory estimate).
+- at the end, prices its own routes at the sender in integers (hops per class, routed spikes,
+  wire in nm, packets per link, a latency histogram of distinct ps values and spike counts:
+  ``TickLoop._route_prices``) and sums them with its counters, spikes in flight and spike
+  trains onto rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`, ``Reduce``, ``gather``; the
+  histograms merged), which alone builds the record with the same code as the one-process run.
+  Every sum is of integers and every float (energies, wire per spike, latency percentiles,
+  link utilisation) is computed once from them on rank 0, and the merged histogram is the
+  one-process distribution exactly; spike trains are sorted by (tick, neuron) as the kernels
+  fire them. So records of 1, 2 or 4 ranks agree on every field but wall time, backends, the
+  memory peak and the ``timing_report.mpi`` section (ranks, window, exchange volume, memory
+  estimate, routes bound per rank).
 
-Ranks hold the routes and the routing whole (closed forms on meshes, no [n, n] tables; rank 0
-prices every route at the end). Memory per rank (its share of the network, plus those) is
-estimated and checked before anything is built (:func:`check_rank_memory`).
+A rank holds its own share of the network and of the routes; only the router graph (closed forms
+on meshes, no [n, n] tables) and the enabled flags (1 byte a neuron) are whole on every rank.
+Memory per rank (:func:`rank_bytes`: about total / N plus the graph) is estimated and checked
+before anything is built (:func:`check_rank_memory`).
 
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
@@ -56,7 +64,9 @@ from neuroemu.engine.options import STREAM_NEURON_RNG, RunOptions
 from neuroemu.engine.record import RunResult
 from neuroemu.engine.run import TickLoop, simulate
 from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
+from neuroemu.hardware.chip import latency_counts
 from neuroemu.hardware.cores import CoreArrays
+from neuroemu.hardware.csr import row_positions
 from neuroemu.hardware.step import TickStepper
 from neuroemu.hardware.system import routing_bytes
 from neuroemu.models.neuron import neuron_model
@@ -67,6 +77,8 @@ from neuroemu.networks.workloads import build_network_part, builds_by_block, est
 
 #: int64 fields of one exchanged spike: arrival ps, global axon, due tick
 ROW_FIELDS = 3
+#: a rank's smallest cross-rank delay when none of its routes crosses ranks
+NO_CROSSING = 1 << 62
 
 
 def simulate_ranks(*args, comm=None, **kwargs) -> RunResult | None:
@@ -101,11 +113,14 @@ def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
         refractory_left=cut(a.refractory_left, g0, g1), chip_core=cut(a.chip_core, c0, c1))
 
 
-#: bytes per neuron of the whole system's routes every rank holds (not split yet), besides the
-#: router's own per-route closed forms (counted by routing_bytes): the route tables (source,
-#: target, delay: 3 x int64), the C route pass's 16-byte record, the spike count (int64), the
-#: built routes (int64 target, int8 delay) and the flags (sends, enabled)
-ROUTE_BYTES_PER_NEURON = 24 + 16 + 8 + 9 + 2
+#: bytes per own neuron of the routes a rank binds (its own neurons' only), besides the router's
+#: per-route closed forms (counted by routing_bytes): the route tables (source, target, delay:
+#: 3 x int64), the C route pass's 16-byte record, the spike count (int64), the built routes
+#: (int64 target, int8 delay) and the flag (sends)
+ROUTE_BYTES_PER_NEURON = 24 + 16 + 8 + 9 + 1
+#: bytes per neuron of the system that every rank still holds whole: the enabled flags (bool),
+#: which the record's neuron count and the timing policies read
+WHOLE_BYTES_PER_NEURON = 1
 
 
 def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, int]:
@@ -114,9 +129,11 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
     ``held``: the network state it keeps (its share of the cores: the largest rank's whole blocks
     when it builds its own cores, else the total / ranks); ``build``: its peak while building (its
     share alone when built by blocks, the whole network when built whole and sliced); ``routes``:
-    the whole system's per-neuron routes (:data:`ROUTE_BYTES_PER_NEURON`); ``routing``: the
-    router's graph and per-route closed forms (:func:`neuroemu.hardware.system.routing_bytes`). ``by_block``: whether it builds only
-    its own cores (generated networks on a system: neuroemu.networks.blocks)."""
+    its own neurons' routes (:data:`ROUTE_BYTES_PER_NEURON` a neuron of its share) and the flags
+    held whole (:data:`WHOLE_BYTES_PER_NEURON`); ``routing``: the router's graph and the
+    per-route closed forms of its own routes (:func:`neuroemu.hardware.system.routing_bytes`).
+    ``by_block``: whether it builds only its own cores (generated networks on a system:
+    neuroemu.networks.blocks); ``cores``: the largest rank's cores."""
     mapped = workload.network.kind in ("nir", "edgelist")
     whole = estimate_bytes(chip, workload.network) if not mapped else 0
     by_block = not mapped and builds_by_block(chip, workload)
@@ -127,10 +144,13 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
         held = -(-whole * share // chip.cores)
         build = held
     else:
+        share = -(-chip.cores // ranks)  # contiguous cores (or whole chips: no more than this on a grid)
         held, build = -(-whole // ranks), whole
-    routes = 0 if mapped else ROUTE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
-    return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip),
-            "by_block": int(by_block)}
+    neurons = share * chip.core.neurons
+    whole_flags = WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
+    routes = 0 if mapped else ROUTE_BYTES_PER_NEURON * neurons + whole_flags
+    return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip, routes=neurons),
+            "by_block": int(by_block), "cores": share}
 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
@@ -226,27 +246,60 @@ class RankLoop(TickLoop):
             return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
         return super()._build_network()
 
+    def _route_neurons(self) -> tuple[int, int]:
+        """This rank's cores (whole blocks, or a contiguous share of the cores) and so the neurons
+        whose routes it binds: its own."""
+        a = self.arrays
+        self.owner_of = self.owner if self.owner is not None else partition_cores(a.n_cores, self.size)
+        self.c0, self.c1 = _own_range(self.owner_of, self.rank)
+        return self.c0 * a.neurons_per_core, (self.c1 - self.c0) * a.neurons_per_core
+
+    def _bound_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Its own neurons' routes (sources numbered from its first neuron), copied out of the
+        part built alone or of the whole network, whose routes then go (_build_cores)."""
+        a, g0, n = self.arrays, self.neuron_base, self.neuron_count
+        if a.fanout_ptr is not None:
+            lo, hi = int(a.fanout_ptr[g0]), int(a.fanout_ptr[g0 + n])
+            self._route_ptr = a.fanout_ptr[g0:g0 + n + 1] - lo
+            src = np.repeat(np.arange(n, dtype=np.int64), np.diff(self._route_ptr))
+            return src, a.fanout_axon[lo:hi].astype(np.int64), a.fanout_delay[lo:hi].astype(np.int64)
+        part = getattr(self.network, "part", None)  # built alone: exactly these cores' routes
+        target, delay = (part.target_axon, part.delay) if part is not None else (a.target_axon[g0:g0 + n],
+                                                                                a.delay[g0:g0 + n])
+        return np.arange(n, dtype=np.int64), target.astype(np.int64), delay.astype(np.int64)
+
+    def _bound_input_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The routes of the inputs that sit on its own cores (inputs on cores)."""
+        src, dst, ids = self.network.input_routes()
+        mine = (src >= self.c0) & (src < self.c1)
+        return src[mine], dst[mine], ids[mine]
+
+    def _routes_of(self, fired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Its own routes of its fired neurons (numbered from its first neuron), fan-out arrays."""
+        starts = self._route_ptr[fired]
+        lengths = self._route_ptr[fired + 1] - starts
+        return row_positions(starts, lengths), lengths
+
     def _build_cores(self) -> None:
         """This rank's cores: built alone (by blocks), or sliced out of the whole network; the
-        whole network's state arrays are dropped, its routes kept."""
+        whole network's state arrays and routes are dropped (its own routes are bound)."""
         self.learning = self.endurance = self.device = None
         self._columns_per_core = None
         a, chip, opt = self.arrays, self.chip, self.opt
-        owner = self.owner if self.owner is not None else partition_cores(a.n_cores, self.size)  # contiguous
+        owner = self.owner_of  # contiguous
         if a.neurons_per_core % 8:
             raise ConfigError(f"{chip.source or chip.name}: core.neurons: {a.neurons_per_core} neurons per core; "
                               "split over ranks needs a multiple of 8 (random bits come 8 neurons a word)")
         if getattr(a.params, "du_syn", None) is not None:
             raise ConfigError(f"{self.name}: network.neuron: several synaptic currents do not run split over "
                               "MPI ranks yet")
-        self.c0, self.c1 = _own_range(owner, self.rank)
         self.a0, self.a1 = self.c0 * a.axons_per_core, self.c1 * a.axons_per_core
         # each rank's first axon: a spike's rank is the last start at or below its target axon
         self.axon_starts = np.searchsorted(owner, np.arange(self.size)).astype(np.int64) * a.axons_per_core
         g0, g1 = self.c0 * a.neurons_per_core, self.c1 * a.neurons_per_core
         enabled = np.ascontiguousarray(self.network.enabled[g0:g1])
         self.n_enabled = int(enabled.sum())
-        self.window = self._window(owner)
+        self.cross_delay_min = self._cross_delay_min(owner)  # the window, once the ranks agree (run)
         part = getattr(self.network, "part", None)  # built alone (by blocks), for exactly these cores
         local = part if part is not None else slice_arrays(a, self.c0, self.c1)
         if part is not None:
@@ -259,23 +312,30 @@ class RankLoop(TickLoop):
             self.gals_work = GalsWork(local, enabled, neuron_model(local.neuron_model).kernel, self.a0, g0)
         self.inputs = [_InputsOf(s, self.a0, self.a1, s.only(self.c0, self.c1) if hasattr(s, "only") else None)
                        for s in self.inputs]
-        # the whole network's state goes: only its routes stay (every rank prices routes whole)
+        # the whole network's state and routes go: the rank bound its own routes (_bind_routes)
         report = self.network.report() if hasattr(self.network, "report") else None
         if report is not None:
             self.network.report = lambda: report
         for name in ("v", "weights", "params", "axon_type", "row_ptr", "row_neurons", "target_axon", "delay", "dense",
-                     "row_weights", "dense_weights", "u", "refractory_left"):
+                     "row_weights", "dense_weights", "u", "refractory_left", "fanout_ptr", "fanout_axon",
+                     "fanout_delay"):
             if getattr(a, name) is not None:
                 setattr(a, name, None)
 
-    def _window(self, owner: np.ndarray) -> int:
-        """Ticks between exchanges: the smallest delay of a route whose ends sit on different ranks."""
-        a = self.arrays
+    def _cross_delay_min(self, owner: np.ndarray) -> int:
+        """The smallest delay of its own routes that end on another rank (:data:`NO_CROSSING` if
+        none); the window (ticks between exchanges) is the smallest over the ranks (run)."""
         sends = self.route_axon >= 0
-        src = owner[self.route_src[sends] // a.neurons_per_core]
-        dst = owner[self.route_axon[sends] // a.axons_per_core]
-        cross = self.route_delay[sends][src != dst]
-        return max(1, int(cross.min())) if len(cross) else max(1, self.opt.ticks)
+        cross = self.route_delay[sends][owner[self.route_axon[sends] // self.arrays.axons_per_core] != self.rank]
+        return int(cross.min()) if len(cross) else NO_CROSSING
+
+    def route_and_emit(self, t: int, now: int, emit: np.ndarray, fired: np.ndarray) -> np.ndarray | None:
+        """Route as one process does, over its own routes; at a window's end every rank exchanges
+        what it packed."""
+        arrival = super().route_and_emit(t, now, emit, fired - self.neuron_base)
+        if (t + 1) % self.window == 0 or t + 1 == self.opt.ticks:
+            self._exchange(now)
+        return arrival
 
     def push_spikes(self, arrival: np.ndarray, axons: np.ndarray, due_tick: np.ndarray) -> None:
         """Queue the spikes bound for this rank's cores; pack the others for the next exchange."""
@@ -286,13 +346,6 @@ class RankLoop(TickLoop):
         super().push_spikes(arrival[mine], axons[mine], due_tick[mine])
         away = ~mine
         self.outbox.append(np.stack([arrival[away], axons[away], due_tick[away]], axis=1).astype(np.int64))
-
-    def route_and_emit(self, t: int, now: int, emit: np.ndarray, fired: np.ndarray) -> np.ndarray | None:
-        """Route as one process does; at a window's end every rank exchanges what it packed."""
-        arrival = super().route_and_emit(t, now, emit, fired)
-        if (t + 1) % self.window == 0 or t + 1 == self.opt.ticks:
-            self._exchange(now)
-        return arrival
 
     def _exchange(self, now: int) -> None:
         start = time.perf_counter()
@@ -322,6 +375,10 @@ class RankLoop(TickLoop):
             kind, text = failed[first]
             raise kind(text if first == 0 else f"(rank {first}) {text}")
         with abort_on_error(self.comm):
+            from mpi4py import MPI
+            # W ticks: the smallest delay of any route whose ends sit on different ranks
+            least = self.comm.allreduce(self.cross_delay_min, op=MPI.MIN)
+            self.window = max(1, self.opt.ticks if least == NO_CROSSING else least)
             return super().run(progress if self.rank == 0 else None)
 
     def count_clocking(self, due_axons: np.ndarray, fired: np.ndarray) -> None:
@@ -351,27 +408,41 @@ class RankLoop(TickLoop):
         return flow
 
     def finish(self) -> RunResult | None:
-        """Counters, spike counts, spike trains and spikes in flight onto rank 0; its record."""
+        """Counters, priced routes, spike trains and spikes in flight onto rank 0; its record.
+
+        Each rank prices its own routes at the sender (:meth:`TickLoop._route_prices`: integers
+        only) and rank 0 sums them: hops per class, routed spikes and wire (nm) with the counters,
+        packets per link with one ``Reduce``, and the latency histograms (distinct ps values and
+        their spike counts) gathered and merged: the one-process run's exact distribution, so its
+        percentiles and every float of the record come out bit for bit."""
         from mpi4py import MPI
         comm, ledger = self.comm, self.ledger
         held = sum(len(p) for parts in self.pending.values() for p in parts)
+        priced = TickLoop._route_prices(self, self.opt.ticks)  # its own routes
         counts = dict(ledger.counts)
         counts.update({"~inputs_sent": self.inputs_sent, "~spikes_sent": self.spikes_sent,
-                       "~in_flight": len(self.queue) + held})
+                       "~in_flight": len(self.queue) + held,
+                       "~routed": priced["routed"], "~wire_nm": priced["wire_nm"]})
         total = reduce_counts(comm, counts)
-        per_neuron = np.zeros_like(self.spikes_per_neuron) if self.rank == 0 else None
-        comm.Reduce(self.spikes_per_neuron, per_neuron, op=MPI.SUM, root=0)
+        sums = {}
+        for key in ("class_hops", "link_loads"):
+            mine = np.ascontiguousarray(priced[key], np.int64)
+            sums[key] = np.zeros_like(mine) if self.rank == 0 else None
+            comm.Reduce(mine, sums[key], op=MPI.SUM, root=0)
+        histograms = comm.gather(priced["latency"], root=0)
         ticks, ids = self._gather_trains()
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this rank's peak so far
-        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb), root=0)
+        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb, len(self.route_axon)), root=0)
         if self.rank != 0:
             return None
         self._in_flight_total = total.pop("~in_flight")
         self.inputs_sent, self.spikes_sent = total.pop("~inputs_sent"), total.pop("~spikes_sent")
+        self._priced = dict(sums, routed=total.pop("~routed"), wire_nm=total.pop("~wire_nm"),
+                            latency=latency_counts(np.concatenate([h[0] for h in histograms]),
+                                                   np.concatenate([h[1] for h in histograms])))
         self.ledger = Ledger()
         for k, v in total.items():
             self.ledger.add(k, v)
-        self.spikes_per_neuron = per_neuron
         self.spike_ticks, self.spike_ids = ([ticks], [ids]) if ticks is not None else ([], [])
         record = super().finish()
         mpi = {"ranks": self.size, "window_ticks": self.window, "cores_per_rank": [v[2] for v in volume],
@@ -379,8 +450,13 @@ class RankLoop(TickLoop):
                "exchanged_bytes_per_rank": [v[0] * ROW_FIELDS * 8 for v in volume],
                "exchanges": self.exchanges, "exchange_wall_s_per_rank": [v[1] for v in volume],
                "memory_estimate_bytes_per_rank": self.memory,
-               "peak_rss_mb_per_rank": [round(v[3], 1) for v in volume]}
+               "peak_rss_mb_per_rank": [round(v[3], 1) for v in volume],
+               "routes_bound_per_rank": [v[4] for v in volume]}
         return dataclasses.replace(record, timing_report={**record.timing_report, "mpi": mpi})
+
+    def _route_prices(self, ticks: int) -> dict:
+        """On rank 0 at the end: every rank's priced routes summed (finish)."""
+        return self._priced
 
     def _gather_trains(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Every rank's recorded spikes on rank 0, sorted by (tick, neuron) as one process fires them."""

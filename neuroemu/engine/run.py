@@ -19,7 +19,7 @@ from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.blockrun import block_runner
 from neuroemu.engine.energy import GalsWork, Ledger
 from neuroemu.errors import ConfigError, RunawayError
-from neuroemu.hardware.chip import Router, build_chip_topology, tick_ps
+from neuroemu.hardware.chip import Router, build_chip_topology, latency_summary, tick_ps
 from neuroemu.hardware.devices import adc_for, read_noise_for
 from neuroemu.hardware.fused import check_threads
 from neuroemu.hardware.step import TickStepper
@@ -125,7 +125,7 @@ class TickLoop:
             from neuroemu.hardware.packet import PacketNetwork
             self.packets = PacketNetwork(self.topology, buffer_packets=opt.buffer_packets, queue_backend=opt.queue)
         self.ledger = Ledger()
-        self.spikes_per_neuron = np.zeros(self.arrays.n_neurons, np.int64)
+        self.spikes_per_neuron = np.zeros(self.neuron_count, np.int64)  # of the neurons whose routes are bound
         self.spike_ticks: list[np.ndarray] = []
         self.spike_ids: list[np.ndarray] = []
         self.pending: dict[int, list[np.ndarray]] = {}     # tick -> axons that arrived early
@@ -142,11 +142,14 @@ class TickLoop:
         arrays, network = self.arrays, self.network
         self.topology = build_chip_topology(self.chip)
         self.router = Router(self.topology)
-        self.route_src, self.route_axon, self.route_delay = arrays.routes()
-        self.sends = self.route_axon >= 0
         self.fanout = arrays.fanout_ptr is not None
+        # the neurons whose routes this process binds, counts and prices (an MPI rank: its own);
+        # route_src numbers them from neuron_base
+        self.neuron_base, self.neuron_count = self._route_neurons()
+        self.route_src, self.route_axon, self.route_delay = self._bound_routes()
+        self.sends = self.route_axon >= 0
         A, N = arrays.axons_per_core, arrays.neurons_per_core
-        src_cores = arrays.chip_cores(self.route_src // N)
+        src_cores = arrays.chip_cores((self.route_src + self.neuron_base) // N)
         dst_cores = np.where(self.sends, arrays.chip_cores(np.maximum(self.route_axon, 0) // A), -1)
         # inputs placed on cores (network.inputs: on_cores) send packets like neurons: their routes
         # follow the neurons' in the router's tables, counted from the input spikes of the run
@@ -155,10 +158,26 @@ class TickLoop:
             if self.opt.network == "packet":
                 raise ConfigError(f"{self.name}: network.inputs: on_cores is counted with the analytic network "
                                   "(its packets' hops and energy), not moved hop by hop: run with --network analytic")
-            in_src, in_dst, self.input_route_ids = network.input_routes()
+            in_src, in_dst, self.input_route_ids = self._bound_input_routes()
             src_cores = np.concatenate([src_cores, arrays.chip_cores(in_src)])
             dst_cores = np.concatenate([dst_cores, arrays.chip_cores(in_dst)])
         self.router.bind(src_cores, dst_cores)
+
+    def _route_neurons(self) -> tuple[int, int]:
+        """(first neuron, neurons) whose routes this process binds: every neuron."""
+        return 0, self.arrays.n_neurons
+
+    def _bound_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(source neuron from neuron_base, target axon, delay) of every bound route."""
+        return self.arrays.routes()
+
+    def _bound_input_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(source core, target core, input id) of the input routes bound here (inputs on cores)."""
+        return self.network.input_routes()
+
+    def _routes_of(self, fired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bound route ids, routes per neuron) of fired neurons (numbered from neuron_base), fan-out arrays."""
+        return self.arrays.routes_of(fired), self.arrays.route_counts(fired)
 
     def _build_network(self):
         """The workload's network (an MPI rank builds only its own cores where it can: engine/ranks.py)."""
@@ -308,7 +327,8 @@ class TickLoop:
         if self.device is not None and len(due_axons):
             self._count_periphery(due_axons)
         if len(fired) and self.fast_routes is None:  # (else counted in route_and_emit's C pass)
-            np.add.at(self.spikes_per_neuron, fired, 1)  # (faster than fancy += for small index sets)
+            # (faster than fancy += for small index sets)
+            np.add.at(self.spikes_per_neuron, fired - self.neuron_base if self.neuron_base else fired, 1)
         if self.hooks is not None:
             self.hooks.observe(t, fired)
         if self.opt.record_spikes and len(fired):
@@ -359,8 +379,8 @@ class TickLoop:
             return arrival
         routes = fired
         if self.fanout:
-            routes = self.arrays.routes_of(fired)
-            emit = np.repeat(emit, self.arrays.route_counts(fired))
+            routes, per_neuron = self._routes_of(fired)
+            emit = np.repeat(emit, per_neuron)
         targets = self.route_axon[routes]
         sent = targets >= 0
         src = routes[sent]  # route ids: the router's tables are per route
@@ -392,13 +412,10 @@ class TickLoop:
     def finish(self) -> RunResult:
         """The record: hops, wire and latency from the routes' spike counts, timing and link reports."""
         opt, router = self.opt, self.router
-        # routes are fixed: the hops of the run are each route's spike count times its hops, and a
-        # route carries every spike of its source neuron
-        spikes_per_route, sends = self._route_spikes(opt.ticks)
-        hops = router.class_hops_of(spikes_per_route)
-        routed = int(spikes_per_route[sends].sum())
-        self.ledger.add("wire_nm", router.wire_nm(spikes_per_route))
-        latencies = router.latency_distribution(spikes_per_route)
+        priced = self._route_prices(opt.ticks)
+        hops, routed = priced["class_hops"], priced["routed"]
+        self.ledger.add("wire_nm", priced["wire_nm"])
+        latencies = latency_summary(*priced["latency"])
         latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
         latency_samples = int(latencies.pop("_latency_samples"))
         timing = self.policy.report(self.tick_starts, opt.ticks)
@@ -406,7 +423,7 @@ class TickLoop:
         timing["spike_flow"] = self._spike_flow()
         timing["latency_samples"] = latency_samples  # packet fidelity: the packets' own count, below
         timing.update(latencies)
-        links = router.link_stats(spikes_per_route, timing["_sim_time_s"])
+        links = router.link_stats_of(priced["link_loads"], timing["_sim_time_s"])
         timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
         timing.update({k: v for k, v in links.items() if not k.startswith("_")})
         if self.packets is not None:
@@ -424,6 +441,17 @@ class TickLoop:
                               self.spike_ids, self.tick_backend, sim_time_s=sim_time_s, extra=timing,
                               workload_report=network.report() if hasattr(network, "report") else None)
         return with_network_reports(record, network, self.hooks, self.tick_starts, self.endurance)
+
+    def _route_prices(self, ticks: int) -> dict:
+        """The bound routes' traffic in integers: hops per class, spikes routed, wire (nm), the
+        latency histogram (ps, spikes) and packets per link. Routes are fixed: the hops of the run
+        are each route's spike count times its hops, and a route carries every spike of its
+        source neuron. (An MPI rank prices its own routes; rank 0 sums them: engine/ranks.py.)"""
+        per_route, sends = self._route_spikes(ticks)
+        router = self.router
+        return {"class_hops": router.class_hops_of(per_route), "routed": int(per_route[sends].sum()),
+                "wire_nm": router.wire_nm(per_route), "latency": router.latency_histogram(per_route),
+                "link_loads": router.link_loads(per_route)}
 
     def _route_spikes(self, ticks: int) -> tuple[np.ndarray, np.ndarray]:
         """Spikes per bound route (neurons' routes, then inputs' when on cores) and which routes send."""

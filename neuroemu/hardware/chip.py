@@ -40,6 +40,31 @@ def build_chip_topology(chip: ChipSpec) -> Topology:
                           class_links=class_links, custom_path=t.custom_path)
 
 
+def latency_counts(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values ascending, int64 summed weight of each): a latency histogram, exact in
+    integers, from samples or from several ranks' histograms concatenated."""
+    distinct, at = np.unique(np.asarray(values, np.int64), return_inverse=True)
+    total = np.zeros(len(distinct), np.int64)
+    np.add.at(total, at.ravel(), np.asarray(weights, np.int64))
+    return distinct, total
+
+
+def latency_summary(values: np.ndarray, weights: np.ndarray) -> dict[str, float | None]:
+    """The ps sum, the samples, p50, p99 and max (s) of a latency histogram (:func:`latency_counts`)."""
+    total = int(weights.sum())
+    if total == 0:
+        return {"_latency_ps_sum": 0, "_latency_samples": 0, "latency_p50_s": None, "latency_p99_s": None,
+                "latency_max_s": None}
+    cum = np.cumsum(weights)  # values ascend: the distribution's running count
+
+    def pct(q: float) -> float:
+        # the smallest latency with at least q of the spikes at or below it
+        return float(values[np.searchsorted(cum, q * total)]) * 1e-12
+
+    return {"_latency_ps_sum": int((values * weights).sum()), "_latency_samples": total, "latency_p50_s": pct(0.5),
+            "latency_p99_s": pct(0.99), "latency_max_s": float(values.max()) * 1e-12}
+
+
 @dataclass
 class Router:
     """Bulk routing of spikes between cores through the compiled tables (analytic fidelity).
@@ -94,8 +119,11 @@ class Router:
 
     def link_stats(self, spikes_per_neuron: np.ndarray, sim_time_s: float, top: int = 5) -> dict:
         """Per-link packets and utilisation (busy time / chip time) of the run's traffic."""
+        return self.link_stats_of(self.link_loads(spikes_per_neuron), sim_time_s, top)
+
+    def link_stats_of(self, loads: np.ndarray, sim_time_s: float, top: int = 5) -> dict:
+        """:meth:`link_stats` from the packets per link (int64 [links], e.g. summed over MPI ranks)."""
         topo = self.topology
-        loads = self.link_loads(spikes_per_neuron)
         busy_s = loads * (1e-9 / topo.link_bandwidth)  # one packet occupies a link 1/bandwidth ns
         util = busy_s / sim_time_s if sim_time_s > 0 else np.zeros_like(busy_s)
         order = np.argsort(-util, kind="stable")[:top]
@@ -123,22 +151,13 @@ class Router:
     def latency_distribution(self, spikes_per_neuron: np.ndarray) -> dict[str, float | None]:
         """Mean, p50, p99 and max zero-load latency (s) over all routed spikes, the ps sum and the
         number of samples (``_latency_samples``: spikes weighed, one per routed spike)."""
+        return latency_summary(*self.latency_histogram(spikes_per_neuron))
+
+    def latency_histogram(self, spikes_per_neuron: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(latencies in ps, ascending and distinct; routed spikes at each, > 0): the exact
+        distribution :func:`latency_summary` reads, small enough to gather from MPI ranks."""
         senders = np.flatnonzero((spikes_per_neuron > 0) & (self._neuron_latency >= 0) & self._sends)
-        weights = spikes_per_neuron[senders]
-        values = self._neuron_latency[senders]
-        total = int(weights.sum())
-        if total == 0:
-            return {"_latency_ps_sum": 0, "_latency_samples": 0, "latency_p50_s": None, "latency_p99_s": None,
-                    "latency_max_s": None}
-        order = np.argsort(values, kind="stable")
-        cum = np.cumsum(weights[order])
-
-        def pct(q: float) -> float:
-            # the smallest latency with at least q of the spikes at or below it
-            return float(values[order][np.searchsorted(cum, q * total)]) * 1e-12
-
-        return {"_latency_ps_sum": int((values * weights).sum()), "_latency_samples": total, "latency_p50_s": pct(0.5),
-                "latency_p99_s": pct(0.99), "latency_max_s": float(values.max()) * 1e-12}
+        return latency_counts(self._neuron_latency[senders], spikes_per_neuron[senders])
 
     def class_hops_of(self, spikes_per_neuron: np.ndarray) -> np.ndarray:
         """Hops per link class of all the spikes counted per bound source neuron."""

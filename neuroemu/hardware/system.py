@@ -58,15 +58,17 @@ def system_table_bytes(n_routers: int) -> int:
     return TABLE_BYTES_PER_PAIR * n_routers * n_routers
 
 
-def routing_bytes(chip: ChipSpec) -> int:
+def routing_bytes(chip: ChipSpec, routes: int | None = None) -> int:
     """Bytes a run's routing takes: on a mesh (a system's joined mesh included) the graph, its
-    links and the per-route closed forms of :class:`neuroemu.hardware.chip.Router` (one route
-    per neuron, as the generated networks have), plus one block of running sums; on trees and
-    custom graphs also the [n, n] tables, which they still build."""
+    links and the per-route closed forms of :class:`neuroemu.hardware.chip.Router` for ``routes``
+    bound routes (default one per neuron of the chip, as the generated networks have; an MPI
+    rank binds its own neurons' only), plus one block of running sums; on trees and custom
+    graphs also the [n, n] tables, which they still build."""
     t = chip.topology
     routers = t.width * t.height if t.kind in ("mesh", "torus") else chip.cores // t.concentration
     links = 4 * routers
-    need = routers * ROUTER_BYTES + links * LINK_BYTES + chip.cores * chip.core.neurons * ROUTE_BYTES
+    routes = chip.cores * chip.core.neurons if routes is None else routes
+    need = routers * ROUTER_BYTES + links * LINK_BYTES + routes * ROUTE_BYTES
     need += 2 * 8 * rt._LEG_BLOCK
     if t.kind not in ("mesh", "torus"):
         need += system_table_bytes(routers)

@@ -99,8 +99,10 @@ def keyed_permutation(x: np.ndarray, n: int, key: int) -> np.ndarray:
 
 
 def route_arrays(n_cores: int, A: int, N: int, cores_used: int, n_per: int, recurrent_fraction: float,
-                 delay_ticks: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(target_axon int64 [G], delay int8 [G]) of every neuron of the system, counter-based.
+                 delay_ticks: tuple[int, int], seed: int, neurons: tuple[int, int] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(target_axon int64 [G], delay int8 [G]) of every neuron of the system, counter-based; of the
+    neurons ``g0 .. g1 - 1`` alone when ``neurons`` = (g0, g1) (an MPI rank's own: the same values).
 
     The used neurons (cores below ``cores_used``, columns below ``n_per``) are numbered
     j = core x n_per + column; the first round(n_used x fraction) of a keyed permutation of j are
@@ -112,14 +114,15 @@ def route_arrays(n_cores: int, A: int, N: int, cores_used: int, n_per: int, recu
     used_axons = cores_used * A
     n_sources = int(round(n_used * recurrent_fraction))
     k_src, k_tgt, k_del = (stream_key(seed, s) for s in (KEY_SOURCES, KEY_TARGETS, KEY_DELAYS))
-    target = np.full(G, -1, np.int64)
+    first, last = neurons or (0, G)
+    target = np.full(last - first, -1, np.int64)
     lo, hi = delay_ticks
-    delay = np.full(G, lo, np.int8)
-    for g0 in range(0, G, ROUTE_CHUNK):
-        g = np.arange(g0, min(G, g0 + ROUTE_CHUNK), dtype=np.int64)
+    delay = np.full(last - first, lo, np.int8)
+    for g0 in range(first, last, ROUTE_CHUNK):
+        g = np.arange(g0, min(last, g0 + ROUTE_CHUNK), dtype=np.int64)
         if hi > lo:
             h = mix64(g.astype(np.uint64) + np.uint64(k_del))
-            delay[g0:g0 + len(g)] = (lo + (h % np.uint64(hi - lo + 1)).astype(np.int64)).astype(np.int8)
+            delay[g0 - first:g0 - first + len(g)] = (lo + (h % np.uint64(hi - lo + 1)).astype(np.int64)).astype(np.int8)
         core, col = g // N, g % N
         used = (core < cores_used) & (col < n_per)
         if not used.any() or n_sources == 0:
@@ -132,7 +135,7 @@ def route_arrays(n_cores: int, A: int, N: int, cores_used: int, n_per: int, recu
         else:  # more sources than axons: some axons merge several sources
             tgt = (mix64(j[src].astype(np.uint64) + np.uint64(k_tgt)) % np.uint64(used_axons)).astype(np.int64)
         ids = g[used][src]
-        target[ids] = tgt
+        target[ids - first] = tgt
     return target, delay
 
 

@@ -321,8 +321,9 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
         row_weights = np.zeros(len(row_neurons), np.int16) if per_synapse else None
         fill_blocks(seed, BLOCK_STREAMS, block, c0, c1, cores_used, A, N, n_per, k, core.axon_types, balanced,
                     axon_type, row_neurons, dense, v, enabled, threshold if leak > 0 else 0, values, row_weights)
-        target_all, delay_all = route_arrays(n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed)
-        target_axon, delay = target_all[c0 * N:c1 * N].copy(), delay_all[c0 * N:c1 * N].copy()
+        # these cores' routes alone (counter-based: the whole system's values for them)
+        target_axon, delay = route_arrays(n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed,
+                                          neurons=(c0 * N, c1 * N))
     else:
         rng = generator(seed, STREAM_TYPES)
         view = axon_type.reshape(n_cores, A)
@@ -350,11 +351,12 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     if cores is None:
         return Network(arrays=arrays, cores_used=cores_used, neurons_per_core=n_per, enabled=enabled,
                        leak=leak, threshold=threshold)
-    # a part: the whole system's routes and enabled flags (the routing every rank binds), its own cores' state
+    # a part: the whole system's shape and enabled flags, its own cores' state and routes (a rank
+    # binds only its own neurons' routes: engine/ranks.py)
     whole_enabled = np.zeros((n_all, N), bool)
     whole_enabled[:cores_used, :n_per] = True
     shell = CoreArrays(n_cores=n_all, axons_per_core=A, neurons_per_core=N, v=None, weights=None, params=None,
-                       axon_type=None, row_ptr=None, row_neurons=None, target_axon=target_all, delay=delay_all,
+                       axon_type=None, row_ptr=None, row_neurons=None, target_axon=None, delay=None,
                        neuron_model=core.neuron_model)
     return Network(arrays=shell, cores_used=cores_used, neurons_per_core=n_per, enabled=whole_enabled.ravel(),
                    leak=leak, threshold=threshold, part=arrays, part_cores=(c0, c1))
