@@ -565,7 +565,7 @@ class AsyncCoreLoop:
         timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
         timing.update({k: v for k, v in links.items() if not k.startswith("_")})
         timing.update({"lookahead_s": self.lookahead_ps * 1e-12, "window_s": self.window_ps * 1e-12,
-                       "windows": self.windows, "threshold_checks": self.checks, "spike_time_unit": "ps"})
+                       "spike_time_unit": "ps"})
         if self.packets is not None:
             timing.update(self.packets.record_report(self.end_ps))
         if opt.link_stats:
@@ -577,7 +577,8 @@ class AsyncCoreLoop:
         record = build_record(self.chip, self.workload, opt, self.ledger, router.class_names, hops, routed,
                               latency_ps_sum, network.n_enabled, self.wall, self.queue.backend, self.spike_times,
                               self.spike_ids, self.backend, sim_time_s=sim_time_s, extra=timing,
-                              workload_report=network.report() if hasattr(network, "report") else None)
+                              workload_report=network.report() if hasattr(network, "report") else None,
+                              loop_stats={"windows": self.windows, "threshold_checks": self.checks})
         starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T  # tick starts: model time
         return with_network_reports(record, network, self.hooks, starts, self.endurance)
 

@@ -29,10 +29,15 @@ others. At the end counters, spikes per neuron, spikes in flight and the spike t
 summed or gathered onto rank 0 (trains sorted by (time, neuron), as one process emits them),
 which alone builds the record from the same route tables and code as a one-process run.
 
-Two figures of the timing report count how the loop cut time, not what the chip did, and so
-are loop statistics like the wall time: ``windows`` (summed over the ranks) and
+Two figures count how the loop cut time, not what the chip did: ``windows`` and
 ``threshold_checks`` (a neuron's crossing is queued again after each window that moved it, so
-finer windows queue more checks; summed). Everything else is identical for 1, 2 and 4 ranks
+finer windows queue more checks, and a stale check can open a window of its own). A split run
+cuts windows at span ends too, so both change with the rank count, and neither can be made
+independent of it short of replaying the one-process loop's windows: the stale checks that open
+them depend on the windows themselves. So every clockless run, one process included, keeps them
+out of the chip's record, in ``RunResult.loop_stats`` beside the wall time and the backends
+(:data:`neuroemu.engine.record.NONDETERMINISTIC_FIELDS`; summed over the ranks here). The rest
+of the record, ``timing_report`` included, is identical for 1, 2 and 4 ranks
 (tests/test_asyncranks.py). ``timing_report.mpi`` gives the ranks, the lookahead, the spans,
 the exchange volume and the memory estimate.
 
