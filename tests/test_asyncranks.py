@@ -178,6 +178,28 @@ def test_four_ranks_oversubscribed_give_the_one_process_record(files):
         assert mpi["lookahead_s"] == pytest.approx(_expected_span_s(chip, workload, 4, mapping), rel=1e-12)
 
 
+@pytest.mark.parametrize("size, rank, cores, blocks", [(2, 1, (8, 16), [2, 3]), (3, 1, (6, 11), [1, 2])])
+def test_a_rank_draws_the_inputs_of_its_own_blocks_alone(files, size, rank, cores, blocks):
+    """A system's Poisson inputs come block by block (4 cores a block here): rank 1 of 2 draws blocks
+    2 and 3 alone; rank 1 of 3 (cores 6 to 10, a cut inside blocks 1 and 2) draws those two. Its
+    spikes are the whole stream's bound for its axons, tick for tick."""
+    chip, wl = _pair(files["system"], files["generated"], None)
+    chip, opt = with_timing(chip, "async"), RunOptions(ticks=wl.ticks, seed=wl.seed)
+    world = type("World", (), {"Get_rank": lambda self: rank, "Get_size": lambda self: size})()
+    loop = type("Rank", (AsyncRankLoop,), {"comm": world})(chip, wl, opt)
+    assert loop.setup_error is None and (loop.c0, loop.c1) == cores
+    whole = AsyncCoreLoop(chip, wl, opt).inputs
+    assert len(loop.inputs) == len(whole) >= 1
+    A = loop.arrays.axons_per_core
+    for mine, full in zip(loop.inputs, whole):
+        assert [b for b, _ in mine.stream.block_axons] == blocks
+        got, want = mine.events(0, wl.ticks), full.events(0, wl.ticks)
+        keep = (want[1] >= cores[0] * A) & (want[1] < cores[1] * A)
+        assert keep.any() and not keep.all()
+        np.testing.assert_array_equal(got[0], want[0][keep])
+        np.testing.assert_array_equal(got[1], want[1][keep])
+
+
 def test_cross_rank_lookahead_is_the_smallest_crossing_delay_and_zero_is_refused():
     ps = np.array([7, 3, 5, 9])
     assert cross_rank_lookahead(ps, np.array([0, 0, 1, 1]), np.array([1, 0, 0, 1]), "c.yaml") == 5

@@ -8,7 +8,8 @@ on the cut); rank r owns its block's neurons and axons:
 - it queues only its own neurons' threshold checks and stochastic leak steps (the model's
   stochastic neurons are cut to the block; every draw stays keyed on the global neuron id and
   the step or update count, so a neuron draws what it draws in one process), the input spikes
-  bound for its own axons, and the spikes arriving at its own axons;
+  bound for its own axons (a system's Poisson inputs: drawn only for the blocks of cores that
+  hold its cores, each block's from its own stream), and the spikes arriving at its own axons;
 - the spikes its neurons fire towards other ranks' axons are packed as int64 rows (arrival ps,
   global axon) and sent with one ``Alltoall`` + one ``Alltoallv``
   (:func:`neuroemu.engine.mpi.exchange`) at the end of each **span**;
@@ -100,11 +101,19 @@ def check_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks
 
 
 class _LocalInputs:
-    """An input stream restricted to the axons ``a0 .. a1 - 1`` (one rank's cores)."""
+    """An input stream restricted to the axons of cores ``c0 .. c1 - 1`` (one rank's).
 
-    def __init__(self, stream, a0: int, a1: int):
-        self.stream, self.a0, self.a1 = stream, a0, a1
+    A system's Poisson inputs are drawn block by block, each block from its own streams
+    (networks/blocks.py): the rank draws only the blocks that hold its cores (the cut may fall
+    inside a block, so the first and last are drawn whole and filtered). Other streams (a
+    single chip's one draw, a mapped network's spike list) are drawn whole and filtered."""
+
+    def __init__(self, stream, c0: int, c1: int, axons_per_core: int):
+        self.a0, self.a1 = c0 * axons_per_core, c1 * axons_per_core
         self.CHUNK = stream.CHUNK
+        block = getattr(stream, "block", None)
+        own = stream.only(c0 // block * block, -(-c1 // block) * block) if block and hasattr(stream, "only") else None
+        self.stream = own or stream
 
     def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
         """The stream's spikes in [tick_lo, tick_hi) bound for this rank's axons."""
@@ -182,7 +191,7 @@ class AsyncRankLoop(AsyncCoreLoop):
         span = cross_rank_lookahead(self.route_ps[sends], src, dst, self.chip.source or self.chip.name)
         self.span_ps = NEVER if span is None else span
         self.queue = _SplitQueue(self.queue, self.a0, self.a1)
-        self.inputs = [_LocalInputs(s, self.a0, self.a1) for s in self.inputs]
+        self.inputs = [_LocalInputs(s, self.c0, self.c1, A) for s in self.inputs]
         self.local_enabled = np.flatnonzero(self.enabled[self.g0:self.g1]) + self.g0
 
     def run(self, progress: Progress | None) -> RunResult | None:
