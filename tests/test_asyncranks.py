@@ -178,26 +178,47 @@ def test_four_ranks_oversubscribed_give_the_one_process_record(files):
         assert mpi["lookahead_s"] == pytest.approx(_expected_span_s(chip, workload, 4, mapping), rel=1e-12)
 
 
-@pytest.mark.parametrize("size, rank, cores, blocks", [(2, 1, (8, 16), [2, 3]), (3, 1, (6, 11), [1, 2])])
-def test_a_rank_draws_the_inputs_of_its_own_blocks_alone(files, size, rank, cores, blocks):
-    """A system's Poisson inputs come block by block (4 cores a block here): rank 1 of 2 draws blocks
-    2 and 3 alone; rank 1 of 3 (cores 6 to 10, a cut inside blocks 1 and 2) draws those two. Its
-    spikes are the whole stream's bound for its axons, tick for tick."""
+@pytest.mark.parametrize("size, rank, cores, blocks", [(2, 1, (8, 16), [2, 3]), (3, 1, (8, 12), [2])])
+def test_a_rank_builds_and_draws_only_its_own_blocks(files, monkeypatch, size, rank, cores, blocks):
+    """A generated network on a system is built block by block (4 cores a block here) and ranks own
+    whole blocks: rank 1 of 2 builds and holds blocks 2 and 3 alone (no whole network is built),
+    rank 1 of 3 block 2. Its Poisson inputs are drawn from its blocks' streams alone, and its
+    spikes are the whole stream's bound for its axons, tick for tick (as the loop's local axon ids)."""
     chip, wl = _pair(files["system"], files["generated"], None)
     chip, opt = with_timing(chip, "async"), RunOptions(ticks=wl.ticks, seed=wl.seed)
+    whole_loop = AsyncCoreLoop(chip, wl, opt)
+    whole, full_arrays = whole_loop.inputs, whole_loop.arrays
+
+    def no_whole(*args, **kwargs):
+        raise AssertionError("the whole network was built")
+
+    from neuroemu.engine import asynccore
+    monkeypatch.setattr(asynccore, "build_network", no_whole)
     world = type("World", (), {"Get_rank": lambda self: rank, "Get_size": lambda self: size})()
     loop = type("Rank", (AsyncRankLoop,), {"comm": world})(chip, wl, opt)
     assert loop.setup_error is None and (loop.c0, loop.c1) == cores
-    whole = AsyncCoreLoop(chip, wl, opt).inputs
+    A, N = loop.arrays.axons_per_core, loop.arrays.neurons_per_core
+    # the state it holds: its cores' arrays alone, the whole network's bit for bit; the model's too
+    held = loop.arrays
+    assert held.n_cores == cores[1] - cores[0] and (loop.n0, loop.x0) == (cores[0] * N, cores[0] * A)
+    assert len(loop.model.v) == len(loop.pend) == held.n_neurons == (cores[1] - cores[0]) * N
+    np.testing.assert_array_equal(held.v, full_arrays.v[cores[0] * N:cores[1] * N])
+    np.testing.assert_array_equal(held.row_neurons, full_arrays.row_neurons[full_arrays.row_ptr[cores[0] * A]:
+                                                                            full_arrays.row_ptr[cores[1] * A]])
+    np.testing.assert_array_equal(loop.model.theta, whole_loop.model.theta[cores[0] * N:cores[1] * N])
+    np.testing.assert_array_equal(loop.model.stochastic + loop.n0, whole_loop.model.stochastic[
+        (whole_loop.model.stochastic >= cores[0] * N) & (whole_loop.model.stochastic < cores[1] * N)])
+    # estimated before building: the largest rank's share (8 of 16 cores: 2 blocks, on 2 ranks and on 3)
+    from neuroemu.networks.workloads import estimate_bytes
+    assert loop.memory["by_block"] == 1 and loop.memory["held"] == -(-estimate_bytes(chip, wl.network) * 8 // 16)
     assert len(loop.inputs) == len(whole) >= 1
-    A = loop.arrays.axons_per_core
     for mine, full in zip(loop.inputs, whole):
         assert [b for b, _ in mine.stream.block_axons] == blocks
         got, want = mine.events(0, wl.ticks), full.events(0, wl.ticks)
         keep = (want[1] >= cores[0] * A) & (want[1] < cores[1] * A)
         assert keep.any() and not keep.all()
         np.testing.assert_array_equal(got[0], want[0][keep])
-        np.testing.assert_array_equal(got[1], want[1][keep])
+        np.testing.assert_array_equal(got[1] + loop.x0, want[1][keep])
 
 
 def test_cross_rank_lookahead_is_the_smallest_crossing_delay_and_zero_is_refused():
