@@ -79,6 +79,10 @@ def main(argv=None) -> None:
         "wall_s_2_ranks": round(two["wall_s"], 3), "speedup": round(speedup, 3), "efficiency": round(speedup / 2, 3),
         "spans": mpi["spans"], "lookahead_s": mpi["lookahead_s"], "spikes": one["spikes"],
         "spikes_sent_per_span_per_rank": round(max(mpi["exchanged_spikes_per_rank"]) / max(1, mpi["spans"]), 1),
+        # each rank's peak RSS (setup included): a rank builds and holds only its own blocks of cores
+        "peak_rss_mb_per_rank_1": one["mpi"]["peak_rss_mb_per_rank"], "peak_rss_mb_per_rank_2": mpi["peak_rss_mb_per_rank"],
+        "held_bytes_estimate_1": one["mpi"]["memory_estimate_bytes_per_rank"]["held"],
+        "held_bytes_estimate_2": mpi["memory_estimate_bytes_per_rank"]["held"],
         "verified": one["record"] == two["record"],
         "machine": dict(machine(), load_avg_1min_before=load_before), "date": today()}))
 

@@ -88,6 +88,7 @@ def _same(one: dict, split: dict, ranks: int) -> dict:
     own report (returned)."""
     mpi = split["timing_report"].pop("mpi")
     assert mpi["ranks"] == ranks and sum(mpi["cores_per_rank"]) == one["cores"] and len(mpi["cores_per_rank"]) == ranks
+    assert len(mpi["peak_rss_mb_per_rank"]) == ranks and min(mpi["peak_rss_mb_per_rank"]) > 0
     # the loop statistics: the split's windows are the one process's, cut at span ends as well
     assert split["loop_stats"]["windows"] >= one["loop_stats"]["windows"] > 0
     for key in NONDETERMINISTIC_FIELDS:

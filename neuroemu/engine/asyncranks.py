@@ -61,6 +61,7 @@ split refuses them: the packet network, learning, NVM synapse devices, presentat
 from __future__ import annotations
 
 import dataclasses
+import resource
 import time
 
 import numpy as np
@@ -307,7 +308,8 @@ class AsyncRankLoop(AsyncCoreLoop):
         per_neuron = np.zeros_like(local) if self.rank == 0 else None
         comm.Reduce(local, per_neuron, op=MPI.SUM, root=0)
         trains = self._gather_trains()
-        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0), root=0)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this rank's peak so far
+        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb), root=0)
         if self.rank != 0:
             return None
         self._in_flight_total = total.pop("~in_flight")
@@ -325,7 +327,8 @@ class AsyncRankLoop(AsyncCoreLoop):
                "exchanged_spikes_per_rank": [v[0] for v in volume],
                "exchanged_bytes_per_rank": [v[0] * ROW_FIELDS * 8 for v in volume],
                "exchanges": self.exchanges, "exchange_wall_s_per_rank": [v[1] for v in volume],
-               "memory_estimate_bytes_per_rank": self.memory}
+               "memory_estimate_bytes_per_rank": self.memory,
+               "peak_rss_mb_per_rank": [round(v[3], 1) for v in volume]}
         return dataclasses.replace(record, timing_report={**record.timing_report, "mpi": mpi})
 
     def _gather_trains(self) -> tuple[np.ndarray, np.ndarray] | None:
