@@ -59,7 +59,7 @@ def main() -> None:
         "sync_wall_s": round(sync_s, 3), "sync_sops": sync.synaptic_events, "sync_sops_per_wall_s": round(sync_rate),
         "async_wall_s": round(async_s, 3), "async_sops": asy.synaptic_events,
         "async_sops_per_wall_s": round(async_rate), "async_spikes": asy.spikes, "sync_spikes": sync.spikes,
-        "async_windows": asy.timing_report.get("windows"),
+        "async_windows": asy.loop_stats.get("windows"),
         "baseline": "sync, same process", "async_vs_sync": round(async_rate / sync_rate, 3),
         "sync_cpu_s": round(sync_cpu, 3), "async_cpu_s": round(async_cpu, 3), "async_vs_sync_cpu": round(cpu_ratio, 3),
         "load_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,

@@ -68,9 +68,15 @@ class AsyncCoreLoop:
         self.chip, self.workload, self.opt = chip, workload, opt
         self.name = name = workload.where
         check_learning(workload, name)
-        self.network = network = build_network(chip, workload, opt.seed, name)
+        self.network = network = self._build_network()
         self.inputs = build_inputs(chip, workload, network, opt.seed, name)
-        self.arrays = a = network.arrays
+        # routes: the whole network's; state (arrays): a split rank's own cores if it built them alone
+        # (local ids: neuron g is g - n0, axon x is x - x0)
+        whole, part = network.arrays, getattr(network, "part", None)
+        self.arrays = a = part if part is not None else whole
+        self.n_all = whole.n_neurons
+        c0 = network.part_cores[0] if part is not None else 0
+        self.n0, self.x0 = c0 * whole.neurons_per_core, c0 * whole.axons_per_core
         self.T = T = tick_ps(chip)
         self._bind_learning(chip, workload, name)
         self.end_ps = opt.ticks * T
@@ -79,17 +85,17 @@ class AsyncCoreLoop:
                               f"past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
         self.topology = build_chip_topology(chip)
         self.router = router_for(chip, self.topology, a)  # Neurogrid: multicast trees
-        self.route_src, self.route_axon, self.route_delay = a.routes()
+        self.route_src, self.route_axon, self.route_delay = whole.routes()
         self.sends = self.route_axon >= 0
         A, N = a.axons_per_core, a.neurons_per_core
-        self.router.bind(a.chip_cores(self.route_src // N),
-                         np.where(self.sends, a.chip_cores(np.maximum(self.route_axon, 0) // A), -1))
-        self.fanout = a.fanout_ptr is not None
+        self.router.bind(whole.chip_cores(self.route_src // N),
+                         np.where(self.sends, whole.chip_cores(np.maximum(self.route_axon, 0) // A), -1))
+        self.fanout = whole.fanout_ptr is not None
         self.hooks = getattr(network, "hooks", None)
         self.period_ps = self.hooks.reset_period * T if self.hooks is not None else 0
-        self.enabled = network.enabled
-        self.model = self._own_model(continuous_model(a, network.enabled, chip.core.membrane_bits, T,
-                                                      stream_key(opt.seed, STREAM_NEURON_RNG), f"{name}: "))
+        self.enabled = network.enabled[self.n0:self.n0 + a.n_neurons]
+        self.model = self._own_model(continuous_model(a, self.enabled, chip.core.membrane_bits, T,
+                                                      stream_key(opt.seed, STREAM_NEURON_RNG), f"{name}: ", self.n0))
         # route delay in ps: the axonal delay (whole ticks) plus the route's latency
         self.latency = self.router.neuron_latency(np.arange(len(self.route_src)))
         self.route_ps = self.route_delay * T + (self.latency if opt.network == "analytic" else 0)
@@ -107,7 +113,7 @@ class AsyncCoreLoop:
         self._n_types = a.weights.shape[1]
         # NVM synapses: read noise and a priced word-line drive per activation; no ADC (docs/devices.md)
         self.read_noise, self._dac = clockless_reads(a, chip, opt.seed, name)
-        self.all_enabled = bool(network.enabled.all())
+        self.all_enabled = bool(self.enabled.all())
         self._shared = None
         self._w0 = 0
         self.ledger = Ledger()
@@ -134,10 +140,14 @@ class AsyncCoreLoop:
             self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
                                       self._kernel_row_w, self.queued, self.end_ps)
             if not self.fanout and self.packets is None:  # one route per neuron: the kernel sends the spikes
-                self.ckernel.bind_routes(self.route_axon, self.route_ps)
+                self.ckernel.bind_routes(self.route_axon[self.n0:self.n0 + n], self.route_ps[self.n0:self.n0 + n])
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
+
+    def _build_network(self):
+        """The whole network (a loop split over MPI ranks may build its own cores alone)."""
+        return build_network(self.chip, self.workload, self.opt.seed, self.name)
 
     def _own_model(self, model):
         """The model as this loop steps it: every neuron (a loop split over MPI ranks keeps its own)."""
@@ -479,6 +489,8 @@ class AsyncCoreLoop:
         if routed is None:
             order = np.lexsort((fired, when))
             fired, when = fired[order], when[order]
+        if self.n0:  # the global ids
+            fired = fired + self.n0
         self.ledger.add("spike", len(fired))
         self._fired.append(fired)  # counted per neuron once, at the end (np.add.at per window is slow)
         if self.opt.record_spikes:
@@ -550,7 +562,7 @@ class AsyncCoreLoop:
         """The record: hops, wire and latency from the spikes per route, as the tick loop makes it."""
         opt, router = self.opt, self.router
         fired = np.concatenate(self._fired) if self._fired else np.empty(0, np.int64)
-        self.spikes_per_neuron = np.bincount(fired, minlength=self.arrays.n_neurons).astype(np.int64)
+        self.spikes_per_neuron = np.bincount(fired, minlength=self.n_all).astype(np.int64)
         per_route = self.spikes_per_neuron[self.route_src] if self.fanout else self.spikes_per_neuron
         hops = router.class_hops_of(per_route)
         routed = int(per_route[self.sends].sum())
@@ -565,7 +577,7 @@ class AsyncCoreLoop:
         timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
         timing.update({k: v for k, v in links.items() if not k.startswith("_")})
         timing.update({"lookahead_s": self.lookahead_ps * 1e-12, "window_s": self.window_ps * 1e-12,
-                       "windows": self.windows, "threshold_checks": self.checks, "spike_time_unit": "ps"})
+                       "spike_time_unit": "ps"})
         if self.packets is not None:
             timing.update(self.packets.record_report(self.end_ps))
         if opt.link_stats:
@@ -577,7 +589,8 @@ class AsyncCoreLoop:
         record = build_record(self.chip, self.workload, opt, self.ledger, router.class_names, hops, routed,
                               latency_ps_sum, network.n_enabled, self.wall, self.queue.backend, self.spike_times,
                               self.spike_ids, self.backend, sim_time_s=sim_time_s, extra=timing,
-                              workload_report=network.report() if hasattr(network, "report") else None)
+                              workload_report=network.report() if hasattr(network, "report") else None,
+                              loop_stats={"windows": self.windows, "threshold_checks": self.checks})
         starts = np.arange(opt.ticks + 1, dtype=np.int64) * self.T  # tick starts: model time
         return with_network_reports(record, network, self.hooks, starts, self.endurance)
 

@@ -365,10 +365,11 @@ class CubaMultiCT(CubaCT):
         return out
 
 
-def continuous_model(arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
+def continuous_model(arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = "",
+                     offset: int = 0):
     """The continuous-time reading of the arrays' neuron model (several currents or a voltage floor:
-    :class:`CubaMultiCT`)."""
+    :class:`CubaMultiCT`; ``offset``: the first neuron's global id, which keys random draws)."""
     p = arrays.params
     if getattr(p, "du_syn", None) is not None or getattr(p, "v_min", None) is not None:
         return CubaMultiCT(arrays, enabled, membrane_bits, tick_ps, key, where)
-    return _one_current(arrays, enabled, membrane_bits, tick_ps, key, where)
+    return _one_current(arrays, enabled, membrane_bits, tick_ps, key, where, offset)

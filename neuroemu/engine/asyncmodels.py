@@ -69,9 +69,13 @@ class TrueNorthCT:
 
     name = "truenorth_lif"
 
-    def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
+    def __init__(self, arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = "",
+                 offset: int = 0):
+        # ``offset``: the global id of the arrays' first neuron (an MPI rank's block: every draw is
+        # keyed by the global id, so a neuron draws what it draws in one process)
         p = arrays.params
         n = arrays.n_neurons
+        self.neuron_offset = int(offset)
         self.T = T = int(tick_ps)
         if (1 << (membrane_bits + 8)) * T >= 1 << 62:
             raise ConfigError(f"{where}timing.tick_s: under async a {membrane_bits}-bit membrane is kept in units "
@@ -93,10 +97,11 @@ class TrueNorthCT:
         self.floor = -p.floor.astype(np.int64) * T
         self.low = np.maximum(self.lo, self.floor)
         self.key_threshold = rng.mix64_int(key ^ 0x5DEECE66D)
-        self.threshold_keys = neuron_keys(self.key_threshold, n) if self.mask_any else None
+        self.threshold_keys = neuron_keys((self.key_threshold + offset) & rng.MASK64, n) if self.mask_any else None
         self.key = key  # the tick loop's leak stream: the same random bytes per (tick, neuron)
         self.stochastic = np.flatnonzero(stoch)
-        self.offset_keys = neuron_keys(rng.mix64_int(key ^ 0x2545F491), n)[self.stochastic] if stoch.any() else None
+        self.offset_keys = (neuron_keys((rng.mix64_int(key ^ 0x2545F491) + offset) & rng.MASK64, n)[self.stochastic]
+                            if stoch.any() else None)
         self.enabled = enabled
         self.v = arrays.v.astype(np.int64) * T
         self.t_last = np.zeros(n, np.int64)
@@ -128,9 +133,10 @@ class TrueNorthCT:
             return e, e, e
         ids, times = [], []
         sto = self.stochastic
-        first = int(sto[0]) // 8 * 8  # the bytes from the first stochastic neuron's word on (an MPI rank's block)
+        gs = sto + self.neuron_offset  # the bytes are the tick loop's: keyed by the global neuron
+        first = int(gs[0]) // 8 * 8  # the bytes from the first stochastic neuron's word on (an MPI rank's block)
         for k in range(w0 // self.T, (w_end - 1) // self.T + 1):
-            byte = rng.leak_bytes(self.key, k, int(sto[-1]) + 1 - first, offset=first)[sto - first].astype(np.int64)
+            byte = rng.leak_bytes(self.key, k, int(gs[-1]) + 1 - first, offset=first)[gs - first].astype(np.int64)
             hit = byte < self.step_mag[sto]
             z = rng.mix64(self.offset_keys[hit] + np.uint64(k))
             if self.T < 1 << 34:  # the top 30 bits scaled to [0, T), as the C kernel does
@@ -525,12 +531,14 @@ class CubaCT:
         return e, e, np.empty(0)
 
 
-def continuous_model(arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = ""):
-    """The continuous-time reading of the arrays' neuron model."""
+def continuous_model(arrays, enabled: np.ndarray, membrane_bits: int, tick_ps: int, key: int, where: str = "",
+                     offset: int = 0):
+    """The continuous-time reading of the arrays' neuron model (``offset``: the first neuron's global
+    id, which keys the random draws; CUBA draws none)."""
     from neuroemu.models.neuron import neuron_model
     kernel = neuron_model(arrays.neuron_model).kernel
     if kernel == "truenorth":
-        return TrueNorthCT(arrays, enabled, membrane_bits, tick_ps, key, where)
+        return TrueNorthCT(arrays, enabled, membrane_bits, tick_ps, key, where, offset)
     return CubaCT(arrays, enabled, membrane_bits, tick_ps, key, where)
 
 

@@ -1,14 +1,23 @@
 """The async (clockless) loop split over MPI ranks (issue 17): ``mpiexec -n N neuroemu run ...`` on an async chip.
 
 :class:`AsyncRankLoop` is the :class:`neuroemu.engine.asynccore.AsyncCoreLoop` of one rank.
-The chip's array cores are cut into N contiguous core blocks
-(:func:`neuroemu.engine.mpi.partition_cores`, sizes within one core; the record does not depend
-on the cut); rank r owns its block's neurons and axons:
+The chip's array cores are cut into N contiguous core blocks; rank r owns its block's neurons
+and axons (the record does not depend on the cut):
 
-- it queues only its own neurons' threshold checks and stochastic leak steps (the model's
-  stochastic neurons are cut to the block; every draw stays keyed on the global neuron id and
-  the step or update count, so a neuron draws what it draws in one process), the input spikes
-  bound for its own axons, and the spikes arriving at its own axons;
+- a generated network on a system is drawn by blocks of cores (networks/blocks.py): ranks own
+  whole blocks (:func:`neuroemu.networks.blocks.block_owner`, as the tick split), and a rank
+  builds and holds only its own cores' arrays
+  (:func:`neuroemu.networks.workloads.build_network_part`), its clockless model and its C window
+  kernel: the loop runs on local ids (neuron g is g - n0, axon x is x - x0; the queue, inputs
+  and exchange translate at the edge) and the model and kernel take the block's first global
+  neuron as an offset, so every draw stays keyed on the global neuron id. Every other network
+  (a mapped one) is built whole, and cut within one core
+  (:func:`neuroemu.engine.mpi.partition_cores`);
+- it queues only its own neurons' threshold checks and stochastic leak steps (every draw keyed
+  on the global neuron id and the step or update count, so a neuron draws what it draws in one
+  process), the input spikes bound for its own axons (a system's Poisson inputs: drawn only for
+  the blocks of cores that hold its cores, each block's from its own stream), and the spikes
+  arriving at its own axons;
 - the spikes its neurons fire towards other ranks' axons are packed as int64 rows (arrival ps,
   global axon) and sent with one ``Alltoall`` + one ``Alltoallv``
   (:func:`neuroemu.engine.mpi.exchange`) at the end of each **span**;
@@ -29,22 +38,30 @@ others. At the end counters, spikes per neuron, spikes in flight and the spike t
 summed or gathered onto rank 0 (trains sorted by (time, neuron), as one process emits them),
 which alone builds the record from the same route tables and code as a one-process run.
 
-Two figures of the timing report count how the loop cut time, not what the chip did, and so
-are loop statistics like the wall time: ``windows`` (summed over the ranks) and
+Two figures count how the loop cut time, not what the chip did: ``windows`` and
 ``threshold_checks`` (a neuron's crossing is queued again after each window that moved it, so
-finer windows queue more checks; summed). Everything else is identical for 1, 2 and 4 ranks
+finer windows queue more checks, and a stale check can open a window of its own). A split run
+cuts windows at span ends too, so both change with the rank count, and neither can be made
+independent of it short of replaying the one-process loop's windows: the stale checks that open
+them depend on the windows themselves. So every clockless run, one process included, keeps them
+out of the chip's record, in ``RunResult.loop_stats`` beside the wall time and the backends
+(:data:`neuroemu.engine.record.NONDETERMINISTIC_FIELDS`; summed over the ranks here). The rest
+of the record, ``timing_report`` included, is identical for 1, 2 and 4 ranks
 (tests/test_asyncranks.py). ``timing_report.mpi`` gives the ranks, the lookahead, the spans,
 the exchange volume and the memory estimate.
 
-Every rank builds and keeps the whole network (the clockless models and the C window kernel
-index their arrays by global neuron): the work and the events are split, the memory is not
-(checked per machine before building: :func:`check_memory`). Refused in one line, as the tick
+Memory: a rank that builds by blocks holds its share of the network's state (the largest
+rank's whole blocks; estimated and checked per machine before building: :func:`check_memory`,
+``by_block`` 1); every rank still holds the whole system's routes and route tables, in closed
+form (rank 0 prices every route at the end), and a spike count per neuron of the system. A
+network built whole is held whole by every rank (``by_block`` 0). Refused in one line, as the tick
 split refuses them: the packet network, learning, NVM synapse devices, presentations
 (``classify``), the runaway limits, and Neurogrid's diffuser network (its own engine).
 """
 from __future__ import annotations
 
 import dataclasses
+import resource
 import time
 
 import numpy as np
@@ -59,7 +76,9 @@ from neuroemu.engine.options import MAX_TIME_PS, Progress, RunOptions
 from neuroemu.engine.record import RunResult
 from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
 from neuroemu.hardware.system import routing_bytes
+from neuroemu.networks.blocks import block_cores, block_owner
 from neuroemu.networks.sizes import available_memory_bytes
+from neuroemu.networks.workloads import build_network_part, builds_by_block
 
 #: int64 fields of one exchanged spike: arrival ps, global axon
 ROW_FIELDS = 2
@@ -81,39 +100,55 @@ def cross_rank_lookahead(route_ps: np.ndarray, src_rank: np.ndarray, dst_rank: n
 
 def check_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
     """Refuse, before anything is built, a split async run whose ``local_ranks`` ranks on this machine
-    would not fit in 80 % of its free memory: each holds the whole network and its routing."""
+    would not fit in 80 % of its free memory: each holds its cores' network (the largest rank's whole
+    blocks when it builds by blocks, ``by_block``; else the whole network) and its routing."""
     from neuroemu.networks.workloads import estimate_bytes
     build = estimate_bytes(chip, workload.network) if workload.network.kind not in ("nir", "edgelist") else 0
-    need = {"build": build, "held": build, "routing": routing_bytes(chip)}
+    by_block = builds_by_block(chip, workload)
+    if by_block:
+        owner = block_owner(chip.cores, block_cores(chip), ranks, chip.source or chip.name)
+        build = -(-build * int(np.bincount(owner).max()) // chip.cores)
+    need = {"build": build, "held": build, "routing": routing_bytes(chip), "by_block": int(by_block)}
     peak, have = build + need["routing"], available_memory_bytes()
     if local_ranks * peak > 0.8 * have:
+        held = "its share of the network" if by_block else "the whole network"
         raise CapacityError(
             f"{workload.where}: {local_ranks} async ranks on this machine need about {local_ranks * peak / 2**30:.1f} "
-            f"GiB (each holds the whole network, {build / 2**30:.2f} GiB, and {need['routing'] / 2**30:.2f} GiB of "
+            f"GiB (each holds {held}, {build / 2**30:.2f} GiB, and {need['routing'] / 2**30:.2f} GiB of "
             f"routing tables) but only {have / 2**30:.1f} GiB is available")
     return need
 
 
 class _LocalInputs:
-    """An input stream restricted to the axons ``a0 .. a1 - 1`` (one rank's cores)."""
+    """An input stream restricted to the axons of cores ``c0 .. c1 - 1`` (one rank's).
 
-    def __init__(self, stream, a0: int, a1: int):
-        self.stream, self.a0, self.a1 = stream, a0, a1
+    A system's Poisson inputs are drawn block by block, each block from its own streams
+    (networks/blocks.py): the rank draws only the blocks that hold its cores (the cut may fall
+    inside a block, so the first and last are drawn whole and filtered). Other streams (a
+    single chip's one draw, a mapped network's spike list) are drawn whole and filtered."""
+
+    def __init__(self, stream, c0: int, c1: int, axons_per_core: int, shift: int):
+        # ``shift``: the loop's first axon id (its state holds its own cores alone: local ids)
+        self.a0, self.a1, self.shift = c0 * axons_per_core, c1 * axons_per_core, shift
         self.CHUNK = stream.CHUNK
+        block = getattr(stream, "block", None)
+        own = stream.only(c0 // block * block, -(-c1 // block) * block) if block and hasattr(stream, "only") else None
+        self.stream = own or stream
 
     def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
         """The stream's spikes in [tick_lo, tick_hi) bound for this rank's axons."""
         ticks, axons = self.stream.events(tick_lo, tick_hi)
         mine = (axons >= self.a0) & (axons < self.a1)
-        return ticks[mine], axons[mine]
+        return ticks[mine], axons[mine] - self.shift
 
 
 class _SplitQueue:
-    """The loop's queue, keeping the spikes bound for this rank's axons and packing the others
-    (rows of arrival ps and global axon) for the span's exchange; everything else is the queue's."""
+    """The loop's queue, keeping the spikes bound for this rank's axons (as the loop's axon ids:
+    global less ``shift``) and packing the others (rows of arrival ps and global axon) for the
+    span's exchange; everything else is the queue's."""
 
-    def __init__(self, inner, a0: int, a1: int):
-        self.inner, self.a0, self.a1 = inner, a0, a1
+    def __init__(self, inner, a0: int, a1: int, shift: int):
+        self.inner, self.a0, self.a1, self.shift = inner, a0, a1, shift
         self.outbox: list[np.ndarray] = []
 
     def push_batch(self, times, kind, target, *rest):
@@ -125,6 +160,8 @@ class _SplitQueue:
                 away = ~mine
                 self.outbox.append(np.stack([times[away], target[away]], axis=1))
                 times, target = times[mine], target[mine]
+            if self.shift:
+                target = target - self.shift
         return self.inner.push_batch(times, kind, target, *rest)
 
     def __getattr__(self, name):
@@ -152,17 +189,31 @@ class AsyncRankLoop(AsyncCoreLoop):
         except Exception as exc:  # noqa: BLE001 - reported by run() on every rank
             self.setup_error = exc
 
+    def _build_network(self):
+        """Only this rank's cores where the network is drawn by blocks (a generated network on a
+        system: neuroemu.networks.blocks), ranks owning whole blocks; else the whole network."""
+        chip = self.chip
+        self.owner = None
+        if builds_by_block(chip, self.workload):
+            self.owner = owner = block_owner(chip.cores, block_cores(chip), self.size, chip.source or chip.name)
+            c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
+            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
+        return super()._build_network()
+
     def _own_model(self, model):
-        """This rank's block of cores; the model keeps its own stochastic neurons."""
-        a = self.arrays
-        self.owner = owner = partition_cores(a.n_cores, self.size)
+        """This rank's block of cores; the model keeps its own stochastic neurons (built for them
+        alone when the network was built by blocks)."""
+        a = self.network.arrays  # the whole network's shape
+        if self.owner is None:
+            self.owner = partition_cores(a.n_cores, self.size)
+        owner = self.owner
         c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
         N, A = a.neurons_per_core, a.axons_per_core
         self.c0, self.c1 = c0, c1
         self.g0, self.g1, self.a0, self.a1 = c0 * N, c1 * N, c0 * A, c1 * A
         # each rank's first axon: a spike's rank is the last start at or below its target axon
         self.axon_starts = np.searchsorted(owner, np.arange(self.size)).astype(np.int64) * A
-        if getattr(model, "has_steps", False):  # leak steps drawn for this block's neurons alone
+        if getattr(model, "has_steps", False) and self.network.part is None:  # this block's leak steps alone
             keep = (model.stochastic >= self.g0) & (model.stochastic < self.g1)
             model.stochastic, model.offset_keys = model.stochastic[keep], model.offset_keys[keep]
             model.has_steps = bool(keep.any())
@@ -176,9 +227,10 @@ class AsyncRankLoop(AsyncCoreLoop):
         dst = self.owner[self.route_axon[sends] // A]
         span = cross_rank_lookahead(self.route_ps[sends], src, dst, self.chip.source or self.chip.name)
         self.span_ps = NEVER if span is None else span
-        self.queue = _SplitQueue(self.queue, self.a0, self.a1)
-        self.inputs = [_LocalInputs(s, self.a0, self.a1) for s in self.inputs]
-        self.local_enabled = np.flatnonzero(self.enabled[self.g0:self.g1]) + self.g0
+        self.queue = _SplitQueue(self.queue, self.a0, self.a1, self.x0)
+        self.inputs = [_LocalInputs(s, self.c0, self.c1, A, self.x0) for s in self.inputs]
+        lo = self.g0 - self.n0  # the loop's own ids
+        self.local_enabled = np.flatnonzero(self.enabled[lo:self.g1 - self.n0]) + lo
 
     def run(self, progress: Progress | None) -> RunResult | None:
         """Every span up to the run's end (progress on rank 0 only), then the record on rank 0 (None
@@ -232,7 +284,7 @@ class AsyncRankLoop(AsyncCoreLoop):
             if int(got[:, 0].min()) < span_end:
                 raise NeuroEmuError(f"internal: a spike from another rank arrives at {int(got[:, 0].min())} ps, "
                                     f"inside the span that ended at {span_end} ps (the lookahead was broken)")
-            self.queue.inner.push_batch(got[:, 0], KIND_ARRIVAL, got[:, 1])
+            self.queue.inner.push_batch(got[:, 0], KIND_ARRIVAL, got[:, 1] - self.x0)
         self.exchange_s += time.perf_counter() - start
 
     def _spike_flow(self) -> dict[str, int]:
@@ -250,13 +302,14 @@ class AsyncRankLoop(AsyncCoreLoop):
                        "~windows": self.windows,
                        "~in_flight": int(np.isin(rest.kind, (KIND_ARRIVAL, KIND_INPUT)).sum())})
         total = reduce_counts(comm, counts)
-        n = self.arrays.n_neurons
+        n = self.n_all
         fired = np.concatenate(self._fired) if self._fired else np.empty(0, np.int64)
         local = np.bincount(fired, minlength=n).astype(np.int64)
         per_neuron = np.zeros_like(local) if self.rank == 0 else None
         comm.Reduce(local, per_neuron, op=MPI.SUM, root=0)
         trains = self._gather_trains()
-        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0), root=0)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this rank's peak so far
+        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb), root=0)
         if self.rank != 0:
             return None
         self._in_flight_total = total.pop("~in_flight")
@@ -274,7 +327,8 @@ class AsyncRankLoop(AsyncCoreLoop):
                "exchanged_spikes_per_rank": [v[0] for v in volume],
                "exchanged_bytes_per_rank": [v[0] * ROW_FIELDS * 8 for v in volume],
                "exchanges": self.exchanges, "exchange_wall_s_per_rank": [v[1] for v in volume],
-               "memory_estimate_bytes_per_rank": self.memory}
+               "memory_estimate_bytes_per_rank": self.memory,
+               "peak_rss_mb_per_rank": [round(v[3], 1) for v in volume]}
         return dataclasses.replace(record, timing_report={**record.timing_report, "mpi": mpi})
 
     def _gather_trains(self) -> tuple[np.ndarray, np.ndarray] | None:

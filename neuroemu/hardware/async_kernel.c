@@ -582,7 +582,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         uint64_t word = 0;
         int64_t block = -1;
         for (int64_t j = 0; j < x->n_sto; j++) {
-            int64_t g = sto[j];
+            int64_t g = sto[j] + x->neuron_offset;  /* the global id keys the byte */
             if ((g >> 3) != block) {  /* eight neurons share one draw (neuroemu.models.rng.leak_bytes) */
                 block = g >> 3;
                 word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)block);

@@ -115,6 +115,7 @@ typedef struct {
     const int64_t *sto, *sto_mag, *step_w;  /* stochastic neurons, abs(leak), sign(leak) x T ([n]) */
     const uint64_t *sto_off_keys;
     uint64_t leak_key;
+    int64_t neuron_offset;    /* the first neuron's global id: the leak bytes are keyed by it (an MPI rank's block) */
     uint8_t *flag;            /* [n] scratch: steps that share an instant with an input (1, 2), ordered (4) */
     int64_t *queued;          /* [n] time of each neuron's queued check (INT64_MAX... none) */
     int64_t *seen;            /* [axons] scratch: the instant each axon last activated (-1) */

@@ -485,6 +485,7 @@ class TrueNorthWindowC:
         x.step_w = ptr("int64_t[]", model.step_sign * model.T)
         x.sto_off_keys = ptr("uint64_t[]", model.offset_keys if len(sto) else np.zeros(1, np.uint64))
         x.leak_key = int(model.key) & ((1 << 64) - 1)
+        x.neuron_offset = int(getattr(model, "neuron_offset", 0))
         if not queued.flags.c_contiguous or queued.dtype != np.int64:
             raise NeuroEmuError("internal: queued must be contiguous int64")
         x.queued = _ffi.from_buffer("int64_t[]", queued)

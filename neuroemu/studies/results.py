@@ -41,7 +41,7 @@ SKIPPED_FIELDS = ("config", "spike_trains", "seeds")
 #: per-link / per-hop arrays of the timing report: plot material, too big for a table cell
 BULKY_TIMING_KEYS = ("link_stats",)
 #: columns that legitimately differ between identical runs (compare tables without them)
-NONDETERMINISTIC_COLUMNS = ("wall_s", "queue_backend", "tick_backend", "peak_rss_mb")
+NONDETERMINISTIC_COLUMNS = ("wall_s", "queue_backend", "tick_backend", "peak_rss_mb", "loop_stats")
 
 _FIELD_RANK = {f.name: i for i, f in enumerate(fields(RunResult))}
 
