@@ -197,7 +197,8 @@ class AsyncRankLoop(AsyncCoreLoop):
         if builds_by_block(chip, self.workload):
             self.owner = owner = block_owner(chip.cores, block_cores(chip), self.size, chip.source or chip.name)
             c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
-            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
+            # every route: rank 0 prices them all at the end (not yet at the sender, as the tick split does)
+            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1, whole_routes=True)
         return super()._build_network()
 
     def _own_model(self, model):
