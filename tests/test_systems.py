@@ -411,3 +411,58 @@ def test_packet_network_moves_system_spikes_over_the_same_links(system_files):
     assert packet.spikes == analytic.spikes and packet.hops_by_class == analytic.hops_by_class
     for term in ("hop_chip", "hop_x", "hop_y", "synaptic"):
         assert packet.energy_breakdown_j[term] == pytest.approx(analytic.energy_breakdown_j[term], rel=1e-12)
+
+
+def _xy_walk(w: int, s: int, d: int) -> list[int]:
+    """By hand: the routers an XY route visits from s to d on a w-wide mesh (x first, then y)."""
+    x, y, dx, dy = s % w, s // w, d % w, d // w
+    path = [s]
+    while x != dx:
+        x += 1 if dx > x else -1
+        path.append(y * w + x)
+    while y != dy:
+        y += 1 if dy > y else -1
+        path.append(y * w + x)
+    return path
+
+
+def test_system_routes_links_loads_and_sums_against_a_hand_walk(write_yaml, small_chip):
+    """A 2 x 2 system of 3 x 2-router chips (a 6 x 4 joined mesh): every route walked by hand, router
+    by router. Next links, route links, per-link loads with counts, hops per class, zero-load latency
+    (2 ns on chip, 25 ns across) and wire (0.24 mm per hop) per pair are the walk's."""
+    topo = build_chip_topology(_system(write_yaml, small_chip, 3, 2, 2, 2))
+    w, n = 6, 24
+    link = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(topo.link_src, topo.link_dst))}
+    # 6 x 4 mesh: 2 x 5 x 4 x links + 2 x 6 x 3 y links; the chip edges x = 2|3 (4 rows) and
+    # y = 1|2 (6 columns), both ways
+    assert topo.n_links == 76 and len(link) == 76
+    chip_links = sorted([(6 * y + 2, 6 * y + 3) for y in range(4)] + [(6 * y + 3, 6 * y + 2) for y in range(4)]
+                        + [(6 + x, 12 + x) for x in range(6)] + [(12 + x, 6 + x) for x in range(6)])
+    assert sorted(k for k, i in link.items() if topo.link_class[i] == 2) == chip_links
+    assert all(topo.link_class[link[(a, a + 1)]] == 0 for a in range(24) if a % 6 not in (2, 5))
+    assert all(topo.link_class[link[(a, a + 6)]] == 1 for a in range(18) if a // 6 != 1)
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 5, n * n)
+    want_loads = np.zeros(topo.n_links, np.int64)
+    s_all, d_all = (a.astype(np.int64) for a in np.divmod(np.arange(n * n), n))
+    lat, wire, cls = [], [], []
+    for i, (s, d) in enumerate(zip(s_all.tolist(), d_all.tolist())):
+        path = _xy_walk(w, s, d)
+        links = [link[(a, b)] for a, b in zip(path, path[1:])]
+        assert topo.route_links(s, d).tolist() == links, (s, d)
+        nxt = topo.next_links(np.array([s]), np.array([d]))[0]
+        assert nxt == (links[0] if links else -1), (s, d)
+        for lid in links:
+            want_loads[lid] += counts[i]
+        c = [sum(topo.link_class[x] == k for x in links) for k in range(3)]
+        cls.append(c)
+        lat.append((c[0] + c[1]) * 2000 + c[2] * 25000)
+        wire.append(len(links) * 0.24)
+    assert np.array_equal(topo.link_loads(s_all, d_all, counts), want_loads)
+    assert np.array_equal(topo.link_loads(s_all, d_all), np.bincount(
+        [link[(a, b)] for s, d in zip(s_all.tolist(), d_all.tolist()) for a, b in
+         zip(_xy_walk(w, s, d), _xy_walk(w, s, d)[1:])], minlength=topo.n_links))
+    assert topo.pair_class_hops(s_all, d_all).T.tolist() == cls
+    assert topo.pair_path_sum(topo.link_latency_ps, np.int64, s_all, d_all, "path_latency_ps").tolist() == lat
+    assert topo.pair_path_sum(topo.link_length_mm, np.float64, s_all, d_all, "wire_mm") == pytest.approx(wire, rel=1e-12, abs=0)
+    assert topo.diameter == 8
