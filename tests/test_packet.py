@@ -98,7 +98,7 @@ def test_serialisation_queues_packets_on_a_link():
     # latencies 3000, 5000, 7000 ps: median 5000, p99 6960 (linear between the order statistics)
     lat = net.summary()["latency_s"]
     assert (lat["p50"], lat["max"]) == (5000e-12, 7000e-12)
-    assert lat["p99"] == pytest.approx(6960e-12, rel=1e-12) and lat["mean"] == pytest.approx(5000e-12, rel=1e-12)
+    assert lat["p99"] == pytest.approx(6960e-12, rel=1e-12, abs=0) and lat["mean"] == pytest.approx(5000e-12, rel=1e-12, abs=0)
 
 
 def test_back_pressure_stalls_and_buffers_stay_bounded():
@@ -113,7 +113,7 @@ def test_back_pressure_stalls_and_buffers_stay_bounded():
     assert st["stalls"] > 0 and st["stall_s"] > 0
     # stall time is in seconds, within the run, and the per-link times add up to it
     assert st["stall_s"] <= out.time_ps[-1] * 1e-12
-    assert st["link_stall_s"].sum() == pytest.approx(st["stall_s"], rel=1e-12)
+    assert st["link_stall_s"].sum() == pytest.approx(st["stall_s"], rel=1e-12, abs=0)
     assert st["link_peak_buffer"].max() == 2
     x_link = int(t.route_links(0, 3)[0])
     assert st["link_stalls"][x_link] > 0
@@ -136,7 +136,7 @@ def test_congested_buffers_never_overflow_and_all_arrive(buffer):
     # the latencies are each packet's arrival - injection, reported in seconds
     lat = time - packets[0][(tag - 3) // 7]
     assert st["latency_s"]["max"] == float(lat.max()) * 1e-12
-    assert st["latency_s"]["mean"] == pytest.approx(float(lat.mean()) * 1e-12, rel=1e-12)
+    assert st["latency_s"]["mean"] == pytest.approx(float(lat.mean()) * 1e-12, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("name", ["mesh", "tree", "torus", "mesh-rect"])
@@ -217,7 +217,7 @@ def test_stats_summary():
     net, _ = _run(t, _random_traffic(t, 500, 50_000, seed=1))
     st = net.summary(elapsed_ps=100_000)
     assert st["kernel"] in ("c", "python") and st["queue"] in ("c", "python")
-    assert st["elapsed_s"] == pytest.approx(1e-7)
+    assert st["elapsed_s"] == pytest.approx(1e-7, rel=1e-12, abs=0)
     util = st["link_utilization"]
     assert util.shape == (t.n_links,) and 0 < util.max() <= 1 and st["max_link_utilization"] == util.max()
     busiest = st["busiest_links"]

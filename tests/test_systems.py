@@ -121,10 +121,10 @@ def test_chip_hops_counted_and_priced_apart(system_files):
         want += np.array([x, y, chip]) * fired[src[route]]
         slowest_ps = max(slowest_ps, (x + y) * 2000 + chip * 25000)  # hop_ns 2 on chip, 25 across
     assert [r.hops_by_class[c] for c in ("x", "y", "chip")] == want.tolist()
-    assert r.timing_report["latency_max_s"] == pytest.approx(slowest_ps * 1e-12, rel=1e-12)
+    assert r.timing_report["latency_max_s"] == pytest.approx(slowest_ps * 1e-12, rel=1e-12, abs=0)
     # priced with the chip link's own energy
-    assert r.energy_breakdown_j["hop_chip"] == pytest.approx(r.hops_by_class["chip"] * 40.0e-12, rel=1e-12)
-    assert r.energy_breakdown_j["hop_x"] == pytest.approx(r.hops_by_class["x"] * 2.3e-12, rel=1e-12)
+    assert r.energy_breakdown_j["hop_chip"] == pytest.approx(r.hops_by_class["chip"] * 40.0e-12, rel=1e-12, abs=0)
+    assert r.energy_breakdown_j["hop_x"] == pytest.approx(r.hops_by_class["x"] * 2.3e-12, rel=1e-12, abs=0)
 
 
 def test_shipped_systems_load_with_sources():
@@ -400,7 +400,7 @@ def test_sweep_over_the_chip_link_energy(system_files, tmp_path):
     assert len(rows) == 2 and rows[0]["hops_chip"] == rows[1]["hops_chip"] != "0"
     for row in rows:
         assert float(row["energy_hop_chip_j"]) == pytest.approx(
-            int(row["count_hop_chip"]) * float(row["chip.energy.hop_class_pj.chip"]) * 1e-12, rel=1e-12)
+            int(row["count_hop_chip"]) * float(row["chip.energy.hop_class_pj.chip"]) * 1e-12, rel=1e-12, abs=0)
 
 
 def test_packet_network_moves_system_spikes_over_the_same_links(system_files):
@@ -410,7 +410,7 @@ def test_packet_network_moves_system_spikes_over_the_same_links(system_files):
     # uncongested: the same spikes, hops per class and energy of every counted term
     assert packet.spikes == analytic.spikes and packet.hops_by_class == analytic.hops_by_class
     for term in ("hop_chip", "hop_x", "hop_y", "synaptic"):
-        assert packet.energy_breakdown_j[term] == pytest.approx(analytic.energy_breakdown_j[term], rel=1e-12)
+        assert packet.energy_breakdown_j[term] == pytest.approx(analytic.energy_breakdown_j[term], rel=1e-12, abs=0)
 
 
 def _xy_walk(w: int, s: int, d: int) -> list[int]:
