@@ -59,6 +59,8 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
                                                  "tests/test_conservation.py"], None),
     "topology": ("neuroemu/hardware/topology.py", ["tests/test_topology.py"], None),
     "packet": ("neuroemu/hardware/packet.py", ["tests/test_packet.py", "tests/test_network_fidelity.py"], None),
+    # systems of chips: the closed-form routing of the joined mesh (SystemRouting), placement costs, size checks
+    "system": ("neuroemu/hardware/system.py", ["tests/test_systems.py"], None),
     "asyncsim": ("neuroemu/engine/asyncsim.py", ["tests/test_asyncsim.py"], None),
     # the module's own exact tests first: -x stops at their first failure, seconds in
     "asynccore": ("neuroemu/engine/asynccore.py", ["tests/test_asynccore.py", "tests/test_async_cores.py",
