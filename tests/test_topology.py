@@ -685,3 +685,22 @@ def test_custom_graphml_partial_coordinates_and_negative_cores(tmp_path):
     nx.write_graphml(g, str(bad))
     with pytest.raises(ConfigError, match="node n0: cores must be an integer >= 0; got -1"):
         build_topology("custom", n_cores=3, custom_path=str(bad))
+
+
+def test_routes_of_one_hop_are_summed_on_a_graph_whose_diameter_is_one(tmp_path):
+    """A triangle, every route one direct link (any detour takes >= 2500 ps > 1700 ps): each path
+    table is the direct link's own value, the diagonal 0 (the route recurrence with one hop count)."""
+    path = tmp_path / "triangle.csv"
+    path.write_text("a,b,0.5,1000,3,1,p\nb,c,0.25,1500,5,1,q\na,c,2.0,1700,11,1,p\n")
+    t = build_topology("custom", n_cores=3, custom_path=str(path))
+    assert t.diameter == 1
+    lat, wire, energy, cls = (np.zeros((3, 3), dt) for dt in (np.int64, np.float64, np.float64, np.int16))
+    per_class = np.zeros((2, 3, 3), np.int16)
+    for s, d, a in t.graph.edges(data=True):
+        lat[s, d], wire[s, d], energy[s, d] = a["latency_ps"], a["length_mm"], a["energy_pj"]
+        per_class[t.class_names.index(a["cls"]), s, d] = 1
+    assert lat[0, 1] == 1000 and lat[2, 1] == 1500 and wire[2, 0] == 2.0 and energy[1, 0] == 3
+    assert np.array_equal(t.hops, (lat > 0).astype(np.int16))
+    assert np.array_equal(t.path_latency_ps, lat) and np.array_equal(t.wire_mm, wire)
+    assert np.array_equal(t.path_energy_pj, energy) and np.array_equal(t.class_hops, per_class)
+    assert np.array_equal(rt.accumulate(t.link_latency_ps, t.next_link, t.hops, t.link_dst, np.int64), lat)
