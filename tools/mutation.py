@@ -381,6 +381,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncmodels', '_rate', 'return np.where(keep > 0, -np.log(np.where(keep > 0, keep, 1.0)) / T, np.inf)', 67,
      '1.0', '2.0'):
         'the placeholder of a decay of 4096 (keep 0), whose rate the outer np.where sets to inf',
+    # the fifth round, the other modules (branch mutc): the seed-61 sample
+    ('energy', 'start',
+     'moving = (a.u.reshape(-1, n) != 0).any(axis=0) | (a.refractory_left > 0) | ((a.v != 0) & (a.params.dv > 0))',
+     31, '1', '2'):
+        'reshape(-2, n) is reshape(-1, n): numpy takes any negative size as the unknown one',
 }
 
 
