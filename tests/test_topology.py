@@ -4,6 +4,7 @@ Means are taken by enumerating every (source, destination) pair of the compiled 
 as exact fractions, so a closed form either matches to the last bit or the test fails.
 """
 
+import re
 import time
 from fractions import Fraction
 
@@ -535,6 +536,12 @@ def test_query_misuse_raises(tmp_path):
     with pytest.raises(ConfigError, match="no identical reverse link; use to_graphml"):
         ring.to_csv(tmp_path / "ring.csv")
     assert t.link_loads(np.array([], int), np.array([], int)).tolist() == [0] * t.n_links
+    # path_sum takes one value per link: one more would be read as the value of link -1 (none)
+    for bad in (np.ones(t.n_links + 1), np.ones(t.n_links - 1), np.ones((1, t.n_links))):
+        want = f"path_sum: values must have shape ({t.n_links},); got {bad.shape}"
+        with pytest.raises(NeuroEmuError, match=re.escape(want)):
+            t.path_sum(bad)
+    assert np.array_equal(t.path_sum(np.ones(t.n_links), np.int64), t.hops)
 
 
 def test_registry_and_docstrings():
