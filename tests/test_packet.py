@@ -326,3 +326,18 @@ def test_the_slot_pool_grows_while_packets_are_in_flight(kernel):
     out.append(net.advance(2**62))
     tags = np.sort(np.concatenate([o.tag for o in out]))
     assert np.array_equal(tags, np.arange(2010)) and net.idle()
+
+
+def test_a_one_router_network_has_no_links_to_report():
+    """One router, no link: packets to itself arrive at their injection time with 0 hops, and the
+    link figures are empty, the busiest utilisation 0 (not the max of nothing)."""
+    t = build_topology("mesh", n_cores=1)
+    assert t.n_links == 0
+    net, (time, tag, src, dst, hops) = _run(t, (np.array([5, 5, 40]), np.zeros(3, int), np.zeros(3, int)))
+    assert time.tolist() == [5, 5, 40] and tag.tolist() == [3, 10, 17] and hops.tolist() == [0, 0, 0]
+    st = net.summary(elapsed_ps=100)
+    assert st["max_link_utilization"] == 0.0 and st["busiest_links"] == [] and st["link_utilization"].size == 0
+    assert st["hops"]["total"] == 0 and st["stalls"] == 0 and st["stall_s"] == 0.0
+    assert st["packets"] == {"injected": 3, "delivered": 3, "in_flight": 0}
+    assert st["latency_s"] == {"mean": 0.0, "p50": 0.0, "p99": 0.0, "max": 0.0} and st["latency_samples"] == 3
+    assert st["elapsed_s"] == 100e-12
