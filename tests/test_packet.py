@@ -341,3 +341,16 @@ def test_a_one_router_network_has_no_links_to_report():
     assert st["packets"] == {"injected": 3, "delivered": 3, "in_flight": 0}
     assert st["latency_s"] == {"mean": 0.0, "p50": 0.0, "p99": 0.0, "max": 0.0} and st["latency_samples"] == 3
     assert st["elapsed_s"] == 100e-12
+
+
+def test_lookahead_is_the_quickest_link_start_to_reception():
+    """lookahead_ps = min over links of latency + serialisation, and it is the default window: on the
+    4 x 3 mesh x links take 1000 + 1000 ps, the SLOW y links 1500 + 2500 ps; with FAST links
+    everywhere 700 + 333 ps; a network without links gets 1 ps."""
+    net = PacketNetwork(TOPOLOGIES["mesh-rect"]())
+    assert net.lookahead_ps == net.window_ps == 2000
+    assert sorted(set(net.link_ser_ps.tolist())) == [1000, 2500]
+    slow_x = build_topology("mesh", n_cores=12, width=4, class_links={"x": SLOW, "y": FAST})
+    assert PacketNetwork(slow_x).lookahead_ps == 1033  # the y links are the quicker class here
+    assert PacketNetwork(slow_x, window_ps=5).window_ps == 5
+    assert PacketNetwork(build_topology("mesh", n_cores=1)).lookahead_ps == 1
