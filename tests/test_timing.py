@@ -260,3 +260,19 @@ def test_barrier_on_a_chip_that_prices_no_work_still_moves_on():
     r = simulate("truenorth", "workloads/digits.yaml", ticks=70, timing="barrier")
     assert r.workload_report["classification"]["samples"] == 2
     assert r.timing_report["timestep_min_s"] >= 1e-12
+
+
+@pytest.mark.parametrize("block", ["on", "off"])
+def test_barrier_idle_timesteps_that_price_nothing_last_one_ps_each(small_chip, small_workload, block, monkeypatch):
+    """No per-operation latency, no barrier latency, no spike: every timestep ends where it began, so
+    each lasts the 1 ps floor, and chip time is ticks x 1 ps (not one ps in all), on the block path
+    (blockrun.c) and on the per-tick loop (BarrierPolicy.next_start)."""
+    monkeypatch.setenv("NEUROEMU_BLOCK", block)
+    small_chip["timing"]["mode"] = "barrier"
+    small_workload["inputs"] = []
+    small_workload["network"].update(rate_hz=0.0, stochastic=False)
+    r = _run(small_chip, small_workload, ticks=12)
+    assert r.spikes == 0 and r.timing_report["barrier_s"] == 0.0
+    assert r.timing_report["timestep_min_s"] == r.timing_report["timestep_max_s"] == 1e-12
+    assert r.sim_time_s == 12e-12
+    assert block == "on" or "block" not in r.tick_backend  # off: the per-tick loop ran
