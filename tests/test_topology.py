@@ -711,3 +711,20 @@ def test_routes_of_one_hop_are_summed_on_a_graph_whose_diameter_is_one(tmp_path)
     assert np.array_equal(t.path_latency_ps, lat) and np.array_equal(t.wire_mm, wire)
     assert np.array_equal(t.path_energy_pj, energy) and np.array_equal(t.class_hops, per_class)
     assert np.array_equal(rt.accumulate(t.link_latency_ps, t.next_link, t.hops, t.link_dst, np.int64), lat)
+
+
+@pytest.mark.parametrize("kind,w,h", [("mesh", 4, 3), ("torus", 5, 4), ("torus", 2, 3)])
+@pytest.mark.parametrize("leg_block", [5, 40, 1 << 22])
+def test_grid_pair_sums_of_link_values_in_blocks_of_lines_equal_the_route_walk(kind, w, h, leg_block, monkeypatch):
+    """A path sum per pair of values that differ link by link (whole numbers, so every sum is exact)
+    equals the sum over the route walked hop by hop, whether the running sums are built one line at
+    a time, a few lines at a time or all at once, with pairs in small chunks."""
+    monkeypatch.setattr(rt, "_LEG_BLOCK", leg_block)
+    monkeypatch.setattr(rt, "PAIR_CHUNK", 7)
+    t = build_topology(kind, n_cores=w * h, width=w, height=h)
+    n = w * h
+    values = np.random.default_rng(8).integers(1, 1000, t.n_links).astype(np.float64)
+    s, d = (a.astype(np.int64) for a in np.divmod(np.arange(n * n), n))
+    want = [float(values[walk(t, a, b)].sum()) for a, b in zip(s.tolist(), d.tolist())]
+    assert t.pair_path_sum(values, np.float64, s, d).tolist() == want
+    assert t.pair_path_sum(values.astype(np.int64) * 3, np.int64, s, d).tolist() == [3 * v for v in want]
