@@ -653,6 +653,10 @@ def test_router_limits_at_their_boundary(tmp_path, monkeypatch):
     assert build_topology("tree", n_cores=8, radix=2).n_routers == 15
     with pytest.raises(ConfigError, match="has 31"):
         build_topology("tree", n_cores=16, radix=2)
+    # exactly at the limit and one over: 15 leaves + a root, 16 leaves + a root
+    assert build_topology("tree", n_cores=15, radix=15).n_routers == 16
+    with pytest.raises(ConfigError, match="has 17"):
+        build_topology("tree", n_cores=16, radix=16)
     for n, ok in ((16, True), (17, False)):
         path = tmp_path / f"ring{n}.csv"
         path.write_text("".join(f"{i},{(i + 1) % n}\n" for i in range(n)))
