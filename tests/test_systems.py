@@ -466,3 +466,14 @@ def test_system_routes_links_loads_and_sums_against_a_hand_walk(write_yaml, smal
     assert topo.pair_path_sum(topo.link_latency_ps, np.int64, s_all, d_all, "path_latency_ps").tolist() == lat
     assert topo.pair_path_sum(topo.link_length_mm, np.float64, s_all, d_all, "wire_mm") == pytest.approx(wire, rel=1e-12, abs=0)
     assert topo.diameter == 8
+
+
+def test_table_bytes_are_what_the_tables_take(write_yaml, small_chip):
+    """system_table_bytes(n) is the bytes per router pair of the [n, n] tables a run would build
+    (next_link, hops, class_hops, path_latency_ps, wire_mm), read off the built tables of a small
+    system: 28 per pair, so NS16e's 65,536 routers would need 112 GiB."""
+    topo = build_chip_topology(_system(write_yaml, small_chip, 2, 2, 2, 1))
+    n = topo.n_routers
+    built = sum(a.nbytes for a in (topo.next_link, topo.hops, topo.class_hops, topo.path_latency_ps, topo.wire_mm))
+    assert system_table_bytes(n) == built == 28 * n * n
+    assert system_table_bytes(65536) == 112 * 2**30

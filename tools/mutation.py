@@ -386,6 +386,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'moving = (a.u.reshape(-1, n) != 0).any(axis=0) | (a.refractory_left > 0) | ((a.v != 0) & (a.params.dv > 0))',
      31, '1', '2'):
         'reshape(-2, n) is reshape(-1, n): numpy takes any negative size as the unknown one',
+    # the seed-62 sample
+    ('topology', 'build_topology', 'if n_cores // concentration > MAX_ROUTERS:', 7, 'n_cores // concentration',
+     'n_cores / concentration'):
+        'concentration divides n_cores (checked just above), so the quotient is exact either way',
 }
 
 
