@@ -282,6 +282,9 @@ def test_a_system_too_large_for_memory_is_refused_in_one_line(monkeypatch):
     assert f"{need / 2**30:.1f} GiB of routing" in msg
     monkeypatch.setattr(system_mod, "_available_bytes", lambda: int(need / 0.8) + 1)
     system_mod.check_system_size(spec)  # fits: no error
+    # the routing fits, but not with the network's 1 GiB besides it
+    with pytest.raises(ConfigError, match=r"\(1\.0 GiB of network"):
+        system_mod.check_system_size(spec, network_bytes=2**30)
 
 
 @pytest.mark.parametrize("change, key", [

@@ -390,6 +390,8 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('topology', 'build_topology', 'if n_cores // concentration > MAX_ROUTERS:', 7, 'n_cores // concentration',
      'n_cores / concentration'):
         'concentration divides n_cores (checked just above), so the quotient is exact either way',
+    ('packet', '__init__', 'self._next_link = (np.zeros(0, np.int32) if ports is not None', 36, '0', '1'):
+        "the placeholder next-link table of a mesh, which both kernels never read (grid_width > 0: XY from the ports)",
 }
 
 
