@@ -109,7 +109,7 @@ def test_the_mapped_classifier_answers_as_well_clockless():
     assert a["samples"] == s["samples"] == 12
     assert a["correct"] >= s["correct"] - 2 and s["correct"] >= 9
     # a sample's chip time is its 34 ticks of model time on both (async keeps the tick as its clock)
-    assert a["latency_per_classification_s"] == s["latency_per_classification_s"] == pytest.approx(34e-3, rel=1e-12)
+    assert a["latency_per_classification_s"] == s["latency_per_classification_s"] == pytest.approx(34e-3, rel=1e-12, abs=0)
     assert np.any(asy.spike_trains.ticks % T != 0)  # the bias ramps cross threshold between ticks
 
 
@@ -126,7 +126,7 @@ def test_voltage_decay_is_the_per_tick_decay_read_as_a_rate(dv):
     m = _cuba(4096, dv, v=100_000)
     for ticks in (1, 2.5, 7, 40):
         m.advance(np.array([0]), np.array([int(ticks * T)]))
-        assert m.v[0] == pytest.approx(100_000 * (1 - dv / 4096) ** ticks, rel=1e-12)
+        assert m.v[0] == pytest.approx(100_000 * (1 - dv / 4096) ** ticks, rel=1e-12, abs=0)
         m.v[0], m.t_last[0] = 100_000.0, 0
 
 
@@ -292,7 +292,7 @@ def test_a_core_with_no_input_charges_no_neuron_updates():
     assert sync.counts["neuron_update"] + sync.counts["neuron_update_active"] == 4 * 256 * 80
     assert asy.spikes == sync.spikes > 0
     # nothing is routed, so the lookahead (the smallest spike delay) is one tick, in seconds
-    assert asy.timing_report["lookahead_s"] == asy.timing_report["window_s"] == pytest.approx(c.timing.tick_s, rel=1e-12)
+    assert asy.timing_report["lookahead_s"] == asy.timing_report["window_s"] == pytest.approx(c.timing.tick_s, rel=1e-12, abs=0)
 
 
 def test_stochastic_leak_steps_are_counted_as_plain_updates_and_hops_as_the_tick_loop():
@@ -645,8 +645,8 @@ def test_async_on_a_device_chip_runs_and_is_deterministic():
     assert quiet.comparable() != runs[0].comparable()
     r = runs[0]
     assert 0 < r.counts["dac_drive"] <= r.counts["axon_event"]  # one per (instant, axon) activation
-    assert r.energy_breakdown_j["dac"] == pytest.approx(r.counts["dac_drive"] * 0.1e-12, rel=1e-12)
-    assert sum(r.energy_breakdown_j.values()) == pytest.approx(r.energy_j, rel=1e-12)
+    assert r.energy_breakdown_j["dac"] == pytest.approx(r.counts["dac_drive"] * 0.1e-12, rel=1e-12, abs=0)
+    assert sum(r.energy_breakdown_j.values()) == pytest.approx(r.energy_j, rel=1e-12, abs=0)
 
 
 def test_async_refuses_a_column_adc_in_one_line():
@@ -753,7 +753,7 @@ def test_async_runaway_stops_past_the_limit_with_a_partial_record_that_conserves
     part = exc.value.partial_record
     assert 0 < part.ticks < 30 and part.sim_time_s == part.ticks * c.timing.tick_s
     for link in part.timing_report["busiest_links"]:
-        assert link["utilization"] == pytest.approx(link["packets"] * 1e-9 / part.sim_time_s, rel=1e-12)
+        assert link["utilization"] == pytest.approx(link["packets"] * 1e-9 / part.sim_time_s, rel=1e-12, abs=0)
 
 
 def test_async_lookahead_is_the_smallest_route_delay_plus_its_latency():

@@ -98,7 +98,7 @@ def test_serialisation_queues_packets_on_a_link():
     # latencies 3000, 5000, 7000 ps: median 5000, p99 6960 (linear between the order statistics)
     lat = net.summary()["latency_s"]
     assert (lat["p50"], lat["max"]) == (5000e-12, 7000e-12)
-    assert lat["p99"] == pytest.approx(6960e-12, rel=1e-12) and lat["mean"] == pytest.approx(5000e-12, rel=1e-12)
+    assert lat["p99"] == pytest.approx(6960e-12, rel=1e-12, abs=0) and lat["mean"] == pytest.approx(5000e-12, rel=1e-12, abs=0)
 
 
 def test_back_pressure_stalls_and_buffers_stay_bounded():
@@ -113,7 +113,7 @@ def test_back_pressure_stalls_and_buffers_stay_bounded():
     assert st["stalls"] > 0 and st["stall_s"] > 0
     # stall time is in seconds, within the run, and the per-link times add up to it
     assert st["stall_s"] <= out.time_ps[-1] * 1e-12
-    assert st["link_stall_s"].sum() == pytest.approx(st["stall_s"], rel=1e-12)
+    assert st["link_stall_s"].sum() == pytest.approx(st["stall_s"], rel=1e-12, abs=0)
     assert st["link_peak_buffer"].max() == 2
     x_link = int(t.route_links(0, 3)[0])
     assert st["link_stalls"][x_link] > 0
@@ -136,7 +136,7 @@ def test_congested_buffers_never_overflow_and_all_arrive(buffer):
     # the latencies are each packet's arrival - injection, reported in seconds
     lat = time - packets[0][(tag - 3) // 7]
     assert st["latency_s"]["max"] == float(lat.max()) * 1e-12
-    assert st["latency_s"]["mean"] == pytest.approx(float(lat.mean()) * 1e-12, rel=1e-12)
+    assert st["latency_s"]["mean"] == pytest.approx(float(lat.mean()) * 1e-12, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("name", ["mesh", "tree", "torus", "mesh-rect"])
@@ -217,7 +217,7 @@ def test_stats_summary():
     net, _ = _run(t, _random_traffic(t, 500, 50_000, seed=1))
     st = net.summary(elapsed_ps=100_000)
     assert st["kernel"] in ("c", "python") and st["queue"] in ("c", "python")
-    assert st["elapsed_s"] == pytest.approx(1e-7)
+    assert st["elapsed_s"] == pytest.approx(1e-7, rel=1e-12, abs=0)
     util = st["link_utilization"]
     assert util.shape == (t.n_links,) and 0 < util.max() <= 1 and st["max_link_utilization"] == util.max()
     busiest = st["busiest_links"]
@@ -326,3 +326,31 @@ def test_the_slot_pool_grows_while_packets_are_in_flight(kernel):
     out.append(net.advance(2**62))
     tags = np.sort(np.concatenate([o.tag for o in out]))
     assert np.array_equal(tags, np.arange(2010)) and net.idle()
+
+
+def test_a_one_router_network_has_no_links_to_report():
+    """One router, no link: packets to itself arrive at their injection time with 0 hops, and the
+    link figures are empty, the busiest utilisation 0 (not the max of nothing)."""
+    t = build_topology("mesh", n_cores=1)
+    assert t.n_links == 0
+    net, (time, tag, src, dst, hops) = _run(t, (np.array([5, 5, 40]), np.zeros(3, int), np.zeros(3, int)))
+    assert time.tolist() == [5, 5, 40] and tag.tolist() == [3, 10, 17] and hops.tolist() == [0, 0, 0]
+    st = net.summary(elapsed_ps=100)
+    assert st["max_link_utilization"] == 0.0 and st["busiest_links"] == [] and st["link_utilization"].size == 0
+    assert st["hops"]["total"] == 0 and st["stalls"] == 0 and st["stall_s"] == 0.0
+    assert st["packets"] == {"injected": 3, "delivered": 3, "in_flight": 0}
+    assert st["latency_s"] == {"mean": 0.0, "p50": 0.0, "p99": 0.0, "max": 0.0} and st["latency_samples"] == 3
+    assert st["elapsed_s"] == 100e-12
+
+
+def test_lookahead_is_the_quickest_link_start_to_reception():
+    """lookahead_ps = min over links of latency + serialisation, and it is the default window: on the
+    4 x 3 mesh x links take 1000 + 1000 ps, the SLOW y links 1500 + 2500 ps; with FAST links
+    everywhere 700 + 333 ps; a network without links gets 1 ps."""
+    net = PacketNetwork(TOPOLOGIES["mesh-rect"]())
+    assert net.lookahead_ps == net.window_ps == 2000
+    assert sorted(set(net.link_ser_ps.tolist())) == [1000, 2500]
+    slow_x = build_topology("mesh", n_cores=12, width=4, class_links={"x": SLOW, "y": FAST})
+    assert PacketNetwork(slow_x).lookahead_ps == 1033  # the y links are the quicker class here
+    assert PacketNetwork(slow_x, window_ps=5).window_ps == 5
+    assert PacketNetwork(build_topology("mesh", n_cores=1)).lookahead_ps == 1

@@ -179,7 +179,7 @@ def test_sweep_writes_csv_parquet_and_resolved_spec(spec, tmp_path):
     assert {"energy_hop_x_j", "energy_hop_level1_j"} <= set(cols)  # mesh and H-tree link classes side by side
     for r in rows:  # the breakdown columns sum to the total
         terms = [v for k, v in r.items() if k.startswith("energy_") and k.endswith("_j") and k != "energy_j" and v]
-        assert sum(terms) == pytest.approx(r["energy_j"], rel=1e-12)
+        assert sum(terms) == pytest.approx(r["energy_j"], rel=1e-12, abs=0)
     assert {r["chip.topology"] for r in rows} == {"mesh", "htree"}
     on_disk = _csv_rows(out / "results.csv")
     assert len(on_disk) == 8

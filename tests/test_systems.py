@@ -121,10 +121,10 @@ def test_chip_hops_counted_and_priced_apart(system_files):
         want += np.array([x, y, chip]) * fired[src[route]]
         slowest_ps = max(slowest_ps, (x + y) * 2000 + chip * 25000)  # hop_ns 2 on chip, 25 across
     assert [r.hops_by_class[c] for c in ("x", "y", "chip")] == want.tolist()
-    assert r.timing_report["latency_max_s"] == pytest.approx(slowest_ps * 1e-12, rel=1e-12)
+    assert r.timing_report["latency_max_s"] == pytest.approx(slowest_ps * 1e-12, rel=1e-12, abs=0)
     # priced with the chip link's own energy
-    assert r.energy_breakdown_j["hop_chip"] == pytest.approx(r.hops_by_class["chip"] * 40.0e-12, rel=1e-12)
-    assert r.energy_breakdown_j["hop_x"] == pytest.approx(r.hops_by_class["x"] * 2.3e-12, rel=1e-12)
+    assert r.energy_breakdown_j["hop_chip"] == pytest.approx(r.hops_by_class["chip"] * 40.0e-12, rel=1e-12, abs=0)
+    assert r.energy_breakdown_j["hop_x"] == pytest.approx(r.hops_by_class["x"] * 2.3e-12, rel=1e-12, abs=0)
 
 
 def test_shipped_systems_load_with_sources():
@@ -282,6 +282,9 @@ def test_a_system_too_large_for_memory_is_refused_in_one_line(monkeypatch):
     assert f"{need / 2**30:.1f} GiB of routing" in msg
     monkeypatch.setattr(system_mod, "_available_bytes", lambda: int(need / 0.8) + 1)
     system_mod.check_system_size(spec)  # fits: no error
+    # the routing fits, but not with the network's 1 GiB besides it
+    with pytest.raises(ConfigError, match=r"\(1\.0 GiB of network"):
+        system_mod.check_system_size(spec, network_bytes=2**30)
 
 
 @pytest.mark.parametrize("change, key", [
@@ -400,7 +403,7 @@ def test_sweep_over_the_chip_link_energy(system_files, tmp_path):
     assert len(rows) == 2 and rows[0]["hops_chip"] == rows[1]["hops_chip"] != "0"
     for row in rows:
         assert float(row["energy_hop_chip_j"]) == pytest.approx(
-            int(row["count_hop_chip"]) * float(row["chip.energy.hop_class_pj.chip"]) * 1e-12, rel=1e-12)
+            int(row["count_hop_chip"]) * float(row["chip.energy.hop_class_pj.chip"]) * 1e-12, rel=1e-12, abs=0)
 
 
 def test_packet_network_moves_system_spikes_over_the_same_links(system_files):
@@ -410,4 +413,70 @@ def test_packet_network_moves_system_spikes_over_the_same_links(system_files):
     # uncongested: the same spikes, hops per class and energy of every counted term
     assert packet.spikes == analytic.spikes and packet.hops_by_class == analytic.hops_by_class
     for term in ("hop_chip", "hop_x", "hop_y", "synaptic"):
-        assert packet.energy_breakdown_j[term] == pytest.approx(analytic.energy_breakdown_j[term], rel=1e-12)
+        assert packet.energy_breakdown_j[term] == pytest.approx(analytic.energy_breakdown_j[term], rel=1e-12, abs=0)
+
+
+def _xy_walk(w: int, s: int, d: int) -> list[int]:
+    """By hand: the routers an XY route visits from s to d on a w-wide mesh (x first, then y)."""
+    x, y, dx, dy = s % w, s // w, d % w, d // w
+    path = [s]
+    while x != dx:
+        x += 1 if dx > x else -1
+        path.append(y * w + x)
+    while y != dy:
+        y += 1 if dy > y else -1
+        path.append(y * w + x)
+    return path
+
+
+def test_system_routes_links_loads_and_sums_against_a_hand_walk(write_yaml, small_chip):
+    """A 2 x 2 system of 3 x 2-router chips (a 6 x 4 joined mesh): every route walked by hand, router
+    by router. Next links, route links, per-link loads with counts, hops per class, zero-load latency
+    (2 ns on chip, 25 ns across) and wire (0.24 mm per hop) per pair are the walk's."""
+    topo = build_chip_topology(_system(write_yaml, small_chip, 3, 2, 2, 2))
+    w, n = 6, 24
+    link = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(topo.link_src, topo.link_dst))}
+    # 6 x 4 mesh: 2 x 5 x 4 x links + 2 x 6 x 3 y links; the chip edges x = 2|3 (4 rows) and
+    # y = 1|2 (6 columns), both ways
+    assert topo.n_links == 76 and len(link) == 76
+    chip_links = sorted([(6 * y + 2, 6 * y + 3) for y in range(4)] + [(6 * y + 3, 6 * y + 2) for y in range(4)]
+                        + [(6 + x, 12 + x) for x in range(6)] + [(12 + x, 6 + x) for x in range(6)])
+    assert sorted(k for k, i in link.items() if topo.link_class[i] == 2) == chip_links
+    assert all(topo.link_class[link[(a, a + 1)]] == 0 for a in range(24) if a % 6 not in (2, 5))
+    assert all(topo.link_class[link[(a, a + 6)]] == 1 for a in range(18) if a // 6 != 1)
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 5, n * n)
+    want_loads = np.zeros(topo.n_links, np.int64)
+    s_all, d_all = (a.astype(np.int64) for a in np.divmod(np.arange(n * n), n))
+    lat, wire, cls = [], [], []
+    for i, (s, d) in enumerate(zip(s_all.tolist(), d_all.tolist())):
+        path = _xy_walk(w, s, d)
+        links = [link[(a, b)] for a, b in zip(path, path[1:])]
+        assert topo.route_links(s, d).tolist() == links, (s, d)
+        nxt = topo.next_links(np.array([s]), np.array([d]))[0]
+        assert nxt == (links[0] if links else -1), (s, d)
+        for lid in links:
+            want_loads[lid] += counts[i]
+        c = [sum(topo.link_class[x] == k for x in links) for k in range(3)]
+        cls.append(c)
+        lat.append((c[0] + c[1]) * 2000 + c[2] * 25000)
+        wire.append(len(links) * 0.24)
+    assert np.array_equal(topo.link_loads(s_all, d_all, counts), want_loads)
+    assert np.array_equal(topo.link_loads(s_all, d_all), np.bincount(
+        [link[(a, b)] for s, d in zip(s_all.tolist(), d_all.tolist()) for a, b in
+         zip(_xy_walk(w, s, d), _xy_walk(w, s, d)[1:])], minlength=topo.n_links))
+    assert topo.pair_class_hops(s_all, d_all).T.tolist() == cls
+    assert topo.pair_path_sum(topo.link_latency_ps, np.int64, s_all, d_all, "path_latency_ps").tolist() == lat
+    assert topo.pair_path_sum(topo.link_length_mm, np.float64, s_all, d_all, "wire_mm") == pytest.approx(wire, rel=1e-12, abs=0)
+    assert topo.diameter == 8
+
+
+def test_table_bytes_are_what_the_tables_take(write_yaml, small_chip):
+    """system_table_bytes(n) is the bytes per router pair of the [n, n] tables a run would build
+    (next_link, hops, class_hops, path_latency_ps, wire_mm), read off the built tables of a small
+    system: 28 per pair, so NS16e's 65,536 routers would need 112 GiB."""
+    topo = build_chip_topology(_system(write_yaml, small_chip, 2, 2, 2, 1))
+    n = topo.n_routers
+    built = sum(a.nbytes for a in (topo.next_link, topo.hops, topo.class_hops, topo.path_latency_ps, topo.wire_mm))
+    assert system_table_bytes(n) == built == 28 * n * n
+    assert system_table_bytes(65536) == 112 * 2**30

@@ -62,10 +62,10 @@ def test_barrier_timestep_grows_with_activity(small_chip, small_workload):
     rq, rb = _run(chip, quiet), _run(chip, busy)
     assert rb.synaptic_events > rq.synaptic_events
     assert rb.timing_report["timestep_mean_s"] > rq.timing_report["timestep_mean_s"]
-    assert rb.sim_time_s == pytest.approx(rb.timing_report["timestep_mean_s"] * rb.ticks)
+    assert rb.sim_time_s == pytest.approx(rb.timing_report["timestep_mean_s"] * rb.ticks, rel=1e-12, abs=0)
     # chip time is the sum of timesteps, and static energy follows it
-    assert rb.energy_breakdown_j["static"] == pytest.approx(1e-3 * rb.sim_time_s)
-    assert rb.timing_report["realtime_factor"] == pytest.approx(rb.ticks * 1e-3 / rb.sim_time_s)
+    assert rb.energy_breakdown_j["static"] == pytest.approx(1e-3 * rb.sim_time_s, rel=1e-12, abs=0)
+    assert rb.timing_report["realtime_factor"] == pytest.approx(rb.ticks * 1e-3 / rb.sim_time_s, rel=1e-12, abs=0)
 
 
 def test_barrier_idle_timestep_is_work_plus_barrier(small_chip, small_workload):
@@ -77,8 +77,8 @@ def test_barrier_idle_timestep_is_work_plus_barrier(small_chip, small_workload):
     assert r.spikes == 0
     # 32 inactive neurons per core x 5.3 ns, plus 100 ns + 3 extra routers x 10 ns
     expected = (32 * 5.3 + 100.0 + 3 * 10.0) * 1e-9
-    assert r.timing_report["timestep_min_s"] == pytest.approx(expected)
-    assert r.timing_report["timestep_max_s"] == pytest.approx(expected)
+    assert r.timing_report["timestep_min_s"] == pytest.approx(expected, rel=1e-12, abs=0)
+    assert r.timing_report["timestep_max_s"] == pytest.approx(expected, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("update_ns, work_ps", [(5.30002, 169601), (5.30001, 169600)])
@@ -223,7 +223,7 @@ def test_barrier_active_timesteps_are_their_counted_work(small_chip, small_workl
     assert steps.min() < steps.max()  # activity varies, so the figures below are three different ones
     assert rep["timestep_min_s"] == float(steps.min() * 1e-12)
     assert rep["timestep_max_s"] == float(steps.max() * 1e-12)
-    assert rep["timestep_mean_s"] == pytest.approx(steps.mean() * 1e-12, rel=1e-12)
+    assert rep["timestep_mean_s"] == pytest.approx(steps.mean() * 1e-12, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("policy", ["drop", "late"])
@@ -260,3 +260,19 @@ def test_barrier_on_a_chip_that_prices_no_work_still_moves_on():
     r = simulate("truenorth", "workloads/digits.yaml", ticks=70, timing="barrier")
     assert r.workload_report["classification"]["samples"] == 2
     assert r.timing_report["timestep_min_s"] >= 1e-12
+
+
+@pytest.mark.parametrize("block", ["on", "off"])
+def test_barrier_idle_timesteps_that_price_nothing_last_one_ps_each(small_chip, small_workload, block, monkeypatch):
+    """No per-operation latency, no barrier latency, no spike: every timestep ends where it began, so
+    each lasts the 1 ps floor, and chip time is ticks x 1 ps (not one ps in all), on the block path
+    (blockrun.c) and on the per-tick loop (BarrierPolicy.next_start)."""
+    monkeypatch.setenv("NEUROEMU_BLOCK", block)
+    small_chip["timing"]["mode"] = "barrier"
+    small_workload["inputs"] = []
+    small_workload["network"].update(rate_hz=0.0, stochastic=False)
+    r = _run(small_chip, small_workload, ticks=12)
+    assert r.spikes == 0 and r.timing_report["barrier_s"] == 0.0
+    assert r.timing_report["timestep_min_s"] == r.timing_report["timestep_max_s"] == 1e-12
+    assert r.sim_time_s == 12e-12
+    assert block == "on" or "block" not in r.tick_backend  # off: the per-tick loop ran

@@ -4,6 +4,7 @@ Means are taken by enumerating every (source, destination) pair of the compiled 
 as exact fractions, so a closed form either matches to the last bit or the test fails.
 """
 
+import re
 import time
 from fractions import Fraction
 
@@ -535,6 +536,12 @@ def test_query_misuse_raises(tmp_path):
     with pytest.raises(ConfigError, match="no identical reverse link; use to_graphml"):
         ring.to_csv(tmp_path / "ring.csv")
     assert t.link_loads(np.array([], int), np.array([], int)).tolist() == [0] * t.n_links
+    # path_sum takes one value per link: one more would be read as the value of link -1 (none)
+    for bad in (np.ones(t.n_links + 1), np.ones(t.n_links - 1), np.ones((1, t.n_links))):
+        want = f"path_sum: values must have shape ({t.n_links},); got {bad.shape}"
+        with pytest.raises(NeuroEmuError, match=re.escape(want)):
+            t.path_sum(bad)
+    assert np.array_equal(t.path_sum(np.ones(t.n_links), np.int64), t.hops)
 
 
 def test_registry_and_docstrings():
@@ -646,6 +653,10 @@ def test_router_limits_at_their_boundary(tmp_path, monkeypatch):
     assert build_topology("tree", n_cores=8, radix=2).n_routers == 15
     with pytest.raises(ConfigError, match="has 31"):
         build_topology("tree", n_cores=16, radix=2)
+    # exactly at the limit and one over: 15 leaves + a root, 16 leaves + a root
+    assert build_topology("tree", n_cores=15, radix=15).n_routers == 16
+    with pytest.raises(ConfigError, match="has 17"):
+        build_topology("tree", n_cores=16, radix=16)
     for n, ok in ((16, True), (17, False)):
         path = tmp_path / f"ring{n}.csv"
         path.write_text("".join(f"{i},{(i + 1) % n}\n" for i in range(n)))
@@ -685,3 +696,39 @@ def test_custom_graphml_partial_coordinates_and_negative_cores(tmp_path):
     nx.write_graphml(g, str(bad))
     with pytest.raises(ConfigError, match="node n0: cores must be an integer >= 0; got -1"):
         build_topology("custom", n_cores=3, custom_path=str(bad))
+
+
+def test_routes_of_one_hop_are_summed_on_a_graph_whose_diameter_is_one(tmp_path):
+    """A triangle, every route one direct link (any detour takes >= 2500 ps > 1700 ps): each path
+    table is the direct link's own value, the diagonal 0 (the route recurrence with one hop count)."""
+    path = tmp_path / "triangle.csv"
+    path.write_text("a,b,0.5,1000,3,1,p\nb,c,0.25,1500,5,1,q\na,c,2.0,1700,11,1,p\n")
+    t = build_topology("custom", n_cores=3, custom_path=str(path))
+    assert t.diameter == 1
+    lat, wire, energy, cls = (np.zeros((3, 3), dt) for dt in (np.int64, np.float64, np.float64, np.int16))
+    per_class = np.zeros((2, 3, 3), np.int16)
+    for s, d, a in t.graph.edges(data=True):
+        lat[s, d], wire[s, d], energy[s, d] = a["latency_ps"], a["length_mm"], a["energy_pj"]
+        per_class[t.class_names.index(a["cls"]), s, d] = 1
+    assert lat[0, 1] == 1000 and lat[2, 1] == 1500 and wire[2, 0] == 2.0 and energy[1, 0] == 3
+    assert np.array_equal(t.hops, (lat > 0).astype(np.int16))
+    assert np.array_equal(t.path_latency_ps, lat) and np.array_equal(t.wire_mm, wire)
+    assert np.array_equal(t.path_energy_pj, energy) and np.array_equal(t.class_hops, per_class)
+    assert np.array_equal(rt.accumulate(t.link_latency_ps, t.next_link, t.hops, t.link_dst, np.int64), lat)
+
+
+@pytest.mark.parametrize("kind,w,h", [("mesh", 4, 3), ("torus", 5, 4), ("torus", 2, 3)])
+@pytest.mark.parametrize("leg_block", [5, 40, 1 << 22])
+def test_grid_pair_sums_of_link_values_in_blocks_of_lines_equal_the_route_walk(kind, w, h, leg_block, monkeypatch):
+    """A path sum per pair of values that differ link by link (whole numbers, so every sum is exact)
+    equals the sum over the route walked hop by hop, whether the running sums are built one line at
+    a time, a few lines at a time or all at once, with pairs in small chunks."""
+    monkeypatch.setattr(rt, "_LEG_BLOCK", leg_block)
+    monkeypatch.setattr(rt, "PAIR_CHUNK", 7)
+    t = build_topology(kind, n_cores=w * h, width=w, height=h)
+    n = w * h
+    values = np.random.default_rng(8).integers(1, 1000, t.n_links).astype(np.float64)
+    s, d = (a.astype(np.int64) for a in np.divmod(np.arange(n * n), n))
+    want = [float(values[walk(t, a, b)].sum()) for a, b in zip(s.tolist(), d.tolist())]
+    assert t.pair_path_sum(values, np.float64, s, d).tolist() == want
+    assert t.pair_path_sum(values.astype(np.int64) * 3, np.int64, s, d).tolist() == [3 * v for v in want]

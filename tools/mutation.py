@@ -59,6 +59,8 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
                                                  "tests/test_conservation.py"], None),
     "topology": ("neuroemu/hardware/topology.py", ["tests/test_topology.py"], None),
     "packet": ("neuroemu/hardware/packet.py", ["tests/test_packet.py", "tests/test_network_fidelity.py"], None),
+    # systems of chips: the closed-form routing of the joined mesh (SystemRouting), placement costs, size checks
+    "system": ("neuroemu/hardware/system.py", ["tests/test_systems.py"], None),
     "asyncsim": ("neuroemu/engine/asyncsim.py", ["tests/test_asyncsim.py"], None),
     # the module's own exact tests first: -x stops at their first failure, seconds in
     "asynccore": ("neuroemu/engine/asynccore.py", ["tests/test_asynccore.py", "tests/test_async_cores.py",
@@ -432,6 +434,17 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'axon_table.DENSE_KEYS_PER_EDGE * len(s)', 'axon_table.DENSE_KEYS_PER_EDGE'):
         'only which of two exact ways counts the distinct (source, core) pairs: a marked table or a sorted list '
         'give the same pairs in the same order (speed and memory only)',
+    # the fifth round, the other modules (branch mutc): the seed-61 sample
+    ('energy', 'start',
+     'moving = (a.u.reshape(-1, n) != 0).any(axis=0) | (a.refractory_left > 0) | ((a.v != 0) & (a.params.dv > 0))',
+     31, '1', '2'):
+        'reshape(-2, n) is reshape(-1, n): numpy takes any negative size as the unknown one',
+    # the seed-62 sample
+    ('topology', 'build_topology', 'if n_cores // concentration > MAX_ROUTERS:', 7, 'n_cores // concentration',
+     'n_cores / concentration'):
+        'concentration divides n_cores (checked just above), so the quotient is exact either way',
+    ('packet', '__init__', 'self._next_link = (np.zeros(0, np.int32) if ports is not None', 36, '0', '1'):
+        "the placeholder next-link table of a mesh, which both kernels never read (grid_width > 0: XY from the ports)",
 }
 
 
