@@ -26,6 +26,7 @@ from neuroemu.engine.options import RunOptions, with_timing
 from neuroemu.engine.record import NONDETERMINISTIC_FIELDS
 from neuroemu.engine.run import simulate
 from neuroemu.errors import ConfigError, NeuroEmuError
+from fake_comm import OneRankOfTwo
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = Path(__file__).with_name("mpi_program.py")
@@ -232,19 +233,6 @@ def test_cross_rank_lookahead_is_the_smallest_crossing_delay_and_zero_is_refused
     assert "\n" not in text and text.startswith("c.yaml: latency:") and "must be > 0 ps" in text and "got 0 ps" in text
 
 
-class _World:
-    """A one-rank stand-in for a communicator: enough for the setup checks, which run before any collective."""
-
-    def Get_rank(self):
-        return 0
-
-    def Get_size(self):
-        return 2
-
-    def allgather(self, value):
-        return [value, None]
-
-
 @pytest.mark.parametrize("option, message", [
     ({"network": "packet"}, "--network: packet does not run split over MPI ranks"),
     ({"max_events": 10}, "--max-events/--max-window-events: not checked across MPI ranks"),
@@ -258,7 +246,7 @@ def test_what_does_not_run_split_is_refused_in_one_line(files, option, message, 
     chip, workload = option.pop("chip", files["system"]), option.pop("workload", files["generated"])
     if workload == "learning":
         workload = write_yaml("learn.yaml", dict(small_workload, learning={"rule": "stdp", "w_min": -7, "w_max": 7}))
-    loop = type("Loop", (), {"async_loop": type("OneRank", (AsyncRankLoop,), {"comm": _World()})})
+    loop = type("Loop", (), {"async_loop": type("OneRank", (AsyncRankLoop,), {"comm": OneRankOfTwo()})})
     with pytest.raises(NeuroEmuError, match=message) as err:
         simulate(chip, workload, loop=loop, ticks=5, timing="async", **option)
     assert "\n" not in str(err.value)

@@ -26,6 +26,7 @@ from neuroemu.hardware.system import ROUTE_BYTES, routing_bytes
 from neuroemu.hardware.step import TickStepper
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.workloads import build_network
+from fake_comm import OneRankOfTwo
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = Path(__file__).with_name("mpi_program.py")
@@ -199,25 +200,12 @@ def test_full_ns16e_per_rank_estimate_splits_the_routes_and_is_refused_in_one_li
     assert "\n" not in str(err.value)
 
 
-class _World:
-    """A one-rank stand-in for a communicator: enough for the setup checks, which run before any collective."""
-
-    def Get_rank(self):
-        return 0
-
-    def Get_size(self):
-        return 2
-
-    def allgather(self, value):
-        return [value, None]
-
-
 @pytest.mark.parametrize("option, message", [
     ({"timing": "async"}, "timing.mode: async does not run split over MPI ranks"),
     ({"network": "packet"}, "--network: packet does not run split over MPI ranks"),
     ({"max_events": 10}, "--max-events/--max-window-events: not checked across MPI ranks")])
 def test_what_does_not_run_split_is_refused_in_one_line(split_files, option, message):
-    loop = type("OneRank", (rk.RankLoop,), {"comm": _World()})
+    loop = type("OneRank", (rk.RankLoop,), {"comm": OneRankOfTwo()})
     with pytest.raises(NeuroEmuError, match=message) as err:
         simulate(split_files[0], split_files[2], loop=loop, ticks=5, **option)
     assert "\n" not in str(err.value)
