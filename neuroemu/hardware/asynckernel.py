@@ -525,7 +525,9 @@ class TrueNorthWindowC:
         returns (spiking neurons, their times, sorted by (time, neuron); neurons needing a new
         check at their crossing; active updates, plain updates, SOPs; and, after
         :meth:`bind_routes`, the arrivals the spikes send as (times, axons), else None). The
-        queued-check times are updated."""
+        queued-check times are updated. The spikes are the caller's; the check list and the sent
+        arrivals are views of the kernel's buffers, valid until the next call (the engine queues
+        them at once: no copy per window)."""
         s, fb = self._s, _ffi.from_buffer
         s.w1 = int(w1)
         if a_t.dtype != np.int64 or not a_t.flags.c_contiguous:
@@ -543,6 +545,5 @@ class TrueNorthWindowC:
             raise NeuroEmuError("async kernel: an event's target is out of range" if nt == _lib.AK_EBADARG
                                 else "async kernel: out of memory")
         ns, active, plain, nc, sops, n_out = self._counts.tolist()
-        sent = None if self._out_t is None else (self._out_t[:n_out].copy(), self._out_ax[:n_out].copy())
-        return (self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain, sops,
-                sent)
+        sent = None if self._out_t is None else (self._out_t[:n_out], self._out_ax[:n_out])
+        return self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc], active, plain, sops, sent
