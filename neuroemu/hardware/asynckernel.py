@@ -498,9 +498,12 @@ class TrueNorthWindowC:
         npc, n_axons = arrays.neurons_per_core, arrays.n_axons
         if row_w is None and n_axons * npc <= _ROW_BITS_MAX:  # the crossbar as bits, for the ordered pass
             lengths = np.diff(arrays.row_ptr)
-            dense = np.zeros((n_axons, npc), bool)
-            dense[np.repeat(np.arange(n_axons), np.maximum(lengths, 0)), rn.astype(np.int64)] = True
-            x.row_bits = ptr("uint8_t[]", np.packbits(dense, axis=1, bitorder="little"))
+            # each synapse's flat bit (row * npc + neuron): one index array, not a row and a column one
+            flat = np.repeat(np.arange(0, n_axons * npc, npc, dtype=np.int64), np.maximum(lengths, 0))
+            flat += rn
+            dense = np.zeros(n_axons * npc, bool)
+            dense[flat] = True
+            x.row_bits = ptr("uint8_t[]", np.packbits(dense.reshape(n_axons, npc), axis=1, bitorder="little"))
         self._x = x
         self._counts = np.zeros(6, np.int64)
         self._out_t = self._out_ax = None
