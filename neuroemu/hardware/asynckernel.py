@@ -404,6 +404,16 @@ def make_kernel(arrays: KernelArrays, backend: str | None = None):
 #: matrix built on the way); larger ones are scanned row by row in the ordered pass
 _ROW_BITS_MAX = 1 << 25
 
+
+def _line_aligned(arr: np.ndarray) -> np.ndarray:
+    """A contiguous copy of ``arr`` starting on a 64-byte cache line (numpy aligns to 16 bytes)."""
+    arr = np.ascontiguousarray(arr)
+    raw = np.empty(arr.nbytes + 64, np.uint8)
+    lead = -raw.ctypes.data % 64
+    out = raw[lead:lead + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+    out[...] = arr
+    return out
+
 #: the C kernel's per-neuron scratch record (ak_tn_nx in async_kernel.h), 64 bytes
 _NX_DTYPE = np.dtype([("pos", "<i8"), ("neg", "<i8"), ("last_t", "<i8"), ("st0", "<i8"), ("st1", "<i8"),
                       ("gt", "<i8"), ("gs", "<i8"), ("ninst", "<i4"), ("gsyn", "u1"), ("head", "u1"),
@@ -460,9 +470,11 @@ class TrueNorthWindowC:
             self._keep.append((arr, buf))
             return buf
 
-        nx = np.zeros(n, _NX_DTYPE)  # one 64-byte record per neuron (ak_tn_nx): an input touches one line
-        if nx.itemsize != _ffi.sizeof("ak_tn_nx"):
+        if _NX_DTYPE.itemsize != _ffi.sizeof("ak_tn_nx"):
             raise NeuroEmuError("internal: ak_tn_nx layout differs from its numpy twin")
+        # one 64-byte record per neuron (ak_tn_nx), aligned to the cache line so that an input
+        # touches one line, not two (numpy aligns to 16 bytes only)
+        nx = _line_aligned(np.zeros(n, _NX_DTYPE))
         nx["last_t"] = nx["gt"] = -1
         nx["st0"] = nx["st1"] = np.iinfo(np.int64).max
         x.nx = _ffi.cast("ak_tn_nx *", ptr("uint8_t[]", nx.view(np.uint8)))
@@ -475,7 +487,8 @@ class TrueNorthWindowC:
         x.neuron_bytes = rn.dtype.itemsize
         x.axon_type = ptr("int8_t[]", arrays.axon_type.astype(np.int8))
         x.n_types = arrays.weights.shape[1]
-        x.type_w = ptr("int64_t[]", type_w) if type_w is not None else _ffi.NULL
+        # aligned: a neuron's row of type weights (4 x 8 bytes) then never straddles two lines
+        x.type_w = ptr("int64_t[]", _line_aligned(type_w)) if type_w is not None else _ffi.NULL
         x.row_w = ptr("int64_t[]", row_w) if row_w is not None else _ffi.NULL
         x.axons_per_core, x.neurons_per_core = arrays.axons_per_core, arrays.neurons_per_core
         sto = model.stochastic.astype(np.int64)
