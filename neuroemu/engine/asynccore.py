@@ -265,10 +265,10 @@ class AsyncCoreLoop:
             old = (batch.seq <= self.drop_seq) & (kind == KIND_ARRIVAL)
             self.ledger.add("in_flight_dropped_at_reset", int(np.count_nonzero(old)))
             kind = np.where(old, KIND_MARK, kind)
-        arrive = (kind == KIND_ARRIVAL) | (kind == KIND_INPUT)
-        if arrive.all():  # most windows: no check is due
+        if kind.max(initial=0) <= KIND_INPUT:  # most windows: arrivals only (kinds 1, 2), no check due
             a_t, a_ax, checked = batch.time, batch.target, _EMPTY
         else:
+            arrive = (kind == KIND_ARRIVAL) | (kind == KIND_INPUT)
             a_t, a_ax, checked = batch.time[arrive], batch.target[arrive], batch.target[kind == KIND_CHECK]
         self.checks += len(checked)
         ledger = self.ledger

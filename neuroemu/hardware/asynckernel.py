@@ -404,6 +404,16 @@ def make_kernel(arrays: KernelArrays, backend: str | None = None):
 #: matrix built on the way); larger ones are scanned row by row in the ordered pass
 _ROW_BITS_MAX = 1 << 25
 
+
+def _line_aligned(arr: np.ndarray) -> np.ndarray:
+    """A contiguous copy of ``arr`` starting on a 64-byte cache line (numpy aligns to 16 bytes)."""
+    arr = np.ascontiguousarray(arr)
+    raw = np.empty(arr.nbytes + 64, np.uint8)
+    lead = -raw.ctypes.data % 64
+    out = raw[lead:lead + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+    out[...] = arr
+    return out
+
 #: the C kernel's per-neuron scratch record (ak_tn_nx in async_kernel.h), 64 bytes
 _NX_DTYPE = np.dtype([("pos", "<i8"), ("neg", "<i8"), ("last_t", "<i8"), ("st0", "<i8"), ("st1", "<i8"),
                       ("gt", "<i8"), ("gs", "<i8"), ("ninst", "<i4"), ("gsyn", "u1"), ("head", "u1"),
@@ -460,9 +470,11 @@ class TrueNorthWindowC:
             self._keep.append((arr, buf))
             return buf
 
-        nx = np.zeros(n, _NX_DTYPE)  # one 64-byte record per neuron (ak_tn_nx): an input touches one line
-        if nx.itemsize != _ffi.sizeof("ak_tn_nx"):
+        if _NX_DTYPE.itemsize != _ffi.sizeof("ak_tn_nx"):
             raise NeuroEmuError("internal: ak_tn_nx layout differs from its numpy twin")
+        # one 64-byte record per neuron (ak_tn_nx), aligned to the cache line so that an input
+        # touches one line, not two (numpy aligns to 16 bytes only)
+        nx = _line_aligned(np.zeros(n, _NX_DTYPE))
         nx["last_t"] = nx["gt"] = -1
         nx["st0"] = nx["st1"] = np.iinfo(np.int64).max
         x.nx = _ffi.cast("ak_tn_nx *", ptr("uint8_t[]", nx.view(np.uint8)))
@@ -475,7 +487,8 @@ class TrueNorthWindowC:
         x.neuron_bytes = rn.dtype.itemsize
         x.axon_type = ptr("int8_t[]", arrays.axon_type.astype(np.int8))
         x.n_types = arrays.weights.shape[1]
-        x.type_w = ptr("int64_t[]", type_w) if type_w is not None else _ffi.NULL
+        # aligned: a neuron's row of type weights (4 x 8 bytes) then never straddles two lines
+        x.type_w = ptr("int64_t[]", _line_aligned(type_w)) if type_w is not None else _ffi.NULL
         x.row_w = ptr("int64_t[]", row_w) if row_w is not None else _ffi.NULL
         x.axons_per_core, x.neurons_per_core = arrays.axons_per_core, arrays.neurons_per_core
         sto = model.stochastic.astype(np.int64)
@@ -498,9 +511,12 @@ class TrueNorthWindowC:
         npc, n_axons = arrays.neurons_per_core, arrays.n_axons
         if row_w is None and n_axons * npc <= _ROW_BITS_MAX:  # the crossbar as bits, for the ordered pass
             lengths = np.diff(arrays.row_ptr)
-            dense = np.zeros((n_axons, npc), bool)
-            dense[np.repeat(np.arange(n_axons), np.maximum(lengths, 0)), rn.astype(np.int64)] = True
-            x.row_bits = ptr("uint8_t[]", np.packbits(dense, axis=1, bitorder="little"))
+            # each synapse's flat bit (row * npc + neuron): one index array, not a row and a column one
+            flat = np.repeat(np.arange(0, n_axons * npc, npc, dtype=np.int64), np.maximum(lengths, 0))
+            flat += rn
+            dense = np.zeros(n_axons * npc, bool)
+            dense[flat] = True
+            x.row_bits = ptr("uint8_t[]", np.packbits(dense.reshape(n_axons, npc), axis=1, bitorder="little"))
         self._x = x
         self._counts = np.zeros(6, np.int64)
         self._out_t = self._out_ax = None
@@ -525,7 +541,9 @@ class TrueNorthWindowC:
         returns (spiking neurons, their times, sorted by (time, neuron); neurons needing a new
         check at their crossing; active updates, plain updates, SOPs; and, after
         :meth:`bind_routes`, the arrivals the spikes send as (times, axons), else None). The
-        queued-check times are updated."""
+        queued-check times are updated. The spikes are the caller's; the check list and the sent
+        arrivals are views of the kernel's buffers, valid until the next call (the engine queues
+        them at once: no copy per window)."""
         s, fb = self._s, _ffi.from_buffer
         s.w1 = int(w1)
         if a_t.dtype != np.int64 or not a_t.flags.c_contiguous:
@@ -543,6 +561,5 @@ class TrueNorthWindowC:
             raise NeuroEmuError("async kernel: an event's target is out of range" if nt == _lib.AK_EBADARG
                                 else "async kernel: out of memory")
         ns, active, plain, nc, sops, n_out = self._counts.tolist()
-        sent = None if self._out_t is None else (self._out_t[:n_out].copy(), self._out_ax[:n_out].copy())
-        return (self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc].copy(), active, plain, sops,
-                sent)
+        sent = None if self._out_t is None else (self._out_t[:n_out], self._out_ax[:n_out])
+        return self._spk_n[:ns].copy(), self._spk_t[:ns].copy(), self._touched[:nc], active, plain, sops, sent
