@@ -18,7 +18,7 @@ import pytest
 
 from neuroemu.config.loader import load_chip, load_workload
 from neuroemu.engine import ranks as rk
-from neuroemu.engine.mpi import launched_rank, launched_size, mpiexec_path
+from neuroemu.engine.mpi import launched_rank, launched_size, local_size, mpiexec_path
 from neuroemu.engine.options import STREAM_NEURON_RNG
 from neuroemu.engine.run import simulate
 from neuroemu.errors import CapacityError, NeuroEmuError
@@ -258,7 +258,7 @@ def test_launch_environment_is_read_without_mpi():
     assert launched_size({}) == 1 and launched_rank({}) == 0
     assert launched_size({"PMI_SIZE": "4"}) == 4 and launched_rank({"PMI_RANK": "3"}) == 3
     assert launched_size({"OMPI_COMM_WORLD_SIZE": "2"}) == 2
-    assert rk.local_ranks(8, {"MPI_LOCALNRANKS": "2"}) == 2 and rk.local_ranks(8, {}) == 8
+    assert local_size(8, {"MPI_LOCALNRANKS": "2"}) == 2 and local_size(8, {}) == 8
 
 
 @pytest.mark.parametrize("backend", ["c", "numpy"])

@@ -115,7 +115,7 @@ def check_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks
         raise CapacityError(
             f"{workload.where}: {local_ranks} async ranks on this machine need about {local_ranks * peak / 2**30:.1f} "
             f"GiB (each holds {held}, {build / 2**30:.2f} GiB, and {need['routing'] / 2**30:.2f} GiB of "
-            f"routing tables) but only {have / 2**30:.1f} GiB is available")
+            f"routing) but only {have / 2**30:.1f} GiB is available")
     return need
 
 

@@ -51,7 +51,6 @@ presentations (``classify``), several synaptic currents, and the runaway limits
 from __future__ import annotations
 
 import dataclasses
-import os
 import resource
 import time
 
@@ -59,11 +58,11 @@ import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.energy import GalsWork, Ledger
-from neuroemu.engine.mpi import abort_on_error, exchange, partition_cores, reduce_counts, world
+from neuroemu.engine.mpi import abort_on_error, agree_on_setup, exchange, local_size, partition_cores, reduce_counts, world
 from neuroemu.engine.options import STREAM_NEURON_RNG, RunOptions
 from neuroemu.engine.record import RunResult
 from neuroemu.engine.run import TickLoop, simulate
-from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
+from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.hardware.chip import latency_counts
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.csr import row_positions
@@ -229,7 +228,7 @@ class RankLoop(TickLoop):
         self.setup_error: BaseException | None = None
         try:
             _refuse_unsupported(chip, workload, opt)
-            self.memory = check_rank_memory(chip, workload, self.size, local_ranks(self.size))
+            self.memory = check_rank_memory(chip, workload, self.size, local_size(self.size))
             super().__init__(chip, workload, opt)
         except Exception as exc:  # noqa: BLE001 - reported by run() on every rank, see there
             self.setup_error = exc
@@ -367,13 +366,7 @@ class RankLoop(TickLoop):
         First the ranks agree on their setup: if any failed, every rank raises the error of the
         lowest failing rank (the same line everywhere; the CLI prints it on rank 0 only). After
         that, an error on one rank aborts them all (:func:`neuroemu.engine.mpi.abort_on_error`)."""
-        failed = self.comm.allgather(None if self.setup_error is None else _portable(self.setup_error))
-        first = next((r for r, e in enumerate(failed) if e is not None), None)
-        if first is not None:
-            if first == self.rank:
-                raise self.setup_error
-            kind, text = failed[first]
-            raise kind(text if first == 0 else f"(rank {first}) {text}")
+        agree_on_setup(self.comm, self.setup_error)
         with abort_on_error(self.comm):
             from mpi4py import MPI
             # W ticks: the smallest delay of any route whose ends sit on different ranks
@@ -476,21 +469,6 @@ class RankLoop(TickLoop):
 def _own_range(owner: np.ndarray, rank: int) -> tuple[int, int]:
     """(c0, c1): the contiguous cores ``owner`` gives ``rank``."""
     return int(np.searchsorted(owner, rank)), int(np.searchsorted(owner, rank, "right"))
-
-
-def local_ranks(size: int, environ=None) -> int:
-    """Ranks sharing this machine (and its memory), from the launcher's environment; ``size`` if unknown."""
-    environ = os.environ if environ is None else environ
-    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE"):
-        if environ.get(name, "").isdigit():
-            return int(environ[name])
-    return size
-
-
-def _portable(exc: BaseException) -> tuple[type, str]:
-    """An exception as (type, one line) to send to the other ranks; non-library errors as NeuroEmuError."""
-    kind = type(exc) if isinstance(exc, NeuroEmuError) else NeuroEmuError
-    return kind, " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _refuse_unsupported(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions) -> None:
