@@ -313,21 +313,27 @@ def test_inputs_fed_chunk_by_chunk_across_chunk_boundaries(tmp_path, ticks, arri
     assert seen == arrivals + [ticks]     # progress at each tick a window starts in, then the end
 
 
+def tiny_classifier(tmp_path, name: str, threshold: float, rates: list[list[float]]):
+    """A classify workload: in0 -> out0 and in1 -> out1 (IF, weight 1, reset to 0), samples of the
+    given input rates labelled 0, 1, 1, each presented 3 ticks and settled 1."""
+    b = NetworkBuilder(name)
+    b.add_inputs("in", 2)
+    b.add_neurons("out", 2, model="IF", threshold=threshold, reset="zero")
+    b.connect("in", "out", np.eye(2))
+    save_network(b.build(outputs="out"), tmp_path / f"{name}.npz")
+    np.savez(tmp_path / "set.npz", rates=np.array(rates), labels=np.array([0, 1, 1]))
+    return workload_from_data({"name": name, "network": {"kind": "edgelist", "file": str(tmp_path / f"{name}.npz")},
+                               "classify": {"dataset": str(tmp_path / "set.npz"), "present_ticks": 3,
+                                            "settle_ticks": 1, "output_group": "out"}}, f"{name}.yaml")
+
+
 def test_a_tiny_classifier_counted_sample_by_sample(tmp_path):
     """in0 -> out0 and in1 -> out1 (weight 1, threshold 2, reset 0), shown 3 samples of 3 + 1 ticks with
     rates (1, 0), (0, 1), (1, 1): an input spikes every presented tick, reaching its output a tick later.
     Sample 0: out0 at T, 2T (fires), 3T; reset at 4T. Sample 1: out1 at 5T, 6T (fires), 7T. Sample 2:
     both at 9T, 10T (both fire), 11T. So 12 arrivals, SOPs and updates, 4 spikes, and 11 windows: one per
     arrival instant and one at each reset's marker (4T, 8T)."""
-    b = NetworkBuilder("tiny")
-    b.add_inputs("in", 2)
-    b.add_neurons("out", 2, model="IF", threshold=2.0, reset="zero")
-    b.connect("in", "out", np.eye(2))
-    save_network(b.build(outputs="out"), tmp_path / "tiny.npz")
-    np.savez(tmp_path / "set.npz", rates=np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), labels=np.array([0, 1, 1]))
-    w = workload_from_data({"name": "tiny", "network": {"kind": "edgelist", "file": str(tmp_path / "tiny.npz")},
-                            "classify": {"dataset": str(tmp_path / "set.npz"), "present_ticks": 3, "settle_ticks": 1,
-                                         "output_group": "out"}}, "tiny.yaml")
+    w = tiny_classifier(tmp_path, "tiny", 2.0, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     r = simulate(chip(), w, record_spikes=True)
     assert r.ticks == 12
     assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == [
@@ -365,15 +371,7 @@ def test_check_learning_refuses_a_bad_rule_without_building_anything():
 def test_a_tiny_classifier_answers_every_sample_from_its_end_potentials(tmp_path):
     """Threshold 4 over 3 presented ticks: no output ever fires, so every answer is the output with the
     higher potential at its sample's end (3 against 0), the last sample's read at the run's end."""
-    b = NetworkBuilder("quiet")
-    b.add_inputs("in", 2)
-    b.add_neurons("out", 2, model="IF", threshold=4.0, reset="zero")
-    b.connect("in", "out", np.eye(2))
-    save_network(b.build(outputs="out"), tmp_path / "quiet.npz")
-    np.savez(tmp_path / "set.npz", rates=np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), labels=np.array([0, 1, 1]))
-    w = workload_from_data({"name": "quiet", "network": {"kind": "edgelist", "file": str(tmp_path / "quiet.npz")},
-                            "classify": {"dataset": str(tmp_path / "set.npz"), "present_ticks": 3, "settle_ticks": 1,
-                                         "output_group": "out"}}, "quiet.yaml")
+    w = tiny_classifier(tmp_path, "quiet", 4.0, [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     r = simulate(chip(), w)
     cls = r.workload_report["classification"]
     assert r.spikes == 0 and (cls["samples"], cls["correct"]) == (3, 3)
