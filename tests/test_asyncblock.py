@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from neuroemu.config.loader import chip_from_data, workload_from_data
-from neuroemu.engine.asyncblock import ineligible
+from neuroemu.engine.asyncblock import STOP_TICKS, ineligible
 from neuroemu.engine.asynccore import AsyncCoreLoop
 from neuroemu.engine.options import RunOptions
 from neuroemu.engine.run import simulate
@@ -200,3 +200,15 @@ def test_a_packet_network_runs_window_by_window(monkeypatch):
     monkeypatch.setenv("NEUROEMU_BLOCK", "on")
     r = simulate(make_chip(), make_workload(ticks=20), timing="async", network="packet")
     assert r.tick_backend == "c" and r.spikes > 0
+
+
+def test_a_run_longer_than_the_periodic_return(monkeypatch):
+    """Past STOP_TICKS with no progress callback the C loop comes back to Python and goes on: the
+    same record as the per-window loop."""
+    w = make_workload(ticks=STOP_TICKS + 76, rate_hz=10.0)
+    out = {}
+    for block in ("on", "off"):
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        out[block] = simulate(make_chip(), w, timing="async", record_spikes=True)
+    assert out["on"].tick_backend == "c+loop"
+    assert whole(out["on"]) == whole(out["off"]) and out["on"].loop_stats["windows"] > STOP_TICKS

@@ -32,7 +32,7 @@ import dataclasses
 import numpy as np
 
 from neuroemu.engine.blockrun import block_mode
-from neuroemu.errors import RunawayError
+from neuroemu.errors import NeuroEmuError, RunawayError
 from neuroemu.hardware.asyncloop import BOUNDARY, DONE, FEED, NEVER, RUNAWAY, STOP, WindowLoopC, available
 
 #: queue event kinds of the clockless core loop: a spike reaching an axon, an input reaching it, a
@@ -40,6 +40,8 @@ from neuroemu.hardware.asyncloop import BOUNDARY, DONE, FEED, NEVER, RUNAWAY, ST
 #: sample's: dropped when they pop). The one definition: the C loop is given them (async_loop.h).
 #: (The diffuser engine, engine/asyncsim.py, has its own kinds in hardware/asynckernel.py.)
 KIND_ARRIVAL, KIND_INPUT, KIND_CHECK, KIND_MARK = 1, 2, 3, 4
+#: with no progress callback, the C loop still returns to Python this often (ticks of model time)
+STOP_TICKS = 1024
 
 
 def ineligible(loop, subclass: bool) -> str | None:
@@ -84,7 +86,8 @@ class WindowRun:
         loop, k = self.loop, self.kernel
         T, ticks, end, period = loop.T, loop.opt.ticks, loop.end_ps, loop.period_ps
         boundary = period if period else NEVER
-        stop = 0 if progress is not None else NEVER
+        # with no progress to report, still back in Python every STOP_TICKS (so Ctrl-C is seen)
+        stop = 0 if progress is not None else STOP_TICKS * T
         loop.backend = "c+loop"
         while True:
             k.drop_seq = loop.drop_seq
@@ -96,6 +99,8 @@ class WindowRun:
             elif why == BOUNDARY:
                 loop._new_sample(boundary, end)
                 boundary = boundary + period if boundary < end else NEVER
+            elif why == STOP and progress is None:
+                stop = (k.next_time // T + STOP_TICKS) * T
             elif why == STOP:  # the per-window loop's report: at each tick a window starts in
                 done_tick = k.next_time // T
                 progress(int(done_tick), ticks)
@@ -103,9 +108,10 @@ class WindowRun:
             elif why == RUNAWAY:
                 self._settle()
                 check_runaway(loop, *k.runaway)
-            else:
-                assert why == DONE, why
+            elif why == DONE:
                 break
+            else:  # pragma: no cover - the C loop returns only the codes above
+                raise NeuroEmuError(f"internal: the C window loop returned {why}")
         self._settle()
         return boundary
 
