@@ -107,7 +107,8 @@ class WindowRun:
                 stop = (done_tick + 1) * T
             elif why == RUNAWAY:
                 self._settle()
-                check_runaway(loop, *k.runaway)
+                check_runaway(loop, *k.runaway)  # raises: the C loop tests the same limits
+                raise NeuroEmuError("internal: the C window loop reported a runaway the guards do not see")
             elif why == DONE:
                 break
             else:  # pragma: no cover - the C loop returns only the codes above
