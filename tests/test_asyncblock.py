@@ -131,8 +131,9 @@ def test_progress_is_reported_as_the_per_window_loop_reports_it(monkeypatch):
     for block in ("on", "off"):
         monkeypatch.setenv("NEUROEMU_BLOCK", block)
         calls = []
-        simulate(make_chip(), make_workload(ticks=90, stochastic=False, rate_hz=0.0), timing="async",
-                 progress=lambda d, n: calls.append((d, n)))
+        r = simulate(make_chip(), make_workload(ticks=90, stochastic=False, rate_hz=0.0), timing="async", queue="c",
+                     progress=lambda d, n: calls.append((d, n)))
+        assert r.tick_backend == {"on": "c+loop", "off": "c"}[block]
         seen[block] = calls
     assert seen["on"] == seen["off"]
     assert seen["on"][-1] == (90, 90) and len(seen["on"]) > 10
@@ -198,7 +199,7 @@ def test_the_fast_path_is_taken_where_it_applies_and_the_reason_named_where_not(
 
 def test_a_packet_network_runs_window_by_window(monkeypatch):
     monkeypatch.setenv("NEUROEMU_BLOCK", "on")
-    r = simulate(make_chip(), make_workload(ticks=20), timing="async", network="packet")
+    r = simulate(make_chip(), make_workload(ticks=20), timing="async", queue="c", network="packet")
     assert r.tick_backend == "c" and r.spikes > 0
 
 
@@ -209,6 +210,6 @@ def test_a_run_longer_than_the_periodic_return(monkeypatch):
     out = {}
     for block in ("on", "off"):
         monkeypatch.setenv("NEUROEMU_BLOCK", block)
-        out[block] = simulate(make_chip(), w, timing="async", record_spikes=True)
+        out[block] = simulate(make_chip(), w, timing="async", queue="c", record_spikes=True)
     assert out["on"].tick_backend == "c+loop"
     assert whole(out["on"]) == whole(out["off"]) and out["on"].loop_stats["windows"] > STOP_TICKS
