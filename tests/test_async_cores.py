@@ -441,7 +441,7 @@ def test_c_kernel_and_numpy_paths_give_the_same_bits(monkeypatch, stochastic_thr
     w = make_workload(ticks=40, rate_hz=30.0, stochastic=True, threshold=None)
     c_run = simulate(c, w, timing="async", record_spikes=True, tick_backend="c")
     np_run = simulate(c, w, timing="async", record_spikes=True, tick_backend="numpy", queue="python")
-    assert c_run.tick_backend == "c" and np_run.tick_backend == "numpy"
+    assert c_run.tick_backend.split("+")[0] == "c" and np_run.tick_backend == "numpy"
     assert c_run.spikes > 100
     _same(c_run, np_run)
 

@@ -235,7 +235,7 @@ def test_leak_driven_crossings_by_hand(tick_backend):
     spikes.sort()
     arrivals = [t + T for t, _ in spikes if t + T < end]
     r = simulate(c, w, record_spikes=True, tick_backend=tick_backend)
-    assert r.tick_backend == tick_backend    # the window kernel asked for is the one that ran
+    assert r.tick_backend.split("+")[0] == tick_backend    # the window kernel asked for is the one that ran
     assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == spikes
     assert r.counts["spike"] == r.counts["neuron_update_active"] == r.loop_stats["threshold_checks"] == len(spikes)
     assert r.counts["axon_event"] == len(arrivals) and r.counts.get("neuron_update", 0) == 0
@@ -282,7 +282,7 @@ def test_stochastic_leak_steps_by_hand(tick_backend, tick_s):
                 plain += 1
     spikes.sort()
     r = simulate(c, w, record_spikes=True, tick_backend=tick_backend)
-    assert r.tick_backend == tick_backend
+    assert r.tick_backend.split("+")[0] == tick_backend
     assert len(spikes) > 100 and plain > 1000
     assert list(zip(r.spike_trains.ticks.tolist(), r.spike_trains.neurons.tolist())) == spikes
     assert r.counts["neuron_update"] == plain and r.counts["neuron_update_active"] == len(spikes)

@@ -27,18 +27,18 @@ event is never updated nor charged), ``spike``, and ``hop:<class>``/``wire_nm`` 
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
 
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
+from neuroemu.engine.asyncblock import KIND_ARRIVAL, KIND_CHECK, KIND_INPUT, KIND_MARK, check_runaway, window_runner
 from neuroemu.engine.asynccuba import continuous_model
 from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, group_events
 from neuroemu.engine.energy import Ledger
 from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions
 from neuroemu.engine.record import RunResult, build_record, with_network_reports
-from neuroemu.errors import ConfigError, RunawayError
+from neuroemu.errors import ConfigError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
 from neuroemu.hardware.chip import build_chip_topology, router_for, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
@@ -48,9 +48,7 @@ from neuroemu.kernel.queue import make_queue
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.workloads import build_inputs, build_network
 
-#: queue event kinds: a spike reaching an axon, an input reaching it, a neuron's threshold check, a
-#: classify reset's marker (the spikes queued before it are the last sample's: dropped when they pop)
-KIND_ARRIVAL, KIND_INPUT, KIND_CHECK, KIND_MARK = 1, 2, 3, 4
+__all__ = ["KIND_ARRIVAL", "KIND_CHECK", "KIND_INPUT", "KIND_MARK", "AsyncCoreLoop", "check_learning", "run_async_cores"]
 _EMPTY = np.empty(0, np.int64)
 
 
@@ -187,13 +185,17 @@ class AsyncCoreLoop:
 
     # --- the loop ---
     def run(self, progress: Progress | None) -> RunResult:
-        """Every window up to the run's end, then the record."""
+        """Every window up to the run's end, then the record (many windows per C call where
+        :func:`~neuroemu.engine.asyncblock.window_runner` applies)."""
         start = time.perf_counter()
         self._repredict(np.flatnonzero(self.enabled), 0)
         end, W = self.end_ps, self.window_ps
         boundary = self.period_ps if self.period_ps else NEVER
         done_tick = -1
-        while True:
+        fast = window_runner(self, subclass=type(self) is not AsyncCoreLoop)
+        if fast is not None:
+            boundary = fast.run(progress)
+        while fast is None:
             t0 = self._feed_inputs(self._next_time())
             if boundary <= min(t0, end):
                 self._new_sample(boundary, end)
@@ -246,16 +248,20 @@ class AsyncCoreLoop:
         """Queue the input streams chunk by chunk, up to the next event (inputs at tick starts);
         returns the next event's time."""
         while self.inputs and self.next_chunk < self.opt.ticks and self.next_chunk * self.T <= t0:
-            lo = self.next_chunk
-            hi = min(self.opt.ticks, lo + self.inputs[0].CHUNK)
-            for stream in self.inputs:
-                ticks, axons = stream.events(lo, hi)
-                if len(ticks):
-                    self.queue.push_batch(ticks * self.T, KIND_INPUT, axons)
-                    self.inputs_sent += len(axons)
-            self.next_chunk = hi
+            self._feed_chunk()
             t0 = self._next_time()
         return t0
+
+    def _feed_chunk(self) -> None:
+        """Queue the input streams' next chunk of ticks."""
+        lo = self.next_chunk
+        hi = min(self.opt.ticks, lo + self.inputs[0].CHUNK)
+        for stream in self.inputs:
+            ticks, axons = stream.events(lo, hi)
+            if len(ticks):
+                self.queue.push_batch(ticks * self.T, KIND_INPUT, axons)
+                self.inputs_sent += len(axons)
+        self.next_chunk = hi
 
     def _window(self, w0: int, w1: int, start: float) -> None:
         """Every event in [w0, w1): deliveries, leak steps, crossings, in time order per neuron."""
@@ -274,7 +280,7 @@ class AsyncCoreLoop:
         ledger = self.ledger
         ledger.add("axon_event", len(a_t))
         if self.opt.max_events is not None or self.opt.max_window_events is not None:
-            self._check_runaway(w0, len(a_t), start)
+            check_runaway(self, w0, len(a_t))
         self._w0 = w0
         if self.ckernel is not None:
             # the queue pops in time order: the kernel drops repeats of an (instant, axon) itself
@@ -543,20 +549,6 @@ class AsyncCoreLoop:
         self.drop_seq = int(self.queue.push(boundary, KIND_MARK, 0))  # (the next sample's inputs are kept)
         self.model.reset_all(boundary)
         self._repredict(np.flatnonzero(self.enabled), boundary)
-
-    def _check_runaway(self, w0: int, n_window: int, start: float) -> None:
-        opt, ledger = self.opt, self.ledger
-        storm = opt.max_window_events is not None and n_window > opt.max_window_events
-        if not (storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events)):
-            return
-        ticks = w0 // self.T
-        self.opt = dataclasses.replace(opt, ticks=int(ticks))
-        self.end_ps = ticks * self.T
-        record = self.finish()
-        limit = f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}"
-        raise RunawayError(f"{self.name}: runaway activity: {ledger.get('axon_event'):,} spikes delivered by "
-                           f"{w0 * 1e-12:.6g} s ({limit}); the partial record covers the time before",
-                           partial_record=record)
 
     def finish(self) -> RunResult:
         """The record: hops, wire and latency from the spikes per route, as the tick loop makes it."""

@@ -536,6 +536,11 @@ class TrueNorthWindowC:
         x.route_axon, x.route_ps = fb("int64_t[]", self._routes[0]), fb("int64_t[]", self._routes[1])
         x.out_t, x.out_ax = fb("int64_t[]", self._out_t), fb("int64_t[]", self._out_ax)
 
+    def c_parts(self):
+        """(``ak_tn *``, ``ak_tn_run_scratch *``, (touched, its capacity, spiking neurons, their times,
+        counts)): what ``ak_tn_run`` takes, for the window loop in C (hardware/asyncloop.py)."""
+        return self._s, self._x, self._out
+
     def run(self, a_t, a_ax, checked, w0: int, w1: int):
         """The whole window (arrivals in time order; repeats of an (instant, axon) activate once):
         returns (spiking neurons, their times, sorted by (time, neuron); neurons needing a new

@@ -128,6 +128,11 @@ class CQueue(EventQueue):
         return EventBatch(time=i64[:n], priority=i32[:n], seq=i64[n:2 * n], kind=i32[n:],
                           target=i64[2 * n:3 * n], payload=i64[3 * n:])
 
+    def address(self) -> int:
+        """The address of this queue's ``eq_queue`` (valid while this object lives), for C code built
+        with a copy of eventq.c that pops and pushes it itself (hardware/async_loop.c)."""
+        return int(_ffi.cast("uintptr_t", self._q))
+
     def next_time(self):
         """The earliest pending time in ps, or None when empty."""
         rc = _lib.eq_next_time(self._q, self._n)

@@ -1,0 +1,161 @@
+"""The fast path of the clockless loop: many windows per C call when no window needs Python.
+
+:class:`~neuroemu.engine.asynccore.AsyncCoreLoop` runs one window per pass through Python (pop,
+kernel, queue the checks, emit the spikes): about 45 us of glue per window, as much as the
+window's own work on the default workload. When a run needs nothing of Python between windows,
+:func:`window_runner` returns a :class:`WindowRun` that runs the same windows in C
+(:class:`neuroemu.hardware.asyncloop.WindowLoopC`, hardware/async_loop.c): the window bounds, the
+pops from the engine's own C event queue, the TrueNorth window kernel (``ak_tn_run``), the checks
+at moved crossings, the spikes' arrivals at their analytic route delay, the dropping of a finished
+sample's spikes, the runaway guards and the counters. Python enters only to queue an input chunk,
+at a sample boundary (readout and reset, :meth:`AsyncCoreLoop._new_sample`), for a progress report
+(at each tick a window starts in, as the per-window loop reports), and at the end.
+
+The record is the per-window loop's bit for bit (tests/test_asyncblock.py compares whole records,
+window and check counts included, on both queues): the C loop makes the same windows, pops the
+same events and queues the same events in the same order (so the same seq numbers), and
+``ak_tn_run`` is the kernel the per-window loop calls. A run takes the fast path when all hold
+(:func:`ineligible` names the first that does not):
+
+- the C window kernel (a TrueNorth model, ``truenorth_lif``, and the C tick backend) and the C
+  event queue (the Python queue is the reference: it runs the per-window loop);
+- the analytic network, one route per neuron (no fan-out table), no learning rule, no NVM
+  periphery (read noise, DAC pricing), not a split over MPI ranks (a subclass of the loop).
+
+``NEUROEMU_BLOCK=off`` forces the per-window loop, as it forces the tick loop's per-tick path (one
+switch for both block paths). The record's ``tick_backend`` says which ran: ``c+loop`` or ``c``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from neuroemu.engine.blockrun import block_mode
+from neuroemu.errors import NeuroEmuError, RunawayError
+from neuroemu.hardware.asyncloop import BOUNDARY, DONE, FEED, NEVER, RUNAWAY, STOP, WindowLoopC, available
+
+#: queue event kinds of the clockless core loop: a spike reaching an axon, an input reaching it, a
+#: neuron's threshold check, a classify reset's marker (the spikes queued before it are the last
+#: sample's: dropped when they pop). The one definition: the C loop is given them (async_loop.h).
+#: (The diffuser engine, engine/asyncsim.py, has its own kinds in hardware/asynckernel.py.)
+KIND_ARRIVAL, KIND_INPUT, KIND_CHECK, KIND_MARK = 1, 2, 3, 4
+#: with no progress callback, the C loop still returns to Python this often (ticks of model time)
+STOP_TICKS = 1024
+
+
+def ineligible(loop, subclass: bool) -> str | None:
+    """Why ``loop`` (an AsyncCoreLoop; ``subclass``: of a subclass) runs window by window through
+    Python, or None when the fast path applies (see the module docstring)."""
+    checks = (
+        (not block_mode(), "NEUROEMU_BLOCK=off"),
+        (loop.ckernel is None, "no C window kernel for this model or tick backend"),
+        (not available(), "the C window loop is not built"),
+        (getattr(loop.queue, "backend", None) != "c" or not hasattr(loop.queue, "address"), "the Python event queue"),
+        (subclass, "a split or hooked loop (a subclass)"),
+        (loop.packets is not None, "the packet network"),
+        (loop.fanout, "fan-out routes"),
+        (loop.learning is not None, "a learning rule"),
+        (loop.read_noise is not None or bool(loop._dac), "NVM periphery"),
+        (loop.n0 != 0, "a part of the network"),
+    )
+    for failed, reason in checks:
+        if failed:
+            return reason
+    return None
+
+
+def window_runner(loop, subclass: bool = False) -> "WindowRun | None":
+    """The fast run of ``loop``, or None when it must run window by window (:func:`ineligible`)."""
+    return None if ineligible(loop, subclass) is not None else WindowRun(loop)
+
+
+class WindowRun:
+    """Runs an AsyncCoreLoop's windows in C; leaves the loop's counters as its per-window run would."""
+
+    def __init__(self, loop):
+        self.loop = loop
+        opt = loop.opt
+        self.kernel = WindowLoopC(loop.ckernel, loop.queue.address(), (KIND_ARRIVAL, KIND_INPUT, KIND_CHECK),
+                                  loop.window_ps, loop.end_ps, loop.model.has_steps, opt.max_window_events,
+                                  opt.max_events)
+
+    def run(self, progress) -> int:
+        """Every window up to the run's end (the loop's first predictions queued); returns the next
+        sample boundary left (the caller reads out a sample ending at the run's end)."""
+        loop, k = self.loop, self.kernel
+        T, ticks, end, period = loop.T, loop.opt.ticks, loop.end_ps, loop.period_ps
+        boundary = period if period else NEVER
+        # with no progress to report, still back in Python every STOP_TICKS (so Ctrl-C is seen)
+        stop = 0 if progress is not None else STOP_TICKS * T
+        loop.backend = "c+loop"
+        while True:
+            k.drop_seq = loop.drop_seq
+            feed = loop.next_chunk * T if loop.inputs and loop.next_chunk < ticks else NEVER
+            why = k.run(boundary, feed, stop)
+            self._emit()
+            if why == FEED:
+                loop._feed_chunk()
+            elif why == BOUNDARY:
+                loop._new_sample(boundary, end)
+                boundary = boundary + period if boundary < end else NEVER
+            elif why == STOP and progress is None:
+                stop = (k.next_time // T + STOP_TICKS) * T
+            elif why == STOP:  # the per-window loop's report: at each tick a window starts in
+                done_tick = k.next_time // T
+                progress(int(done_tick), ticks)
+                stop = (done_tick + 1) * T
+            elif why == RUNAWAY:
+                self._settle()
+                check_runaway(loop, *k.runaway)  # raises: the C loop tests the same limits
+                raise NeuroEmuError("internal: the C window loop reported a runaway the guards do not see")
+            elif why == DONE:
+                break
+            else:  # pragma: no cover - the C loop returns only the codes above
+                raise NeuroEmuError(f"internal: the C window loop returned {why}")
+        self._settle()
+        return boundary
+
+    def _emit(self) -> None:
+        """The spikes since the last return, as :meth:`AsyncCoreLoop._emit` keeps them (their
+        arrivals are queued already, in C)."""
+        loop = self.loop
+        fired, when = self.kernel.take_spikes()
+        if not len(fired):
+            return
+        loop._fired.append(fired)
+        if loop.opt.record_spikes:
+            loop.spike_times.append(when)
+            loop.spike_ids.append(fired)
+        if loop.hooks is not None:
+            ticks = when // loop.T
+            for tk in np.unique(ticks):
+                loop.hooks.observe(int(tk), fired[ticks == tk])
+
+    def _settle(self) -> None:
+        """The C loop's totals into the loop's ledger and counters (once: at the end or a runaway)."""
+        loop, c = self.loop, self.kernel.counters()
+        for name in ("axon_event", "synaptic_op", "neuron_update_active", "neuron_update", "spike"):
+            loop.ledger.add(name, c[name])
+        loop.ledger.add("in_flight_dropped_at_reset", c["dropped_at_reset"])
+        loop.spikes_sent += c["sent"]
+        loop.checks += c["checks"]
+        loop.windows += c["windows"]
+        loop._last_w1 = self.kernel.last_w1
+
+
+def check_runaway(loop, w0: int, n_window: int) -> None:
+    """Raise :class:`RunawayError` with the partial record (up to ``w0``'s tick) when the window
+    starting at ``w0`` with ``n_window`` arrivals, or the run so far, passes a runaway guard."""
+    opt, ledger = loop.opt, loop.ledger
+    storm = opt.max_window_events is not None and n_window > opt.max_window_events
+    if not (storm or (opt.max_events is not None and ledger.get("axon_event") > opt.max_events)):
+        return
+    ticks = w0 // loop.T
+    loop.opt = dataclasses.replace(opt, ticks=int(ticks))
+    loop.end_ps = ticks * loop.T
+    record = loop.finish()
+    limit = f"limit {opt.max_window_events:,} per window" if storm else f"limit {opt.max_events:,}"
+    raise RunawayError(f"{loop.name}: runaway activity: {ledger.get('axon_event'):,} spikes delivered by "
+                       f"{w0 * 1e-12:.6g} s ({limit}); the partial record covers the time before",
+                       partial_record=record)

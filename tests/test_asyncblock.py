@@ -1,0 +1,215 @@
+"""The clockless loop's fast path (engine/asyncblock.py, hardware/asyncloop.py + async_loop.c): whole
+records equal to the per-window loop's, bit for bit -- windows and threshold checks included -- on
+both queues and across runs; the rule that chooses it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from neuroemu.config.loader import chip_from_data, workload_from_data
+from neuroemu.engine.asyncblock import STOP_TICKS, ineligible
+from neuroemu.engine.asynccore import AsyncCoreLoop
+from neuroemu.engine.options import RunOptions
+from neuroemu.engine.run import simulate
+from neuroemu.errors import NeuroEmuError, RunawayError
+from neuroemu.models.neuron import NeuronArrays
+from neuroemu.networks.edgelist import save_network
+from neuroemu.networks.graph import NetworkBuilder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conservation import assert_conserved  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+T = 10**9  # one 1 ms tick in ps
+#: (name, NEUROEMU_BLOCK, queue, tick backend the record must name)
+PATHS = (("fast", "on", "c", "c+loop"), ("again", "on", "c", "c+loop"), ("window", "off", "c", "c"),
+         ("python queue", "on", "python", "c"))
+
+
+def make_chip(**changes):
+    """The default TrueNorth chip cut to 4 cores (2 x 2 mesh): its hops give routes a latency."""
+    data = yaml.safe_load((ROOT / "neuroemu/data/default_chip.yaml").read_text())
+    data["cores"] = 4
+    data["topology"].update(width=2, height=2)
+    for key, value in changes.items():
+        node = data
+        *path, last = key.split("__")
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return chip_from_data(data, "tiny_chip.yaml")
+
+
+def make_workload(ticks=150, seed=5, **net):
+    """Recurrent, delays 1-3 ticks, Poisson inputs (chunks of 64 ticks: 150 ticks take three)."""
+    network = {"kind": "random_recurrent", "synapses_per_axon": 32, "rate_hz": 30.0, "stochastic": True,
+               "weights": [3, 2, -1, -2], "delay_ticks": [1, 3]}
+    network.update(net)
+    data = {"name": "tiny", "ticks": ticks, "seed": seed, "network": network,
+            "inputs": [{"kind": "poisson", "rate_hz": 60.0, "axons_per_core": 32}]}
+    return workload_from_data(data, "tiny.yaml")
+
+
+def whole(record) -> dict:
+    """The whole record but its wall time, memory and the names of the backends that ran."""
+    d = record.to_dict()
+    for key in ("wall_s", "peak_rss_mb", "tick_backend", "queue_backend"):
+        d.pop(key)
+    return d
+
+
+def runs(monkeypatch, chip, workload, **kw) -> dict:
+    """The same async run through every path of PATHS: name -> record (each checked to have run there)."""
+    out = {}
+    for name, block, queue, backend in PATHS:
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        out[name] = simulate(chip, workload, timing="async", queue=queue, record_spikes=True, **kw)
+        assert out[name].tick_backend == backend, name
+    return out
+
+
+def assert_identical(records: dict) -> None:
+    base = whole(records["window"])
+    for name, r in records.items():
+        assert whole(r) == base, name
+        assert_conserved(r)
+    assert records["fast"].spikes > 0 and records["fast"].axon_events > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_default_workload_is_the_same_record_on_every_path(monkeypatch, seed):
+    """The embedded default (16 TrueNorth cores, stochastic leak, recurrent, Poisson inputs)."""
+    records = runs(monkeypatch, None, None, ticks=100, seed=seed)
+    assert_identical(records)
+    assert records["fast"].loop_stats["windows"] == 100  # a window a tick: the leak steps run every tick
+
+
+@pytest.mark.parametrize("reset", ["linear", "zero", "none"])
+def test_stochastic_leak_and_threshold_every_reset_mode(monkeypatch, reset):
+    """A stochastic threshold (patched in: mask 7) on top of the stochastic leak; inputs over three
+    chunks; routes with hop latency, so windows do not start on ticks; crossings checked."""
+    orig = NeuronArrays.uniform
+    monkeypatch.setattr(NeuronArrays, "uniform", classmethod(lambda cls, n, **kw: orig(n, **{**kw, "threshold_mask": 7})))
+    records = runs(monkeypatch, make_chip(latency__hop_ns={"value": 2.0, "source": "test"}),
+                   make_workload(reset=reset, threshold=None))
+    assert_identical(records)
+    assert records["fast"].timing_report["spike_flow"]["in_flight_end"] > 0
+
+
+def test_leak_driven_crossings_with_no_stochastic_step(monkeypatch):
+    """No stochastic leak: windows start only at events, and a positive leak brings neurons to
+    threshold alone (checks queued at their crossings, some moved by inputs and going stale)."""
+    records = runs(monkeypatch, make_chip(), make_workload(stochastic=False, rate_hz=100.0, threshold=None, seed=9))
+    assert_identical(records)
+    stats = records["fast"].loop_stats
+    assert stats["threshold_checks"] > 0
+
+
+@pytest.mark.parametrize("guard", [{"max_window_events": 40}, {"max_events": 3000}])
+def test_a_runaway_guard_stops_every_path_at_the_same_window(monkeypatch, guard):
+    """Arrivals in one window, or in the run so far, past the limit: every path raises at the same
+    window with the same partial record."""
+    partial = {}
+    for name, block, queue, backend in PATHS:
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        with pytest.raises(RunawayError, match="runaway activity") as exc:
+            simulate(make_chip(), make_workload(ticks=200), timing="async", queue=queue, record_spikes=True, **guard)
+        partial[name] = exc.value.partial_record
+        assert partial[name].tick_backend == backend
+    base = whole(partial["window"])
+    assert all(whole(r) == base for r in partial.values())
+    assert 0 < partial["fast"].ticks < 200 and partial["fast"].loop_stats["windows"] > 0
+
+
+def test_progress_is_reported_as_the_per_window_loop_reports_it(monkeypatch):
+    """At each tick a window starts in, then the end: the same calls on both paths."""
+    seen = {}
+    for block in ("on", "off"):
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        calls = []
+        r = simulate(make_chip(), make_workload(ticks=90, stochastic=False, rate_hz=0.0), timing="async", queue="c",
+                     progress=lambda d, n: calls.append((d, n)))
+        assert r.tick_backend == {"on": "c+loop", "off": "c"}[block]
+        seen[block] = calls
+    assert seen["on"] == seen["off"]
+    assert seen["on"][-1] == (90, 90) and len(seen["on"]) > 10
+
+
+def recurrent_edgelist(tmp_path, n_in=16, n=48, seed=0):
+    """A mapped network (edge list): inputs -> a recurrent IF group with integer weights, one-tick and
+    three-tick delays; a few neurons with a bias that fire on their own."""
+    rng = np.random.default_rng(seed)
+    b = NetworkBuilder("mapped")
+    b.add_inputs("in", n_in)
+    b.add_neurons("a", n, model="IF", threshold=4.0, reset="zero")
+    w_in = rng.integers(-1, 3, (n_in, n)) * (rng.random((n_in, n)) < 0.3)
+    b.connect("in", "a", w_in)
+    w_rec = rng.integers(-2, 3, (n, n)) * (rng.random((n, n)) < 0.1)
+    b.connect("a", "a", w_rec, delay=3)
+    b.set_input_spikes(rng.integers(0, 130, 600), rng.integers(0, n_in, 600))
+    save_network(b.build(outputs="a"), tmp_path / "mapped.npz")
+    return workload_from_data({"name": "mapped", "ticks": 140,
+                               "network": {"kind": "edgelist", "file": str(tmp_path / "mapped.npz")}}, "mapped.yaml")
+
+
+def test_a_mapped_edge_list(monkeypatch, tmp_path):
+    records = runs(monkeypatch, make_chip(), recurrent_edgelist(tmp_path))
+    assert_identical(records)
+
+
+def test_presentations_of_the_digits_classifier(monkeypatch):
+    """Several samples (34 ticks each): readout and reset at each boundary, the spikes still in
+    flight dropped there (counted), the classification report the same."""
+    records = runs(monkeypatch, "truenorth", ROOT / "workloads" / "digits.yaml", ticks=34 * 5)
+    assert_identical(records)
+    fast = records["fast"]
+    assert fast.workload_report["classification"]["samples"] == 5
+    assert fast.counts.get("in_flight_dropped_at_reset", 0) > 0
+
+
+# --- the rule that chooses the path ---------------------------------------------------------------
+
+def loop_of(chip, workload, **opt):
+    return AsyncCoreLoop(chip, workload, RunOptions(ticks=20, seed=1, **opt))
+
+
+def test_the_fast_path_is_taken_where_it_applies_and_the_reason_named_where_not(monkeypatch, tmp_path):
+    c, w = make_chip(), make_workload(ticks=20)
+    monkeypatch.setenv("NEUROEMU_BLOCK", "on")
+    assert ineligible(loop_of(c, w, queue="c"), False) is None
+    assert ineligible(loop_of(c, w, queue="c"), True) == "a split or hooked loop (a subclass)"
+    assert ineligible(loop_of(c, w, queue="python"), False) == "the Python event queue"
+    assert ineligible(loop_of(c, w, queue="c", tick_backend="numpy"), False) == \
+        "no C window kernel for this model or tick backend"
+    assert ineligible(loop_of(c, w, queue="c", network="packet"), False) == "the packet network"
+    learn = workload_from_data({"name": "l", "ticks": 20, "network": {"kind": "edgelist",
+                                "file": str(recurrent_edgelist(tmp_path).network.file)},
+                                "learning": {"rule": "stdp"}}, "l.yaml")
+    assert ineligible(loop_of(c, learn, queue="c"), False) == "a learning rule"
+    monkeypatch.setenv("NEUROEMU_BLOCK", "off")
+    assert ineligible(loop_of(c, w, queue="c"), False) == "NEUROEMU_BLOCK=off"
+    monkeypatch.setenv("NEUROEMU_BLOCK", "sometimes")
+    with pytest.raises(NeuroEmuError, match="NEUROEMU_BLOCK: unknown value 'sometimes'; valid: on, off"):
+        simulate(c, w, timing="async")
+
+
+def test_a_packet_network_runs_window_by_window(monkeypatch):
+    monkeypatch.setenv("NEUROEMU_BLOCK", "on")
+    r = simulate(make_chip(), make_workload(ticks=20), timing="async", queue="c", network="packet")
+    assert r.tick_backend == "c" and r.spikes > 0
+
+
+def test_a_run_longer_than_the_periodic_return(monkeypatch):
+    """Past STOP_TICKS with no progress callback the C loop comes back to Python and goes on: the
+    same record as the per-window loop."""
+    w = make_workload(ticks=STOP_TICKS + 76, rate_hz=10.0)
+    out = {}
+    for block in ("on", "off"):
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        out[block] = simulate(make_chip(), w, timing="async", queue="c", record_spikes=True)
+    assert out["on"].tick_backend == "c+loop"
+    assert whole(out["on"]) == whole(out["off"]) and out["on"].loop_stats["windows"] > STOP_TICKS
