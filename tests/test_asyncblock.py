@@ -125,18 +125,21 @@ def test_a_runaway_guard_stops_every_path_at_the_same_window(monkeypatch, guard)
     assert 0 < partial["fast"].ticks < 200 and partial["fast"].loop_stats["windows"] > 0
 
 
-def test_progress_is_reported_as_the_per_window_loop_reports_it(monkeypatch):
-    """At each tick a window starts in, then the end: the same calls on both paths."""
-    seen = {}
+def test_progress_is_reported_every_stop_ticks_and_at_the_end(monkeypatch):
+    """The per-window loop reports at each tick a window starts in; the fast path every STOP_TICKS
+    ticks (a subset of those calls), and both end with (ticks, ticks); the records are the same."""
+    seen, records = {}, {}
+    ticks = 2 * STOP_TICKS + 90
     for block in ("on", "off"):
         monkeypatch.setenv("NEUROEMU_BLOCK", block)
         calls = []
-        r = simulate(make_chip(), make_workload(ticks=90, stochastic=False, rate_hz=0.0), timing="async", queue="c",
-                     progress=lambda d, n: calls.append((d, n)))
+        r = simulate(make_chip(), make_workload(ticks=ticks, stochastic=False, rate_hz=0.0), timing="async",
+                     queue="c", progress=lambda d, n: calls.append((d, n)))
         assert r.tick_backend == {"on": "c+loop", "off": "c"}[block]
-        seen[block] = calls
-    assert seen["on"] == seen["off"]
-    assert seen["on"][-1] == (90, 90) and len(seen["on"]) > 10
+        seen[block], records[block] = calls, whole(r)
+    assert records["on"] == records["off"]
+    assert seen["on"] == [(STOP_TICKS, ticks), (2 * STOP_TICKS, ticks), (ticks, ticks)]
+    assert set(seen["on"]) <= set(seen["off"]) and seen["off"][-1] == (ticks, ticks) and len(seen["off"]) > 10
 
 
 def recurrent_edgelist(tmp_path, n_in=16, n=48, seed=0):

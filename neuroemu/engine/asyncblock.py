@@ -9,7 +9,7 @@ pops from the engine's own C event queue, the TrueNorth window kernel (``ak_tn_r
 at moved crossings, the spikes' arrivals at their analytic route delay, the dropping of a finished
 sample's spikes, the runaway guards and the counters. Python enters only to queue an input chunk,
 at a sample boundary (readout and reset, :meth:`AsyncCoreLoop._new_sample`), for a progress report
-(at each tick a window starts in, as the per-window loop reports), and at the end.
+(every STOP_TICKS ticks, and Ctrl-C is seen), and at the end.
 
 The record is the per-window loop's bit for bit (tests/test_asyncblock.py compares whole records,
 window and check counts included, on both queues): the C loop makes the same windows, pops the
@@ -40,7 +40,8 @@ from neuroemu.hardware.asyncloop import BOUNDARY, DONE, FEED, NEVER, RUNAWAY, ST
 #: sample's: dropped when they pop). The one definition: the C loop is given them (async_loop.h).
 #: (The diffuser engine, engine/asyncsim.py, has its own kinds in hardware/asynckernel.py.)
 KIND_ARRIVAL, KIND_INPUT, KIND_CHECK, KIND_MARK = 1, 2, 3, 4
-#: with no progress callback, the C loop still returns to Python this often (ticks of model time)
+#: the C loop returns to Python this often (ticks of model time): to report progress and so that
+#: Ctrl-C is seen; rarely enough that the return costs nothing next to the windows between
 STOP_TICKS = 1024
 
 
@@ -86,8 +87,9 @@ class WindowRun:
         loop, k = self.loop, self.kernel
         T, ticks, end, period = loop.T, loop.opt.ticks, loop.end_ps, loop.period_ps
         boundary = period if period else NEVER
-        # with no progress to report, still back in Python every STOP_TICKS (so Ctrl-C is seen)
-        stop = 0 if progress is not None else STOP_TICKS * T
+        # back in Python every STOP_TICKS, for progress and so that Ctrl-C is seen (the per-window
+        # loop reports every tick; a report per tick here would cost a C return per window)
+        stop = STOP_TICKS * T
         loop.backend = "c+loop"
         while True:
             k.drop_seq = loop.drop_seq
@@ -99,12 +101,11 @@ class WindowRun:
             elif why == BOUNDARY:
                 loop._new_sample(boundary, end)
                 boundary = boundary + period if boundary < end else NEVER
-            elif why == STOP and progress is None:
-                stop = (k.next_time // T + STOP_TICKS) * T
-            elif why == STOP:  # the per-window loop's report: at each tick a window starts in
+            elif why == STOP:
                 done_tick = k.next_time // T
-                progress(int(done_tick), ticks)
-                stop = (done_tick + 1) * T
+                if progress is not None:
+                    progress(int(done_tick), ticks)
+                stop = (done_tick + STOP_TICKS) * T
             elif why == RUNAWAY:
                 self._settle()
                 check_runaway(loop, *k.runaway)  # raises: the C loop tests the same limits
