@@ -253,9 +253,8 @@ def random_recurrent_weighted(chip: ChipSpec, workload: WorkloadSpec, seed: int,
 
 
 def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per_synapse: bool,
-               cores: tuple[int, int] | None = None, whole_routes: bool = False) -> Network:
-    """The network on every core, or (``cores`` = (c0, c1), a system's whole blocks) on those only;
-    ``whole_routes``: a part's shell also carries every neuron's route (for a rank that binds them all)."""
+               cores: tuple[int, int] | None = None) -> Network:
+    """The network on every core, or (``cores`` = (c0, c1), a system's whole blocks) on those only."""
     net = workload.network
     core = chip.core
     plan = plan_network(chip, workload, name)
@@ -356,10 +355,8 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     # binds only its own neurons' routes: engine/ranks.py)
     whole_enabled = np.zeros((n_all, N), bool)
     whole_enabled[:cores_used, :n_per] = True
-    all_target, all_delay = (route_arrays(n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed)
-                             if whole_routes else (None, None))
     shell = CoreArrays(n_cores=n_all, axons_per_core=A, neurons_per_core=N, v=None, weights=None, params=None,
-                       axon_type=None, row_ptr=None, row_neurons=None, target_axon=all_target, delay=all_delay,
+                       axon_type=None, row_ptr=None, row_neurons=None, target_axon=None, delay=None,
                        neuron_model=core.neuron_model)
     return Network(arrays=shell, cores_used=cores_used, neurons_per_core=n_per, enabled=whole_enabled.ravel(),
                    leak=leak, threshold=threshold, part=arrays, part_cores=(c0, c1))
@@ -442,18 +439,16 @@ def builds_by_block(chip: ChipSpec, workload: WorkloadSpec) -> bool:
             and not (model is not None and model.diffuser))
 
 
-def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, c0: int, c1: int,
-                       whole_routes: bool = False) -> Network:
+def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, c0: int, c1: int) -> Network:
     """The cores ``c0 .. c1 - 1`` (whole blocks) of the network :func:`build_network` builds, built
     alone (an MPI rank's share): ``part`` holds their arrays and routes, ``arrays`` the whole
-    system's shape (and, ``whole_routes``, every neuron's route: the async split still binds them
-    all). Their state is bit for bit the whole network's (tests/test_blocks.py)."""
+    system's shape alone (no routes: a rank binds only its own neurons'). Their state is bit for
+    bit the whole network's (tests/test_blocks.py)."""
     if not builds_by_block(chip, workload):
         raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by blocks")
     check_device(chip, name)
     plan_network(chip, workload, name)
-    return _recurrent(chip, workload, seed, name, workload.network.kind in PER_SYNAPSE_KINDS, cores=(c0, c1),
-                      whole_routes=whole_routes)
+    return _recurrent(chip, workload, seed, name, workload.network.kind in PER_SYNAPSE_KINDS, cores=(c0, c1))
 
 
 class PoissonInput:
