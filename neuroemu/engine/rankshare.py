@@ -30,12 +30,13 @@ import numpy as np
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.mpi import reduce_counts
 from neuroemu.errors import CapacityError
+from neuroemu.hardware.asynckernel import _ROW_BITS_MAX
 from neuroemu.hardware.chip import latency_counts
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.system import routing_bytes
 from neuroemu.networks.blocks import block_cores
 from neuroemu.networks.sizes import available_memory_bytes
-from neuroemu.networks.workloads import builds_by_block, estimate_bytes
+from neuroemu.networks.workloads import PER_SYNAPSE_KINDS, builds_by_block, estimate_bytes
 
 #: bytes per own neuron of the routes the tick split binds, besides the router's per-route closed
 #: forms (counted by routing_bytes): the route tables (source, target, delay: 3 x int64), the C
@@ -46,17 +47,24 @@ ROUTE_BYTES_PER_NEURON = 24 + 16 + 8 + 9 + 1
 #: latency (2 x int64), the flag (sends), the spike count at the end (int64) and the C window
 #: kernel's arrival buffers (times and axons: 2 x int64)
 CLOCKLESS_ROUTE_BYTES_PER_NEURON = 24 + 16 + 1 + 8 + 16
-#: bytes per own neuron of the clockless loop's state beyond the network's arrays: the
-#: continuous-time model (TrueNorth read in continuous time: 12 int64 arrays; CUBA's float state
-#: is no larger), the next crossing and the queued check (2 x int64), the window's marks (bool),
-#: the weights per type as the window reads them (axon types x int64), and the C window kernel's
-#: 64-byte record, flag, update list, touched list and spike buffers (1 + 4 x int64)
-CLOCKLESS_BYTES_PER_NEURON = 12 * 8 + 16 + 1 + 64 + 1 + 4 * 8
-#: ... per neuron and axon type (the weights per type, int64)
-CLOCKLESS_BYTES_PER_NEURON_TYPE = 8
+#: bytes per own neuron of the clockless loop's state beyond the network's arrays, for TrueNorth
+#: neurons on the C window kernel (the largest; CUBA's float state has no kernel records): the
+#: continuous-time model (14 int64 arrays: drifts, steps, thresholds, resets, floors, v, times,
+#: update counts, drawn thresholds) and its keys for stochastic leaks and thresholds (2 x
+#: uint64), the next crossing, the queued check and the window's marks (2 x int64 + bool), its
+#: own neurons' ids (int64), and the kernel's 64-byte record, flag, update list, touched list,
+#: spike buffers, step weights, stochastic ids and magnitudes and enabled copy (6 x int64 + 2)
+CLOCKLESS_BYTES_PER_NEURON = 14 * 8 + 2 * 8 + 2 * 8 + 1 + 8 + 64 + 6 * 8 + 2
+#: ... per neuron and axon type: the weights per type as the window reads them (int64) and the
+#: kernel's cache-aligned copy
+CLOCKLESS_BYTES_PER_NEURON_TYPE = 2 * 8
 #: ... and per own axon: the row lengths and the kernel's row pointers and last-seen instants
-#: (3 x int64) and its axon types (int8)
+#: (3 x int64) and its axon types (int8); the kernel also keeps the crossbar as bits (neurons
+#: per core / 8 bytes an axon) when those fit :data:`neuroemu.hardware.asynckernel._ROW_BITS_MAX`
 CLOCKLESS_BYTES_PER_AXON = 3 * 8 + 1
+#: bytes per own synapse the kernel takes while it builds those bits (one int64 index each),
+#: besides one byte per axon and neuron of a core (the rows as bools): scratch, freed at once
+CLOCKLESS_SCRATCH_PER_SYNAPSE = 8
 #: bytes per neuron of the system that every rank still holds whole: the enabled flags (bool),
 #: which the record's neuron count and the timing policies read
 WHOLE_BYTES_PER_NEURON = 1
@@ -109,8 +117,9 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, clockless: bo
     (:data:`WHOLE_BYTES_PER_NEURON`); ``routing``: the router's graph and the per-route closed forms
     of its own routes (:func:`neuroemu.hardware.system.routing_bytes`); ``state``: with
     ``clockless``, the continuous-time state and window kernel of its own neurons and axons
-    (:data:`CLOCKLESS_BYTES_PER_NEURON`, :data:`CLOCKLESS_BYTES_PER_AXON`), else 0 (the tick
-    stepper works on the network's arrays). ``by_block``: whether it builds only its own cores
+    (:data:`CLOCKLESS_BYTES_PER_NEURON`, :data:`CLOCKLESS_BYTES_PER_AXON`, the crossbar as bits),
+    else 0 (the tick stepper works on the network's arrays); ``scratch``: with ``clockless``, what
+    the kernel takes for a moment while it builds those bits. ``by_block``: whether it builds only its own cores
     (generated networks on a system: neuroemu.networks.blocks); ``cores``: the largest rank's cores.
     A mapped network (read from a file) is not estimated here (0): it is checked as it is read."""
     mapped = workload.network.kind in ("nir", "edgelist")
@@ -129,17 +138,24 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, clockless: bo
     whole_flags = WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
     per_route = CLOCKLESS_ROUTE_BYTES_PER_NEURON if clockless else ROUTE_BYTES_PER_NEURON
     routes = 0 if mapped else per_route * neurons + whole_flags
-    state = 0
+    state = scratch = 0
     if clockless and not mapped:
-        per_neuron = CLOCKLESS_BYTES_PER_NEURON + CLOCKLESS_BYTES_PER_NEURON_TYPE * chip.core.axon_types
-        state = per_neuron * neurons + CLOCKLESS_BYTES_PER_AXON * share * chip.core.axons
+        core, axons = chip.core, share * chip.core.axons
+        per_neuron = CLOCKLESS_BYTES_PER_NEURON + CLOCKLESS_BYTES_PER_NEURON_TYPE * core.axon_types
+        state = per_neuron * neurons + CLOCKLESS_BYTES_PER_AXON * axons
+        if workload.network.kind not in PER_SYNAPSE_KINDS and axons * core.neurons <= _ROW_BITS_MAX:
+            state += axons * core.neurons // 8  # the crossbar as bits
+            net = workload.network
+            synapses = -(-(net.cores or chip.cores) * core.axons * net.synapses_per_axon * share // chip.cores)
+            scratch = CLOCKLESS_SCRATCH_PER_SYNAPSE * synapses + axons * core.neurons
     return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip, routes=neurons),
-            "state": state, "by_block": int(by_block), "cores": share}
+            "state": state, "scratch": scratch, "by_block": int(by_block), "cores": share}
 
 
 def rank_peak(need: dict[str, int]) -> int:
-    """A rank's peak from :func:`rank_bytes`: while it builds, its routing, routes and state are held too."""
-    return need["build"] + need["routes"] + need["routing"] + need["state"]
+    """A rank's peak from :func:`rank_bytes`: while it builds, its routing, routes and state are held
+    too (and the clockless kernel's scratch, once)."""
+    return need["build"] + need["routes"] + need["routing"] + need["state"] + need["scratch"]
 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int,
@@ -153,7 +169,7 @@ def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_
     have = available_memory_bytes()
     if local_ranks * peak > 0.8 * have:
         building = "its share of the network" if need["by_block"] else "the network built whole"
-        state = f", {need['state'] / 2**30:.2f} GiB of clockless state" if clockless else ""
+        state = f", {(need['state'] + need['scratch']) / 2**30:.2f} GiB of clockless state" if clockless else ""
         raise CapacityError(
             f"{workload.where}: {local_ranks} {'async ' if clockless else ''}ranks on this machine need about "
             f"{local_ranks * peak / 2**30:.1f} GiB (per rank: {need['build'] / 2**30:.2f} GiB for {building}, "
