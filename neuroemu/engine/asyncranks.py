@@ -18,6 +18,10 @@ and axons (the record does not depend on the cut):
   process), the input spikes bound for its own axons (a system's Poisson inputs: drawn only for
   the blocks of cores that hold its cores, each block's from its own stream), and the spikes
   arriving at its own axons;
+- it binds, counts and prices only its own neurons' routes (:func:`neuroemu.engine.rankshare.own_routes`:
+  copied from the part it built, or out of the whole network; sources numbered from its first
+  neuron, ``neuron_base``); the one-process lookahead L and the span's L_x are the smallest over
+  the ranks of each rank's own (one ``allreduce`` each, before the first span);
 - the spikes its neurons fire towards other ranks' axons are packed as int64 rows (arrival ps,
   global axon) and sent with one ``Alltoall`` + one ``Alltoallv``
   (:func:`neuroemu.engine.mpi.exchange`) at the end of each **span**;
@@ -34,9 +38,13 @@ Why the record does not depend on the rank count: the one-process loop is exact 
 of at most min(L, tick) (a neuron's events are applied in time order; events of one instant
 are summed first and never split by a window edge; ties at one instant are ordered by axon,
 never by arrival in the queue), and each neuron's events are the same whoever holds the
-others. At the end counters, spikes per neuron, spikes in flight and the spike trains are
-summed or gathered onto rank 0 (trains sorted by (time, neuron), as one process emits them),
-which alone builds the record from the same route tables and code as a one-process run.
+others. At the end each rank prices its own routes at the sender in integers (hops per class,
+routed spikes, wire in nm, packets per link, a latency histogram:
+:meth:`neuroemu.hardware.chip.Router.prices`), and the counters, these prices
+(:func:`neuroemu.engine.rankshare.reduce_prices`: the histograms merged), the spikes in flight
+and the spike trains (sorted by (time, neuron), as one process emits them) are summed or
+gathered onto rank 0, which alone builds the record with the one-process code: every float is
+computed once there from integer sums, as the tick split does.
 
 Two figures count how the loop cut time, not what the chip did: ``windows`` and
 ``threshold_checks`` (a neuron's crossing is queued again after each window that moved it, so
@@ -48,13 +56,16 @@ out of the chip's record, in ``RunResult.loop_stats`` beside the wall time and t
 (:data:`neuroemu.engine.record.NONDETERMINISTIC_FIELDS`; summed over the ranks here). The rest
 of the record, ``timing_report`` included, is identical for 1, 2 and 4 ranks
 (tests/test_asyncranks.py). ``timing_report.mpi`` gives the ranks, the lookahead, the spans,
-the exchange volume and the memory estimate.
+the exchange volume, the memory estimate and the routes each rank bound.
 
 Memory: a rank that builds by blocks holds its share of the network's state (the largest
-rank's whole blocks; estimated and checked per machine before building: :func:`check_memory`,
-``by_block`` 1); every rank still holds the whole system's routes and route tables, in closed
-form (rank 0 prices every route at the end), and a spike count per neuron of the system. A
-network built whole is held whole by every rank (``by_block`` 0). Refused in one line, as the tick
+rank's whole blocks, ``by_block`` 1), its own neurons' routes and their closed forms, and its
+own neurons' clockless state and C window kernel: about total / N plus the router graph and the
+enabled flags (1 byte a neuron), estimated and checked per machine before building by the tick
+split's estimate with the clockless state added
+(:func:`neuroemu.engine.rankshare.check_rank_memory`, ``clockless=True``). A network built
+whole (a mapped one) is held whole by every rank (``by_block`` 0), its routes still its own
+neurons' only. Refused in one line, as the tick
 split refuses them: the packet network, learning, NVM synapse devices, presentations
 (``classify``), the runaway limits, and Neurogrid's diffuser network (its own engine).
 """
