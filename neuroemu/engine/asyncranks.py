@@ -96,7 +96,9 @@ ROW_FIELDS = 2
 
 def cross_rank_lookahead(route_ps: np.ndarray, src_rank: np.ndarray, dst_rank: np.ndarray, where: str) -> int | None:
     """The smallest delay (ps) of a route from a neuron on one rank to an axon on another (the
-    span of the split run), None if no route crosses ranks; 0 ps or less is refused in one line."""
+    span of the split run), None if no route crosses ranks; 0 ps or less is refused in one line.
+    ``src_rank`` may be one rank for every route (a rank's own routes: its span, the run's being
+    the smallest over the ranks)."""
     cross = np.asarray(route_ps)[np.asarray(src_rank) != np.asarray(dst_rank)]
     if not len(cross):
         return None
