@@ -3,7 +3,8 @@
 Split runs go through ``mpiexec -n 2`` (and ``-n 4``, oversubscribed, marked slow) on a 2 x 2
 system of the tiny 2 x 2-core chip under async timing: a generated network (TrueNorth neurons
 with stochastic leaks and thresholds, both window kernels), the same system with CUBA neurons
-(float state; one current, and two mapped currents), and a mapped edge list. One rank runs in this process (``MPI.COMM_SELF``).
+(float state; one current, and two mapped currents), a mapped edge list, and a single chip (built
+whole by every rank). One rank runs in this process (``MPI.COMM_SELF``).
 Records are compared whole but for the fields that may differ between runs the same by issue 17's
 rule (``NONDETERMINISTIC_FIELDS``: wall time, backends, the memory peak and the loop statistics,
 ``loop_stats``) and the split's own report, ``timing_report.mpi``.
@@ -140,6 +141,18 @@ def test_two_ranks_give_the_one_process_record_for_a_generated_network(files, ba
     assert mpi["lookahead_s"] == pytest.approx(span, rel=1e-12)
     # one span per stretch of the lookahead that holds an event: here every tick has one
     assert mpi["spans"] == mpi["exchanges"] == -(-40 * 1e-3 // span)
+
+
+def test_two_ranks_give_the_one_process_record_on_a_single_chip(files, write_yaml, small_workload):
+    """A single chip's network is built whole by every rank (whole-chip streams): each holds every
+    neuron's state but binds its own neurons' routes alone, and its C kernel routes only those."""
+    chip = str(Path(files["system"]).with_name("tiny.yaml"))
+    workload = write_yaml("wl_tiny.yaml", dict(small_workload, chip="tiny.yaml", ticks=40))
+    one = _one(chip, workload)
+    assert one["spikes"] > 0
+    mpi = _same(one, _split(2, chip, workload), 2)
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0 and mpi["routes_bound_per_rank"] == [64, 64]
+    assert mpi["memory_estimate_bytes_per_rank"]["by_block"] == 0
 
 
 def test_two_ranks_give_the_one_process_record_for_cuba_neurons(files):
