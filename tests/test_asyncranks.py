@@ -3,7 +3,8 @@
 Split runs go through ``mpiexec -n 2`` (and ``-n 4``, oversubscribed, marked slow) on a 2 x 2
 system of the tiny 2 x 2-core chip under async timing: a generated network (TrueNorth neurons
 with stochastic leaks and thresholds, both window kernels), the same system with CUBA neurons
-(float state; one current, and two mapped currents), and a mapped edge list. One rank runs in this process (``MPI.COMM_SELF``).
+(float state; one current, and two mapped currents), a mapped edge list, and a single chip (built
+whole by every rank). One rank runs in this process (``MPI.COMM_SELF``).
 Records are compared whole but for the fields that may differ between runs the same by issue 17's
 rule (``NONDETERMINISTIC_FIELDS``: wall time, backends, the memory peak and the loop statistics,
 ``loop_stats``) and the split's own report, ``timing_report.mpi``.
@@ -142,6 +143,18 @@ def test_two_ranks_give_the_one_process_record_for_a_generated_network(files, ba
     assert mpi["spans"] == mpi["exchanges"] == -(-40 * 1e-3 // span)
 
 
+def test_two_ranks_give_the_one_process_record_on_a_single_chip(files, write_yaml, small_workload):
+    """A single chip's network is built whole by every rank (whole-chip streams): each holds every
+    neuron's state but binds its own neurons' routes alone, and its C kernel routes only those."""
+    chip = str(Path(files["system"]).with_name("tiny.yaml"))
+    workload = write_yaml("wl_tiny.yaml", dict(small_workload, chip="tiny.yaml", ticks=40))
+    one = _one(chip, workload)
+    assert one["spikes"] > 0
+    mpi = _same(one, _split(2, chip, workload), 2)
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0 and mpi["routes_bound_per_rank"] == [64, 64]
+    assert mpi["memory_estimate_bytes_per_rank"]["by_block"] == 0
+
+
 def test_two_ranks_give_the_one_process_record_for_cuba_neurons(files):
     """CUBA neurons: float state advanced in closed form from event to event, alike on every rank count."""
     one = _one(files["cuba_system"], files["cuba"])
@@ -221,6 +234,58 @@ def test_a_rank_builds_and_draws_only_its_own_blocks(files, monkeypatch, size, r
         assert keep.any() and not keep.all()
         np.testing.assert_array_equal(got[0], want[0][keep])
         np.testing.assert_array_equal(got[1] + loop.x0, want[1][keep])
+
+
+@pytest.mark.parametrize("workload, mapping, size, rank", [("generated", None, 2, 1), ("generated", None, 3, 2),
+                                                           ("mapped", "spread", 2, 1), ("mapped", "spread", 4, 0)])
+def test_a_rank_binds_and_prices_only_its_own_neurons_routes(files, workload, mapping, size, rank):
+    """Its route tables are the one-process loop's for its own neurons alone (sources numbered from
+    its first neuron), their delays in ps too; a network built by blocks carries no whole routes at
+    all; the C kernel gets a route for each neuron it holds (none for the others of a network held
+    whole); and what it prices is its own neurons' spikes on its own routes."""
+    chip, wl = _pair(files["system"], files[workload], mapping)
+    chip, opt = with_timing(chip, "async"), RunOptions(ticks=wl.ticks, seed=wl.seed)
+    whole = AsyncCoreLoop(chip, wl, opt)
+    world = type("World", (), {"Get_rank": lambda self: rank, "Get_size": lambda self: size})()
+    loop = type("Rank", (AsyncRankLoop,), {"comm": world})(chip, wl, opt)
+    assert loop.setup_error is None
+    g0, g1 = loop.g0, loop.g1
+    mine = (whole.route_src >= g0) & (whole.route_src < g1)
+    assert mine.any() and not mine.all() and loop.neuron_base == g0
+    assert len(loop.route_axon) == len(loop.route_src) == int(mine.sum())
+    np.testing.assert_array_equal(loop.route_src + g0, whole.route_src[mine])
+    np.testing.assert_array_equal(loop.route_axon, whole.route_axon[mine])
+    np.testing.assert_array_equal(loop.route_ps, whole.route_ps[mine])
+    if workload == "generated":
+        assert loop.network.arrays.target_axon is None and loop.network.arrays.fanout_ptr is None
+    if not loop.fanout and loop.ckernel is not None:
+        axon, ps = loop._kernel_routes(loop.arrays.n_neurons)
+        lo = g0 - loop.n0
+        assert (axon[:lo] == -1).all() and (axon[lo + g1 - g0:] == -1).all()
+        np.testing.assert_array_equal(axon[lo:lo + g1 - g0], whole.route_axon[g0:g1])
+        np.testing.assert_array_equal(ps[lo:lo + g1 - g0], whole.route_ps[g0:g1])
+    # each of its neurons fired once: it prices its own routes' spikes, as the whole loop its share
+    loop._fired = whole._fired = [np.arange(g0, g1)]
+    mine_priced, whole_priced = AsyncCoreLoop._route_prices(loop), whole._route_prices()  # (before the sum)
+    assert mine_priced["routed"] == whole_priced["routed"] == int(whole.sends[mine].sum()) > 0
+    np.testing.assert_array_equal(mine_priced["class_hops"], whole_priced["class_hops"])
+    np.testing.assert_array_equal(mine_priced["link_loads"], whole_priced["link_loads"])
+    assert mine_priced["wire_nm"] == whole_priced["wire_nm"]
+    for a, b in zip(mine_priced["latency"], whole_priced["latency"]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_split_async_run_that_does_not_fit_is_refused_in_one_line(files, monkeypatch):
+    """Checked per rank before anything is built, with the clockless state (neuroemu.engine.rankshare)."""
+    from neuroemu.engine import rankshare
+    from neuroemu.errors import CapacityError
+    monkeypatch.setattr(rankshare, "available_memory_bytes", lambda: 1 << 20)
+    loop = type("Loop", (), {"async_loop": type("OneRank", (AsyncRankLoop,), {"comm": OneRankOfTwo()})})
+    with pytest.raises(CapacityError) as err:
+        simulate(files["system"], files["generated"], loop=loop, ticks=5, timing="async")
+    text = str(err.value)
+    assert "\n" not in text and "async ranks on this machine need about" in text
+    assert "GiB of clockless state) but only 0.0 GiB is available" in text
 
 
 def test_cross_rank_lookahead_is_the_smallest_crossing_delay_and_zero_is_refused():

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from neuroemu.config.loader import load_chip, load_workload
+from neuroemu.engine import rankshare
 from neuroemu.engine import ranks as rk
 from neuroemu.engine.mpi import launched_rank, launched_size, local_size, mpiexec_path
 from neuroemu.engine.options import STREAM_NEURON_RNG
@@ -193,7 +194,7 @@ def test_full_ns16e_per_rank_estimate_splits_the_routes_and_is_refused_in_one_li
     assert sixteen["routes"] + sixteen["routing"] - fixed == (one["routes"] + one["routing"] - fixed) // 16
     assert sixteen["held"] == one["held"] // 16 and sixteen["cores"] == chip.cores // 16
     peak = sixteen["build"] + sixteen["routes"] + sixteen["routing"]
-    monkeypatch.setattr(rk, "available_memory_bytes", lambda: int(16 * peak / 0.8) - 1)
+    monkeypatch.setattr(rankshare, "available_memory_bytes", lambda: int(16 * peak / 0.8) - 1)
     with pytest.raises(CapacityError) as err:
         rk.check_rank_memory(chip, wl, 16, 16)
     assert "16 ranks on this machine need about" in str(err.value) and "GiB of routing" in str(err.value)
@@ -303,7 +304,7 @@ def test_rank_memory_is_estimated_and_checked_before_building(split_files, monke
     three = rk.rank_bytes(chip, wl, 3)  # the largest rank: 2 of 4 blocks
     assert three["held"] == -(-one["held"] * 8 // 16) and three["routes"] == rk.ROUTE_BYTES_PER_NEURON * 8 * 32 + flags
     peak = two["build"] + two["routes"] + two["routing"]
-    monkeypatch.setattr(rk, "available_memory_bytes", lambda: int(peak * 2 / 0.8))
+    monkeypatch.setattr(rankshare, "available_memory_bytes", lambda: int(peak * 2 / 0.8))
     assert rk.check_rank_memory(chip, wl, 2, 2) == two
     with pytest.raises(CapacityError, match="3 ranks on this machine need .* for its share of the network"):
         rk.check_rank_memory(chip, wl, 2, 3)

@@ -35,13 +35,15 @@ from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.asyncblock import KIND_ARRIVAL, KIND_CHECK, KIND_INPUT, KIND_MARK, check_runaway, window_runner
 from neuroemu.engine.asynccuba import continuous_model
 from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT, group_events
+from neuroemu.engine.asyncroutes import ClocklessRoutes
 from neuroemu.engine.energy import Ledger
 from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions
 from neuroemu.engine.record import RunResult, build_record, with_network_reports
 from neuroemu.errors import ConfigError
 from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
-from neuroemu.hardware.chip import build_chip_topology, router_for, tick_ps
+from neuroemu.hardware.chip import latency_summary, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
+from neuroemu.hardware.csr import row_positions
 from neuroemu.hardware.devices import clockless_reads
 from neuroemu.hardware.learning import STDPContinuous, learning_rule
 from neuroemu.kernel.queue import make_queue
@@ -59,7 +61,7 @@ def check_learning(workload: WorkloadSpec, name: str) -> None:
         learning_rule(workload.learning.rule, workload.learning.params(), f"{name}: learning")
 
 
-class AsyncCoreLoop:
+class AsyncCoreLoop(ClocklessRoutes):
     """The clockless window loop over core arrays (see the module docstring)."""
 
     def __init__(self, chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions):
@@ -81,24 +83,14 @@ class AsyncCoreLoop:
         if self.end_ps + (chip.core.max_delay_ticks + 1) * T >= MAX_TIME_PS:
             raise ConfigError(f"{name}: ticks: {opt.ticks} ticks of {chip.timing.tick_s:g} s reach {self.end_ps} ps, "
                               f"past the int64 picosecond clock's limit of {MAX_TIME_PS} ps")
-        self.topology = build_chip_topology(chip)
-        self.router = router_for(chip, self.topology, a)  # Neurogrid: multicast trees
-        self.route_src, self.route_axon, self.route_delay = whole.routes()
-        self.sends = self.route_axon >= 0
-        A, N = a.axons_per_core, a.neurons_per_core
-        self.router.bind(whole.chip_cores(self.route_src // N),
-                         np.where(self.sends, whole.chip_cores(np.maximum(self.route_axon, 0) // A), -1))
-        self.fanout = whole.fanout_ptr is not None
+        # the routes this loop binds, counts and prices (a loop split over MPI ranks: its own
+        # neurons', sources numbered from neuron_base), their delays and the lookahead (asyncroutes.py)
+        self._bind_routes(whole)
         self.hooks = getattr(network, "hooks", None)
         self.period_ps = self.hooks.reset_period * T if self.hooks is not None else 0
         self.enabled = network.enabled[self.n0:self.n0 + a.n_neurons]
         self.model = self._own_model(continuous_model(a, self.enabled, chip.core.membrane_bits, T,
                                                       stream_key(opt.seed, STREAM_NEURON_RNG), f"{name}: ", self.n0))
-        # route delay in ps: the axonal delay (whole ticks) plus the route's latency
-        self.latency = self.router.neuron_latency(np.arange(len(self.route_src)))
-        self.route_ps = self.route_delay * T + (self.latency if opt.network == "analytic" else 0)
-        self.lookahead_ps = self._lookahead(chip, name)
-        self.window_ps = min(self.lookahead_ps, T)
         self.queue = make_queue(opt.queue)
         self.packets = None
         if opt.network == "packet":
@@ -138,7 +130,7 @@ class AsyncCoreLoop:
             self.ckernel.bind_network(a, self.model, None if a.row_weights is not None else self._flat_weights,
                                       self._kernel_row_w, self.queued, self.end_ps)
             if not self.fanout and self.packets is None:  # one route per neuron: the kernel sends the spikes
-                self.ckernel.bind_routes(self.route_axon[self.n0:self.n0 + n], self.route_ps[self.n0:self.n0 + n])
+                self.ckernel.bind_routes(*self._kernel_routes(n))
             self.backend = "c"
         self._any_handled = False
         self.wall = 0.0
@@ -172,16 +164,6 @@ class AsyncCoreLoop:
         self.ledger.add("depression", n_dep)
         if self._kernel_row_w is not None and len(written):  # the C kernel's copy of the weights
             self._kernel_row_w[written] = self.arrays.row_weights[written].astype(np.int64) * self._wscale
-
-    def _lookahead(self, chip: ChipSpec, name: str) -> int:
-        """The smallest delay any spike can take (delay x tick + route latency); 0 is refused."""
-        sent = self.route_ps[self.sends]
-        L = int(sent.min()) if len(sent) else self.T
-        if L <= 0:
-            raise ConfigError(f"{chip.source or chip.name}: timing.tick_s: under async the lookahead (the smallest spike delay: "
-                              f"delay x tick + route latency) must be > 0 ps, or time would never advance "
-                              f"(got {L} ps)")
-        return L
 
     # --- the loop ---
     def run(self, progress: Progress | None) -> RunResult:
@@ -509,10 +491,11 @@ class AsyncCoreLoop:
         if routed is not None:
             self.spikes_sent += len(routed[0])
             return self.queue.push_batch(routed[0], KIND_ARRIVAL, routed[1])
-        routes, emit = fired, when
+        routes, emit = fired - self.neuron_base, when  # the bound routes' ids
         if self.fanout:
-            routes = self.arrays.routes_of(fired)
-            emit = np.repeat(when, self.arrays.route_counts(fired))
+            starts = self._route_ptr[routes]
+            counts = self._route_ptr[routes + 1] - starts
+            routes, emit = row_positions(starts, counts), np.repeat(when, counts)
         target = self.route_axon[routes]
         sent = target >= 0
         r, e = routes, emit
@@ -553,19 +536,16 @@ class AsyncCoreLoop:
     def finish(self) -> RunResult:
         """The record: hops, wire and latency from the spikes per route, as the tick loop makes it."""
         opt, router = self.opt, self.router
-        fired = np.concatenate(self._fired) if self._fired else np.empty(0, np.int64)
-        self.spikes_per_neuron = np.bincount(fired, minlength=self.n_all).astype(np.int64)
-        per_route = self.spikes_per_neuron[self.route_src] if self.fanout else self.spikes_per_neuron
-        hops = router.class_hops_of(per_route)
-        routed = int(per_route[self.sends].sum())
-        self.ledger.add("wire_nm", router.wire_nm(per_route))
+        priced = self._route_prices()
+        hops, routed = priced["class_hops"], priced["routed"]
+        self.ledger.add("wire_nm", priced["wire_nm"])
         timing = {"timing_violations": 0, "spike_flow": self._spike_flow()}
-        latencies = router.latency_distribution(per_route)
+        latencies = latency_summary(*priced["latency"])
         latency_ps_sum = int(latencies.pop("_latency_ps_sum"))
         timing["latency_samples"] = int(latencies.pop("_latency_samples"))
         timing.update(latencies)
         sim_time_s = opt.ticks * self.chip.timing.tick_s
-        links = router.link_stats(per_route, sim_time_s)
+        links = router.link_stats_of(priced["link_loads"], sim_time_s)
         timing["wire_mm_per_spike"] = self.ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0
         timing.update({k: v for k, v in links.items() if not k.startswith("_")})
         timing.update({"lookahead_s": self.lookahead_ps * 1e-12, "window_s": self.window_ps * 1e-12,

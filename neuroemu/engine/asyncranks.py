@@ -18,6 +18,10 @@ and axons (the record does not depend on the cut):
   process), the input spikes bound for its own axons (a system's Poisson inputs: drawn only for
   the blocks of cores that hold its cores, each block's from its own stream), and the spikes
   arriving at its own axons;
+- it binds, counts and prices only its own neurons' routes (:func:`neuroemu.engine.rankshare.own_routes`:
+  copied from the part it built, or out of the whole network; sources numbered from its first
+  neuron, ``neuron_base``); the one-process lookahead L and the span's L_x are the smallest over
+  the ranks of each rank's own (one ``allreduce`` each, before the first span);
 - the spikes its neurons fire towards other ranks' axons are packed as int64 rows (arrival ps,
   global axon) and sent with one ``Alltoall`` + one ``Alltoallv``
   (:func:`neuroemu.engine.mpi.exchange`) at the end of each **span**;
@@ -34,9 +38,13 @@ Why the record does not depend on the rank count: the one-process loop is exact 
 of at most min(L, tick) (a neuron's events are applied in time order; events of one instant
 are summed first and never split by a window edge; ties at one instant are ordered by axon,
 never by arrival in the queue), and each neuron's events are the same whoever holds the
-others. At the end counters, spikes per neuron, spikes in flight and the spike trains are
-summed or gathered onto rank 0 (trains sorted by (time, neuron), as one process emits them),
-which alone builds the record from the same route tables and code as a one-process run.
+others. At the end each rank prices its own routes at the sender in integers (hops per class,
+routed spikes, wire in nm, packets per link, a latency histogram:
+:meth:`neuroemu.hardware.chip.Router.prices`), and the counters, these prices
+(:func:`neuroemu.engine.rankshare.reduce_prices`: the histograms merged), the spikes in flight
+and the spike trains (sorted by (time, neuron), as one process emits them) are summed or
+gathered onto rank 0, which alone builds the record with the one-process code: every float is
+computed once there from integer sums, as the tick split does.
 
 Two figures count how the loop cut time, not what the chip did: ``windows`` and
 ``threshold_checks`` (a neuron's crossing is queued again after each window that moved it, so
@@ -48,13 +56,16 @@ out of the chip's record, in ``RunResult.loop_stats`` beside the wall time and t
 (:data:`neuroemu.engine.record.NONDETERMINISTIC_FIELDS`; summed over the ranks here). The rest
 of the record, ``timing_report`` included, is identical for 1, 2 and 4 ranks
 (tests/test_asyncranks.py). ``timing_report.mpi`` gives the ranks, the lookahead, the spans,
-the exchange volume and the memory estimate.
+the exchange volume, the memory estimate and the routes each rank bound.
 
 Memory: a rank that builds by blocks holds its share of the network's state (the largest
-rank's whole blocks; estimated and checked per machine before building: :func:`check_memory`,
-``by_block`` 1); every rank still holds the whole system's routes and route tables, in closed
-form (rank 0 prices every route at the end), and a spike count per neuron of the system. A
-network built whole is held whole by every rank (``by_block`` 0). Refused in one line, as the tick
+rank's whole blocks, ``by_block`` 1), its own neurons' routes and their closed forms, and its
+own neurons' clockless state and C window kernel: about total / N plus the router graph and the
+enabled flags (1 byte a neuron), estimated and checked per machine before building by the tick
+split's estimate with the clockless state added
+(:func:`neuroemu.engine.rankshare.check_rank_memory`, ``clockless=True``). A network built
+whole (a mapped one) is held whole by every rank (``by_block`` 0), its routes still its own
+neurons' only. Refused in one line, as the tick
 split refuses them: the packet network, learning, NVM synapse devices, presentations
 (``classify``), the runaway limits, and Neurogrid's diffuser network (its own engine).
 """
@@ -72,12 +83,11 @@ from neuroemu.engine.asyncmodels import NEVER
 from neuroemu.engine.asyncnet import ASYNC_NETWORKS
 from neuroemu.engine.energy import Ledger
 from neuroemu.engine.mpi import abort_on_error, agree_on_setup, exchange, local_size, partition_cores, reduce_counts
+from neuroemu.engine.rankshare import check_rank_memory, own_routes, reduce_prices
 from neuroemu.engine.options import MAX_TIME_PS, Progress, RunOptions
 from neuroemu.engine.record import RunResult
-from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
-from neuroemu.hardware.system import routing_bytes
+from neuroemu.errors import ConfigError, NeuroEmuError
 from neuroemu.networks.blocks import block_cores, block_owner
-from neuroemu.networks.sizes import available_memory_bytes
 from neuroemu.networks.workloads import build_network_part, builds_by_block
 
 #: int64 fields of one exchanged spike: arrival ps, global axon
@@ -86,7 +96,9 @@ ROW_FIELDS = 2
 
 def cross_rank_lookahead(route_ps: np.ndarray, src_rank: np.ndarray, dst_rank: np.ndarray, where: str) -> int | None:
     """The smallest delay (ps) of a route from a neuron on one rank to an axon on another (the
-    span of the split run), None if no route crosses ranks; 0 ps or less is refused in one line."""
+    span of the split run), None if no route crosses ranks; 0 ps or less is refused in one line.
+    ``src_rank`` may be one rank for every route (a rank's own routes: its span, the run's being
+    the smallest over the ranks)."""
     cross = np.asarray(route_ps)[np.asarray(src_rank) != np.asarray(dst_rank)]
     if not len(cross):
         return None
@@ -96,27 +108,6 @@ def cross_rank_lookahead(route_ps: np.ndarray, src_rank: np.ndarray, dst_rank: n
                           f"spike between cores of different ranks: delay x tick + the route's latency) must be "
                           f"> 0 ps, or no rank could run ahead of the others (got {span} ps)")
     return span
-
-
-def check_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
-    """Refuse, before anything is built, a split async run whose ``local_ranks`` ranks on this machine
-    would not fit in 80 % of its free memory: each holds its cores' network (the largest rank's whole
-    blocks when it builds by blocks, ``by_block``; else the whole network) and its routing."""
-    from neuroemu.networks.workloads import estimate_bytes
-    build = estimate_bytes(chip, workload.network) if workload.network.kind not in ("nir", "edgelist") else 0
-    by_block = builds_by_block(chip, workload)
-    if by_block:
-        owner = block_owner(chip.cores, block_cores(chip), ranks, chip.source or chip.name)
-        build = -(-build * int(np.bincount(owner).max()) // chip.cores)
-    need = {"build": build, "held": build, "routing": routing_bytes(chip), "by_block": int(by_block)}
-    peak, have = build + need["routing"], available_memory_bytes()
-    if local_ranks * peak > 0.8 * have:
-        held = "its share of the network" if by_block else "the whole network"
-        raise CapacityError(
-            f"{workload.where}: {local_ranks} async ranks on this machine need about {local_ranks * peak / 2**30:.1f} "
-            f"GiB (each holds {held}, {build / 2**30:.2f} GiB, and {need['routing'] / 2**30:.2f} GiB of "
-            f"routing) but only {have / 2**30:.1f} GiB is available")
-    return need
 
 
 class _LocalInputs:
@@ -183,7 +174,7 @@ class AsyncRankLoop(AsyncCoreLoop):
         self.setup_error: BaseException | None = None
         try:
             _refuse_unsupported(chip, workload, opt)
-            self.memory = check_memory(chip, workload, self.size, local_size(self.size))
+            self.memory = check_rank_memory(chip, workload, self.size, local_size(self.size), clockless=True)
             super().__init__(chip, workload, opt)
             self._split()
         except Exception as exc:  # noqa: BLE001 - reported by run() on every rank
@@ -197,23 +188,43 @@ class AsyncRankLoop(AsyncCoreLoop):
         if builds_by_block(chip, self.workload):
             self.owner = owner = block_owner(chip.cores, block_cores(chip), self.size, chip.source or chip.name)
             c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
-            # every route: rank 0 prices them all at the end (not yet at the sender, as the tick split does)
-            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1, whole_routes=True)
+            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
         return super()._build_network()
 
-    def _own_model(self, model):
-        """This rank's block of cores; the model keeps its own stochastic neurons (built for them
-        alone when the network was built by blocks)."""
-        a = self.network.arrays  # the whole network's shape
+    def _own_routes(self, whole):
+        """This rank's block of cores, and the routes of its own neurons alone (sources numbered from
+        its first neuron): copied from the part it built, or out of the whole network
+        (:func:`neuroemu.engine.rankshare.own_routes`)."""
         if self.owner is None:
-            self.owner = partition_cores(a.n_cores, self.size)
+            self.owner = partition_cores(whole.n_cores, self.size)
         owner = self.owner
         c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
-        N, A = a.neurons_per_core, a.axons_per_core
+        N, A = whole.neurons_per_core, whole.axons_per_core
         self.c0, self.c1 = c0, c1
         self.g0, self.g1, self.a0, self.a1 = c0 * N, c1 * N, c0 * A, c1 * A
         # each rank's first axon: a spike's rank is the last start at or below its target axon
         self.axon_starts = np.searchsorted(owner, np.arange(self.size)).astype(np.int64) * A
+        return (self.g0, *own_routes(whole, getattr(self.network, "part", None), self.g0, self.g1 - self.g0))
+
+    def _kernel_routes(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Its own neurons' routes, for the C kernel, which runs on the loop's ``n`` neurons: its own
+        (built by blocks), or every neuron of a network held whole (the others never fire here:
+        no route, never reached)."""
+        if self.n0 == self.g0 and n == len(self.route_axon):
+            return self.route_axon, self.route_ps
+        axon, ps = np.full(n, -1, np.int64), np.zeros(n, np.int64)
+        lo = self.g0 - self.n0
+        axon[lo:lo + len(self.route_axon)], ps[lo:lo + len(self.route_ps)] = self.route_axon, self.route_ps
+        return axon, ps
+
+    def _lookahead(self, chip: ChipSpec, name: str) -> int:
+        """The smallest delay of its own routes (:data:`NEVER` if none sends); the run's is the
+        smallest over the ranks (run)."""
+        return super()._lookahead(chip, name) if self.sends.any() else NEVER
+
+    def _own_model(self, model):
+        """The model keeps this rank's own stochastic neurons (built for them alone when the network
+        was built by blocks)."""
         if getattr(model, "has_steps", False) and self.network.part is None:  # this block's leak steps alone
             keep = (model.stochastic >= self.g0) & (model.stochastic < self.g1)
             model.stochastic, model.offset_keys = model.stochastic[keep], model.offset_keys[keep]
@@ -221,12 +232,11 @@ class AsyncRankLoop(AsyncCoreLoop):
         return model
 
     def _split(self) -> None:
-        """The span (the lookahead between ranks); the queue and inputs cut to this rank's axons."""
-        N, A = self.arrays.neurons_per_core, self.arrays.axons_per_core
-        sends = self.sends
-        src = self.owner[self.route_src[sends] // N]
+        """Its span (the smallest delay of its own routes to other ranks; the run's is the smallest over
+        the ranks: run); the queue and inputs cut to this rank's axons."""
+        A, sends = self.arrays.axons_per_core, self.sends
         dst = self.owner[self.route_axon[sends] // A]
-        span = cross_rank_lookahead(self.route_ps[sends], src, dst, self.chip.source or self.chip.name)
+        span = cross_rank_lookahead(self.route_ps[sends], self.rank, dst, self.chip.source or self.chip.name)
         self.span_ps = NEVER if span is None else span
         self.queue = _SplitQueue(self.queue, self.a0, self.a1, self.x0)
         self.inputs = [_LocalInputs(s, self.c0, self.c1, A, self.x0) for s in self.inputs]
@@ -239,6 +249,11 @@ class AsyncRankLoop(AsyncCoreLoop):
         after that an error on one rank aborts them all (:func:`neuroemu.engine.mpi.abort_on_error`)."""
         agree_on_setup(self.comm, self.setup_error)
         with abort_on_error(self.comm):
+            from mpi4py import MPI
+            # each rank knows its own routes: the lookahead and the span are the smallest over the ranks
+            L, span = (self.comm.allreduce(x, op=MPI.MIN) for x in (self.lookahead_ps, self.span_ps))
+            self.lookahead_ps = self.T if L == NEVER else L  # no route sends: as one process, one tick
+            self.window_ps, self.span_ps = min(self.lookahead_ps, self.T), span
             return self._run(progress if self.rank == 0 else None)
 
     def _run(self, progress: Progress | None) -> RunResult | None:
@@ -294,8 +309,9 @@ class AsyncRankLoop(AsyncCoreLoop):
         return flow
 
     def finish(self) -> RunResult | None:
-        """Counters, spikes per neuron, spikes in flight and spike trains onto rank 0; its record."""
-        from mpi4py import MPI
+        """Counters, priced routes, spikes in flight and spike trains onto rank 0; its record. Each
+        rank prices its own routes at the sender (integers only) and rank 0 sums them
+        (:func:`neuroemu.engine.rankshare.reduce_prices`), as the tick split does."""
         comm = self.comm
         rest = self.queue.pop_before(MAX_TIME_PS)  # what this rank leaves in flight (its own axons)
         counts = dict(self.ledger.counts)
@@ -303,14 +319,10 @@ class AsyncRankLoop(AsyncCoreLoop):
                        "~windows": self.windows,
                        "~in_flight": int(np.isin(rest.kind, (KIND_ARRIVAL, KIND_INPUT)).sum())})
         total = reduce_counts(comm, counts)
-        n = self.n_all
-        fired = np.concatenate(self._fired) if self._fired else np.empty(0, np.int64)
-        local = np.bincount(fired, minlength=n).astype(np.int64)
-        per_neuron = np.zeros_like(local) if self.rank == 0 else None
-        comm.Reduce(local, per_neuron, op=MPI.SUM, root=0)
+        priced = reduce_prices(comm, AsyncCoreLoop._route_prices(self))  # its own routes, summed
         trains = self._gather_trains()
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this rank's peak so far
-        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb), root=0)
+        volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb, len(self.route_axon)), root=0)
         if self.rank != 0:
             return None
         self._in_flight_total = total.pop("~in_flight")
@@ -319,7 +331,7 @@ class AsyncRankLoop(AsyncCoreLoop):
         self.ledger = Ledger()
         for k, v in total.items():
             self.ledger.add(k, v)
-        self._fired = [np.repeat(np.arange(n, dtype=np.int64), per_neuron)]  # finish() counts them per neuron
+        self._priced = priced
         if trains is not None:
             self.spike_times, self.spike_ids = [trains[0]], [trains[1]]
         record = super().finish()
@@ -329,8 +341,13 @@ class AsyncRankLoop(AsyncCoreLoop):
                "exchanged_bytes_per_rank": [v[0] * ROW_FIELDS * 8 for v in volume],
                "exchanges": self.exchanges, "exchange_wall_s_per_rank": [v[1] for v in volume],
                "memory_estimate_bytes_per_rank": self.memory,
-               "peak_rss_mb_per_rank": [round(v[3], 1) for v in volume]}
+               "peak_rss_mb_per_rank": [round(v[3], 1) for v in volume],
+               "routes_bound_per_rank": [v[4] for v in volume]}
         return dataclasses.replace(record, timing_report={**record.timing_report, "mpi": mpi})
+
+    def _route_prices(self) -> dict:
+        """On rank 0 at the end: every rank's priced routes summed (finish)."""
+        return self._priced
 
     def _gather_trains(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Every rank's recorded spikes on rank 0, sorted by (time, neuron) as one process emits them."""

@@ -26,8 +26,9 @@ ranks a block is whole chips. Rank r:
 - at the end, prices its own routes at the sender in integers (hops per class, routed spikes,
   wire in nm, packets per link, a latency histogram of distinct ps values and spike counts:
   ``TickLoop._route_prices``) and sums them with its counters, spikes in flight and spike
-  trains onto rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`, ``Reduce``, ``gather``; the
-  histograms merged), which alone builds the record with the same code as the one-process run.
+  trains onto rank 0 (:func:`neuroemu.engine.mpi.reduce_counts`,
+  :func:`neuroemu.engine.rankshare.reduce_prices`; the histograms merged), which alone builds
+  the record with the same code as the one-process run.
   Every sum is of integers and every float (energies, wire per spike, latency percentiles,
   link utilisation) is computed once from them on rank 0, and the merged histogram is the
   one-process distribution exactly; spike trains are sorted by (tick, neuron) as the kernels
@@ -37,8 +38,9 @@ ranks a block is whole chips. Rank r:
 
 A rank holds its own share of the network and of the routes; only the router graph (closed forms
 on meshes, no [n, n] tables) and the enabled flags (1 byte a neuron) are whole on every rank.
-Memory per rank (:func:`rank_bytes`: about total / N plus the graph) is estimated and checked
-before anything is built (:func:`check_rank_memory`).
+Memory per rank (:func:`neuroemu.engine.rankshare.rank_bytes`: about total / N plus the graph) is
+estimated and checked before anything is built (:func:`neuroemu.engine.rankshare.check_rank_memory`,
+one estimate for this split and the clockless one).
 
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
@@ -60,19 +62,19 @@ from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.energy import GalsWork, Ledger
 from neuroemu.engine.mpi import abort_on_error, agree_on_setup, exchange, local_size, partition_cores, reduce_counts, world
 from neuroemu.engine.options import STREAM_NEURON_RNG, RunOptions
+# the memory estimate lives with what both split loops share; named here too, as the tick split's
+from neuroemu.engine.rankshare import (ROUTE_BYTES_PER_NEURON, WHOLE_BYTES_PER_NEURON, check_rank_memory,  # noqa: F401
+                                       own_routes, rank_bytes, reduce_prices)
 from neuroemu.engine.record import RunResult
 from neuroemu.engine.run import TickLoop, simulate
-from neuroemu.errors import CapacityError, ConfigError
-from neuroemu.hardware.chip import latency_counts
+from neuroemu.errors import ConfigError
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.csr import row_positions
 from neuroemu.hardware.step import TickStepper
-from neuroemu.hardware.system import routing_bytes
 from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.blocks import block_cores, block_owner
-from neuroemu.networks.sizes import available_memory_bytes
-from neuroemu.networks.workloads import build_network_part, builds_by_block, estimate_bytes
+from neuroemu.networks.workloads import build_network_part, builds_by_block
 
 #: int64 fields of one exchanged spike: arrival ps, global axon, due tick
 ROW_FIELDS = 3
@@ -110,63 +112,6 @@ def slice_arrays(a: CoreArrays, c0: int, c1: int) -> CoreArrays:
         dense=cut(a.dense, a0, a1), row_weights=cut(a.row_weights, s0, s1),
         dense_weights=cut(a.dense_weights, a0, a1), neuron_model=a.neuron_model, u=cut(a.u, g0, g1),
         refractory_left=cut(a.refractory_left, g0, g1), chip_core=cut(a.chip_core, c0, c1))
-
-
-#: bytes per own neuron of the routes a rank binds (its own neurons' only), besides the router's
-#: per-route closed forms (counted by routing_bytes): the route tables (source, target, delay:
-#: 3 x int64), the C route pass's 16-byte record, the spike count (int64), the built routes
-#: (int64 target, int8 delay) and the flag (sends)
-ROUTE_BYTES_PER_NEURON = 24 + 16 + 8 + 9 + 1
-#: bytes per neuron of the system that every rank still holds whole: the enabled flags (bool),
-#: which the record's neuron count and the timing policies read
-WHOLE_BYTES_PER_NEURON = 1
-
-
-def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, int]:
-    """Bytes one of ``ranks`` ranks needs, before anything is built.
-
-    ``held``: the network state it keeps (its share of the cores: the largest rank's whole blocks
-    when it builds its own cores, else the total / ranks); ``build``: its peak while building (its
-    share alone when built by blocks, the whole network when built whole and sliced); ``routes``:
-    its own neurons' routes (:data:`ROUTE_BYTES_PER_NEURON` a neuron of its share) and the flags
-    held whole (:data:`WHOLE_BYTES_PER_NEURON`); ``routing``: the router's graph and the
-    per-route closed forms of its own routes (:func:`neuroemu.hardware.system.routing_bytes`).
-    ``by_block``: whether it builds only its own cores (generated networks on a system:
-    neuroemu.networks.blocks); ``cores``: the largest rank's cores."""
-    mapped = workload.network.kind in ("nir", "edgelist")
-    whole = estimate_bytes(chip, workload.network) if not mapped else 0
-    by_block = not mapped and builds_by_block(chip, workload)
-    if by_block:
-        block = block_cores(chip)
-        n_blocks = -(-chip.cores // block)
-        share = min(chip.cores, -(-n_blocks // ranks) * block)  # the largest rank's cores
-        held = -(-whole * share // chip.cores)
-        build = held
-    else:
-        share = -(-chip.cores // ranks)  # contiguous cores (or whole chips: no more than this on a grid)
-        held, build = -(-whole // ranks), whole
-    neurons = share * chip.core.neurons
-    whole_flags = WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
-    routes = 0 if mapped else ROUTE_BYTES_PER_NEURON * neurons + whole_flags
-    return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip, routes=neurons),
-            "by_block": int(by_block), "cores": share}
-
-
-def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
-    """Refuse, before anything is built, a run whose ``local_ranks`` ranks on this machine would not
-    fit in 80 % of its free memory (each needs its routing and routes and, while it builds,
-    its share of the network, or the whole network when it cannot build its share alone); return
-    the per-rank estimate."""
-    need = rank_bytes(chip, workload, ranks)
-    peak = need["build"] + need["routes"] + need["routing"]
-    have = available_memory_bytes()
-    if local_ranks * peak > 0.8 * have:
-        building = "its share of the network" if need["by_block"] else "the network built whole"
-        raise CapacityError(
-            f"{workload.where}: {local_ranks} ranks on this machine need about {local_ranks * peak / 2**30:.1f} GiB "
-            f"(per rank: {need['build'] / 2**30:.2f} GiB for {building}, {need['routes'] / 2**30:.2f} GiB of "
-            f"routes, {need['routing'] / 2**30:.2f} GiB of routing) but only {have / 2**30:.1f} GiB is available")
-    return need
 
 
 class _InputsOf:
@@ -256,16 +201,9 @@ class RankLoop(TickLoop):
     def _bound_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Its own neurons' routes (sources numbered from its first neuron), copied out of the
         part built alone or of the whole network, whose routes then go (_build_cores)."""
-        a, g0, n = self.arrays, self.neuron_base, self.neuron_count
-        if a.fanout_ptr is not None:
-            lo, hi = int(a.fanout_ptr[g0]), int(a.fanout_ptr[g0 + n])
-            self._route_ptr = a.fanout_ptr[g0:g0 + n + 1] - lo
-            src = np.repeat(np.arange(n, dtype=np.int64), np.diff(self._route_ptr))
-            return src, a.fanout_axon[lo:hi].astype(np.int64), a.fanout_delay[lo:hi].astype(np.int64)
-        part = getattr(self.network, "part", None)  # built alone: exactly these cores' routes
-        target, delay = (part.target_axon, part.delay) if part is not None else (a.target_axon[g0:g0 + n],
-                                                                                a.delay[g0:g0 + n])
-        return np.arange(n, dtype=np.int64), target.astype(np.int64), delay.astype(np.int64)
+        src, target, delay, self._route_ptr = own_routes(self.arrays, getattr(self.network, "part", None),
+                                                         self.neuron_base, self.neuron_count)
+        return src, target, delay
 
     def _bound_input_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The routes of the inputs that sit on its own cores (inputs on cores)."""
@@ -404,25 +342,16 @@ class RankLoop(TickLoop):
         """Counters, priced routes, spike trains and spikes in flight onto rank 0; its record.
 
         Each rank prices its own routes at the sender (:meth:`TickLoop._route_prices`: integers
-        only) and rank 0 sums them: hops per class, routed spikes and wire (nm) with the counters,
-        packets per link with one ``Reduce``, and the latency histograms (distinct ps values and
-        their spike counts) gathered and merged: the one-process run's exact distribution, so its
-        percentiles and every float of the record come out bit for bit."""
-        from mpi4py import MPI
+        only) and rank 0 sums them (:func:`neuroemu.engine.rankshare.reduce_prices`): the
+        one-process run's exact distribution, so its percentiles and every float of the record
+        come out bit for bit."""
         comm, ledger = self.comm, self.ledger
         held = sum(len(p) for parts in self.pending.values() for p in parts)
-        priced = TickLoop._route_prices(self, self.opt.ticks)  # its own routes
         counts = dict(ledger.counts)
         counts.update({"~inputs_sent": self.inputs_sent, "~spikes_sent": self.spikes_sent,
-                       "~in_flight": len(self.queue) + held,
-                       "~routed": priced["routed"], "~wire_nm": priced["wire_nm"]})
+                       "~in_flight": len(self.queue) + held})
         total = reduce_counts(comm, counts)
-        sums = {}
-        for key in ("class_hops", "link_loads"):
-            mine = np.ascontiguousarray(priced[key], np.int64)
-            sums[key] = np.zeros_like(mine) if self.rank == 0 else None
-            comm.Reduce(mine, sums[key], op=MPI.SUM, root=0)
-        histograms = comm.gather(priced["latency"], root=0)
+        priced = reduce_prices(comm, TickLoop._route_prices(self, self.opt.ticks))  # its own routes, summed
         ticks, ids = self._gather_trains()
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this rank's peak so far
         volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb, len(self.route_axon)), root=0)
@@ -430,9 +359,7 @@ class RankLoop(TickLoop):
             return None
         self._in_flight_total = total.pop("~in_flight")
         self.inputs_sent, self.spikes_sent = total.pop("~inputs_sent"), total.pop("~spikes_sent")
-        self._priced = dict(sums, routed=total.pop("~routed"), wire_nm=total.pop("~wire_nm"),
-                            latency=latency_counts(np.concatenate([h[0] for h in histograms]),
-                                                   np.concatenate([h[1] for h in histograms])))
+        self._priced = priced
         self.ledger = Ledger()
         for k, v in total.items():
             self.ledger.add(k, v)

@@ -446,12 +446,8 @@ class TickLoop:
         """The bound routes' traffic in integers: hops per class, spikes routed, wire (nm), the
         latency histogram (ps, spikes) and packets per link. Routes are fixed: the hops of the run
         are each route's spike count times its hops, and a route carries every spike of its
-        source neuron. (An MPI rank prices its own routes; rank 0 sums them: engine/ranks.py.)"""
-        per_route, sends = self._route_spikes(ticks)
-        router = self.router
-        return {"class_hops": router.class_hops_of(per_route), "routed": int(per_route[sends].sum()),
-                "wire_nm": router.wire_nm(per_route), "latency": router.latency_histogram(per_route),
-                "link_loads": router.link_loads(per_route)}
+        source neuron. (An MPI rank prices its own routes; rank 0 sums them: engine/rankshare.py.)"""
+        return self.router.prices(*self._route_spikes(ticks))
 
     def _route_spikes(self, ticks: int) -> tuple[np.ndarray, np.ndarray]:
         """Spikes per bound route (neurons' routes, then inputs' when on cores) and which routes send."""

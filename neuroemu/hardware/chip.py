@@ -159,6 +159,16 @@ class Router:
         senders = np.flatnonzero((spikes_per_neuron > 0) & (self._neuron_latency >= 0) & self._sends)
         return latency_counts(self._neuron_latency[senders], spikes_per_neuron[senders])
 
+    def prices(self, spikes_per_route: np.ndarray, sends: np.ndarray) -> dict:
+        """The bound routes' traffic in integers, from each route's spike count (routes are fixed:
+        the run's hops are each route's spikes times its hops): hops per class, spikes routed, wire
+        (nm), the latency histogram (ps, spikes) and packets per link. Integers only, so the
+        prices of several MPI ranks' routes sum to the one-process run's exactly
+        (neuroemu.engine.rankshare)."""
+        return {"class_hops": self.class_hops_of(spikes_per_route), "routed": int(spikes_per_route[sends].sum()),
+                "wire_nm": self.wire_nm(spikes_per_route), "latency": self.latency_histogram(spikes_per_route),
+                "link_loads": self.link_loads(spikes_per_route)}
+
     def class_hops_of(self, spikes_per_neuron: np.ndarray) -> np.ndarray:
         """Hops per link class of all the spikes counted per bound source neuron."""
         return np.array([int(np.dot(row.astype(np.int64), spikes_per_neuron)) for row in self._neuron_class_hops],
@@ -222,11 +232,12 @@ class MulticastRouter(Router):
         return loads
 
 
-def router_for(chip: ChipSpec, topology: Topology, arrays) -> Router:
-    """The chip's router over ``arrays``' routes: Neurogrid's multicast tree router where the neuron
-    model is its (``diffuser``) and neurons fan out to several chips; unicast per target otherwise."""
+def router_for(chip: ChipSpec, topology: Topology, arrays, route_src: np.ndarray | None = None) -> Router:
+    """The chip's router over ``arrays``' routes (or those whose source neurons are ``route_src``:
+    an MPI rank's own): Neurogrid's multicast tree router where the neuron model is its
+    (``diffuser``) and neurons fan out to several chips; unicast per target otherwise."""
     from neuroemu.models.neuron import NEURON_MODELS
     model = NEURON_MODELS.get(chip.core.neuron_model)
     if model is not None and model.diffuser and arrays.fanout_ptr is not None:
-        return MulticastRouter(topology, arrays.routes()[0])
+        return MulticastRouter(topology, arrays.routes()[0] if route_src is None else route_src)
     return Router(topology)

@@ -82,8 +82,31 @@ class Network:
         return cached[1]
 
 
+def dense_cell_bytes(chip: ChipSpec, net: NetworkSpec, learning: bool = False) -> int:
+    """Bytes per crossbar point of the dense copy a generated network keeps beside its rows (0: none):
+    1 for the 0/1 copy, 3 with the int16 weights per synapse beside it."""
+    core, k = chip.core, net.synapses_per_axon
+    per_synapse = net.kind in PER_SYNAPSE_KINDS
+    cell = 3 if per_synapse else 1
+    # when rows are dense enough for the C kernel to prefer it and the whole chip's copy fits
+    # (decided on the whole chip, so a part has one exactly when the whole does)
+    if k < core.neurons * CoreArrays.DENSE_MIN_DENSITY or chip.cores * core.axons * core.neurons * cell > \
+            CoreArrays.DENSE_MAX_BYTES:
+        return 0
+    # a balanced crossbar: every neuron gets equal inputs of each type, expected input exactly zero
+    # (crossbars.py); the TrueNorth tick with per-type weights reads it as bits (hardware/fused.py):
+    # no dense copy, which on the full chip saves 256 MiB and its writing; a learning rule makes
+    # the weights per synapse, which the dense kernels read, so it keeps the copy
+    model = NEURON_MODELS.get(core.neuron_model)
+    if net.crossbar == "balanced" and k > 0 and not (per_synapse or learning or model is None
+                                                      or model.kernel != "truenorth"):
+        return 0
+    return cell
+
+
 def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:
-    """Bytes the chip's arrays will take for this network (checked before allocating)."""
+    """Bytes the chip's arrays will take for this network (checked before allocating), the dense
+    crossbar copy included where the network keeps one (:func:`dense_cell_bytes`, without learning)."""
     cores = chip.cores
     g = cores * chip.core.neurons
     a = cores * chip.core.axons
@@ -94,7 +117,11 @@ def estimate_bytes(chip: ChipSpec, net: NetworkSpec) -> int:
     per_neuron = 4 + 2 * chip.core.axon_types + 2 + 1 + 4 * 3 + 1 + 4 + 8 + 1 + 1 + 8  # + u, refractory
     per_axon = 1 + 8
     # generation works in chunks; the simulation loop holds a few [G] int64 temporaries
-    return synapses * syn_item + g * per_neuron + a * per_axon + g * 8 * 4
+    cell = dense_cell_bytes(chip, net)
+    dense = a * chip.core.neurons * cell
+    if cell == 3:  # the weights are scattered into their dense copy by one int64 row index per synapse
+        dense += synapses * 8
+    return synapses * syn_item + g * per_neuron + a * per_axon + g * 8 * 4 + dense
 
 
 def check_memory(chip: ChipSpec, net: NetworkSpec, workload_name: str) -> None:
@@ -253,9 +280,8 @@ def random_recurrent_weighted(chip: ChipSpec, workload: WorkloadSpec, seed: int,
 
 
 def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per_synapse: bool,
-               cores: tuple[int, int] | None = None, whole_routes: bool = False) -> Network:
-    """The network on every core, or (``cores`` = (c0, c1), a system's whole blocks) on those only;
-    ``whole_routes``: a part's shell also carries every neuron's route (for a rank that binds them all)."""
+               cores: tuple[int, int] | None = None) -> Network:
+    """The network on every core, or (``cores`` = (c0, c1), a system's whole blocks) on those only."""
     net = workload.network
     core = chip.core
     plan = plan_network(chip, workload, name)
@@ -304,15 +330,7 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     k = net.synapses_per_axon
     cell_bytes = 3 if per_synapse else 1
     balanced = net.crossbar == "balanced" and k > 0
-    # a dense 0/1 copy when rows are dense enough for the C kernel to prefer it and the whole chip's
-    # copy fits (decided on the whole chip, so a part has one exactly when the whole does)
-    dense_ok = k >= N * CoreArrays.DENSE_MIN_DENSITY and n_all * A * N * cell_bytes <= CoreArrays.DENSE_MAX_BYTES
-    if balanced:
-        # every neuron gets equal inputs of each type: expected input exactly zero (crossbars.py)
-        # (the TrueNorth tick with per-type weights reads the crossbar as bits, hardware/fused.py:
-        # no dense copy for it, which on the full chip saves 256 MiB and its writing; a learning
-        # rule makes the weights per synapse, which the dense kernels read, so it keeps the copy)
-        dense_ok = dense_ok and (per_synapse or model.kernel != "truenorth" or workload.learning is not None)
+    dense_ok = dense_cell_bytes(chip, net, workload.learning is not None) > 0
     values = np.asarray(net.weights, np.int16)
     v = np.zeros(G, np.int32)
     row_weights = None
@@ -356,10 +374,8 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     # binds only its own neurons' routes: engine/ranks.py)
     whole_enabled = np.zeros((n_all, N), bool)
     whole_enabled[:cores_used, :n_per] = True
-    all_target, all_delay = (route_arrays(n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed)
-                             if whole_routes else (None, None))
     shell = CoreArrays(n_cores=n_all, axons_per_core=A, neurons_per_core=N, v=None, weights=None, params=None,
-                       axon_type=None, row_ptr=None, row_neurons=None, target_axon=all_target, delay=all_delay,
+                       axon_type=None, row_ptr=None, row_neurons=None, target_axon=None, delay=None,
                        neuron_model=core.neuron_model)
     return Network(arrays=shell, cores_used=cores_used, neurons_per_core=n_per, enabled=whole_enabled.ravel(),
                    leak=leak, threshold=threshold, part=arrays, part_cores=(c0, c1))
@@ -442,18 +458,16 @@ def builds_by_block(chip: ChipSpec, workload: WorkloadSpec) -> bool:
             and not (model is not None and model.diffuser))
 
 
-def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, c0: int, c1: int,
-                       whole_routes: bool = False) -> Network:
+def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, c0: int, c1: int) -> Network:
     """The cores ``c0 .. c1 - 1`` (whole blocks) of the network :func:`build_network` builds, built
     alone (an MPI rank's share): ``part`` holds their arrays and routes, ``arrays`` the whole
-    system's shape (and, ``whole_routes``, every neuron's route: the async split still binds them
-    all). Their state is bit for bit the whole network's (tests/test_blocks.py)."""
+    system's shape alone (no routes: a rank binds only its own neurons'). Their state is bit for
+    bit the whole network's (tests/test_blocks.py)."""
     if not builds_by_block(chip, workload):
         raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by blocks")
     check_device(chip, name)
     plan_network(chip, workload, name)
-    return _recurrent(chip, workload, seed, name, workload.network.kind in PER_SYNAPSE_KINDS, cores=(c0, c1),
-                      whole_routes=whole_routes)
+    return _recurrent(chip, workload, seed, name, workload.network.kind in PER_SYNAPSE_KINDS, cores=(c0, c1))
 
 
 class PoissonInput:
