@@ -72,7 +72,8 @@ from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.blocks import block_cores, block_owner
 from neuroemu.networks.sizes import available_memory_bytes
-from neuroemu.networks.workloads import build_network_part, builds_by_block, estimate_bytes
+from neuroemu.networks.workloads import (build_mapped_part, build_network_part, builds_by_block, estimate_bytes,
+                                         maps_by_part)
 
 #: int64 fields of one exchanged spike: arrival ps, global axon, due tick
 ROW_FIELDS = 3
@@ -235,14 +236,21 @@ class RankLoop(TickLoop):
 
     def _build_network(self):
         """Only this rank's cores where the network is drawn by blocks (a generated network on a
-        system: neuroemu.networks.blocks), ranks owning whole blocks; else the whole network (a
-        mapped one), of which _build_cores keeps the rank's slice."""
+        system: neuroemu.networks.blocks), ranks owning whole blocks, or mapped from a file (read
+        and placed whole, its arrays written for this rank's share of the cores used:
+        networks/compile.py, "Built by ranks"); else the whole network (a generated one on a
+        single chip: its whole-chip streams; docs/systems.md), of which _build_cores keeps the
+        rank's slice."""
         chip = self.chip
         self.owner = None
         if builds_by_block(chip, self.workload):
             self.owner = block_owner(chip.cores, block_cores(chip), self.size, chip.source or chip.name)
             c0, c1 = _own_range(self.owner, self.rank)
             return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
+        if maps_by_part(chip, self.workload):
+            size, rank = self.size, self.rank  # the share _route_neurons cuts from the cores used
+            return build_mapped_part(chip, self.workload, self.opt.seed, self.name,
+                                     lambda k: _own_range(partition_cores(k, size), rank))
         return super()._build_network()
 
     def _route_neurons(self) -> tuple[int, int]:
@@ -257,12 +265,14 @@ class RankLoop(TickLoop):
         """Its own neurons' routes (sources numbered from its first neuron), copied out of the
         part built alone or of the whole network, whose routes then go (_build_cores)."""
         a, g0, n = self.arrays, self.neuron_base, self.neuron_count
+        part = getattr(self.network, "part", None)  # built alone: exactly these cores' routes
+        if part is not None and part.fanout_ptr is not None:  # a mapped part: the shell has no routes
+            a, g0, self.fanout = part, 0, True
         if a.fanout_ptr is not None:
             lo, hi = int(a.fanout_ptr[g0]), int(a.fanout_ptr[g0 + n])
             self._route_ptr = a.fanout_ptr[g0:g0 + n + 1] - lo
             src = np.repeat(np.arange(n, dtype=np.int64), np.diff(self._route_ptr))
             return src, a.fanout_axon[lo:hi].astype(np.int64), a.fanout_delay[lo:hi].astype(np.int64)
-        part = getattr(self.network, "part", None)  # built alone: exactly these cores' routes
         target, delay = (part.target_axon, part.delay) if part is not None else (a.target_axon[g0:g0 + n],
                                                                                 a.delay[g0:g0 + n])
         return np.arange(n, dtype=np.int64), target.astype(np.int64), delay.astype(np.int64)

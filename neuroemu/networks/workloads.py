@@ -456,6 +456,28 @@ def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: 
                       whole_routes=whole_routes)
 
 
+def maps_by_part(chip: ChipSpec, workload: WorkloadSpec) -> bool:
+    """Whether some cores of this file network can be built alone (:func:`build_mapped_part`): a
+    mapped network without NVM devices, a diffuser (both program or share synapses across the
+    chip) or a presentation (whose readout and resets see every core)."""
+    model = NEURON_MODELS.get(chip.core.neuron_model)
+    return (workload.network.kind in FILE_KINDS and chip.synapse_device is None and workload.classify is None
+            and not (model is not None and model.diffuser))
+
+
+def build_mapped_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, cores_of,
+                      whole_routes: bool = False):
+    """The file network mapped as :func:`build_network` maps it, with the arrays of the used cores
+    ``cores_of(k)`` = (c0, c1) alone (k the cores the placement uses; an MPI rank's share): ``part``
+    holds them, ``arrays`` the whole network's shape (and, ``whole_routes``, every route). The graph
+    is read and placed whole (networks/compile.py, "Built by ranks")."""
+    if not maps_by_part(chip, workload):
+        raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by part")
+    check_device(chip, name)
+    from neuroemu.networks.presentation import build_mapped
+    return build_mapped(chip, workload, seed, name, cores_of=cores_of, whole_routes=whole_routes)
+
+
 class PoissonInput:
     """Rate-coded input: each input axon spikes in a tick with probability 1 - exp(-rate * tick).
 
