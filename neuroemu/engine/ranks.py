@@ -71,6 +71,7 @@ from neuroemu.hardware.system import routing_bytes
 from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.blocks import block_cores, block_owner
+from neuroemu.networks.partsize import mapped_rank_bytes
 from neuroemu.networks.sizes import available_memory_bytes
 from neuroemu.networks.workloads import (build_mapped_part, build_network_part, builds_by_block, estimate_bytes,
                                          maps_by_part)
@@ -133,7 +134,11 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
     held whole (:data:`WHOLE_BYTES_PER_NEURON`); ``routing``: the router's graph and the
     per-route closed forms of its own routes (:func:`neuroemu.hardware.system.routing_bytes`).
     ``by_block``: whether it builds only its own cores (generated networks on a system:
-    neuroemu.networks.blocks); ``cores``: the largest rank's cores."""
+    neuroemu.networks.blocks); ``cores``: the largest rank's cores. A mapped network
+    (``by_part``): :func:`neuroemu.networks.partsize.mapped_rank_bytes`, with the graph and its
+    mapping, which every rank holds whole while it builds, in ``build``."""
+    if maps_by_part(chip, workload):  # a mapped network: read and placed whole, its arrays by share
+        return mapped_rank_bytes(chip, workload, ranks)
     mapped = workload.network.kind in ("nir", "edgelist")
     whole = estimate_bytes(chip, workload.network) if not mapped else 0
     by_block = not mapped and builds_by_block(chip, workload)
@@ -162,7 +167,8 @@ def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_
     peak = need["build"] + need["routes"] + need["routing"]
     have = available_memory_bytes()
     if local_ranks * peak > 0.8 * have:
-        building = "its share of the network" if need["by_block"] else "the network built whole"
+        building = ("its share of the network" if need["by_block"] else "the graph and its mapping whole and its "
+                    "share of the arrays" if need.get("by_part") else "the network built whole")
         raise CapacityError(
             f"{workload.where}: {local_ranks} ranks on this machine need about {local_ranks * peak / 2**30:.1f} GiB "
             f"(per rank: {need['build'] / 2**30:.2f} GiB for {building}, {need['routes'] / 2**30:.2f} GiB of "
