@@ -91,7 +91,6 @@ class AsyncCoreLoop:
         self.router.bind(whole.chip_cores(self.route_src // N),
                          np.where(self.sends, whole.chip_cores(np.maximum(self.route_axon, 0) // A), -1))
         self.fanout = whole.fanout_ptr is not None
-        self._whole_routes = whole  # routes by global neuron id (a split rank's state is its own cores alone)
         self.hooks = getattr(network, "hooks", None)
         self.period_ps = self.hooks.reset_period * T if self.hooks is not None else 0
         self.enabled = network.enabled[self.n0:self.n0 + a.n_neurons]
@@ -506,8 +505,8 @@ class AsyncCoreLoop:
             return self.queue.push_batch(routed[0], KIND_ARRIVAL, routed[1])
         routes, emit = fired, when
         if self.fanout:
-            routes = self._whole_routes.routes_of(fired)
-            emit = np.repeat(when, self._whole_routes.route_counts(fired))
+            routes = self.network.arrays.routes_of(fired)  # by global id: a split rank's state is its cores'
+            emit = np.repeat(when, self.network.arrays.route_counts(fired))
         target = self.route_axon[routes]
         sent = target >= 0
         r, e = routes, emit

@@ -7,8 +7,12 @@ every edge's axon key; then it writes the arrays of its own share of the cores u
 - ``graph``: the network as read (every array of :class:`~neuroemu.networks.graph.Network`,
   counted exactly), held by every rank while it builds;
 - ``mapping``: the transient arrays of quantising, placing and laying out every edge
-  (:data:`MAP_BYTES_PER_EDGE` an edge; TrueNorth's bit edges count up to one edge per axon
-  type), also whole on every rank;
+  (:data:`MAP_BYTES_PER_EDGE` an edge), also whole on every rank. On TrueNorth a synapse is
+  one crossbar point per bit (up to ``axon_types`` axon copies of its source) on each copy of
+  its target (a neuron with k destinations is k copies, each with every input): counted as
+  ``axon_types`` x ``axon_types`` edges a synapse, an assumption (a network whose neurons reach
+  more destinations, several delays to several cores, has more copies; placement refuses those
+  that do not settle);
 - ``held``: its own cores' arrays -- per neuron, per axon and per crossbar point (the bytes of
   :func:`array_bytes_per`) -- for the largest rank's share of the cores used.
 
@@ -60,7 +64,8 @@ def array_bytes_per(chip: ChipSpec) -> dict[str, int]:
     if kernel == "cuba":
         neuron += 4 + 4 + 8  # current, refractory count, fan-out pointer
     point = (1 if core.neurons <= 256 else 2) + (0 if kernel == "truenorth" else 2)
-    return {"neuron": neuron, "axon": 1 + 8 + 8, "point": point, "route": 0 if kernel == "truenorth" else 8 + 1}
+    return {"neuron": neuron, "axon": 1 + 8 + 8, "point": point, "route": 0 if kernel == "truenorth" else 8 + 1,
+            "core": 8 + 8}  # its chip core; the row pointer's one more entry (per rank, counted per core)
 
 
 def mapped_rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, net: Network | None = None) -> dict[str, int]:
@@ -75,13 +80,15 @@ def mapped_rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, net: N
     core = chip.core
     kernel = neuron_model(core.neuron_model).kernel
     per = array_bytes_per(chip)
-    edges = net.n_edges * (core.axon_types if kernel == "truenorth" else 1)  # TrueNorth: a point per bit
-    used = min(chip.cores, max(1, net.n_neurons * (core.axon_types if kernel == "truenorth" else 1)))
+    copies = core.axon_types if kernel == "truenorth" else 1  # TrueNorth: bits and neuron copies (docstring)
+    edges = net.n_edges * copies * copies
+    used = min(chip.cores, max(1, net.n_neurons * copies))
     share = -(-used // ranks)
     points = -(-edges // ranks)
     neurons = share * core.neurons
     routes = neurons + (points if kernel != "truenorth" else 0)
-    held = neurons * per["neuron"] + share * core.axons * per["axon"] + points * (per["point"] + per["route"])
+    held = (neurons * per["neuron"] + share * (core.axons * per["axon"] + per["core"])
+            + points * (per["point"] + per["route"]))
     graph, mapping = graph_bytes(net), MAP_BYTES_PER_EDGE * edges
     return {"build": graph + mapping + held, "held": held, "graph": graph, "mapping": mapping,
             "routes": ROUTE_BYTES * routes + used * core.neurons, "routing": routing_bytes(chip, routes=routes),
