@@ -325,6 +325,17 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
         # these cores' routes alone (counter-based: the whole system's values for them)
         target_axon, delay = route_arrays(n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed,
                                           neurons=(c0 * N, c1 * N))
+    elif cores is not None:  # some cores of a single chip: its whole-chip streams, drawn in order (networks/chippart.py)
+        from neuroemu.networks.chippart import whole_chip_part
+        whole_on = np.zeros((n_all, N), bool)
+        whole_on[:cores_used, :n_per] = True
+        drawn = whole_chip_part(seed, BLOCK_STREAMS, c0, c1, n_all, cores_used, A, N, n_per, k, core.axon_types,
+                                balanced, dense_ok, cell_bytes, axon_type,
+                                lambda: _whole_chip_routes(n_all, A, whole_on.ravel(), cores_used, net, seed), v,
+                                enabled, threshold if leak > 0 else 0, values if per_synapse else None)
+        row_ptr, row_neurons, dense, row_weights = (drawn[f] for f in ("row_ptr", "row_neurons", "dense", "row_weights"))
+        target_axon, delay = drawn["target_axon"], drawn["delay"]
+        chip_routes = drawn["whole_routes"] if whole_routes else None
     else:
         rng = generator(seed, STREAM_TYPES)
         view = axon_type.reshape(n_cores, A)
@@ -356,8 +367,8 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
     # binds only its own neurons' routes: engine/ranks.py)
     whole_enabled = np.zeros((n_all, N), bool)
     whole_enabled[:cores_used, :n_per] = True
-    all_target, all_delay = (route_arrays(n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed)
-                             if whole_routes else (None, None))
+    all_target, all_delay = ((chip_routes if block is None else route_arrays(
+        n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed)) if whole_routes else (None, None))
     shell = CoreArrays(n_cores=n_all, axons_per_core=A, neurons_per_core=N, v=None, weights=None, params=None,
                        axon_type=None, row_ptr=None, row_neurons=None, target_axon=all_target, delay=all_delay,
                        neuron_model=core.neuron_model)
@@ -433,23 +444,31 @@ def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) 
     return net
 
 
-def builds_by_block(chip: ChipSpec, workload: WorkloadSpec) -> bool:
+def builds_alone(chip: ChipSpec, workload: WorkloadSpec) -> bool:
     """Whether some cores of this network can be built alone (:func:`build_network_part`): a
-    generated network on a system, without NVM devices or a diffuser (both program or share
-    synapses across the whole chip)."""
+    generated network without NVM devices or a diffuser (both program or share synapses across
+    the whole chip); on a system drawn by blocks (:func:`builds_by_block`), on a single chip from
+    its whole-chip streams drawn in order and kept for those cores (networks/chippart.py)."""
     model = NEURON_MODELS.get(chip.core.neuron_model)
-    return (workload.network.kind in NETWORKS and block_cores(chip) is not None and chip.synapse_device is None
+    return (workload.network.kind in NETWORKS and chip.synapse_device is None
             and not (model is not None and model.diffuser))
+
+
+def builds_by_block(chip: ChipSpec, workload: WorkloadSpec) -> bool:
+    """Whether this network is built alone by blocks of cores, each from streams of its own (a
+    generated network on a system: networks/blocks.py), so a part draws only its own blocks."""
+    return builds_alone(chip, workload) and block_cores(chip) is not None
 
 
 def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, c0: int, c1: int,
                        whole_routes: bool = False) -> Network:
-    """The cores ``c0 .. c1 - 1`` (whole blocks) of the network :func:`build_network` builds, built
-    alone (an MPI rank's share): ``part`` holds their arrays and routes, ``arrays`` the whole
-    system's shape (and, ``whole_routes``, every neuron's route: the async split still binds them
-    all). Their state is bit for bit the whole network's (tests/test_blocks.py)."""
-    if not builds_by_block(chip, workload):
-        raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by blocks")
+    """The cores ``c0 .. c1 - 1`` (whole blocks on a system) of the network :func:`build_network`
+    builds, built alone (an MPI rank's share): ``part`` holds their arrays and routes, ``arrays``
+    the whole chip's shape (and, ``whole_routes``, every neuron's route: the async split still
+    binds them all). Their state is bit for bit the whole network's (tests/test_blocks.py); a
+    single chip's is drawn from its whole-chip streams in order (networks/chippart.py)."""
+    if not builds_alone(chip, workload):
+        raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by parts")
     check_device(chip, name)
     plan_network(chip, workload, name)
     return _recurrent(chip, workload, seed, name, workload.network.kind in PER_SYNAPSE_KINDS, cores=(c0, c1),
