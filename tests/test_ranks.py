@@ -288,8 +288,7 @@ def test_blocks_stepped_apart_with_global_ids_match_the_whole_chip(tiny_files, b
 def test_rank_memory_is_estimated_and_checked_before_building(split_files, monkeypatch):
     """A generated network on a system: each rank builds its share alone and binds its own
     neurons' routes, so its estimate is the total / N (whole blocks: exactly, when N divides the
-    blocks), routes included, beside the router graph and flags it holds whole; a mapped network
-    is still built whole by every rank."""
+    blocks), routes included, beside the router graph and flags it holds whole."""
     chip, wl = load_chip(split_files[0]), load_workload(split_files[2])
     one, two, four = (rk.rank_bytes(chip, wl, n) for n in (1, 2, 4))
     assert one["by_block"] == four["by_block"] == 1 and one["held"] == one["build"] > 0
@@ -421,6 +420,47 @@ def test_a_rank_lays_out_and_holds_only_its_own_cores_of_a_mapped_network(split_
         assert held.nbytes() == cut.nbytes() < whole.nbytes()
     assert loop.arrays.v is None and loop.arrays.row_ptr is None and loop.network.part is None  # nothing else
     assert len(loop.network.network_id) == (loop.c1 - loop.c0) * N
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_draws_a_single_chips_streams_and_holds_only_its_own_cores(tiny_files, monkeypatch, rank):
+    """A single chip keeps its whole-chip streams: the rank draws them in order (never builds the
+    whole network) and holds its own cores' arrays, the whole network's cut bit for bit; its
+    estimate is the total / N plus the transients of drawing."""
+    from neuroemu.engine import run as run_module
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.networks.chippart import chip_part_transient_bytes
+    chip, wl = load_chip(tiny_files[0]), load_workload(tiny_files[1])
+    whole = build_network(chip, wl, wl.seed, "w").arrays
+
+    def no_whole(*args, **kwargs):
+        raise AssertionError("the whole network was built")
+
+    monkeypatch.setattr(run_module, "build_network", no_whole)
+    loop = type("Half", (rk.RankLoop,), {"comm": _Rank(rank)})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+    assert loop.setup_error is None and (loop.c0, loop.c1) == ((0, 2), (2, 4))[rank]
+    held, cut = loop.stepper.inner.arrays, rk.slice_arrays(whole, loop.c0, loop.c1)
+    for name in ("v", "weights", "axon_type", "row_ptr", "row_neurons", "target_axon", "delay", "dense"):
+        a, b = getattr(held, name), getattr(cut, name)
+        assert (a is None and b is None) or np.array_equal(a, b), name
+    assert held.nbytes() == cut.nbytes() and 2 * held.nbytes() - whole.nbytes() <= 8
+    assert loop.arrays.v is None and loop.network.part is None
+    memory = rk.rank_bytes(chip, wl, 2)
+    assert memory["by_part"] == 1 and memory["by_block"] == 0 and loop.memory == memory
+    assert memory["build"] == memory["held"] + chip_part_transient_bytes(chip) < rk.rank_bytes(chip, wl, 1)["held"] \
+        + chip_part_transient_bytes(chip)
+    assert memory["held"] == -(-rk.rank_bytes(chip, wl, 1)["held"] // 2)
+
+
+def test_two_ranks_give_the_one_process_record_on_a_single_chip(tiny_files):
+    """The single chip's whole-chip streams, drawn by each rank for its own cores: the record is the
+    one process's."""
+    one = _one(tiny_files[0], tiny_files[1], "sync")
+    assert one["spikes"] > 0
+    split = _split(2, tiny_files[0], tiny_files[1], "sync")
+    assert split["timing_report"]["mpi"]["memory_estimate_bytes_per_rank"]["by_part"] == 1
+    assert min(split["timing_report"]["mpi"]["exchanged_spikes_per_rank"]) > 0
+    _same(one, split, 2)
 
 
 @pytest.fixture

@@ -78,7 +78,8 @@ from neuroemu.errors import CapacityError, ConfigError, NeuroEmuError
 from neuroemu.hardware.system import routing_bytes
 from neuroemu.networks.blocks import block_cores, block_owner
 from neuroemu.networks.sizes import available_memory_bytes
-from neuroemu.networks.workloads import build_mapped_part, build_network_part, builds_by_block, maps_by_part
+from neuroemu.networks.workloads import (build_mapped_part, build_network_part, builds_alone, builds_by_block,
+                                         maps_by_part)
 
 #: int64 fields of one exchanged spike: arrival ps, global axon
 ROW_FIELDS = 2
@@ -191,8 +192,9 @@ class AsyncRankLoop(AsyncCoreLoop):
 
     def _build_network(self):
         """Only this rank's cores where the network is drawn by blocks (a generated network on a
-        system: neuroemu.networks.blocks), ranks owning whole blocks, or mapped from a file (its
-        arrays written for this rank's cores alone, every route on the shell); else the whole network."""
+        system: neuroemu.networks.blocks), ranks owning whole blocks, mapped from a file (its
+        arrays written for this rank's cores alone, every route on the shell) or generated on a
+        single chip (its whole-chip streams drawn in order, its cores kept); else the whole network."""
         chip = self.chip
         self.owner = None
         if builds_by_block(chip, self.workload):
@@ -205,6 +207,10 @@ class AsyncRankLoop(AsyncCoreLoop):
                 self.owner = owner = partition_cores(k, self.size)
                 return int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
             return build_mapped_part(chip, self.workload, self.opt.seed, self.name, cores_of, whole_routes=True)
+        if builds_alone(chip, self.workload):  # a single chip: its whole-chip streams drawn, its cores kept
+            self.owner = owner = partition_cores(chip.cores, self.size)
+            c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
+            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1, whole_routes=True)
         return super()._build_network()
 
     def _own_model(self, model):

@@ -71,10 +71,11 @@ from neuroemu.hardware.system import routing_bytes
 from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.blocks import block_cores, block_owner
+from neuroemu.networks.chippart import chip_part_transient_bytes
 from neuroemu.networks.partsize import mapped_rank_bytes
 from neuroemu.networks.sizes import available_memory_bytes
-from neuroemu.networks.workloads import (build_mapped_part, build_network_part, builds_by_block, estimate_bytes,
-                                         maps_by_part)
+from neuroemu.networks.workloads import (build_mapped_part, build_network_part, builds_alone, builds_by_block,
+                                         estimate_bytes, maps_by_part)
 
 #: int64 fields of one exchanged spike: arrival ps, global axon, due tick
 ROW_FIELDS = 3
@@ -133,15 +134,20 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
     its own neurons' routes (:data:`ROUTE_BYTES_PER_NEURON` a neuron of its share) and the flags
     held whole (:data:`WHOLE_BYTES_PER_NEURON`); ``routing``: the router's graph and the
     per-route closed forms of its own routes (:func:`neuroemu.hardware.system.routing_bytes`).
-    ``by_block``: whether it builds only its own cores (generated networks on a system:
-    neuroemu.networks.blocks); ``cores``: the largest rank's cores. A mapped network
+    ``by_block``: whether it builds only its own cores from their own streams (generated networks
+    on a system: neuroemu.networks.blocks); ``by_part``: whether it builds only its own cores
+    (by blocks or not); ``cores``: the largest rank's cores. A mapped network
     (``by_part``): :func:`neuroemu.networks.partsize.mapped_rank_bytes`, with the graph and its
-    mapping, which every rank holds whole while it builds, in ``build``."""
+    mapping, which every rank holds whole while it builds, in ``build``. A generated network on a
+    single chip (``by_part``, not ``by_block``) is its share too, drawn from the whole chip's
+    streams with a few bytes a neuron of transients
+    (:func:`neuroemu.networks.chippart.chip_part_transient_bytes`)."""
     if maps_by_part(chip, workload):  # a mapped network: read and placed whole, its arrays by share
         return mapped_rank_bytes(chip, workload, ranks)
     mapped = workload.network.kind in ("nir", "edgelist")
     whole = estimate_bytes(chip, workload.network) if not mapped else 0
     by_block = not mapped and builds_by_block(chip, workload)
+    alone = not mapped and builds_alone(chip, workload)  # its own cores built alone (by blocks or not)
     if by_block:
         block = block_cores(chip)
         n_blocks = -(-chip.cores // block)
@@ -151,11 +157,13 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int) -> dict[str, 
     else:
         share = -(-chip.cores // ranks)  # contiguous cores (or whole chips: no more than this on a grid)
         held, build = -(-whole // ranks), whole
+        if alone:  # a single chip: its share, drawn from the whole chip's streams
+            build = held + chip_part_transient_bytes(chip)
     neurons = share * chip.core.neurons
     whole_flags = WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
     routes = 0 if mapped else ROUTE_BYTES_PER_NEURON * neurons + whole_flags
     return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip, routes=neurons),
-            "by_block": int(by_block), "cores": share}
+            "by_block": int(by_block), "by_part": int(alone), "cores": share}
 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int) -> dict[str, int]:
@@ -167,8 +175,8 @@ def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_
     peak = need["build"] + need["routes"] + need["routing"]
     have = available_memory_bytes()
     if local_ranks * peak > 0.8 * have:
-        building = ("its share of the network" if need["by_block"] else "the graph and its mapping whole and its "
-                    "share of the arrays" if need.get("by_part") else "the network built whole")
+        building = ("the graph and its mapping whole and its share of the arrays" if "graph" in need
+                    else "its share of the network" if need["by_part"] else "the network built whole")
         raise CapacityError(
             f"{workload.where}: {local_ranks} ranks on this machine need about {local_ranks * peak / 2**30:.1f} GiB "
             f"(per rank: {need['build'] / 2**30:.2f} GiB for {building}, {need['routes'] / 2**30:.2f} GiB of "
@@ -244,9 +252,9 @@ class RankLoop(TickLoop):
         """Only this rank's cores where the network is drawn by blocks (a generated network on a
         system: neuroemu.networks.blocks), ranks owning whole blocks, or mapped from a file (read
         and placed whole, its arrays written for this rank's share of the cores used:
-        networks/compile.py, "Built by ranks"); else the whole network (a generated one on a
-        single chip: its whole-chip streams; docs/systems.md), of which _build_cores keeps the
-        rank's slice."""
+        networks/compile.py, "Built by ranks"), or generated on a single chip (its whole-chip
+        streams drawn in order, this rank's cores kept: networks/chippart.py); else (NVM devices,
+        a diffuser, a presentation) the whole network, of which _build_cores keeps the rank's slice."""
         chip = self.chip
         self.owner = None
         if builds_by_block(chip, self.workload):
@@ -257,6 +265,9 @@ class RankLoop(TickLoop):
             size, rank = self.size, self.rank  # the share _route_neurons cuts from the cores used
             return build_mapped_part(chip, self.workload, self.opt.seed, self.name,
                                      lambda k: _own_range(partition_cores(k, size), rank))
+        if builds_alone(chip, self.workload):  # a single chip: its whole-chip streams drawn, its cores kept
+            c0, c1 = _own_range(partition_cores(chip.cores, self.size), self.rank)
+            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
         return super()._build_network()
 
     def _route_neurons(self) -> tuple[int, int]:

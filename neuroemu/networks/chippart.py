@@ -30,10 +30,25 @@ import numpy as np
 
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.models.rng import generator
+from neuroemu.networks import crossbars
 from neuroemu.networks.crossbars import empty_rows, fill_balanced_part, fill_random_part
 
 #: elements per chunk when drawing a stream in order to keep a range of it
 DRAW_CHUNK = 1 << 20
+#: transient bytes per neuron of the chip while a part is drawn: the whole chip's targets
+#: (int64) and delays (int8), the enabled flags they are drawn over, the sources' permutation
+#: and its sort (int64 each)
+TRANSIENT_BYTES_PER_NEURON = 8 + 1 + 1 + 8 + 8
+#: ... per axon: the used axons' permutation (int64), the types and their permuted copy (int8)
+TRANSIENT_BYTES_PER_AXON = 8 + 1 + 1
+
+
+def chip_part_transient_bytes(chip) -> int:
+    """Bytes a part of a single chip's generated network draws whole beside its own arrays
+    (:data:`TRANSIENT_BYTES_PER_NEURON`, :data:`TRANSIENT_BYTES_PER_AXON`), plus a crossbar
+    chunk's temporaries (:data:`neuroemu.networks.crossbars.CHUNK_DRAWS` doubles, ~4 arrays)."""
+    return (chip.cores * (chip.core.neurons * TRANSIENT_BYTES_PER_NEURON + chip.core.axons * TRANSIENT_BYTES_PER_AXON)
+            + 4 * 8 * crossbars.CHUNK_DRAWS)
 
 
 def kept_draws(draw, total: int, lo: int, hi: int) -> np.ndarray:
