@@ -10,9 +10,10 @@ and axons (the record does not depend on the cut):
   (:func:`neuroemu.networks.workloads.build_network_part`), its clockless model and its C window
   kernel: the loop runs on local ids (neuron g is g - n0, axon x is x - x0; the queue, inputs
   and exchange translate at the edge) and the model and kernel take the block's first global
-  neuron as an offset, so every draw stays keyed on the global neuron id. Every other network
-  (a mapped one) is built whole, and cut within one core
-  (:func:`neuroemu.engine.mpi.partition_cores`);
+  neuron as an offset, so every draw stays keyed on the global neuron id. A mapped network
+  (read and placed whole, its share of the cores used written alone) and a single chip's
+  generated one (its whole-chip streams drawn in order, its cores kept) are cut by cores
+  (:func:`neuroemu.engine.mpi.partition_cores`) and built likewise, every route on the shell;
 - it queues only its own neurons' threshold checks and stochastic leak steps (every draw keyed
   on the global neuron id and the step or update count, so a neuron draws what it draws in one
   process), the input spikes bound for its own axons (a system's Poisson inputs: drawn only for

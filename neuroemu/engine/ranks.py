@@ -8,9 +8,12 @@ ranks a block is whole chips. Rank r:
 
 - builds and steps only its block: a generated network on a system is drawn by generation
   blocks (one chip's share of cores, each from its own streams: neuroemu.networks.blocks), ranks
-  own whole blocks, and rank r builds its own alone (``build_network_part``); any other network
-  (mapped, or on a single chip) is built whole and its cores sliced out (:func:`slice_arrays`),
-  the whole network's state arrays dropped; the stepper's random bits are keyed on global neuron
+  own whole blocks, and rank r builds its own alone (``build_network_part``); a mapped network
+  is read and placed whole and rank r writes its share of the cores used alone
+  (``build_mapped_part``: networks/compile.py, "Built by ranks"); a generated one on a single
+  chip is drawn from the whole-chip streams in order, rank r keeping its cores
+  (networks/chippart.py); only networks with NVM devices or a diffuser are built whole and
+  sliced (:func:`slice_arrays`); the stepper's random bits are keyed on global neuron
   ids (``TickStepper(neuron_offset=...)``), so a rank draws what a one-process run draws for its
   neurons;
 - takes only the input spikes bound for its own axons (on a system, draws only its blocks'
