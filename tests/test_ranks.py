@@ -140,11 +140,13 @@ def test_two_ranks_give_the_one_process_record_for_a_mapped_network(split_files,
 
 
 @pytest.mark.slow
-def test_four_ranks_oversubscribed_give_the_one_process_record(split_files):
-    """Generated (each rank builds its own block of 4 cores) and mapped, under sync and gals; and
-    one rank through the rank loop."""
+def test_four_ranks_oversubscribed_give_the_one_process_record(split_files, tiny_files):
+    """Generated (each rank builds its own block of 4 cores) and mapped, under sync and gals; a
+    single chip's generated network (a core a rank, from the whole-chip streams); and one rank
+    through the rank loop."""
     system, slow_system, workload, layers = split_files
     _same(_one(system, workload, "sync"), _split(1, system, workload, "sync"), 1)
+    _same(_one(*tiny_files, "sync"), _split(4, *tiny_files, "sync"), 4)
     for timing, chip in (("sync", system), ("gals", slow_system)):
         _same(_one(chip, workload, timing), _split(4, chip, workload, timing), 4)
         _same(_one(chip, layers, timing, "spread"), _split(4, chip, layers, timing, "spread"), 4)
