@@ -163,6 +163,18 @@ def test_two_ranks_give_the_one_process_record_for_cuba_neurons(files):
     assert min(mpi["exchanged_spikes_per_rank"]) > 0
 
 
+def test_two_ranks_give_the_one_process_record_on_a_single_chip(files, write_yaml, small_workload):
+    """A single chip's generated network: each rank draws the whole-chip streams in order and keeps
+    its own cores' arrays (networks/chippart.py); every route on its shell, as the split binds them."""
+    small_workload.update(chip="tiny.yaml", ticks=40)
+    workload = write_yaml("wl_single.yaml", small_workload)
+    chip = files["system"].replace("sys.yaml", "tiny.yaml")
+    one = _one(chip, workload)
+    assert one["spikes"] > 0
+    mpi = _same(one, _split(2, chip, workload), 2)
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0
+
+
 def test_two_ranks_give_the_one_process_record_for_a_mapped_network(files):
     one = _one(files["system"], files["mapped"], "spread")
     assert one["spikes"] > 0 and one["workload_report"]["mapping"]["cores_used"] >= 4

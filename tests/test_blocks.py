@@ -3,6 +3,7 @@ whether built whole or a few blocks at a time (an MPI rank's share), with no MPI
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -59,7 +60,14 @@ def test_parts_built_alone_are_the_whole_network(system, write_yaml, small_workl
     N, A = a.neurons_per_core, a.axons_per_core
     assert a.n_synapses > 0 and (a.target_axon >= 0).any() and a.v.any()
     for c0, c1 in ranges:
-        part = build_network_part(chip, wl, wl.seed, "w", c0, c1)
+        _same_part(whole, build_network_part(chip, wl, wl.seed, "w", c0, c1), c0, c1)
+
+
+def _same_part(whole, part, c0: int, c1: int) -> None:
+    """The part's arrays are the whole network's cores c0 .. c1 - 1, and it holds nothing else."""
+    a = whole.arrays
+    N, A = a.neurons_per_core, a.axons_per_core
+    if True:
         p = part.part
         assert part.part_cores == (c0, c1) and p.n_cores == c1 - c0
         for name in ("v", "weights", "target_axon", "delay", "u", "refractory_left"):
@@ -75,6 +83,9 @@ def test_parts_built_alone_are_the_whole_network(system, write_yaml, small_workl
         assert np.array_equal(p.row_neurons, a.row_neurons[s0:s1])
         if a.row_weights is not None:
             assert np.array_equal(p.row_weights, a.row_weights[s0:s1])
+        assert (p.dense is None) == (a.dense is None)
+        if a.dense is not None:
+            assert np.array_equal(p.dense, a.dense[c0 * A:c1 * A])
         # the part's network carries the whole system's shape and enabled flags, not its state, and
         # no other cores' routes (its own are the part's target_axon and delay, compared above)
         assert part.arrays.target_axon is None and part.arrays.delay is None and part.arrays.n_cores == a.n_cores
@@ -136,8 +147,39 @@ def test_a_single_chip_keeps_its_whole_chip_streams(tiny_files):
     assert bl.block_cores(chip) is None and not builds_by_block(chip, wl)
     net = build_network(chip, wl, wl.seed, "w")
     assert build_inputs(chip, wl, net, wl.seed, "w")[0].only(0, 2) is None
-    with pytest.raises(ConfigError, match="built whole, not by blocks"):
-        build_network_part(chip, wl, wl.seed, "w", 0, 2)
+    mapped = load_workload(tiny_files[1]).__class__  # a mapped network is not generated: never by parts
+    with pytest.raises(ConfigError, match="built whole, not by parts"):
+        build_network_part(chip, dataclasses.replace(wl, network=dataclasses.replace(wl.network, kind="edgelist")),
+                           wl.seed, "w", 0, 2)
+    assert mapped is type(wl)
+
+
+SINGLE = dict(CASES, dense={"kind": "random_recurrent_weighted", "weights": [3, -2, 1], "synapses_per_axon": 12},
+              silent={"rate_hz": 0.0, "synapses_per_axon": 0})
+
+
+@pytest.mark.parametrize("case", sorted(SINGLE))
+def test_a_single_chips_part_is_drawn_from_its_whole_chip_streams(write_yaml, small_chip, small_workload, monkeypatch,
+                                                                   case):
+    """A single chip keeps its whole-chip streams (every single-chip record stays), and a part of
+    it (an MPI rank's cores) draws them in order and keeps its own cores' share: bit for bit the
+    whole network's, across the crossbar fills' chunk edges and the kept draws' chunks."""
+    from neuroemu.networks import chippart, crossbars
+    w = copy.deepcopy(small_workload)
+    w["chip"] = "tiny16.yaml"
+    w["network"].update(SINGLE[case])
+    chip, wl = load_chip(write_yaml("tiny16.yaml", dict(small_chip, name="tiny16", cores=16, topology=dict(
+        small_chip["topology"], width=4, height=4)))), load_workload(write_yaml("single.yaml", w))
+    assert bl.block_cores(chip) is None and not builds_by_block(chip, wl)
+    monkeypatch.setattr(crossbars, "CHUNK_DRAWS", 3 * 32 * 8)  # 3 cores a balanced chunk, 24-32 rows a random one
+    monkeypatch.setattr(chippart, "DRAW_CHUNK", 7)
+    whole = build_network(chip, wl, wl.seed, "w")
+    a = whole.arrays
+    assert (a.target_axon >= 0).any() and (a.n_synapses > 0) == (case != "silent")
+    assert (a.dense is not None) == (case != "balanced" and case != "silent") and a.v.any() == (case != "silent")
+    for c0, c1 in [(0, 1), (1, 7), (5, 16), (0, 16), (15, 16), (8, 12)]:
+        part = build_network_part(chip, wl, wl.seed, "w", c0, c1)
+        _same_part(whole, part, c0, c1)
 
 
 def test_ranks_own_whole_blocks():

@@ -431,3 +431,97 @@ def test_truenorth_copies_that_never_settle_are_refused_with_the_reason(tmp_path
     with pytest.raises(CapacityError, match=r"could not give every TrueNorth neuron a single target in 4 placement "
                                             r"passes|network needs [\d,]+ neurons with its copies"):
         map_network(net, load_chip("truenorth"), strategy="pack")
+
+
+# --- built by ranks: some cores' arrays alone -------------------------------------------------------
+
+def _cut(arrays, c0: int, c1: int) -> dict:
+    """Every array of cores c0 .. c1 - 1 of whole-network arrays, cut as a rank holds them (local ids)."""
+    from neuroemu.engine.ranks import slice_arrays
+    part = slice_arrays(arrays, c0, c1)
+    out = {f.name: getattr(part, f.name) for f in dataclasses.fields(part) if f.name != "params"}
+    out.update({f"params.{f.name}": getattr(part.params, f.name) for f in dataclasses.fields(part.params)})
+    if arrays.fanout_ptr is not None:  # (slice_arrays leaves routes to the rank's binding)
+        N = arrays.neurons_per_core
+        lo, hi = int(arrays.fanout_ptr[c0 * N]), int(arrays.fanout_ptr[c1 * N])
+        out.update(fanout_ptr=arrays.fanout_ptr[c0 * N:c1 * N + 1] - lo, fanout_axon=arrays.fanout_axon[lo:hi],
+                   fanout_delay=arrays.fanout_delay[lo:hi])
+    return out
+
+
+def _held(arrays) -> dict:
+    out = {f.name: getattr(arrays, f.name) for f in dataclasses.fields(arrays) if f.name != "params"}
+    out.update({f"params.{f.name}": getattr(arrays.params, f.name) for f in dataclasses.fields(arrays.params)})
+    return out
+
+
+@pytest.mark.parametrize("chip,mapping,copies,make", [
+    ("truenorth", "spread", 4, lambda rng: four_bit_if_network(rng)),    # axon copies, neuron copies on 644 cores
+    ("truenorth", "spread", 1, lambda rng: four_bit_if_network(rng)),    # axon types by clusters
+    ("loihi", "spread", None, lambda rng: recurrent_network(rng, max_delay=4)),  # fan-out over many cores
+    ("rram_htree", "spread", None, lambda rng: recurrent_network(rng, max_delay=2))])
+def test_a_share_of_the_cores_is_written_alone_as_the_whole_build_writes_it(chip, mapping, copies, make):
+    """An MPI rank's build (map_network cores_of): its cores' arrays bit for bit the whole build's
+    cut, nothing of the other cores' state, and the same inputs, report and (on request) routes."""
+    net = make(np.random.default_rng(4))
+    spec = load_chip(chip)
+    whole = map_network(net, spec, strategy=mapping, axon_copies=copies)
+    k, N, A = whole.cores_used, spec.core.neurons, spec.core.axons
+    assert k >= 3
+    for c0, c1 in ((0, 1), (1, k - 1), (k - 1, k), (0, k // 2)):
+        seen = []
+        part = map_network(net, spec, strategy=mapping, axon_copies=copies,
+                           cores_of=lambda used: seen.append(used) or (c0, c1))
+        assert seen == [k] and part.part_cores == (c0, c1) and part.source is None
+        held, want = _held(part.part), _cut(whole.arrays, c0, c1)
+        for name, value in want.items():
+            got = held[name]
+            assert (got is None) == (value is None), name
+            if isinstance(value, np.ndarray):
+                assert got.dtype == value.dtype and np.array_equal(got, value), name
+            else:
+                assert got == value, name
+        assert held["n_cores"] == c1 - c0 and part.part.nbytes() == sum(
+            v.nbytes for v in want.values() if isinstance(v, np.ndarray))  # its cores alone
+        assert part.arrays.v is None and part.arrays.row_ptr is None and part.arrays.target_axon is None  # a shell
+        assert np.array_equal(part.arrays.chip_core, whole.arrays.chip_core)
+        assert np.array_equal(part.enabled, whole.enabled)
+        assert np.array_equal(part.network_id, whole.network_id[c0 * N:c1 * N])
+        assert np.array_equal(part.axon_delay, whole.axon_delay[c0 * A:c1 * A])
+        assert part.report() == whole.report()  # synapses and routes of every core
+        inputs = (part.input_stream(*whole_inputs) for whole_inputs in [(net.input_times, net.input_ids)])
+        got, expect = next(inputs), whole.input_stream(net.input_times, net.input_ids)
+        assert np.array_equal(got.ticks, expect.ticks) and np.array_equal(got.axons, expect.axons)
+        assert [np.array_equal(a, b) for a, b in zip(part.input_routes(), whole.input_routes())] == [True] * 3
+    routed = map_network(net, spec, strategy=mapping, axon_copies=copies,
+                         cores_of=lambda used: (1, 2), whole_routes=True)
+    assert [np.array_equal(a, b) for a, b in zip(routed.arrays.routes(), whole.arrays.routes())] == [True] * 3
+
+
+def test_a_share_fails_with_the_whole_builds_line_for_another_cores_synapses(monkeypatch):
+    """The per-core synapse limit and the clipped-point count are of every core: a rank whose own
+    cores are fine refuses the network with the one-process line, and notes the same clipping."""
+    from neuroemu.networks import compile as compile_module
+    b = NetworkBuilder("parallel")
+    b.add_inputs("in", 8)
+    b.add_neurons("a", 8, model="IF", threshold=100.0)
+    w = np.zeros((8, 8))
+    w[:4], w[4:, 0] = 20.0, 30.0  # a[0] has 8 inputs, the others 4
+    b.connect("in", "a", w)
+    b.connect("in", "a", np.where(np.arange(8) == 0, 200.0, 0.0)[None, :].repeat(8, axis=0))  # in parallel, on a[0]
+    b.set_input_spikes(np.arange(8), np.arange(8))
+    net = b.build()
+    spec = load_chip("loihi")
+    whole = map_network(net, spec, strategy="spread")
+    k = whole.cores_used
+    last = map_network(net, spec, strategy="spread", cores_of=lambda used: (used - 1, used))  # not a[0]'s core
+    assert k == 8 and any("clipped" in n for n in whole.report()["notes"])
+    assert last.report()["notes"] == whole.report()["notes"]
+    model = compile_module.neuron_model(spec.core.neuron_model)
+    limited = dataclasses.replace(model, limits=dataclasses.replace(model.limits, max_synapse_bits_per_core=5 * 9))
+    monkeypatch.setattr(compile_module, "neuron_model", lambda name: limited)  # a[0]'s core holds 8 points
+    with pytest.raises(CapacityError) as one:
+        map_network(net, spec, strategy="spread")
+    with pytest.raises(CapacityError) as share:
+        map_network(net, spec, strategy="spread", cores_of=lambda used: (used - 1, used))
+    assert str(share.value) == str(one.value) and "holds 8 synapses at 9 bits" in str(one.value)

@@ -132,7 +132,8 @@ def test_two_ranks_give_the_one_process_record_for_a_mapped_network(split_files,
     assert one["spikes"] > 0 and one["workload_report"]["mapping"]["cores_used"] >= 4
     split = _split(2, chip, layers, timing, "spread")
     assert sum(split["timing_report"]["mpi"]["exchanged_spikes_per_rank"]) > 0
-    assert split["timing_report"]["mpi"]["memory_estimate_bytes_per_rank"]["by_block"] == 0  # built whole, sliced
+    memory = split["timing_report"]["mpi"]["memory_estimate_bytes_per_rank"]
+    assert memory["by_block"] == 0 and memory["by_part"] == 1  # placed whole, each rank's share laid out alone
     # fan-out routes (several per neuron): each rank binds its own neurons' share, together every route
     bound = split["timing_report"]["mpi"]["routes_bound_per_rank"]
     assert min(bound) > 0 and sum(bound) == _routes_of_mapped(chip, layers)
@@ -140,11 +141,13 @@ def test_two_ranks_give_the_one_process_record_for_a_mapped_network(split_files,
 
 
 @pytest.mark.slow
-def test_four_ranks_oversubscribed_give_the_one_process_record(split_files):
-    """Generated (each rank builds its own block of 4 cores) and mapped, under sync and gals; and
-    one rank through the rank loop."""
+def test_four_ranks_oversubscribed_give_the_one_process_record(split_files, tiny_files):
+    """Generated (each rank builds its own block of 4 cores) and mapped, under sync and gals; a
+    single chip's generated network (a core a rank, from the whole-chip streams); and one rank
+    through the rank loop."""
     system, slow_system, workload, layers = split_files
     _same(_one(system, workload, "sync"), _split(1, system, workload, "sync"), 1)
+    _same(_one(*tiny_files, "sync"), _split(4, *tiny_files, "sync"), 4)
     for timing, chip in (("sync", system), ("gals", slow_system)):
         _same(_one(chip, workload, timing), _split(4, chip, workload, timing), 4)
         _same(_one(chip, layers, timing, "spread"), _split(4, chip, layers, timing, "spread"), 4)
@@ -288,8 +291,7 @@ def test_blocks_stepped_apart_with_global_ids_match_the_whole_chip(tiny_files, b
 def test_rank_memory_is_estimated_and_checked_before_building(split_files, monkeypatch):
     """A generated network on a system: each rank builds its share alone and binds its own
     neurons' routes, so its estimate is the total / N (whole blocks: exactly, when N divides the
-    blocks), routes included, beside the router graph and flags it holds whole; a mapped network
-    is still built whole by every rank."""
+    blocks), routes included, beside the router graph and flags it holds whole."""
     chip, wl = load_chip(split_files[0]), load_workload(split_files[2])
     one, two, four = (rk.rank_bytes(chip, wl, n) for n in (1, 2, 4))
     assert one["by_block"] == four["by_block"] == 1 and one["held"] == one["build"] > 0
@@ -308,9 +310,41 @@ def test_rank_memory_is_estimated_and_checked_before_building(split_files, monke
     assert rk.check_rank_memory(chip, wl, 2, 2) == two
     with pytest.raises(CapacityError, match="3 ranks on this machine need .* for its share of the network"):
         rk.check_rank_memory(chip, wl, 2, 3)
+
+
+def test_mapped_rank_memory_is_its_share_of_the_arrays_beside_the_whole_graph(split_files, monkeypatch):
+    """A mapped network: every rank reads and places the whole graph (its bytes exactly, and the
+    mapping's per edge), and writes its share of the cores used: that share's arrays shrink as
+    1 / N and cover what a rank really holds; a machine too small is refused in one line."""
     from neuroemu.config.loader import workload_for_network_file
-    mapped = rk.rank_bytes(chip, workload_for_network_file(split_files[3], mapping="spread", axon_copies=1), 2)
-    assert mapped["by_block"] == 0 and mapped["held"] == mapped["build"] == 0
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.networks import partsize
+    from neuroemu.networks.presentation import load_file_network
+    chip = load_chip(split_files[0])
+    wl = workload_for_network_file(split_files[3], mapping="spread", axon_copies=1, ticks=5)
+    net = load_file_network(wl, "w")
+    one, two, four = (rk.rank_bytes(chip, wl, n) for n in (1, 2, 4))
+    graph = sum(getattr(net, f).nbytes for f in net.__dataclass_fields__ if isinstance(getattr(net, f), np.ndarray))
+    for share in (one, two, four):
+        assert share["by_part"] == 1 and share["by_block"] == 0
+        assert share["graph"] == graph > 0  # whole on every rank
+        assert share["mapping"] == partsize.MAP_BYTES_PER_EDGE * net.n_edges * chip.core.axon_types ** 2
+        assert share["build"] == share["graph"] + share["mapping"] + share["held"]
+    used = min(chip.cores, net.n_neurons * chip.core.axon_types)  # at most: spread puts a neuron a core
+    assert (one["cores"], two["cores"], four["cores"]) == (used, -(-used // 2), -(-used // 4))
+    assert one["held"] > two["held"] > four["held"] and abs(2 * two["held"] - one["held"]) <= one["held"] // 8
+    whole = build_network(chip, wl, wl.seed, "w")
+    assert one["held"] >= whole.arrays.nbytes() + whole.network_id.nbytes + whole.axon_delay.nbytes
+    for rank in (0, 1):  # what each of two ranks holds is within its estimate
+        loop = type("Half", (rk.RankLoop,), {"comm": _Rank(rank)})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+        assert loop.setup_error is None and loop.memory == two
+        assert two["held"] >= loop.stepper.inner.arrays.nbytes() > 0
+    peak = rankshare.rank_peak(two)
+    monkeypatch.setattr(rankshare, "available_memory_bytes", lambda: int(peak * 2 / 0.8))
+    assert rk.check_rank_memory(chip, wl, 2, 2) == two
+    with pytest.raises(CapacityError, match="3 ranks on this machine need .* the graph and its mapping whole and "
+                                            "its share of the arrays"):
+        rk.check_rank_memory(chip, wl, 2, 3)
 
 
 class _Rank:
@@ -353,6 +387,83 @@ def test_a_rank_builds_and_holds_only_its_own_cores(split_files, monkeypatch, ra
     assert len(loop.router.neuron_latency(np.arange(g1 - g0))) == 256 and len(loop.router._src_router) == 256
     assert loop.arrays.target_axon is None and loop.arrays.delay is None
     assert loop.fast_routes is None or len(loop.fast_routes._records) == 256
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("fan_out", [False, True])
+def test_a_rank_lays_out_and_holds_only_its_own_cores_of_a_mapped_network(split_files, fanout_system, monkeypatch,
+                                                                           rank, fan_out):
+    """A mapped network is read and placed whole, but the rank lays out and writes its own share of
+    the cores used alone: its arrays are the whole build's cut (bit for bit, bytes and all), and
+    nothing of the other cores' state or routes is built."""
+    from neuroemu.config.loader import workload_for_network_file
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.networks import compile as compile_module
+    chip = load_chip(fanout_system if fan_out else split_files[0])
+    wl = workload_for_network_file(split_files[3], mapping="spread", axon_copies=1, ticks=5)
+    whole = build_network(chip, wl, wl.seed, "w").arrays
+    laid, layout = [], compile_module.layout
+    monkeypatch.setattr(compile_module, "layout", lambda *a, **k: laid.append(k["cores"]) or layout(*a, **k))
+    loop = type("Half", (rk.RankLoop,), {"comm": _Rank(rank)})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+    assert loop.setup_error is None
+    k = whole.n_cores
+    assert laid == [(loop.c0, loop.c1)] and 0 < loop.c1 - loop.c0 < k  # its own cores, laid out once
+    held, cut = loop.stepper.inner.arrays, rk.slice_arrays(whole, loop.c0, loop.c1)
+    for name in ("v", "weights", "axon_type", "row_ptr", "row_neurons", "target_axon", "delay", "row_weights", "u",
+                 "chip_core"):
+        a, b = getattr(held, name), getattr(cut, name)
+        assert (a is None and b is None) or np.array_equal(a, b), name
+    N = whole.neurons_per_core
+    if fan_out:  # its neurons' fan-out routes only (bound by the rank, and kept with its arrays)
+        lo, hi = whole.fanout_ptr[loop.c0 * N], whole.fanout_ptr[loop.c1 * N]
+        assert np.array_equal(held.fanout_axon, whole.fanout_axon[lo:hi]) and 0 < hi - lo < len(whole.fanout_axon)
+        assert held.nbytes() - held.fanout_ptr.nbytes - held.fanout_axon.nbytes - held.fanout_delay.nbytes \
+            == cut.nbytes()
+    else:
+        assert held.nbytes() == cut.nbytes() < whole.nbytes()
+    assert loop.arrays.v is None and loop.arrays.row_ptr is None and loop.network.part is None  # nothing else
+    assert len(loop.network.network_id) == (loop.c1 - loop.c0) * N
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_draws_a_single_chips_streams_and_holds_only_its_own_cores(tiny_files, monkeypatch, rank):
+    """A single chip keeps its whole-chip streams: the rank draws them in order (never builds the
+    whole network) and holds its own cores' arrays, the whole network's cut bit for bit; its
+    estimate is the total / N plus the transients of drawing."""
+    from neuroemu.engine import run as run_module
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.networks.chippart import chip_part_transient_bytes
+    chip, wl = load_chip(tiny_files[0]), load_workload(tiny_files[1])
+    whole = build_network(chip, wl, wl.seed, "w").arrays
+
+    def no_whole(*args, **kwargs):
+        raise AssertionError("the whole network was built")
+
+    monkeypatch.setattr(run_module, "build_network", no_whole)
+    loop = type("Half", (rk.RankLoop,), {"comm": _Rank(rank)})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+    assert loop.setup_error is None and (loop.c0, loop.c1) == ((0, 2), (2, 4))[rank]
+    held, cut = loop.stepper.inner.arrays, rk.slice_arrays(whole, loop.c0, loop.c1)
+    for name in ("v", "weights", "axon_type", "row_ptr", "row_neurons", "target_axon", "delay", "dense"):
+        a, b = getattr(held, name), getattr(cut, name)
+        assert (a is None and b is None) or np.array_equal(a, b), name
+    assert held.nbytes() == cut.nbytes() and 2 * held.nbytes() - whole.nbytes() <= 8
+    assert loop.arrays.v is None and loop.network.part is None
+    memory = rk.rank_bytes(chip, wl, 2)
+    assert memory["by_part"] == 1 and memory["by_block"] == 0 and loop.memory == memory
+    assert memory["build"] == memory["held"] + chip_part_transient_bytes(chip) < rk.rank_bytes(chip, wl, 1)["held"] \
+        + chip_part_transient_bytes(chip)
+    assert memory["held"] == -(-rk.rank_bytes(chip, wl, 1)["held"] // 2)
+
+
+def test_two_ranks_give_the_one_process_record_on_a_single_chip(tiny_files):
+    """The single chip's whole-chip streams, drawn by each rank for its own cores: the record is the
+    one process's."""
+    one = _one(tiny_files[0], tiny_files[1], "sync")
+    assert one["spikes"] > 0
+    split = _split(2, tiny_files[0], tiny_files[1], "sync")
+    assert split["timing_report"]["mpi"]["memory_estimate_bytes_per_rank"]["by_part"] == 1
+    assert min(split["timing_report"]["mpi"]["exchanged_spikes_per_rank"]) > 0
+    _same(one, split, 2)
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ and axons (the record does not depend on the cut):
   (:func:`neuroemu.networks.workloads.build_network_part`), its clockless model and its C window
   kernel: the loop runs on local ids (neuron g is g - n0, axon x is x - x0; the queue, inputs
   and exchange translate at the edge) and the model and kernel take the block's first global
-  neuron as an offset, so every draw stays keyed on the global neuron id. Every other network
-  (a mapped one) is built whole, and cut within one core
-  (:func:`neuroemu.engine.mpi.partition_cores`);
+  neuron as an offset, so every draw stays keyed on the global neuron id. A mapped network
+  (read and placed whole, its share of the cores used written alone) and a single chip's
+  generated one (its whole-chip streams drawn in order, its cores kept) are cut by cores
+  (:func:`neuroemu.engine.mpi.partition_cores`) and built likewise, every route on the shell;
 - it queues only its own neurons' threshold checks and stochastic leak steps (every draw keyed
   on the global neuron id and the step or update count, so a neuron draws what it draws in one
   process), the input spikes bound for its own axons (a system's Poisson inputs: drawn only for
@@ -88,7 +89,8 @@ from neuroemu.engine.options import MAX_TIME_PS, Progress, RunOptions
 from neuroemu.engine.record import RunResult
 from neuroemu.errors import ConfigError, NeuroEmuError
 from neuroemu.networks.blocks import block_cores, block_owner
-from neuroemu.networks.workloads import build_network_part, builds_by_block
+from neuroemu.networks.workloads import (build_mapped_part, build_network_part, builds_alone, builds_by_block,
+                                         maps_by_part)
 
 #: int64 fields of one exchanged spike: arrival ps, global axon
 ROW_FIELDS = 2
@@ -182,11 +184,22 @@ class AsyncRankLoop(AsyncCoreLoop):
 
     def _build_network(self):
         """Only this rank's cores where the network is drawn by blocks (a generated network on a
-        system: neuroemu.networks.blocks), ranks owning whole blocks; else the whole network."""
+        system: neuroemu.networks.blocks), ranks owning whole blocks, mapped from a file (its
+        arrays written for this rank's cores alone, every route on the shell) or generated on a
+        single chip (its whole-chip streams drawn in order, its cores kept); else the whole network."""
         chip = self.chip
         self.owner = None
         if builds_by_block(chip, self.workload):
             self.owner = owner = block_owner(chip.cores, block_cores(chip), self.size, chip.source or chip.name)
+            c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
+            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
+        if maps_by_part(chip, self.workload):  # read and placed whole, its share of the cores used written alone
+            def cores_of(k: int) -> tuple[int, int]:
+                self.owner = owner = partition_cores(k, self.size)
+                return int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
+            return build_mapped_part(chip, self.workload, self.opt.seed, self.name, cores_of)
+        if builds_alone(chip, self.workload):  # a single chip: its whole-chip streams drawn, its cores kept
+            self.owner = owner = partition_cores(chip.cores, self.size)
             c0, c1 = int(np.searchsorted(owner, self.rank)), int(np.searchsorted(owner, self.rank, "right"))
             return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
         return super()._build_network()

@@ -8,9 +8,12 @@ ranks a block is whole chips. Rank r:
 
 - builds and steps only its block: a generated network on a system is drawn by generation
   blocks (one chip's share of cores, each from its own streams: neuroemu.networks.blocks), ranks
-  own whole blocks, and rank r builds its own alone (``build_network_part``); any other network
-  (mapped, or on a single chip) is built whole and its cores sliced out (:func:`slice_arrays`),
-  the whole network's state arrays dropped; the stepper's random bits are keyed on global neuron
+  own whole blocks, and rank r builds its own alone (``build_network_part``); a mapped network
+  is read and placed whole and rank r writes its share of the cores used alone
+  (``build_mapped_part``: networks/compile.py, "Built by ranks"); a generated one on a single
+  chip is drawn from the whole-chip streams in order, rank r keeping its cores
+  (networks/chippart.py); only networks with NVM devices or a diffuser are built whole and
+  sliced (:func:`slice_arrays`); the stepper's random bits are keyed on global neuron
   ids (``TickStepper(neuron_offset=...)``), so a rank draws what a one-process run draws for its
   neurons;
 - takes only the input spikes bound for its own axons (on a system, draws only its blocks'
@@ -74,7 +77,8 @@ from neuroemu.hardware.step import TickStepper
 from neuroemu.models.neuron import neuron_model
 from neuroemu.models.rng import stream_key
 from neuroemu.networks.blocks import block_cores, block_owner
-from neuroemu.networks.workloads import build_network_part, builds_by_block
+from neuroemu.networks.workloads import (build_mapped_part, build_network_part, builds_alone, builds_by_block,
+                                         maps_by_part)
 
 #: int64 fields of one exchanged spike: arrival ps, global axon, due tick
 ROW_FIELDS = 3
@@ -180,13 +184,23 @@ class RankLoop(TickLoop):
 
     def _build_network(self):
         """Only this rank's cores where the network is drawn by blocks (a generated network on a
-        system: neuroemu.networks.blocks), ranks owning whole blocks; else the whole network (a
-        mapped one), of which _build_cores keeps the rank's slice."""
+        system: neuroemu.networks.blocks), ranks owning whole blocks, or mapped from a file (read
+        and placed whole, its arrays written for this rank's share of the cores used:
+        networks/compile.py, "Built by ranks"), or generated on a single chip (its whole-chip
+        streams drawn in order, this rank's cores kept: networks/chippart.py); else (NVM devices,
+        a diffuser, a presentation) the whole network, of which _build_cores keeps the rank's slice."""
         chip = self.chip
         self.owner = None
         if builds_by_block(chip, self.workload):
             self.owner = block_owner(chip.cores, block_cores(chip), self.size, chip.source or chip.name)
             c0, c1 = _own_range(self.owner, self.rank)
+            return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
+        if maps_by_part(chip, self.workload):
+            size, rank = self.size, self.rank  # the share _route_neurons cuts from the cores used
+            return build_mapped_part(chip, self.workload, self.opt.seed, self.name,
+                                     lambda k: _own_range(partition_cores(k, size), rank))
+        if builds_alone(chip, self.workload):  # a single chip: its whole-chip streams drawn, its cores kept
+            c0, c1 = _own_range(partition_cores(chip.cores, self.size), self.rank)
             return build_network_part(chip, self.workload, self.opt.seed, self.name, c0, c1)
         return super()._build_network()
 
@@ -203,6 +217,7 @@ class RankLoop(TickLoop):
         part built alone or of the whole network, whose routes then go (_build_cores)."""
         src, target, delay, self._route_ptr = own_routes(self.arrays, getattr(self.network, "part", None),
                                                          self.neuron_base, self.neuron_count)
+        self.fanout = self._route_ptr is not None  # (a mapped part's fan-out is its own: the shell has none)
         return src, target, delay
 
     def _bound_input_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -35,8 +35,10 @@ from neuroemu.hardware.chip import latency_counts
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.system import routing_bytes
 from neuroemu.networks.blocks import block_cores
+from neuroemu.networks.chippart import chip_part_transient_bytes
+from neuroemu.networks.partsize import mapped_rank_bytes
 from neuroemu.networks.sizes import available_memory_bytes
-from neuroemu.networks.workloads import PER_SYNAPSE_KINDS, builds_by_block, estimate_bytes
+from neuroemu.networks.workloads import PER_SYNAPSE_KINDS, builds_alone, builds_by_block, estimate_bytes, maps_by_part
 
 #: bytes per own neuron of the routes the tick split binds, besides the router's per-route closed
 #: forms (counted by routing_bytes): the route tables (source, target, delay: 3 x int64), the C
@@ -76,6 +78,8 @@ def own_routes(arrays: CoreArrays, part: CoreArrays | None, g0: int, n: int
     the neurons ``g0 .. g0 + n - 1``: copied from ``part`` (their cores built alone, exactly these
     neurons) or out of the whole ``arrays``. The pointer (fan-out arrays: neuron i's routes are
     ``ptr[i] .. ptr[i + 1] - 1``) is None for one route per neuron (route i is neuron i)."""
+    if part is not None and part.fanout_ptr is not None:  # a mapped part: its own fan-out (the shell has none)
+        arrays, g0 = part, 0
     if arrays.fanout_ptr is not None:
         lo, hi = int(arrays.fanout_ptr[g0]), int(arrays.fanout_ptr[g0 + n])
         ptr = arrays.fanout_ptr[g0:g0 + n + 1] - lo
@@ -121,10 +125,16 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, clockless: bo
     else 0 (the tick stepper works on the network's arrays); ``scratch``: with ``clockless``, what
     the kernel takes for a moment while it builds those bits. ``by_block``: whether it builds only its own cores
     (generated networks on a system: neuroemu.networks.blocks); ``cores``: the largest rank's cores.
-    A mapped network (read from a file) is not estimated here (0): it is checked as it is read."""
+    ``by_part``: whether it builds only its own cores (by blocks or not: a single chip's share is
+    drawn from the whole chip's streams, :func:`neuroemu.networks.chippart.chip_part_transient_bytes`
+    more while it builds). A mapped network (``by_part``, with ``graph`` and ``mapping``):
+    :func:`neuroemu.networks.partsize.mapped_rank_bytes` (its clockless state not counted yet)."""
+    if maps_by_part(chip, workload):  # a mapped network: read and placed whole, its arrays by share
+        return dict(mapped_rank_bytes(chip, workload, ranks), state=0, scratch=0)
     mapped = workload.network.kind in ("nir", "edgelist")
     whole = estimate_bytes(chip, workload.network) if not mapped else 0
     by_block = not mapped and builds_by_block(chip, workload)
+    alone = not mapped and builds_alone(chip, workload)  # its own cores built alone (by blocks or not)
     if by_block:
         block = block_cores(chip)
         n_blocks = -(-chip.cores // block)
@@ -134,6 +144,8 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, clockless: bo
     else:
         share = -(-chip.cores // ranks)  # contiguous cores (or whole chips: no more than this on a grid)
         held, build = -(-whole // ranks), whole
+        if alone:  # a single chip: its share, drawn from the whole chip's streams
+            build = held + chip_part_transient_bytes(chip)
     neurons = share * chip.core.neurons
     whole_flags = WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
     per_route = CLOCKLESS_ROUTE_BYTES_PER_NEURON if clockless else ROUTE_BYTES_PER_NEURON
@@ -149,7 +161,7 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, clockless: bo
             synapses = -(-(net.cores or chip.cores) * core.axons * net.synapses_per_axon * share // chip.cores)
             scratch = CLOCKLESS_SCRATCH_PER_SYNAPSE * synapses + axons * core.neurons
     return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip, routes=neurons),
-            "state": state, "scratch": scratch, "by_block": int(by_block), "cores": share}
+            "state": state, "scratch": scratch, "by_block": int(by_block), "by_part": int(alone), "cores": share}
 
 
 def rank_peak(need: dict[str, int]) -> int:
@@ -168,7 +180,8 @@ def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_
     peak = rank_peak(need)
     have = available_memory_bytes()
     if local_ranks * peak > 0.8 * have:
-        building = "its share of the network" if need["by_block"] else "the network built whole"
+        building = ("the graph and its mapping whole and its share of the arrays" if "graph" in need
+                    else "its share of the network" if need["by_part"] else "the network built whole")
         state = f", {(need['state'] + need['scratch']) / 2**30:.2f} GiB of clockless state" if clockless else ""
         raise CapacityError(
             f"{workload.where}: {local_ranks} {'async ' if clockless else ''}ranks on this machine need about "

@@ -29,6 +29,16 @@ Only the cores the network uses are kept in the arrays (``CoreArrays.chip_core``
 chip cores), so a 2-core network on a 4,096-core chip runs at the speed of 2 cores while hops,
 latencies and energies come from the full chip's router graph.
 
+**Built by ranks.** Split over MPI ranks (engine/ranks.py, engine/asyncranks.py), every rank
+reads the graph, quantises its edges and places it -- each step needs the whole graph (a
+group's weight scale, TrueNorth's copies, the partition), is deterministic and gives every rank
+the same placement -- and sorts every edge's axon key, since a route's target axon on another
+rank's core is its rank among that core's keys. It then lays out and writes the crossbar rows,
+axon tables, neuron parameters, state and routes of its own cores alone (``cores_of``:
+:func:`neuroemu.networks.place.layout` with ``cores``), bit for bit the whole build's slice
+(tests/test_compile.py). The checks and the record's counts (synapses per core, clipped
+points, routes) are of every core, so each rank fails with the one-process run's line.
+
 Inputs arrive as axon events (:class:`SpikeListInput`); :mod:`neuroemu.networks.presentation` builds
 them from the network's spike trains or a data set, and runs the readout.
 """
@@ -44,7 +54,7 @@ from neuroemu.config.schema import ChipSpec
 from neuroemu.hardware.csr import row_positions
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.hardware.cores import CoreArrays
-from neuroemu.networks.place import Mapping, fan_in, layout, place, unique_rows
+from neuroemu.networks.place import ChipLayout, Mapping, fan_in, layout, place, unique_rows
 from neuroemu.models.loihi import CubaArrays, DECAY_SHIFT, DECAY_UNITY, cuba_range
 from neuroemu.models.neuron import RESET_MODES, NeuronArrays, membrane_range, neuron_model
 from neuroemu.networks.fields import NEURON_FIELDS, NEURON_STATE_FIELDS
@@ -74,12 +84,13 @@ class SpikeListInput:
 
     @classmethod
     def from_spikes(cls, times: np.ndarray, ids: np.ndarray, input_ptr: np.ndarray, input_axons: np.ndarray,
-                    axon_delay: np.ndarray) -> "SpikeListInput":
-        """Input id spikes at ``times`` reach every axon of that input ``delay`` ticks later."""
+                    input_delay: np.ndarray) -> "SpikeListInput":
+        """Input id spikes at ``times`` reach every axon of that input (``input_axons``, CSR by
+        ``input_ptr``) its ``input_delay`` ticks later."""
         times, ids = np.asarray(times, np.int64), np.asarray(ids, np.int64)
         starts, lengths = input_ptr[ids], input_ptr[ids + 1] - input_ptr[ids]
-        axons = input_axons[row_positions(starts, lengths)]
-        return cls(np.repeat(times, lengths) + axon_delay[axons], axons)
+        at = row_positions(starts, lengths)
+        return cls(np.repeat(times, lengths) + input_delay[at], input_axons[at])
 
     def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Input spikes (ticks, global axons) due in [tick_lo, tick_hi)."""
@@ -98,6 +109,12 @@ class MappedNetwork:
     edges and neuron copies); ``global_id`` int64 [N of the file's network]: the array neuron of
     each network neuron (its first copy); ``network_id`` int64 [G]: the file's neuron id of each
     array neuron, -1 for unused columns.
+
+    Built for some cores alone (an MPI rank's, :func:`map_network` ``cores_of``): ``part`` holds
+    their arrays (local ids from 0) and ``part_cores`` their range; ``arrays`` is then a shell of
+    the whole network's shape (its cores' chip cores, and every route when asked), ``network_id``
+    and ``axon_delay`` cover the part's neurons and axons, and ``source`` is not kept. ``counted``:
+    the whole network's synapses and routes, for the report whichever cores were built.
     """
 
     arrays: CoreArrays
@@ -112,6 +129,7 @@ class MappedNetwork:
     input_ptr: np.ndarray
     input_axons: np.ndarray
     axon_delay: np.ndarray
+    input_delay: np.ndarray
     copies: int = 1
     neuron_copies: int = 0
     notes: tuple[str, ...] = ()
@@ -122,6 +140,9 @@ class MappedNetwork:
     inputs_on_cores: bool = False  # network.inputs on_cores: inputs are sources on cores (packets, hops)
     input_spikes: tuple = (np.empty(0, np.int64), np.empty(0, np.int64))  # (times, input ids) of the run
     extra_report: dict = dataclasses.field(default_factory=dict)  # e.g. a NIR import's figures per group
+    part: CoreArrays | None = None
+    part_cores: tuple[int, int] | None = None
+    counted: dict = dataclasses.field(default_factory=dict)  # {"synapses", "routes"} of the whole network
 
     @property
     def n_enabled(self) -> int:
@@ -130,7 +151,7 @@ class MappedNetwork:
 
     def input_stream(self, times: np.ndarray, ids: np.ndarray) -> SpikeListInput:
         """Input spikes (tick, input id) as axon events on the chip."""
-        return SpikeListInput.from_spikes(times, ids, self.input_ptr, self.input_axons, self.axon_delay)
+        return SpikeListInput.from_spikes(times, ids, self.input_ptr, self.input_axons, self.input_delay)
 
     def input_routes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Inputs as sources on cores: (source core, destination core, input id) per input route.
@@ -154,10 +175,12 @@ class MappedNetwork:
     def report(self) -> dict:
         """Placement and quantisation, for the run record."""
         q, m = self.quant, self.mapping.report
+        # the arrays as run (a diffuser may rewrite them); as counted when built by part (engine/ranks.py)
+        whole = self.arrays if self.arrays.row_ptr is not None else None
         return {
             "mapping": {"strategy": m.strategy, "cores_used": self.cores_used, "neurons": self.n_enabled,
-                        "neuron_copies": self.neuron_copies, "synapses": int(self.arrays.n_synapses),
-                        "routes": int((self.arrays.routes()[1] >= 0).sum()),
+                        "neuron_copies": self.neuron_copies, "synapses": self.counted["synapses"] if whole is None else int(whole.n_synapses),
+                        "routes": self.counted["routes"] if whole is None else int((whole.routes()[1] >= 0).sum()),
                         "mean_hops_per_synapse": m.mean_hops, "mean_hops_per_packet": m.mean_packet_hops},
             "quantisation": {"scheme": q.scheme, "bits": q.bits, "axon_copies": self.copies,
                              "max_rel_error": q.max_rel_error, "mean_rel_error": q.mean_rel_error,
@@ -276,8 +299,13 @@ def _split_by_route(net: Network, core_of: np.ndarray) -> tuple[Network, np.ndar
 
 def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality", seed: int = 0,
                 axon_copies: int | None = None, topology=None, where: str | None = None,
-                weight_scale: str = "auto", keep_zero_weights: bool = False) -> MappedNetwork:
+                weight_scale: str = "auto", keep_zero_weights: bool = False, cores_of=None,
+                whole_routes: bool = False) -> MappedNetwork:
     """Compile ``network`` onto ``chip`` (module docstring); errors name ``where`` and the group.
+
+    ``cores_of``: a function of the number k of cores used, giving the (c0, c1) whose arrays to
+    build, alone (an MPI rank's share: module docstring, "Built by ranks"); ``whole_routes``:
+    the whole network's routes too, on its shell.
 
     ``weight_scale`` ("auto" or "keep") and ``keep_zero_weights``: see
     :func:`neuroemu.networks.quantise.quantise`. ``strategy`` ``given`` places every neuron on
@@ -332,7 +360,7 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
     else:
         raise CapacityError(f"{where}: {strategy}: could not give every TrueNorth neuron a single target in "
                             f"{MAX_SPLIT_PASSES} placement passes (its fan-out keeps spanning cores)")
-    mapped = _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where)
+    mapped = _write_arrays(network, placed, original, mapping, rep, chip, kernel, copies, where, cores_of, whole_routes)
     if strategy != "given" and (network.core >= 0).any():
         mapped.notes += (f"the file's core array is read by mapping given only; mapping {strategy} placed the "
                          "neurons",)
@@ -342,19 +370,29 @@ def map_network(network: Network, chip: ChipSpec, *, strategy: str = "locality",
 
 
 def _write_arrays(network: Network, placed: Network, original: np.ndarray, mapping: Mapping, rep: QuantReport,
-                  chip: ChipSpec, kernel: str, copies: int, where: str) -> MappedNetwork:
+                  chip: ChipSpec, kernel: str, copies: int, where: str, cores_of=None,
+                  whole_routes: bool = False) -> MappedNetwork:
+    """The arrays of every used core, or (``cores_of``: the used-core count k -> (c0, c1)) of the
+    cores c0 .. c1 - 1 alone as ``part`` (an MPI rank's share; module docstring, "Built by ranks")."""
     core = chip.core
     A, N = core.axons, core.neurons
     used = np.unique(mapping.core_of_neuron)
     k = len(used)
+    c0, c1 = cores_of(k) if cores_of is not None else (0, k)
     compact = dataclasses.replace(mapping, core_of_neuron=np.searchsorted(used, mapping.core_of_neuron))
-    lay = layout(placed, compact, k, A)
+    wmax = (1 << (core.weight_bits - 1)) - 1
+    lay = layout(placed, compact, k, A, cores=(c0, c1), clip_at=None if kernel == "truenorth" else wmax)
     G = k * N
+    g0, g1 = c0 * N, c1 * N
     gid = compact.core_of_neuron * N + compact.slot_of_neuron
     enabled = np.zeros(G, bool)
     enabled[gid] = True
-    network_id = np.full(G, -1, np.int64)
-    network_id[gid] = original
+    mine = None if (c0, c1) == (0, k) else np.flatnonzero((gid >= g0) & (gid < g1))  # the placed neurons here
+    pick = (lambda x: x) if mine is None else (lambda x: x[mine])
+    lg = pick(gid) - g0  # their ids in the arrays
+    Gp = g1 - g0
+    network_id = np.full(Gp, -1, np.int64)
+    network_id[lg] = pick(original)
     global_id = np.full(network.n_neurons, -1, np.int64)
     kept, first_copy = np.unique(original, return_index=True)
     global_id[kept] = gid[first_copy]
@@ -362,21 +400,18 @@ def _write_arrays(network: Network, placed: Network, original: np.ndarray, mappi
 
     # crossbar and weights
     row_neurons = lay.row_neurons.astype(np.uint8 if N <= 256 else np.uint16)
-    weights = np.zeros((G, core.axon_types), np.int16)
-    axon_type = np.zeros(k * A, np.int8)
+    weights = np.zeros((Gp, core.axon_types), np.int16)
+    axon_type = np.zeros((c1 - c0) * A, np.int8)
     row_weights = None
     if kernel == "truenorth" or placed.n_syn_types > 1:
         axon_type[:] = lay.axon_class  # TrueNorth: the axon type; CUBA: the synapse type (its current)
     if kernel == "truenorth":
-        weights[gid] = rep.type_weights[original]
+        weights[lg] = rep.type_weights[pick(original)]
     else:
-        wmax = (1 << (core.weight_bits - 1)) - 1
-        w = np.rint(lay.row_weight)
-        if (np.abs(w) > wmax).any():
-            notes.append(f"{int((np.abs(w) > wmax).sum())} crossbar points summed parallel synapses past "
-                         f"+-{wmax} and were clipped")
-        row_weights = np.clip(w, -wmax, wmax).astype(np.int16)
-    synapses_per_core = np.bincount(np.repeat(np.arange(k * A) // A, np.diff(lay.row_ptr)), minlength=k)
+        if lay.clipped:
+            notes.append(f"{lay.clipped} crossbar points summed parallel synapses past +-{wmax} and were clipped")
+        row_weights = np.clip(np.rint(lay.row_weight), -wmax, wmax).astype(np.int16)
+    synapses_per_core = lay.synapses_per_core  # every core's: the same check on every rank
     limit = neuron_model(core.neuron_model).limits.max_synapse_bits_per_core
     bits = core.weight_bits if kernel != "truenorth" else 1
     if limit is not None and synapses_per_core.max(initial=0) * bits > limit:
@@ -384,39 +419,56 @@ def _write_arrays(network: Network, placed: Network, original: np.ndarray, mappi
         raise CapacityError(f"{where}: core {int(used[c])} holds {int(synapses_per_core[c]):,} synapses at {bits} bits, "
                             f"more than {core.neuron_model} allows per core ({limit:,} bits)")
 
-    params, v_extra = _neuron_params(placed, gid, G, chip, kernel, where)
-    # routes, one per destination axon
-    counts = np.diff(lay.target_ptr)
-    order = np.argsort(gid, kind="stable")
-    target_axon = np.full(G, -1, np.int64)
-    delay = np.ones(G, np.int8)
-    fan = dict(fanout_ptr=None, fanout_axon=None, fanout_delay=None)
-    if kernel == "truenorth":
-        has = counts == 1
-        target_axon[gid[has]] = lay.target_axons[lay.target_ptr[:-1][has]]
-        delay[gid[has]] = lay.axon_delay[target_axon[gid[has]]]
-    else:
-        per_g = np.zeros(G, np.int64)
-        per_g[gid] = counts
-        ptr = np.zeros(G + 1, np.int64)
-        np.cumsum(per_g, out=ptr[1:])
-        # each neuron's targets, gathered in array-neuron order
-        starts, lengths = lay.target_ptr[order], counts[order]
-        axons = lay.target_axons[row_positions(starts, lengths)]
-        fan = dict(fanout_ptr=ptr, fanout_axon=axons.astype(np.int64),
-                   fanout_delay=lay.axon_delay[axons].astype(np.int8))
-    v0 = np.zeros(G, np.int32)
-    v0[gid] = v_extra.pop("v_init")
-    arrays = CoreArrays(n_cores=k, axons_per_core=A, neurons_per_core=N, v=v0, weights=weights,
+    params, v_extra = _neuron_params(placed, lg, Gp, chip, kernel, where, mine)
+    routes = _routes(lay, gid, g0, g1, kernel)  # its own neurons' (all of them when whole)
+    v0 = np.zeros(Gp, np.int32)
+    v0[lg] = v_extra.pop("v_init")
+    arrays = CoreArrays(n_cores=c1 - c0, axons_per_core=A, neurons_per_core=N, v=v0, weights=weights,
                         params=params, axon_type=axon_type, row_ptr=lay.row_ptr.astype(np.int64),
-                        row_neurons=row_neurons, target_axon=target_axon, delay=delay,
-                        neuron_model=core.neuron_model, chip_core=used.astype(np.int64), **fan, **v_extra)
+                        row_neurons=row_neurons, neuron_model=core.neuron_model, chip_core=used[c0:c1].astype(np.int64),
+                        **routes, **v_extra)
     if row_weights is not None:
         arrays.set_row_weights(row_weights)
-    return MappedNetwork(arrays=arrays, enabled=enabled, cores_used=k, neurons_per_core=N, source=placed,
-                         mapping=mapping, quant=rep, global_id=global_id, network_id=network_id,
-                         input_ptr=lay.input_ptr, input_axons=lay.input_axons, axon_delay=lay.axon_delay,
-                         copies=copies, neuron_copies=int(placed.n_neurons - network.n_neurons), notes=tuple(notes))
+    counts = np.diff(lay.target_ptr)
+    # the whole network's figures for the record, counted here as every rank sees them
+    n_routes = int((counts == 1).sum()) if kernel == "truenorth" else int(counts.sum())
+    part = None
+    if mine is not None:  # the arrays hold these cores; a shell the whole network's shape (and routes)
+        part = arrays
+        routes = _routes(lay, gid, 0, G, kernel) if whole_routes else dict(target_axon=None, delay=None)
+        arrays = CoreArrays(n_cores=k, axons_per_core=A, neurons_per_core=N, v=None, weights=None, params=None,
+                            axon_type=None, row_ptr=None, row_neurons=None, neuron_model=core.neuron_model,
+                            chip_core=used.astype(np.int64), **routes)
+    return MappedNetwork(arrays=arrays, enabled=enabled, cores_used=k, neurons_per_core=N,
+                         source=placed if part is None else None, mapping=mapping, quant=rep, global_id=global_id,
+                         network_id=network_id, input_ptr=lay.input_ptr, input_axons=lay.input_axons,
+                         axon_delay=lay.axon_delay, input_delay=lay.input_delay, copies=copies,
+                         neuron_copies=int(placed.n_neurons - network.n_neurons), notes=tuple(notes), part=part,
+                         part_cores=None if part is None else (c0, c1),
+                         counted={"synapses": int(synapses_per_core.sum()), "routes": n_routes})
+
+
+def _routes(lay: ChipLayout, gid: np.ndarray, lo: int, hi: int, kernel: str) -> dict[str, np.ndarray]:
+    """The routes of the array neurons ``lo .. hi - 1`` (numbered from ``lo``): one target each on
+    TrueNorth (``target_axon``, ``delay``), else fan-out lists, one per destination axon."""
+    counts = np.diff(lay.target_ptr)
+    here = np.flatnonzero((gid >= lo) & (gid < hi))  # placed neurons (network ids) in the range
+    if kernel == "truenorth":
+        target_axon = np.full(hi - lo, -1, np.int64)
+        delay = np.ones(hi - lo, np.int8)
+        one = here[counts[here] == 1]
+        target_axon[gid[one] - lo] = lay.target_axons[lay.target_ptr[one]]
+        delay[gid[one] - lo] = lay.target_delay[lay.target_ptr[one]]
+        return dict(target_axon=target_axon, delay=delay)
+    per_g = np.zeros(hi - lo, np.int64)
+    per_g[gid[here] - lo] = counts[here]
+    ptr = np.zeros(hi - lo + 1, np.int64)
+    np.cumsum(per_g, out=ptr[1:])
+    # each neuron's targets, gathered in array-neuron order
+    order = here[np.argsort(gid[here], kind="stable")]
+    at = row_positions(lay.target_ptr[order], counts[order])
+    return dict(target_axon=np.full(hi - lo, -1, np.int64), delay=np.ones(hi - lo, np.int8), fanout_ptr=ptr,
+                fanout_axon=lay.target_axons[at].astype(np.int64), fanout_delay=lay.target_delay[at].astype(np.int8))
 
 
 def _int_param(where: str, net: Network, values: np.ndarray, lo: int, hi: int, what: str) -> np.ndarray:
@@ -427,8 +479,12 @@ def _int_param(where: str, net: Network, values: np.ndarray, lo: int, hi: int, w
     return values.astype(np.int64)
 
 
-def _neuron_params(net: Network, gid: np.ndarray, G: int, chip: ChipSpec, kernel: str, where: str):
-    """The chip model's per-neuron parameters for the placed (quantised) network."""
+def _neuron_params(net: Network, gid: np.ndarray, G: int, chip: ChipSpec, kernel: str, where: str,
+                   sel: np.ndarray | None = None):
+    """The chip model's per-neuron parameters for the placed (quantised) network: written for the
+    neurons ``sel`` (all when None) at the array ids ``gid``, every neuron's values checked (the
+    same error whichever cores are built)."""
+    at = (lambda x: x) if sel is None else (lambda x: np.asarray(x)[sel])
     bits = chip.core.membrane_bits
     finite = np.isfinite(net.threshold)
     if kernel == "cuba":
@@ -437,29 +493,29 @@ def _neuron_params(net: Network, gid: np.ndarray, G: int, chip: ChipSpec, kernel
         du = np.rint(DECAY_UNITY * (1 - net.i_decay))
         dv = np.rint(DECAY_UNITY * (1 - net.decay))
         thr = np.where(finite, net.threshold - 1, lim)  # v >= T on integers is v > T - 1
-        params.du[gid] = du
-        params.dv[gid] = dv
-        params.bias[gid] = _int_param(where, net, net.bias, -lim, lim, "bias")
-        params.threshold[gid] = _int_param(where, net, thr, -lim, lim, "threshold")
-        params.refractory[gid] = net.refractory
+        params.du[gid] = at(du)
+        params.dv[gid] = at(dv)
+        params.bias[gid] = at(_int_param(where, net, net.bias, -lim, lim, "bias"))
+        params.threshold[gid] = at(_int_param(where, net, thr, -lim, lim, "threshold"))
+        params.refractory[gid] = at(net.refractory)
         T = net.n_syn_types
         if T > 1:  # one current per synapse type, each with its own decay
             params.du_syn = np.full((T, G), DECAY_UNITY, np.int32)
             params.du_syn[:, gid] = np.rint(DECAY_UNITY * (1 - net.syn_i_decay))[:, None]
         if np.isfinite(net.v_min).any():
             params.v_min = np.full(G, -lim, np.int32)
-            params.v_min[gid] = np.maximum(np.where(np.isfinite(net.v_min), net.v_min, -lim), -lim)
+            params.v_min[gid] = at(np.maximum(np.where(np.isfinite(net.v_min), net.v_min, -lim), -lim))
         u = np.zeros((T, G), np.int32)
-        u[0, gid] = _int_param(where, net, net.u_init, -lim, lim, "u_init")
+        u[0, gid] = at(_int_param(where, net, net.u_init, -lim, lim, "u_init"))
         return params, dict(u=u.ravel(), refractory_left=np.zeros(G, np.int32),
-                            v_init=_int_param(where, net, net.v_init, -lim, lim, "v_init"))
+                            v_init=at(_int_param(where, net, net.v_init, -lim, lim, "v_init")))
     vmin, vmax = membrane_range(bits)
     params = NeuronArrays.uniform(G, threshold=vmax, reset="linear", floor=-vmin)
     thr = np.where(finite, net.threshold, vmax + 1)  # v saturates at vmax: never reached
-    params.leak[gid] = _int_param(where, net, net.bias, -TRUENORTH_MAX_LEAK, TRUENORTH_MAX_LEAK, "bias (the leak)")
-    params.threshold[gid] = _int_param(where, net, thr, 1, vmax + 1, "threshold")
-    params.reset_mode[gid] = np.where(net.reset_subtract, RESET_MODES["linear"], RESET_MODES["zero"])
-    params.reset_value[gid] = _int_param(where, net, net.v_reset, vmin, vmax, "v_reset")
+    params.leak[gid] = at(_int_param(where, net, net.bias, -TRUENORTH_MAX_LEAK, TRUENORTH_MAX_LEAK, "bias (the leak)"))
+    params.threshold[gid] = at(_int_param(where, net, thr, 1, vmax + 1, "threshold"))
+    params.reset_mode[gid] = at(np.where(net.reset_subtract, RESET_MODES["linear"], RESET_MODES["zero"]))
+    params.reset_value[gid] = at(_int_param(where, net, net.v_reset, vmin, vmax, "v_reset"))
     # v_min is TrueNorth's saturating negative threshold: V never goes below -beta
-    params.floor[gid] = -np.maximum(np.where(np.isfinite(net.v_min), net.v_min, vmin), vmin).astype(np.int64)
-    return params, dict(v_init=_int_param(where, net, net.v_init, vmin, vmax, "v_init"))
+    params.floor[gid] = at(-np.maximum(np.where(np.isfinite(net.v_min), net.v_min, vmin), vmin).astype(np.int64))
+    return params, dict(v_init=at(_int_param(where, net, net.v_init, vmin, vmax, "v_init")))

@@ -17,6 +17,10 @@ import numpy as np
 
 from neuroemu.hardware.step import balanced_rows_c
 
+#: random draws per chunk of a crossbar fill (bounds the temporaries to ~32 MB); the streams
+#: depend on it, so it is fixed (a test makes it small to cross chunk edges, whole and part alike)
+CHUNK_DRAWS = 1 << 22
+
 
 def empty_rows(n_rows: int, rows_used: int, k: int, N: int) -> tuple[np.ndarray, np.ndarray]:
     """CSR skeleton: ``row_ptr`` with k synapses in each of the first ``rows_used`` rows, and room
@@ -54,7 +58,7 @@ def fill_balanced(types: np.ndarray, n_per: int, k: int, n_types: int, rng: np.r
     if k == 0 or cores == 0:
         return
     offsets = np.arange(k)
-    chunk = max(1, (1 << 22) // (A * k))  # cores per chunk: bounds the temporaries to ~32 MB
+    chunk = max(1, CHUNK_DRAWS // (A * k))  # cores per chunk: bounds the temporaries
     for lo in range(0, cores, chunk):
         hi = min(cores, lo + chunk)
         rows = dense[lo * A:hi * A] if dense is not None else None
@@ -75,7 +79,7 @@ def fill_random(n_per: int, k: int, rng: np.random.Generator, row_neurons: np.nd
         return
     rows = len(row_neurons) // k
     dtype = row_neurons.dtype
-    chunk = max(1, (1 << 22) // n_per)
+    chunk = max(1, CHUNK_DRAWS // n_per)
     for start in range(0, rows, chunk):
         stop = min(rows, start + chunk)
         keys = rng.random((stop - start, n_per), dtype=np.float32)
@@ -129,3 +133,53 @@ def _balanced_cores(types: np.ndarray, n_per: int, k: int, n_types: int, offsets
             width = dense.shape[1]
             dense.reshape(-1)[(np.arange(cores * A, dtype=np.int64)[:, None] * width + cols_of_row).reshape(-1)] = 1
     return cols_of_row
+
+
+def fill_balanced_part(types: np.ndarray, n_per: int, k: int, n_types: int, rng: np.random.Generator, c0: int, c1: int,
+                       row_neurons: np.ndarray, dense: np.ndarray | None, use_c: bool = True) -> None:
+    """The rows :func:`fill_balanced` writes for every core of ``types`` [cores, A], kept for the
+    cores ``c0 .. c1 - 1`` alone (into their ``row_neurons`` and ``dense`` rows): the same
+    chunks draw from ``rng`` in the same order, and a chunk without one of those cores only
+    draws (its permutations' uniforms), so the rows kept are the whole fill's bit for bit."""
+    cores, A = types.shape
+    if k == 0 or cores == 0:
+        return
+    offsets = np.arange(k)
+    chunk = max(1, CHUNK_DRAWS // (A * k))  # as fill_balanced: the draws depend on the chunks
+    for lo in range(0, cores, chunk):
+        hi = min(cores, lo + chunk)
+        a, b = max(lo, c0), min(hi, c1)
+        if a >= b:
+            for t in range(n_types):
+                R = int((types[lo] == t).sum())
+                if R:
+                    rng.random((hi - lo, n_per))
+                    rng.random((hi - lo, R))
+            continue
+        rows = np.zeros(((hi - lo) * A, dense.shape[1]), np.uint8) if dense is not None else None
+        cols = _balanced_cores(types[lo:hi], n_per, k, n_types, offsets, rng, rows, use_c)
+        row_neurons[(a - c0) * A * k:(b - c0) * A * k] = cols[(a - lo) * A:(b - lo) * A].reshape(-1)
+        if dense is not None:
+            dense[(a - c0) * A:(b - c0) * A] = rows[(a - lo) * A:(b - lo) * A]
+
+
+def fill_random_part(n_per: int, k: int, rng: np.random.Generator, rows: int, r0: int, r1: int,
+                     row_neurons: np.ndarray, dense: np.ndarray | None) -> None:
+    """The rows ``r0 .. r1 - 1`` of :func:`fill_random` over ``rows`` rows, alone (into
+    ``row_neurons``, k a row, and ``dense``): every chunk is drawn in order, the others' draws
+    dropped, so the rows kept are the whole fill's bit for bit."""
+    if k == 0:
+        return
+    chunk = max(1, CHUNK_DRAWS // n_per)  # as fill_random: the draws depend on the chunks
+    for start in range(0, rows, chunk):
+        stop = min(rows, start + chunk)
+        a, b = max(start, r0), min(stop, r1)
+        if a >= b:
+            rng.random((stop - start, n_per), dtype=np.float32)
+            continue
+        out = np.empty((stop - start) * k, row_neurons.dtype)
+        rows_dense = np.zeros((stop - start, dense.shape[1]), np.uint8) if dense is not None else None
+        fill_random(n_per, k, rng, out, rows_dense)  # one chunk: the same single draw
+        row_neurons[(a - r0) * k:(b - r0) * k] = out[(a - start) * k:(b - start) * k]
+        if dense is not None:
+            dense[a - r0:b - r0] = rows_dense[a - start:b - start]

@@ -452,7 +452,14 @@ class ChipLayout:
     (float64, duplicate edges summed). Fan-out: a neuron's spike goes to the global axons
     ``target_axons[target_ptr[j]:target_ptr[j + 1]]`` (j the network neuron id); one
     per destination core, delay and class (:mod:`neuroemu.networks.compile` writes them as the arrays'
-    fan-out routes). ``input_axons``/``input_ptr`` likewise per input.
+    fan-out routes). ``input_axons``/``input_ptr`` likewise per input; ``target_delay`` and
+    ``input_delay`` give each listed axon's delay.
+
+    Laid out for the cores ``cores`` = (c0, c1) alone (an MPI rank's: :func:`layout`), the axon
+    arrays and crossbar rows are those cores' (axon ``a`` at ``a - c0 * axons_per_core``), while
+    axon numbers, fan-out and inputs stay global. ``synapses_per_core`` (int64 [cores]) and
+    ``clipped`` (crossbar points whose summed weight, rounded, passes ``clip_at``) count every
+    core either way.
     """
 
     row_ptr: np.ndarray
@@ -466,47 +473,86 @@ class ChipLayout:
     target_axons: np.ndarray
     input_ptr: np.ndarray
     input_axons: np.ndarray
+    target_delay: np.ndarray | None = None
+    input_delay: np.ndarray | None = None
+    cores: tuple[int, int] | None = None
+    synapses_per_core: np.ndarray | None = None
+    clipped: int = 0
 
 
-def layout(network: Network, mapping: Mapping, n_cores: int, axons_per_core: int) -> ChipLayout:
-    """Assign axons on every core and build the crossbar rows for a placement (vectorised)."""
+def layout(network: Network, mapping: Mapping, n_cores: int, axons_per_core: int,
+           cores: tuple[int, int] | None = None, clip_at: float | None = None) -> ChipLayout:
+    """Assign axons on every core and build the crossbar rows for a placement (vectorised).
+
+    ``cores`` = (c0, c1): the axon arrays and crossbar rows of those cores alone (an MPI rank's
+    share; :class:`ChipLayout`). Every core's axons are still numbered (a route's target axon on
+    another core is its rank among that core's distinct keys), so the axon keys are sorted whole;
+    only the edges into the cores are laid out as crossbar points. ``clip_at``: count the points
+    (of every core) whose rounded summed weight passes it in magnitude."""
     if mapping.axons_per_core is not None and axons_per_core < mapping.axons_per_core:
         raise ConfigError(f"axons_per_core: {axons_per_core} is below the {mapping.axons_per_core} the mapping used")
     n, n_in = network.n_neurons, network.n_inputs
+    c0, c1 = cores or (0, n_cores)
+    whole = (c0, c1) == (0, n_cores)
     dcore = mapping.core_of_neuron[network.dst]
     src = _combined_src(network)
     # axon key per edge: (destination core, source, delay, class), numbered in order within each core
     cls = network.edge_class if network.edge_class is not None else np.zeros(len(src), np.int64)
     keys = np.stack([dcore, src, network.delay, cls])
     uniq, inv = unique_rows(*keys, return_inverse=True)
+    del keys
     first = np.searchsorted(uniq[0], np.arange(n_cores))
     local = np.arange(uniq.shape[1]) - first[uniq[0]]
     if local.size and local.max() >= axons_per_core:
         c = int(uniq[0][np.argmax(local)])
         raise CapacityError(f"layout: core {c} needs {int((uniq[0] == c).sum())} axons, more than {axons_per_core}")
     gaxon = uniq[0] * axons_per_core + local
-    n_axons = n_cores * axons_per_core
+    x0, n_axons = c0 * axons_per_core, (c1 - c0) * axons_per_core
+    own = slice(first[c0] if c0 < n_cores else len(gaxon), first[c1] if c1 < n_cores else len(gaxon))
+    ax = gaxon[own] - x0  # the cores' axons (keys sorted by core: a contiguous run)
     axon_source = np.full(n_axons, -1, np.int64)
-    axon_source[gaxon] = np.where(uniq[1] >= n, uniq[1] - n, uniq[1])
+    axon_source[ax] = np.where(uniq[1][own] >= n, uniq[1][own] - n, uniq[1][own])
     axon_input = np.zeros(n_axons, bool)
-    axon_input[gaxon] = uniq[1] >= n
+    axon_input[ax] = uniq[1][own] >= n
     axon_delay = np.zeros(n_axons, np.int64)
-    axon_delay[gaxon] = uniq[2]
+    axon_delay[ax] = uniq[2][own]
     axon_class = np.zeros(n_axons, np.int64)
-    axon_class[gaxon] = uniq[3]
-    # crossbar points: (axon, local neuron), duplicate edges summed
-    edge_axon = gaxon[inv]
-    col = mapping.slot_of_neuron[network.dst]
+    axon_class[ax] = uniq[3][own]
+    # crossbar points: (axon, local neuron), duplicate edges summed; the edges into the cores alone
+    into = None if whole else np.flatnonzero((dcore >= c0) & (dcore < c1))
+    pick = (lambda x: x) if whole else (lambda x: x[into])
+    edge_axon = gaxon[pick(inv)] - x0
+    col = mapping.slot_of_neuron[pick(network.dst)]
     pts, pinv = unique_rows(edge_axon, col, return_inverse=True)
-    weight = np.bincount(pinv.ravel(), weights=network.weight, minlength=pts.shape[1])
+    weight = np.bincount(pinv.ravel(), weights=pick(network.weight), minlength=pts.shape[1])
     row_ptr = np.zeros(n_axons + 1, np.int64)
     np.cumsum(np.bincount(pts[0], minlength=n_axons), out=row_ptr[1:])
+    if whole:
+        per_core = np.bincount(pts[0] // axons_per_core, minlength=n_cores)
+        clipped = int((np.abs(np.rint(weight)) > clip_at).sum()) if clip_at is not None else 0
+    else:  # every core's points (a limit checked alike on every rank, the record's count): (axon key, neuron)
+        per_core, clipped = _every_core_points(network, uniq[0], inv, n_cores, clip_at)
     # fan-out per source in combined order (neurons by network id, then inputs)
     order = np.argsort(uniq[1], kind="stable")
     counts = np.bincount(uniq[1], minlength=n + n_in)
     ptr = np.zeros(n + n_in + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
     targets = gaxon[order]
+    delays = uniq[2][order]
     return ChipLayout(row_ptr=row_ptr, row_neurons=pts[1], row_weight=weight, axon_source=axon_source,
                       axon_input=axon_input, axon_delay=axon_delay, axon_class=axon_class, target_ptr=ptr[:n + 1],
-                      target_axons=targets[:ptr[n]], input_ptr=ptr[n:] - ptr[n], input_axons=targets[ptr[n]:])
+                      target_axons=targets[:ptr[n]], input_ptr=ptr[n:] - ptr[n], input_axons=targets[ptr[n]:],
+                      target_delay=delays[:ptr[n]], input_delay=delays[ptr[n]:], cores=(c0, c1),
+                      synapses_per_core=per_core, clipped=clipped)
+
+
+def _every_core_points(network: Network, key_core: np.ndarray, inv: np.ndarray, n_cores: int,
+                       clip_at: float | None) -> tuple[np.ndarray, int]:
+    """Crossbar points per core over every core, and how many pass ``clip_at`` rounded: a point
+    is a distinct (axon key, destination neuron), as (axon, column) is within a core."""
+    if clip_at is None:
+        pts = unique_rows(inv, network.dst)
+        return np.bincount(key_core[pts[0]], minlength=n_cores), 0
+    pts, pinv = unique_rows(inv, network.dst, return_inverse=True)
+    weight = np.bincount(pinv, weights=network.weight, minlength=pts.shape[1])
+    return np.bincount(key_core[pts[0]], minlength=n_cores), int((np.abs(np.rint(weight)) > clip_at).sum())

@@ -238,9 +238,14 @@ def _check_fan_in(net: Network, chip: ChipSpec, imported, name: str) -> None:
                       f"(source, delay) inputs, more than a core of chip {chip.name!r} has axons ({A}): {layer}")
 
 
-def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -> MappedNetwork:
-    """The workload's file network mapped onto the chip, with its inputs and readout attached."""
+def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, cores_of=None,
+                 whole_routes: bool = False) -> MappedNetwork:
+    """The workload's file network mapped onto the chip, with its inputs and readout attached;
+    ``cores_of``, ``whole_routes``: the arrays of some cores alone (an MPI rank's:
+    :func:`neuroemu.networks.compile.map_network`; a presentation's readout needs every core)."""
     spec = workload.network
+    if cores_of is not None and workload.classify is not None:
+        raise ConfigError(f"{name}: classify: a presentation reads and resets every core; it is built whole")
     if workload.inputs:
         raise ConfigError(f"{name}: inputs: a {spec.kind} network takes its input from its own spike trains or "
                           "from classify.dataset, not from generated inputs")
@@ -248,7 +253,8 @@ def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) -
     _check_fan_in(net, chip, imported, name)
     inputs_on_cores = spec.inputs == "on_cores"
     mapped = map_network(net, chip, strategy=spec.mapping, seed=seed, axon_copies=spec.axon_copies, where=name,
-                         weight_scale=spec.weight_scale, keep_zero_weights=spec.keep_zero_weights)
+                         weight_scale=spec.weight_scale, keep_zero_weights=spec.keep_zero_weights,
+                         cores_of=cores_of, whole_routes=whole_routes)
     mapped.inputs_on_cores = inputs_on_cores
     if imported is not None:
         starts = {g.name: g.start for g in net.groups}

@@ -343,6 +343,16 @@ def _recurrent(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, per
         # these cores' routes alone (counter-based: the whole system's values for them)
         target_axon, delay = route_arrays(n_all, A, N, cores_used, n_per, net.recurrent_fraction, (lo, hi), seed,
                                           neurons=(c0 * N, c1 * N))
+    elif cores is not None:  # some cores of a single chip: its whole-chip streams, drawn in order (networks/chippart.py)
+        from neuroemu.networks.chippart import whole_chip_part
+        whole_on = np.zeros((n_all, N), bool)
+        whole_on[:cores_used, :n_per] = True
+        drawn = whole_chip_part(seed, BLOCK_STREAMS, c0, c1, n_all, cores_used, A, N, n_per, k, core.axon_types,
+                                balanced, dense_ok, cell_bytes, axon_type,
+                                lambda: _whole_chip_routes(n_all, A, whole_on.ravel(), cores_used, net, seed), v,
+                                enabled, threshold if leak > 0 else 0, values if per_synapse else None)
+        row_ptr, row_neurons, dense, row_weights = (drawn[f] for f in ("row_ptr", "row_neurons", "dense", "row_weights"))
+        target_axon, delay = drawn["target_axon"], drawn["delay"]
     else:
         rng = generator(seed, STREAM_TYPES)
         view = axon_type.reshape(n_cores, A)
@@ -449,25 +459,55 @@ def build_network(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str) 
     return net
 
 
-def builds_by_block(chip: ChipSpec, workload: WorkloadSpec) -> bool:
+def builds_alone(chip: ChipSpec, workload: WorkloadSpec) -> bool:
     """Whether some cores of this network can be built alone (:func:`build_network_part`): a
-    generated network on a system, without NVM devices or a diffuser (both program or share
-    synapses across the whole chip)."""
+    generated network without NVM devices or a diffuser (both program or share synapses across
+    the whole chip); on a system drawn by blocks (:func:`builds_by_block`), on a single chip from
+    its whole-chip streams drawn in order and kept for those cores (networks/chippart.py)."""
     model = NEURON_MODELS.get(chip.core.neuron_model)
-    return (workload.network.kind in NETWORKS and block_cores(chip) is not None and chip.synapse_device is None
+    return (workload.network.kind in NETWORKS and chip.synapse_device is None
             and not (model is not None and model.diffuser))
 
 
+def builds_by_block(chip: ChipSpec, workload: WorkloadSpec) -> bool:
+    """Whether this network is built alone by blocks of cores, each from streams of its own (a
+    generated network on a system: networks/blocks.py), so a part draws only its own blocks."""
+    return builds_alone(chip, workload) and block_cores(chip) is not None
+
+
 def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, c0: int, c1: int) -> Network:
-    """The cores ``c0 .. c1 - 1`` (whole blocks) of the network :func:`build_network` builds, built
-    alone (an MPI rank's share): ``part`` holds their arrays and routes, ``arrays`` the whole
-    system's shape alone (no routes: a rank binds only its own neurons'). Their state is bit for
-    bit the whole network's (tests/test_blocks.py)."""
-    if not builds_by_block(chip, workload):
-        raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by blocks")
+    """The cores ``c0 .. c1 - 1`` (whole blocks on a system) of the network :func:`build_network`
+    builds, built alone (an MPI rank's share): ``part`` holds their arrays and routes, ``arrays``
+    the whole chip's shape alone (no routes: a rank binds only its own neurons'). Their state is
+    bit for bit the whole network's (tests/test_blocks.py); a single chip's is drawn from its
+    whole-chip streams in order (networks/chippart.py)."""
+    if not builds_alone(chip, workload):
+        raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by parts")
     check_device(chip, name)
     plan_network(chip, workload, name)
     return _recurrent(chip, workload, seed, name, workload.network.kind in PER_SYNAPSE_KINDS, cores=(c0, c1))
+
+
+def maps_by_part(chip: ChipSpec, workload: WorkloadSpec) -> bool:
+    """Whether some cores of this file network can be built alone (:func:`build_mapped_part`): a
+    mapped network without NVM devices, a diffuser (both program or share synapses across the
+    chip) or a presentation (whose readout and resets see every core)."""
+    model = NEURON_MODELS.get(chip.core.neuron_model)
+    return (workload.network.kind in FILE_KINDS and chip.synapse_device is None and workload.classify is None
+            and not (model is not None and model.diffuser))
+
+
+def build_mapped_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, cores_of,
+                      whole_routes: bool = False):
+    """The file network mapped as :func:`build_network` maps it, with the arrays of the used cores
+    ``cores_of(k)`` = (c0, c1) alone (k the cores the placement uses; an MPI rank's share): ``part``
+    holds them, ``arrays`` the whole network's shape (and, ``whole_routes``, every route). The graph
+    is read and placed whole (networks/compile.py, "Built by ranks")."""
+    if not maps_by_part(chip, workload):
+        raise ConfigError(f"{name}: network.kind: {workload.network.kind} on {chip.name} is built whole, not by part")
+    check_device(chip, name)
+    from neuroemu.networks.presentation import build_mapped
+    return build_mapped(chip, workload, seed, name, cores_of=cores_of, whole_routes=whole_routes)
 
 
 class PoissonInput:
