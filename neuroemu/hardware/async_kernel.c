@@ -687,7 +687,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         e->head = 0;
         e->pos = e->neg = 0;
         e->ninst = 0;
-        e->last_t = -1;
+        e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
         flag[i] = 0;
         if (pd != queued[i] && pd < TN_NEVER && pd < end) {
             queued[i] = pd;
@@ -700,7 +700,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             return AK_EBADARG;
         }
         int64_t i = chk[k];
-        if (!nx[i].head) {
+        if (!nx[i].head && nx[i].last_t != -2 - w0) {
             nx[i].head = 1;
             flag[i] |= 4;
             ulist[nu++] = i;
