@@ -299,28 +299,24 @@ static uint64_t tn_mix64(uint64_t x) {
     return z ^ (z >> 31);
 }
 
-/* a stochastic leak step's weight, units of 1/T */
-static inline int64_t tn_step_w(const ak_tn *s, int64_t i) { return (int64_t)s->par[i].step_sign * s->T; }
-
 static inline int64_t tn_clip(int64_t x, int64_t a, int64_t b) { return x < a ? a : (x > b ? b : x); }
 
 static inline __attribute__((always_inline)) void tn_advance(ak_tn *s, int64_t i, int64_t t) {
     int64_t dt = t - s->t_last[i];
     if (dt > TN_DT_CAP) dt = TN_DT_CAP;
-    s->v[i] = tn_clip(s->v[i] + s->par[i].drift * dt, s->par[i].low, s->hi);
+    s->v[i] = tn_clip(s->v[i] + s->drift[i] * dt, s->low[i], s->hi);
     s->t_last[i] = t;
 }
 
 static inline __attribute__((always_inline)) int64_t tn_reset(ak_tn *s, int64_t i, int64_t v, int64_t theta) {
-    const ak_tn_rst *p = s->rst + i;
-    int64_t mode = p->reset_mode;
-    int64_t r = mode == 0 ? v - theta : (mode == 1 ? p->reset_value : v);
-    return r < p->floor_v ? p->floor_v : r;
+    int64_t mode = s->reset_mode[i];
+    int64_t r = mode == 0 ? v - theta : (mode == 1 ? s->reset_value[i] : v);
+    return r < s->floor_v[i] ? s->floor_v[i] : r;
 }
 
 static inline __attribute__((always_inline)) int64_t tn_predict(ak_tn *s, int64_t i) {
-    if (!s->par[i].enabled) return TN_NEVER;
-    int64_t v = s->v[i], th = s->theta[i], ref = s->ref[i], t0 = s->t_last[i], d = s->par[i].drift;
+    if (!s->enabled[i]) return TN_NEVER;
+    int64_t v = s->v[i], th = s->theta[i], ref = s->ref[i], t0 = s->t_last[i], d = s->drift[i];
     if (v >= th) return ref > t0 ? ref : t0;
     if (d > 0 && th <= s->hi) {
         int64_t num = th - v;
@@ -343,18 +339,18 @@ static inline __attribute__((always_inline)) int tn_integrate(ak_tn *s, int64_t 
     tn_advance(s, i, t);
     int64_t v = tn_clip(s->v[i] + S, s->lo, s->hi);
     s->n_upd[i] += 1;
-    int64_t th = s->par[i].alpha;
+    int64_t th = s->alpha[i];
     if (s->mask_any) {
         uint64_t z = tn_mix64(s->threshold_keys[i] + (uint64_t)s->n_upd[i]);
-        th += ((int64_t)(z & 0xFFFFFFULL) & s->rst[i].mask) * s->T;
+        th += ((int64_t)(z & 0xFFFFFFULL) & s->mask[i]) * s->T;
     }
     s->theta[i] = th;
-    int fired = v >= th && t >= s->ref[i] && s->par[i].enabled;
+    int fired = v >= th && t >= s->ref[i] && s->enabled[i];
     if (fired) {
         s->v[i] = tn_reset(s, i, v, th);
         s->ref[i] = t + s->T;
     } else {
-        s->v[i] = v < s->rst[i].floor_v ? s->rst[i].floor_v : v;
+        s->v[i] = v < s->floor_v[i] ? s->floor_v[i] : v;
     }
     return fired;
 }
@@ -377,7 +373,7 @@ static inline __attribute__((always_inline)) void tn_group(ak_tn *s, tn_out *o, 
         s->pend[i] = tn_predict(s, i);
     }
     int fired = tn_integrate(s, i, t, S);
-    if (s->par[i].enabled) {
+    if (s->enabled[i]) {
         if (anysyn || fired) o->active++;
         else o->plain++;
     }
@@ -388,49 +384,36 @@ static inline __attribute__((always_inline)) void tn_group(ak_tn *s, tn_out *o, 
     s->pend[i] = tn_predict(s, i);
 }
 
-/* the pending group of neuron i, after its earlier steps; steps at the same instant join it (a
- * group always holds synaptic input: groups start from inputs only) */
-static inline __attribute__((always_inline)) void tn_flush(ak_tn *s, tn_out *o, int64_t i, ak_tn_grp *e) {
+/* the pending group of neuron i, after its earlier steps; steps at the same instant join it */
+static inline __attribute__((always_inline)) void tn_flush(ak_tn *s, const int64_t *step_w, tn_out *o, int64_t i,
+                                                           ak_tn_nx *e) {
     int64_t t = e->gt, S = e->gs;
     while (e->st0 < t) {
-        tn_group(s, o, i, e->st0, tn_step_w(s, i), 0);
+        tn_group(s, o, i, e->st0, step_w[i], 0);
         e->st0 = e->st1;
         e->st1 = INT64_MAX;
     }
     if (e->st0 == t) {
-        S += tn_step_w(s, i);
+        S += step_w[i];
         e->st0 = e->st1;
         e->st1 = INT64_MAX;
     }
-    tn_group(s, o, i, t, S, 1);
+    tn_group(s, o, i, t, S, e->gsyn);
     e->gt = -1;
-}
-
-/* one input of weight w (units of 1/T) at t to a listed neuron: joins its pending group or starts one */
-static inline __attribute__((always_inline)) void tn_input(ak_tn *s, tn_out *o, int64_t i, ak_tn_grp *e,
-                                                           int64_t t, int64_t w) {
-    int64_t g = e->gt;
-    if (g == t) {
-        e->gs += w;
-        return;
-    }
-    if (g >= 0) tn_flush(s, o, i, e);
-    e->gt = t;
-    e->gs = w;
 }
 
 /* Pass 1 over one arrival's row (inlined with the row format fixed, so the inner loop has no
  * format branch): each neuron's positive and negative input, its distinct instants, and which of
  * its steps share an instant with an input. */
-static inline __attribute__((always_inline)) void tn_row_sums(ak_tn_nx *restrict nx, const ak_tn_grp *restrict grp,
+static inline __attribute__((always_inline)) void tn_row_sums(ak_tn_nx *restrict nx, uint8_t *restrict flag,
         int64_t *restrict touched, int64_t *restrict nt, const uint8_t *restrict rn8,
-        const uint16_t *restrict rn16, const int32_t *restrict type_w, const int64_t *restrict row_w,
+        const uint16_t *restrict rn16, const int64_t *restrict type_w, const int64_t *restrict row_w,
         int64_t n_types, int64_t type, int64_t base, int64_t lo, int64_t hi, int64_t t,
         const int narrow, const int per_synapse) {
     int64_t m = *nt;
     for (int64_t p = lo; p < hi; p++) {
         int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
-        int64_t w = per_synapse ? row_w[p] : (int64_t)type_w[i * n_types + type];
+        int64_t w = per_synapse ? row_w[p] : type_w[i * n_types + type];
         ak_tn_nx *e = nx + i;
         if (!e->head) {
             e->head = 1;
@@ -443,7 +426,7 @@ static inline __attribute__((always_inline)) void tn_row_sums(ak_tn_nx *restrict
         int64_t fresh = e->last_t != t;
         e->last_t = t;
         e->ninst += (int32_t)fresh;
-        e->flag |= (uint8_t)(((t == grp[i].st0) | ((t == grp[i].st1) << 1)) & -fresh);
+        flag[i] |= (uint8_t)(((t == e->st0) | ((t == e->st1) << 1)) & -fresh);
     }
     *nt = m;
 }
@@ -454,12 +437,12 @@ static inline __attribute__((always_inline)) void tn_row_sums(ak_tn_nx *restrict
  * touched has room for n + 1 entries: the append is branch-free. */
 static inline __attribute__((always_inline)) void tn_row_sums_solo(ak_tn_nx *restrict nx, int64_t *restrict touched,
         int64_t *restrict nt, const uint8_t *restrict rn8, const uint16_t *restrict rn16,
-        const int32_t *restrict type_w, const int64_t *restrict row_w, int64_t n_types, int64_t type,
+        const int64_t *restrict type_w, const int64_t *restrict row_w, int64_t n_types, int64_t type,
         int64_t base, int64_t lo, int64_t hi, const int narrow, const int per_synapse) {
     int64_t m = *nt;
     for (int64_t p = lo; p < hi; p++) {
         int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
-        int64_t w = per_synapse ? row_w[p] : (int64_t)type_w[i * n_types + type];
+        int64_t w = per_synapse ? row_w[p] : type_w[i * n_types + type];
         ak_tn_nx *e = nx + i;
         touched[m] = i;
         m += !e->head;
@@ -473,16 +456,25 @@ static inline __attribute__((always_inline)) void tn_row_sums_solo(ak_tn_nx *res
 }
 
 /* Pass 3 over one arrival's row: the listed neurons' inputs grouped per instant, in time order. */
-static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, const ak_tn_nx *restrict nx,
-        ak_tn_grp *restrict grp, tn_out *o, const uint8_t *restrict rn8,
-        const uint16_t *restrict rn16, const int32_t *restrict type_w, const int64_t *restrict row_w,
+static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn_nx *restrict nx,
+        const uint8_t *restrict flag, const int64_t *step_w, tn_out *o, const uint8_t *restrict rn8,
+        const uint16_t *restrict rn16, const int64_t *restrict type_w, const int64_t *restrict row_w,
         int64_t n_types, int64_t type, int64_t base, int64_t lo, int64_t hi, int64_t t,
         const int narrow, const int per_synapse) {
     for (int64_t p = lo; p < hi; p++) {
         int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
-        if (!(nx[i].flag & 4)) continue;
-        int64_t w = per_synapse ? row_w[p] : (int64_t)type_w[i * n_types + type] * s->T;
-        tn_input(s, o, i, grp + i, t, w);
+        if (!(flag[i] & 4)) continue;
+        int64_t w = per_synapse ? row_w[p] : type_w[i * n_types + type];
+        ak_tn_nx *e = nx + i;
+        int64_t g = e->gt;
+        if (g == t) {
+            e->gs += w;
+            continue;
+        }
+        if (g >= 0) tn_flush(s, step_w, o, i, e);
+        e->gt = t;
+        e->gs = w;
+        e->gsyn = 1;
     }
 }
 
@@ -547,7 +539,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     tn_out o = {0, 0, 0, 0, cap, spk_n, spk_t, touched};
     int64_t T = s->T, w1 = s->w1;
     ak_tn_nx *restrict nx = x->nx;
-    ak_tn_grp *restrict grp = x->grp;
+    const int64_t *step_w = x->step_w;
     if (cap <= s->n) return AK_EBADARG;  /* each neuron is listed once: n entries, + 1 for the branch-free append */
     const int64_t apc = x->axons_per_core, npc = x->neurons_per_core, n_cores = (s->n + npc - 1) / npc;
     for (int64_t a = 0; a < n_arr; a++)
@@ -618,8 +610,8 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
                 e->head = 1;
                 o.touched[o.nt++] = g;
             }
-            if (e->nsteps++ == 0) grp[g].st0 = t;
-            else grp[g].st1 = t;
+            if (e->st0 == INT64_MAX) e->st0 = t;
+            else e->st1 = t;
         }
     }
     /* Pass 1, order-free: each neuron's positive and negative input, its distinct instants, and
@@ -628,9 +620,9 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     const int64_t *restrict row_ptr = x->row_ptr;
     const uint8_t *restrict rn8 = (const uint8_t *)x->row_neurons;
     const uint16_t *restrict rn16 = (const uint16_t *)x->row_neurons;
-    const int32_t *restrict type_w = x->type_w;
-    const int64_t *restrict row_w = x->row_w;
+    const int64_t *restrict type_w = x->type_w, *restrict row_w = x->row_w;
     const int8_t *restrict axon_type = x->axon_type;
+    uint8_t *restrict flag = x->flag;
     const int64_t n_types = x->n_types;
     const int narrow = x->neuron_bytes == 1, per_synapse = row_w != NULL;
     int64_t *restrict seen = x->seen, sops = 0;
@@ -653,7 +645,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
 #undef TN_SOLO
             continue;
         }
-#define TN_SUMS(N, P) tn_row_sums(nx, grp, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
+#define TN_SUMS(N, P) tn_row_sums(nx, flag, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
         TN_ROWS(TN_SUMS);
 #undef TN_SUMS
     }
@@ -668,42 +660,35 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
      * only permutes the lists below, whose entries are independent neurons) */
     const int dense = 4 * o.nt > s->n;
     const int64_t n_walk = dense ? s->n : o.nt;
-    const int64_t wunit = per_synapse ? 1 : T;  /* pos and neg hold type weights (x T gives 1/T) or row weights */
     for (int64_t k = 0; k < n_walk; k++) {
         int64_t i = dense ? k : o.touched[k];
         ak_tn_nx *e = nx + i;
         if (dense && !e->head) continue;
-        const ak_tn_par *pr = s->par + i;
-        int64_t nsteps = e->nsteps;
-        int64_t sw = pr->step_sign * T * nsteps;
-        int64_t P = e->pos * wunit + (sw > 0 ? sw : 0), N = e->neg * wunit + (sw < 0 ? sw : 0);
+        int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
+        int64_t sw = step_w[i] * nsteps;
+        int64_t P = e->pos + (sw > 0 ? sw : 0), N = e->neg + (sw < 0 ? sw : 0);
         tn_advance(s, i, w0);
-        int64_t v = s->v[i], d = pr->drift;
+        int64_t v = s->v[i], d = s->drift[i];
         int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
-        if (s->mask_any || !(top < pr->alpha && top <= s->hi && bottom >= pr->low) || s->pend[i] < w1) {
-            e->flag |= 4;
+        if (s->mask_any || !(top < s->alpha[i] && top <= s->hi && bottom >= s->low[i]) || s->pend[i] < w1) {
+            flag[i] |= 4;
             ulist[nu++] = i;
             continue;
         }
         s->v[i] = v + P + N;
-        if (pr->enabled) {
-            int64_t shared = (e->flag & 1) + ((e->flag >> 1) & 1);
+        if (s->enabled[i]) {
+            int64_t shared = (flag[i] & 1) + ((flag[i] >> 1) & 1);
             o.active += e->ninst;
             o.plain += nsteps - shared;
         }
-        if (nsteps) grp[i].st0 = grp[i].st1 = INT64_MAX;
-        /* tn_predict, knowing what the bulk test proved: no drawn threshold (theta is alpha),
-         * v < alpha and t_last = w0; so theta, ref and t_last are read only for a drift up */
-        int64_t pd = TN_NEVER;
-        if (pr->enabled && d > 0 && pr->alpha <= s->hi) {
-            int64_t c = w0 + (pr->alpha - (v + P + N) + d - 1) / d, ref = s->ref[i];
-            pd = c > ref ? c : ref;
-        }
+        e->st0 = e->st1 = INT64_MAX;
+        int64_t pd = tn_predict(s, i);
         s->pend[i] = pd;
+        e->head = 0;
         e->pos = e->neg = 0;
-        e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
         e->ninst = 0;
-        e->head = e->flag = e->nsteps = 0;
+        e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
+        flag[i] = 0;
         if (pd != queued[i] && pd < TN_NEVER && pd < end) {
             queued[i] = pd;
             o.touched[nc++] = i;
@@ -717,7 +702,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         int64_t i = chk[k];
         if (!nx[i].head && nx[i].last_t != -2 - w0) {
             nx[i].head = 1;
-            nx[i].flag |= 4;
+            flag[i] |= 4;
             ulist[nu++] = i;
         }
     }
@@ -730,11 +715,20 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         for (int64_t k = 0; k < nu; k++) {
             int64_t i = ulist[k], c = i / npc, local = i % npc;
             int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
-            ak_tn_grp *e = grp + i;
+            ak_tn_nx *e = nx + i;
             for (int64_t q = q0; q < q1; q++) {
                 int64_t a = ord[q], ax = a_ax[a];
                 if (dup[q] || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
-                tn_input(s, &o, i, e, a_t[a], (int64_t)type_w[i * n_types + axon_type[ax]] * T);
+                int64_t t = a_t[a], w = type_w[i * n_types + axon_type[ax]];
+                int64_t g = e->gt;
+                if (g == t) {
+                    e->gs += w;
+                    continue;
+                }
+                if (g >= 0) tn_flush(s, step_w, &o, i, e);
+                e->gt = t;
+                e->gs = w;
+                e->gsyn = 1;
             }
         }
     } else if (nu) {
@@ -745,17 +739,17 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             int64_t base = (ax / apc) * npc;
             int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
             int64_t type = axon_type[ax];
-#define TN_ORDERED(N, P) tn_row_ordered(s, nx, grp, &o, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
+#define TN_ORDERED(N, P) tn_row_ordered(s, nx, flag, step_w, &o, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
             TN_ROWS(TN_ORDERED);
 #undef TN_ORDERED
         }
     }
     for (int64_t k = 0; k < nu; k++) {
         int64_t i = ulist[k];
-        ak_tn_grp *e = grp + i;
-        if (e->gt >= 0) tn_flush(s, &o, i, e);
+        ak_tn_nx *e = nx + i;
+        if (e->gt >= 0) tn_flush(s, step_w, &o, i, e);
         while (e->st0 != INT64_MAX) {
-            tn_group(s, &o, i, e->st0, tn_step_w(s, i), 0);
+            tn_group(s, &o, i, e->st0, step_w[i], 0);
             e->st0 = e->st1;
             e->st1 = INT64_MAX;
         }
@@ -767,11 +761,11 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             o.spk_t[o.ns++] = c;
             s->pend[i] = tn_predict(s, i);
         }
-        ak_tn_nx *h = nx + i;
-        h->pos = h->neg = 0;
-        h->last_t = -1;
-        h->ninst = 0;
-        h->head = h->flag = h->nsteps = 0;
+        e->head = 0;
+        e->pos = e->neg = 0;
+        e->ninst = 0;
+        e->last_t = -1;
+        flag[i] = 0;
         int64_t pd = s->pend[i];
         if (pd != queued[i] && pd < TN_NEVER && pd < end) {
             queued[i] = pd;

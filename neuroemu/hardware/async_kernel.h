@@ -70,26 +70,11 @@ void ak_release(ak_state *s);
 /* --- TrueNorth neurons read in continuous time (neuroemu/engine/asyncmodels.py, TrueNorthCT) ---
  * Exact integer arithmetic: potentials in units of 1/T; the numpy paths of TrueNorthCT give the
  * same bits (a test). The state and parameters, shared with numpy: */
-/* One neuron's constant parameters (a copy of the model's arrays, made once) in two 32-byte
- * records: those every update reads (ak_tn_par: half a cache line, not five arrays) and those
- * of resets and drawn thresholds (ak_tn_rst). step_sign: the sign of the stochastic leak (a step
- * weighs step_sign x T); reset_mode: 0 linear, 1 to reset_value, 2 none. */
-typedef struct {
-    int64_t drift, low, alpha;
-    int8_t step_sign;
-    uint8_t enabled, pad[6];
-} ak_tn_par;
-
-typedef struct {
-    int64_t floor_v, reset_value, mask;
-    uint8_t reset_mode, pad[7];
-} ak_tn_rst;
-
 typedef struct {
     int64_t n, T, lo, hi, w1;
     int32_t mask_any;
-    const ak_tn_par *par;             /* [n] */
-    const ak_tn_rst *rst;             /* [n] */
+    const int64_t *drift, *low, *floor_v, *alpha, *mask, *reset_mode, *reset_value;
+    const uint8_t *enabled;
     const uint64_t *threshold_keys;   /* [n] or NULL when no neuron has a stochastic threshold */
     int64_t *v, *t_last, *ref, *n_upd, *theta, *pend;
 } ak_tn;
@@ -99,15 +84,10 @@ typedef struct {
  * time order, the stochastic leak steps of the window drawn (the tick loop's leak bytes, each step
  * at its own instant inside its tick, see TrueNorthCT.leak_steps), and every touched neuron's
  * inputs of one instant summed and applied in time order, its crossings fired and its next
- * crossing predicted. Scratch per neuron in two 32-byte records, so that the order-free pass
- * over the rows (most of the work) touches half a cache line per input: ak_tn_run_scratch.nx
- * holds pos/neg (the window's positive and negative input, in units of 1/T for type weights
- * and of the row weights for per-synapse ones), last_t (the instant of the last input: -1, or
- * -2 - w0 once the neuron took its window w0 at once), ninst (its distinct instants), head (1
- * while listed as touched), flag (steps that share an instant with an input: 1, 2; ordered: 4)
- * and nsteps (its leak steps in the window), at rest (0, 0, -1, 0, 0, 0, 0);
- * ak_tn_run_scratch.grp holds st0/st1 (the steps' instants, INT64_MAX when none) and gt/gs
- * (pending group time, -1, and its sum).
+ * crossing predicted. Scratch per neuron in ak_tn_run_scratch.nx (one 64-byte record, so an
+ * input touches one cache line): gt (pending group time, -1), gs (its sum), gsyn, st0/st1 (the
+ * neuron's steps in the window, INT64_MAX when none), pos/neg/last_t/ninst of the order-free pass
+ * (0, 0, -1, 0) and head (1 while listed as touched, else 0).
  * Arrivals must come in time order; a second arrival on an axon at the same instant activates
  * nothing (as in a tick). The spikes come out sorted by (time, neuron); with route_axon set,
  * out_t/out_ax hold the arrivals they send (time + route_ps, target axon; spikes with no route
@@ -117,30 +97,26 @@ typedef struct {
  * or < 0; touched[0 .. counts[3]) are then the neurons whose crossing moved and needs a check queued
  * (at pend), the rest of the touched list is not returned. */
 typedef struct {
-    int64_t pos, neg, last_t;
+    int64_t pos, neg, last_t, st0, st1, gt, gs;
     int32_t ninst;
-    uint8_t head, flag, nsteps, pad;
+    uint8_t gsyn, head, pad0, pad1;
 } ak_tn_nx;
 
 typedef struct {
-    int64_t st0, st1, gt, gs;
-} ak_tn_grp;
-
-typedef struct {
-    ak_tn_nx *nx;             /* [n] per-neuron scratch of the order-free pass, see above */
-    ak_tn_grp *grp;           /* [n] per-neuron scratch of the steps and the ordered pass, see above */
+    ak_tn_nx *nx;             /* [n] per-neuron scratch, see above */
     const int64_t *row_ptr;
     const void *row_neurons;
     int32_t neuron_bytes, n_types;
     const int8_t *axon_type;
-    const int32_t *type_w;    /* [n * n_types] weights (per axon type, x T gives units of 1/T), or NULL */
+    const int64_t *type_w;    /* [n * n_types] weights x T (per axon type), or NULL */
     const int64_t *row_w;     /* [synapses] weights x T (per synapse), or NULL */
     int64_t axons_per_core, neurons_per_core;
     int64_t n_sto;
-    const int64_t *sto, *sto_mag;  /* stochastic neurons, abs(leak) */
+    const int64_t *sto, *sto_mag, *step_w;  /* stochastic neurons, abs(leak), sign(leak) x T ([n]) */
     const uint64_t *sto_off_keys;
     uint64_t leak_key;
     int64_t neuron_offset;    /* the first neuron's global id: the leak bytes are keyed by it (an MPI rank's block) */
+    uint8_t *flag;            /* [n] scratch: steps that share an instant with an input (1, 2), ordered (4) */
     int64_t *queued;          /* [n] time of each neuron's queued check (INT64_MAX... none) */
     int64_t *seen;            /* [axons] scratch: the instant each axon last activated (-1) */
     int64_t *ulist;           /* [n] scratch: the neurons taking their events one instant at a time */

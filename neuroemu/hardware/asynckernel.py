@@ -414,16 +414,10 @@ def _line_aligned(arr: np.ndarray) -> np.ndarray:
     out[...] = arr
     return out
 
-#: the C kernel's per-neuron scratch records (ak_tn_nx and ak_tn_grp in async_kernel.h), 32 bytes each
-_NX_DTYPE = np.dtype([("pos", "<i8"), ("neg", "<i8"), ("last_t", "<i8"), ("ninst", "<i4"), ("head", "u1"),
-                      ("flag", "u1"), ("nsteps", "u1"), ("pad", "u1")])
-_GRP_DTYPE = np.dtype([("st0", "<i8"), ("st1", "<i8"), ("gt", "<i8"), ("gs", "<i8")])
-
-#: the constant parameters of one neuron (ak_tn_par and ak_tn_rst in async_kernel.h), 32 bytes each
-_PAR_DTYPE = np.dtype([("drift", "<i8"), ("low", "<i8"), ("alpha", "<i8"), ("step_sign", "i1"), ("enabled", "u1"),
-                       ("pad", "u1", (6,))])
-_RST_DTYPE = np.dtype([("floor_v", "<i8"), ("reset_value", "<i8"), ("mask", "<i8"), ("reset_mode", "u1"),
-                       ("pad", "u1", (7,))])
+#: the C kernel's per-neuron scratch record (ak_tn_nx in async_kernel.h), 64 bytes
+_NX_DTYPE = np.dtype([("pos", "<i8"), ("neg", "<i8"), ("last_t", "<i8"), ("st0", "<i8"), ("st1", "<i8"),
+                      ("gt", "<i8"), ("gs", "<i8"), ("ninst", "<i4"), ("gsyn", "u1"), ("head", "u1"),
+                      ("pad", "u1", (2,))])
 
 
 class TrueNorthWindowC:
@@ -451,18 +445,11 @@ class TrueNorthWindowC:
         n = len(model.v)
         s.n, s.T, s.lo, s.hi = n, model.T, int(model.lo), int(model.hi)
         s.mask_any = int(model.mask_any)
-        # the constant parameters, two records per neuron (ak_tn_par, ak_tn_rst): a copy, as they never change
-        par, rst = np.zeros(n, _PAR_DTYPE), np.zeros(n, _RST_DTYPE)
-        if par.itemsize != _ffi.sizeof("ak_tn_par") or rst.itemsize != _ffi.sizeof("ak_tn_rst"):
-            raise NeuroEmuError("internal: ak_tn_par or ak_tn_rst layout differs from its numpy twin")
-        par["drift"], par["low"], par["alpha"] = model.drift, model.low, model.alpha
-        par["step_sign"], par["enabled"] = model.step_sign, np.asarray(model.enabled, bool)
-        rst["floor_v"], rst["reset_value"], rst["mask"] = model.floor, model.reset_value, model.mask
-        mode = np.asarray(model.reset_mode)
-        rst["reset_mode"] = np.where(mode == 0, 0, np.where(mode == 1, 1, 2))  # any other mode keeps v
-        self._par, self._rst = _line_aligned(par), _line_aligned(rst)
-        s.par = _ffi.cast("ak_tn_par *", ptr("uint8_t[]", self._par.view(np.uint8)))
-        s.rst = _ffi.cast("ak_tn_rst *", ptr("uint8_t[]", self._rst.view(np.uint8)))
+        s.drift, s.low, s.floor_v = ptr("int64_t[]", model.drift), ptr("int64_t[]", model.low), ptr("int64_t[]", model.floor)
+        s.alpha, s.mask = ptr("int64_t[]", model.alpha), ptr("int64_t[]", model.mask)
+        s.reset_mode, s.reset_value = ptr("int64_t[]", model.reset_mode), ptr("int64_t[]", model.reset_value)
+        self._enabled = np.ascontiguousarray(model.enabled, np.uint8)
+        s.enabled = ptr("uint8_t[]", self._enabled)
         s.threshold_keys = ptr("uint64_t[]", model.threshold_keys) if model.mask_any else _ffi.NULL
         s.v, s.t_last, s.ref = ptr("int64_t[]", model.v), ptr("int64_t[]", model.t_last), ptr("int64_t[]", model.ref)
         s.n_upd, s.theta = ptr("int64_t[]", model.n_upd), ptr("int64_t[]", model.theta)
@@ -483,18 +470,15 @@ class TrueNorthWindowC:
             self._keep.append((arr, buf))
             return buf
 
-        if _NX_DTYPE.itemsize != _ffi.sizeof("ak_tn_nx") or _GRP_DTYPE.itemsize != _ffi.sizeof("ak_tn_grp"):
-            raise NeuroEmuError("internal: ak_tn_nx or ak_tn_grp layout differs from its numpy twin")
-        # two 32-byte records per neuron, aligned to the cache line so that no record straddles two
-        # lines (numpy aligns to 16 bytes only): the order-free pass's (ak_tn_nx: an input touches
-        # half a line) and the steps' and ordered pass's (ak_tn_grp)
-        nx = np.zeros(n, _NX_DTYPE)
-        nx["last_t"] = -1
-        grp = np.zeros(n, _GRP_DTYPE)
-        grp["st0"] = grp["st1"] = np.iinfo(np.int64).max
-        grp["gt"] = -1
-        x.nx = _ffi.cast("ak_tn_nx *", ptr("uint8_t[]", _line_aligned(nx).view(np.uint8)))
-        x.grp = _ffi.cast("ak_tn_grp *", ptr("uint8_t[]", _line_aligned(grp).view(np.uint8)))
+        if _NX_DTYPE.itemsize != _ffi.sizeof("ak_tn_nx"):
+            raise NeuroEmuError("internal: ak_tn_nx layout differs from its numpy twin")
+        # one 64-byte record per neuron (ak_tn_nx), aligned to the cache line so that an input
+        # touches one line, not two (numpy aligns to 16 bytes only)
+        nx = _line_aligned(np.zeros(n, _NX_DTYPE))
+        nx["last_t"] = nx["gt"] = -1
+        nx["st0"] = nx["st1"] = np.iinfo(np.int64).max
+        x.nx = _ffi.cast("ak_tn_nx *", ptr("uint8_t[]", nx.view(np.uint8)))
+        x.flag = ptr("uint8_t[]", np.zeros(n, np.uint8))
         x.row_ptr = ptr("int64_t[]", arrays.row_ptr.astype(np.int64))
         rn = arrays.row_neurons
         if rn.dtype.itemsize not in (1, 2):
@@ -503,19 +487,15 @@ class TrueNorthWindowC:
         x.neuron_bytes = rn.dtype.itemsize
         x.axon_type = ptr("int8_t[]", arrays.axon_type.astype(np.int8))
         x.n_types = arrays.weights.shape[1]
-        if type_w is not None:  # per-type weights are integers x T: the kernel keeps the integers (int32)
-            raw = type_w // model.T
-            if not (np.array_equal(raw * model.T, type_w) and np.abs(raw).max(initial=0) < 2**31):
-                raise NeuroEmuError("internal: the async kernel's type weights must be 32-bit integers x T")
-            type_w = raw.astype(np.int32)
-        # aligned: a neuron's row of type weights (4 x 4 bytes) then never straddles two lines
-        x.type_w = ptr("int32_t[]", _line_aligned(type_w)) if type_w is not None else _ffi.NULL
+        # aligned: a neuron's row of type weights (4 x 8 bytes) then never straddles two lines
+        x.type_w = ptr("int64_t[]", _line_aligned(type_w)) if type_w is not None else _ffi.NULL
         x.row_w = ptr("int64_t[]", row_w) if row_w is not None else _ffi.NULL
         x.axons_per_core, x.neurons_per_core = arrays.axons_per_core, arrays.neurons_per_core
         sto = model.stochastic.astype(np.int64)
         x.n_sto = len(sto)
         x.sto = ptr("int64_t[]", sto if len(sto) else np.zeros(1, np.int64))
         x.sto_mag = ptr("int64_t[]", model.step_mag[sto] if len(sto) else np.zeros(1, np.int64))
+        x.step_w = ptr("int64_t[]", model.step_sign * model.T)
         x.sto_off_keys = ptr("uint64_t[]", model.offset_keys if len(sto) else np.zeros(1, np.uint64))
         x.leak_key = int(model.key) & ((1 << 64) - 1)
         x.neuron_offset = int(getattr(model, "neuron_offset", 0))
