@@ -551,10 +551,11 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
     const int hshift = 64 - hbits;
     const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
-    int64_t *ord = malloc((size_t)(2 * n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
+    int64_t *ord = malloc((size_t)(3 * n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
     if (!ord) return AK_ENOMEM;
     int64_t *hset = ord + n_arr + n_cores + 1;
-    int64_t *dup = hset + ((int64_t)1 << hbits);  /* [n_arr] 1: a repeat of an (instant, axon), in ord's order */
+    int64_t *q_ax = hset + ((int64_t)1 << hbits);  /* [n_arr] in ord's order: the axon, or -1 for a repeat of an (instant, axon) */
+    int64_t *q_t = q_ax + n_arr;                   /* [n_arr] in ord's order: the instant */
     const int64_t *seg_end = ord + n_arr;  /* after the sort: core c's arrivals are ord[seg_end[c - 1] .. seg_end[c]) */
     memset(hset, 0xFF, ((size_t)1 << hbits) * sizeof(int64_t));  /* -1: empty (times are >= 0) */
     for (int64_t a = 0; a < n_arr; a++) {
@@ -628,8 +629,9 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t *restrict seen = x->seen, sops = 0;
     for (int64_t q = 0; q < n_arr; q++) {
         int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
-        dup[q] = seen[ax] == t;
-        if (dup[q]) continue;  /* one activation per (instant, axon) */
+        q_t[q] = t;
+        q_ax[q] = seen[ax] == t ? -1 : ax;
+        if (q_ax[q] < 0) continue;  /* one activation per (instant, axon) */
         seen[ax] = t;
         int64_t base = (ax / apc) * npc;
         int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
@@ -682,14 +684,20 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             o.plain += nsteps - shared;
         }
         e->st0 = e->st1 = INT64_MAX;
-        int64_t pd = tn_predict(s, i);
+        /* tn_predict, knowing what the bulk test proved: no drawn threshold (theta is alpha),
+         * v < alpha and t_last = w0; so theta, ref and t_last are read only for a drift up */
+        int64_t pd = TN_NEVER;
+        if (s->enabled[i] && d > 0 && s->alpha[i] <= s->hi) {
+            int64_t c = w0 + (s->alpha[i] - (v + P + N) + d - 1) / d, ref = s->ref[i];
+            pd = c > ref ? c : ref;
+        }
         s->pend[i] = pd;
         e->head = 0;
         e->pos = e->neg = 0;
         e->ninst = 0;
         e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
         flag[i] = 0;
-        if (pd != queued[i] && pd < TN_NEVER && pd < end) {
+        if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
             queued[i] = pd;
             o.touched[nc++] = i;
         }
@@ -717,9 +725,9 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
             ak_tn_nx *e = nx + i;
             for (int64_t q = q0; q < q1; q++) {
-                int64_t a = ord[q], ax = a_ax[a];
-                if (dup[q] || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
-                int64_t t = a_t[a], w = type_w[i * n_types + axon_type[ax]];
+                int64_t ax = q_ax[q];
+                if (ax < 0 || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
+                int64_t t = q_t[q], w = type_w[i * n_types + axon_type[ax]];
                 int64_t g = e->gt;
                 if (g == t) {
                     e->gs += w;
@@ -767,7 +775,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         e->last_t = -1;
         flag[i] = 0;
         int64_t pd = s->pend[i];
-        if (pd != queued[i] && pd < TN_NEVER && pd < end) {
+        if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
             queued[i] = pd;
             o.touched[nc++] = i;
         }
