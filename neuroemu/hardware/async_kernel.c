@@ -434,19 +434,22 @@ static inline __attribute__((always_inline)) void tn_row_sums(ak_tn_nx *restrict
 /* Pass 1 over the row of an arrival whose instant no other arrival to its core shares, in a
  * window where no leak step falls on an arrival's instant: every input is its neuron's only one
  * at that instant (ninst counts it, no step shares it), so the instant bookkeeping is skipped.
- * touched has room for n + 1 entries: the append is branch-free. */
+ * touched has room for n + 1 entries: the append is branch-free. Without track (the walk of pass
+ * 2 then visits every neuron and knows the touched ones by their instants) nothing is listed. */
 static inline __attribute__((always_inline)) void tn_row_sums_solo(ak_tn_nx *restrict nx, int64_t *restrict touched,
         int64_t *restrict nt, const uint8_t *restrict rn8, const uint16_t *restrict rn16,
         const int64_t *restrict type_w, const int64_t *restrict row_w, int64_t n_types, int64_t type,
-        int64_t base, int64_t lo, int64_t hi, const int narrow, const int per_synapse) {
+        int64_t base, int64_t lo, int64_t hi, const int narrow, const int per_synapse, const int track) {
     int64_t m = *nt;
     for (int64_t p = lo; p < hi; p++) {
         int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
         int64_t w = per_synapse ? row_w[p] : type_w[i * n_types + type];
         ak_tn_nx *e = nx + i;
-        touched[m] = i;
-        m += !e->head;
-        e->head = 1;
+        if (track) {
+            touched[m] = i;
+            m += !e->head;
+            e->head = 1;
+        }
         int64_t wp = w > 0 ? w : 0;
         e->pos += wp;
         e->neg += w - wp;
@@ -627,6 +630,13 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     const int64_t n_types = x->n_types;
     const int narrow = x->neuron_bytes == 1, per_synapse = row_w != NULL;
     int64_t *restrict seen = x->seen, sops = 0;
+    /* most neurons touched (the rows' synapses and the steps, an upper bound, reach a quarter of
+     * them): pass 2 walks every neuron in index order (every array read in sequence; the order
+     * only permutes the lists below, whose entries are independent neurons) and knows a touched
+     * one by its head (steps, shared instants) or its instants, so the solo rows list nothing */
+    int64_t reach = o.nt;
+    for (int64_t a = 0; a < n_arr; a++) reach += row_ptr[a_ax[a] + 1] - row_ptr[a_ax[a]];
+    const int dense = 4 * reach > s->n;
     for (int64_t q = 0; q < n_arr; q++) {
         int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
         q_t[q] = t;
@@ -642,9 +652,12 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             && !(q > 0 && a_ax[ord[q - 1]] / apc == core && a_t[ord[q - 1]] == t)
             && !(q + 1 < n_arr && a_ax[ord[q + 1]] / apc == core && a_t[ord[q + 1]] == t);
         if (solo) {
-#define TN_SOLO(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P)
-            TN_ROWS(TN_SOLO);
+#define TN_SOLO(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P, 1)
+#define TN_SOLO_DENSE(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P, 0)
+            if (dense) TN_ROWS(TN_SOLO_DENSE);
+            else TN_ROWS(TN_SOLO);
 #undef TN_SOLO
+#undef TN_SOLO_DENSE
             continue;
         }
 #define TN_SUMS(N, P) tn_row_sums(nx, flag, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
@@ -658,14 +671,15 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t span = w1 - w0, nu = 0, nc = 0;
     int64_t *restrict ulist = x->ulist, *restrict queued = x->queued;
     const int64_t end = x->end;
-    /* most neurons touched: walk them in index order (every array read in sequence; the order
-     * only permutes the lists below, whose entries are independent neurons) */
-    const int dense = 4 * o.nt > s->n;
     const int64_t n_walk = dense ? s->n : o.nt;
+    int64_t n_touched = dense ? 0 : o.nt;
     for (int64_t k = 0; k < n_walk; k++) {
         int64_t i = dense ? k : o.touched[k];
         ak_tn_nx *e = nx + i;
-        if (dense && !e->head) continue;
+        if (dense) {
+            if (!e->head && !e->ninst) continue;
+            n_touched++;
+        }
         int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
         int64_t sw = step_w[i] * nsteps;
         int64_t P = e->pos + (sw > 0 ? sw : 0), N = e->neg + (sw < 0 ? sw : 0);
@@ -674,6 +688,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
         if (s->mask_any || !(top < s->alpha[i] && top <= s->hi && bottom >= s->low[i]) || s->pend[i] < w1) {
             flag[i] |= 4;
+            e->head = 1;  /* listed: a check of it below adds nothing */
             ulist[nu++] = i;
             continue;
         }
@@ -798,5 +813,5 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         }
     }
     counts[5] = n_out;
-    return o.nt;
+    return n_touched;
 }
