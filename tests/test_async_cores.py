@@ -446,6 +446,25 @@ def test_c_kernel_and_numpy_paths_give_the_same_bits(monkeypatch, stochastic_thr
     _same(c_run, np_run)
 
 
+@pytest.mark.parametrize("reset, stochastic, weights", [
+    ("linear", False, [3, 2, -1, -2]), ("zero", False, [3, 2, -1, -2]), ("none", False, [3, 2, -1, -2]),
+    ("linear", True, [255, 200, -255, -100]), ("none", True, [255, 200, -255, -100])])
+def test_c_kernel_and_numpy_paths_agree_with_a_deterministic_leak_and_saturation(reset, stochastic, weights):
+    """A deterministic leak moves crossings all the time, so stale checks pop in windows where their
+    neuron takes its inputs at once (bulk): the C kernel must not apply those inputs a second time
+    for the stale check (it did: more active updates than the numpy paths). The largest weights
+    (+-255) make most windows' sums too large to take at once. Whole records equal, every reset mode."""
+    c = make_chip(latency__hop_ns={"value": 2.0, "source": "test"})
+    w = make_workload(ticks=40, rate_hz=30.0, stochastic=stochastic, threshold=None, reset=reset, weights=weights)
+    c_run = simulate(c, w, timing="async", record_spikes=True, tick_backend="c")
+    np_run = simulate(c, w, timing="async", record_spikes=True, tick_backend="numpy", queue="python")
+    assert c_run.spikes > 1000
+    if not stochastic:
+        assert c_run.loop_stats["threshold_checks"] > 10000
+    assert c_run.loop_stats == np_run.loop_stats
+    _same(c_run, np_run)
+
+
 def test_c_kernel_and_numpy_paths_agree_when_leak_steps_fall_on_arrival_instants():
     """At a 1 ns tick (1,000 ps) the window's arrivals occupy many of its instants, so leak steps
     land on arrival instants in most windows: the C kernel then keeps the per-instant bookkeeping

@@ -434,19 +434,22 @@ static inline __attribute__((always_inline)) void tn_row_sums(ak_tn_nx *restrict
 /* Pass 1 over the row of an arrival whose instant no other arrival to its core shares, in a
  * window where no leak step falls on an arrival's instant: every input is its neuron's only one
  * at that instant (ninst counts it, no step shares it), so the instant bookkeeping is skipped.
- * touched has room for n + 1 entries: the append is branch-free. */
+ * touched has room for n + 1 entries: the append is branch-free. Without track (the walk of pass
+ * 2 then visits every neuron and knows the touched ones by their instants) nothing is listed. */
 static inline __attribute__((always_inline)) void tn_row_sums_solo(ak_tn_nx *restrict nx, int64_t *restrict touched,
         int64_t *restrict nt, const uint8_t *restrict rn8, const uint16_t *restrict rn16,
         const int64_t *restrict type_w, const int64_t *restrict row_w, int64_t n_types, int64_t type,
-        int64_t base, int64_t lo, int64_t hi, const int narrow, const int per_synapse) {
+        int64_t base, int64_t lo, int64_t hi, const int narrow, const int per_synapse, const int track) {
     int64_t m = *nt;
     for (int64_t p = lo; p < hi; p++) {
         int64_t i = base + (narrow ? (int64_t)rn8[p] : (int64_t)rn16[p]);
         int64_t w = per_synapse ? row_w[p] : type_w[i * n_types + type];
         ak_tn_nx *e = nx + i;
-        touched[m] = i;
-        m += !e->head;
-        e->head = 1;
+        if (track) {
+            touched[m] = i;
+            m += !e->head;
+            e->head = 1;
+        }
         int64_t wp = w > 0 ? w : 0;
         e->pos += wp;
         e->neg += w - wp;
@@ -551,10 +554,11 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
     const int hshift = 64 - hbits;
     const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
-    int64_t *ord = malloc((size_t)(2 * n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
+    int64_t *ord = malloc((size_t)(3 * n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
     if (!ord) return AK_ENOMEM;
     int64_t *hset = ord + n_arr + n_cores + 1;
-    int64_t *dup = hset + ((int64_t)1 << hbits);  /* [n_arr] 1: a repeat of an (instant, axon), in ord's order */
+    int64_t *q_ax = hset + ((int64_t)1 << hbits);  /* [n_arr] in ord's order: the axon, or -1 for a repeat of an (instant, axon) */
+    int64_t *q_t = q_ax + n_arr;                   /* [n_arr] in ord's order: the instant */
     const int64_t *seg_end = ord + n_arr;  /* after the sort: core c's arrivals are ord[seg_end[c - 1] .. seg_end[c]) */
     memset(hset, 0xFF, ((size_t)1 << hbits) * sizeof(int64_t));  /* -1: empty (times are >= 0) */
     for (int64_t a = 0; a < n_arr; a++) {
@@ -626,10 +630,18 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     const int64_t n_types = x->n_types;
     const int narrow = x->neuron_bytes == 1, per_synapse = row_w != NULL;
     int64_t *restrict seen = x->seen, sops = 0;
+    /* most neurons touched (the rows' synapses and the steps, an upper bound, reach a quarter of
+     * them): pass 2 walks every neuron in index order (every array read in sequence; the order
+     * only permutes the lists below, whose entries are independent neurons) and knows a touched
+     * one by its head (steps, shared instants) or its instants, so the solo rows list nothing */
+    int64_t reach = o.nt;
+    for (int64_t a = 0; a < n_arr; a++) reach += row_ptr[a_ax[a] + 1] - row_ptr[a_ax[a]];
+    const int dense = 4 * reach > s->n;
     for (int64_t q = 0; q < n_arr; q++) {
         int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
-        dup[q] = seen[ax] == t;
-        if (dup[q]) continue;  /* one activation per (instant, axon) */
+        q_t[q] = t;
+        q_ax[q] = seen[ax] == t ? -1 : ax;
+        if (q_ax[q] < 0) continue;  /* one activation per (instant, axon) */
         seen[ax] = t;
         int64_t base = (ax / apc) * npc;
         int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
@@ -640,9 +652,12 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             && !(q > 0 && a_ax[ord[q - 1]] / apc == core && a_t[ord[q - 1]] == t)
             && !(q + 1 < n_arr && a_ax[ord[q + 1]] / apc == core && a_t[ord[q + 1]] == t);
         if (solo) {
-#define TN_SOLO(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P)
-            TN_ROWS(TN_SOLO);
+#define TN_SOLO(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P, 1)
+#define TN_SOLO_DENSE(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P, 0)
+            if (dense) TN_ROWS(TN_SOLO_DENSE);
+            else TN_ROWS(TN_SOLO);
 #undef TN_SOLO
+#undef TN_SOLO_DENSE
             continue;
         }
 #define TN_SUMS(N, P) tn_row_sums(nx, flag, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
@@ -656,14 +671,15 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t span = w1 - w0, nu = 0, nc = 0;
     int64_t *restrict ulist = x->ulist, *restrict queued = x->queued;
     const int64_t end = x->end;
-    /* most neurons touched: walk them in index order (every array read in sequence; the order
-     * only permutes the lists below, whose entries are independent neurons) */
-    const int dense = 4 * o.nt > s->n;
     const int64_t n_walk = dense ? s->n : o.nt;
+    int64_t n_touched = dense ? 0 : o.nt;
     for (int64_t k = 0; k < n_walk; k++) {
         int64_t i = dense ? k : o.touched[k];
         ak_tn_nx *e = nx + i;
-        if (dense && !e->head) continue;
+        if (dense) {
+            if (!e->head && !e->ninst) continue;
+            n_touched++;
+        }
         int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
         int64_t sw = step_w[i] * nsteps;
         int64_t P = e->pos + (sw > 0 ? sw : 0), N = e->neg + (sw < 0 ? sw : 0);
@@ -672,6 +688,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
         if (s->mask_any || !(top < s->alpha[i] && top <= s->hi && bottom >= s->low[i]) || s->pend[i] < w1) {
             flag[i] |= 4;
+            e->head = 1;  /* listed: a check of it below adds nothing */
             ulist[nu++] = i;
             continue;
         }
@@ -682,14 +699,20 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             o.plain += nsteps - shared;
         }
         e->st0 = e->st1 = INT64_MAX;
-        int64_t pd = tn_predict(s, i);
+        /* tn_predict, knowing what the bulk test proved: no drawn threshold (theta is alpha),
+         * v < alpha and t_last = w0; so theta, ref and t_last are read only for a drift up */
+        int64_t pd = TN_NEVER;
+        if (s->enabled[i] && d > 0 && s->alpha[i] <= s->hi) {
+            int64_t c = w0 + (s->alpha[i] - (v + P + N) + d - 1) / d, ref = s->ref[i];
+            pd = c > ref ? c : ref;
+        }
         s->pend[i] = pd;
         e->head = 0;
         e->pos = e->neg = 0;
         e->ninst = 0;
-        e->last_t = -1;
+        e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
         flag[i] = 0;
-        if (pd != queued[i] && pd < TN_NEVER && pd < end) {
+        if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
             queued[i] = pd;
             o.touched[nc++] = i;
         }
@@ -700,7 +723,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             return AK_EBADARG;
         }
         int64_t i = chk[k];
-        if (!nx[i].head) {
+        if (!nx[i].head && nx[i].last_t != -2 - w0) {
             nx[i].head = 1;
             flag[i] |= 4;
             ulist[nu++] = i;
@@ -717,9 +740,9 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
             ak_tn_nx *e = nx + i;
             for (int64_t q = q0; q < q1; q++) {
-                int64_t a = ord[q], ax = a_ax[a];
-                if (dup[q] || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
-                int64_t t = a_t[a], w = type_w[i * n_types + axon_type[ax]];
+                int64_t ax = q_ax[q];
+                if (ax < 0 || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
+                int64_t t = q_t[q], w = type_w[i * n_types + axon_type[ax]];
                 int64_t g = e->gt;
                 if (g == t) {
                     e->gs += w;
@@ -767,7 +790,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         e->last_t = -1;
         flag[i] = 0;
         int64_t pd = s->pend[i];
-        if (pd != queued[i] && pd < TN_NEVER && pd < end) {
+        if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
             queued[i] = pd;
             o.touched[nc++] = i;
         }
@@ -790,5 +813,5 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
         }
     }
     counts[5] = n_out;
-    return o.nt;
+    return n_touched;
 }

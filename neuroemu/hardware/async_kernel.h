@@ -87,7 +87,8 @@ typedef struct {
  * crossing predicted. Scratch per neuron in ak_tn_run_scratch.nx (one 64-byte record, so an
  * input touches one cache line): gt (pending group time, -1), gs (its sum), gsyn, st0/st1 (the
  * neuron's steps in the window, INT64_MAX when none), pos/neg/last_t/ninst of the order-free pass
- * (0, 0, -1, 0) and head (1 while listed as touched, else 0).
+ * (0, 0, -1, 0) and head (1 while listed as touched, else 0; in a window reaching most neurons the
+ * rows of lone arrivals list nothing: pass 2 walks every neuron and knows those by ninst).
  * Arrivals must come in time order; a second arrival on an axon at the same instant activates
  * nothing (as in a tick). The spikes come out sorted by (time, neuron); with route_axon set,
  * out_t/out_ax hold the arrivals they send (time + route_ps, target axon; spikes with no route
