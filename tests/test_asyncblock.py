@@ -165,12 +165,12 @@ def test_a_mapped_edge_list(monkeypatch, tmp_path):
 
 
 def test_presentations_of_the_digits_classifier(monkeypatch):
-    """Several samples (34 ticks each): readout and reset at each boundary, the spikes still in
+    """Ten samples (34 ticks each): readout and reset at each boundary, the spikes still in
     flight dropped there (counted), the classification report the same."""
-    records = runs(monkeypatch, "truenorth", ROOT / "workloads" / "digits.yaml", ticks=34 * 5)
+    records = runs(monkeypatch, "truenorth", ROOT / "workloads" / "digits.yaml", ticks=34 * 10)
     assert_identical(records)
     fast = records["fast"]
-    assert fast.workload_report["classification"]["samples"] == 5
+    assert fast.workload_report["classification"]["samples"] == 10
     assert fast.counts.get("in_flight_dropped_at_reset", 0) > 0
 
 

@@ -516,7 +516,10 @@ class TrueNorthWindowC:
             flat += rn
             dense = np.zeros(n_axons * npc, bool)
             dense[flat] = True
-            x.row_bits = ptr("uint8_t[]", np.packbits(dense.reshape(n_axons, npc), axis=1, bitorder="little"))
+            # a row reaching one neuron twice counts twice in the row scan but once as a bit: such
+            # crossbars take the scan in the ordered pass too
+            if np.count_nonzero(dense) == len(flat):
+                x.row_bits = ptr("uint8_t[]", np.packbits(dense.reshape(n_axons, npc), axis=1, bitorder="little"))
         self._x = x
         self._counts = np.zeros(6, np.int64)
         self._out_t = self._out_ax = None
