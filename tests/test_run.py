@@ -143,3 +143,18 @@ def test_the_picosecond_clock_limit_counts_the_delay_ticks_and_one_more(small_ch
     chip, wl = _tiny(small_chip, small_workload)
     with pytest.raises(ConfigError, match="int64 picosecond clock"):
         simulate(chip, wl, ticks=2**32 - 15 - 1)
+
+
+@pytest.mark.parametrize("backend, network, one_pass", [("c", "analytic", True), ("numpy", "analytic", False),
+                                                        ("c", "packet", False)])
+def test_the_one_pass_c_routing_is_taken_with_the_c_kernels_on_the_analytic_network(small_chip, small_workload,
+                                                                                      backend, network, one_pass):
+    """Single-target routes are routed in one C pass (hardware/fused.RoutePass) only with the C tick
+    kernels on the analytic network: the numpy kernels route in numpy, so the C/numpy twin tests
+    compare two implementations of the routing too; packets are injected into the packet network."""
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.engine.run import TickLoop
+    chip, wl = _tiny(small_chip, small_workload)
+    loop = TickLoop(chip, wl, RunOptions(ticks=5, seed=3, tick_backend=backend, network=network))
+    assert not loop.fanout and loop.stepper.backend == backend
+    assert (loop.fast_routes is not None) == one_pass
