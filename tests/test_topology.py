@@ -732,3 +732,87 @@ def test_grid_pair_sums_of_link_values_in_blocks_of_lines_equal_the_route_walk(k
     want = [float(values[walk(t, a, b)].sum()) for a, b in zip(s.tolist(), d.tolist())]
     assert t.pair_path_sum(values, np.float64, s, d).tolist() == want
     assert t.pair_path_sum(values.astype(np.int64) * 3, np.int64, s, d).tolist() == [3 * v for v in want]
+
+
+# --- routing's helpers at their corners, by hand --------------------------------------------------
+
+
+def test_class_sum_by_hand():
+    """sum_c class_hops[c] x v_c when each class has one value (a class without links adds nothing),
+    None as soon as one class's links differ."""
+    class_hops = np.array([[[0, 1], [2, 0]], [[0, 3], [1, 0]], [[0, 0], [0, 0]]], np.int16)
+    link_class = np.array([0, 1, 0, 1])
+    got = rt.class_sum(np.array([5, 7, 5, 7]), link_class, 3, lambda: class_hops, np.int64)
+    assert got.tolist() == [[0, 5 + 21], [10 + 7, 0]] and got.dtype == np.int64
+    assert rt.class_sum(np.array([5, 0, 5, 0]), link_class, 3, lambda: class_hops, np.int64).tolist() == \
+        [[0, 5], [10, 0]]
+    assert rt.class_sum(np.array([5, 7, 6, 7]), link_class, 3, lambda: class_hops, np.int64) is None
+    assert rt.class_sum(np.array([5, 7, 5, 8]), link_class, 3, lambda: class_hops, np.int64) is None
+
+
+def _line():
+    """Routers 0 - 1 - 2 in a line: links 0: 0->1, 1: 1->2, 2: 1->0, 3: 2->1."""
+    next_link = np.array([[-1, 0, 0], [2, -1, 1], [3, 3, -1]], np.int32)
+    return next_link, np.array([1, 2, 0, 1])
+
+
+def test_walk_loads_and_unions_by_hand():
+    """Packets per link over the line: repeated pairs add up, counts weigh them (0 counts nothing),
+    self routes cross nothing; no traffic gives zeros. The union of a multicast's routes."""
+    next_link, link_dst = _line()
+    src, dst = np.array([0, 0, 2, 1, 0]), np.array([2, 2, 0, 1, 1])
+    assert rt.walk_loads(next_link, link_dst, 4, src, dst, None).tolist() == [3, 2, 1, 1]
+    assert rt.walk_loads(next_link, link_dst, 4, src, dst, np.array([1, 4, 2, 9, 0])).tolist() == [5, 5, 2, 2]
+    assert rt.walk_loads(next_link, link_dst, 4, np.array([2]), np.array([0]), np.array([3])).tolist() == [0, 0, 3, 3]
+    empty = np.zeros(0, np.int64)
+    assert rt.walk_loads(next_link, link_dst, 4, empty, empty, empty).tolist() == [0, 0, 0, 0]
+    assert rt.walk_loads(next_link, link_dst, 4, empty, empty, None).tolist() == [0, 0, 0, 0]
+    assert rt.walk_union(next_link, link_dst, 1, np.array([0, 2, 2])).tolist() == [1, 2]
+    assert rt.walk_union(next_link, link_dst, 0, np.array([2])).tolist() == [0, 1]
+    assert rt.walk_union(lambda at, d: next_link[at, d], link_dst, 2, np.array([1, 0])).tolist() == [2, 3]
+    none = rt.walk_union(next_link, link_dst, 1, np.array([1]))
+    assert none.tolist() == [] and none.dtype == np.int32
+    assert rt.walk_union(next_link, link_dst, 1, np.zeros(0, np.int64)).tolist() == []
+
+
+def test_rings_by_hand():
+    """Steps and direction along one dimension: on a ring of 4 the halfway tie goes +, a ring of 2
+    goes + both ways round; without wrap the direction is the sign of the difference."""
+    steps, way = rt._ring(4, True)
+    assert steps.tolist() == [[0, 1, 2, 1], [1, 0, 1, 2], [2, 1, 0, 1], [1, 2, 1, 0]]
+    assert way.tolist() == [[0, 1, 1, -1], [-1, 0, 1, 1], [1, -1, 0, 1], [1, 1, -1, 0]]
+    steps, way = rt._ring(5, True)
+    assert steps[0].tolist() == [0, 1, 2, 2, 1] and way[0].tolist() == [0, 1, 1, -1, -1]
+    assert [t.tolist() for t in rt._ring(2, True)] == [[[0, 1], [1, 0]], [[0, 1], [1, 0]]]
+    steps, way = rt._ring(3, False)
+    assert steps.tolist() == [[0, 1, 2], [1, 0, 1], [2, 1, 0]] and way.tolist() == [[0, 1, 1], [-1, 0, 1], [-1, -1, 0]]
+    assert [t.tolist() for t in rt._ring(1, True)] == [[[0]], [[0]]]
+
+
+def test_pair_coords_in_chunks(monkeypatch):
+    monkeypatch.setattr(rt, "PAIR_CHUNK", 2)
+    y, x = rt.pair_coords(np.array([0, 4, 5, 9, 14]), 5)
+    assert y.tolist() == [0, 0, 1, 1, 2] and x.tolist() == [0, 4, 0, 4, 4] and y.dtype == x.dtype == np.int64
+
+
+def test_shortest_paths_prefer_fewer_hops_then_the_lowest_link_id():
+    """Four routers; from 0 to 3 three routes take 4 ps: 0->1->3, 0->3 and 0->2->3. The direct link
+    (one hop) wins; without it the two 2-hop routes tie and the lower link id (0->1) wins. A route
+    of less latency wins over fewer hops (3 -> 0: 3->2->0 at 2 ps, not 3->0 at 3 ps)."""
+    links = [(0, 1, 2), (1, 3, 2), (0, 3, 4), (0, 2, 2), (2, 3, 2), (3, 0, 3), (3, 2, 1), (2, 0, 1), (1, 0, 1)]
+    src, dst, lat = (np.array(c) for c in zip(*links))
+    r = rt.ShortestPathRouting(4, src, dst, lat)
+    assert r.next_link[0, 3] == 2 and r.hops[0, 3] == 1
+    assert r.next_link[3, 0] == 6 and r.hops[3, 0] == 2
+    assert r.next_link[3, 3] == -1 and r.hops[3, 3] == 0
+    # 1 -> 2: 1->3->2 and 1->0->2 both take 3 ps in 2 hops: the lower first link id (1->3 is 1, 1->0 is 8)
+    assert r.next_link[1, 2] == 1 and r.hops[1, 2] == 2
+    keep = np.arange(len(links)) != 2
+    r = rt.ShortestPathRouting(4, src[keep], dst[keep], lat[keep])  # ids shift: 0->1 is 0, 0->2 is 2
+    assert r.next_link[0, 3] == 0 and r.hops[0, 3] == 2 and r.diameter() == 2
+
+
+def test_an_empty_table_has_diameter_zero():
+    r = rt.Routing()
+    r.hops = np.zeros((0, 0), np.int16)
+    assert r.diameter() == 0
