@@ -809,7 +809,9 @@ def test_shortest_paths_prefer_fewer_hops_then_the_lowest_link_id():
     assert r.next_link[1, 2] == 1 and r.hops[1, 2] == 2
     keep = np.arange(len(links)) != 2
     r = rt.ShortestPathRouting(4, src[keep], dst[keep], lat[keep])  # ids shift: 0->1 is 0, 0->2 is 2
-    assert r.next_link[0, 3] == 0 and r.hops[0, 3] == 2 and r.diameter() == 2
+    assert r.next_link[0, 3] == 0 and r.hops[0, 3] == 2
+    # 3 -> 1: 3->2->0->1 (4 ps, 3 hops) beats 3->0->1 (5 ps, 2 hops)
+    assert r.hops[3, 1] == 3 and r.next_link[3, 1] == 5 and r.diameter() == 3
 
 
 def test_an_empty_table_has_diameter_zero():
