@@ -158,3 +158,55 @@ def test_the_one_pass_c_routing_is_taken_with_the_c_kernels_on_the_analytic_netw
     loop = TickLoop(chip, wl, RunOptions(ticks=5, seed=3, tick_backend=backend, network=network))
     assert not loop.fanout and loop.stepper.backend == backend
     assert (loop.fast_routes is not None) == one_pass
+
+
+@pytest.mark.parametrize("late_spikes", ["late", "drop"])
+def test_sort_arrivals_by_hand(late_spikes):
+    """Tick 5 delivers what was held for it, then the arrivals due now; early ones are held under
+    their own tick (7 and 9), a late one (due 4) is a violation, delivered only when kept."""
+    from types import SimpleNamespace
+
+    from neuroemu.engine.energy import Ledger
+    from neuroemu.engine.run import _sort_arrivals
+    policy, ledger = SimpleNamespace(late_spikes=late_spikes), Ledger()
+    pending = {5: [np.array([1, 2])], 6: [np.array([3])]}
+    got = _sort_arrivals(np.array([10, 11, 12, 13, 14, 15]), np.array([5, 7, 5, 4, 9, 7]), 5, pending, policy, ledger)
+    assert got.tolist() == ([1, 2, 10, 12, 13] if late_spikes == "late" else [1, 2, 10, 12])
+    assert {k: [a.tolist() for a in v] for k, v in pending.items()} == {6: [[3]], 7: [[11, 15]], 9: [[14]]}
+    assert ledger.get("timing_violation") == 1
+    # all due now (the usual case): held ones first; nothing at all: an empty int64 array
+    got = _sort_arrivals(np.array([20, 21]), np.array([6, 6]), 6, pending, policy, ledger)
+    assert got.tolist() == [3, 20, 21]
+    empty = _sort_arrivals(np.zeros(0, np.int64), np.zeros(0, np.int64), 8, pending, policy, ledger)
+    assert empty.tolist() == [] and empty.dtype == np.int64
+    assert _sort_arrivals(np.zeros(0, np.int64), np.zeros(0, np.int64), 9, pending, policy, ledger).tolist() == [14]
+    assert ledger.get("timing_violation") == 1 and list(pending) == [7]
+
+
+def test_drain_files_each_delivery_under_its_due_tick():
+    """The packet network run dry one event time at a time: tags are due tick x axons + axon."""
+    from types import SimpleNamespace
+
+    from neuroemu.engine.run import _drain
+
+    class Net:
+        def __init__(self, events):
+            self.events, self.asked = list(events), []
+
+        def idle(self):
+            return not self.events
+
+        def next_event_time(self):
+            return self.events[0][0]
+
+        def advance(self, until):
+            self.asked.append(until)
+            t, tags = self.events.pop(0)
+            got = np.array(tags if t < until else [], np.int64)
+            return SimpleNamespace(time_ps=np.full(len(got), t, np.int64), tag=got)
+
+    net, pending = Net([(5, [23, 31]), (7, []), (9, [27, 21])]), {3: [np.array([0])]}
+    assert _drain(net, pending, 10).tolist() == [5, 5, 9, 9]
+    assert net.asked == [6, 8, 10]
+    assert {k: [a.tolist() for a in v] for k, v in pending.items()} == {2: [[3], [7, 1]], 3: [[0], [1]]}
+    assert _drain(Net([]), pending, 10) is None
