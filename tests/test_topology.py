@@ -818,3 +818,25 @@ def test_an_empty_table_has_diameter_zero():
     r = rt.Routing()
     r.hops = np.zeros((0, 0), np.int16)
     assert r.diameter() == 0
+
+
+def test_parameters_accepted_at_their_edges(monkeypatch):
+    """Each limit's edge builds: one core, width 1, one router holding every core, a height alone
+    (6 cores, height 3 -> width 2), a width alone, a tree of one leaf (one router, no link); the
+    router limit counts routers (cores / concentration), at it and one over."""
+    assert build_topology("mesh", n_cores=1).n_routers == 1
+    t = build_topology("mesh", n_cores=4, width=1)
+    assert (t.params["width"], t.params["height"]) == (1, 4) and t.diameter == 3
+    t = build_topology("mesh", n_cores=6, concentration=6)
+    assert t.n_routers == 1 and t.core_router.tolist() == [0] * 6 and t.n_links == 0
+    t = build_topology("torus", n_cores=6, height=3)
+    assert (t.params["width"], t.params["height"]) == (2, 3)
+    t = build_topology("mesh", n_cores=6, width=3)
+    assert (t.params["width"], t.params["height"]) == (3, 2)
+    t = build_topology("tree", n_cores=3, radix=2, concentration=3)
+    assert t.n_routers == 1 and t.n_links == 0 and t.params["levels"] == 0 and t.diameter == 0
+    assert build_topology("tree", n_cores=2, radix=2).n_routers == 3
+    monkeypatch.setattr(topo_mod, "MAX_ROUTERS", 16)
+    assert build_topology("mesh", n_cores=32, concentration=2).n_routers == 16
+    with pytest.raises(ConfigError, match="at most 16 routers .*got 17"):
+        build_topology("mesh", n_cores=34, concentration=2)
