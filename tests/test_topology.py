@@ -840,3 +840,16 @@ def test_parameters_accepted_at_their_edges(monkeypatch):
     assert build_topology("mesh", n_cores=32, concentration=2).n_routers == 16
     with pytest.raises(ConfigError, match="at most 16 routers .*got 17"):
         build_topology("mesh", n_cores=34, concentration=2)
+
+
+def test_link_params_at_their_edges():
+    """1 ps (an integer, numpy's too) is the shortest link; energies of 0 and any bandwidth above 0
+    are valid; values are stored as int and floats."""
+    p = LinkParams(latency_ps=np.int64(1), energy_pj=0, energy_pj_per_mm=0, bandwidth_pkts_per_ns=1e-300)
+    assert p.latency_ps == 1 and type(p.latency_ps) is int
+    assert (p.energy_pj, p.energy_pj_per_mm, p.bandwidth_pkts_per_ns) == (0.0, 0.0, 1e-300)
+    assert type(p.energy_pj) is float and type(p.bandwidth_pkts_per_ns) is float
+    assert p.energy_for(np.array([0.0, 2.0])).tolist() == [0.0, 0.0]
+    assert LinkParams(energy_pj=1.5, energy_pj_per_mm=0.25).energy_for(2.0) == 2.0
+    t = build_topology("mesh", n_cores=4, link=p)
+    assert t.link_latency_ps.tolist() == [1] * 8 and t.path_latency_ps[0, 3] == 2
