@@ -207,6 +207,8 @@ def test_deadlock_is_reported(tmp_path):
     net.inject(np.zeros(n, np.int64), src, (src + 3) % 4, np.arange(n))
     with pytest.raises(NeuroEmuError, match="deadlocked"):
         net.advance(2**62)
+    # nothing is pending any more, but packets are still in the network: not idle
+    assert net.next_event_time() is None and net.in_flight > 0 and not net.idle()
     unbounded = PacketNetwork(t, buffer_packets=None)
     unbounded.inject(np.zeros(n, np.int64), src, (src + 3) % 4, np.arange(n))
     assert unbounded.advance(2**62).time_ps.size == n
