@@ -445,6 +445,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'concentration divides n_cores (checked just above), so the quotient is exact either way',
     ('packet', '__init__', 'self._next_link = (np.zeros(0, np.int32) if ports is not None', 36, '0', '1'):
         "the placeholder next-link table of a mesh, which both kernels never read (grid_width > 0: XY from the ports)",
+    # sixth round, mutd (engine and network modules; exploratory seeds 300-349 and the fresh seed 401)
+    ('system', 'pair_path_sum', 'if all(v.size == 0 or np.all(v == v[0]) for v in per_class):', 41, 'v == v[0]',
+     'v != v[0]'):
+        'integer values then always take the grid\'s running sums instead of class hops x value: both are exact '
+        'integer sums of the same links (speed only)',
 }
 
 
