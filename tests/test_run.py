@@ -210,3 +210,37 @@ def test_drain_files_each_delivery_under_its_due_tick():
     assert net.asked == [6, 8, 10]
     assert {k: [a.tolist() for a in v] for k, v in pending.items()} == {2: [[3], [7, 1]], 3: [[0], [1]]}
     assert _drain(Net([]), pending, 10) is None
+
+
+def test_simulate_refuses_an_unknown_network_fidelity_in_one_line(small_chip, small_workload):
+    from neuroemu.errors import ConfigError
+    chip, wl = _tiny(small_chip, small_workload)
+    with pytest.raises(ConfigError) as err:
+        simulate(chip, wl, ticks=2, network="wormhole")
+    assert str(err.value) == "--network: unknown network fidelity 'wormhole'; valid: analytic, packet"
+
+
+def test_simulate_hands_the_run_to_the_loop_asked_for(small_chip, small_workload):
+    """``loop``: the tick loop class runs clocked semantics, its ``async_loop`` the clockless one; a loop
+    without an async twin refuses async in one line naming the chip."""
+    from neuroemu.errors import ConfigError
+    chip, wl = _tiny(small_chip, small_workload)
+    seen = []
+
+    class Stub:
+        def __init__(self, chip, workload, options):
+            seen.append((type(self).__name__, chip.timing.mode, options.ticks, options.seed))
+
+        def run(self, progress):
+            return "ran"
+
+    class Clockless(Stub):
+        pass
+
+    loop = type("Loop", (Stub,), {"async_loop": Clockless})
+    assert simulate(chip, wl, ticks=3, loop=loop) == "ran"
+    assert simulate(chip, wl, ticks=4, seed=9, loop=loop, timing="async") == "ran"
+    assert seen == [("Loop", "sync", 3, 3), ("Clockless", "async", 4, 9)]
+    with pytest.raises(ConfigError) as err:
+        simulate(chip, wl, ticks=2, loop=Stub, timing="async")
+    assert str(err.value).startswith("tiny: timing.mode: async does not run split over MPI ranks by this loop")
