@@ -318,3 +318,25 @@ def test_gals_work_by_hand_truenorth_and_global_ids():
     work.start()
     assert work.busy.tolist() == [True, False, False, True]
     assert work.finish(np.empty(0, np.int64), np.array([16])) == (2, 2 + 2)
+
+
+def test_ledger_counts_by_hand():
+    """A zero adds no counter (records list only what happened); hops are every hop:<class> counter
+    and nothing else; a counter never added reads 0."""
+    ledger = Ledger()
+    ledger.add("spike", 0)
+    ledger.add("hop:x", np.int64(3))
+    ledger.add("hop:chip", 4)
+    ledger.add("hops_note", 100)   # not a hop class
+    ledger.add("hop:x", 2)
+    assert dict(ledger.counts) == {"hop:x": 5, "hop:chip": 4, "hops_note": 100}
+    assert ledger.hops() == 9 and ledger.get("spike") == 0 and type(ledger.get("hop:x")) is int
+
+
+def test_figures_by_hand():
+    """3 pJ synaptic + 5 pJ else over 4 SOPs in 2 ns: 2 pJ/SOP all-in, 0.75 synaptic, 4 mW, 4 SOPs / 8 pJ = 500 GSOPS/W."""
+    f = figures({"synaptic": 3e-12, "static": 5e-12}, sops=4, sim_time_s=2e-9)
+    assert f == {"pj_per_sop": pytest.approx(2.0, rel=1e-12, abs=0),
+                 "pj_per_sop_synaptic": pytest.approx(0.75, rel=1e-12, abs=0),
+                 "power_w": pytest.approx(4e-3, rel=1e-12, abs=0), "gsops_per_w": pytest.approx(500.0, rel=1e-12, abs=0)}
+    assert total_j({"a": 0.1, "b": 0.2, "c": -0.3}) == 0.0  # summed exactly (fsum), not 5.55e-17
