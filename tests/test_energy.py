@@ -339,4 +339,4 @@ def test_figures_by_hand():
     assert f == {"pj_per_sop": pytest.approx(2.0, rel=1e-12, abs=0),
                  "pj_per_sop_synaptic": pytest.approx(0.75, rel=1e-12, abs=0),
                  "power_w": pytest.approx(4e-3, rel=1e-12, abs=0), "gsops_per_w": pytest.approx(500.0, rel=1e-12, abs=0)}
-    assert total_j({"a": 0.1, "b": 0.2, "c": -0.3}) == 0.0  # summed exactly (fsum), not 5.55e-17
+    assert total_j({"a": 1e16, "b": 1.0, "c": -1e16}) == 1.0  # summed exactly (fsum): a plain sum loses the 1
