@@ -429,10 +429,17 @@ def test_route_pass_follows_the_policys_arrival_rule(small_chip):
         def arrival_ps(self, emit, latency, due_tick):
             return emit
 
-    router = SimpleNamespace(neuron_latency=lambda ids: np.zeros(len(ids), np.int64))
+    router = SimpleNamespace(neuron_latency=lambda ids: 10 * ids + 5)  # route i: 10 i + 5 ps
     own = Own.__new__(Own)
     own.nominal_tick_ps = 10
     assert route_pass(own, np.array([0, 1]), np.array([1, 1]), router) is None
+    axon, delay = np.array([4, -1, 9]), np.array([1, 2, 3])
     for mode in ("sync", "gals", "barrier"):
-        assert route_pass(_policy(copy.deepcopy(small_chip), mode), np.array([0, 1]), np.array([1, 1]),
-                          router) is not None
+        rp = route_pass(_policy(copy.deepcopy(small_chip), mode), axon, delay, router)
+        # neurons 0 and 2 fire in tick 2 (neuron 1 sends nowhere), emitted at 100 and 300 ps
+        arrival, target, due = rp(np.array([0, 1, 2]), np.array([100, 200, 300]), 2, 50)
+        assert target.tolist() == [4, 9] and due.tolist() == [3, 5]
+        if mode == "sync":  # at the due tick's start
+            assert rp.tick_ps == 10**9 and arrival.tolist() == [3 * 10**9, 5 * 10**9]
+        else:               # emission + the route's latency
+            assert rp.tick_ps == 0 and arrival.tolist() == [100 + 5, 300 + 25]
