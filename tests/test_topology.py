@@ -853,3 +853,21 @@ def test_link_params_at_their_edges():
     assert LinkParams(energy_pj=1.5, energy_pj_per_mm=0.25).energy_for(2.0) == 2.0
     t = build_topology("mesh", n_cores=4, link=p)
     assert t.link_latency_ps.tolist() == [1] * 8 and t.path_latency_ps[0, 3] == 2
+
+
+def test_mesh_ports_by_hand():
+    """A 3 x 2 mesh's +x, -x, +y, -y link of every router (links: x first, each router's + link then
+    its - link; then y likewise); -1 where the mesh ends. Tori (wrap links) and trees have none."""
+    t = build_topology("mesh", n_cores=6, width=3)
+    ports = t.mesh_ports()
+    assert ports.dtype == np.int32 and ports.shape == (4, 6)
+    link = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(t.link_src, t.link_dst))}
+    want = [[link.get((r, r + 1), -1) if r % 3 < 2 else -1 for r in range(6)],
+            [link.get((r, r - 1), -1) if r % 3 > 0 else -1 for r in range(6)],
+            [link.get((r, r + 3), -1) for r in range(6)],
+            [link.get((r, r - 3), -1) for r in range(6)]]
+    assert ports.tolist() == want
+    assert ports[0].tolist() == [0, 1, -1, 4, 5, -1] and ports[2].tolist() == [8, 9, 10, -1, -1, -1]
+    assert build_topology("torus", n_cores=9).mesh_ports() is None
+    assert build_topology("tree", n_cores=4, radix=2).mesh_ports() is None
+    assert repr(t) == "Topology('mesh', n_cores=6, n_routers=6, n_links=14, width=3, height=2, concentration=1)"
