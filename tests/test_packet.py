@@ -400,3 +400,18 @@ def test_a_line_of_four_routers_by_hand(kernel):
          "peak_buffer": 1}]
     assert st["link_bits_per_s"].tolist() == [32e9] * 6
     assert net.busy_ps.tolist() == [3000, 3000, 0, 0, 0, 1000]
+
+
+def test_zero_load_latency_with_bandwidths_that_differ_within_a_class(tmp_path):
+    """A custom line a - b - c, one link class: a - b 100 ps at 1 packet/ns (1000 ps to serialise),
+    b - c 200 ps at 0.4 (2500 ps). Serialisation is summed link by link along the route (not class
+    hops x one value): a -> c takes 100 + 200 + 1000 + 2500 = 3800 ps, a packet delivered exactly then."""
+    path = tmp_path / "line.csv"
+    path.write_text("a,b,1.0,100,0,1.0,w\nb,c,1.0,200,0,0.4,w\n")
+    t = build_topology("custom", n_cores=3, custom_path=str(path))
+    assert t.n_classes == 1
+    assert zero_load_latency_ps(t).tolist() == [[0, 1100, 3800], [1100, 0, 2700], [3800, 2700, 0]]
+    net = PacketNetwork(t)
+    net.inject(np.array([0, 10_000]), np.array([0, 2]), np.array([2, 1]), np.array([7, 8]))
+    out = net.advance(2**62)
+    assert out.time_ps.tolist() == [3800, 12_700] and out.tag.tolist() == [7, 8] and out.hops.tolist() == [2, 1]
