@@ -539,3 +539,22 @@ def test_system_size_check_at_its_boundary(monkeypatch):
     system_mod.check_system_size(_shape("torus", 4, 4, 1, 16, 8, system=spec.system))  # not a mesh
     with pytest.raises(ConfigError):
         system_mod.check_system_size(_shape("mesh", 4, 4, 1, 16, 8, system=spec.system))
+
+
+def test_a_joined_meshs_links_and_routers_by_hand(write_yaml, small_chip):
+    """A 3 x 1 grid of 2 x 2-router chips, 2 cores per router (a 6 x 2 mesh): routers at (x, y) x
+    0.24 mm, cores in pairs per router; on-chip links keep the chip's 2 ns, 2.3 pJ and bandwidth
+    1/ns, chip links take the system link's 25 ns, 40 pJ and 0.5/ns; every link is one pitch long."""
+    small_chip["topology"]["bandwidth_pkts_per_ns"] = 1.0
+    topo = build_chip_topology(_system(write_yaml, small_chip, 2, 2, 3, 1, conc=2))
+    assert topo.params == {"width": 6, "height": 2, "concentration": 2, "grid": (3, 1), "chip_width": 2,
+                           "chip_height": 2}
+    assert topo.n_routers == 12 and topo.core_router.tolist() == [r for r in range(12) for _ in range(2)]
+    assert topo.router_pos_mm.tolist() == [[x * 0.24, y * 0.24] for y in range(2) for x in range(6)]
+    across = np.array([(int(s) % 6) // 2 != (int(d) % 6) // 2 for s, d in zip(topo.link_src, topo.link_dst)])
+    assert across.sum() == 8 and np.array_equal(topo.link_class == 2, across)
+    assert set(topo.link_latency_ps[across].tolist()) == {25000} and set(topo.link_latency_ps[~across].tolist()) == {2000}
+    assert set(topo.link_energy_pj[across].tolist()) == {40.0} and set(topo.link_energy_pj[~across].tolist()) == {2.3}
+    assert set(topo.link_bandwidth[across].tolist()) == {0.5} and set(topo.link_bandwidth[~across].tolist()) == {1.0}
+    assert topo.link_length_mm.tolist() == pytest.approx([0.24] * topo.n_links, rel=1e-12, abs=0)
+    assert topo.class_names == ("x", "y", "chip")
