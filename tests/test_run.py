@@ -244,3 +244,40 @@ def test_simulate_hands_the_run_to_the_loop_asked_for(small_chip, small_workload
     with pytest.raises(ConfigError) as err:
         simulate(chip, wl, ticks=2, loop=Stub, timing="async")
     assert str(err.value).startswith("tiny: timing.mode: async does not run split over MPI ranks by this loop")
+
+
+@pytest.mark.parametrize("timing", ["sync", "barrier"])
+def test_link_stats_are_the_routes_walked_link_by_link(small_chip, small_workload, timing):
+    """``link_stats``: every link's source, destination and position, its packets = the spikes fired
+    on each route crossing it (routes walked link by link through the topology), its utilisation
+    packets x 1 ns (1 packet/ns) over the chip time; the busiest five in order, and the wire per
+    spike from the same walk (0.24 mm a hop)."""
+    from neuroemu.engine.options import RunOptions, with_timing
+    from neuroemu.engine.run import TickLoop
+    chip, wl = _tiny(small_chip, small_workload)
+    loop = TickLoop(with_timing(chip, timing), wl, RunOptions(ticks=30, seed=3, record_spikes=True, link_stats=True))
+    record = loop.run(None)
+    topo, a = loop.topology, loop.arrays
+    loads, hops, routed = np.zeros(topo.n_links, np.int64), 0, 0
+    for n in record.spike_trains.neurons.tolist():
+        axon = int(loop.route_axon[n])
+        if axon < 0:
+            continue
+        s = topo.core_router[a.chip_cores(np.array([n // a.neurons_per_core]))[0]]
+        d = topo.core_router[a.chip_cores(np.array([axon // a.axons_per_core]))[0]]
+        links = topo.route_links(int(s), int(d))
+        loads[links] += 1
+        hops += len(links)
+        routed += 1
+    assert routed > 20 and hops > 0
+    rep = record.timing_report
+    stats = rep["link_stats"]
+    assert stats["src"] == topo.link_src.tolist() and stats["dst"] == topo.link_dst.tolist()
+    assert stats["router_pos_mm"] == topo.router_pos_mm.tolist()
+    assert stats["packets"] == loads.tolist() and record.hops == hops
+    assert stats["utilization"] == pytest.approx((loads * 1e-9 / record.sim_time_s).tolist(), rel=1e-12, abs=0)
+    order = sorted(range(topo.n_links), key=lambda i: (-loads[i], i))[:5]
+    assert [b["link"] for b in rep["busiest_links"]] == order
+    assert [b["packets"] for b in rep["busiest_links"]] == [int(loads[i]) for i in order]
+    assert rep["max_link_utilization"] == pytest.approx(loads.max() * 1e-9 / record.sim_time_s, rel=1e-12, abs=0)
+    assert rep["wire_mm_per_spike"] == pytest.approx(hops * 0.24 / routed, rel=1e-12, abs=0)
