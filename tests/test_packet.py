@@ -415,3 +415,22 @@ def test_zero_load_latency_with_bandwidths_that_differ_within_a_class(tmp_path):
     net.inject(np.array([0, 10_000]), np.array([0, 2]), np.array([2, 1]), np.array([7, 8]))
     out = net.advance(2**62)
     assert out.time_ps.tolist() == [3800, 12_700] and out.tag.tolist() == [7, 8] and out.hops.tolist() == [2, 1]
+
+
+def test_the_record_report_drains_the_network_and_divides_by_the_run():
+    """At the run's end (3000 ps) two packets of the line above are still in flight: the report
+    finishes their routes (all five latencies count), and utilisation is over the run's 3000 ps."""
+    t = build_topology("mesh", n_cores=4, width=4, link=LinkParams(latency_ps=1000, bandwidth_pkts_per_ns=1.0))
+    net = PacketNetwork(t)
+    net.inject(np.array([0, 0, 0, 0, 10]), np.array([0, 0, 0, 3, 1]), np.array([2, 2, 2, 2, 1]), np.arange(5))
+    assert net.advance(3000).time_ps.tolist() == [10, 2000] and net.in_flight == 3
+    rep = net.record_report(3000)
+    assert net.idle() and net.in_flight == 0
+    assert (rep["latency_mean_s"], rep["latency_p50_s"], rep["latency_max_s"]) == (3400e-12, 4000e-12, 6000e-12)
+    assert rep["latency_p99_s"] == pytest.approx(5960e-12, rel=1e-12, abs=0) and rep["latency_samples"] == 5
+    assert rep["max_link_utilization"] == 1.0  # link 0 serialised 3 x 1000 ps in the run's 3000 ps
+    assert [(b["link"], b["utilization"]) for b in rep["busiest_links"]] == [(0, 1.0), (1, 1.0), (5, 1000 / 3000)]
+    packet = rep["packet"]
+    assert packet["elapsed_s"] == 3000e-12 and packet["packets"] == {"injected": 5, "delivered": 5, "in_flight": 0}
+    assert set(packet) == {"kernel", "queue", "elapsed_s", "packets", "hops", "events", "stalls", "stall_s",
+                           "injection_peak_queue"}
