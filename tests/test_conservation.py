@@ -201,4 +201,12 @@ def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
     assert cores.timing_report["latency_samples"] - axons.timing_report["latency_samples"] == packets
     flow = cores.timing_report["spike_flow"]
     assert flow == axons.timing_report["spike_flow"]
+    # their packets are counted, not moved hop by hop: the packet network refuses them in one line
+    from neuroemu import simulate
+    from neuroemu.errors import ConfigError
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=5, mapping="spread", inputs="on_cores")
+    with pytest.raises(ConfigError) as err:
+        simulate(chip, wl, network="packet", timing=timing)
+    assert str(err.value).endswith("network.inputs: on_cores is counted with the analytic network (its packets' "
+                                   "hops and energy), not moved hop by hop: run with --network analytic")
     assert flow["inputs"] == packets - past_end == flow["delivered"] - flow["sent"] + flow["in_flight_end"]
