@@ -450,6 +450,13 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'v != v[0]'):
         'integer values then always take the grid\'s running sums instead of class hops x value: both are exact '
         'integer sums of the same links (speed only)',
+    ('routing', '_pair_leg', "sums = np.zeros((2, b, k, k), vals.dtype)  # the + way's running sums, then the - way's",
+     29, '2', '3'):
+        'a third slab of running sums that nothing writes or reads: the flat index (minus_way 0 or 1) reaches only '
+        'the first two (memory only)',
+    ('topology', 'diameter', 'return self._routing.diameter() if self.n_routers else 0', 63, '0', '1'):
+        'unreachable: every builder refuses a graph without routers (n_cores >= 1; a custom file: "the graph has '
+        'no routers")',
 }
 
 
