@@ -457,6 +457,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('topology', 'diameter', 'return self._routing.diameter() if self.n_routers else 0', 63, '0', '1'):
         'unreachable: every builder refuses a graph without routers (n_cores >= 1; a custom file: "the graph has '
         'no routers")',
+    ('system', 'chip_of_router',
+     'return ((y // p["chip_height"]) * p["grid"][0] + x // p["chip_width"]).astype(np.int32)', 53,
+     'x // p["chip_width"]', "x / p['chip_width']"):
+        'the rest of the sum is a whole number and x / chip_width >= 0, so astype(int32) truncates the float sum '
+        'to the same chip',
 }
 
 
