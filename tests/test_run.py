@@ -281,3 +281,72 @@ def test_link_stats_are_the_routes_walked_link_by_link(small_chip, small_workloa
     assert [b["packets"] for b in rep["busiest_links"]] == [int(loads[i]) for i in order]
     assert rep["max_link_utilization"] == pytest.approx(loads.max() * 1e-9 / record.sim_time_s, rel=1e-12, abs=0)
     assert rep["wire_mm_per_spike"] == pytest.approx(hops * 0.24 / routed, rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("block", ["on", "off"])
+def test_a_run_cut_one_tick_short_of_a_samples_end_reports_only_the_whole_samples(block, monkeypatch):
+    """digits shows a sample every 34 ticks: 67 ticks hold one whole sample (the second misses its
+    last tick), 68 hold two; the chip time per classification (sync) is each whole sample's 34 ticks."""
+    monkeypatch.setenv("NEUROEMU_BLOCK", block)
+    for ticks, samples in ((67, 1), (68, 2)):
+        record = simulate(None, "digits", ticks=ticks, timing="sync")
+        report = record.workload_report["classification"]
+        assert report["samples"] == samples, ticks
+        tick_s = record.sim_time_s / ticks
+        assert report["latency_per_classification_s"] == pytest.approx(34 * tick_s, rel=1e-12, abs=0)
+
+
+def test_a_loop_binding_a_share_of_the_neurons_routes_and_counts_them_from_its_first():
+    """A loop that owns cores 2 and 3 only (an MPI rank's share, as engine/ranks.py binds it:
+    neuron_base = 2 N, its route sources numbered from there, its fired neurons handed to routing
+    shifted): each route leaves from its own neuron's core, each spike is counted under its own
+    number, and the hops are those of its neurons' routes walked link by link."""
+    from neuroemu.engine.options import RunOptions, resolve
+    from neuroemu.engine.run import TickLoop
+
+    class Share(TickLoop):
+        def _route_neurons(self):
+            N = self.arrays.neurons_per_core
+            return 2 * N, 2 * N
+
+        def _bound_routes(self):
+            a, g0, n = self.arrays, self.neuron_base, self.neuron_count
+            return np.arange(n), a.target_axon[g0:g0 + n].astype(np.int64), a.delay[g0:g0 + n].astype(np.int64)
+
+        def _build_cores(self):
+            super()._build_cores()
+            step, g0, n = self.stepper.step, self.neuron_base, self.neuron_count
+
+            def own(t, due):  # only its own cores' neurons fire here
+                fired, sops, active = step(t, due)
+                return fired[(fired >= g0) & (fired < g0 + n)], sops, active
+            self.stepper.step = own
+
+        def route_and_emit(self, t, now, emit, fired):
+            return super().route_and_emit(t, now, emit, fired - self.neuron_base)
+
+    chip, wl = resolve(None, None)
+    share = Share(chip, wl, RunOptions(ticks=30, seed=wl.seed, record_spikes=True, tick_backend="numpy"))
+    record = share.run(None)
+    a, topo = share.arrays, share.topology
+    N, A = a.neurons_per_core, a.axons_per_core
+    g0, n = share.neuron_base, share.neuron_count
+    assert g0 == 2 * N and n == 2 * N and share.fast_routes is None  # (numpy: spike counts in step_cores)
+    neurons = np.arange(g0, g0 + n)
+    sends = a.target_axon[neurons] >= 0
+    src = topo.core_router[a.chip_cores(neurons[sends] // N)]
+    dst = topo.core_router[a.chip_cores(a.target_axon[neurons[sends]] // A)]
+    ids = np.flatnonzero(sends)
+    assert share.router.src_router(ids).tolist() == src.tolist()
+    assert share.router.dst_router(ids).tolist() == dst.tolist()
+    fired = record.spike_trains.neurons
+    assert fired.min() >= g0 and fired.max() < g0 + n and len(fired) > 10
+    assert np.array_equal(share.spikes_per_neuron, np.bincount(fired - g0, minlength=n))
+    hops = 0
+    for f in fired.tolist():
+        axon = int(a.target_axon[f])
+        if axon >= 0:
+            s_r = topo.core_router[a.chip_cores(np.array([f // N]))[0]]
+            d_r = topo.core_router[a.chip_cores(np.array([axon // A]))[0]]
+            hops += len(topo.route_links(int(s_r), int(d_r)))
+    assert record.hops == hops > 0
