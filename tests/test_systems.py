@@ -558,3 +558,17 @@ def test_a_joined_meshs_links_and_routers_by_hand(write_yaml, small_chip):
     assert set(topo.link_bandwidth[across].tolist()) == {0.5} and set(topo.link_bandwidth[~across].tolist()) == {1.0}
     assert topo.link_length_mm.tolist() == pytest.approx([0.24] * topo.n_links, rel=1e-12, abs=0)
     assert topo.class_names == ("x", "y", "chip")
+
+
+def test_per_class_on_chip_latencies_stay_on_the_chips_links(write_yaml, small_chip):
+    """A chip whose x hops take 3 ns and y hops 4 ns (``latency.hop_class_ns``) keeps them on the
+    joined mesh's on-chip links; its chip links take the system link's 25 ns."""
+    small_chip["latency"]["hop_class_ns"] = {"x": {"value": 3.0, "source": "test"},
+                                             "y": {"value": 4.0, "source": "test"}}
+    topo = build_chip_topology(_system(write_yaml, small_chip, 2, 2, 2, 2))
+    assert set(topo.link_latency_ps[topo.link_class == 0].tolist()) == {3000}
+    assert set(topo.link_latency_ps[topo.link_class == 1].tolist()) == {4000}
+    assert set(topo.link_latency_ps[topo.link_class == 2].tolist()) == {25000}
+    # router 0 -> 15 on the 4 x 4 mesh: 3 x hops (one across chips), then 3 y hops (one across)
+    assert topo.pair_path_sum(topo.link_latency_ps, np.int64, np.array([0]), np.array([15])).tolist() == \
+        [2 * 3000 + 2 * 4000 + 2 * 25000]
