@@ -462,6 +462,14 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'x // p["chip_width"]', "x / p['chip_width']"):
         'the rest of the sum is a whole number and x / chip_width >= 0, so astype(int32) truncates the float sum '
         'to the same chip',
+    # the seed-401 sample (the fresh measurement)
+    ('system', '__init__', 'dx, dy = self.link_dst % width, self.link_dst // width', 40, 'self.link_dst // width',
+     'self.link_dst / width'):
+        'dy is only floor-divided by chip_height next: floor((d / w) / h) = floor(d / (w h)) = (d // w) // h, and a '
+        'one-ulp float error cannot cross a whole number (d / (w h) is at least 1 / (w h) from the next one)',
+    ('system', 'build_system_topology', 'routing = SystemRouting(w, h, w // gx, h // gy)', 34, 'w // gx', 'w / gx'):
+        'the joined width is gx x the chip width exactly, so w / gx is that whole number as a float: the floor '
+        'divisions by it give the same whole numbers, stored into the int16 class tables',
 }
 
 
