@@ -147,3 +147,66 @@ def test_async_core_engine_conserves(chip, workload, network):
     record = run_conserved(chip, workload, ticks=40, timing="async", network=network)
     flow = record.timing_report["spike_flow"]
     assert record.spikes > 0 and flow["sent"] > 0 and flow["delivered"] == record.axon_events
+
+
+@pytest.mark.parametrize("timing", ["sync", "barrier"])
+def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
+    """Inputs placed on cores send packets like neurons (``network.inputs: on_cores``): each input
+    spike of the first ``ticks`` ticks is one packet per destination axon, from the core of its first
+    axon, and one latency sample each; the record's packets, hops and latency samples are the
+    neurons' plus these. The spikes are the same as with inputs fed to the axons, whose run conserves.
+    (An input spike reaches its axons one tick after its time, so those of the last tick are charged
+    as packets but fall past the run's end: the spike flow, which counts inputs at their axons, does
+    not list them -- noted in docs/testing.md, sixth round.)"""
+    import numpy as np
+
+    from neuroemu.config.loader import load_chip, workload_for_network_file
+    from neuroemu.hardware.chip import build_chip_topology
+    from neuroemu.networks.edgelist import save_npz
+    from neuroemu.networks.graph import NetworkBuilder
+    from neuroemu.networks.workloads import build_network
+    rng = np.random.default_rng(14)
+    b = NetworkBuilder("oncores")
+    b.add_inputs("in", 6)
+    b.add_neurons("g", 30, model="IF", threshold=9.0)
+    w = rng.integers(-8, 8, (6, 30)).astype(float)
+    w[0] = 7.0
+    b.connect("in", "g", w)
+    ticks = 25
+    b.set_input_spikes(*np.nonzero(rng.random((ticks, 6)) < 0.4))
+    net = b.build()
+    save_npz(net, tmp_path / "in.npz")
+    chip = load_chip("loihi")
+    runs = {}
+    for inputs in ("axons", "on_cores"):
+        wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread", inputs=inputs)
+        record, trace = run_traced(chip, wl, ticks=ticks, timing=timing)
+        runs[inputs] = (record, trace, build_network(chip, wl, wl.seed, wl.where))
+    (axons, trace, _), (cores, _, mapped) = runs["axons"], runs["on_cores"]
+    assert_conserved(axons, trace)
+    topo, A = build_chip_topology(chip), mapped.arrays.axons_per_core
+    sent = np.bincount(net.input_ids[net.input_times < ticks], minlength=net.n_inputs)
+    late = np.bincount(net.input_ids[net.input_times == ticks - 1], minlength=net.n_inputs)
+    packets = hops = past_end = 0
+    for i in range(net.n_inputs):
+        dst = mapped.arrays.chip_cores(mapped.input_axons[mapped.input_ptr[i]:mapped.input_ptr[i + 1]] // A)
+        r = topo.core_router
+        packets += int(sent[i]) * len(dst)
+        past_end += int(late[i]) * len(dst)
+        hops += int(sent[i]) * int(sum(len(topo.route_links(int(r[dst[0]]), int(r[d]))) for d in dst))
+    assert packets > 20 and hops > 20 and past_end > 0
+    assert np.array_equal(cores.spike_trains.neurons, axons.spike_trains.neurons) and cores.spikes > 0
+    assert "packet" not in axons.counts and cores.counts["packet"] == packets
+    assert cores.hops - axons.hops == hops
+    assert cores.timing_report["latency_samples"] - axons.timing_report["latency_samples"] == packets
+    flow = cores.timing_report["spike_flow"]
+    assert flow == axons.timing_report["spike_flow"]
+    # their packets are counted, not moved hop by hop: the packet network refuses them in one line
+    from neuroemu import simulate
+    from neuroemu.errors import ConfigError
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=5, mapping="spread", inputs="on_cores")
+    with pytest.raises(ConfigError) as err:
+        simulate(chip, wl, network="packet", timing=timing)
+    assert str(err.value).endswith("network.inputs: on_cores is counted with the analytic network (its packets' "
+                                   "hops and energy), not moved hop by hop: run with --network analytic")
+    assert flow["inputs"] == packets - past_end == flow["delivered"] - flow["sent"] + flow["in_flight_end"]

@@ -257,3 +257,86 @@ def test_figures_of_a_run_that_cost_nothing():
                                                         "power_w": 0.0, "gsops_per_w": None}
     assert figures(zero, sops=0, sim_time_s=0.0) == dict.fromkeys(("pj_per_sop", "pj_per_sop_synaptic", "power_w",
                                                                    "gsops_per_w"))
+
+
+def _gals_arrays(**over):
+    """A stub of 4 cores x 2 neurons x 3 axons, every state at rest (two synaptic currents)."""
+    from types import SimpleNamespace
+    n = 8
+    params = SimpleNamespace(bias=np.zeros(n, np.int32), dv=np.zeros(n, np.int32), leak=np.zeros(n, np.int32),
+                             threshold_mask=np.zeros(n, np.int32))
+    a = SimpleNamespace(n_cores=4, neurons_per_core=2, axons_per_core=3, n_neurons=n, params=params,
+                        u=np.zeros(2 * n, np.int32), v=np.zeros(n, np.int32), refractory_left=np.zeros(n, np.int32))
+    for k, v in over.items():
+        setattr(params if k in ("bias", "dv", "leak", "threshold_mask") else a, k, v)
+    return a
+
+
+def test_gals_work_by_hand_current_based():
+    """Which cores can change on their own, neuron by neuron (current-based kernels): core 1 has a
+    current of 1 in its second synaptic current, core 2 a refractory countdown of 1, core 3 a v of 1
+    that a voltage decay of 1 moves; core 0 only a disabled neuron with a current, and a v with no
+    decay (neither is work). Then a delivery to axon 4 (core 1) and a spike of neuron 1 (core 0)."""
+    from neuroemu.engine.energy import GalsWork
+    u = np.zeros(16, np.int32)
+    u[8 + 2] = 1          # current 1 of neuron 2 (core 1)
+    u[1] = 7              # current 0 of neuron 1 (core 0): disabled
+    a = _gals_arrays(u=u, refractory_left=np.array([0, 0, 0, 0, 1, 0, 0, 0], np.int32),
+                     v=np.array([5, 0, 0, 0, 0, 0, 0, 1], np.int32), dv=np.array([0, 0, 0, 0, 0, 0, 0, 1], np.int32))
+    enabled = np.array([1, 0, 1, 1, 1, 1, 0, 1], bool)
+    work = GalsWork(a, enabled, "cuba")
+    assert work.enabled_per_core.tolist() == [1, 2, 2, 1] and not work.always.any()
+    work.start()
+    assert work.busy.tolist() == [False, True, True, True]
+    # nothing moves on its own once the state is at rest
+    a.u[:], a.refractory_left[:], a.v[:] = 0, 0, 0
+    work.start()
+    assert work.busy.tolist() == [False, False, False, False]
+    assert work.finish(np.empty(0, np.int64), np.empty(0, np.int64)) == (0, 0)
+    work.start()
+    assert work.finish(np.array([4]), np.array([1])) == (2, 1 + 2)
+    # a bias is work every tick, but only on an enabled neuron
+    biased = GalsWork(_gals_arrays(bias=np.array([0, 0, 0, 0, 0, 0, 3, 0], np.int32)), enabled, "cuba")
+    assert biased.always.tolist() == [False, False, False, False]
+    biased = GalsWork(_gals_arrays(bias=np.array([0, 0, 0, 0, 0, -2, 0, 0], np.int32)), enabled, "cuba")
+    biased.start()
+    assert biased.always.tolist() == biased.busy.tolist() == [False, False, True, False]
+
+
+def test_gals_work_by_hand_truenorth_and_global_ids():
+    """TrueNorth: a leak or a stochastic threshold on an enabled neuron is work every tick (core 0 by
+    its leak, core 3 by its threshold mask; core 1's leaky neuron is disabled). A rank's block of cores
+    takes global ids: axon 30 + 7 is its core 2, neuron 16 + 3 its core 1; start clears them again."""
+    from neuroemu.engine.energy import GalsWork
+    a = _gals_arrays(leak=np.array([0, -1, 0, 2, 0, 0, 0, 0], np.int32),
+                     threshold_mask=np.array([0, 0, 0, 0, 0, 0, 0, 3], np.int32))
+    enabled = np.array([1, 1, 1, 0, 1, 1, 1, 1], bool)
+    work = GalsWork(a, enabled, "truenorth", first_axon=30, first_neuron=16)
+    assert work.always.tolist() == [True, False, False, True]
+    work.start()
+    assert work.finish(np.array([37, 37]), np.array([19])) == (4, 2 + 1 + 2 + 2)
+    work.start()
+    assert work.busy.tolist() == [True, False, False, True]
+    assert work.finish(np.empty(0, np.int64), np.array([16])) == (2, 2 + 2)
+
+
+def test_ledger_counts_by_hand():
+    """A zero adds no counter (records list only what happened); hops are every hop:<class> counter
+    and nothing else; a counter never added reads 0."""
+    ledger = Ledger()
+    ledger.add("spike", 0)
+    ledger.add("hop:x", np.int64(3))
+    ledger.add("hop:chip", 4)
+    ledger.add("hops_note", 100)   # not a hop class
+    ledger.add("hop:x", 2)
+    assert dict(ledger.counts) == {"hop:x": 5, "hop:chip": 4, "hops_note": 100}
+    assert ledger.hops() == 9 and ledger.get("spike") == 0 and type(ledger.get("hop:x")) is int
+
+
+def test_figures_by_hand():
+    """3 pJ synaptic + 5 pJ else over 4 SOPs in 2 ns: 2 pJ/SOP all-in, 0.75 synaptic, 4 mW, 4 SOPs / 8 pJ = 500 GSOPS/W."""
+    f = figures({"synaptic": 3e-12, "static": 5e-12}, sops=4, sim_time_s=2e-9)
+    assert f == {"pj_per_sop": pytest.approx(2.0, rel=1e-12, abs=0),
+                 "pj_per_sop_synaptic": pytest.approx(0.75, rel=1e-12, abs=0),
+                 "power_w": pytest.approx(4e-3, rel=1e-12, abs=0), "gsops_per_w": pytest.approx(500.0, rel=1e-12, abs=0)}
+    assert total_j({"a": 1e16, "b": 1.0, "c": -1e16}) == 1.0  # summed exactly (fsum): a plain sum loses the 1

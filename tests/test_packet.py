@@ -207,6 +207,8 @@ def test_deadlock_is_reported(tmp_path):
     net.inject(np.zeros(n, np.int64), src, (src + 3) % 4, np.arange(n))
     with pytest.raises(NeuroEmuError, match="deadlocked"):
         net.advance(2**62)
+    # nothing is pending any more, but packets are still in the network: not idle
+    assert net.next_event_time() is None and net.in_flight > 0 and not net.idle()
     unbounded = PacketNetwork(t, buffer_packets=None)
     unbounded.inject(np.zeros(n, np.int64), src, (src + 3) % 4, np.arange(n))
     assert unbounded.advance(2**62).time_ps.size == n
@@ -354,3 +356,81 @@ def test_lookahead_is_the_quickest_link_start_to_reception():
     assert PacketNetwork(slow_x).lookahead_ps == 1033  # the y links are the quicker class here
     assert PacketNetwork(slow_x, window_ps=5).window_ps == 5
     assert PacketNetwork(build_topology("mesh", n_cores=1)).lookahead_ps == 1
+
+
+@pytest.mark.parametrize("kernel", ["c", "python"])
+def test_a_line_of_four_routers_by_hand(kernel):
+    """A 4 x 1 mesh, links 1000 ps + 1000 ps serialisation (links 0: 0->1, 1: 1->2, 5: 3->2). Three
+    packets 0->2 at 0 ps queue on link 0 (sent at 0, 1000, 2000; received at 2000, 3000, 4000), go on
+    over link 1 at once (delivered 4000, 5000, 6000); one 3->2 at 0 ps arrives at 2000; one 1->1 at
+    10 ps is delivered at once. Link 0 waits with two packets and frees twice for them; its buffer at
+    router 1 holds two; link 1's holds three for an instant at 4000 (packet 2 arrives over link 0
+    before packet 0 is delivered over link 1: lower link id first); router 0 queues two injections."""
+    t = build_topology("mesh", n_cores=4, width=4, link=LinkParams(latency_ps=1000, bandwidth_pkts_per_ns=1.0))
+    assert list(zip(t.link_src.tolist(), t.link_dst.tolist()))[:2] == [(0, 1), (1, 2)]
+    assert (int(t.link_src[5]), int(t.link_dst[5])) == (3, 2)
+    net = PacketNetwork(t, kernel=kernel)
+    net.inject(np.array([0, 0, 0, 0, 10]), np.array([0, 0, 0, 3, 1]), np.array([2, 2, 2, 2, 1]), np.arange(5))
+    first = net.advance(5500)
+    assert first.time_ps.tolist() == [10, 2000, 4000, 5000] and first.tag.tolist() == [4, 3, 0, 1]
+    assert first.hops.tolist() == [0, 1, 2, 2] and first.src_router.tolist() == [1, 3, 0, 0]
+    assert net.in_flight == 1 and net.summary()["elapsed_s"] == 5500e-12  # not idle: the time advanced to
+    rest = net.advance(10**6)
+    assert rest.time_ps.tolist() == [6000] and rest.tag.tolist() == [2] and net.idle()
+    st = net.summary()
+    assert st["elapsed_s"] == 6000e-12  # idle: the last event's time, not the far advance
+    assert st["packets"] == {"injected": 5, "delivered": 5, "in_flight": 0}
+    assert st["hops"] == {"total": 7, "by_class": {"x": 7, "y": 0}}
+    assert st["events"] == {"arrive": 7, "link_free": 2, "inject": 5}
+    # latencies 4000, 5000, 6000, 2000 and 0 ps: mean 3400, median 4000, p99 5000 + 0.96 x 1000
+    assert st["latency_s"] == {"mean": 3400e-12, "p50": 4000e-12, "p99": pytest.approx(5960e-12, rel=1e-12, abs=0),
+                               "max": 6000e-12} and st["latency_samples"] == 5
+    assert st["link_packets"].tolist() == [3, 3, 0, 0, 0, 1]
+    assert st["link_utilization"].tolist() == [3000 / 6000, 3000 / 6000, 0, 0, 0, 1000 / 6000]
+    assert st["link_peak_queue"].tolist() == [2, 1, 0, 0, 0, 1]
+    assert st["link_peak_buffer"].tolist() == [2, 3, 0, 0, 0, 1]
+    assert st["injection_peak_queue"] == 2 and st["stalls"] == 0 and st["max_link_utilization"] == 0.5
+    # ties on busy time in link order; links that sent nothing are not listed
+    assert st["busiest_links"] == [
+        {"link": 0, "src": 0, "dst": 1, "class": "x", "utilization": 0.5, "packets": 3, "peak_queue": 2,
+         "peak_buffer": 2},
+        {"link": 1, "src": 1, "dst": 2, "class": "x", "utilization": 0.5, "packets": 3, "peak_queue": 1,
+         "peak_buffer": 3},
+        {"link": 5, "src": 3, "dst": 2, "class": "x", "utilization": 1000 / 6000, "packets": 1, "peak_queue": 1,
+         "peak_buffer": 1}]
+    assert st["link_bits_per_s"].tolist() == [32e9] * 6
+    assert net.busy_ps.tolist() == [3000, 3000, 0, 0, 0, 1000]
+
+
+def test_zero_load_latency_with_bandwidths_that_differ_within_a_class(tmp_path):
+    """A custom line a - b - c, one link class: a - b 100 ps at 1 packet/ns (1000 ps to serialise),
+    b - c 200 ps at 0.4 (2500 ps). Serialisation is summed link by link along the route (not class
+    hops x one value): a -> c takes 100 + 200 + 1000 + 2500 = 3800 ps, a packet delivered exactly then."""
+    path = tmp_path / "line.csv"
+    path.write_text("a,b,1.0,100,0,1.0,w\nb,c,1.0,200,0,0.4,w\n")
+    t = build_topology("custom", n_cores=3, custom_path=str(path))
+    assert t.n_classes == 1
+    assert zero_load_latency_ps(t).tolist() == [[0, 1100, 3800], [1100, 0, 2700], [3800, 2700, 0]]
+    net = PacketNetwork(t)
+    net.inject(np.array([0, 10_000]), np.array([0, 2]), np.array([2, 1]), np.array([7, 8]))
+    out = net.advance(2**62)
+    assert out.time_ps.tolist() == [3800, 12_700] and out.tag.tolist() == [7, 8] and out.hops.tolist() == [2, 1]
+
+
+def test_the_record_report_drains_the_network_and_divides_by_the_run():
+    """At the run's end (3000 ps) two packets of the line above are still in flight: the report
+    finishes their routes (all five latencies count), and utilisation is over the run's 3000 ps."""
+    t = build_topology("mesh", n_cores=4, width=4, link=LinkParams(latency_ps=1000, bandwidth_pkts_per_ns=1.0))
+    net = PacketNetwork(t)
+    net.inject(np.array([0, 0, 0, 0, 10]), np.array([0, 0, 0, 3, 1]), np.array([2, 2, 2, 2, 1]), np.arange(5))
+    assert net.advance(3000).time_ps.tolist() == [10, 2000] and net.in_flight == 3
+    rep = net.record_report(3000)
+    assert net.idle() and net.in_flight == 0
+    assert (rep["latency_mean_s"], rep["latency_p50_s"], rep["latency_max_s"]) == (3400e-12, 4000e-12, 6000e-12)
+    assert rep["latency_p99_s"] == pytest.approx(5960e-12, rel=1e-12, abs=0) and rep["latency_samples"] == 5
+    assert rep["max_link_utilization"] == 1.0  # link 0 serialised 3 x 1000 ps in the run's 3000 ps
+    assert [(b["link"], b["utilization"]) for b in rep["busiest_links"]] == [(0, 1.0), (1, 1.0), (5, 1000 / 3000)]
+    packet = rep["packet"]
+    assert packet["elapsed_s"] == 3000e-12 and packet["packets"] == {"injected": 5, "delivered": 5, "in_flight": 0}
+    assert set(packet) == {"kernel", "queue", "elapsed_s", "packets", "hops", "events", "stalls", "stall_s",
+                           "injection_peak_queue"}

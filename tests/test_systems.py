@@ -480,3 +480,95 @@ def test_table_bytes_are_what_the_tables_take(write_yaml, small_chip):
     built = sum(a.nbytes for a in (topo.next_link, topo.hops, topo.class_hops, topo.path_latency_ps, topo.wire_mm))
     assert system_table_bytes(n) == built == 28 * n * n
     assert system_table_bytes(65536) == 112 * 2**30
+
+
+def test_chip_of_router_and_core_on_a_non_square_grid(write_yaml, small_chip):
+    """A 2 x 3 grid of 3 x 2-router chips (6 x 6 routers), 2 cores per router: router (x, y) is on chip
+    (y // 2) x 2 + x // 3, and each core on its router's chip."""
+    topo = build_chip_topology(_system(write_yaml, small_chip, 3, 2, 2, 3, conc=2))
+    want = [(y // 2) * 2 + x // 3 for y in range(6) for x in range(6)]
+    assert chip_of_router(topo).tolist() == want and chip_of_router(topo).dtype == np.int32
+    assert chip_of_core(topo).tolist() == [c for c in want for _ in range(2)]
+
+
+def _shape(kind, width=0, height=0, concentration=1, cores=0, neurons=0, system=None):
+    from types import SimpleNamespace
+    return SimpleNamespace(topology=SimpleNamespace(kind=kind, width=width, height=height, concentration=concentration),
+                           cores=cores, core=SimpleNamespace(neurons=neurons), system=system, source="s.yaml",
+                           name="s")
+
+
+def test_routing_bytes_by_hand():
+    """Per router 600 B, per link (4 per router) 1100 B, per route 6 + 8 + 8 + 8 + 8 + 1 + 64 = 103 B,
+    plus one block of running sums (2 x 8 B x the block's lines); trees and custom graphs add their
+    [n, n] tables (28 B per pair) over cores / concentration routers."""
+    assert system_mod.ROUTE_BYTES == 103 and system_mod.TABLE_BYTES_PER_PAIR == 28
+    block = 16 * rt._LEG_BLOCK
+    # a 5 x 3 mesh of 15 cores x 7 neurons: one route per neuron
+    assert routing_bytes(_shape("mesh", 5, 3, 1, 15, 7)) == 15 * 600 + 60 * 1100 + 105 * 103 + block
+    assert routing_bytes(_shape("torus", 5, 3, 1, 15, 7), routes=11) == 15 * 600 + 60 * 1100 + 11 * 103 + block
+    # a tree of 12 cores, 3 per router: 4 routers and their tables
+    assert routing_bytes(_shape("tree", 0, 0, 3, 12, 2)) == 4 * 600 + 16 * 1100 + 24 * 103 + block + 28 * 16
+    assert routing_bytes(_shape("custom", 0, 0, 1, 5, 1), routes=0) == 5 * 600 + 20 * 1100 + block + 28 * 25
+
+
+def test_available_bytes_is_free_pages_or_no_limit(monkeypatch):
+    """Free memory is free pages x page size; where the platform cannot tell, only the router limit applies."""
+    monkeypatch.setattr(system_mod.os, "sysconf", lambda name: {"SC_AVPHYS_PAGES": 7, "SC_PAGE_SIZE": 4096}[name])
+    assert system_mod._available_bytes() == 7 * 4096
+
+    def unknown(name):
+        raise ValueError(name)
+    monkeypatch.setattr(system_mod.os, "sysconf", unknown)
+    assert system_mod._available_bytes() == 1 << 62
+
+
+def test_system_size_check_at_its_boundary(monkeypatch):
+    """A system whose routing plus network is exactly 80 % of the free memory fits; one byte more is
+    refused; chips that are not systems, and systems not laid out as a mesh, are never refused."""
+    spec = load_chip("ns16e")
+    need = routing_bytes(spec)
+    have = 5 * 2**40
+    assert 0.8 * have == 4 * 2**40  # exact in floats
+    monkeypatch.setattr(system_mod, "_available_bytes", lambda: have)
+    system_mod.check_system_size(spec, network_bytes=4 * 2**40 - need)
+    with pytest.raises(ConfigError, match="GiB of memory is free"):
+        system_mod.check_system_size(spec, network_bytes=4 * 2**40 - need + 1)
+    monkeypatch.setattr(system_mod, "_available_bytes", lambda: 0)
+    system_mod.check_system_size(_shape("mesh", 4, 4, 1, 16, 8))            # no system
+    system_mod.check_system_size(_shape("torus", 4, 4, 1, 16, 8, system=spec.system))  # not a mesh
+    with pytest.raises(ConfigError):
+        system_mod.check_system_size(_shape("mesh", 4, 4, 1, 16, 8, system=spec.system))
+
+
+def test_a_joined_meshs_links_and_routers_by_hand(write_yaml, small_chip):
+    """A 3 x 1 grid of 2 x 2-router chips, 2 cores per router (a 6 x 2 mesh): routers at (x, y) x
+    0.24 mm, cores in pairs per router; on-chip links keep the chip's 2 ns, 2.3 pJ and bandwidth
+    1/ns, chip links take the system link's 25 ns, 40 pJ and 0.5/ns; every link is one pitch long."""
+    small_chip["topology"]["bandwidth_pkts_per_ns"] = 1.0
+    topo = build_chip_topology(_system(write_yaml, small_chip, 2, 2, 3, 1, conc=2))
+    assert topo.params == {"width": 6, "height": 2, "concentration": 2, "grid": (3, 1), "chip_width": 2,
+                           "chip_height": 2}
+    assert topo.n_routers == 12 and topo.core_router.tolist() == [r for r in range(12) for _ in range(2)]
+    assert topo.router_pos_mm.tolist() == [[x * 0.24, y * 0.24] for y in range(2) for x in range(6)]
+    across = np.array([(int(s) % 6) // 2 != (int(d) % 6) // 2 for s, d in zip(topo.link_src, topo.link_dst)])
+    assert across.sum() == 8 and np.array_equal(topo.link_class == 2, across)
+    assert set(topo.link_latency_ps[across].tolist()) == {25000} and set(topo.link_latency_ps[~across].tolist()) == {2000}
+    assert set(topo.link_energy_pj[across].tolist()) == {40.0} and set(topo.link_energy_pj[~across].tolist()) == {2.3}
+    assert set(topo.link_bandwidth[across].tolist()) == {0.5} and set(topo.link_bandwidth[~across].tolist()) == {1.0}
+    assert topo.link_length_mm.tolist() == pytest.approx([0.24] * topo.n_links, rel=1e-12, abs=0)
+    assert topo.class_names == ("x", "y", "chip")
+
+
+def test_per_class_on_chip_latencies_stay_on_the_chips_links(write_yaml, small_chip):
+    """A chip whose x hops take 3 ns and y hops 4 ns (``latency.hop_class_ns``) keeps them on the
+    joined mesh's on-chip links; its chip links take the system link's 25 ns."""
+    small_chip["latency"]["hop_class_ns"] = {"x": {"value": 3.0, "source": "test"},
+                                             "y": {"value": 4.0, "source": "test"}}
+    topo = build_chip_topology(_system(write_yaml, small_chip, 2, 2, 2, 2))
+    assert set(topo.link_latency_ps[topo.link_class == 0].tolist()) == {3000}
+    assert set(topo.link_latency_ps[topo.link_class == 1].tolist()) == {4000}
+    assert set(topo.link_latency_ps[topo.link_class == 2].tolist()) == {25000}
+    # router 0 -> 15 on the 4 x 4 mesh: 3 x hops (one across chips), then 3 y hops (one across)
+    assert topo.pair_path_sum(topo.link_latency_ps, np.int64, np.array([0]), np.array([15])).tolist() == \
+        [2 * 3000 + 2 * 4000 + 2 * 25000]

@@ -732,3 +732,142 @@ def test_grid_pair_sums_of_link_values_in_blocks_of_lines_equal_the_route_walk(k
     want = [float(values[walk(t, a, b)].sum()) for a, b in zip(s.tolist(), d.tolist())]
     assert t.pair_path_sum(values, np.float64, s, d).tolist() == want
     assert t.pair_path_sum(values.astype(np.int64) * 3, np.int64, s, d).tolist() == [3 * v for v in want]
+
+
+# --- routing's helpers at their corners, by hand --------------------------------------------------
+
+
+def test_class_sum_by_hand():
+    """sum_c class_hops[c] x v_c when each class has one value (a class without links adds nothing),
+    None as soon as one class's links differ."""
+    class_hops = np.array([[[0, 1], [2, 0]], [[0, 3], [1, 0]], [[0, 0], [0, 0]]], np.int16)
+    link_class = np.array([0, 1, 0, 1])
+    got = rt.class_sum(np.array([5, 7, 5, 7]), link_class, 3, lambda: class_hops, np.int64)
+    assert got.tolist() == [[0, 5 + 21], [10 + 7, 0]] and got.dtype == np.int64
+    assert rt.class_sum(np.array([5, 0, 5, 0]), link_class, 3, lambda: class_hops, np.int64).tolist() == \
+        [[0, 5], [10, 0]]
+    assert rt.class_sum(np.array([5, 7, 6, 7]), link_class, 3, lambda: class_hops, np.int64) is None
+    assert rt.class_sum(np.array([5, 7, 5, 8]), link_class, 3, lambda: class_hops, np.int64) is None
+
+
+def _line():
+    """Routers 0 - 1 - 2 in a line: links 0: 0->1, 1: 1->2, 2: 1->0, 3: 2->1."""
+    next_link = np.array([[-1, 0, 0], [2, -1, 1], [3, 3, -1]], np.int32)
+    return next_link, np.array([1, 2, 0, 1])
+
+
+def test_walk_loads_and_unions_by_hand():
+    """Packets per link over the line: repeated pairs add up, counts weigh them (0 counts nothing),
+    self routes cross nothing; no traffic gives zeros. The union of a multicast's routes."""
+    next_link, link_dst = _line()
+    src, dst = np.array([0, 0, 2, 1, 0]), np.array([2, 2, 0, 1, 1])
+    assert rt.walk_loads(next_link, link_dst, 4, src, dst, None).tolist() == [3, 2, 1, 1]
+    assert rt.walk_loads(next_link, link_dst, 4, src, dst, np.array([1, 4, 2, 9, 0])).tolist() == [5, 5, 2, 2]
+    assert rt.walk_loads(next_link, link_dst, 4, np.array([2]), np.array([0]), np.array([3])).tolist() == [0, 0, 3, 3]
+    empty = np.zeros(0, np.int64)
+    assert rt.walk_loads(next_link, link_dst, 4, empty, empty, empty).tolist() == [0, 0, 0, 0]
+    assert rt.walk_loads(next_link, link_dst, 4, empty, empty, None).tolist() == [0, 0, 0, 0]
+    assert rt.walk_union(next_link, link_dst, 1, np.array([0, 2, 2])).tolist() == [1, 2]
+    assert rt.walk_union(next_link, link_dst, 0, np.array([2])).tolist() == [0, 1]
+    assert rt.walk_union(lambda at, d: next_link[at, d], link_dst, 2, np.array([1, 0])).tolist() == [2, 3]
+    none = rt.walk_union(next_link, link_dst, 1, np.array([1]))
+    assert none.tolist() == [] and none.dtype == np.int32
+    assert rt.walk_union(next_link, link_dst, 1, np.zeros(0, np.int64)).tolist() == []
+
+
+def test_rings_by_hand():
+    """Steps and direction along one dimension: on a ring of 4 the halfway tie goes +, a ring of 2
+    goes + both ways round; without wrap the direction is the sign of the difference."""
+    steps, way = rt._ring(4, True)
+    assert steps.tolist() == [[0, 1, 2, 1], [1, 0, 1, 2], [2, 1, 0, 1], [1, 2, 1, 0]]
+    assert way.tolist() == [[0, 1, 1, -1], [-1, 0, 1, 1], [1, -1, 0, 1], [1, 1, -1, 0]]
+    steps, way = rt._ring(5, True)
+    assert steps[0].tolist() == [0, 1, 2, 2, 1] and way[0].tolist() == [0, 1, 1, -1, -1]
+    assert [t.tolist() for t in rt._ring(2, True)] == [[[0, 1], [1, 0]], [[0, 1], [1, 0]]]
+    steps, way = rt._ring(3, False)
+    assert steps.tolist() == [[0, 1, 2], [1, 0, 1], [2, 1, 0]] and way.tolist() == [[0, 1, 1], [-1, 0, 1], [-1, -1, 0]]
+    assert [t.tolist() for t in rt._ring(1, True)] == [[[0]], [[0]]]
+
+
+def test_pair_coords_in_chunks(monkeypatch):
+    monkeypatch.setattr(rt, "PAIR_CHUNK", 2)
+    y, x = rt.pair_coords(np.array([0, 4, 5, 9, 14]), 5)
+    assert y.tolist() == [0, 0, 1, 1, 2] and x.tolist() == [0, 4, 0, 4, 4] and y.dtype == x.dtype == np.int64
+
+
+def test_shortest_paths_prefer_fewer_hops_then_the_lowest_link_id():
+    """Four routers; from 0 to 3 three routes take 4 ps: 0->1->3, 0->3 and 0->2->3. The direct link
+    (one hop) wins; without it the two 2-hop routes tie and the lower link id (0->1) wins. A route
+    of less latency wins over fewer hops (3 -> 0: 3->2->0 at 2 ps, not 3->0 at 3 ps)."""
+    links = [(0, 1, 2), (1, 3, 2), (0, 3, 4), (0, 2, 2), (2, 3, 2), (3, 0, 3), (3, 2, 1), (2, 0, 1), (1, 0, 1)]
+    src, dst, lat = (np.array(c) for c in zip(*links))
+    r = rt.ShortestPathRouting(4, src, dst, lat)
+    assert r.next_link[0, 3] == 2 and r.hops[0, 3] == 1
+    assert r.next_link[3, 0] == 6 and r.hops[3, 0] == 2
+    assert r.next_link[3, 3] == -1 and r.hops[3, 3] == 0
+    # 1 -> 2: 1->3->2 and 1->0->2 both take 3 ps in 2 hops: the lower first link id (1->3 is 1, 1->0 is 8)
+    assert r.next_link[1, 2] == 1 and r.hops[1, 2] == 2
+    keep = np.arange(len(links)) != 2
+    r = rt.ShortestPathRouting(4, src[keep], dst[keep], lat[keep])  # ids shift: 0->1 is 0, 0->2 is 2
+    assert r.next_link[0, 3] == 0 and r.hops[0, 3] == 2
+    # 3 -> 1: 3->2->0->1 (4 ps, 3 hops) beats 3->0->1 (5 ps, 2 hops)
+    assert r.hops[3, 1] == 3 and r.next_link[3, 1] == 5 and r.diameter() == 3
+
+
+def test_an_empty_table_has_diameter_zero():
+    r = rt.Routing()
+    r.hops = np.zeros((0, 0), np.int16)
+    assert r.diameter() == 0
+
+
+def test_parameters_accepted_at_their_edges(monkeypatch):
+    """Each limit's edge builds: one core, width 1, one router holding every core, a height alone
+    (6 cores, height 3 -> width 2), a width alone, a tree of one leaf (one router, no link); the
+    router limit counts routers (cores / concentration), at it and one over."""
+    assert build_topology("mesh", n_cores=1).n_routers == 1
+    t = build_topology("mesh", n_cores=4, width=1)
+    assert (t.params["width"], t.params["height"]) == (1, 4) and t.diameter == 3
+    t = build_topology("mesh", n_cores=6, concentration=6)
+    assert t.n_routers == 1 and t.core_router.tolist() == [0] * 6 and t.n_links == 0
+    t = build_topology("torus", n_cores=6, height=3)
+    assert (t.params["width"], t.params["height"]) == (2, 3)
+    t = build_topology("mesh", n_cores=6, width=3)
+    assert (t.params["width"], t.params["height"]) == (3, 2)
+    t = build_topology("tree", n_cores=3, radix=2, concentration=3)
+    assert t.n_routers == 1 and t.n_links == 0 and t.params["levels"] == 0 and t.diameter == 0
+    assert build_topology("tree", n_cores=2, radix=2).n_routers == 3
+    monkeypatch.setattr(topo_mod, "MAX_ROUTERS", 16)
+    assert build_topology("mesh", n_cores=32, concentration=2).n_routers == 16
+    with pytest.raises(ConfigError, match="at most 16 routers .*got 17"):
+        build_topology("mesh", n_cores=34, concentration=2)
+
+
+def test_link_params_at_their_edges():
+    """1 ps (an integer, numpy's too) is the shortest link; energies of 0 and any bandwidth above 0
+    are valid; values are stored as int and floats."""
+    p = LinkParams(latency_ps=np.int64(1), energy_pj=0, energy_pj_per_mm=0, bandwidth_pkts_per_ns=1e-300)
+    assert p.latency_ps == 1 and type(p.latency_ps) is int
+    assert (p.energy_pj, p.energy_pj_per_mm, p.bandwidth_pkts_per_ns) == (0.0, 0.0, 1e-300)
+    assert type(p.energy_pj) is float and type(p.bandwidth_pkts_per_ns) is float
+    assert p.energy_for(np.array([0.0, 2.0])).tolist() == [0.0, 0.0]
+    assert LinkParams(energy_pj=1.5, energy_pj_per_mm=0.25).energy_for(2.0) == 2.0
+    t = build_topology("mesh", n_cores=4, link=p)
+    assert t.link_latency_ps.tolist() == [1] * 8 and t.path_latency_ps[0, 3] == 2
+
+
+def test_mesh_ports_by_hand():
+    """A 3 x 2 mesh's +x, -x, +y, -y link of every router (links: x first, each router's + link then
+    its - link; then y likewise); -1 where the mesh ends. Tori (wrap links) and trees have none."""
+    t = build_topology("mesh", n_cores=6, width=3)
+    ports = t.mesh_ports()
+    assert ports.dtype == np.int32 and ports.shape == (4, 6)
+    link = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(t.link_src, t.link_dst))}
+    want = [[link.get((r, r + 1), -1) if r % 3 < 2 else -1 for r in range(6)],
+            [link.get((r, r - 1), -1) if r % 3 > 0 else -1 for r in range(6)],
+            [link.get((r, r + 3), -1) for r in range(6)],
+            [link.get((r, r - 3), -1) for r in range(6)]]
+    assert ports.tolist() == want
+    assert ports[0].tolist() == [0, 1, -1, 4, 5, -1] and ports[2].tolist() == [8, 9, 10, -1, -1, -1]
+    assert build_topology("torus", n_cores=9).mesh_ports() is None
+    assert build_topology("tree", n_cores=4, radix=2).mesh_ports() is None
+    assert repr(t) == "Topology('mesh', n_cores=6, n_routers=6, n_links=14, width=3, height=2, concentration=1)"

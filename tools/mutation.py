@@ -445,6 +445,31 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'concentration divides n_cores (checked just above), so the quotient is exact either way',
     ('packet', '__init__', 'self._next_link = (np.zeros(0, np.int32) if ports is not None', 36, '0', '1'):
         "the placeholder next-link table of a mesh, which both kernels never read (grid_width > 0: XY from the ports)",
+    # sixth round, mutd (engine and network modules; exploratory seeds 300-349 and the fresh seed 401)
+    ('system', 'pair_path_sum', 'if all(v.size == 0 or np.all(v == v[0]) for v in per_class):', 41, 'v == v[0]',
+     'v != v[0]'):
+        'integer values then always take the grid\'s running sums instead of class hops x value: both are exact '
+        'integer sums of the same links (speed only)',
+    ('routing', '_pair_leg', "sums = np.zeros((2, b, k, k), vals.dtype)  # the + way's running sums, then the - way's",
+     29, '2', '3'):
+        'a third slab of running sums that nothing writes or reads: the flat index (minus_way 0 or 1) reaches only '
+        'the first two (memory only)',
+    ('topology', 'diameter', 'return self._routing.diameter() if self.n_routers else 0', 63, '0', '1'):
+        'unreachable: every builder refuses a graph without routers (n_cores >= 1; a custom file: "the graph has '
+        'no routers")',
+    ('system', 'chip_of_router',
+     'return ((y // p["chip_height"]) * p["grid"][0] + x // p["chip_width"]).astype(np.int32)', 53,
+     'x // p["chip_width"]', "x / p['chip_width']"):
+        'the rest of the sum is a whole number and x / chip_width >= 0, so astype(int32) truncates the float sum '
+        'to the same chip',
+    # the seed-401 sample (the fresh measurement)
+    ('system', '__init__', 'dx, dy = self.link_dst % width, self.link_dst // width', 40, 'self.link_dst // width',
+     'self.link_dst / width'):
+        'dy is only floor-divided by chip_height next: floor((d / w) / h) = floor(d / (w h)) = (d // w) // h, and a '
+        'one-ulp float error cannot cross a whole number (d / (w h) is at least 1 / (w h) from the next one)',
+    ('system', 'build_system_topology', 'routing = SystemRouting(w, h, w // gx, h // gy)', 34, 'w // gx', 'w / gx'):
+        'the joined width is gx x the chip width exactly, so w / gx is that whole number as a float: the floor '
+        'divisions by it give the same whole numbers, stored into the int16 class tables',
 }
 
 
