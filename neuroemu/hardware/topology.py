@@ -121,7 +121,7 @@ class Topology:
 
     Attributes: ``kind``, ``n_cores``, ``n_routers``, ``n_links``, ``core_router`` (int32
     [n_cores]), ``router_pos_mm`` (float64 [n_routers, 2]), ``router_level`` (int16), ``graph``
-    (networkx.DiGraph: nodes have ``pos``, ``level``, ``cores``, ``label``; edges ``id``,
+    (networkx.DiGraph, built on first access only -- exports and drawings: nodes have ``pos``, ``level``, ``cores``, ``label``; edges ``id``,
     ``length_mm``, ``latency_ps``, ``energy_pj``, ``bandwidth``, ``cls``), per-link arrays
     ``link_src``, ``link_dst``, ``link_length_mm``, ``link_latency_ps``, ``link_energy_pj``,
     ``link_bandwidth``, ``link_class``, ``class_names``, the tables ``next_link``, ``hops``,
@@ -159,15 +159,25 @@ class Topology:
         self.link_latency_ps = _frozen(lat.astype(np.int64))
         self.link_energy_pj = _frozen(energy.astype(np.float64))
         self.link_bandwidth = _frozen(bw.astype(np.float64))
-        self.graph = self._make_graph(labels)
+        self._labels = None if labels is None else tuple(str(v) for v in labels)
         self._routing = routing_fn(self)
 
-    def _make_graph(self, labels) -> nx.DiGraph:
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The router graph as a networkx.DiGraph, built on first access from the arrays (nodes:
+        ``pos``, ``level``, ``cores``, ``label``; edges: ``id``, ``length_mm``, ``latency_ps``,
+        ``energy_pj``, ``bandwidth``, ``cls``). Only exports and drawings read it: routing, runs,
+        sweeps and MPI ranks use the arrays and closed forms, so a run never builds it (a 256 x
+        256 mesh's graph would hold ~380 MB and take tens of seconds)."""
+        return self._make_graph()
+
+    def _make_graph(self) -> nx.DiGraph:
         g = nx.DiGraph(kind=self.kind)
+        labels = self._labels
         cores = np.bincount(self.core_router, minlength=self.n_routers)
         for r in range(self.n_routers):
             g.add_node(r, pos=tuple(self.router_pos_mm[r].tolist()), level=int(self.router_level[r]),
-                       cores=int(cores[r]), label=str(labels[r]) if labels is not None else str(r))
+                       cores=int(cores[r]), label=labels[r] if labels is not None else str(r))
         for lid in range(self.n_links):
             g.add_edge(int(self.link_src[lid]), int(self.link_dst[lid]), id=lid,
                        length_mm=float(self.link_length_mm[lid]), latency_ps=int(self.link_latency_ps[lid]),
