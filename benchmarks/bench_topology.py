@@ -1,0 +1,163 @@
+"""Router graph setup: the topology without the networkx graph, against building it as runs did.
+
+Runs on meshes, tori and systems of meshes route in closed form from arrays, so the networkx
+graph (:attr:`neuroemu.hardware.topology.Topology.graph`) is built only on first access, by
+exports and drawings. Before, every run, sweep point and MPI rank built it in ``Topology.__init__``
+(one ``add_node`` per router, one ``add_edge`` per link), and the mesh's links and ports came
+from a per-router Python loop. The baseline here is that code, in this process: the same
+topology, then its graph forced (the removed eager build) and the links made by the old loop
+(kept below verbatim as :func:`reference_grid_init`, patched in for the baseline's builds).
+
+Two parts, each one JSON line; ``"speedup"`` = baseline seconds / new seconds and
+``"memory_ratio"`` = baseline / new peak bytes traced (tracemalloc, in a separate pass from the
+timing so its overhead does not enter the seconds):
+
+- **topology**: ``build_chip_topology`` of chips/truenorth.yaml (64 x 64 mesh), pohoiki_beach
+  (64 Loihi chips, 2,048 routers) and ns16e (16 TrueNorth chips, 256 x 256 routers); also the
+  bytes held afterwards and whether the two give the same link and port arrays (``"identical"``).
+- **run setup**: the setup of ``neuroemu run ns16e`` on a small workload (the matrix's: the
+  default generated network on 2 cores), i.e. ``TickLoop`` construction, where the router graph
+  is most of the work.
+
+    .venv/bin/python benchmarks/bench_topology.py
+    .venv/bin/python benchmarks/bench_topology.py --chips truenorth    # one chip, topology only
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import gc
+import json
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import machine, today  # noqa: E402
+
+
+def reference_grid_init(self, width: int, height: int, wrap: bool):
+    """GridRouting.__init__ as it was (a per-router loop with a dict of links), the baseline."""
+    from neuroemu.hardware.routing import _ring
+    self.width, self.height = width, height
+    n = width * height
+    ids = np.arange(n)
+    coords = (ids % width, ids // width)
+    ports = {k: np.full(n, -1, np.int32) for k in ("xp", "xm", "yp", "ym")}
+    index: dict[tuple[int, int], int] = {}
+    src, dst, cls = [], [], []
+    for c, (k, stride, plus, minus) in enumerate(((width, 1, "xp", "xm"), (height, width, "yp", "ym"))):
+        coord = coords[c].tolist()
+        for r in range(n):
+            for step, port in ((1, plus), (-1, minus)):
+                nc = coord[r] + step
+                if (not wrap and not 0 <= nc < k) or nc % k == coord[r]:
+                    continue
+                key = (r, r + (nc % k - coord[r]) * stride)
+                if key not in index:
+                    index[key] = len(src)
+                    src.append(key[0]), dst.append(key[1]), cls.append(c)
+                ports[port][r] = index[key]
+    self.link_src, self.link_dst = np.array(src, np.int64), np.array(dst, np.int64)
+    self.link_class = np.array(cls, np.int16)
+    self._hx, self._dir_x = _ring(width, wrap)
+    self._hy, self._dir_y = _ring(height, wrap)
+    px, mx, py, my = (ports[k].reshape(height, width) for k in ("xp", "xm", "yp", "ym"))
+    self._ports = (px, mx, py, my)
+
+
+@contextlib.contextmanager
+def baseline():
+    """Build topologies as before: the old link loop, and the graph built with the topology."""
+    from neuroemu.hardware import routing as rt
+    from neuroemu.hardware.topology import Topology
+    init, grid_init = Topology.__init__, rt.GridRouting.__init__
+
+    def eager(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.graph  # noqa: B018 -- the eager build the lazy property replaced
+
+    Topology.__init__, rt.GridRouting.__init__ = eager, reference_grid_init
+    try:
+        yield
+    finally:
+        Topology.__init__, rt.GridRouting.__init__ = init, grid_init
+
+
+def _timed(fn):
+    gc.collect()
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def _traced(fn) -> tuple[int, int]:
+    """(peak, held afterwards) bytes that ``fn`` allocates, by tracemalloc."""
+    gc.collect()
+    tracemalloc.start()
+    out = fn()
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del out
+    return peak, held
+
+
+def _pair(fn) -> dict:
+    """Time and trace ``fn`` as it is now and under :func:`baseline` (new first, then old)."""
+    new_s, new = _timed(fn)
+    with baseline():
+        old_s, old = _timed(fn)
+    del new, old
+    new_peak, new_held = _traced(fn)
+    with baseline():
+        old_peak, old_held = _traced(fn)
+    return {"new_s": round(new_s, 3), "baseline_s": round(old_s, 3), "speedup": round(old_s / new_s, 1),
+            "new_peak_mib": round(new_peak / 2**20, 1), "baseline_peak_mib": round(old_peak / 2**20, 1),
+            "memory_ratio": round(old_peak / new_peak, 1),
+            "new_held_mib": round(new_held / 2**20, 1), "baseline_held_mib": round(old_held / 2**20, 1)}
+
+
+def bench_topology(chip_name: str) -> dict:
+    from neuroemu.config import load_chip
+    from neuroemu.hardware.chip import build_chip_topology
+    chip = load_chip(chip_name)
+    build = lambda: build_chip_topology(chip)  # noqa: E731
+    new = build()
+    with baseline():
+        old = build()
+    r, o = new._routing, old._routing
+    same = all(np.array_equal(getattr(new, k), getattr(old, k)) for k in
+               ("link_src", "link_dst", "link_class", "link_length_mm", "link_latency_ps", "link_energy_pj"))
+    same = same and all(np.array_equal(a, b) for a, b in zip(r._ports, o._ports))
+    del new, old
+    return {"bench": "topology", "chip": chip_name, "routers": int(r.width * r.height), "links": int(r.link_src.size),
+            **_pair(build), "identical": bool(same)}
+
+
+def bench_run_setup(chip_name: str = "ns16e") -> dict:
+    from neuroemu.engine.options import RunOptions, resolve
+    from neuroemu.engine.run import TickLoop
+    from neuroemu.studies.matrix import DEFAULT_CORES
+    chip, wl = resolve(chip_name, None)
+    wl = dataclasses.replace(wl, network=dataclasses.replace(wl.network, cores=DEFAULT_CORES))
+    setup = lambda: TickLoop(chip, wl, RunOptions(ticks=2, seed=wl.seed))  # noqa: E731
+    return {"bench": "run_setup", "chip": chip_name, "workload": f"default on {DEFAULT_CORES} cores", **_pair(setup)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chips", nargs="+", default=["truenorth", "pohoiki_beach", "ns16e"])
+    args = ap.parse_args()
+    info = {"date": today(), **machine()}
+    for name in args.chips:
+        print(json.dumps({**bench_topology(name), **info}), flush=True)
+    if "ns16e" in args.chips:
+        print(json.dumps({**bench_run_setup("ns16e"), **info}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
