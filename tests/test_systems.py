@@ -480,3 +480,79 @@ def test_table_bytes_are_what_the_tables_take(write_yaml, small_chip):
     built = sum(a.nbytes for a in (topo.next_link, topo.hops, topo.class_hops, topo.path_latency_ps, topo.wire_mm))
     assert system_table_bytes(n) == built == 28 * n * n
     assert system_table_bytes(65536) == 112 * 2**30
+
+
+@pytest.fixture
+def no_graph(monkeypatch):
+    """Building the networkx router graph raises: whatever passes under it never built one."""
+    def refuse(self):
+        raise AssertionError(f"the networkx graph of {self!r} was built")
+
+    monkeypatch.setattr(Topology, "_make_graph", refuse)
+
+
+@pytest.mark.parametrize("timing, network", [("sync", "analytic"), ("gals", "packet"), ("barrier", "analytic"),
+                                              ("async", "analytic")])
+def test_mesh_and_system_runs_never_build_the_networkx_graph(system_files, monkeypatch, timing, network):
+    """Runs on a mesh and on a system route from arrays and closed forms: no networkx graph is
+    built (the builder raises), and their records are those of runs that built it with the
+    topology, as every run did before (bit for bit, link statistics included)."""
+    chip, system, _, workload = system_files
+    run = lambda c: simulate(c, workload, ticks=12, timing=timing, network=network, record_spikes=True,
+                             link_stats=True).comparable()
+    init, make = Topology.__init__, Topology._make_graph
+    built = []
+
+    def eager(self, *args, **kwargs):  # the graph built with the topology, as before
+        init(self, *args, **kwargs)
+        built.append(self.graph)
+
+    monkeypatch.setattr(Topology, "__init__", eager)
+    with_graph = [run(c) for c in (chip, system)]
+    assert len(built) >= 2 and make is Topology._make_graph
+    monkeypatch.setattr(Topology, "__init__", init)
+    monkeypatch.setattr(Topology, "_make_graph", lambda self: pytest.fail(f"the graph of {self!r} was built"))
+    assert [run(c) for c in (chip, system)] == with_graph and with_graph[1]["spikes"] > 0
+
+
+def test_a_sweep_and_an_mpi_ranks_setup_never_build_the_networkx_graph(system_files, no_graph, tmp_path):
+    from fake_comm import OneRankOfTwo
+    from neuroemu.engine import ranks as rk
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.studies.sweep import sweep
+    _, system, _, workload = system_files
+    spec = {"name": "lazy", "base": {"chip": system, "workload": workload},
+            "axes": [{"key": "chip.energy.hop_class_pj.chip", "values": [10.0, 80.0]},
+                     {"key": "workload.ticks", "values": [5]}], "mode": "grid", "repetitions": 1, "seed": 7,
+            "common_seeds": True}
+    sweep(spec, tmp_path / "out", workers=1)
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert len(rows) == 2 and rows[0]["hops_chip"] == rows[1]["hops_chip"] != "0"
+    chip, wl = load_chip(system), load_workload(workload)
+    loop = type("Half", (rk.RankLoop,), {"comm": OneRankOfTwo()})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+    assert loop.setup_error is None and (loop.c0, loop.c1) == (0, 8)
+
+
+def test_the_routing_estimate_counts_the_arrays_held_not_a_networkx_graph():
+    """routing_bytes (what check_system_size and each MPI rank's estimate weigh) counts the router,
+    core and link arrays a run holds -- the topology's, the packet network's, the link loads -- and
+    no networkx graph: the bytes traced while building them are within it (and within 25 % of it),
+    while the graph, built on demand, would take more than twice the whole estimate."""
+    import tracemalloc
+    from neuroemu.hardware.packet import PacketNetwork
+    spec = load_chip("ns16e")
+    chip = dataclasses.replace(spec, topology=dataclasses.replace(spec.topology, width=64, height=64),
+                               cores=64 * 64, system=dataclasses.replace(spec.system, grid=(4, 4)))
+    estimate = routing_bytes(chip, routes=0) - 2 * 8 * rt._LEG_BLOCK  # less the running sums' block
+    tracemalloc.start()
+    try:
+        topo = build_chip_topology(chip)
+        net = PacketNetwork(topo, buffer_packets=4)
+        loads = np.zeros(topo.n_links, np.int64)
+        held = tracemalloc.get_traced_memory()[0]
+        assert "graph" not in vars(topo) and topo.graph.number_of_edges() == len(loads) == 4 * 64 * 63
+        graph = tracemalloc.get_traced_memory()[0] - held
+    finally:
+        tracemalloc.stop()
+    assert held <= estimate < 1.25 * held and net.n_links == topo.n_links
+    assert graph > 2 * estimate
