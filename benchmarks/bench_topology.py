@@ -15,9 +15,11 @@ timing so its overhead does not enter the seconds):
 - **topology**: ``build_chip_topology`` of chips/truenorth.yaml (64 x 64 mesh), pohoiki_beach
   (64 Loihi chips, 2,048 routers) and ns16e (16 TrueNorth chips, 256 x 256 routers); also the
   bytes held afterwards and whether the two give the same link and port arrays (``"identical"``).
-- **run setup**: the setup of ``neuroemu run ns16e`` on a small workload (the matrix's: the
-  default generated network on 2 cores), i.e. ``TickLoop`` construction, where the router graph
-  is most of the work.
+- **run setup**: the setup (``TickLoop`` construction) of ``neuroemu run ns16e
+  workloads/digits.yaml``, the matrix's digits cell: a small mapped network on a large system,
+  where the router graph was most of the work (placement and the run each built the topology).
+  The default generated workload is not used: it builds NS16e's 16 M neurons whatever its
+  ``cores``, ~100 s of setup of which the graph was ~10-20 s (benchmarks/README.md).
 
     .venv/bin/python benchmarks/bench_topology.py
     .venv/bin/python benchmarks/bench_topology.py --chips truenorth    # one chip, topology only
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import gc
 import json
 import sys
@@ -139,13 +140,12 @@ def bench_topology(chip_name: str) -> dict:
 
 
 def bench_run_setup(chip_name: str = "ns16e") -> dict:
+    from neuroemu.config.loader import WORKLOADS_DIR
     from neuroemu.engine.options import RunOptions, resolve
     from neuroemu.engine.run import TickLoop
-    from neuroemu.studies.matrix import DEFAULT_CORES
-    chip, wl = resolve(chip_name, None)
-    wl = dataclasses.replace(wl, network=dataclasses.replace(wl.network, cores=DEFAULT_CORES))
+    chip, wl = resolve(chip_name, WORKLOADS_DIR / "digits.yaml")
     setup = lambda: TickLoop(chip, wl, RunOptions(ticks=2, seed=wl.seed))  # noqa: E731
-    return {"bench": "run_setup", "chip": chip_name, "workload": f"default on {DEFAULT_CORES} cores", **_pair(setup)}
+    return {"bench": "run_setup", "chip": chip_name, "workload": "workloads/digits.yaml", **_pair(setup)}
 
 
 def main() -> None:

@@ -622,6 +622,10 @@ def test_pair_queries_equal_the_tables(kind, kw):
     assert np.array_equal(wire, t.wire_mm[src, dst]) and wire.max() > 0
     values = rng.random(t.n_links)
     assert np.array_equal(t.pair_path_sum(values, np.float64, src, dst), t.path_sum(values)[src, dst])
+    # lines that repeat (shared running sums) beside lines that differ: even rows and columns as the wire
+    line = np.where(t.link_class == 0, t.link_src // t.params.get("width", 1), t.link_src % t.params.get("width", 1))
+    values = np.where(line % 2 == 0, t.link_length_mm, 0.1 + line * t.link_length_mm)
+    assert np.array_equal(t.pair_path_sum(values, np.float64, src, dst), t.path_sum(values)[src, dst])
 
 
 @pytest.mark.parametrize("kind,w,h", [("mesh", 7, 3), ("torus", 6, 5), ("torus", 2, 3), ("torus", 1, 4)])

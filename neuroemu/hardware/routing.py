@@ -362,6 +362,14 @@ class GridRouting(Routing):
         uniform = GridRouting._uniform_leg(vals, k, hops, s, d, plus, minus)
         if uniform is not None:
             return uniform
+        # lines whose links carry the same values, bit for bit, have the same running sums: build
+        # them once per distinct line (a mesh's wire lengths repeat on every row and column, so
+        # a 256 x 256 mesh builds one line's sums per dimension, not 256)
+        both = np.ascontiguousarray(np.concatenate([vals[plus], vals[minus]], axis=1))
+        rows = both.view(np.dtype((np.void, both.dtype.itemsize * both.shape[1]))).ravel()
+        _, first, of_line = np.unique(rows, return_index=True, return_inverse=True)
+        line = of_line.ravel()[line]
+        plus, minus = plus[first], minus[first]
         m = plus.shape[0]
         out = np.zeros(len(s), vals.dtype)
         per_block = max(1, _LEG_BLOCK // (k * k))
