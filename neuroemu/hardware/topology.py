@@ -41,7 +41,8 @@ plus the y leg along the destination column; on a tree the up-sum to the NCA plu
 from it -- so they are exact sums of the actual links even where links of a class differ (torus
 wrap links); custom graphs use the route recurrence of :func:`routing.accumulate`.
 :meth:`Topology.path_sum` does the same for any per-link values. All tables are read-only.
-Trees hold ~N r/(r-1) routers, so their tables are larger than a mesh's for the same N.
+Trees hold ~N r/(r-1) routers, so their tables are larger than a mesh's for the same N. The
+networkx graph (:attr:`Topology.graph`) is built only when read (exports, drawings), never by a run.
 """
 
 from __future__ import annotations
@@ -164,16 +165,13 @@ class Topology:
 
     @cached_property
     def graph(self) -> nx.DiGraph:
-        """The router graph as a networkx.DiGraph, built on first access from the arrays (nodes:
-        ``pos``, ``level``, ``cores``, ``label``; edges: ``id``, ``length_mm``, ``latency_ps``,
-        ``energy_pj``, ``bandwidth``, ``cls``). Only exports and drawings read it: routing, runs,
-        sweeps and MPI ranks use the arrays and closed forms, so a run never builds it (a 256 x
-        256 mesh's graph would hold ~380 MB and take tens of seconds)."""
+        """networkx.DiGraph of the routers and links (attributes in the class docstring), built
+        from the arrays on first access: only exports and drawings read it; runs, sweeps and MPI
+        ranks route from arrays and closed forms (NS16e's graph would take ~190 MB and seconds)."""
         return self._make_graph()
 
     def _make_graph(self) -> nx.DiGraph:
-        g = nx.DiGraph(kind=self.kind)
-        labels = self._labels
+        g, labels = nx.DiGraph(kind=self.kind), self._labels
         cores = np.bincount(self.core_router, minlength=self.n_routers)
         for r in range(self.n_routers):
             g.add_node(r, pos=tuple(self.router_pos_mm[r].tolist()), level=int(self.router_level[r]),
