@@ -499,17 +499,17 @@ def _shape(kind, width=0, height=0, concentration=1, cores=0, neurons=0, system=
 
 
 def test_routing_bytes_by_hand():
-    """Per router 600 B, per link (4 per router) 1100 B, per route 6 + 8 + 8 + 8 + 8 + 1 + 64 = 103 B,
+    """Per router 42 B, per core 12 B, per link (4 per router) 217 B, per route 6 + 8 + 8 + 8 + 8 + 1 + 64 = 103 B,
     plus one block of running sums (2 x 8 B x the block's lines); trees and custom graphs add their
     [n, n] tables (28 B per pair) over cores / concentration routers."""
     assert system_mod.ROUTE_BYTES == 103 and system_mod.TABLE_BYTES_PER_PAIR == 28
     block = 16 * rt._LEG_BLOCK
     # a 5 x 3 mesh of 15 cores x 7 neurons: one route per neuron
-    assert routing_bytes(_shape("mesh", 5, 3, 1, 15, 7)) == 15 * 600 + 60 * 1100 + 105 * 103 + block
-    assert routing_bytes(_shape("torus", 5, 3, 1, 15, 7), routes=11) == 15 * 600 + 60 * 1100 + 11 * 103 + block
+    assert routing_bytes(_shape("mesh", 5, 3, 1, 15, 7)) == 15 * 42 + 15 * 12 + 60 * 217 + 105 * 103 + block
+    assert routing_bytes(_shape("torus", 5, 3, 1, 15, 7), routes=11) == 15 * 42 + 15 * 12 + 60 * 217 + 11 * 103 + block
     # a tree of 12 cores, 3 per router: 4 routers and their tables
-    assert routing_bytes(_shape("tree", 0, 0, 3, 12, 2)) == 4 * 600 + 16 * 1100 + 24 * 103 + block + 28 * 16
-    assert routing_bytes(_shape("custom", 0, 0, 1, 5, 1), routes=0) == 5 * 600 + 20 * 1100 + block + 28 * 25
+    assert routing_bytes(_shape("tree", 0, 0, 3, 12, 2)) == 4 * 42 + 12 * 12 + 16 * 217 + 24 * 103 + block + 28 * 16
+    assert routing_bytes(_shape("custom", 0, 0, 1, 5, 1), routes=0) == 5 * 42 + 5 * 12 + 20 * 217 + block + 28 * 25
 
 
 def test_available_bytes_is_free_pages_or_no_limit(monkeypatch):
@@ -572,3 +572,79 @@ def test_per_class_on_chip_latencies_stay_on_the_chips_links(write_yaml, small_c
     # router 0 -> 15 on the 4 x 4 mesh: 3 x hops (one across chips), then 3 y hops (one across)
     assert topo.pair_path_sum(topo.link_latency_ps, np.int64, np.array([0]), np.array([15])).tolist() == \
         [2 * 3000 + 2 * 4000 + 2 * 25000]
+
+
+@pytest.fixture
+def no_graph(monkeypatch):
+    """Building the networkx router graph raises: whatever passes under it never built one."""
+    def refuse(self):
+        raise AssertionError(f"the networkx graph of {self!r} was built")
+
+    monkeypatch.setattr(Topology, "_make_graph", refuse)
+
+
+@pytest.mark.parametrize("timing, network", [("sync", "analytic"), ("gals", "packet"), ("barrier", "analytic"),
+                                              ("async", "analytic")])
+def test_mesh_and_system_runs_never_build_the_networkx_graph(system_files, monkeypatch, timing, network):
+    """Runs on a mesh and on a system route from arrays and closed forms: no networkx graph is
+    built (the builder raises), and their records are those of runs that built it with the
+    topology, as every run did before (bit for bit, link statistics included)."""
+    chip, system, _, workload = system_files
+    run = lambda c: simulate(c, workload, ticks=12, timing=timing, network=network, record_spikes=True,
+                             link_stats=True).comparable()
+    init, make = Topology.__init__, Topology._make_graph
+    built = []
+
+    def eager(self, *args, **kwargs):  # the graph built with the topology, as before
+        init(self, *args, **kwargs)
+        built.append(self.graph)
+
+    monkeypatch.setattr(Topology, "__init__", eager)
+    with_graph = [run(c) for c in (chip, system)]
+    assert len(built) >= 2 and make is Topology._make_graph
+    monkeypatch.setattr(Topology, "__init__", init)
+    monkeypatch.setattr(Topology, "_make_graph", lambda self: pytest.fail(f"the graph of {self!r} was built"))
+    assert [run(c) for c in (chip, system)] == with_graph and with_graph[1]["spikes"] > 0
+
+
+def test_a_sweep_and_an_mpi_ranks_setup_never_build_the_networkx_graph(system_files, no_graph, tmp_path):
+    from fake_comm import OneRankOfTwo
+    from neuroemu.engine import ranks as rk
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.studies.sweep import sweep
+    _, system, _, workload = system_files
+    spec = {"name": "lazy", "base": {"chip": system, "workload": workload},
+            "axes": [{"key": "chip.energy.hop_class_pj.chip", "values": [10.0, 80.0]},
+                     {"key": "workload.ticks", "values": [5]}], "mode": "grid", "repetitions": 1, "seed": 7,
+            "common_seeds": True}
+    sweep(spec, tmp_path / "out", workers=1)
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert len(rows) == 2 and rows[0]["hops_chip"] == rows[1]["hops_chip"] != "0"
+    chip, wl = load_chip(system), load_workload(workload)
+    loop = type("Half", (rk.RankLoop,), {"comm": OneRankOfTwo()})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+    assert loop.setup_error is None and 0 < loop.c1 - loop.c0 < 16  # its own share of the 16 cores
+
+
+def test_the_routing_estimate_counts_the_arrays_held_not_a_networkx_graph():
+    """routing_bytes (what check_system_size and each MPI rank's estimate weigh) counts the router,
+    core and link arrays a run holds -- the topology's, the packet network's, the link loads -- and
+    no networkx graph: the bytes traced while building them are within it (and within 25 % of it),
+    while the graph, built on demand, would take more than twice the whole estimate."""
+    import tracemalloc
+    from neuroemu.hardware.packet import PacketNetwork
+    spec = load_chip("ns16e")
+    chip = dataclasses.replace(spec, topology=dataclasses.replace(spec.topology, width=64, height=64),
+                               cores=64 * 64, system=dataclasses.replace(spec.system, grid=(4, 4)))
+    estimate = routing_bytes(chip, routes=0) - 2 * 8 * rt._LEG_BLOCK  # less the running sums' block
+    tracemalloc.start()
+    try:
+        topo = build_chip_topology(chip)
+        net = PacketNetwork(topo, buffer_packets=4)
+        loads = np.zeros(topo.n_links, np.int64)
+        held = tracemalloc.get_traced_memory()[0]
+        assert "graph" not in vars(topo) and topo.graph.number_of_edges() == len(loads) == 4 * 64 * 63
+        graph = tracemalloc.get_traced_memory()[0] - held
+    finally:
+        tracemalloc.stop()
+    assert held <= estimate < 1.25 * held and net.n_links == topo.n_links
+    assert graph > 2 * estimate

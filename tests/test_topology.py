@@ -285,6 +285,53 @@ def test_link_parameters_and_graph(tmp_path):
     assert t.router_pos_mm.shape == (9, 2) and t.link_latency_ps.dtype == np.int64
 
 
+def _loop_grid_links(w: int, h: int, wrap: bool):
+    """By hand, router by router: each router's + then - neighbour per dimension (x first), a
+    link once per (source, destination) pair; returns the links and the four port tables."""
+    index, links, ports = {}, [], {p: [-1] * (w * h) for p in ("xp", "xm", "yp", "ym")}
+    for c, (k, stride, plus, minus) in enumerate(((w, 1, "xp", "xm"), (h, w, "yp", "ym"))):
+        for r in range(w * h):
+            coord = r % w if c == 0 else r // w
+            for step, port in ((1, plus), (-1, minus)):
+                nc = coord + step
+                if (not wrap and not 0 <= nc < k) or nc % k == coord:
+                    continue
+                key = (r, r + (nc % k - coord) * stride)
+                if key not in index:
+                    index[key] = len(links)
+                    links.append((*key, c))
+                ports[port][r] = index[key]
+    return links, [ports[p] for p in ("xp", "xm", "yp", "ym")]
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_grid_links_and_ports_are_those_of_a_router_by_router_walk(wrap):
+    """The mesh / torus links are made by array operations; ids, classes and ports are the ones a
+    router-by-router walk gives (rings of 1 and 2 included), so every record keeps its link ids."""
+    for w in range(1, 6):
+        for h in range(1, 6):
+            g = rt.GridRouting(w, h, wrap)
+            links, ports = _loop_grid_links(w, h, wrap)
+            assert list(zip(g.link_src.tolist(), g.link_dst.tolist(), g.link_class.tolist())) == links, (w, h)
+            assert [p.ravel().tolist() for p in g._ports] == ports, (w, h)
+            assert g.link_src.dtype == g.link_dst.dtype == np.int64 and g.link_class.dtype == np.int16
+
+
+def test_the_networkx_graph_is_built_on_first_access_only(monkeypatch):
+    """Building a topology builds no networkx graph; the first access builds it once from the arrays."""
+    calls = []
+    make = Topology._make_graph
+    monkeypatch.setattr(Topology, "_make_graph", lambda self: calls.append(self) or make(self))
+    for kind in ("mesh", "torus", "tree", "htree"):
+        t = build_topology(kind, n_cores=16)
+        assert calls == [] and "graph" not in vars(t)
+        g = t.graph
+        assert t.graph is g and len(calls) == 1 and g.number_of_edges() == t.n_links
+        assert sorted((s, d, a["id"]) for s, d, a in g.edges(data=True)) == sorted(
+            zip(t.link_src.tolist(), t.link_dst.tolist(), range(t.n_links)))
+        calls.clear()
+
+
 # --- traffic queries -----------------------------------------------------------------------------
 
 
@@ -574,6 +621,10 @@ def test_pair_queries_equal_the_tables(kind, kw):
     wire = t.pair_path_sum(t.link_length_mm, np.float64, src, dst, "wire_mm")
     assert np.array_equal(wire, t.wire_mm[src, dst]) and wire.max() > 0
     values = rng.random(t.n_links)
+    assert np.array_equal(t.pair_path_sum(values, np.float64, src, dst), t.path_sum(values)[src, dst])
+    # lines that repeat (shared running sums) beside lines that differ: even rows and columns as the wire
+    line = np.where(t.link_class == 0, t.link_src // t.params.get("width", 1), t.link_src % t.params.get("width", 1))
+    values = np.where(line % 2 == 0, t.link_length_mm, 0.1 + line * t.link_length_mm)
     assert np.array_equal(t.pair_path_sum(values, np.float64, src, dst), t.path_sum(values)[src, dst])
 
 

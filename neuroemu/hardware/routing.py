@@ -217,28 +217,28 @@ class GridRouting(Routing):
     def __init__(self, width: int, height: int, wrap: bool):
         self.width, self.height = width, height
         n = width * height
-        ids = np.arange(n)
-        coords = (ids % width, ids // width)
-        ports = {k: np.full(n, -1, np.int32) for k in ("xp", "xm", "yp", "ym")}
-        index: dict[tuple[int, int], int] = {}
-        src, dst, cls = [], [], []
-        for c, (k, stride, plus, minus) in enumerate(((width, 1, "xp", "xm"), (height, width, "yp", "ym"))):
-            coord = coords[c].tolist()
-            for r in range(n):
-                for step, port in ((1, plus), (-1, minus)):
-                    nc = coord[r] + step
-                    if (not wrap and not 0 <= nc < k) or nc % k == coord[r]:
-                        continue
-                    key = (r, r + (nc % k - coord[r]) * stride)
-                    if key not in index:
-                        index[key] = len(src)
-                        src.append(key[0]), dst.append(key[1]), cls.append(c)
-                    ports[port][r] = index[key]
-        self.link_src, self.link_dst = np.array(src, np.int64), np.array(dst, np.int64)
-        self.link_class = np.array(cls, np.int16)
+        ids = np.arange(n, dtype=np.int64)
+        ports, src, dst, cls, first = [], [], [], [], 0
+        for c, (coord, k, stride) in enumerate(((ids % width, width, 1), (ids // width, height, width))):
+            # per router, in router order: its + link, then its - link (none past a mesh edge,
+            # none on a ring of 1; on a ring of 2 the - neighbour is the + one: one link, both ports)
+            has_p = np.full(n, k > 1) if wrap else coord < k - 1
+            has_m = np.full(n, k > 2) if wrap else coord > 0
+            per = np.stack([has_p, has_m], axis=1)
+            lid = (first + np.cumsum(per.ravel()) - 1).reshape(n, 2)
+            plus = np.where(has_p, lid[:, 0], -1)
+            minus = np.where(has_m, lid[:, 1], plus if wrap and k == 2 else -1)
+            ports += [plus.astype(np.int32), minus.astype(np.int32)]
+            step = np.stack([(coord + 1) % k - coord, (coord - 1) % k - coord], axis=1) * stride
+            src.append(np.repeat(ids, 2)[per.ravel()])
+            dst.append((ids[:, None] + step).ravel()[per.ravel()])
+            cls.append(np.full(int(per.sum()), c, np.int16))
+            first += int(per.sum())
+        self.link_src, self.link_dst = np.concatenate(src), np.concatenate(dst)
+        self.link_class = np.concatenate(cls)
         self._hx, self._dir_x = _ring(width, wrap)
         self._hy, self._dir_y = _ring(height, wrap)
-        px, mx, py, my = (ports[k].reshape(height, width) for k in ("xp", "xm", "yp", "ym"))
+        px, mx, py, my = (p.reshape(height, width) for p in ports)
         self._ports = (px, mx, py, my)
 
     # the [n, n] tables are built on first use only: every per-pair question has a closed form
@@ -362,6 +362,14 @@ class GridRouting(Routing):
         uniform = GridRouting._uniform_leg(vals, k, hops, s, d, plus, minus)
         if uniform is not None:
             return uniform
+        # lines whose links carry the same values, bit for bit, have the same running sums: build
+        # them once per distinct line (a mesh's wire lengths repeat on every row and column, so
+        # a 256 x 256 mesh builds one line's sums per dimension, not 256)
+        both = np.ascontiguousarray(np.concatenate([vals[plus], vals[minus]], axis=1))
+        rows = both.view(np.dtype((np.void, both.dtype.itemsize * both.shape[1]))).ravel()
+        _, first, of_line = np.unique(rows, return_index=True, return_inverse=True)
+        line = of_line.ravel()[line]
+        plus, minus = plus[first], minus[first]
         m = plus.shape[0]
         out = np.zeros(len(s), vals.dtype)
         per_block = max(1, _LEG_BLOCK // (k * k))

@@ -34,6 +34,7 @@ import numpy as np
 from neuroemu.config.schema import ChipSpec
 from neuroemu.errors import ConfigError
 from neuroemu.hardware import routing as rt
+from neuroemu.hardware.packet import _EVENT_FIELDS, _LINK_FIELDS, _ROUTER_FIELDS
 from neuroemu.hardware.topology import Topology, _Links
 
 #: the link class of chip-to-chip links
@@ -47,9 +48,17 @@ TABLE_BYTES_PER_PAIR = 4 + 2 + 3 * 2 + 8 + 8
 # bytes per route that Router.bind keeps (class hops 3 x int16, latency, wire, source and target
 # router int64, a flag) plus its transient per-pair closed forms (coordinates, legs: ~8 int64)
 ROUTE_BYTES = 3 * 2 + 8 + 8 + 8 + 8 + 1 + 8 * 8
-# per link: the networkx edge and its attribute dict (~1 KB measured), the link arrays and the
-# per-link statistics; per router: its networkx node (~0.5 KB) and positions
-LINK_BYTES, ROUTER_BYTES = 1100, 600
+# per link, the arrays a run holds: the topology's (src, dst int32, class int16, length, latency,
+# energy, bandwidth 8 bytes each), the grid routing's (src, dst int64, class int16), the per-link
+# loads (int64) and the packet network's (its copies of latency, serialisation, dst and class, its
+# per-link state and one event slot per link). No networkx graph: it is built only for exports
+# and drawings (Topology.graph), never in a run, a sweep or an MPI rank's setup.
+LINK_BYTES = (4 + 4 + 2 + 3 * 8 + 8) + (8 + 8 + 2) + 8 + (8 + 8 + 4 + 2 + 8) + sum(
+    np.dtype(dt).itemsize for _, dt in _LINK_FIELDS + _EVENT_FIELDS)
+# per router: position (2 float64), level (int16), four ports (int32) and the packet network's
+# per-router state; per core: its router in the topology (int32) and in the route binder (int64)
+ROUTER_BYTES = 16 + 2 + 4 * 4 + sum(np.dtype(dt).itemsize for _, dt in _ROUTER_FIELDS)
+CORE_BYTES = 4 + 8
 
 
 def system_table_bytes(n_routers: int) -> int:
@@ -59,8 +68,9 @@ def system_table_bytes(n_routers: int) -> int:
 
 
 def routing_bytes(chip: ChipSpec, routes: int | None = None) -> int:
-    """Bytes a run's routing takes: on a mesh (a system's joined mesh included) the graph, its
-    links and the per-route closed forms of :class:`neuroemu.hardware.chip.Router` for ``routes``
+    """Bytes a run's routing takes: on a mesh (a system's joined mesh included) the router, core
+    and link arrays (no networkx graph: a run never builds it), the packet network's per-link
+    state, the per-route closed forms of :class:`neuroemu.hardware.chip.Router` for ``routes``
     bound routes (default one per neuron of the chip, as the generated networks have; an MPI
     rank binds its own neurons' only), plus one block of running sums; on trees and custom
     graphs also the [n, n] tables, which they still build."""
@@ -68,7 +78,7 @@ def routing_bytes(chip: ChipSpec, routes: int | None = None) -> int:
     routers = t.width * t.height if t.kind in ("mesh", "torus") else chip.cores // t.concentration
     links = 4 * routers
     routes = chip.cores * chip.core.neurons if routes is None else routes
-    need = routers * ROUTER_BYTES + links * LINK_BYTES + routes * ROUTE_BYTES
+    need = routers * ROUTER_BYTES + chip.cores * CORE_BYTES + links * LINK_BYTES + routes * ROUTE_BYTES
     need += 2 * 8 * rt._LEG_BLOCK
     if t.kind not in ("mesh", "torus"):
         need += system_table_bytes(routers)

@@ -41,7 +41,8 @@ plus the y leg along the destination column; on a tree the up-sum to the NCA plu
 from it -- so they are exact sums of the actual links even where links of a class differ (torus
 wrap links); custom graphs use the route recurrence of :func:`routing.accumulate`.
 :meth:`Topology.path_sum` does the same for any per-link values. All tables are read-only.
-Trees hold ~N r/(r-1) routers, so their tables are larger than a mesh's for the same N.
+Trees hold ~N r/(r-1) routers, so their tables are larger than a mesh's for the same N. The
+networkx graph (:attr:`Topology.graph`) is built only when read (exports, drawings), never by a run.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class Topology:
 
     Attributes: ``kind``, ``n_cores``, ``n_routers``, ``n_links``, ``core_router`` (int32
     [n_cores]), ``router_pos_mm`` (float64 [n_routers, 2]), ``router_level`` (int16), ``graph``
-    (networkx.DiGraph: nodes have ``pos``, ``level``, ``cores``, ``label``; edges ``id``,
+    (networkx.DiGraph, built on first access only -- exports and drawings: nodes have ``pos``, ``level``, ``cores``, ``label``; edges ``id``,
     ``length_mm``, ``latency_ps``, ``energy_pj``, ``bandwidth``, ``cls``), per-link arrays
     ``link_src``, ``link_dst``, ``link_length_mm``, ``link_latency_ps``, ``link_energy_pj``,
     ``link_bandwidth``, ``link_class``, ``class_names``, the tables ``next_link``, ``hops``,
@@ -159,15 +160,22 @@ class Topology:
         self.link_latency_ps = _frozen(lat.astype(np.int64))
         self.link_energy_pj = _frozen(energy.astype(np.float64))
         self.link_bandwidth = _frozen(bw.astype(np.float64))
-        self.graph = self._make_graph(labels)
+        self._labels = None if labels is None else tuple(str(v) for v in labels)
         self._routing = routing_fn(self)
 
-    def _make_graph(self, labels) -> nx.DiGraph:
-        g = nx.DiGraph(kind=self.kind)
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """networkx.DiGraph of the routers and links (attributes in the class docstring), built
+        from the arrays on first access: only exports and drawings read it; runs, sweeps and MPI
+        ranks route from arrays and closed forms (NS16e's graph would take ~190 MB and seconds)."""
+        return self._make_graph()
+
+    def _make_graph(self) -> nx.DiGraph:
+        g, labels = nx.DiGraph(kind=self.kind), self._labels
         cores = np.bincount(self.core_router, minlength=self.n_routers)
         for r in range(self.n_routers):
             g.add_node(r, pos=tuple(self.router_pos_mm[r].tolist()), level=int(self.router_level[r]),
-                       cores=int(cores[r]), label=str(labels[r]) if labels is not None else str(r))
+                       cores=int(cores[r]), label=labels[r] if labels is not None else str(r))
         for lid in range(self.n_links):
             g.add_edge(int(self.link_src[lid]), int(self.link_dst[lid]), id=lid,
                        length_mm=float(self.link_length_mm[lid]), latency_ps=int(self.link_latency_ps[lid]),
