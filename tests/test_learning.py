@@ -561,3 +561,25 @@ def test_clockless_pairs_one_ps_past_whole_ticks_and_a_post_at_time_zero(small_c
     assert cont.apply_window(none, none, np.array([g]), np.array([2501]))[:2] == (1, 0)  # 2001 ps after 500
     assert cont.rule.w[s] == pytest.approx(w1 + 4.0 * math.exp(-2.001 / 2.0), abs=1e-12)
     assert abs(cont.rule.w[s] - (w1 + 4.0 * math.exp(-1.0))) > 1e-4
+
+
+def test_clockless_a_post_and_a_pre_at_one_instant_in_two_calls_do_not_depress(small_chip, small_workload):
+    """A post at 1000 ps handed over in one call and a pre at the same 1000 ps in the next: that post
+    is not the pre's partner (dt = 0 is no depression pair: the rule's t_post < t, as the tick rule's
+    strict test). The engine's windows partition time, so it never splits an instant; before the fix
+    a caller that did got a full a_minus depression (factor e^0). In one call the pre pairs with the
+    post before it, at 200 ps."""
+    _, _, cont = _rules(small_chip, small_workload, a_plus=4.0, a_minus=2.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=5.0, w_min=-100, w_max=100)
+    _, _, one = _rules(small_chip, small_workload, a_plus=4.0, a_minus=2.0, tau_plus_ticks=2.0,
+                       tau_minus_ticks=5.0, w_min=-100, w_max=100)
+    axon, s, g = _one_synapse(cont.rule.arrays)
+    w0 = cont.rule.w[s]
+    none = np.empty(0, np.int64)
+    for rule in (cont, one):
+        rule.apply_window(none, none, np.array([g]), np.array([200]))
+    assert cont.apply_window(none, none, np.array([g]), np.array([1000]))[:2] == (0, 0)
+    assert cont.apply_window(np.array([1000]), np.array([axon]), none, none)[:2] == (0, 0)
+    assert cont.rule.w[s] == w0 and cont.post_last[g] == 1000 and cont.pre_last[axon] == 1000
+    assert one.apply_window(np.array([1000]), np.array([axon]), np.array([g]), np.array([1000]))[:2] == (1, 1)
+    assert one.rule.w[s] == pytest.approx(w0 - 2.0 * math.exp(-0.8 / 5.0) + 4.0, abs=1e-12)
