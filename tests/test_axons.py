@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from neuroemu.errors import CapacityError
+from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.networks import axons as ax
 from neuroemu.networks.graph import NetworkBuilder
 from neuroemu.networks.place import evaluate, fan_in, layout, place
@@ -230,3 +230,18 @@ def test_unique_rows_by_hand_with_negative_and_wide_columns():
         assert [tuple(r) for r in got.T.tolist()] == want
         assert inv.tolist() == [want.index(r) for r in rows]
         assert ax.unique_rows(*cols).tolist() == got.tolist()
+
+
+def test_limits_of_one_are_accepted():
+    """A chain 0 -> 1 -> 2 -> 3: every neuron needs at most one axon, so 4 cores of 1 neuron and 1 axon
+    hold it (each limit's smallest accepted value); 0 axons is refused."""
+    b = NetworkBuilder("chain")
+    b.add_neurons("n", 4, model="IF", threshold=1.0)
+    b.connect("n", "n", np.eye(4, k=1))
+    net = b.build()
+    for strategy in ("pack", "spread"):
+        m = place(net, strategy=strategy, n_cores=4, neurons_per_core=1, axons_per_core=1)
+        assert m.core_of_neuron.tolist() == [0, 1, 2, 3] and m.report.max_axons_per_core == 1
+    assert place(net, strategy="pack", n_cores=1, neurons_per_core=4, axons_per_core=3).report.cores_used == 1
+    with pytest.raises(ConfigError, match=r"^pack: axons_per_core: must be an integer >= 1 or None \(got 0\)$"):
+        place(net, strategy="pack", n_cores=4, neurons_per_core=1, axons_per_core=0)
