@@ -245,3 +245,35 @@ def test_limits_of_one_are_accepted():
     assert place(net, strategy="pack", n_cores=1, neurons_per_core=4, axons_per_core=3).report.cores_used == 1
     with pytest.raises(ConfigError, match=r"^pack: axons_per_core: must be an integer >= 1 or None \(got 0\)$"):
         place(net, strategy="pack", n_cores=4, neurons_per_core=1, axons_per_core=0)
+
+
+class _TwoChips:
+    """A system's per-pair costs on a line of 4 cores, chip 0 = core 0, chip 1 = cores 1-3: plain hops
+    |a - b|; the placement cost adds 10 for leaving a chip (as SystemTopology.core_cost does)."""
+
+    n_cores = 4
+
+    def core_cost(self, a, b, placement):
+        a, b = np.asarray(a), np.asarray(b)
+        return np.abs(a - b) + 10 * placement * ((a == 0) != (b == 0))
+
+    def core_cost_sums(self, placement):
+        c = np.arange(4)
+        return self.core_cost(c[:, None], c[None, :], placement).sum(axis=1)
+
+
+def test_locality_on_a_system_lays_parts_out_by_the_placement_cost_and_reports_plain_hops():
+    """Pairs 0 <-> 1 and 2 <-> 3 joined by 1 -> 2, two neurons per core. By the placement cost the
+    centre is core 1 and its nearest core is 2 (core 0 is 11 away), so the two parts sit on cores 2 and
+    1, one chip; by plain hops core 0 would tie core 2 and win on id. The report counts plain hops: the
+    one synapse between the parts crosses 1 hop, of 5 synapses."""
+    b = NetworkBuilder("pairs")
+    b.add_neurons("n", 4, model="IF", threshold=1.0)
+    w = np.zeros((4, 4))
+    w[0, 1] = w[1, 0] = w[2, 3] = w[3, 2] = w[1, 2] = 1.0
+    b.connect("n", "n", w)
+    net = b.build()
+    m = place(net, strategy="locality", n_cores=4, neurons_per_core=2, topology=_TwoChips())
+    assert m.core_of_neuron.tolist() == [2, 2, 1, 1]
+    r = m.report
+    assert (r.cores_used, r.mean_hops, r.packets, r.packet_hops) == (2, 1 / 5, 5.0, 1.0)
