@@ -277,8 +277,19 @@ def test_bisect_and_refine_follow_the_documented_search_step_by_step():
         act = rng.integers(1, 4, n).astype(np.float64) if trial % 2 else np.ones(n)
         part = synapse_part(src, dst, act, n)
         nb = _neighbours(src, dst, act.tolist(), n)
-        for n_a in {1, n // 2, n - 1, int(rng.integers(0, n + 1))}:
+        for n_a in {0, 1, n // 2, n - 1, n, int(rng.integers(0, n + 1))}:
             assert bisect(part, n_a).tolist() == _bisect_by_hand(nb, n_a), (trial, n_a)
+        mask = rng.random(n) < 0.5
+        halves = split_both(part, mask)
+        for half, keep in zip(halves, (mask, ~mask)):
+            ids = np.flatnonzero(keep).tolist()
+            new_id = {v: i for i, v in enumerate(ids)}
+            want = sorted((new_id[v], new_id[u], w) for v in ids for u, w in nb[v].items() if keep[u])
+            assert half.nodes.tolist() == ids and half.size == len(ids)
+            assert list(zip(half.row.tolist(), half.col.tolist(), half.weight.tolist())) == want, trial
+            assert half.ptr.tolist() == [sum(1 for e in want if e[0] < i) for i in range(len(ids) + 1)]
+        assert split_part(part, mask).nodes.tolist() == halves[0].nodes.tolist()
+        assert cut_weight(part, mask) == _cut(nb, mask.tolist())
         if part.row.size:
             start = np.zeros(n, bool)
             start[rng.permutation(n)[:n // 2]] = True
