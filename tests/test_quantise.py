@@ -684,3 +684,83 @@ def test_per_synapse_quantisation_written_out_group_by_group(seed, bits, decay_b
     assert rep.summary().startswith(f"per_synapse {bits}-bit weights (auto scale): max relative error "
                                     f"{max(rel_all):.3%}, mean {rep.mean_rel_error:.3%}, {int((~kept).sum())} of "
                                     f"{net.n_edges} synapses dropped")
+
+
+def _axon_types_by_hand(net, gi, k, wmax, iterations):
+    """The axon-types rule of quantise's docstring for group ``gi``, in plain Python: sources (inputs
+    after the neurons) start sorted by mean outgoing weight and cut into k runs; then, until no source
+    changes type: levels are the means of the synapses that take them (nearer the level than 0), found
+    to their fixed point from all synapses on, and each source takes the type of least cost (each
+    synapse at its level or 0, whichever is nearer; the first type on a tie). Returns per synapse of
+    the group (in edge order) its integer weight and type, the per-neuron scales and integer levels."""
+    g = net.groups[gi]
+    edges = [e for e in range(net.n_edges) if g.start <= net.dst[e] < g.stop]
+    w = [float(net.weight[e]) for e in edges]
+    col = [int(net.dst[e]) - g.start for e in edges]
+    key = [int(net.src[e]) + (net.n_neurons if net.src_input[e] else 0) for e in edges]
+    sources = sorted(set(key))
+    row = [sources.index(x) for x in key]
+    mean = [sum(w[i] for i in range(len(w)) if row[i] == r) / sum(1 for i in range(len(w)) if row[i] == r)
+            for r in range(len(sources))]
+    by_mean = sorted(range(len(sources)), key=lambda r: mean[r])  # stable: ties in source order
+    t = [0] * len(sources)
+    for rank, r in enumerate(by_mean):
+        t[r] = rank * k // len(sources)
+    levels = [[0.0] * g.size for _ in range(k)]
+    for _ in range(iterations):
+        on = [True] * len(w)
+        while True:
+            num = [[0.0] * g.size for _ in range(k)]
+            cnt = [[0] * g.size for _ in range(k)]
+            for i in range(len(w)):
+                if on[i]:
+                    num[t[row[i]]][col[i]] += w[i]
+                    cnt[t[row[i]]][col[i]] += 1
+            levels = [[num[c][j] / cnt[c][j] if cnt[c][j] else 0.0 for j in range(g.size)] for c in range(k)]
+            taken = [(w[i] - levels[t[row[i]]][col[i]]) ** 2 < w[i] ** 2 for i in range(len(w))]
+            if taken == on:
+                break
+            on = taken
+        cost = [[sum(min((w[i] - levels[c][col[i]]) ** 2, w[i] ** 2) for i in range(len(w)) if row[i] == r)
+                 for c in range(k)] for r in range(len(sources))]
+        new_t = [min(range(k), key=lambda c: (cost[r][c], c)) for r in range(len(sources))]
+        if new_t == t:
+            break
+        t = new_t
+    s = [max(abs(levels[c][j]) for c in range(k)) / wmax or 1.0 for j in range(g.size)]
+    ints = [[min(max(round(levels[c][j] / s[j]), -wmax), wmax) for j in range(g.size)] for c in range(k)]
+    wq, et = [], []
+    for i in range(len(w)):
+        eff = ints[t[row[i]]][col[i]]
+        wq.append(eff if (w[i] - eff * s[col[i]]) ** 2 < w[i] ** 2 else 0)
+        et.append(t[row[i]])
+    return edges, wq, et, s, [[ints[c][j] for c in range(k)] for j in range(g.size)]
+
+
+@pytest.mark.parametrize("seed, k, bits, iterations", [(1, 4, 9, 25), (2, 2, 5, 25), (3, 3, 9, 1), (4, 4, 3, 0),
+                                                       (5, 1, 9, 25)])
+def test_axon_types_written_out_source_by_source(seed, k, bits, iterations):
+    """Random weights of both signs from inputs and neurons into two groups (sources with one synapse
+    and many, several sources per type): every integer weight, type, scale and level is the rule's."""
+    rng = np.random.default_rng(seed)
+    b = NetworkBuilder(f"tn{seed}")
+    b.add_inputs("in", 7)
+    b.add_neurons("h", 5, model="IF", threshold=1.0)
+    b.add_neurons("o", 4, model="IF", threshold=1.0)
+    b.connect("in", "h", rng.normal(size=(7, 5)) * (rng.random((7, 5)) < 0.6))
+    b.connect("h", "o", rng.normal(size=(5, 4)) * 2 * (rng.random((5, 4)) < 0.7))
+    b.connect("in", "o", rng.normal(size=(7, 4)) * (rng.random((7, 4)) < 0.3))
+    net = b.build()
+    q, rep = quantise(net, bits=bits, scheme="truenorth", types=k, iterations=iterations)
+    wmax = (1 << (bits - 1)) - 1
+    wq = np.zeros(net.n_edges)
+    et = np.full(net.n_edges, -1)
+    for gi, g in enumerate(net.groups):
+        edges, w_g, t_g, s_g, levels = _axon_types_by_hand(net, gi, k, wmax, iterations)
+        wq[edges], et[edges] = w_g, t_g
+        assert rep.scale[g.start:g.stop].tolist() == s_g, g.name
+        assert rep.type_weights[g.start:g.stop].tolist() == levels, g.name
+    kept = wq != 0
+    assert rep.kept.tolist() == kept.tolist() and q.weight.tolist() == wq[kept].tolist()
+    assert rep.edge_type.tolist() == et[kept].tolist()
+    assert (0 < kept.sum() < net.n_edges) == (iterations > 0)  # iterations 0: every level stays 0, all dropped
