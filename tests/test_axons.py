@@ -277,3 +277,87 @@ def test_locality_on_a_system_lays_parts_out_by_the_placement_cost_and_reports_p
     assert m.core_of_neuron.tolist() == [2, 2, 1, 1]
     r = m.report
     assert (r.cores_used, r.mean_hops, r.packets, r.packet_hops) == (2, 1 / 5, 5.0, 1.0)
+
+
+# --- locality, written out: the split tree, its layout and the choice among the three candidates -----
+
+def _locality_by_hand(net, n_cores, npc, apc, hops, act):
+    from neuroemu.networks.partition import bisect, synapse_part
+    n = net.n_neurons
+    neu = ~net.src_input
+    src, dst = net.src[neu], net.dst[neu]
+
+    def split(nodes):
+        k = -(-len(nodes) // npc)
+        if k == 1 and (apc is None or len(axons_of(net, nodes)) <= apc) or len(nodes) == 1:
+            return nodes
+        n_a = len(nodes) // 2 if k == 1 else min((k // 2) * npc, round(len(nodes) * (k // 2) / k))
+        inside = np.isin(src, nodes) & np.isin(dst, nodes)
+        local = {v: i for i, v in enumerate(nodes)}
+        sub = synapse_part(np.array([local[v] for v in src[inside]], np.int64),
+                           np.array([local[v] for v in dst[inside]], np.int64), act[nodes], len(nodes))
+        side = bisect(sub, n_a)
+        return split([v for v, s in zip(nodes, side) if s]), split([v for v, s in zip(nodes, side) if not s])
+
+    def leaves(tree):
+        return 1 if isinstance(tree, list) else leaves(tree[0]) + leaves(tree[1])
+
+    def assign(tree, cores, core_of):
+        if isinstance(tree, list):
+            for v in tree:
+                core_of[v] = cores[0]
+            return
+        a = max(range(len(cores)), key=lambda i: (hops[cores[0]][cores[i]], -i))
+        b = max(range(len(cores)), key=lambda i: (hops[cores[a]][cores[i]], -i))
+        order = sorted(range(len(cores)), key=lambda i: (hops[cores[a]][cores[i]] - hops[cores[b]][cores[i]], cores[i]))
+        k = leaves(tree[0])
+        assign(tree[0], [cores[i] for i in order[:k]], core_of)
+        assign(tree[1], [cores[i] for i in order[k:]], core_of)
+
+    def sequence(parts):
+        if len(parts) == 1:
+            return parts[0]
+        return sequence(parts[:len(parts) // 2]), sequence(parts[len(parts) // 2:])
+
+    centre = min(range(n_cores), key=lambda c: (sum(hops[c][:n_cores]), c))
+    near = sorted(range(n_cores), key=lambda c: (hops[centre][c], c))
+    packed, _ = pack_by_hand(net, npc, apc if apc is not None else 10 ** 9, n_cores)
+    runs = [[v for v in range(n) if packed[v] == c] for c in range(max(packed) + 1)]
+    placements = [packed]
+    for tree in (sequence(runs), split(list(range(n)))):
+        if leaves(tree) <= n_cores:
+            core_of = [0] * n
+            assign(tree, near[:leaves(tree)], core_of)
+            placements.append(core_of)
+    best = None
+    for core_of in placements:
+        r = report_by_hand(net, core_of, hops, act.tolist())
+        if best is None or (r["packet_hops"], r["mean_hops"]) < best[0]:
+            best = ((r["packet_hops"], r["mean_hops"]), core_of)
+    return best[1]
+
+
+@pytest.mark.parametrize("net", NETS[:4] + [random_network(6, sizes=(11, 13, 8), edges=150, classes=None)],
+                         ids=lambda n: n.name)
+@pytest.mark.parametrize("cores, npc, slack", [((4, 4), 3, 8), ((4, 2), 4, 12), ((5, 1), 5, None), ((3, 3), 9, 16),
+                                               ((4, 4), 2, None), ((3, 3), 3, 0)])
+def test_locality_is_the_documented_search_written_out(net, cores, npc, slack):
+    """Grid cores (hops by Manhattan distance), activities of whole spikes: locality's placement is the
+    plain-Python split tree laid onto the cores nearest the centre, the better of the three candidates."""
+    w, h = cores
+    xy = [(c % w, c // w) for c in range(w * h)]
+    hops = np.array([[abs(a[0] - b[0]) + abs(a[1] - b[1]) for b in xy] for a in xy])
+    if net.n_neurons > w * h * npc:
+        pytest.skip("does not fit")
+    act = np.random.default_rng(net.n_edges).integers(0, 3, net.n_neurons).astype(float)
+    apc = None if slack is None else int(fan_in(net).max()) + slack
+    try:
+        want = _locality_by_hand(net, w * h, npc, apc, hops.tolist(), act)
+    except TypeError:  # pack ran out of cores
+        with pytest.raises(CapacityError):
+            place(net, strategy="locality", n_cores=w * h, neurons_per_core=npc, axons_per_core=apc, hops=hops,
+                  activity=act)
+        return
+    m = place(net, strategy="locality", n_cores=w * h, neurons_per_core=npc, axons_per_core=apc, hops=hops,
+              activity=act)
+    assert m.core_of_neuron.tolist() == want
