@@ -447,6 +447,23 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'concentration divides n_cores (checked just above), so the quotient is exact either way',
     ('packet', '__init__', 'self._next_link = (np.zeros(0, np.int32) if ports is not None', 36, '0', '1'):
         "the placeholder next-link table of a mesh, which both kernels never read (grid_width > 0: XY from the ports)",
+    # sixth round, mute (devices, learning, place, quantise, axons, partition): private samples (seeds 350-399)
+    # and the fresh seed-402 sample
+    ('learning', '__call__', 'need = int(dt.max(initial=-1)) + 1', 35, '1', '2'):
+        "the factor table one entry longer: its values are the scalar rule's whatever its size",
+    ('learning', '__init__', 'self.post_last = np.full(rule.arrays.n_neurons, -1, np.int64)', 57, '1', '2'):
+        'no spike yet: a last time is only ever tested as >= 0, so -1 and -2 both mean never',
+    ('place', 'sum', 'cols, rows = np.arange(self._n), max(1, (1 << 22) // max(self._n, 1))', 49, '1', '2'):
+        'the rows per block of a row sum (at least 2 instead of 1): memory only, the same sums',
+    ('place', 'cost', 'if space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN):', 11,
+     'space <= max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN)',
+     'space < max(axon_table.DENSE_KEYS_PER_EDGE * len(s), axon_table.DENSE_KEYS_MIN)'):
+        'only which of two exact ways counts the distinct (source, core) pairs, at one space size: the same pairs '
+        'in the same order',
+    ('axons', '<module>', 'DENSE_KEYS_MIN = 1 << 20', 22, '20', '21'):
+        "keys renumbered densely less often: the greedy fill's table is larger, the placement the same",
+    ('axons', '_combined_src', 'if not network.src_input.any():', 7, 'not network.src_input.any()', 'False'):
+        'a shortcut: with no input source np.where(src_input, src + N, src) is src itself',
 }
 
 
