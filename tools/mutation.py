@@ -464,6 +464,12 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         "keys renumbered densely less often: the greedy fill's table is larger, the placement the same",
     ('axons', '_combined_src', 'if not network.src_input.any():', 7, 'not network.src_input.any()', 'False'):
         'a shortcut: with no input source np.where(src_input, src + N, src) is src itself',
+    ('devices', 'normal_table', '@functools.lru_cache(maxsize=1)', 29, '1', '2'):
+        'the cache of a function without arguments: one entry is all it ever holds',
+    ('partition', '_refine', 'a, b = nodes[x > 0], nodes[x < 0]', 21, 'x > 0', 'x >= 0'):
+        'x is +1 or -1 per node, never 0',
+    ('partition', '_refine', 'a, b = nodes[x > 0], nodes[x < 0]', 35, 'x < 0', 'x <= 0'):
+        'x is +1 or -1 per node, never 0',
 }
 
 
