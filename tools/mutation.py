@@ -464,6 +464,10 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         "keys renumbered densely less often: the greedy fill's table is larger, the placement the same",
     ('axons', '_combined_src', 'if not network.src_input.any():', 7, 'not network.src_input.any()', 'False'):
         'a shortcut: with no input source np.where(src_input, src + N, src) is src itself',
+    ('devices', 'adc_for',
+     'shift = max(0, math.ceil(math.log2(full / top))) if top > 0 else max(0, math.ceil(math.log2(full)))',
+     62, '0', '1'):
+        'top = 1 (a 2-bit ADC) then takes the other branch, where log2(full) is log2(full / 1)',
     ('devices', 'normal_table', '@functools.lru_cache(maxsize=1)', 29, '1', '2'):
         'the cache of a function without arguments: one entry is all it ever holds',
     ('partition', '_refine', 'a, b = nodes[x > 0], nodes[x < 0]', 21, 'x > 0', 'x >= 0'):
