@@ -221,7 +221,10 @@ def test_unique_rows_by_hand_with_negative_and_wide_columns():
     for cols in ([rng.integers(0, 3, 50), rng.integers(0, 5, 50)],
                  [rng.integers(-3, 3, 50), rng.integers(0, 2, 50)],
                  [rng.integers(0, 2, 50) << 40, rng.integers(0, 3, 50) << 30],
-                 [np.array([7]), np.array([0])]):
+                 [np.array([7]), np.array([0])],
+                 [rng.integers(0, 5, 20)],  # one column
+                 # packed keys between 2^53 and 2^62: exact only in integers (a float step would round)
+                 [rng.integers(0, 1 << 22, 50), rng.integers(0, 1 << 32, 50), rng.integers(0, 8, 50)]):
         rows = list(zip(*(c.tolist() for c in cols)))
         want = sorted(set(rows))
         got, inv = ax.unique_rows(*cols, return_inverse=True)

@@ -464,6 +464,21 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         "keys renumbered densely less often: the greedy fill's table is larger, the placement the same",
     ('axons', '_combined_src', 'if not network.src_input.any():', 7, 'not network.src_input.any()', 'False'):
         'a shortcut: with no input source np.where(src_input, src + N, src) is src itself',
+    ('learning', '__call__', 'need = int(dt.max(initial=-1)) + 1', 41, '1', '2'):
+        'only an empty dt reads the initial value: need -1 or 0, no growth either way, and an empty lookup',
+    ('learning', 'bind', 'self.pre_last = np.full(arrays.n_axons, -1, np.int64)', 49, '1', '2'):
+        'no arrival yet: a last tick is only ever tested as >= 0 (_paired), so -1 and -2 both mean never',
+    ('learning', 'bind', 'self.post_last = np.full(arrays.n_neurons, -1, np.int64)', 52, '1', '2'):
+        'no spike yet: a last tick is only ever tested as >= 0 (_paired), so -1 and -2 both mean never',
+    ('learning', '__init__', 'self.pre_last = np.full(rule.arrays.n_axons, -1, np.int64)   # ps; -1: never', 54,
+     '1', '2'):
+        'no arrival yet: a last time is only ever tested as >= 0, so -1 and -2 both mean never',
+    ('learning', 'apply_window', 'wpost = np.full(a.n_neurons, -1, np.int64)', 42, '1', '2'):
+        "no spike of the neuron in this window: read only where wp >= 0",
+    ('axons', 'dense_keys', 'if self.radix <= max(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN):', 11,
+     'self.radix <= max(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN)',
+     'self.radix < max(DENSE_KEYS_PER_EDGE * len(self.key), DENSE_KEYS_MIN)'):
+        "keys renumbered densely at the bound itself: the greedy fill's table is smaller, the placement the same",
     ('devices', 'adc_for',
      'shift = max(0, math.ceil(math.log2(full / top))) if top > 0 else max(0, math.ceil(math.log2(full)))',
      62, '0', '1'):
