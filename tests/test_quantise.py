@@ -764,3 +764,12 @@ def test_axon_types_written_out_source_by_source(seed, k, bits, iterations):
     assert rep.kept.tolist() == kept.tolist() and q.weight.tolist() == wq[kept].tolist()
     assert rep.edge_type.tolist() == et[kept].tolist()
     assert (0 < kept.sum() < net.n_edges) == (iterations > 0)  # iterations 0: every level stays 0, all dropped
+
+
+def test_a_quantity_that_is_zero_everywhere_has_no_relative_error():
+    """IF neurons have i_decay 0 everywhere (and here decay 1, exact): no magnitude to divide by, so both
+    of i_decay's errors are 0, not 0 / 0; decay's too, as nothing moved."""
+    q, rep = quantise(_unit_net(), bits=3, scheme="loihi", decay_bits=4)
+    assert _unit_net().i_decay.tolist() == [0.0, 0.0] and q.i_decay.tolist() == [0.0, 0.0]
+    assert rep.errors["i_decay"] == {"max_rel_error": 0.0, "mean_rel_error": 0.0}
+    assert rep.errors["decay"] == {"max_rel_error": 0.0, "mean_rel_error": 0.0}

@@ -483,6 +483,13 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'shift = max(0, math.ceil(math.log2(full / top))) if top > 0 else max(0, math.ceil(math.log2(full)))',
      62, '0', '1'):
         'top = 1 (a 2-bit ADC) then takes the other branch, where log2(full) is log2(full / 1)',
+    ('quantise', '_axon_types', 'for _inner in range(len(w) + 1):', 28, 'len(w) + 1', 'len(w)'):
+        "len(w) rounds always reach the fixed point: every round but the last drops a synapse, zeros all go in "
+        "the first, a cell's last nonzero synapse is its own level's mean and stays; the one case short of a "
+        'confirming round (a single zero weight) computes the same zero level',
+    ('axons', 'per_core', 'if n_cores * float(self.radix) >= 2.0 ** 62:', 42, '2.0', '4.0'):
+        'unreachable in practice: classes are 0..255 and delays 1..2^16, so core x radix reaches 2^62 only at '
+        'cores x sources >= 2^38',
     ('devices', 'normal_table', '@functools.lru_cache(maxsize=1)', 29, '1', '2'):
         'the cache of a function without arguments: one entry is all it ever holds',
     ('partition', '_refine', 'a, b = nodes[x > 0], nodes[x < 0]', 21, 'x > 0', 'x >= 0'):
