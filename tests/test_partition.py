@@ -318,3 +318,26 @@ def test_the_refinement_stops_after_eight_passes_while_it_could_still_improve():
     assert _refine_by_hand(nb, start.tolist(), passes=7)[1] > 17.0
     side, cut = _refine(part, start, np.bincount(part.row, weights=part.weight, minlength=n))
     assert side.tolist() == want and cut == 17.0
+
+
+def test_a_batch_is_halved_four_times_at_most():
+    """Anchors PA (0, first side) and PB (17); a0 (1) is tied by 10 to PB and b0 (18) by 10 to PA: gains
+    10, a true gain of 20 for the pair. a_i (1 + i) and b_i (18 + i), i = 1..15, are tied to each other by
+    13 and to their own anchor by 10: gains 3, so all 16 pairs have a positive sum. Swapping k pairs
+    really changes the cut by -20 - 6 (k - 1) + 26 (k - 1): +280 for 16, +120 for 8, +40 for 4, 0 for 2,
+    and -20 for the first pair alone -- the fifth try. With four tries (REFINE_TRIES) the pass gives up
+    and the cut stays 215; a fifth would reach 195."""
+    from neuroemu.networks.partition import _refine
+    edges = [(1, 17, 10), (18, 0, 10)]
+    for i in range(1, 16):
+        edges += [(1 + i, 18 + i, 13), (1 + i, 0, 10), (18 + i, 17, 10)]
+    src = np.array([u for u, v, w in edges for _ in range(w)])
+    dst = np.array([v for u, v, w in edges for _ in range(w)])
+    part = synapse_part(src, dst, np.ones(34), 34)
+    nb = _neighbours(src, dst, [1.0] * 34, 34)
+    start = np.arange(34) < 17
+    assert _refine_by_hand(nb, start.tolist()) == (start.tolist(), 215.0)
+    five, cut = _refine_by_hand(nb, start.tolist(), tries=5)
+    assert cut == 195.0 and [v for v in range(34) if five[v] != start[v]] == [1, 18]
+    side, cut = _refine(part, start, np.bincount(part.row, weights=part.weight, minlength=34))
+    assert side.tolist() == start.tolist() and cut == 215.0

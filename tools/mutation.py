@@ -490,6 +490,9 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('axons', 'per_core', 'if n_cores * float(self.radix) >= 2.0 ** 62:', 42, '2.0', '4.0'):
         'unreachable in practice: classes are 0..255 and delays 1..2^16, so core x radix reaches 2^62 only at '
         'cores x sources >= 2^38',
+    ('partition', '_refine', 'if not better:', 11, 'not better', 'False'):
+        'a pass that changed nothing leaves x and y as they were, so every later pass repeats it and fails '
+        'too: the same side and cut after the remaining passes (speed only)',
     ('devices', 'normal_table', '@functools.lru_cache(maxsize=1)', 29, '1', '2'):
         'the cache of a function without arguments: one entry is all it ever holds',
     ('partition', '_refine', 'a, b = nodes[x > 0], nodes[x < 0]', 21, 'x > 0', 'x >= 0'):
