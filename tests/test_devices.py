@@ -404,6 +404,8 @@ def test_adc_step_spans_every_axon_at_the_largest_weight_by_default():
     adc = dv.adc_for(chip)
     assert (adc.shift, adc.lo, adc.hi) == (7, -16, 15)
     assert dv.adc_for(rram(SynapseDeviceSpec(adc_bits=12))).shift == 0
+    # 3 bits (top 3): 3 << 9 = 1536 < 1792 <= 3 << 10, so 10; a largest weight of 6 (256 x 6 = 1536) would stop at 9
+    assert dv.adc_for(rram(SynapseDeviceSpec(adc_bits=3))).shift == 10
 
 
 def test_an_undrifting_device_read_late_is_still_ideal():
