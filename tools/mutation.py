@@ -447,8 +447,8 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'concentration divides n_cores (checked just above), so the quotient is exact either way',
     ('packet', '__init__', 'self._next_link = (np.zeros(0, np.int32) if ports is not None', 36, '0', '1'):
         "the placeholder next-link table of a mesh, which both kernels never read (grid_width > 0: XY from the ports)",
-    # sixth round, mute (devices, learning, place, quantise, axons, partition): private samples (seeds 350-399)
-    # and the fresh seed-402 sample
+    # sixth round, mute (devices, learning, place, quantise, axons, partition): the private samples (seeds
+    # 350-352); the fresh seed-402 sample's one equivalent survivor was recorded before (axons unique_rows)
     ('learning', '__call__', 'need = int(dt.max(initial=-1)) + 1', 35, '1', '2'):
         "the factor table one entry longer: its values are the scalar rule's whatever its size",
     ('learning', '__init__', 'self.post_last = np.full(rule.arrays.n_neurons, -1, np.int64)', 57, '1', '2'):
