@@ -19,6 +19,11 @@ from neuroemu.errors import ConfigError, NeuroEmuError
 from neuroemu.hardware import devices as dv
 from neuroemu.hardware.step import _tick
 
+#: the device streams' seed purposes, as literals: a seed must program, drift, stick and read the same
+#: cells in every version, so a changed purpose is a changed record (each draw below is keyed by these)
+S_PROGRAM, S_PROGRAM_2, S_DRIFT, S_DRIFT_2, S_STUCK, S_READ, S_READ_CELL = \
+    0xD501, 0xD502, 0xD503, 0xD504, 0xD505, 0xD506, 0xD508
+
 RRAM_SMALL = REPO_ROOT / "workloads" / "rram_small.yaml"
 PCM_SMALL = REPO_ROOT / "workloads" / "pcm_small.yaml"
 TICKS = 40
@@ -399,6 +404,8 @@ def test_adc_step_spans_every_axon_at_the_largest_weight_by_default():
     adc = dv.adc_for(chip)
     assert (adc.shift, adc.lo, adc.hi) == (7, -16, 15)
     assert dv.adc_for(rram(SynapseDeviceSpec(adc_bits=12))).shift == 0
+    # 3 bits (top 3): 3 << 9 = 1536 < 1792 <= 3 << 10, so 10; a largest weight of 6 (256 x 6 = 1536) would stop at 9
+    assert dv.adc_for(rram(SynapseDeviceSpec(adc_bits=3))).shift == 10
 
 
 def test_an_undrifting_device_read_late_is_still_ideal():
@@ -652,7 +659,7 @@ def test_each_cells_drift_exponent_is_its_own_draw_around_the_mean():
     dv.normal on the drift streams), clipped to [0, 1]; G(t) = G(t0) (t / t0)^-nu."""
     w = np.array([127, -127, 64, 100], np.int16)
     ids = np.stack([cells(4), cells(4) + np.uint64(1)], axis=1)
-    z = dv.normal(9, (dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), ids)
+    z = dv.normal(9, (S_DRIFT, S_DRIFT_2), ids)
     nu = np.clip(0.05 + 0.04 * z, 0.0, 1.0)
     g0, _ = dv.conductances(_spec(), w, 127, cells(4), 9, None)
     g, _ = dv.conductances(_spec(drift_nu=0.05, drift_nu_std=0.04, drift_t0_s=2.0), w, 127, cells(4), 9, 16.0)
@@ -718,16 +725,16 @@ def _key(seed: int, purpose: int) -> int:
 
 def test_uniform_normal_and_table_draws_are_splitmix64_exactly():
     counters = [0, 1, 7, 123456789, (1 << 63) + 5]
-    key = _key(17, dv.STREAM_STUCK)
+    key = _key(17, S_STUCK)
     got = dv.uniform(key, np.array(counters, np.uint64))
     assert got.tolist() == [_u(key, c) for c in counters]
     assert all(0.0 < x < 1.0 for x in got)
-    z = dv.normal(17, (dv.STREAM_PROGRAM, dv.STREAM_PROGRAM_2), np.array(counters, np.uint64))
-    k1, k2 = _key(17, dv.STREAM_PROGRAM), _key(17, dv.STREAM_PROGRAM_2)
+    z = dv.normal(17, (S_PROGRAM, S_PROGRAM_2), np.array(counters, np.uint64))
+    k1, k2 = _key(17, S_PROGRAM), _key(17, S_PROGRAM_2)
     want = [math.sqrt(-2.0 * math.log(_u(k1, c))) * math.cos(2.0 * math.pi * _u(k2, c)) for c in counters]
     assert np.allclose(z, want, rtol=1e-14, atol=1e-15)
     t = dv.normal_table()
-    key = _key(5, dv.STREAM_READ)
+    key = _key(5, S_READ)
     got = dv.table_normal(key, np.array(counters, np.uint64))
     assert got.tolist() == [t[_splitmix((key + c) & ((1 << 64) - 1)) >> 52] for c in counters]
 
@@ -747,11 +754,11 @@ def _device_reference(w, wmax, cell, seed, t, g_min, levels, sigma, nu, nu_std, 
         return np.array([[math.sqrt(-2.0 * math.log(_u(k1, c))) * math.cos(2.0 * math.pi * _u(k2, c)) for c in row]
                          for row in ids])
     if sigma:
-        g = np.maximum(g + sigma * normal(dv.STREAM_PROGRAM, dv.STREAM_PROGRAM_2), 0.0)
+        g = np.maximum(g + sigma * normal(S_PROGRAM, S_PROGRAM_2), 0.0)
     if t is not None and t > t0:
-        exponent = np.clip(nu + nu_std * normal(dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), 0.0, 1.0)
+        exponent = np.clip(nu + nu_std * normal(S_DRIFT, S_DRIFT_2), 0.0, 1.0)
         g = g * (t / t0) ** -exponent
-    ks = _key(seed, dv.STREAM_STUCK)
+    ks = _key(seed, S_STUCK)
     u = np.array([[_u(ks, c) for c in row] for row in ids])
     code = np.where(u < on, 1, np.where(u < on + off, 2, 0))
     g = np.where(code == 1, 1.0, np.where(code == 2, g_min, g))
@@ -771,7 +778,7 @@ def test_conductances_equal_the_model_step_by_step_with_every_effect_on():
     assert np.allclose(g, want_g, rtol=1e-12, atol=1e-15)
     assert {0, 1, 2} == set(stuck.ravel().tolist())  # free, on and off cells all present
     assert (g[stuck == 0] == 0.0).any()  # some noisy cell floored at 0 ...
-    z = dv.normal(21, (dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), np.stack([ids, ids + np.uint64(1)], axis=1))
+    z = dv.normal(21, (S_DRIFT, S_DRIFT_2), np.stack([ids, ids + np.uint64(1)], axis=1))
     assert ((0.3 + 0.4 * z) < 0).any() and ((0.3 + 0.4 * z) > 1).any()  # ... and exponents clipped both sides
 
 
@@ -781,7 +788,7 @@ def test_stuck_codes_split_the_uniform_at_on_and_on_plus_off():
     ids = cells(n)
     g, stuck = dv.conductances(_spec(on_off_ratio=4.0, stuck_on_fraction=0.25, stuck_off_fraction=0.5),
                                np.full(n, 3, np.int16), 7, ids, 8, None)
-    key = _key(8, dv.STREAM_STUCK)
+    key = _key(8, S_STUCK)
     for i in range(n):
         for half in (0, 1):
             u = _u(key, int(ids[i]) + half)
@@ -847,7 +854,7 @@ def test_read_noise_input_is_each_synapses_keyed_draw_summed_per_column():
     rn = dv.read_noise_for(a, chip, 9)
     assert rn.sigma_lsb == math.sqrt(2.0) * 0.2 * 7 / (1.0 - 0.1)
     table, mask = dv.normal_table(), (1 << 64) - 1
-    key, cell_key = _key(9, dv.STREAM_READ), _key(9, dv.STREAM_READ_CELL)
+    key, cell_key = _key(9, S_READ), _key(9, S_READ_CELL)
     rows = np.array([3, 300, 301])
     rn.reads[300] = 5  # a row read before: its draws move on by 5
     for read in range(2):
@@ -884,7 +891,7 @@ def test_clockless_reads_round_each_activation_alone_and_count_reads_per_activat
     idx = gather_synapse_index(a, acts)[0]
     got = rn.per_read(a, acts, idx)
     table, mask = dv.normal_table(), (1 << 64) - 1
-    key, cell_key = _key(2, dv.STREAM_READ), _key(2, dv.STREAM_READ_CELL)
+    key, cell_key = _key(2, S_READ), _key(2, S_READ_CELL)
     want = []
     for act, count in zip(acts.tolist(), [3, 0, 4, 1, 5]):
         for s in range(int(a.row_ptr[act]), int(a.row_ptr[act + 1])):
@@ -942,7 +949,7 @@ def test_a_drift_spread_alone_drifts_each_cell_by_its_own_exponent():
     after t0 the cells with z > 0 decay and the others keep their conductance exactly."""
     w = np.array([127, -127, 64, 100, 90, -50], np.int16)
     ids = np.stack([cells(6), cells(6) + np.uint64(1)], axis=1)
-    z = dv.normal(4, (dv.STREAM_DRIFT, dv.STREAM_DRIFT_2), ids)
+    z = dv.normal(4, (S_DRIFT, S_DRIFT_2), ids)
     g0, _ = dv.conductances(_spec(), w, 127, cells(6), 4, None)
     g, _ = dv.conductances(_spec(drift_nu_std=0.3, drift_t0_s=2.0), w, 127, cells(6), 4, 32.0)
     assert np.allclose(g, g0 * 16.0 ** -np.clip(0.3 * z, 0.0, 1.0), rtol=1e-14, atol=0)

@@ -254,3 +254,51 @@ def test_an_endurance_never_reached_reproduces_the_record_bit_for_bit(timing):
     assert "most_writes" not in free.workload_report["synapse_device"]
     assert high.workload_report["synapse_device"]["cells_past_endurance"] == 0
     assert fp_low != fp_free  # a cell writable once: the run learns something else
+
+
+def test_the_report_names_the_top_cell_by_core_row_column_and_half(small_chip, small_workload):
+    """The most-written cell on core 2, axon row 5 (global axon 69), its G- half: every field of its
+    address differs from the others, so a core read as a row (or a row as a core) shows."""
+    a = _arrays(small_chip, small_workload)
+    assert a.axons_per_core == 32 and a.chip_core is None  # chip core = array core here
+    s = int(a.row_ptr[69]) + 1  # the second synapse of axon 69
+    wear = dv.Endurance(a, 4)
+    wear.writes[s] = [3, 7]
+    wear.writes[0] = [6, 0]
+    rep = wear.report()
+    assert rep["most_written_cell"] == [2, 5, int(a.row_neurons[s]), 1]
+    assert (rep["most_writes"], rep["cells_written"], rep["synapses_written"], rep["cells_past_endurance"],
+            rep["writes"]) == (7, 3, 2, 2, 16)
+    assert rep["fraction_past_endurance"] == 2 / (2 * 4 * 32 * 8)
+
+
+def test_the_report_of_an_unwritten_wear_and_of_a_network_without_synapses(small_chip, small_workload):
+    """No write yet: the most-written cell is the first (synapse 0, G+) with 0 writes. No synapse at
+    all: no cell, 0 of everything, and the address of core 0's first row, column 0, G+."""
+    a = _arrays(small_chip, small_workload)
+    rep = dv.Endurance(a, 2).report()
+    assert rep == {"endurance_writes": 2, "most_writes": 0, "most_written_cell": [0, 0, int(a.row_neurons[0]), 0],
+                   "cells_written": 0, "synapses_written": 0, "cells_past_endurance": 0,
+                   "fraction_past_endurance": 0.0, "writes": 0}
+    empty = type("NoSynapses", (), {"n_synapses": 0, "axons_per_core": 32, "row_neurons": np.empty(0, np.int16),
+                                    "chip_cores": staticmethod(lambda c: c + 7),
+                                    "synapse_axons": staticmethod(lambda: np.empty(0, np.int64))})()
+    rep = dv.Endurance(empty, 3).report()
+    assert rep == {"endurance_writes": 3, "most_writes": 0, "most_written_cell": [7, 0, 0, 0],
+                   "cells_written": 0, "synapses_written": 0, "cells_past_endurance": 0,
+                   "fraction_past_endurance": 0.0, "writes": 0}
+
+
+def test_take_lets_exactly_limit_writes_through_per_cell_and_half():
+    """take: the k-th pulse to a cell takes for k <= limit; each half counts alone; a per-synapse
+    half array pulses each synapse's own cell."""
+    fake = type("A", (), {"n_synapses": 3})()
+    wear = dv.Endurance(fake, 2.0)
+    syn = np.array([0, 2])
+    assert wear.take(syn, 0).tolist() == [True, True]
+    assert wear.take(syn, 0).tolist() == [True, True]
+    assert wear.take(syn, 0).tolist() == [False, False]
+    assert wear.take(np.array([0, 1, 2]), np.array([1, 0, 1])).tolist() == [True, True, True]
+    assert wear.writes.tolist() == [[3, 1], [1, 0], [3, 1]]
+    assert wear.stuck.tolist() == [[True, False], [False, False], [True, False]]
+    assert dv.Endurance(fake, 0).take(np.array([1]), 1).tolist() == [False]

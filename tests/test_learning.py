@@ -561,3 +561,139 @@ def test_clockless_pairs_one_ps_past_whole_ticks_and_a_post_at_time_zero(small_c
     assert cont.apply_window(none, none, np.array([g]), np.array([2501]))[:2] == (1, 0)  # 2001 ps after 500
     assert cont.rule.w[s] == pytest.approx(w1 + 4.0 * math.exp(-2.001 / 2.0), abs=1e-12)
     assert abs(cont.rule.w[s] - (w1 + 4.0 * math.exp(-1.0))) > 1e-4
+
+
+def test_clockless_a_post_and_a_pre_at_one_instant_in_two_calls_do_not_depress(small_chip, small_workload):
+    """A post at 1000 ps handed over in one call and a pre at the same 1000 ps in the next: that post
+    is not the pre's partner (dt = 0 is no depression pair: the rule's t_post < t, as the tick rule's
+    strict test). The engine's windows partition time, so it never splits an instant; before the fix
+    a caller that did got a full a_minus depression (factor e^0). In one call the pre pairs with the
+    post before it, at 200 ps."""
+    _, _, cont = _rules(small_chip, small_workload, a_plus=4.0, a_minus=2.0, tau_plus_ticks=2.0,
+                        tau_minus_ticks=5.0, w_min=-100, w_max=100)
+    _, _, one = _rules(small_chip, small_workload, a_plus=4.0, a_minus=2.0, tau_plus_ticks=2.0,
+                       tau_minus_ticks=5.0, w_min=-100, w_max=100)
+    axon, s, g = _one_synapse(cont.rule.arrays)
+    w0 = cont.rule.w[s]
+    none = np.empty(0, np.int64)
+    for rule in (cont, one):
+        rule.apply_window(none, none, np.array([g]), np.array([200]))
+    assert cont.apply_window(none, none, np.array([g]), np.array([1000]))[:2] == (0, 0)
+    assert cont.apply_window(np.array([1000]), np.array([axon]), none, none)[:2] == (0, 0)
+    assert cont.rule.w[s] == w0 and cont.post_last[g] == 1000 and cont.pre_last[axon] == 1000
+    assert one.apply_window(np.array([1000]), np.array([axon]), np.array([g]), np.array([1000]))[:2] == (1, 1)
+    assert one.rule.w[s] == pytest.approx(w0 - 2.0 * math.exp(-0.8 / 5.0) + 4.0, abs=1e-12)
+
+
+def _clockless_by_hand(a, params, T, windows, device=None):
+    """The clockless rule of the STDPContinuous docstring, event by event in plain Python: per window,
+    each distinct (axon, instant) arrival depresses every synapse of the axon whose neuron last fired
+    strictly before it (this window's spike if earlier, else the last before the window), each spike
+    potentiates every synapse of its neuron whose axon last received an arrival at or before it; the
+    factor is e^(-(dt / T) / tau) (the tick rule's pair_factor when dt is whole ticks); a pair more
+    than window_ticks x T apart does not pair; each synapse's changes in time order, depression first
+    at one instant, each clipped (and along the device's curves; a pulse past a cell's endurance does
+    not take); integer weights rounded half up. Returns per window (pot, dep, float weights, ints)."""
+    from neuroemu.hardware.devices import conductance_steps
+    steps = conductance_steps(device, params["w_min"], params["w_max"])
+    limit = None if device is None or device.endurance_writes is None else int(device.endurance_writes.value)
+    writes = {}
+    row_ptr = a.row_ptr.tolist()
+    A, N = a.axons_per_core, a.neurons_per_core
+    syn_neuron = [(x // A) * N + int(a.row_neurons[s]) for x in range(a.n_axons) for s in range(row_ptr[x], row_ptr[x + 1])]
+    syn_axon = [x for x in range(a.n_axons) for _ in range(row_ptr[x], row_ptr[x + 1])]
+    w = [float(x) for x in a.row_weights]
+    ints = [int(x) for x in a.row_weights]
+    pre_last, post_last = {}, {}
+    window = params.get("window_ticks")
+
+    def factor(dt, tau):
+        return pair_factor(dt // T, tau) if dt % T == 0 else math.exp(-(dt / T) / tau)
+
+    out = []
+    for a_t, a_ax, p_n, p_t in windows:
+        events = []
+        post_here = dict(zip(p_n, p_t))
+        for x, ta in sorted(set(zip(a_ax, a_t))):
+            for s in range(row_ptr[x], row_ptr[x + 1]):
+                g = syn_neuron[s]
+                last = post_here[g] if g in post_here and post_here[g] < ta else post_last.get(g, -1)
+                dt = ta - last
+                if last >= 0 and dt > 0 and (window is None or dt <= window * T):
+                    events.append((s, ta, 0, params["a_minus"] * factor(dt, params["tau_minus_ticks"])))
+        for g, tp in post_here.items():
+            for s in (s for s in range(len(syn_neuron)) if syn_neuron[s] == g):
+                x = syn_axon[s]
+                here = [t for xx, t in zip(a_ax, a_t) if xx == x and t <= tp]
+                last = max(here) if here else pre_last.get(x, -1)
+                dt = tp - last
+                if last >= 0 and (window is None or dt <= window * T):
+                    events.append((s, tp, 1, params["a_plus"] * factor(dt, params["tau_plus_ticks"])))
+        for x, ta in zip(a_ax, a_t):
+            pre_last[x] = max(pre_last.get(x, -1), ta)
+        post_last.update(post_here)
+        for s, _, kind, d in sorted(events):
+            if kind == 0:
+                new = w[s] - d if steps is None else steps.depress(w[s], d, steps.keep_ltd(d))
+            else:
+                new = w[s] + d if steps is None else steps.potentiate(w[s], d, steps.keep_ltp(d))
+            half = 1 - kind
+            writes[(s, half)] = writes.get((s, half), 0) + 1
+            if limit is None or writes[(s, half)] <= limit:
+                w[s] = min(max(new, params["w_min"]), params["w_max"])
+            ints[s] = math.floor(w[s] + 0.5)
+        out.append((sum(e[2] for e in events), sum(1 - e[2] for e in events), list(w), list(ints),
+                    sorted(e[0] for e in events)))
+    return out
+
+
+@pytest.mark.parametrize("case", ["plain", "window", "device", "endurance"])
+def test_clockless_rule_off_tick_starts_is_the_rule_written_out(small_chip, small_workload, case):
+    """Windows of 1..1000 ps at any instant (T = 1000 ps): arrivals repeated and on tick starts, spikes
+    on arrivals' instants, before and after them; against the plain-Python rule above, window by window:
+    counts, the synapses written, float weights (to 1e-12: numpy's exp against math's) and stored ints."""
+    from neuroemu.config.schema import Sourced, SynapseDeviceSpec
+    from neuroemu.hardware.learning import STDPContinuous
+    T = 1000
+    params = dict(a_plus=2.5, a_minus=1.75, tau_plus_ticks=1.5, tau_minus_ticks=2.5, w_min=-9, w_max=9)
+    device = None
+    if case == "window":
+        params["window_ticks"] = 1
+    elif case == "device":
+        device = SynapseDeviceSpec(ltp_nonlinearity=Sourced(0.5), ltd_nonlinearity=Sourced(0.25))
+    elif case == "endurance":
+        device = SynapseDeviceSpec(endurance_writes=Sourced(3.0))
+    a = _network(small_chip, small_workload)[2].arrays
+    ref = _network(small_chip, small_workload)[2].arrays
+    cont = STDPContinuous(STDP(**params).bind(a, device=device), T)
+    STDP(**params).bind(ref)  # the reference starts from the same per-synapse weights
+    rng = np.random.default_rng(7)
+    axons = np.arange(3, a.n_axons, 11)[:6]
+    neurons = np.unique(np.concatenate([a.row_neurons[a.row_ptr[x]:a.row_ptr[x + 1]]
+                                        + (x // a.axons_per_core) * a.neurons_per_core for x in axons]))[:8]
+    windows, t0 = [], 0
+    for k in range(70):
+        width = int(rng.choice([1, 2, 250, 999, 1000]))
+        n_a = int(rng.integers(0, 5))
+        a_t = (t0 + rng.integers(0, width, n_a)).astype(np.int64)
+        if n_a and k % 3 == 0:
+            a_t[0] = t0  # on the window's first instant (a tick start when t0 is one)
+        a_ax = rng.choice(axons, n_a).astype(np.int64)
+        if n_a > 1 and k % 4 == 0:
+            a_t[1], a_ax[1] = a_t[0], a_ax[0]  # a repeated arrival
+        p_n = np.unique(rng.choice(neurons, int(rng.integers(0, 3)))).astype(np.int64)
+        p_t = (t0 + rng.integers(0, width, len(p_n))).astype(np.int64)
+        if len(p_n) and n_a and k % 2:
+            p_t[0] = a_t[-1]  # a spike on an arrival's instant
+        windows.append((a_t, a_ax, p_n, p_t))
+        t0 += width + int(rng.choice([0, 0, 1, 1000 - width % 1000]))
+    want = _clockless_by_hand(ref, params, T, [tuple(x.tolist() for x in win) for win in windows], device)
+    totals = [0, 0]
+    for k, (win, (pot, dep, w, ints, written)) in enumerate(zip(windows, want)):
+        got = cont.apply_window(*win)
+        assert got[:2] == (pot, dep) and sorted(got[2].tolist()) == written, k
+        assert cont.rule.w.tolist() == pytest.approx(w, rel=1e-12, abs=1e-12), k
+        assert a.row_weights.tolist() == ints, k
+        totals[0] += pot
+        totals[1] += dep
+    assert totals[0] > 20 and totals[1] > 20

@@ -3,6 +3,7 @@ copies, errors, and the shipped digits network's accuracy with 8-bit weights."""
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 
 import numpy as np
@@ -580,3 +581,195 @@ def test_current_and_potential_starts_round_to_nearest():
     q, rep = quantise(b.build(outputs="o"), bits=3, scheme="loihi")
     assert rep.scale.tolist() == [1.0, 1.0]
     assert q.u_init.tolist() == [2.0, -2.0] and q.v_init.tolist() == [2.0, -1.0]
+
+
+def _random_groups_net(seed: int):
+    """Four groups: g0 fed by inputs and neurons, g1 with no synapse into it, g2 whose every weight is 0,
+    g3 with one synapse; thresholds (one infinite), biases, resets, floors (one -inf), starts and decays
+    drawn at random."""
+    rng = np.random.default_rng(seed)
+    b = NetworkBuilder(f"groups{seed}")
+    b.add_inputs("in", 5)
+    sizes = (6, 3, 4, 2)
+    for k, n in enumerate(sizes):
+        thr = rng.uniform(0.5, 9.0, n)
+        if k == 0:
+            thr[2] = np.inf
+        vmin = rng.uniform(-20.0, -5.0, n)
+        if k == 1:
+            vmin[0] = -np.inf
+        b.add_neurons(f"g{k}", n, model="LIF", decay=rng.uniform(0.5, 1.0, n), i_decay=rng.uniform(0.0, 1.0, n),
+                      threshold=thr, bias=rng.uniform(-2, 2, n), i_bias=rng.uniform(-2, 2, n),
+                      v_reset=rng.uniform(-3, 1, n), v_min=vmin, v_init=rng.uniform(-4, 4, n),
+                      u_init=rng.uniform(-4, 4, n))
+    b.connect("in", "g0", rng.normal(size=(5, 6)) * (rng.random((5, 6)) < 0.7))
+    b.connect("g0", "g0", rng.normal(size=(6, 6)) * 3 * (rng.random((6, 6)) < 0.5))
+    net = b.build()
+    # g2: synapses of weight exactly 0 from g0; g3: one synapse from an input
+    src = np.concatenate([net.src, [0, 1, 2], [4]])
+    dst = np.concatenate([net.dst, [9, 10, 12], [13]])
+    import dataclasses
+    extra = 4
+    return dataclasses.replace(
+        net, src=src, dst=dst, weight=np.concatenate([net.weight, [0.0, 0.0, 0.0], [-2.75]]),
+        delay=np.concatenate([net.delay, np.ones(extra, np.int64)]),
+        src_input=np.concatenate([net.src_input, [False, False, False, True]]),
+        syn_type=np.concatenate([net.syn_type, np.zeros(extra, np.int64)]))
+
+
+@pytest.mark.parametrize("seed, bits, decay_bits", [(1, 8, None), (2, 4, 6), (3, 1, 12), (4, 16, 3)])
+def test_per_synapse_quantisation_written_out_group_by_group(seed, bits, decay_bits):
+    """Every output of the per-synapse scheme from the docstring's rule, group by group in plain Python:
+    s_g = max |w| / wmax (1 without a nonzero weight), w_q = round half even (w / s_g) clipped, errors over
+    the group's largest |w|, thresholds up, the rest to nearest, v_init floored at v_min, decays to
+    multiples of 2^-decay_bits (currents below 1)."""
+    net = _random_groups_net(seed)
+    q, rep = quantise(net, bits=bits, scheme="loihi", decay_bits=decay_bits)
+    wmax = max((1 << (bits - 1)) - 1, 1)
+    gidx = net.group_index()
+    scale = np.ones(net.n_neurons)
+    wq = np.zeros(net.n_edges)
+    groups, rel_all = [], []
+    for gi, g in enumerate(net.groups):
+        m = [e for e in range(net.n_edges) if gidx[net.dst[e]] == gi]
+        big = max((abs(net.weight[e]) for e in m), default=0.0)
+        s = big / wmax if big > 0 else 1.0
+        scale[g.start:g.stop] = s
+        for e in m:
+            wq[e] = min(max(round(net.weight[e] / s), -wmax), wmax)  # Python's round: half to even
+        rel = [abs(wq[e] * s - net.weight[e]) / big if big > 0 else 0.0 for e in m]
+        rel_all += rel
+        groups.append(dict(group=g.name, synapses=len(m), scale_min=s, scale_max=s,
+                           max_rel_error=max(rel, default=0.0), mean_rel_error=sum(rel) / len(rel) if rel else 0.0,
+                           dropped=sum(1 for e in m if wq[e] == 0)))
+    assert [dict(x, mean_rel_error=pytest.approx(x["mean_rel_error"], rel=1e-12, abs=0)) for x in groups] == \
+        list(rep.groups)
+    assert rep.scale.tolist() == scale.tolist()
+    kept = wq != 0
+    assert rep.kept.tolist() == kept.tolist() and q.weight.tolist() == wq[kept].tolist()
+    assert q.src.tolist() == net.src[kept].tolist() and q.dst.tolist() == net.dst[kept].tolist()
+    assert rep.max_rel_error == max(rel_all)
+    assert rep.mean_rel_error == pytest.approx(sum(rel_all) / len(rel_all), rel=1e-12, abs=0)
+    thr = [math.inf if math.isinf(t) else math.ceil(t / s) for t, s in zip(net.threshold, scale)]
+    vmin = [-math.inf if math.isinf(v) else round(v / s) for v, s in zip(net.v_min, scale)]
+    assert q.threshold.tolist() == thr and q.v_min.tolist() == vmin
+    for name in ("bias", "i_bias", "v_reset", "u_init"):
+        assert getattr(q, name).tolist() == [round(v / s) for v, s in zip(getattr(net, name), scale)], name
+    assert q.v_init.tolist() == [max(round(v / s), f) for v, s, f in zip(net.v_init, scale, vmin)]
+    if decay_bits is None:
+        assert q.decay.tolist() == net.decay.tolist() and q.i_decay.tolist() == net.i_decay.tolist()
+    else:
+        u = 2 ** decay_bits
+        assert q.decay.tolist() == [min(max(1 - round((1 - x) * u) / u, 0.0), 1.0) for x in net.decay]
+        assert q.i_decay.tolist() == [min(max(1 - round((1 - x) * u) / u, 0.0), 1 - 1 / u) for x in net.i_decay]
+    # threshold errors: the worst group's max |T_q s - T| / max |T| over finite thresholds; the mean over all
+    fin = [i for i in range(net.n_neurons) if math.isfinite(net.threshold[i])]
+    err = {i: abs(thr[i] * scale[i] - net.threshold[i]) for i in fin}
+    worst = max(max(err[i] for i in fin if gidx[i] == gi) / max(abs(net.threshold[i]) for i in fin if gidx[i] == gi)
+                for gi in set(gidx[fin].tolist()))
+    assert rep.errors["threshold"] == {"max_rel_error": pytest.approx(worst, rel=1e-12, abs=0),
+                                       "mean_rel_error": pytest.approx(sum(err.values()) /
+                                                                       sum(abs(net.threshold[i]) for i in fin),
+                                                                       rel=1e-12, abs=0)}
+    assert rep.errors["weight"] == {"max_rel_error": rep.max_rel_error, "mean_rel_error": rep.mean_rel_error}
+    for name in ("decay", "i_decay"):
+        x, xq = getattr(net, name).tolist(), getattr(q, name).tolist()
+        worst = max((max(abs(xq[i] - x[i]) for i in range(len(x)) if gidx[i] == gi) /
+                     max(abs(x[i]) for i in range(len(x)) if gidx[i] == gi)
+                     for gi in set(gidx.tolist()) if max(abs(x[i]) for i in range(len(x)) if gidx[i] == gi) > 0),
+                    default=0.0)
+        mean = sum(abs(a - b) for a, b in zip(x, xq)) / sum(abs(a) for a in x)
+        assert rep.errors[name] == {"max_rel_error": pytest.approx(worst, rel=1e-12, abs=0),
+                                    "mean_rel_error": pytest.approx(mean, rel=1e-12, abs=0)}, name
+    assert rep.summary().startswith(f"per_synapse {bits}-bit weights (auto scale): max relative error "
+                                    f"{max(rel_all):.3%}, mean {rep.mean_rel_error:.3%}, {int((~kept).sum())} of "
+                                    f"{net.n_edges} synapses dropped")
+
+
+def _axon_types_by_hand(net, gi, k, wmax, iterations):
+    """The axon-types rule of quantise's docstring for group ``gi``, in plain Python: sources (inputs
+    after the neurons) start sorted by mean outgoing weight and cut into k runs; then, until no source
+    changes type: levels are the means of the synapses that take them (nearer the level than 0), found
+    to their fixed point from all synapses on, and each source takes the type of least cost (each
+    synapse at its level or 0, whichever is nearer; the first type on a tie). Returns per synapse of
+    the group (in edge order) its integer weight and type, the per-neuron scales and integer levels."""
+    g = net.groups[gi]
+    edges = [e for e in range(net.n_edges) if g.start <= net.dst[e] < g.stop]
+    w = [float(net.weight[e]) for e in edges]
+    col = [int(net.dst[e]) - g.start for e in edges]
+    key = [int(net.src[e]) + (net.n_neurons if net.src_input[e] else 0) for e in edges]
+    sources = sorted(set(key))
+    row = [sources.index(x) for x in key]
+    mean = [sum(w[i] for i in range(len(w)) if row[i] == r) / sum(1 for i in range(len(w)) if row[i] == r)
+            for r in range(len(sources))]
+    by_mean = sorted(range(len(sources)), key=lambda r: mean[r])  # stable: ties in source order
+    t = [0] * len(sources)
+    for rank, r in enumerate(by_mean):
+        t[r] = rank * k // len(sources)
+    levels = [[0.0] * g.size for _ in range(k)]
+    for _ in range(iterations):
+        on = [True] * len(w)
+        while True:
+            num = [[0.0] * g.size for _ in range(k)]
+            cnt = [[0] * g.size for _ in range(k)]
+            for i in range(len(w)):
+                if on[i]:
+                    num[t[row[i]]][col[i]] += w[i]
+                    cnt[t[row[i]]][col[i]] += 1
+            levels = [[num[c][j] / cnt[c][j] if cnt[c][j] else 0.0 for j in range(g.size)] for c in range(k)]
+            taken = [(w[i] - levels[t[row[i]]][col[i]]) ** 2 < w[i] ** 2 for i in range(len(w))]
+            if taken == on:
+                break
+            on = taken
+        cost = [[sum(min((w[i] - levels[c][col[i]]) ** 2, w[i] ** 2) for i in range(len(w)) if row[i] == r)
+                 for c in range(k)] for r in range(len(sources))]
+        new_t = [min(range(k), key=lambda c: (cost[r][c], c)) for r in range(len(sources))]
+        if new_t == t:
+            break
+        t = new_t
+    s = [max(abs(levels[c][j]) for c in range(k)) / wmax or 1.0 for j in range(g.size)]
+    ints = [[min(max(round(levels[c][j] / s[j]), -wmax), wmax) for j in range(g.size)] for c in range(k)]
+    wq, et = [], []
+    for i in range(len(w)):
+        eff = ints[t[row[i]]][col[i]]
+        wq.append(eff if (w[i] - eff * s[col[i]]) ** 2 < w[i] ** 2 else 0)
+        et.append(t[row[i]])
+    return edges, wq, et, s, [[ints[c][j] for c in range(k)] for j in range(g.size)]
+
+
+@pytest.mark.parametrize("seed, k, bits, iterations", [(1, 4, 9, 25), (2, 2, 5, 25), (3, 3, 9, 1), (4, 4, 3, 0),
+                                                       (5, 1, 9, 25)])
+def test_axon_types_written_out_source_by_source(seed, k, bits, iterations):
+    """Random weights of both signs from inputs and neurons into two groups (sources with one synapse
+    and many, several sources per type): every integer weight, type, scale and level is the rule's."""
+    rng = np.random.default_rng(seed)
+    b = NetworkBuilder(f"tn{seed}")
+    b.add_inputs("in", 7)
+    b.add_neurons("h", 5, model="IF", threshold=1.0)
+    b.add_neurons("o", 4, model="IF", threshold=1.0)
+    b.connect("in", "h", rng.normal(size=(7, 5)) * (rng.random((7, 5)) < 0.6))
+    b.connect("h", "o", rng.normal(size=(5, 4)) * 2 * (rng.random((5, 4)) < 0.7))
+    b.connect("in", "o", rng.normal(size=(7, 4)) * (rng.random((7, 4)) < 0.3))
+    net = b.build()
+    q, rep = quantise(net, bits=bits, scheme="truenorth", types=k, iterations=iterations)
+    wmax = (1 << (bits - 1)) - 1
+    wq = np.zeros(net.n_edges)
+    et = np.full(net.n_edges, -1)
+    for gi, g in enumerate(net.groups):
+        edges, w_g, t_g, s_g, levels = _axon_types_by_hand(net, gi, k, wmax, iterations)
+        wq[edges], et[edges] = w_g, t_g
+        assert rep.scale[g.start:g.stop].tolist() == s_g, g.name
+        assert rep.type_weights[g.start:g.stop].tolist() == levels, g.name
+    kept = wq != 0
+    assert rep.kept.tolist() == kept.tolist() and q.weight.tolist() == wq[kept].tolist()
+    assert rep.edge_type.tolist() == et[kept].tolist()
+    assert (0 < kept.sum() < net.n_edges) == (iterations > 0)  # iterations 0: every level stays 0, all dropped
+
+
+def test_a_quantity_that_is_zero_everywhere_has_no_relative_error():
+    """IF neurons have i_decay 0 everywhere (and here decay 1, exact): no magnitude to divide by, so both
+    of i_decay's errors are 0, not 0 / 0; decay's too, as nothing moved."""
+    q, rep = quantise(_unit_net(), bits=3, scheme="loihi", decay_bits=4)
+    assert _unit_net().i_decay.tolist() == [0.0, 0.0] and q.i_decay.tolist() == [0.0, 0.0]
+    assert rep.errors["i_decay"] == {"max_rel_error": 0.0, "mean_rel_error": 0.0}
+    assert rep.errors["decay"] == {"max_rel_error": 0.0, "mean_rel_error": 0.0}

@@ -278,8 +278,8 @@ class STDPContinuous:
             wp = wpost[neuron]
             last = np.where((wp >= 0) & (wp < ta), wp, self.post_last[neuron])
             dt = ta - last
-            ok = self._ok(dt, last)
-            if ok.any():
+            ok = self._ok(dt, last) & (dt > 0)  # t_post < t: a post at the pre's own instant (handed over
+            if ok.any():                        # in an earlier call) is not its partner
                 n_dep = int(np.count_nonzero(ok))
                 ev_s.append(syn[ok]); ev_t.append(ta[ok]); ev_kind.append(np.zeros(n_dep, np.int64))
                 ev_d.append(-r.a_minus * self._factor(dt[ok], r._minus, r.tau_minus))
