@@ -67,6 +67,10 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
                                                    "tests/test_conservation.py"], None),
     "asyncmodels": ("neuroemu/engine/asyncmodels.py", ["tests/test_asyncmodels.py", "tests/test_async_cores.py",
                                                        "tests/test_conservation.py"], None),
+    # several synaptic currents and the voltage floor v_min under async (CubaMultiCT)
+    "asynccuba": ("neuroemu/engine/asynccuba.py", ["tests/test_asynccuba.py"], None),
+    # the diffuser network's parameters, checks, routes and mean-field start state
+    "asyncnet": ("neuroemu/engine/asyncnet.py", ["tests/test_asyncnet.py", "tests/test_asyncsim.py"], None),
     "devices": ("neuroemu/hardware/devices.py", ["tests/test_devices.py"], None),
     "quantise": ("neuroemu/networks/quantise.py", ["tests/test_quantise.py"], None),
     "place": ("neuroemu/networks/place.py", ["tests/test_place.py"], None),
