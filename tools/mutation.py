@@ -449,6 +449,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'concentration divides n_cores (checked just above), so the quotient is exact either way',
     ('packet', '__init__', 'self._next_link = (np.zeros(0, np.int32) if ports is not None', 36, '0', '1'):
         "the placeholder next-link table of a mesh, which both kernels never read (grid_width > 0: XY from the ports)",
+    # sixth round, mutf (the clockless engine; private samples 450-499 and the seed-403 measurement)
+    ('asyncnet', 'build_diffuser_network', 'if n_chips ** (k + 1) < 2**62:', 31, '62', '63'):
+        'packed route keys below 2^63 still fit an int64 (the largest is n_chips^(k+1) - 1), and the packed '
+        'order is the lexicographic order np.unique(axis=0) gives: the same routes in the same order',
+    # end of sixth round, mutf
 }
 
 
