@@ -326,6 +326,20 @@ def test_predict_on_each_branch_against_the_closed_form():
         assert n.predict(ix(0)).tolist() == [want], (t_last, hold, ref)
 
 
+def test_predict_bounds_by_the_higher_start_and_the_positive_currents_only():
+    """From 900 under a threshold of 1000, no bias (rest 0): a positive current of 200 (du 1024) lifts v to 1251.5
+    (its gain 695 over the rest alone would not reach 1000: the bound starts from the higher of v0 and the
+    rest); 800 (du 2048) with a slow -200 (du 300) reaches 1318.9 (counting the negative current's -1475 in the
+    bound would rule the crossing out). Each is found on its first whole ps above, by the closed form."""
+    dus = [[1024, 2048], [2048, 300]]
+    m = multi(dus, dv=128, bias=0, threshold=1000, v=900, u=[[200, 800], [0, -200]])
+    got = m.predict(ix(0, 1))
+    for j in range(2):
+        f = lambda s: v_closed(s, 900.0, m.u[:, j].tolist(), [d[j] for d in dus], 128, 0)
+        t = int(got[j])
+        assert 0 < t < 20 * T and f(t) > 1000 >= f(t - 1), (j, t)
+
+
 def test_predict_ramps_and_a_bound_exactly_at_threshold():
     """No leak, no current: v = v0 + b s / T. From 10 at 3 a tick, over 100 first at 30T + 1 (100 itself is not
     above); a neuron whose v can at most reach its threshold (v0 = th, falling) never fires."""
