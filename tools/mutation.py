@@ -453,6 +453,11 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncnet', 'build_diffuser_network', 'if n_chips ** (k + 1) < 2**62:', 31, '62', '63'):
         'packed route keys below 2^63 still fit an int64 (the largest is n_chips^(k+1) - 1), and the packed '
         'order is the lexicographic order np.unique(axis=0) gives: the same routes in the same order',
+    ('asynccuba', '_walk', 'np.minimum(g_u, 0.0) / float(self.T) * np.exp(-ku * g_left.astype(np.float64))).sum(axis=0)',
+     32, '0.0', '1.0'):
+        "only raises the floor leg's no-search bound (positive currents below 1 counted twice, larger ones once "
+        "more): more neurons go to the exact search, which finds the same first ps, or none (then v stays on "
+        "the floor, as without the search)",
     # end of sixth round, mutf
 }
 
