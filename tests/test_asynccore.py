@@ -435,3 +435,22 @@ def test_a_run_cut_inside_a_sample_reports_only_the_whole_samples(tmp_path):
     for timing in ("async", "sync"):
         cls = simulate(chip(), w, ticks=11, timing=timing).workload_report["classification"]
         assert (cls["samples"], cls["correct"]) == (2, 2), timing
+
+
+def test_packets_in_flight_across_windows_are_delivered_in_order(tmp_path):
+    """relay over packets with a 2 ns tick: windows (one tick) are shorter than a packet's trip. a0 fires at
+    2 ns and a1 at 4 ns; each packet takes the 3 ns link plus 1 ns to serialise, arriving at 6 and 8 ns, due 2
+    ticks later at 10 and 12 ns, where b reaches 2 and fires. While a packet is on its way the next window
+    starts (the input at 4 ns) with the packet left in the network until it is due."""
+    r = simulate(chip(cores=2, timing__tick_s=2e-9), relay(tmp_path, 12), record_spikes=True, network="packet")
+    assert r.spike_trains.ticks.tolist() == [2000, 4000, 12000] and r.spike_trains.neurons.tolist() == [0, 1, 8]
+    assert r.timing_report["lookahead_s"] == 4000 * 1e-12 and r.timing_report["window_s"] == 2000 * 1e-12
+    assert flow(r) == {"sent": 2, "inputs": 2, "delivered": 4, "in_flight_end": 0}
+    assert_conserved(r)
+
+
+def test_the_wall_time_is_the_runs_own(tmp_path):
+    import time
+    start = time.perf_counter()
+    r = simulate(chip(), fan_in(tmp_path, 5))
+    assert 0 < r.wall_s <= time.perf_counter() - start
