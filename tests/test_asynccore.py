@@ -454,3 +454,23 @@ def test_the_wall_time_is_the_runs_own(tmp_path):
     start = time.perf_counter()
     r = simulate(chip(), fan_in(tmp_path, 5))
     assert 0 < r.wall_s <= time.perf_counter() - start
+
+
+def test_two_currents_take_each_synapse_by_its_type_and_sign(tmp_path):
+    """One neuron with two one-step currents (i_decay 0: each input a jump of v alone) and no v leak; in0 -> a
+    (4, current 0), in1 -> a (-3, current 1), in2 -> a (4, current 1). Input spikes in0 at ticks 0 and 3, in1
+    at 1, in2 at 2 (arrivals T later): v = 4 at T, 1 at 2T, 5 at 3T (under the threshold 6), 9 at 4T: one
+    spike, at 4T (with either sign of current 1 it would come at 2T or never)."""
+    b = NetworkBuilder("two")
+    b.add_inputs("in", 3)
+    b.add_neurons("a", 1, model="CubaLIF", decay=1.0, threshold=6.0, refractory=1)
+    b.connect("in", "a", np.array([[4], [0], [0]]), syn_type=0)
+    b.connect("in", "a", np.array([[0], [-3], [4]]), syn_type=1)
+    b.set_syn_decays([0.0, 0.0])
+    b.set_input_spikes(np.array([0, 1, 2, 3]), np.array([0, 1, 2, 0]))
+    save_network(b.build(outputs="a"), tmp_path / "two.npz")
+    w = workload_from_data({"name": "two", "ticks": 6, "network": {
+        "kind": "edgelist", "file": str(tmp_path / "two.npz"), "weight_scale": "keep"}}, "two.yaml")
+    r = simulate(chip(), w, record_spikes=True)
+    assert r.spike_trains.ticks.tolist() == [4 * T] and r.spike_trains.neurons.tolist() == [0]
+    assert r.counts["synaptic_op"] == 4
