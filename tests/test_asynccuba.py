@@ -340,6 +340,25 @@ def test_predict_bounds_by_the_higher_start_and_the_positive_currents_only():
         assert 0 < t < 20 * T and f(t) > 1000 >= f(t - 1), (j, t)
 
 
+@pytest.mark.parametrize("tick, dus, dv", [(T, [300, 2048], 300), (10**9, [1024, 2048], 128), (10**9, [300, 2048], 300)])
+def test_a_threshold_just_under_a_two_current_hump_is_crossed_near_its_top(tick, dus, dv):
+    """No bias, v0 = 0, current 0 at 3000, current 1 empty: v = u0 / T (e^{-ku s} - e^{-kv s}) / (kv - ku) peaks at
+    s* = ln(ku / kv) / (ku - kv) (equal rates: u0 / T s e^{-ks}, at 1 / k). A threshold 1e-7 under the top is
+    above it only near s*: the extremum must be placed right, with rates equal (the s e^{-ks} term) and with
+    the per-ps rates of a 1 ms tick (about 1e-13 to 1e-12, nearly equal in absolute terms); 1e-9 over the top
+    is never crossed."""
+    ku, kv = rate(dus[0], tick), rate(dv, tick)
+    s_star = 1 / kv if dus[0] == dv else math.log(ku / kv) / (ku - kv)
+    f = lambda s: v_closed(s, 0.0, [3000.0, 0.0], dus, dv, 0, tick)
+    top = f(s_star)
+    m = multi([[d] for d in dus], dv=dv, tick=tick, u=[[3000], [0]])
+    m.theta[0] = top * (1 - 1e-7)
+    t = int(m.predict(ix(0))[0])
+    assert abs(t - s_star) < 0.01 * s_star and f(t) > m.theta[0] >= f(t - 1)
+    m.theta[0] = top * (1 + 1e-9)
+    assert m.predict(ix(0)).tolist() == [NEVER]
+
+
 def test_predict_ramps_and_a_bound_exactly_at_threshold():
     """No leak, no current: v = v0 + b s / T. From 10 at 3 a tick, over 100 first at 30T + 1 (100 itself is not
     above); a neuron whose v can at most reach its threshold (v0 = th, falling) never fires."""
