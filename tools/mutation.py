@@ -458,6 +458,12 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         "only raises the floor leg's no-search bound (positive currents below 1 counted twice, larger ones once "
         "more): more neurons go to the exact search, which finds the same first ps, or none (then v stays on "
         "the floor, as without the search)",
+    ('asynccore', '_crossings', 'if not m.any():', 11, 'not m.any()', 'False'):
+        'a shortcut: with no neuron due, fire, the active-update count and the spike lists take empty arrays',
+    ('asyncmodels', 'leak_steps', 'for k in range(w0 // self.T, (w_end - 1) // self.T + 1):', 38, 'w_end - 1',
+     'w_end + 1'):
+        "one tick more at most, whose steps all lie at or past its start k T >= w_end: the window's keep mask "
+        'drops them (speed only)',
     # end of sixth round, mutf
 }
 
