@@ -370,23 +370,26 @@ def test_low_and_drift_are_their_formulas():
     """_low: min(v0, v at dt without currents) + sum of negative currents x min(dt, 1 / ku) / T (all future
     time: the rest b / (T kv) in place of v at dt; no leak and a falling bias: -inf). _drift: -kv v_min + (b +
     sum_k u_k e^{-ku_k q}) / T."""
-    dus = [[1024, 1024, 4096], [2048, 300, 2048]]
-    m = multi(dus, dv=[128, 0, 128], bias=[40, -7, 5], v_min=[-100.0, -30.0, -1.0])
-    idx = ix(0, 1, 2)
-    v0 = np.array([10.0, -5.0, 3.0])
-    u0 = np.array([[-3000.0, 200.0, -50.0], [500.0, -900.0, -60.0]])
+    dus = [[1024, 1024, 4096, 1024], [2048, 300, 2048, 2048]]
+    m = multi(dus, dv=[128, 0, 128, 128], bias=[40, -7, 5, 0], v_min=[-100.0, -30.0, -1.0, -1.0])
+    idx = ix(0, 1, 2, 3)
+    v0 = np.array([10.0, -5.0, 3.0, 100.0])
+    u0 = np.array([[-3000.0, 200.0, -50.0, 0.0], [500.0, -900.0, -60.0, 0.0]])
     kv, k1, k2, k3 = rate(128), rate(1024), rate(2048), rate(300)
-    dt = np.array([700, 5 * T, 10**7])
+    dt = np.array([700, 5 * T, 10**7, 700])
     lo = m._low(idx, v0, u0, dt)
     free0 = 10.0 * math.exp(-kv * 700) + 40 / T * (1 - math.exp(-kv * 700)) / kv
     want = [min(10.0, free0) - 3000.0 * min(700, 1 / k1) / T,
             min(-5.0, -5.0 - 7 / T * 5 * T) - 900.0 * min(5 * T, 1 / k3) / T,
-            min(3.0, 3.0 * math.exp(-kv * 1e7) + 5 / T * (1 - math.exp(-kv * 1e7)) / kv) - 60.0 * min(1e7, 1 / k2) / T]
+            min(3.0, 3.0 * math.exp(-kv * 1e7) + 5 / T * (1 - math.exp(-kv * 1e7)) / kv) - 60.0 * min(1e7, 1 / k2) / T,
+            100.0 * math.exp(-kv * 700)]                   # decaying towards its rest 0, no current
     assert lo.tolist() == pytest.approx(want, rel=1e-12, abs=0)
     inf = m._low(idx, v0, u0)
     assert inf[0] == pytest.approx(min(10.0, 40 / (T * kv)) - 3000.0 / (k1 * T), rel=1e-12, abs=0)
     assert inf[1] == -math.inf
     assert inf[2] == pytest.approx(min(3.0, 5 / (T * kv)) - 60.0 / (k2 * T), rel=1e-12, abs=0)
+    assert inf[3] == 0.0
+    idx, u0 = idx[:3], u0[:, :3]
     q = np.array([0.0, 250.0, 4000.0])
     d = m._drift(idx, q, u0)
     want = [-kv * -100.0 + (40 - 3000.0 * math.exp(-k1 * 0) + 500.0) / T,

@@ -464,6 +464,9 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'w_end + 1'):
         "one tick more at most, whose steps all lie at or past its start k T >= w_end: the window's keep mask "
         'drops them (speed only)',
+    ('asynccuba', '_low', 'g = np.where(kv > 0, -np.expm1(-kv * span) / np.where(kv > 0, kv, 1.0), span)', 82, '1.0',
+     '2.0'):
+        'a placeholder divisor where kv <= 0, whose quotient the outer np.where discards',
     # end of sixth round, mutf
 }
 
