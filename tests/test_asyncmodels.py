@@ -737,3 +737,7 @@ def test_a_hump_inside_the_first_ps_of_a_tiny_tick_is_crossed_at_1_ps():
     s_star = math.log(ku / kv) / (ku - kv)
     assert 0 < s_star < 1 and v(s_star) > 62 and 4 < v(1) < 5.1 and v(s_star + 1) < 4
     assert m.predict(ix(0)).tolist() == [1]
+    # over 60 the hump is above threshold only between 0 and 1 ps: no whole ps is above, so never (a
+    # crossing at 1 ps would fire the neuron with v = 5.08)
+    m.theta[0] = 60.0
+    assert m.predict(ix(0)).tolist() == [NEVER]
