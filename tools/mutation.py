@@ -467,6 +467,12 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asynccuba', '_low', 'g = np.where(kv > 0, -np.expm1(-kv * span) / np.where(kv > 0, kv, 1.0), span)', 82, '1.0',
      '2.0'):
         'a placeholder divisor where kv <= 0, whose quotient the outer np.where discards',
+    ('asyncmodels', '_v_at', 'same = np.abs(diff) <= 1e-12 * np.maximum(kv, 1e-300)', 58, '1e-300', '2e-300'):
+        'the floor only acts for kv = 0, where both tolerances (1e-312, 2e-312) take exactly ku = 0: no 12-bit '
+        'decay over a tick below 2^62 ps gives a rate that small',
+    ('asyncmodels', 'advance', 'v = np.where(t <= hold, 0.0, v)', 21, 't <= hold', 't < hold'):
+        "at t = hold the free evolution starts at the hold's end from 0 (or from v = 0 left by the spike) and "
+        'runs 0 ps: exactly 0, as the hold gives',
     # end of sixth round, mutf
 }
 
