@@ -474,3 +474,15 @@ def test_two_currents_take_each_synapse_by_its_type_and_sign(tmp_path):
     r = simulate(chip(), w, record_spikes=True)
     assert r.spike_trains.ticks.tolist() == [4 * T] and r.spike_trains.neurons.tolist() == [0]
     assert r.counts["synaptic_op"] == 4
+
+
+def test_a_classifier_whose_run_ends_on_a_samples_end_reads_that_sample(tmp_path):
+    """No output fires (threshold 4); rates (1, 0), (1, 0), (0, 1) against labels 0, 1, 1: answers 0, 0, 1 from
+    the end potentials (3 against 0), so 2 correct. The run ends exactly at the third sample's end, whose
+    potentials are read there (the second sample's would answer 0). The per-sample answers are the tick
+    loop's."""
+    w = tiny_classifier(tmp_path, "quiet", 4.0, [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    for timing in ("async", "sync"):
+        r = simulate(chip(), w, timing=timing)
+        cls = r.workload_report["classification"]
+        assert r.ticks == 12 and r.spikes == 0 and (cls["samples"], cls["correct"]) == (3, 2), timing

@@ -473,6 +473,13 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncmodels', 'advance', 'v = np.where(t <= hold, 0.0, v)', 21, 't <= hold', 't < hold'):
         "at t = hold the free evolution starts at the hold's end from 0 (or from v = 0 left by the spike) and "
         'runs 0 ps: exactly 0, as the hold gives',
+    ('asyncmodels', '_inside', 'd0 = -kv * v0 + (u0 * finite + b) / T', 25, 'u0 * finite', 'u0 / finite'):
+        'where finite is true u0 / 1 is u0; where it is false (u0 = 0 or an instant current) d0 becomes nan, but '
+        's_e is then forced to 0 (finite & ...), and nothing else reads d0',
+    ('asynccore', 'run', 'if self.hooks is not None and boundary == end:', 11,
+     'self.hooks is not None and boundary == end', 'False'):
+        "unreachable: the loop reads a sample boundary at the run's end (boundary <= min(t0, end)) before it "
+        'can leave on t0 >= end',
     # end of sixth round, mutf
 }
 
