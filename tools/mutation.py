@@ -480,6 +480,25 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
      'self.hooks is not None and boundary == end', 'False'):
         "unreachable: the loop reads a sample boundary at the run's end (boundary <= min(t0, end)) before it "
         'can leave on t0 >= end',
+    # the seed-403 measurement (judged after it ran)
+    ('asyncmodels', 'predict', 'u_gain = np.where(self.instant[idx] | (u0 <= 0), 0.0, u0 / (self.T * np.maximum(np.where(',
+     77, 'np.maximum(np.where( np.isfinite(self.ku[idx]), self.ku[idx], 1.0), 1e-300)',
+     '(np.minimum(np.where(np.isfinite(self.ku[idx]), self.ku[idx], 1.0), 1e-300))'):
+        "only loosens the bound (a positive current's gain becomes about 1e291): more neurons go to _inside's "
+        'exact search, which answers never where the bound did',
+    ('asynccore', '_queue_checks', 'new = (p != self.queued[idx]) & (p < NEVER) & (p < self.end_ps)', 55,
+     'p < self.end_ps', 'p <= self.end_ps'):
+        'a check at exactly the end is never popped (the loop stops at t0 >= end) and is counted nowhere (the '
+        'spike flow counts arrivals and inputs left in the queue, not checks)',
+    ('asyncmodels', 'predict', 'over = self._v_at(sub, s_int.astype(np.float64), vs, zero) > ths', 23,
+     'self._v_at(sub, s_int.astype(np.float64), vs, zero) > ths',
+     'self._v_at(sub, s_int.astype(np.float64), vs, zero) >= ths'):
+        'the closed-form branch is monotone rising, so v equals th on at most one whole ps; stepping back past '
+        'it costs the forward loop one more of its 4 steps, which still end on the first ps above',
+    ('asyncsim', '__init__',
+     'self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,', 65,
+     'w.bit_length() - 1', 'w.bit_length()'):
+        "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
     # end of sixth round, mutf
 }
 
