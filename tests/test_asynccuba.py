@@ -109,7 +109,6 @@ def test_continuous_model_takes_the_multi_model_for_several_currents_or_a_floor(
     from neuroemu.engine.asynccuba import continuous_model
     from neuroemu.engine.asyncmodels import CubaCT
     for du_syn, v_min in (([[100], [200]], None), ([[100]], [-1.0])):
-        m = multi(du_syn, v_min=v_min)
         arrays = SimpleNamespace(params=m_params(du_syn, v_min), n_neurons=1, v=np.zeros(1, np.int32),
                                  u=np.zeros(len(du_syn), np.int32), neuron_model="cuba_lif")
         assert type(continuous_model(arrays, np.ones(1, bool), 24, T, 1)) is CubaMultiCT
