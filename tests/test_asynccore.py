@@ -435,3 +435,54 @@ def test_a_run_cut_inside_a_sample_reports_only_the_whole_samples(tmp_path):
     for timing in ("async", "sync"):
         cls = simulate(chip(), w, ticks=11, timing=timing).workload_report["classification"]
         assert (cls["samples"], cls["correct"]) == (2, 2), timing
+
+
+def test_packets_in_flight_across_windows_are_delivered_in_order(tmp_path):
+    """relay over packets with a 2 ns tick: windows (one tick) are shorter than a packet's trip. a0 fires at
+    2 ns and a1 at 4 ns; each packet takes the 3 ns link plus 1 ns to serialise, arriving at 6 and 8 ns, due 2
+    ticks later at 10 and 12 ns, where b reaches 2 and fires. While a packet is on its way the next window
+    starts (the input at 4 ns) with the packet left in the network until it is due."""
+    r = simulate(chip(cores=2, timing__tick_s=2e-9), relay(tmp_path, 12), record_spikes=True, network="packet")
+    assert r.spike_trains.ticks.tolist() == [2000, 4000, 12000] and r.spike_trains.neurons.tolist() == [0, 1, 8]
+    assert r.timing_report["lookahead_s"] == 4000 * 1e-12 and r.timing_report["window_s"] == 2000 * 1e-12
+    assert flow(r) == {"sent": 2, "inputs": 2, "delivered": 4, "in_flight_end": 0}
+    assert_conserved(r)
+
+
+def test_the_wall_time_is_the_runs_own(tmp_path):
+    import time
+    start = time.perf_counter()
+    r = simulate(chip(), fan_in(tmp_path, 5))
+    assert 0 < r.wall_s <= time.perf_counter() - start
+
+
+def test_two_currents_take_each_synapse_by_its_type_and_sign(tmp_path):
+    """One neuron with two one-step currents (i_decay 0: each input a jump of v alone) and no v leak; in0 -> a
+    (4, current 0), in1 -> a (-3, current 1), in2 -> a (4, current 1). Input spikes in0 at ticks 0 and 3, in1
+    at 1, in2 at 2 (arrivals T later): v = 4 at T, 1 at 2T, 5 at 3T (under the threshold 6), 9 at 4T: one
+    spike, at 4T (with either sign of current 1 it would come at 2T or never)."""
+    b = NetworkBuilder("two")
+    b.add_inputs("in", 3)
+    b.add_neurons("a", 1, model="CubaLIF", decay=1.0, threshold=6.0, refractory=1)
+    b.connect("in", "a", np.array([[4], [0], [0]]), syn_type=0)
+    b.connect("in", "a", np.array([[0], [-3], [4]]), syn_type=1)
+    b.set_syn_decays([0.0, 0.0])
+    b.set_input_spikes(np.array([0, 1, 2, 3]), np.array([0, 1, 2, 0]))
+    save_network(b.build(outputs="a"), tmp_path / "two.npz")
+    w = workload_from_data({"name": "two", "ticks": 6, "network": {
+        "kind": "edgelist", "file": str(tmp_path / "two.npz"), "weight_scale": "keep"}}, "two.yaml")
+    r = simulate(chip(), w, record_spikes=True)
+    assert r.spike_trains.ticks.tolist() == [4 * T] and r.spike_trains.neurons.tolist() == [0]
+    assert r.counts["synaptic_op"] == 4
+
+
+def test_a_classifier_whose_run_ends_on_a_samples_end_reads_that_sample(tmp_path):
+    """No output fires (threshold 4); rates (1, 0), (1, 0), (0, 1) against labels 0, 1, 1: answers 0, 0, 1 from
+    the end potentials (3 against 0), so 2 correct. The run ends exactly at the third sample's end, whose
+    potentials are read there (the second sample's would answer 0). The per-sample answers are the tick
+    loop's."""
+    w = tiny_classifier(tmp_path, "quiet", 4.0, [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    for timing in ("async", "sync"):
+        r = simulate(chip(), w, timing=timing)
+        cls = r.workload_report["classification"]
+        assert r.ticks == 12 and r.spikes == 0 and (cls["samples"], cls["correct"]) == (3, 2), timing

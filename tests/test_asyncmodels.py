@@ -716,3 +716,28 @@ def test_group_events_keeps_neuron_order_at_the_top_of_the_clock():
                                           np.array([True, True]), w0, w0 + 8)
     assert g_n.tolist() == [0, (1 << 59) - 1] and g_t.tolist() == [w0 + 1, w0 + 5] and g_s.tolist() == [2.0, 1.0]
     assert rank.tolist() == [0, 0]
+
+
+def test_a_hump_inside_the_first_ps_of_a_tiny_tick_is_crossed_at_1_ps():
+    """A 1 ps tick (rates of about 1/ps: du 4095, dv 4000), v0 = 0, no bias, u0 = 1000: v = u0 / T (e^{-ku s} -
+    e^{-kv s}) / (kv - ku) peaks at s* = ln(ku / kv) / (ku - kv) = 0.174 ps (62.49) and is 5.08 at 1 ps, 2.66
+    at s* + 1: over a threshold of 4 the first whole ps above is 1 (a search that skips the hump because it
+    lies inside the first ps, probing from s* + T on, finds v falling and says never)."""
+    p = CubaArrays.uniform(1, du=4095, dv=4000, bias=0, threshold=4, refractory=0)
+    for name, value in (("du", 4095), ("dv", 4000), ("bias", 0), ("threshold", 4), ("refractory", 0)):
+        getattr(p, name)[:] = value
+    arrays = SimpleNamespace(params=p, n_neurons=1, v=np.zeros(1, np.int32), u=np.zeros(1, np.int32),
+                             neuron_model="cuba_lif")
+    m = CubaCT(arrays, np.ones(1, bool), 24, 1, 1)
+    m.u[0] = 1000.0
+    ku, kv = math.log(4096), -math.log(96 / 4096)
+
+    def v(s):
+        return 1000.0 * (math.exp(-ku * s) - math.exp(-kv * s)) / (kv - ku)
+    s_star = math.log(ku / kv) / (ku - kv)
+    assert 0 < s_star < 1 and v(s_star) > 62 and 4 < v(1) < 5.1 and v(s_star + 1) < 4
+    assert m.predict(ix(0)).tolist() == [1]
+    # over 60 the hump is above threshold only between 0 and 1 ps: no whole ps is above, so never (a
+    # crossing at 1 ps would fire the neuron with v = 5.08)
+    m.theta[0] = 60.0
+    assert m.predict(ix(0)).tolist() == [NEVER]

@@ -67,6 +67,10 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
                                                    "tests/test_conservation.py"], None),
     "asyncmodels": ("neuroemu/engine/asyncmodels.py", ["tests/test_asyncmodels.py", "tests/test_async_cores.py",
                                                        "tests/test_conservation.py"], None),
+    # several synaptic currents and the voltage floor v_min under async (CubaMultiCT)
+    "asynccuba": ("neuroemu/engine/asynccuba.py", ["tests/test_asynccuba.py"], None),
+    # the diffuser network's parameters, checks, routes and mean-field start state
+    "asyncnet": ("neuroemu/engine/asyncnet.py", ["tests/test_asyncnet.py", "tests/test_asyncsim.py"], None),
     "devices": ("neuroemu/hardware/devices.py", ["tests/test_devices_endurance.py", "tests/test_devices.py"], None),
     "quantise": ("neuroemu/networks/quantise.py", ["tests/test_quantise.py"], None),
     "place": ("neuroemu/networks/place.py", ["tests/test_place.py", "tests/test_axons.py"], None),
@@ -524,6 +528,57 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'x is +1 or -1 per node, never 0',
     ('partition', '_refine', 'a, b = nodes[x > 0], nodes[x < 0]', 35, 'x < 0', 'x <= 0'):
         'x is +1 or -1 per node, never 0',
+    # sixth round, mutf (the clockless engine; private samples 450-499 and the seed-403 measurement)
+    ('asyncnet', 'build_diffuser_network', 'if n_chips ** (k + 1) < 2**62:', 31, '62', '63'):
+        'packed route keys below 2^63 still fit an int64 (the largest is n_chips^(k+1) - 1), and the packed '
+        'order is the lexicographic order np.unique(axis=0) gives: the same routes in the same order',
+    ('asynccuba', '_walk', 'np.minimum(g_u, 0.0) / float(self.T) * np.exp(-ku * g_left.astype(np.float64))).sum(axis=0)',
+     32, '0.0', '1.0'):
+        "only raises the floor leg's no-search bound (positive currents below 1 counted twice, larger ones once "
+        "more): more neurons go to the exact search, which finds the same first ps, or none (then v stays on "
+        "the floor, as without the search)",
+    ('asynccore', '_crossings', 'if not m.any():', 11, 'not m.any()', 'False'):
+        'a shortcut: with no neuron due, fire, the active-update count and the spike lists take empty arrays',
+    ('asyncmodels', 'leak_steps', 'for k in range(w0 // self.T, (w_end - 1) // self.T + 1):', 38, 'w_end - 1',
+     'w_end + 1'):
+        "one tick more at most, whose steps all lie at or past its start k T >= w_end: the window's keep mask "
+        'drops them (speed only)',
+    ('asynccuba', '_low', 'g = np.where(kv > 0, -np.expm1(-kv * span) / np.where(kv > 0, kv, 1.0), span)', 82, '1.0',
+     '2.0'):
+        'a placeholder divisor where kv <= 0, whose quotient the outer np.where discards',
+    ('asyncmodels', '_v_at', 'same = np.abs(diff) <= 1e-12 * np.maximum(kv, 1e-300)', 58, '1e-300', '2e-300'):
+        'the floor only acts for kv = 0, where both tolerances (1e-312, 2e-312) take exactly ku = 0: no 12-bit '
+        'decay over a tick below 2^62 ps gives a rate that small',
+    ('asyncmodels', 'advance', 'v = np.where(t <= hold, 0.0, v)', 21, 't <= hold', 't < hold'):
+        "at t = hold the free evolution starts at the hold's end from 0 (or from v = 0 left by the spike) and "
+        'runs 0 ps: exactly 0, as the hold gives',
+    ('asyncmodels', '_inside', 'd0 = -kv * v0 + (u0 * finite + b) / T', 25, 'u0 * finite', 'u0 / finite'):
+        'where finite is true u0 / 1 is u0; where it is false (u0 = 0 or an instant current) d0 becomes nan, but '
+        's_e is then forced to 0 (finite & ...), and nothing else reads d0',
+    ('asynccore', 'run', 'if self.hooks is not None and boundary == end:', 11,
+     'self.hooks is not None and boundary == end', 'False'):
+        "unreachable: the loop reads a sample boundary at the run's end (boundary <= min(t0, end)) before it "
+        'can leave on t0 >= end',
+    # the seed-403 measurement (judged after it ran)
+    ('asyncmodels', 'predict', 'u_gain = np.where(self.instant[idx] | (u0 <= 0), 0.0, u0 / (self.T * np.maximum(np.where(',
+     77, 'np.maximum(np.where( np.isfinite(self.ku[idx]), self.ku[idx], 1.0), 1e-300)',
+     '(np.minimum(np.where(np.isfinite(self.ku[idx]), self.ku[idx], 1.0), 1e-300))'):
+        "only loosens the bound (a positive current's gain becomes about 1e291): more neurons go to _inside's "
+        'exact search, which answers never where the bound did',
+    ('asynccore', '_queue_checks', 'new = (p != self.queued[idx]) & (p < NEVER) & (p < self.end_ps)', 55,
+     'p < self.end_ps', 'p <= self.end_ps'):
+        'a check at exactly the end is never popped (the loop stops at t0 >= end) and is counted nowhere (the '
+        'spike flow counts arrivals and inputs left in the queue, not checks)',
+    ('asyncmodels', 'predict', 'over = self._v_at(sub, s_int.astype(np.float64), vs, zero) > ths', 23,
+     'self._v_at(sub, s_int.astype(np.float64), vs, zero) > ths',
+     'self._v_at(sub, s_int.astype(np.float64), vs, zero) >= ths'):
+        'the closed-form branch is monotone rising, so v equals th on at most one whole ps; stepping back past '
+        'it costs the forward loop one more of its 4 steps, which still end on the first ps above',
+    ('asyncsim', '__init__',
+     'self.queue = make_queue(queue, bucket_width=1 << min(40, w.bit_length() - 1), buckets=1 << 16,', 65,
+     'w.bit_length() - 1', 'w.bit_length()'):
+        "the timing wheel's bucket width: speed only (the queue's order does not depend on it)",
+    # end of sixth round, mutf
 }
 
 

@@ -192,8 +192,12 @@ class CubaMultiCT(CubaCT):
         u0 = np.where(self.instant[:, idx], 0.0, u0)
         with np.errstate(divide="ignore", invalid="ignore"):
             diff = kv - ku
-            # rates equal to k_v (t e^{-ks} terms) are nudged apart: the split points only need to be near
-            diff = np.where(np.abs(diff) <= 1e-9 * np.maximum(kv, 1e-300), 1e-9 * np.maximum(kv, 1e-300), diff)
+            # rates equal to k_v (t e^{-ks} terms) are nudged apart: the split points only need to be near.
+            # The rate itself moves with the difference (ku = kv - diff), or the two terms, at one rate
+            # with opposite coefficients, would cancel and v' would lose the current
+            near = np.abs(diff) <= 1e-9 * np.maximum(kv, 1e-300)
+            diff = np.where(near, 1e-9 * np.maximum(kv, 1e-300), diff)
+            ku = np.where(near & (kv > 0), kv - diff, ku)
             c = u0 / (T * diff)                                     # v's e^{-ku_k s} coefficients
         leak = kv > 0
         a_v = np.where(leak, -kv * (v0 - b / (T * np.where(leak, kv, 1.0)) - c.sum(axis=0)), b / T)

@@ -467,7 +467,9 @@ class CubaCT:
         lo_i = np.zeros(len(ci), np.int64)
         hi_i = np.where(ok, np.ceil(np.minimum(np.where(ok, p, 0.0), 2.0**61)), 0).astype(np.int64)
         hi_i = first_above(lo_i, hi_i, ok, lambda s: self._v_at(sub, s.astype(np.float64), vv0, uu0) > thc)
-        # the bracket's right end was probed above threshold (v(0) was not): hi_i is the first ps above
+        # the bracket's right end, ceil(p), is above threshold when p was probed on v's rise; a hump
+        # above threshold only between two whole ps (its top within a ps) has no whole ps above: never
+        ok &= self._v_at(sub, hi_i.astype(np.float64), vv0, uu0) > thc
         out[ci] = np.where(ok, start[ci] + hi_i, NEVER)
         return out
 
