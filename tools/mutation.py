@@ -67,6 +67,12 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
                                                    "tests/test_conservation.py"], None),
     "asyncmodels": ("neuroemu/engine/asyncmodels.py", ["tests/test_asyncmodels.py", "tests/test_async_cores.py",
                                                        "tests/test_conservation.py"], None),
+    # the clockless loop's routes (bound at the sender), lookahead and prices, out of asynccore
+    "asyncroutes": ("neuroemu/engine/asyncroutes.py", ["tests/test_asynccore.py", "tests/test_async_cores.py",
+                                                       "tests/test_asyncranks.py"], None),
+    # many windows per C call: the path's choice, the driver's returns, the spikes and the runaway guards
+    "asyncblock": ("neuroemu/engine/asyncblock.py", ["tests/test_asyncblock.py", "tests/test_asyncloop.py",
+                                                     "tests/test_asynccore.py"], None),
     # several synaptic currents and the voltage floor v_min under async (CubaMultiCT)
     "asynccuba": ("neuroemu/engine/asynccuba.py", ["tests/test_asynccuba.py"], None),
     # the diffuser network's parameters, checks, routes and mean-field start state
@@ -348,7 +354,7 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'always the lexsort fallback: the same groups in the same order, sorted another way',
     ('asyncmodels', 'group_events', 'if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):', 38, '1', '2'):
         'packing up to 2^63 // span: neuron x span + an offset below span still stays below 2^63, so the keys fit',
-    ('asynccore', '__init__',
+    ('asyncroutes', '_bind_routes',
      'np.where(self.sends, whole.chip_cores(np.maximum(self.route_axon, 0) // A), -1))', 102, '1', '2'):
         "the target core of a route that sends nowhere: the router's bind takes any negative core as none",
     ('asynccore', '__init__', 'self._w0 = 0', 19, '0', '1'):
@@ -365,7 +371,7 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncmodels', 'group_events', 'span = w1 - w0', 11, 'w1 - w0', 'w1 + w0'):
         'a wider span keeps neuron x span + offset one-to-one and in order, and the guard keeps it in an int64',
     # the seed-42 sample
-    ('asynccore', '_lookahead', 'if L <= 0:', 11, 'L <= 0', 'L < 0'):
+    ('asyncroutes', '_lookahead', 'if L <= 0:', 11, 'L <= 0', 'L < 0'):
         'a guard no network reaches: every delay is >= 1 tick and latencies are >= 0, so L >= one tick',
     ('asynccore', 'run', 'self._repredict(np.flatnonzero(self.enabled), 0)', 54, '0', '1'):
         '_repredict does not read its time argument (the prediction starts at each neuron\'s own last update)',
