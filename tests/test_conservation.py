@@ -212,6 +212,15 @@ def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
                                                      inputs="on_cores"), ticks=ticks, timing=timing)
     assert_conserved(plain)
     assert plain.timing_report["spike_flow"] == flow and plain.counts == cores.counts
+    # a runaway guard's partial record: the inputs queued ahead (all 25 ticks' at tick 0) are not yet
+    # sent, those sent and not arrived are in flight
+    from neuroemu.errors import RunawayError
+    with pytest.raises(RunawayError) as info:
+        simulate(chip, workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread",
+                                                 inputs="on_cores"), ticks=ticks, timing=timing, max_events=1000)
+    partial = info.value.partial_record
+    assert 0 < partial.ticks < ticks and partial.timing_report["spike_flow"]["inputs_routed"] > 0
+    assert_conserved(partial)
     # their packets are counted, not moved hop by hop: the packet network refuses them in one line
     from neuroemu.errors import ConfigError
     wl = workload_for_network_file(tmp_path / "in.npz", ticks=5, mapping="spread", inputs="on_cores")
