@@ -3,11 +3,12 @@
 ``assert_conserved(record)`` checks what any record shows on its own (tick engines and async,
 both network fidelities, generated and mapped networks, learning on or off):
 
-- spike flow: spikes sent + inputs = delivered + dropped as late + in flight at the run's end;
+- spike flow: spikes sent + inputs + inputs routed (inputs on cores: one packet per input spike and
+  destination axon) = delivered + dropped as late + in flight at the run's end;
   delivered = the record's axon events; late delivered + dropped = the timing violations (none
   under sync or async);
-- routed spikes: one latency sample per routed spike (per multicast packet under async), and the
-  hops per class add up to the record's hops;
+- routed spikes (the neurons' sent and the inputs' routed): one latency sample and one packet each
+  (per multicast packet under async), and the hops per class add up to the record's hops;
 - energy: each term of the breakdown is its count times its constant from the chip (static =
   power x chip time), no term is unexplained, and the terms sum to the total.
 
@@ -15,8 +16,9 @@ both network fidelities, generated and mapped networks, learning on or off):
 each tick's delivered axons; ``assert_conserved(record, trace)`` then also checks, from the
 recorded spike trains and the route tables walked link by link (not the router's compiled
 per-route tables): synaptic events = the sum over ticks of the delivered rows' synapse counts (an
-axon hit twice in a tick activates once), spikes sent = the routes of the spikes fired, hops per
-class and wire = sum over routes of spikes x the route's links, and, under sync, the delivered
+axon hit twice in a tick activates once), spikes sent = the routes of the spikes fired, inputs
+routed = the input spikes of the run times their axons, hops per class and wire = sum over routes
+(the inputs' too) of spikes x the route's links, and, under sync, the delivered
 axons tick by tick = the inputs plus every routed spike at its delay.
 """
 from __future__ import annotations
@@ -119,8 +121,9 @@ def assert_conserved(record: RunResult, trace: Trace | None = None, *, chip: Chi
     """Every spike, event and joule of ``record`` accounted for (see the module docstring)."""
     rep = record.timing_report
     flow = rep["spike_flow"]
-    # --- spikes: sent + inputs = delivered + dropped late + in flight at the end
-    assert flow["sent"] + flow["inputs"] == (flow["delivered"] + flow["dropped_late"] + flow.get("dropped_at_reset", 0)
+    # --- spikes: sent + inputs (+ inputs routed, on cores) = delivered + dropped late + in flight at the end
+    routed = flow["sent"] + flow.get("inputs_routed", 0)  # every spike copy that left a core
+    assert routed + flow["inputs"] == (flow["delivered"] + flow["dropped_late"] + flow.get("dropped_at_reset", 0)
                                              + flow["in_flight_end"]), flow
     assert flow["delivered"] == record.axon_events, (flow, record.axon_events)
     assert flow["delivered_late"] + flow["dropped_late"] == rep["timing_violations"], (flow, rep["timing_violations"])
@@ -131,7 +134,7 @@ def assert_conserved(record: RunResult, trace: Trace | None = None, *, chip: Chi
     if record.timing == "async" and record.config["workload"]["network"]["kind"] == "neurogrid_diffuser":
         assert rep["latency_samples"] == record.spikes  # the diffuser: every spike is one multicast packet
     else:
-        assert rep["latency_samples"] == flow["sent"], (rep["latency_samples"], flow)
+        assert rep["latency_samples"] == routed, (rep["latency_samples"], flow)
     routed = rep["latency_samples"]
     assert sum(record.hops_by_class.values()) == record.hops
     assert record.hops_per_spike == (record.hops / routed if routed else 0.0)
@@ -151,7 +154,7 @@ def assert_conserved(record: RunResult, trace: Trace | None = None, *, chip: Chi
     assert record.counts.get("spike", 0) == record.spikes
     counts = record.counts
     if "packet" in counts and record.timing != "async":  # one packet per routed spike per route
-        assert counts["packet"] == flow["sent"]
+        assert counts["packet"] == routed
     if "handshake" in counts:  # clockless networks: one handshake per delivered spike and per hop
         assert counts["handshake"] == record.axon_events + record.hops
     if "clock_core_tick" in counts and record.timing == "sync":  # a global clock: every core, every tick
@@ -209,6 +212,22 @@ def _assert_traced(record: RunResult, trace: Trace) -> None:
         links = _route_links(topo, cache, int(topo.core_router[src_core[r]]), int(topo.core_router[dst_core[r]]))
         hops += np.bincount(topo.link_class[links], minlength=topo.n_classes) * int(per_route[r])
         wire_nm += int(np.rint(topo.link_length_mm[links].sum() * 1e6)) * int(per_route[r])
+    flow = record.timing_report["spike_flow"]
+    if getattr(loop.network, "inputs_on_cores", False):  # inputs on cores: routes from their first axon's core
+        net = loop.network
+        times, ids = net.input_spikes
+        per_input = np.bincount(ids[times < record.ticks], minlength=len(net.input_ptr) - 1)
+        packets = 0
+        for i in np.flatnonzero(per_input):
+            cores = a.chip_cores(net.input_axons[net.input_ptr[i]:net.input_ptr[i + 1]] // a.axons_per_core)
+            packets += int(per_input[i]) * len(cores)
+            for c in cores:
+                links = _route_links(topo, cache, int(topo.core_router[cores[0]]), int(topo.core_router[c]))
+                hops += np.bincount(topo.link_class[links], minlength=topo.n_classes) * int(per_input[i])
+                wire_nm += int(np.rint(topo.link_length_mm[links].sum() * 1e6)) * int(per_input[i])
+        assert flow["inputs_routed"] == packets and flow["inputs"] == 0, (flow, packets)
+    else:
+        assert "inputs_routed" not in flow, flow
     assert record.hops_by_class == {c: int(h) for c, h in zip(topo.class_names, hops)}, (record.hops_by_class, hops)
     assert record.counts.get("wire_nm", 0) == wire_nm
     if record.timing == "sync":

@@ -149,17 +149,19 @@ def test_async_core_engine_conserves(chip, workload, network):
     assert record.spikes > 0 and flow["sent"] > 0 and flow["delivered"] == record.axon_events
 
 
-@pytest.mark.parametrize("timing", ["sync", "barrier"])
+@pytest.mark.parametrize("timing", ["sync", "gals", "barrier"])
 def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
     """Inputs placed on cores send packets like neurons (``network.inputs: on_cores``): each input
     spike of the first ``ticks`` ticks is one packet per destination axon, from the core of its first
     axon, and one latency sample each; the record's packets, hops and latency samples are the
-    neurons' plus these. The spikes are the same as with inputs fed to the axons, whose run conserves.
-    (An input spike reaches its axons one tick after its time, so those of the last tick are charged
-    as packets but fall past the run's end: the spike flow, which counts inputs at their axons, does
-    not list them -- noted in docs/testing.md, sixth round.)"""
+    neurons' plus these. The spikes are the same as with inputs fed to the axons, and both runs
+    conserve: the spike flow lists the packets as ``inputs_routed`` (none fed straight to axons),
+    and those of the last tick, which reach their axons one tick later, past the run's end, as in
+    flight at the end. The traced (tick by tick) and the plain run (the block path where it applies)
+    give the same record."""
     import numpy as np
 
+    from neuroemu import simulate
     from neuroemu.config.loader import load_chip, workload_for_network_file
     from neuroemu.hardware.chip import build_chip_topology
     from neuroemu.networks.edgelist import save_npz
@@ -172,6 +174,7 @@ def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
     w = rng.integers(-8, 8, (6, 30)).astype(float)
     w[0] = 7.0
     b.connect("in", "g", w)
+    b.connect("g", "g", np.where(rng.random((30, 30)) < 0.1, 2.0, 0.0))  # recurrence: neurons send too
     ticks = 25
     b.set_input_spikes(*np.nonzero(rng.random((ticks, 6)) < 0.4))
     net = b.build()
@@ -182,8 +185,9 @@ def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
         wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread", inputs=inputs)
         record, trace = run_traced(chip, wl, ticks=ticks, timing=timing)
         runs[inputs] = (record, trace, build_network(chip, wl, wl.seed, wl.where))
-    (axons, trace, _), (cores, _, mapped) = runs["axons"], runs["on_cores"]
+    (axons, trace, _), (cores, cores_trace, mapped) = runs["axons"], runs["on_cores"]
     assert_conserved(axons, trace)
+    assert_conserved(cores, cores_trace)
     topo, A = build_chip_topology(chip), mapped.arrays.axons_per_core
     sent = np.bincount(net.input_ids[net.input_times < ticks], minlength=net.n_inputs)
     late = np.bincount(net.input_ids[net.input_times == ticks - 1], minlength=net.n_inputs)
@@ -196,17 +200,31 @@ def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
         hops += int(sent[i]) * int(sum(len(topo.route_links(int(r[dst[0]]), int(r[d]))) for d in dst))
     assert packets > 20 and hops > 20 and past_end > 0
     assert np.array_equal(cores.spike_trains.neurons, axons.spike_trains.neurons) and cores.spikes > 0
-    assert "packet" not in axons.counts and cores.counts["packet"] == packets
+    assert axons.timing_report["spike_flow"]["sent"] > 0
+    assert cores.counts["packet"] - axons.counts["packet"] == packets
     assert cores.hops - axons.hops == hops
     assert cores.timing_report["latency_samples"] - axons.timing_report["latency_samples"] == packets
-    flow = cores.timing_report["spike_flow"]
-    assert flow == axons.timing_report["spike_flow"]
+    flow, twin = cores.timing_report["spike_flow"], axons.timing_report["spike_flow"]
+    assert "inputs_routed" not in twin and twin["inputs"] == packets - past_end
+    assert flow == {**twin, "inputs": 0, "inputs_routed": packets, "in_flight_end": twin["in_flight_end"] + past_end}
+    # the same record off the traced loop (sync and barrier: the block path)
+    plain = simulate(chip, workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread",
+                                                     inputs="on_cores"), ticks=ticks, timing=timing)
+    assert_conserved(plain)
+    assert plain.timing_report["spike_flow"] == flow and plain.counts == cores.counts
+    # a runaway guard's partial record: the inputs queued ahead (all 25 ticks' at tick 0) are not yet
+    # sent, those sent and not arrived are in flight
+    from neuroemu.errors import RunawayError
+    with pytest.raises(RunawayError) as info:
+        simulate(chip, workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread",
+                                                 inputs="on_cores"), ticks=ticks, timing=timing, max_events=1000)
+    partial = info.value.partial_record
+    assert 0 < partial.ticks < ticks and partial.timing_report["spike_flow"]["inputs_routed"] > 0
+    assert_conserved(partial)
     # their packets are counted, not moved hop by hop: the packet network refuses them in one line
-    from neuroemu import simulate
     from neuroemu.errors import ConfigError
     wl = workload_for_network_file(tmp_path / "in.npz", ticks=5, mapping="spread", inputs="on_cores")
     with pytest.raises(ConfigError) as err:
         simulate(chip, wl, network="packet", timing=timing)
     assert str(err.value).endswith("network.inputs: on_cores is counted with the analytic network (its packets' "
                                    "hops and energy), not moved hop by hop: run with --network analytic")
-    assert flow["inputs"] == packets - past_end == flow["delivered"] - flow["sent"] + flow["in_flight_end"]

@@ -140,6 +140,22 @@ def test_two_ranks_give_the_one_process_record_for_a_mapped_network(split_files,
     _same(one, split, 2)
 
 
+@pytest.mark.parametrize("timing", ["sync", "barrier"])
+def test_two_ranks_route_inputs_on_cores_as_one_process_does(split_files, write_yaml, timing):
+    """Inputs on cores: each rank prices the input routes leaving its own cores, and rank 0's spike
+    flow lists every input packet (``inputs_routed``), those of the last tick in flight at the end
+    (input spikes every second tick from 0 to 28, a run of 29 ticks); the record is the one process's."""
+    from neuroemu.config.loader import NETWORK_FILE_KINDS
+    system, _, _, layers = split_files
+    workload = write_yaml("wl_on_cores.yaml", {"name": "on_cores", "ticks": 29, "network": {
+        "kind": NETWORK_FILE_KINDS[".npz"], "file": Path(layers).name, "mapping": "spread", "axon_copies": 1,
+        "inputs": "on_cores"}})
+    one = _one(system, workload, timing)
+    flow = one["timing_report"]["spike_flow"]
+    assert flow["inputs"] == 0 and flow["inputs_routed"] > 0 and flow["sent"] > 0 and flow["in_flight_end"] > 0
+    _same(one, _split(2, system, workload, timing), 2)
+
+
 @pytest.mark.slow
 def test_four_ranks_oversubscribed_give_the_one_process_record(split_files, tiny_files):
     """Generated (each rank builds its own block of 4 cores) and mapped, under sync and gals; a

@@ -348,10 +348,8 @@ class RankLoop(TickLoop):
         end = self.comm.allreduce(end, op=MPI.MAX)
         self.tick_starts[t + 1] = max(end + policy.barrier_ps, now + 1)
 
-    def _spike_flow(self) -> dict[str, int]:
-        flow = super()._spike_flow()
-        flow["in_flight_end"] = self._in_flight_total
-        return flow
+    def _in_flight_end(self) -> int:
+        return self._in_flight_total  # every rank's, summed on rank 0 (finish)
 
     def finish(self) -> RunResult | None:
         """Counters, priced routes, spike trains and spikes in flight onto rank 0; its record.

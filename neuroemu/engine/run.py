@@ -295,7 +295,7 @@ class TickLoop:
         latencies = self.router.latency_distribution(per_route)
         ledger.add("wire_nm", self.router.wire_nm(per_route))
         routed = int(per_route[sends].sum())
-        extra = {"timing_violations": ledger.get("timing_violation"), "spike_flow": self._spike_flow(),
+        extra = {"timing_violations": ledger.get("timing_violation"), "spike_flow": self._spike_flow(t),
                  "latency_samples": int(latencies["_latency_samples"]),
                  "wire_mm_per_spike": ledger.get("wire_nm") * 1e-6 / routed if routed else 0.0}
         record = build_record(self.chip, self.workload, partial, ledger, self.router.class_names,
@@ -458,21 +458,38 @@ class TickLoop:
         return (np.concatenate([spikes, per_input]),
                 np.concatenate([self.sends, np.ones(len(per_input), bool)]))
 
-    def _spike_flow(self) -> dict[str, int]:
-        """Where every spike sent to an axon went:
-        sent + inputs = delivered + dropped_late + dropped_at_reset + in_flight_end.
+    def _spike_flow(self, ticks: int | None = None) -> dict[str, int]:
+        """Where every spike sent to an axon went (in the first ``ticks`` ticks, default all):
+        sent + inputs + inputs_routed = delivered + dropped_late + dropped_at_reset + in_flight_end.
 
         ``in_flight_end`` is what the run's end left undelivered: spikes still queued, held early
         for a tick past the end, or packets still in the network (counted before the report drains it).
+        Inputs placed on cores (``network.inputs: on_cores``) are packets: ``inputs_routed`` (a key
+        only their runs have) counts one per input spike and destination axon, as the record
+        charges them, and ``inputs`` (fed straight to axons) is 0; a packet sent but due at or past
+        the end is in flight there, and one queued ahead of its sending tick (a partial record's) is
+        not yet sent.
         """
         violations = self.ledger.get("timing_violation")
-        held = sum(len(part) for parts in self.pending.values() for part in parts)
-        in_network = self.packets.in_flight if self.packets is not None else 0
         dropped = violations if self.policy.late_spikes != "late" else 0
-        return {"sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
+        flow = {"sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
                 "delivered_late": violations - dropped, "dropped_late": dropped,
                 "dropped_at_reset": self.ledger.get("in_flight_dropped_at_reset"),  # classify: between samples
-                "in_flight_end": len(self.queue) + held + in_network + self.held_outside}
+                "in_flight_end": self._in_flight_end()}
+        if self.input_route_ids is not None:
+            # every input route of the network (an MPI rank binds its own; rank 0 reports them all)
+            ids = self.network.input_routes()[2]
+            routed = int(self.network.input_spike_counts(self.opt.ticks if ticks is None else ticks)[ids].sum())
+            # the queued ones (inputs) are in flight or accounted for; the rest were sent and not queued
+            flow["in_flight_end"] += routed - flow["inputs"]
+            flow["inputs"], flow["inputs_routed"] = 0, routed
+        return flow
+
+    def _in_flight_end(self) -> int:
+        """Spikes sent and neither delivered nor dropped: queued, held early, or in the network or ring."""
+        held = sum(len(part) for parts in self.pending.values() for part in parts)
+        in_network = self.packets.in_flight if self.packets is not None else 0
+        return len(self.queue) + held + in_network + self.held_outside
 
 
 def _drain(packets, pending: dict[int, list[np.ndarray]], n_axons: int) -> np.ndarray | None:
