@@ -228,3 +228,8 @@ def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
         simulate(chip, wl, network="packet", timing=timing)
     assert str(err.value).endswith("network.inputs: on_cores is counted with the analytic network (its packets' "
                                    "hops and energy), not moved hop by hop: run with --network analytic")
+    # the clockless engines route only neurons' spikes: refused in one line, never charged as nothing
+    with pytest.raises(ConfigError) as err:
+        simulate(chip, wl, timing="async")
+    assert str(err.value).endswith("network.inputs: on_cores is counted by the tick semantics only (the clockless "
+                                   "engines do not route inputs yet): use inputs: axons or --timing sync|gals|barrier")
