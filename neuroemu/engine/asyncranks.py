@@ -68,7 +68,8 @@ split's estimate with the clockless state added
 whole (a mapped one) is held whole by every rank (``by_block`` 0), its routes still its own
 neurons' only. Refused in one line, as the tick
 split refuses them: the packet network, learning, NVM synapse devices, presentations
-(``classify``), the runaway limits, and Neurogrid's diffuser network (its own engine).
+(``classify``), the runaway limits, inputs on cores (``network.inputs: on_cores``; the
+one-process loop routes them) and Neurogrid's diffuser network (its own engine).
 """
 from __future__ import annotations
 
@@ -394,3 +395,6 @@ def _refuse_unsupported(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions)
         raise ConfigError(f"{workload.where}: classify: presentations do not run split over MPI ranks yet")
     if chip.synapse_device is not None:
         raise ConfigError(f"{where}: synapse_device: NVM synapses do not run split over MPI ranks yet")
+    if getattr(workload.network, "inputs", "axons") == "on_cores":
+        raise ConfigError(f"{workload.where}: network.inputs: on_cores is routed by the one-process clockless loop "
+                          "only (a rank would bind and price its own cores' inputs): run it in one process")
