@@ -347,3 +347,22 @@ def test_a_rank_that_raises_ends_every_rank_with_one_line(files, how, line):
                          capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert out.returncode != 0
     assert [x for x in out.stderr.splitlines() if x.startswith("Error")] == [line], out.stderr
+
+
+def test_inputs_on_cores_are_refused_split_over_ranks_in_one_line(tmp_path):
+    """The one-process clockless loop routes inputs on cores (engine/asyncroutes.py); split, refused."""
+    from neuroemu.config.loader import workload_for_network_file
+    from neuroemu.networks.edgelist import save_npz
+    from neuroemu.networks.graph import NetworkBuilder
+    b = NetworkBuilder("oncores")
+    b.add_inputs("in", 2)
+    b.add_neurons("g", 4, model="IF", threshold=2.0)
+    b.connect("in", "g", np.full((2, 4), 2.0))
+    b.set_input_spikes(np.array([0, 1]), np.array([0, 1]))
+    save_npz(b.build(), tmp_path / "in.npz")
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=5, inputs="on_cores")
+    loop = type("Loop", (), {"async_loop": type("OneRank", (AsyncRankLoop,), {"comm": OneRankOfTwo()})})
+    with pytest.raises(ConfigError) as err:
+        simulate("loihi", wl, loop=loop, ticks=5, timing="async")
+    assert str(err.value).endswith("network.inputs: on_cores is routed by the one-process clockless loop only (a "
+                                   "rank would bind and price its own cores' inputs): run it in one process")

@@ -61,7 +61,8 @@ class ClocklessRoutes:
         self.latency = self.router.neuron_latency(np.arange(n_routes))
         if self.input_route_ids is not None:
             in_latency = self.router.neuron_latency(np.arange(n_routes, n_routes + len(self.input_route_ids)))
-            self.inputs = [RoutedInputs(self.network, in_latency, self.T)] if len(self.network.input_spikes[0]) else []
+            given = len(self.network.input_spikes[0])
+            self.inputs = [RoutedInputs(self.network, in_latency, self.T)] if given else []
         self.route_ps = self.route_delay * T + (self.latency if self.opt.network == "analytic" else 0)
         self.lookahead_ps = self._lookahead(chip, self.name)
         self.window_ps = min(self.lookahead_ps, T)

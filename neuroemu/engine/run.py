@@ -77,7 +77,8 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     if options.network not in ("analytic", "packet"):
         raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
     if chip.timing.mode == "async":
-        if getattr(workload.network, "inputs", "axons") == "on_cores" and workload.network.kind == "neurogrid_diffuser":
+        on_cores = getattr(workload.network, "inputs", "axons") == "on_cores"
+        if on_cores and workload.network.kind == "neurogrid_diffuser":
             # the core loop routes inputs on cores (engine/asyncroutes.py); the diffuser has none to place
             raise ConfigError(f"{workload.source or workload.name}: network.inputs: on_cores places a file network's "
                               "inputs on cores; a neurogrid_diffuser network has no inputs (its bias drives it): remove it")
