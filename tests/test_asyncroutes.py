@@ -184,9 +184,9 @@ def test_the_fast_path_routes_inputs_on_cores_as_the_window_loop(tmp_path, monke
     spiking_file(tmp_path, ticks=ticks)
     c = load_chip(str(Path(__file__).resolve().parent.parent / "neuroemu/data/default_chip.yaml"))
     wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="locality", inputs="on_cores")
-    fast = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True)
+    fast = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True, queue="c")  # (the C loop's queue)
     monkeypatch.setenv("NEUROEMU_BLOCK", "off")
-    slow = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True)
+    slow = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True, queue="c")
     assert fast.tick_backend == "c+loop" and slow.tick_backend == "c"
     assert fast.spikes > 20 and fast.timing_report["spike_flow"]["inputs_routed"] > 0
     assert fast.counts == slow.counts and fast.timing_report == slow.timing_report
@@ -209,3 +209,34 @@ def test_what_cannot_route_inputs_on_cores_refuses_in_one_line(tmp_path):
     assert "\n" not in str(err.value)
     assert str(err.value).endswith("network.inputs: on_cores places a file network's inputs on cores; a "
                                    "neurogrid_diffuser network has no inputs (its bias drives it): remove it")
+
+
+def test_partial_neurogrid_and_classify_runs_with_inputs_on_cores_conserve(tmp_path):
+    """A runaway guard's partial record (input packets given before its end charged, those queued
+    ahead not yet sent), Neurogrid's multicast router (an input a tree source of its own) and a
+    presentation's samples (the digits classifier: resets between samples) all conserve."""
+    from neuroemu.config.loader import load_workload
+    from neuroemu.errors import RunawayError
+    import dataclasses
+    ticks = 25
+    spiking_file(tmp_path, ticks=ticks)
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread", inputs="on_cores")
+    with pytest.raises(RunawayError) as info:
+        simulate(load_chip("loihi"), wl, ticks=ticks, timing="async", max_events=1000)
+    partial = info.value.partial_record
+    flow = partial.timing_report["spike_flow"]
+    assert 0 < partial.ticks < ticks and flow["inputs_routed"] > 0
+    assert partial.timing_report["latency_samples"] == flow["sent"] + flow["inputs_routed"]
+    assert_conserved(partial)
+    grid = simulate("neurogrid", wl, ticks=ticks)
+    axons = simulate("neurogrid", workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread"),
+                     ticks=ticks)
+    assert grid.timing == "async" and grid.timing_report["spike_flow"]["inputs_routed"] > 0
+    assert grid.hops > axons.hops
+    assert_conserved(grid)
+    digits = load_workload(str(Path(__file__).resolve().parent.parent / "workloads/digits.yaml"))
+    digits = dataclasses.replace(digits, network=dataclasses.replace(digits.network, inputs="on_cores"))
+    c = zero_latency_chip(core__neuron_model="cuba_lif", core__membrane_bits=24, core__neurons=512, core__axons=512)
+    r = simulate(c, digits, ticks=34 * 4, timing="async")
+    assert r.workload_report["classification"]["samples"] == 4 and r.timing_report["spike_flow"]["inputs_routed"] > 0
+    assert_conserved(r)
