@@ -349,20 +349,16 @@ def test_a_rank_that_raises_ends_every_rank_with_one_line(files, how, line):
     assert [x for x in out.stderr.splitlines() if x.startswith("Error")] == [line], out.stderr
 
 
-def test_inputs_on_cores_are_refused_split_over_ranks_in_one_line(tmp_path):
-    """The one-process clockless loop routes inputs on cores (engine/asyncroutes.py); split, refused."""
-    from neuroemu.config.loader import workload_for_network_file
-    from neuroemu.networks.edgelist import save_npz
-    from neuroemu.networks.graph import NetworkBuilder
-    b = NetworkBuilder("oncores")
-    b.add_inputs("in", 2)
-    b.add_neurons("g", 4, model="IF", threshold=2.0)
-    b.connect("in", "g", np.full((2, 4), 2.0))
-    b.set_input_spikes(np.array([0, 1]), np.array([0, 1]))
-    save_npz(b.build(), tmp_path / "in.npz")
-    wl = workload_for_network_file(tmp_path / "in.npz", ticks=5, inputs="on_cores")
-    loop = type("Loop", (), {"async_loop": type("OneRank", (AsyncRankLoop,), {"comm": OneRankOfTwo()})})
-    with pytest.raises(ConfigError) as err:
-        simulate("loihi", wl, loop=loop, ticks=5, timing="async")
-    assert str(err.value).endswith("network.inputs: on_cores is routed by the one-process clockless loop only (a "
-                                   "rank would bind and price its own cores' inputs): run it in one process")
+
+def test_two_ranks_route_inputs_on_cores_as_one_process_does(files, write_yaml):
+    """Inputs on cores: every rank queues the input packets bound for its own axons at their arrival
+    (route latency included) and prices the input routes leaving its own cores; rank 0's spike flow
+    lists every input packet (``inputs_routed``). The record is the one process's."""
+    workload = write_yaml("wl_on_cores.yaml", {"name": "on_cores", "ticks": 40, "network": {
+        "kind": "edgelist", "file": files["mapped"], "mapping": "spread", "axon_copies": 1, "inputs": "on_cores"}})
+    one = _one(files["system"], workload)
+    flow = one["timing_report"]["spike_flow"]
+    assert flow["inputs"] == 0 and flow["inputs_routed"] > 0 and flow["sent"] > 0
+    axons = _one(files["system"], files["mapped"], "spread")
+    assert one["hops"] > axons["hops"]  # the inputs' packets cross cores
+    _same(one, _split(2, files["system"], workload), 2)

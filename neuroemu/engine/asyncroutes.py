@@ -15,7 +15,9 @@ each input spike is a packet (:class:`RoutedInputs`) that leaves at the instant 
 given (the start of its tick) and reaches its axon after the input's delay in whole ticks plus
 the route's latency, as a neuron's spike does. Their hops, wire and latency samples are priced
 with the neurons' routes, from the input spikes given in the run (those still travelling at the
-end included, as the tick loops charge them).
+end included, as the tick loops charge them). Split over MPI ranks, every rank binds every input
+route (its packets to the rank's own axons may come from any core) and prices those leaving its
+own cores; rank 0 sums them with the neurons'.
 """
 from __future__ import annotations
 
@@ -94,9 +96,14 @@ class ClocklessRoutes:
         spikes = spikes[self.route_src] if self.fanout else spikes
         if self.input_route_ids is None:
             return self.router.prices(spikes, self.sends)
-        per_input = self.network.input_spike_counts(self.opt.ticks)[self.input_route_ids]
+        per_input = self.network.input_spike_counts(self.opt.ticks)[self.input_route_ids] * self._own_inputs()
         return self.router.prices(np.concatenate([spikes, per_input]),
                                   np.concatenate([self.sends, np.ones(len(per_input), bool)]))
+
+    def _own_inputs(self) -> np.ndarray:
+        """Which bound input routes this loop prices: every one (a loop split over MPI ranks binds every
+        input's route, for its latency, and prices those leaving its own cores)."""
+        return np.ones(len(self.input_route_ids), np.int64)
 
     def _inputs_routed(self, flow: dict[str, int]) -> dict[str, int]:
         """The spike flow with inputs on cores as packets, as the tick loop counts them: ``inputs_routed``
