@@ -28,6 +28,7 @@ from neuroemu.errors import ConfigError
 from neuroemu.hardware.chip import build_chip_topology, router_for
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.csr import row_positions
+from neuroemu.networks.compile import SpikeListInput
 
 _EMPTY = np.empty(0, np.int64)
 
@@ -125,7 +126,7 @@ class RoutedInputs:
     latency of input route k (``latency_ps``, in the order of ``input_axons``); the emission time
     is the instant the input spike is given, t x T, as a neuron's spike leaves when it fires."""
 
-    CHUNK = 64
+    CHUNK = SpikeListInput.CHUNK  # ticks queued at a time, as the axon-fed stream's
 
     def __init__(self, network, latency_ps: np.ndarray, T: int):
         times, ids = (np.asarray(x, np.int64) for x in network.input_spikes)
