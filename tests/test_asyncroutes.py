@@ -184,9 +184,10 @@ def test_the_fast_path_routes_inputs_on_cores_as_the_window_loop(tmp_path, monke
     spiking_file(tmp_path, ticks=ticks)
     c = load_chip(str(Path(__file__).resolve().parent.parent / "neuroemu/data/default_chip.yaml"))
     wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="locality", inputs="on_cores")
-    fast = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True, queue="c")  # (the C loop's queue)
+    fast = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True, queue="c",
+                    tick_backend="c")  # (the C loop runs on the C queue and kernel)
     monkeypatch.setenv("NEUROEMU_BLOCK", "off")
-    slow = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True, queue="c")
+    slow = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True, queue="c", tick_backend="c")
     assert fast.tick_backend == "c+loop" and slow.tick_backend == "c"
     assert fast.spikes > 20 and fast.timing_report["spike_flow"]["inputs_routed"] > 0
     assert fast.counts == slow.counts and fast.timing_report == slow.timing_report
