@@ -347,3 +347,18 @@ def test_a_rank_that_raises_ends_every_rank_with_one_line(files, how, line):
                          capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert out.returncode != 0
     assert [x for x in out.stderr.splitlines() if x.startswith("Error")] == [line], out.stderr
+
+
+
+def test_two_ranks_route_inputs_on_cores_as_one_process_does(files, write_yaml):
+    """Inputs on cores: every rank queues the input packets bound for its own axons at their arrival
+    (route latency included) and prices the input routes leaving its own cores; rank 0's spike flow
+    lists every input packet (``inputs_routed``). The record is the one process's."""
+    workload = write_yaml("wl_on_cores.yaml", {"name": "on_cores", "ticks": 40, "network": {
+        "kind": "edgelist", "file": files["mapped"], "mapping": "spread", "axon_copies": 1, "inputs": "on_cores"}})
+    one = _one(files["system"], workload)
+    flow = one["timing_report"]["spike_flow"]
+    assert flow["inputs"] == 0 and flow["inputs_routed"] > 0 and flow["sent"] > 0
+    axons = _one(files["system"], files["mapped"], "spread")
+    assert one["hops"] > axons["hops"]  # the inputs' packets cross cores
+    _same(one, _split(2, files["system"], workload), 2)

@@ -228,8 +228,9 @@ def test_inputs_on_cores_route_as_neurons_do(tmp_path, timing):
         simulate(chip, wl, network="packet", timing=timing)
     assert str(err.value).endswith("network.inputs: on_cores is counted with the analytic network (its packets' "
                                    "hops and energy), not moved hop by hop: run with --network analytic")
-    # the clockless engines route only neurons' spikes: refused in one line, never charged as nothing
-    with pytest.raises(ConfigError) as err:
-        simulate(chip, wl, timing="async")
-    assert str(err.value).endswith("network.inputs: on_cores is counted by the tick semantics only (the clockless "
-                                   "engines do not route inputs yet): use inputs: axons or --timing sync|gals|barrier")
+    # the clockless core loop routes them too (after their route latency): the same input packets, conserved
+    asy = simulate(chip, workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread",
+                                                   inputs="on_cores"), ticks=ticks, timing="async")
+    assert_conserved(asy)
+    assert asy.timing_report["spike_flow"]["inputs_routed"] == packets
+    assert asy.counts["packet"] == asy.timing_report["spike_flow"]["sent"] + packets

@@ -22,6 +22,10 @@ same events and queues the same events in the same order (so the same seq number
 - the analytic network, one route per neuron (no fan-out table), no learning rule, no NVM
   periphery (read noise, DAC pricing), not a split over MPI ranks (a subclass of the loop).
 
+Inputs on cores (``network.inputs: on_cores``) do not keep a run off it: Python queues each input
+chunk at its packets' arrivals (route latency included, engine/asyncroutes.py) and the C loop only
+pops them, as it pops inputs fed to the axons (tests/test_asyncroutes.py compares the records).
+
 ``NEUROEMU_BLOCK=off`` forces the per-window loop, as it forces the tick loop's per-tick path (one
 switch for both block paths). The record's ``tick_backend`` says which ran: ``c+loop`` or ``c``.
 """

@@ -239,9 +239,13 @@ class AsyncCoreLoop(ClocklessRoutes):
         lo = self.next_chunk
         hi = min(self.opt.ticks, lo + self.inputs[0].CHUNK)
         for stream in self.inputs:
-            ticks, axons = stream.events(lo, hi)
-            if len(ticks):
-                self.queue.push_batch(ticks * self.T, KIND_INPUT, axons)
+            if hasattr(stream, "arrivals"):  # inputs on cores: after their route's latency (asyncroutes.py)
+                at, axons = stream.arrivals(lo, hi)
+            else:
+                ticks, axons = stream.events(lo, hi)
+                at = ticks * self.T
+            if len(at):
+                self.queue.push_batch(at, KIND_INPUT, axons)
                 self.inputs_sent += len(axons)
         self.next_chunk = hi
 
@@ -515,9 +519,10 @@ class AsyncCoreLoop(ClocklessRoutes):
         (no tick, so nothing is late). Drains the finished run's queue to count what it left."""
         rest = self.queue.pop_before(MAX_TIME_PS)
         in_network = self.packets.in_flight if self.packets is not None else 0
-        return {"sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
-                "delivered_late": 0, "dropped_late": 0, "dropped_at_reset": self.ledger.get("in_flight_dropped_at_reset"),
-                "in_flight_end": int(np.isin(rest.kind, (KIND_ARRIVAL, KIND_INPUT)).sum()) + in_network}
+        return self._inputs_routed({
+            "sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
+            "delivered_late": 0, "dropped_late": 0, "dropped_at_reset": self.ledger.get("in_flight_dropped_at_reset"),
+            "in_flight_end": int(np.isin(rest.kind, (KIND_ARRIVAL, KIND_INPUT)).sum()) + in_network})
 
     def _new_sample(self, boundary: int, end: int) -> None:
         """A classify workload's sample ends at ``boundary``: read the outputs, reset every neuron (to 0,

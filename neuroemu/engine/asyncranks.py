@@ -69,6 +69,12 @@ whole (a mapped one) is held whole by every rank (``by_block`` 0), its routes st
 neurons' only. Refused in one line, as the tick
 split refuses them: the packet network, learning, NVM synapse devices, presentations
 (``classify``), the runaway limits, and Neurogrid's diffuser network (its own engine).
+
+Inputs on cores (``network.inputs: on_cores``): every rank binds every input's route (for the
+latency of the packets reaching its own axons, which may leave any core) and queues the packets
+bound for its own axons, known in advance, so none is exchanged; it prices the input routes
+leaving its own cores (:meth:`AsyncRankLoop._own_inputs`), and rank 0 lists every input packet
+in the spike flow (``inputs_routed``), as one process does.
 """
 from __future__ import annotations
 
@@ -127,12 +133,21 @@ class _LocalInputs:
         block = getattr(stream, "block", None)
         own = stream.only(c0 // block * block, -(-c1 // block) * block) if block and hasattr(stream, "only") else None
         self.stream = own or stream
+        if hasattr(self.stream, "arrivals"):  # (the loop queues a stream with arrivals at them)
+            self.arrivals = self._arrivals
 
     def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
         """The stream's spikes in [tick_lo, tick_hi) bound for this rank's axons."""
         ticks, axons = self.stream.events(tick_lo, tick_hi)
         mine = (axons >= self.a0) & (axons < self.a1)
         return ticks[mine], axons[mine] - self.shift
+
+    def _arrivals(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs on cores: the packets due in [tick_lo, tick_hi) bound for this rank's axons, at their
+        arrival (ps, the route's latency included: engine/asyncroutes.RoutedInputs)."""
+        at, axons = self.stream.arrivals(tick_lo, tick_hi)
+        mine = (axons >= self.a0) & (axons < self.a1)
+        return at[mine], axons[mine] - self.shift
 
 
 class _SplitQueue:
@@ -317,9 +332,16 @@ class AsyncRankLoop(AsyncCoreLoop):
         self.exchange_s += time.perf_counter() - start
 
     def _spike_flow(self) -> dict[str, int]:
+        # every rank's queue was drained in finish (rank 0's is empty here): its in-flight count is
+        # the ranks' sum, plus the input packets never queued (inputs on cores: asyncroutes.py)
         flow = super()._spike_flow()
-        flow["in_flight_end"] = self._in_flight_total
+        flow["in_flight_end"] += self._in_flight_total
         return flow
+
+    def _own_inputs(self) -> np.ndarray:
+        """The input routes leaving its own cores (each rank binds every input's route, for its latency)."""
+        src = self.network.input_routes()[0]
+        return ((src >= self.c0) & (src < self.c1)).astype(np.int64)
 
     def finish(self) -> RunResult | None:
         """Counters, priced routes, spikes in flight and spike trains onto rank 0; its record. Each

@@ -77,12 +77,11 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     if options.network not in ("analytic", "packet"):
         raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
     if chip.timing.mode == "async":
-        if getattr(workload.network, "inputs", "axons") == "on_cores":
-            # the tick loops count these packets at the neurons' routes; the clockless engines route
-            # only neurons' spikes, so the input packets' hops and energy would go uncounted
-            raise ConfigError(f"{workload.source or workload.name}: network.inputs: on_cores is counted by the tick "
-                              "semantics only (the clockless engines do not route inputs yet): use inputs: axons "
-                              "or --timing sync|gals|barrier")
+        on_cores = getattr(workload.network, "inputs", "axons") == "on_cores"
+        if on_cores and workload.network.kind == "neurogrid_diffuser":
+            # the core loop routes inputs on cores (engine/asyncroutes.py); the diffuser has none to place
+            raise ConfigError(f"{workload.source or workload.name}: network.inputs: on_cores places a file network's "
+                              "inputs on cores; a neurogrid_diffuser network has no inputs (its bias drives it): remove it")
         if loop is not None:  # split over MPI ranks: the rank loop names its async twin (engine/asyncranks.py)
             if getattr(loop, "async_loop", None) is None:
                 raise ConfigError(f"{chip.source or chip.name}: timing.mode: async does not run split over MPI ranks by "

@@ -1,0 +1,243 @@
+"""The clockless loop's routes (neuroemu.engine.asyncroutes): inputs placed on cores
+(``network.inputs: on_cores``) routed as neurons' spikes are under async.
+
+An input spike given at tick t is a packet from its input's core (the core of its first
+destination axon) that reaches each axon at (t + delay) x T + its route's latency; its hops, wire,
+packet energy and latency sample are counted as a neuron's, and the spike flow lists it as
+``inputs_routed`` (in flight at the end if it has not arrived)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuroemu.config.loader import load_chip, workload_for_network_file, workload_from_data
+from neuroemu.engine.run import simulate
+from neuroemu.errors import ConfigError
+from neuroemu.hardware.chip import build_chip_topology
+from neuroemu.networks.edgelist import save_npz
+from neuroemu.networks.graph import NetworkBuilder
+from neuroemu.networks.workloads import build_network
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conservation import assert_conserved  # noqa: E402
+from test_async_cores import spikes_in_ticks, zero_latency_chip  # noqa: E402
+from test_asynccore import HOP, T, chip  # noqa: E402
+
+#: the counters of routing: packets, hops per class, wire
+ROUTING = ("packet", "wire_nm")
+
+
+def split_input(tmp_path, ticks):
+    """Two cores a hop apart. One input feeds a (core 0) and c (core 1), weight 2 = both thresholds:
+    each input spike fires both where it arrives. Input spikes at ticks 0 and 2, delay 1 tick."""
+    b = NetworkBuilder("split_input")
+    b.add_inputs("in", 1)
+    b.add_neurons("a", 1, model="IF", threshold=2.0, reset="zero", core=0)
+    b.add_neurons("c", 1, model="IF", threshold=2.0, reset="zero", core=1)
+    b.connect("in", "a", np.array([[2.0]]))
+    b.connect("in", "c", np.array([[2.0]]))
+    b.set_input_spikes(np.array([0, 2]), np.array([0, 0]))
+    save_npz(b.build(), tmp_path / "split.npz")
+
+    def workload(inputs):
+        return workload_from_data({"name": "split_input", "ticks": ticks, "network": {
+            "kind": "edgelist", "file": str(tmp_path / "split.npz"), "mapping": "given", "inputs": inputs}},
+            "split_input.yaml")
+    return workload
+
+
+@pytest.mark.parametrize("queue", ["c", "python"])
+def test_an_input_on_a_core_reaches_the_other_core_a_hop_later_by_hand(tmp_path, queue):
+    """The input sits on core 0 (its first axon's): its spikes reach a at T and 3T (no hop) and c one
+    3 ns hop later, at T + 3 ns and 3T + 3 ns, where each fires. 4 packets, 2 hops, 2 x 0.24 mm of wire,
+    4 latency samples (0 and 3 ns); nothing neurons send. Fed straight to the axons, c fires at T and 3T
+    and nothing is routed. Over 3 ticks, the tick-2 spike (arriving at 3T, the end, and later) is in flight."""
+    wl = split_input(tmp_path, 5)
+    r = simulate(chip(cores=2), wl("on_cores"), record_spikes=True, queue=queue)
+    assert r.spike_trains.ticks.tolist() == [T, T + HOP, 3 * T, 3 * T + HOP]
+    assert r.spike_trains.neurons.tolist() == [0, 8, 0, 8]  # c is core 1's first neuron
+    rep = r.timing_report
+    assert r.hops == 2 and r.counts["packet"] == 4 and r.counts["wire_nm"] == 2 * 240_000
+    assert rep["latency_samples"] == 4 and rep["latency_max_s"] == HOP * 1e-12 and rep["latency_p50_s"] == 0.0
+    assert rep["spike_flow"] == {"sent": 0, "inputs": 0, "delivered": 4, "delivered_late": 0, "dropped_late": 0,
+                                 "dropped_at_reset": 0, "in_flight_end": 0, "inputs_routed": 4}
+    assert r.energy_breakdown_j["hop_x"] == 2 * chip(cores=2).energy.hop_energy("x") * 1e-12  # the link's class
+    assert r.counts["handshake"] == 4 + 2  # async: one per delivered spike and per hop
+    assert_conserved(r)
+    axons = simulate(chip(cores=2), wl("axons"), record_spikes=True, queue=queue)
+    assert axons.spike_trains.ticks.tolist() == [T, T, 3 * T, 3 * T] and axons.hops == 0
+    assert "inputs_routed" not in axons.timing_report["spike_flow"]
+    short = simulate(chip(cores=2), split_input(tmp_path, 3)("on_cores"), record_spikes=True, queue=queue)
+    assert short.spike_trains.ticks.tolist() == [T, T + HOP]
+    flow = short.timing_report["spike_flow"]
+    assert (flow["inputs_routed"], flow["delivered"], flow["in_flight_end"]) == (4, 2, 2)
+    assert short.hops == 2 and short.timing_report["latency_samples"] == 4  # charged when sent, as the tick loops
+    assert_conserved(short)
+
+
+def spiking_file(tmp_path, threshold=9.0, ticks=25):
+    """test_conservation's on_cores network: 6 inputs into 30 recurrent IF neurons, spread over cores."""
+    rng = np.random.default_rng(14)
+    b = NetworkBuilder("oncores")
+    b.add_inputs("in", 6)
+    b.add_neurons("g", 30, model="IF", threshold=threshold)
+    w = rng.integers(-8, 8, (6, 30)).astype(float)
+    w[0] = 7.0
+    b.connect("in", "g", w)
+    b.connect("g", "g", np.where(rng.random((30, 30)) < 0.1, 2.0, 0.0))
+    b.set_input_spikes(*np.nonzero(rng.random((ticks, 6)) < 0.4))
+    net = b.build()
+    save_npz(net, tmp_path / "in.npz")
+    return net
+
+
+def input_packets_and_hops(chip, wl, net, ticks):
+    """(packets, hops) of the input spikes of the first ``ticks`` ticks, every route walked link by link."""
+    mapped = build_network(chip, wl, wl.seed, wl.where)
+    topo, A, r = build_chip_topology(chip), mapped.arrays.axons_per_core, build_chip_topology(chip).core_router
+    sent = np.bincount(net.input_ids[net.input_times < ticks], minlength=net.n_inputs)
+    packets = hops = 0
+    for i in range(net.n_inputs):
+        dst = mapped.arrays.chip_cores(mapped.input_axons[mapped.input_ptr[i]:mapped.input_ptr[i + 1]] // A)
+        packets += int(sent[i]) * len(dst)
+        hops += int(sent[i]) * sum(len(topo.route_links(int(r[dst[0]]), int(r[d]))) for d in dst)
+    return packets, hops
+
+
+@pytest.mark.parametrize("queue", ["c", "python"])
+def test_silent_neurons_inputs_on_cores_price_as_the_tick_run(tmp_path, queue):
+    """Neurons that never fire: every packet is an input's. Async charges the same packets, hops per
+    class, wire, latency samples and routing energy as the sync run for the same input spikes (the
+    walked routes' count), and the spike flow is the tick run's: the inputs given in the last tick
+    reach their axons past the end, in flight."""
+    ticks = 25
+    net = spiking_file(tmp_path, threshold=1e5, ticks=ticks)
+    loihi = load_chip("loihi")
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread", inputs="on_cores")
+    sync = simulate(loihi, wl, ticks=ticks, timing="sync", queue=queue)
+    asy = simulate(loihi, wl, ticks=ticks, timing="async", queue=queue)
+    packets, hops = input_packets_and_hops(loihi, wl, net, ticks)
+    assert asy.spikes == sync.spikes == 0 and hops > 20
+    assert asy.counts["packet"] == sync.counts["packet"] == packets and asy.hops == sync.hops == hops
+    assert asy.hops_by_class == sync.hops_by_class
+    assert {k: asy.counts[k] for k in ROUTING} == {k: sync.counts[k] for k in ROUTING}
+    assert asy.timing_report["latency_samples"] == sync.timing_report["latency_samples"] == packets
+    assert asy.latency_mean_s == sync.latency_mean_s
+    assert asy.timing_report["latency_max_s"] == sync.timing_report["latency_max_s"]
+    routing = [k for k in sync.energy_breakdown_j if k.startswith(("hop_", "packet", "wire"))]
+    assert routing and all(asy.energy_breakdown_j[k] == sync.energy_breakdown_j[k] for k in routing), routing
+    assert asy.timing_report["spike_flow"] == sync.timing_report["spike_flow"]
+    assert asy.timing_report["spike_flow"]["in_flight_end"] > 0
+    assert_conserved(asy)
+
+
+@pytest.mark.parametrize("queue", ["c", "python"])
+def test_spiking_inputs_on_cores_conserve_under_async(tmp_path, queue):
+    """Neurons and inputs both send: sent + inputs_routed = delivered + in flight at the end, one latency
+    sample per packet; the inputs' packets are the walked count, the neurons' the spikes' routes.
+    Fed straight to the axons the inputs charge nothing and arrive earlier (no latency)."""
+    ticks = 25
+    net = spiking_file(tmp_path, ticks=ticks)
+    loihi = load_chip("loihi")
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread", inputs="on_cores")
+    r = simulate(loihi, wl, ticks=ticks, timing="async", queue=queue)
+    assert_conserved(r)
+    packets, _ = input_packets_and_hops(loihi, wl, net, ticks)
+    flow = r.timing_report["spike_flow"]
+    assert r.spikes > 50 and flow["inputs_routed"] == packets and flow["inputs"] == 0
+    assert r.counts["packet"] == flow["sent"] + packets == r.timing_report["latency_samples"]
+    axons = simulate(loihi, workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread"),
+                     ticks=ticks, timing="async", queue=queue)
+    assert_conserved(axons)
+    assert axons.counts["packet"] == axons.timing_report["spike_flow"]["sent"]
+    # the same bits again, and on the other queue
+    again = simulate(loihi, wl, ticks=ticks, timing="async", queue="python" if queue == "c" else "c")
+    assert again.counts == r.counts and again.timing_report["spike_flow"] == flow
+
+
+@pytest.mark.parametrize("model, bits", [("truenorth_lif", 20), ("cuba_lif", 24)])
+def test_async_equals_sync_with_inputs_on_cores_whole_tick_delays_no_latency_no_leak(tmp_path, model, bits):
+    """One core (no hop, no latency), whole-tick delays, integrate-and-fire neurons: async gives sync's
+    spikes tick by tick, its counters, its packets and latency samples, and its spike flow."""
+    ticks = 25
+    spiking_file(tmp_path, ticks=ticks)
+    c = zero_latency_chip(core__neuron_model=model, core__membrane_bits=bits)
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread", inputs="on_cores")
+    sync = simulate(c, wl, ticks=ticks, timing="sync", record_spikes=True)
+    asy = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True)
+    assert sync.spikes > 50 and np.array_equal(spikes_in_ticks(sync), spikes_in_ticks(asy))
+    for key in ("axon_event", "synaptic_op", "spike", "neuron_update_active", "packet"):
+        assert asy.counts.get(key, 0) == sync.counts.get(key, 0), key
+    assert asy.timing_report["spike_flow"] == sync.timing_report["spike_flow"]
+    assert asy.timing_report["spike_flow"]["inputs_routed"] > 0
+    assert asy.timing_report["latency_samples"] == sync.timing_report["latency_samples"]
+    assert_conserved(asy)
+
+
+def test_the_fast_path_routes_inputs_on_cores_as_the_window_loop(tmp_path, monkeypatch):
+    """TrueNorth on four cores with hops: the C window loop (inputs queued by Python with their latency,
+    popped in C) gives the per-window loop's record bit for bit."""
+    ticks = 25
+    spiking_file(tmp_path, ticks=ticks)
+    c = load_chip(str(Path(__file__).resolve().parent.parent / "neuroemu/data/default_chip.yaml"))
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="locality", inputs="on_cores")
+    fast = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True, queue="c",
+                    tick_backend="c")  # (the C loop runs on the C queue and kernel)
+    monkeypatch.setenv("NEUROEMU_BLOCK", "off")
+    slow = simulate(c, wl, ticks=ticks, timing="async", record_spikes=True, queue="c", tick_backend="c")
+    assert fast.tick_backend == "c+loop" and slow.tick_backend == "c"
+    assert fast.spikes > 20 and fast.timing_report["spike_flow"]["inputs_routed"] > 0
+    assert fast.counts == slow.counts and fast.timing_report == slow.timing_report
+    assert np.array_equal(spikes_in_ticks(fast), spikes_in_ticks(slow))
+    assert_conserved(fast)
+
+
+def test_what_cannot_route_inputs_on_cores_refuses_in_one_line(tmp_path):
+    """Hop by hop they are not moved (as under the tick semantics); the diffuser network has no inputs."""
+    spiking_file(tmp_path, ticks=5)
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=5, mapping="spread", inputs="on_cores")
+    with pytest.raises(ConfigError) as err:
+        simulate(load_chip("loihi"), wl, timing="async", network="packet")
+    assert str(err.value).endswith("network.inputs: on_cores is counted with the analytic network (its packets' "
+                                   "hops and energy), not moved hop by hop: run with --network analytic")
+    diffuser = workload_from_data({"name": "d", "ticks": 5, "network": {"kind": "neurogrid_diffuser",
+                                                                       "inputs": "on_cores"}}, "d.yaml")
+    with pytest.raises(ConfigError) as err:
+        simulate("neurogrid", diffuser)
+    assert "\n" not in str(err.value)
+    assert str(err.value).endswith("network.inputs: on_cores places a file network's inputs on cores; a "
+                                   "neurogrid_diffuser network has no inputs (its bias drives it): remove it")
+
+
+def test_partial_neurogrid_and_classify_runs_with_inputs_on_cores_conserve(tmp_path):
+    """A runaway guard's partial record (input packets given before its end charged, those queued
+    ahead not yet sent), Neurogrid's multicast router (an input a tree source of its own) and a
+    presentation's samples (the digits classifier: resets between samples) all conserve."""
+    from neuroemu.config.loader import load_workload
+    from neuroemu.errors import RunawayError
+    import dataclasses
+    ticks = 25
+    spiking_file(tmp_path, ticks=ticks)
+    wl = workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread", inputs="on_cores")
+    with pytest.raises(RunawayError) as info:
+        simulate(load_chip("loihi"), wl, ticks=ticks, timing="async", max_events=1000)
+    partial = info.value.partial_record
+    flow = partial.timing_report["spike_flow"]
+    assert 0 < partial.ticks < ticks and flow["inputs_routed"] > 0
+    assert partial.timing_report["latency_samples"] == flow["sent"] + flow["inputs_routed"]
+    assert_conserved(partial)
+    grid = simulate("neurogrid", wl, ticks=ticks)
+    axons = simulate("neurogrid", workload_for_network_file(tmp_path / "in.npz", ticks=ticks, mapping="spread"),
+                     ticks=ticks)
+    assert grid.timing == "async" and grid.timing_report["spike_flow"]["inputs_routed"] > 0
+    assert grid.hops > axons.hops
+    assert_conserved(grid)
+    digits = load_workload(str(Path(__file__).resolve().parent.parent / "workloads/digits.yaml"))
+    digits = dataclasses.replace(digits, network=dataclasses.replace(digits.network, inputs="on_cores"))
+    c = zero_latency_chip(core__neuron_model="cuba_lif", core__membrane_bits=24, core__neurons=512, core__axons=512)
+    r = simulate(c, digits, ticks=34 * 4, timing="async")
+    assert r.workload_report["classification"]["samples"] == 4 and r.timing_report["spike_flow"]["inputs_routed"] > 0
+    assert_conserved(r)
