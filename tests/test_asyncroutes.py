@@ -196,20 +196,20 @@ def test_the_fast_path_routes_inputs_on_cores_as_the_window_loop(tmp_path, monke
 
 
 def test_what_cannot_route_inputs_on_cores_refuses_in_one_line(tmp_path):
-    """Hop by hop they are not moved (as under the tick semantics); the diffuser network has no inputs."""
+    """Hop by hop they are not moved (as under the tick semantics); a generated network has no file inputs."""
     spiking_file(tmp_path, ticks=5)
     wl = workload_for_network_file(tmp_path / "in.npz", ticks=5, mapping="spread", inputs="on_cores")
     with pytest.raises(ConfigError) as err:
         simulate(load_chip("loihi"), wl, timing="async", network="packet")
     assert str(err.value).endswith("network.inputs: on_cores is counted with the analytic network (its packets' "
                                    "hops and energy), not moved hop by hop: run with --network analytic")
-    diffuser = workload_from_data({"name": "d", "ticks": 5, "network": {"kind": "neurogrid_diffuser",
-                                                                       "inputs": "on_cores"}}, "d.yaml")
+    # a generated network (the diffuser's too) has no file inputs to place: refused when loaded
     with pytest.raises(ConfigError) as err:
-        simulate("neurogrid", diffuser)
+        workload_from_data({"name": "d", "ticks": 5, "network": {"kind": "neurogrid_diffuser", "inputs": "on_cores"}},
+                           "d.yaml")
     assert "\n" not in str(err.value)
-    assert str(err.value).endswith("network.inputs: on_cores places a file network's inputs on cores; a "
-                                   "neurogrid_diffuser network has no inputs (its bias drives it): remove it")
+    assert str(err.value) == ("d.yaml: network.inputs: on_cores places a network file's inputs on cores; a "
+                              "neurogrid_diffuser network's inputs arrive as axon events: remove inputs (got 'on_cores')")
 
 
 def test_partial_neurogrid_and_classify_runs_with_inputs_on_cores_conserve(tmp_path):

@@ -95,6 +95,14 @@ def test_workload_bad_delay_range(write_yaml, small_workload):
     assert "network.delay_ticks" in message and "lo <= hi" in message
 
 
+def test_inputs_on_cores_of_a_generated_network_is_refused_not_ignored(write_yaml, small_workload):
+    small_workload["network"]["inputs"] = "on_cores"
+    message = _error(write_yaml, "w.yaml", small_workload, load_workload)
+    kind = small_workload["network"]["kind"]
+    assert message.endswith(f"w.yaml: network.inputs: on_cores places a network file's inputs on cores; a {kind} network's "
+                       "inputs arrive as axon events: remove inputs (got 'on_cores')")
+
+
 def test_python_object_tags_are_refused():
     with pytest.raises(ConfigError) as info:
         parse_yaml("a: !!python/object/apply:os.system ['echo hi']\n", "evil.yaml")

@@ -416,6 +416,9 @@ class NetworkSpec:
             raise where.child("delay_ticks").error("must be [lo, hi] with 1 <= lo <= hi", list(self.delay_ticks))
         if self.kind in FILE_KINDS and self.file is None:
             raise where.child("file").error(f"network kind {self.kind!r} reads its network from a file: give file")
+        if self.inputs == "on_cores" and self.kind not in FILE_KINDS:  # never silently ignored
+            raise where.child("inputs").error(f"on_cores places a network file's inputs on cores; a {self.kind} "
+                                              "network's inputs arrive as axon events: remove inputs", self.inputs)
         if self.kind == "nir" and self.dt is None and self.exporter == "nir":
             raise where.child("dt").error("a NIR graph needs the tick length dt (in the graph's time unit): give dt "
                                           "(--dt), or the exporter whose dt it is (exporter, --from snntorch|norse)")

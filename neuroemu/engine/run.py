@@ -77,11 +77,6 @@ def simulate(chip: ChipSpec | str | Path | None = None, workload: WorkloadSpec |
     if options.network not in ("analytic", "packet"):
         raise ConfigError(f"--network: unknown network fidelity {options.network!r}; valid: analytic, packet")
     if chip.timing.mode == "async":
-        on_cores = getattr(workload.network, "inputs", "axons") == "on_cores"
-        if on_cores and workload.network.kind == "neurogrid_diffuser":
-            # the core loop routes inputs on cores (engine/asyncroutes.py); the diffuser has none to place
-            raise ConfigError(f"{workload.source or workload.name}: network.inputs: on_cores places a file network's "
-                              "inputs on cores; a neurogrid_diffuser network has no inputs (its bias drives it): remove it")
         if loop is not None:  # split over MPI ranks: the rank loop names its async twin (engine/asyncranks.py)
             if getattr(loop, "async_loop", None) is None:
                 raise ConfigError(f"{chip.source or chip.name}: timing.mode: async does not run split over MPI ranks by "
