@@ -38,6 +38,11 @@ def cuba_chip():
 @pytest.fixture
 def fan(tmp_path):
     """The module docstring's network: one input spike at tick 0 makes neuron 0 fire once."""
+    return fan_workload(tmp_path)
+
+
+def fan_workload(tmp_path, recurrent=True):
+    """The fan-out network (``recurrent=False``: its input synapse alone, no neuron routes anywhere)."""
     b = NetworkBuilder("fan")
     b.add_inputs("in", 1)
     b.add_neurons("a", 64, model="IF", threshold=2.0, reset="zero")
@@ -46,7 +51,8 @@ def fan(tmp_path):
     b.connect("in", "a", w_in)
     w = np.zeros((64, 64))
     w[0, 1] = w[0, 33] = w[63, 2] = 1.0  # below threshold: the targets never fire
-    b.connect("a", "a", w, delay=1)
+    if recurrent:
+        b.connect("a", "a", w, delay=1)
     b.set_input_spikes(np.array([0]), np.array([0]))
     save_network(b.build(outputs="a"), tmp_path / "fan.npz")
     return workload_from_data({"name": "fan", "ticks": 10, "network": {
@@ -100,3 +106,14 @@ def test_a_fan_out_run_whose_last_neuron_never_fires_is_priced_exactly(fan, queu
     assert r.timing_report["latency_samples"] == 2 and r.timing_report["latency_max_s"] == HOP_PS * 1e-12
     loads = {(b["src"], b["dst"]): b["packets"] for b in r.timing_report["busiest_links"]}
     assert loads[(0, 1)] == 1 and loads[(1, 0)] == 0
+
+
+def test_with_no_route_that_sends_the_lookahead_is_one_tick(tmp_path):
+    """No neuron targets an axon: nothing bounds the lookahead but the tick; the run sends nothing."""
+    wl = fan_workload(tmp_path, recurrent=False)
+    loop = fan_loop(wl)
+    assert not loop.sends.any() and loop.lookahead_ps == loop.window_ps == T
+    r = simulate(cuba_chip(), wl, timing="async")
+    assert_conserved(r)
+    assert r.spikes == 1 and r.timing_report["spike_flow"]["sent"] == 0 and r.hops == 0
+    assert r.timing_report["lookahead_s"] == r.timing_report["window_s"] == T * 1e-12
