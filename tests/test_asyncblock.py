@@ -216,3 +216,51 @@ def test_a_run_longer_than_the_periodic_return(monkeypatch):
         out[block] = simulate(make_chip(), w, timing="async", queue="c", record_spikes=True)
     assert out["on"].tick_backend == "c+loop"
     assert whole(out["on"]) == whole(out["off"]) and out["on"].loop_stats["windows"] > STOP_TICKS
+
+
+class _Queue:
+    """An event queue as ineligible sees it: its backend's name, and an address when it is the C queue."""
+
+    def __init__(self, backend, address=True):
+        self.backend = backend
+        if address:
+            self.address = lambda: 0
+
+
+def _fit_loop(**changes):
+    """What ineligible reads of a loop the fast path takes; ``changes`` set one condition at a time."""
+    from types import SimpleNamespace
+    base = dict(ckernel=object(), queue=_Queue("c"), packets=None, fanout=False, learning=None, read_noise=None,
+                _dac=False, n0=0)
+    return SimpleNamespace(**{**base, **changes})
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({}, None),
+    ({"ckernel": None}, "no C window kernel for this model or tick backend"),
+    ({"queue": _Queue("python")}, "the Python event queue"),
+    ({"queue": _Queue("c", address=False)}, "the Python event queue"),
+    ({"queue": _Queue("python", address=True), "packets": object()}, "the Python event queue"),
+    ({"packets": object()}, "the packet network"),
+    ({"fanout": True}, "fan-out routes"),
+    ({"learning": object()}, "a learning rule"),
+    ({"read_noise": object()}, "NVM periphery"),
+    ({"_dac": True}, "NVM periphery"),
+    ({"n0": 1}, "a part of the network"),
+    ({"n0": 64, "ckernel": None}, "no C window kernel for this model or tick backend"),   # the first one named
+])
+def test_each_condition_alone_names_its_reason_and_the_first_one_wins(monkeypatch, changes, reason):
+    """The rule itself, one condition at a time (some cannot meet on a real loop: NVM periphery and
+    fan-out tables need a model without the C window kernel, a part of the network a subclass)."""
+    monkeypatch.setenv("NEUROEMU_BLOCK", "on")
+    assert ineligible(_fit_loop(**changes), False) == reason
+    assert ineligible(_fit_loop(**changes), True) == (reason if changes.get("ckernel", 1) is None
+                                                      or "queue" in changes else "a split or hooked loop (a subclass)")
+
+
+def test_an_unbuilt_c_loop_is_named(monkeypatch):
+    monkeypatch.setenv("NEUROEMU_BLOCK", "on")
+    monkeypatch.setattr("neuroemu.engine.asyncblock.available", lambda: False)
+    assert ineligible(_fit_loop(), False) == "the C window loop is not built"
+    monkeypatch.setenv("NEUROEMU_BLOCK", "off")
+    assert ineligible(_fit_loop(), False) == "NEUROEMU_BLOCK=off"

@@ -68,8 +68,8 @@ MODULES: dict[str, tuple[str, list[str], tuple[str, ...] | None]] = {
     "asyncmodels": ("neuroemu/engine/asyncmodels.py", ["tests/test_asyncmodels.py", "tests/test_async_cores.py",
                                                        "tests/test_conservation.py"], None),
     # the clockless loop's routes (bound at the sender), lookahead and prices, out of asynccore
-    "asyncroutes": ("neuroemu/engine/asyncroutes.py", ["tests/test_asynccore.py", "tests/test_async_cores.py",
-                                                       "tests/test_asyncranks.py"], None),
+    "asyncroutes": ("neuroemu/engine/asyncroutes.py", ["tests/test_asyncroutes.py", "tests/test_asynccore.py",
+                                                       "tests/test_async_cores.py", "tests/test_asyncranks.py"], None),
     # many windows per C call: the path's choice, the driver's returns, the spikes and the runaway guards
     "asyncblock": ("neuroemu/engine/asyncblock.py", ["tests/test_asyncblock.py", "tests/test_asyncloop.py",
                                                      "tests/test_asynccore.py"], None),
@@ -370,6 +370,22 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
         'a third step down from the real root: the four steps up that follow still stop at the first ps above',
     ('asyncmodels', 'group_events', 'span = w1 - w0', 11, 'w1 - w0', 'w1 + w0'):
         'a wider span keeps neuron x span + offset one-to-one and in order, and the guard keeps it in an int64',
+    # sixth round, mutg: asyncroutes, from the seed-404 first contact and the seed-405 sample
+    ('asyncroutes', '_kernel_routes',
+     'return self.route_axon[self.n0:self.n0 + n], self.route_ps[self.n0:self.n0 + n]', 39, 'self.n0 + n', 'n'):
+        'n0 is 0 wherever this runs: only the one-process AsyncCoreLoop calls it (AsyncRankLoop overrides '
+        '_kernel_routes), and its network is built whole (build_network: no part, so c0 = 0)',
+    ('asyncroutes', '_kernel_routes',
+     'return self.route_axon[self.n0:self.n0 + n], self.route_ps[self.n0:self.n0 + n]', 75, 'self.n0 + n', 'n'):
+        'n0 is 0 wherever this runs: only the one-process AsyncCoreLoop calls it (AsyncRankLoop overrides '
+        '_kernel_routes), and its network is built whole (build_network: no part, so c0 = 0)',
+    ('asyncroutes', '_route_prices', 'n = len(self._route_ptr) - 1 if self.fanout else len(self.route_src)', 12,
+     'len(self._route_ptr) - 1', 'len(self._route_ptr)'):
+        "a bincount one longer: the extra count, past the last neuron, is always 0 and never read "
+        "(spikes[self.route_src] reads only the bound neurons', all < len(_route_ptr) - 1)",
+    ('asyncroutes', '_lookahead', 'if L <= 0:', 11, 'L <= 0', 'False'):
+        'a guard no network reaches (as its L < 0 sibling below): tick_s >= 1 ns is checked at load, so '
+        'T >= 1000 ps; every delay is checked to be >= 1 tick and latencies >= 0, so L >= 1000 ps',
     # the seed-42 sample
     ('asyncroutes', '_lookahead', 'if L <= 0:', 11, 'L <= 0', 'L < 0'):
         'a guard no network reaches: every delay is >= 1 tick and latencies are >= 0, so L >= one tick',
