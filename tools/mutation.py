@@ -355,7 +355,7 @@ EQUIVALENT: dict[tuple[str, str, str, int, str, str], str] = {
     ('asyncmodels', 'group_events', 'if len(nid) and int(nid.max()) < (1 << 62) // max(span, 1):', 38, '1', '2'):
         'packing up to 2^63 // span: neuron x span + an offset below span still stays below 2^63, so the keys fit',
     ('asyncroutes', '_bind_routes',
-     'np.where(self.sends, whole.chip_cores(np.maximum(self.route_axon, 0) // A), -1))', 102, '1', '2'):
+     'dst = np.where(self.sends, whole.chip_cores(np.maximum(self.route_axon, 0) // A), -1)', 91, '1', '2'):
         "the target core of a route that sends nowhere: the router's bind takes any negative core as none",
     ('asynccore', '__init__', 'self._w0 = 0', 19, '0', '1'):
         "every window sets the window's start before anything reads it",
