@@ -143,9 +143,9 @@ def test_two_ranks_give_the_one_process_record_for_a_generated_network(files, ba
     assert mpi["spans"] == mpi["exchanges"] == -(-40 * 1e-3 // span)
 
 
-def test_two_ranks_give_the_one_process_record_on_a_single_chip(files, write_yaml, small_workload):
-    """A single chip's network is built whole by every rank (whole-chip streams): each holds every
-    neuron's state but binds its own neurons' routes alone, and its C kernel routes only those."""
+def test_two_ranks_bind_only_their_own_routes_on_a_single_chip(files, write_yaml, small_workload):
+    """A single chip's network (its whole-chip streams drawn by every rank, its own cores kept): each
+    rank binds its own neurons' routes alone, and its C kernel routes only those."""
     chip = str(Path(files["system"]).with_name("tiny.yaml"))
     workload = write_yaml("wl_tiny.yaml", dict(small_workload, chip="tiny.yaml", ticks=40))
     one = _one(chip, workload)

@@ -57,7 +57,6 @@ def test_parts_built_alone_are_the_whole_network(system, write_yaml, small_workl
     assert bl.block_cores(chip) == 4 and builds_by_block(chip, wl)
     whole = build_network(chip, wl, wl.seed, "w")
     a = whole.arrays
-    N, A = a.neurons_per_core, a.axons_per_core
     assert a.n_synapses > 0 and (a.target_axon >= 0).any() and a.v.any()
     for c0, c1 in ranges:
         _same_part(whole, build_network_part(chip, wl, wl.seed, "w", c0, c1), c0, c1)
