@@ -483,10 +483,12 @@ static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn
 
 /* The window's leak steps (see ak_tn_run), in a function of its own (its state in registers):
  * each stepping neuron listed as touched, its steps' instants in st0/st1; returns whether a step
- * falls on an arrival's instant (hset: the arrival instants, an open-addressing set). */
+ * falls on an arrival's instant (hset: the arrival instants, an open-addressing set; hbit: a
+ * bit per 8 slots' worth of hash values, set for each arrival instant, so a probe mostly stops
+ * at a clear bit, rarely mispredicted). */
 static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
         int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
-        const int64_t *restrict hset, int hshift, uint64_t hmask) {
+        const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit) {
     int coincide = 0;
     int64_t m = *nt;
     int small_T = T < ((int64_t)1 << 34);
@@ -515,8 +517,9 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
             int64_t off = small_T ? (int64_t)(((z >> 34) * (uint64_t)T) >> 30) : (int64_t)(z % (uint64_t)T);
             int64_t t = k * T + off;
             if (t < w0 || t >= w1) continue;
-            if (!coincide) {  /* one probe of the set of arrival instants, mostly an empty slot */
-                for (uint64_t h = ((uint64_t)t * 0x9E3779B97F4A7C15ULL) >> hshift; hset[h] != -1; h = (h + 1) & hmask)
+            uint64_t hp = (uint64_t)t * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
+            if (!coincide && ((hbit[fh >> 6] >> (fh & 63)) & 1)) {  /* the bit set: probe the set of arrival instants */
+                for (uint64_t h = hp >> hshift; hset[h] != -1; h = (h + 1) & hmask)
                     if (hset[h] == t) {
                         coincide = 1;
                         break;
@@ -741,15 +744,20 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
     const int hshift = 64 - hbits;
     const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
-    int64_t *ord = malloc((size_t)(3 * n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
+    int64_t *ord = malloc((size_t)(4 * n_arr + n_cores + 1 + ((int64_t)1 << hbits) + ((int64_t)1 << (hbits - 3))) * sizeof(int64_t));
     if (!ord) return AK_ENOMEM;
     int64_t *hset = ord + n_arr + n_cores + 1;
     int64_t *q_ax = hset + ((int64_t)1 << hbits);  /* [n_arr] in ord's order: the axon, or -1 for a repeat of an (instant, axon) */
     int64_t *q_t = q_ax + n_arr;                   /* [n_arr] in ord's order: the instant */
+    int64_t *mq = q_t + n_arr;               /* [n_arr] pass 3: the arrivals that reach a listed neuron */
+    uint64_t *hbit = (uint64_t *)(mq + n_arr);  /* [2^hbits / 8] the arrival instants' filter (see tn_steps) */
     const int64_t *seg_end = ord + n_arr;  /* after the sort: core c's arrivals are ord[seg_end[c - 1] .. seg_end[c]) */
     memset(hset, 0xFF, ((size_t)1 << hbits) * sizeof(int64_t));  /* -1: empty (times are >= 0) */
+    memset(hbit, 0, ((size_t)1 << (hbits - 3)) * sizeof(uint64_t));
     for (int64_t a = 0; a < n_arr; a++) {
-        uint64_t h = ((uint64_t)a_t[a] * 0x9E3779B97F4A7C15ULL) >> hshift;
+        uint64_t hp = (uint64_t)a_t[a] * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
+        hbit[fh >> 6] |= (uint64_t)1 << (fh & 63);
+        uint64_t h = hp >> hshift;
         while (hset[h] != -1 && hset[h] != a_t[a]) h = (h + 1) & hmask;
         hset[h] = a_t[a];
     }
@@ -762,7 +770,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     }
     /* the window's leak steps: the tick loop's byte per (tick, neuron), at its own instant;
      * coincide: one falls on an arrival's instant (then pass 1 keeps the instant bookkeeping) */
-    int coincide = tn_steps(x, nx, o.touched, &o.nt, w0, w1, T, hset, hshift, hmask);
+    int coincide = tn_steps(x, nx, o.touched, &o.nt, w0, w1, T, hset, hshift, hmask, hbit);
     /* Pass 1, order-free: each neuron's positive and negative input, its distinct instants, and
      * which of its steps share an instant with an input. Arrivals come in time order, so a
      * neuron's inputs do too. */
@@ -822,9 +830,15 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             int64_t i = ulist[k], c = i / npc, local = i % npc;
             int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
             ak_tn_nx *e = nx + i;
+            /* the arrivals that reach i, listed without a branch (their bits are random) */
+            int64_t nm = 0;
             for (int64_t q = q0; q < q1; q++) {
-                int64_t ax = q_ax[q];
-                if (ax < 0 || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
+                int64_t ax = q_ax[q], as = ax < 0 ? 0 : ax;
+                mq[nm] = q;
+                nm += (ax >= 0) & ((bits[as * bpr + (local >> 3)] >> (local & 7)) & 1);
+            }
+            for (int64_t m = 0; m < nm; m++) {
+                int64_t q = mq[m], ax = q_ax[q];
                 int64_t t = q_t[q], w = type_w[i * n_types + axon_type[ax]];
                 int64_t g = e->gt;
                 if (g == t) {
