@@ -481,6 +481,202 @@ static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn
     }
 }
 
+/* The window's leak steps (see ak_tn_run), in a function of its own (its state in registers):
+ * each stepping neuron listed as touched, its steps' instants in st0/st1; returns whether a step
+ * falls on an arrival's instant (hset: the arrival instants, an open-addressing set; hbit: a
+ * bit per 8 slots' worth of hash values, set for each arrival instant, so a probe mostly stops
+ * at a clear bit, rarely mispredicted). */
+static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
+        int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
+        const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit) {
+    int coincide = 0;
+    int64_t m = *nt;
+    int small_T = T < ((int64_t)1 << 34);
+    int64_t *restrict stepping = x->ulist;  /* free until pass 2 */
+    for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
+        /* which neurons step in tick k: about half of them, at random, so the list is built
+         * without a branch; then each one's instant */
+        int64_t n_step = 0;
+        const int64_t *restrict sto = x->sto, *restrict sto_mag = x->sto_mag;
+        uint64_t word = 0;
+        int64_t block = -1;
+        for (int64_t j = 0; j < x->n_sto; j++) {
+            int64_t g = sto[j] + x->neuron_offset;  /* the global id keys the byte */
+            if ((g >> 3) != block) {  /* eight neurons share one draw (neuroemu.models.rng.leak_bytes) */
+                block = g >> 3;
+                word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)block);
+            }
+            int64_t byte = (int64_t)((word >> (8 * (g & 7))) & 0xFF);
+            stepping[n_step] = j;
+            n_step += byte < sto_mag[j];
+        }
+        for (int64_t q = 0; q < n_step; q++) {
+            int64_t j = stepping[q], g = sto[j];
+            uint64_t z = tn_mix64(x->sto_off_keys[j] + (uint64_t)k);
+            /* the instant in the tick: the top 30 bits scaled to [0, T) (modulo when T >= 2^34 ps) */
+            int64_t off = small_T ? (int64_t)(((z >> 34) * (uint64_t)T) >> 30) : (int64_t)(z % (uint64_t)T);
+            int64_t t = k * T + off;
+            if (t < w0 || t >= w1) continue;
+            uint64_t hp = (uint64_t)t * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
+            if (!coincide && ((hbit[fh >> 6] >> (fh & 63)) & 1)) {  /* the bit set: probe the set of arrival instants */
+                for (uint64_t h = hp >> hshift; hset[h] != -1; h = (h + 1) & hmask)
+                    if (hset[h] == t) {
+                        coincide = 1;
+                        break;
+                    }
+            }
+            ak_tn_nx *e = nx + g;
+            if (!e->head) {
+                e->head = 1;
+                touched[m++] = g;
+            }
+            if (e->st0 == INT64_MAX) e->st0 = t;
+            else e->st1 = t;
+        }
+    }
+    *nt = m;
+    return coincide;
+}
+
+#define TN_ROWS(CALL) do {                                               \
+        if (narrow && !per_synapse) CALL(1, 0);                          \
+        else if (narrow) CALL(1, 1);                                     \
+        else if (!per_synapse) CALL(0, 0);                               \
+        else CALL(0, 1);                                                 \
+    } while (0)
+
+/* Pass 1 (see ak_tn_run) in a function of its own (its pointers in registers): every arrival's
+ * row, in ord's order (core by core, time order within a core); q_t and q_ax filled in that
+ * order (q_ax -1: a repeat of an (instant, axon)); returns the synaptic events. */
+static __attribute__((noinline)) int64_t tn_rows(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
+        int64_t *restrict touched, int64_t *nt, const int64_t *restrict ord, const int64_t *restrict a_t,
+        const int64_t *restrict a_ax, int64_t n_arr, int64_t *restrict q_t, int64_t *restrict q_ax,
+        int coincide, int dense) {
+    const int64_t *restrict row_ptr = x->row_ptr;
+    const uint8_t *restrict rn8 = (const uint8_t *)x->row_neurons;
+    const uint16_t *restrict rn16 = (const uint16_t *)x->row_neurons;
+    const int64_t *restrict type_w = x->type_w, *restrict row_w = x->row_w;
+    const int8_t *restrict axon_type = x->axon_type;
+    uint8_t *restrict flag = x->flag;
+    const int64_t n_types = x->n_types, apc = x->axons_per_core, npc = x->neurons_per_core;
+    const int narrow = x->neuron_bytes == 1, per_synapse = row_w != NULL;
+    int64_t *restrict seen = x->seen, sops = 0, m = *nt;
+    for (int64_t q = 0; q < n_arr; q++) {
+        int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
+        q_t[q] = t;
+        q_ax[q] = seen[ax] == t ? -1 : ax;
+        if (q_ax[q] < 0) continue;  /* one activation per (instant, axon) */
+        seen[ax] = t;
+        int64_t base = (ax / apc) * npc;
+        int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
+        int64_t type = axon_type[ax];
+        sops += hi - lo;
+        int64_t core = ax / apc;
+        int solo = !coincide
+            && !(q > 0 && a_ax[ord[q - 1]] / apc == core && a_t[ord[q - 1]] == t)
+            && !(q + 1 < n_arr && a_ax[ord[q + 1]] / apc == core && a_t[ord[q + 1]] == t);
+        if (solo) {
+#define TN_SOLO(N, P) tn_row_sums_solo(nx, touched, &m, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P, 1)
+#define TN_SOLO_DENSE(N, P) tn_row_sums_solo(nx, touched, &m, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P, 0)
+            if (dense) TN_ROWS(TN_SOLO_DENSE);
+            else TN_ROWS(TN_SOLO);
+#undef TN_SOLO
+#undef TN_SOLO_DENSE
+            continue;
+        }
+#define TN_SUMS(N, P) tn_row_sums(nx, flag, touched, &m, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
+        TN_ROWS(TN_SUMS);
+#undef TN_SUMS
+    }
+    *nt = m;
+    return sops;
+}
+
+/* Pass 2 (see ak_tn_run) in a function of its own, its arrays and counters in registers (in
+ * ak_tn_run they are spilled). dense: walk every neuron (list unread), else the n_walk listed. */
+typedef struct {
+    int64_t nu, nc, n_touched, active, plain;
+} tn_bulk_out;
+
+static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_nx *restrict nx,
+        uint8_t *restrict flag, const int64_t *restrict step_w, const int64_t *list, int64_t n_walk,
+        int64_t *restrict ulist, int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1,
+        int64_t end, tn_bulk_out *out, const int dense) {
+    int64_t *restrict v_ = s->v, *restrict t_last = s->t_last, *restrict pend = s->pend;
+    const int64_t *restrict drift = s->drift, *restrict low = s->low, *restrict alpha = s->alpha;
+    const int64_t *restrict ref_ = s->ref;
+    const uint8_t *restrict enabled = s->enabled;
+    const int64_t hi = s->hi, span = w1 - w0;
+    const int mask_any = s->mask_any;
+    int64_t nu = 0, nc = 0, n_touched = 0, active = 0, plain = 0;
+    for (int64_t k = 0; k < n_walk; k++) {
+        int64_t i = dense ? k : list[k];
+        ak_tn_nx *e = nx + i;
+        if (dense) {
+            if (!e->head && !e->ninst) continue;
+            n_touched++;
+        }
+        int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
+        int64_t sw = step_w[i] * nsteps;
+        int64_t P = e->pos + (sw > 0 ? sw : 0), N = e->neg + (sw < 0 ? sw : 0);
+        /* tn_advance to w0 */
+        int64_t dt = w0 - t_last[i];
+        if (dt > TN_DT_CAP) dt = TN_DT_CAP;
+        int64_t d = drift[i];
+        int64_t v = tn_clip(v_[i] + d * dt, low[i], hi);
+        t_last[i] = w0;
+        int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
+        if (mask_any || !(top < alpha[i] && top <= hi && bottom >= low[i]) || pend[i] < w1) {
+            v_[i] = v;
+            flag[i] |= 4;
+            e->head = 1;  /* listed: a check of it below adds nothing */
+            ulist[nu++] = i;
+            continue;
+        }
+        v_[i] = v + P + N;
+        if (enabled[i]) {
+            int64_t shared = (flag[i] & 1) + ((flag[i] >> 1) & 1);
+            active += e->ninst;
+            plain += nsteps - shared;
+        }
+        e->st0 = e->st1 = INT64_MAX;
+        /* tn_predict, knowing what the bulk test proved: no drawn threshold (theta is alpha),
+         * v < alpha and t_last = w0; so theta, ref and t_last are read only for a drift up */
+        int64_t pd = TN_NEVER;
+        if (enabled[i] && d > 0 && alpha[i] <= hi) {
+            int64_t c = w0 + (alpha[i] - (v + P + N) + d - 1) / d, r = ref_[i];
+            pd = c > r ? c : r;
+        }
+        pend[i] = pd;
+        e->head = 0;
+        e->pos = e->neg = 0;
+        e->ninst = 0;
+        e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
+        flag[i] = 0;
+        if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
+            queued[i] = pd;
+            moved[nc++] = i;
+        }
+    }
+    out->nu = nu;
+    out->nc = nc;
+    out->n_touched = n_touched;
+    out->active = active;
+    out->plain = plain;
+}
+
+static __attribute__((noinline)) void tn_bulk_dense(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
+        const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
+        int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out) {
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1);
+}
+
+static __attribute__((noinline)) void tn_bulk_list(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
+        const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
+        int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out) {
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 0);
+}
+
 /* Sort the window's spikes by (time, neuron) (each pair is unique: a neuron fires at most once
  * per instant): insertion sort on short runs merged bottom-up, no callbacks. */
 static int tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns) {
@@ -526,12 +722,6 @@ static int tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns) {
     return 0;
 }
 
-#define TN_ROWS(CALL) do {                                               \
-        if (narrow && !per_synapse) CALL(1, 0);                          \
-        else if (narrow) CALL(1, 1);                                     \
-        else if (!per_synapse) CALL(0, 0);                               \
-        else CALL(0, 1);                                                 \
-    } while (0)
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
                   const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
@@ -554,15 +744,20 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
     const int hshift = 64 - hbits;
     const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
-    int64_t *ord = malloc((size_t)(3 * n_arr + n_cores + 1 + ((int64_t)1 << hbits)) * sizeof(int64_t));
+    int64_t *ord = malloc((size_t)(4 * n_arr + n_cores + 1 + ((int64_t)1 << hbits) + ((int64_t)1 << (hbits - 3))) * sizeof(int64_t));
     if (!ord) return AK_ENOMEM;
     int64_t *hset = ord + n_arr + n_cores + 1;
     int64_t *q_ax = hset + ((int64_t)1 << hbits);  /* [n_arr] in ord's order: the axon, or -1 for a repeat of an (instant, axon) */
     int64_t *q_t = q_ax + n_arr;                   /* [n_arr] in ord's order: the instant */
+    int64_t *mq = q_t + n_arr;               /* [n_arr] pass 3: the arrivals that reach a listed neuron */
+    uint64_t *hbit = (uint64_t *)(mq + n_arr);  /* [2^hbits / 8] the arrival instants' filter (see tn_steps) */
     const int64_t *seg_end = ord + n_arr;  /* after the sort: core c's arrivals are ord[seg_end[c - 1] .. seg_end[c]) */
     memset(hset, 0xFF, ((size_t)1 << hbits) * sizeof(int64_t));  /* -1: empty (times are >= 0) */
+    memset(hbit, 0, ((size_t)1 << (hbits - 3)) * sizeof(uint64_t));
     for (int64_t a = 0; a < n_arr; a++) {
-        uint64_t h = ((uint64_t)a_t[a] * 0x9E3779B97F4A7C15ULL) >> hshift;
+        uint64_t hp = (uint64_t)a_t[a] * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
+        hbit[fh >> 6] |= (uint64_t)1 << (fh & 63);
+        uint64_t h = hp >> hshift;
         while (hset[h] != -1 && hset[h] != a_t[a]) h = (h + 1) & hmask;
         hset[h] = a_t[a];
     }
@@ -575,49 +770,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     }
     /* the window's leak steps: the tick loop's byte per (tick, neuron), at its own instant;
      * coincide: one falls on an arrival's instant (then pass 1 keeps the instant bookkeeping) */
-    int coincide = 0;
-    int small_T = T < ((int64_t)1 << 34);
-    int64_t *restrict stepping = x->ulist;  /* free until pass 2 */
-    for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
-        /* which neurons step in tick k: about half of them, at random, so the list is built
-         * without a branch; then each one's instant */
-        int64_t n_step = 0;
-        const int64_t *restrict sto = x->sto, *restrict sto_mag = x->sto_mag;
-        uint64_t word = 0;
-        int64_t block = -1;
-        for (int64_t j = 0; j < x->n_sto; j++) {
-            int64_t g = sto[j] + x->neuron_offset;  /* the global id keys the byte */
-            if ((g >> 3) != block) {  /* eight neurons share one draw (neuroemu.models.rng.leak_bytes) */
-                block = g >> 3;
-                word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)block);
-            }
-            int64_t byte = (int64_t)((word >> (8 * (g & 7))) & 0xFF);
-            stepping[n_step] = j;
-            n_step += byte < sto_mag[j];
-        }
-        for (int64_t q = 0; q < n_step; q++) {
-            int64_t j = stepping[q], g = sto[j];
-            uint64_t z = tn_mix64(x->sto_off_keys[j] + (uint64_t)k);
-            /* the instant in the tick: the top 30 bits scaled to [0, T) (modulo when T >= 2^34 ps) */
-            int64_t off = small_T ? (int64_t)(((z >> 34) * (uint64_t)T) >> 30) : (int64_t)(z % (uint64_t)T);
-            int64_t t = k * T + off;
-            if (t < w0 || t >= w1) continue;
-            if (!coincide) {  /* one probe of the set of arrival instants, mostly an empty slot */
-                for (uint64_t h = ((uint64_t)t * 0x9E3779B97F4A7C15ULL) >> hshift; hset[h] != -1; h = (h + 1) & hmask)
-                    if (hset[h] == t) {
-                        coincide = 1;
-                        break;
-                    }
-            }
-            ak_tn_nx *e = nx + g;
-            if (!e->head) {
-                e->head = 1;
-                o.touched[o.nt++] = g;
-            }
-            if (e->st0 == INT64_MAX) e->st0 = t;
-            else e->st1 = t;
-        }
-    }
+    int coincide = tn_steps(x, nx, o.touched, &o.nt, w0, w1, T, hset, hshift, hmask, hbit);
     /* Pass 1, order-free: each neuron's positive and negative input, its distinct instants, and
      * which of its steps share an instant with an input. Arrivals come in time order, so a
      * neuron's inputs do too. */
@@ -637,86 +790,24 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t reach = o.nt;
     for (int64_t a = 0; a < n_arr; a++) reach += row_ptr[a_ax[a] + 1] - row_ptr[a_ax[a]];
     const int dense = 4 * reach > s->n;
-    for (int64_t q = 0; q < n_arr; q++) {
-        int64_t a = ord[q], ax = a_ax[a], t = a_t[a];
-        q_t[q] = t;
-        q_ax[q] = seen[ax] == t ? -1 : ax;
-        if (q_ax[q] < 0) continue;  /* one activation per (instant, axon) */
-        seen[ax] = t;
-        int64_t base = (ax / apc) * npc;
-        int64_t lo = row_ptr[ax], hi = row_ptr[ax + 1];
-        int64_t type = axon_type[ax];
-        sops += hi - lo;
-        int64_t core = ax / apc;
-        int solo = !coincide
-            && !(q > 0 && a_ax[ord[q - 1]] / apc == core && a_t[ord[q - 1]] == t)
-            && !(q + 1 < n_arr && a_ax[ord[q + 1]] / apc == core && a_t[ord[q + 1]] == t);
-        if (solo) {
-#define TN_SOLO(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P, 1)
-#define TN_SOLO_DENSE(N, P) tn_row_sums_solo(nx, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, N, P, 0)
-            if (dense) TN_ROWS(TN_SOLO_DENSE);
-            else TN_ROWS(TN_SOLO);
-#undef TN_SOLO
-#undef TN_SOLO_DENSE
-            continue;
-        }
-#define TN_SUMS(N, P) tn_row_sums(nx, flag, o.touched, &o.nt, rn8, rn16, type_w, row_w, n_types, type, base, lo, hi, t, N, P)
-        TN_ROWS(TN_SUMS);
-#undef TN_SUMS
-    }
+    sops = tn_rows(x, nx, o.touched, &o.nt, ord, a_t, a_ax, n_arr, q_t, q_ax, coincide, dense);
     /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
      * once (as TrueNorthCT.bulk) and is done; the others are listed for the ordered pass. The
      * neurons whose crossing moved are written over the front of the touched list (never ahead
      * of the reading position): they get a check queued (the old one goes stale). */
-    int64_t span = w1 - w0, nu = 0, nc = 0;
+    int64_t nu = 0, nc = 0;
     int64_t *restrict ulist = x->ulist, *restrict queued = x->queued;
     const int64_t end = x->end;
     const int64_t n_walk = dense ? s->n : o.nt;
     int64_t n_touched = dense ? 0 : o.nt;
-    for (int64_t k = 0; k < n_walk; k++) {
-        int64_t i = dense ? k : o.touched[k];
-        ak_tn_nx *e = nx + i;
-        if (dense) {
-            if (!e->head && !e->ninst) continue;
-            n_touched++;
-        }
-        int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
-        int64_t sw = step_w[i] * nsteps;
-        int64_t P = e->pos + (sw > 0 ? sw : 0), N = e->neg + (sw < 0 ? sw : 0);
-        tn_advance(s, i, w0);
-        int64_t v = s->v[i], d = s->drift[i];
-        int64_t top = v + P + (d > 0 ? d : 0) * span, bottom = v + N + (d < 0 ? d : 0) * span;
-        if (s->mask_any || !(top < s->alpha[i] && top <= s->hi && bottom >= s->low[i]) || s->pend[i] < w1) {
-            flag[i] |= 4;
-            e->head = 1;  /* listed: a check of it below adds nothing */
-            ulist[nu++] = i;
-            continue;
-        }
-        s->v[i] = v + P + N;
-        if (s->enabled[i]) {
-            int64_t shared = (flag[i] & 1) + ((flag[i] >> 1) & 1);
-            o.active += e->ninst;
-            o.plain += nsteps - shared;
-        }
-        e->st0 = e->st1 = INT64_MAX;
-        /* tn_predict, knowing what the bulk test proved: no drawn threshold (theta is alpha),
-         * v < alpha and t_last = w0; so theta, ref and t_last are read only for a drift up */
-        int64_t pd = TN_NEVER;
-        if (s->enabled[i] && d > 0 && s->alpha[i] <= s->hi) {
-            int64_t c = w0 + (s->alpha[i] - (v + P + N) + d - 1) / d, ref = s->ref[i];
-            pd = c > ref ? c : ref;
-        }
-        s->pend[i] = pd;
-        e->head = 0;
-        e->pos = e->neg = 0;
-        e->ninst = 0;
-        e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
-        flag[i] = 0;
-        if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
-            queued[i] = pd;
-            o.touched[nc++] = i;
-        }
-    }
+    tn_bulk_out bo = {0, 0, 0, 0, 0};
+    if (dense) tn_bulk_dense(s, nx, flag, step_w, o.touched, n_walk, ulist, queued, o.touched, w0, w1, end, &bo);
+    else tn_bulk_list(s, nx, flag, step_w, o.touched, n_walk, ulist, queued, o.touched, w0, w1, end, &bo);
+    nu = bo.nu;
+    nc = bo.nc;
+    n_touched += bo.n_touched;
+    o.active += bo.active;
+    o.plain += bo.plain;
     for (int64_t k = 0; k < n_chk; k++) {  /* a check alone: the crossing is looked at below */
         if (chk[k] < 0 || chk[k] >= s->n) {
             free(ord);
@@ -739,9 +830,15 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             int64_t i = ulist[k], c = i / npc, local = i % npc;
             int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
             ak_tn_nx *e = nx + i;
+            /* the arrivals that reach i, listed without a branch (their bits are random) */
+            int64_t nm = 0;
             for (int64_t q = q0; q < q1; q++) {
-                int64_t ax = q_ax[q];
-                if (ax < 0 || !((bits[ax * bpr + (local >> 3)] >> (local & 7)) & 1)) continue;
+                int64_t ax = q_ax[q], as = ax < 0 ? 0 : ax;
+                mq[nm] = q;
+                nm += (ax >= 0) & ((bits[as * bpr + (local >> 3)] >> (local & 7)) & 1);
+            }
+            for (int64_t m = 0; m < nm; m++) {
+                int64_t q = mq[m], ax = q_ax[q];
                 int64_t t = q_t[q], w = type_w[i * n_types + axon_type[ax]];
                 int64_t g = e->gt;
                 if (g == t) {
