@@ -555,3 +555,44 @@ def test_routes_priced_apart_and_summed_are_the_whole_routers_prices(split_files
         assert np.array_equal(sum(p[2] for p in parts), whole.link_loads(spikes))
         merged = latency_counts(np.concatenate([p[3][0] for p in parts]), np.concatenate([p[3][1] for p in parts]))
         assert latency_summary(*merged) == want
+
+
+@pytest.fixture
+def digits_files(write_yaml, small_chip, tmp_path):
+    """(8-core chip, 2-chip system of it, the digits classifier on 6 samples with 3-tick hidden-to-output
+    delays, spread over every core): a sample's end falls inside an exchange window (34 ticks, W = 3)."""
+    chip = dict(small_chip, name="tiny8", cores=8, core=dict(small_chip["core"], axons=256, neurons=32),
+                topology=dict(small_chip["topology"], width=4, height=2))
+    chip_path = write_yaml("tiny8.yaml", chip)
+    system = write_yaml("sys8.yaml", {"name": "sys8", "system": {"chip": "tiny8.yaml", "grid": [2, 1], "link": LINK}})
+    net = dict(np.load(ROOT / "workloads" / "digits.npz"))
+    net["delay"] = np.where(net["src_input"].astype(bool), 1, 3).astype(np.int64)
+    np.savez(tmp_path / "digits3.npz", **net)
+    workload = write_yaml("digits3.yaml", {
+        "name": "digits3", "chip": "tiny8.yaml", "seed": 2024,
+        "network": {"kind": "edgelist", "file": "digits3.npz", "neuron_reset": "zero", "mapping": "spread",
+                    "axon_copies": 1},
+        "classify": {"dataset": str(ROOT / "workloads" / "digits_test.npz"), "present_ticks": 32, "settle_ticks": 2,
+                     "samples": 6}})
+    return chip_path, system, workload
+
+
+@pytest.mark.parametrize("ranks, on_system, timing", [(2, False, "sync"), (2, False, "gals"), (2, False, "barrier"),
+                                                      (4, True, "sync")])
+def test_ranks_classify_as_one_process_does(digits_files, ranks, on_system, timing):
+    """Presentations split: each rank resets its own cores and drops its own queued spikes at every
+    sample's end (after an exchange there, so spikes crossing ranks are dropped alike), and rank 0's
+    readout, merged from the ranks', gives the one process's classification report and record."""
+    chip, system, workload = digits_files
+    chip = system if on_system else chip
+    one = _one(chip, workload, timing)
+    report = one["workload_report"]["classification"]
+    assert report["samples"] == 6 and report["output_spikes_per_classification"] > 0
+    assert report["in_flight_dropped_at_reset"] > 0  # spikes were in flight at the resets, and dropped
+    split = _split(ranks, chip, workload, timing)
+    mpi = split["timing_report"]["mpi"]
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0  # the network spans every rank's cores
+    # after every third tick and after each of the 6 samples' last ticks (4 of them inside a window)
+    ends = set(range(3, 6 * 34 + 1, 3)) | set(range(34, 6 * 34 + 1, 34))
+    assert mpi["window_ticks"] == 3 and mpi["exchanges"] == len(ends) == 68 + 4
+    _same(one, split, ranks)
