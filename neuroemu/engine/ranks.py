@@ -45,6 +45,12 @@ Memory per rank (:func:`neuroemu.engine.rankshare.rank_bytes`: about total / N p
 estimated and checked before anything is built (:func:`neuroemu.engine.rankshare.check_rank_memory`,
 one estimate for this split and the clockless one).
 
+Presentations (``classify``) are built whole and sliced; at each sample's end every rank exchanges
+(inside a window too, so spikes bound for other ranks are queued before the reset's marker), resets
+its own cores' neurons (:meth:`RankLoop._reset_state`) and drops its own queued spikes; it reads the
+outputs on its own cores (``Presentation.restrict``) and rank 0 merges the readouts
+(``Presentation.merge``) before building the classification report.
+
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
 the next one at the same time. Async chips run split by :mod:`neuroemu.engine.asyncranks` (spans of
