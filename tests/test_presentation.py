@@ -159,7 +159,7 @@ def test_readouts_restricted_to_ranks_and_merged_are_the_whole_readout():
     parts = []
     for g0 in (0, 4):
         p = Presentation(spec, rates, labels, outputs, SimpleNamespace(n_neurons=8, v=None))
-        p.restrict(SimpleNamespace(n_neurons=4, v=np.zeros(4, np.int32)), g0)
+        p.restrict(SimpleNamespace(n_neurons=4, v=np.zeros(4, np.int32)), g0, g0 + 4, g0)
         parts.append((p, g0))
     rng = np.random.default_rng(7)
     # sample 0: neuron 5 (rank 1) fires first; sample 1: no output fires; sample 2: both ranks' outputs

@@ -557,26 +557,6 @@ def test_routes_priced_apart_and_summed_are_the_whole_routers_prices(split_files
         assert latency_summary(*merged) == want
 
 
-@pytest.fixture
-def digits_files(write_yaml, small_chip, tmp_path):
-    """(8-core chip, 2-chip system of it, the digits classifier on 6 samples with 3-tick hidden-to-output
-    delays, spread over every core): a sample's end falls inside an exchange window (34 ticks, W = 3)."""
-    chip = dict(small_chip, name="tiny8", cores=8, core=dict(small_chip["core"], axons=256, neurons=32),
-                topology=dict(small_chip["topology"], width=4, height=2))
-    chip_path = write_yaml("tiny8.yaml", chip)
-    system = write_yaml("sys8.yaml", {"name": "sys8", "system": {"chip": "tiny8.yaml", "grid": [2, 1], "link": LINK}})
-    net = dict(np.load(ROOT / "workloads" / "digits.npz"))
-    net["delay"] = np.where(net["src_input"].astype(bool), 1, 3).astype(np.int64)
-    np.savez(tmp_path / "digits3.npz", **net)
-    workload = write_yaml("digits3.yaml", {
-        "name": "digits3", "chip": "tiny8.yaml", "seed": 2024,
-        "network": {"kind": "edgelist", "file": "digits3.npz", "neuron_reset": "zero", "mapping": "spread",
-                    "axon_copies": 1},
-        "classify": {"dataset": str(ROOT / "workloads" / "digits_test.npz"), "present_ticks": 32, "settle_ticks": 2,
-                     "samples": 6}})
-    return chip_path, system, workload
-
-
 @pytest.mark.parametrize("ranks, on_system, timing", [(2, False, "sync"), (2, False, "gals"), (2, False, "barrier"),
                                                       (4, True, "sync")])
 def test_ranks_classify_as_one_process_does(digits_files, ranks, on_system, timing):

@@ -263,7 +263,7 @@ class RankLoop(TickLoop):
             self.network.part = None  # the stepper holds it from here
         self._local = local  # its cores' state: a presentation resets it and reads its outputs from it
         if self.hooks is not None:
-            self.hooks.restrict(local, g0)
+            self.hooks.restrict(local, g0, g1, g0)
         self.stepper = _BlockStepper(local, enabled, self.c0, a.n_cores, chip.core.membrane_bits,
                                      stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
                                      self.policy.needs_core_counts)

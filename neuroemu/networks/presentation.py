@@ -53,13 +53,14 @@ class Presentation:
         self.first_tick = np.full(n, -1, np.int64)
         self._own = self._own_local = None  # an MPI rank's own outputs (restrict)
 
-    def restrict(self, arrays: CoreArrays, g0: int) -> None:
-        """Read only the neurons of ``arrays``: an MPI rank's cores, global ids from ``g0``
-        (engine/ranks.py). Outputs on other ranks' cores count no spike here (none fire here) and
-        read 0 at each sample's end; :meth:`merge` puts the ranks' readouts together."""
+    def restrict(self, arrays: CoreArrays, g0: int, g1: int, first: int) -> None:
+        """Read only the neurons ``g0 .. g1 - 1`` (an MPI rank's own: engine/ranks.py,
+        engine/asyncranks.py) from ``arrays``, whose neuron 0 is global neuron ``first``. Outputs
+        on other ranks' cores count no spike here (none fire here) and read 0 at each sample's
+        end; :meth:`merge` puts the ranks' readouts together."""
         self.arrays = arrays
-        self._own = np.flatnonzero((self.outputs >= g0) & (self.outputs < g0 + arrays.n_neurons))
-        self._own_local = self.outputs[self._own] - g0
+        self._own = np.flatnonzero((self.outputs >= g0) & (self.outputs < g1))
+        self._own_local = self.outputs[self._own] - first
 
     def readout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(spike counts, end potentials, first output tick) per sample: what :meth:`merge` takes."""
