@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+
+WORKLOADS = Path(__file__).resolve().parents[1] / "workloads"
 
 SMALL_CHIP = {
     "name": "tiny",
@@ -62,3 +66,25 @@ def write_yaml(tmp_path):
 def tiny_files(write_yaml, small_chip, small_workload):
     """(chip path, workload path) of the tiny chip and workload, side by side."""
     return write_yaml("tiny.yaml", small_chip), write_yaml("tiny_workload.yaml", small_workload)
+
+
+@pytest.fixture
+def digits_files(write_yaml, small_chip, tmp_path):
+    """(8-core chip, 2-chip system of it, the digits classifier on 6 samples with 3-tick hidden-to-output
+    delays, spread over every core): for the split runs of a presentation (tests/test_ranks.py,
+    tests/test_asyncranks.py); a sample's end (34 ticks) falls inside the tick split's window of 3."""
+    chip = dict(small_chip, name="tiny8", cores=8, core=dict(small_chip["core"], axons=256, neurons=32),
+                topology=dict(small_chip["topology"], width=4, height=2))
+    chip_path = write_yaml("tiny8.yaml", chip)
+    link = {"hop_pj": 40.0, "hop_ns": 25.0, "bandwidth_pkts_per_ns": 0.5}
+    system = write_yaml("sys8.yaml", {"name": "sys8", "system": {"chip": "tiny8.yaml", "grid": [2, 1], "link": link}})
+    net = dict(np.load(WORKLOADS / "digits.npz"))
+    net["delay"] = np.where(net["src_input"].astype(bool), 1, 3).astype(np.int64)
+    np.savez(tmp_path / "digits3.npz", **net)
+    workload = write_yaml("digits3.yaml", {
+        "name": "digits3", "chip": "tiny8.yaml", "seed": 2024,
+        "network": {"kind": "edgelist", "file": "digits3.npz", "neuron_reset": "zero", "mapping": "spread",
+                    "axon_copies": 1},
+        "classify": {"dataset": str(WORKLOADS / "digits_test.npz"), "present_ticks": 32, "settle_ticks": 2,
+                     "samples": 6}})
+    return chip_path, system, workload

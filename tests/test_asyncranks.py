@@ -315,7 +315,6 @@ def test_cross_rank_lookahead_is_the_smallest_crossing_delay_and_zero_is_refused
     ({"max_events": 10}, "--max-events/--max-window-events: not checked across MPI ranks"),
     ({"workload": "neurogrid_small", "chip": "neurogrid"}, "network.kind: neurogrid_diffuser runs on Neurogrid's "
                                                            "diffuser engine, which does not run split"),
-    ({"workload": "digits", "chip": "loihi"}, "classify: presentations do not run split over MPI ranks"),
     ({"workload": "rram_small", "chip": "rram_htree"}, "synapse_device: NVM synapses do not run split over MPI ranks"),
     ({"workload": "learning"}, "learning: does not run split over MPI ranks")])
 def test_what_does_not_run_split_is_refused_in_one_line(files, option, message, write_yaml, small_workload):
@@ -362,3 +361,24 @@ def test_two_ranks_route_inputs_on_cores_as_one_process_does(files, write_yaml):
     axons = _one(files["system"], files["mapped"], "spread")
     assert one["hops"] > axons["hops"]  # the inputs' packets cross cores
     _same(one, _split(2, files["system"], workload), 2)
+
+
+@pytest.mark.parametrize("ranks, on_system", [(2, False), (4, True)])
+def test_ranks_classify_as_one_process_does(digits_files, ranks, on_system, monkeypatch):
+    """Presentations split: spans end at every sample's end (the ranks exchange there), then each
+    rank reads its own outputs, resets and predicts its own neurons again and drops its own queued
+    spikes; rank 0 merges the readouts into the one process's classification report and record.
+    On the C window kernel: the numpy window path split over ranks differs from one process on this
+    network with or without classify (the same spikes given as network input spikes: a few neuron
+    updates more), a defect of its own, left to its issue."""
+    monkeypatch.setenv("NEUROEMU_TICK", "c")
+    chip, system, workload = digits_files
+    chip = system if on_system else chip
+    one = _one(chip, workload)
+    report = one["workload_report"]["classification"]
+    assert report["samples"] == 6 and report["output_spikes_per_classification"] > 0
+    assert report["in_flight_dropped_at_reset"] > 0  # spikes were in flight at the resets, and dropped
+    split = _split(ranks, chip, workload)
+    mpi = _same(one, split, ranks)
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0  # the network spans every rank's cores
+    assert mpi["spans"] >= 6  # (at least one span a sample: none crosses a sample's end)

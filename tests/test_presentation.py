@@ -145,3 +145,35 @@ def test_a_records_own_config_reruns_a_file_workload_from_anywhere(tmp_path, mon
     monkeypatch.chdir(elsewhere)
     again = simulate(chip_from_data(first.config["chip"], "chip"), workload_from_data(first.config["workload"], "w"))
     assert again.comparable() == first.comparable()
+
+
+def test_readouts_restricted_to_ranks_and_merged_are_the_whole_readout():
+    """Two ranks (neurons 0-3 and 4-7) each count their own outputs' spikes and read their own
+    potentials; merged, counts, end potentials and first output ticks are the whole chip's."""
+    from types import SimpleNamespace
+    from neuroemu.networks.presentation import Presentation
+    spec = SimpleNamespace(period=4, present_ticks=3, settle_ticks=1)
+    rates, labels, outputs = np.zeros((3, 2)), np.zeros(3, np.int64), np.array([1, 5, 6])
+    whole_v = np.zeros(8, np.int32)
+    whole = Presentation(spec, rates, labels, outputs, SimpleNamespace(n_neurons=8, v=whole_v))
+    parts = []
+    for g0 in (0, 4):
+        p = Presentation(spec, rates, labels, outputs, SimpleNamespace(n_neurons=8, v=None))
+        p.restrict(SimpleNamespace(n_neurons=4, v=np.zeros(4, np.int32)), g0, g0 + 4, g0)
+        parts.append((p, g0))
+    rng = np.random.default_rng(7)
+    # sample 0: neuron 5 (rank 1) fires first; sample 1: no output fires; sample 2: both ranks' outputs
+    fired_by_tick = {1: [5], 2: [1, 5, 6], 3: [0], 9: [6], 10: [1], 11: [1, 6]}
+    for t in range(12):
+        fired = np.array(fired_by_tick.get(t, []), np.int64)
+        whole_v[:] = rng.integers(1, 100, 8)  # never 0: an output read on the wrong rank shows
+        whole.observe(t, fired)
+        for p, g0 in parts:
+            p.arrays.v[:] = whole_v[g0:g0 + 4]
+            p.observe(t, fired[(fired >= g0) & (fired < g0 + 4)])
+    merged = Presentation(spec, rates, labels, outputs, SimpleNamespace(n_neurons=8, v=None))
+    merged.merge([p.readout() for p, _ in parts])
+    assert merged.counts.tolist() == whole.counts.tolist() == [[1, 2, 1], [0, 0, 0], [2, 0, 2]]
+    assert merged.first_tick.tolist() == whole.first_tick.tolist() == [1, -1, 1]
+    assert merged.v_end.tolist() == whole.v_end.tolist() and (whole.v_end != 0).all()
+    assert (parts[0][0].v_end[:, 1:] == 0).all() and (parts[1][0].v_end[:, 0] == 0).all()  # read only on its rank

@@ -555,3 +555,24 @@ def test_routes_priced_apart_and_summed_are_the_whole_routers_prices(split_files
         assert np.array_equal(sum(p[2] for p in parts), whole.link_loads(spikes))
         merged = latency_counts(np.concatenate([p[3][0] for p in parts]), np.concatenate([p[3][1] for p in parts]))
         assert latency_summary(*merged) == want
+
+
+@pytest.mark.parametrize("ranks, on_system, timing", [(2, False, "sync"), (2, False, "gals"), (2, False, "barrier"),
+                                                      (4, True, "sync")])
+def test_ranks_classify_as_one_process_does(digits_files, ranks, on_system, timing):
+    """Presentations split: each rank resets its own cores and drops its own queued spikes at every
+    sample's end (after an exchange there, so spikes crossing ranks are dropped alike), and rank 0's
+    readout, merged from the ranks', gives the one process's classification report and record."""
+    chip, system, workload = digits_files
+    chip = system if on_system else chip
+    one = _one(chip, workload, timing)
+    report = one["workload_report"]["classification"]
+    assert report["samples"] == 6 and report["output_spikes_per_classification"] > 0
+    assert report["in_flight_dropped_at_reset"] > 0  # spikes were in flight at the resets, and dropped
+    split = _split(ranks, chip, workload, timing)
+    mpi = split["timing_report"]["mpi"]
+    assert min(mpi["exchanged_spikes_per_rank"]) > 0  # the network spans every rank's cores
+    # after every third tick and after each of the 6 samples' last ticks (4 of them inside a window)
+    ends = set(range(3, 6 * 34 + 1, 3)) | set(range(34, 6 * 34 + 1, 34))
+    assert mpi["window_ticks"] == 3 and mpi["exchanges"] == len(ends) == 68 + 4
+    _same(one, split, ranks)

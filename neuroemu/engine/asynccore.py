@@ -536,7 +536,11 @@ class AsyncCoreLoop(ClocklessRoutes):
         hooks.reset_state(a)
         self.drop_seq = int(self.queue.push(boundary, KIND_MARK, 0))  # (the next sample's inputs are kept)
         self.model.reset_all(boundary)
-        self._repredict(np.flatnonzero(self.enabled), boundary)
+        self._repredict(self._stepped(), boundary)
+
+    def _stepped(self) -> np.ndarray:
+        """The enabled neurons this loop steps (a loop split over MPI ranks: its own)."""
+        return np.flatnonzero(self.enabled)
 
     def finish(self) -> RunResult:
         """The record: hops, wire and latency from the spikes per route, as the tick loop makes it."""

@@ -67,8 +67,11 @@ split's estimate with the clockless state added
 (:func:`neuroemu.engine.rankshare.check_rank_memory`, ``clockless=True``). A network built
 whole (a mapped one) is held whole by every rank (``by_block`` 0), its routes still its own
 neurons' only. Refused in one line, as the tick
-split refuses them: the packet network, learning, NVM synapse devices, presentations
-(``classify``), the runaway limits, and Neurogrid's diffuser network (its own engine).
+split refuses them: the packet network, learning, NVM synapse devices, the runaway limits, and
+Neurogrid's diffuser network (its own engine). Presentations (``classify``) run split: spans end at
+every sample's end, where the ranks have exchanged; then each rank reads its own outputs, resets
+and predicts its own neurons again and drops its own queued spikes, and rank 0 merges the readouts
+(``Presentation.merge``), as the tick split does.
 
 Inputs on cores (``network.inputs: on_cores``): every rank binds every input's route (for the
 latency of the packets reaching its own axons, which may leave any core) and queues the packets
@@ -270,6 +273,12 @@ class AsyncRankLoop(AsyncCoreLoop):
         self.inputs = [_LocalInputs(s, self.c0, self.c1, A, self.x0) for s in self.inputs]
         lo = self.g0 - self.n0  # the loop's own ids
         self.local_enabled = np.flatnonzero(self.enabled[lo:self.g1 - self.n0]) + lo
+        if self.hooks is not None:  # a presentation: it reads (and rank 0 merges) its own outputs
+            self.hooks.restrict(self.arrays, self.g0, self.g1, self.n0)
+
+    def _stepped(self) -> np.ndarray:
+        """Its own enabled neurons (a presentation's reset predicts them alone again)."""
+        return self.local_enabled
 
     def run(self, progress: Progress | None) -> RunResult | None:
         """Every span up to the run's end (progress on rank 0 only), then the record on rank 0 (None
@@ -290,12 +299,19 @@ class AsyncRankLoop(AsyncCoreLoop):
         self._repredict(self.local_enabled, 0)
         end, W, T = self.end_ps, self.window_ps, self.T
         done_tick = -1
+        boundary = self.period_ps if self.period_ps else NEVER
         while True:
             t0 = self._feed_inputs(self._next_time())
             s = self.comm.allreduce(min(t0, end), op=MPI.MIN)
+            if boundary <= s:
+                # a presentation's sample ends: spans end there, so the spikes its span sent to
+                # other ranks came in (exchanged) before each rank resets and drops its own
+                self._new_sample(boundary, end)
+                boundary = boundary + self.period_ps if boundary < end else NEVER
+                continue
             if s >= end:
                 break
-            span_end = min(s + self.span_ps, end)
+            span_end = min(s + self.span_ps, end, boundary)
             self.spans += 1
             while t0 < span_end:
                 feed = self.next_chunk * T if self.inputs and self.next_chunk < self.opt.ticks else NEVER
@@ -358,8 +374,11 @@ class AsyncRankLoop(AsyncCoreLoop):
         trains = self._gather_trains()
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this rank's peak so far
         volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb, len(self.route_axon)), root=0)
+        readouts = comm.gather(self.hooks.readout(), root=0) if self.hooks is not None else None
         if self.rank != 0:
             return None
+        if readouts is not None:  # each output read on its own rank: the whole readout on rank 0
+            self.hooks.merge(readouts)
         self._in_flight_total = total.pop("~in_flight")
         self.inputs_sent, self.spikes_sent = total.pop("~inputs_sent"), total.pop("~spikes_sent")
         self.checks, self.windows = total.pop("~checks"), total.pop("~windows")
@@ -412,7 +431,5 @@ def _refuse_unsupported(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions)
     if workload.learning is not None:
         raise ConfigError(f"{workload.where}: learning: does not run split over MPI ranks yet (a rule changes "
                           "weights each window, and the ranks would have to agree on them)")
-    if workload.classify is not None:
-        raise ConfigError(f"{workload.where}: classify: presentations do not run split over MPI ranks yet")
     if chip.synapse_device is not None:
         raise ConfigError(f"{where}: synapse_device: NVM synapses do not run split over MPI ranks yet")

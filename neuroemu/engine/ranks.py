@@ -45,12 +45,17 @@ Memory per rank (:func:`neuroemu.engine.rankshare.rank_bytes`: about total / N p
 estimated and checked before anything is built (:func:`neuroemu.engine.rankshare.check_rank_memory`,
 one estimate for this split and the clockless one).
 
+Presentations (``classify``) are built whole and sliced; at each sample's end every rank exchanges
+(inside a window too, so spikes bound for other ranks are queued before the reset's marker), resets
+its own cores' neurons (:meth:`RankLoop._reset_state`) and drops its own queued spikes; it reads the
+outputs on its own cores (``Presentation.restrict``) and rank 0 merges the readouts
+(``Presentation.merge``) before building the classification report.
+
 Barrier timing takes one more collective per timestep: the timestep ends at the maximum over the
 ranks of their busiest core's end and their spikes' arrivals (``Allreduce``), so every rank starts
 the next one at the same time. Async chips run split by :mod:`neuroemu.engine.asyncranks` (spans of
 the lookahead between ranks). Refused in one line (they need more than a per-window exchange):
-the packet network, learning, NVM synapse devices,
-presentations (``classify``), several synaptic currents, and the runaway limits
+the packet network, learning, NVM synapse devices, several synaptic currents, and the runaway limits
 (``--max-events``), which would need a global count every tick.
 """
 from __future__ import annotations
@@ -256,6 +261,9 @@ class RankLoop(TickLoop):
         local = part if part is not None else slice_arrays(a, self.c0, self.c1)
         if part is not None:
             self.network.part = None  # the stepper holds it from here
+        self._local = local  # its cores' state: a presentation resets it and reads its outputs from it
+        if self.hooks is not None:
+            self.hooks.restrict(local, g0, g1, g0)
         self.stepper = _BlockStepper(local, enabled, self.c0, a.n_cores, chip.core.membrane_bits,
                                      stream_key(opt.seed, STREAM_NEURON_RNG), opt.tick_backend,
                                      self.policy.needs_core_counts)
@@ -285,7 +293,10 @@ class RankLoop(TickLoop):
         """Route as one process does, over its own routes; at a window's end every rank exchanges
         what it packed."""
         arrival = super().route_and_emit(t, now, emit, fired - self.neuron_base)
-        if (t + 1) % self.window == 0 or t + 1 == self.opt.ticks:
+        if (t + 1) % self.window == 0 or t + 1 == self.opt.ticks or (
+                self.reset_period and (t + 1) % self.reset_period == 0):
+            # (at a sample's end too: its spikes bound for other ranks are queued there before the
+            # reset's marker, so each rank drops them as one process does)
             self._exchange(now)
         return arrival
 
@@ -298,6 +309,10 @@ class RankLoop(TickLoop):
         super().push_spikes(arrival[mine], axons[mine], due_tick[mine])
         away = ~mine
         self.outbox.append(np.stack([arrival[away], axons[away], due_tick[away]], axis=1).astype(np.int64))
+
+    def _reset_state(self) -> None:
+        """A presentation's reset: its own cores' neurons back to rest (each rank resets its own)."""
+        self.hooks.reset_state(self._local)
 
     def _exchange(self, now: int) -> None:
         start = time.perf_counter()
@@ -368,8 +383,11 @@ class RankLoop(TickLoop):
         ticks, ids = self._gather_trains()
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this rank's peak so far
         volume = comm.gather((self.sent_rows, self.exchange_s, self.c1 - self.c0, rss_mb, len(self.route_axon)), root=0)
+        readouts = comm.gather(self.hooks.readout(), root=0) if self.hooks is not None else None
         if self.rank != 0:
             return None
+        if readouts is not None:  # each output read on its own rank: the whole readout on rank 0
+            self.hooks.merge(readouts)
         self._in_flight_total = total.pop("~in_flight")
         self.inputs_sent, self.spikes_sent = total.pop("~inputs_sent"), total.pop("~spikes_sent")
         self._priced = priced
@@ -420,7 +438,5 @@ def _refuse_unsupported(chip: ChipSpec, workload: WorkloadSpec, opt: RunOptions)
         raise ConfigError("--max-events/--max-window-events: not checked across MPI ranks yet: leave them out")
     if workload.learning is not None:
         raise ConfigError(f"{workload.where}: learning: does not run split over MPI ranks yet")
-    if workload.classify is not None:
-        raise ConfigError(f"{workload.where}: classify: presentations do not run split over MPI ranks yet")
     if chip.synapse_device is not None:
         raise ConfigError(f"{where}: synapse_device: NVM synapses do not run split over MPI ranks yet")

@@ -243,7 +243,7 @@ class TickLoop:
         """The axons that receive a spike in tick t: inputs, arrivals due now, early ones held till now."""
         period = self.reset_period
         if period and t and t % period == 0:
-            self.hooks.reset_state(self.arrays)  # a new presentation starts from rest
+            self._reset_state()  # a new presentation starts from rest
             self._drop_in_flight(now)
         # presentations queue one sample's inputs at its start, so what is queued at a reset is in flight
         chunk = period or (self.inputs[0].CHUNK if self.inputs else 0)
@@ -270,6 +270,10 @@ class TickLoop:
         self.ledger.add("axon_event", len(due_axons))  # spikes delivered to an axon in this tick
         self._check_runaway(t, now, due_axons, start)
         return due_axons
+
+    def _reset_state(self) -> None:
+        """Every neuron this process steps back to rest (an MPI rank: its own cores')."""
+        self.hooks.reset_state(self.arrays)
 
     def _drop_in_flight(self, now: int) -> None:
         """Between presentations: drop the previous sample's spikes still in flight, so they cannot

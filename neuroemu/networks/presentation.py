@@ -51,6 +51,37 @@ class Presentation:
         self.counts = np.zeros((n, len(outputs)), np.int64)
         self.v_end = np.zeros((n, len(outputs)), np.int64)
         self.first_tick = np.full(n, -1, np.int64)
+        self._own = self._own_local = None  # an MPI rank's own outputs (restrict)
+
+    def restrict(self, arrays: CoreArrays, g0: int, g1: int, first: int) -> None:
+        """Read only the neurons ``g0 .. g1 - 1`` (an MPI rank's own: engine/ranks.py,
+        engine/asyncranks.py) from ``arrays``, whose neuron 0 is global neuron ``first``. Outputs
+        on other ranks' cores count no spike here (none fire here) and read 0 at each sample's
+        end; :meth:`merge` puts the ranks' readouts together."""
+        self.arrays = arrays
+        self._own = np.flatnonzero((self.outputs >= g0) & (self.outputs < g1))
+        self._own_local = self.outputs[self._own] - first
+
+    def readout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(spike counts, end potentials, first output tick) per sample: what :meth:`merge` takes."""
+        return self.counts, self.v_end, self.first_tick
+
+    def merge(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """The whole readout from the ranks' (:meth:`readout`): each output's spikes and potential
+        are its own rank's (the others hold 0), a sample's first output spike the earliest of any."""
+        self.counts = np.sum([p[0] for p in parts], axis=0)
+        self.v_end = np.sum([p[1] for p in parts], axis=0)
+        first = np.stack([p[2] for p in parts])
+        earliest = np.where(first >= 0, first, np.iinfo(np.int64).max).min(axis=0)
+        self.first_tick = np.where((first >= 0).any(axis=0), earliest, -1)
+
+    def _output_v(self) -> np.ndarray:
+        """The outputs' potentials now (restricted: this rank's, 0 for the others')."""
+        if self._own is None:
+            return self.arrays.v[self.outputs]
+        v = np.zeros(len(self.outputs), np.int64)
+        v[self._own] = self.arrays.v[self._own_local]
+        return v
 
     @property
     def samples(self) -> int:
@@ -89,7 +120,7 @@ class Presentation:
             if self.first_tick[s] < 0:
                 self.first_tick[s] = phase
         if phase == self.reset_period - 1:
-            self.v_end[s] = self.arrays.v[self.outputs]
+            self.v_end[s] = self._output_v()
 
     def observe_block(self, t0: int, t1: int, ticks: np.ndarray, fired: np.ndarray, v_end: np.ndarray) -> None:
         """:meth:`observe` for ticks [t0, t1) at once (the block path, engine/blockrun.py): ``ticks``,
