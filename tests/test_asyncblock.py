@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from neuroemu.config.loader import chip_from_data, workload_from_data
 from neuroemu.engine.asyncblock import STOP_TICKS, ineligible
@@ -22,6 +21,7 @@ from neuroemu.networks.graph import NetworkBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conservation import assert_conserved  # noqa: E402
+from test_async_cores import chip_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 10**9  # one 1 ms tick in ps
@@ -32,16 +32,7 @@ PATHS = (("fast", "on", "c", "c+loop"), ("again", "on", "c", "c+loop"), ("window
 
 def make_chip(**changes):
     """The default TrueNorth chip cut to 4 cores (2 x 2 mesh): its hops give routes a latency."""
-    data = yaml.safe_load((ROOT / "neuroemu/data/default_chip.yaml").read_text())
-    data["cores"] = 4
-    data["topology"].update(width=2, height=2)
-    for key, value in changes.items():
-        node = data
-        *path, last = key.split("__")
-        for p in path:
-            node = node.setdefault(p, {})
-        node[last] = value
-    return chip_from_data(data, "tiny_chip.yaml")
+    return chip_from_data(chip_data(**changes), "tiny_chip.yaml")
 
 
 def make_workload(ticks=150, seed=5, **net):
