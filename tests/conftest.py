@@ -40,6 +40,18 @@ SMALL_WORKLOAD = {
 }
 
 
+def changed(data: dict, **changes) -> dict:
+    """``data`` with nested keys set in place: ``core__axons=8`` sets data["core"]["axons"] (missing
+    levels are made); returns ``data``."""
+    for key, value in changes.items():
+        node = data
+        *path, last = key.split("__")
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return data
+
+
 @pytest.fixture
 def small_chip() -> dict:
     """A fresh copy of the tiny chip's data."""

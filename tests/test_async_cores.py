@@ -17,6 +17,7 @@ from neuroemu.hardware.learning import STDP, STDPContinuous
 from neuroemu.models import rng
 from neuroemu.models.loihi import CubaArrays
 from neuroemu.models.neuron import NeuronArrays
+from conftest import changed
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 10**9  # one 1 ms tick in ps
@@ -26,12 +27,7 @@ def chip_data(**changes) -> dict:
     data = yaml.safe_load((ROOT / "neuroemu/data/default_chip.yaml").read_text())
     data["cores"] = 4
     data["topology"].update(width=2, height=2)
-    for key, value in changes.items():
-        node = data
-        *path, last = key.split("__")
-        for p in path:
-            node = node.setdefault(p, {})
-        node[last] = value
+    changed(data, **changes)
     return data
 
 

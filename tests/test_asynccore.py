@@ -22,6 +22,7 @@ from neuroemu.networks.edgelist import save_network
 from neuroemu.networks.graph import NetworkBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import changed  # noqa: E402
 from conservation import assert_conserved  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,12 +38,7 @@ def chip(cores=1, **changes):
     data["core"].update(neuron_model="cuba_lif", membrane_bits=24, neurons=8, axons=8)
     data["latency"]["hop_ns"] = {"value": 3.0, "source": "test"}
     data["timing"]["mode"] = "async"
-    for key, value in changes.items():
-        node = data
-        *path, last = key.split("__")
-        for p in path:
-            node = node.setdefault(p, {})
-        node[last] = value
+    changed(data, **changes)
     return chip_from_data(data, "hand.yaml")
 
 

@@ -22,6 +22,7 @@ from neuroemu.engine.asyncnet import (ASYNC_NETWORKS, ASYNC_NEURON_MODELS, PURPO
 from neuroemu.engine.options import STREAM_NEURON_RNG
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.models.rng import generator
+from conftest import changed
 
 CHIP = {
     "name": "net_tiny", "cores": 4,
@@ -35,12 +36,7 @@ CHIP = {
 
 def chip(**changes):
     data = copy.deepcopy(CHIP)
-    for key, value in changes.items():
-        node = data
-        *path, last = key.split("__")
-        for p in path:
-            node = node[p]
-        node[last] = value
+    changed(data, **changes)
     return chip_from_data(data, "net_tiny.yaml")
 
 

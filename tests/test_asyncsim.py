@@ -14,6 +14,7 @@ from neuroemu.engine.asyncsim import (ASYNC_NEURON_MODELS, build_engine, check_a
 from neuroemu.config.loader import chip_from_data, load_chip, load_workload, workload_from_data
 from neuroemu.errors import ConfigError, RunawayError
 from neuroemu.engine.options import RunOptions
+from conftest import changed
 
 MS = 10**9  # ps
 
@@ -33,12 +34,7 @@ NET = {"kind": "neurogrid_diffuser",
 
 def chip(**changes):
     data = copy.deepcopy(ASYNC_CHIP)
-    for key, value in changes.items():
-        node = data
-        *path, last = key.split("__")
-        for p in path:
-            node = node[p]
-        node[last] = value
+    changed(data, **changes)
     return chip_from_data(data, "async_tiny.yaml")
 
 

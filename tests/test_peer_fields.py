@@ -26,6 +26,7 @@ from neuroemu.networks.edgelist import load_network, save_csv, save_npz
 from neuroemu.networks.graph import NetworkBuilder, simulate_reference
 from neuroemu.networks.quantise import quantise
 from neuroemu.networks.workloads import build_network
+from conftest import changed
 
 CHIPS = Path(__file__).resolve().parent.parent / "chips"
 SCHEMES = {"loihi": dict(bits=9, scheme="per_synapse", decay_bits=12),
@@ -78,12 +79,7 @@ def if_network(rng, *, n_in=10, sizes=(24, 12), ticks=60, p=0.4, **neurons):
 def chip_file(tmp_path: Path, name: str, **changes) -> Path:
     """A copy of a shipped chip with some keys changed (dotted paths, e.g. core.axons)."""
     data = yaml.safe_load((CHIPS / f"{name}.yaml").read_text())
-    for key, value in changes.items():
-        node = data
-        *parents, last = key.split("__")
-        for p in parents:
-            node = node[p]
-        node[last] = value
+    changed(data, **changes)
     path = tmp_path / f"{name}_changed.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
