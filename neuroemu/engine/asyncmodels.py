@@ -256,8 +256,13 @@ class TrueNorthCT:
         flag = (vmin < np.concatenate([low, low[owner]])) | (vmax > self.hi)
         ok = np.bincount(own2, weights=flag, minlength=len(seg)) == 0
         total = S[last]
-        v_new = np.where(fires, vr + (total - S_at), v0 + total)
-        t_new = np.where(fires, spike_t, w0)
+        # the state as of the neuron's last event (its last group, or its spike if later), as the
+        # one-by-one path and the C kernel leave it: never as of w0 with later inputs already in,
+        # which predict() would read as a crossing at w0 when the drift is down (a window
+        # starting before the inputs, as a split run's or any cut of at most min(L, tick))
+        t_ref = np.where(fires, spike_t, w0)  # the time V below is as of, every input included
+        t_new = np.maximum(t_ref, g_t[last])
+        v_new = np.where(fires, vr + (total - S_at), v0 + total) + d * (t_new - t_ref)
         h = ids[ok]
         self.v[h] = v_new[ok]
         self.t_last[h] = t_new[ok]
