@@ -284,6 +284,11 @@ class TrueNorthCT:
         out = np.full(len(idx), NEVER, np.int64)
         above = v >= th
         out[above] = np.maximum(ref[above], t0[above])
+        # above threshold in its refractory period: a down drift may take V below it by the end
+        late = above & (ref > t0) & (r < 0)
+        if late.any():
+            dt = np.minimum(ref[late] - t0[late], _DT_CAP)
+            out[np.flatnonzero(late)[v[late] + r[late] * dt < th[late]]] = NEVER
         rising = ~above & (r > 0) & (th <= self.hi)
         if rising.any():
             c = t0[rising] + _cdiv(th[rising] - v[rising], r[rising])
