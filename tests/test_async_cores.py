@@ -891,3 +891,23 @@ def test_the_numpy_path_gives_the_c_kernels_record_whatever_the_windows(digits_f
     assert cut.tick_backend == "numpy" and cut.loop_stats["windows"] > c_run.loop_stats["windows"]
     assert c_run.spikes > 1000
     _same(c_run, cut)
+
+
+def test_c_kernel_and_numpy_paths_agree_above_threshold_in_the_refractory_period(digits_files):
+    """The digits network with its weights doubled: inputs push neurons above threshold inside their
+    refractory period while their leak drifts them down. The spike at the refractory end comes only
+    if V is still at threshold then: the scan read V there, the prediction (C kernel and numpy) once
+    gave the refractory end whatever V had become (the C kernel then fired spikes the numpy path did not)."""
+    from neuroemu.config.loader import load_chip, load_workload
+    chip, _, workload = (Path(x) for x in digits_files)
+    net = dict(np.load(chip.parent / "digits3.npz"))
+    net["weight"] = net["weight"] * 2
+    np.savez(chip.parent / "digits3x2.npz", **net)
+    data = yaml.safe_load(workload.read_text())
+    data["network"]["file"] = "digits3x2.npz"
+    (chip.parent / "digits3x2.yaml").write_text(yaml.safe_dump(data))
+    runs = [simulate(load_chip(str(chip)), load_workload(str(chip.parent / "digits3x2.yaml")), timing="async",
+                     record_spikes=True, tick_backend=b) for b in ("c", "numpy")]
+    assert runs[0].tick_backend.split("+")[0] == "c" and runs[1].tick_backend == "numpy"
+    assert runs[0].spikes > 10000
+    _same(*runs)

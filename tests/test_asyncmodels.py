@@ -171,6 +171,18 @@ def test_truenorth_predict_is_the_ceiling_crossing_or_the_refractory_end():
     assert m.predict(ix(0)).tolist() == [4000 + 333]
 
 
+def test_truenorth_predict_above_threshold_in_the_refractory_period_reads_v_at_its_end():
+    """Above threshold before its refractory end (an input in it does not fire): the spike comes at
+    the end only if V is still at threshold then -- a down drift of 1/T per ps takes 12 T to 11.2 T
+    (still above 10 T), 10.5 T to 9.7 T (below: no crossing ever), 10 T + 800 to exactly 10 T."""
+    T = 1000
+    m = tn(4, T=T, v=[12, 0, 0, 12], leak=[-1, -1, -1, 3], threshold=10)
+    m.v[1], m.v[2] = 10 * T + T // 2, 10 * T + 800
+    m.t_last[:] = 200
+    m.ref[:] = 1000
+    assert m.predict(ix(0, 1, 2, 3)).tolist() == [1000, NEVER, 1000, 1000]
+
+
 def test_truenorth_reset_all_puts_every_neuron_at_rest_at_t():
     m = tn(2, v=[3, 4], leak=1)
     m.reset_all(777)
@@ -770,11 +782,8 @@ def test_scan_leaves_the_state_and_crossing_of_the_one_by_one_path(seed):
     m, events, w0, w1 = _random_window(seed)
     m.v[:] = np.clip(m.v, m.low, m.hi)  # the loop's states are inside the bounds (clamped on each update)
     n = len(events)
-    # the loop never holds a crossing overdue at a window's start: only neurons whose crossing is ahead;
-    # and none above threshold in its refractory period under a down drift (predict gives the
-    # refractory end even if V has drifted below by then, which the scan checks: not this test's point)
-    above = (m.v >= m.theta) & (m.ref > m.t_last) & (m.drift < 0)
-    have = [g for g in range(n) if events[g] and int(m.predict(ix(g))[0]) >= w0 and not above[g]]
+    # the loop never holds a crossing overdue at a window's start: only neurons whose crossing is ahead
+    have = [g for g in range(n) if events[g] and int(m.predict(ix(g))[0]) >= w0]
     slow = copy.deepcopy(m)
     g_n = np.array([g for g in have for _ in events[g]], np.int64)
     g_t = np.array([t for g in have for t in sorted(events[g])], np.int64)
