@@ -858,3 +858,52 @@ def test_a_sample_end_stores_the_floor_of_each_continuous_potential():
     loop._new_sample(3 * T, 3 * T)  # the run's end: read out, no reset
     assert loop.arrays.v[:5].tolist() == [-2, 2, 3, -1, 2**31 - 1]
     assert seen == [(2, 0)]
+
+
+def test_the_numpy_path_gives_the_c_kernels_record_whatever_the_windows(digits_files, monkeypatch):
+    """The one-process loop is exact for any window of at most min(L, tick) (what a split run's spans
+    rely on: cut at span ends, windows start before a neuron's inputs): windows ended early at
+    seeded draws give the numpy path the record of the C kernel's own windows, on the digits
+    network whose neurons leak down between inputs. (The scan once kept V as of the window's
+    start with the later inputs added in, which predict read as a crossing at the window's start.)"""
+    from neuroemu.config.loader import load_chip, load_workload
+    from neuroemu.engine import asynccore
+
+    class CutWindows(asynccore.AsyncCoreLoop):
+        def _window(self, w0: int, w1: int, start: float) -> None:
+            if not hasattr(self, "draws"):
+                self.draws = np.random.default_rng(2)
+            self.cut = w0 + int(self.draws.integers(1, w1 - w0 + 1))  # the rest waits in the queue
+            super()._window(w0, self.cut, start)
+
+        def _next_time(self) -> int:
+            self._last_w1 = min(self._last_w1, getattr(self, "cut", 0))  # where the window really ended
+            return super()._next_time()
+
+    chip, _, workload = (str(x) for x in digits_files)
+    c_run = simulate(load_chip(chip), load_workload(workload), timing="async", record_spikes=True, tick_backend="c")
+    monkeypatch.setattr(asynccore, "run_async_cores", lambda c, w, opt, progress: CutWindows(c, w, opt).run(progress))
+    cut = simulate(load_chip(chip), load_workload(workload), timing="async", record_spikes=True, tick_backend="numpy")
+    assert cut.tick_backend == "numpy" and cut.loop_stats["windows"] > c_run.loop_stats["windows"]
+    assert c_run.spikes > 1000
+    _same(c_run, cut)
+
+
+def test_c_kernel_and_numpy_paths_agree_above_threshold_in_the_refractory_period(digits_files):
+    """The digits network with its weights doubled: inputs push neurons above threshold inside their
+    refractory period while their leak drifts them down. The spike at the refractory end comes only
+    if V is still at threshold then: the scan read V there, the prediction (C kernel and numpy) once
+    gave the refractory end whatever V had become (the C kernel then fired spikes the numpy path did not)."""
+    from neuroemu.config.loader import load_chip, load_workload
+    chip, _, workload = (Path(x) for x in digits_files)
+    net = dict(np.load(chip.parent / "digits3.npz"))
+    net["weight"] = net["weight"] * 2
+    np.savez(chip.parent / "digits3x2.npz", **net)
+    data = yaml.safe_load(workload.read_text())
+    data["network"]["file"] = "digits3x2.npz"
+    (chip.parent / "digits3x2.yaml").write_text(yaml.safe_dump(data))
+    runs = [simulate(load_chip(str(chip)), load_workload(str(chip.parent / "digits3x2.yaml")), timing="async",
+                     record_spikes=True, tick_backend=b) for b in ("c", "numpy")]
+    assert runs[0].tick_backend.split("+")[0] == "c" and runs[1].tick_backend == "numpy"
+    assert runs[0].spikes > 10000
+    _same(*runs)

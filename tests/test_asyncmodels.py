@@ -171,6 +171,18 @@ def test_truenorth_predict_is_the_ceiling_crossing_or_the_refractory_end():
     assert m.predict(ix(0)).tolist() == [4000 + 333]
 
 
+def test_truenorth_predict_above_threshold_in_the_refractory_period_reads_v_at_its_end():
+    """Above threshold before its refractory end (an input in it does not fire): the spike comes at
+    the end only if V is still at threshold then -- a down drift of 1/T per ps takes 12 T to 11.2 T
+    (still above 10 T), 10.5 T to 9.7 T (below: no crossing ever), 10 T + 800 to exactly 10 T."""
+    T = 1000
+    m = tn(4, T=T, v=[12, 0, 0, 12], leak=[-1, -1, -1, 3], threshold=10)
+    m.v[1], m.v[2] = 10 * T + T // 2, 10 * T + 800
+    m.t_last[:] = 200
+    m.ref[:] = 1000
+    assert m.predict(ix(0, 1, 2, 3)).tolist() == [1000, NEVER, 1000, 1000]
+
+
 def test_truenorth_reset_all_puts_every_neuron_at_rest_at_t():
     m = tn(2, v=[3, 4], leak=1)
     m.reset_all(777)
@@ -741,3 +753,55 @@ def test_a_hump_inside_the_first_ps_of_a_tiny_tick_is_crossed_at_1_ps():
     # crossing at 1 ps would fire the neuron with v = 5.08)
     m.theta[0] = 60.0
     assert m.predict(ix(0)).tolist() == [NEVER]
+
+
+def _one_by_one(m, g, events, w1):
+    """Neuron ``g``'s window as the loop's one-by-one path runs it (a crossing before an update
+    fires first; one left before the window's end fires there): its spike times."""
+    spikes, pend = [], int(m.predict(ix(g))[0])
+    for t in sorted(events) + [w1]:
+        if pend < t:
+            m.fire(ix(g), ix(pend))
+            spikes.append(pend)
+            pend = int(m.predict(ix(g))[0])
+        if t < w1:
+            if m.integrate(ix(g), ix(t), ix(events[t]))[0]:
+                spikes.append(t)
+            pend = int(m.predict(ix(g))[0])
+    return spikes
+
+
+@pytest.mark.parametrize("seed", [6, 7, 8])
+def test_scan_leaves_the_state_and_crossing_of_the_one_by_one_path(seed):
+    """After a window (one that starts before a neuron's inputs, as any cut of at most min(L, tick)
+    may), the all-at-once scan leaves each neuron as the one-by-one path does: V and its time as of
+    the last event, so the next predicted crossing is the same. (Kept as of w0 with the later inputs
+    already in, V read as above threshold at w0 while a down drift keeps it below: a spike at w0
+    the one-by-one path never fires -- the numpy split run's extra spikes.)"""
+    import copy
+    m, events, w0, w1 = _random_window(seed)
+    m.v[:] = np.clip(m.v, m.low, m.hi)  # the loop's states are inside the bounds (clamped on each update)
+    n = len(events)
+    # the loop never holds a crossing overdue at a window's start: only neurons whose crossing is ahead
+    have = [g for g in range(n) if events[g] and int(m.predict(ix(g))[0]) >= w0]
+    slow = copy.deepcopy(m)
+    g_n = np.array([g for g in have for _ in events[g]], np.int64)
+    g_t = np.array([t for g in have for t in sorted(events[g])], np.int64)
+    g_s = np.array([events[g][t] for g in have for t in sorted(events[g])], np.int64)
+    seg = np.flatnonzero(np.r_[True, g_n[1:] != g_n[:-1]])
+    ok, sn, st, _ = m.scan(g_n, g_t, g_s, seg, w0, w1)
+    spikes = dict(zip(sn.tolist(), st.tolist()))
+    down = 0
+    for j, g in enumerate(have):
+        if not ok[j]:
+            continue
+        mine = [spikes[g]] if g in spikes else []
+        pend = int(m.predict(ix(g))[0])
+        if pend < w1:  # the loop's window end: a crossing left inside the window fires there
+            m.fire(ix(g), ix(pend))
+            mine.append(pend)
+        assert mine == _one_by_one(slow, g, events[g], w1), g
+        assert (m.v[g], m.t_last[g], m.ref[g]) == (slow.v[g], slow.t_last[g], slow.ref[g]), g
+        assert m.predict(ix(g))[0] == slow.predict(ix(g))[0], g
+        down += int(m.drift[g] < 0 and min(events[g]) > w0)
+    assert down > 20

@@ -256,8 +256,13 @@ class TrueNorthCT:
         flag = (vmin < np.concatenate([low, low[owner]])) | (vmax > self.hi)
         ok = np.bincount(own2, weights=flag, minlength=len(seg)) == 0
         total = S[last]
-        v_new = np.where(fires, vr + (total - S_at), v0 + total)
-        t_new = np.where(fires, spike_t, w0)
+        # the state as of the neuron's last event (its last group, or its spike if later), as the
+        # one-by-one path and the C kernel leave it: never as of w0 with later inputs already in,
+        # which predict() would read as a crossing at w0 when the drift is down (a window
+        # starting before the inputs, as a split run's or any cut of at most min(L, tick))
+        t_ref = np.where(fires, spike_t, w0)  # the time V below is as of, every input included
+        t_new = np.maximum(t_ref, g_t[last])
+        v_new = np.where(fires, vr + (total - S_at), v0 + total) + d * (t_new - t_ref)
         h = ids[ok]
         self.v[h] = v_new[ok]
         self.t_last[h] = t_new[ok]
@@ -279,6 +284,11 @@ class TrueNorthCT:
         out = np.full(len(idx), NEVER, np.int64)
         above = v >= th
         out[above] = np.maximum(ref[above], t0[above])
+        # above threshold in its refractory period: a down drift may take V below it by the end
+        late = above & (ref > t0) & (r < 0)
+        if late.any():
+            dt = np.minimum(ref[late] - t0[late], _DT_CAP)
+            out[np.flatnonzero(late)[v[late] + r[late] * dt < th[late]]] = NEVER
         rising = ~above & (r > 0) & (th <= self.hi)
         if rising.any():
             c = t0[rising] + _cdiv(th[rising] - v[rising], r[rising])

@@ -317,7 +317,13 @@ static inline __attribute__((always_inline)) int64_t tn_reset(ak_tn *s, int64_t 
 static inline __attribute__((always_inline)) int64_t tn_predict(ak_tn *s, int64_t i) {
     if (!s->enabled[i]) return TN_NEVER;
     int64_t v = s->v[i], th = s->theta[i], ref = s->ref[i], t0 = s->t_last[i], d = s->drift[i];
-    if (v >= th) return ref > t0 ? ref : t0;
+    if (v >= th) {
+        if (ref <= t0) return t0;
+        /* above threshold in its refractory period: a down drift may take V below it by the end */
+        int64_t dt = ref - t0;
+        if (dt > TN_DT_CAP) dt = TN_DT_CAP;
+        return d < 0 && v + d * dt < th ? TN_NEVER : ref;
+    }
     if (d > 0 && th <= s->hi) {
         int64_t num = th - v;
         int64_t c = t0 + (num + d - 1) / d;  /* num > 0, d > 0: the ceiling */
