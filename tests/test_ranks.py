@@ -557,6 +557,32 @@ def test_routes_priced_apart_and_summed_are_the_whole_routers_prices(split_files
         assert latency_summary(*merged) == want
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_lays_out_only_its_own_cores_of_a_presentation(digits_files, monkeypatch, rank):
+    """A presentation (classify) is mapped by part as any file network: the rank lays out its own
+    share of the cores used alone, holds that cut of the whole build, and its readout reads only
+    the output neurons on its own cores."""
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.networks import compile as compile_module
+    chip, wl = load_chip(digits_files[0]), load_workload(digits_files[2])
+    whole_net = build_network(chip, wl, wl.seed, "w")
+    whole = whole_net.arrays
+    laid, layout = [], compile_module.layout
+    monkeypatch.setattr(compile_module, "layout", lambda *a, **k: laid.append(k["cores"]) or layout(*a, **k))
+    loop = type("Half", (rk.RankLoop,), {"comm": _Rank(rank)})(chip, wl, RunOptions(ticks=5, seed=wl.seed))
+    assert loop.setup_error is None
+    assert laid == [(loop.c0, loop.c1)] and 0 < loop.c1 - loop.c0 < whole.n_cores  # its own cores, laid out once
+    held, cut = loop.stepper.inner.arrays, rk.slice_arrays(whole, loop.c0, loop.c1)
+    assert held.nbytes() == cut.nbytes() < whole.nbytes()
+    for name in ("v", "weights", "row_ptr", "row_neurons", "target_axon", "delay"):
+        a, b = getattr(held, name), getattr(cut, name)
+        assert (a is None and b is None) or np.array_equal(a, b), name
+    g0, g1 = loop.c0 * whole.neurons_per_core, loop.c1 * whole.neurons_per_core
+    outputs = whole_net.hooks.outputs
+    assert loop.hooks.arrays is loop._local and np.array_equal(loop.hooks.outputs, outputs)
+    assert np.array_equal(loop.hooks._own, np.flatnonzero((outputs >= g0) & (outputs < g1)))
+
+
 @pytest.mark.parametrize("ranks, on_system, timing", [(2, False, "sync"), (2, False, "gals"), (2, False, "barrier"),
                                                       (4, True, "sync")])
 def test_ranks_classify_as_one_process_does(digits_files, ranks, on_system, timing):

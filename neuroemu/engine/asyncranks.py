@@ -64,9 +64,9 @@ rank's whole blocks, ``by_block`` 1), its own neurons' routes and their closed f
 own neurons' clockless state and C window kernel: about total / N plus the router graph and the
 enabled flags (1 byte a neuron), estimated and checked per machine before building by the tick
 split's estimate with the clockless state added
-(:func:`neuroemu.engine.rankshare.check_rank_memory`, ``clockless=True``). A network built
-whole (a mapped one) is held whole by every rank (``by_block`` 0), its routes still its own
-neurons' only. Refused in one line, as the tick
+(:func:`neuroemu.engine.rankshare.check_rank_memory`, ``clockless=True``). Mapped
+networks, presentations included, are laid out by part as the tick split lays them out; a rank
+binds its own neurons' routes only. Refused in one line, as the tick
 split refuses them: the packet network, learning, NVM synapse devices, the runaway limits, and
 Neurogrid's diffuser network (its own engine). Presentations (``classify``) run split: spans end at
 every sample's end, where the ranks have exchanged; then each rank reads its own outputs, resets

@@ -45,7 +45,7 @@ Memory per rank (:func:`neuroemu.engine.rankshare.rank_bytes`: about total / N p
 estimated and checked before anything is built (:func:`neuroemu.engine.rankshare.check_rank_memory`,
 one estimate for this split and the clockless one).
 
-Presentations (``classify``) are built whole and sliced; at each sample's end every rank exchanges
+Presentations (``classify``) are mapped by part like any file network; at each sample's end every rank exchanges
 (inside a window too, so spikes bound for other ranks are queued before the reset's marker), resets
 its own cores' neurons (:meth:`RankLoop._reset_state`) and drops its own queued spikes; it reads the
 outputs on its own cores (``Presentation.restrict``) and rank 0 merges the readouts
@@ -193,7 +193,7 @@ class RankLoop(TickLoop):
         and placed whole, its arrays written for this rank's share of the cores used:
         networks/compile.py, "Built by ranks"), or generated on a single chip (its whole-chip
         streams drawn in order, this rank's cores kept: networks/chippart.py); else (NVM devices,
-        a diffuser, a presentation) the whole network, of which _build_cores keeps the rank's slice."""
+        a diffuser) the whole network, of which _build_cores keeps the rank's slice."""
         chip = self.chip
         self.owner = None
         if builds_by_block(chip, self.workload):

@@ -273,10 +273,9 @@ def build_mapped(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: str, c
                  whole_routes: bool = False) -> MappedNetwork:
     """The workload's file network mapped onto the chip, with its inputs and readout attached;
     ``cores_of``, ``whole_routes``: the arrays of some cores alone (an MPI rank's:
-    :func:`neuroemu.networks.compile.map_network`; a presentation's readout needs every core)."""
+    :func:`neuroemu.networks.compile.map_network`; a presentation's readout then takes the rank's
+    own outputs, :meth:`Presentation.restrict`)."""
     spec = workload.network
-    if cores_of is not None and workload.classify is not None:
-        raise ConfigError(f"{name}: classify: a presentation reads and resets every core; it is built whole")
     if workload.inputs:
         raise ConfigError(f"{name}: inputs: a {spec.kind} network takes its input from its own spike trains or "
                           "from classify.dataset, not from generated inputs")

@@ -490,10 +490,10 @@ def build_network_part(chip: ChipSpec, workload: WorkloadSpec, seed: int, name: 
 
 def maps_by_part(chip: ChipSpec, workload: WorkloadSpec) -> bool:
     """Whether some cores of this file network can be built alone (:func:`build_mapped_part`): a
-    mapped network without NVM devices, a diffuser (both program or share synapses across the
-    chip) or a presentation (whose readout and resets see every core)."""
+    mapped network (a presentation's too: each rank resets and reads out its own cores) without NVM
+    devices or a diffuser (both program or share synapses across the chip)."""
     model = NEURON_MODELS.get(chip.core.neuron_model)
-    return (workload.network.kind in FILE_KINDS and chip.synapse_device is None and workload.classify is None
+    return (workload.network.kind in FILE_KINDS and chip.synapse_device is None
             and not (model is not None and model.diffuser))
 
 
