@@ -121,6 +121,21 @@ def test_base_files_are_found_next_to_the_sweep_file(tiny_files, write_yaml, tmp
         plan(write_yaml("missing.yaml", {"base": {"chip": "nowhere.yaml"}}))
 
 
+def test_ranges_past_64_bit_integers_expand_or_refuse_in_one_line(spec):
+    """YAML integers have no size limit: a range past int64 expands as floats (numpy would take it
+    as an object array), one past a float's range is not a number, and random draws of integers
+    past int64 are refused in one line."""
+    s = load_sweep_spec(dict(spec, axes=[{"key": "chip.energy.hop_pj", "range": [-2**63 - 1, 3.0, 2]}]))
+    assert [p.params["chip.energy.hop_pj"] for p in expand(s)] == [-9223372036854775808.0, 3.0]
+    with pytest.raises(ConfigError) as err:
+        load_sweep_spec(dict(spec, axes=[{"key": "chip.energy.hop_pj", "range": [10**400, 3.0, 2]}]))
+    assert "axes[0].range: must be [lo, hi, n] with numbers lo and hi" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_sweep_spec(dict(spec, mode="random", samples=2,
+                             axes=[{"key": "workload.seed", "low": 0, "high": 2**63}]))
+    assert "integer low and high are drawn as 64-bit integers: keep them within +-2^63" in str(err.value)
+
+
 def test_grid_zip_and_range_expansion(spec):
     s = load_sweep_spec(dict(spec, axes=[{"key": "workload.network.rate_hz", "range": [10, 30, 3]},
                                          {"key": "chip.energy.hop_pj", "range": [1.0, 100.0, 3], "log": True}]))

@@ -53,7 +53,13 @@ MAX_POINTS = 1_000_000
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite int or float that a float can hold (a YAML integer may be arbitrarily large)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 def _ref(v: Any) -> str | None:
@@ -125,6 +131,9 @@ class AxisSpec:
                     raise where.child(name).error("must be a finite number", getattr(self, name))
             if self.low > self.high:
                 raise where.error("low must be <= high", [self.low, self.high])
+            if isinstance(self.low, int) and isinstance(self.high, int) and not -2**63 <= self.low <= self.high < 2**63 - 1:
+                raise where.error("integer low and high are drawn as 64-bit integers: keep them within +-2^63",
+                                  [self.low, self.high])
             if self.log and self.low <= 0:
                 raise where.child("low").error("log-uniform draws need low > 0", self.low)
         if self.labels is not None:
@@ -141,11 +150,12 @@ class AxisSpec:
             return list(self.values)
         lo, hi, n = self.range
         if self.log:
-            return np.geomspace(lo, hi, n).tolist()
+            return np.geomspace(float(lo), float(hi), n).tolist()
         if isinstance(lo, int) and isinstance(hi, int) and (n == 1 or (hi - lo) % (n - 1) == 0):
             step = (hi - lo) // (n - 1) if n > 1 else 0
             return [lo + i * step for i in range(n)]
-        return np.linspace(lo, hi, n).tolist()
+        # as floats: numpy takes an int past int64 as an object, which linspace cannot divide
+        return np.linspace(float(lo), float(hi), n).tolist()
 
     def draw(self, rng: np.random.Generator) -> Any:
         """One random-mode value."""
