@@ -23,15 +23,10 @@ from neuroemu.engine.options import STREAM_NEURON_RNG
 from neuroemu.errors import CapacityError, ConfigError
 from neuroemu.models.rng import generator
 from conftest import changed
+from test_asyncsim import ASYNC_CHIP
 
-CHIP = {
-    "name": "net_tiny", "cores": 4,
-    "core": {"axons": 1, "neurons": 64, "neuron_model": "neurogrid_lif"},
-    "topology": {"kind": "tree", "radix": 4},
-    "timing": {"mode": "async", "tick_s": 1.0e-3},
-    "energy": {"synaptic_op_pj": 1.0, "neuron_update_pj": 0.5, "spike_pj": 2.0, "hop_pj": 3.0, "static_mw": 1.0},
-    "latency": {"hop_ns": 40.0, "spike_ns": 1000.0},
-}
+#: test_asyncsim's tiny Neurogrid chip with 64 neurons per core
+CHIP = changed(copy.deepcopy(ASYNC_CHIP), name="net_tiny", core__neurons=64)
 
 
 def chip(**changes):

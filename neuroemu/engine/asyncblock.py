@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 
 from neuroemu.engine.blockrun import block_mode
 from neuroemu.errors import NeuroEmuError, RunawayError
@@ -128,14 +127,7 @@ class WindowRun:
         fired, when = self.kernel.take_spikes()
         if not len(fired):
             return
-        loop._fired.append(fired)
-        if loop.opt.record_spikes:
-            loop.spike_times.append(when)
-            loop.spike_ids.append(fired)
-        if loop.hooks is not None:
-            ticks = when // loop.T
-            for tk in np.unique(ticks):
-                loop.hooks.observe(int(tk), fired[ticks == tk])
+        loop._keep_spikes(fired, when)
 
     def _settle(self) -> None:
         """The C loop's totals into the loop's ledger and counters (once: at the end or a runaway)."""

@@ -484,14 +484,7 @@ class AsyncCoreLoop(ClocklessRoutes):
         if self.n0:  # the global ids
             fired = fired + self.n0
         self.ledger.add("spike", len(fired))
-        self._fired.append(fired)  # counted per neuron once, at the end (np.add.at per window is slow)
-        if self.opt.record_spikes:
-            self.spike_times.append(when)
-            self.spike_ids.append(fired)
-        if self.hooks is not None:
-            ticks = when // self.T
-            for tk in np.unique(ticks):
-                self.hooks.observe(int(tk), fired[ticks == tk])
+        self._keep_spikes(fired, when)
         if routed is not None:
             self.spikes_sent += len(routed[0])
             return self.queue.push_batch(routed[0], KIND_ARRIVAL, routed[1])
@@ -513,6 +506,18 @@ class AsyncCoreLoop(ClocklessRoutes):
         else:
             self.packets.inject(np.maximum(e, self.packets.now), self.router.src_router(r),
                                 self.router.dst_router(r), r)
+
+    def _keep_spikes(self, fired: np.ndarray, when: np.ndarray) -> None:
+        """Spikes fired (global ids) at ``when``: kept for the per-neuron count (once, at the end:
+        np.add.at per window is slow), the record's trains and the presentation's readout."""
+        self._fired.append(fired)
+        if self.opt.record_spikes:
+            self.spike_times.append(when)
+            self.spike_ids.append(fired)
+        if self.hooks is not None:
+            ticks = when // self.T
+            for tk in np.unique(ticks):
+                self.hooks.observe(int(tk), fired[ticks == tk])
 
     def _spike_flow(self) -> dict[str, int]:
         """Where every spike sent to an axon went: sent + inputs = delivered + in flight at the end
