@@ -683,15 +683,21 @@ static __attribute__((noinline)) int64_t tn_rows_counted(const ak_tn_run_scratch
             sops += row_ptr[ax + 1] - row_ptr[ax];
             const uint8_t *restrict row = bits + ax * bpr;
             uint64_t *restrict ct = cnt + type * bpr;
-            for (int64_t b = 0; b < bpr; b++) ct[b] += spread[row[b]];
             rows_of[type]++;
-            if (++adds == 255) TN_FOLD();
             if (!same_prev && !same_next) {  /* alone at its instant: its row is its neurons' instant */
-                for (int64_t b = 0; b < bpr; b++) inst[b] += spread[row[b]];
-                if (++adds == 255) TN_FOLD();
+                for (int64_t b = 0; b < bpr; b++) {
+                    uint64_t v = spread[row[b]];
+                    ct[b] += v;
+                    inst[b] += v;
+                }
+                if (++adds == 255) TN_FOLD();  /* (each byte of either gained at most one) */
                 continue;
             }
-            for (int64_t b = 0; b < bpr; b++) ((uint8_t *)grp)[b] |= row[b];
+            for (int64_t b = 0; b < bpr; b++) {
+                ct[b] += spread[row[b]];
+                ((uint8_t *)grp)[b] |= row[b];
+            }
+            if (++adds == 255) TN_FOLD();
         }
         if (same_prev && !same_next) {  /* the end of a group of one instant */
             for (int64_t b = 0; b < bpr; b++) inst[b] += spread[((uint8_t *)grp)[b]];
