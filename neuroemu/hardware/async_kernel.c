@@ -927,6 +927,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     const int dense = 4 * reach > s->n;
     /* lone rows by byte counts (tn_rows_counted): no step on an arrival's instant, sums within int32 */
     const int counted = dense && !coincide && x->cnt_wpos && n_arr <= x->cnt_max_arr;
+    x->cnt_windows += counted;
     if (counted) sops = tn_rows_counted(x, ord, a_t, a_ax, n_arr, q_t, q_ax, s->n);
     else sops = tn_rows(x, nx, o.touched, &o.nt, ord, a_t, a_ax, n_arr, q_t, q_ax, coincide, dense);
     /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at

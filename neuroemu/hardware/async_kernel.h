@@ -135,7 +135,8 @@ typedef struct {
     int64_t cnt_max_arr;                /* the path is taken for at most this many arrivals (int32 sums) */
     const uint64_t *cnt_spread;         /* [256] a byte -> its 8 bits as 8 bytes of 0/1 */
     uint64_t *cnt;                      /* [(n_types + 2) * ceil(neurons_per_core / 8)] scratch, zero between uses */
-    int32_t *acc_p, *acc_n, *acc_c;     /* [n] scratch, zero between windows: counted input and inputs */
+    int32_t *acc_p, *acc_n, *acc_c;     /* [n] scratch, zero between windows: counted input and instants */
+    int64_t cnt_windows;                /* windows that took the path so far (a counter for tests) */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
