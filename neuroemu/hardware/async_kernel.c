@@ -652,61 +652,63 @@ NE_VECTOR_CLONES static __attribute__((noinline)) void tn_fold(const ak_tn_run_s
  * core by core) its counts are folded into acc_p/acc_n/acc_c (tn_fold), which pass 2 adds to each
  * neuron's pos/neg/ninst. Returns the synaptic events; q_t/q_ax as tn_rows. */
 static __attribute__((noinline)) int64_t tn_rows_counted(const ak_tn_run_scratch *x, const int64_t *restrict ord,
-        const int64_t *restrict a_t, const int64_t *restrict a_ax, int64_t n_arr, int64_t *restrict q_t,
-        int64_t *restrict q_ax, int64_t n) {
+        const int64_t *restrict seg_end, int64_t n_cores, const int64_t *restrict a_t,
+        const int64_t *restrict a_ax, int64_t *restrict q_t, int64_t *restrict q_ax, int64_t n) {
     const int64_t *restrict row_ptr = x->row_ptr;
     const int8_t *restrict axon_type = x->axon_type;
     const uint8_t *restrict bits = x->row_bits;
     const uint64_t *restrict spread = x->cnt_spread;
     uint64_t *restrict cnt = x->cnt;
-    const int64_t apc = x->axons_per_core, npc = x->neurons_per_core, bpr = (npc + 7) / 8;
+    const int64_t npc = x->neurons_per_core, bpr = (npc + 7) / 8;
     uint64_t *restrict inst = cnt + x->n_types * bpr, *restrict grp = inst + bpr;  /* grp: the OR of a group's rows */
-    int64_t *restrict seen = x->seen, sops = 0, cur = -1, adds = 0;
+    int64_t *restrict seen = x->seen, sops = 0, adds = 0;
     int32_t rows_of[64] = {0};  /* rows counted per type since the last fold (bind_network: n_types <= 64) */
+    for (int64_t core = 0; core < n_cores; core++) {  /* core's arrivals: ord[seg_end[core - 1] .. seg_end[core]) */
+        const int64_t q0 = core ? seg_end[core - 1] : 0, q1 = seg_end[core];
+        if (q0 == q1) continue;
 #define TN_FOLD() do {                                                              \
-        tn_fold(x, cur, npc < n - cur * npc ? npc : n - cur * npc, rows_of);       \
+        tn_fold(x, core, npc < n - core * npc ? npc : n - core * npc, rows_of);    \
         adds = 0;                                                                   \
     } while (0)
-    for (int64_t q = 0; q < n_arr; q++) {
-        int64_t a = ord[q], ax = a_ax[a], t = a_t[a], core = ax / apc;
-        if (core != cur) {
-            if (adds) TN_FOLD();
-            cur = core;
-        }
-        int same_prev = q > 0 && a_ax[ord[q - 1]] / apc == core && a_t[ord[q - 1]] == t;
-        int same_next = q + 1 < n_arr && a_ax[ord[q + 1]] / apc == core && a_t[ord[q + 1]] == t;
-        q_t[q] = t;
-        q_ax[q] = seen[ax] == t ? -1 : ax;
-        if (q_ax[q] >= 0) {  /* one activation per (instant, axon) */
-            seen[ax] = t;
-            int64_t type = axon_type[ax];
-            sops += row_ptr[ax + 1] - row_ptr[ax];
-            const uint8_t *restrict row = bits + ax * bpr;
-            uint64_t *restrict ct = cnt + type * bpr;
-            rows_of[type]++;
-            if (!same_prev && !same_next) {  /* alone at its instant: its row is its neurons' instant */
-                for (int64_t b = 0; b < bpr; b++) {
-                    uint64_t v = spread[row[b]];
-                    ct[b] += v;
-                    inst[b] += v;
+        int64_t t_prev = -1, t = a_t[ord[q0]];  /* times are >= 0 */
+        for (int64_t q = q0; q < q1; q++) {
+            int64_t a = ord[q], ax = a_ax[a];
+            int64_t t_next = q + 1 < q1 ? a_t[ord[q + 1]] : -1;
+            int same_prev = t_prev == t, same_next = t_next == t;
+            q_t[q] = t;
+            q_ax[q] = seen[ax] == t ? -1 : ax;
+            if (q_ax[q] >= 0) {  /* one activation per (instant, axon) */
+                seen[ax] = t;
+                int64_t type = axon_type[ax];
+                sops += row_ptr[ax + 1] - row_ptr[ax];
+                const uint8_t *restrict row = bits + ax * bpr;
+                uint64_t *restrict ct = cnt + type * bpr;
+                rows_of[type]++;
+                if (!same_prev && !same_next) {  /* alone at its instant: its row is its neurons' instant */
+                    for (int64_t b = 0; b < bpr; b++) {
+                        uint64_t v = spread[row[b]];
+                        ct[b] += v;
+                        inst[b] += v;
+                    }
+                } else {
+                    for (int64_t b = 0; b < bpr; b++) {
+                        ct[b] += spread[row[b]];
+                        ((uint8_t *)grp)[b] |= row[b];
+                    }
                 }
                 if (++adds == 255) TN_FOLD();  /* (each byte of either gained at most one) */
-                continue;
             }
-            for (int64_t b = 0; b < bpr; b++) {
-                ct[b] += spread[row[b]];
-                ((uint8_t *)grp)[b] |= row[b];
+            if (same_prev && !same_next) {  /* the end of a group of one instant */
+                for (int64_t b = 0; b < bpr; b++) inst[b] += spread[((uint8_t *)grp)[b]];
+                memset(grp, 0, (size_t)bpr * sizeof(uint64_t));
+                if (++adds == 255) TN_FOLD();
             }
-            if (++adds == 255) TN_FOLD();
+            t_prev = t;
+            t = t_next;
         }
-        if (same_prev && !same_next) {  /* the end of a group of one instant */
-            for (int64_t b = 0; b < bpr; b++) inst[b] += spread[((uint8_t *)grp)[b]];
-            memset(grp, 0, (size_t)bpr * sizeof(uint64_t));
-            if (++adds == 255) TN_FOLD();
-        }
-    }
-    if (adds) TN_FOLD();
+        if (adds) TN_FOLD();
 #undef TN_FOLD
+    }
     return sops;
 }
 
@@ -928,7 +930,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     /* lone rows by byte counts (tn_rows_counted): no step on an arrival's instant, sums within int32 */
     const int counted = dense && !coincide && x->cnt_wpos && n_arr <= x->cnt_max_arr;
     x->cnt_windows += counted;
-    if (counted) sops = tn_rows_counted(x, ord, a_t, a_ax, n_arr, q_t, q_ax, s->n);
+    if (counted) sops = tn_rows_counted(x, ord, seg_end, n_cores, a_t, a_ax, q_t, q_ax, s->n);
     else sops = tn_rows(x, nx, o.touched, &o.nt, ord, a_t, a_ax, n_arr, q_t, q_ax, coincide, dense);
     /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
      * once (as TrueNorthCT.bulk) and is done; the others are listed for the ordered pass. The
