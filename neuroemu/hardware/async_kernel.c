@@ -729,7 +729,8 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
     const int64_t hi = s->hi, span = w1 - w0;
     const int mask_any = s->mask_any;
     int64_t nu = 0, nc = 0, n_touched = 0, active = 0, plain = 0;
-    /* counted: the lone rows' inputs are in acc_* (pass 1 by byte counts), read and cleared here */
+    /* counted: every row's input is in acc_* (pass 1 by byte counts), read and cleared here; the
+     * records' pos/neg/ninst and the flags (no step shares an input's instant) are then all zero */
     int32_t *restrict acc_p = counted ? x->acc_p : NULL, *restrict acc_n = counted ? x->acc_n : NULL;
     int32_t *restrict acc_c = counted ? x->acc_c : NULL;
     const int64_t scale = counted ? x->cnt_scale : 0;
@@ -737,17 +738,20 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
         int64_t i = dense ? k : list[k];
         ak_tn_nx *e = nx + i;
         int64_t cc = counted ? acc_c[i] : 0;
-        if (dense) {
-            if (!e->head && !e->ninst && !cc) continue;
+        if (dense) {  /* (one branch: head is random, set for the neurons that step) */
+            if (counted ? !((int64_t)e->head | cc) : !e->head && !e->ninst) continue;
             n_touched++;
         }
         int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
         int64_t sw = step_w[i] * nsteps;
-        int64_t P = e->pos + (sw > 0 ? sw : 0), N = e->neg + (sw < 0 ? sw : 0);
+        int64_t P = (sw > 0 ? sw : 0), N = (sw < 0 ? sw : 0);
         if (counted) {
             P += (int64_t)acc_p[i] * scale;
             N += (int64_t)acc_n[i] * scale;
             acc_p[i] = acc_n[i] = acc_c[i] = 0;
+        } else {
+            P += e->pos;
+            N += e->neg;
         }
         /* tn_advance to w0 */
         int64_t dt = w0 - t_last[i];
@@ -765,8 +769,8 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
         }
         v_[i] = v + P + N;
         if (enabled[i]) {
-            int64_t shared = (flag[i] & 1) + ((flag[i] >> 1) & 1);
-            active += e->ninst + cc;
+            int64_t shared = counted ? 0 : (flag[i] & 1) + ((flag[i] >> 1) & 1);
+            active += counted ? cc : e->ninst;
             plain += nsteps - shared;
         }
         e->st0 = e->st1 = INT64_MAX;
@@ -779,10 +783,12 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
         }
         pend[i] = pd;
         e->head = 0;
-        e->pos = e->neg = 0;
-        e->ninst = 0;
+        if (!counted) {
+            e->pos = e->neg = 0;
+            e->ninst = 0;
+            flag[i] = 0;
+        }
         e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
-        flag[i] = 0;
         if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
             queued[i] = pd;
             moved[nc++] = i;
