@@ -605,10 +605,7 @@ static __attribute__((noinline)) int64_t tn_rows(const ak_tn_run_scratch *x, ak_
 #define NE_VECTOR_CLONES
 #endif
 
-/* The counted rows of one core (pass 1 by byte counts, see tn_rows_counted) into its neurons' sums:
- * for each axon type with rows, count x weight (kept apart by sign) and the count itself, in one
- * loop over the core's m neurons that the compiler vectorises; the counts are zeroed for the next
- * core. Sums in int32: ak_tn_run takes this path only while no sum can pass 2^31 (cnt_max_arr). */
+/* (tn_fold's loops: restrict on parameters, which GCC honours for vectorising, not on locals) */
 static inline __attribute__((always_inline)) void tn_fold_type(int32_t *restrict P, int32_t *restrict N,
         const uint8_t *restrict cb, const int32_t *restrict wp, const int32_t *restrict wn, int64_t m) {
     for (int64_t j = 0; j < m; j++) {
@@ -648,9 +645,10 @@ NE_VECTOR_CLONES static __attribute__((noinline)) void tn_fold(const ak_tn_run_s
  * as the sync kernel's tn_range) instead of three read-modify-writes of a 64-byte record per
  * synapse, and the rows of one instant on one core (adjacent in ord) add the OR of their bitmap
  * rows to the instant counts (a neuron's distinct input instants, ninst). A count stays below 256:
- * every byte gains at most one per add, folded at 255 adds. When the core changes (arrivals come
- * core by core) its counts are folded into acc_p/acc_n/acc_c (tn_fold), which pass 2 adds to each
- * neuron's pos/neg/ninst. Returns the synaptic events; q_t/q_ax as tn_rows. */
+ * every byte gains at most one per add, folded at 255 adds. Core by core (seg_end: the counting
+ * sort's segments of ord), the counts are folded into acc_p/acc_n/acc_c (tn_fold), which pass 2
+ * (tn_bulk_counted) reads in place of the records' pos/neg/ninst: those, and the flags, are not
+ * touched. Returns the synaptic events; q_t/q_ax as tn_rows. */
 static __attribute__((noinline)) int64_t tn_rows_counted(const ak_tn_run_scratch *x, const int64_t *restrict ord,
         const int64_t *restrict seg_end, int64_t n_cores, const int64_t *restrict a_t,
         const int64_t *restrict a_ax, int64_t *restrict q_t, int64_t *restrict q_ax, int64_t n) {
@@ -933,7 +931,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t reach = o.nt;
     for (int64_t a = 0; a < n_arr; a++) reach += row_ptr[a_ax[a] + 1] - row_ptr[a_ax[a]];
     const int dense = 4 * reach > s->n;
-    /* lone rows by byte counts (tn_rows_counted): no step on an arrival's instant, sums within int32 */
+    /* rows by byte counts (tn_rows_counted): no step on an arrival's instant, sums within int32 */
     const int counted = dense && !coincide && x->cnt_wpos && n_arr <= x->cnt_max_arr;
     x->cnt_windows += counted;
     if (counted) sops = tn_rows_counted(x, ord, seg_end, n_cores, a_t, a_ax, q_t, q_ax, s->n);

@@ -127,9 +127,10 @@ typedef struct {
     int64_t *out_t, *out_ax;  /* [n] the arrivals the window's spikes send, in the spikes' order */
     const uint8_t *row_bits;  /* [axons * ceil(neurons_per_core / 8)] bit j of row a: the row reaches
                                * its core's neuron j (little-endian bits); NULL: rows are scanned */
-    /* Pass 1 by byte counts (in a window reaching most neurons, the rows of lone arrivals add their
-     * bitmap rows into per-type byte counts of their core; the weights are applied once per type
-     * and core into acc_*, which pass 2 reads and clears). cnt_wpos NULL: the path is off. */
+    /* Pass 1 by byte counts (in a window reaching most neurons with no leak step on an arrival's
+     * instant, every row adds its bitmap row to its type's byte counts of its core and one
+     * instant's rows their OR to the instant counts; the weights are applied once per type and
+     * core into acc_*, which pass 2 reads and clears). cnt_wpos NULL: the path is off. */
     const int32_t *cnt_wpos, *cnt_wneg; /* [cores * n_types * neurons_per_core] type weights / cnt_scale, by sign */
     int64_t cnt_scale;                  /* type_w = cnt_w* x cnt_scale, exactly */
     int64_t cnt_max_arr;                /* the path is taken for at most this many arrivals (int32 sums) */

@@ -545,7 +545,8 @@ class TrueNorthWindowC:
             return
         npc, nt = x.neurons_per_core, tw.shape[1]
         w = np.concatenate([w, np.zeros((-n % npc, nt), w.dtype)]).reshape(-1, npc, nt).transpose(0, 2, 1)
-        x.cnt_wpos, x.cnt_wneg = ptr("int32_t[]", np.maximum(w, 0).astype(np.int32)), ptr("int32_t[]", np.minimum(w, 0).astype(np.int32))
+        x.cnt_wpos = ptr("int32_t[]", np.maximum(w, 0).astype(np.int32))
+        x.cnt_wneg = ptr("int32_t[]", np.minimum(w, 0).astype(np.int32))
         x.cnt_scale, x.cnt_max_arr = scale, (2**31 - 1) // max(wmax, 1)
         bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little")
         x.cnt_spread = ptr("uint64_t[]", bits.view("<u8").ravel())
