@@ -947,9 +947,11 @@ def test_pass_one_by_byte_counts_equals_the_numpy_paths_window_by_window(weights
     an (instant, axon) (the count path: rows into per-type byte counts, the OR of one instant's rows
     into the instant counts); a sparse one (three rows reach under a quarter of the neurons: the path
     is off); one axon 600 times at distinct instants, 600 rows on one core (the counts folded at 255
-    adds, twice). Mixed-sign weights, small and large (+-255: many neurons left to the ordered pass,
-    spikes). Every window the C kernel's state, counts and spikes equal the numpy paths', and its
-    counter says which windows took the count path."""
+    adds, twice); a dense one with more arrivals than the int32 sums allow (the bound lowered: the
+    row scan with the path bound), then the same again within the bound. Mixed-sign weights, small
+    and large (+-255: many neurons left to the ordered pass, spikes). Every window the C kernel's
+    state, counts and spikes equal the numpy paths', and its counter says which windows took the
+    count path."""
     loops = _hand_fed_pair(weights=weights, threshold=40, rate_hz=0.0)
     x = loops[0].ckernel.c_parts()[1]
     assert x.cnt_wpos and x.cnt_windows == 0  # (a NULL pointer is false)
@@ -971,6 +973,14 @@ def test_pass_one_by_byte_counts_equals_the_numpy_paths_window_by_window(weights
     ax = np.concatenate([np.full(600, 7), draws.integers(0, n_axons, 20)])
     _feed_and_compare(loops, w0, w0 + span, t, ax)
     assert x.cnt_windows == 2
+    # dense, but more arrivals than the int32 sums allow (the bound lowered to 100): the row scan
+    limit, x.cnt_max_arr = x.cnt_max_arr, 100
+    w0 += span
+    _feed_and_compare(loops, w0, w0 + span, w0 + draws.integers(0, span, 150), draws.integers(0, n_axons, 150))
+    x.cnt_max_arr = limit
+    w0 += span
+    _feed_and_compare(loops, w0, w0 + span, w0 + draws.integers(0, span, 150), draws.integers(0, n_axons, 150))
+    assert x.cnt_windows == 3
     assert loops[0].ledger.get("synaptic_op") >= 600 * 32
     if weights[0] == 255:
         assert loops[0].ledger.get("spike") > 0
