@@ -907,3 +907,104 @@ def test_c_kernel_and_numpy_paths_agree_above_threshold_in_the_refractory_period
     assert runs[0].tick_backend.split("+")[0] == "c" and runs[1].tick_backend == "numpy"
     assert runs[0].spikes > 10000
     _same(*runs)
+
+
+# --- the C kernel's pass 1 by byte counts against the numpy paths ------------------------------------
+
+def _hand_fed_pair(**net):
+    """The same network with no input source on the C kernel and on the numpy paths (python queue),
+    for arrivals fed by hand, window by window."""
+    from neuroemu.engine.asynccore import AsyncCoreLoop
+    from neuroemu.engine.options import RunOptions
+    from neuroemu.engine.run import with_timing
+    c = with_timing(make_chip(), "async")
+    w = workload_from_data({**_as_data(make_workload(**net)), "inputs": []}, "tiny.yaml")
+    loops = [AsyncCoreLoop(c, w, RunOptions(ticks=3, seed=1, tick_backend=b, queue=q, record_spikes=True))
+             for b, q in (("c", "c"), ("numpy", "python"))]
+    assert [lp.backend for lp in loops] == ["c", "numpy"]
+    return loops
+
+
+def _feed_and_compare(loops, w0, w1, t, ax) -> None:
+    """One window of the arrivals (t, ax) on both loops: the same state, counts, spikes and checks."""
+    from neuroemu.engine.asynccore import KIND_ARRIVAL
+    order = np.argsort(t, kind="stable")
+    for lp in loops:
+        lp.queue.push_batch(np.asarray(t, np.int64)[order], KIND_ARRIVAL, np.asarray(ax, np.int64)[order])
+        lp._window(w0, w1, 0.0)
+    c, n = loops
+    for key in ("v", "t_last", "ref", "theta"):  # (n_upd: read only under a stochastic threshold, kept by C alone)
+        assert np.array_equal(getattr(c.model, key), getattr(n.model, key)), key
+    assert np.array_equal(c.pend, n.pend)
+    assert c.ledger.counts == n.ledger.counts
+    assert np.array_equal(np.concatenate(c.spike_ids or [[]]), np.concatenate(n.spike_ids or [[]]))
+    assert np.array_equal(np.concatenate(c.spike_times or [[]]), np.concatenate(n.spike_times or [[]]))
+
+
+@pytest.mark.parametrize("weights", [[3, 2, -1, -2], [255, 200, -255, -100]])
+def test_pass_one_by_byte_counts_equals_the_numpy_paths_window_by_window(weights):
+    """Windows fed by hand: a dense one with lone arrivals, instants shared on a core and repeats of
+    an (instant, axon) (the count path: rows into per-type byte counts, the OR of one instant's rows
+    into the instant counts); a sparse one (three rows reach under a quarter of the neurons: the path
+    is off); one axon 600 times at distinct instants, 600 rows on one core (the counts folded at 255
+    adds, twice); a dense one with more arrivals than the int32 sums allow (the bound lowered: the
+    row scan with the path bound), then the same again within the bound. Mixed-sign weights, small
+    and large (+-255: many neurons left to the ordered pass, spikes). Every window the C kernel's
+    state, counts and spikes equal the numpy paths', and its counter says which windows took the
+    count path."""
+    loops = _hand_fed_pair(weights=weights, threshold=40, rate_hz=0.0)
+    x = loops[0].ckernel.c_parts()[1]
+    assert x.cnt_wpos and x.cnt_windows == 0  # (a NULL pointer is false)
+    n_axons = loops[0].arrays.n_axons
+    draws = np.random.default_rng(3)
+    w0, span = 0, 10**6
+    # dense: 200 arrivals, a third of them on 20 shared instants, 10 repeats of an (instant, axon)
+    t = draws.integers(w0, w0 + span, 200)
+    t[:70] = draws.choice(draws.integers(w0, w0 + span, 20), 70)
+    ax = draws.integers(0, n_axons, 200)
+    t, ax = np.concatenate([t, t[:10]]), np.concatenate([ax, ax[:10]])
+    _feed_and_compare(loops, w0, w0 + span, t, ax)
+    assert x.cnt_windows == 1
+    w0 += span  # sparse: under a quarter of the neurons reached
+    _feed_and_compare(loops, w0, w0 + span, w0 + np.array([5, 9, 700]), np.array([1, 300, 600]))
+    assert x.cnt_windows == 1
+    w0 += span  # one axon 600 times, one instant each, and a few others
+    t = np.concatenate([w0 + np.arange(0, 600 * 1000, 1000), w0 + draws.integers(0, span, 20)])
+    ax = np.concatenate([np.full(600, 7), draws.integers(0, n_axons, 20)])
+    _feed_and_compare(loops, w0, w0 + span, t, ax)
+    assert x.cnt_windows == 2
+    # dense, but more arrivals than the int32 sums allow (the bound lowered to 100): the row scan
+    limit, x.cnt_max_arr = x.cnt_max_arr, 100
+    w0 += span
+    _feed_and_compare(loops, w0, w0 + span, w0 + draws.integers(0, span, 150), draws.integers(0, n_axons, 150))
+    x.cnt_max_arr = limit
+    w0 += span
+    _feed_and_compare(loops, w0, w0 + span, w0 + draws.integers(0, span, 150), draws.integers(0, n_axons, 150))
+    assert x.cnt_windows == 3
+    assert loops[0].ledger.get("synaptic_op") >= 600 * 32
+    if weights[0] == 255:
+        assert loops[0].ledger.get("spike") > 0
+
+
+def test_pass_one_by_byte_counts_is_bound_only_where_it_is_exact():
+    """The count path needs the crossbar's bitmap and per-type weights that are whole multiples of
+    the input scale (units of 1/T) under 2^15; otherwise it stays off and the row scan runs."""
+    from neuroemu.hardware.asynckernel import TrueNorthWindowC
+    loop = _hand_fed_pair()[0]
+    a, m = loop.arrays, loop.model
+    flat = loop._flat_weights
+
+    def bound(type_w, row_w=None):
+        k = TrueNorthWindowC(m, loop.pend)
+        k.bind_network(a, m, type_w, row_w, loop.queued, loop.end_ps)
+        x = k.c_parts()[1]
+        return bool(x.cnt_wpos), x.cnt_max_arr
+
+    wmax = int(np.abs(a.weights).max())
+    assert bound(flat) == (True, (2**31 - 1) // wmax)
+    off = flat.copy()
+    off[5] += 1  # not a whole multiple of T
+    assert not bound(off)[0]
+    assert not bound(flat // m.T * 2**15 * m.T)[0]  # a weight of 2^15 x wmax
+    row_w = np.repeat(np.ones(1, np.int64), len(a.row_neurons)) * m.T
+    assert not bound(None, row_w)[0]  # per-synapse weights

@@ -598,6 +598,118 @@ static __attribute__((noinline)) int64_t tn_rows(const ak_tn_run_scratch *x, ak_
     return sops;
 }
 
+/* Wider vector units where the CPU has them (integer loops: the same numbers either way), as tick.c */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NE_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NE_VECTOR_CLONES
+#endif
+
+/* (tn_fold's loops: restrict on parameters, which GCC honours for vectorising, not on locals) */
+static inline __attribute__((always_inline)) void tn_fold_type(int32_t *restrict P, int32_t *restrict N,
+        const uint8_t *restrict cb, const int32_t *restrict wp, const int32_t *restrict wn, int64_t m) {
+    for (int64_t j = 0; j < m; j++) {
+        int32_t k = cb[j];
+        P[j] += k * wp[j];
+        N[j] += k * wn[j];
+    }
+}
+
+static inline __attribute__((always_inline)) void tn_fold_inst(int32_t *restrict C, const uint8_t *restrict cb,
+                                                               int64_t m) {
+    for (int64_t j = 0; j < m; j++) C[j] += cb[j];
+}
+
+/* One core's counts (see tn_rows_counted) into its neurons' sums: for each axon type with rows,
+ * count x weight (kept apart by sign), and the instants; loops over the core's m neurons that the
+ * compiler vectorises. The counts are zeroed for what follows. Sums in int32: ak_tn_run takes this
+ * path only while no sum can pass 2^31 (cnt_max_arr). */
+NE_VECTOR_CLONES static __attribute__((noinline)) void tn_fold(const ak_tn_run_scratch *x, int64_t core, int64_t m,
+                                                               int32_t *rows_of) {
+    const int64_t npc = x->neurons_per_core, n_types = x->n_types, bpr = (npc + 7) / 8;
+    for (int64_t t = 0; t < n_types; t++) {
+        if (!rows_of[t]) continue;
+        rows_of[t] = 0;
+        tn_fold_type(x->acc_p + core * npc, x->acc_n + core * npc, (const uint8_t *)(x->cnt + t * bpr),
+                     x->cnt_wpos + (core * n_types + t) * npc, x->cnt_wneg + (core * n_types + t) * npc, m);
+        memset(x->cnt + t * bpr, 0, (size_t)bpr * sizeof(uint64_t));
+    }
+    uint64_t *inst = x->cnt + n_types * bpr;
+    tn_fold_inst(x->acc_c + core * npc, (const uint8_t *)inst, m);
+    memset(inst, 0, (size_t)bpr * sizeof(uint64_t));
+}
+
+/* Pass 1 of a window reaching most neurons (dense) in which no leak step falls on an arrival's
+ * instant (so no input shares an instant with a step), with the crossbar's bitmap and per-type
+ * weights: every row adds its bitmap row to its type's byte counts (eight neurons per 64-bit add,
+ * as the sync kernel's tn_range) instead of three read-modify-writes of a 64-byte record per
+ * synapse, and the rows of one instant on one core (adjacent in ord) add the OR of their bitmap
+ * rows to the instant counts (a neuron's distinct input instants, ninst). A count stays below 256:
+ * every byte gains at most one per add, folded at 255 adds. Core by core (seg_end: the counting
+ * sort's segments of ord), the counts are folded into acc_p/acc_n/acc_c (tn_fold), which pass 2
+ * (tn_bulk_counted) reads in place of the records' pos/neg/ninst: those, and the flags, are not
+ * touched. Returns the synaptic events; q_t/q_ax as tn_rows. */
+static __attribute__((noinline)) int64_t tn_rows_counted(const ak_tn_run_scratch *x, const int64_t *restrict ord,
+        const int64_t *restrict seg_end, int64_t n_cores, const int64_t *restrict a_t,
+        const int64_t *restrict a_ax, int64_t *restrict q_t, int64_t *restrict q_ax, int64_t n) {
+    const int64_t *restrict row_ptr = x->row_ptr;
+    const int8_t *restrict axon_type = x->axon_type;
+    const uint8_t *restrict bits = x->row_bits;
+    const uint64_t *restrict spread = x->cnt_spread;
+    uint64_t *restrict cnt = x->cnt;
+    const int64_t npc = x->neurons_per_core, bpr = (npc + 7) / 8;
+    uint64_t *restrict inst = cnt + x->n_types * bpr, *restrict grp = inst + bpr;  /* grp: the OR of a group's rows */
+    int64_t *restrict seen = x->seen, sops = 0, adds = 0;
+    int32_t rows_of[64] = {0};  /* rows counted per type since the last fold (bind_network: n_types <= 64) */
+    for (int64_t core = 0; core < n_cores; core++) {  /* core's arrivals: ord[seg_end[core - 1] .. seg_end[core]) */
+        const int64_t q0 = core ? seg_end[core - 1] : 0, q1 = seg_end[core];
+        if (q0 == q1) continue;
+#define TN_FOLD() do {                                                              \
+        tn_fold(x, core, npc < n - core * npc ? npc : n - core * npc, rows_of);    \
+        adds = 0;                                                                   \
+    } while (0)
+        int64_t t_prev = -1, t = a_t[ord[q0]];  /* times are >= 0 */
+        for (int64_t q = q0; q < q1; q++) {
+            int64_t a = ord[q], ax = a_ax[a];
+            int64_t t_next = q + 1 < q1 ? a_t[ord[q + 1]] : -1;
+            int same_prev = t_prev == t, same_next = t_next == t;
+            q_t[q] = t;
+            q_ax[q] = seen[ax] == t ? -1 : ax;
+            if (q_ax[q] >= 0) {  /* one activation per (instant, axon) */
+                seen[ax] = t;
+                int64_t type = axon_type[ax];
+                sops += row_ptr[ax + 1] - row_ptr[ax];
+                const uint8_t *restrict row = bits + ax * bpr;
+                uint64_t *restrict ct = cnt + type * bpr;
+                rows_of[type]++;
+                if (!same_prev && !same_next) {  /* alone at its instant: its row is its neurons' instant */
+                    for (int64_t b = 0; b < bpr; b++) {
+                        uint64_t v = spread[row[b]];
+                        ct[b] += v;
+                        inst[b] += v;
+                    }
+                } else {
+                    for (int64_t b = 0; b < bpr; b++) {
+                        ct[b] += spread[row[b]];
+                        ((uint8_t *)grp)[b] |= row[b];
+                    }
+                }
+                if (++adds == 255) TN_FOLD();  /* (each byte of either gained at most one) */
+            }
+            if (same_prev && !same_next) {  /* the end of a group of one instant */
+                for (int64_t b = 0; b < bpr; b++) inst[b] += spread[((uint8_t *)grp)[b]];
+                memset(grp, 0, (size_t)bpr * sizeof(uint64_t));
+                if (++adds == 255) TN_FOLD();
+            }
+            t_prev = t;
+            t = t_next;
+        }
+        if (adds) TN_FOLD();
+#undef TN_FOLD
+    }
+    return sops;
+}
+
 /* Pass 2 (see ak_tn_run) in a function of its own, its arrays and counters in registers (in
  * ak_tn_run they are spilled). dense: walk every neuron (list unread), else the n_walk listed. */
 typedef struct {
@@ -607,7 +719,7 @@ typedef struct {
 static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_nx *restrict nx,
         uint8_t *restrict flag, const int64_t *restrict step_w, const int64_t *list, int64_t n_walk,
         int64_t *restrict ulist, int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1,
-        int64_t end, tn_bulk_out *out, const int dense) {
+        int64_t end, tn_bulk_out *out, const int dense, const ak_tn_run_scratch *x, const int counted) {
     int64_t *restrict v_ = s->v, *restrict t_last = s->t_last, *restrict pend = s->pend;
     const int64_t *restrict drift = s->drift, *restrict low = s->low, *restrict alpha = s->alpha;
     const int64_t *restrict ref_ = s->ref;
@@ -615,16 +727,30 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
     const int64_t hi = s->hi, span = w1 - w0;
     const int mask_any = s->mask_any;
     int64_t nu = 0, nc = 0, n_touched = 0, active = 0, plain = 0;
+    /* counted: every row's input is in acc_* (pass 1 by byte counts), read and cleared here; the
+     * records' pos/neg/ninst and the flags (no step shares an input's instant) are then all zero */
+    int32_t *restrict acc_p = counted ? x->acc_p : NULL, *restrict acc_n = counted ? x->acc_n : NULL;
+    int32_t *restrict acc_c = counted ? x->acc_c : NULL;
+    const int64_t scale = counted ? x->cnt_scale : 0;
     for (int64_t k = 0; k < n_walk; k++) {
         int64_t i = dense ? k : list[k];
         ak_tn_nx *e = nx + i;
-        if (dense) {
-            if (!e->head && !e->ninst) continue;
+        int64_t cc = counted ? acc_c[i] : 0;
+        if (dense) {  /* (one branch: head is random, set for the neurons that step) */
+            if (counted ? !((int64_t)e->head | cc) : !e->head && !e->ninst) continue;
             n_touched++;
         }
         int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
         int64_t sw = step_w[i] * nsteps;
-        int64_t P = e->pos + (sw > 0 ? sw : 0), N = e->neg + (sw < 0 ? sw : 0);
+        int64_t P = (sw > 0 ? sw : 0), N = (sw < 0 ? sw : 0);
+        if (counted) {
+            P += (int64_t)acc_p[i] * scale;
+            N += (int64_t)acc_n[i] * scale;
+            acc_p[i] = acc_n[i] = acc_c[i] = 0;
+        } else {
+            P += e->pos;
+            N += e->neg;
+        }
         /* tn_advance to w0 */
         int64_t dt = w0 - t_last[i];
         if (dt > TN_DT_CAP) dt = TN_DT_CAP;
@@ -641,8 +767,8 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
         }
         v_[i] = v + P + N;
         if (enabled[i]) {
-            int64_t shared = (flag[i] & 1) + ((flag[i] >> 1) & 1);
-            active += e->ninst;
+            int64_t shared = counted ? 0 : (flag[i] & 1) + ((flag[i] >> 1) & 1);
+            active += counted ? cc : e->ninst;
             plain += nsteps - shared;
         }
         e->st0 = e->st1 = INT64_MAX;
@@ -655,10 +781,12 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
         }
         pend[i] = pd;
         e->head = 0;
-        e->pos = e->neg = 0;
-        e->ninst = 0;
+        if (!counted) {
+            e->pos = e->neg = 0;
+            e->ninst = 0;
+            flag[i] = 0;
+        }
         e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
-        flag[i] = 0;
         if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
             queued[i] = pd;
             moved[nc++] = i;
@@ -674,13 +802,20 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
 static __attribute__((noinline)) void tn_bulk_dense(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
         const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
         int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out) {
-    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1);
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1, NULL, 0);
+}
+
+static __attribute__((noinline)) void tn_bulk_counted(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
+        const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
+        int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out,
+        const ak_tn_run_scratch *x) {
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1, x, 1);
 }
 
 static __attribute__((noinline)) void tn_bulk_list(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
         const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
         int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out) {
-    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 0);
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 0, NULL, 0);
 }
 
 /* Sort the window's spikes by (time, neuron) (each pair is unique: a neuron fires at most once
@@ -796,7 +931,11 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     int64_t reach = o.nt;
     for (int64_t a = 0; a < n_arr; a++) reach += row_ptr[a_ax[a] + 1] - row_ptr[a_ax[a]];
     const int dense = 4 * reach > s->n;
-    sops = tn_rows(x, nx, o.touched, &o.nt, ord, a_t, a_ax, n_arr, q_t, q_ax, coincide, dense);
+    /* rows by byte counts (tn_rows_counted): no step on an arrival's instant, sums within int32 */
+    const int counted = dense && !coincide && x->cnt_wpos && n_arr <= x->cnt_max_arr;
+    x->cnt_windows += counted;
+    if (counted) sops = tn_rows_counted(x, ord, seg_end, n_cores, a_t, a_ax, q_t, q_ax, s->n);
+    else sops = tn_rows(x, nx, o.touched, &o.nt, ord, a_t, a_ax, n_arr, q_t, q_ax, coincide, dense);
     /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
      * once (as TrueNorthCT.bulk) and is done; the others are listed for the ordered pass. The
      * neurons whose crossing moved are written over the front of the touched list (never ahead
@@ -807,7 +946,8 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     const int64_t n_walk = dense ? s->n : o.nt;
     int64_t n_touched = dense ? 0 : o.nt;
     tn_bulk_out bo = {0, 0, 0, 0, 0};
-    if (dense) tn_bulk_dense(s, nx, flag, step_w, o.touched, n_walk, ulist, queued, o.touched, w0, w1, end, &bo);
+    if (counted) tn_bulk_counted(s, nx, flag, step_w, o.touched, n_walk, ulist, queued, o.touched, w0, w1, end, &bo, x);
+    else if (dense) tn_bulk_dense(s, nx, flag, step_w, o.touched, n_walk, ulist, queued, o.touched, w0, w1, end, &bo);
     else tn_bulk_list(s, nx, flag, step_w, o.touched, n_walk, ulist, queued, o.touched, w0, w1, end, &bo);
     nu = bo.nu;
     nc = bo.nc;

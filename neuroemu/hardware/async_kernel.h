@@ -127,6 +127,17 @@ typedef struct {
     int64_t *out_t, *out_ax;  /* [n] the arrivals the window's spikes send, in the spikes' order */
     const uint8_t *row_bits;  /* [axons * ceil(neurons_per_core / 8)] bit j of row a: the row reaches
                                * its core's neuron j (little-endian bits); NULL: rows are scanned */
+    /* Pass 1 by byte counts (in a window reaching most neurons with no leak step on an arrival's
+     * instant, every row adds its bitmap row to its type's byte counts of its core and one
+     * instant's rows their OR to the instant counts; the weights are applied once per type and
+     * core into acc_*, which pass 2 reads and clears). cnt_wpos NULL: the path is off. */
+    const int32_t *cnt_wpos, *cnt_wneg; /* [cores * n_types * neurons_per_core] type weights / cnt_scale, by sign */
+    int64_t cnt_scale;                  /* type_w = cnt_w* x cnt_scale, exactly */
+    int64_t cnt_max_arr;                /* the path is taken for at most this many arrivals (int32 sums) */
+    const uint64_t *cnt_spread;         /* [256] a byte -> its 8 bits as 8 bytes of 0/1 */
+    uint64_t *cnt;                      /* [(n_types + 2) * ceil(neurons_per_core / 8)] scratch, zero between uses */
+    int32_t *acc_p, *acc_n, *acc_c;     /* [n] scratch, zero between windows: counted input and instants */
+    int64_t cnt_windows;                /* windows that took the path so far (a counter for tests) */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,

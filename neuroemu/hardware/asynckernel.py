@@ -528,6 +528,30 @@ class TrueNorthWindowC:
         fb = _ffi.from_buffer  # the output buffers live as long as the kernel: point at them once
         self._out = (fb("int64_t[]", self._touched), len(self._touched), fb("int64_t[]", self._spk_n),
                      fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
+        self._bind_counts(x, arrays, type_w, int(model.input_scale), n, ptr)
+
+    def _bind_counts(self, x, arrays, type_w, scale: int, n: int, ptr) -> None:
+        """Pass 1 by byte counts (ak_tn_run, tn_rows_counted) where the bitmap and per-type weights
+        are bound and every weight is a whole multiple of the scale (units of 1/T) within int16:
+        the type weights / scale split by sign, type-major per core; else the path stays off."""
+        x.cnt_wpos = x.cnt_wneg = x.cnt_spread = x.cnt = x.acc_p = x.acc_n = x.acc_c = _ffi.NULL
+        tw = None if type_w is None else np.asarray(type_w).reshape(n, -1)
+        if (x.row_bits == _ffi.NULL or tw is None or tw.dtype.kind != "i" or scale < 1 or tw.shape[1] > 64
+                or np.any(tw % scale)):
+            return
+        w = tw // scale
+        wmax = int(np.abs(w).max(initial=0))
+        if wmax >= 1 << 15:
+            return
+        npc, nt = x.neurons_per_core, tw.shape[1]
+        w = np.concatenate([w, np.zeros((-n % npc, nt), w.dtype)]).reshape(-1, npc, nt).transpose(0, 2, 1)
+        x.cnt_wpos = ptr("int32_t[]", np.maximum(w, 0).astype(np.int32))
+        x.cnt_wneg = ptr("int32_t[]", np.minimum(w, 0).astype(np.int32))
+        x.cnt_scale, x.cnt_max_arr = scale, (2**31 - 1) // max(wmax, 1)
+        bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little")
+        x.cnt_spread = ptr("uint64_t[]", bits.view("<u8").ravel())
+        x.cnt = ptr("uint64_t[]", np.zeros((nt + 2) * ((npc + 7) // 8), np.uint64))  # types, instants, a group's OR
+        x.acc_p, x.acc_n, x.acc_c = (ptr("int32_t[]", np.zeros(n, np.int32)) for _ in range(3))
 
     def bind_routes(self, route_axon: np.ndarray, route_ps: np.ndarray) -> None:
         """Each neuron's one route (target axon, < 0 for none; delay in ps): :meth:`run` then also
