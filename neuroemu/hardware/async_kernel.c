@@ -918,3 +918,24 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     counts[5] = n_out;
     return n_touched;
 }
+
+/* A crossbar's rows as bits (ak_tn_run_scratch.row_bits; declared in async_kernel.h). */
+int64_t ak_pack_row_bits(int64_t n_axons, const int64_t *row_ptr, const void *row_neurons, int32_t neuron_bytes,
+                         int64_t npc, uint8_t *bits) {
+    if ((neuron_bytes != 1 && neuron_bytes != 2) || n_axons < 0 || npc < 0) return AK_EBADARG;
+    const uint8_t *n8 = (const uint8_t *)row_neurons;
+    const uint16_t *n16 = (const uint16_t *)row_neurons;
+    const int64_t stride = (npc + 7) / 8;
+    int64_t twice = 0;
+    for (int64_t a = 0; a < n_axons; a++) {
+        uint8_t *row = bits + a * stride;
+        for (int64_t k = row_ptr[a]; k < row_ptr[a + 1]; k++) {  /* an empty or inverted range: no synapse */
+            int64_t j = neuron_bytes == 1 ? (int64_t)n8[k] : (int64_t)n16[k];
+            if (j >= npc) return AK_EBADARG;
+            uint8_t m = (uint8_t)(1u << (j & 7));
+            twice += (row[j >> 3] & m) != 0;
+            row[j >> 3] |= m;
+        }
+    }
+    return twice;
+}
