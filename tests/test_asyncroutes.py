@@ -324,12 +324,12 @@ def test_prices_count_each_route_by_its_neurons_spikes(fan, fired, per_route):
 
 
 def test_spikes_are_counted_per_neuron_as_they_come_in_any_batches(fan):
-    """A window's few spikes are kept and counted together once they add up to the neurons (64), a
-    batch as large, or one whose buffer is reused after the call (``now``), at once: the counts and
-    the prices are those of every spike counted at the end."""
+    """Spikes are kept (copied when their buffer is reused after the call: ``now``) and counted
+    together once they add up to KEEP x the neurons (4 x 64), a batch as large at once: the counts
+    and the prices are those of every spike counted at the end."""
     loop = fan_loop(fan)
     rng = np.random.default_rng(7)
-    batches = [rng.integers(0, 64, k) for k in (3, 0, 20, 30, 70, 5, 40, 64, 2)]
+    batches = [rng.integers(0, 64, k) for k in (3, 0, 20, 300, 70, 5, 200, 64, 2)]
     buffer = np.zeros(40, np.int64)
     kept = []
     for i, b in enumerate(batches):
@@ -339,9 +339,9 @@ def test_spikes_are_counted_per_neuron_as_they_come_in_any_batches(fan):
             buffer[:] = -1
         else:
             loop._count_spikes(b)
-        assert loop._n_fired < 64 and loop._n_fired == sum(len(x) for x in loop._fired)
+        assert loop._n_fired < 256 and loop._n_fired == sum(len(x) for x in loop._fired)
         kept.append(loop._n_fired)
-    assert kept == [3, 3, 3, 33, 33, 33, 0, 0, 0]  # 33 + 40 kept reach 64: counted together
+    assert loop.KEEP == 4 and kept == [3, 3, 23, 23, 93, 98, 0, 64, 66]  # 98 + 200 reach 256: counted
     every = np.concatenate(batches)
     counted = loop._route_prices()
     np.testing.assert_array_equal(loop.spikes_per_neuron, np.bincount(every, minlength=64))

@@ -91,16 +91,20 @@ class ClocklessRoutes:
                               f"(got {L} ps)")
         return L
 
+    #: spikes kept uncounted, in lengths of the count array: a count pass over it (one per C loop
+    #: return, or per window, would cost more than their spikes) then comes once per this many
+    KEEP = 4
+
     def _count_spikes(self, fired: np.ndarray, now: bool = False) -> None:
-        """Count spikes (global ids of bound neurons) per neuron: a batch as large as the count array, or
-        ``now`` (its buffer is reused after the call), at once; a window's few kept in ``_fired`` and
-        counted together once they add up to that (np.add.at per window is slow, a count pass per
-        window is as much work as the window's)."""
-        n = len(self.spikes_per_neuron)
-        if now or len(fired) >= n:
-            self.spikes_per_neuron += np.bincount(fired - self.neuron_base if self.neuron_base else fired, minlength=n)
+        """Count spikes (global ids of bound neurons) per neuron: kept in ``_fired`` (copied if ``now``:
+        its buffer is reused after the call) and counted together once they reach KEEP x the
+        neurons; a batch that large at once (np.add.at per batch is slow)."""
+        n = self.KEEP * len(self.spikes_per_neuron)
+        if len(fired) >= n:
+            self.spikes_per_neuron += np.bincount(fired - self.neuron_base if self.neuron_base else fired,
+                                                  minlength=len(self.spikes_per_neuron))
             return
-        self._fired.append(fired)
+        self._fired.append(fired.copy() if now else fired)
         self._n_fired += len(fired)
         if self._n_fired >= n:
             self._count_kept()
@@ -109,7 +113,8 @@ class ClocklessRoutes:
         """The spikes per bound neuron, those kept in ``_fired`` counted now."""
         if self._fired:
             fired, self._fired, self._n_fired = np.concatenate(self._fired), [], 0  # (a new list: a test may share it)
-            self.spikes_per_neuron += np.bincount(fired - self.neuron_base, minlength=len(self.spikes_per_neuron))
+            self.spikes_per_neuron += np.bincount(fired - self.neuron_base if self.neuron_base else fired,
+                                                  minlength=len(self.spikes_per_neuron))
         return self.spikes_per_neuron
 
     def _route_prices(self) -> dict:
