@@ -293,11 +293,14 @@ def test_inputs_drawn_ahead_are_the_streams_own_chunks(system, write_yaml, small
     assert sum(len(t) for t, _ in want) > 1000 and len(want[0][0]) == 0 and len(want[-1][0]) == 0
 
 
-@pytest.mark.parametrize("seed", [1, 3])
-def test_spikes_counted_as_they_come_price_the_routes_as_the_trains_do(monkeypatch, seed):
-    """Without spike trains the fast path counts each return's spikes in place (the C loop's buffers)
-    and the per-window loop counts its windows' together: the same record on every path, and the
-    same hops, wire and latencies as the run that keeps its trains."""
+@pytest.mark.parametrize("seed, keep_min", [(1, None), (3, None), (1, 0)])
+def test_spikes_counted_as_they_come_price_the_routes_as_the_trains_do(monkeypatch, seed, keep_min):
+    """Without spike trains the spikes are kept (the fast path's copied out of the C loop's buffers)
+    and counted per neuron together (``keep_min`` 0: every 4 x 256 spikes, during the run): the same
+    record on every path, and the same hops, wire and latencies as the run that keeps its trains."""
+    from neuroemu.engine.asyncroutes import ClocklessRoutes
+    if keep_min is not None:
+        monkeypatch.setattr(ClocklessRoutes, "KEEP_MIN", keep_min)
     w = make_workload(ticks=220, seed=seed)
     out = {}
     for name, block, queue, backend in PATHS:
@@ -308,5 +311,5 @@ def test_spikes_counted_as_they_come_price_the_routes_as_the_trains_do(monkeypat
     for name, r in out.items():
         assert whole(r) == base, name
     kept = simulate(make_chip(), w, timing="async", record_spikes=True)
-    assert kept.hops > 0 and kept.counts == out["fast"].counts
+    assert kept.hops > 0 and kept.counts == out["fast"].counts and kept.spikes > 4 * 4 * 256
     assert kept.timing_report == out["fast"].timing_report

@@ -325,9 +325,11 @@ def test_prices_count_each_route_by_its_neurons_spikes(fan, fired, per_route):
 
 def test_spikes_are_counted_per_neuron_as_they_come_in_any_batches(fan):
     """Spikes are kept (copied when their buffer is reused after the call: ``now``) and counted
-    together once they add up to KEEP x the neurons (4 x 64), a batch as large at once: the counts
-    and the prices are those of every spike counted at the end."""
+    together once they add up to KEEP x the neurons (4 x 64; the floor KEEP_MIN lowered to 0 here), a
+    batch as large at once: the counts and the prices are those of every spike counted at the end."""
     loop = fan_loop(fan)
+    assert loop.KEEP_MIN >= 1 << 18  # a run keeps at least this many (2 MB) before counting
+    loop.KEEP_MIN = 0
     rng = np.random.default_rng(7)
     batches = [rng.integers(0, 64, k) for k in (3, 0, 20, 300, 70, 5, 200, 64, 2)]
     buffer = np.zeros(40, np.int64)

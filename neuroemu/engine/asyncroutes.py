@@ -91,15 +91,16 @@ class ClocklessRoutes:
                               f"(got {L} ps)")
         return L
 
-    #: spikes kept uncounted, in lengths of the count array: a count pass over it (one per C loop
-    #: return, or per window, would cost more than their spikes) then comes once per this many
-    KEEP = 4
+    #: spikes kept uncounted: KEEP x the neurons, and at least KEEP_MIN (2 MB of ids), so that a count
+    #: pass over the neurons comes rarely (one per C loop return, or per window, costs more than
+    #: their spikes; on the default workload the run's 82 k spikes are counted once, at the end)
+    KEEP, KEEP_MIN = 4, 1 << 18
 
     def _count_spikes(self, fired: np.ndarray, now: bool = False) -> None:
         """Count spikes (global ids of bound neurons) per neuron: kept in ``_fired`` (copied if ``now``:
         its buffer is reused after the call) and counted together once they reach KEEP x the
-        neurons; a batch that large at once (np.add.at per batch is slow)."""
-        n = self.KEEP * len(self.spikes_per_neuron)
+        neurons and KEEP_MIN; a batch that large at once (np.add.at per batch is slow)."""
+        n = max(self.KEEP * len(self.spikes_per_neuron), self.KEEP_MIN)
         if len(fired) >= n:
             self.spikes_per_neuron += np.bincount(fired - self.neuron_base if self.neuron_base else fired,
                                                   minlength=len(self.spikes_per_neuron))
