@@ -255,3 +255,61 @@ def test_an_unbuilt_c_loop_is_named(monkeypatch):
     assert ineligible(_fit_loop(), False) == "the C window loop is not built"
     monkeypatch.setenv("NEUROEMU_BLOCK", "off")
     assert ineligible(_fit_loop(), False) == "NEUROEMU_BLOCK=off"
+
+
+def _drawn_chunk_by_chunk(stream, ticks):
+    """The stream's own spikes, drawn one chunk at a time as the per-window loop asks for them."""
+    return [stream.events(lo, min(ticks, lo + stream.CHUNK)) for lo in range(0, ticks, stream.CHUNK)]
+
+
+@pytest.mark.parametrize("system", [False, True])
+def test_inputs_drawn_ahead_are_the_streams_own_chunks(system, write_yaml, small_chip):
+    """A Poisson stream drawn a block of ticks at a time (the fast path's DrawnAhead) hands out each
+    chunk's spikes as drawn alone, in order, across blocks, with a start and stop tick and a last
+    chunk cut short; on one chip (one draw over every axon) and on a system (block by block)."""
+    from neuroemu.engine.asyncblock import BLOCK_TICKS, DrawnAhead
+    from neuroemu.networks.workloads import PoissonInput, build_inputs, build_network
+    chip = make_chip()
+    if system:
+        write_yaml("tiny.yaml", small_chip)
+        link = {"hop_pj": 40.0, "hop_ns": 25.0, "bandwidth_pkts_per_ns": 0.5}
+        chip = chip_from_data({"name": "sys", "system": {"chip": "tiny.yaml", "grid": [2, 1], "link": link}},
+                              write_yaml("sys.yaml", {}))
+    ticks = BLOCK_TICKS + 3 * 64 + 21
+    data = {"name": "tiny", "ticks": ticks, "seed": 4,
+            "network": {"kind": "random_recurrent", "synapses_per_axon": 8, "rate_hz": 0.0},
+            "inputs": [{"kind": "poisson", "rate_hz": 80.0, "axons_per_core": 8, "start_tick": 70,
+                        "stop_tick": BLOCK_TICKS + 100}]}
+    w = workload_from_data(data, "tiny.yaml")
+    stream, = build_inputs(chip, w, build_network(chip, w, 4, "tiny"), 4, "tiny")
+    assert type(stream) is PoissonInput and (stream.block_axons is not None) == system
+    want = _drawn_chunk_by_chunk(stream, ticks)
+    ahead = DrawnAhead(stream, ticks)
+    got = _drawn_chunk_by_chunk(ahead, ticks)
+    assert len(got) == len(want) == -(-ticks // 64)
+    for (gt, ga), (wt, wa) in zip(got, want):
+        np.testing.assert_array_equal(gt, wt)
+        np.testing.assert_array_equal(ga, wa)
+    assert sum(len(t) for t, _ in want) > 1000 and len(want[0][0]) == 0 and len(want[-1][0]) == 0
+
+
+@pytest.mark.parametrize("seed, keep_min", [(1, None), (3, None), (1, 0)])
+def test_spikes_counted_as_they_come_price_the_routes_as_the_trains_do(monkeypatch, seed, keep_min):
+    """Without spike trains the spikes are kept (the fast path's copied out of the C loop's buffers)
+    and counted per neuron together (``keep_min`` 0: every 4 x 256 spikes, during the run): the same
+    record on every path, and the same hops, wire and latencies as the run that keeps its trains."""
+    from neuroemu.engine.asyncroutes import ClocklessRoutes
+    if keep_min is not None:
+        monkeypatch.setattr(ClocklessRoutes, "KEEP_MIN", keep_min)
+    w = make_workload(ticks=220, seed=seed)
+    out = {}
+    for name, block, queue, backend in PATHS:
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        out[name] = simulate(make_chip(), w, timing="async", queue=queue)
+        assert out[name].tick_backend == backend and out[name].spike_trains is None
+    base = whole(out["window"])
+    for name, r in out.items():
+        assert whole(r) == base, name
+    kept = simulate(make_chip(), w, timing="async", record_spikes=True)
+    assert kept.hops > 0 and kept.counts == out["fast"].counts and kept.spikes > 4 * 4 * 256
+    assert kept.timing_report == out["fast"].timing_report

@@ -323,6 +323,36 @@ def test_prices_count_each_route_by_its_neurons_spikes(fan, fired, per_route):
     assert [int(v) for v in p["link_loads"][:2]] == [s1, s63] and int(np.sum(p["link_loads"])) == s1 + s63
 
 
+def test_spikes_are_counted_per_neuron_as_they_come_in_any_batches(fan):
+    """Spikes are kept (copied when their buffer is reused after the call: ``now``) and counted
+    together once they add up to KEEP x the neurons (4 x 64; the floor KEEP_MIN lowered to 0 here), a
+    batch as large at once: the counts and the prices are those of every spike counted at the end."""
+    loop = fan_loop(fan)
+    assert loop.KEEP_MIN >= 1 << 18  # a run keeps at least this many (2 MB) before counting
+    loop.KEEP_MIN = 0
+    rng = np.random.default_rng(7)
+    batches = [rng.integers(0, 64, k) for k in (3, 0, 20, 300, 70, 5, 200, 64, 2)]
+    buffer = np.zeros(40, np.int64)
+    kept = []
+    for i, b in enumerate(batches):
+        if i % 3 == 2:  # as the C loop hands them: a view of a buffer written over after the call
+            buffer[:len(b)] = b
+            loop._count_spikes(buffer[:len(b)], now=True)
+            buffer[:] = -1
+        else:
+            loop._count_spikes(b)
+        assert loop._n_fired < 256 and loop._n_fired == sum(len(x) for x in loop._fired)
+        kept.append(loop._n_fired)
+    assert loop.KEEP == 4 and kept == [3, 3, 23, 23, 93, 98, 0, 64, 66]  # 98 + 200 reach 256: counted
+    every = np.concatenate(batches)
+    counted = loop._route_prices()
+    np.testing.assert_array_equal(loop.spikes_per_neuron, np.bincount(every, minlength=64))
+    assert loop._fired == [] and loop._n_fired == 0
+    per_route = np.bincount(every, minlength=64)[loop.route_src]
+    assert counted["routed"] == int(per_route.sum())  # every route sends (the three of the fan)
+    assert int(counted["class_hops"].sum()) == int(per_route[1:].sum())  # routes 1 and 2: one hop each
+
+
 @pytest.mark.parametrize("queue", ["c", "python"])
 def test_a_fan_out_run_whose_last_neuron_never_fires_is_priced_exactly(fan, queue):
     """One spike of neuron 0 routed twice (one copy one hop away); neuron 63's route carries nothing."""

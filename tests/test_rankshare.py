@@ -105,26 +105,26 @@ def test_the_clockless_estimate_adds_its_state_and_follows_total_over_n(system):
     tick, one, four = (rankshare.rank_bytes(chip, wl, n, clockless) for n, clockless in ((1, False), (1, True),
                                                                                           (4, True)))
     G, A = 64 * 256, 64 * 256
-    assert tick["state"] == tick["scratch"] == 0 and one["held"] == tick["held"] and one["routing"] == tick["routing"]
+    assert tick["state"] == 0 and one["held"] == tick["held"] and one["routing"] == tick["routing"]
     flags = rankshare.WHOLE_BYTES_PER_NEURON * G
     assert one["routes"] == rankshare.CLOCKLESS_ROUTE_BYTES_PER_NEURON * G + flags
     per_neuron = rankshare.CLOCKLESS_BYTES_PER_NEURON + rankshare.CLOCKLESS_BYTES_PER_NEURON_TYPE * 4
     assert one["state"] == per_neuron * G + rankshare.CLOCKLESS_BYTES_PER_AXON * A + A * 256 // 8  # + crossbar bits
-    assert one["scratch"] == rankshare.CLOCKLESS_SCRATCH_PER_SYNAPSE * 64 * 256 * 64 + A * 256
-    for key in ("state", "scratch", "held"):
+    assert "scratch" not in one  # the bits are packed in place (ak_pack_row_bits): no scratch
+    for key in ("state", "held"):
         assert four[key] == one[key] // 4
     assert four["routes"] - flags == (one["routes"] - flags) // 4
 
 
 def test_on_ns16e_a_clockless_rank_keeps_no_crossbar_bits_and_its_share_is_one_sixteenth():
     """16 M neurons: a rank's crossbar (as bits) is past the kernel's limit on 1 rank and on 16
-    (4096 cores x 256 axons x 256 neurons > 2^25), so the kernel keeps none and takes no scratch."""
+    (4096 cores x 256 axons x 256 neurons > 2^25), so the kernel keeps none."""
     chip, wl = load_chip("ns16e"), load_workload(None)
     one, sixteen = (rankshare.rank_bytes(chip, wl, n, clockless=True) for n in (1, 16))
     G, A = chip.cores * chip.core.neurons, chip.cores * chip.core.axons
     per_neuron = rankshare.CLOCKLESS_BYTES_PER_NEURON + rankshare.CLOCKLESS_BYTES_PER_NEURON_TYPE * chip.core.axon_types
-    assert one["state"] == per_neuron * G + rankshare.CLOCKLESS_BYTES_PER_AXON * A and one["scratch"] == 0
-    assert sixteen["state"] == one["state"] // 16 and sixteen["scratch"] == 0 and sixteen["cores"] == chip.cores // 16
+    assert one["state"] == per_neuron * G + rankshare.CLOCKLESS_BYTES_PER_AXON * A
+    assert sixteen["state"] == one["state"] // 16 and sixteen["cores"] == chip.cores // 16
 
 
 def test_the_refusal_names_the_clockless_state_in_one_line(system, monkeypatch):

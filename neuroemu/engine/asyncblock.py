@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 
-from neuroemu.engine.blockrun import block_mode
+from neuroemu.engine.blockrun import BLOCK_TICKS, block_mode
 from neuroemu.errors import NeuroEmuError, RunawayError
 from neuroemu.hardware.asyncloop import BOUNDARY, DONE, FEED, NEVER, RUNAWAY, STOP, WindowLoopC, available
+from neuroemu.networks.workloads import PoissonInput
 
 #: queue event kinds of the clockless core loop: a spike reaching an axon, an input reaching it, a
 #: neuron's threshold check, a classify reset's marker (the spikes queued before it are the last
@@ -83,6 +85,7 @@ class WindowRun:
         self.kernel = WindowLoopC(loop.ckernel, loop.queue.address(), (KIND_ARRIVAL, KIND_INPUT, KIND_CHECK),
                                   loop.window_ps, loop.end_ps, loop.model.has_steps, opt.max_window_events,
                                   opt.max_events)
+        loop.inputs = [DrawnAhead(s, opt.ticks) if type(s) is PoissonInput else s for s in loop.inputs]
 
     def run(self, progress) -> int:
         """Every window up to the run's end (the loop's first predictions queued); returns the next
@@ -124,10 +127,10 @@ class WindowRun:
         """The spikes since the last return, as :meth:`AsyncCoreLoop._emit` keeps them (their
         arrivals are queued already, in C)."""
         loop = self.loop
-        fired, when = self.kernel.take_spikes()
+        fired, when = self.kernel.take_spikes(copy=False)
         if not len(fired):
             return
-        loop._keep_spikes(fired, when)
+        loop._keep_spikes(fired, when, view=True)
 
     def _settle(self) -> None:
         """The C loop's totals into the loop's ledger and counters (once: at the end or a runaway)."""
@@ -139,6 +142,28 @@ class WindowRun:
         loop.checks += c["checks"]
         loop.windows += c["windows"]
         loop._last_w1 = self.kernel.last_w1
+
+
+class DrawnAhead:
+    """A Poisson input stream drawn BLOCK_TICKS ticks at a time, as the tick loop's block path draws it,
+    and handed to the loop chunk by chunk: the same spikes (a draw of many chunks is its chunks' draws
+    in order, each chunk's spikes within its ticks). A draw per chunk between two calls of the C loop
+    costs about twice as much (its buffers come cold each time)."""
+
+    def __init__(self, stream: PoissonInput, ticks: int):
+        self.stream, self.CHUNK, self.ticks = stream, stream.CHUNK, ticks
+        self.step = self.CHUNK * max(1, BLOCK_TICKS // self.CHUNK)
+        self._lo = self._hi = 0
+        self._chunk = self._t = self._a = np.empty(0, np.int64)
+
+    def events(self, tick_lo: int, tick_hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stream's spikes (ticks, axons) in [tick_lo, tick_hi), tick_lo a multiple of CHUNK."""
+        if tick_lo < self._lo or tick_hi > self._hi:
+            self._lo, self._hi = tick_lo, min(self.ticks, max(tick_hi, tick_lo + self.step))
+            self._t, self._a = self.stream.events(self._lo, self._hi)
+            self._chunk = self._t // self.CHUNK  # ascending: the chunks come in order
+        lo, hi = np.searchsorted(self._chunk, [tick_lo // self.CHUNK, -(-tick_hi // self.CHUNK)])
+        return self._t[lo:hi], self._a[lo:hi]
 
 
 def check_runaway(loop, w0: int, n_window: int) -> None:

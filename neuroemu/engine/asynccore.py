@@ -107,7 +107,6 @@ class AsyncCoreLoop(ClocklessRoutes):
         self._shared = None
         self._w0 = 0
         self.ledger = Ledger()
-        self._fired: list[np.ndarray] = []
         self.spike_times: list[np.ndarray] = []
         self.spike_ids: list[np.ndarray] = []
         self.windows = 0
@@ -507,13 +506,14 @@ class AsyncCoreLoop(ClocklessRoutes):
             self.packets.inject(np.maximum(e, self.packets.now), self.router.src_router(r),
                                 self.router.dst_router(r), r)
 
-    def _keep_spikes(self, fired: np.ndarray, when: np.ndarray) -> None:
-        """Spikes fired (global ids) at ``when``: kept for the per-neuron count (once, at the end:
-        np.add.at per window is slow), the record's trains and the presentation's readout."""
-        self._fired.append(fired)
+    def _keep_spikes(self, fired: np.ndarray, when: np.ndarray, view: bool = False) -> None:
+        """Spikes fired (global ids) at ``when``: counted per neuron for the prices (asyncroutes.py), kept
+        for the record's trains and the presentation's readout (``view``: the C loop's buffers, reused
+        after the call: copied where kept)."""
+        self._count_spikes(fired, now=view)
         if self.opt.record_spikes:
-            self.spike_times.append(when)
-            self.spike_ids.append(fired)
+            self.spike_times.append(when.copy() if view else when)
+            self.spike_ids.append(fired.copy() if view else fired)
         if self.hooks is not None:
             ticks = when // self.T
             for tk in np.unique(ticks):
@@ -527,7 +527,7 @@ class AsyncCoreLoop(ClocklessRoutes):
         return self._inputs_routed({
             "sent": self.spikes_sent, "inputs": self.inputs_sent, "delivered": self.ledger.get("axon_event"),
             "delivered_late": 0, "dropped_late": 0, "dropped_at_reset": self.ledger.get("in_flight_dropped_at_reset"),
-            "in_flight_end": int(np.isin(rest.kind, (KIND_ARRIVAL, KIND_INPUT)).sum()) + in_network})
+            "in_flight_end": int(np.count_nonzero((rest.kind == KIND_ARRIVAL) | (rest.kind == KIND_INPUT))) + in_network})
 
     def _new_sample(self, boundary: int, end: int) -> None:
         """A classify workload's sample ends at ``boundary``: read the outputs, reset every neuron (to 0,

@@ -64,9 +64,6 @@ CLOCKLESS_BYTES_PER_NEURON_TYPE = 2 * 8
 #: (3 x int64) and its axon types (int8); the kernel also keeps the crossbar as bits (neurons
 #: per core / 8 bytes an axon) when those fit :data:`neuroemu.hardware.asynckernel._ROW_BITS_MAX`
 CLOCKLESS_BYTES_PER_AXON = 3 * 8 + 1
-#: bytes per own synapse the kernel takes while it builds those bits (one int64 index each),
-#: besides one byte per axon and neuron of a core (the rows as bools): scratch, freed at once
-CLOCKLESS_SCRATCH_PER_SYNAPSE = 8
 #: bytes per neuron of the system that every rank still holds whole: the enabled flags (bool),
 #: which the record's neuron count and the timing policies read
 WHOLE_BYTES_PER_NEURON = 1
@@ -121,16 +118,16 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, clockless: bo
     (:data:`WHOLE_BYTES_PER_NEURON`); ``routing``: the router's graph and the per-route closed forms
     of its own routes (:func:`neuroemu.hardware.system.routing_bytes`); ``state``: with
     ``clockless``, the continuous-time state and window kernel of its own neurons and axons
-    (:data:`CLOCKLESS_BYTES_PER_NEURON`, :data:`CLOCKLESS_BYTES_PER_AXON`, the crossbar as bits),
-    else 0 (the tick stepper works on the network's arrays); ``scratch``: with ``clockless``, what
-    the kernel takes for a moment while it builds those bits. ``by_block``: whether it builds only its own cores
+    (:data:`CLOCKLESS_BYTES_PER_NEURON`, :data:`CLOCKLESS_BYTES_PER_AXON`, the crossbar as bits,
+    packed in place: ``ak_pack_row_bits`` takes no scratch), else 0 (the tick stepper works on the
+    network's arrays). ``by_block``: whether it builds only its own cores
     (generated networks on a system: neuroemu.networks.blocks); ``cores``: the largest rank's cores.
     ``by_part``: whether it builds only its own cores (by blocks or not: a single chip's share is
     drawn from the whole chip's streams, :func:`neuroemu.networks.chippart.chip_part_transient_bytes`
     more while it builds). A mapped network (``by_part``, with ``graph`` and ``mapping``):
     :func:`neuroemu.networks.partsize.mapped_rank_bytes` (its clockless state not counted yet)."""
     if maps_by_part(chip, workload):  # a mapped network: read and placed whole, its arrays by share
-        return dict(mapped_rank_bytes(chip, workload, ranks), state=0, scratch=0)
+        return dict(mapped_rank_bytes(chip, workload, ranks), state=0)
     mapped = workload.network.kind in ("nir", "edgelist")
     whole = estimate_bytes(chip, workload.network) if not mapped else 0
     by_block = not mapped and builds_by_block(chip, workload)
@@ -150,24 +147,21 @@ def rank_bytes(chip: ChipSpec, workload: WorkloadSpec, ranks: int, clockless: bo
     whole_flags = WHOLE_BYTES_PER_NEURON * chip.cores * chip.core.neurons
     per_route = CLOCKLESS_ROUTE_BYTES_PER_NEURON if clockless else ROUTE_BYTES_PER_NEURON
     routes = 0 if mapped else per_route * neurons + whole_flags
-    state = scratch = 0
+    state = 0
     if clockless and not mapped:
         core, axons = chip.core, share * chip.core.axons
         per_neuron = CLOCKLESS_BYTES_PER_NEURON + CLOCKLESS_BYTES_PER_NEURON_TYPE * core.axon_types
         state = per_neuron * neurons + CLOCKLESS_BYTES_PER_AXON * axons
         if workload.network.kind not in PER_SYNAPSE_KINDS and axons * core.neurons <= _ROW_BITS_MAX:
             state += axons * core.neurons // 8  # the crossbar as bits
-            net = workload.network
-            synapses = -(-(net.cores or chip.cores) * core.axons * net.synapses_per_axon * share // chip.cores)
-            scratch = CLOCKLESS_SCRATCH_PER_SYNAPSE * synapses + axons * core.neurons
     return {"build": build, "held": held, "routes": routes, "routing": routing_bytes(chip, routes=neurons),
-            "state": state, "scratch": scratch, "by_block": int(by_block), "by_part": int(alone), "cores": share}
+            "state": state, "by_block": int(by_block), "by_part": int(alone), "cores": share}
 
 
 def rank_peak(need: dict[str, int]) -> int:
     """A rank's peak from :func:`rank_bytes`: while it builds, its routing, routes and state are held
-    too (and the clockless kernel's scratch, once)."""
-    return need["build"] + need["routes"] + need["routing"] + need["state"] + need["scratch"]
+    too."""
+    return need["build"] + need["routes"] + need["routing"] + need["state"]
 
 
 def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_ranks: int,
@@ -182,7 +176,7 @@ def check_rank_memory(chip: ChipSpec, workload: WorkloadSpec, ranks: int, local_
     if local_ranks * peak > 0.8 * have:
         building = ("the graph and its mapping whole and its share of the arrays" if "graph" in need
                     else "its share of the network" if need["by_part"] else "the network built whole")
-        state = f", {(need['state'] + need['scratch']) / 2**30:.2f} GiB of clockless state" if clockless else ""
+        state = f", {need['state'] / 2**30:.2f} GiB of clockless state" if clockless else ""
         raise CapacityError(
             f"{workload.where}: {local_ranks} {'async ' if clockless else ''}ranks on this machine need about "
             f"{local_ranks * peak / 2**30:.1f} GiB (per rank: {need['build'] / 2**30:.2f} GiB for {building}, "

@@ -1058,3 +1058,51 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     counts[5] = n_out;
     return n_touched;
 }
+
+/* A crossbar's rows as bits (ak_tn_run_scratch.row_bits; declared in async_kernel.h): a bit set per
+ * synapse, and a synapse whose bit was set already found at the end, as the synapses less the bits
+ * set (bits <= synapses, equal only when no row repeats a neuron): no test per synapse. */
+static uint64_t pk_popcount(uint64_t v) {
+#if defined(__GNUC__) || defined(__clang__)
+    return (uint64_t)__builtin_popcountll(v);
+#else
+    v = v - ((v >> 1) & 0x5555555555555555ULL);
+    v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+    v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+    return (v * 0x0101010101010101ULL) >> 56;
+#endif
+}
+
+#define PK_ROWS(T)                                                                      \
+    for (int64_t a = 0; a < n_axons; a++) {                                             \
+        const T *ids = (const T *)row_neurons;                                          \
+        uint8_t *row = bits + a * stride;                                               \
+        int64_t k0 = row_ptr[a], k1 = row_ptr[a + 1];                                   \
+        for (int64_t k = k0; k < k1; k++) { /* an inverted range: no synapse */         \
+            int64_t j = (int64_t)ids[k];                                                \
+            if (j >= npc) return AK_EBADARG;                                            \
+            row[j >> 3] |= (uint8_t)(1u << (j & 7));                                    \
+        }                                                                               \
+        synapses += k1 > k0 ? k1 - k0 : 0;                                              \
+    }
+
+int64_t ak_pack_row_bits(int64_t n_axons, const int64_t *row_ptr, const void *row_neurons, int32_t neuron_bytes,
+                         int64_t npc, uint8_t *bits) {
+    if ((neuron_bytes != 1 && neuron_bytes != 2) || n_axons < 0 || npc < 0) return AK_EBADARG;
+    const int64_t stride = (npc + 7) / 8, n_bytes = n_axons * stride;
+    int64_t synapses = 0, set = 0;
+    if (neuron_bytes == 1) {
+        PK_ROWS(uint8_t)
+    } else {
+        PK_ROWS(uint16_t)
+    }
+    int64_t b = 0;
+    for (; b + 8 <= n_bytes; b += 8) {
+        uint64_t v;
+        memcpy(&v, bits + b, 8);
+        set += (int64_t)pk_popcount(v);
+    }
+    for (; b < n_bytes; b++) set += (int64_t)pk_popcount(bits[b]);
+    return synapses - set;
+}
+#undef PK_ROWS

@@ -143,3 +143,11 @@ typedef struct {
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
                   const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
                   int64_t *spk_n, int64_t *spk_t, int64_t *counts);
+
+/* Set row_bits' bits for a crossbar (the layout of ak_tn_run_scratch.row_bits: n_axons rows of
+ * ceil(npc / 8) bytes, bit j % 8 of byte j / 8 for the row's core neuron j) from its rows
+ * row_neurons[row_ptr[a] .. row_ptr[a + 1]) (8- or 16-bit ids by neuron_bytes); bits must come
+ * zeroed. Returns the synapses whose bit was set already (a row reaching one neuron twice: the row
+ * scan counts it twice, a bit once), or AK_EBADARG for a neuron id >= npc or a bad neuron_bytes. */
+int64_t ak_pack_row_bits(int64_t n_axons, const int64_t *row_ptr, const void *row_neurons, int32_t neuron_bytes,
+                         int64_t npc, uint8_t *bits);

@@ -400,9 +400,21 @@ def make_kernel(arrays: KernelArrays, backend: str | None = None):
     return CKernel(arrays) if choose_async_backend(backend) == "c" else PyKernel(arrays)
 
 
-#: the largest crossbar (axons x neurons per core) the C kernel gets as a bitmap (bytes of the dense
-#: matrix built on the way); larger ones are scanned row by row in the ordered pass
+#: the largest crossbar (axons x neurons per core) the C kernel gets as a bitmap (a bit per pair);
+#: larger ones are scanned row by row in the ordered pass
 _ROW_BITS_MAX = 1 << 25
+
+
+def pack_row_bits(row_ptr: np.ndarray, row_neurons: np.ndarray, n_axons: int, npc: int) -> np.ndarray | None:
+    """The crossbar as bits [n_axons, ceil(npc / 8)], bit j (little-endian) of row a set when row a
+    reaches its core's neuron j (``ak_pack_row_bits``: one pass in C); None when a row reaches one
+    neuron twice (the row scan counts it twice, a bit once: the scan is kept) or an id is >= npc."""
+    if row_neurons.dtype.itemsize not in (1, 2) or len(row_ptr) != n_axons + 1 or row_ptr.dtype != np.int64:
+        raise NeuroEmuError("internal: pack_row_bits takes int64 row_ptr and 8- or 16-bit row_neurons")
+    bits, rn, fb = np.zeros((n_axons, (npc + 7) // 8), np.uint8), np.ascontiguousarray(row_neurons), _ffi.from_buffer
+    twice = _lib.ak_pack_row_bits(n_axons, fb("int64_t[]", np.ascontiguousarray(row_ptr)),
+                                  fb("uint8_t[]", rn.view(np.uint8)), rn.dtype.itemsize, npc, fb("uint8_t[]", bits))
+    return bits if twice == 0 else None
 
 
 def _line_aligned(arr: np.ndarray) -> np.ndarray:
@@ -510,16 +522,9 @@ class TrueNorthWindowC:
         x.row_bits = _ffi.NULL
         npc, n_axons = arrays.neurons_per_core, arrays.n_axons
         if row_w is None and n_axons * npc <= _ROW_BITS_MAX:  # the crossbar as bits, for the ordered pass
-            lengths = np.diff(arrays.row_ptr)
-            # each synapse's flat bit (row * npc + neuron): one index array, not a row and a column one
-            flat = np.repeat(np.arange(0, n_axons * npc, npc, dtype=np.int64), np.maximum(lengths, 0))
-            flat += rn
-            dense = np.zeros(n_axons * npc, bool)
-            dense[flat] = True
-            # a row reaching one neuron twice counts twice in the row scan but once as a bit: such
-            # crossbars take the scan in the ordered pass too
-            if np.count_nonzero(dense) == len(flat):
-                x.row_bits = ptr("uint8_t[]", np.packbits(dense.reshape(n_axons, npc), axis=1, bitorder="little"))
+            bits = pack_row_bits(np.asarray(arrays.row_ptr, np.int64), rn, n_axons, npc)
+            if bits is not None:
+                x.row_bits = ptr("uint8_t[]", bits)
         self._x = x
         self._counts = np.zeros(6, np.int64)
         self._out_t = self._out_ax = None

@@ -74,17 +74,18 @@ class WindowLoopC:
                                 else "async kernel: out of memory")
         return int(rc)
 
-    def take_spikes(self) -> tuple[np.ndarray, np.ndarray]:
+    def take_spikes(self, copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """The spikes fired since the last call, as (neurons, times): each window's sorted by (time,
-        neuron), the windows in order."""
+        neuron), the windows in order (``copy=False``: views of the loop's buffers, valid until the
+        next :meth:`run`)."""
         L = self._L
         n = L.rec_n
         if n == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        ids = np.frombuffer(_ffi.buffer(L.rec_id, 8 * n), np.int64).copy()
-        times = np.frombuffer(_ffi.buffer(L.rec_t, 8 * n), np.int64).copy()
+        ids = np.frombuffer(_ffi.buffer(L.rec_id, 8 * n), np.int64)
+        times = np.frombuffer(_ffi.buffer(L.rec_t, 8 * n), np.int64)
         L.rec_n = 0
-        return ids, times
+        return (ids.copy(), times.copy()) if copy else (ids, times)
 
     def counters(self) -> dict[str, int]:
         """The run's totals (:data:`COUNTERS`)."""
