@@ -487,44 +487,84 @@ static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn
     }
 }
 
-/* The window's leak steps (see ak_tn_run), in a function of its own (its state in registers):
- * each stepping neuron listed as touched, its steps' instants in st0/st1; returns whether a step
- * falls on an arrival's instant (hset: the arrival instants, an open-addressing set; hbit: a
- * bit per 8 slots' worth of hash values, set for each arrival instant, so a probe mostly stops
- * at a clear bit, rarely mispredicted). */
-static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
-        int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
-        const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit) {
-    int coincide = 0;
+/* Wider vector units where the CPU has them (integer arithmetic: every clone gives the same bits);
+ * x86-64-v4 (AVX-512) has a 64-bit multiply, AVX2 emulates it with 32-bit ones */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define TN_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#define TN_SCALAR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))  /* BMI2: shifts by a register */
+#else
+#define TN_VECTOR_CLONES
+#define TN_SCALAR_CLONES
+#endif
+
+/* The draws of tick k's leak steps, as loops the compiler vectorises: the leak words of blocks
+ * b0 .. b0 + nw - 1 (eight neurons a word: neuroemu.models.rng.leak_bytes), then every stochastic
+ * neuron's instant (inst: k T + the top 30 bits of its draw scaled to [0, T), or the draw modulo
+ * T when T >= 2^34 ps), whether it steps or not: computing all of them in vector lanes costs less
+ * than the stepping half one at a time. */
+static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_draws(uint64_t *restrict words, int64_t nw,
+        uint64_t wkey, const uint64_t *restrict keys, int64_t *restrict inst, int64_t n_sto, int64_t k, int64_t T) {
+    for (int64_t b = 0; b < nw; b++) words[b] = tn_mix64(wkey + (uint64_t)b);
+    const uint64_t uk = (uint64_t)k, uT = (uint64_t)T;
+    const int64_t kT = k * T;
+    if (T < ((int64_t)1 << 32)) {  /* a 32 x 32-bit product: one vector multiply */
+        for (int64_t j = 0; j < n_sto; j++)
+            inst[j] = kT + (int64_t)(((uint64_t)(uint32_t)(tn_mix64(keys[j] + uk) >> 34) * (uint32_t)uT) >> 30);
+    } else if (T < ((int64_t)1 << 34)) {
+        for (int64_t j = 0; j < n_sto; j++)
+            inst[j] = kT + (int64_t)(((tn_mix64(keys[j] + uk) >> 34) * uT) >> 30);
+    } else {
+        for (int64_t j = 0; j < n_sto; j++) inst[j] = kT + (int64_t)(tn_mix64(keys[j] + uk) % uT);
+    }
+}
+
+/* Which stochastic neurons step in the tick: hit[j] = 1 when neuron sto[j]'s leak byte (bytes:
+ * the words above as bytes, little-endian, byte 0 of them neuron g0's) is <= lim[j] (abs(leak) -
+ * 1: below abs(leak)). run: sto[j] = sto[0] + j, read in sequence (vector lanes). */
+static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_hits(uint8_t *restrict hit, const uint64_t *restrict words,
+        const uint8_t *restrict lim, const int64_t *restrict sto, int64_t n_sto, int64_t g0, int64_t offset, int run) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint8_t *restrict bytes = (const uint8_t *)words;
+    if (run) {
+        const uint8_t *restrict b = bytes + (sto[0] + offset - g0);
+        for (int64_t j = 0; j < n_sto; j++) hit[j] = b[j] <= lim[j];
+        return;
+    }
+    for (int64_t j = 0; j < n_sto; j++) hit[j] = bytes[sto[j] + offset - g0] <= lim[j];
+#else
+    (void)run;
+    for (int64_t j = 0; j < n_sto; j++) {
+        int64_t d = sto[j] + offset - g0;
+        hit[j] = ((words[d >> 3] >> (8 * (d & 7))) & 0xFF) <= lim[j];
+    }
+#endif
+}
+
+/* The stepping neurons of tick k, 64 at a time (hit as bits: the loop exits once per 64): each
+ * listed as touched and its instant put in st0/st1; returns coincide. fast (a constant): the
+ * window's first tick, wholly inside it, and sto one run: every instant is in the window, and
+ * every record is at rest (head 0, st0 INT64_MAX: ak_tn_run's passes leave them so after each
+ * window), so nothing of it is read. */
+static inline __attribute__((always_inline)) int tn_step_list(ak_tn_nx *restrict nx, int64_t *restrict touched,
+        int64_t *nt, const uint8_t *restrict hit, const int64_t *restrict inst, const int64_t *restrict sto,
+        int64_t n_sto, int64_t w0, int64_t w1, const int64_t *restrict hset, int hshift, uint64_t hmask,
+        const uint64_t *restrict hbit, int coincide, const int fast) {
     int64_t m = *nt;
-    int small_T = T < ((int64_t)1 << 34);
-    int64_t *restrict stepping = x->ulist;  /* free until pass 2 */
-    for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
-        /* which neurons step in tick k: about half of them, at random, so the list is built
-         * without a branch; then each one's instant */
-        int64_t n_step = 0;
-        const int64_t *restrict sto = x->sto, *restrict sto_mag = x->sto_mag;
-        uint64_t word = 0;
-        int64_t block = -1;
-        for (int64_t j = 0; j < x->n_sto; j++) {
-            int64_t g = sto[j] + x->neuron_offset;  /* the global id keys the byte */
-            if ((g >> 3) != block) {  /* eight neurons share one draw (neuroemu.models.rng.leak_bytes) */
-                block = g >> 3;
-                word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)block);
-            }
-            int64_t byte = (int64_t)((word >> (8 * (g & 7))) & 0xFF);
-            stepping[n_step] = j;
-            n_step += byte < sto_mag[j];
+    const int64_t sto0 = sto[0];
+    for (int64_t j64 = 0; j64 < n_sto; j64 += 64) {
+        uint64_t bits = 0;  /* bit i: neuron j64 + i steps */
+        for (int i = 0; i < 8; i++) {
+            uint64_t h8;
+            memcpy(&h8, hit + j64 + 8 * i, 8);
+            bits |= ((h8 * 0x0102040810204080ULL) >> 56) << (8 * i);  /* byte b (0 or 1) -> bit b */
         }
-        for (int64_t q = 0; q < n_step; q++) {
-            int64_t j = stepping[q], g = sto[j];
-            uint64_t z = tn_mix64(x->sto_off_keys[j] + (uint64_t)k);
-            /* the instant in the tick: the top 30 bits scaled to [0, T) (modulo when T >= 2^34 ps) */
-            int64_t off = small_T ? (int64_t)(((z >> 34) * (uint64_t)T) >> 30) : (int64_t)(z % (uint64_t)T);
-            int64_t t = k * T + off;
-            if (t < w0 || t >= w1) continue;
+        while (bits) {
+            int64_t j = j64 + __builtin_ctzll(bits);
+            bits &= bits - 1;
+            int64_t t = inst[j], g = fast ? sto0 + j : sto[j];
+            if (!fast && (t < w0 || t >= w1)) continue;
             uint64_t hp = (uint64_t)t * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
-            if (!coincide && ((hbit[fh >> 6] >> (fh & 63)) & 1)) {  /* the bit set: probe the set of arrival instants */
+            if (((hbit[fh >> 6] >> (fh & 63)) & 1) && !coincide) {  /* the bit set: probe the set of arrival instants */
                 for (uint64_t h = hp >> hshift; hset[h] != -1; h = (h + 1) & hmask)
                     if (hset[h] == t) {
                         coincide = 1;
@@ -532,6 +572,12 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
                     }
             }
             ak_tn_nx *e = nx + g;
+            if (fast) {
+                e->head = 1;
+                touched[m++] = g;
+                e->st0 = t;
+                continue;
+            }
             if (!e->head) {
                 e->head = 1;
                 touched[m++] = g;
@@ -541,6 +587,48 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
         }
     }
     *nt = m;
+    return coincide;
+}
+
+#define TN_STEP_LIST_ARGS ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, const uint8_t *restrict hit, \
+        const int64_t *restrict inst, const int64_t *restrict sto, int64_t n_sto, int64_t w0, int64_t w1, \
+        const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit, int coincide
+static TN_SCALAR_CLONES __attribute__((noinline)) int tn_step_list_fast(TN_STEP_LIST_ARGS) {
+    return tn_step_list(nx, touched, nt, hit, inst, sto, n_sto, w0, w1, hset, hshift, hmask, hbit, coincide, 1);
+}
+static __attribute__((noinline)) int tn_step_list_any(TN_STEP_LIST_ARGS) {
+    return tn_step_list(nx, touched, nt, hit, inst, sto, n_sto, w0, w1, hset, hshift, hmask, hbit, coincide, 0);
+}
+#undef TN_STEP_LIST_ARGS
+
+/* The window's leak steps (see ak_tn_run), in a function of its own (its state in registers):
+ * each stepping neuron listed as touched, its steps' instants in st0/st1; returns whether a step
+ * falls on an arrival's instant (hset: the arrival instants, an open-addressing set; hbit: a
+ * bit per 8 slots' worth of hash values, set for each arrival instant, so a probe mostly stops
+ * at a clear bit, rarely mispredicted). Per tick: the draws in vector lanes (tn_step_draws,
+ * tn_step_hits), then the stepping neurons one at a time (tn_step_list). */
+static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
+        int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
+        const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit) {
+    int coincide = 0;
+    const int64_t n_sto = x->n_sto, offset = x->neuron_offset;
+    const int64_t *restrict sto = x->sto;
+    if (n_sto <= 0) return 0;
+    /* step_buf: the instants [n_sto], the words [nw], the hits [n_sto bytes, padded to 64] */
+    const int64_t b0 = (sto[0] + offset) >> 3, nw = ((sto[n_sto - 1] + offset) >> 3) - b0 + 1;
+    int64_t *restrict inst = (int64_t *)x->step_buf;
+    uint64_t *restrict words = x->step_buf + n_sto;
+    uint8_t *restrict hit = (uint8_t *)(words + nw);
+    const int run = (int)x->sto_run;
+    for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
+        tn_step_draws(words, nw, x->leak_key + ((uint64_t)k << 32) + (uint64_t)b0, x->sto_off_keys, inst, n_sto, k, T);
+        tn_step_hits(hit, words, x->sto_lim, sto, n_sto, 8 * b0, offset, run);
+        memset(hit + n_sto, 0, (size_t)(-n_sto & 63));
+        if (run && k == w0 / T && k * T >= w0 && (k + 1) * T <= w1)
+            coincide = tn_step_list_fast(nx, touched, nt, hit, inst, sto, n_sto, w0, w1, hset, hshift, hmask, hbit, coincide);
+        else
+            coincide = tn_step_list_any(nx, touched, nt, hit, inst, sto, n_sto, w0, w1, hset, hshift, hmask, hbit, coincide);
+    }
     return coincide;
 }
 
