@@ -492,22 +492,29 @@ static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define TN_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #define TN_SCALAR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))  /* BMI2: shifts by a register */
+#define TN_AVX512 1
+#include <immintrin.h>
 #else
 #define TN_VECTOR_CLONES
 #define TN_SCALAR_CLONES
+#define TN_AVX512 0
 #endif
 
-/* The draws of tick k's leak steps, as loops the compiler vectorises: the leak words of blocks
- * b0 .. b0 + nw - 1 (eight neurons a word: neuroemu.models.rng.leak_bytes), then every stochastic
+/* The leak steps of tick k are drawn into a list: step_j[q] (an index into sto) and step_t[q]
+ * (its instant), q < the count returned, in sto's order. Two ways give the same list: */
+
+/* (1) any network: the draws as loops the compiler vectorises. The leak words of blocks
+ * b0 .. b0 + nw - 1 (eight neurons a word: neuroemu.models.rng.leak_bytes); every stochastic
  * neuron's instant (inst: k T + the top 30 bits of its draw scaled to [0, T), or the draw modulo
- * T when T >= 2^34 ps), whether it steps or not: computing all of them in vector lanes costs less
- * than the stepping half one at a time. */
+ * T when T >= 2^34 ps) whether it steps or not; whether it steps (hit[j] = 1 when neuron sto[j]'s
+ * leak byte, byte sto[j] + offset - g0 of the words read as little-endian bytes, is <= lim[j] =
+ * abs(leak) - 1: below abs(leak)). run: sto[j] = sto[0] + j, its bytes read in sequence. */
 static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_draws(uint64_t *restrict words, int64_t nw,
         uint64_t wkey, const uint64_t *restrict keys, int64_t *restrict inst, int64_t n_sto, int64_t k, int64_t T) {
     for (int64_t b = 0; b < nw; b++) words[b] = tn_mix64(wkey + (uint64_t)b);
     const uint64_t uk = (uint64_t)k, uT = (uint64_t)T;
     const int64_t kT = k * T;
-    if (T < ((int64_t)1 << 32)) {  /* a 32 x 32-bit product: one vector multiply */
+    if (T < ((int64_t)1 << 32)) {  /* a 32 x 32-bit product */
         for (int64_t j = 0; j < n_sto; j++)
             inst[j] = kT + (int64_t)(((uint64_t)(uint32_t)(tn_mix64(keys[j] + uk) >> 34) * (uint32_t)uT) >> 30);
     } else if (T < ((int64_t)1 << 34)) {
@@ -518,9 +525,6 @@ static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_draws(uint64_t *r
     }
 }
 
-/* Which stochastic neurons step in the tick: hit[j] = 1 when neuron sto[j]'s leak byte (bytes:
- * the words above as bytes, little-endian, byte 0 of them neuron g0's) is <= lim[j] (abs(leak) -
- * 1: below abs(leak)). run: sto[j] = sto[0] + j, read in sequence (vector lanes). */
 static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_hits(uint8_t *restrict hit, const uint64_t *restrict words,
         const uint8_t *restrict lim, const int64_t *restrict sto, int64_t n_sto, int64_t g0, int64_t offset, int run) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -540,17 +544,10 @@ static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_hits(uint8_t *res
 #endif
 }
 
-/* The stepping neurons of tick k, 64 at a time (hit as bits: the loop exits once per 64): each
- * listed as touched and its instant put in st0/st1; returns coincide. fast (a constant): the
- * window's first tick, wholly inside it, and sto one run: every instant is in the window, and
- * every record is at rest (head 0, st0 INT64_MAX: ak_tn_run's passes leave them so after each
- * window), so nothing of it is read. */
-static inline __attribute__((always_inline)) int tn_step_list(ak_tn_nx *restrict nx, int64_t *restrict touched,
-        int64_t *nt, const uint8_t *restrict hit, const int64_t *restrict inst, const int64_t *restrict sto,
-        int64_t n_sto, int64_t w0, int64_t w1, const int64_t *restrict hset, int hshift, uint64_t hmask,
-        const uint64_t *restrict hbit, int coincide, const int fast) {
-    int64_t m = *nt;
-    const int64_t sto0 = sto[0];
+/* ... then the stepping ones listed, 64 neurons at a time (hit as bits: the loop exits once per 64) */
+static TN_SCALAR_CLONES __attribute__((noinline)) int64_t tn_step_compact(const uint8_t *restrict hit,
+        const int64_t *restrict inst, int64_t n_sto, int64_t *restrict step_j, int64_t *restrict step_t) {
+    int64_t n = 0;
     for (int64_t j64 = 0; j64 < n_sto; j64 += 64) {
         uint64_t bits = 0;  /* bit i: neuron j64 + i steps */
         for (int i = 0; i < 8; i++) {
@@ -561,52 +558,125 @@ static inline __attribute__((always_inline)) int tn_step_list(ak_tn_nx *restrict
         while (bits) {
             int64_t j = j64 + __builtin_ctzll(bits);
             bits &= bits - 1;
-            int64_t t = inst[j], g = fast ? sto0 + j : sto[j];
-            if (!fast && (t < w0 || t >= w1)) continue;
-            uint64_t hp = (uint64_t)t * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
-            if (((hbit[fh >> 6] >> (fh & 63)) & 1) && !coincide) {  /* the bit set: probe the set of arrival instants */
-                for (uint64_t h = hp >> hshift; hset[h] != -1; h = (h + 1) & hmask)
-                    if (hset[h] == t) {
-                        coincide = 1;
-                        break;
-                    }
-            }
-            ak_tn_nx *e = nx + g;
-            if (fast) {
-                e->head = 1;
-                touched[m++] = g;
-                e->st0 = t;
-                continue;
-            }
-            if (!e->head) {
-                e->head = 1;
-                touched[m++] = g;
-            }
-            if (e->st0 == INT64_MAX) e->st0 = t;
-            else e->st1 = t;
+            step_j[n] = j;
+            step_t[n++] = inst[j];
         }
+    }
+    return n;
+}
+
+#if TN_AVX512
+/* (2) sto one run, T < 2^32 ps, a CPU with AVX-512 (F, BW, DQ, VL): 64 leak bytes compared at
+ * once, the stepping neurons' keys compressed into place, and only theirs drawn (eight a vector).
+ * step_j and step_t need 8 entries of room past the count, words 8 words past nw. */
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,popcnt"))) __attribute__((noinline))
+static int64_t tn_step_list512(uint64_t *restrict words, int64_t nw, uint64_t wkey, const uint64_t *restrict keys,
+        const uint8_t *restrict lim, int64_t n_sto, int64_t d, int64_t k, int64_t T, int64_t *restrict step_j,
+        int64_t *restrict step_t) {
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i c1 = _mm512_set1_epi64((long long)0x9E3779B97F4A7C15ULL);
+    const __m512i m1 = _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ULL);
+    const __m512i m2 = _mm512_set1_epi64((long long)0x94D049BB133111EBULL);
+#define TN_MIX512(x) ({                                                                   \
+        __m512i z_ = _mm512_add_epi64((x), c1);                                            \
+        z_ = _mm512_mullo_epi64(_mm512_xor_si512(z_, _mm512_srli_epi64(z_, 30)), m1);      \
+        z_ = _mm512_mullo_epi64(_mm512_xor_si512(z_, _mm512_srli_epi64(z_, 27)), m2);      \
+        _mm512_xor_si512(z_, _mm512_srli_epi64(z_, 31)); })
+    for (int64_t b = 0; b < nw; b += 8) {
+        __m512i w = _mm512_add_epi64(_mm512_set1_epi64((long long)(wkey + (uint64_t)b)), lane);
+        _mm512_storeu_si512(words + b, TN_MIX512(w));  /* up to 7 words past nw: room for them */
+    }
+    const uint8_t *bytes = (const uint8_t *)words + d;
+    int64_t n = 0;
+    for (int64_t j64 = 0; j64 < n_sto; j64 += 64) {
+        int64_t left = n_sto - j64;
+        __mmask64 tail = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+        __m512i bv = _mm512_maskz_loadu_epi8(tail, bytes + j64), lv = _mm512_maskz_loadu_epi8(tail, lim + j64);
+        __mmask64 hits = _mm512_mask_cmple_epu8_mask(tail, bv, lv);
+        for (int i = 0; i < 8 && 8 * i < left; i++) {
+            __mmask8 h = (__mmask8)(hits >> (8 * i));
+            int64_t j = j64 + 8 * i;
+            __m512i kv = _mm512_maskz_loadu_epi64(h, keys + j);
+            _mm512_storeu_si512(step_t + n, _mm512_maskz_compress_epi64(h, kv));  /* the keys, drawn below */
+            _mm512_storeu_si512(step_j + n, _mm512_maskz_compress_epi64(h, _mm512_add_epi64(lane, _mm512_set1_epi64(j))));
+            n += __builtin_popcount((unsigned)h);
+        }
+    }
+    const __m512i kk = _mm512_set1_epi64(k), kT = _mm512_set1_epi64(k * T), uT = _mm512_set1_epi64(T);
+    for (int64_t q = 0; q < n; q += 8) {  /* up to 7 lanes past n: room for them */
+        __m512i z = TN_MIX512(_mm512_add_epi64(_mm512_loadu_si512(step_t + q), kk));
+        __m512i off = _mm512_srli_epi64(_mm512_mul_epu32(_mm512_srli_epi64(z, 34), uT), 30);  /* 30 x 32 bits */
+        _mm512_storeu_si512(step_t + q, _mm512_add_epi64(kT, off));
+    }
+#undef TN_MIX512
+    return n;
+}
+
+static int tn_has_avx512(void) {
+    static int has = -1;
+    if (has < 0)
+        has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+              && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    return has;
+}
+#endif
+
+/* The listed steps (q < n_step) put into the records: each stepping neuron listed as touched, its
+ * instant in st0/st1; returns coincide. fast (a constant): the window's first tick, wholly inside
+ * it, and sto one run: every instant is in the window, and every record is at rest (head 0, st0
+ * INT64_MAX: ak_tn_run's passes leave them so after each window), so nothing of it is read. */
+static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict nx, int64_t *restrict touched,
+        int64_t *nt, const int64_t *restrict step_j, const int64_t *restrict step_t, int64_t n_step,
+        const int64_t *restrict sto, int64_t w0, int64_t w1, const int64_t *restrict hset, int hshift, uint64_t hmask,
+        const uint64_t *restrict hbit, int coincide, const int fast) {
+    int64_t m = *nt;
+    const int64_t sto0 = sto[0];
+    for (int64_t q = 0; q < n_step; q++) {
+        int64_t t = step_t[q], g = fast ? sto0 + step_j[q] : sto[step_j[q]];
+        if (!fast && (t < w0 || t >= w1)) continue;
+        uint64_t hp = (uint64_t)t * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
+        if (((hbit[fh >> 6] >> (fh & 63)) & 1) && !coincide) {  /* the bit set: probe the set of arrival instants */
+            for (uint64_t h = hp >> hshift; hset[h] != -1; h = (h + 1) & hmask)
+                if (hset[h] == t) {
+                    coincide = 1;
+                    break;
+                }
+        }
+        ak_tn_nx *e = nx + g;
+        if (fast) {
+            e->head = 1;
+            touched[m++] = g;
+            e->st0 = t;
+            continue;
+        }
+        if (!e->head) {
+            e->head = 1;
+            touched[m++] = g;
+        }
+        if (e->st0 == INT64_MAX) e->st0 = t;
+        else e->st1 = t;
     }
     *nt = m;
     return coincide;
 }
 
-#define TN_STEP_LIST_ARGS ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, const uint8_t *restrict hit, \
-        const int64_t *restrict inst, const int64_t *restrict sto, int64_t n_sto, int64_t w0, int64_t w1, \
+#define TN_STEP_PUT_ARGS ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, const int64_t *restrict step_j, \
+        const int64_t *restrict step_t, int64_t n_step, const int64_t *restrict sto, int64_t w0, int64_t w1, \
         const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit, int coincide
-static TN_SCALAR_CLONES __attribute__((noinline)) int tn_step_list_fast(TN_STEP_LIST_ARGS) {
-    return tn_step_list(nx, touched, nt, hit, inst, sto, n_sto, w0, w1, hset, hshift, hmask, hbit, coincide, 1);
+static TN_SCALAR_CLONES __attribute__((noinline)) int tn_step_put_fast(TN_STEP_PUT_ARGS) {
+    return tn_step_put(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 1);
 }
-static __attribute__((noinline)) int tn_step_list_any(TN_STEP_LIST_ARGS) {
-    return tn_step_list(nx, touched, nt, hit, inst, sto, n_sto, w0, w1, hset, hshift, hmask, hbit, coincide, 0);
+static __attribute__((noinline)) int tn_step_put_any(TN_STEP_PUT_ARGS) {
+    return tn_step_put(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 0);
 }
-#undef TN_STEP_LIST_ARGS
+#undef TN_STEP_PUT_ARGS
 
 /* The window's leak steps (see ak_tn_run), in a function of its own (its state in registers):
  * each stepping neuron listed as touched, its steps' instants in st0/st1; returns whether a step
  * falls on an arrival's instant (hset: the arrival instants, an open-addressing set; hbit: a
  * bit per 8 slots' worth of hash values, set for each arrival instant, so a probe mostly stops
- * at a clear bit, rarely mispredicted). Per tick: the draws in vector lanes (tn_step_draws,
- * tn_step_hits), then the stepping neurons one at a time (tn_step_list). */
+ * at a clear bit, rarely mispredicted). Per tick: the steps drawn into a list (above), then put
+ * into the records one at a time. */
 static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
         int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
         const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit) {
@@ -614,20 +684,34 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
     const int64_t n_sto = x->n_sto, offset = x->neuron_offset;
     const int64_t *restrict sto = x->sto;
     if (n_sto <= 0) return 0;
-    /* step_buf: the instants [n_sto], the words [nw], the hits [n_sto bytes, padded to 64] */
+    /* step_buf: step_t [n_sto + 8], step_j [n_sto + 8], inst [n_sto], words [nw + 8], hit [n_sto + 64 bytes] */
     const int64_t b0 = (sto[0] + offset) >> 3, nw = ((sto[n_sto - 1] + offset) >> 3) - b0 + 1;
-    int64_t *restrict inst = (int64_t *)x->step_buf;
-    uint64_t *restrict words = x->step_buf + n_sto;
-    uint8_t *restrict hit = (uint8_t *)(words + nw);
+    int64_t *restrict step_t = (int64_t *)x->step_buf, *restrict step_j = step_t + n_sto + 8;
+    int64_t *restrict inst = step_j + n_sto + 8;
+    uint64_t *restrict words = (uint64_t *)(inst + n_sto);
+    uint8_t *restrict hit = (uint8_t *)(words + nw + 8);
     const int run = (int)x->sto_run;
     for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
-        tn_step_draws(words, nw, x->leak_key + ((uint64_t)k << 32) + (uint64_t)b0, x->sto_off_keys, inst, n_sto, k, T);
-        tn_step_hits(hit, words, x->sto_lim, sto, n_sto, 8 * b0, offset, run);
-        memset(hit + n_sto, 0, (size_t)(-n_sto & 63));
-        if (run && k == w0 / T && k * T >= w0 && (k + 1) * T <= w1)
-            coincide = tn_step_list_fast(nx, touched, nt, hit, inst, sto, n_sto, w0, w1, hset, hshift, hmask, hbit, coincide);
+        uint64_t wkey = x->leak_key + ((uint64_t)k << 32) + (uint64_t)b0;
+        int64_t n_step;
+#if TN_AVX512
+        if (run && T < ((int64_t)1 << 32) && tn_has_avx512())
+            n_step = tn_step_list512(words, nw, wkey, x->sto_off_keys, x->sto_lim, n_sto, sto[0] + offset - 8 * b0, k, T,
+                                     step_j, step_t);
         else
-            coincide = tn_step_list_any(nx, touched, nt, hit, inst, sto, n_sto, w0, w1, hset, hshift, hmask, hbit, coincide);
+#endif
+        {
+            tn_step_draws(words, nw, wkey, x->sto_off_keys, inst, n_sto, k, T);
+            tn_step_hits(hit, words, x->sto_lim, sto, n_sto, 8 * b0, offset, run);
+            memset(hit + n_sto, 0, (size_t)(-n_sto & 63));
+            n_step = tn_step_compact(hit, inst, n_sto, step_j, step_t);
+        }
+        if (run && k == w0 / T && k * T >= w0 && (k + 1) * T <= w1)
+            coincide = tn_step_put_fast(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
+                                        coincide);
+        else
+            coincide = tn_step_put_any(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
+                                       coincide);
     }
     return coincide;
 }

@@ -128,9 +128,9 @@ typedef struct {
     const uint8_t *row_bits;  /* [axons * ceil(neurons_per_core / 8)] bit j of row a: the row reaches
                                * its core's neuron j (little-endian bits); NULL: rows are scanned */
     /* the leak steps' scratch (tn_steps) */
-    const uint8_t *sto_lim;   /* [n_sto] min(sto_mag, 256) - 1: a neuron steps when its leak byte is <= this */
+    const uint8_t *sto_lim;   /* [n_sto + 64] min(sto_mag, 256) - 1: a neuron steps when its leak byte is <= this */
     int64_t sto_run;          /* 1: sto[j] = sto[0] + j (the stochastic neurons are one run, e.g. every neuron) */
-    uint64_t *step_buf;       /* [2 n_sto + (sto[n_sto - 1] - sto[0]) / 8 + 10] */
+    uint64_t *step_buf;       /* [4 n_sto + (sto[n_sto - 1] - sto[0]) / 8 + 64] */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
