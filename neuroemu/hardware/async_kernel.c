@@ -487,10 +487,11 @@ static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn
     }
 }
 
-/* Wider vector units where the CPU has them (integer arithmetic: every clone gives the same bits);
- * x86-64-v4 (AVX-512) has a 64-bit multiply, AVX2 emulates it with 32-bit ones */
+/* Wider vector units where the CPU has them (integer arithmetic: every clone gives the same bits).
+ * Not 512-bit lanes: their multiplies lower the core's clock for the window's other passes (about
+ * 8% slower pass 1 and 2 when the draws used them); AVX2 emulates the 64-bit multiply. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define TN_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#define TN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #define TN_SCALAR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))  /* BMI2: shifts by a register */
 #define TN_AVX512 1
 #include <immintrin.h>
@@ -566,49 +567,50 @@ static TN_SCALAR_CLONES __attribute__((noinline)) int64_t tn_step_compact(const 
 }
 
 #if TN_AVX512
-/* (2) sto one run, T < 2^32 ps, a CPU with AVX-512 (F, BW, DQ, VL): 64 leak bytes compared at
- * once, the stepping neurons' keys compressed into place, and only theirs drawn (eight a vector).
- * step_j and step_t need 8 entries of room past the count, words 8 words past nw. */
+/* (2) sto one run, T < 2^32 ps, a CPU with AVX-512 (F, BW, DQ, VL), in 256-bit lanes (512-bit
+ * multiplies lower the core's clock for the passes after them): 32 leak bytes compared at once,
+ * the stepping neurons' keys compressed into place, and only theirs drawn (four a vector).
+ * step_j and step_t need 4 entries of room past the count, words 4 words past nw. */
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,popcnt"))) __attribute__((noinline))
 static int64_t tn_step_list512(uint64_t *restrict words, int64_t nw, uint64_t wkey, const uint64_t *restrict keys,
         const uint8_t *restrict lim, int64_t n_sto, int64_t d, int64_t k, int64_t T, int64_t *restrict step_j,
         int64_t *restrict step_t) {
-    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i c1 = _mm512_set1_epi64((long long)0x9E3779B97F4A7C15ULL);
-    const __m512i m1 = _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ULL);
-    const __m512i m2 = _mm512_set1_epi64((long long)0x94D049BB133111EBULL);
-#define TN_MIX512(x) ({                                                                   \
-        __m512i z_ = _mm512_add_epi64((x), c1);                                            \
-        z_ = _mm512_mullo_epi64(_mm512_xor_si512(z_, _mm512_srli_epi64(z_, 30)), m1);      \
-        z_ = _mm512_mullo_epi64(_mm512_xor_si512(z_, _mm512_srli_epi64(z_, 27)), m2);      \
-        _mm512_xor_si512(z_, _mm512_srli_epi64(z_, 31)); })
-    for (int64_t b = 0; b < nw; b += 8) {
-        __m512i w = _mm512_add_epi64(_mm512_set1_epi64((long long)(wkey + (uint64_t)b)), lane);
-        _mm512_storeu_si512(words + b, TN_MIX512(w));  /* up to 7 words past nw: room for them */
+    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
+    const __m256i c1 = _mm256_set1_epi64x((long long)0x9E3779B97F4A7C15ULL);
+    const __m256i m1 = _mm256_set1_epi64x((long long)0xBF58476D1CE4E5B9ULL);
+    const __m256i m2 = _mm256_set1_epi64x((long long)0x94D049BB133111EBULL);
+#define TN_MIX256(x) ({                                                                   \
+        __m256i z_ = _mm256_add_epi64((x), c1);                                            \
+        z_ = _mm256_mullo_epi64(_mm256_xor_si256(z_, _mm256_srli_epi64(z_, 30)), m1);      \
+        z_ = _mm256_mullo_epi64(_mm256_xor_si256(z_, _mm256_srli_epi64(z_, 27)), m2);      \
+        _mm256_xor_si256(z_, _mm256_srli_epi64(z_, 31)); })
+    for (int64_t b = 0; b < nw; b += 4) {
+        __m256i w = _mm256_add_epi64(_mm256_set1_epi64x((long long)(wkey + (uint64_t)b)), lane);
+        _mm256_storeu_si256((__m256i *)(words + b), TN_MIX256(w));  /* up to 3 words past nw: room for them */
     }
     const uint8_t *bytes = (const uint8_t *)words + d;
     int64_t n = 0;
-    for (int64_t j64 = 0; j64 < n_sto; j64 += 64) {
-        int64_t left = n_sto - j64;
-        __mmask64 tail = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
-        __m512i bv = _mm512_maskz_loadu_epi8(tail, bytes + j64), lv = _mm512_maskz_loadu_epi8(tail, lim + j64);
-        __mmask64 hits = _mm512_mask_cmple_epu8_mask(tail, bv, lv);
-        for (int i = 0; i < 8 && 8 * i < left; i++) {
-            __mmask8 h = (__mmask8)(hits >> (8 * i));
-            int64_t j = j64 + 8 * i;
-            __m512i kv = _mm512_maskz_loadu_epi64(h, keys + j);
-            _mm512_storeu_si512(step_t + n, _mm512_maskz_compress_epi64(h, kv));  /* the keys, drawn below */
-            _mm512_storeu_si512(step_j + n, _mm512_maskz_compress_epi64(h, _mm512_add_epi64(lane, _mm512_set1_epi64(j))));
+    for (int64_t j32 = 0; j32 < n_sto; j32 += 32) {
+        int64_t left = n_sto - j32;
+        __mmask32 tail = left >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << left) - 1);
+        __m256i bv = _mm256_maskz_loadu_epi8(tail, bytes + j32), lv = _mm256_maskz_loadu_epi8(tail, lim + j32);
+        __mmask32 hits = _mm256_mask_cmple_epu8_mask(tail, bv, lv);
+        for (int i = 0; i < 8 && 4 * i < left; i++) {
+            __mmask8 h = (__mmask8)((hits >> (4 * i)) & 0xF);
+            int64_t j = j32 + 4 * i;
+            __m256i kv = _mm256_maskz_loadu_epi64(h, keys + j);
+            _mm256_storeu_si256((__m256i *)(step_t + n), _mm256_maskz_compress_epi64(h, kv));  /* the keys, drawn below */
+            _mm256_storeu_si256((__m256i *)(step_j + n), _mm256_maskz_compress_epi64(h, _mm256_add_epi64(lane, _mm256_set1_epi64x(j))));
             n += __builtin_popcount((unsigned)h);
         }
     }
-    const __m512i kk = _mm512_set1_epi64(k), kT = _mm512_set1_epi64(k * T), uT = _mm512_set1_epi64(T);
-    for (int64_t q = 0; q < n; q += 8) {  /* up to 7 lanes past n: room for them */
-        __m512i z = TN_MIX512(_mm512_add_epi64(_mm512_loadu_si512(step_t + q), kk));
-        __m512i off = _mm512_srli_epi64(_mm512_mul_epu32(_mm512_srli_epi64(z, 34), uT), 30);  /* 30 x 32 bits */
-        _mm512_storeu_si512(step_t + q, _mm512_add_epi64(kT, off));
+    const __m256i kk = _mm256_set1_epi64x(k), kT = _mm256_set1_epi64x(k * T), uT = _mm256_set1_epi64x(T);
+    for (int64_t q = 0; q < n; q += 4) {  /* up to 3 lanes past n: room for them */
+        __m256i z = TN_MIX256(_mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(step_t + q)), kk));
+        __m256i off = _mm256_srli_epi64(_mm256_mul_epu32(_mm256_srli_epi64(z, 34), uT), 30);  /* 30 x 32 bits */
+        _mm256_storeu_si256((__m256i *)(step_t + q), _mm256_add_epi64(kT, off));
     }
-#undef TN_MIX512
+#undef TN_MIX256
     return n;
 }
 
