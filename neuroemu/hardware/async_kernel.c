@@ -572,7 +572,7 @@ static TN_SCALAR_CLONES __attribute__((noinline)) int64_t tn_step_compact(const 
  * the stepping neurons' keys compressed into place, and only theirs drawn (four a vector).
  * step_j and step_t need 4 entries of room past the count, words 4 words past nw. */
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,popcnt"))) __attribute__((noinline))
-static int64_t tn_step_list512(uint64_t *restrict words, int64_t nw, uint64_t wkey, const uint64_t *restrict keys,
+static int64_t tn_step_list_avx512(uint64_t *restrict words, int64_t nw, uint64_t wkey, const uint64_t *restrict keys,
         const uint8_t *restrict lim, int64_t n_sto, int64_t d, int64_t k, int64_t T, int64_t *restrict step_j,
         int64_t *restrict step_t) {
     const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
@@ -600,7 +600,8 @@ static int64_t tn_step_list512(uint64_t *restrict words, int64_t nw, uint64_t wk
             int64_t j = j32 + 4 * i;
             __m256i kv = _mm256_maskz_loadu_epi64(h, keys + j);
             _mm256_storeu_si256((__m256i *)(step_t + n), _mm256_maskz_compress_epi64(h, kv));  /* the keys, drawn below */
-            _mm256_storeu_si256((__m256i *)(step_j + n), _mm256_maskz_compress_epi64(h, _mm256_add_epi64(lane, _mm256_set1_epi64x(j))));
+            __m256i jv = _mm256_add_epi64(lane, _mm256_set1_epi64x(j));
+            _mm256_storeu_si256((__m256i *)(step_j + n), _mm256_maskz_compress_epi64(h, jv));
             n += __builtin_popcount((unsigned)h);
         }
     }
@@ -698,8 +699,8 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
         int64_t n_step;
 #if TN_AVX512
         if (run && T < ((int64_t)1 << 32) && tn_has_avx512())
-            n_step = tn_step_list512(words, nw, wkey, x->sto_off_keys, x->sto_lim, n_sto, sto[0] + offset - 8 * b0, k, T,
-                                     step_j, step_t);
+            n_step = tn_step_list_avx512(words, nw, wkey, x->sto_off_keys, x->sto_lim, n_sto, sto[0] + offset - 8 * b0,
+                                         k, T, step_j, step_t);
         else
 #endif
         {
