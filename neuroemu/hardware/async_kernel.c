@@ -501,7 +501,7 @@ static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn
 #define TN_AVX512 0
 #endif
 
-/* The leak steps of tick k are drawn into a list: step_j[q] (an index into sto) and step_t[q]
+/* The leak steps of tick k are drawn into a list: step_j[q] (an index into sto, < 2^31) and step_t[q]
  * (its instant), q < the count returned, in sto's order. Two ways give the same list: */
 
 /* (1) any network: the draws as loops the compiler vectorises. The leak words of blocks
@@ -547,7 +547,7 @@ static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_hits(uint8_t *res
 
 /* ... then the stepping ones listed, 64 neurons at a time (hit as bits: the loop exits once per 64) */
 static TN_SCALAR_CLONES __attribute__((noinline)) int64_t tn_step_compact(const uint8_t *restrict hit,
-        const int64_t *restrict inst, int64_t n_sto, int64_t *restrict step_j, int64_t *restrict step_t) {
+        const int64_t *restrict inst, int64_t n_sto, int32_t *restrict step_j, int64_t *restrict step_t) {
     int64_t n = 0;
     for (int64_t j64 = 0; j64 < n_sto; j64 += 64) {
         uint64_t bits = 0;  /* bit i: neuron j64 + i steps */
@@ -559,7 +559,7 @@ static TN_SCALAR_CLONES __attribute__((noinline)) int64_t tn_step_compact(const 
         while (bits) {
             int64_t j = j64 + __builtin_ctzll(bits);
             bits &= bits - 1;
-            step_j[n] = j;
+            step_j[n] = (int32_t)j;
             step_t[n++] = inst[j];
         }
     }
@@ -570,12 +570,12 @@ static TN_SCALAR_CLONES __attribute__((noinline)) int64_t tn_step_compact(const 
 /* (2) sto one run, T < 2^32 ps, a CPU with AVX-512 (F, BW, DQ, VL), in 256-bit lanes (512-bit
  * multiplies lower the core's clock for the passes after them): 32 leak bytes compared at once,
  * the stepping neurons' keys compressed into place, and only theirs drawn (four a vector).
- * step_j and step_t need 4 entries of room past the count, words 4 words past nw. */
+ * step_j and step_t need 8 entries of room past the count, words 4 words past nw. */
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,popcnt"))) __attribute__((noinline))
 static int64_t tn_step_list_avx512(uint64_t *restrict words, int64_t nw, uint64_t wkey, const uint64_t *restrict keys,
-        const uint8_t *restrict lim, int64_t n_sto, int64_t d, int64_t k, int64_t T, int64_t *restrict step_j,
+        const uint8_t *restrict lim, int64_t n_sto, int64_t d, int64_t k, int64_t T, int32_t *restrict step_j,
         int64_t *restrict step_t) {
-    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
+    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0), lane32 = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
     const __m256i c1 = _mm256_set1_epi64x((long long)0x9E3779B97F4A7C15ULL);
     const __m256i m1 = _mm256_set1_epi64x((long long)0xBF58476D1CE4E5B9ULL);
     const __m256i m2 = _mm256_set1_epi64x((long long)0x94D049BB133111EBULL);
@@ -595,14 +595,15 @@ static int64_t tn_step_list_avx512(uint64_t *restrict words, int64_t nw, uint64_
         __mmask32 tail = left >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << left) - 1);
         __m256i bv = _mm256_maskz_loadu_epi8(tail, bytes + j32), lv = _mm256_maskz_loadu_epi8(tail, lim + j32);
         __mmask32 hits = _mm256_mask_cmple_epu8_mask(tail, bv, lv);
-        for (int i = 0; i < 8 && 4 * i < left; i++) {
-            __mmask8 h = (__mmask8)((hits >> (4 * i)) & 0xF);
-            int64_t j = j32 + 4 * i;
-            __m256i kv = _mm256_maskz_loadu_epi64(h, keys + j);
-            _mm256_storeu_si256((__m256i *)(step_t + n), _mm256_maskz_compress_epi64(h, kv));  /* the keys, drawn below */
-            __m256i jv = _mm256_add_epi64(lane, _mm256_set1_epi64x(j));
-            _mm256_storeu_si256((__m256i *)(step_j + n), _mm256_maskz_compress_epi64(h, jv));
-            n += __builtin_popcount((unsigned)h);
+        for (int i = 0; i < 4 && 8 * i < left; i++) {
+            __mmask8 h = (__mmask8)(hits >> (8 * i)), lo = h & 0xF, hi = h >> 4;
+            int64_t j = j32 + 8 * i, nlo = __builtin_popcount((unsigned)lo);
+            __m256i jv = _mm256_add_epi32(lane32, _mm256_set1_epi32((int)j));
+            _mm256_storeu_si256((__m256i *)(step_j + n), _mm256_maskz_compress_epi32(h, jv));
+            __m256i k0 = _mm256_maskz_loadu_epi64(lo, keys + j), k1 = _mm256_maskz_loadu_epi64(hi, keys + j + 4);
+            _mm256_storeu_si256((__m256i *)(step_t + n), _mm256_maskz_compress_epi64(lo, k0));  /* the keys, drawn below */
+            _mm256_storeu_si256((__m256i *)(step_t + n + nlo), _mm256_maskz_compress_epi64(hi, k1));
+            n += nlo + __builtin_popcount((unsigned)hi);
         }
     }
     const __m256i kk = _mm256_set1_epi64x(k), kT = _mm256_set1_epi64x(k * T), uT = _mm256_set1_epi64x(T);
@@ -629,7 +630,7 @@ static int tn_has_avx512(void) {
  * it, and sto one run: every instant is in the window, and every record is at rest (head 0, st0
  * INT64_MAX: ak_tn_run's passes leave them so after each window), so nothing of it is read. */
 static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict nx, int64_t *restrict touched,
-        int64_t *nt, const int64_t *restrict step_j, const int64_t *restrict step_t, int64_t n_step,
+        int64_t *nt, const int32_t *restrict step_j, const int64_t *restrict step_t, int64_t n_step,
         const int64_t *restrict sto, int64_t w0, int64_t w1, const int64_t *restrict hset, int hshift, uint64_t hmask,
         const uint64_t *restrict hbit, int coincide, const int fast) {
     int64_t m = *nt;
@@ -663,7 +664,7 @@ static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict 
     return coincide;
 }
 
-#define TN_STEP_PUT_ARGS ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, const int64_t *restrict step_j, \
+#define TN_STEP_PUT_ARGS ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, const int32_t *restrict step_j, \
         const int64_t *restrict step_t, int64_t n_step, const int64_t *restrict sto, int64_t w0, int64_t w1, \
         const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit, int coincide
 static TN_SCALAR_CLONES __attribute__((noinline)) int tn_step_put_fast(TN_STEP_PUT_ARGS) {
@@ -687,10 +688,11 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
     const int64_t n_sto = x->n_sto, offset = x->neuron_offset;
     const int64_t *restrict sto = x->sto;
     if (n_sto <= 0) return 0;
-    /* step_buf: step_t [n_sto + 8], step_j [n_sto + 8], inst [n_sto], words [nw + 8], hit [n_sto + 64 bytes] */
+    /* step_buf: step_t [n_sto + 8], step_j [n_sto + 8 (int32)], inst [n_sto], words [nw + 8], hit [n_sto + 64 bytes] */
     const int64_t b0 = (sto[0] + offset) >> 3, nw = ((sto[n_sto - 1] + offset) >> 3) - b0 + 1;
-    int64_t *restrict step_t = (int64_t *)x->step_buf, *restrict step_j = step_t + n_sto + 8;
-    int64_t *restrict inst = step_j + n_sto + 8;
+    int64_t *restrict step_t = (int64_t *)x->step_buf;
+    int32_t *restrict step_j = (int32_t *)(step_t + n_sto + 8);
+    int64_t *restrict inst = step_t + 2 * (n_sto + 8);
     uint64_t *restrict words = (uint64_t *)(inst + n_sto);
     uint8_t *restrict hit = (uint8_t *)(words + nw + 8);
     const int run = (int)x->sto_run;
