@@ -1,10 +1,10 @@
 """neuroemu.hardware.asynckernel, TrueNorthWindowC: the C window kernel's stochastic leak steps are
 the numpy model's (TrueNorthCT.leak_steps), step for step, on every path the kernel takes to draw
-them: every neuron stochastic (one run of neurons: 64 leak bytes compared at once where the CPU has
+them: every neuron stochastic (one run of neurons: 32 leak bytes compared at once where the CPU has
 AVX-512), a run that starts past neuron 0, stochastic neurons scattered among deterministic ones
 (the portable path), an MPI rank's block (the bytes keyed by the global id, at an offset that is or
-is not a multiple of 8), each over whole ticks, parts of one and windows across a tick's end, and leaks up to 256 (a
-step every tick)."""
+is not a multiple of 8), a tick of 2^33 ps (every neuron again, on the portable draws), each over
+whole ticks, parts of one and windows across a tick's end, and leaks up to 256 (a step every tick)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -22,7 +22,7 @@ NPC = 256   # neurons (and axons) per core
 N = 2 * NPC
 
 
-def window_kernel(stochastic: np.ndarray, leak: np.ndarray, offset: int):
+def window_kernel(stochastic: np.ndarray, leak: np.ndarray, offset: int, T: int = T):
     """A TrueNorthCT of N neurons on two cores with no synapses (thresholds out of reach: no spike),
     bound to the C window kernel."""
     p = NeuronArrays.uniform(N, threshold=1 << 18, floor=1 << 19)
@@ -48,12 +48,14 @@ def patterns():
     return {"every neuron": (every, leak, 0), "a run from neuron 5": (from5, leak, 0),
             "scattered among deterministic": (scattered, leak, 0), "a rank's block": (every, leak, 8 * 37),
             "a block at an odd offset": (scattered | True, leak, 3),
-            "scattered, offset": (scattered, np.where(scattered, leak, 7), 8 * 5)}
+            "scattered, offset": (scattered, np.where(scattered, leak, 7), 8 * 5),
+            "every neuron, a tick of 2^33 ps": (every, leak, 0, 1 << 33)}
 
 
-#: windows as the engine cuts them (at most a tick long): whole ticks, parts of one, across a tick's end
-WINDOWS = [(0, T), (T, T + T // 3), (T + T // 3, 2 * T + T // 5), (2 * T + T // 5, 3 * T), (3 * T, 4 * T),
-           (4 * T, 5 * T), (5 * T + 7, 5 * T + 8), (5 * T + 8, 6 * T + 8)]
+def windows(T: int) -> list[tuple[int, int]]:
+    """Windows as the engine cuts them (at most a tick long): whole ticks, parts of one, across a tick's end."""
+    return [(0, T), (T, T + T // 3), (T + T // 3, 2 * T + T // 5), (2 * T + T // 5, 3 * T), (3 * T, 4 * T),
+            (4 * T, 5 * T), (5 * T + 7, 5 * T + 8), (5 * T + 8, 6 * T + 8)]
 
 
 @pytest.mark.parametrize("name", list(patterns()))
@@ -61,11 +63,11 @@ def test_the_kernels_leak_steps_are_the_models_on_every_path(name):
     """Each window: every stochastic neuron's potential moves by exactly the steps leak_steps places
     in the window (+-1 V each), a deterministic one by its drift alone, and each step is one plain
     update."""
-    stochastic, leak, offset = patterns()[name]
-    model, kernel = window_kernel(stochastic, leak, offset)
+    stochastic, leak, offset, *tick = patterns()[name]
+    model, kernel = window_kernel(stochastic, leak, offset, *tick)
     empty = np.zeros(0, np.int64)
     total = 0
-    for w0, w1 in WINDOWS:
+    for w0, w1 in windows(model.T):
         v0, t0 = model.v.copy(), model.t_last.copy()
         ids, times, signs = model.leak_steps(w0, w1)
         assert ((times >= w0) & (times < w1)).all()
