@@ -1,17 +1,28 @@
 """The C window kernel's set-up (neuroemu.hardware.asynckernel): the crossbar packed as bits.
 
 The reference is the crossbar written out densely (a bool per (axon, neuron of its core)) and
-packed with numpy, built here from the rows themselves."""
+packed with numpy, built here from the rows themselves.
+
+And the kernel's stochastic leak steps: they are the numpy model's (TrueNorthCT.leak_steps), step for step, on every path the kernel takes to draw
+them: every neuron stochastic (one run of neurons: 32 leak bytes compared at once where the CPU has
+AVX-512), a run that starts past neuron 0, stochastic neurons scattered among deterministic ones
+(the portable path), an MPI rank's block (the bytes keyed by the global id, at an offset that is or
+is not a multiple of 8), a tick of 2^33 ps (every neuron again, on the portable draws), each over
+whole ticks, parts of one and windows across a tick's end, and leaks up to 256 (a step every tick)."""
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from neuroemu.engine.asynccore import AsyncCoreLoop
+from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT
 from neuroemu.engine.options import RunOptions
-from neuroemu.engine.run import with_timing
+from neuroemu.engine.run import simulate, with_timing
 from neuroemu.errors import NeuroEmuError
 from neuroemu.hardware.asynckernel import _ffi, pack_row_bits, TrueNorthWindowC
+from neuroemu.models.neuron import NeuronArrays
 from test_async_cores import make_chip, make_workload
 
 
@@ -98,3 +109,91 @@ def test_the_kernel_gets_the_crossbars_bits_unless_a_row_repeats_a_neuron():
     x = int(np.flatnonzero(np.diff(a.row_ptr) >= 2)[0])
     a.row_neurons[a.row_ptr[x] + 1] = a.row_neurons[a.row_ptr[x]]
     assert kernel_bits(loop, a) is None
+
+
+T = 10**9   # a 1 ms tick in ps
+NPC = 256   # neurons (and axons) per core
+N = 2 * NPC
+
+
+def window_kernel(stochastic: np.ndarray, leak: np.ndarray, offset: int, T: int = T):
+    """A TrueNorthCT of N neurons on two cores with no synapses (thresholds out of reach: no spike),
+    bound to the C window kernel."""
+    p = NeuronArrays.uniform(N, threshold=1 << 18, floor=1 << 19)
+    p.leak[:] = leak
+    p.leak_stochastic[:] = stochastic
+    arrays = SimpleNamespace(params=p, n_neurons=N, v=np.zeros(N, np.int32), neuron_model="truenorth_lif")
+    model = TrueNorthCT(arrays, np.ones(N, bool), 20, T, key=12345, offset=offset)
+    pend = model.predict(np.arange(N, dtype=np.int64))
+    kernel = TrueNorthWindowC(model, pend)
+    crossbar = SimpleNamespace(row_ptr=np.zeros(N + 1, np.int64), row_neurons=np.zeros(0, np.uint8),
+                               axon_type=np.zeros(N, np.int8), weights=np.zeros((N, 4), np.int64),
+                               axons_per_core=NPC, neurons_per_core=NPC, n_axons=N)
+    kernel.bind_network(crossbar, model, np.zeros(N * 4, np.int64), None, np.full(N, NEVER, np.int64), 1 << 62)
+    return model, kernel
+
+
+def patterns():
+    r = np.random.default_rng(4)
+    leak = r.choice([-256, -200, -128, -1, 1, 3, 128, 255], N)
+    every = np.ones(N, bool)
+    from5 = np.arange(N) >= 5
+    scattered = r.random(N) < 0.6
+    return {"every neuron": (every, leak, 0), "a run from neuron 5": (from5, leak, 0),
+            "scattered among deterministic": (scattered, leak, 0), "a rank's block": (every, leak, 8 * 37),
+            "a block at an odd offset": (scattered | True, leak, 3),
+            "scattered, offset": (scattered, np.where(scattered, leak, 7), 8 * 5),
+            "every neuron, a tick of 2^33 ps": (every, leak, 0, 1 << 33)}
+
+
+def windows(T: int) -> list[tuple[int, int]]:
+    """Windows as the engine cuts them (at most a tick long): whole ticks, parts of one, across a tick's end."""
+    return [(0, T), (T, T + T // 3), (T + T // 3, 2 * T + T // 5), (2 * T + T // 5, 3 * T), (3 * T, 4 * T),
+            (4 * T, 5 * T), (5 * T + 7, 5 * T + 8), (5 * T + 8, 6 * T + 8)]
+
+
+@pytest.mark.parametrize("name", list(patterns()))
+def test_the_kernels_leak_steps_are_the_models_on_every_path(name):
+    """Each window: every stochastic neuron's potential moves by exactly the steps leak_steps places
+    in the window (+-1 V each), a deterministic one by its drift alone, and each step is one plain
+    update."""
+    stochastic, leak, offset, *tick = patterns()[name]
+    model, kernel = window_kernel(stochastic, leak, offset, *tick)
+    empty = np.zeros(0, np.int64)
+    total = 0
+    for w0, w1 in windows(model.T):
+        v0, t0 = model.v.copy(), model.t_last.copy()
+        ids, times, signs = model.leak_steps(w0, w1)
+        assert ((times >= w0) & (times < w1)).all()
+        expected = v0 + model.drift * (w1 - t0)  # each neuron's potential at w1 (an untouched one is not advanced)
+        np.add.at(expected, ids, signs)
+        sn, st, moved, active, plain, sops, sent = kernel.run(empty, empty, empty, w0, w1)
+        assert len(sn) == 0 and active == 0 and sops == 0 and sent is None
+        assert plain == len(ids)
+        np.testing.assert_array_equal(model.v + model.drift * (w1 - model.t_last), expected)
+        total += len(ids)
+    assert total > 2 * np.count_nonzero(stochastic)  # six ticks: over half step in each (|leak| = 256: always)
+
+
+def test_a_network_of_stochastic_and_deterministic_leaks_is_the_same_record_on_both_window_kernels(monkeypatch):
+    """The default workload with every third neuron's leak deterministic and leaks of several sizes
+    (up to -256): the C kernel takes its portable draws (the stochastic neurons are no one run); the
+    numpy window path (leak_steps) is its twin, bit for bit, over the whole record."""
+    orig = NeuronArrays.uniform
+
+    def mixed(cls, n, **kw):
+        p = orig(n, **kw)
+        if kw.get("leak_stochastic"):
+            g = np.arange(n)
+            p.leak_stochastic[:] = g % 3 != 0
+            p.leak[:] = np.array([-256, 90, -3, 128, 255, -128, 17])[g % 7]
+        return p
+
+    monkeypatch.setattr(NeuronArrays, "uniform", classmethod(mixed))
+    records = {backend: simulate(ticks=60, timing="async", tick_backend=backend, record_spikes=True).to_dict()
+               for backend in ("c", "numpy")}
+    for r in records.values():
+        for key in ("wall_s", "peak_rss_mb", "tick_backend", "queue_backend"):
+            r.pop(key)
+    assert records["c"] == records["numpy"]
+    assert records["c"]["spikes"] > 0 and records["c"]["counts"]["neuron_update"] > 0

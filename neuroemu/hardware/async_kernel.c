@@ -487,60 +487,237 @@ static inline __attribute__((always_inline)) void tn_row_ordered(ak_tn *s, ak_tn
     }
 }
 
+/* Wider vector units where the CPU has them (integer arithmetic: every clone gives the same bits).
+ * Not 512-bit lanes: their multiplies lower the core's clock for the window's other passes (about
+ * 8% slower pass 1 and 2 when the draws used them); AVX2 emulates the 64-bit multiply. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define TN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define TN_SCALAR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))  /* BMI2: shifts by a register */
+#define TN_AVX512 1
+#include <immintrin.h>
+#else
+#define TN_VECTOR_CLONES
+#define TN_SCALAR_CLONES
+#define TN_AVX512 0
+#endif
+
+/* The leak steps of tick k are drawn into a list: step_j[q] (an index into sto, < 2^31) and step_t[q]
+ * (its instant), q < the count returned, in sto's order. Two ways give the same list: */
+
+/* (1) any network: the draws as loops the compiler vectorises. The leak words of blocks
+ * b0 .. b0 + nw - 1 (eight neurons a word: neuroemu.models.rng.leak_bytes); every stochastic
+ * neuron's instant (inst: k T + the top 30 bits of its draw scaled to [0, T), or the draw modulo
+ * T when T >= 2^34 ps) whether it steps or not; whether it steps (hit[j] = 1 when neuron sto[j]'s
+ * leak byte, byte sto[j] + offset - g0 of the words read as little-endian bytes, is <= lim[j] =
+ * abs(leak) - 1: below abs(leak)). run: sto[j] = sto[0] + j, its bytes read in sequence. */
+static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_draws(uint64_t *restrict words, int64_t nw,
+        uint64_t wkey, const uint64_t *restrict keys, int64_t *restrict inst, int64_t n_sto, int64_t k, int64_t T) {
+    for (int64_t b = 0; b < nw; b++) words[b] = tn_mix64(wkey + (uint64_t)b);
+    const uint64_t uk = (uint64_t)k, uT = (uint64_t)T;
+    const int64_t kT = k * T;
+    if (T < ((int64_t)1 << 32)) {  /* a 32 x 32-bit product */
+        for (int64_t j = 0; j < n_sto; j++)
+            inst[j] = kT + (int64_t)(((uint64_t)(uint32_t)(tn_mix64(keys[j] + uk) >> 34) * (uint32_t)uT) >> 30);
+    } else if (T < ((int64_t)1 << 34)) {
+        for (int64_t j = 0; j < n_sto; j++)
+            inst[j] = kT + (int64_t)(((tn_mix64(keys[j] + uk) >> 34) * uT) >> 30);
+    } else {
+        for (int64_t j = 0; j < n_sto; j++) inst[j] = kT + (int64_t)(tn_mix64(keys[j] + uk) % uT);
+    }
+}
+
+static TN_VECTOR_CLONES __attribute__((noinline)) void tn_step_hits(uint8_t *restrict hit, const uint64_t *restrict words,
+        const uint8_t *restrict lim, const int64_t *restrict sto, int64_t n_sto, int64_t g0, int64_t offset, int run) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint8_t *restrict bytes = (const uint8_t *)words;
+    if (run) {
+        const uint8_t *restrict b = bytes + (sto[0] + offset - g0);
+        for (int64_t j = 0; j < n_sto; j++) hit[j] = b[j] <= lim[j];
+        return;
+    }
+    for (int64_t j = 0; j < n_sto; j++) hit[j] = bytes[sto[j] + offset - g0] <= lim[j];
+#else
+    (void)run;
+    for (int64_t j = 0; j < n_sto; j++) {
+        int64_t d = sto[j] + offset - g0;
+        hit[j] = ((words[d >> 3] >> (8 * (d & 7))) & 0xFF) <= lim[j];
+    }
+#endif
+}
+
+/* ... then the stepping ones listed, 64 neurons at a time (hit as bits: the loop exits once per 64) */
+static TN_SCALAR_CLONES __attribute__((noinline)) int64_t tn_step_compact(const uint8_t *restrict hit,
+        const int64_t *restrict inst, int64_t n_sto, int32_t *restrict step_j, int64_t *restrict step_t) {
+    int64_t n = 0;
+    for (int64_t j64 = 0; j64 < n_sto; j64 += 64) {
+        uint64_t bits = 0;  /* bit i: neuron j64 + i steps */
+        for (int i = 0; i < 8; i++) {
+            uint64_t h8;
+            memcpy(&h8, hit + j64 + 8 * i, 8);
+            bits |= ((h8 * 0x0102040810204080ULL) >> 56) << (8 * i);  /* byte b (0 or 1) -> bit b */
+        }
+        while (bits) {
+            int64_t j = j64 + __builtin_ctzll(bits);
+            bits &= bits - 1;
+            step_j[n] = (int32_t)j;
+            step_t[n++] = inst[j];
+        }
+    }
+    return n;
+}
+
+#if TN_AVX512
+/* (2) sto one run, T < 2^32 ps, a CPU with AVX-512 (F, BW, DQ, VL), in 256-bit lanes (512-bit
+ * multiplies lower the core's clock for the passes after them): 32 leak bytes compared at once,
+ * the stepping neurons' keys compressed into place, and only theirs drawn (four a vector).
+ * step_j and step_t need 8 entries of room past the count, words 4 words past nw. */
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,popcnt"))) __attribute__((noinline))
+static int64_t tn_step_list_avx512(uint64_t *restrict words, int64_t nw, uint64_t wkey, const uint64_t *restrict keys,
+        const uint8_t *restrict lim, int64_t n_sto, int64_t d, int64_t k, int64_t T, int32_t *restrict step_j,
+        int64_t *restrict step_t) {
+    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0), lane32 = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256i c1 = _mm256_set1_epi64x((long long)0x9E3779B97F4A7C15ULL);
+    const __m256i m1 = _mm256_set1_epi64x((long long)0xBF58476D1CE4E5B9ULL);
+    const __m256i m2 = _mm256_set1_epi64x((long long)0x94D049BB133111EBULL);
+#define TN_MIX256(x) ({                                                                   \
+        __m256i z_ = _mm256_add_epi64((x), c1);                                            \
+        z_ = _mm256_mullo_epi64(_mm256_xor_si256(z_, _mm256_srli_epi64(z_, 30)), m1);      \
+        z_ = _mm256_mullo_epi64(_mm256_xor_si256(z_, _mm256_srli_epi64(z_, 27)), m2);      \
+        _mm256_xor_si256(z_, _mm256_srli_epi64(z_, 31)); })
+    for (int64_t b = 0; b < nw; b += 4) {
+        __m256i w = _mm256_add_epi64(_mm256_set1_epi64x((long long)(wkey + (uint64_t)b)), lane);
+        _mm256_storeu_si256((__m256i *)(words + b), TN_MIX256(w));  /* up to 3 words past nw: room for them */
+    }
+    const uint8_t *bytes = (const uint8_t *)words + d;
+    int64_t n = 0;
+    for (int64_t j32 = 0; j32 < n_sto; j32 += 32) {
+        int64_t left = n_sto - j32;
+        __mmask32 tail = left >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << left) - 1);
+        __m256i bv = _mm256_maskz_loadu_epi8(tail, bytes + j32), lv = _mm256_maskz_loadu_epi8(tail, lim + j32);
+        __mmask32 hits = _mm256_mask_cmple_epu8_mask(tail, bv, lv);
+        for (int i = 0; i < 4 && 8 * i < left; i++) {
+            __mmask8 h = (__mmask8)(hits >> (8 * i)), lo = h & 0xF, hi = h >> 4;
+            int64_t j = j32 + 8 * i, nlo = __builtin_popcount((unsigned)lo);
+            __m256i jv = _mm256_add_epi32(lane32, _mm256_set1_epi32((int)j));
+            _mm256_storeu_si256((__m256i *)(step_j + n), _mm256_maskz_compress_epi32(h, jv));
+            __m256i k0 = _mm256_maskz_loadu_epi64(lo, keys + j), k1 = _mm256_maskz_loadu_epi64(hi, keys + j + 4);
+            _mm256_storeu_si256((__m256i *)(step_t + n), _mm256_maskz_compress_epi64(lo, k0));  /* the keys, drawn below */
+            _mm256_storeu_si256((__m256i *)(step_t + n + nlo), _mm256_maskz_compress_epi64(hi, k1));
+            n += nlo + __builtin_popcount((unsigned)hi);
+        }
+    }
+    const __m256i kk = _mm256_set1_epi64x(k), kT = _mm256_set1_epi64x(k * T), uT = _mm256_set1_epi64x(T);
+    for (int64_t q = 0; q < n; q += 4) {  /* up to 3 lanes past n: room for them */
+        __m256i z = TN_MIX256(_mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(step_t + q)), kk));
+        __m256i off = _mm256_srli_epi64(_mm256_mul_epu32(_mm256_srli_epi64(z, 34), uT), 30);  /* 30 x 32 bits */
+        _mm256_storeu_si256((__m256i *)(step_t + q), _mm256_add_epi64(kT, off));
+    }
+#undef TN_MIX256
+    return n;
+}
+
+static int tn_has_avx512(void) {
+    static int has = -1;
+    if (has < 0)
+        has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+              && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    return has;
+}
+#endif
+
+/* The listed steps (q < n_step) put into the records: each stepping neuron listed as touched, its
+ * instant in st0/st1; returns coincide. fast (a constant): the window's first tick, wholly inside
+ * it, and sto one run: every instant is in the window, and every record is at rest (head 0, st0
+ * INT64_MAX: ak_tn_run's passes leave them so after each window), so nothing of it is read. */
+static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict nx, int64_t *restrict touched,
+        int64_t *nt, const int32_t *restrict step_j, const int64_t *restrict step_t, int64_t n_step,
+        const int64_t *restrict sto, int64_t w0, int64_t w1, const int64_t *restrict hset, int hshift, uint64_t hmask,
+        const uint64_t *restrict hbit, int coincide, const int fast) {
+    int64_t m = *nt;
+    const int64_t sto0 = sto[0];
+    for (int64_t q = 0; q < n_step; q++) {
+        int64_t t = step_t[q], g = fast ? sto0 + step_j[q] : sto[step_j[q]];
+        if (!fast && (t < w0 || t >= w1)) continue;
+        uint64_t hp = (uint64_t)t * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
+        if (((hbit[fh >> 6] >> (fh & 63)) & 1) && !coincide) {  /* the bit set: probe the set of arrival instants */
+            for (uint64_t h = hp >> hshift; hset[h] != -1; h = (h + 1) & hmask)
+                if (hset[h] == t) {
+                    coincide = 1;
+                    break;
+                }
+        }
+        ak_tn_nx *e = nx + g;
+        if (fast) {
+            e->head = 1;
+            touched[m++] = g;
+            e->st0 = t;
+            continue;
+        }
+        if (!e->head) {
+            e->head = 1;
+            touched[m++] = g;
+        }
+        if (e->st0 == INT64_MAX) e->st0 = t;
+        else e->st1 = t;
+    }
+    *nt = m;
+    return coincide;
+}
+
+#define TN_STEP_PUT_ARGS ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, const int32_t *restrict step_j, \
+        const int64_t *restrict step_t, int64_t n_step, const int64_t *restrict sto, int64_t w0, int64_t w1, \
+        const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit, int coincide
+static TN_SCALAR_CLONES __attribute__((noinline)) int tn_step_put_fast(TN_STEP_PUT_ARGS) {
+    return tn_step_put(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 1);
+}
+static __attribute__((noinline)) int tn_step_put_any(TN_STEP_PUT_ARGS) {
+    return tn_step_put(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 0);
+}
+#undef TN_STEP_PUT_ARGS
+
 /* The window's leak steps (see ak_tn_run), in a function of its own (its state in registers):
  * each stepping neuron listed as touched, its steps' instants in st0/st1; returns whether a step
  * falls on an arrival's instant (hset: the arrival instants, an open-addressing set; hbit: a
  * bit per 8 slots' worth of hash values, set for each arrival instant, so a probe mostly stops
- * at a clear bit, rarely mispredicted). */
+ * at a clear bit, rarely mispredicted). Per tick: the steps drawn into a list (above), then put
+ * into the records one at a time. */
 static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
         int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
         const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit) {
     int coincide = 0;
-    int64_t m = *nt;
-    int small_T = T < ((int64_t)1 << 34);
-    int64_t *restrict stepping = x->ulist;  /* free until pass 2 */
+    const int64_t n_sto = x->n_sto, offset = x->neuron_offset;
+    const int64_t *restrict sto = x->sto;
+    if (n_sto <= 0) return 0;
+    /* step_buf: step_t [n_sto + 8], step_j [n_sto + 8 (int32)], inst [n_sto], words [nw + 8], hit [n_sto + 64 bytes] */
+    const int64_t b0 = (sto[0] + offset) >> 3, nw = ((sto[n_sto - 1] + offset) >> 3) - b0 + 1;
+    int64_t *restrict step_t = (int64_t *)x->step_buf;
+    int32_t *restrict step_j = (int32_t *)(step_t + n_sto + 8);
+    int64_t *restrict inst = step_t + 2 * (n_sto + 8);
+    uint64_t *restrict words = (uint64_t *)(inst + n_sto);
+    uint8_t *restrict hit = (uint8_t *)(words + nw + 8);
+    const int run = (int)x->sto_run;
     for (int64_t k = w0 / T; k <= (w1 - 1) / T; k++) {
-        /* which neurons step in tick k: about half of them, at random, so the list is built
-         * without a branch; then each one's instant */
-        int64_t n_step = 0;
-        const int64_t *restrict sto = x->sto, *restrict sto_mag = x->sto_mag;
-        uint64_t word = 0;
-        int64_t block = -1;
-        for (int64_t j = 0; j < x->n_sto; j++) {
-            int64_t g = sto[j] + x->neuron_offset;  /* the global id keys the byte */
-            if ((g >> 3) != block) {  /* eight neurons share one draw (neuroemu.models.rng.leak_bytes) */
-                block = g >> 3;
-                word = tn_mix64(x->leak_key + ((uint64_t)k << 32) + (uint64_t)block);
-            }
-            int64_t byte = (int64_t)((word >> (8 * (g & 7))) & 0xFF);
-            stepping[n_step] = j;
-            n_step += byte < sto_mag[j];
+        uint64_t wkey = x->leak_key + ((uint64_t)k << 32) + (uint64_t)b0;
+        int64_t n_step;
+#if TN_AVX512
+        if (run && T < ((int64_t)1 << 32) && tn_has_avx512())
+            n_step = tn_step_list_avx512(words, nw, wkey, x->sto_off_keys, x->sto_lim, n_sto, sto[0] + offset - 8 * b0,
+                                         k, T, step_j, step_t);
+        else
+#endif
+        {
+            tn_step_draws(words, nw, wkey, x->sto_off_keys, inst, n_sto, k, T);
+            tn_step_hits(hit, words, x->sto_lim, sto, n_sto, 8 * b0, offset, run);
+            memset(hit + n_sto, 0, (size_t)(-n_sto & 63));
+            n_step = tn_step_compact(hit, inst, n_sto, step_j, step_t);
         }
-        for (int64_t q = 0; q < n_step; q++) {
-            int64_t j = stepping[q], g = sto[j];
-            uint64_t z = tn_mix64(x->sto_off_keys[j] + (uint64_t)k);
-            /* the instant in the tick: the top 30 bits scaled to [0, T) (modulo when T >= 2^34 ps) */
-            int64_t off = small_T ? (int64_t)(((z >> 34) * (uint64_t)T) >> 30) : (int64_t)(z % (uint64_t)T);
-            int64_t t = k * T + off;
-            if (t < w0 || t >= w1) continue;
-            uint64_t hp = (uint64_t)t * 0x9E3779B97F4A7C15ULL, fh = hp >> (hshift - 3);
-            if (!coincide && ((hbit[fh >> 6] >> (fh & 63)) & 1)) {  /* the bit set: probe the set of arrival instants */
-                for (uint64_t h = hp >> hshift; hset[h] != -1; h = (h + 1) & hmask)
-                    if (hset[h] == t) {
-                        coincide = 1;
-                        break;
-                    }
-            }
-            ak_tn_nx *e = nx + g;
-            if (!e->head) {
-                e->head = 1;
-                touched[m++] = g;
-            }
-            if (e->st0 == INT64_MAX) e->st0 = t;
-            else e->st1 = t;
-        }
+        if (run && k == w0 / T && k * T >= w0 && (k + 1) * T <= w1)
+            coincide = tn_step_put_fast(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
+                                        coincide);
+        else
+            coincide = tn_step_put_any(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
+                                       coincide);
     }
-    *nt = m;
     return coincide;
 }
 

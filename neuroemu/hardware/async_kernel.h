@@ -138,6 +138,10 @@ typedef struct {
     uint64_t *cnt;                      /* [(n_types + 2) * ceil(neurons_per_core / 8)] scratch, zero between uses */
     int32_t *acc_p, *acc_n, *acc_c;     /* [n] scratch, zero between windows: counted input and instants */
     int64_t cnt_windows;                /* windows that took the path so far (a counter for tests) */
+    /* the leak steps' scratch (tn_steps) */
+    const uint8_t *sto_lim;   /* [n_sto + 64] min(sto_mag, 256) - 1: a neuron steps when its leak byte is <= this */
+    int64_t sto_run;          /* 1: sto[j] = sto[0] + j (the stochastic neurons are one run, e.g. every neuron) */
+    uint64_t *step_buf;       /* [4 n_sto + (sto[n_sto - 1] - sto[0]) / 8 + 64] */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,

@@ -509,6 +509,14 @@ class TrueNorthWindowC:
         x.sto_mag = ptr("int64_t[]", model.step_mag[sto] if len(sto) else np.zeros(1, np.int64))
         x.step_w = ptr("int64_t[]", model.step_sign * model.T)
         x.sto_off_keys = ptr("uint64_t[]", model.offset_keys if len(sto) else np.zeros(1, np.uint64))
+        # the leak steps' draws in vector lanes (tn_steps): a neuron steps when its byte is <= lim;
+        # a run of neurons (every neuron, the usual case) reads its bytes in sequence
+        lim = np.zeros(len(sto) + 64, np.uint8)  # + 64: read 64 at a time
+        lim[:len(sto)] = np.minimum(model.step_mag[sto], 256) - 1
+        x.sto_lim = ptr("uint8_t[]", lim)
+        x.sto_run = int(len(sto) > 0 and int(sto[-1]) - int(sto[0]) == len(sto) - 1)
+        span = int(sto[-1] - sto[0]) if len(sto) else 0
+        x.step_buf = ptr("uint64_t[]", np.empty(4 * len(sto) + span // 8 + 64, np.uint64))
         x.leak_key = int(model.key) & ((1 << 64) - 1)
         x.neuron_offset = int(getattr(model, "neuron_offset", 0))
         if not queued.flags.c_contiguous or queued.dtype != np.int64:
