@@ -989,7 +989,7 @@ def test_pass_one_by_byte_counts_equals_the_numpy_paths_window_by_window(weights
 def test_pass_one_by_byte_counts_is_bound_only_where_it_is_exact():
     """The count path needs the crossbar's bitmap and per-type weights that are whole multiples of
     the input scale (units of 1/T) under 2^15; otherwise it stays off and the row scan runs."""
-    from neuroemu.hardware.asynckernel import TrueNorthWindowC
+    from neuroemu.hardware.asynctn import TrueNorthWindowC
     loop = _hand_fed_pair()[0]
     a, m = loop.arrays, loop.model
     flat = loop._flat_weights

@@ -13,7 +13,7 @@ from neuroemu.engine.asyncblock import KIND_ARRIVAL, KIND_CHECK, KIND_INPUT
 from neuroemu.engine.asynccore import AsyncCoreLoop
 from neuroemu.engine.options import RunOptions
 from neuroemu.errors import NeuroEmuError
-from neuroemu.hardware.asynckernel import TrueNorthWindowC
+from neuroemu.hardware.asynctn import TrueNorthWindowC
 from neuroemu.hardware.asyncloop import BOUNDARY, DONE, FEED, NEVER, RUNAWAY, STOP, WindowLoopC, available
 
 pytestmark = pytest.mark.skipif(not available(), reason="the C window loop is not built")

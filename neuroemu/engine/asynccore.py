@@ -40,7 +40,8 @@ from neuroemu.engine.energy import Ledger
 from neuroemu.engine.options import MAX_TIME_PS, STREAM_NEURON_RNG, Progress, RunOptions
 from neuroemu.engine.record import RunResult, build_record, with_network_reports
 from neuroemu.errors import ConfigError
-from neuroemu.hardware.asynckernel import TrueNorthWindowC, choose_async_backend
+from neuroemu.hardware.asynckernel import choose_async_backend
+from neuroemu.hardware.asynctn import TrueNorthWindowC
 from neuroemu.hardware.chip import latency_summary, tick_ps
 from neuroemu.hardware.cores import gather_synapse_index
 from neuroemu.hardware.csr import row_positions

@@ -244,24 +244,18 @@ class TrueNorthCT:
         vr = np.where(mode == 0, q - th, np.where(mode == 1, self.reset_value[ids], q))
         vr = np.maximum(vr, floor)
         shift = np.where(fires, q - vr, 0)
-        # saturation check, exact: V at both ends of every interval (its start, after the group's
-        # input; its end, before the next group's), less the reset's shift on and after the spike,
-        # and V just before the reset; V is linear between them, so a window whose V stays inside
-        # [low, hi] at these points is never clamped (the one-by-one path clamps at each update).
-        # Intervals in time order: a neuron's interval 0 is at seg - 1, group k's at k.
-        n_seg = len(seg)
-        own2 = np.concatenate([np.arange(n_seg), owner])
-        pos = np.concatenate([seg - 1, np.arange(G)])
+        # saturation check, exact: V at both ends of every interval (after the group's input; before
+        # the next one's), less the reset's shift on and after the spike, and V just before the reset
+        # (linear between: inside [low, hi] there, never clamped). Interval 0 sits at seg - 1, group k's at k.
+        own2 = np.concatenate([np.arange(len(seg)), owner])
+        f2, pos = fires[own2], np.concatenate([seg - 1, np.arange(G)])
         spike_pos = np.where(at >= 0, at, seg - 1)[own2]
-        f2 = fires[own2]
-        on, after = f2 & (pos == spike_pos), f2 & (pos > spike_pos)
-        sh2 = shift[own2]
-        starts = np.concatenate([np.full(n_seg, w0, np.int64), g_t])
+        on, after, sh2, low2 = f2 & (pos == spike_pos), f2 & (pos > spike_pos), shift[own2], low[own2]
+        starts = np.concatenate([np.full(len(seg), w0, np.int64), g_t])
         v_start = base + dd * (starts - w0) - np.where(after | (on & (starts >= spike_t[own2])), sh2, 0)
         v_end = base + dd * (hi_t - w0) - np.where(after | on, sh2, 0)
-        low2 = low[own2]
         out = (v_start < low2) | (v_start > self.hi) | (v_end < low2) | (v_end > self.hi)
-        ok = (np.bincount(own2, weights=out, minlength=n_seg) == 0) & ~(fires & ((q > self.hi) | (q < low)))
+        ok = (np.bincount(own2, weights=out, minlength=len(seg)) == 0) & ~(fires & ((q > self.hi) | (q < low)))
         total = S[last]
         # the state as of the neuron's last event (its last group, or its spike if later), as the
         # one-by-one path and the C kernel leave it: never as of w0 with later inputs already in,

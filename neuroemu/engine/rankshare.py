@@ -30,7 +30,7 @@ import numpy as np
 from neuroemu.config.schema import ChipSpec, WorkloadSpec
 from neuroemu.engine.mpi import reduce_counts
 from neuroemu.errors import CapacityError
-from neuroemu.hardware.asynckernel import _ROW_BITS_MAX
+from neuroemu.hardware.asynctn import _ROW_BITS_MAX
 from neuroemu.hardware.chip import latency_counts
 from neuroemu.hardware.cores import CoreArrays
 from neuroemu.hardware.system import routing_bytes
@@ -55,14 +55,16 @@ CLOCKLESS_ROUTE_BYTES_PER_NEURON = 24 + 16 + 1 + 8 + 16
 #: update counts, drawn thresholds) and its keys for stochastic leaks and thresholds (2 x
 #: uint64), the next crossing, the queued check and the window's marks (2 x int64 + bool), its
 #: own neurons' ids (int64), and the kernel's 64-byte record, flag, update list, touched list,
-#: spike buffers, step weights, stochastic ids and magnitudes and enabled copy (6 x int64 + 2)
-CLOCKLESS_BYTES_PER_NEURON = 14 * 8 + 2 * 8 + 2 * 8 + 1 + 8 + 64 + 6 * 8 + 2
-#: ... per neuron and axon type: the weights per type as the window reads them (int64) and the
-#: kernel's cache-aligned copy
-CLOCKLESS_BYTES_PER_NEURON_TYPE = 2 * 8
+#: spike buffers, step weights, stochastic ids and magnitudes and enabled copy (6 x int64 + 2), the
+#: counted pass's sums (3 x int32) and the leak steps' limits and buffer (a byte, 4 x uint64 + ~1)
+CLOCKLESS_BYTES_PER_NEURON = 14 * 8 + 2 * 8 + 2 * 8 + 1 + 8 + 64 + 6 * 8 + 2 + 3 * 4 + 1 + 4 * 8 + 1
+#: ... per neuron and axon type: the weights per type as the window reads them (int64), the
+#: kernel's cache-aligned copy, the counted pass's weights by sign (2 x int32) and, while they
+#: are bound, the quotient by the scale in type-major order (int64)
+CLOCKLESS_BYTES_PER_NEURON_TYPE = 2 * 8 + 2 * 4 + 8
 #: ... and per own axon: the row lengths and the kernel's row pointers and last-seen instants
 #: (3 x int64) and its axon types (int8); the kernel also keeps the crossbar as bits (neurons
-#: per core / 8 bytes an axon) when those fit :data:`neuroemu.hardware.asynckernel._ROW_BITS_MAX`
+#: per core / 8 bytes an axon) when those fit :data:`neuroemu.hardware.asynctn._ROW_BITS_MAX`
 CLOCKLESS_BYTES_PER_AXON = 3 * 8 + 1
 #: bytes per neuron of the system that every rank still holds whole: the enabled flags (bool),
 #: which the record's neuron count and the timing policies read

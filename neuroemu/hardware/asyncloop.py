@@ -1,6 +1,6 @@
 """The clockless window loop in C (hardware/async_loop.c): many windows per call.
 
-:class:`WindowLoopC` binds a :class:`~neuroemu.hardware.asynckernel.TrueNorthWindowC` (its routes
+:class:`WindowLoopC` binds a :class:`~neuroemu.hardware.asynctn.TrueNorthWindowC` (its routes
 bound: one route per neuron, analytic network) and the engine's C event queue, and runs windows
 until Python has something to do (:meth:`WindowLoopC.run` returns why); the spikes fired since
 the last call and the run's counters are read back in bulk. The loop itself, and why its record is

@@ -1,4 +1,4 @@
-"""The C window kernel's set-up (neuroemu.hardware.asynckernel): the crossbar packed as bits.
+"""The C window kernel's set-up (neuroemu.hardware.asynctn): the crossbar packed as bits.
 
 The reference is the crossbar written out densely (a bool per (axon, neuron of its core)) and
 packed with numpy, built here from the rows themselves.
@@ -21,7 +21,7 @@ from neuroemu.engine.asyncmodels import NEVER, TrueNorthCT
 from neuroemu.engine.options import RunOptions
 from neuroemu.engine.run import simulate, with_timing
 from neuroemu.errors import NeuroEmuError
-from neuroemu.hardware.asynckernel import _ffi, pack_row_bits, TrueNorthWindowC
+from neuroemu.hardware.asynctn import _ffi, pack_row_bits, TrueNorthWindowC
 from neuroemu.models.neuron import NeuronArrays
 from test_async_cores import make_chip, make_workload
 
