@@ -86,6 +86,7 @@ class WindowRun:
                                   loop.window_ps, loop.end_ps, loop.model.has_steps, opt.max_window_events,
                                   opt.max_events)
         loop.inputs = [DrawnAhead(s, opt.ticks) if type(s) is PoissonInput else s for s in loop.inputs]
+        self._chunk_ticks = None  # the start ticks of the chunks last drawn ahead, and their end
 
     def run(self, progress) -> int:
         """Every window up to the run's end (the loop's first predictions queued); returns the next
@@ -99,11 +100,14 @@ class WindowRun:
         loop.backend = "c+loop"
         while True:
             k.drop_seq = loop.drop_seq
+            if loop.inputs and loop.next_chunk < ticks and (self._chunk_ticks is None
+                                                            or k.fed == len(self._chunk_ticks) - 1):
+                self._draw_ahead()  # the chunks drawn ahead are all queued: the next ones
             feed = loop.next_chunk * T if loop.inputs and loop.next_chunk < ticks else NEVER
             why = k.run(boundary, feed, stop)
             self._emit()
             if why == FEED:
-                loop._feed_chunk()
+                continue  # drawn at the top
             elif why == BOUNDARY:
                 loop._new_sample(boundary, end)
                 boundary = boundary + period if boundary < end else NEVER
@@ -123,6 +127,42 @@ class WindowRun:
         self._settle()
         return boundary
 
+    def _draw_ahead(self) -> None:
+        """Hand the C loop the input chunks of the next BLOCK_TICKS ticks (it queues each as
+        :meth:`AsyncCoreLoop._feed_chunk` would, where the per-window loop queues it): each chunk's
+        streams in order, each stream's spikes in its order."""
+        loop, T = self.loop, self.loop.T
+        chunk = loop.inputs[0].CHUNK  # as _feed_chunk steps
+        lo = loop.next_chunk
+        hi = min(loop.opt.ticks, lo + chunk * max(1, BLOCK_TICKS // chunk))
+        starts = np.arange(lo, hi, chunk, dtype=np.int64)
+        n = len(starts)
+        parts = [self._stream_block(s, starts, hi, chunk) for s in loop.inputs]
+        # chunk-major, stream-minor: a stable sort by chunk of the streams' spikes laid end to end
+        which = np.concatenate([np.repeat(np.arange(n), np.diff(off)) for _, _, off in parts])
+        order = np.argsort(which, kind="stable")
+        at = np.concatenate([p[0] for p in parts])[order]
+        axons = np.concatenate([p[1] for p in parts])[order]
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(which, minlength=n), out=offsets[1:])
+        self._chunk_ticks = np.append(starts, hi)
+        self.kernel.feed(starts * T, offsets, at, axons)
+        loop.next_chunk = hi
+
+    def _stream_block(self, stream, starts: np.ndarray, hi: int, chunk: int):
+        """One stream's spikes in the chunks from ``starts`` (ps, axons, offsets of each chunk's)."""
+        if isinstance(stream, DrawnAhead) and stream.CHUNK == chunk:  # one draw for all the chunks (its own block)
+            t, a = stream.events(int(starts[0]), hi)
+            return t * self.loop.T, a, np.searchsorted(t // chunk, np.append(starts // chunk, -(-hi // chunk)))
+        got = [stream.arrivals(int(c), min(hi, int(c) + chunk)) if hasattr(stream, "arrivals")
+               else stream.events(int(c), min(hi, int(c) + chunk)) for c in starts]
+        if not hasattr(stream, "arrivals"):
+            got = [(t * self.loop.T, a) for t, a in got]
+        off = np.zeros(len(starts) + 1, np.int64)
+        np.cumsum([len(t) for t, _ in got], out=off[1:])
+        cat = lambda i: np.concatenate([g[i] for g in got]).astype(np.int64, copy=False)  # noqa: E731
+        return cat(0), cat(1), off
+
     def _emit(self) -> None:
         """The spikes since the last return, as :meth:`AsyncCoreLoop._emit` keeps them (their
         arrivals are queued already, in C)."""
@@ -139,6 +179,9 @@ class WindowRun:
             loop.ledger.add(name, c[name])
         loop.ledger.add("in_flight_dropped_at_reset", c["dropped_at_reset"])
         loop.spikes_sent += c["sent"]
+        loop.inputs_sent += c["inputs"]
+        if self._chunk_ticks is not None:  # the chunks queued so far (a runaway may stop part-way)
+            loop.next_chunk = int(self._chunk_ticks[self.kernel.fed])
         loop.checks += c["checks"]
         loop.windows += c["windows"]
         loop._last_w1 = self.kernel.last_w1
