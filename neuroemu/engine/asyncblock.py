@@ -87,6 +87,10 @@ class WindowRun:
                                   opt.max_events)
         loop.inputs = [DrawnAhead(s, opt.ticks) if type(s) is PoissonInput else s for s in loop.inputs]
         self._chunk_ticks = None  # the start ticks of the chunks last drawn ahead, and their end
+        if not opt.record_spikes and loop.hooks is None and loop.neuron_base == 0 \
+                and len(loop.spikes_per_neuron) == loop.arrays.n_neurons:
+            # only the counts are kept (the route prices'): the C loop counts them, records none
+            self.kernel.count_spikes_into(loop.spikes_per_neuron)
 
     def run(self, progress) -> int:
         """Every window up to the run's end (the loop's first predictions queued); returns the next

@@ -121,7 +121,11 @@ static int64_t window(al_loop *L, int64_t w0, int64_t w1) {
     }
     if (ns) {
         L->spike += ns;
-        if (record_spikes(L, ns)) return AK_ENOMEM;
+        if (L->spk_count) {  /* counts only: no record to grow (a run's spikes: MBs of fresh pages) */
+            for (int64_t k = 0; k < ns; k++) L->spk_count[L->spk_n[k]]++;
+        } else if (record_spikes(L, ns)) {
+            return AK_ENOMEM;
+        }
         L->sent += n_out;
         if ((rc = (int)push(L, n_out, L->x->out_t, ka, L->x->out_ax))) return rc;
     }

@@ -46,6 +46,9 @@ typedef struct {
     /* --- scratch of one window (grown as needed; al_release frees it) */
     int64_t buf_cap;
     int64_t *a_t, *a_ax, *chk, *chk_t;
+    /* --- spikes counted per neuron here (spk_count[id]++, nothing recorded) where the caller
+     * needs only the counts (NULL: recorded below) */
+    int64_t *spk_count;
     /* --- the spikes since the caller last took them (it sets rec_n = 0), in the windows' order */
     int64_t rec_n, rec_cap;
     int64_t *rec_id, *rec_t;

@@ -61,6 +61,7 @@ class WindowLoopC:
         L.max_events = -1 if max_events is None else int(max_events)
         self._L, self._kernel = L, kernel  # the kernel owns the buffers L points into
         self._feed = ()  # the drawn-ahead input arrays L points into
+        self._n, self._counts = int(cap) - 1, None  # the kernel's neurons (touched: one spare entry)
         weakref.finalize(self, _lib.al_release, L)
 
     def run(self, boundary: int, feed: int, stop: int) -> int:
@@ -91,6 +92,15 @@ class WindowLoopC:
         L.feed_ps, L.feed_off, L.feed_at, L.feed_ax = (fb("int64_t[]", x) for x in cols)
         L.feed_n, L.feed_i = n, 0
         self._feed = cols  # kept alive while L points into them
+
+    def count_spikes_into(self, counts: np.ndarray) -> None:
+        """Count the spikes per neuron into ``counts`` (int64, C-contiguous, one per neuron of the
+        kernel, kept alive by the caller) instead of recording them: :meth:`take_spikes` then
+        returns none."""
+        if counts.dtype != np.int64 or not counts.flags.c_contiguous or len(counts) < self._n:
+            raise NeuroEmuError("internal: spike counts must be int64, contiguous, one per neuron")
+        self._L.spk_count = _ffi.from_buffer("int64_t[]", counts)
+        self._counts = counts
 
     @property
     def fed(self) -> int:
