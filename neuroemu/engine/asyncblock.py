@@ -7,9 +7,14 @@ window's own work on the default workload. When a run needs nothing of Python be
 (:class:`neuroemu.hardware.asyncloop.WindowLoopC`, hardware/async_loop.c): the window bounds, the
 pops from the engine's own C event queue, the TrueNorth window kernel (``ak_tn_run``), the checks
 at moved crossings, the spikes' arrivals at their analytic route delay, the dropping of a finished
-sample's spikes, the runaway guards and the counters. Python enters only to queue an input chunk,
+sample's spikes, the runaway guards, the counters, and the input chunks: Python draws the inputs
+BLOCK_TICKS ticks ahead (:meth:`WindowRun._draw_ahead`) and the C loop queues each chunk where the
+per-window loop's :meth:`AsyncCoreLoop._feed_chunk` would (one batch, its streams in order: the
+same seq numbers). Where only spike counts are kept (no spike trains, no presentation) the C loop
+counts the spikes per neuron itself. Python enters only when the inputs drawn ahead are used up,
 at a sample boundary (readout and reset, :meth:`AsyncCoreLoop._new_sample`), for a progress report
-(every STOP_TICKS ticks, and Ctrl-C is seen), and at the end.
+(every STOP_TICKS ticks, and Ctrl-C is seen), and at the end: the default workload's 1,000 ticks
+are one call.
 
 The record is the per-window loop's bit for bit (tests/test_asyncblock.py compares whole records,
 window and check counts included, on both queues): the C loop makes the same windows, pops the
@@ -22,9 +27,9 @@ same events and queues the same events in the same order (so the same seq number
 - the analytic network, one route per neuron (no fan-out table), no learning rule, no NVM
   periphery (read noise, DAC pricing), not a split over MPI ranks (a subclass of the loop).
 
-Inputs on cores (``network.inputs: on_cores``) do not keep a run off it: Python queues each input
-chunk at its packets' arrivals (route latency included, engine/asyncroutes.py) and the C loop only
-pops them, as it pops inputs fed to the axons (tests/test_asyncroutes.py compares the records).
+Inputs on cores (``network.inputs: on_cores``) do not keep a run off it: their chunks are drawn
+ahead at their packets' arrivals (route latency included, engine/asyncroutes.py) and queued by the
+C loop as inputs fed to the axons are (tests/test_asyncroutes.py compares the records).
 
 ``NEUROEMU_BLOCK=off`` forces the per-window loop, as it forces the tick loop's per-tick path (one
 switch for both block paths). The record's ``tick_backend`` says which ran: ``c+loop`` or ``c``.
@@ -193,9 +198,9 @@ class WindowRun:
 
 class DrawnAhead:
     """A Poisson input stream drawn BLOCK_TICKS ticks at a time, as the tick loop's block path draws it,
-    and handed to the loop chunk by chunk: the same spikes (a draw of many chunks is its chunks' draws
-    in order, each chunk's spikes within its ticks). A draw per chunk between two calls of the C loop
-    costs about twice as much (its buffers come cold each time)."""
+    and handed out chunk by chunk or a block at once: the same spikes (a draw of many chunks is its
+    chunks' draws in order, each chunk's spikes within its ticks). A draw per chunk between two calls
+    of the C loop costs about twice as much (its buffers come cold each time)."""
 
     def __init__(self, stream: PoissonInput, ticks: int):
         self.stream, self.CHUNK, self.ticks = stream, stream.CHUNK, ticks
