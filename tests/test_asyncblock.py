@@ -427,20 +427,21 @@ def test_ctrl_c_at_a_progress_report_stops_the_fast_path(monkeypatch):
     assert seen == [STOP_TICKS]
 
 
+@pytest.mark.parametrize("record_spikes", [True, False])  # False: the fast path counts the spikes in C
 @pytest.mark.parametrize("guard", [{"max_events": 50_000}, {"max_window_events": 45}])
-def test_a_runaway_past_the_first_block_stops_every_path_at_the_same_window(monkeypatch, guard):
+def test_a_runaway_past_the_first_block_stops_every_path_at_the_same_window(monkeypatch, guard, record_spikes):
     """A guard tripped after the first block drawn ahead: the same partial record (inputs queued so
-    far included) on every path."""
+    far included, route prices from the spikes counted so far) on every path."""
     partial = {}
     w = two_streams(2 * 2048, start=2100, stop=2400, rate_hz=600.0)  # ~22 arrivals a window before 2,100, ~60 after
     for name, block, queue, backend in PATHS:
         monkeypatch.setenv("NEUROEMU_BLOCK", block)
         with pytest.raises(RunawayError, match="runaway activity") as exc:
-            simulate(make_chip(), w, timing="async", queue=queue, record_spikes=True, **guard)
+            simulate(make_chip(), w, timing="async", queue=queue, record_spikes=record_spikes, **guard)
         partial[name] = exc.value.partial_record
     base = whole(partial["window"])
     assert all(whole(r) == base for r in partial.values())
-    assert 2048 < partial["fast"].ticks < 2 * 2048
+    assert 2048 < partial["fast"].ticks < 2 * 2048 and partial["fast"].hops > 0
 
 
 class _Stop(Exception):
