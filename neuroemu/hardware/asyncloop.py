@@ -2,8 +2,10 @@
 
 :class:`WindowLoopC` binds a :class:`~neuroemu.hardware.asynctn.TrueNorthWindowC` (its routes
 bound: one route per neuron, analytic network) and the engine's C event queue, and runs windows
-until Python has something to do (:meth:`WindowLoopC.run` returns why); the spikes fired since
-the last call and the run's counters are read back in bulk. The loop itself, and why its record is
+until Python has something to do (:meth:`WindowLoopC.run` returns why); input chunks drawn ahead
+are handed to it (:meth:`WindowLoopC.feed`) and queued by it; the spikes fired since the last call
+(or their counts per neuron, :meth:`WindowLoopC.count_spikes_into`) and the run's counters are read
+back in bulk. The loop itself, and why its record is
 the per-window Python loop's, is in :mod:`neuroemu.engine.asyncblock`.
 """
 from __future__ import annotations
