@@ -147,13 +147,15 @@ class WindowRun:
         starts = np.arange(lo, hi, chunk, dtype=np.int64)
         n = len(starts)
         parts = [self._stream_block(s, starts, hi, chunk) for s in loop.inputs]
-        # chunk-major, stream-minor: a stable sort by chunk of the streams' spikes laid end to end
-        which = np.concatenate([np.repeat(np.arange(n), np.diff(off)) for _, _, off in parts])
-        order = np.argsort(which, kind="stable")
-        at = np.concatenate([p[0] for p in parts])[order]
-        axons = np.concatenate([p[1] for p in parts])[order]
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(which, minlength=n), out=offsets[1:])
+        if len(parts) == 1:
+            at, axons, offsets = parts[0]
+        else:  # chunk-major, stream-minor: a stable sort by chunk of the streams' spikes laid end to end
+            which = np.concatenate([np.repeat(np.arange(n), np.diff(off)) for _, _, off in parts])
+            order = np.argsort(which, kind="stable")
+            at = np.concatenate([p[0] for p in parts])[order]
+            axons = np.concatenate([p[1] for p in parts])[order]
+            offsets = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(which, minlength=n), out=offsets[1:])
         self._chunk_ticks = np.append(starts, hi)
         self.kernel.feed(starts * T, offsets, at, axons)
         loop.next_chunk = hi
@@ -163,14 +165,14 @@ class WindowRun:
         if isinstance(stream, DrawnAhead) and stream.CHUNK == chunk:  # one draw for all the chunks (its own block)
             t, a = stream.events(int(starts[0]), hi)
             return t * self.loop.T, a, np.searchsorted(t // chunk, np.append(starts // chunk, -(-hi // chunk)))
-        got = [stream.arrivals(int(c), min(hi, int(c) + chunk)) if hasattr(stream, "arrivals")
+        # else chunk by chunk, as _feed_chunk asks (inputs on cores: at their packets' arrivals)
+        routed = hasattr(stream, "arrivals")
+        got = [stream.arrivals(int(c), min(hi, int(c) + chunk)) if routed
                else stream.events(int(c), min(hi, int(c) + chunk)) for c in starts]
-        if not hasattr(stream, "arrivals"):
-            got = [(t * self.loop.T, a) for t, a in got]
         off = np.zeros(len(starts) + 1, np.int64)
         np.cumsum([len(t) for t, _ in got], out=off[1:])
-        cat = lambda i: np.concatenate([g[i] for g in got]).astype(np.int64, copy=False)  # noqa: E731
-        return cat(0), cat(1), off
+        at = np.concatenate([np.asarray(t, np.int64) for t, _ in got])
+        return (at if routed else at * self.loop.T), np.concatenate([np.asarray(a, np.int64) for _, a in got]), off
 
     def _emit(self) -> None:
         """The spikes since the last return, as :meth:`AsyncCoreLoop._emit` keeps them (their
