@@ -394,9 +394,11 @@ def test_presentations_across_a_drawn_ahead_block(monkeypatch):
     assert records["fast"].workload_report["classification"]["samples"] == 62
 
 
-def test_an_edge_lists_input_spikes_across_a_block(monkeypatch, tmp_path):
-    """Input spikes known in advance (a SpikeListInput: drawn chunk by chunk into the block) past
-    the first block's end: the same record and queue."""
+@pytest.mark.parametrize("inputs", [None, "on_cores"])
+def test_an_edge_lists_input_spikes_across_a_block(monkeypatch, tmp_path, inputs):
+    """Input spikes known in advance (a SpikeListInput, or packets from the inputs' cores at their
+    arrivals: drawn chunk by chunk into the block) past the first block's end: the same record and
+    queue."""
     rng = np.random.default_rng(3)
     b = NetworkBuilder("mapped")
     b.add_inputs("in", 16)
@@ -405,11 +407,13 @@ def test_an_edge_lists_input_spikes_across_a_block(monkeypatch, tmp_path):
     b.connect("a", "a", rng.integers(-2, 3, (48, 48)) * (rng.random((48, 48)) < 0.1), delay=3)
     b.set_input_spikes(rng.integers(1900, 2300, 900), rng.integers(0, 16, 900))
     save_network(b.build(outputs="a"), tmp_path / "m.npz")
-    w = workload_from_data({"name": "m", "ticks": 2301, "network": {"kind": "edgelist", "file": str(tmp_path / "m.npz")}},
-                           "m.yaml")
-    records, queues = runs_with_queue(monkeypatch, make_chip(), w)
+    network = {"kind": "edgelist", "file": str(tmp_path / "m.npz"), **({"inputs": inputs} if inputs else {})}
+    w = workload_from_data({"name": "m", "ticks": 2301, "network": network}, "m.yaml")
+    records, queues = runs_with_queue(monkeypatch, make_chip(latency__hop_ns={"value": 2.0, "source": "test"}), w)
     assert_identical(records)
     assert_same_queues(queues)
+    flow = records["fast"].timing_report["spike_flow"]
+    assert (flow.get("inputs_routed", 0) > 0) == (inputs == "on_cores")
 
 
 def test_ctrl_c_at_a_progress_report_stops_the_fast_path(monkeypatch):
