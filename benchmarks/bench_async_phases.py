@@ -4,8 +4,8 @@
 CPU time of the calling thread (``time.thread_time``: waiting for a shared core does not count)
 by wrapping the engine's methods: the YAML read (``resolve``), the network build (shared), the
 rest of the set-up (route binding, the C kernel's tables), the C loop itself (async: the window
-loop, ``al_run``; sync: the block kernel), the input spikes (async: drawn and queued chunk by
-chunk; sync: drawn per block), the spikes taken back from the C loop (async only), and the record
+loop, ``al_run``; sync: the block kernel), the input spikes (async: drawn 2,048 ticks ahead and
+handed to the C loop, which queues them chunk by chunk; sync: drawn per block), the spikes taken back from the C loop (async only), and the record
 (``finish``: routes priced, spike flow). Sync and async runs alternate; each phase is the best of
 ``--repeat``. ``python_outside_c_ms`` is a run's CPU time less its C loop's; the figure to watch
 is ``async_minus_sync_outside_c_ms``: what async spends in Python that sync does not. Prints ONE
@@ -36,7 +36,7 @@ PHASES = {
     "build_network": ((run.TickLoop, "_build_network"), (asynccore.AsyncCoreLoop, "_build_network")),
     "setup": ((run.TickLoop, "__init__"), (asynccore.AsyncCoreLoop, "__init__")),
     "c_loop": ((block.BlockKernel, "run"), (asyncloop.WindowLoopC, "run")),
-    "inputs": ((blockrun.BlockRun, "_inputs"), (asynccore.AsyncCoreLoop, "_feed_chunk")),
+    "inputs": ((blockrun.BlockRun, "_inputs"), (asyncblock.WindowRun, "_draw_ahead")),
     "spikes_back": (None, (asyncblock.WindowRun, "_emit")),
     "finish": ((run.TickLoop, "finish"), (asynccore.AsyncCoreLoop, "finish")),
     "route_prices": ((run.TickLoop, "_route_prices"), (asynccore.AsyncCoreLoop, "_route_prices")),

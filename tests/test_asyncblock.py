@@ -313,3 +313,174 @@ def test_spikes_counted_as_they_come_price_the_routes_as_the_trains_do(monkeypat
     kept = simulate(make_chip(), w, timing="async", record_spikes=True)
     assert kept.hops > 0 and kept.counts == out["fast"].counts and kept.spikes > 4 * 4 * 256
     assert kept.timing_report == out["fast"].timing_report
+
+
+# --- inputs queued inside the C loop (drawn ahead BLOCK_TICKS ticks at a time) -------------------
+
+def runs_with_queue(monkeypatch, chip, workload, paths=PATHS, **kw) -> tuple[dict, dict]:
+    """runs(), and what each run left in its event queue at the end: the events (time, seq, kind,
+    target, in queue order) and the next seq number, as the record's spike flow drains it."""
+    left = {}
+    orig = AsyncCoreLoop._spike_flow
+
+    def spy(self):
+        q = self.queue
+        rest = q.pop_before(1 << 62)
+        left[self.backend, q.backend] = (rest.time.tolist(), rest.seq.tolist(), rest.kind.tolist(),
+                                         rest.target.tolist(), q.push(1 << 62, KIND_PROBE, 0))
+        q.pop_before = lambda *a: rest  # the spike flow counts the same events
+        return orig(self)
+
+    monkeypatch.setattr(AsyncCoreLoop, "_spike_flow", spy)
+    out, queues = {}, {}
+    for name, block, queue, backend in paths:
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        out[name] = simulate(chip, workload, timing="async", queue=queue, record_spikes=True, **kw)
+        assert out[name].tick_backend == backend, name
+        queues[name] = left.pop((backend, queue))
+    return out, queues
+
+
+KIND_PROBE = 9  # a kind no loop uses: pushed once to read the queue's next seq number
+
+
+def assert_same_queues(queues: dict, left: bool = True) -> None:
+    """The same events left, seq numbers included, and the same next seq (``left``: some left)."""
+    base = queues["window"]
+    for name, q in queues.items():
+        assert q == base, name
+    assert (len(base[0]) > 0) == left and base[4] > 0
+
+
+def two_streams(ticks, start=70, stop=None, rate_hz=120.0):
+    """make_workload with two Poisson streams (so a chunk's batch is both streams' spikes, in
+    stream order), the second with start and stop ticks."""
+    w = make_workload(ticks=ticks, rate_hz=10.0)
+    extra = {"kind": "poisson", "rate_hz": rate_hz, "axons_per_core": 16, "start_tick": start,
+             "stop_tick": stop if stop is not None else ticks}
+    data = {"name": "tiny", "ticks": ticks, "seed": 5,
+            "network": {"kind": "random_recurrent", "synapses_per_axon": 32, "rate_hz": 10.0, "stochastic": True,
+                        "weights": [3, 2, -1, -2], "delay_ticks": [1, 3]},
+            "inputs": [{"kind": "poisson", "rate_hz": 60.0, "axons_per_core": 32}, extra]}
+    assert w.ticks == ticks
+    return workload_from_data(data, "tiny.yaml")
+
+
+@pytest.mark.parametrize("ticks, start, stop", [(2 * 2048 + 3 * 64 + 21, 70, 2048 + 100),  # across two block ends
+                                                (2048 + 64, 2040, 2048 + 30),                # a stream only near one
+                                                (2048, 0, 2048)])                            # exactly one block
+def test_inputs_across_the_drawn_ahead_blocks_queue_the_same_events_and_seq_numbers(monkeypatch, ticks, start, stop):
+    """Two streams, one with start and stop ticks, over runs that cross the blocks drawn ahead (and
+    one exactly a block long): the record and what is left queued at the end, seq numbers included,
+    are the per-window loop's on both queues."""
+    from neuroemu.engine.asyncblock import BLOCK_TICKS
+    assert BLOCK_TICKS == 2048
+    records, queues = runs_with_queue(monkeypatch, make_chip(latency__hop_ns={"value": 2.0, "source": "test"}),
+                                      two_streams(ticks, start, stop))
+    assert_identical(records)
+    assert_same_queues(queues)
+    flow = records["fast"].timing_report["spike_flow"]
+    assert flow["inputs"] > 0 and flow["in_flight_end"] > 0
+
+
+def test_presentations_across_a_drawn_ahead_block(monkeypatch):
+    """Sample boundaries every 34 ticks, one falling inside the chunk where the block ends (2,048 =
+    60 x 34 + 8): readout, reset and the dropped spikes the per-window loop's, queue included."""
+    paths = tuple(p for p in PATHS if p[0] in ("fast", "window"))
+    records, queues = runs_with_queue(monkeypatch, "truenorth", ROOT / "workloads" / "digits.yaml", paths=paths,
+                                      ticks=34 * 62)
+    assert_identical(records)
+    assert_same_queues(queues, left=False)  # the last sample's spikes: dropped at the end
+    assert records["fast"].workload_report["classification"]["samples"] == 62
+
+
+@pytest.mark.parametrize("inputs", [None, "on_cores"])
+def test_an_edge_lists_input_spikes_across_a_block(monkeypatch, tmp_path, inputs):
+    """Input spikes known in advance (a SpikeListInput, or packets from the inputs' cores at their
+    arrivals: drawn chunk by chunk into the block) past the first block's end: the same record and
+    queue."""
+    rng = np.random.default_rng(3)
+    b = NetworkBuilder("mapped")
+    b.add_inputs("in", 16)
+    b.add_neurons("a", 48, model="IF", threshold=4.0, reset="zero")
+    b.connect("in", "a", rng.integers(0, 3, (16, 48)) * (rng.random((16, 48)) < 0.3))
+    b.connect("a", "a", rng.integers(-2, 3, (48, 48)) * (rng.random((48, 48)) < 0.1), delay=3)
+    b.set_input_spikes(rng.integers(1900, 2300, 900), rng.integers(0, 16, 900))
+    save_network(b.build(outputs="a"), tmp_path / "m.npz")
+    network = {"kind": "edgelist", "file": str(tmp_path / "m.npz"), **({"inputs": inputs} if inputs else {})}
+    w = workload_from_data({"name": "m", "ticks": 2301, "network": network}, "m.yaml")
+    records, queues = runs_with_queue(monkeypatch, make_chip(latency__hop_ns={"value": 2.0, "source": "test"}), w)
+    assert_identical(records)
+    assert_same_queues(queues)
+    flow = records["fast"].timing_report["spike_flow"]
+    assert (flow.get("inputs_routed", 0) > 0) == (inputs == "on_cores")
+
+
+def test_ctrl_c_at_a_progress_report_stops_the_fast_path(monkeypatch):
+    """Ctrl-C (KeyboardInterrupt from the progress callback, as the CLI's) is seen at the periodic
+    return though the inputs are queued in C: the run stops at the first report."""
+    monkeypatch.setenv("NEUROEMU_BLOCK", "on")
+    seen = []
+
+    def interrupt(done, total):
+        seen.append(done)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(make_chip(), two_streams(3 * STOP_TICKS), timing="async", queue="c", progress=interrupt)
+    assert seen == [STOP_TICKS]
+
+
+@pytest.mark.parametrize("record_spikes", [True, False])  # False: the fast path counts the spikes in C
+@pytest.mark.parametrize("guard", [{"max_events": 50_000}, {"max_window_events": 45}])
+def test_a_runaway_past_the_first_block_stops_every_path_at_the_same_window(monkeypatch, guard, record_spikes):
+    """A guard tripped after the first block drawn ahead: the same partial record (inputs queued so
+    far included, route prices from the spikes counted so far) on every path."""
+    partial = {}
+    w = two_streams(2 * 2048, start=2100, stop=2400, rate_hz=600.0)  # ~22 arrivals a window before 2,100, ~60 after
+    for name, block, queue, backend in PATHS:
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        with pytest.raises(RunawayError, match="runaway activity") as exc:
+            simulate(make_chip(), w, timing="async", queue=queue, record_spikes=record_spikes, **guard)
+        partial[name] = exc.value.partial_record
+    base = whole(partial["window"])
+    assert all(whole(r) == base for r in partial.values())
+    assert 2048 < partial["fast"].ticks < 2 * 2048 and partial["fast"].hops > 0
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("at_tick", [STOP_TICKS, 2 * STOP_TICKS])  # inside the first block drawn ahead; its end
+def test_the_queue_holds_the_same_inputs_in_the_same_order_before_a_window(monkeypatch, at_tick):
+    """Stopped just before the window at ``at_tick`` (the fast path at its progress return, the
+    per-window loop as its window starts): both queues hold the same events -- the chunk just
+    queued, both streams' spikes, with the same seq numbers (their order within a tick is
+    otherwise unseen: the window's sums do not depend on it) -- and the same next seq."""
+    assert 2 * STOP_TICKS == 2048  # the second report falls where the first block drawn ahead ends
+    w, held = two_streams(3 * STOP_TICKS), {}
+    for block in ("on", "off"):
+        monkeypatch.setenv("NEUROEMU_BLOCK", block)
+        loop = AsyncCoreLoop(make_chip(), w, RunOptions(ticks=w.ticks, seed=5, queue="c", tick_backend="c"))
+        window = loop._window
+
+        def stop_before(w0, w1, start, window=window):
+            if w0 >= at_tick * T:
+                raise _Stop
+            window(w0, w1, start)
+
+        def report(done, total):
+            if done == at_tick:
+                raise _Stop
+
+        monkeypatch.setattr(loop, "_window", stop_before)
+        with pytest.raises(_Stop):
+            loop.run(report)
+        rest = loop.queue.pop_before(1 << 62)
+        held[block] = (rest.time.tolist(), rest.seq.tolist(), rest.kind.tolist(), rest.target.tolist(),
+                       loop.queue.push(1 << 62, KIND_PROBE, 0))
+        assert loop.backend == {"on": "c+loop", "off": "c"}[block]
+    assert held["on"] == held["off"]
+    inputs = [t for t, k in zip(held["on"][0], held["on"][2]) if k == 2]
+    assert min(inputs) == at_tick * T and max(inputs) < (at_tick + 64) * T and len(inputs) > 20

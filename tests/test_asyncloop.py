@@ -92,3 +92,41 @@ def test_a_kernel_without_its_routes_is_refused():
     bare.bind_network(fresh.arrays, fresh.model, fresh._flat_weights, None, fresh.queued, fresh.end_ps)
     with pytest.raises(NeuroEmuError, match="needs the kernel's routes bound"):
         WindowLoopC(bare, fresh.queue.address(), KINDS, fresh.window_ps, fresh.end_ps, False, None, None)
+
+
+def test_chunks_handed_ahead_are_queued_where_the_python_loop_queues_them():
+    """Three chunks handed to feed (the second empty): each is pushed (one batch, its seq numbers
+    in order) just before the first window at or after its start, windows end at chunk starts, and
+    FEED comes back only when all are queued and the caller's next chunk is due."""
+    loop = quiet_loop(ticks=40)
+    k = c_loop(loop)
+    loop.queue.push_batch(np.array([T + 7]), KIND_ARRIVAL, np.array([5]))  # seq 0
+    starts = np.array([0, 8, 16]) * T
+    at = np.array([2 * T, 3 * T, 17 * T, 17 * T])
+    axons = np.array([0, 1, 2, 3])
+    k.feed(starts, np.array([0, 2, 2, 4]), at, axons)
+    assert k.fed == 0
+    assert k.run(NEVER, 24 * T, NEVER) == FEED and k.fed == 3 and k.next_time == NEVER  # nothing left queued
+    c = k.counters()
+    assert (c["inputs"], c["axon_event"]) == (4, 5)
+    # windows: [T+7, 2T+7) (the arrival and the input at 2T), [3T, 4T), then [17T, 18T): the
+    # chunks at 8T and 16T are queued once nothing is queued before them (the next event: never)
+    assert c["windows"] == 3 and k.last_w1 == 18 * T
+    # the same through Python: the seq numbers each push took (the queue's next one is 5)
+    assert loop.queue.push(30 * T, KIND_INPUT, 0) == 5
+    with pytest.raises(NeuroEmuError, match="mismatched offsets"):
+        k.feed(starts, np.array([0, 2, 4]), at, axons)
+
+
+def test_chunks_are_handed_only_once_the_last_ones_are_queued():
+    loop = quiet_loop(ticks=40)
+    k = c_loop(loop)
+    loop.queue.push_batch(np.array([3 * T]), KIND_ARRIVAL, np.array([5]))
+    k.feed(np.array([10 * T]), np.array([0, 1]), np.array([10 * T]), np.array([0]))
+    with pytest.raises(NeuroEmuError, match="before the last ones were queued"):
+        k.feed(np.array([20 * T]), np.array([0, 0]), np.empty(0, np.int64), np.empty(0, np.int64))
+    # the window at 3T, then nothing queued before the chunk: it is queued, and its input is past stop
+    assert k.run(NEVER, NEVER, 5 * T) == STOP and k.fed == 1 and k.next_time == 10 * T
+    assert k.counters()["windows"] == 1 and k.last_w1 == 4 * T and k.counters()["inputs"] == 1
+    assert k.run(NEVER, NEVER, NEVER) == DONE
+    assert k.counters()["windows"] == 2 and k.last_w1 == 11 * T

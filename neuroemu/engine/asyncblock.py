@@ -7,9 +7,14 @@ window's own work on the default workload. When a run needs nothing of Python be
 (:class:`neuroemu.hardware.asyncloop.WindowLoopC`, hardware/async_loop.c): the window bounds, the
 pops from the engine's own C event queue, the TrueNorth window kernel (``ak_tn_run``), the checks
 at moved crossings, the spikes' arrivals at their analytic route delay, the dropping of a finished
-sample's spikes, the runaway guards and the counters. Python enters only to queue an input chunk,
+sample's spikes, the runaway guards, the counters, and the input chunks: Python draws the inputs
+BLOCK_TICKS ticks ahead (:meth:`WindowRun._draw_ahead`) and the C loop queues each chunk where the
+per-window loop's :meth:`AsyncCoreLoop._feed_chunk` would (one batch, its streams in order: the
+same seq numbers). Where only spike counts are kept (no spike trains, no presentation) the C loop
+counts the spikes per neuron itself. Python enters only when the inputs drawn ahead are used up,
 at a sample boundary (readout and reset, :meth:`AsyncCoreLoop._new_sample`), for a progress report
-(every STOP_TICKS ticks, and Ctrl-C is seen), and at the end.
+(every STOP_TICKS ticks, and Ctrl-C is seen), and at the end: the default workload's 1,000 ticks
+are one call.
 
 The record is the per-window loop's bit for bit (tests/test_asyncblock.py compares whole records,
 window and check counts included, on both queues): the C loop makes the same windows, pops the
@@ -22,9 +27,9 @@ same events and queues the same events in the same order (so the same seq number
 - the analytic network, one route per neuron (no fan-out table), no learning rule, no NVM
   periphery (read noise, DAC pricing), not a split over MPI ranks (a subclass of the loop).
 
-Inputs on cores (``network.inputs: on_cores``) do not keep a run off it: Python queues each input
-chunk at its packets' arrivals (route latency included, engine/asyncroutes.py) and the C loop only
-pops them, as it pops inputs fed to the axons (tests/test_asyncroutes.py compares the records).
+Inputs on cores (``network.inputs: on_cores``) do not keep a run off it: their chunks are drawn
+ahead at their packets' arrivals (route latency included, engine/asyncroutes.py) and queued by the
+C loop as inputs fed to the axons are (tests/test_asyncroutes.py compares the records).
 
 ``NEUROEMU_BLOCK=off`` forces the per-window loop, as it forces the tick loop's per-tick path (one
 switch for both block paths). The record's ``tick_backend`` says which ran: ``c+loop`` or ``c``.
@@ -86,6 +91,11 @@ class WindowRun:
                                   loop.window_ps, loop.end_ps, loop.model.has_steps, opt.max_window_events,
                                   opt.max_events)
         loop.inputs = [DrawnAhead(s, opt.ticks) if type(s) is PoissonInput else s for s in loop.inputs]
+        self._chunk_ticks = None  # the start ticks of the chunks last drawn ahead, and their end
+        if not opt.record_spikes and loop.hooks is None and loop.neuron_base == 0 \
+                and len(loop.spikes_per_neuron) == loop.arrays.n_neurons:
+            # only the counts are kept (the route prices'): the C loop counts them, records none
+            self.kernel.count_spikes_into(loop.spikes_per_neuron)
 
     def run(self, progress) -> int:
         """Every window up to the run's end (the loop's first predictions queued); returns the next
@@ -99,11 +109,14 @@ class WindowRun:
         loop.backend = "c+loop"
         while True:
             k.drop_seq = loop.drop_seq
+            if loop.inputs and loop.next_chunk < ticks and (self._chunk_ticks is None
+                                                            or k.fed == len(self._chunk_ticks) - 1):
+                self._draw_ahead()  # the chunks drawn ahead are all queued: the next ones
             feed = loop.next_chunk * T if loop.inputs and loop.next_chunk < ticks else NEVER
             why = k.run(boundary, feed, stop)
             self._emit()
             if why == FEED:
-                loop._feed_chunk()
+                continue  # drawn at the top
             elif why == BOUNDARY:
                 loop._new_sample(boundary, end)
                 boundary = boundary + period if boundary < end else NEVER
@@ -123,6 +136,44 @@ class WindowRun:
         self._settle()
         return boundary
 
+    def _draw_ahead(self) -> None:
+        """Hand the C loop the input chunks of the next BLOCK_TICKS ticks (it queues each as
+        :meth:`AsyncCoreLoop._feed_chunk` would, where the per-window loop queues it): each chunk's
+        streams in order, each stream's spikes in its order."""
+        loop, T = self.loop, self.loop.T
+        chunk = loop.inputs[0].CHUNK  # as _feed_chunk steps
+        lo = loop.next_chunk
+        hi = min(loop.opt.ticks, lo + chunk * max(1, BLOCK_TICKS // chunk))
+        starts = np.arange(lo, hi, chunk, dtype=np.int64)
+        n = len(starts)
+        parts = [self._stream_block(s, starts, hi, chunk) for s in loop.inputs]
+        if len(parts) == 1:
+            at, axons, offsets = parts[0]
+        else:  # chunk-major, stream-minor: a stable sort by chunk of the streams' spikes laid end to end
+            which = np.concatenate([np.repeat(np.arange(n), np.diff(off)) for _, _, off in parts])
+            order = np.argsort(which, kind="stable")
+            at = np.concatenate([p[0] for p in parts])[order]
+            axons = np.concatenate([p[1] for p in parts])[order]
+            offsets = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(which, minlength=n), out=offsets[1:])
+        self._chunk_ticks = np.append(starts, hi)
+        self.kernel.feed(starts * T, offsets, at, axons)
+        loop.next_chunk = hi
+
+    def _stream_block(self, stream, starts: np.ndarray, hi: int, chunk: int):
+        """One stream's spikes in the chunks from ``starts`` (ps, axons, offsets of each chunk's)."""
+        if isinstance(stream, DrawnAhead) and stream.CHUNK == chunk:  # one draw for all the chunks (its own block)
+            t, a = stream.events(int(starts[0]), hi)
+            return t * self.loop.T, a, np.searchsorted(t // chunk, np.append(starts // chunk, -(-hi // chunk)))
+        # else chunk by chunk, as _feed_chunk asks (inputs on cores: at their packets' arrivals)
+        routed = hasattr(stream, "arrivals")
+        got = [stream.arrivals(int(c), min(hi, int(c) + chunk)) if routed
+               else stream.events(int(c), min(hi, int(c) + chunk)) for c in starts]
+        off = np.zeros(len(starts) + 1, np.int64)
+        np.cumsum([len(t) for t, _ in got], out=off[1:])
+        at = np.concatenate([np.asarray(t, np.int64) for t, _ in got])
+        return (at if routed else at * self.loop.T), np.concatenate([np.asarray(a, np.int64) for _, a in got]), off
+
     def _emit(self) -> None:
         """The spikes since the last return, as :meth:`AsyncCoreLoop._emit` keeps them (their
         arrivals are queued already, in C)."""
@@ -139,6 +190,9 @@ class WindowRun:
             loop.ledger.add(name, c[name])
         loop.ledger.add("in_flight_dropped_at_reset", c["dropped_at_reset"])
         loop.spikes_sent += c["sent"]
+        loop.inputs_sent += c["inputs"]
+        if self._chunk_ticks is not None:  # the chunks queued so far (a runaway may stop part-way)
+            loop.next_chunk = int(self._chunk_ticks[self.kernel.fed])
         loop.checks += c["checks"]
         loop.windows += c["windows"]
         loop._last_w1 = self.kernel.last_w1
@@ -146,9 +200,9 @@ class WindowRun:
 
 class DrawnAhead:
     """A Poisson input stream drawn BLOCK_TICKS ticks at a time, as the tick loop's block path draws it,
-    and handed to the loop chunk by chunk: the same spikes (a draw of many chunks is its chunks' draws
-    in order, each chunk's spikes within its ticks). A draw per chunk between two calls of the C loop
-    costs about twice as much (its buffers come cold each time)."""
+    and handed out chunk by chunk or a block at once: the same spikes (a draw of many chunks is its
+    chunks' draws in order, each chunk's spikes within its ticks). A draw per chunk between two calls
+    of the C loop costs about twice as much (its buffers come cold each time)."""
 
     def __init__(self, stream: PoissonInput, ticks: int):
         self.stream, self.CHUNK, self.ticks = stream, stream.CHUNK, ticks

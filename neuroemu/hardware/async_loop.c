@@ -121,7 +121,11 @@ static int64_t window(al_loop *L, int64_t w0, int64_t w1) {
     }
     if (ns) {
         L->spike += ns;
-        if (record_spikes(L, ns)) return AK_ENOMEM;
+        if (L->spk_count) {  /* counts only: no record to grow (a run's spikes: MBs of fresh pages) */
+            for (int64_t k = 0; k < ns; k++) L->spk_count[L->spk_n[k]]++;
+        } else if (record_spikes(L, ns)) {
+            return AK_ENOMEM;
+        }
         L->sent += n_out;
         if ((rc = (int)push(L, n_out, L->x->out_t, ka, L->x->out_ax))) return rc;
     }
@@ -141,14 +145,25 @@ int64_t al_run(al_loop *L, int64_t boundary, int64_t feed, int64_t stop) {
         if (t0 < 0) t0 = NEVER;
         if (L->has_steps && L->last_w1 < t0) t0 = L->last_w1;  /* leak steps come every tick somewhere */
         L->t0 = t0;
-        if (feed != NEVER && feed <= t0) return AL_FEED;
+        /* the next chunk not yet queued: a drawn-ahead one, else the caller's */
+        const int64_t next_feed = L->feed_i < L->feed_n ? L->feed_ps[L->feed_i] : feed;
+        if (next_feed != NEVER && next_feed <= t0) {
+            if (L->feed_i >= L->feed_n) return AL_FEED;
+            /* queue it as the Python loop's _feed_chunk (one batch: its streams' events in order,
+             * so the same seq numbers), then look again for the next event */
+            const int64_t i = L->feed_i, lo = L->feed_off[i], n = L->feed_off[i + 1] - lo;
+            if ((rc = push(L, n, L->feed_at + lo, L->kind_input, L->feed_ax + lo))) return rc;
+            L->inputs += n;
+            L->feed_i = i + 1;
+            continue;
+        }
         if (boundary <= (t0 < end ? t0 : end)) return AL_BOUNDARY;
         if (t0 >= end) return AL_DONE;
         if (t0 >= stop) return AL_STOP;
         int64_t w1 = t0 + W;  /* t0 < end < 2^62 and W <= one tick: no overflow */
         if (end < w1) w1 = end;
         if (boundary < w1) w1 = boundary;
-        if (feed < w1) w1 = feed;
+        if (next_feed < w1) w1 = next_feed;
         int64_t got = window(L, t0, w1);
         if (got) return got;
         L->last_w1 = w1;

@@ -2,8 +2,10 @@
 
 :class:`WindowLoopC` binds a :class:`~neuroemu.hardware.asynctn.TrueNorthWindowC` (its routes
 bound: one route per neuron, analytic network) and the engine's C event queue, and runs windows
-until Python has something to do (:meth:`WindowLoopC.run` returns why); the spikes fired since
-the last call and the run's counters are read back in bulk. The loop itself, and why its record is
+until Python has something to do (:meth:`WindowLoopC.run` returns why); input chunks drawn ahead
+are handed to it (:meth:`WindowLoopC.feed`) and queued by it; the spikes fired since the last call
+(or their counts per neuron, :meth:`WindowLoopC.count_spikes_into`) and the run's counters are read
+back in bulk. The loop itself, and why its record is
 the per-window Python loop's, is in :mod:`neuroemu.engine.asyncblock`.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ NEVER = 2**63 - 1
 DONE, FEED, BOUNDARY, STOP, RUNAWAY = 0, 1, 2, 3, 4
 #: the run's counters, as the C struct names them
 COUNTERS = ("axon_event", "synaptic_op", "neuron_update_active", "neuron_update", "spike", "sent", "checks",
-            "windows", "dropped_at_reset")
+            "windows", "dropped_at_reset", "inputs")
 
 
 def available() -> bool:
@@ -60,12 +62,15 @@ class WindowLoopC:
         L.max_window_events = -1 if max_window_events is None else int(max_window_events)
         L.max_events = -1 if max_events is None else int(max_events)
         self._L, self._kernel = L, kernel  # the kernel owns the buffers L points into
+        self._feed = ()  # the drawn-ahead input arrays L points into
+        self._n, self._counts = int(cap) - 1, None  # the kernel's neurons (touched: one spare entry)
         weakref.finalize(self, _lib.al_release, L)
 
     def run(self, boundary: int, feed: int, stop: int) -> int:
-        """Windows until the next sample ``boundary``, input chunk start ``feed`` or ``stop`` (ps;
-        :data:`NEVER`: none) comes first, or the run ends or a guard trips: returns which
-        (:data:`DONE`, :data:`FEED`, :data:`BOUNDARY`, :data:`STOP`, :data:`RUNAWAY`)."""
+        """Windows until the next sample ``boundary``, the start ``feed`` of the first input chunk
+        not handed to :meth:`feed` or ``stop`` (ps; :data:`NEVER`: none) comes first, or the run ends
+        or a guard trips: returns which (:data:`DONE`, :data:`FEED`, :data:`BOUNDARY`,
+        :data:`STOP`, :data:`RUNAWAY`). The chunks handed to :meth:`feed` are queued on the way."""
         rc = _lib.al_run(self._L, int(boundary), int(feed), int(stop))
         if rc < 0:
             if rc == _lib.AL_EQUEUE:
@@ -73,6 +78,36 @@ class WindowLoopC:
             raise NeuroEmuError("async kernel: an event's target is out of range" if rc == _lib.AK_EBADARG
                                 else "async kernel: out of memory")
         return int(rc)
+
+    def feed(self, chunk_ps: np.ndarray, offsets: np.ndarray, at: np.ndarray, axons: np.ndarray) -> None:
+        """Hand the loop input chunks drawn ahead: chunk i is ``at[offsets[i]:offsets[i+1]]`` (ps)
+        and its axons, queued (one batch) before the first window at or after ``chunk_ps[i]``.
+        The chunks handed before must all be queued (:attr:`fed` equal to their number)."""
+        L = self._L
+        if L.feed_i != L.feed_n:
+            raise NeuroEmuError("internal: input chunks handed to the C window loop before the last ones were queued")
+        cols = tuple(np.ascontiguousarray(x, np.int64) for x in (chunk_ps, offsets, at, axons))
+        n = len(cols[0])
+        if len(cols[1]) != n + 1 or cols[1][0] != 0 or cols[1][-1] != len(cols[2]) or len(cols[2]) != len(cols[3]):
+            raise NeuroEmuError("internal: drawn-ahead input chunks with mismatched offsets")
+        fb = _ffi.from_buffer
+        L.feed_ps, L.feed_off, L.feed_at, L.feed_ax = (fb("int64_t[]", x) for x in cols)
+        L.feed_n, L.feed_i = n, 0
+        self._feed = cols  # kept alive while L points into them
+
+    def count_spikes_into(self, counts: np.ndarray) -> None:
+        """Count the spikes per neuron into ``counts`` (int64, C-contiguous, one per neuron of the
+        kernel, kept alive by the caller) instead of recording them: :meth:`take_spikes` then
+        returns none."""
+        if counts.dtype != np.int64 or not counts.flags.c_contiguous or len(counts) < self._n:
+            raise NeuroEmuError("internal: spike counts must be int64, contiguous, one per neuron")
+        self._L.spk_count = _ffi.from_buffer("int64_t[]", counts)
+        self._counts = counts
+
+    @property
+    def fed(self) -> int:
+        """How many of the chunks last handed to :meth:`feed` are queued."""
+        return int(self._L.feed_i)
 
     def take_spikes(self, copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """The spikes fired since the last call, as (neurons, times): each window's sorted by (time,
