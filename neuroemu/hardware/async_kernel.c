@@ -625,11 +625,15 @@ static int tn_has_avx512(void) {
 }
 #endif
 
-/* The listed steps (q < n_step) put into the records: each stepping neuron listed as touched, its
- * instant in st0/st1; returns coincide. fast (a constant): the window's first tick, wholly inside
- * it, and sto one run: every instant is in the window, and every record is at rest (head 0, st0
- * INT64_MAX: ak_tn_run's passes leave them so after each window), so nothing of it is read. */
-static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict nx, int64_t *restrict touched,
+/* The listed steps (q < n_step) put into the compact step arrays (step_n's bits 0-1: the count,
+ * step_s0: the first instant; a second step, in a window across a tick's end, into the record's
+ * st1, at rest before), not the 64-byte records' head/st0, which ak_tn_run fills from them only
+ * where a record path needs them: each stepping neuron listed as touched; returns coincide. fast
+ * (a constant): the window's first tick, wholly inside it, and sto one run: every instant is in
+ * the window, and every count is zero (ak_tn_run's passes leave them so after each window), so
+ * no count is read (step_n's bit 7, a mark of the window before, is dropped). */
+static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict nx, uint8_t *restrict sn,
+        int64_t *restrict s0, int64_t *restrict touched,
         int64_t *nt, const int32_t *restrict step_j, const int64_t *restrict step_t, int64_t n_step,
         const int64_t *restrict sto, int64_t w0, int64_t w1, const int64_t *restrict hset, int hshift, uint64_t hmask,
         const uint64_t *restrict hbit, int coincide, const int fast) {
@@ -646,43 +650,45 @@ static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict 
                     break;
                 }
         }
-        ak_tn_nx *e = nx + g;
         if (fast) {
-            e->head = 1;
+            sn[g] = 1;
+            s0[g] = t;
             touched[m++] = g;
-            e->st0 = t;
             continue;
         }
-        if (!e->head) {
-            e->head = 1;
+        int c = sn[g] & 3;  /* 0 or 1: a window (at most a tick) has at most two steps, in time order */
+        if (!c) {
             touched[m++] = g;
+            s0[g] = t;
+        } else {
+            nx[g].st1 = t;
         }
-        if (e->st0 == INT64_MAX) e->st0 = t;
-        else e->st1 = t;
+        sn[g] = (uint8_t)(c + 1);
     }
     *nt = m;
     return coincide;
 }
 
-#define TN_STEP_PUT_ARGS ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, const int32_t *restrict step_j, \
+#define TN_STEP_PUT_ARGS ak_tn_nx *restrict nx, uint8_t *restrict sn, int64_t *restrict s0, int64_t *restrict touched, int64_t *nt, const int32_t *restrict step_j, \
         const int64_t *restrict step_t, int64_t n_step, const int64_t *restrict sto, int64_t w0, int64_t w1, \
         const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit, int coincide
 static TN_SCALAR_CLONES __attribute__((noinline)) int tn_step_put_fast(TN_STEP_PUT_ARGS) {
-    return tn_step_put(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 1);
+    return tn_step_put(nx, sn, s0, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 1);
 }
 static __attribute__((noinline)) int tn_step_put_any(TN_STEP_PUT_ARGS) {
-    return tn_step_put(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 0);
+    return tn_step_put(nx, sn, s0, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 0);
 }
 #undef TN_STEP_PUT_ARGS
 
 /* The window's leak steps (see ak_tn_run), in a function of its own (its state in registers):
- * each stepping neuron listed as touched, its steps' instants in st0/st1; returns whether a step
+ * each stepping neuron listed as touched, its steps' count and first instant in step_n/step_s0
+ * (a second one in its record's st1; tn_steps_to_records copies them into the records where a
+ * record path needs them); returns whether a step
  * falls on an arrival's instant (hset: the arrival instants, an open-addressing set; hbit: a
  * bit per 8 slots' worth of hash values, set for each arrival instant, so a probe mostly stops
  * at a clear bit, rarely mispredicted). Per tick: the steps drawn into a list (above), then put
- * into the records one at a time. */
-static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
-        int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
+ * into the step arrays one at a time. */
+static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
         const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit) {
     int coincide = 0;
     const int64_t n_sto = x->n_sto, offset = x->neuron_offset;
@@ -712,13 +718,25 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
             n_step = tn_step_compact(hit, inst, n_sto, step_j, step_t);
         }
         if (run && k == w0 / T && k * T >= w0 && (k + 1) * T <= w1)
-            coincide = tn_step_put_fast(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
+            coincide = tn_step_put_fast(nx, x->step_n, x->step_s0, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
                                         coincide);
         else
-            coincide = tn_step_put_any(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
+            coincide = tn_step_put_any(nx, x->step_n, x->step_s0, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
                                        coincide);
     }
     return coincide;
+}
+
+/* A window on the record paths (not counted): the steps tn_steps put (its touched list, list[0 ..
+ * m)) copied into the records (head, st0; st1 is there already), and the counts zeroed. */
+static __attribute__((noinline)) void tn_steps_to_records(ak_tn_nx *restrict nx, uint8_t *restrict sn,
+        const int64_t *restrict s0, const int64_t *restrict list, int64_t m) {
+    for (int64_t k = 0; k < m; k++) {
+        int64_t i = list[k];
+        nx[i].head = 1;
+        nx[i].st0 = s0[i];
+        sn[i] = 0;
+    }
 }
 
 #define TN_ROWS(CALL) do {                                               \
@@ -909,15 +927,24 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
     int32_t *restrict acc_p = counted ? x->acc_p : NULL, *restrict acc_n = counted ? x->acc_n : NULL;
     int32_t *restrict acc_c = counted ? x->acc_c : NULL;
     const int64_t scale = counted ? x->cnt_scale : 0;
+    /* counted: the steps are in step_n/step_s0 (tn_steps; a second one in the record's st1), not
+     * in the records, which this pass then touches only for the neurons it lists (their first
+     * step copied in) and the few with two steps; step_n's bit 7 marks the neurons taken whole,
+     * for the checks below (every neuron's byte written) */
+    uint8_t *restrict sn = counted ? x->step_n : NULL;
+    const int64_t *restrict s0 = counted ? x->step_s0 : NULL;
     for (int64_t k = 0; k < n_walk; k++) {
         int64_t i = dense ? k : list[k];
         ak_tn_nx *e = nx + i;
-        int64_t cc = counted ? acc_c[i] : 0;
+        int64_t cc = counted ? acc_c[i] : 0, cs = counted ? sn[i] & 3 : 0;
         if (dense) {  /* (one branch: head is random, set for the neurons that step) */
-            if (counted ? !((int64_t)e->head | cc) : !e->head && !e->ninst) continue;
+            if (counted ? !(cs | cc) : !e->head && !e->ninst) {
+                if (counted) sn[i] = 0;
+                continue;
+            }
             n_touched++;
         }
-        int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
+        int64_t nsteps = counted ? cs : (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
         int64_t sw = step_w[i] * nsteps;
         int64_t P = (sw > 0 ? sw : 0), N = (sw < 0 ? sw : 0);
         if (counted) {
@@ -939,6 +966,10 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
             v_[i] = v;
             flag[i] |= 4;
             e->head = 1;  /* listed: a check of it below adds nothing */
+            if (counted) {  /* the record is at rest (st1 aside): the first step copied in for the ordered pass */
+                if (cs) e->st0 = s0[i];
+                sn[i] = 0;
+            }
             ulist[nu++] = i;
             continue;
         }
@@ -948,7 +979,6 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
             active += counted ? cc : e->ninst;
             plain += nsteps - shared;
         }
-        e->st0 = e->st1 = INT64_MAX;
         /* tn_predict, knowing what the bulk test proved: no drawn threshold (theta is alpha),
          * v < alpha and t_last = w0; so theta, ref and t_last are read only for a drift up */
         int64_t pd = TN_NEVER;
@@ -957,13 +987,18 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
             pd = c > r ? c : r;
         }
         pend[i] = pd;
-        e->head = 0;
-        if (!counted) {
+        /* taken whole this window: a (stale) check of it below is no event */
+        if (counted) {
+            sn[i] = 0x80;
+            if (cs > 1) e->st1 = INT64_MAX;  /* (a window across a tick's end) */
+        } else {
+            e->st0 = e->st1 = INT64_MAX;
+            e->head = 0;
             e->pos = e->neg = 0;
             e->ninst = 0;
             flag[i] = 0;
+            e->last_t = -2 - w0;
         }
-        e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
         if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
             queued[i] = pd;
             moved[nc++] = i;
@@ -1111,6 +1146,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     /* rows by byte counts (tn_rows_counted): no step on an arrival's instant, sums within int32 */
     const int counted = dense && !coincide && x->cnt_wpos && n_arr <= x->cnt_max_arr;
     x->cnt_windows += counted;
+    if (!counted) tn_steps_to_records(nx, x->step_n, x->step_s0, o.touched, o.nt);  /* the record paths read them there */
     if (counted) sops = tn_rows_counted(x, ord, seg_end, n_cores, a_t, a_ax, q_t, q_ax, s->n);
     else sops = tn_rows(x, nx, o.touched, &o.nt, ord, a_t, a_ax, n_arr, q_t, q_ax, coincide, dense);
     /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
@@ -1137,7 +1173,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             return AK_EBADARG;
         }
         int64_t i = chk[k];
-        if (!nx[i].head && nx[i].last_t != -2 - w0) {
+        if (!nx[i].head && !(counted ? x->step_n[i] >> 7 : nx[i].last_t == -2 - w0)) {
             nx[i].head = 1;
             flag[i] |= 4;
             ulist[nu++] = i;

@@ -142,6 +142,14 @@ typedef struct {
     const uint8_t *sto_lim;   /* [n_sto + 64] min(sto_mag, 256) - 1: a neuron steps when its leak byte is <= this */
     int64_t sto_run;          /* 1: sto[j] = sto[0] + j (the stochastic neurons are one run, e.g. every neuron) */
     uint64_t *step_buf;       /* [4 n_sto + (sto[n_sto - 1] - sto[0]) / 8 + 64] */
+    /* The window's leak steps kept apart from the records: tn_steps puts a neuron's count and
+     * first instant here (a second step, only in a window across a tick's end, goes to its
+     * record's st1); a window on the record paths (not counted) copies them into the records'
+     * head/st0 before pass 1, a counted one's pass 2 reads them here and copies only the listed
+     * neurons'. */
+    uint8_t *step_n;          /* [n] scratch: bits 0-1 the neuron's steps in the window (0 between
+                               * windows), bit 7 set by a counted pass 2 for a neuron taken whole */
+    int64_t *step_s0;         /* [n] its first step's instant (read only where step_n says) */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,

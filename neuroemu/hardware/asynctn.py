@@ -137,6 +137,9 @@ class TrueNorthWindowC:
         x.sto_run = int(len(sto) > 0 and int(sto[-1]) - int(sto[0]) == len(sto) - 1)
         span = int(sto[-1] - sto[0]) if len(sto) else 0
         x.step_buf = ptr("uint64_t[]", np.empty(4 * len(sto) + span // 8 + 64, np.uint64))
+        # the window's steps apart from the records (a count per neuron, zero between windows, with
+        # counted pass 2's mark of a neuron taken whole; the first step's instant)
+        x.step_n, x.step_s0 = ptr("uint8_t[]", np.zeros(n, np.uint8)), ptr("int64_t[]", np.zeros(n, np.int64))
         x.leak_key = int(model.key) & ((1 << 64) - 1)
         x.neuron_offset = int(getattr(model, "neuron_offset", 0))
         if not queued.flags.c_contiguous or queued.dtype != np.int64:
