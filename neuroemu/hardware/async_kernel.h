@@ -150,6 +150,7 @@ typedef struct {
     uint8_t *step_n;          /* [n] scratch: bits 0-1 the neuron's steps in the window (0 between
                                * windows), bit 7 set by a counted pass 2 for a neuron taken whole */
     int64_t *step_s0;         /* [n] its first step's instant (read only where step_n says) */
+    int64_t scalar_only;      /* 1: no vector lanes picked at run time (AVX-512 draws and pass 2), for tests */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
