@@ -8,7 +8,11 @@ them: every neuron stochastic (one run of neurons: 32 leak bytes compared at onc
 AVX-512), a run that starts past neuron 0, stochastic neurons scattered among deterministic ones
 (the portable path), an MPI rank's block (the bytes keyed by the global id, at an offset that is or
 is not a multiple of 8), a tick of 2^33 ps (every neuron again, on the portable draws), each over
-whole ticks, parts of one and windows across a tick's end, and leaks up to 256 (a step every tick)."""
+whole ticks, parts of one and windows across a tick's end, and leaks up to 256 (a step every tick).
+
+And the steps kept apart from the records (step_n, step_s0) with pass 2 in vector lanes or not
+(NEUROEMU_ASYNC_LANES): windows fed by hand against the numpy paths, and whole runs with leaks
+drifting up against the numpy window path."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -268,3 +272,15 @@ def test_leaks_with_a_drift_up_are_the_same_record_with_and_without_vector_lanes
             r.pop(key)
     assert records["c"] == records["numpy"]
     assert records["c"]["spikes"] > 0 and records["c"]["counts"]["neuron_update_active"] > 0
+
+
+def test_the_lanes_switch_takes_on_or_off_only(monkeypatch):
+    """NEUROEMU_ASYNC_LANES: on (the default) or off; anything else is refused in one line."""
+    from neuroemu.hardware.asynctn import vector_lanes
+    monkeypatch.delenv("NEUROEMU_ASYNC_LANES", raising=False)
+    assert vector_lanes()
+    monkeypatch.setenv("NEUROEMU_ASYNC_LANES", "off")
+    assert not vector_lanes()
+    monkeypatch.setenv("NEUROEMU_ASYNC_LANES", "fast")
+    with pytest.raises(NeuroEmuError, match="NEUROEMU_ASYNC_LANES: unknown value 'fast'; valid: on, off"):
+        vector_lanes()
