@@ -86,7 +86,8 @@ typedef struct {
  * inputs of one instant summed and applied in time order, its crossings fired and its next
  * crossing predicted. Scratch per neuron in ak_tn_run_scratch.nx (one 64-byte record, so an
  * input touches one cache line): gt (pending group time, -1), gs (its sum), gsyn, st0/st1 (the
- * neuron's steps in the window, INT64_MAX when none), pos/neg/last_t/ninst of the order-free pass
+ * neuron's steps in the window, INT64_MAX when none; the steps are put into step_n/step_s0 first
+ * and copied here only where a record path or the ordered pass reads them, see below), pos/neg/last_t/ninst of the order-free pass
  * (0, 0, -1, 0) and head (1 while listed as touched, else 0; in a window reaching most neurons the
  * rows of lone arrivals list nothing: pass 2 walks every neuron and knows those by ninst).
  * Arrivals must come in time order; a second arrival on an axon at the same instant activates
