@@ -8,7 +8,11 @@ them: every neuron stochastic (one run of neurons: 32 leak bytes compared at onc
 AVX-512), a run that starts past neuron 0, stochastic neurons scattered among deterministic ones
 (the portable path), an MPI rank's block (the bytes keyed by the global id, at an offset that is or
 is not a multiple of 8), a tick of 2^33 ps (every neuron again, on the portable draws), each over
-whole ticks, parts of one and windows across a tick's end, and leaks up to 256 (a step every tick)."""
+whole ticks, parts of one and windows across a tick's end, and leaks up to 256 (a step every tick).
+
+And the steps kept apart from the records (step_n, step_s0) with pass 2 in vector lanes or not
+(NEUROEMU_ASYNC_LANES): windows fed by hand against the numpy paths, and whole runs with leaks
+drifting up against the numpy window path."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -23,7 +27,7 @@ from neuroemu.engine.run import simulate, with_timing
 from neuroemu.errors import NeuroEmuError
 from neuroemu.hardware.asynctn import _ffi, pack_row_bits, TrueNorthWindowC
 from neuroemu.models.neuron import NeuronArrays
-from test_async_cores import make_chip, make_workload
+from test_async_cores import _feed_and_compare, _hand_fed_pair, make_chip, make_workload
 
 
 def dense_bits(row_ptr: np.ndarray, row_neurons: np.ndarray, n_axons: int, npc: int) -> np.ndarray | None:
@@ -197,3 +201,86 @@ def test_a_network_of_stochastic_and_deterministic_leaks_is_the_same_record_on_b
             r.pop(key)
     assert records["c"] == records["numpy"]
     assert records["c"]["spikes"] > 0 and records["c"]["counts"]["neuron_update"] > 0
+
+
+
+@pytest.mark.parametrize("lanes", ["on", "off"])
+@pytest.mark.parametrize("weights", [[40, 20, -40, -10], [255, 120, -255, -60]])
+def test_the_steps_kept_apart_from_the_records_give_the_numpy_windows_on_every_path(monkeypatch, weights, lanes):
+    """The window's leak steps live in compact arrays (step_n, step_s0), not the kernel's records:
+    a counted window's pass 2 reads them there (in AVX-512 lanes where the CPU has them, else the
+    scalar code: NEUROEMU_ASYNC_LANES), the record paths get them copied in. Windows fed by hand,
+    following each other, each compared with the numpy paths (state, counts, spikes, checks): whole
+    ticks (the at-rest put), a part of a tick, one across a tick's end (neurons with two steps), one
+    with an arrival at a step's instant (the record paths), a short one reaching few neurons (the
+    listed pass 2), and whole ticks again after those (every count left at zero). A stochastic leak
+    (threshold 30); weights of +-40 and +-255 leave neurons to the ordered pass and make spikes."""
+    monkeypatch.setenv("NEUROEMU_ASYNC_LANES", lanes)
+    loops = _hand_fed_pair(weights=weights, threshold=30, rate_hz=30.0, stochastic=True)
+    x, model = loops[0].ckernel.c_parts()[1], loops[0].model
+    assert x.scalar_only == (lanes == "off")
+    T, n_axons, draws = model.T, loops[0].arrays.n_axons, np.random.default_rng(7)
+
+    def window(w0, w1, n_arr, counted, at_step=False):
+        before = x.cnt_windows
+        t, ax = draws.integers(w0, w1, n_arr), draws.integers(0, n_axons, n_arr)
+        if at_step:  # an arrival at a step's instant
+            t[0] = model.leak_steps(w0, w1)[1][0]
+        _feed_and_compare(loops, w0, w1, t, ax)
+        assert x.cnt_windows - before == counted
+
+    window(0, T, 150, 1)
+    window(T, T + T // 3, 150, 1)
+    ids = model.leak_steps(T + T // 3, 2 * T + T // 5)[0]
+    assert len(np.unique(ids)) < len(ids)  # some neurons step twice in the next window
+    window(T + T // 3, 2 * T + T // 5, 150, 1)
+    window(2 * T + T // 5, 3 * T, 150, 0, at_step=True)
+    window(3 * T, 3 * T + T // 2, 150, 1)
+    window(3 * T + T // 2, 3 * T + T // 2 + 1000, 2, 0)  # (a step lands in 1,000 ps for a few neurons at most)
+    window(3 * T + T // 2 + 1000, 4 * T, 150, 1)
+    for k in range(4, 9):
+        window(k * T, (k + 1) * T, 150, 1)
+    assert np.count_nonzero(np.frombuffer(_ffi.buffer(x.step_n, model.v.size), np.uint8) & 3) == 0
+    assert loops[0].ledger.get("spike") > 0
+
+
+@pytest.mark.parametrize("lanes", ["on", "off"])
+@pytest.mark.parametrize("net", ["mixed", "deterministic"])
+def test_leaks_with_a_drift_up_are_the_same_record_with_and_without_vector_lanes(monkeypatch, net, lanes):
+    """The default workload with a deterministic leak up on every third neuron (mixed with
+    stochastic ones of several sizes) or on every neuron: pass 2 predicts crossings (the vector
+    lanes hand those neurons to the scalar code) and checks are queued; the C kernel with and
+    without vector lanes equals the numpy window path, bit for bit, over the whole record."""
+    orig = NeuronArrays.uniform
+
+    def leaks(cls, n, **kw):
+        p = orig(n, **kw)
+        if kw.get("leak_stochastic"):
+            g = np.arange(n)
+            p.leak_stochastic[:] = (g % 3 != 0) if net == "mixed" else False
+            p.leak[:] = np.where(g % 3 == 0, 7, np.array([-256, 90, -3, 128, 255, -128, 17])[g % 7])
+            if net == "deterministic":
+                p.leak[:] = np.where(g % 5 == 0, -2, 3)
+        return p
+
+    monkeypatch.setattr(NeuronArrays, "uniform", classmethod(leaks))
+    monkeypatch.setenv("NEUROEMU_ASYNC_LANES", lanes)
+    records = {backend: simulate(ticks=40, timing="async", tick_backend=backend, record_spikes=True).to_dict()
+               for backend in ("c", "numpy")}
+    for r in records.values():
+        for key in ("wall_s", "peak_rss_mb", "tick_backend", "queue_backend"):
+            r.pop(key)
+    assert records["c"] == records["numpy"]
+    assert records["c"]["spikes"] > 0 and records["c"]["counts"]["neuron_update_active"] > 0
+
+
+def test_the_lanes_switch_takes_on_or_off_only(monkeypatch):
+    """NEUROEMU_ASYNC_LANES: on (the default) or off; anything else is refused in one line."""
+    from neuroemu.hardware.asynctn import vector_lanes
+    monkeypatch.delenv("NEUROEMU_ASYNC_LANES", raising=False)
+    assert vector_lanes()
+    monkeypatch.setenv("NEUROEMU_ASYNC_LANES", "off")
+    assert not vector_lanes()
+    monkeypatch.setenv("NEUROEMU_ASYNC_LANES", "fast")
+    with pytest.raises(NeuroEmuError, match="NEUROEMU_ASYNC_LANES: unknown value 'fast'; valid: on, off"):
+        vector_lanes()

@@ -56,8 +56,9 @@ CLOCKLESS_ROUTE_BYTES_PER_NEURON = 24 + 16 + 1 + 8 + 16
 #: uint64), the next crossing, the queued check and the window's marks (2 x int64 + bool), its
 #: own neurons' ids (int64), and the kernel's 64-byte record, flag, update list, touched list,
 #: spike buffers, step weights, stochastic ids and magnitudes and enabled copy (6 x int64 + 2), the
-#: counted pass's sums (3 x int32) and the leak steps' limits and buffer (a byte, 4 x uint64 + ~1)
-CLOCKLESS_BYTES_PER_NEURON = 14 * 8 + 2 * 8 + 2 * 8 + 1 + 8 + 64 + 6 * 8 + 2 + 3 * 4 + 1 + 4 * 8 + 1
+#: counted pass's sums (3 x int32), the leak steps' limits and buffer (a byte, 4 x uint64 + ~1)
+#: and the steps apart from the records (a count and an instant: a byte and an int64)
+CLOCKLESS_BYTES_PER_NEURON = 14 * 8 + 2 * 8 + 2 * 8 + 1 + 8 + 64 + 6 * 8 + 2 + 3 * 4 + 1 + 4 * 8 + 1 + 1 + 8
 #: ... per neuron and axon type: the weights per type as the window reads them (int64), the
 #: kernel's cache-aligned copy, the counted pass's weights by sign (2 x int32) and, while they
 #: are bound, the quotient by the scale in type-major order (int64)

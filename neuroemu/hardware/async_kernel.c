@@ -625,11 +625,15 @@ static int tn_has_avx512(void) {
 }
 #endif
 
-/* The listed steps (q < n_step) put into the records: each stepping neuron listed as touched, its
- * instant in st0/st1; returns coincide. fast (a constant): the window's first tick, wholly inside
- * it, and sto one run: every instant is in the window, and every record is at rest (head 0, st0
- * INT64_MAX: ak_tn_run's passes leave them so after each window), so nothing of it is read. */
-static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict nx, int64_t *restrict touched,
+/* The listed steps (q < n_step) put into the compact step arrays (step_n's bits 0-1: the count,
+ * step_s0: the first instant; a second step, in a window across a tick's end, into the record's
+ * st1, at rest before), not the 64-byte records' head/st0, which ak_tn_run fills from them only
+ * where a record path needs them: each stepping neuron listed as touched; returns coincide. fast
+ * (a constant): the window's first tick, wholly inside it, and sto one run: every instant is in
+ * the window, and every count is zero (ak_tn_run's passes leave them so after each window), so
+ * no count is read (step_n's bit 7, a mark of the window before, is dropped). */
+static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict nx, uint8_t *restrict sn,
+        int64_t *restrict s0, int64_t *restrict touched,
         int64_t *nt, const int32_t *restrict step_j, const int64_t *restrict step_t, int64_t n_step,
         const int64_t *restrict sto, int64_t w0, int64_t w1, const int64_t *restrict hset, int hshift, uint64_t hmask,
         const uint64_t *restrict hbit, int coincide, const int fast) {
@@ -646,43 +650,45 @@ static inline __attribute__((always_inline)) int tn_step_put(ak_tn_nx *restrict 
                     break;
                 }
         }
-        ak_tn_nx *e = nx + g;
         if (fast) {
-            e->head = 1;
+            sn[g] = 1;
+            s0[g] = t;
             touched[m++] = g;
-            e->st0 = t;
             continue;
         }
-        if (!e->head) {
-            e->head = 1;
+        int c = sn[g] & 3;  /* 0 or 1: a window (at most a tick) has at most two steps, in time order */
+        if (!c) {
             touched[m++] = g;
+            s0[g] = t;
+        } else {
+            nx[g].st1 = t;
         }
-        if (e->st0 == INT64_MAX) e->st0 = t;
-        else e->st1 = t;
+        sn[g] = (uint8_t)(c + 1);
     }
     *nt = m;
     return coincide;
 }
 
-#define TN_STEP_PUT_ARGS ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, const int32_t *restrict step_j, \
+#define TN_STEP_PUT_ARGS ak_tn_nx *restrict nx, uint8_t *restrict sn, int64_t *restrict s0, int64_t *restrict touched, int64_t *nt, const int32_t *restrict step_j, \
         const int64_t *restrict step_t, int64_t n_step, const int64_t *restrict sto, int64_t w0, int64_t w1, \
         const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit, int coincide
 static TN_SCALAR_CLONES __attribute__((noinline)) int tn_step_put_fast(TN_STEP_PUT_ARGS) {
-    return tn_step_put(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 1);
+    return tn_step_put(nx, sn, s0, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 1);
 }
 static __attribute__((noinline)) int tn_step_put_any(TN_STEP_PUT_ARGS) {
-    return tn_step_put(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 0);
+    return tn_step_put(nx, sn, s0, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit, coincide, 0);
 }
 #undef TN_STEP_PUT_ARGS
 
 /* The window's leak steps (see ak_tn_run), in a function of its own (its state in registers):
- * each stepping neuron listed as touched, its steps' instants in st0/st1; returns whether a step
+ * each stepping neuron listed as touched, its steps' count and first instant in step_n/step_s0
+ * (a second one in its record's st1; tn_steps_to_records copies them into the records where a
+ * record path needs them); returns whether a step
  * falls on an arrival's instant (hset: the arrival instants, an open-addressing set; hbit: a
  * bit per 8 slots' worth of hash values, set for each arrival instant, so a probe mostly stops
  * at a clear bit, rarely mispredicted). Per tick: the steps drawn into a list (above), then put
- * into the records one at a time. */
-static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx,
-        int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
+ * into the step arrays one at a time. */
+static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_nx *restrict nx, int64_t *restrict touched, int64_t *nt, int64_t w0, int64_t w1, int64_t T,
         const int64_t *restrict hset, int hshift, uint64_t hmask, const uint64_t *restrict hbit) {
     int coincide = 0;
     const int64_t n_sto = x->n_sto, offset = x->neuron_offset;
@@ -700,7 +706,7 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
         uint64_t wkey = x->leak_key + ((uint64_t)k << 32) + (uint64_t)b0;
         int64_t n_step;
 #if TN_AVX512
-        if (run && T < ((int64_t)1 << 32) && tn_has_avx512())
+        if (run && T < ((int64_t)1 << 32) && !x->scalar_only && tn_has_avx512())
             n_step = tn_step_list_avx512(words, nw, wkey, x->sto_off_keys, x->sto_lim, n_sto, sto[0] + offset - 8 * b0,
                                          k, T, step_j, step_t);
         else
@@ -712,13 +718,25 @@ static __attribute__((noinline)) int tn_steps(const ak_tn_run_scratch *x, ak_tn_
             n_step = tn_step_compact(hit, inst, n_sto, step_j, step_t);
         }
         if (run && k == w0 / T && k * T >= w0 && (k + 1) * T <= w1)
-            coincide = tn_step_put_fast(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
+            coincide = tn_step_put_fast(nx, x->step_n, x->step_s0, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
                                         coincide);
         else
-            coincide = tn_step_put_any(nx, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
+            coincide = tn_step_put_any(nx, x->step_n, x->step_s0, touched, nt, step_j, step_t, n_step, sto, w0, w1, hset, hshift, hmask, hbit,
                                        coincide);
     }
     return coincide;
+}
+
+/* A window on the record paths (not counted): the steps tn_steps put (its touched list, list[0 ..
+ * m)) copied into the records (head, st0; st1 is there already), and the counts zeroed. */
+static __attribute__((noinline)) void tn_steps_to_records(ak_tn_nx *restrict nx, uint8_t *restrict sn,
+        const int64_t *restrict s0, const int64_t *restrict list, int64_t m) {
+    for (int64_t k = 0; k < m; k++) {
+        int64_t i = list[k];
+        nx[i].head = 1;
+        nx[i].st0 = s0[i];
+        sn[i] = 0;
+    }
 }
 
 #define TN_ROWS(CALL) do {                                               \
@@ -888,7 +906,8 @@ static __attribute__((noinline)) int64_t tn_rows_counted(const ak_tn_run_scratch
 }
 
 /* Pass 2 (see ak_tn_run) in a function of its own, its arrays and counters in registers (in
- * ak_tn_run they are spilled). dense: walk every neuron (list unread), else the n_walk listed. */
+ * ak_tn_run they are spilled). dense: walk every neuron (list unread), else the n_walk listed;
+ * from the k0-th on, the counters (and the lists' lengths) going on from out's. */
 typedef struct {
     int64_t nu, nc, n_touched, active, plain;
 } tn_bulk_out;
@@ -896,28 +915,37 @@ typedef struct {
 static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_nx *restrict nx,
         uint8_t *restrict flag, const int64_t *restrict step_w, const int64_t *list, int64_t n_walk,
         int64_t *restrict ulist, int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1,
-        int64_t end, tn_bulk_out *out, const int dense, const ak_tn_run_scratch *x, const int counted) {
+        int64_t end, tn_bulk_out *out, const int dense, const ak_tn_run_scratch *x, const int counted, int64_t k0) {
     int64_t *restrict v_ = s->v, *restrict t_last = s->t_last, *restrict pend = s->pend;
     const int64_t *restrict drift = s->drift, *restrict low = s->low, *restrict alpha = s->alpha;
     const int64_t *restrict ref_ = s->ref;
     const uint8_t *restrict enabled = s->enabled;
     const int64_t hi = s->hi, span = w1 - w0;
     const int mask_any = s->mask_any;
-    int64_t nu = 0, nc = 0, n_touched = 0, active = 0, plain = 0;
+    int64_t nu = out->nu, nc = out->nc, n_touched = out->n_touched, active = out->active, plain = out->plain;
     /* counted: every row's input is in acc_* (pass 1 by byte counts), read and cleared here; the
      * records' pos/neg/ninst and the flags (no step shares an input's instant) are then all zero */
     int32_t *restrict acc_p = counted ? x->acc_p : NULL, *restrict acc_n = counted ? x->acc_n : NULL;
     int32_t *restrict acc_c = counted ? x->acc_c : NULL;
     const int64_t scale = counted ? x->cnt_scale : 0;
-    for (int64_t k = 0; k < n_walk; k++) {
+    /* counted: the steps are in step_n/step_s0 (tn_steps; a second one in the record's st1), not
+     * in the records, which this pass then touches only for the neurons it lists (their first
+     * step copied in) and the few with two steps; step_n's bit 7 marks the neurons taken whole,
+     * for the checks below (every neuron's byte written) */
+    uint8_t *restrict sn = counted ? x->step_n : NULL;
+    const int64_t *restrict s0 = counted ? x->step_s0 : NULL;
+    for (int64_t k = k0; k < n_walk; k++) {
         int64_t i = dense ? k : list[k];
         ak_tn_nx *e = nx + i;
-        int64_t cc = counted ? acc_c[i] : 0;
+        int64_t cc = counted ? acc_c[i] : 0, cs = counted ? sn[i] & 3 : 0;
         if (dense) {  /* (one branch: head is random, set for the neurons that step) */
-            if (counted ? !((int64_t)e->head | cc) : !e->head && !e->ninst) continue;
+            if (counted ? !(cs | cc) : !e->head && !e->ninst) {
+                if (counted) sn[i] = 0;
+                continue;
+            }
             n_touched++;
         }
-        int64_t nsteps = (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
+        int64_t nsteps = counted ? cs : (e->st0 != INT64_MAX) + (e->st1 != INT64_MAX);
         int64_t sw = step_w[i] * nsteps;
         int64_t P = (sw > 0 ? sw : 0), N = (sw < 0 ? sw : 0);
         if (counted) {
@@ -939,6 +967,10 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
             v_[i] = v;
             flag[i] |= 4;
             e->head = 1;  /* listed: a check of it below adds nothing */
+            if (counted) {  /* the record is at rest (st1 aside): the first step copied in for the ordered pass */
+                if (cs) e->st0 = s0[i];
+                sn[i] = 0;
+            }
             ulist[nu++] = i;
             continue;
         }
@@ -948,7 +980,6 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
             active += counted ? cc : e->ninst;
             plain += nsteps - shared;
         }
-        e->st0 = e->st1 = INT64_MAX;
         /* tn_predict, knowing what the bulk test proved: no drawn threshold (theta is alpha),
          * v < alpha and t_last = w0; so theta, ref and t_last are read only for a drift up */
         int64_t pd = TN_NEVER;
@@ -957,13 +988,18 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
             pd = c > r ? c : r;
         }
         pend[i] = pd;
-        e->head = 0;
-        if (!counted) {
+        /* taken whole this window: a (stale) check of it below is no event */
+        if (counted) {
+            sn[i] = 0x80;
+            if (cs > 1) e->st1 = INT64_MAX;  /* (a window across a tick's end) */
+        } else {
+            e->st0 = e->st1 = INT64_MAX;
+            e->head = 0;
             e->pos = e->neg = 0;
             e->ninst = 0;
             flag[i] = 0;
+            e->last_t = -2 - w0;
         }
-        e->last_t = -2 - w0;  /* taken whole this window: a (stale) check of it below is no event */
         if (pd < end && pd < TN_NEVER && pd != queued[i]) {  /* most have none: queued is not read */
             queued[i] = pd;
             moved[nc++] = i;
@@ -979,20 +1015,142 @@ static inline __attribute__((always_inline)) void tn_bulk(const ak_tn *s, ak_tn_
 static __attribute__((noinline)) void tn_bulk_dense(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
         const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
         int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out) {
-    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1, NULL, 0);
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1, NULL, 0, 0);
 }
+
+/* a counted pass 2 over neurons k0 .. n_walk - 1 */
+static __attribute__((noinline)) void tn_bulk_counted_from(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
+        const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
+        int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out,
+        const ak_tn_run_scratch *x, int64_t k0) {
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1, x, 1, k0);
+}
+
+#if TN_AVX512
+/* A counted pass 2 in 256-bit lanes (AVX-512 F/BW/DQ/VL, no drawn thresholds): four neurons at a
+ * time through the bulk test, from the SoA arrays alone. A lane the lanes finish (taken whole with
+ * at most one step and no crossing to predict: drift not up, or disabled, or alpha above hi; then
+ * pend is TN_NEVER and nothing is queued) is written by masked stores; any other touched lane
+ * (listed for the ordered pass, a crossing to predict, two steps) goes through the scalar code
+ * (tn_bulk) before the block's stores, in index order, so the lists and every counter are the
+ * scalar pass's. The same integer operations as tn_bulk, so the same bits. */
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) __attribute__((noinline))
+static void tn_bulk_counted_avx512(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
+        const int64_t *restrict step_w, int64_t n, int64_t *restrict ulist, int64_t *restrict queued, int64_t *moved,
+        int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out, const ak_tn_run_scratch *x) {
+    int64_t *restrict v_ = s->v, *restrict t_last = s->t_last, *restrict pend = s->pend;
+    const int64_t *restrict drift = s->drift, *restrict low = s->low, *restrict alpha = s->alpha;
+    const uint8_t *restrict enabled = s->enabled;
+    int32_t *restrict acc_p = x->acc_p, *restrict acc_n = x->acc_n, *restrict acc_c = x->acc_c;
+    uint8_t *restrict sn = x->step_n;
+    const __m256i W0 = _mm256_set1_epi64x(w0), W1 = _mm256_set1_epi64x(w1), CAP = _mm256_set1_epi64x(TN_DT_CAP);
+    const __m256i HI = _mm256_set1_epi64x(s->hi), SPAN = _mm256_set1_epi64x(w1 - w0);
+    const __m256i SCALE = _mm256_set1_epi64x(x->cnt_scale), NEV = _mm256_set1_epi64x(TN_NEVER);
+    const __m256i Z = _mm256_setzero_si256(), THREE = _mm256_set1_epi64x(3), ONE = _mm256_set1_epi64x(1);
+    const __m256i LANE = _mm256_set_epi64x(3, 2, 1, 0);
+    __m256i act = Z, pla = Z;
+    const int64_t nu0 = out->nu;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        uint32_t sn4, en4;
+        memcpy(&sn4, sn + k, 4);
+        __m256i cs = _mm256_and_si256(_mm256_cvtepu8_epi64(_mm_cvtsi32_si128((int)sn4)), THREE);
+        __m256i cc = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(acc_c + k)));
+        /* touched: a step or an input instant (no instant: no input, acc_p/acc_n are zero too) */
+        __mmask8 touched = _mm256_test_epi64_mask(_mm256_or_si256(cs, cc), _mm256_or_si256(cs, cc));
+        if (!touched) {
+            memset(sn + k, 0, 4);  /* (drops the marks of the window before) */
+            continue;
+        }
+        __m256i sw = _mm256_mullo_epi64(_mm256_loadu_si256((const __m256i *)(step_w + k)), cs);
+        __m256i P = _mm256_add_epi64(_mm256_max_epi64(sw, Z), _mm256_mullo_epi64(
+            _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(acc_p + k))), SCALE));
+        __m256i N = _mm256_add_epi64(_mm256_min_epi64(sw, Z), _mm256_mullo_epi64(
+            _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(acc_n + k))), SCALE));
+        __m256i dt = _mm256_min_epi64(_mm256_sub_epi64(W0, _mm256_loadu_si256((const __m256i *)(t_last + k))), CAP);
+        __m256i d = _mm256_loadu_si256((const __m256i *)(drift + k)), lo = _mm256_loadu_si256((const __m256i *)(low + k));
+        __m256i v = _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(v_ + k)), _mm256_mullo_epi64(d, dt));
+        v = _mm256_mask_blend_epi64(_mm256_cmplt_epi64_mask(v, lo), _mm256_min_epi64(v, HI), lo);  /* tn_clip */
+        __m256i al = _mm256_loadu_si256((const __m256i *)(alpha + k));
+        __m256i top = _mm256_add_epi64(_mm256_add_epi64(v, P), _mm256_mullo_epi64(_mm256_max_epi64(d, Z), SPAN));
+        __m256i bottom = _mm256_add_epi64(_mm256_add_epi64(v, N), _mm256_mullo_epi64(_mm256_min_epi64(d, Z), SPAN));
+        __mmask8 ok = _mm256_cmplt_epi64_mask(top, al) & _mm256_cmple_epi64_mask(top, HI)
+                      & _mm256_cmpge_epi64_mask(bottom, lo)
+                      & _mm256_cmpge_epi64_mask(_mm256_loadu_si256((const __m256i *)(pend + k)), W1);
+        memcpy(&en4, enabled + k, 4);
+        __m256i env = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128((int)en4));
+        __mmask8 en = _mm256_test_epi64_mask(env, env);
+        __mmask8 up = en & _mm256_cmpgt_epi64_mask(d, Z) & _mm256_cmple_epi64_mask(al, HI);
+        __mmask8 two = _mm256_cmpgt_epi64_mask(cs, ONE);
+        __mmask8 whole = touched & ok & (__mmask8)~up & (__mmask8)~two;  /* finished here */
+        __mmask8 listed = touched & (__mmask8)~ok;                       /* listed here, unless ... */
+        __mmask8 fb = touched & ok & (up | two);                         /* ... a lane needs the scalar code */
+        uint32_t snw = 0;  /* step_n's four bytes as one word (a plain store: a masked byte store
+                            * stalls the next block's load, no store forwarding) */
+        for (int j = 0; j < 4; j++) snw |= (uint32_t)((whole >> j) & 1) << (8 * j + 7);
+        if (fb) {  /* the scalar code for every touched lane not taken whole here, in index order, first */
+            fb |= listed;
+            for (__mmask8 f = fb; f; f &= (__mmask8)(f - 1)) {
+                int64_t i = k + __builtin_ctz((unsigned)f);
+                tn_bulk_counted_from(s, nx, flag, step_w, NULL, i + 1, ulist, queued, moved, w0, w1, end, out, x, i);
+            }
+            memcpy(&sn4, sn + k, 4);
+            for (int j = 0; j < 4; j++) snw |= ((fb >> j) & 1) ? sn4 & ((uint32_t)0xFF << (8 * j)) : 0;
+        } else if (listed) {  /* listed: its index appended; the record, flag and step count after the loop */
+            _mm256_mask_storeu_epi64(v_ + k, listed, v);
+            _mm256_mask_storeu_epi64(t_last + k, listed, W0);
+            _mm256_mask_compressstoreu_epi64(ulist + out->nu, listed, _mm256_add_epi64(_mm256_set1_epi64x(k), LANE));
+            out->nu += __builtin_popcount((unsigned)listed);
+            out->n_touched += __builtin_popcount((unsigned)listed);
+            for (int j = 0; j < 4; j++) snw |= ((listed >> j) & 1) ? sn4 & ((uint32_t)0x03 << (8 * j)) : 0;
+        }
+        memcpy(sn + k, &snw, 4);
+        _mm256_mask_storeu_epi64(v_ + k, whole, _mm256_add_epi64(v, _mm256_add_epi64(P, N)));
+        _mm256_mask_storeu_epi64(t_last + k, whole, W0);
+        _mm256_mask_storeu_epi64(pend + k, whole, NEV);
+        _mm_storeu_si128((__m128i *)(acc_p + k), _mm_setzero_si128());
+        _mm_storeu_si128((__m128i *)(acc_n + k), _mm_setzero_si128());
+        _mm_storeu_si128((__m128i *)(acc_c + k), _mm_setzero_si128());
+        act = _mm256_mask_add_epi64(act, whole & en, act, cc);
+        pla = _mm256_mask_add_epi64(pla, whole & en, pla, cs);
+        out->n_touched += __builtin_popcount((unsigned)whole);
+    }
+    int64_t a4[4], p4[4];
+    _mm256_storeu_si256((__m256i *)a4, act);
+    _mm256_storeu_si256((__m256i *)p4, pla);
+    out->active += a4[0] + a4[1] + a4[2] + a4[3];
+    out->plain += p4[0] + p4[1] + p4[2] + p4[3];
+    /* the listed neurons' records (as tn_bulk lists them): ordered, their first step copied in (a
+     * second is there already), the count zeroed; those the scalar code listed have it done, and
+     * doing it again changes nothing */
+    for (int64_t q = nu0; q < out->nu; q++) {
+        int64_t i = ulist[q];
+        flag[i] |= 4;
+        nx[i].head = 1;
+        if (sn[i] & 3) nx[i].st0 = x->step_s0[i];
+        sn[i] = 0;
+    }
+    if (k < n) tn_bulk_counted_from(s, nx, flag, step_w, NULL, n, ulist, queued, moved, w0, w1, end, out, x, k);
+}
+#endif
 
 static __attribute__((noinline)) void tn_bulk_counted(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
         const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
         int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out,
         const ak_tn_run_scratch *x) {
-    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1, x, 1);
+#if TN_AVX512
+    if (!s->mask_any && !x->scalar_only && tn_has_avx512()) {
+        tn_bulk_counted_avx512(s, nx, flag, step_w, n_walk, ulist, queued, moved, w0, w1, end, out, x);
+        return;
+    }
+#endif
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 1, x, 1, 0);
 }
 
 static __attribute__((noinline)) void tn_bulk_list(const ak_tn *s, ak_tn_nx *restrict nx, uint8_t *restrict flag,
         const int64_t *restrict step_w, const int64_t *list, int64_t n_walk, int64_t *restrict ulist,
         int64_t *restrict queued, int64_t *moved, int64_t w0, int64_t w1, int64_t end, tn_bulk_out *out) {
-    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 0, NULL, 0);
+    tn_bulk(s, nx, flag, step_w, list, n_walk, ulist, queued, moved, w0, w1, end, out, 0, NULL, 0, 0);
 }
 
 /* Sort the window's spikes by (time, neuron) (each pair is unique: a neuron fires at most once
@@ -1111,6 +1269,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     /* rows by byte counts (tn_rows_counted): no step on an arrival's instant, sums within int32 */
     const int counted = dense && !coincide && x->cnt_wpos && n_arr <= x->cnt_max_arr;
     x->cnt_windows += counted;
+    if (!counted) tn_steps_to_records(nx, x->step_n, x->step_s0, o.touched, o.nt);  /* the record paths read them there */
     if (counted) sops = tn_rows_counted(x, ord, seg_end, n_cores, a_t, a_ax, q_t, q_ax, s->n);
     else sops = tn_rows(x, nx, o.touched, &o.nt, ord, a_t, a_ax, n_arr, q_t, q_ax, coincide, dense);
     /* Pass 2: a neuron no partial sum of which can reach threshold or a bound takes its input at
@@ -1137,7 +1296,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
             return AK_EBADARG;
         }
         int64_t i = chk[k];
-        if (!nx[i].head && nx[i].last_t != -2 - w0) {
+        if (!nx[i].head && !(counted ? x->step_n[i] >> 7 : nx[i].last_t == -2 - w0)) {
             nx[i].head = 1;
             flag[i] |= 4;
             ulist[nu++] = i;

@@ -86,7 +86,8 @@ typedef struct {
  * inputs of one instant summed and applied in time order, its crossings fired and its next
  * crossing predicted. Scratch per neuron in ak_tn_run_scratch.nx (one 64-byte record, so an
  * input touches one cache line): gt (pending group time, -1), gs (its sum), gsyn, st0/st1 (the
- * neuron's steps in the window, INT64_MAX when none), pos/neg/last_t/ninst of the order-free pass
+ * neuron's steps in the window, INT64_MAX when none; the steps are put into step_n/step_s0 first
+ * and copied here only where a record path or the ordered pass reads them, see below), pos/neg/last_t/ninst of the order-free pass
  * (0, 0, -1, 0) and head (1 while listed as touched, else 0; in a window reaching most neurons the
  * rows of lone arrivals list nothing: pass 2 walks every neuron and knows those by ninst).
  * Arrivals must come in time order; a second arrival on an axon at the same instant activates
@@ -142,6 +143,15 @@ typedef struct {
     const uint8_t *sto_lim;   /* [n_sto + 64] min(sto_mag, 256) - 1: a neuron steps when its leak byte is <= this */
     int64_t sto_run;          /* 1: sto[j] = sto[0] + j (the stochastic neurons are one run, e.g. every neuron) */
     uint64_t *step_buf;       /* [4 n_sto + (sto[n_sto - 1] - sto[0]) / 8 + 64] */
+    /* The window's leak steps kept apart from the records: tn_steps puts a neuron's count and
+     * first instant here (a second step, only in a window across a tick's end, goes to its
+     * record's st1); a window on the record paths (not counted) copies them into the records'
+     * head/st0 before pass 1, a counted one's pass 2 reads them here and copies only the listed
+     * neurons'. */
+    uint8_t *step_n;          /* [n] scratch: bits 0-1 the neuron's steps in the window (0 between
+                               * windows), bit 7 set by a counted pass 2 for a neuron taken whole */
+    int64_t *step_s0;         /* [n] its first step's instant (read only where step_n says) */
+    int64_t scalar_only;      /* 1: no vector lanes picked at run time (AVX-512 draws and pass 2), for tests */
 } ak_tn_run_scratch;
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,

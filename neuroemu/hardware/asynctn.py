@@ -8,6 +8,8 @@ twin, bit for bit (integer arithmetic).
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from neuroemu.errors import NeuroEmuError
@@ -35,6 +37,16 @@ def pack_row_bits(row_ptr: np.ndarray, row_neurons: np.ndarray, n_axons: int, np
     twice = _lib.ak_pack_row_bits(n_axons, fb("int64_t[]", np.ascontiguousarray(row_ptr)),
                                   fb("uint8_t[]", rn.view(np.uint8)), rn.dtype.itemsize, npc, fb("uint8_t[]", bits))
     return bits if twice == 0 else None
+
+
+def vector_lanes() -> bool:
+    """$NEUROEMU_ASYNC_LANES: "on" (default) lets the window kernel pick AVX-512 lanes at run time
+    (the leak-step draws, the counted pass 2) where the CPU has them; "off" keeps its portable
+    code (the same record; for tests and measuring the difference)."""
+    value = os.environ.get("NEUROEMU_ASYNC_LANES", "on")
+    if value not in ("on", "off"):
+        raise NeuroEmuError(f"NEUROEMU_ASYNC_LANES: unknown value {value!r}; valid: on, off")
+    return value == "on"
 
 
 def _line_aligned(arr: np.ndarray) -> np.ndarray:
@@ -137,6 +149,10 @@ class TrueNorthWindowC:
         x.sto_run = int(len(sto) > 0 and int(sto[-1]) - int(sto[0]) == len(sto) - 1)
         span = int(sto[-1] - sto[0]) if len(sto) else 0
         x.step_buf = ptr("uint64_t[]", np.empty(4 * len(sto) + span // 8 + 64, np.uint64))
+        # the window's steps apart from the records (a count per neuron, zero between windows, with
+        # counted pass 2's mark of a neuron taken whole; the first step's instant)
+        x.step_n, x.step_s0 = ptr("uint8_t[]", np.zeros(n, np.uint8)), ptr("int64_t[]", np.zeros(n, np.int64))
+        x.scalar_only = int(not vector_lanes())
         x.leak_key = int(model.key) & ((1 << 64) - 1)
         x.neuron_offset = int(getattr(model, "neuron_offset", 0))
         if not queued.flags.c_contiguous or queued.dtype != np.int64:
