@@ -996,8 +996,9 @@ static __attribute__((noinline)) void tn_bulk_list(const ak_tn *s, ak_tn_nx *res
 }
 
 /* Sort the window's spikes by (time, neuron) (each pair is unique: a neuron fires at most once
- * per instant): insertion sort on short runs merged bottom-up, no callbacks. */
-static int tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns) {
+ * per instant): insertion sort on short runs merged bottom-up, no callbacks; buf: 2 ns int64
+ * (read only when ns > 16). */
+static void tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns, int64_t *buf) {
     const int64_t run = 16;
     for (int64_t lo = 0; lo < ns; lo += run) {
         int64_t hi = lo + run < ns ? lo + run : ns;
@@ -1012,9 +1013,7 @@ static int tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns) {
             t_[b] = tt;
         }
     }
-    if (ns <= run) return 0;
-    int64_t *buf = malloc((size_t)ns * 2 * sizeof(int64_t));
-    if (!buf) return AK_ENOMEM;
+    if (ns <= run) return;
     int64_t *sn = n_, *st = t_, *dn = buf, *dt = buf + ns;
     for (int64_t width = run; width < ns; width *= 2) {
         for (int64_t lo = 0; lo < ns; lo += 2 * width) {
@@ -1036,8 +1035,24 @@ static int tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns) {
         memcpy(n_, sn, (size_t)ns * sizeof(int64_t));
         memcpy(t_, st, (size_t)ns * sizeof(int64_t));
     }
-    free(buf);
-    return 0;
+}
+
+/* x->win_buf with room for need int64 (grown by half again, so a run reallocates a few times) */
+static int64_t *tn_win_buf(ak_tn_run_scratch *x, int64_t need) {
+    if (need > x->win_cap) {
+        int64_t cap = need + need / 2 + 64;
+        int64_t *p = realloc(x->win_buf, (size_t)cap * sizeof(int64_t));
+        if (!p) return NULL;
+        x->win_buf = p;
+        x->win_cap = cap;
+    }
+    return x->win_buf;
+}
+
+void ak_tn_run_release(ak_tn_run_scratch *x) {
+    free(x->win_buf);
+    x->win_buf = NULL;
+    x->win_cap = 0;
 }
 
 
@@ -1062,13 +1077,13 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
     const int hshift = 64 - hbits;
     const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
-    int64_t *ord = malloc((size_t)(4 * n_arr + n_cores + 1 + ((int64_t)1 << hbits) + ((int64_t)1 << (hbits - 3))) * sizeof(int64_t));
+    int64_t *ord = tn_win_buf(x, 5 * n_arr + n_cores + 1 + ((int64_t)1 << hbits) + ((int64_t)1 << (hbits - 3)));
     if (!ord) return AK_ENOMEM;
     int64_t *hset = ord + n_arr + n_cores + 1;
     int64_t *q_ax = hset + ((int64_t)1 << hbits);  /* [n_arr] in ord's order: the axon, or -1 for a repeat of an (instant, axon) */
     int64_t *q_t = q_ax + n_arr;                   /* [n_arr] in ord's order: the instant */
-    int64_t *mq = q_t + n_arr;               /* [n_arr] pass 3: the arrivals that reach a listed neuron */
-    uint64_t *hbit = (uint64_t *)(mq + n_arr);  /* [2^hbits / 8] the arrival instants' filter (see tn_steps) */
+    int64_t *mq = q_t + n_arr;               /* [2 n_arr] pass 3: the arrivals that reach a listed neuron, their axon types */
+    uint64_t *hbit = (uint64_t *)(mq + 2 * n_arr);  /* [2^hbits / 8] the arrival instants' filter (see tn_steps) */
     const int64_t *seg_end = ord + n_arr;  /* after the sort: core c's arrivals are ord[seg_end[c - 1] .. seg_end[c]) */
     memset(hset, 0xFF, ((size_t)1 << hbits) * sizeof(int64_t));  /* -1: empty (times are >= 0) */
     memset(hbit, 0, ((size_t)1 << (hbits - 3)) * sizeof(uint64_t));
@@ -1132,10 +1147,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     o.active += bo.active;
     o.plain += bo.plain;
     for (int64_t k = 0; k < n_chk; k++) {  /* a check alone: the crossing is looked at below */
-        if (chk[k] < 0 || chk[k] >= s->n) {
-            free(ord);
-            return AK_EBADARG;
-        }
+        if (chk[k] < 0 || chk[k] >= s->n) return AK_EBADARG;
         int64_t i = chk[k];
         if (!nx[i].head && nx[i].last_t != -2 - w0) {
             nx[i].head = 1;
@@ -1149,10 +1161,31 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     if (nu && x->row_bits && !row_w) {
         const uint8_t *restrict bits = x->row_bits;
         const int64_t bpr = (npc + 7) / 8;
+        /* each arrival's axon type read once, not once per neuron it reaches (a load that
+         * waited on q_ax's); repeats (q_ax < 0) reach no neuron and get none */
+        int64_t *restrict q_ty = mq + n_arr;
+        for (int64_t q = 0; q < n_arr; q++) q_ty[q] = q_ax[q] >= 0 ? axon_type[q_ax[q]] : 0;
+        /* a neuron's core and place in it: a shift and a mask when npc is a power of two (the
+         * shipped chips: 256), a division otherwise */
+        const int npc_pow2 = (npc & (npc - 1)) == 0;
+        const int npc_shift = npc_pow2 ? __builtin_ctzll((uint64_t)npc) : 0;
         for (int64_t k = 0; k < nu; k++) {
-            int64_t i = ulist[k], c = i / npc, local = i % npc;
+            int64_t i = ulist[k], c, local;
+            if (npc_pow2) {
+                c = i >> npc_shift;
+                local = i & (npc - 1);
+            } else {
+                c = i / npc;
+                local = i - c * npc;
+            }
+            if (k + 4 < nu) {  /* a neuron a few ahead: its weights' and scratch's lines on their way */
+                int64_t j = ulist[k + 4];
+                __builtin_prefetch(type_w + j * n_types);
+                __builtin_prefetch(nx + j);
+            }
             int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
             ak_tn_nx *e = nx + i;
+            const int64_t *restrict wi = type_w + i * n_types;
             /* the arrivals that reach i, listed without a branch (their bits are random) */
             int64_t nm = 0;
             for (int64_t q = q0; q < q1; q++) {
@@ -1161,8 +1194,8 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
                 nm += (ax >= 0) & ((bits[as * bpr + (local >> 3)] >> (local & 7)) & 1);
             }
             for (int64_t m = 0; m < nm; m++) {
-                int64_t q = mq[m], ax = q_ax[q];
-                int64_t t = q_t[q], w = type_w[i * n_types + axon_type[ax]];
+                int64_t q = mq[m];
+                int64_t t = q_t[q], w = wi[q_ty[q]];
                 int64_t g = e->gt;
                 if (g == t) {
                     e->gs += w;
@@ -1221,8 +1254,13 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     counts[3] = nc;
     counts[4] = sops;
     for (int64_t a = 0; a < n_arr; a++) seen[a_ax[a]] = -1;
-    free(ord);
-    if (tn_sort_spikes(o.spk_n, o.spk_t, o.ns)) return AK_ENOMEM;
+    if (o.ns > 16) {  /* the merge's buffer: the window's scratch, done with */
+        int64_t *buf = tn_win_buf(x, 2 * o.ns);
+        if (!buf) return AK_ENOMEM;
+        tn_sort_spikes(o.spk_n, o.spk_t, o.ns, buf);
+    } else {
+        tn_sort_spikes(o.spk_n, o.spk_t, o.ns, NULL);
+    }
     int64_t n_out = 0;
     if (x->route_axon) {
         for (int64_t k = 0; k < o.ns; k++) {

@@ -142,7 +142,15 @@ typedef struct {
     const uint8_t *sto_lim;   /* [n_sto + 64] min(sto_mag, 256) - 1: a neuron steps when its leak byte is <= this */
     int64_t sto_run;          /* 1: sto[j] = sto[0] + j (the stochastic neurons are one run, e.g. every neuron) */
     uint64_t *step_buf;       /* [4 n_sto + (sto[n_sto - 1] - sto[0]) / 8 + 64] */
+    /* the window's own scratch (the arrivals' order and instant set, pass 3's per-arrival lists,
+     * the spike sort's buffer), kept from window to window and grown by ak_tn_run (realloc):
+     * NULL and 0 at first, freed by ak_tn_run_release */
+    int64_t *win_buf;
+    int64_t win_cap;          /* win_buf's size in int64 */
 } ak_tn_run_scratch;
+
+/* Free ak_tn_run_scratch.win_buf (and set it NULL, win_cap 0); the rest of the scratch is the caller's. */
+void ak_tn_run_release(ak_tn_run_scratch *x);
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
                   const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,
