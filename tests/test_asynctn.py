@@ -284,3 +284,25 @@ def test_the_lanes_switch_takes_on_or_off_only(monkeypatch):
     monkeypatch.setenv("NEUROEMU_ASYNC_LANES", "fast")
     with pytest.raises(NeuroEmuError, match="NEUROEMU_ASYNC_LANES: unknown value 'fast'; valid: on, off"):
         vector_lanes()
+
+@pytest.mark.parametrize("neurons, axons", [(200, 200), (256, 200), (200, 256)])
+def test_cores_of_no_power_of_two_and_crowded_windows_are_the_numpy_paths_record(neurons, axons):
+    """ak_tn_run finds an arrival's core by a shift and a neuron's core and place in it (the
+    ordered pass over the crossbar's bits) by a shift and a mask when axons / neurons per core
+    are powers of two, else by a division; its spike sort merges 16-spike runs with a buffer kept
+    from window to window (grown, never freed between windows), as are the arrivals' scratch.
+    Cores of 200 axons or neurons and weights of +-255 (most touched neurons listed for the
+    ordered pass, crowded windows: many spikes in a window) on the C kernel and on the numpy
+    paths (python queue): the same record, bit for bit."""
+    c = make_chip(core__neurons=neurons, core__axons=axons, latency__hop_ns={"value": 2.0, "source": "test"})
+    w = make_workload(ticks=40, rate_hz=30.0, stochastic=True, threshold=None, weights=[255, 200, -255, -100])
+    runs = {b: simulate(c, w, timing="async", record_spikes=True, tick_backend=b, queue=q)
+            for b, q in (("c", "c"), ("numpy", "python"))}
+    a, b = runs["c"], runs["numpy"]
+    assert a.tick_backend.split("+")[0] == "c" and b.tick_backend == "numpy"
+    assert a.counts == b.counts and a.energy_breakdown_j == b.energy_breakdown_j
+    assert np.array_equal(a.spike_trains.ticks, b.spike_trains.ticks)
+    assert np.array_equal(a.spike_trains.neurons, b.spike_trains.neurons)
+    per_window = np.bincount(a.spike_trains.ticks // T)
+    assert per_window.max() > 4 * 16  # windows whose sort merges several runs
+    assert len(np.unique(per_window)) > 10  # windows of many sizes: the kept buffers grow along the run

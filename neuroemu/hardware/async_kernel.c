@@ -1154,48 +1154,68 @@ static __attribute__((noinline)) void tn_bulk_list(const ak_tn *s, ak_tn_nx *res
 }
 
 /* Sort the window's spikes by (time, neuron) (each pair is unique: a neuron fires at most once
- * per instant): insertion sort on short runs merged bottom-up, no callbacks. */
-static int tn_sort_spikes(int64_t *n_, int64_t *t_, int64_t ns) {
+ * per instant) as one 128-bit key each (the time, its sign bit flipped so that unsigned order is
+ * signed order, above the neuron): insertion sort on short runs, then bottom-up merges whose
+ * step picks without a branch (the keys' order is random: a branch would miss half the time).
+ * buf: 4 ns int64 (the keys and the merge's other half). */
+typedef unsigned __int128 tn_key;
+static __attribute__((noinline)) void tn_sort_spikes(int64_t *restrict n_, int64_t *restrict t_, int64_t ns,
+                                                     int64_t *restrict buf) {
     const int64_t run = 16;
+    tn_key *restrict key = (tn_key *)buf, *restrict other = key + ns;
+    for (int64_t k = 0; k < ns; k++)
+        key[k] = ((tn_key)((uint64_t)t_[k] ^ ((uint64_t)1 << 63)) << 64) | (uint64_t)n_[k];
     for (int64_t lo = 0; lo < ns; lo += run) {
         int64_t hi = lo + run < ns ? lo + run : ns;
         for (int64_t a = lo + 1; a < hi; a++) {
-            int64_t tn = n_[a], tt = t_[a], b = a;
-            while (b > lo && (t_[b - 1] > tt || (t_[b - 1] == tt && n_[b - 1] > tn))) {
-                n_[b] = n_[b - 1];
-                t_[b] = t_[b - 1];
+            tn_key v = key[a];
+            int64_t b = a;
+            while (b > lo && key[b - 1] > v) {
+                key[b] = key[b - 1];
                 b--;
             }
-            n_[b] = tn;
-            t_[b] = tt;
+            key[b] = v;
         }
     }
-    if (ns <= run) return 0;
-    int64_t *buf = malloc((size_t)ns * 2 * sizeof(int64_t));
-    if (!buf) return AK_ENOMEM;
-    int64_t *sn = n_, *st = t_, *dn = buf, *dt = buf + ns;
+    tn_key *src = key, *dst = other;
     for (int64_t width = run; width < ns; width *= 2) {
         for (int64_t lo = 0; lo < ns; lo += 2 * width) {
             int64_t mid = lo + width < ns ? lo + width : ns, hi = lo + 2 * width < ns ? lo + 2 * width : ns;
             int64_t a = lo, b = mid, k = lo;
             while (a < mid && b < hi) {
-                int take_b = st[b] < st[a] || (st[b] == st[a] && sn[b] < sn[a]);
-                int64_t src = take_b ? b++ : a++;
-                dn[k] = sn[src];
-                dt[k++] = st[src];
+                tn_key x = src[a], y = src[b];
+                int take_b = y < x;
+                dst[k++] = take_b ? y : x;
+                b += take_b;
+                a += !take_b;
             }
-            while (a < mid) { dn[k] = sn[a]; dt[k++] = st[a++]; }
-            while (b < hi) { dn[k] = sn[b]; dt[k++] = st[b++]; }
+            while (a < mid) dst[k++] = src[a++];
+            while (b < hi) dst[k++] = src[b++];
         }
-        int64_t *q = sn; sn = dn; dn = q;
-        q = st; st = dt; dt = q;
+        tn_key *q = src; src = dst; dst = q;
     }
-    if (sn != n_) {
-        memcpy(n_, sn, (size_t)ns * sizeof(int64_t));
-        memcpy(t_, st, (size_t)ns * sizeof(int64_t));
+    for (int64_t k = 0; k < ns; k++) {
+        n_[k] = (int64_t)(uint64_t)src[k];
+        t_[k] = (int64_t)((uint64_t)(src[k] >> 64) ^ ((uint64_t)1 << 63));
     }
-    free(buf);
-    return 0;
+}
+
+/* x->win_buf with room for need int64 (grown by half again, so a run reallocates a few times) */
+static int64_t *tn_win_buf(ak_tn_run_scratch *x, int64_t need) {
+    if (need > x->win_cap) {
+        int64_t cap = need + need / 2 + 64;
+        int64_t *p = realloc(x->win_buf, (size_t)cap * sizeof(int64_t));
+        if (!p) return NULL;
+        x->win_buf = p;
+        x->win_cap = cap;
+    }
+    return x->win_buf;
+}
+
+void ak_tn_run_release(ak_tn_run_scratch *x) {
+    free(x->win_buf);
+    x->win_buf = NULL;
+    x->win_cap = 0;
 }
 
 
@@ -1211,8 +1231,6 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     const int64_t *step_w = x->step_w;
     if (cap <= s->n) return AK_EBADARG;  /* each neuron is listed once: n entries, + 1 for the branch-free append */
     const int64_t apc = x->axons_per_core, npc = x->neurons_per_core, n_cores = (s->n + npc - 1) / npc;
-    for (int64_t a = 0; a < n_arr; a++)
-        if (a_ax[a] < 0 || a_ax[a] / apc >= n_cores || x->row_ptr[a_ax[a]] < 0) return AK_EBADARG;
     /* The arrivals in core order, time order kept within a core (a stable counting sort): the
      * passes below then work on one core's neurons at a time, whose scratch and weights stay in
      * the L1 cache, and each neuron still sees its inputs in time order. */
@@ -1220,13 +1238,30 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     while (((int64_t)1 << hbits) < 8 * n_arr + 8) hbits++;
     const int hshift = 64 - hbits;
     const uint64_t hmask = ((uint64_t)1 << hbits) - 1;
-    int64_t *ord = malloc((size_t)(4 * n_arr + n_cores + 1 + ((int64_t)1 << hbits) + ((int64_t)1 << (hbits - 3))) * sizeof(int64_t));
+    int64_t *ord = tn_win_buf(x, 6 * n_arr + n_cores + 1 + ((int64_t)1 << hbits) + ((int64_t)1 << (hbits - 3)));
     if (!ord) return AK_ENOMEM;
+    /* each arrival checked, its core kept (a shift when apc is a power of two, else a division)
+     * for the counting sort, and its row's synapses summed (reach, below) */
+    int64_t *restrict a_core = ord + 5 * n_arr + n_cores + 1 + ((int64_t)1 << hbits) + ((int64_t)1 << (hbits - 3));
+    int64_t reach = 0;
+    {
+        const int64_t *restrict rp = x->row_ptr;
+        const int apc_pow2 = (apc & (apc - 1)) == 0;
+        const int apc_shift = apc_pow2 ? __builtin_ctzll((uint64_t)apc) : 0;
+        for (int64_t a = 0; a < n_arr; a++) {
+            int64_t ax = a_ax[a];
+            if (ax < 0) return AK_EBADARG;
+            int64_t c = apc_pow2 ? ax >> apc_shift : ax / apc;
+            if (c >= n_cores || rp[ax] < 0) return AK_EBADARG;
+            a_core[a] = c;
+            reach += rp[ax + 1] - rp[ax];
+        }
+    }
     int64_t *hset = ord + n_arr + n_cores + 1;
     int64_t *q_ax = hset + ((int64_t)1 << hbits);  /* [n_arr] in ord's order: the axon, or -1 for a repeat of an (instant, axon) */
     int64_t *q_t = q_ax + n_arr;                   /* [n_arr] in ord's order: the instant */
-    int64_t *mq = q_t + n_arr;               /* [n_arr] pass 3: the arrivals that reach a listed neuron */
-    uint64_t *hbit = (uint64_t *)(mq + n_arr);  /* [2^hbits / 8] the arrival instants' filter (see tn_steps) */
+    int64_t *mq = q_t + n_arr;               /* [2 n_arr] pass 3: the arrivals that reach a listed neuron, their axon types */
+    uint64_t *hbit = (uint64_t *)(mq + 2 * n_arr);  /* [2^hbits / 8] the arrival instants' filter (see tn_steps) */
     const int64_t *seg_end = ord + n_arr;  /* after the sort: core c's arrivals are ord[seg_end[c - 1] .. seg_end[c]) */
     memset(hset, 0xFF, ((size_t)1 << hbits) * sizeof(int64_t));  /* -1: empty (times are >= 0) */
     memset(hbit, 0, ((size_t)1 << (hbits - 3)) * sizeof(uint64_t));
@@ -1240,9 +1275,9 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     {
         int64_t *start = ord + n_arr;
         memset(start, 0, (size_t)(n_cores + 1) * sizeof(int64_t));
-        for (int64_t a = 0; a < n_arr; a++) start[a_ax[a] / apc + 1]++;
+        for (int64_t a = 0; a < n_arr; a++) start[a_core[a] + 1]++;
         for (int64_t c = 0; c < n_cores; c++) start[c + 1] += start[c];
-        for (int64_t a = 0; a < n_arr; a++) ord[start[a_ax[a] / apc]++] = a;
+        for (int64_t a = 0; a < n_arr; a++) ord[start[a_core[a]]++] = a;
     }
     /* the window's leak steps: the tick loop's byte per (tick, neuron), at its own instant;
      * coincide: one falls on an arrival's instant (then pass 1 keeps the instant bookkeeping) */
@@ -1263,8 +1298,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
      * them): pass 2 walks every neuron in index order (every array read in sequence; the order
      * only permutes the lists below, whose entries are independent neurons) and knows a touched
      * one by its head (steps, shared instants) or its instants, so the solo rows list nothing */
-    int64_t reach = o.nt;
-    for (int64_t a = 0; a < n_arr; a++) reach += row_ptr[a_ax[a] + 1] - row_ptr[a_ax[a]];
+    reach += o.nt;
     const int dense = 4 * reach > s->n;
     /* rows by byte counts (tn_rows_counted): no step on an arrival's instant, sums within int32 */
     const int counted = dense && !coincide && x->cnt_wpos && n_arr <= x->cnt_max_arr;
@@ -1291,10 +1325,7 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     o.active += bo.active;
     o.plain += bo.plain;
     for (int64_t k = 0; k < n_chk; k++) {  /* a check alone: the crossing is looked at below */
-        if (chk[k] < 0 || chk[k] >= s->n) {
-            free(ord);
-            return AK_EBADARG;
-        }
+        if (chk[k] < 0 || chk[k] >= s->n) return AK_EBADARG;
         int64_t i = chk[k];
         if (!nx[i].head && !(counted ? x->step_n[i] >> 7 : nx[i].last_t == -2 - w0)) {
             nx[i].head = 1;
@@ -1308,10 +1339,26 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     if (nu && x->row_bits && !row_w) {
         const uint8_t *restrict bits = x->row_bits;
         const int64_t bpr = (npc + 7) / 8;
+        /* each arrival's axon type read once, not once per neuron it reaches (a load that
+         * waited on q_ax's); repeats (q_ax < 0) reach no neuron and get none */
+        int64_t *restrict q_ty = mq + n_arr;
+        for (int64_t q = 0; q < n_arr; q++) q_ty[q] = q_ax[q] >= 0 ? axon_type[q_ax[q]] : 0;
+        /* a neuron's core and place in it: a shift and a mask when npc is a power of two (the
+         * shipped chips: 256), a division otherwise */
+        const int npc_pow2 = (npc & (npc - 1)) == 0;
+        const int npc_shift = npc_pow2 ? __builtin_ctzll((uint64_t)npc) : 0;
         for (int64_t k = 0; k < nu; k++) {
-            int64_t i = ulist[k], c = i / npc, local = i % npc;
+            int64_t i = ulist[k], c, local;
+            if (npc_pow2) {
+                c = i >> npc_shift;
+                local = i & (npc - 1);
+            } else {
+                c = i / npc;
+                local = i - c * npc;
+            }
             int64_t q0 = c ? seg_end[c - 1] : 0, q1 = seg_end[c];
             ak_tn_nx *e = nx + i;
+            const int64_t *restrict wi = type_w + i * n_types;
             /* the arrivals that reach i, listed without a branch (their bits are random) */
             int64_t nm = 0;
             for (int64_t q = q0; q < q1; q++) {
@@ -1320,8 +1367,8 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
                 nm += (ax >= 0) & ((bits[as * bpr + (local >> 3)] >> (local & 7)) & 1);
             }
             for (int64_t m = 0; m < nm; m++) {
-                int64_t q = mq[m], ax = q_ax[q];
-                int64_t t = q_t[q], w = type_w[i * n_types + axon_type[ax]];
+                int64_t q = mq[m];
+                int64_t t = q_t[q], w = wi[q_ty[q]];
                 int64_t g = e->gt;
                 if (g == t) {
                     e->gs += w;
@@ -1380,8 +1427,11 @@ int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, con
     counts[3] = nc;
     counts[4] = sops;
     for (int64_t a = 0; a < n_arr; a++) seen[a_ax[a]] = -1;
-    free(ord);
-    if (tn_sort_spikes(o.spk_n, o.spk_t, o.ns)) return AK_ENOMEM;
+    if (o.ns > 1) {  /* the keys and the merge's buffer: the window's scratch, done with */
+        int64_t *buf = tn_win_buf(x, 4 * o.ns);
+        if (!buf) return AK_ENOMEM;
+        tn_sort_spikes(o.spk_n, o.spk_t, o.ns, buf);
+    }
     int64_t n_out = 0;
     if (x->route_axon) {
         for (int64_t k = 0; k < o.ns; k++) {

@@ -152,7 +152,15 @@ typedef struct {
                                * windows), bit 7 set by a counted pass 2 for a neuron taken whole */
     int64_t *step_s0;         /* [n] its first step's instant (read only where step_n says) */
     int64_t scalar_only;      /* 1: no vector lanes picked at run time (AVX-512 draws and pass 2), for tests */
+    /* the window's own scratch (the arrivals' order and instant set, pass 3's per-arrival lists,
+     * the spike sort's buffer), kept from window to window and grown by ak_tn_run (realloc):
+     * NULL and 0 at first, freed by ak_tn_run_release */
+    int64_t *win_buf;
+    int64_t win_cap;          /* win_buf's size in int64 */
 } ak_tn_run_scratch;
+
+/* Free ak_tn_run_scratch.win_buf (and set it NULL, win_cap 0); the rest of the scratch is the caller's. */
+void ak_tn_run_release(ak_tn_run_scratch *x);
 
 int64_t ak_tn_run(ak_tn *s, ak_tn_run_scratch *x, int64_t w0, int64_t n_arr, const int64_t *a_t,
                   const int64_t *a_ax, int64_t n_chk, const int64_t *chk, int64_t *touched, int64_t cap,

@@ -169,7 +169,8 @@ class TrueNorthWindowC:
             bits = pack_row_bits(np.asarray(arrays.row_ptr, np.int64), rn, n_axons, npc)
             if bits is not None:
                 x.row_bits = ptr("uint8_t[]", bits)
-        self._x = x
+        # the window's own scratch (win_buf) is the kernel's, grown by it: freed with the struct
+        self._x = _ffi.gc(x, _lib.ak_tn_run_release)
         self._counts = np.zeros(6, np.int64)
         self._out_t = self._out_ax = None
         self._touched = np.empty(n + 1, np.int64)  # + 1: the kernel's branch-free append writes one past
