@@ -166,13 +166,11 @@ class WindowRun:
             t, a = stream.events(int(starts[0]), hi)
             return t * self.loop.T, a, np.searchsorted(t // chunk, np.append(starts // chunk, -(-hi // chunk)))
         # else chunk by chunk, as _feed_chunk asks (inputs on cores: at their packets' arrivals)
-        routed = hasattr(stream, "arrivals")
-        got = [stream.arrivals(int(c), min(hi, int(c) + chunk)) if routed
-               else stream.events(int(c), min(hi, int(c) + chunk)) for c in starts]
+        got = [self.loop._stream_chunk(stream, int(c), min(hi, int(c) + chunk)) for c in starts]
         off = np.zeros(len(starts) + 1, np.int64)
         np.cumsum([len(t) for t, _ in got], out=off[1:])
-        at = np.concatenate([np.asarray(t, np.int64) for t, _ in got])
-        return (at if routed else at * self.loop.T), np.concatenate([np.asarray(a, np.int64) for _, a in got]), off
+        return (np.concatenate([np.asarray(t, np.int64) for t, _ in got]),
+                np.concatenate([np.asarray(a, np.int64) for _, a in got]), off)
 
     def _emit(self) -> None:
         """The spikes since the last return, as :meth:`AsyncCoreLoop._emit` keeps them (their

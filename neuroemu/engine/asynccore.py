@@ -239,15 +239,19 @@ class AsyncCoreLoop(ClocklessRoutes):
         lo = self.next_chunk
         hi = min(self.opt.ticks, lo + self.inputs[0].CHUNK)
         for stream in self.inputs:
-            if hasattr(stream, "arrivals"):  # inputs on cores: after their route's latency (asyncroutes.py)
-                at, axons = stream.arrivals(lo, hi)
-            else:
-                ticks, axons = stream.events(lo, hi)
-                at = ticks * self.T
+            at, axons = self._stream_chunk(stream, lo, hi)
             if len(at):
                 self.queue.push_batch(at, KIND_INPUT, axons)
                 self.inputs_sent += len(axons)
         self.next_chunk = hi
+
+    def _stream_chunk(self, stream, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """One input stream's spikes of ticks [lo, hi) as (arrival ps, axons): at their tick's start, or
+        for inputs on cores after their route's latency (asyncroutes.py)."""
+        if hasattr(stream, "arrivals"):
+            return stream.arrivals(lo, hi)
+        ticks, axons = stream.events(lo, hi)
+        return ticks * self.T, axons
 
     def _window(self, w0: int, w1: int, start: float) -> None:
         """Every event in [w0, w1): deliveries, leak steps, crossings, in time order per neuron."""
