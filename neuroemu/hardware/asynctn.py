@@ -80,11 +80,7 @@ class TrueNorthWindowC:
         s = _ffi.new("ak_tn *")
 
         def ptr(ctype, arr):
-            if not arr.flags.c_contiguous:
-                raise NeuroEmuError("internal: async kernel arrays must be contiguous")
-            buf = _ffi.from_buffer(ctype, arr)
-            self._keep.append((arr, buf))
-            return buf
+            return self._pin(ctype, arr, written=True)
 
         n = len(model.v)
         s.n, s.T, s.lo, s.hi = n, model.T, int(model.lo), int(model.hi)
@@ -101,6 +97,17 @@ class TrueNorthWindowC:
         self._s = s
         self._counts = np.zeros(3, np.int64)
 
+    def _pin(self, ctype: str, arr: np.ndarray, written: bool = False):
+        """A C pointer of ``ctype`` into ``arr``, kept alive with the kernel. ``written``: an array the
+        kernel writes that its owner reads back (the model's state), so it must be used in place
+        (refused if not contiguous); the others are copied when they are not contiguous."""
+        if written and not arr.flags.c_contiguous:
+            raise NeuroEmuError("internal: async kernel arrays must be contiguous")
+        arr = np.ascontiguousarray(arr)
+        buf = _ffi.from_buffer(ctype, arr)
+        self._keep.append((arr, buf))
+        return buf
+
     def bind_network(self, arrays, model, type_w: np.ndarray | None, row_w: np.ndarray | None,
                      queued: np.ndarray, end_ps: int) -> None:
         """Give the kernel the crossbar, the stochastic leak and the engine's queued-check times, for
@@ -108,12 +115,7 @@ class TrueNorthWindowC:
         x = _ffi.new("ak_tn_run_scratch *")
         n = len(model.v)
 
-        def ptr(ctype, arr):
-            arr = np.ascontiguousarray(arr)
-            buf = _ffi.from_buffer(ctype, arr)
-            self._keep.append((arr, buf))
-            return buf
-
+        ptr = self._pin
         if _NX_DTYPE.itemsize != _ffi.sizeof("ak_tn_nx"):
             raise NeuroEmuError("internal: ak_tn_nx layout differs from its numpy twin")
         # one 64-byte record per neuron (ak_tn_nx), aligned to the cache line so that an input
@@ -178,9 +180,9 @@ class TrueNorthWindowC:
         fb = _ffi.from_buffer  # the output buffers live as long as the kernel: point at them once
         self._out = (fb("int64_t[]", self._touched), len(self._touched), fb("int64_t[]", self._spk_n),
                      fb("int64_t[]", self._spk_t), fb("int64_t[]", self._counts))
-        self._bind_counts(x, arrays, type_w, int(model.input_scale), n, ptr)
+        self._bind_counts(x, arrays, type_w, int(model.input_scale), n)
 
-    def _bind_counts(self, x, arrays, type_w, scale: int, n: int, ptr) -> None:
+    def _bind_counts(self, x, arrays, type_w, scale: int, n: int) -> None:
         """Pass 1 by byte counts (ak_tn_run, tn_rows_counted) where the bitmap and per-type weights
         are bound and every weight is a whole multiple of the scale (units of 1/T) within int16:
         the type weights / scale split by sign, type-major per core; else the path stays off."""
@@ -195,13 +197,13 @@ class TrueNorthWindowC:
             return
         npc, nt = x.neurons_per_core, tw.shape[1]
         w = np.concatenate([w, np.zeros((-n % npc, nt), w.dtype)]).reshape(-1, npc, nt).transpose(0, 2, 1)
-        x.cnt_wpos = ptr("int32_t[]", np.maximum(w, 0).astype(np.int32))
-        x.cnt_wneg = ptr("int32_t[]", np.minimum(w, 0).astype(np.int32))
+        x.cnt_wpos = self._pin("int32_t[]", np.maximum(w, 0).astype(np.int32))
+        x.cnt_wneg = self._pin("int32_t[]", np.minimum(w, 0).astype(np.int32))
         x.cnt_scale, x.cnt_max_arr = scale, (2**31 - 1) // max(wmax, 1)
         bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little")
-        x.cnt_spread = ptr("uint64_t[]", bits.view("<u8").ravel())
-        x.cnt = ptr("uint64_t[]", np.zeros((nt + 2) * ((npc + 7) // 8), np.uint64))  # types, instants, a group's OR
-        x.acc_p, x.acc_n, x.acc_c = (ptr("int32_t[]", np.zeros(n, np.int32)) for _ in range(3))
+        x.cnt_spread = self._pin("uint64_t[]", bits.view("<u8").ravel())
+        x.cnt = self._pin("uint64_t[]", np.zeros((nt + 2) * ((npc + 7) // 8), np.uint64))  # types, instants, a group's OR
+        x.acc_p, x.acc_n, x.acc_c = (self._pin("int32_t[]", np.zeros(n, np.int32)) for _ in range(3))
 
     def bind_routes(self, route_axon: np.ndarray, route_ps: np.ndarray) -> None:
         """Each neuron's one route (target axon, < 0 for none; delay in ps): :meth:`run` then also
